@@ -1,0 +1,39 @@
+# thuvien: `make demo` runs the demo appliance; `make test` installs what the
+# tests need and runs them; `make bench` runs the benchmarks.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench system-deps lint image clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,postgres]'
+	touch $(STAMP)
+
+$(VENV)/.devices: $(STAMP)
+	$(BIN)/pip install -q -e '.[devices]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/thuvien demo
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+test: system-deps $(VENV)/.devices
+	bash scripts/test-services.sh $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: system-deps $(VENV)/.devices
+	bash scripts/test-services.sh $(BIN)/python -m bench
+
+image:
+	bash provisioning/image/build.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

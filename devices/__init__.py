@@ -1,0 +1,1 @@
+"""Hardware drivers; imports nothing of appliance."""

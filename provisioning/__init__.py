@@ -1,0 +1,1 @@
+"""Device identity, enrolment, signed bundles, updates and the Pi image."""

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the appliance, its demo and its tests need. Idempotent.
+set -euo pipefail
+need=(chromium postgresql pcscd vsmartcard-vpcd libpcsclite-dev swig libzbar0
+      sqlite3 fonts-dejavu-core systemd debootstrap qemu-user-static)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,1 @@
+"""Signed, encrypted change-log shipping between branches and the hub."""
