@@ -1,0 +1,1 @@
+"""RFID: the ISO 28560-3 data model, one Reader interface, reader protocols and simulators."""
