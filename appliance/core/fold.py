@@ -1,0 +1,142 @@
+"""Vietnamese text folding and collation.
+
+Search indexes two forms of every text:
+- `normalize`: NFC, lower case, one canonical tone placement (so the old
+  "hòa"/"thúy" and the new "hoà"/"thuý" spellings are the same string);
+- `fold`: `normalize` with every mark stripped and đ→d, so a patron typing
+  without diacritics on a phone finds the word.
+`sort_key` orders titles as a Vietnamese reader expects
+(a < ă < â, d < đ, e < ê, o < ô < ơ, u < ư; tones only break ties).
+"""
+
+import unicodedata
+
+# Combining tone marks, in the traditional dictionary order of the tones:
+# ngang (none), huyền, hỏi, ngã, sắc, nặng.
+TONES = "\u0300\u0309\u0303\u0301\u0323"
+# Marks that make a new letter rather than a tone: breve, circumflex, horn.
+SHAPES = "\u0306\u0302\u031b"
+VOWELS = set("aăâeêioôơuưy")
+
+# Primary order of the letters that differ from plain ASCII.
+_LETTER_RANK = {
+    "a": ("a", 0), "ă": ("a", 1), "â": ("a", 2),
+    "d": ("d", 0), "đ": ("d", 1),
+    "e": ("e", 0), "ê": ("e", 1),
+    "o": ("o", 0), "ô": ("o", 1), "ơ": ("o", 2),
+    "u": ("u", 0), "ư": ("u", 1),
+}
+
+
+def _split_tone(word: str) -> tuple[str, str | None]:
+    """Return the word without its tone mark (NFC) and the tone mark."""
+    tone = None
+    kept = []
+    for ch in unicodedata.normalize("NFD", word):
+        if ch in TONES and tone is None:
+            tone = ch
+        else:
+            kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept)), tone
+
+
+def _vowel_span(word: str) -> tuple[int, int]:
+    """Index range of the vowel nucleus of a (lower-case, toneless) syllable."""
+    start = 0
+    if word.startswith("qu"):
+        start = 2
+    elif word.startswith("gi") and len(word) > 2 and word[2] in VOWELS:
+        start = 2
+    while start < len(word) and word[start] not in VOWELS:
+        start += 1
+    end = start
+    while end < len(word) and word[end] in VOWELS:
+        end += 1
+    return start, end
+
+
+def _tone_position(word: str) -> int | None:
+    """Where the tone goes in `word` (new-style placement), or None."""
+    start, end = _vowel_span(word)
+    if start == end:
+        return None
+    nucleus = word[start:end]
+    shaped = [i for i, ch in enumerate(nucleus) if ch in "ăâêôơư"]
+    if shaped:
+        return start + shaped[-1]
+    if len(nucleus) == 1:
+        return start
+    if len(nucleus) == 3 or end < len(word):  # ngoài, khuỷu; hoàng, toán
+        return start + 1
+    if nucleus in ("oa", "oe", "uy"):  # open syllable: hoà, khoẻ, thuý
+        return start + 1
+    return start  # mùa, hái, cháu
+
+
+def canonical_tone(word: str) -> str:
+    """One spelling per syllable: hòa → hoà, thúy → thuý, hóa → hoá."""
+    if not word or not word.isalpha():
+        return word
+    base, tone = _split_tone(word)
+    if tone is None:
+        return word
+    lower = base.lower()
+    pos = _tone_position(lower)
+    if pos is None or len(lower) != len(base):
+        return word
+    ch = unicodedata.normalize("NFC", unicodedata.normalize("NFD", base[pos]) + tone)
+    return base[:pos] + ch + base[pos + 1:]
+
+
+def _words(text: str):
+    """Split into runs of letters and runs of everything else, keeping both."""
+    run, alpha = [], None
+    for ch in text:
+        is_alpha = ch.isalpha()
+        if run and is_alpha != alpha:
+            yield "".join(run)
+            run = []
+        run.append(ch)
+        alpha = is_alpha
+    if run:
+        yield "".join(run)
+
+
+def normalize(text: str) -> str:
+    """NFC, lower case, canonical tone placement. Keeps every diacritic."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).lower()
+    return "".join(canonical_tone(w) for w in _words(text))
+
+
+def fold(text: str) -> str:
+    """Lower case, marks stripped, đ→d: what a diacritic-less query matches."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", text)
+
+
+def has_marks(text: str) -> bool:
+    """True when the text carries any Vietnamese diacritic."""
+    return fold(text) != unicodedata.normalize("NFC", (text or "").lower())
+
+
+def sort_key(text: str) -> str:
+    """A string whose code-point order is Vietnamese dictionary order."""
+    primary, tones = [], []
+    for word in _words(normalize(text)):
+        if not word.isalpha():
+            if word.strip():
+                primary.append(word.strip() + "0")
+            else:
+                primary.append(" 0")
+            continue
+        base, tone = _split_tone(word)
+        tones.append(str(TONES.index(tone) + 1) if tone else "0")
+        for ch in base:
+            letter, rank = _LETTER_RANK.get(ch, (fold(ch) or ch, 0))
+            primary.append(f"{letter}{rank}")
+    return "".join(primary) + "\x01" + "".join(tones)
