@@ -1,0 +1,127 @@
+"""Every unit in systemd/ passes `systemd-analyze verify` and keeps its hardening.
+
+verify checks ExecStart paths inside --root, so the units are verified in a
+temporary root holding the host's systemd units and stub executables at the
+paths the Pi image installs; any other path, unknown key or warning fails.
+"""
+
+import configparser
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+UNITS_DIR = Path(__file__).resolve().parents[2] / "systemd"
+UNITS = sorted(p for p in UNITS_DIR.iterdir() if p.suffix in {".service", ".timer", ".path"})
+# the executables the image provides (provisioning/image/customise.sh)
+IMAGE_EXECUTABLES = ["/opt/thuvien/current/bin/thuvien", "/usr/bin/cage", "/usr/bin/chromium",
+                     "/bin/rm"]
+HOST_UNITS = Path("/usr/lib/systemd/system")
+
+
+def _need_systemd_analyze():
+    if shutil.which("systemd-analyze") and HOST_UNITS.is_dir():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("systemd-analyze is missing (Debian package systemd)")
+    pytest.skip("systemd-analyze is not installed")
+
+
+def _parse(path):
+    cp = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    cp.optionxform = str
+    # systemd allows repeated keys (DeviceAllow=); keep the last, enough for these checks
+    text = path.read_text().replace("\\\n", " ")
+    cp.read_string(text)
+    return cp
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory):
+    _need_systemd_analyze()
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
+    for exe in IMAGE_EXECUTABLES:
+        stub = root / exe.lstrip("/")
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        stub.write_text("#!/bin/sh\nexit 0\n")
+        stub.chmod(0o755)
+    unit_dir = root / "etc/systemd/system"
+    unit_dir.mkdir(parents=True)
+    for unit in UNITS:
+        shutil.copy(unit, unit_dir / unit.name)
+    return root
+
+
+def _verify(root, *names):
+    return subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", f"--root={root}", *names],
+        capture_output=True, text=True, timeout=60)
+
+
+def test_the_expected_units_exist():
+    names = {u.name for u in UNITS}
+    for name in ["thuvien-web.service", "thuvien-devices.service", "thuvien-sync.service",
+                 "thuvien-sync.timer", "thuvien-backup.service", "thuvien-backup.timer",
+                 "thuvien-kiosk.service", "thuvien-firstboot.service",
+                 "thuvien-update.service", "thuvien-update.path"]:
+        assert name in names
+
+
+def test_every_unit_verifies_cleanly(fake_root):
+    result = _verify(fake_root, *[u.name for u in UNITS])
+    out = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and out == "", out
+
+
+def test_verify_catches_a_broken_unit(fake_root):
+    """The check above is only worth something if verify does complain here."""
+    broken = fake_root / "etc/systemd/system/thuvien-broken.service"
+    text = (UNITS_DIR / "thuvien-web.service").read_text()
+    broken.write_text(text.replace("WatchdogSec=30", "WatchdogSecs=30").replace(
+        "/opt/thuvien/current/bin/thuvien", "/opt/thuvien/current/bin/thuvienx"))
+    try:
+        result = _verify(fake_root, broken.name)
+    finally:
+        broken.unlink()
+    out = result.stdout + result.stderr
+    assert "Unknown key 'WatchdogSecs'" in out
+    assert "is not executable" in out
+
+
+def test_web_service_is_notify_with_watchdog():
+    svc = _parse(UNITS_DIR / "thuvien-web.service")["Service"]
+    assert svc["Type"] == "notify"
+    assert int(svc["WatchdogSec"]) > 0
+    assert svc["Restart"] in {"always", "on-failure", "on-watchdog"}
+
+
+@pytest.mark.parametrize("name", [u.name for u in UNITS if u.suffix == ".service"])
+def test_services_are_hardened(name):
+    svc = _parse(UNITS_DIR / name)["Service"]
+    assert svc["ProtectSystem"] == "strict"
+    assert svc.get("ProtectHome") == "yes"
+    if name != "thuvien-update.service":  # installs software and restarts units: root
+        assert svc["User"].startswith("thuvien")
+    if name != "thuvien-kiosk.service":  # Chromium's sandbox needs its setuid helper
+        assert svc["NoNewPrivileges"] == "yes"
+    if svc.get("User") == "thuvien":
+        assert "thuvien/data" in svc["StateDirectory"]
+
+
+def test_firstboot_runs_only_with_a_token_file():
+    unit = _parse(UNITS_DIR / "thuvien-firstboot.service")["Unit"]
+    text = (UNITS_DIR / "thuvien-firstboot.service").read_text()
+    assert "ConditionPathExists=|/boot/firmware/thuvien.json" in text
+    assert "ConditionPathExists=|/boot/firmware/thuvien.toml" in text
+    assert "thuvien-web.service" in unit["Before"]
+
+
+def test_timers_point_at_their_services():
+    for timer in [u for u in UNITS if u.suffix == ".timer"]:
+        section = _parse(timer)["Timer"]
+        assert (UNITS_DIR / section["Unit"]).exists()
+    backup = _parse(UNITS_DIR / "thuvien-backup.timer")["Timer"]
+    assert backup["Persistent"] == "true" and "OnCalendar" in backup
