@@ -1,0 +1,150 @@
+"""Bibliographic records and their copies (items)."""
+
+import re
+
+from . import records
+from .errors import Invalid, N_, NotFound
+from .ids import new_id
+from .models import Bib, Hold, Item
+
+BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
+              "series", "notes", "marc", "control_number", "local_history", "deleted")
+ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "status",
+               "accession_date")
+ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
+STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
+BARCODE_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
+DDC_RE = re.compile(r"^\d{3}(\.\d+)?$")
+
+
+def normalise_isbn(text):
+    """ISBN-10 or ISBN-13 without hyphens, checked; None when empty."""
+    isbn = re.sub(r"[\s-]", "", text or "").upper()
+    if not isbn:
+        return None
+    if re.fullmatch(r"\d{9}[\dX]", isbn):
+        total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(isbn))
+        ok = total % 11 == 0
+    elif re.fullmatch(r"\d{13}", isbn):
+        ok = sum(int(c) * (1 if i % 2 == 0 else 3) for i, c in enumerate(isbn)) % 10 == 0
+    else:
+        ok = False
+    if not ok:
+        raise Invalid("bad_isbn", N_("%(isbn)s is not a valid ISBN."), isbn=text)
+    return isbn
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        value = value.split(";")
+    return [v.strip() for v in value or [] if v and v.strip()]
+
+
+def clean_bib(data):
+    fields = {k: data[k] for k in BIB_FIELDS if k in data}
+    for name in ("authors", "subjects"):
+        if name in fields:
+            fields[name] = _as_list(fields[name])
+    for name in ("publisher", "series", "notes", "language", "ddc", "marc", "control_number"):
+        if isinstance(fields.get(name), str):
+            fields[name] = fields[name].strip() or None
+    if "title" in fields and not (fields["title"] or "").strip():
+        raise Invalid("title_required", N_("A record needs a title."))
+    if "title" in fields:
+        fields["title"] = fields["title"].strip()
+    if "isbn" in fields:
+        fields["isbn"] = normalise_isbn(fields["isbn"])
+    if fields.get("year") not in (None, ""):
+        try:
+            fields["year"] = int(fields["year"])
+        except (TypeError, ValueError):
+            raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="year")
+        if not 1000 <= fields["year"] <= 2100:
+            raise Invalid("bad_year", N_("%(year)s is not a plausible year."), year=fields["year"])
+    elif "year" in fields:
+        fields["year"] = None
+    if fields.get("ddc") and not DDC_RE.match(fields["ddc"]):
+        raise Invalid("bad_ddc", N_("%(ddc)s is not a DDC number (like 895.9223)."),
+                      ddc=fields["ddc"])
+    if fields.get("language") and not re.fullmatch(r"[a-z]{3}", fields["language"]):
+        raise Invalid("bad_language", N_("The language is a three-letter MARC code (vie, eng)."))
+    return fields
+
+
+def save_bib(ctx, data):
+    """Create (no id) or edit a record; returns the Bib row."""
+    bib_id = data.get("id")
+    if bib_id and not Bib.select().where(Bib.id == bib_id).exists():
+        raise NotFound("bib_not_found", N_("No record %(id)s."), id=bib_id)
+    fields = clean_bib(data)
+    if not bib_id and "title" not in fields:
+        raise Invalid("title_required", N_("A record needs a title."))
+    return records.save(ctx, "bib.saved", Bib, "id", bib_id or new_id(), fields)
+
+
+def get_bib(ctx, bib_id):
+    bib = Bib.get_or_none((Bib.id == bib_id) & ~Bib.deleted)
+    if bib is None:
+        raise NotFound("bib_not_found", N_("No record %(id)s."), id=bib_id)
+    return bib
+
+
+def get_item(ctx, barcode, library=None):
+    barcode = (barcode or "").strip()
+    item = Item.get_or_none((Item.barcode == barcode) & (Item.library == (library or ctx.library)))
+    if item is None:
+        raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."), barcode=barcode)
+    return item
+
+
+def save_item(ctx, data):
+    """Add a copy (no id) or edit one; returns the Item row."""
+    current = Item.get_or_none(Item.id == data["id"]) if data.get("id") else None
+    if data.get("id") and current is None:
+        raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."),
+                       barcode=data["id"])
+    fields = {k: (data[k].strip() if isinstance(data[k], str) else data[k])
+              for k in ITEM_FIELDS if k in data}
+    library = current.library if current else data.get("library") or ctx.library
+    if current is None:
+        fields.setdefault("item_type", "book")
+        fields.setdefault("status", "available")
+        fields.setdefault("accession_date", ctx.clock.today().isoformat())
+        fields["library"] = library
+        if "bib" not in fields:
+            raise Invalid("bib_required", N_("A copy belongs to a record."))
+    if "bib" in fields:
+        fields["bib"] = get_bib(ctx, fields["bib"]).id
+    barcode = fields.get("barcode", current.barcode if current else None)
+    if not BARCODE_RE.match(barcode or ""):
+        raise Invalid("bad_barcode", N_("A barcode is 3 to 32 letters, digits or dashes."))
+    clash = Item.get_or_none((Item.library == library) & (Item.barcode == barcode))
+    if clash and (current is None or clash.id != current.id):
+        raise Invalid("barcode_taken", N_("Barcode %(barcode)s is already in use."),
+                      barcode=barcode)
+    if fields.get("item_type") not in (None, *ITEM_TYPES):
+        raise Invalid("bad_item_type", N_("Unknown item type: %(item_type)s."),
+                      item_type=fields["item_type"])
+    if "status" in fields:
+        _check_status(current, fields["status"])
+    return records.save(ctx, "item.saved", Item, "id", current.id if current else new_id(),
+                        fields, library=library)
+
+
+def _check_status(current, status):
+    if status not in STAFF_STATUSES:
+        raise Invalid("bad_status", N_("Staff can set a copy to available, lost, damaged or "
+                                       "withdrawn."))
+    if current and current.status == status:
+        return
+    if current and current.status in ("on_loan", "on_hold_shelf") and status != "lost":
+        raise Invalid("item_busy", N_("Return the copy or clear its hold first."))
+
+
+def set_status(ctx, barcode, status):
+    item = get_item(ctx, barcode)
+    return save_item(ctx, {"id": item.id, "status": status})
+
+
+def holds_count(bib):
+    return Hold.select().where((Hold.bib == bib.id) & (Hold.status << ("waiting", "ready"))).count()

@@ -1,0 +1,84 @@
+"""Time on a Pi with no battery clock.
+
+Order comes from a hybrid logical clock (HLC): 48 bits of Unix milliseconds and
+a 16-bit counter in one integer, so it sorts and travels as a plain number. Wall
+time is only metadata; the highest time ever seen is kept, and "today" never goes
+back behind it, so a Pi that boots in 1970 cannot make a due date in the past."""
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+LIBRARY_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+COUNTER_BITS = 16
+MAX_DRIFT_MS = 5 * 60 * 1000  # a clock this far behind the highest time seen warns staff
+
+
+def pack(ms, counter):
+    return (ms << COUNTER_BITS) | counter
+
+
+def unpack(hlc):
+    return hlc >> COUNTER_BITS, hlc & ((1 << COUNTER_BITS) - 1)
+
+
+class HLC:
+    def __init__(self, last=0, wall=None):
+        self._last = last
+        self._wall = wall or (lambda: int(time.time() * 1000))
+        self._lock = threading.Lock()
+
+    @property
+    def last(self):
+        return self._last
+
+    def wall_ms(self):
+        return self._wall()
+
+    def now(self):
+        """A new timestamp, greater than every one made or seen before."""
+        with self._lock:
+            last_ms, counter = unpack(self._last)
+            wall = self._wall()
+            if wall > last_ms:
+                self._last = pack(wall, 0)
+            elif counter + 1 < 1 << COUNTER_BITS:
+                self._last = pack(last_ms, counter + 1)
+            else:  # counter spent while the wall clock stands still: borrow a millisecond
+                self._last = pack(last_ms + 1, 0)
+            return self._last
+
+    def observe(self, remote):
+        """Take in a timestamp from another device so later events sort after it."""
+        with self._lock:
+            if remote > self._last:
+                self._last = remote
+
+    def highest_ms(self):
+        return max(unpack(self._last)[0], self._wall())
+
+    def behind_ms(self):
+        """How far the wall clock runs behind the highest time seen (0 if it does not)."""
+        return max(0, unpack(self._last)[0] - self._wall())
+
+    def clock_ok(self):
+        return self.behind_ms() <= MAX_DRIFT_MS
+
+    def effective_now(self):
+        """The library's local time, never earlier than the highest time seen."""
+        return datetime.fromtimestamp(self.highest_ms() / 1000, timezone.utc).astimezone(LIBRARY_TZ)
+
+    def today(self):
+        return self.effective_now().date()
+
+    def iso_now(self):
+        return self.effective_now().isoformat(timespec="seconds")
+
+
+def parse_date(text):
+    return datetime.strptime(text, "%Y-%m-%d").date()
+
+
+def add_days(day, days):
+    return day + timedelta(days=days)

@@ -1,0 +1,77 @@
+"""The context every command runs in: database, this device, its library, its clock."""
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+import peewee as pw
+
+from . import db as dbmod
+from .clock import HLC
+from .models import Event
+
+SETTINGS_FILE = "settings.json"
+DB_FILE = "thuvien.db"
+
+
+class Context:
+    def __init__(self, db, library, origin, role="branch", data_dir=None, settings=None,
+                 wall=None):
+        self.db = db
+        self.library = library
+        self.origin = origin
+        self.role = role
+        self.data_dir = Path(data_dir) if data_dir else None
+        self.settings = settings or {}
+        last = Event.select(pw.fn.MAX(Event.hlc)).scalar() or 0
+        self.clock = HLC(last, wall)
+
+    @classmethod
+    def for_db(cls, db, library, origin="test-device", role="branch", **kw):
+        return cls(db, library, origin, role, **kw)
+
+    @classmethod
+    def open(cls, data_dir):
+        data_dir = Path(data_dir)
+        settings = load_settings(data_dir)
+        target = settings.get("database") or str(data_dir / DB_FILE)
+        db = dbmod.connect(target)
+        return cls(db, settings["library"], settings["device_id"], settings.get("role", "branch"),
+                   data_dir=data_dir, settings=settings)
+
+    def transaction(self):
+        return self.db.atomic()
+
+    def setting(self, key, default=None):
+        return self.settings.get(key, default)
+
+    def close(self):
+        if not self.db.is_closed():
+            self.db.close()
+
+
+class NotInitialised(Exception):
+    pass
+
+
+def load_settings(data_dir):
+    path = Path(data_dir) / SETTINGS_FILE
+    if not path.exists():
+        raise NotInitialised(f"{data_dir} is not a thuvien data folder (run `thuvien init`)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save_settings(data_dir, settings):
+    """Write settings atomically: a power cut leaves the old file or the new one."""
+    path = Path(data_dir) / SETTINGS_FILE
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(settings, f, ensure_ascii=False, indent=2, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def new_device_id(library):
+    return f"{library.lower()}-{secrets.token_hex(4)}"

@@ -1,0 +1,79 @@
+"""Opening the database: pragmas that keep an acknowledged loan across a power
+cut, versioned migrations, and tables registered by other packages."""
+
+import logging
+
+import peewee as pw
+
+from . import models
+
+log = logging.getLogger(__name__)
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",  # an acknowledged loan survives a power cut
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    "cache_size": -8000,  # 8 MB: enough on a Pi, bounded
+    "temp_store": "memory",
+}
+
+_extra_models = []
+
+
+def register_models(*model_classes):
+    """Let another package (sync, provisioning) keep its tables in this database."""
+    for model in model_classes:
+        if model not in _extra_models:
+            _extra_models.append(model)
+
+
+# (version, description, function). Append; never edit a released step.
+MIGRATIONS = [
+    (1, "initial schema", lambda db: db.create_tables(models.ALL_MODELS)),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+class DatabaseError(Exception):
+    pass
+
+
+def connect(target):
+    """A peewee database for a SQLite path or a postgresql:// URL, migrated."""
+    if str(target).startswith(("postgres://", "postgresql://")):
+        from playhouse.db_url import connect as url_connect
+
+        db = url_connect(str(target).replace("postgres://", "postgresql://", 1))
+    else:
+        db = pw.SqliteDatabase(str(target), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    models.database_proxy.initialize(db)
+    db.connect(reuse_if_open=True)
+    if isinstance(db, pw.SqliteDatabase):
+        ok = db.execute_sql("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            raise DatabaseError(f"quick_check failed: {ok}")
+    migrate(db)
+    return db
+
+
+def schema_version(db):
+    if not models.Setting.table_exists():
+        return 0
+    row = models.Setting.get_or_none(models.Setting.key == "schema_version")
+    return row.value if row else 0
+
+
+def migrate(db):
+    current = schema_version(db)
+    if current > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"database schema {current} is newer than this software ({SCHEMA_VERSION})")
+    for version, description, step in MIGRATIONS:
+        if version > current:
+            log.info("migration %s: %s", version, description)
+            with db.atomic():
+                step(db)
+                models.Setting.replace(key="schema_version", value=version).execute()
+    if _extra_models:
+        db.create_tables(_extra_models, safe=True)

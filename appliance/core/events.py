@@ -1,0 +1,135 @@
+"""The event log: every change of state is an event, hash-chained per origin.
+
+`record` appends an event made here and applies it through the projector in one
+transaction; `ingest` does the same for events made elsewhere (sync, USB). Both
+go through `projector.apply`, so a rebuild from the log gives the same state."""
+
+import hashlib
+import json
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+import peewee as pw
+
+from . import projector
+from .errors import Invalid, N_
+from .ids import new_id
+from .models import Event
+
+GENESIS = "0" * 64
+_write_lock = threading.RLock()
+
+
+def canonical(obj):
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def event_hash(d):
+    fields = {k: d[k] for k in ("id", "origin", "seq", "hlc", "wall", "library", "kind",
+                                "prev_hash")}
+    fields["body"] = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+
+
+def to_dict(ev):
+    return {"id": ev.id, "origin": ev.origin, "seq": ev.seq, "hlc": ev.hlc, "wall": ev.wall,
+            "library": ev.library, "kind": ev.kind, "body": json.loads(ev.body),
+            "prev_hash": ev.prev_hash, "hash": ev.hash}
+
+
+Event.to_dict = to_dict
+
+
+@contextmanager
+def writing(ctx):
+    """One writer at a time: a process lock for threads, a database lock for processes."""
+    with _write_lock:
+        if isinstance(ctx.db, pw.SqliteDatabase):
+            with ctx.db.atomic("IMMEDIATE") if not ctx.db.in_transaction() else ctx.db.atomic():
+                yield
+        else:
+            with ctx.db.atomic():
+                ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
+                yield
+
+
+def head(origin):
+    """(seq, hash) of the last event held from this origin."""
+    ev = (Event.select(Event.seq, Event.hash).where(Event.origin == origin)
+          .order_by(Event.seq.desc()).first())
+    return (ev.seq, ev.hash) if ev else (0, GENESIS)
+
+
+def _next_pos():
+    return (Event.select(pw.fn.MAX(Event.pos)).scalar() or 0) + 1
+
+
+def record(ctx, kind, body, library=None):
+    with writing(ctx):
+        seq, prev = head(ctx.origin)
+        d = {"id": new_id(), "origin": ctx.origin, "seq": seq + 1, "hlc": ctx.clock.now(),
+             "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+             "library": library or ctx.library, "kind": kind, "body": body, "prev_hash": prev}
+        d["hash"] = event_hash(d)
+        ev = Event.create(pos=_next_pos(), **dict(d, body=canonical(body)))
+        projector.apply(ctx, ev)
+    return ev
+
+
+def _check(d, held):
+    """Refuse an event whose hash or place in its origin's chain is wrong."""
+    if event_hash(d) != d.get("hash"):
+        raise Invalid("bad_hash", N_("Event %(origin)s/%(seq)s does not match its hash."),
+                      origin=d.get("origin"), seq=d.get("seq"))
+    seq, prev = held
+    if d["seq"] != seq + 1 or d["prev_hash"] != prev:
+        raise Invalid("chain_gap",
+                      N_("Event %(origin)s/%(seq)s does not follow %(held)s held events."),
+                      origin=d["origin"], seq=d["seq"], held=seq)
+
+
+def ingest(ctx, event_dicts):
+    """Apply events made elsewhere, all or nothing. Events already held are skipped."""
+    applied = skipped = 0
+    heads = {}
+    with writing(ctx):
+        pos = _next_pos()
+        for d in event_dicts:
+            origin = d.get("origin")
+            if origin not in heads:
+                heads[origin] = head(origin)
+            held = Event.get_or_none((Event.origin == origin) & (Event.seq == d.get("seq")))
+            if held:
+                if held.hash != d.get("hash"):
+                    raise Invalid("chain_fork",
+                                  N_("Event %(origin)s/%(seq)s differs from the one held."),
+                                  origin=origin, seq=d.get("seq"))
+                skipped += 1
+                continue
+            _check(d, heads[origin])
+            ctx.clock.observe(d["hlc"])
+            ev = Event.create(pos=pos, **dict(d, body=canonical(d["body"])))
+            pos += 1
+            projector.apply(ctx, ev)
+            heads[origin] = (d["seq"], d["hash"])
+            applied += 1
+    return {"applied": applied, "skipped": skipped,
+            "heads": {o: s for o, (s, _) in heads.items()}}
+
+
+def since(origin, after_seq, limit=1000):
+    return list(Event.select().where((Event.origin == origin) & (Event.seq > after_seq))
+                .order_by(Event.seq).limit(limit))
+
+
+def feed(after_pos, limit=1000, where=None):
+    """Events in local application order after a cursor, for pulls and exports."""
+    q = Event.select().where(Event.pos > after_pos)
+    if where is not None:
+        q = q.where(where)
+    return list(q.order_by(Event.pos).limit(limit))
+
+
+def pending_count(origin, acked_seq):
+    return Event.select().where((Event.origin == origin) & (Event.seq > acked_seq)).count()

@@ -1,0 +1,86 @@
+"""Holds: a queue per record and library; a returned copy goes to the hold shelf for
+the first patron waiting, who has a few open days to pick it up."""
+
+from . import events, patrons, policy
+from .catalogue import get_bib
+from .errors import N_, NotFound, Refused
+from .ids import new_id
+from .models import Hold, Item, Loan
+
+PICKUP_DAYS = 7
+
+
+def waiting_for(bib_id, library):
+    return (Hold.select().where((Hold.bib == bib_id) & (Hold.library == library)
+                                & (Hold.status == "waiting")).order_by(Hold.placed_at).first())
+
+
+def place(ctx, card, bib_id):
+    patron = patrons.find(ctx, card)
+    for code, message, params in patrons.blocks(ctx, patron):
+        raise Refused(code, message, **params)
+    bib = get_bib(ctx, bib_id)
+    copies = list(Item.select().where((Item.bib == bib.id) & (Item.library == ctx.library)))
+    if not copies:
+        raise Refused("no_copies", N_("This library has no copy of that record."))
+    if not policy.rule_for(ctx.library, patron.category, copies[0].item_type).holds_allowed:
+        raise Refused("holds_not_allowed", N_("Holds are not allowed for this card."))
+    if Hold.select().where((Hold.patron == patron.id) & (Hold.bib == bib.id)
+                           & (Hold.status << ("waiting", "ready"))).exists():
+        raise Refused("hold_exists", N_("The patron already has a hold on this record."))
+    if Loan.select().join(Item).where((Loan.patron == patron.id) & (Item.bib == bib.id)
+                                      & Loan.returned_at.is_null()).exists():
+        raise Refused("hold_on_own_loan", N_("The patron already has this on loan."))
+    body = {"hold_id": new_id(), "patron_id": patron.id, "bib_id": bib.id,
+            "library": ctx.library, "at": ctx.clock.iso_now()}
+    with events.writing(ctx):
+        events.record(ctx, "hold.placed", body)
+        available = next((c for c in copies if c.status == "available"), None)
+        if available and waiting_for(bib.id, ctx.library).id == body["hold_id"]:
+            trap(ctx, available)
+    return Hold.get_by_id(body["hold_id"])
+
+
+def _get(hold_id):
+    hold = Hold.get_or_none(Hold.id == hold_id)
+    if hold is None:
+        raise NotFound("hold_not_found", N_("No such hold."))
+    return hold
+
+
+def trap(ctx, item):
+    """Put a returned copy on the hold shelf for the first patron waiting, if any."""
+    hold = waiting_for(item.bib_id, item.library)
+    if hold is None:
+        return None
+    pickup_by = policy.due_date(item.library, ctx.clock.today(), PICKUP_DAYS)
+    events.record(ctx, "hold.trapped", {"hold_id": hold.id, "item_id": item.id,
+                                        "pickup_by": pickup_by.isoformat()})
+    return {"hold_id": hold.id, "patron": hold.patron.card, "name": hold.patron.name,
+            "pickup_by": pickup_by.isoformat()}
+
+
+def _end(ctx, hold, kind):
+    with events.writing(ctx):
+        events.record(ctx, kind, {"hold_id": hold.id})
+        if hold.status == "ready" and hold.item_id:
+            trap(ctx, Item.get_by_id(hold.item_id))
+
+
+def cancel(ctx, hold_id, patron_card=None):
+    hold = _get(hold_id)
+    if patron_card is not None and hold.patron.card != patron_card:
+        raise NotFound("hold_not_found", N_("No such hold."))
+    if hold.status not in ("waiting", "ready"):
+        raise Refused("hold_closed", N_("This hold is already closed."))
+    _end(ctx, hold, "hold.cancelled")
+
+
+def expire_pickups(ctx):
+    """Holds whose pickup day has passed move the copy on down the queue."""
+    today = ctx.clock.today().isoformat()
+    expired = list(Hold.select().where((Hold.status == "ready") & (Hold.pickup_by < today)
+                                       & (Hold.library == ctx.library)))
+    for hold in expired:
+        _end(ctx, hold, "hold.expired")
+    return len(expired)

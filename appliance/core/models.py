@@ -1,0 +1,202 @@
+"""Storage models. State tables are written only by the projector (see projector.py);
+Event is the log they are rebuilt from. Dates are ISO strings: portable between
+SQLite and PostgreSQL, ordered as text, and identical after a rebuild."""
+
+import json
+
+import peewee as pw
+
+database_proxy = pw.DatabaseProxy()
+
+
+class JSONField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class Event(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    pos = pw.BigIntegerField(unique=True)  # local order of application, for rebuild
+    origin = pw.CharField(max_length=64)
+    seq = pw.BigIntegerField()
+    hlc = pw.BigIntegerField(index=True)
+    wall = pw.CharField(max_length=32)
+    library = pw.CharField(max_length=32, index=True)
+    kind = pw.CharField(max_length=32)
+    body = pw.TextField()  # canonical JSON, hashed as stored
+    prev_hash = pw.CharField(max_length=64)
+    hash = pw.CharField(max_length=64)
+
+    class Meta:
+        indexes = ((("origin", "seq"), True),)
+
+
+class Library(BaseModel):
+    code = pw.CharField(primary_key=True, max_length=32)
+    name = pw.CharField()
+    timezone = pw.CharField(default="Asia/Ho_Chi_Minh")
+    closed_weekdays = JSONField(default=list)  # 0 = Monday ... 6 = Sunday
+    field_hlc = JSONField(default=dict)
+
+
+class Patron(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32, index=True)
+    card = pw.CharField(max_length=32)
+    name = pw.CharField()
+    category = pw.CharField(max_length=16)  # child, pupil, adult, staff
+    expiry = pw.CharField(max_length=10, null=True)
+    birth_year = pw.IntegerField(null=True)
+    guardian = pw.CharField(null=True)
+    guardian_consent = pw.BooleanField(default=False)
+    phone = pw.CharField(null=True)
+    email = pw.CharField(null=True)
+    blocked = pw.BooleanField(default=False)
+    block_reason = pw.CharField(null=True)
+    pin_hash = pw.CharField(null=True)
+    keep_history = pw.BooleanField(default=False)
+    created_at = pw.CharField(max_length=32)
+    deleted = pw.BooleanField(default=False)
+    field_hlc = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("library", "card"), True),)
+
+
+class Bib(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    title = pw.TextField()
+    authors = JSONField(default=list)
+    publisher = pw.TextField(null=True)
+    year = pw.IntegerField(null=True)
+    isbn = pw.CharField(max_length=32, null=True, index=True)
+    language = pw.CharField(max_length=8, null=True)
+    ddc = pw.CharField(max_length=32, null=True)
+    subjects = JSONField(default=list)
+    series = pw.TextField(null=True)
+    notes = pw.TextField(null=True)
+    marc = pw.TextField(null=True)
+    control_number = pw.CharField(max_length=64, null=True, index=True)
+    local_history = pw.BooleanField(default=False)
+    created_at = pw.CharField(max_length=32)
+    updated_hlc = pw.BigIntegerField(default=0)
+    deleted = pw.BooleanField(default=False)
+    field_hlc = JSONField(default=dict)
+
+
+class Item(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    bib = pw.ForeignKeyField(Bib, backref="items")
+    library = pw.CharField(max_length=32, index=True)
+    barcode = pw.CharField(max_length=32)
+    item_type = pw.CharField(max_length=16, default="book")
+    location = pw.CharField(null=True)
+    call_number = pw.CharField(null=True)
+    status = pw.CharField(max_length=16, default="available")
+    accession_date = pw.CharField(max_length=10)
+    transit_to = pw.CharField(max_length=32, null=True)
+    field_hlc = JSONField(default=dict)
+
+    class Meta:
+        indexes = ((("library", "barcode"), True),)
+
+
+class Loan(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    item = pw.ForeignKeyField(Item, backref="loans")
+    patron = pw.ForeignKeyField(Patron, backref="loans")
+    library = pw.CharField(max_length=32, index=True)
+    out_at = pw.CharField(max_length=32)
+    out_hlc = pw.BigIntegerField(default=0)  # decides which loan stands when two collide
+    due_date = pw.CharField(max_length=10, index=True)
+    returned_at = pw.CharField(max_length=32, null=True, index=True)
+    renewals = pw.IntegerField(default=0)
+    fee = pw.IntegerField(default=0)  # overdue fee in VND, fixed at return
+
+
+class Hold(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    patron = pw.ForeignKeyField(Patron, backref="holds")
+    bib = pw.ForeignKeyField(Bib, backref="holds")
+    library = pw.CharField(max_length=32, index=True)
+    placed_at = pw.CharField(max_length=32)
+    status = pw.CharField(max_length=16, default="waiting")
+    item = pw.ForeignKeyField(Item, null=True, backref="holds")
+    pickup_by = pw.CharField(max_length=10, null=True)
+
+
+class LoanRule(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=100)  # library|category|item_type
+    library = pw.CharField(max_length=32)
+    category = pw.CharField(max_length=16)  # "*" matches any
+    item_type = pw.CharField(max_length=16)  # "*" matches any
+    loan_days = pw.IntegerField()
+    max_loans = pw.IntegerField()
+    max_renewals = pw.IntegerField()
+    holds_allowed = pw.BooleanField(default=True)
+    fee_per_day = pw.IntegerField(default=0)
+
+
+class ClosedDay(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)  # library|day
+    library = pw.CharField(max_length=32)
+    day = pw.CharField(max_length=10)
+    reason = pw.CharField(null=True)
+
+
+class Conflict(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    kind = pw.CharField(max_length=32)
+    library = pw.CharField(max_length=32, index=True)
+    entity = pw.CharField(max_length=36)
+    event = pw.CharField(max_length=36)
+    other_event = pw.CharField(max_length=36, null=True)
+    details = JSONField(default=dict)
+    created_at = pw.CharField(max_length=32)
+    status = pw.CharField(max_length=16, default="open")
+    resolution = pw.TextField(null=True)
+
+
+# Local tables: security and bookkeeping of this device, not replicated state.
+
+class User(BaseModel):
+    username = pw.CharField(primary_key=True, max_length=64)
+    password_hash = pw.CharField()
+    role = pw.CharField(max_length=16)
+    library = pw.CharField(max_length=32)
+    failures = pw.IntegerField(default=0)
+    locked_until = pw.FloatField(default=0)
+    active = pw.BooleanField(default=True)
+
+
+class PinAttempt(BaseModel):
+    card = pw.CharField(primary_key=True, max_length=64)
+    failures = pw.IntegerField(default=0)
+    locked_until = pw.FloatField(default=0)
+
+
+class AuditLog(BaseModel):
+    at = pw.CharField(max_length=32)
+    username = pw.CharField(max_length=64)
+    action = pw.CharField(max_length=32)
+    target = pw.CharField(max_length=64)
+    detail = pw.TextField(null=True)
+
+
+class Setting(BaseModel):
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = JSONField(null=True)
+
+
+STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict]
+LOCAL_MODELS = [Event, User, PinAttempt, AuditLog, Setting]
+ALL_MODELS = LOCAL_MODELS + STATE_MODELS

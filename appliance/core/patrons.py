@@ -1,0 +1,147 @@
+"""Patrons: register, edit, block, PINs. Only what circulation needs is collected
+(personal data law): name, card, category, expiry, a contact, and a guardian with
+consent for children."""
+
+import re
+from datetime import date
+
+from . import passwords, records
+from .errors import Forbidden, Invalid, N_, NotFound
+from .ids import new_id
+from .models import Loan, Patron, PinAttempt
+from .policy import CATEGORIES
+
+CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
+EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
+            "phone", "email", "keep_history")
+
+
+def find(ctx, card, library=None):
+    """A patron by card number: this library first, then town-wide cards."""
+    card = (card or "").strip()
+    q = Patron.select().where((Patron.card == card) & ~Patron.deleted)
+    patron = q.where(Patron.library == (library or ctx.library)).first() or q.first()
+    if patron is None:
+        raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=card)
+    return patron
+
+
+def get(ctx, patron_id):
+    patron = Patron.get_or_none(Patron.id == patron_id)
+    if patron is None:
+        raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=patron_id)
+    return patron
+
+
+def _clean(data):
+    fields = {}
+    for name in EDITABLE:
+        if name in data:
+            value = data[name]
+            fields[name] = value.strip() if isinstance(value, str) else value
+    for name in ("expiry", "phone", "email", "guardian", "birth_year"):
+        if fields.get(name) == "":
+            fields[name] = None
+    return fields
+
+
+def _validate(fields, current):
+    merged = {**{k: getattr(current, k) for k in EDITABLE}, **fields} if current else fields
+    if not CARD_RE.match(merged.get("card") or ""):
+        raise Invalid("bad_card", N_("A card number is 3 to 32 letters, digits or dashes."))
+    if not (merged.get("name") or "").strip():
+        raise Invalid("name_required", N_("The patron's name is required."))
+    if merged.get("category") not in CATEGORIES:
+        raise Invalid("bad_category", N_("Unknown patron category: %(category)s."),
+                      category=merged.get("category"))
+    if merged.get("expiry"):
+        try:
+            date.fromisoformat(merged["expiry"])
+        except (TypeError, ValueError):
+            raise Invalid("bad_date", N_("%(value)s is not a date (YYYY-MM-DD)."),
+                          value=merged["expiry"])
+    if merged.get("birth_year") is not None:
+        try:
+            fields["birth_year"] = int(merged["birth_year"])
+        except (TypeError, ValueError):
+            raise Invalid("bad_number", N_("%(field)s must be a whole number."),
+                          field="birth_year")
+    if merged["category"] == "child" and not (merged.get("guardian") and
+                                              merged.get("guardian_consent")):
+        raise Invalid("guardian_required",
+                      N_("A child needs a guardian's name and the guardian's consent."))
+
+
+def save(ctx, data, library=None):
+    """Register a patron (no id) or edit one (id given). Returns the Patron row."""
+    library = library or ctx.library
+    current = get(ctx, data["id"]) if data.get("id") else None
+    fields = _clean(data)
+    if "guardian_consent" in fields:
+        fields["guardian_consent"] = bool(fields["guardian_consent"])
+    if "keep_history" in fields:
+        fields["keep_history"] = bool(fields["keep_history"])
+    _validate(fields, current)
+    card = fields.get("card", current.card if current else None)
+    clash = Patron.get_or_none((Patron.library == (current.library if current else library))
+                               & (Patron.card == card))
+    if clash and (current is None or clash.id != current.id):
+        raise Invalid("card_taken", N_("Card %(card)s is already in use."), card=card)
+    if current is None:
+        fields["library"] = library
+        fields.setdefault("blocked", False)
+    if data.get("pin"):
+        fields["pin_hash"] = _pin_hash(data["pin"])
+    record_id = current.id if current else new_id()
+    return records.save(ctx, "patron.saved", Patron, "id", record_id, fields,
+                        library=current.library if current else library)
+
+
+def _pin_hash(pin):
+    if not re.fullmatch(r"\d{4,8}", str(pin)):
+        raise Invalid("bad_pin", N_("A PIN is 4 to 8 digits."))
+    return passwords.hash_secret(str(pin))
+
+
+def block(ctx, card, reason):
+    patron = find(ctx, card)
+    if not (reason or "").strip():
+        raise Invalid("reason_required", N_("Say why the card is blocked."))
+    return records.save(ctx, "patron.saved", Patron, "id", patron.id,
+                        {"blocked": True, "block_reason": reason.strip()}, library=patron.library)
+
+
+def unblock(ctx, card):
+    patron = find(ctx, card)
+    return records.save(ctx, "patron.saved", Patron, "id", patron.id,
+                        {"blocked": False, "block_reason": None}, library=patron.library)
+
+
+def verify_pin(ctx, card, pin):
+    """The patron if the PIN is right; lock-out after repeated failures (per card)."""
+    patron = find(ctx, card)
+    attempt, _ = PinAttempt.get_or_create(card=f"{patron.library}|{patron.card}")
+    if passwords.locked(attempt):
+        raise Forbidden("pin_locked", N_("Too many wrong PINs. Try again later or ask staff."))
+    if not patron.pin_hash or not passwords.check_secret(str(pin or ""), patron.pin_hash):
+        passwords.register_failure(attempt)
+        raise Forbidden("pin_wrong", N_("The PIN is not right."))
+    passwords.register_success(attempt)
+    return patron
+
+
+def open_loans(patron):
+    return list(Loan.select().where((Loan.patron == patron.id) & Loan.returned_at.is_null())
+                .order_by(Loan.due_date))
+
+
+def blocks(ctx, patron):
+    """Why this patron may not borrow now: a list of (code, msgid, params)."""
+    reasons = []
+    if patron.blocked:
+        reasons.append(("patron_blocked", N_("The card is blocked: %(reason)s"),
+                        {"reason": patron.block_reason or ""}))
+    if patron.expiry and patron.expiry < ctx.clock.today().isoformat():
+        reasons.append(("patron_expired", N_("The card expired on %(date)s."),
+                        {"date": patron.expiry}))
+    return reasons

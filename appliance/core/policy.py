@@ -1,0 +1,69 @@
+"""Loan rules (library x patron category x item type) and the library calendar."""
+
+from datetime import timedelta
+
+from . import events
+from .errors import Invalid, N_
+from .models import ClosedDay, Library, LoanRule
+
+CATEGORIES = ("child", "pupil", "adult", "staff")
+RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day")
+DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
+                "fee_per_day": 0}
+
+
+def rule_for(library, category, item_type):
+    """The most specific rule: exact, then any item type, then any category, then any."""
+    for cat, typ in ((category, item_type), (category, "*"), ("*", item_type), ("*", "*")):
+        rule = LoanRule.get_or_none(LoanRule.id == f"{library}|{cat}|{typ}")
+        if rule:
+            return rule
+    return LoanRule(library=library, category="*", item_type="*", **DEFAULT_RULE)
+
+
+def save_rule(ctx, library, category, item_type, **values):
+    if category != "*" and category not in CATEGORIES:
+        raise Invalid("bad_category", N_("Unknown patron category: %(category)s."),
+                      category=category)
+    body = {"library": library, "category": category, "item_type": item_type or "*"}
+    for name in RULE_FIELDS:
+        value = values.get(name, DEFAULT_RULE[name])
+        if name == "holds_allowed":
+            body[name] = bool(value)
+            continue
+        try:
+            body[name] = int(value)
+        except (TypeError, ValueError):
+            raise Invalid("bad_number", N_("%(field)s must be a whole number."), field=name)
+        if body[name] < 0:
+            raise Invalid("bad_number", N_("%(field)s cannot be negative."), field=name)
+    events.record(ctx, "rule.saved", body, library=library)
+    return rule_for(library, category, body["item_type"])
+
+
+def delete_rule(ctx, library, category, item_type):
+    body = {"library": library, "category": category, "item_type": item_type, "deleted": True}
+    body.update({k: DEFAULT_RULE[k] for k in RULE_FIELDS})
+    events.record(ctx, "rule.saved", body, library=library)
+
+
+def set_closed(ctx, library, day, closed=True, reason=None):
+    events.record(ctx, "calendar.saved", {"library": library, "day": day.isoformat(),
+                                          "closed": closed, "reason": reason}, library=library)
+
+
+def is_closed(library, day):
+    lib = Library.get_or_none(Library.code == library)
+    if lib and day.weekday() in (lib.closed_weekdays or []):
+        return True
+    return ClosedDay.select().where(ClosedDay.id == f"{library}|{day.isoformat()}").exists()
+
+
+def due_date(library, start, days):
+    """`days` after `start`, moved forward past closed days (at most a year)."""
+    due = start + timedelta(days=days)
+    for _ in range(366):
+        if not is_closed(library, due):
+            return due
+        due += timedelta(days=1)
+    return due

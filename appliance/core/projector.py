@@ -1,0 +1,231 @@
+"""The one function that turns an event into state rows.
+
+Local events and events from the hub or other branches pass through `apply`, so
+`thuvien rebuild` (replaying the log in order) gives the very same rows. Loans are
+facts of the physical world: a contradiction is applied by a fixed rule and leaves a
+Conflict row with both sides, never a dropped event. Record edits are
+last-writer-wins per field by HLC; the losing value is kept in a Conflict when the
+two edits did not see each other."""
+
+import json
+import uuid
+
+from . import search
+from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
+
+_NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
+
+
+def apply(ctx, ev):
+    body = json.loads(ev.body)
+    handler = HANDLERS.get(ev.kind)
+    if handler is None:  # from a newer version: kept in the log, applied after an upgrade
+        return
+    handler(ev, body)
+
+
+def _conflict(ev, kind, entity, details, other_event=None, suffix=""):
+    Conflict.insert(
+        id=str(uuid.uuid5(_NS, f"{ev.id}:{kind}:{suffix}")), kind=kind, library=ev.library,
+        entity=entity, event=ev.id, other_event=other_event, details=details,
+        created_at=ev.wall).on_conflict_ignore().execute()
+
+
+# Records: last writer wins per field.
+
+def _merge(ev, model, key, body, create):
+    fields = {k: v for k, v in body["fields"].items() if k in model._meta.fields}
+    base = body.get("base", {})
+    row = model.get_or_none(getattr(model, key) == body["id"])
+    if row is None:
+        row = model(**{key: body["id"]}, **create(ev, body))
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.field_hlc = {name: ev.hlc for name in fields}
+        row.save(force_insert=True)
+        return row
+    stamps = dict(row.field_hlc or {})
+    for name, value in fields.items():
+        held, stamp = getattr(row, name), stamps.get(name, 0)
+        concurrent = base.get(name, stamp) != stamp
+        if ev.hlc > stamp:
+            if concurrent and held != value:
+                _conflict(ev, "edit_conflict", body["id"], {
+                    "model": model.__name__, "field": name, "kept": value, "lost": held},
+                    suffix=name)
+            setattr(row, name, value)
+            stamps[name] = ev.hlc
+        elif held != value:
+            _conflict(ev, "edit_conflict", body["id"], {
+                "model": model.__name__, "field": name, "kept": held, "lost": value},
+                suffix=name)
+    row.field_hlc = stamps
+    row.save()
+    return row
+
+
+def _created(ev, body):
+    return {"created_at": body.get("at") or ev.wall}
+
+
+def library_saved(ev, body):
+    _merge(ev, Library, "code", body, lambda ev, body: {"name": body["fields"].get("name", "")})
+
+
+def patron_saved(ev, body):
+    _merge(ev, Patron, "id", body, lambda ev, body: dict(
+        _created(ev, body), library=body["fields"].get("library", ev.library)))
+
+
+def bib_saved(ev, body):
+    bib = _merge(ev, Bib, "id", body, _created)
+    Bib.update(updated_hlc=ev.hlc).where(Bib.id == bib.id).execute()
+    search.on_bib_changed(Bib._meta.database, bib.id)
+
+
+def _ensure_bib(bib_id, ev):
+    """An item may arrive before its record; a stub is filled in when the record comes."""
+    if not Bib.select().where(Bib.id == bib_id).exists():
+        Bib.insert(id=bib_id, title="", created_at=ev.wall).execute()
+
+
+def item_saved(ev, body):
+    fields = body["fields"]
+    if "bib" in fields:
+        _ensure_bib(fields["bib"], ev)
+    item = _merge(ev, Item, "id", body, lambda ev, body: {
+        "accession_date": body.get("at", ev.wall)[:10],
+        "library": body["fields"].get("library", ev.library)})
+    search.on_bib_changed(Bib._meta.database, item.bib_id)
+
+
+# Circulation.
+
+def _open_loan(item_id):
+    return Loan.get_or_none((Loan.item == item_id) & (Loan.returned_at.is_null()))
+
+
+def _set_item(item_id, **values):
+    Item.update(**values).where(Item.id == item_id).execute()
+
+
+def loan_out(ev, body):
+    item = Item.get_or_none(Item.id == body["item_id"])
+    patron = Patron.get_or_none(Patron.id == body["patron_id"])
+    if item is None or patron is None:
+        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body})
+        return
+    returned_at = None
+    standing = _open_loan(item.id)
+    if standing is not None and standing.id != body["loan_id"]:
+        # One copy cannot be at two places: the later checkout stands.
+        if ev.hlc > standing.out_hlc:
+            Loan.update(returned_at=body["at"]).where(Loan.id == standing.id).execute()
+        else:
+            returned_at = standing.out_at
+        _conflict(ev, "loaned_twice", item.id, {
+            "item": item.barcode, "loans": sorted([standing.id, body["loan_id"]]),
+            "open": body["loan_id"] if returned_at is None else standing.id})
+    Loan.insert(id=body["loan_id"], item=item.id, patron=patron.id, library=body["library"],
+                out_at=body["at"], out_hlc=ev.hlc, due_date=body["due_date"],
+                returned_at=returned_at).on_conflict_ignore().execute()
+    if returned_at is None:
+        _set_item(item.id, status="on_loan", transit_to=None)
+    if body.get("hold_id"):
+        Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]).execute()
+
+
+def loan_in(ev, body):
+    loan = (Loan.get_or_none(Loan.id == body["loan_id"]) if body.get("loan_id")
+            else _open_loan(body["item_id"]))
+    if loan is None or loan.returned_at is not None:
+        _conflict(ev, "returned_not_on_loan", body["item_id"], {
+            "loan_id": body.get("loan_id"), "at": body["at"],
+            "earlier_return": loan.returned_at if loan else None})
+    else:
+        Loan.update(returned_at=body["at"], fee=body.get("fee", 0)).where(
+            Loan.id == loan.id).execute()
+    if _open_loan(body["item_id"]) is None:
+        transit = body.get("transit_to")
+        _set_item(body["item_id"], status="in_transit" if transit else "available",
+                  transit_to=transit)
+
+
+def loan_renew(ev, body):
+    loan = Loan.get_or_none(Loan.id == body["loan_id"])
+    if loan is None or loan.returned_at is not None:
+        _conflict(ev, "renewal_not_on_loan", body["loan_id"], {"event": body})
+        return
+    renewals = loan.renewals + 1
+    Loan.update(due_date=body["due_date"], renewals=renewals).where(Loan.id == loan.id).execute()
+    if renewals > body.get("max_renewals", renewals):
+        _conflict(ev, "renewal_past_limit", loan.id, {
+            "renewals": renewals, "max_renewals": body["max_renewals"]})
+
+
+# Holds.
+
+def hold_placed(ev, body):
+    Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=body["bib_id"],
+                library=body["library"], placed_at=body["at"]).on_conflict_ignore().execute()
+
+
+def hold_trapped(ev, body):
+    Hold.update(status="ready", item=body["item_id"], pickup_by=body["pickup_by"]).where(
+        Hold.id == body["hold_id"]).execute()
+    _set_item(body["item_id"], status="on_hold_shelf")
+
+
+def _hold_ended(status):
+    def handler(ev, body):
+        hold = Hold.get_or_none(Hold.id == body["hold_id"])
+        if hold is None:
+            return
+        if hold.item_id and hold.status == "ready":
+            item = Item.get_by_id(hold.item_id)
+            if item.status == "on_hold_shelf":
+                _set_item(item.id, status="available")
+        Hold.update(status=status).where(Hold.id == hold.id).execute()
+    return handler
+
+
+# Policy and calendar.
+
+def rule_saved(ev, body):
+    rule_id = "|".join((body["library"], body["category"], body["item_type"]))
+    LoanRule.delete().where(LoanRule.id == rule_id).execute()
+    if not body.get("deleted"):
+        LoanRule.insert(id=rule_id, **{k: body[k] for k in (
+            "library", "category", "item_type", "loan_days", "max_loans", "max_renewals",
+            "holds_allowed", "fee_per_day")}).execute()
+
+
+def calendar_saved(ev, body):
+    day_id = f"{body['library']}|{body['day']}"
+    ClosedDay.delete().where(ClosedDay.id == day_id).execute()
+    if body.get("closed", True):
+        ClosedDay.insert(id=day_id, library=body["library"], day=body["day"],
+                         reason=body.get("reason")).execute()
+
+
+def conflict_resolved(ev, body):
+    Conflict.update(status="resolved", resolution=body.get("resolution")).where(
+        Conflict.id == body["conflict_id"]).execute()
+
+
+HANDLERS = {
+    "library.saved": library_saved,
+    "patron.saved": patron_saved,
+    "bib.saved": bib_saved,
+    "item.saved": item_saved,
+    "loan.out": loan_out,
+    "loan.in": loan_in,
+    "loan.renew": loan_renew,
+    "hold.placed": hold_placed,
+    "hold.trapped": hold_trapped,
+    "hold.cancelled": _hold_ended("cancelled"),
+    "hold.expired": _hold_ended("expired"),
+    "rule.saved": rule_saved,
+    "calendar.saved": calendar_saved,
+    "conflict.resolved": conflict_resolved,
+}

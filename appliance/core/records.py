@@ -1,0 +1,18 @@
+"""Saving a record (library, patron, bib, item) as an event carrying only the
+changed fields and the field stamps the editor saw, so concurrent edits can be told
+from sequential ones when events from elsewhere arrive."""
+
+from . import events
+
+
+def save(ctx, kind, model, key, record_id, fields, library=None):
+    row = model.get_or_none(getattr(model, key) == record_id)
+    if row is not None:
+        fields = {k: v for k, v in fields.items() if getattr(row, k) != v}
+        if not fields:
+            return row
+    stamps = (row.field_hlc or {}) if row is not None else {}
+    body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(),
+            "base": {k: stamps.get(k, 0) for k in fields}}
+    events.record(ctx, kind, body, library=library)
+    return model.get(getattr(model, key) == record_id)
