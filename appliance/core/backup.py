@@ -5,7 +5,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from .errors import Invalid, N_
+from .errors import N_, Invalid
 
 
 class BackupError(Exception):

@@ -3,7 +3,7 @@
 import re
 
 from . import records
-from .errors import Invalid, N_, NotFound
+from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import Bib, Hold, Item
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from . import policy, records
 from .context import DB_FILE, Context, new_device_id, save_settings
-from .errors import Invalid, N_
+from .errors import N_, Invalid
 from .models import Library
 
 CODE_RE = re.compile(r"^[A-Z0-9-]{2,32}$")

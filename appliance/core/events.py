@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import peewee as pw
 
 from . import projector
-from .errors import Invalid, N_
+from .errors import N_, Invalid
 from .ids import new_id
 from .models import Event
 

@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from . import passwords, records
-from .errors import Forbidden, Invalid, N_, NotFound
+from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
 from .policy import CATEGORIES

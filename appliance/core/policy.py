@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from . import events
-from .errors import Invalid, N_
+from .errors import N_, Invalid
 from .models import ClosedDay, Library, LoanRule
 
 CATEGORIES = ("child", "pupil", "adult", "staff")

@@ -3,7 +3,7 @@
 import re
 
 from . import passwords
-from .errors import Forbidden, Invalid, N_
+from .errors import N_, Forbidden, Invalid
 from .models import User
 
 ROLES = ("patron", "kiosk", "librarian", "branch_admin", "hub_admin", "report_viewer")

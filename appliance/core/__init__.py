@@ -1,0 +1,1 @@
+"""The domain and its storage. Imports no Flask, no sockets, no device library."""
