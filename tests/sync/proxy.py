@@ -1,0 +1,198 @@
+"""A TCP proxy on loopback that makes a link as bad as a ward library's.
+
+Between the sync agent and the hub it can throttle to a bit rate (each
+direction, like a serial link), add one-way delay, cut a connection at a
+chosen byte offset with a TCP reset, and replay each connection's request
+bytes to the hub once more after it ends (a duplicated request).
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import struct
+import threading
+import time
+
+SLICE = 256
+
+
+class FaultProxy:
+    def __init__(self, upstream_port: int, *, bitrate: int | None = None, delay: float = 0.0,
+                 cut_at=None, duplicate: bool = False):
+        """``cut_at(n) -> int | None``: byte offset (both directions) to cut connection n at."""
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.bitrate, self.delay, self.cut_at, self.duplicate = bitrate, delay, cut_at, duplicate
+        self.stats = {"connections": 0, "cuts": 0, "replays": 0, "up": 0, "down": 0}
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._socks: set[socket.socket] = set()
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def start(self):
+        self._spawn(self._accept_loop)
+        return self
+
+    def stop(self):
+        self._stop.set()
+        with self._lock:
+            socks = list(self._socks)
+        for s in socks:
+            _abort(s)
+        for t in list(self._threads):
+            t.join(5)
+        self._listener.close()
+
+    def _spawn(self, fn, *args):
+        t = threading.Thread(target=fn, args=args, daemon=True)
+        with self._lock:
+            self._threads.append(t)
+        t.start()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with self._lock:
+                n = self.stats["connections"]
+                self.stats["connections"] += 1
+            self._spawn(self._serve, client, n)
+
+    def _serve(self, client: socket.socket, n: int):
+        try:
+            upstream = socket.create_connection(self.upstream, timeout=5)
+        except OSError:
+            _abort(client)
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._socks.update((client, upstream))
+        link = _Link(self, client, upstream, self.cut_at(n) if self.cut_at else None)
+        t_up = threading.Thread(target=link.pump, args=(client, upstream, "up"), daemon=True)
+        t_down = threading.Thread(target=link.pump, args=(upstream, client, "down"), daemon=True)
+        t_up.start()
+        t_down.start()
+        t_up.join()
+        t_down.join()
+        with self._lock:
+            self._socks.difference_update((client, upstream))
+        if self.duplicate and not link.was_cut and link.request and not self._stop.is_set():
+            self._replay(bytes(link.request))
+
+    def _replay(self, data: bytes):
+        """Send the same request bytes to the hub again; the answer is dropped."""
+        try:
+            with socket.create_connection(self.upstream, timeout=10) as s:
+                s.sendall(data)
+                s.shutdown(socket.SHUT_WR)
+                while s.recv(65536):
+                    pass
+        except OSError:
+            return
+        with self._lock:
+            self.stats["replays"] += 1
+
+
+class _Link:
+    """One proxied connection: two directions sharing a cut offset."""
+
+    def __init__(self, proxy: FaultProxy, client, upstream, cut: int | None):
+        self.proxy, self.client, self.upstream, self.cut = proxy, client, upstream, cut
+        self.sent = 0
+        self.was_cut = False
+        self.request = bytearray()
+        self.lock = threading.Lock()
+
+    def pump(self, src: socket.socket, dst: socket.socket, direction: str):
+        q: queue.Queue = queue.Queue()
+        writer = threading.Thread(target=self._write, args=(q, dst, direction), daemon=True)
+        writer.start()
+        while True:
+            try:
+                data = src.recv(4096)
+            except OSError:
+                data = b""
+            q.put((time.monotonic() + self.proxy.delay, data))
+            if not data:
+                break
+            if direction == "up" and self.proxy.duplicate:
+                self.request += data
+        writer.join()
+
+    def _write(self, q: queue.Queue, dst: socket.socket, direction: str):
+        rate = self.proxy.bitrate
+        next_at = time.monotonic()
+        while True:
+            due, data = q.get()
+            _sleep_until(due)
+            if not data:
+                try:
+                    dst.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+                return
+            for i in range(0, len(data), SLICE):
+                piece = data[i:i + SLICE]
+                if rate:
+                    next_at = max(next_at, time.monotonic()) + len(piece) * 8 / rate
+                    _sleep_until(next_at)
+                if not self._send(dst, piece, direction):
+                    return
+
+    def _send(self, dst: socket.socket, piece: bytes, direction: str) -> bool:
+        with self.lock:
+            if self.was_cut:
+                return False
+            room = None if self.cut is None else self.cut - self.sent
+            if room is not None and room < len(piece):
+                piece = piece[:max(room, 0)]
+                self.was_cut = True
+            self.sent += len(piece)
+        try:
+            if piece:
+                dst.sendall(piece)
+        except OSError:
+            return False
+        with self.proxy._lock:
+            self.proxy.stats[direction] += len(piece)
+        if self.was_cut:
+            with self.proxy._lock:
+                self.proxy.stats["cuts"] += 1
+            _abort(self.client)
+            _abort(self.upstream)
+            return False
+        return True
+
+
+def _sleep_until(t: float):
+    d = t - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+
+
+def _abort(s: socket.socket):
+    """Close with a reset, as a dropped EDGE link looks to both ends."""
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    try:
+        s.shutdown(socket.SHUT_RD)  # wakes a thread blocked in recv; sends nothing
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass
