@@ -1,0 +1,472 @@
+"""Signed software updates: build, verify, install beside, switch, health-check, roll back.
+
+Layout of an installation root (on the Pi: /var/lib/thuvien/app, reached as
+/opt/thuvien)::
+
+    versions/<version>/site/       the wheel, `pip install --target`-ed
+    versions/<version>/bin/thuvien launcher on the shared runtime's Python
+    current  -> versions/<version> (replaced atomically with os.replace)
+    previous -> versions/<version>
+    state.json                     what happened, and versions that failed here
+
+An update bundle (`.tvu`) is a zip: `manifest.json` (a signed bundle of kind
+"update": version, minimum version, expiry, sha256 and size of each file) and
+the wheel. Nothing is unpacked before the manifest's signature and every
+file's hash check out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+import appliance
+from appliance.core.errors import N_
+
+from . import bundle
+from .bundle import BundleMalformed, BundleRefused
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+SOURCE_PARTS = ["appliance", "sync", "devices", "provisioning", "setup.cfg", "pyproject.toml",
+                "README.md"]
+WHEEL_NAME = re.compile(r"^thuvien-(?P<version>[0-9][0-9.]*)-py3-none-any\.whl$")
+CHUNK = 1 << 16
+
+
+# --- building (at the hub or on a build machine) ---------------------------------------------
+
+def build_wheel(src: Path, out_dir: Path, version: str | None = None) -> Path:
+    """The project's own wheel, built offline from a clean copy of the source.
+
+    `version` rewrites appliance.__version__ in the copy (release builds and tests).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="thuvien-build-") as tmp:
+        tree = Path(tmp) / "src"
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+        for part in SOURCE_PARTS:
+            path = Path(src) / part
+            if path.is_dir():
+                shutil.copytree(path, tree / part, ignore=ignore)
+            elif path.exists():
+                tree.mkdir(exist_ok=True)
+                shutil.copy2(path, tree / part)
+        if version:
+            _set_version(tree / "appliance/__init__.py", version)
+        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                        "--no-build-isolation", "--no-index", "-w", str(out_dir), str(tree)],
+                       check=True, capture_output=True, timeout=300)
+    wanted = version or _read_version(Path(src) / "appliance/__init__.py")
+    return out_dir / f"thuvien-{wanted}-py3-none-any.whl"
+
+
+def _set_version(init: Path, version: str):
+    text = init.read_text(encoding="utf-8")
+    init.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', text),
+                    encoding="utf-8")
+
+
+def _read_version(init: Path) -> str:
+    return re.search(r'__version__ = "([^"]*)"', init.read_text(encoding="utf-8")).group(1)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_bundle(wheel: Path, private_key, out: Path, *, min_version: str,
+                 valid_for=timedelta(days=90), library=bundle.ANY, device=bundle.ANY,
+                 now=None) -> Path:
+    """Sign a manifest for `wheel` and pack both into one update bundle file."""
+    wheel = Path(wheel)
+    match = WHEEL_NAME.match(wheel.name)
+    if not match:
+        raise ValueError(f"{wheel.name} is not a thuvien wheel")
+    body = {"package": "thuvien", "wheel": wheel.name, "min_version": min_version,
+            "files": {wheel.name: {"sha256": sha256_file(wheel), "size": wheel.stat().st_size}}}
+    payload = bundle.make_payload("update", match["version"], body, library=library,
+                                  device=device, now=now, valid_for=valid_for)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(MANIFEST, bundle.dumps(bundle.sign(payload, private_key)))
+        zf.write(wheel, wheel.name)
+    os.replace(tmp, out)
+    return out
+
+
+# --- verifying (on the device) ---------------------------------------------------------------
+
+def verify_bundle(path: Path, trusted, installed: str, dest: Path, *, library=None,
+                  device=None, now=None) -> tuple[dict, Path]:
+    """Check signature, expiry, versions and every hash; copy the wheel into `dest`."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleMalformed("update_unreadable", N_("%(file)s is not an update bundle"),
+                              file=Path(path).name) from exc
+    with zf:
+        try:
+            doc = bundle.loads(zf.read(MANIFEST))
+        except KeyError as exc:
+            raise BundleMalformed("update_no_manifest", N_("The update bundle has no "
+                                  "manifest")) from exc
+        payload = bundle.verify(doc, trusted, kind="update", installed=installed,
+                                library=library, device=device, now=now)
+        body = payload["body"]
+        _check_manifest(body, payload["version"], installed)
+        names = set(zf.namelist()) - {MANIFEST}
+        if names != set(body["files"]):
+            raise BundleRefused("update_files_differ", N_("The update bundle's files do not "
+                                "match its manifest"))
+        for name, meta in body["files"].items():
+            _extract_checked(zf, name, meta, Path(dest) / name)
+    return payload, Path(dest) / body["wheel"]
+
+
+def _check_manifest(body, version, installed):
+    try:
+        wheel, files, min_version = body["wheel"], body["files"], body["min_version"]
+    except KeyError as exc:
+        raise BundleMalformed("update_bad_manifest", N_("The update manifest lacks "
+                              "%(field)s"), field=str(exc)) from exc
+    match = WHEEL_NAME.match(wheel)
+    if not match or match["version"] != str(version) or wheel not in files:
+        raise BundleMalformed("update_bad_manifest", N_("The update manifest names an "
+                              "unexpected wheel %(wheel)s"), wheel=str(wheel))
+    for name in files:
+        if "/" in name or "\\" in name or name.startswith("."):
+            raise BundleMalformed("update_bad_manifest", N_("The update manifest names an "
+                                  "unsafe file %(name)s"), name=name)
+    if bundle.version_key(installed) < bundle.version_key(min_version):
+        raise BundleRefused("update_needs_newer", N_("This update needs version %(min)s or "
+                            "later first; this device runs %(have)s"), min=min_version,
+                            have=installed)
+
+
+def _extract_checked(zf, name, meta, target: Path):
+    """Copy one member out while hashing it; a mismatch leaves nothing behind."""
+    digest, size = hashlib.sha256(), 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with zf.open(name) as src, open(target, "wb") as out:
+            for chunk in iter(lambda: src.read(CHUNK), b""):
+                size += len(chunk)
+                if size > meta["size"]:
+                    break
+                digest.update(chunk)
+                out.write(chunk)
+    except (zipfile.BadZipFile, OSError) as exc:  # a corrupt member fails its CRC here
+        target.unlink(missing_ok=True)
+        raise BundleRefused("update_hash_mismatch", N_("The file %(name)s in the update "
+                            "bundle is damaged"), name=name) from exc
+    if size != meta["size"] or digest.hexdigest() != meta["sha256"]:
+        target.unlink(missing_ok=True)
+        raise BundleRefused("update_hash_mismatch", N_("The file %(name)s in the update "
+                            "bundle does not match its signed hash"), name=name)
+
+
+# --- installing, switching, rolling back ------------------------------------------------------
+
+LAUNCHER = """#!{python}
+# thuvien {version}: this version's code on the shared runtime (dependencies)
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
+                                "site"))
+from appliance.cli import main  # noqa: E402
+
+sys.exit(main())
+"""
+
+
+class Installation:
+    """The versions installed under one root and which one is current."""
+
+    def __init__(self, root: Path, python: str | None = None):
+        self.root = Path(root)
+        self.python = python or sys.executable
+        self.versions = self.root / "versions"
+        self.current = self.root / "current"
+        self.previous = self.root / "previous"
+        self.state_file = self.root / "state.json"
+
+    def current_version(self) -> str | None:
+        try:
+            return Path(os.readlink(self.current)).name
+        except OSError:
+            return None
+
+    def previous_version(self) -> str | None:
+        try:
+            return Path(os.readlink(self.previous)).name
+        except OSError:
+            return None
+
+    def installed(self) -> list[str]:
+        if not self.versions.is_dir():
+            return []
+        done = [p.name for p in self.versions.iterdir() if (p / "installed.json").exists()]
+        return sorted(done, key=bundle.version_key)
+
+    @contextmanager
+    def locked(self):
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise BundleRefused("update_busy", N_("Another update is being installed")) \
+                    from exc
+            yield
+
+    def install(self, wheel: Path, version: str) -> Path:
+        """Install beside the running version; a half-done install never looks done."""
+        target = self.versions / version
+        if (target / "installed.json").exists():
+            return target
+        staging = self.versions / f".{version}.part"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(target, ignore_errors=True)
+        (staging / "bin").mkdir(parents=True)
+        result = subprocess.run(
+            [self.python, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+             "--disable-pip-version-check", "--target", str(staging / "site"), str(wheel)],
+            capture_output=True, text=True, timeout=600)
+        if result.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise BundleRefused("update_install_failed", N_("Installing version %(version)s "
+                                "failed: %(why)s"), version=version,
+                                why=result.stderr.strip()[-300:])
+        launcher = staging / "bin" / "thuvien"
+        launcher.write_text(LAUNCHER.format(python=self.python, version=version))
+        launcher.chmod(0o755)
+        _write_json(staging / "installed.json", {"version": version, "wheel": wheel.name,
+                                                 "sha256": sha256_file(wheel)})
+        os.replace(staging, target)
+        return target
+
+    def switch(self, version: str):
+        """Point `current` at `version` in one rename; keep the old one as `previous`."""
+        old = self.current_version()
+        _symlink_atomic(self.current, Path("versions") / version)
+        if old and old != version:
+            _symlink_atomic(self.previous, Path("versions") / old)
+
+    def prune(self, keep: set[str]):
+        for version in self.installed():
+            if version not in keep:
+                shutil.rmtree(self.versions / version, ignore_errors=True)
+
+    def state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {"failed": {}, "log": []}
+
+    def record(self, **entry):
+        state = self.state()
+        state.setdefault("log", []).append({"at": bundle.iso(bundle.utcnow()), **entry})
+        state["log"] = state["log"][-20:]
+        if entry.get("result") == "rolled_back":
+            state.setdefault("failed", {})[entry["version"]] = entry.get("reason", "")
+        _write_json(self.state_file, state)
+
+    def status(self) -> dict:
+        state = self.state()
+        return {"current": self.current_version(), "previous": self.previous_version(),
+                "installed": self.installed(), "failed": state.get("failed", {}),
+                "last": (state.get("log") or [None])[-1]}
+
+
+def _symlink_atomic(link: Path, target: Path):
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    _fsync_dir(link.parent)
+
+
+def _write_json(path: Path, data):
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path):
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --- health checks --------------------------------------------------------------------------
+
+def command_health(url: str | None = None, timeout: float = 60.0):
+    """The default health check: the new launcher runs and reports its version, and (when a
+    URL is given) the restarted web service answers /api/v1/health with that version."""
+
+    def check(version_dir: Path, version: str) -> tuple[bool, str]:
+        ok, why = import_health(version_dir, version, timeout)
+        if not ok:
+            return ok, why
+        try:
+            out = subprocess.run([str(version_dir / "bin" / "thuvien"), "--version"],
+                                 capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"thuvien --version: {exc}"
+        if out.returncode != 0 or version not in out.stdout:
+            return False, f"thuvien --version exited {out.returncode}: " + \
+                (out.stderr.strip() or out.stdout.strip())[-300:]
+        return (True, "ok") if url is None else _web_health(url, version, timeout)
+
+    return check
+
+
+def import_health(version_dir: Path, version: str, timeout: float = 60.0) -> tuple[bool, str]:
+    """The installed code imports, on the runtime's Python, from its own folder."""
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import appliance; "
+             "print(appliance.__version__); print(appliance.__file__)")
+    site = version_dir / "site"
+    python = sys.executable
+    launcher = version_dir / "bin" / "thuvien"
+    if launcher.exists():  # the runtime this version was installed for
+        python = launcher.read_text().splitlines()[0][2:].strip()
+    try:
+        out = subprocess.run([python, "-c", probe, str(site)], capture_output=True, text=True,
+                             timeout=timeout)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"import: {exc}"
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2:
+        return False, "import failed: " + out.stderr.strip()[-300:]
+    if lines[0] != version or not Path(lines[1]).resolve().is_relative_to(site.resolve()):
+        return False, f"import found {lines[0]} at {lines[1]}, not {version}"
+    return True, "ok"
+
+
+def _web_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
+    deadline, last = time.monotonic() + timeout, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            answer = requests.get(url.rstrip("/") + "/api/v1/health", timeout=5)
+            data = answer.json() if answer.ok else {}
+            if data.get("version") == version and data.get("status") == "ok":
+                return True, "ok"
+            last = f"HTTP {answer.status_code} {data.get('status')} {data.get('version')}"
+        except (requests.RequestException, ValueError) as exc:
+            last = str(exc)
+        time.sleep(0.5)
+    return False, f"health check of {url}: {last}"
+
+
+# --- the whole apply ------------------------------------------------------------------------
+
+def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: None,
+          health=None, library=None, device=None, now=None) -> dict:
+    """Verify, install, switch, restart and health-check one update; roll back on failure.
+
+    Returns {"result": "installed"|"rolled_back", "version", "previous", "reason"?}.
+    Refusals (bad signature, hash, version...) raise before anything changes.
+    """
+    health = health or command_health()
+    with inst.locked():
+        installed = inst.current_version() or appliance.__version__
+        with tempfile.TemporaryDirectory(dir=inst.root, prefix=".incoming-") as tmp:
+            payload, wheel = verify_bundle(bundle_path, trusted, installed, Path(tmp),
+                                           library=library, device=device, now=now)
+            version = str(payload["version"])
+            failed = inst.state().get("failed", {})
+            if version in failed:
+                raise BundleRefused("update_failed_before", N_("Version %(version)s failed its "
+                                    "health check on this device before: %(why)s"),
+                                    version=version, why=failed[version])
+            target = inst.install(wheel, version)
+        return _switch_and_check(inst, target, version, installed, restart, health)
+
+
+def _switch_and_check(inst, target, version, old, restart, health) -> dict:
+    had_current = inst.current_version() is not None
+    inst.switch(version)
+    ok, reason = _run_health(restart, health, target, version)
+    if ok:
+        inst.record(result="installed", version=version, previous=old)
+        inst.prune({version, old})
+        return {"result": "installed", "version": version, "previous": old}
+    log.error("update to %s failed its health check (%s); rolling back to %s", version,
+              reason, old)
+    if had_current:
+        _symlink_atomic(inst.current, Path("versions") / old)
+    else:
+        inst.current.unlink(missing_ok=True)
+    restart_ok, restart_why = _run_health(restart, lambda *a: (True, ""), target, old)
+    inst.record(result="rolled_back", version=version, previous=old, reason=reason)
+    shutil.rmtree(target, ignore_errors=True)
+    result = {"result": "rolled_back", "version": version, "previous": old, "reason": reason}
+    if not restart_ok:
+        result["restart_error"] = restart_why
+    return result
+
+
+def _run_health(restart, health, target, version) -> tuple[bool, str]:
+    try:
+        restart()
+    except Exception as exc:  # systemctl failing counts as a failed update
+        return False, f"restart failed: {exc}"
+    try:
+        return health(target, version)
+    except Exception as exc:
+        return False, f"health check raised: {exc}"
+
+
+def systemctl_restart(unit: str):
+    def restart():
+        subprocess.run(["systemctl", "restart", unit], check=True, capture_output=True,
+                       timeout=300)
+    return restart
+
+
+def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dict]:
+    """Apply every bundle waiting in `incoming` (from sync or a USB stick), oldest first;
+    each file moves to done/ or refused/ so it is tried once."""
+    results = []
+    for path in sorted(Path(incoming).glob("*.tvu"), key=lambda p: p.stat().st_mtime):
+        try:
+            outcome = apply(path, inst, trusted, **kw)
+            folder = "done" if outcome["result"] == "installed" else "refused"
+        except (BundleRefused, BundleMalformed) as exc:
+            outcome = {"result": "refused", "file": path.name, "code": exc.code,
+                       "reason": str(exc)}
+            folder = "refused"
+        (path.parent / folder).mkdir(exist_ok=True)
+        os.replace(path, path.parent / folder / path.name)
+        results.append(outcome)
+    return results

@@ -1,0 +1,167 @@
+"""Signed updates with the project's own wheels: install, switch, refuse, roll back."""
+
+import json
+import shutil
+import zipfile
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from provisioning import bundle, updates
+from provisioning.bundle import BundleRefused
+
+
+@pytest.fixture
+def ring(hub_signing_key):
+    return bundle.trust(hub_signing_key)
+
+
+@pytest.fixture
+def inst(tmp_path, wheels):
+    """An installation root running 0.1.0, as the Pi image leaves it."""
+    inst = updates.Installation(tmp_path / "app")
+    inst.install(wheels["0.1.0"], "0.1.0")
+    inst.switch("0.1.0")
+    return inst
+
+
+def _bundle(tmp_path, wheel, key, name=None, **kw):
+    kw.setdefault("min_version", "0.1.0")
+    return updates.build_bundle(wheel, key, tmp_path / (name or wheel.stem + ".tvu"), **kw)
+
+
+def _check_import(restarts):
+    def health(version_dir, version):
+        restarts.append(("health", version))
+        return updates.import_health(version_dir, version)
+    return health
+
+
+def test_good_update_installs_beside_and_switches(tmp_path, inst, wheels, ring,
+                                                   hub_signing_key):
+    calls = []
+    path = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, restart=lambda: calls.append("restart"),
+                           health=_check_import(calls))
+    assert result == {"result": "installed", "version": "0.2.0", "previous": "0.1.0"}
+    assert calls == ["restart", ("health", "0.2.0")]
+    assert inst.current_version() == "0.2.0" and inst.previous_version() == "0.1.0"
+    assert inst.installed() == ["0.1.0", "0.2.0"]
+    # `current` really runs the new code, and the launcher is in place
+    assert updates.import_health(inst.current.resolve(), "0.2.0") == (True, "ok")
+    assert (inst.current / "bin/thuvien").stat().st_mode & 0o111
+    assert inst.status()["last"]["result"] == "installed"
+
+
+def test_tampered_wheel_is_refused_before_install(tmp_path, inst, wheels, ring,
+                                                  hub_signing_key):
+    good = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key)
+    tampered = tmp_path / "tampered.tvu"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(tampered, "w") as out:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(".whl"):
+                data = data[:-10] + b"\0" * 10
+            out.writestr(info, data)
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(tampered, inst, ring, restart=pytest.fail)
+    assert err.value.code == "update_hash_mismatch"
+    assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+
+
+def test_tampered_manifest_and_foreign_key_are_refused(tmp_path, inst, wheels, ring,
+                                                       hub_signing_key):
+    good = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key)
+    edited = tmp_path / "edited.tvu"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(edited, "w") as out:
+        doc = json.loads(src.read(updates.MANIFEST))
+        doc["payload"]["body"]["min_version"] = "0.0.1"
+        out.writestr(updates.MANIFEST, json.dumps(doc))
+        out.writestr(wheels["0.2.0"].name, src.read(wheels["0.2.0"].name))
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(edited, inst, ring, restart=pytest.fail)
+    assert err.value.code == "bundle_bad_signature"
+    foreign = _bundle(tmp_path, wheels["0.2.0"], Ed25519PrivateKey.generate(), "foreign.tvu")
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(foreign, inst, ring, restart=pytest.fail)
+    assert err.value.code == "bundle_unknown_key"
+    assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+
+
+def test_extra_file_in_bundle_is_refused(tmp_path, inst, wheels, ring, hub_signing_key):
+    path = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("evil.pth", "import os")
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(path, inst, ring, restart=pytest.fail)
+    assert err.value.code == "update_files_differ"
+
+
+def test_old_expired_and_too_new_bundles_are_refused(tmp_path, inst, wheels, ring,
+                                                     hub_signing_key):
+    same = _bundle(tmp_path, wheels["0.1.0"], hub_signing_key)
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(same, inst, ring, restart=pytest.fail)
+    assert err.value.code == "bundle_old_version"
+    expired = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key, "expired.tvu",
+                      now=bundle.utcnow() - timedelta(days=2), valid_for=timedelta(days=1))
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(expired, inst, ring, restart=pytest.fail)
+    assert err.value.code == "bundle_expired"
+    needs = _bundle(tmp_path, wheels["0.2.0"], hub_signing_key, "needs.tvu",
+                    min_version="0.1.5")
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(needs, inst, ring, restart=pytest.fail)
+    assert err.value.code == "update_needs_newer" and "0.1.5" in str(err.value)
+    assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+
+
+def test_bad_update_is_rolled_back(tmp_path, inst, wheels, ring, hub_signing_key):
+    calls = []
+    bad = _bundle(tmp_path, wheels["0.3.0"], hub_signing_key)
+    result = updates.apply(bad, inst, ring, restart=lambda: calls.append("restart"),
+                           health=_check_import(calls))
+    assert result["result"] == "rolled_back" and result["previous"] == "0.1.0"
+    assert "broken release" in result["reason"]
+    # restarted into the bad version, checked, restarted back into the old one
+    assert calls == ["restart", ("health", "0.3.0"), "restart"]
+    assert inst.current_version() == "0.1.0"
+    assert inst.installed() == ["0.1.0"]
+    assert updates.import_health(inst.current.resolve(), "0.1.0") == (True, "ok")
+    # the same broken release is not tried again on this device
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(bad, inst, ring, restart=pytest.fail)
+    assert err.value.code == "update_failed_before"
+
+
+def test_a_failing_restart_rolls_back_too(tmp_path, inst, wheels, ring, hub_signing_key):
+    def restart():
+        if inst.current_version() == "0.2.0":
+            raise RuntimeError("unit failed to start")
+    result = updates.apply(_bundle(tmp_path, wheels["0.2.0"], hub_signing_key), inst, ring,
+                           restart=restart, health=lambda *a: (True, "ok"))
+    assert result["result"] == "rolled_back" and "unit failed" in result["reason"]
+    assert inst.current_version() == "0.1.0"
+
+
+def test_pending_folder_is_processed_once(tmp_path, inst, wheels, ring, hub_signing_key):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    shutil.copy(_bundle(tmp_path, wheels["0.2.0"], hub_signing_key), incoming / "a.tvu")
+    (incoming / "junk.tvu").write_bytes(b"not a zip")
+    results = updates.apply_pending(incoming, inst, ring, health=_check_import([]))
+    assert sorted(r["result"] for r in results) == ["installed", "refused"]
+    assert (incoming / "done/a.tvu").exists() and (incoming / "refused/junk.tvu").exists()
+    assert list(incoming.glob("*.tvu")) == []
+    assert inst.current_version() == "0.2.0"
+
+
+def test_interrupted_install_is_not_taken_for_done(tmp_path, wheels):
+    inst = updates.Installation(tmp_path / "app")
+    (inst.versions / ".0.2.0.part/site").mkdir(parents=True)  # a power cut mid-install
+    (inst.versions / "0.2.0").mkdir()  # or a folder without its marker
+    assert inst.installed() == []
+    target = inst.install(wheels["0.2.0"], "0.2.0")
+    assert inst.installed() == ["0.2.0"] and not (inst.versions / ".0.2.0.part").exists()
+    assert updates.import_health(target, "0.2.0") == (True, "ok")
