@@ -1,0 +1,174 @@
+"""A threaded SIP2 TCP server: one thread per self-check connection.
+
+Each connection keeps its own login state, encoding and last answer (for 97
+resend requests). Lines end with CR (CRLF and bare LF are accepted too). A line
+with a bad checksum or one that cannot be parsed is answered with 96; a line
+over the length limit, too many bad lines in a row, or an idle connection is
+closed. Every transaction is one core command, committed before the answer is
+written, so a dropped connection never leaves half a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass, field
+
+from . import codec, messages
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before we hang up
+MAX_BAD_LINES = 5
+MAX_CONNECTIONS = 32
+_LINE_END = re.compile(rb"\r\n?|\n")
+
+
+@dataclass
+class Session:
+    """What one connection knows: who logged in, how to encode, what was said last."""
+
+    ctx: object
+    peer: str = ""
+    username: str | None = None
+    encoding: str = "utf-8"
+    institution: str = ""
+    last_request: bytes | None = None
+    last_reply: bytes | None = None
+    bad_lines: int = 0
+    patron: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self):
+        srv = self.server
+        if not srv.slots.acquire(blocking=False):
+            log.warning("sip2: too many connections, refusing %s", self.client_address)
+            return
+        try:
+            self.request.settimeout(srv.idle_timeout)
+            session = Session(ctx=srv.ctx, peer=f"{self.client_address[0]}:{self.client_address[1]}",
+                              institution=getattr(srv.ctx, "library", "") or "")
+            self._serve(session)
+        finally:
+            srv.slots.release()
+            _close_thread_db(srv.ctx)
+
+    def _serve(self, session: Session):
+        for line in _lines(self.request):
+            if line is None:
+                log.info("sip2: %s sent an over-long line, closing", session.peer)
+                return
+            if not line.strip():
+                continue
+            reply = self.server.process(session, line)
+            if reply is None:
+                return
+            try:
+                self.request.sendall(reply)
+            except OSError:
+                return
+            if session.bad_lines >= MAX_BAD_LINES:
+                log.info("sip2: %s sent %d bad lines in a row, closing", session.peer,
+                         session.bad_lines)
+                return
+
+
+def _lines(sock):
+    """Yield complete lines; None for a line over the limit; stop at EOF or time-out."""
+    buf = b""
+    while True:
+        try:
+            chunk = sock.recv(4096)
+        except (TimeoutError, socket.timeout, OSError):
+            return
+        if not chunk:
+            return
+        buf += chunk
+        parts = _LINE_END.split(buf)
+        buf = parts.pop()
+        for part in parts:
+            yield part if len(part) <= codec.MAX_LINE else None
+        if len(buf) > codec.MAX_LINE:
+            yield None
+            return
+
+
+def _close_thread_db(ctx):
+    db = getattr(ctx, "db", None)
+    try:
+        if db is not None and not db.is_closed():
+            db.close()
+    except Exception:  # noqa: BLE001 - closing must never raise out of a handler thread
+        log.exception("sip2: closing the database connection")
+
+
+class _TCPServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, ctx, idle_timeout, max_connections):
+        self.ctx = ctx
+        self.idle_timeout = idle_timeout
+        self.slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(addr, _Handler)
+
+    def process(self, session: Session, line: bytes) -> bytes | None:
+        """One request line in, one answer out (None closes the connection)."""
+        if line == session.last_request and session.last_reply is not None:
+            return session.last_reply  # the same message again: the answer was lost
+        try:
+            msg = codec.parse(line, session.encoding)
+        except codec.SipError as exc:
+            session.bad_lines += 1
+            log.info("sip2: %s: %s", session.peer, exc)
+            return codec.resend_request()
+        session.bad_lines = 0
+        if msg.code == "97":
+            return session.last_reply or codec.resend_request()
+        try:
+            answer = messages.dispatch(session, msg)
+        except Exception:  # noqa: BLE001 - a software fault must not kill the connection
+            log.exception("sip2: %s: handling %s failed", session.peer, msg.code)
+            answer = messages.refusal(session, msg, messages.SOFTWARE_FAULT)
+        if answer is None:
+            return None
+        reply = codec.encode(answer, session.encoding,
+                             seq=msg.seq if msg.checksummed or msg.seq is not None else None,
+                             with_checksum=msg.checksummed or msg.seq is not None)
+        session.last_request, session.last_reply = line, reply
+        return reply
+
+
+class ServerHandle:
+    """A running SIP2 server: `.port`, `.shutdown()`."""
+
+    def __init__(self, server: _TCPServer, thread: threading.Thread):
+        self._server = server
+        self._thread = thread
+        self.host, self.port = server.server_address[:2]
+
+    def shutdown(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def serve_in_thread(ctx, host: str = "127.0.0.1", port: int = 6001,
+                    idle_timeout: float | None = None,
+                    max_connections: int = MAX_CONNECTIONS) -> ServerHandle:
+    """Start the SIP2 server in a background thread; port 0 picks a free port."""
+    settings = getattr(ctx, "settings", {}) or {}
+    timeout = idle_timeout or float(settings.get("sip2_idle_timeout", DEFAULT_IDLE_TIMEOUT))
+    server = _TCPServer((host, port), ctx, timeout, max_connections)
+    thread = threading.Thread(target=server.serve_forever, name=f"sip2:{port}",
+                              kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    log.info("sip2: listening on %s:%s", *server.server_address[:2])
+    return ServerHandle(server, thread)
