@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .core.marcio import luhn_digit
+
 DPI = 300
 A4 = (2480, 3508)  # pixels at 300 dpi
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -35,15 +37,6 @@ CODABAR = {
 
 class LabelError(ValueError):
     """Text that cannot be encoded in the chosen symbology."""
-
-
-def luhn_digit(digits: str) -> str:
-    """The Luhn (mod 10) check digit for a string of digits."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
 
 
 def luhn_ok(number: str) -> bool:

@@ -493,3 +493,205 @@ def write_marcxml(fh, records):
     for record in records:
         writer.write(record)
     writer.close(close_fh=False)
+
+
+# --- into and out of the catalogue (through core commands) ----------------------
+
+KOHA_TYPES = {"BK": "book", "BOOK": "book", "SER": "periodical", "CR": "periodical",
+              "REF": "reference", "VM": "av", "AV": "av", "MU": "av", "MP": "map",
+              "MAP": "map", "MS": "manuscript"}
+
+
+def luhn_digit(digits):
+    """The Luhn (mod 10) check digit of a string of digits."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+def next_barcode(ctx, kind="3"):
+    """A free 14-digit item barcode: kind, 4-digit institution, sequence, Luhn digit."""
+    from .models import Item
+
+    institution = str(ctx.setting("institution", "0001")).zfill(4)[-4:]
+    seq = Item.select().where(Item.library == ctx.library).count() + 1
+    while True:
+        body = f"{kind}{institution}{seq:08d}"
+        code = body + luhn_digit(body)
+        if not Item.select().where((Item.library == ctx.library)
+                                   & (Item.barcode == code)).exists():
+            return code
+        seq += 1
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    merged: int = 0
+    copies: int = 0
+    skipped: list = field(default_factory=list)  # (position, reason)
+    notes: list = field(default_factory=list)    # (position, note)
+
+    def as_dict(self):
+        return {"created": self.created, "merged": self.merged, "copies": self.copies,
+                "skipped": [{"position": p, "reason": r} for p, r in self.skipped],
+                "notes": [{"position": p, "note": n} for p, n in self.notes]}
+
+
+def find_duplicate(bib):
+    """An existing record with the same ISBN or control number, or None."""
+    from .catalogue import normalise_isbn
+    from .models import Bib
+
+    live = ~Bib.deleted & (Bib.title != "")
+    try:
+        isbn = normalise_isbn(bib.get("isbn")) if bib.get("isbn") else None
+    except Exception:
+        isbn = None
+    if isbn:
+        found = Bib.get_or_none(live & (Bib.isbn == isbn))
+        if found:
+            return found
+    if bib.get("control_number"):
+        return Bib.get_or_none(live & (Bib.control_number == bib["control_number"]))
+    return None
+
+
+def _merged(existing, bib):
+    """Fill what the held record lacks; lists are united; held values win."""
+    data = {"id": existing.id}
+    for key, value in bib.items():
+        held = getattr(existing, key, None)
+        if isinstance(value, list):
+            union = list(dict.fromkeys([*(held or []), *value]))
+            if union != (held or []):
+                data[key] = union
+        elif value not in (None, "") and held in (None, "", False):
+            data[key] = value
+    return data
+
+
+def _copy_data(ctx, bib_id, copy):
+    from .catalogue import ITEM_TYPES
+
+    item_type = (copy.get("item_type") or "book").strip()
+    item_type = item_type if item_type in ITEM_TYPES else KOHA_TYPES.get(item_type.upper(),
+                                                                         "book")
+    data = {"bib": bib_id, "barcode": copy.get("barcode") or next_barcode(ctx),
+            "item_type": item_type, "location": copy.get("location"),
+            "call_number": copy.get("call_number"), "library": copy.get("library") or ctx.library}
+    date = copy.get("accession_date") or ""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        data["accession_date"] = date
+    return data
+
+
+def import_one(ctx, parsed):
+    """Save one record and its copies; 'created' or 'merged'. Raises on bad data."""
+    from . import catalogue
+    from .models import Item
+
+    existing = find_duplicate(parsed.bib)
+    if existing:
+        bib = catalogue.save_bib(ctx, _merged(existing, parsed.bib))
+    else:
+        bib = catalogue.save_bib(ctx, parsed.bib)
+    added = 0
+    for copy in parsed.copies:
+        data = _copy_data(ctx, bib.id, copy)
+        held = Item.get_or_none((Item.library == data["library"])
+                                & (Item.barcode == data["barcode"]))
+        if held is not None and held.bib_id == bib.id:
+            continue  # the same copy imported again
+        catalogue.save_item(ctx, data)
+        added += 1
+    return ("merged" if existing else "created"), added
+
+
+def _reason(exc):
+    from .errors import DomainError
+
+    if isinstance(exc, DomainError):
+        params = getattr(exc, "params", {}) or {}
+        try:
+            return exc.message % params
+        except (KeyError, TypeError, ValueError):
+            return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+def import_stream(ctx, kind, fh, progress=None, batch=500):
+    """Import every record of `fh`; each record is all or nothing, a batch is one
+    transaction (one fsync per batch keeps a Pi above a thousand records a second)."""
+    from .events import writing
+
+    report = ImportReport()
+    items = iter(READERS[kind](fh))
+    done = False
+    while not done:
+        with writing(ctx):
+            for _ in range(batch):
+                entry = next(items, None)
+                if entry is None:
+                    done = True
+                    break
+                _import_entry(ctx, entry, report)
+                if progress:
+                    progress(entry.position, report)
+    return report
+
+
+def _import_entry(ctx, entry, report):
+    if isinstance(entry, Skipped):
+        report.skipped.append((entry.position, entry.reason))
+        return
+    _set_aside_bad_isbn(entry, report)
+    try:
+        with ctx.db.atomic():  # a savepoint: a bad record leaves nothing behind
+            outcome, added = import_one(ctx, entry)
+    except Exception as exc:
+        report.skipped.append((entry.position, _reason(exc)))
+        return
+    setattr(report, outcome, getattr(report, outcome) + 1)
+    report.copies += added
+    if entry.note:
+        report.notes.append((entry.position, entry.note))
+
+
+def _set_aside_bad_isbn(entry, report):
+    """A wrong ISBN check digit should not cost the library the record: keep it as a note."""
+    from .catalogue import normalise_isbn
+    from .errors import DomainError
+
+    try:
+        normalise_isbn(entry.bib.get("isbn"))
+    except DomainError:
+        bad = entry.bib.pop("isbn")
+        entry.bib["notes"] = "\n".join(filter(None, [entry.bib.get("notes"), f"ISBN {bad}"]))
+        report.notes.append((entry.position, f"invalid ISBN {bad} kept as a note"))
+
+
+def bib_dict(bib):
+    return {k: getattr(bib, k) for k in ("title", "authors", "publisher", "year", "isbn",
+                                         "language", "ddc", "subjects", "series", "notes",
+                                         "marc", "control_number")}
+
+
+def catalogue_records(library=None):
+    """MARC records of the whole live catalogue with holdings (of one library)."""
+    from .models import Bib, Item
+
+    bibs = Bib.select().where(~Bib.deleted & (Bib.title != "")).order_by(Bib.created_at, Bib.id)
+    for bib in bibs.iterator():
+        items = Item.select().where(Item.bib == bib.id).order_by(Item.barcode)
+        if library:
+            items = items.where(Item.library == library)
+        copies = [{"barcode": i.barcode, "library": i.library, "location": i.location,
+                   "call_number": i.call_number, "item_type": i.item_type,
+                   "accession_date": i.accession_date} for i in items]
+        yield bib_to_record(bib_dict(bib), copies)
+
+
+WRITERS = {"marc": write_iso2709, "marcxml": write_marcxml}

@@ -1,0 +1,112 @@
+"""Import and export through core commands: duplicates, copies, bad records, rebuild."""
+
+import io
+from pathlib import Path
+
+import pymarc
+
+from appliance.core import marcio, search, verify
+from appliance.core.models import Bib, Event, Item
+
+FIX = Path(__file__).resolve().parents[1] / "fixtures" / "marc"
+
+
+def _import(ctx, name, kind="marc"):
+    with open(FIX / name, "rb") as fh:
+        return marcio.import_stream(ctx, kind, fh, batch=7)
+
+
+def test_import_lc_records_and_duplicates_are_merged(cat_ctx):
+    rep = _import(cat_ctx, "marc.dat")
+    assert rep.created == 20 and rep.merged == 0 and not rep.skipped
+    again = _import(cat_ctx, "marc.dat")
+    assert again.created == 0 and again.merged == 20
+    assert Bib.select().count() == 20
+    # test.dat shares no ISBN with marc.dat; one.dat repeats test.dat's first record
+    _import(cat_ctx, "test.dat")
+    rep = _import(cat_ctx, "one.dat")
+    assert rep.merged == 1 and Bib.select().count() == 30
+
+
+def test_bad_records_are_reported_and_leave_nothing_half_written(cat_ctx):
+    rep = _import(cat_ctx, "bad_records.mrc")
+    # the two readable records carry neither ISBN nor control number: two records
+    assert len(rep.skipped) == 7 and rep.created == 2
+    assert Bib.select().count() == 2 and Event.select().count() == 2
+    assert [p for p, _ in rep.skipped] == [2, 3, 4, 5, 6, 7, 9]
+
+
+def _record_with_copies(barcodes, isbn="9786040000019", title="Truyện Kiều"):
+    rec = pymarc.Record()
+    rec.add_field(pymarc.Field(tag="020", indicators=pymarc.Indicators(" ", " "),
+                               subfields=[pymarc.Subfield("a", isbn)]))
+    rec.add_field(pymarc.Field(tag="245", indicators=pymarc.Indicators("1", "0"),
+                               subfields=[pymarc.Subfield("a", title)]))
+    for bc in barcodes:
+        rec.add_field(pymarc.Field(tag="952", indicators=pymarc.Indicators(" ", " "), subfields=[
+            pymarc.Subfield("a", "PY-DH01"), pymarc.Subfield("o", "895.9221 NG527D"),
+            pymarc.Subfield("p", bc), pymarc.Subfield("y", "BK"),
+            pymarc.Subfield("d", "2024-03-01")]))
+    return rec.as_marc()
+
+
+def test_copies_from_holdings_and_a_bad_copy_rolls_back_its_record(cat_ctx):
+    data = (_record_with_copies(["DH0001", "DH0002"])
+            + _record_with_copies(["DH0003", "bad barcode!"], isbn="9786040000026", title="Số đỏ")
+            + _record_with_copies([""], isbn="9786040000033", title="Tắt đèn"))
+    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    assert rep.created == 2 and len(rep.skipped) == 1 and rep.skipped[0][0] == 2
+    assert "barcode" in rep.skipped[0][1]
+    # the second record left neither its bib nor its first copy behind
+    assert not Bib.select().where(Bib.title == "Số đỏ").exists()
+    assert not Item.select().where(Item.barcode == "DH0003").exists()
+    kieu = Bib.get(Bib.title == "Truyện Kiều")
+    assert sorted(i.barcode for i in kieu.items) == ["DH0001", "DH0002"]
+    assert {i.accession_date for i in kieu.items} == {"2024-03-01"}
+    # a copy without a barcode gets a generated 14-digit one with a Luhn check digit
+    (gen,) = Bib.get(Bib.title == "Tắt đèn").items
+    assert len(gen.barcode) == 14 and marcio.luhn_digit(gen.barcode[:-1]) == gen.barcode[-1]
+    # importing again adds nothing
+    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(_record_with_copies(["DH0001"])))
+    assert rep.merged == 1 and rep.copies == 0 and Item.select().count() == 3
+
+
+def test_csv_import_and_search_folding(cat_ctx):
+    with open(FIX / "vn-catalogue.csv", "rb") as fh:
+        rep = marcio.import_stream(cat_ctx, "csv", fh)
+    assert rep.created == 64 and not rep.skipped
+    titles = [r["title"] for r in search.search("truyen kieu")["results"]]
+    assert titles[0] == "Truyện Kiều"
+    assert search.search("dong hoa")["total"] >= 1
+
+
+def test_export_round_trips_what_was_imported(cat_ctx, tmp_path):
+    data = _record_with_copies(["DH0001", "DH0002"])
+    marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    with open(FIX / "marc.dat", "rb") as fh:
+        marcio.import_stream(cat_ctx, "marc", fh)
+    before = {b.title: (marcio.bib_dict(b), sorted(i.barcode for i in b.items))
+              for b in Bib.select()}
+    for kind in ("marc", "marcxml"):
+        buf = io.BytesIO()
+        marcio.WRITERS[kind](buf, marcio.catalogue_records())
+        buf.seek(0)
+        out = [p for p in marcio.READERS[kind](buf)]
+        assert len(out) == 21
+        for p in out:
+            held, barcodes = before[p.bib["title"]]
+            for key in ("authors", "isbn", "year", "language", "ddc", "subjects", "publisher",
+                        "control_number", "series"):
+                assert p.bib[key] == held[key], (kind, key)
+            assert sorted(c["barcode"] for c in p.copies) == barcodes
+
+
+def test_search_index_survives_rebuild(cat_ctx):
+    with open(FIX / "vn-catalogue.csv", "rb") as fh:
+        marcio.import_stream(cat_ctx, "csv", fh)
+    before = search.search("van hoc", per_page=100)
+    cat_ctx.db.execute_sql("DELETE FROM search_fts")
+    verify.rebuild(cat_ctx)
+    after = search.search("van hoc", per_page=100)
+    assert before["total"] > 0 and after == before
+    assert Event.select().count() == 64
