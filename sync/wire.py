@@ -483,28 +483,30 @@ def decode(data: bytes):
 
 def pack_events(events: list[dict], rehash=None) -> bytes:
     """Encode events, leaving out hashes the receiver can recompute."""
-    last: dict = {}
-    slim = []
-    for ev in events:
-        ev = dict(ev)
-        origin = ev.get("origin")
-        if origin in last and ev.get("prev_hash") == last[origin]:
-            del ev["prev_hash"]
-        last[origin] = ev.get("hash")
-        if rehash is not None and "hash" in ev and rehash(_full(ev, events, slim)) == ev["hash"]:
-            del ev["hash"]
-        slim.append(ev)
-    return encode(slim)
-
-
-def _full(ev: dict, events: list, slim: list) -> dict:
-    original = events[len(slim)]
-    return {**ev, "prev_hash": original.get("prev_hash")}
+    return encode(slim_events(events, rehash))
 
 
 def unpack_events(data: bytes, rehash=None) -> list[dict]:
     """Decode events and put back the hashes ``pack_events`` left out."""
-    slim = decode(data)
+    return restore_events(decode(data), rehash)
+
+
+def slim_events(events: list[dict], rehash=None) -> list[dict]:
+    last: dict = {}
+    slim = []
+    for original in events:
+        ev = dict(original)
+        origin = ev.get("origin")
+        if origin in last and ev.get("prev_hash") == last[origin]:
+            del ev["prev_hash"]
+        last[origin] = ev.get("hash")
+        if rehash is not None and "hash" in ev and rehash(original) == ev["hash"]:
+            del ev["hash"]
+        slim.append(ev)
+    return slim
+
+
+def restore_events(slim, rehash=None) -> list[dict]:
     if not isinstance(slim, list) or not all(isinstance(e, dict) for e in slim):
         raise WireError("a batch is a list of events")
     last: dict = {}
@@ -518,7 +520,10 @@ def unpack_events(data: bytes, rehash=None) -> list[dict]:
         if "hash" not in ev:
             if rehash is None:
                 raise WireError("event hash left out but no way to recompute it")
-            ev["hash"] = rehash(ev)
+            try:
+                ev["hash"] = rehash(ev)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise WireError(f"event lacks a field: {exc}") from exc
         last[origin] = ev["hash"]
         out.append(ev)
     return out

@@ -1,0 +1,122 @@
+"""Joining a branch to the hub: a one-time token made at the hub, keys made on the branch.
+
+Here enrolment is approved at once; staff approval, signed config bundles and
+key rotation belong to provisioning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+import requests
+
+from appliance.core.context import save_settings
+from appliance.core.errors import N_, Forbidden, Invalid, Refused
+
+from . import keys, protocol
+from .models import Device, EnrolToken
+from .receive import now_iso
+
+CODE_RE = re.compile(r"^[A-Z0-9-]{2,32}$")
+DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TOKEN_TTL_HOURS = 72
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(ctx, library: str, ttl_hours: float = TOKEN_TTL_HOURS) -> str:
+    """At the hub: a token for one device of ``library``; only its hash is stored."""
+    if ctx.role != "hub":
+        raise Refused("not_hub", N_("Only the hub makes enrolment tokens."))
+    if not CODE_RE.match(library or ""):
+        raise Invalid("bad_library_code",
+                      N_("A library code is 2 to 32 capital letters, digits or dashes."))
+    if not 0 < ttl_hours <= 24 * 30:
+        raise Invalid("bad_ttl", N_("A token lasts from a few minutes to 30 days."))
+    keys.load_or_create(ctx.data_dir)
+    token = secrets.token_urlsafe(18)
+    EnrolToken.create(token_hash=_hash(token), library=library, created_at=now_iso(),
+                      expires_ms=int((time.time() + ttl_hours * 3600) * 1000))
+    return token
+
+
+def accept(ctx, data: dict) -> dict:
+    """At the hub: register a device that shows a valid token; answer the hub's keys."""
+    if not isinstance(data, dict):
+        raise Invalid("bad_request", N_("The request was not understood."))
+    device_id, library = str(data.get("device_id") or ""), str(data.get("library") or "")
+    if not DEVICE_RE.match(device_id):
+        raise Invalid("bad_device_id", N_("The device id is not valid."))
+    try:
+        sign_key = keys.b64(keys.unb64(str(data.get("sign_key") or "")))
+        box_key = keys.b64(keys.unb64(str(data.get("box_key") or "")))
+    except keys.KeyFileError:
+        raise Invalid("bad_key", N_("The device keys are not valid.")) from None
+    with ctx.db.atomic():
+        tok = EnrolToken.get_or_none(EnrolToken.token_hash == _hash(str(data.get("token"))))
+        if tok is None or tok.used_by or tok.expires_ms < time.time() * 1000:
+            raise Forbidden("bad_token", N_("The enrolment token is unknown, used or expired."))
+        if tok.library != library:
+            raise Forbidden("wrong_library",
+                            N_("This token is for library %(library)s."), library=tok.library)
+        if Device.get_or_none(Device.id == device_id):
+            raise Refused("already_enrolled", N_("Device %(device)s is already enrolled."),
+                          device=device_id)
+        Device.create(id=device_id, library=library, sign_key=sign_key, box_key=box_key,
+                      enrolled_at=now_iso())
+        tok.used_by = device_id
+        tok.save()
+    hub = keys.load_or_create(ctx.data_dir)
+    return {"hub_id": ctx.origin, "library": library, **_pub(hub)}
+
+
+def _pub(k: keys.DeviceKeys) -> dict:
+    pub = k.public_dict()
+    return {"sign_key": pub["sign_key"], "box_key": pub["box_key"]}
+
+
+def enrol_with(ctx, hub_url: str, token: str, timeout: float = 30) -> dict:
+    """On a branch: make keys here, enrol with the hub, keep what it answers."""
+    if not hub_url.startswith(("http://", "https://")):
+        raise Invalid("bad_url", N_("The hub address must start with http:// or https://."))
+    mine = keys.load_or_create(ctx.data_dir)
+    body = {"token": token, "device_id": ctx.origin, "library": ctx.library, **_pub(mine)}
+    try:
+        resp = requests.post(hub_url.rstrip("/") + protocol.ENROL_PATH, json=body,
+                             timeout=timeout)
+    except requests.RequestException as exc:
+        raise protocol.SyncError("unreachable", f"cannot reach the hub: {exc}") from exc
+    answer = _json(resp)
+    if resp.status_code != 200:
+        err = answer.get("error") or {}
+        raise protocol.SyncError(err.get("code", "refused"), err.get("message", resp.reason))
+    try:
+        keys.unb64(answer["sign_key"])
+        keys.unb64(answer["box_key"])
+        hub_id = str(answer["hub_id"])
+    except (KeyError, TypeError, keys.KeyFileError) as exc:
+        raise protocol.SyncError("bad_answer", f"the hub's answer lacks keys: {exc}") from exc
+    conf = {"hub_url": hub_url.rstrip("/"), "hub_id": hub_id,
+            "hub_sign_key": answer["sign_key"], "hub_box_key": answer["box_key"]}
+    ctx.settings["sync"] = conf
+    save_settings(ctx.data_dir, ctx.settings)
+    return conf
+
+
+def _json(resp) -> dict:
+    try:
+        data = resp.json()
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def revoke(ctx, device_id: str) -> None:
+    if not Device.update(status="revoked").where(Device.id == device_id).execute():
+        raise Invalid("unknown_device", N_("Device %(device)s is not enrolled."),
+                      device=device_id)

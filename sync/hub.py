@@ -1,0 +1,97 @@
+"""Web side of sync: the hub's endpoints and the desk's "sync now" button.
+
+The device endpoints carry no cookie: a batch is authenticated by its
+signature, the enrolment by its one-time token. They answer JSON errors
+``{"error": {"code", "message"}}`` (with ``cursor`` when the hub knows it).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+
+from appliance.core.errors import DomainError
+from appliance.web.auth import public, requires
+
+from . import agent, enrol, protocol, receive, status
+
+log = logging.getLogger("thuvien.sync")
+bp = Blueprint("sync", __name__)
+MAX_BATCH = 16 * 1024 * 1024
+DEVICE_ENDPOINTS = {"sync.exchange", "sync.enrol_device"}
+
+
+def _ctx():
+    return current_app.extensions["thuvien"]
+
+
+@bp.before_app_request
+def _signed_not_cookie():
+    """Device endpoints are authenticated by signature or token, not a session: no CSRF."""
+    if request.endpoint in DEVICE_ENDPOINTS:
+        g.identity, g.by_token = None, True
+
+
+def _error(code, message, status_code, **extra):
+    resp = jsonify({"error": {"code": code, "message": message, **extra}})
+    resp.status_code = status_code
+    return resp
+
+
+@bp.route(protocol.PATH, methods=["POST"])
+@public
+def exchange():
+    ctx = _ctx()
+    if ctx.role != "hub":
+        return _error("not_hub", "this appliance is not a hub", 404)
+    if (request.content_length or 0) > MAX_BATCH:
+        return _error("too_large", "batch over the size limit", 413)
+    try:
+        answer = receive.exchange(ctx, request.get_data(cache=False))
+    except receive.Refusal as exc:
+        return _error(exc.code, exc.reason, exc.status,
+                      **({"cursor": exc.cursor} if exc.cursor is not None else {}))
+    return Response(answer, mimetype="application/octet-stream")
+
+
+@bp.route(protocol.ENROL_PATH, methods=["POST"])
+@public
+def enrol_device():
+    ctx = _ctx()
+    if ctx.role != "hub":
+        return _error("not_hub", "this appliance is not a hub", 404)
+    try:
+        return jsonify(enrol.accept(ctx, request.get_json(silent=True)))
+    except DomainError as exc:
+        log.warning("sync: enrolment refused: %s", exc)
+        return _error(exc.code, str(exc), exc.status)
+
+
+@bp.route("/desk/sync/now", methods=["POST"])
+@requires("librarian", "branch_admin", "hub_admin")
+def sync_now():
+    ctx = _ctx()
+    try:
+        result = agent.run_once(ctx)
+    except protocol.SyncError as exc:
+        flash(_("Sync failed: %(reason)s", reason=exc.message), "error")
+    else:
+        flash(_("Synchronised: %(pushed)s sent, %(pulled)s received.",
+                pushed=result["pushed"], pulled=result["pulled"]), "info")
+    target = request.referrer or ""
+    if not target.startswith(request.host_url):
+        target = url_for("desk.home")
+    return redirect(target)
+
+
+@bp.app_context_processor
+def _status_helper():
+    def sync_status():
+        try:
+            return status.summary(_ctx())
+        except Exception:  # a status line must never break the desk
+            log.exception("sync: status failed")
+            return None
+    return {"sync_status": sync_status}

@@ -1,0 +1,76 @@
+"""Sync's own tables: the hub's device registry, enrolment tokens and received
+batches, and the branch's cursors. Local bookkeeping, never replicated."""
+
+import peewee as pw
+
+from appliance.core import db as coredb
+from appliance.core.models import BaseModel, JSONField
+
+
+class Device(BaseModel):
+    """A branch appliance the hub knows, with the public keys it made itself."""
+
+    id = pw.CharField(primary_key=True, max_length=64)
+    library = pw.CharField(max_length=32, index=True)
+    sign_key = pw.CharField(max_length=64)
+    box_key = pw.CharField(max_length=64)
+    status = pw.CharField(max_length=16, default="active")  # active, revoked
+    enrolled_at = pw.CharField(max_length=32)
+    last_seen = pw.CharField(max_length=32, null=True)
+    last_error = pw.TextField(null=True)
+    pull_after = pw.BigIntegerField(default=0)  # what the device said it holds (USB export)
+
+
+class EnrolToken(BaseModel):
+    """A one-time, expiring token; only its hash is kept."""
+
+    token_hash = pw.CharField(primary_key=True, max_length=64)
+    library = pw.CharField(max_length=32)
+    created_at = pw.CharField(max_length=32)
+    expires_ms = pw.BigIntegerField()
+    used_by = pw.CharField(max_length=64, null=True)
+
+
+class SyncBatch(BaseModel):
+    """Every sealed batch accepted, by id: a second arrival is a replay."""
+
+    batch_id = pw.CharField(primary_key=True, max_length=32)
+    sender = pw.CharField(max_length=64, index=True)
+    first_seq = pw.BigIntegerField()
+    last_seq = pw.BigIntegerField()
+    received_at = pw.CharField(max_length=32)
+    applied = pw.IntegerField(default=0)
+
+
+class SyncRefusal(BaseModel):
+    """Refused batches, for staff: who, when, why."""
+
+    at = pw.CharField(max_length=32)
+    sender = pw.CharField(max_length=64, null=True)
+    code = pw.CharField(max_length=32)
+    reason = pw.TextField()
+
+
+class SyncState(BaseModel):
+    """Branch-side cursors and status: acked_seq, pull_after, last_success, last_error..."""
+
+    key = pw.CharField(primary_key=True, max_length=32)
+    value = JSONField(null=True)
+
+
+coredb.register_models(Device, EnrolToken, SyncBatch, SyncRefusal, SyncState)
+
+
+def get_state(key, default=None):
+    row = SyncState.get_or_none(SyncState.key == key)
+    return default if row is None else row.value
+
+
+def set_state(**values):
+    for key, value in values.items():
+        SyncState.replace(key=key, value=value).execute()
+
+
+def status_dict():
+    keys = ("acked_seq", "pull_after", "last_success", "last_attempt", "last_error", "failures")
+    return {k: get_state(k) for k in keys}

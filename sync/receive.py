@@ -1,0 +1,159 @@
+"""The hub's side of a sealed batch: check everything, apply all or nothing, answer.
+
+Order of checks (the first failure is the reason logged and answered):
+parse -> known device -> not revoked -> signature -> addressed to this hub ->
+decrypts -> not from the future -> events are the sender's, consecutive, and as
+the header says -> not a replay -> no gap after what the hub holds -> core's
+chain checks (hash, fork) while applying. Nothing is written unless all pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+
+from appliance.core import events
+from appliance.core.clock import unpack
+from appliance.core.errors import DomainError
+from appliance.core.models import Event
+
+from . import envelope, keys, protocol
+from .models import Device, SyncBatch, SyncRefusal
+
+log = logging.getLogger("thuvien.sync")
+
+MAX_FUTURE_MS = 24 * 3600 * 1000  # a clock a day ahead is wrong, not early
+PULL_LIMIT = 1000
+
+
+class Refusal(Exception):
+    """A batch refused as a whole; ``cursor`` tells the sender where the hub stands."""
+
+    def __init__(self, code: str, reason: str, status: int = 400, cursor: int | None = None):
+        super().__init__(f"{code}: {reason}")
+        self.code, self.reason, self.status, self.cursor = code, reason, status, cursor
+
+    def as_dict(self):
+        d = {"code": self.code, "message": self.reason}
+        if self.cursor is not None:
+            d["cursor"] = self.cursor
+        return d
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def exchange(ctx, data: bytes) -> bytes:
+    """A branch's sealed push (and pull request) in, the hub's sealed answer out."""
+    dev, header, meta, evs = open_batch(ctx, data)
+    result = accept(ctx, dev, header, evs)
+    pulled, next_pos, more = pull(ctx, dev, meta.get("pull_after"), meta.get("pull_limit"))
+    reply = {"batch": header.batch_hex, "cursor": result["cursor"],
+             "applied": result["applied"], "skipped": result["skipped"],
+             "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
+    return seal_for(ctx, dev, reply, pulled)
+
+
+def seal_for(ctx, dev: Device, meta: dict, evs: list[dict]) -> bytes:
+    hub_keys = keys.load(ctx.data_dir)
+    return protocol.seal_payload(meta, evs, sender=ctx.origin, sign_key=hub_keys.sign,
+                                 recipient=protocol.Peer(dev.id, dev.sign_key, dev.box_key))
+
+
+def open_batch(ctx, data: bytes):
+    """Parse, authenticate and decrypt; refusals are logged with their reason."""
+    sender = None
+    try:
+        env = envelope.parse(data)
+        sender = env.header.sender
+        dev = Device.get_or_none(Device.id == sender)
+        if dev is None:
+            raise Refusal("unknown_device", f"device {sender!r} is not enrolled", 403)
+        if dev.status != "active":
+            raise Refusal("revoked_device", f"device {sender!r} is {dev.status}", 403)
+        envelope.verify(env, keys.sign_public_from(dev.sign_key))
+        meta, evs = protocol.open_payload(env, me=ctx.origin, box_key=keys.load(ctx.data_dir).box)
+    except envelope.EnvelopeError as exc:
+        raise _logged(Refusal(exc.code, exc.reason, 400), sender) from exc
+    except Refusal as exc:
+        raise _logged(exc, sender) from None
+    return dev, env.header, meta, evs
+
+
+def accept(ctx, dev: Device, header, evs: list[dict]) -> dict:
+    """Apply a device's events in one transaction, or refuse the whole batch."""
+    try:
+        _check_shape(dev, header, evs)
+        with events.writing(ctx):
+            held = events.head(dev.id)[0]
+            if SyncBatch.get_or_none(SyncBatch.batch_id == header.batch_hex):
+                raise Refusal("replay", f"batch {header.batch_hex} was received before", 409,
+                              held)
+            if evs and header.first_seq > held + 1:
+                raise Refusal("gap", f"batch starts at {header.first_seq}, hub holds {held}",
+                              409, held)
+            try:
+                result = events.ingest(ctx, evs)
+            except DomainError as exc:
+                raise Refusal(exc.code, str(exc), 409, held) from exc
+            SyncBatch.create(batch_id=header.batch_hex, sender=dev.id,
+                             first_seq=header.first_seq, last_seq=header.last_seq,
+                             received_at=now_iso(), applied=result["applied"])
+            Device.update(last_seen=now_iso(), last_error=None).where(
+                Device.id == dev.id).execute()
+            cursor = events.head(dev.id)[0]
+    except Refusal as exc:
+        raise _logged(exc, dev.id) from None
+    if result["applied"]:
+        log.info("sync: %s sent %s..%s, applied %s, skipped %s", dev.id, header.first_seq,
+                 header.last_seq, result["applied"], result["skipped"])
+    return {"cursor": cursor, "applied": result["applied"], "skipped": result["skipped"]}
+
+
+def _check_shape(dev: Device, header, evs: list[dict]) -> None:
+    limit = time.time() * 1000 + MAX_FUTURE_MS
+    if header.created_ms > limit:
+        raise Refusal("future", f"batch made at {header.created_ms} ms, ahead of the hub clock")
+    if not evs:
+        if header.first_seq or header.last_seq:
+            raise Refusal("bad_batch", "header names events the batch does not hold")
+        return
+    for i, ev in enumerate(evs):
+        if ev.get("origin") != dev.id:
+            raise Refusal("foreign_origin",
+                          f"event from {ev.get('origin')!r} in a batch from {dev.id!r}", 403)
+        if ev.get("seq") != header.first_seq + i:
+            raise Refusal("bad_batch", f"event {i} has seq {ev.get('seq')}, "
+                                       f"not {header.first_seq + i}")
+        if not isinstance(ev.get("hlc"), int) or unpack(ev["hlc"])[0] > limit:
+            raise Refusal("future", f"event {dev.id}/{ev.get('seq')} is stamped in the future")
+    if evs[-1]["seq"] != header.last_seq:
+        raise Refusal("bad_batch", "last seq does not match the header")
+
+
+def pull(ctx, dev: Device, after, limit) -> tuple[list[dict], int, bool]:
+    """What the branch receives: the town's events it does not hold, in hub order.
+
+    Every origin's chain goes whole, since a branch checks chains as the hub does.
+    """
+    after = after if isinstance(after, int) and after >= 0 else 0
+    limit = min(limit if isinstance(limit, int) and limit > 0 else PULL_LIMIT, PULL_LIMIT)
+    rows = events.feed(after, limit + 1, where=Event.origin != dev.id)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    Device.update(pull_after=after).where(Device.id == dev.id).execute()
+    return [events.to_dict(r) for r in rows], (rows[-1].pos if rows else after), more
+
+
+def _logged(exc: Refusal, sender) -> Refusal:
+    log.warning("sync: refused batch from %s: %s: %s", sender or "?", exc.code, exc.reason)
+    try:
+        SyncRefusal.create(at=now_iso(), sender=sender, code=exc.code, reason=exc.reason)
+        if sender:
+            Device.update(last_error=f"{exc.code}: {exc.reason}").where(
+                Device.id == sender).execute()
+    except Exception:  # the refusal stands even if the note cannot be written
+        log.exception("sync: could not record refusal")
+    return exc

@@ -1,0 +1,113 @@
+"""Helpers for the sync tests: data folders, a hub in its own process, seeding."""
+
+import os
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import sync.hub  # noqa: F401  (registers sync's tables)
+from appliance.core import catalogue, datadir, events, patrons
+from appliance.core.context import Context
+from sync import enrol
+
+HERE = Path(__file__).parent
+
+
+def init(path, library, role="branch", database=None):
+    ctx = datadir.init(path, library, f"Thư viện {library}", role=role, database=database)
+    ctx.close()
+    return path
+
+
+@contextmanager
+def opened(path):
+    ctx = Context.open(path)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+class HubProcess:
+    """A real waitress server in a child process, so it can be killed mid-batch."""
+
+    def __init__(self, data_dir, port=0, threads=4):
+        self.data_dir, self.port, self.threads = data_dir, port, threads
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "hubserver.py"), str(self.data_dir), str(self.port),
+             str(self.threads)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+            text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            self.proc.kill()
+            raise RuntimeError("hub did not start: " + line + self.proc.stderr.read())
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        return self
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(10)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def make_town(tmp_path, libraries=("PY-DH01",), hub_db=None):
+    """A hub and enrolled branches; returns (hub_dir, {library: branch_dir}, tokens)."""
+    hub_dir = init(tmp_path / "hub", "PY-TV00", role="hub", database=hub_db)
+    with opened(hub_dir) as ctx:
+        tokens = {lib: enrol.create_token(ctx, lib) for lib in libraries}
+    branches = {lib: init(tmp_path / lib, lib) for lib in libraries}
+    return hub_dir, branches, tokens
+
+
+def enrol_all(hub_url, branches, tokens):
+    for lib, path in branches.items():
+        with opened(path) as ctx:
+            enrol.enrol_with(ctx, hub_url, tokens[lib])
+
+
+def seed(ctx, n_items=5, n_patrons=3, prefix=None):
+    """Patrons, one record and copies at this library; returns (cards, barcodes)."""
+    prefix = prefix or ctx.library[-4:]
+    bib = catalogue.save_bib(ctx, {"title": "Đất rừng phương Nam", "authors": ["Đoàn Giỏi"],
+                                   "language": "vie"})
+    bib_id = bib["id"] if isinstance(bib, dict) else bib.id
+    cards = []
+    for i in range(n_patrons):
+        card = f"{prefix}P{i:04d}"
+        patrons.save(ctx, {"card": card, "name": f"Bạn đọc {i}", "category": "adult"})
+        cards.append(card)
+    barcodes = []
+    for i in range(n_items):
+        code = f"{prefix}I{i:05d}"
+        catalogue.save_item(ctx, {"bib": bib_id, "barcode": code})
+        barcodes.append(code)
+    return cards, barcodes
+
+
+def chain(ctx, origin):
+    return [e.seq for e in events.since(origin, 0, 10**9)]
