@@ -1,0 +1,79 @@
+"""`thuvien import` and `thuvien export`: the catalogue in MARC21, MARCXML or CSV."""
+
+import json
+import os
+import sys
+
+from ..core import marcio
+from ..core.context import Context
+from . import data_dir_arg, require_data
+
+
+def register(sub):
+    p = sub.add_parser("import", help="import records (MARC21 ISO 2709, MARCXML or CSV)")
+    data_dir_arg(p)
+    p.add_argument("format", choices=("marc", "marcxml", "csv"))
+    p.add_argument("file")
+    p.add_argument("--report", help="also write the report as JSON to this file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="export the catalogue with holdings (MARC21 or MARCXML)")
+    data_dir_arg(p)
+    p.add_argument("format", choices=("marc", "marcxml"))
+    p.add_argument("file")
+    p.add_argument("--library", help="holdings of this library only")
+    p.set_defaults(func=cmd_export)
+
+
+def _progress_bar(total_bytes, fh, out=sys.stderr):
+    """A text progress bar driven by how far the reader is into the file."""
+    def show(position, report):
+        if position % 50 and fh.tell() < total_bytes:
+            return
+        done = fh.tell() / total_bytes if total_bytes else 1
+        bar = "#" * int(done * 30)
+        out.write(f"\r[{bar:<30}] {done:4.0%}  {report.created} new, {report.merged} merged, "
+                  f"{len(report.skipped)} skipped")
+        out.flush()
+    return show
+
+
+def cmd_import(args):
+    if not os.path.isfile(args.file):
+        print(f"thuvien: no such file: {args.file}", file=sys.stderr)
+        return 1
+    ctx = Context.open(require_data(args))
+    try:
+        with open(args.file, "rb") as fh:
+            progress = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
+            report = marcio.import_stream(ctx, args.format, fh, progress=progress)
+    finally:
+        ctx.close()
+    if not args.quiet:
+        sys.stderr.write("\n")
+    for position, note in report.notes:
+        print(f"record {position}: {note}")
+    for position, reason in report.skipped:
+        print(f"record {position}: skipped: {reason}")
+    print(f"{report.created} records created, {report.merged} merged, {report.copies} copies "
+          f"added, {len(report.skipped)} skipped")
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as out:
+            json.dump(report.as_dict(), out, ensure_ascii=False, indent=1)
+    return 0 if not report.skipped else 3
+
+
+def cmd_export(args):
+    ctx = Context.open(require_data(args))
+    tmp = args.file + ".part"
+    try:
+        with open(tmp, "wb") as fh:
+            marcio.WRITERS[args.format](fh, marcio.catalogue_records(args.library))
+        os.replace(tmp, args.file)  # a reader never sees half a file
+    finally:
+        ctx.close()
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    print(f"exported to {args.file}")
+    return 0
