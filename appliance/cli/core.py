@@ -1,0 +1,213 @@
+"""Core subcommands: init, user, serve, demo, verify, rebuild, backup, restore."""
+
+import csv
+import getpass
+import secrets
+import sys
+from pathlib import Path
+
+from ..core import backup, catalogue, datadir, patrons, users, verify
+from ..core.context import DB_FILE, Context
+from . import data_dir_arg, require_data
+
+DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
+
+
+def register(sub):
+    p = sub.add_parser("init", help="make a new data folder")
+    data_dir_arg(p)
+    p.add_argument("--library", required=True, help="library code, e.g. PY-DH01")
+    p.add_argument("--name", required=True, help="library name")
+    p.add_argument("--role", choices=("branch", "hub"), default="branch")
+    p.add_argument("--database", help="postgresql:// URL (hub); SQLite in the folder if absent")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("user", help="staff and kiosk accounts")
+    usub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    a = usub.add_parser("add", help="add an account")
+    data_dir_arg(a)
+    a.add_argument("username")
+    a.add_argument("--role", required=True, choices=[r for r in users.ROLES if r != "patron"])
+    a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    a.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("serve", help="serve the web pages, API and SIP2")
+    data_dir_arg(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--sip2-port", type=int, default=6001, help="0 turns SIP2 off")
+    p.add_argument("--threads", type=int, default=8)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="a demo library with Vietnamese sample data, served")
+    p.add_argument("--data", default="demo-data", help="demo data folder (default: demo-data)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--sip2-port", type=int, default=6001)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--no-serve", action="store_true", help="seed only")
+    p.set_defaults(func=cmd_demo)
+
+    for name, func, text in (("verify", cmd_verify, "check integrity, chains and state"),
+                             ("rebuild", cmd_rebuild, "rebuild state from the event log")):
+        p = sub.add_parser(name, help=text)
+        data_dir_arg(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("backup", help="online backup of the database")
+    data_dir_arg(p)
+    p.add_argument("--to", required=True, help="backup file, or a folder for rotated backups")
+    p.add_argument("--keep", type=int, default=7, help="backups kept in a folder")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore the database from a backup (service stopped)")
+    data_dir_arg(p)
+    p.add_argument("--from", dest="source", required=True)
+    p.set_defaults(func=cmd_restore)
+
+
+def cmd_init(args):
+    ctx = datadir.init(require_data(args), args.library, args.name, args.role, args.database)
+    print(f"initialised {args.library} ({args.role}) in {args.data}; device {ctx.origin}")
+
+
+def cmd_user_add(args):
+    ctx = Context.open(require_data(args))
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+    users.create(ctx, args.username, password, args.role)
+    print(f"user {args.username} ({args.role}) added")
+
+
+def serve(ctx, host, port, sip2_port, threads=8, banner=None):
+    """waitress for the web, a thread for SIP2; tells systemd when ready."""
+    import waitress
+
+    from ..web import create_app
+
+    app = create_app(ctx)
+    sip2 = None
+    if sip2_port:
+        from ..sip2.server import serve_in_thread
+        sip2 = serve_in_thread(ctx, host, sip2_port)
+    server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                    ident="thuvien", clear_untrusted_proxy_headers=True)
+    print(banner or f"thuvien {ctx.library} serving on http://{host}:{server.effective_port}/"
+          + (f" and SIP2 on {host}:{sip2.port}" if sip2 else ""), flush=True)
+    from provisioning import sdnotify
+    sdnotify.ready()
+    watchdog = sdnotify.start_watchdog(lambda: ctx.db.execute_sql("SELECT 1") is not None)
+    try:
+        server.run()
+    finally:
+        watchdog.stop() if watchdog else None
+        if sip2:
+            sip2.shutdown()
+
+
+def cmd_serve(args):
+    ctx = Context.open(require_data(args))
+    serve(ctx, args.host, args.port, args.sip2_port, args.threads)
+
+
+def seed_demo(ctx, csv_path=DEMO_CSV):
+    """A small library: the sample catalogue with copies, some patrons, a few loans."""
+    from ..core import circulation
+
+    with open(csv_path, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    barcode = 100000
+    for n, row in enumerate(rows):
+        bib = catalogue.save_bib(ctx, {
+            "title": row["title"], "authors": row["authors"], "publisher": row["publisher"],
+            "year": row["year"], "isbn": row["isbn"], "language": row["language"],
+            "ddc": row["ddc"], "subjects": row["subjects"], "series": row["series"],
+            "local_history": row.get("local_history") == "yes"})
+        for _ in range(1 + n % 3):
+            barcode += 1
+            catalogue.save_item(ctx, {"bib": bib.id, "barcode": str(barcode),
+                                      "call_number": row["ddc"], "location": "Kho mở"})
+    people = [("TV0001", "Nguyễn Văn An", "adult", None), ("TV0002", "Trần Thị Bình", "adult", None),
+              ("TV0003", "Lê Minh Châu", "pupil", None), ("TV0004", "Phạm Gia Huy", "child",
+                                                          "Phạm Văn Đức"),
+              ("TV0005", "Hoàng Thị Lan", "staff", None), ("TV0006", "Võ Thành Đạt", "pupil", None)]
+    for card, name, category, guardian in people:
+        patrons.save(ctx, {"card": card, "name": name, "category": category,
+                           "guardian": guardian, "guardian_consent": bool(guardian),
+                           "expiry": "2027-12-31", "pin": "1234"})
+    circulation.checkout(ctx, "TV0001", "100001")
+    circulation.checkout(ctx, "TV0003", "100004")
+    return len(rows)
+
+
+def cmd_demo(args):
+    data = Path(args.data)
+    accounts = data / "demo-accounts.txt"
+    if not (data / "settings.json").exists():
+        ctx = datadir.init(data, "PY-DH01", "Thư viện phường Hòa Hiệp Trung")
+        print("seeding the demo library…", flush=True)
+        count = seed_demo(ctx)
+        lines = []
+        for username, role in (("thuthu", "librarian"), ("quanly", "branch_admin"),
+                               ("kiosk", "kiosk")):
+            password = secrets.token_urlsafe(9)
+            users.create(ctx, username, password, role)
+            lines.append(f"{username:8} {role:13} {password}")
+        accounts.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        accounts.chmod(0o600)
+        print(f"{count} records, patron cards TV0001–TV0006 (PIN 1234)")
+    else:
+        ctx = Context.open(data)
+    print("demo accounts (user, role, password):\n" + accounts.read_text(encoding="utf-8"))
+    if not args.no_serve:
+        url = f"http://{args.host}:{args.port}/"
+        serve(ctx, args.host, args.port, args.sip2_port, args.threads,
+              banner=f"open {url} and log in as thuthu (Ctrl+C stops)")
+
+
+def cmd_verify(args):
+    ctx = Context.open(require_data(args))
+    faults = verify.verify(ctx)
+    for fault in faults:
+        print(f"FAULT {fault}")
+    if faults:
+        return 1
+    print("ok: integrity, event chains and state all check out")
+
+
+def cmd_rebuild(args):
+    ctx = Context.open(require_data(args))
+    verify.rebuild(ctx)
+    print("state rebuilt from the event log")
+
+
+def _progress(done, total):
+    width = 30
+    filled = int(width * done / total) if total else width
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} pages", end="",
+          file=sys.stderr, flush=True)
+
+
+def cmd_backup(args):
+    ctx = Context.open(require_data(args))
+    target = Path(args.to)
+    if target.is_dir():
+        dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)
+    else:
+        dest = backup.backup(ctx.data_dir / DB_FILE, target, progress=_progress)
+        print(file=sys.stderr)
+    print(f"backup written and checked: {dest}")
+
+
+def cmd_restore(args):
+    data = Path(require_data(args))
+    backup.restore(args.source, data / DB_FILE)
+    ctx = Context.open(data)
+    faults = verify.verify(ctx)
+    if faults:
+        for fault in faults:
+            print(f"FAULT {fault}")
+        return 1
+    print(f"restored from {args.source}; verify ok")

@@ -1,0 +1,161 @@
+"""The routes of DESIGN.md "External interfaces"."""
+
+from flask import g, jsonify, request, url_for
+
+from ... import __version__
+from ...core import audit, catalogue, circulation, holds, patrons, search, users
+from ...core.errors import N_, Invalid
+from ...core.events import pending_count
+from ...core.models import Setting
+from ..auth import STAFF, identity, make_token, public, requires
+from . import bp, serialise
+from .openapi import spec
+
+
+def body():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise Invalid("bad_json", N_("The request body must be a JSON object."))
+    return data
+
+
+def need(data, *names):
+    missing = [n for n in names if not str(data.get(n) or "").strip()]
+    if missing:
+        raise Invalid("missing_field", N_("Missing field: %(field)s."), field=missing[0])
+    return [str(data[n]).strip() for n in names]
+
+
+def actor():
+    who = identity()
+    return who["username"] if who else None
+
+
+def _setting(key, default=None):
+    row = Setting.get_or_none(Setting.key == key)
+    return row.value if row else default
+
+
+@bp.route("/health")
+@public
+def health():
+    ctx = g.ctx
+    try:
+        ctx.db.execute_sql("SELECT 1")
+        db_state = "ok"
+    except Exception:  # the answer itself says what is wrong
+        db_state = "error"
+    return jsonify({"status": "ok" if db_state == "ok" else "degraded", "version": __version__,
+                    "role": ctx.role, "library": ctx.library, "db": db_state,
+                    "clock_ok": ctx.clock.clock_ok(),
+                    "pending_events": pending_count(ctx.origin, _setting("sync.acked_seq", 0)),
+                    "last_sync": _setting("sync.last_success")})
+
+
+@bp.route("/session", methods=["POST"])
+@public
+def login():
+    data = body()
+    user = users.authenticate(g.ctx, data.get("username"), data.get("password"))
+    return jsonify({"token": make_token(user), "role": user.role, "expires_in": 12 * 3600})
+
+
+@bp.route("/patrons", methods=["POST"])
+@requires(*STAFF)
+def create_patron():
+    data = body()
+    if "id" in data:
+        raise Invalid("bad_field", N_("A new patron cannot carry an id."))
+    return jsonify(serialise.patron(patrons.save(g.ctx, data))), 201
+
+
+@bp.route("/patrons/<card>")
+@requires(*STAFF)
+def get_patron(card):
+    p = patrons.find(g.ctx, card)
+    audit.log(actor(), "patron.read", p.card, "api")
+    return jsonify(serialise.patron(p))
+
+
+@bp.route("/bibs", methods=["POST"])
+@requires(*STAFF)
+def create_bib():
+    data = body()
+    data.pop("id", None)
+    bib = catalogue.save_bib(g.ctx, data)
+    return jsonify(serialise.bib(bib)), 201
+
+
+@bp.route("/bibs/<bib_id>")
+@public
+def get_bib(bib_id):
+    return jsonify(serialise.bib(catalogue.get_bib(g.ctx, bib_id)))
+
+
+@bp.route("/items", methods=["POST"])
+@requires(*STAFF)
+def create_item():
+    data = body()
+    data.pop("id", None)
+    if "bib_id" in data:
+        data["bib"] = data.pop("bib_id")
+    return jsonify(serialise.item(catalogue.save_item(g.ctx, data))), 201
+
+
+@bp.route("/items/<barcode>")
+@public
+def get_item(barcode):
+    return jsonify(serialise.item(catalogue.get_item(g.ctx, barcode)))
+
+
+@bp.route("/checkouts", methods=["POST"])
+@requires(*STAFF)
+def checkout():
+    card, barcode = need(body(), "patron", "item")
+    return jsonify(circulation.checkout(g.ctx, card, barcode, actor=actor())), 201
+
+
+@bp.route("/checkins", methods=["POST"])
+@requires(*STAFF)
+def checkin():
+    (barcode,) = need(body(), "item")
+    return jsonify(circulation.checkin(g.ctx, barcode, actor=actor()))
+
+
+@bp.route("/renewals", methods=["POST"])
+@requires(*STAFF)
+def renew():
+    (barcode,) = need(body(), "item")
+    return jsonify(circulation.renew(g.ctx, barcode, actor=actor()))
+
+
+@bp.route("/holds", methods=["POST"])
+@requires(*STAFF)
+def place_hold():
+    card, bib_id = need(body(), "patron", "bib_id")
+    hold = holds.place(g.ctx, card, bib_id)
+    return jsonify({"hold_id": hold.id, "status": hold.status, "bib_id": hold.bib_id,
+                    "patron": card}), 201
+
+
+@bp.route("/holds/<hold_id>", methods=["DELETE"])
+@requires(*STAFF)
+def cancel_hold(hold_id):
+    holds.cancel(g.ctx, hold_id)
+    return jsonify({"hold_id": hold_id, "status": "cancelled"})
+
+
+@bp.route("/search")
+@public
+def search_catalogue():
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="page")
+    return jsonify(search.search(request.args.get("q", ""), page=page))
+
+
+@bp.route("/openapi.json")
+@public
+def openapi():
+    return jsonify(spec(url_for("api.health", _external=True).rsplit("/health", 1)[0]))

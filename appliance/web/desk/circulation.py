@@ -1,0 +1,64 @@
+"""Checkout, checkin, renewal and the day's figures."""
+
+from flask import g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from ...core import circulation, stats
+from ...core.models import Conflict
+from ..auth import STAFF, requires
+from . import attempt, back, bp, form
+
+
+@bp.route("/")
+@requires(*STAFF)
+def home():
+    return render_template("desk/home.html", counts=stats.today_counts(g.ctx))
+
+
+@bp.route("/checkout", methods=["POST"])
+@requires(*STAFF)
+def checkout():
+    card, barcode = form("card"), form("barcode")
+    attempt(lambda: circulation.checkout(g.ctx, card, barcode, actor=session.get("user")),
+            lambda r: _("%(title)s lent until %(due)s.", title=r["title"],
+                        due=_date(r["due_date"])))
+    return redirect(url_for("desk.patron", card=card) + "#scan")
+
+
+@bp.route("/checkin", methods=["GET", "POST"])
+@requires(*STAFF)
+def checkin():
+    result = None
+    if request.method == "POST":
+        barcode = form("barcode")
+        result = attempt(lambda: circulation.checkin(g.ctx, barcode, actor=session.get("user")))
+    return render_template("desk/checkin.html", result=result)
+
+
+@bp.route("/renew", methods=["POST"])
+@requires(*STAFF)
+def renew():
+    barcode = form("barcode")
+    attempt(lambda: circulation.renew(g.ctx, barcode, actor=session.get("user")),
+            lambda r: _("Renewed until %(due)s.", due=_date(r["due_date"])))
+    return redirect(back(url_for("desk.home")))
+
+
+@bp.route("/overdue")
+@requires(*STAFF)
+def overdue():
+    return render_template("desk/overdue.html", loans=list(stats.overdue_query(g.ctx)))
+
+
+@bp.route("/conflicts")
+@requires(*STAFF)
+def conflicts():
+    rows = (Conflict.select().where(Conflict.library == g.ctx.library)
+            if g.ctx.role != "hub" else Conflict.select())
+    return render_template("desk/conflicts.html",
+                           conflicts=list(rows.order_by(Conflict.created_at.desc())))
+
+
+def _date(iso):
+    from ..helpers import vndate
+    return vndate(iso)

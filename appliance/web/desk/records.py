@@ -1,0 +1,89 @@
+"""Records and copies at the desk: a simple cataloguing form, copies, statuses."""
+
+from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ...core import catalogue
+from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
+from ...core.errors import DomainError
+from ...core.models import Bib, Event, Hold, Item, Loan
+from ..auth import STAFF, requires
+from . import attempt, bp, form
+
+BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
+              "series")
+
+
+@bp.route("/bibs")
+@requires(*STAFF)
+def bib_list():
+    q = request.args.get("q", "").strip()
+    query = Bib.select().where(~Bib.deleted)
+    if q:
+        query = query.where(Bib.title.contains(q) | Bib.isbn.contains(q))
+    return render_template("desk/bibs.html", bibs=list(query.order_by(Bib.title).limit(100)), q=q)
+
+
+@bp.route("/bibs/new", methods=["GET", "POST"])
+@requires(*STAFF)
+def new_bib():
+    if request.method == "POST":
+        data = {name: form(name) for name in BIB_FIELDS}
+        bib = attempt(lambda: catalogue.save_bib(g.ctx, data), _("Record saved."))
+        if bib:
+            return redirect(url_for("desk.bib", bib_id=bib.id))
+        return render_template("desk/bib_form.html", values=request.form), 400
+    return render_template("desk/bib_form.html", values={"language": "vie"})
+
+
+@bp.route("/bibs/<bib_id>")
+@requires(*STAFF)
+def bib(bib_id):
+    record = catalogue.get_bib(g.ctx, bib_id)
+    items = list(Item.select().where(Item.bib == record.id).order_by(Item.library, Item.barcode))
+    waiting = list(Hold.select().where((Hold.bib == record.id)
+                                       & (Hold.status << ("waiting", "ready")))
+                   .order_by(Hold.placed_at))
+    return render_template("desk/bib.html", bib=record, items=items, holds=waiting,
+                           item_types=ITEM_TYPES)
+
+
+@bp.route("/bibs/<bib_id>/items", methods=["POST"])
+@requires(*STAFF)
+def add_item(bib_id):
+    data = {"bib": bib_id, "barcode": form("barcode"), "item_type": form("item_type", "book"),
+            "location": form("location"), "call_number": form("call_number")}
+    attempt(lambda: catalogue.save_item(g.ctx, data),
+            lambda item: _("Copy %(barcode)s added.", barcode=item.barcode))
+    return redirect(url_for("desk.bib", bib_id=bib_id))
+
+
+@bp.route("/items", methods=["GET", "POST"])
+@requires(*STAFF)
+def find_item():
+    barcode = form("barcode") or request.args.get("barcode", "").strip()
+    return redirect(url_for("desk.item", barcode=barcode)) if barcode else \
+        redirect(url_for("desk.home"))
+
+
+@bp.route("/items/<barcode>")
+@requires(*STAFF)
+def item(barcode):
+    try:
+        copy = catalogue.get_item(g.ctx, barcode)
+    except DomainError as e:
+        return render_template("error.html", message=_("No copy has barcode %(barcode)s.",
+                                                       barcode=barcode), status=404,
+                               error=e), 404
+    loans = list(Loan.select().where(Loan.item == copy.id).order_by(Loan.out_at.desc()).limit(50))
+    history = list(Event.select().where(Event.body.contains(copy.id))
+                   .order_by(Event.pos.desc()).limit(50))
+    return render_template("desk/item.html", item=copy, loans=loans, history=history,
+                           statuses=STAFF_STATUSES)
+
+
+@bp.route("/items/<barcode>/status", methods=["POST"])
+@requires(*STAFF)
+def item_status(barcode):
+    attempt(lambda: catalogue.set_status(g.ctx, barcode, form("status")), _("Status saved."))
+    return redirect(url_for("desk.item", barcode=barcode))

@@ -1,0 +1,51 @@
+"""Errors as people see them: JSON `{"error": {"code", "message"}}` for programs, a
+page or a flashed message for people, always in the request's language."""
+
+import logging
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from ..core.errors import DomainError
+from . import i18n
+
+log = logging.getLogger(__name__)
+
+
+def json_error(code, message, status):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def _is_api():
+    return request.path.startswith("/api/")
+
+
+def register(app):
+    @app.errorhandler(DomainError)
+    def domain_error(e):
+        if _is_api():
+            return json_error(e.code, i18n.translate(e), e.status)
+        return render_template("error.html", message=i18n.translate(e), status=e.status), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        messages = {400: _("The request was not understood."), 403: _("You may not see this page."),
+                    404: _("There is no such page."), 405: _("That action is not allowed here."),
+                    413: _("The upload is too large.")}
+        message = messages.get(e.code, e.name)
+        if e.code == 400 and e.description and not e.description.startswith("The browser"):
+            message = e.description
+        if _is_api():
+            return json_error(e.name.lower().replace(" ", "_"), message, e.code)
+        return render_template("error.html", message=message, status=e.code), e.code
+
+    @app.errorhandler(Exception)
+    def unexpected(e):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        message = _("Something went wrong. Nothing was changed; the error has been logged.")
+        if _is_api():
+            return json_error("internal", message, 500)
+        return render_template("error.html", message=message, status=500), 500

@@ -1,0 +1,115 @@
+"""Fixtures every area shares: a library on real SQLite, the Flask app, a real waitress
+server on loopback, and real headless Chromium."""
+
+import os
+import shutil
+import socket
+import threading
+
+import pytest
+
+from tests.factories import LIB, PASSWORD, make_library, seed
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+def need_binary(path):
+    """Skip when a service binary is missing on a developer machine; fail under CI."""
+    if shutil.which(path) or os.path.exists(path):
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{path} is required under CI (make test installs it)")
+    pytest.skip(f"{path} is not installed")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def ctx(data_dir):
+    context = make_library(data_dir)
+    context.bibs = seed(context)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def app(ctx):
+    from appliance.web import create_app
+    return create_app(ctx, testing=True)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Server:
+    def __init__(self, app):
+        import waitress
+        self.app = app
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+        self.port = self.server.effective_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def server(app):
+    with Server(app) as s:
+        yield s
+
+
+def login_token(url, username="thuthu", password=PASSWORD):
+    import requests
+    r = requests.post(f"{url}/api/v1/session", json={"username": username,
+                                                     "password": password}, timeout=10)
+    r.raise_for_status()
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    need_binary(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(locale="vi-VN", viewport={"width": 1024, "height": 800})
+    pg = context.new_page()
+    pg.set_default_timeout(15000)
+    yield pg
+    context.close()
+
+
+__all__ = ["LIB", "PASSWORD", "free_port", "login_token", "need_binary", "Server"]
+
+
+@pytest.fixture
+def browser(page):
+    """The name the areas' tests use for a Chromium page."""
+    return page

@@ -1,0 +1,42 @@
+"""Small, known data for tests: one library, its rules, patrons, records, copies."""
+
+from appliance.core import catalogue, datadir, patrons, policy, users
+
+LIB = "PY-DH01"
+PASSWORD = "mat-khau-thu-vien"
+
+
+def make_library(data_dir, library=LIB, name="Thư viện phường Hòa Hiệp Trung", role="branch"):
+    return datadir.init(data_dir, library, name, role)
+
+
+def seed(ctx):
+    """Patrons P0001/P0002 (adults), C0001 (child), S0001 (staff); five records with
+    copies 1001-1005 (1005 is reference); staff accounts with PASSWORD."""
+    policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=3, max_renewals=2,
+                     fee_per_day=1000)
+    for card, name, category, extra in (
+            ("P0001", "Nguyễn Văn An", "adult", {}),
+            ("P0002", "Trần Thị Bình", "adult", {}),
+            ("C0001", "Phạm Gia Huy", "child", {"guardian": "Phạm Văn Đức",
+                                                "guardian_consent": True}),
+            ("S0001", "Hoàng Thị Lan", "staff", {})):
+        patrons.save(ctx, {"card": card, "name": name, "category": category, "pin": "1234",
+                           "expiry": "2030-12-31", **extra})
+    titles = [("Truyện Kiều", "Nguyễn Du", "9786040000019"),
+              ("Số đỏ", "Vũ Trọng Phụng", "9786040000026"),
+              ("Dế Mèn phiêu lưu ký", "Tô Hoài", None),
+              ("Lịch sử Phú Yên", "Nhiều tác giả", None),
+              ("Từ điển tiếng Việt", "Hoàng Phê", None)]
+    bibs = []
+    for n, (title, author, isbn) in enumerate(titles, start=1):
+        bib = catalogue.save_bib(ctx, {"title": title, "authors": [author], "isbn": isbn,
+                                       "language": "vie", "year": 2000 + n})
+        catalogue.save_item(ctx, {"bib": bib.id, "barcode": f"100{n}",
+                                  "item_type": "reference" if n == 5 else "book"})
+        bibs.append(bib)
+    for username, role in (("thuthu", "librarian"), ("quanly", "branch_admin"),
+                           ("kiosk", "kiosk"), ("baocao", "report_viewer"),
+                           ("hub", "hub_admin")):
+        users.create(ctx, username, PASSWORD, role)
+    return bibs
