@@ -206,9 +206,12 @@ sys.exit(main())
 class Installation:
     """The versions installed under one root and which one is current."""
 
-    def __init__(self, root: Path, python: str | None = None):
+    def __init__(self, root: Path, python: str | None = None, runtime: str | None = None):
+        """`python` runs pip here; `runtime` is the interpreter the launchers use, which
+        differs only when installing into an image root being built."""
         self.root = Path(root)
         self.python = python or sys.executable
+        self.runtime = runtime or self.python
         self.versions = self.root / "versions"
         self.current = self.root / "current"
         self.previous = self.root / "previous"
@@ -262,7 +265,7 @@ class Installation:
                                 "failed: %(why)s"), version=version,
                                 why=result.stderr.strip()[-300:])
         launcher = staging / "bin" / "thuvien"
-        launcher.write_text(LAUNCHER.format(python=self.python, version=version))
+        launcher.write_text(LAUNCHER.format(python=self.runtime, version=version))
         launcher.chmod(0o755)
         _write_json(staging / "installed.json", {"version": version, "wheel": wheel.name,
                                                  "sha256": sha256_file(wheel)})
@@ -343,7 +346,7 @@ def command_health(url: str | None = None, timeout: float = 60.0):
                                  capture_output=True, text=True, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"thuvien --version: {exc}"
-        if out.returncode != 0 or version not in out.stdout:
+        if out.returncode != 0 or out.stdout.split()[-1:] != [version]:
             return False, f"thuvien --version exited {out.returncode}: " + \
                 (out.stderr.strip() or out.stdout.strip())[-300:]
         return (True, "ok") if url is None else _web_health(url, version, timeout)
@@ -470,3 +473,28 @@ def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dic
         os.replace(path, path.parent / folder / path.name)
         results.append(outcome)
     return results
+
+
+def main(argv=None):
+    """`python -m provisioning.updates install-into ROOT WHEEL RUNTIME`: the image build
+    installs the first version with the same code that installs every later one."""
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 4 or args[0] != "install-into":
+        print("usage: python -m provisioning.updates install-into ROOT WHEEL RUNTIME",
+              file=sys.stderr)
+        return 2
+    root, wheel, runtime = Path(args[1]), Path(args[2]), args[3]
+    match = WHEEL_NAME.match(wheel.name)
+    if not match:
+        print(f"{wheel.name} is not a thuvien wheel", file=sys.stderr)
+        return 2
+    inst = Installation(root, runtime=runtime)
+    inst.install(wheel, match["version"])
+    inst.switch(match["version"])
+    inst.record(result="installed", version=match["version"], previous=None)
+    print(json.dumps(inst.status()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -32,9 +32,10 @@ def _bundle(tmp_path, wheel, key, name=None, **kw):
 
 
 def _check_import(restarts):
+    """The default health check (import + `thuvien --version`), with calls recorded."""
     def health(version_dir, version):
         restarts.append(("health", version))
-        return updates.import_health(version_dir, version)
+        return updates.command_health(timeout=60)(version_dir, version)
     return health
 
 
