@@ -16,11 +16,19 @@ from appliance.core.errors import DomainError
 from appliance.web.auth import public, requires
 
 from . import agent, enrol, protocol, receive, status
+from .models import ensure_tables
 
 log = logging.getLogger("thuvien.sync")
 bp = Blueprint("sync", __name__)
 MAX_BATCH = 16 * 1024 * 1024
 DEVICE_ENDPOINTS = {"sync.exchange", "sync.enrol_device"}
+
+
+@bp.record_once
+def _tables(state):
+    ctx = state.app.extensions.get("thuvien")
+    if ctx is not None:
+        ensure_tables(ctx.db)
 
 
 def _ctx():

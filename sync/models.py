@@ -58,7 +58,13 @@ class SyncState(BaseModel):
     value = JSONField(null=True)
 
 
-coredb.register_models(Device, EnrolToken, SyncBatch, SyncRefusal, SyncState)
+MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState)
+coredb.register_models(*MODELS)
+
+
+def ensure_tables(db) -> None:
+    """For a database opened before this module was imported."""
+    db.create_tables(MODELS, safe=True)
 
 
 def get_state(key, default=None):

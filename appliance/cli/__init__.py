@@ -14,6 +14,8 @@ from ..core.errors import DomainError
 COMMANDS = [
     "appliance.cli.core",
     "appliance.cli.catalogue",
+    "appliance.cli.sync",
+    "appliance.cli.hub",
 ]
 
 

@@ -5,7 +5,8 @@ import threading
 import time
 
 import pytest
-from proxy import FaultProxy
+
+from tests.sync.proxy import FaultProxy
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Hub subcommands: `thuvien hub token create --library CODE`, `thuvien hub device revoke ID`."""
+
+import sys
+
+from . import data_dir_arg, require_data
+
+
+def register(sub):
+    p = sub.add_parser("hub", help="the town hub: enrolment tokens, devices")
+    hsub = p.add_subparsers(dest="hub_command", metavar="ACTION", required=True)
+    t = hsub.add_parser("token", help="enrolment tokens")
+    tsub = t.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    c = tsub.add_parser("create", help="a one-time, expiring enrolment token, printed")
+    data_dir_arg(c)
+    c.add_argument("--library", required=True, help="the library the device will serve")
+    c.add_argument("--hours", type=float, default=72, help="valid for (default 72 hours)")
+    c.set_defaults(func=cmd_token_create)
+    d = hsub.add_parser("device", help="enrolled devices")
+    dsub = d.add_subparsers(dest="device_command", metavar="ACTION", required=True)
+    r = dsub.add_parser("revoke", help="refuse every further batch from a device")
+    data_dir_arg(r)
+    r.add_argument("device")
+    r.set_defaults(func=cmd_revoke)
+
+
+def _open(args):
+    from ..core.context import Context
+
+    return Context.open(require_data(args))
+
+
+def cmd_token_create(args):
+    from sync import enrol
+
+    ctx = _open(args)
+    try:
+        token = enrol.create_token(ctx, args.library, args.hours)
+    finally:
+        ctx.close()
+    print(token)
+    print(f"library {args.library}, valid {args.hours:g} h, once", file=sys.stderr)
+    return 0
+
+
+def cmd_revoke(args):
+    from sync import enrol
+
+    ctx = _open(args)
+    try:
+        enrol.revoke(ctx, args.device)
+    finally:
+        ctx.close()
+    print(f"revoked {args.device}")
+    return 0

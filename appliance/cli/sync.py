@@ -1,0 +1,118 @@
+"""Sync subcommands on a branch: enroll, sync now|status|export|import|run."""
+
+import json
+import sys
+
+import sync.models  # noqa: F401  (sync's tables exist whenever a thuvien command opens a folder)
+
+from . import data_dir_arg, require_data
+
+
+def register(sub):
+    p = sub.add_parser("enroll", help="make this device's keys and enrol with the hub")
+    data_dir_arg(p)
+    p.add_argument("--hub", required=True, help="the hub's address, e.g. http://hub:8080")
+    p.add_argument("--token", required=True, help="the one-time token made at the hub")
+    p.set_defaults(func=cmd_enroll)
+
+    p = sub.add_parser("sync", help="ship events to the hub and pull the town's")
+    ssub = p.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
+    for name, func, text in (("now", cmd_now, "sync once, now"),
+                             ("status", cmd_status, "print the sync status as JSON"),
+                             ("run", cmd_run, "the scheduled agent, with back-off")):
+        a = ssub.add_parser(name, help=text)
+        data_dir_arg(a)
+        a.set_defaults(func=func)
+    a = ssub.choices["run"]
+    a.add_argument("--interval", type=float, default=300, help="seconds between runs")
+    for name, func, text in (("export", cmd_export, "write sealed batches to a file"),
+                             ("import", cmd_import, "apply sealed batches from a file")):
+        a = ssub.add_parser(name, help=text)
+        data_dir_arg(a)
+        a.add_argument("file")
+        a.set_defaults(func=func)
+    ssub.choices["export"].add_argument("--device", help="at the hub: the device to write for")
+
+
+def _open(args):
+    from ..core.context import Context
+
+    return Context.open(require_data(args))
+
+
+def cmd_enroll(args):
+    from sync import enrol, protocol
+
+    ctx = _open(args)
+    try:
+        conf = enrol.enrol_with(ctx, args.hub, args.token)
+    except protocol.SyncError as e:
+        print(f"thuvien: enrolment failed: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(f"enrolled {ctx.origin} with hub {conf['hub_id']} at {conf['hub_url']}")
+    return 0
+
+
+def cmd_now(args):
+    from sync import agent, protocol
+
+    ctx = _open(args)
+    try:
+        result = agent.run_once(ctx)
+    except protocol.SyncError as e:
+        print(f"thuvien: sync failed: {e.code}: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_status(args):
+    from sync import status
+
+    ctx = _open(args)
+    try:
+        print(json.dumps(status.summary(ctx), ensure_ascii=False, indent=2))
+    finally:
+        ctx.close()
+    return 0
+
+
+def cmd_run(args):
+    from sync import agent
+
+    agent.run_forever(lambda: _open(args), interval=args.interval)
+    return 0
+
+
+def cmd_export(args):
+    from sync import protocol, usb
+
+    ctx = _open(args)
+    try:
+        result = usb.export(ctx, args.file, getattr(args, "device", None))
+    except (usb.UsbError, protocol.SyncError) as e:
+        print(f"thuvien: export failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_import(args):
+    from sync import protocol, usb
+
+    ctx = _open(args)
+    try:
+        result = usb.import_(ctx, args.file)
+    except (usb.UsbError, protocol.SyncError, OSError) as e:
+        print(f"thuvien: import failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(json.dumps(result, ensure_ascii=False))
+    return 1 if result["refused"] else 0
