@@ -14,6 +14,7 @@ BLUEPRINTS = [
     "appliance.web.auth:bp",
     "appliance.web.desk:bp",
     "appliance.web.api:bp",
+    "appliance.web.oai:bp",
     "sync.hub:bp",
 ]
 
