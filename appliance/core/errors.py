@@ -9,13 +9,13 @@ def N_(message):
 class DomainError(Exception):
     status = 400
 
-    def __init__(self, code, message, status=None, **params):
+    def __init__(self, code, message, http_status=None, **params):
         super().__init__(message % params if params else message)
         self.code = code
         self.message = message
         self.params = params
-        if status is not None:
-            self.status = status
+        if http_status is not None:
+            self.status = http_status
 
     def as_dict(self):
         return {"code": self.code, "message": self.message, "params": self.params}
