@@ -64,7 +64,7 @@ def _run(ctx, session, url, batch) -> dict:
             outgoing = [events.to_dict(e) for e in events.since(ctx.origin, acked, batch)]
             meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT}
             data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=mine.sign,
-                                         recipient=hub)
+                                         recipient=hub, created_ms=ctx.clock.wall_ms())
             answer, incoming = _exchange(session, url, data, hub, ctx.origin, mine)
             if answer is None:
                 continue  # the hub told us to resend from an earlier seq

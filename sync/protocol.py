@@ -34,13 +34,14 @@ class Peer:
 
 
 def seal_payload(meta: dict, events: list[dict], *, sender: str, sign_key, recipient: Peer,
-                 batch_id: bytes | None = None) -> bytes:
+                 batch_id: bytes | None = None, created_ms: int | None = None) -> bytes:
     seqs = [e["seq"] for e in events if e.get("origin") == sender]
     first, last = (seqs[0], seqs[-1]) if seqs else (0, 0)
     body = wire.encode({"meta": meta, "events": wire.slim_events(events, core_events.event_hash)})
     return envelope.seal(body, sender=sender, recipient=recipient.id, first_seq=first,
                          last_seq=last, sign_key=sign_key,
-                         recipient_box=keys.box_public_from(recipient.box_key), batch_id=batch_id)
+                         recipient_box=keys.box_public_from(recipient.box_key), batch_id=batch_id,
+                         created_ms=created_ms)
 
 
 def open_payload(env: envelope.Envelope, *, me: str, box_key) -> tuple[dict, list[dict]]:
