@@ -94,17 +94,16 @@ class Reader:
         self.write_blocks(uid, 0, raw + b"\0" * (-len(raw) % BLOCK_SIZE))
 
     def describe(self, tag: Tag) -> dict:
-        """The device-event form of one tag: its data model fields and its AFI."""
-        out = {"uid": tag.uid, "barcode": None, "owner": None, "set_index": None,
-               "set_size": None, "afi": None, "usage": None}
+        """The device-event form of one tag; fields the tag cannot tell are left out."""
+        out = {"uid": tag.uid}
         try:
             data = iso28560.decode(self.read_memory(tag.uid))
-            out.update(barcode=data.item_id, owner=data.owner, set_index=data.part,
-                       set_size=data.parts, usage=data.usage_name)
+            out.update(barcode=data.item_id, owner=data.owner or None, set_index=data.part,
+                       set_size=data.parts, usage="patron" if data.usage == 8 else "item")
         except iso28560.TagDataError as exc:
-            out["error"] = str(exc)
+            out["error"] = str(exc)  # blank or foreign tag: the desk can still see it
         out["afi"] = self.get_afi(tag.uid)
-        return out
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def open_reader(protocol: str, port: str, baudrate: int | None = None,

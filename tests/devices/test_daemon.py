@@ -145,6 +145,21 @@ def test_scans_rfid_and_commands_end_to_end(rig):
     assert printer.decode_raster(data).tobytes() == expected.tobytes()
 
 
+def test_events_pass_the_appliance_validator(rig):
+    # the receiving side of the contract, as the appliance implements it
+    from appliance.web.device_events import validate
+
+    daemon, api, receiver, sim, scanner, _ = rig
+    sim.add_tag(TagData("3500125", country="VN", library="PY-DH01"))
+    sim.add_tag(TagData("P77", usage=8))  # no owner on the tag
+    sim.add_tag(bytes(34), uid="E004010000000099")  # blank tag
+    os.write(scanner.master, b"3500125\r")
+    daemon.emit("card:reader0", "card", "inserted", {"uid": "04A1B2C3", "reader": "ACS"})
+    assert wait_for(lambda: len(receiver.events) >= 3)
+    for event in receiver.events:
+        assert validate(event)["data"]
+
+
 def test_bad_commands_change_nothing(rig):
     daemon, api, receiver, sim, *_ = rig
     tag = sim.add_tag(TagData("1"))
