@@ -1,0 +1,173 @@
+"""The event log: hash chains, rebuild equals state, idempotent ingest, conflicts."""
+
+import json
+
+import pytest
+
+from appliance.core import circulation, events, patrons, verify
+from appliance.core.context import Context
+from appliance.core.errors import Invalid
+from appliance.core.models import Conflict, Event, Item, Loan, Patron
+from tests.factories import make_library, seed
+
+
+def test_every_change_is_a_chained_event(ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkin(ctx, "1001")
+    evs = list(Event.select().order_by(Event.seq))
+    assert [e.seq for e in evs] == list(range(1, len(evs) + 1))
+    assert all(b.prev_hash == a.hash for a, b in zip(evs, evs[1:]))
+    assert [e.kind for e in evs[-2:]] == ["loan.out", "loan.in"]
+    assert verify.verify(ctx) == []
+
+
+def test_tampering_is_found(ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    ev = Event.select().where(Event.kind == "loan.out").get()
+    body = json.loads(ev.body)
+    body["due_date"] = "2099-01-01"
+    Event.update(body=events.canonical(body)).where(Event.id == ev.id).execute()
+    faults = verify.verify(ctx)
+    assert any("hash does not match" in f for f in faults)
+
+
+def test_state_drift_is_found_and_rebuild_repairs_it(ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    Item.update(status="lost").where(Item.barcode == "1001").execute()  # bypassing the log
+    assert any(f.startswith("Item") for f in verify.verify(ctx))
+    verify.rebuild(ctx)
+    assert Item.get(Item.barcode == "1001").status == "on_loan"
+    assert verify.verify(ctx) == []
+
+
+def _copy_events(src_ctx):
+    return [events.to_dict(e) for e in Event.select().where(Event.origin == src_ctx.origin)
+            .order_by(Event.seq)]
+
+
+@pytest.fixture
+def two_sites(tmp_path, ctx):
+    """`ctx` (the branch) and a second device of the same library that has its events."""
+    history = _copy_events(ctx)
+    ctx.close()
+    other = make_library(tmp_path / "other", role="hub")
+    result = events.ingest(other, history)
+    assert result["applied"] == len(history)
+    other_events = _copy_events(other)
+    other.close()
+    branch = Context.open(ctx.data_dir)
+    return branch, other, other_events
+
+
+def test_ingest_is_idempotent_and_all_or_nothing(two_sites):
+    branch, other, _ = two_sites
+    circulation.checkout(branch, "P0001", "1001")
+    batch = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    assert events.ingest(other, batch)["applied"] == 1
+    count = Event.select().count()
+    assert events.ingest(other, batch) == {"applied": 0, "skipped": len(batch),
+                                           "heads": {branch.origin: batch[-1]["seq"]}}
+    assert Event.select().count() == count
+    # A gap: the next event without the one before it is refused, nothing applied.
+    circulation.checkin(Context.open(branch.data_dir), "1001")
+    circulation.checkout(Context.open(branch.data_dir), "P0002", "1001")
+    later = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    with pytest.raises(Invalid) as info:
+        events.ingest(other, [later[-1]])
+    assert info.value.code == "chain_gap"
+    assert Event.select().count() == count
+    # A forged event: hash does not match.
+    forged = dict(later[-2], body=dict(later[-2]["body"], fee=0, at="1970-01-01"))
+    with pytest.raises(Invalid):
+        events.ingest(other, [forged, later[-1]])
+    assert Event.select().count() == count
+    assert verify.verify(other) == []
+
+
+def test_same_copy_loaned_at_two_places(two_sites):
+    branch, other, _ = two_sites
+    at_branch = circulation.checkout(branch, "P0001", "1001")
+    branch_events = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    at_hub = circulation.checkout(other, "P0002", "1001")  # later by HLC
+    events.ingest(other, branch_events)
+    conflict = Conflict.get(Conflict.kind == "loaned_twice")
+    assert sorted(conflict.details["loans"]) == sorted([at_branch["loan_id"], at_hub["loan_id"]])
+    open_loans = list(Loan.select().where(Loan.returned_at.is_null()))
+    assert [loan.id for loan in open_loans] == [at_hub["loan_id"]]
+    assert Loan.select().count() == 2, "both loans are kept"
+    assert verify.verify(other) == []
+
+
+def test_return_of_copy_the_log_thinks_is_on_the_shelf(two_sites):
+    branch, other, _ = two_sites
+    circulation.checkout(branch, "P0001", "1001")
+    circulation.checkin(branch, "1001")
+    batch = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    loan_in = [e for e in batch if e["kind"] == "loan.in"]
+    # The hub already has the return, then the same loan's return arrives again from
+    # a restored branch with a new chain: applied, flagged, nothing lost.
+    events.ingest(other, batch)
+    from appliance.core.projector import loan_in as apply_loan_in
+    fake = Event(id="x", wall="2026-01-01T00:00:00", library=other.library, hlc=1)
+    apply_loan_in(fake, loan_in[0]["body"])
+    assert Conflict.select().where(Conflict.kind == "returned_not_on_loan").count() == 1
+
+
+def test_concurrent_patron_edits_keep_the_loser(two_sites):
+    branch, other, _ = two_sites
+    p = patrons.find(branch, "P0001")
+    patrons.save(branch, {"id": p.id, "phone": "0905000001"})
+    branch_events = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    patrons.save(other, {"id": p.id, "phone": "0905999999"})  # later, did not see the first
+    events.ingest(other, branch_events)
+    assert Patron.get_by_id(p.id).phone == "0905999999"
+    conflict = Conflict.get(Conflict.kind == "edit_conflict")
+    assert conflict.details == {"model": "Patron", "field": "phone", "kept": "0905999999",
+                                "lost": "0905000001"}
+    assert verify.verify(other) == []
+
+
+def test_sequential_edits_are_not_conflicts(two_sites):
+    branch, other, _ = two_sites
+    p = patrons.find(branch, "P0001")
+    patrons.save(branch, {"id": p.id, "phone": "0905000001"})
+    other = Context.open(other.data_dir)
+    events.ingest(other, _copy_events(Context.open(branch.data_dir)))
+    patrons.save(other, {"id": p.id, "phone": "0905000002"})  # saw the first edit
+    assert Conflict.select().count() == 0
+
+
+def test_rebuild_reproduces_conflicts(two_sites):
+    branch, other, _ = two_sites
+    circulation.checkout(branch, "P0001", "1001")
+    batch = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    circulation.checkout(other, "P0002", "1001")
+    events.ingest(other, batch)
+    before = [(c.id, c.kind) for c in Conflict.select().order_by(Conflict.id)]
+    verify.rebuild(other)
+    assert [(c.id, c.kind) for c in Conflict.select().order_by(Conflict.id)] == before
+
+
+def test_renewals_past_the_limit_at_two_places(two_sites):
+    branch, other, _ = two_sites
+    circulation.checkout(branch, "P0001", "1001")
+    other = Context.open(other.data_dir)
+    events.ingest(other, _copy_events(Context.open(branch.data_dir)))
+    branch = Context.open(branch.data_dir)
+    circulation.renew(branch, "1001")
+    circulation.renew(branch, "1001")
+    renewals = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    circulation.renew(other, "1001")  # the patron renewed on the phone as well
+    events.ingest(other, renewals)
+    loan = Loan.get()
+    assert loan.renewals == 3
+    assert Conflict.get(Conflict.kind == "renewal_past_limit").details == {
+        "renewals": 3, "max_renewals": 2}
+    assert verify.verify(other) == []
