@@ -16,6 +16,7 @@ COMMANDS = [
     "appliance.cli.catalogue",
     "appliance.cli.sync",
     "appliance.cli.hub",
+    "appliance.cli.devices",
 ]
 
 
