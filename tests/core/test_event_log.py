@@ -1,4 +1,6 @@
-"""The event log: hash chains, rebuild equals state, idempotent ingest, conflicts."""
+"""The event log: hash chains, rebuild equals state, idempotent ingest, conflicts.
+
+Models are bound to the database last opened, so each step opens the site it acts on."""
 
 import json
 
@@ -136,9 +138,11 @@ def test_sequential_edits_are_not_conflicts(two_sites):
     branch, other, _ = two_sites
     p = patrons.find(branch, "P0001")
     patrons.save(branch, {"id": p.id, "phone": "0905000001"})
+    batch = _copy_events(branch)
     other = Context.open(other.data_dir)
-    events.ingest(other, _copy_events(Context.open(branch.data_dir)))
+    assert events.ingest(other, batch)["applied"] == 1
     patrons.save(other, {"id": p.id, "phone": "0905000002"})  # saw the first edit
+    assert Patron.get_by_id(p.id).phone == "0905000002"
     assert Conflict.select().count() == 0
 
 
@@ -157,8 +161,9 @@ def test_rebuild_reproduces_conflicts(two_sites):
 def test_renewals_past_the_limit_at_two_places(two_sites):
     branch, other, _ = two_sites
     circulation.checkout(branch, "P0001", "1001")
+    batch = _copy_events(Context.open(branch.data_dir))
     other = Context.open(other.data_dir)
-    events.ingest(other, _copy_events(Context.open(branch.data_dir)))
+    events.ingest(other, batch)
     branch = Context.open(branch.data_dir)
     circulation.renew(branch, "1001")
     circulation.renew(branch, "1001")
