@@ -111,14 +111,13 @@ def check_request():
         current_app.logger.error("view %s states no roles; refused", request.endpoint)
         abort(403)
     who = identity()
+    if view.roles is not None:
+        if who is None:
+            return _refuse(401)
+        if who["role"] not in view.roles:
+            return _refuse(403)
     if not _csrf_ok():
         abort(400, description=_("The form expired. Please try again."))
-    if view.roles is None:
-        return None
-    if who is None:
-        return _refuse(401)
-    if who["role"] not in view.roles:
-        return _refuse(403)
     return None
 
 
