@@ -111,3 +111,45 @@ def seed(ctx, n_items=5, n_patrons=3, prefix=None):
 
 def chain(ctx, origin):
     return [e.seq for e in events.since(origin, 0, 10**9)]
+
+
+def busy_day(ctx, n_events, n_items=20, n_patrons=10):
+    """About ``n_events`` loan events (checkouts and returns) at the desk."""
+    from appliance.core import circulation
+    from appliance.core.errors import DomainError
+
+    cards, codes = seed(ctx, n_items=n_items, n_patrons=n_patrons)
+    start = events.head(ctx.origin)[0]
+    k = 0
+    while events.head(ctx.origin)[0] - start < n_events:
+        code = codes[k % n_items]
+        try:
+            circulation.checkout(ctx, cards[k % n_patrons], code)
+        except DomainError:
+            circulation.checkin(ctx, code)
+        k += 1
+    return events.head(ctx.origin)[0]
+
+
+def sync_until_done(ctx, url, attempts=40, **kw):
+    """Run the agent until a run completes, as the scheduler would; returns the runs made."""
+    from sync import agent, protocol
+
+    for i in range(1, attempts + 1):
+        try:
+            agent.run_once(ctx, url=url, **kw)
+            return i
+        except protocol.SyncError:
+            continue
+    raise AssertionError(f"sync did not complete in {attempts} runs")
+
+
+def hub_holds_exactly(hub_dir, origin, head):
+    from appliance.core.models import Event
+    from appliance.core.verify import verify
+
+    with opened(hub_dir) as h:
+        seqs = [e.seq for e in Event.select(Event.seq).where(Event.origin == origin)
+                .order_by(Event.seq)]
+        assert seqs == list(range(1, head + 1))
+        assert verify(h) == []
