@@ -13,6 +13,8 @@ from ..core.errors import DomainError
 
 COMMANDS = [
     "appliance.cli.core",
+    "appliance.cli.update",
+    "appliance.cli.firstboot",
     "appliance.cli.catalogue",
     "appliance.cli.sync",
     "appliance.cli.hub",

@@ -1,0 +1,87 @@
+"""`thuvien update {apply,status,build}`: signed software updates (see provisioning/updates)."""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from provisioning import bundle, updates
+
+from . import data_dir_arg
+
+DEFAULT_ROOT = "/opt/thuvien"
+
+
+def register(sub):
+    p = sub.add_parser("update", help="signed software updates")
+    usub = p.add_subparsers(dest="update_command", metavar="ACTION", required=True)
+
+    a = usub.add_parser("apply", help="verify, install, switch, health-check, roll back")
+    data_dir_arg(a)
+    a.add_argument("file", nargs="?", help="an update bundle (.tvu), e.g. from a USB stick")
+    a.add_argument("--pending", action="store_true",
+                   help="apply what sync left in <data>/updates/incoming")
+    a.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
+    a.add_argument("--restart", metavar="UNIT", help="systemd unit to restart (thuvien-web)")
+    a.add_argument("--health-url", help="check GET URL/api/v1/health after the restart")
+    a.set_defaults(func=cmd_apply)
+
+    s = usub.add_parser("status", help="installed versions, current, last result (JSON)")
+    s.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
+    s.set_defaults(func=cmd_status)
+
+    b = usub.add_parser("build", help="at the hub: sign an update bundle for a wheel")
+    data_dir_arg(b)
+    b.add_argument("wheel")
+    b.add_argument("--min-version", required=True)
+    b.add_argument("--days", type=int, default=90, help="days until the bundle expires")
+    b.add_argument("--out", required=True)
+    b.set_defaults(func=cmd_build)
+
+
+def _device_settings(data):
+    from appliance.core.context import load_settings
+    from provisioning.config import trusted_keys
+
+    settings = load_settings(data)
+    ring = trusted_keys(settings)
+    if not ring:
+        raise SystemExit("thuvien: this device is not enrolled: no hub key to check updates")
+    return settings, ring
+
+
+def cmd_apply(args):
+    if not args.data:
+        raise SystemExit("thuvien: give the data folder with --data or THUVIEN_DATA")
+    if bool(args.file) == bool(args.pending):
+        raise SystemExit("thuvien: give an update FILE or --pending")
+    settings, ring = _device_settings(args.data)
+    kw = {"library": settings["library"], "device": settings["device_id"],
+          "health": updates.command_health(args.health_url)}
+    if args.restart:
+        kw["restart"] = updates.systemctl_restart(args.restart)
+    inst = updates.Installation(Path(args.root))
+    if args.pending:
+        results = updates.apply_pending(Path(args.data) / "updates/incoming", inst, ring, **kw)
+    else:
+        results = [updates.apply(Path(args.file), inst, ring, **kw)]
+    print(json.dumps(results, ensure_ascii=False, indent=1))
+    return 0 if all(r["result"] == "installed" for r in results) else 2
+
+
+def cmd_status(args):
+    print(json.dumps(updates.Installation(Path(args.root)).status(), ensure_ascii=False,
+                     indent=1))
+
+
+def cmd_build(args):
+    from sync import keys
+
+    if not args.data:
+        raise SystemExit("thuvien: give the hub's data folder with --data or THUVIEN_DATA")
+    from datetime import timedelta
+
+    hub_key = keys.load(args.data).sign
+    out = updates.build_bundle(Path(args.wheel), hub_key, Path(args.out),
+                               min_version=args.min_version, valid_for=timedelta(days=args.days))
+    print(f"{out} signed by key {bundle.key_id(hub_key.public_key())}", file=sys.stderr)

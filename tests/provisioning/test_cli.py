@@ -1,0 +1,82 @@
+"""`thuvien update` and `thuvien firstboot` as a person runs them."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from appliance.core import datadir
+from appliance.core.context import load_settings, save_settings
+from provisioning import updates
+from sync import keys
+
+
+def thuvien(*args):
+    return subprocess.run([sys.executable, "-m", "appliance.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def device(tmp_path, hub_signing_key, wheels):
+    """An enrolled device's data folder (trusting the hub key) and an app root at 0.1.0."""
+    data = tmp_path / "data"
+    datadir.init(data, "PY-DH01", "Thư viện phường Hòa Vinh").close()
+    settings = load_settings(data)
+    settings["sync"] = {"hub_url": "http://127.0.0.1:9",
+                        "hub_sign_key": keys.b64(keys.raw_public(hub_signing_key.public_key()))}
+    save_settings(data, settings)
+    inst = updates.Installation(tmp_path / "app")
+    inst.install(wheels["0.1.0"], "0.1.0")
+    inst.switch("0.1.0")
+    return data, inst
+
+
+def test_update_apply_good_tampered_and_bad(tmp_path, device, wheels, hub_signing_key):
+    data, inst = device
+    good = updates.build_bundle(wheels["0.2.0"], hub_signing_key, tmp_path / "good.tvu",
+                                min_version="0.1.0")
+    tampered = tmp_path / "tampered.tvu"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(tampered, "w") as out:
+        for info in src.infolist():
+            data_bytes = src.read(info)
+            out.writestr(info, data_bytes.replace(b"0.2.0", b"6.6.6") if
+                         info.filename.endswith(".whl") else data_bytes)
+    run = thuvien("update", "apply", tampered, "--data", data, "--root", inst.root)
+    assert run.returncode == 1 and "signed hash" in run.stderr
+    assert inst.current_version() == "0.1.0"
+
+    run = thuvien("update", "apply", good, "--data", data, "--root", inst.root)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)[0]["result"] == "installed"
+
+    bad = updates.build_bundle(wheels["0.3.0"], hub_signing_key, tmp_path / "bad.tvu",
+                               min_version="0.1.0")
+    run = thuvien("update", "apply", bad, "--data", data, "--root", inst.root)
+    assert run.returncode == 2
+    assert json.loads(run.stdout)[0]["result"] == "rolled_back"
+    status = json.loads(thuvien("update", "status", "--root", inst.root).stdout)
+    assert status["current"] == "0.2.0" and "0.3.0" in status["failed"]
+
+
+def test_update_needs_an_enrolled_device(tmp_path, wheels, hub_signing_key):
+    data = tmp_path / "data"
+    datadir.init(data, "PY-DH01", "x").close()
+    good = updates.build_bundle(wheels["0.2.0"], hub_signing_key, tmp_path / "good.tvu",
+                                min_version="0.1.0")
+    run = thuvien("update", "apply", good, "--data", data, "--root", tmp_path / "app")
+    assert run.returncode != 0 and "not enrolled" in run.stderr
+    assert not (tmp_path / "app/versions").exists()
+
+
+def test_firstboot_exit_status_tells_systemd_whether_to_retry(tmp_path):
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "thuvien.json").write_text('{"hub": "http://127.0.0.1:9", "token": "t0k3n-abc",'
+                                       ' "library": "PY-DH01"}')
+    run = thuvien("firstboot", "--boot", boot, "--data", tmp_path / "data")
+    assert run.returncode == 1 and "127.0.0.1:9" in run.stderr  # hub down: retry later
+    (boot / "thuvien.json").write_text("{broken")
+    run = thuvien("firstboot", "--boot", boot, "--data", tmp_path / "data2")
+    assert run.returncode == 3 and "cannot be read" in run.stderr
