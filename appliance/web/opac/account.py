@@ -1,0 +1,99 @@
+"""The patron's own account: log in with card and PIN, loans, renew, holds, history."""
+
+from flask import flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from ...core import circulation, holds, patrons
+from ...core.errors import DomainError
+from ...core.models import Hold, Item, Loan
+from ..auth import public, requires
+from . import bp
+
+
+def _message(err):
+    return _(err.message, **err.params) if err.params else _(err.message)
+
+
+def current_patron():
+    return patrons.find(g.ctx, session["patron_card"])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if request.method == "POST":
+        card = request.form.get("card", "").strip()
+        try:
+            patron = patrons.verify_pin(g.ctx, card, request.form.get("pin", ""))
+        except DomainError as err:
+            flash(_message(err) if err.code != "patron_not_found"
+                  else _("The card number or PIN is not right."), "error")
+            return render_template("opac/login.html", card=card), 401
+        lang = session.get("lang")
+        session.clear()
+        session.update(user=f"patron:{patron.card}", role="patron", patron_card=patron.card)
+        if lang:
+            session["lang"] = lang
+        return redirect(url_for("opac.account"))
+    return render_template("opac/login.html", card="")
+
+
+@bp.route("/account")
+@requires("patron")
+def account():
+    patron = current_patron()
+    loans = patrons.open_loans(patron)
+    items = {i.id: i for i in Item.select().where(Item.id << [ln.item_id for ln in loans])}
+    held = list(Hold.select().where((Hold.patron == patron.id)
+                                    & (Hold.status << ("waiting", "ready")))
+                .order_by(Hold.placed_at))
+    history = []
+    if patron.keep_history:
+        history = list(Loan.select().where((Loan.patron == patron.id)
+                                           & Loan.returned_at.is_null(False))
+                       .order_by(Loan.returned_at.desc()).limit(200))
+    return render_template("opac/account.html", patron=patron, loans=loans, items=items,
+                           holds=held, history=history)
+
+
+def _act(fn, ok_message):
+    try:
+        fn()
+        flash(ok_message, "ok")
+    except DomainError as err:
+        flash(_message(err), "error")
+    return redirect(url_for("opac.account"))
+
+
+@bp.route("/account/renew", methods=["POST"])
+@requires("patron")
+def renew():
+    card, barcode = session["patron_card"], request.form.get("barcode", "")
+    return _act(lambda: circulation.renew(g.ctx, barcode, actor=f"opac:{card}",
+                                          patron_card=card),
+                _("Renewed: %(barcode)s", barcode=barcode))
+
+
+@bp.route("/hold", methods=["POST"])
+@requires("patron")
+def place_hold():
+    bib_id = request.form.get("bib_id", "")
+    return _act(lambda: holds.place(g.ctx, session["patron_card"], bib_id),
+                _("Your hold is placed."))
+
+
+@bp.route("/hold/<hold_id>/cancel", methods=["POST"])
+@requires("patron")
+def cancel_hold(hold_id):
+    return _act(lambda: holds.cancel(g.ctx, hold_id, patron_card=session["patron_card"]),
+                _("Your hold is cancelled."))
+
+
+@bp.route("/account/history", methods=["POST"])
+@requires("patron")
+def history():
+    """Turn the reading history on or off; off hides it from this page again."""
+    patron = current_patron()
+    keep = request.form.get("keep") == "1"
+    return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "keep_history": keep}),
+                _("Reading history is on.") if keep else _("Reading history is off."))

@@ -1,0 +1,110 @@
+"""Public catalogue pages: search with facets, record page with JSON-LD, new items."""
+
+import json
+from datetime import datetime, timezone
+
+from flask import Response, abort, g, render_template, request, url_for
+from flask_babel import gettext as _
+
+from ...core import catalogue, search
+from ...core.errors import DomainError
+from ...core.models import Bib, Item
+from ..auth import public
+from . import bp
+
+FILTERS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
+
+
+def search_options(args):
+    """Sort, paging and filters from query arguments; bad numbers are ignored."""
+    opts = {"sort": args.get("sort", "relevance")}
+    for key in FILTERS:
+        value = (args.get(key) or "").strip()
+        if not value:
+            continue
+        if key.startswith("year_"):
+            if not value.isdigit():
+                continue
+            value = int(value)
+        opts[key] = value
+    page = args.get("page", "1")
+    opts["page"] = int(page) if page.isdigit() and int(page) > 0 else 1
+    return opts
+
+
+@bp.route("/")
+@public
+def home():
+    q = request.args.get("q", "").strip()
+    opts = search_options(request.args)
+    result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
+    copies = {r["bib_id"]: search.copies(r["bib_id"]) for r in result["results"]}
+    pages = (result["total"] + result["per_page"] - 1) // result["per_page"]
+    return render_template("opac/search.html", q=q, result=result, copies=copies, opts=opts,
+                           pages=pages)
+
+
+def json_ld(bib, copies):
+    """schema.org Book with an Offer (a loan, free of charge) per copy."""
+    data = {"@context": "https://schema.org", "@type": "Book", "name": bib.title,
+            "author": [{"@type": "Person", "name": a} for a in bib.authors or []],
+            "url": url_for("opac.record", bib_id=bib.id, _external=True)}
+    for key, value in (("isbn", bib.isbn), ("publisher", bib.publisher),
+                       ("datePublished", bib.year), ("inLanguage", bib.language),
+                       ("about", bib.subjects or None), ("isPartOf", bib.series)):
+        if value:
+            data[key] = value
+    data["offers"] = [{
+        "@type": "Offer", "price": 0, "priceCurrency": "VND", "sku": c["barcode"],
+        "businessFunction": "http://purl.org/goodrelations/v1#LeaseOut",
+        "availability": "https://schema.org/" + ("InStock" if c["status"] == "available"
+                                                 else "OutOfStock"),
+        "offeredBy": {"@type": "Library", "name": c["library"]},
+        "availableAtOrFrom": {"@type": "Place", "name": c["location"] or c["library"]}}
+        for c in copies]
+    # "</" cannot close the script element from inside the data
+    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+
+
+@bp.route("/record/<bib_id>")
+@public
+def record(bib_id):
+    try:
+        bib = catalogue.get_bib(g.ctx, bib_id)
+    except DomainError:
+        abort(404)
+    copies = search.copies(bib.id)
+    return render_template("opac/record.html", bib=bib, copies=copies,
+                           holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies))
+
+
+def new_items(limit=50):
+    """Records by their newest copy's accession date, newest first."""
+    rows = (Item.select(Item.bib, Item.accession_date).join(Bib)
+            .where(~Bib.deleted).order_by(Item.accession_date.desc(), Item.id.desc())
+            .limit(limit * 4))
+    seen, out = set(), []
+    for item in rows:
+        if item.bib_id not in seen:
+            seen.add(item.bib_id)
+            out.append((Bib.get_by_id(item.bib_id), item.accession_date))
+        if len(out) == limit:
+            break
+    return out
+
+
+@bp.route("/new")
+@public
+def new():
+    return render_template("opac/new.html", items=new_items())
+
+
+@bp.route("/new.atom")
+@public
+def new_feed():
+    items = new_items()
+    updated = max((d for _, d in items), default="1970-01-01")
+    xml = render_template("opac/new.atom", items=items, updated=f"{updated}T00:00:00Z",
+                          now=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          title=_("New acquisitions"))
+    return Response(xml, mimetype="application/atom+xml")
