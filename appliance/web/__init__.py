@@ -14,7 +14,10 @@ BLUEPRINTS = [
     "appliance.web.auth:bp",
     "appliance.web.desk:bp",
     "appliance.web.api:bp",
+    "appliance.web.kiosk:bp",
+    "appliance.web.device_events:bp",
     "appliance.web.oai:bp",
+    "appliance.web.opac:bp",
     "sync.hub:bp",
 ]
 
