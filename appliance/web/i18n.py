@@ -15,7 +15,10 @@ SOURCE = Path(__file__).resolve().parent.parent / "translations"
 
 
 def select_locale():
-    lang = session.get("lang") if request else None
+    """The language chosen on the page; for programs, their Accept-Language; else Vietnamese."""
+    lang = request.args.get("lang") or session.get("lang")
+    if lang not in LANGUAGES and request.path.startswith("/api/"):
+        lang = request.accept_languages.best_match(LANGUAGES)
     return lang if lang in LANGUAGES else "vi"
 
 
