@@ -73,8 +73,9 @@ def get_state(key, default=None):
 
 
 def set_state(**values):
-    for key, value in values.items():
-        SyncState.replace(key=key, value=value).execute()
+    for key, value in values.items():  # upsert that SQLite and PostgreSQL both speak
+        SyncState.insert(key=key, value=value).on_conflict(
+            conflict_target=[SyncState.key], update={SyncState.value: value}).execute()
 
 
 def status_dict():

@@ -153,3 +153,53 @@ def hub_holds_exactly(hub_dir, origin, head):
                 .order_by(Event.seq)]
         assert seqs == list(range(1, head + 1))
         assert verify(h) == []
+
+
+@contextmanager
+def hub_database(backend):
+    """None for SQLite in the hub's folder, or a postgresql:// URL to a fresh schema."""
+    if backend == "sqlite":
+        yield None
+        return
+    url = os.environ.get("THUVIEN_TEST_PG")
+    if not url:
+        import pytest
+
+        if os.environ.get("CI"):
+            pytest.fail("THUVIEN_TEST_PG is required under CI (scripts/test-services.sh)")
+        pytest.skip("PostgreSQL is not running (use scripts/test-services.sh)")
+    import secrets
+
+    import psycopg2
+
+    schema = "sync_" + secrets.token_hex(4)
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+    conn.close()
+    try:
+        url_schema = f"{url}?options=-csearch_path%3D{schema}"
+        _premigrate(url_schema)
+        yield url_schema
+    finally:
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.close()
+
+
+def _premigrate(url):
+    """Work around core's first migration (Setting.replace, which PostgreSQL lacks):
+    make the initial schema and record its version, so db.connect finds it migrated."""
+    from playhouse.db_url import connect as url_connect
+
+    from appliance.core import db as coredb
+    from appliance.core import models
+
+    if coredb.SCHEMA_VERSION != 1:
+        return  # a later core migrates PostgreSQL itself
+    db = url_connect(url)
+    try:
+        with db.bind_ctx(models.ALL_MODELS):
+            db.create_tables(models.ALL_MODELS)
+            models.Setting.insert(key="schema_version", value=1).execute()
+    finally:
+        db.close()

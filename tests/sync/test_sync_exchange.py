@@ -12,14 +12,27 @@ from appliance.core.models import Conflict, LoanRule
 from appliance.core.verify import verify
 from sync import agent, enrol, keys, protocol, usb
 from sync.models import SyncRefusal
-from tests.sync.syncsupport import HubProcess, chain, enrol_all, make_town, opened, seed
+from tests.sync.syncsupport import (
+    HubProcess,
+    chain,
+    enrol_all,
+    hub_database,
+    make_town,
+    opened,
+    seed,
+)
 
 LIB = "PY-DH01"
 
 
-@pytest.fixture
-def town(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def town(request, tmp_path):
+    with hub_database(request.param) as url:
+        yield from _town(tmp_path, url)
+
+
+def _town(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         with opened(branches[LIB]) as ctx:
