@@ -59,7 +59,7 @@ class Server:
     def __init__(self, app):
         import waitress
         self.app = app
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -74,8 +74,9 @@ class Server:
 
 
 @pytest.fixture
-def server(app):
+def server(app, tmp_path):
     with Server(app) as s:
+        s.shots = tmp_path  # screenshots of the pages a test visits
         yield s
 
 

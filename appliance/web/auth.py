@@ -105,8 +105,8 @@ def _refuse(status):
 
 def check_request():
     view = current_app.view_functions.get(request.endpoint)
-    if view is None:
-        return None  # 404 and static files are handled by Flask
+    if view is None or request.endpoint == "static" or request.endpoint.endswith(".static"):
+        return None  # 404s and static files: nothing to protect
     if not hasattr(view, "roles"):
         current_app.logger.error("view %s states no roles; refused", request.endpoint)
         abort(403)

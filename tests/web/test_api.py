@@ -107,6 +107,11 @@ def test_openapi_lists_every_api_route(server, app):
                     assert (path, method.lower()) in documented, (path, method)
 
 
+def test_static_files_are_served_to_everyone(server):
+    r = requests.get(f"{server.url}/static/app.css", timeout=10)
+    assert r.status_code == 200 and "text/css" in r.headers["Content-Type"]
+
+
 def test_security_headers_and_cookie_flags(server):
     r = requests.get(f"{server.url}/login", timeout=10)
     assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
