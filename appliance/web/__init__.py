@@ -19,6 +19,7 @@ BLUEPRINTS = [
     "appliance.web.oai:bp",
     "appliance.web.opac:bp",
     "sync.hub:bp",
+    "appliance.web.fleet:bp",
 ]
 
 SECURITY_HEADERS = {

@@ -1,0 +1,89 @@
+"""The hub's fleet page: every device's health, filters, revoke, re-enrol, tokens with QR."""
+
+import base64
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from appliance.core.errors import DomainError
+from provisioning import bundle, fleet, health, qr
+from sync import enrol
+from sync import models as sync_models
+from sync.models import Device
+
+from .auth import requires
+
+bp = Blueprint("fleet", __name__, url_prefix="/hub/fleet")
+VIEWERS = ("hub_admin", "report_viewer")
+
+
+@bp.record_once
+def _tables(state):
+    db = state.app.extensions["thuvien"].db
+    sync_models.ensure_tables(db)
+    health.ensure_tables(db)
+
+
+@bp.before_request
+def _hub_only():
+    if g.ctx.role != "hub":
+        abort(404)
+
+
+def _number(name):
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        flash(_("The number of days must be a number."), "error")
+        return None
+    return value if value >= 0 else None
+
+
+@bp.route("")
+@requires(*VIEWERS)
+def index():
+    silent = _number("silent")
+    behind = request.args.get("behind") == "1"
+    return render_template("fleet/index.html", devices=fleet.rows(silent, behind),
+                           silent=silent, behind=behind)
+
+
+@bp.route("/<device_id>/revoke", methods=["POST"])
+@requires("hub_admin")
+def revoke(device_id):
+    try:
+        enrol.revoke(g.ctx, device_id)
+        flash(_("Device %(device)s is revoked: its sync stops now.", device=device_id), "ok")
+    except DomainError as exc:
+        flash(_(exc.message, **exc.params), "error")
+    return redirect(url_for("fleet.index"))
+
+
+@bp.route("/tokens", methods=["POST"])
+@requires("hub_admin")
+def new_token():
+    """A token for a library, or for re-enrolling a device (which is revoked first)."""
+    device_id = request.form.get("reenrol")
+    library = (request.form.get("library") or "").strip().upper()
+    try:
+        if device_id:
+            device = Device.get_or_none(Device.id == device_id)
+            if device is None:
+                abort(404)
+            library = device.library
+            if device.status != "revoked":
+                enrol.revoke(g.ctx, device_id)
+        token = enrol.create_token(g.ctx, library)
+    except DomainError as exc:
+        flash(_(exc.message, **exc.params), "error")
+        return redirect(url_for("fleet.index"))
+    hub_url = (g.ctx.settings.get("public_url") or request.host_url).rstrip("/")
+    expires = bundle.utcnow() + timedelta(hours=enrol.TOKEN_TTL_HOURS)
+    text = qr.enrolment_text(hub_url, token, library, bundle.iso(expires))
+    png = base64.b64encode(qr.qr_png(text)).decode("ascii")
+    return render_template("fleet/token.html", token=token, library=library, hub_url=hub_url,
+                           qr_png=png, token_file=text, reenrol=device_id)
