@@ -1,0 +1,100 @@
+"""The command line as the town's scripts use it: init, user add, verify, rebuild,
+backup and restore, with clear errors for bad input."""
+
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from appliance.core import circulation
+from appliance.core.context import Context
+
+
+def thuvien(*args, input=None):
+    return subprocess.run([sys.executable, "-m", "appliance.cli", *args], capture_output=True,
+                          text=True, input=input, timeout=120)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    data = tmp_path / "lib"
+    r = thuvien("init", "--data", str(data), "--library", "PY-TH02", "--name", "Thư viện trường")
+    assert r.returncode == 0, r.stderr
+    return data
+
+
+def test_init_refuses_bad_codes_and_a_second_init(tmp_path, folder):
+    r = thuvien("init", "--data", str(tmp_path / "x"), "--library", "bad code", "--name", "X")
+    assert r.returncode == 1 and "library code" in r.stderr
+    r = thuvien("init", "--data", str(folder), "--library", "PY-TH02", "--name", "X")
+    assert r.returncode == 1 and "already holds a library" in r.stderr
+
+
+def test_user_add_reads_the_password_from_stdin(folder):
+    r = thuvien("user", "add", "thuthu", "--role", "librarian", "--password-stdin",
+                "--data", str(folder), input="mot-mat-khau-dai\n")
+    assert r.returncode == 0, r.stderr
+    r = thuvien("user", "add", "ngan", "--role", "librarian", "--password-stdin",
+                "--data", str(folder), input="short\n")
+    assert r.returncode == 1 and "at least 8" in r.stderr
+    from appliance.core import users
+    ctx = Context.open(folder)
+    assert users.authenticate(ctx, "thuthu", "mot-mat-khau-dai").role == "librarian"
+
+
+def test_verify_finds_a_forged_row_and_rebuild_repairs_it(folder):
+    assert thuvien("verify", "--data", str(folder)).returncode == 0
+    con = sqlite3.connect(folder / "thuvien.db")
+    con.execute("UPDATE loan_rule SET loan_days = 365")
+    con.commit()
+    con.close()
+    r = thuvien("verify", "--data", str(folder))
+    assert r.returncode == 1 and "LoanRule" in r.stdout
+    assert thuvien("rebuild", "--data", str(folder)).returncode == 0
+    assert thuvien("verify", "--data", str(folder)).returncode == 0
+
+
+def test_backup_and_restore_round_trip(tmp_path, ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    data = str(ctx.data_dir)
+    ctx.close()
+    backup = tmp_path / "backups" / "one.db"
+    r = thuvien("backup", "--data", data, "--to", str(backup))
+    assert r.returncode == 0, r.stderr
+    assert "pages" in r.stderr  # progress was shown
+    ctx = Context.open(data)
+    circulation.checkin(ctx, "1001")  # a change after the backup
+    ctx.close()
+    r = thuvien("restore", "--data", data, "--from", str(backup))
+    assert r.returncode == 0, r.stdout + r.stderr
+    from appliance.core.models import Item
+    ctx = Context.open(data)
+    assert Item.get(Item.barcode == "1001").status == "on_loan"
+    ctx.close()
+
+
+def test_backup_folder_rotates(tmp_path, folder):
+    target = tmp_path / "nightly"
+    target.mkdir()
+    for n in range(4):
+        (target / f"thuvien-2026010{n}-000000.db").write_bytes(b"old")
+    r = thuvien("backup", "--data", str(folder), "--to", str(target), "--keep", "2")
+    assert r.returncode == 0, r.stderr
+    assert len(list(target.glob("thuvien-*.db"))) == 2
+
+
+def test_restore_refuses_a_damaged_file_and_changes_nothing(tmp_path, folder):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    before = (folder / "thuvien.db").read_bytes()
+    r = thuvien("restore", "--data", str(folder), "--from", str(bad))
+    assert r.returncode == 1 and "bad.db" in r.stderr
+    assert (folder / "thuvien.db").read_bytes() == before
+    r = thuvien("restore", "--data", str(folder), "--from", str(tmp_path / "missing.db"))
+    assert r.returncode == 1 and "does not exist" in r.stderr
+
+
+def test_missing_data_folder_is_a_clear_error(tmp_path):
+    r = thuvien("verify", "--data", str(tmp_path / "nowhere"))
+    assert r.returncode == 1 and "thuvien init" in r.stderr
