@@ -545,17 +545,20 @@ def find_duplicate(bib):
     from .catalogue import normalise_isbn
     from .models import Bib
 
-    live = ~Bib.deleted & (Bib.title != "")
+    db = Bib._meta.database
     try:
         isbn = normalise_isbn(bib.get("isbn")) if bib.get("isbn") else None
     except Exception:
         isbn = None
-    if isbn:
-        found = Bib.get_or_none(live & (Bib.isbn == isbn))
-        if found:
-            return found
-    if bib.get("control_number"):
-        return Bib.get_or_none(live & (Bib.control_number == bib["control_number"]))
+    for column, value in (("isbn", isbn), ("control_number", bib.get("control_number"))):
+        if not value:
+            continue
+        # plain SQL: this runs once per imported record
+        row = db.execute_sql(f"SELECT id FROM bib WHERE {column} = %s AND NOT deleted "
+                             "AND title <> '' LIMIT 1".replace("%s", db.param), (value,)
+                             ).fetchone()
+        if row:
+            return Bib.get_by_id(row[0])
     return None
 
 

@@ -9,6 +9,7 @@ the log (`thuvien rebuild`) fills it again. On PostgreSQL (hub option) search
 falls back to plain folded LIKE matching over title and authors.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 
@@ -64,33 +65,41 @@ def reindex(db):
         on_bib_changed(db, bib_id)
 
 
-def _texts(bib, items):
-    calls = " ".join(sorted({i.call_number for i in items if i.call_number} | {bib.ddc or ""}))
+BIB_COLUMNS = ("id", "title", "authors", "subjects", "series", "publisher", "notes", "isbn",
+               "ddc", "year", "language", "deleted")
+
+
+def _texts(bib, calls):
+    calls = " ".join(sorted(set(calls) | {bib["ddc"] or ""}))
     return {
-        "title": bib.title or "", "authors": " ; ".join(bib.authors or []),
-        "subjects": " ; ".join(bib.subjects or []), "series": bib.series or "",
-        "publisher": bib.publisher or "", "notes": bib.notes or "",
-        "isbn": bib.isbn or "", "callno": calls,
+        "title": bib["title"] or "", "authors": " ; ".join(json.loads(bib["authors"] or "[]")),
+        "subjects": " ; ".join(json.loads(bib["subjects"] or "[]")),
+        "series": bib["series"] or "", "publisher": bib["publisher"] or "",
+        "notes": bib["notes"] or "", "isbn": bib["isbn"] or "", "callno": calls,
     }
 
 
 def on_bib_changed(db, bib_id):
-    """Called by the projector after a record or one of its copies changed."""
+    """Called by the projector after a record or one of its copies changed.
+    Plain SQL here: it runs for every record and copy event, imports included."""
     if not _is_sqlite(db):
         return
     db = _real(db)
     ensure_index(db)
-    bib = Bib.get_or_none(Bib.id == bib_id)
+    found = db.execute_sql(f"SELECT {', '.join(BIB_COLUMNS)} FROM bib WHERE id = ?",
+                           (bib_id,)).fetchone()
+    bib = dict(zip(BIB_COLUMNS, found, strict=True)) if found else None
     row = db.execute_sql("SELECT rowid FROM search_doc WHERE bib_id = ?", (bib_id,)).fetchone()
     if row:
         db.execute_sql("DELETE FROM search_fts WHERE rowid = ?", (row[0],))
-    if bib is None or bib.deleted or not bib.title:
+    if bib is None or bib["deleted"] or not bib["title"]:
         if row:
             db.execute_sql("DELETE FROM search_doc WHERE rowid = ?", (row[0],))
         return
-    items = list(Item.select().where(Item.bib == bib_id))
-    newest = max((i.accession_date or "" for i in items), default="")
-    values = (bib.id, sort_key(bib.title), bib.year, bib.language, newest)
+    items = db.execute_sql("SELECT call_number, accession_date FROM item WHERE bib_id = ?",
+                           (bib_id,)).fetchall()
+    newest = max((i[1] or "" for i in items), default="")
+    values = (bib_id, sort_key(bib["title"]), bib["year"], bib["language"], newest)
     if row:
         rowid = row[0]
         db.execute_sql("UPDATE search_doc SET bib_id=?, sort_key=?, year=?, language=?, "
@@ -98,12 +107,13 @@ def on_bib_changed(db, bib_id):
     else:
         rowid = db.execute_sql("INSERT INTO search_doc (bib_id, sort_key, year, language, "
                                "newest) VALUES (?, ?, ?, ?, ?)", values).lastrowid
-    texts = _texts(bib, items)
+    texts = _texts(bib, [i[0] for i in items if i[0]])
     exact = normalize(" ".join(texts.values()))
-    db.execute_sql(
-        f"INSERT INTO search_fts (rowid, bib_id, {', '.join(FIELDS)}, exact) "
-        f"VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?)",
-        (rowid, bib.id, *(fold(texts[f]) for f in FIELDS), exact))
+    db.execute_sql(_INSERT_SQL, (rowid, bib_id, *(fold(texts[f]) for f in FIELDS), exact))
+
+
+_INSERT_SQL = (f"INSERT INTO search_fts (rowid, bib_id, {', '.join(FIELDS)}, exact) "
+               f"VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?)")
 
 
 # --- queries ------------------------------------------------------------------

@@ -21,7 +21,7 @@ def _login(client, card="P0001", pin="1234"):
 def test_search_page_folds_and_shows_copies(client):
     html = client.get("/opac/?q=truyen+kieu").get_data(as_text=True)
     assert "Truyện Kiều" in html and "1001" not in html  # barcodes are not shown to the public
-    assert "PY-DH01" in html and 'lang="vi"' in html
+    assert "PY-DH01" in html and 'lang="vi"' in html and "Tra cứu mục lục" in html
     assert "Skip to content" in html or "Chuyển đến nội dung" in html
     assert client.get("/opac/?q=truyen&page=abc&year_from=x").status_code == 200
     en = client.get("/opac/?q=kieu&lang=en").get_data(as_text=True)
