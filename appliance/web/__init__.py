@@ -18,6 +18,7 @@ BLUEPRINTS = [
     "appliance.web.device_events:bp",
     "appliance.web.oai:bp",
     "appliance.web.opac:bp",
+    "appliance.web.opendata:bp",
     "sync.hub:bp",
     "appliance.web.fleet:bp",
 ]
