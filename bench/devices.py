@@ -29,7 +29,7 @@ SIMS = {"3m810": Sim3M810, "feig": SimFeig}
 
 def bench_rfid(protocol: str, tags: int, rounds: int) -> dict:
     sim = SIMS[protocol]().start()
-    reader = open_reader(protocol, sim.path, timeout=1.0)
+    reader = open_reader(protocol, sim.path, timeout=1.0, parity="N")
     try:
         transactions = 1 + 2 * tags + (tags - 1) // getattr(sim, "page", 10 ** 6)
         floor, pad = [], []

@@ -7,7 +7,8 @@
         {"name": "desk", "kind": "serial", "port": "/dev/serial/by-id/usb-...", "baudrate": 9600},
         {"name": "kiosk", "kind": "evdev", "match": "Honeywell", "vid": "0c2e", "pid": "0b01"}
       ],
-      "rfid": {"name": "pad", "protocol": "feig", "port": "/dev/ttyUSB0", "poll": 0.3},
+      "rfid": {"name": "pad", "protocol": "feig", "port": "/dev/ttyUSB0", "poll": 0.3,
+               "baudrate": 38400, "parity": "E"},
       "cards": {"name": "reader0", "readers": ["ACS ACR122U"]},
       "printer": {"target": "/dev/usb/lp0", "width": 576}
     }
@@ -73,6 +74,8 @@ def _rfid(entry: dict | None) -> dict | None:
         raise ConfigError(f"rfid: protocol must be one of {PROTOCOLS}")
     if not entry.get("port"):
         raise ConfigError("rfid: 'port' is missing")
+    if entry.get("parity") not in (None, "N", "E", "O"):
+        raise ConfigError("rfid: parity must be N, E or O")
     return {"name": "pad", "poll": 0.3, **entry}
 
 

@@ -13,10 +13,10 @@ log = logging.getLogger(__name__)
 
 class RfidPoller:
     def __init__(self, on_event, protocol: str, port: str, baudrate=None, poll: float = 0.3,
-                 timeout: float = 0.5, **_ignored):
+                 timeout: float = 0.5, parity=None, **_ignored):
         self.on_event = on_event
         self.poll = poll
-        self.reader = open_reader(protocol, port, baudrate, timeout)
+        self.reader = open_reader(protocol, port, baudrate, timeout, parity)
         self.field: dict[str, dict] = {}  # uid -> description
         self.lock = threading.Lock()
         self.state = "running"

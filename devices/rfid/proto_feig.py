@@ -62,7 +62,7 @@ class FramingFeig(Framing):
 
 class ReaderFeig(Reader):
     framing = FramingFeig()
-    baudrate = 38400
+    baudrate, parity = 38400, "E"  # FEIG's factory setting: 38400 8E1
 
     def _iso(self, data: bytes, uid: str | None = None, allow=(OK,)) -> tuple[int, bytes]:
         answer = self.transact(bytes([ISO_HOST]) + data)

@@ -37,6 +37,7 @@ class Reader:
     """A reader on a pyserial port. Subclasses implement the five primitives."""
 
     framing = None
+    baudrate, parity = 19200, "N"
     retries = 2  # resend after a checksum error or silence: every command is idempotent
 
     def __init__(self, port, timeout: float = 0.5):
@@ -107,7 +108,9 @@ class Reader:
 
 
 def open_reader(protocol: str, port: str, baudrate: int | None = None,
-                timeout: float = 0.5) -> Reader:
+                timeout: float = 0.5, parity: str | None = None) -> Reader:
+    """A reader on a serial port; baud rate and parity default to the protocol's factory
+    settings ("N" is needed for a simulator: a pty has no parity)."""
     import serial
 
     from .proto_3m810 import Reader3M810
@@ -116,5 +119,6 @@ def open_reader(protocol: str, port: str, baudrate: int | None = None,
     cls = {"3m810": Reader3M810, "feig": ReaderFeig}.get(protocol)
     if cls is None:
         raise ValueError(f"unknown RFID protocol {protocol!r} (known: 3m810, feig)")
-    link = serial.serial_for_url(port, baudrate=baudrate or cls.baudrate, timeout=timeout)
+    link = serial.serial_for_url(port, baudrate=baudrate or cls.baudrate, parity=parity or cls.parity,
+                                 timeout=timeout)
     return cls(link, timeout=timeout)

@@ -21,7 +21,7 @@ PROTOCOLS = {"3m810": (Sim3M810, Reader3M810), "feig": (SimFeig, ReaderFeig)}
 def rig(request):
     sim_cls, _ = PROTOCOLS[request.param]
     sim = sim_cls().start()
-    reader = open_reader(request.param, sim.path, timeout=0.3)
+    reader = open_reader(request.param, sim.path, timeout=0.3, parity="N")
     yield sim, reader
     reader.port.close()
     sim.stop()
@@ -147,6 +147,13 @@ def test_damaged_request_is_ignored_by_simulator(rig):
     assert len(reader.inventory()) == 1
 
 
+def test_factory_line_settings():
+    assert (ReaderFeig.baudrate, ReaderFeig.parity) == (38400, "E")
+    assert (Reader3M810.baudrate, Reader3M810.parity) == (19200, "N")
+    reader = open_reader("feig", "loop://")
+    assert (reader.port.baudrate, reader.port.parity) == (38400, "E")
+
+
 def test_unknown_protocol_and_bad_port():
     with pytest.raises(ValueError, match="unknown RFID protocol"):
         open_reader("acme", "loop://")
@@ -161,7 +168,7 @@ def test_simulator_runs_as_a_program(module):
     try:
         path = proc.stdout.readline().strip()
         assert os.path.exists(path)
-        reader = open_reader(module.rsplit("_", 1)[1], path, timeout=0.5)
+        reader = open_reader(module.rsplit("_", 1)[1], path, timeout=0.5, parity="N")
         got = sorted((d["barcode"], d.get("owner"), d["set_size"])
                      for d in map(reader.describe, reader.inventory()))
         assert got == [("3500123", "VN-PY01", 1), ("A1", None, 2)]
