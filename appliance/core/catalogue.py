@@ -6,6 +6,7 @@ from . import records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import Bib, Hold, Item
+from .prepared import Prepared
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
               "series", "notes", "marc", "control_number", "local_history", "deleted")
@@ -13,6 +14,9 @@ ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "status
                "accession_date")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
 STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
+ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select().where(
+    (Item.barcode == barcode) & (Item.library == library)), 2)
+BIB = Prepared(Bib, lambda bib_id: Bib.select().where(Bib.id == bib_id), 1)
 BARCODE_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
 DDC_RE = re.compile(r"^\d{3}(\.\d+)?$")
 
@@ -91,7 +95,7 @@ def get_bib(ctx, bib_id):
 
 def get_item(ctx, barcode, library=None):
     barcode = (barcode or "").strip()
-    item = Item.get_or_none((Item.barcode == barcode) & (Item.library == (library or ctx.library)))
+    item = ITEM_BY_BARCODE.first(barcode, library or ctx.library)
     if item is None:
         raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."), barcode=barcode)
     return item
@@ -148,3 +152,9 @@ def set_status(ctx, barcode, status):
 
 def holds_count(bib):
     return Hold.select().where((Hold.bib == bib.id) & (Hold.status << ("waiting", "ready"))).count()
+
+
+def title_of(item):
+    """The title of a copy's record, on the circulation path."""
+    bib = BIB.first(item.bib_id)
+    return bib.title if bib else ""

@@ -3,10 +3,14 @@
 from datetime import date
 
 from . import events, holds, patrons, policy
-from .catalogue import get_item
+from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
 from .models import Hold, Loan, Patron
+from .prepared import Prepared
+
+READY_HOLD = Prepared(Hold, lambda item: Hold.select().where(
+    (Hold.item == item) & (Hold.status == "ready")), 1)
 
 NOT_LOANABLE = ("lost", "damaged", "withdrawn", "in_transit")
 
@@ -21,7 +25,7 @@ def _check_patron(ctx, patron):
 
 
 def _ready_hold_for_item(item):
-    return Hold.get_or_none((Hold.item == item.id) & (Hold.status == "ready"))
+    return READY_HOLD.first(item.id)
 
 
 def _check_item(item, patron):
@@ -61,7 +65,7 @@ def checkout(ctx, card, barcode, actor=None):
             "hold_id": hold.id if hold else None, "actor": actor}
     events.record(ctx, "loan.out", body, library=item.library)
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
-            "patron": patron.card, "title": item.bib.title, "renewals_left": rule.max_renewals}
+            "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
 
 
 def _fee(rule, due_date, today):
@@ -73,7 +77,7 @@ def checkin(ctx, barcode, actor=None):
     item = get_item(ctx, barcode)
     loan = Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())
     if loan is None:
-        return {"loan_id": None, "item": item.barcode, "title": item.bib.title, "hold": None,
+        return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
                 "transit": None, "fee": 0, "was_on_loan": False}
     patron = Patron.get_by_id(loan.patron_id)
     rule = policy.rule_for(item.library, patron.category, item.item_type)
@@ -84,7 +88,7 @@ def checkin(ctx, barcode, actor=None):
     with events.writing(ctx):
         events.record(ctx, "loan.in", body, library=item.library)
         hold = None if transit else holds.trap(ctx, item)
-    return {"loan_id": loan.id, "item": item.barcode, "title": item.bib.title,
+    return {"loan_id": loan.id, "item": item.barcode, "title": title_of(item),
             "patron": patron.card, "fee": body["fee"], "transit": transit,
             "hold": hold, "was_on_loan": True, "overdue": loan.due_date < today.isoformat()}
 

@@ -6,13 +6,16 @@ from .catalogue import get_bib
 from .errors import N_, NotFound, Refused
 from .ids import new_id
 from .models import Hold, Item, Loan
+from .prepared import Prepared
 
 PICKUP_DAYS = 7
+WAITING = Prepared(Hold, lambda bib, library: Hold.select().where(
+    (Hold.bib == bib) & (Hold.library == library) & (Hold.status == "waiting"))
+    .order_by(Hold.placed_at).limit(1), 2)
 
 
 def waiting_for(bib_id, library):
-    return (Hold.select().where((Hold.bib == bib_id) & (Hold.library == library)
-                                & (Hold.status == "waiting")).order_by(Hold.placed_at).first())
+    return WAITING.first(bib_id, library)
 
 
 def place(ctx, card, bib_id):

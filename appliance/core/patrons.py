@@ -9,9 +9,16 @@ from . import passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
+from .prepared import Prepared
 from .policy import CATEGORIES
 
 CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
+BY_CARD = Prepared(Patron, lambda card, library: Patron.select().where(
+    (Patron.card == card) & ~Patron.deleted & (Patron.library == library)), 2)
+BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
+    (Patron.card == card) & ~Patron.deleted).order_by(Patron.library), 1)
+OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
+    (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
             "phone", "email", "keep_history")
 
@@ -19,8 +26,7 @@ EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "gua
 def find(ctx, card, library=None):
     """A patron by card number: this library first, then town-wide cards."""
     card = (card or "").strip()
-    q = Patron.select().where((Patron.card == card) & ~Patron.deleted)
-    patron = q.where(Patron.library == (library or ctx.library)).first() or q.first()
+    patron = BY_CARD.first(card, library or ctx.library) or BY_CARD_ANYWHERE.first(card)
     if patron is None:
         raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=card)
     return patron
@@ -131,8 +137,7 @@ def verify_pin(ctx, card, pin):
 
 
 def open_loans(patron):
-    return list(Loan.select().where((Loan.patron == patron.id) & Loan.returned_at.is_null())
-                .order_by(Loan.due_date))
+    return OPEN_LOANS.all(patron.id)
 
 
 def blocks(ctx, patron):

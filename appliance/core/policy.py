@@ -5,8 +5,13 @@ from datetime import timedelta
 from . import events
 from .errors import N_, Invalid
 from .models import ClosedDay, Library, LoanRule
+from .prepared import Prepared
 
 CATEGORIES = ("child", "pupil", "adult", "staff")
+RULES = Prepared(LoanRule, lambda *ids: LoanRule.select().where(LoanRule.id << list(ids)), 4)
+LIBRARY = Prepared(Library, lambda code: Library.select().where(Library.code == code), 1)
+CLOSED = Prepared(ClosedDay, lambda library, first, last: ClosedDay.select().where(
+    (ClosedDay.library == library) & (ClosedDay.day >= first) & (ClosedDay.day <= last)), 3)
 RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day")
 DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
                 "fee_per_day": 0}
@@ -14,10 +19,12 @@ DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allow
 
 def rule_for(library, category, item_type):
     """The most specific rule: exact, then any item type, then any category, then any."""
-    for cat, typ in ((category, item_type), (category, "*"), ("*", item_type), ("*", "*")):
-        rule = LoanRule.get_or_none(LoanRule.id == f"{library}|{cat}|{typ}")
-        if rule:
-            return rule
+    ids = [f"{library}|{cat}|{typ}" for cat, typ in (
+        (category, item_type), (category, "*"), ("*", item_type), ("*", "*"))]
+    found = {rule.id: rule for rule in RULES.all(*ids)}
+    for rule_id in ids:
+        if rule_id in found:
+            return found[rule_id]
     return LoanRule(library=library, category="*", item_type="*", **DEFAULT_RULE)
 
 
@@ -52,18 +59,23 @@ def set_closed(ctx, library, day, closed=True, reason=None):
                                           "closed": closed, "reason": reason}, library=library)
 
 
+def _closed_weekdays(library):
+    lib = LIBRARY.first(library)
+    return set(lib.closed_weekdays or []) if lib else set()
+
+
 def is_closed(library, day):
-    lib = Library.get_or_none(Library.code == library)
-    if lib and day.weekday() in (lib.closed_weekdays or []):
-        return True
-    return ClosedDay.select().where(ClosedDay.id == f"{library}|{day.isoformat()}").exists()
+    return due_date(library, day, 0) != day
 
 
 def due_date(library, start, days):
     """`days` after `start`, moved forward past closed days (at most a year)."""
     due = start + timedelta(days=days)
-    for _ in range(366):
-        if not is_closed(library, due):
-            return due
+    weekly = _closed_weekdays(library)
+    if len(weekly) >= 7:
+        return due
+    closed = {row.day for row in CLOSED.all(library, due.isoformat(),
+                                            (due + timedelta(days=366)).isoformat())}
+    while due.weekday() in weekly or due.isoformat() in closed:
         due += timedelta(days=1)
     return due

@@ -12,6 +12,13 @@ import uuid
 
 from . import search
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
+from .prepared import Prepared
+
+OPEN_LOAN = Prepared(Loan, lambda item: Loan.select().where(
+    (Loan.item == item) & Loan.returned_at.is_null()), 1)
+LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
+ITEM = Prepared(Item, lambda item_id: Item.select().where(Item.id == item_id), 1)
+PATRON = Prepared(Patron, lambda patron_id: Patron.select().where(Patron.id == patron_id), 1)
 
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
@@ -102,7 +109,7 @@ def item_saved(ev, body):
 # Circulation.
 
 def _open_loan(item_id):
-    return Loan.get_or_none((Loan.item == item_id) & (Loan.returned_at.is_null()))
+    return OPEN_LOAN.first(item_id)
 
 
 def _set_item(item_id, **values):
@@ -110,8 +117,8 @@ def _set_item(item_id, **values):
 
 
 def loan_out(ev, body):
-    item = Item.get_or_none(Item.id == body["item_id"])
-    patron = Patron.get_or_none(Patron.id == body["patron_id"])
+    item = ITEM.first(body["item_id"])
+    patron = PATRON.first(body["patron_id"])
     if item is None or patron is None:
         _conflict(ev, "unknown_reference", body["loan_id"], {"event": body})
         return
@@ -136,8 +143,7 @@ def loan_out(ev, body):
 
 
 def loan_in(ev, body):
-    loan = (Loan.get_or_none(Loan.id == body["loan_id"]) if body.get("loan_id")
-            else _open_loan(body["item_id"]))
+    loan = LOAN.first(body["loan_id"]) if body.get("loan_id") else _open_loan(body["item_id"])
     if loan is None or loan.returned_at is not None:
         _conflict(ev, "returned_not_on_loan", body["item_id"], {
             "loan_id": body.get("loan_id"), "at": body["at"],
@@ -152,7 +158,7 @@ def loan_in(ev, body):
 
 
 def loan_renew(ev, body):
-    loan = Loan.get_or_none(Loan.id == body["loan_id"])
+    loan = LOAN.first(body["loan_id"])
     if loan is None or loan.returned_at is not None:
         _conflict(ev, "renewal_not_on_loan", body["loan_id"], {"event": body})
         return

@@ -26,7 +26,7 @@ def select_locale():
 def compiled_dir():
     """Compile every .po under translations/<lang>/LC_MESSAGES into messages.mo."""
     out = Path(tempfile.mkdtemp(prefix="thuvien-i18n-"))
-    for lang_dir in SOURCE.iterdir() if SOURCE.exists() else []:
+    for lang_dir in (d for d in SOURCE.iterdir() if d.is_dir()) if SOURCE.exists() else ():
         merged = Catalog(locale=lang_dir.name)
         for po in sorted((lang_dir / "LC_MESSAGES").glob("*.po")):
             with open(po, "rb") as f:

@@ -1,0 +1,191 @@
+"""Circulation speed and size on a loaded library.
+
+    python -m bench.core [--cycles 300] [--records 20000] [--copies 50000] [--patrons 5000]
+
+Measures, in one run, so the ratio holds on a noisy machine:
+- checkout+return cycle latency (p50/p99) through the core;
+- the floor: bare SQLite insert+commit with the same pragmas (a cycle makes two durable
+  transactions, so the floor is given for one and for two commits);
+- HTTP checkout latency (p50/p99) against a real `thuvien serve`;
+- that server's RSS with the whole library loaded, and its start-to-first-answer time.
+Writes bench/results/core.json. Goals: core cycle within 3x the floor, HTTP checkout
+p50 under 10 ms, RSS under 80 MB, start under 2 s.
+"""
+
+import argparse
+import json
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+from appliance.core import catalogue, circulation, events, patrons, policy, users
+from appliance.core.datadir import init
+from appliance.core.db import SQLITE_PRAGMAS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PASSWORD = "bench-password"
+
+
+def pct(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(samples_s):
+    ms = [s * 1000 for s in samples_s]
+    return {"p50_ms": round(pct(ms, 50), 3), "p99_ms": round(pct(ms, 99), 3),
+            "mean_ms": round(statistics.fmean(ms), 3), "n": len(ms)}
+
+
+def load(ctx, records, copies, patron_count, progress=True):
+    """Fill a library through the commands (one transaction per thousand, for speed)."""
+    policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=100_000,
+                     max_renewals=2)
+    bib_ids = []
+    started = time.perf_counter()
+    for start in range(0, records, 1000):
+        with events.writing(ctx):
+            for n in range(start, min(records, start + 1000)):
+                bib_ids.append(catalogue.save_bib(ctx, {
+                    "title": f"Lịch sử địa phương tập {n}", "authors": [f"Tác giả {n % 997}"],
+                    "year": 1950 + n % 75, "language": "vie", "ddc": "959.7"}).id)
+        if progress:
+            print(f"\r  records {len(bib_ids)}/{records}", end="", file=sys.stderr, flush=True)
+    for start in range(0, copies, 1000):
+        with events.writing(ctx):
+            for n in range(start, min(copies, start + 1000)):
+                catalogue.save_item(ctx, {"bib": bib_ids[n % records], "barcode": f"B{n:07d}"})
+        if progress:
+            print(f"\r  copies {min(copies, start + 1000)}/{copies}   ", end="", file=sys.stderr,
+                  flush=True)
+    with events.writing(ctx):
+        for n in range(patron_count):
+            patrons.save(ctx, {"card": f"P{n:06d}", "name": f"Bạn đọc {n}",
+                               "category": "adult"})
+    if progress:
+        print(f"\r  loaded in {time.perf_counter() - started:.0f} s          ", file=sys.stderr)
+
+
+def core_cycles(ctx, cycles):
+    samples = []
+    for n in range(cycles):
+        barcode = f"B{n:07d}"
+        t = time.perf_counter()
+        circulation.checkout(ctx, "P000001", barcode)
+        circulation.checkin(ctx, barcode)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+def floor(folder, n):
+    """Bare SQLite: one insert and a commit, same pragmas, same disk."""
+    con = sqlite3.connect(folder / "floor.db", isolation_level=None)
+    for name, value in SQLITE_PRAGMAS.items():
+        con.execute(f"PRAGMA {name}={value}")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT)")
+    samples = []
+    for i in range(n):
+        t = time.perf_counter()
+        con.execute("BEGIN")
+        con.execute("INSERT INTO t (body) VALUES (?)", (f"loan {i}" * 8,))
+        con.execute("COMMIT")
+        samples.append(time.perf_counter() - t)
+    con.close()
+    return samples
+
+
+def rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def http_run(data_dir, cycles, first_copy):
+    port = 18000 + (int(time.time()) % 1000)
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
+                             str(data_dir), "--port", str(port), "--sip2-port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if requests.get(f"{url}/api/v1/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.01)
+            if time.perf_counter() - started > 30:
+                raise RuntimeError("server did not start")
+        start_s = time.perf_counter() - started
+        session = requests.Session()
+        token = session.post(f"{url}/api/v1/session", json={"username": "bench",
+                                                            "password": PASSWORD}).json()
+        auth = {"Authorization": f"Bearer {token['token']}"}
+        # Warm-up, then measured checkouts (each returned so the patron stays under limits).
+        out, back = [], []
+        for n in range(first_copy, first_copy + cycles + 20):
+            barcode = f"B{n:07d}"
+            t = time.perf_counter()
+            r = session.post(f"{url}/api/v1/checkouts", headers=auth,
+                             json={"patron": "P000002", "item": barcode})
+            t_out = time.perf_counter() - t
+            assert r.status_code == 201, r.text
+            t = time.perf_counter()
+            session.post(f"{url}/api/v1/checkins", headers=auth, json={"item": barcode})
+            if n >= first_copy + 20:
+                out.append(t_out)
+                back.append(time.perf_counter() - t)
+        for q in ("Lịch sử", "lich su tap 12", "Tác giả 5"):
+            session.get(f"{url}/api/v1/search", params={"q": q})
+        return {"start_to_first_answer_s": round(start_s, 3), "checkout": summary(out),
+                "checkin": summary(back), "server_rss_mb": round(rss_mb(proc.pid), 1)}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=300)
+    ap.add_argument("--records", type=int, default=20_000)
+    ap.add_argument("--copies", type=int, default=50_000)
+    ap.add_argument("--patrons", type=int, default=5_000)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="thuvien-bench-") as tmp:
+        folder = Path(tmp)
+        ctx = init(folder / "data", "PY-DH01", "Bench library")
+        load(ctx, args.records, args.copies, args.patrons)
+        users.create(ctx, "bench", PASSWORD, "librarian")
+        core = core_cycles(ctx, args.cycles)
+        bare = floor(folder, args.cycles * 2)
+        ctx.close()
+        http = http_run(folder / "data", args.cycles, args.cycles)
+    core_s, floor_s = summary(core), summary(bare)
+    result = {
+        "bench": "core",
+        "loaded": {"records": args.records, "copies": args.copies, "patrons": args.patrons},
+        "core_cycle": core_s,
+        "floor_insert_commit": floor_s,
+        "ratio_cycle_to_one_commit_p50": round(core_s["p50_ms"] / floor_s["p50_ms"], 2),
+        "ratio_cycle_to_two_commits_p50": round(core_s["p50_ms"] / (2 * floor_s["p50_ms"]), 2),
+        "http": http,
+        "goals": {"core_within_3x_floor": core_s["p50_ms"] <= 3 * 2 * floor_s["p50_ms"],
+                  "http_checkout_p50_under_10ms": http["checkout"]["p50_ms"] < 10,
+                  "rss_under_80mb": http["server_rss_mb"] < 80,
+                  "start_under_2s": http["start_to_first_answer_s"] < 2},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "core.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    return result
+
+
+if __name__ == "__main__":
+    main()
