@@ -9,8 +9,8 @@ from . import passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
-from .prepared import Prepared
 from .policy import CATEGORIES
+from .prepared import Prepared
 
 CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
 BY_CARD = Prepared(Patron, lambda card, library: Patron.select().where(

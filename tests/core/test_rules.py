@@ -38,8 +38,9 @@ def test_due_date_skips_closed_days_and_closed_weekdays(ctx):
 
 def test_due_date_in_library_time_zone():
     # 18:30 UTC on 31 Dec is already 1 January in Hồ Chí Minh City (UTC+7).
-    from appliance.core.clock import HLC
     from datetime import datetime, timezone
+
+    from appliance.core.clock import HLC
     ms = int(datetime(2026, 12, 31, 18, 30, tzinfo=timezone.utc).timestamp() * 1000)
     assert HLC(wall=lambda: ms).today() == date(2027, 1, 1)
 
