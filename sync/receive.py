@@ -76,9 +76,9 @@ def open_batch(ctx, data: bytes):
         envelope.verify(env, keys.sign_public_from(dev.sign_key))
         meta, evs = protocol.open_payload(env, me=ctx.origin, box_key=keys.load(ctx.data_dir).box)
     except envelope.EnvelopeError as exc:
-        raise _logged(Refusal(exc.code, exc.reason, 400), sender) from exc
+        raise _logged(ctx, Refusal(exc.code, exc.reason, 400), sender) from exc
     except Refusal as exc:
-        raise _logged(exc, sender) from None
+        raise _logged(ctx, exc, sender) from None
     return dev, env.header, meta, evs
 
 
@@ -105,7 +105,7 @@ def accept(ctx, dev: Device, header, evs: list[dict]) -> dict:
                 Device.id == dev.id).execute()
             cursor = events.head(dev.id)[0]
     except Refusal as exc:
-        raise _logged(exc, dev.id) from None
+        raise _logged(ctx, exc, dev.id) from None
     if result["applied"]:
         log.info("sync: %s sent %s..%s, applied %s, skipped %s", dev.id, header.first_seq,
                  header.last_seq, result["applied"], result["skipped"])
@@ -143,17 +143,19 @@ def pull(ctx, dev: Device, after, limit) -> tuple[list[dict], int, bool]:
     rows = events.feed(after, limit + 1, where=Event.origin != dev.id)
     more = len(rows) > limit
     rows = rows[:limit]
-    Device.update(pull_after=after).where(Device.id == dev.id).execute()
+    with events.writing(ctx):  # one writer at a time, or SQLite times out under load
+        Device.update(pull_after=after).where(Device.id == dev.id).execute()
     return [events.to_dict(r) for r in rows], (rows[-1].pos if rows else after), more
 
 
-def _logged(exc: Refusal, sender) -> Refusal:
+def _logged(ctx, exc: Refusal, sender) -> Refusal:
     log.warning("sync: refused batch from %s: %s: %s", sender or "?", exc.code, exc.reason)
     try:
-        SyncRefusal.create(at=now_iso(), sender=sender, code=exc.code, reason=exc.reason)
-        if sender:
-            Device.update(last_error=f"{exc.code}: {exc.reason}").where(
-                Device.id == sender).execute()
+        with events.writing(ctx):
+            SyncRefusal.create(at=now_iso(), sender=sender, code=exc.code, reason=exc.reason)
+            if sender:
+                Device.update(last_error=f"{exc.code}: {exc.reason}").where(
+                    Device.id == sender).execute()
     except Exception:  # the refusal stands even if the note cannot be written
         log.exception("sync: could not record refusal")
     return exc

@@ -15,7 +15,23 @@ from sync import enrol
 HERE = Path(__file__).parent
 
 
+def _reset_prepared():
+    """Core caches compiled SQL per database class, but keyed by the proxy's class: a
+    process that opens a SQLite branch and a PostgreSQL hub in turn (these tests do; an
+    appliance never does) must drop the cache between them."""
+    try:
+        from appliance.core.prepared import Prepared
+    except ImportError:
+        return
+    for name, module in list(sys.modules.items()):
+        if name.startswith("appliance.core"):
+            for value in vars(module).values():
+                if isinstance(value, Prepared):
+                    value._sql.clear()
+
+
 def init(path, library, role="branch", database=None):
+    _reset_prepared()
     ctx = datadir.init(path, library, f"Thư viện {library}", role=role, database=database)
     ctx.close()
     return path
@@ -23,6 +39,7 @@ def init(path, library, role="branch", database=None):
 
 @contextmanager
 def opened(path):
+    _reset_prepared()
     ctx = Context.open(path)
     try:
         yield ctx
@@ -39,14 +56,16 @@ class HubProcess:
 
     def start(self):
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "hubserver.py"), str(self.data_dir), str(self.port),
-             str(self.threads)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-            text=True)
+        self.log = Path(self.data_dir) / "server.log"  # a file: a full pipe would stall the hub
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(HERE / "hubserver.py"), str(self.data_dir),
+                 str(self.port), str(self.threads)], stdout=subprocess.PIPE, stderr=log,
+                env=env, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("READY"):
             self.proc.kill()
-            raise RuntimeError("hub did not start: " + line + self.proc.stderr.read())
+            raise RuntimeError("hub did not start: " + line + self.log.read_text())
         self.port = int(line.split()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         return self
@@ -57,7 +76,6 @@ class HubProcess:
         if self.proc:
             self.proc.wait(10)
             self.proc.stdout.close()
-            self.proc.stderr.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
