@@ -14,7 +14,7 @@ SQLITE_PRAGMAS = {
     "synchronous": "full",  # an acknowledged loan survives a power cut
     "foreign_keys": 1,
     "busy_timeout": 10000,
-    "cache_size": -2000,  # 2 MB per connection (one per server thread): bounded on a Pi
+    "cache_size": -1000,  # 1 MB per connection (one per server thread): bounded on a Pi
     "temp_store": "memory",
 }
 

@@ -35,3 +35,52 @@ def test_form_without_csrf_token_changes_nothing(client, ctx):
     r = client.post("/desk/checkout", data={"card": "P0001", "barcode": "1001"})
     assert r.status_code == 400
     assert Event.select().count() == before
+
+
+def test_clock_behind_shows_a_warning_on_every_page(client, ctx):
+    from appliance.core.clock import pack
+    login(client)
+    assert "banner warn" not in client.get("/desk/").get_data(as_text=True)
+    ctx.clock.observe(pack(ctx.clock.wall_ms() + 3 * 24 * 3600 * 1000, 0))
+    page = client.get("/desk/").get_data(as_text=True)
+    assert 'class="banner warn" role="alert"' in page
+    assert client.get("/api/v1/health").get_json()["clock_ok"] is False
+
+
+def test_desk_pages_render_for_a_librarian(client, ctx):
+    from appliance.core import circulation
+    circulation.checkout(ctx, "P0001", "1001")
+    login(client)
+    for path in ("/desk/", "/desk/checkin", "/desk/patrons", "/desk/patrons/P0001",
+                 "/desk/patrons/new", "/desk/patrons/P0001/edit", "/desk/bibs",
+                 "/desk/bibs/new", f"/desk/bibs/{ctx.bibs[0].id}", "/desk/items/1001",
+                 "/desk/holds", "/desk/overdue", "/desk/conflicts", "/desk/rules"):
+        r = client.get(path)
+        assert r.status_code == 200, path
+        assert "<main" in r.get_data(as_text=True), path
+    assert "Truyện Kiều" in client.get("/desk/items/1001").get_data(as_text=True)
+
+
+def test_admin_sets_a_rule_and_a_closed_day(client, ctx):
+    from appliance.core import policy
+    token = login(client, "quanly")
+    r = client.post("/desk/rules", data={"category": "pupil", "item_type": "book",
+                                         "loan_days": "21", "max_loans": "4",
+                                         "max_renewals": "1", "fee_per_day": "0",
+                                         "holds_allowed": "1", "csrf_token": token})
+    assert r.status_code == 302
+    assert policy.rule_for(ctx.library, "pupil", "book").loan_days == 21
+    r = client.post("/desk/calendar", data={"day": "2027-02-17", "reason": "Tết",
+                                            "csrf_token": token})
+    assert policy.is_closed(ctx.library, __import__("datetime").date(2027, 2, 17))
+    r = client.post("/desk/rules", data={"category": "pupil", "item_type": "book",
+                                         "loan_days": "abc", "csrf_token": token},
+                    follow_redirects=True)
+    assert "flash error" in r.get_data(as_text=True)
+
+
+def test_librarian_may_not_change_rules(client, ctx):
+    token = login(client)
+    r = client.post("/desk/rules", data={"category": "*", "item_type": "*", "loan_days": "99",
+                                         "csrf_token": token})
+    assert r.status_code == 403
