@@ -23,7 +23,10 @@ FIELD_ALIASES = {"title": "title", "author": "authors", "authors": "authors",
                  "subject": "subjects", "subjects": "subjects", "series": "series",
                  "publisher": "publisher", "isbn": "isbn", "callno": "callno", "call": "callno",
                  "note": "notes", "notes": "notes"}
-WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 0"
+# bm25 weights per column (bib_id, the folded fields, exact): the exact column's
+# weight is so heavy that a record matching the query's own diacritics ranks first.
+WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 1000.0"
+FILTER_KEYS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
 SORTS = ("relevance", "title", "newest")
 MAX_PER_PAGE = 100
 
@@ -48,6 +51,9 @@ def ensure_index(db):
         "CREATE TABLE IF NOT EXISTS search_doc (rowid INTEGER PRIMARY KEY, "
         "bib_id TEXT UNIQUE NOT NULL, sort_key TEXT, year INTEGER, language TEXT, "
         "newest TEXT)")
+    # Browsing without a query sorts the whole catalogue: these keep it an index walk.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_sort ON search_doc (sort_key)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_newest ON search_doc (newest, year)")
     db.execute_sql(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(bib_id UNINDEXED, {cols}, "
         "exact, tokenize = 'unicode61 remove_diacritics 0')")
@@ -214,30 +220,82 @@ def _hits_sql(terms, filters):
     return f"FROM {source} WHERE {where}{dsql}{isql}", args + dargs + iargs
 
 
-def _order(terms, sort):
-    if sort == "title":
-        return "d.sort_key, d.rowid", []
+def _order(sort):
     if sort == "newest":
-        return "d.newest DESC, d.year DESC, d.rowid DESC", []
-    if not terms:
-        return "d.sort_key, d.rowid", []
-    exact = match_expression(terms, exact=True)
-    return (f"(d.rowid IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)) DESC, "
-            f"bm25(search_fts, {WEIGHTS}), d.rowid", [exact])
+        return "d.newest DESC, d.year DESC, d.rowid DESC"
+    return "d.sort_key, d.rowid"
+
+
+def _ranked_expression(terms):
+    """One MATCH that finds what the folded expression finds and lets bm25 rank
+    records carrying the query's own diacritics first: each term also matches the
+    heavily weighted `exact` column. A phrase or field term keeps its folded match
+    required, since the exact column spans every field."""
+    parts = []
+    for t in terms:
+        folded = match_expression([t])
+        exact = match_expression([t], exact=True)
+        if not folded:
+            continue
+        if not exact:
+            parts.append(folded)
+        elif t.column is None and len(t.words) == 1:
+            parts.append(f"({folded} OR {exact})")
+        else:
+            parts.append(f"({folded} AND ({exact} OR {folded}))")
+    return " AND ".join(parts)
+
+
+def _filtered(filters):
+    return any(filters.get(k) not in (None, "", False) for k in FILTER_KEYS)
 
 
 def search_ids(db, q, page=1, per_page=20, sort="relevance", **filters):
-    """(total, [bib_id, ...]) for one page of results, straight from the index."""
+    """(total, [bib_id, ...]) for one page of results, straight from the index.
+    The page and the total come from one query (a window count)."""
     ensure_index(db)
     terms = parse(q)
     if q and q.strip() and not terms:
         return 0, []
+    limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
-    total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
-    order, oargs = _order(terms, sort)
-    rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                          args + oargs + [per_page, (page - 1) * per_page]).fetchall()
-    return total, [r[0] for r in rows]
+    order = _order(sort)
+    if not terms:
+        # Browsing: the page is an index walk, which a window count would turn into a
+        # sort of the whole catalogue; counting apart is cheaper.
+        total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
+        rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                              args + limit).fetchall()
+        return total, [r[0] for r in rows]
+    if sort == "relevance":
+        rows = _ranked_page(db, terms, filters, limit)
+    else:
+        rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
+                              "LIMIT ? OFFSET ?", args + limit).fetchall()
+    if rows:
+        return rows[0][1], [r[0] for r in rows]
+    return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], []
+
+
+def _ranked_page(db, terms, filters, limit):
+    rank = [_ranked_expression(terms), f"bm25({WEIGHTS})"]
+    if not _filtered(filters):
+        # Only the FTS table: SQLite sorts by rank inside FTS5 and reads no row it drops.
+        hits = db.execute_sql(
+            "SELECT rowid, count(*) OVER () FROM search_fts WHERE search_fts MATCH ? "
+            "AND rank MATCH ? ORDER BY rank LIMIT ? OFFSET ?", rank + limit).fetchall()
+        if not hits:
+            return []
+        ids = dict(db.execute_sql(
+            f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(hits))})",
+            [h[0] for h in hits]).fetchall())
+        return [(ids[r], total) for r, total in hits if r in ids]
+    dsql, dargs = _doc_filter(filters)
+    isql, iargs = _item_filter(filters)
+    return db.execute_sql(
+        "SELECT d.bib_id, count(*) OVER () FROM search_fts f JOIN search_doc d ON "
+        f"d.rowid = f.rowid WHERE search_fts MATCH ? AND f.rank MATCH ?{dsql}{isql} "
+        "ORDER BY f.rank LIMIT ? OFFSET ?", rank + dargs + iargs + limit).fetchall()
 
 
 def facets(db, q, **filters):
@@ -262,23 +320,47 @@ def facets(db, q, **filters):
 
 
 def availability(bib_id, library=None):
-    q = Item.select().where(Item.bib == bib_id)
+    return availabilities([bib_id], library)[bib_id]
+
+
+def availabilities(bib_ids, library=None):
+    """{bib_id: {"total", "available"}} for many records in one grouped query."""
+    out = {b: {"total": 0, "available": 0} for b in bib_ids}
+    if not bib_ids:
+        return out
+    db = Item._meta.database
+    sql = (f"SELECT bib_id, count(*), sum(status = 'available') FROM item WHERE bib_id IN "
+           f"({', '.join([db.param] * len(bib_ids))})")
+    args = list(bib_ids)
     if library:
-        q = q.where(Item.library == library)
-    items = list(q)
-    return {"total": len(items), "available": sum(i.status == "available" for i in items)}
+        sql += f" AND library = {db.param}"
+        args.append(library)
+    for bib_id, total, available in db.execute_sql(sql + " GROUP BY bib_id", args).fetchall():
+        out[bib_id] = {"total": total, "available": int(available or 0)}
+    return out
 
 
 def copies(bib_id):
-    return [{"barcode": i.barcode, "library": i.library, "location": i.location,
-             "call_number": i.call_number, "item_type": i.item_type, "status": i.status}
-            for i in Item.select().where(Item.bib == bib_id).order_by(Item.library, Item.barcode)]
+    return copies_of([bib_id])[bib_id]
 
 
-def _result(bib, library):
-    return {"bib_id": bib.id, "title": bib.title, "authors": bib.authors, "year": bib.year,
-            "isbn": bib.isbn, "language": bib.language, "publisher": bib.publisher,
-            "availability": availability(bib.id, library)}
+def copies_of(bib_ids):
+    """{bib_id: [copy, ...]} for many records in one query."""
+    out = {b: [] for b in bib_ids}
+    if bib_ids:
+        for i in (Item.select().where(Item.bib << list(bib_ids))
+                  .order_by(Item.library, Item.barcode)):
+            out[i.bib_id].append({
+                "barcode": i.barcode, "library": i.library, "location": i.location,
+                "call_number": i.call_number, "item_type": i.item_type, "status": i.status})
+    return out
+
+
+def _results(bibs, library):
+    counts = availabilities([b.id for b in bibs], library)
+    return [{"bib_id": b.id, "title": b.title, "authors": b.authors, "year": b.year,
+             "isbn": b.isbn, "language": b.language, "publisher": b.publisher,
+             "availability": counts[b.id]} for b in bibs]
 
 
 def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=False,
@@ -299,7 +381,7 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
     total, ids = search_ids(db, q, page, per_page, sort, **filters)
     bibs = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
     out = {"total": total, "page": page, "per_page": per_page,
-           "results": [_result(bibs[i], library) for i in ids if i in bibs]}
+           "results": _results([bibs[i] for i in ids if i in bibs], library)}
     if with_facets:
         out["facets"] = facets(db, q, **filters)
     return out
@@ -316,4 +398,4 @@ def _like_search(q, page, per_page, library):
     total = query.count()
     rows = query.order_by(Bib.title).paginate(page, per_page)
     return {"total": total, "page": page, "per_page": per_page,
-            "results": [_result(b, library) for b in rows]}
+            "results": _results(list(rows), library)}
