@@ -74,6 +74,8 @@ def migrate(db):
             log.info("migration %s: %s", version, description)
             with db.atomic():
                 step(db)
-                models.Setting.replace(key="schema_version", value=version).execute()
+                models.Setting.insert(key="schema_version", value=version).on_conflict(
+                    conflict_target=[models.Setting.key],
+                    update={models.Setting.value: version}).execute()
     if _extra_models:
         db.create_tables(_extra_models, safe=True)

@@ -18,7 +18,8 @@ class Prepared:
 
     def _compiled(self):
         db = self.model._meta.database
-        entry = self._sql.get(type(db))
+        kind = type(getattr(db, "obj", db))  # the database behind the proxy: its SQL dialect
+        entry = self._sql.get(kind)
         if entry is None:
             markers = [f"\x00marker{i}\x00" for i in range(self.arity)]
             sql, params = self.build(*markers).sql()
@@ -28,7 +29,7 @@ class Prepared:
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
             entry = (sql, slots)
             with _lock:
-                self._sql[type(db)] = entry
+                self._sql[kind] = entry
         return entry
 
     def all(self, *values):

@@ -15,23 +15,7 @@ from sync import enrol
 HERE = Path(__file__).parent
 
 
-def _reset_prepared():
-    """Core caches compiled SQL per database class, but keyed by the proxy's class: a
-    process that opens a SQLite branch and a PostgreSQL hub in turn (these tests do; an
-    appliance never does) must drop the cache between them."""
-    try:
-        from appliance.core.prepared import Prepared
-    except ImportError:
-        return
-    for name, module in list(sys.modules.items()):
-        if name.startswith("appliance.core"):
-            for value in vars(module).values():
-                if isinstance(value, Prepared):
-                    value._sql.clear()
-
-
 def init(path, library, role="branch", database=None):
-    _reset_prepared()
     ctx = datadir.init(path, library, f"Thư viện {library}", role=role, database=database)
     ctx.close()
     return path
@@ -39,7 +23,6 @@ def init(path, library, role="branch", database=None):
 
 @contextmanager
 def opened(path):
-    _reset_prepared()
     ctx = Context.open(path)
     try:
         yield ctx
@@ -196,7 +179,6 @@ def hub_database(backend):
     conn.close()
     try:
         url_schema = f"{url}?options=-csearch_path%3D{schema}"
-        _premigrate(url_schema)
         yield url_schema
     finally:
         with psycopg2.connect(url) as conn, conn.cursor() as cur:
@@ -204,20 +186,3 @@ def hub_database(backend):
         conn.close()
 
 
-def _premigrate(url):
-    """Work around core's first migration (Setting.replace, which PostgreSQL lacks):
-    make the initial schema and record its version, so db.connect finds it migrated."""
-    from playhouse.db_url import connect as url_connect
-
-    from appliance.core import db as coredb
-    from appliance.core import models
-
-    if coredb.SCHEMA_VERSION != 1:
-        return  # a later core migrates PostgreSQL itself
-    db = url_connect(url)
-    try:
-        with db.bind_ctx(models.ALL_MODELS):
-            db.create_tables(models.ALL_MODELS)
-            models.Setting.insert(key="schema_version", value=1).execute()
-    finally:
-        db.close()

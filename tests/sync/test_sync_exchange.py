@@ -14,7 +14,6 @@ from sync import agent, enrol, keys, protocol, usb
 from sync.models import SyncRefusal
 from tests.sync.syncsupport import (
     HubProcess,
-    _reset_prepared,
     chain,
     enrol_all,
     hub_database,
@@ -43,7 +42,6 @@ def _town(tmp_path, hub_db):
 
 def hub_ctx_for(hub_dir, library):
     """Staff at the town library acting on a branch's collection (same hub device)."""
-    _reset_prepared()
     base = Context.open(hub_dir)
     return Context.for_db(base.db, library, origin=base.origin, role="hub",
                           data_dir=hub_dir, settings=base.settings)
