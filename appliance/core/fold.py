@@ -10,6 +10,8 @@ Search indexes two forms of every text:
 """
 
 import unicodedata
+from functools import lru_cache
+from itertools import groupby
 
 # Combining tone marks, in the traditional dictionary order of the tones:
 # ngang (none), huyền, hỏi, ngã, sắc, nặng.
@@ -73,6 +75,7 @@ def _tone_position(word: str) -> int | None:
     return start  # mùa, hái, cháu
 
 
+@lru_cache(maxsize=65536)  # a catalogue has a few thousand distinct syllables
 def canonical_tone(word: str) -> str:
     """One spelling per syllable: hòa → hoà, thúy → thuý, hóa → hoá."""
     if not word or not word.isalpha():
@@ -90,16 +93,7 @@ def canonical_tone(word: str) -> str:
 
 def _words(text: str):
     """Split into runs of letters and runs of everything else, keeping both."""
-    run, alpha = [], None
-    for ch in text:
-        is_alpha = ch.isalpha()
-        if run and is_alpha != alpha:
-            yield "".join(run)
-            run = []
-        run.append(ch)
-        alpha = is_alpha
-    if run:
-        yield "".join(run)
+    return ["".join(run) for _, run in groupby(text, str.isalpha)]
 
 
 def normalize(text: str) -> str:
@@ -110,13 +104,28 @@ def normalize(text: str) -> str:
     return "".join(canonical_tone(w) for w in _words(text))
 
 
+class _FoldTable(dict):
+    """str.translate table filled on first sight of a character: its NFD with the
+    marks dropped and đ→d. Per character this equals folding the whole text, since
+    only marks (which go) can combine across characters."""
+
+    def __missing__(self, code):
+        decomposed = unicodedata.normalize("NFD", chr(code)).replace("đ", "d")
+        self[code] = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        return self[code]
+
+
+_FOLD = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lower case, marks stripped, đ→d: what a diacritic-less query matches."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", text)
+    text = text.lower()
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", text.translate(_FOLD))
 
 
 def has_marks(text: str) -> bool:
@@ -129,14 +138,20 @@ def sort_key(text: str) -> str:
     primary, tones = [], []
     for word in _words(normalize(text)):
         if not word.isalpha():
-            if word.strip():
-                primary.append(word.strip() + "0")
-            else:
-                primary.append(" 0")
+            primary.append(word.strip() + "0" if word.strip() else " 0")
             continue
-        base, tone = _split_tone(word)
-        tones.append(str(TONES.index(tone) + 1) if tone else "0")
-        for ch in base:
-            letter, rank = _LETTER_RANK.get(ch, (fold(ch) or ch, 0))
-            primary.append(f"{letter}{rank}")
+        letters, tone = _word_key(word)
+        primary.append(letters)
+        tones.append(tone)
     return "".join(primary) + "\x01" + "".join(tones)
+
+
+@lru_cache(maxsize=65536)
+def _word_key(word: str) -> tuple[str, str]:
+    """(letters with their rank, tone digit) of one normalized word."""
+    base, tone = _split_tone(word)
+    letters = []
+    for ch in base:
+        letter, rank = _LETTER_RANK.get(ch, (fold(ch) or ch, 0))
+        letters.append(f"{letter}{rank}")
+    return "".join(letters), str(TONES.index(tone) + 1) if tone else "0"

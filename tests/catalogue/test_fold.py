@@ -87,3 +87,15 @@ def test_collation_key_is_a_total_order_on_spellings(a, b):
 def test_tone_breaks_ties_only(w):
     # the unaccented word never sorts after an accented word with the same letters
     assert sort_key(fold(w)) <= sort_key(w)
+
+
+def _reference_fold(text):
+    """Folding written plainly: the fast table-driven fold must agree with it."""
+    text = unicodedata.normalize("NFD", text.lower()).replace("đ", "d")
+    return unicodedata.normalize("NFC", "".join(c for c in text if not unicodedata.combining(c)))
+
+
+@settings(max_examples=300)
+@given(st.one_of(vn_text, st.text(max_size=30)))
+def test_fast_fold_equals_the_plain_definition(s):
+    assert fold(s) == _reference_fold(s)

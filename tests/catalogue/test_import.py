@@ -110,3 +110,14 @@ def test_search_index_survives_rebuild(cat_ctx):
     after = search.search("van hoc", per_page=100)
     assert before["total"] > 0 and after == before
     assert Event.select().count() == 64
+
+
+def test_generated_barcodes_follow_the_highest_one(cat_ctx):
+    data = (_record_with_copies(["", "", "A-1"], isbn="9786040000019")
+            + _record_with_copies([""], isbn="9786040000026", title="Số đỏ"))
+    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    assert rep.created == 2 and rep.copies == 4 and not rep.skipped
+    generated = sorted(i.barcode for i in Item.select() if len(i.barcode) == 14)
+    assert [g[5:13] for g in generated] == ["00000001", "00000002", "00000003"]
+    assert all(marcio.luhn_digit(g[:-1]) == g[-1] for g in generated)
+    assert marcio.next_barcode(cat_ctx)[5:13] == "00000004"
