@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, request, url_for
 from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
-from appliance.web.auth import public, requires
+from appliance.web.auth import csrf_exempt, public, requires
 
 from . import agent, enrol, protocol, receive, status
 from .models import ensure_tables
@@ -21,7 +21,6 @@ from .models import ensure_tables
 log = logging.getLogger("thuvien.sync")
 bp = Blueprint("sync", __name__)
 MAX_BATCH = 16 * 1024 * 1024
-DEVICE_ENDPOINTS = {"sync.exchange", "sync.enrol_device"}
 
 
 @bp.record_once
@@ -35,13 +34,6 @@ def _ctx():
     return current_app.extensions["thuvien"]
 
 
-@bp.before_app_request
-def _signed_not_cookie():
-    """Device endpoints are authenticated by signature or token, not a session: no CSRF."""
-    if request.endpoint in DEVICE_ENDPOINTS:
-        g.identity, g.by_token = None, True
-
-
 def _error(code, message, status_code, **extra):
     resp = jsonify({"error": {"code": code, "message": message, **extra}})
     resp.status_code = status_code
@@ -50,6 +42,7 @@ def _error(code, message, status_code, **extra):
 
 @bp.route(protocol.PATH, methods=["POST"])
 @public
+@csrf_exempt  # authenticated by the envelope's signature
 def exchange():
     ctx = _ctx()
     if ctx.role != "hub":
@@ -66,6 +59,7 @@ def exchange():
 
 @bp.route(protocol.ENROL_PATH, methods=["POST"])
 @public
+@csrf_exempt  # authenticated by the one-time token
 def enrol_device():
     ctx = _ctx()
     if ctx.role != "hub":

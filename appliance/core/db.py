@@ -77,5 +77,10 @@ def migrate(db):
                 models.Setting.insert(key="schema_version", value=version).on_conflict(
                     conflict_target=[models.Setting.key],
                     update={models.Setting.value: version}).execute()
+    create_registered(db)
+
+
+def create_registered(db):
+    """Tables of other packages (safe to call again: it only adds what is missing)."""
     if _extra_models:
         db.create_tables(_extra_models, safe=True)

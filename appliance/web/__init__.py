@@ -7,6 +7,7 @@ from flask import Flask, g, request, session
 from flask_babel import Babel
 
 from ..core.context import Context
+from ..core.db import create_registered
 from . import i18n
 
 # Blueprints as "module:attribute". Each area adds its own line.
@@ -35,7 +36,11 @@ SECURITY_HEADERS = {
 
 
 def create_app(ctx_or_dir, testing=False, **config):
+    # Import every area first: their modules register their tables with the database.
+    blueprints = [getattr(importlib.import_module(module), attr)
+                  for module, attr in (spec.split(":") for spec in BLUEPRINTS)]
     ctx = ctx_or_dir if isinstance(ctx_or_dir, Context) else Context.open(ctx_or_dir)
+    create_registered(ctx.db)  # a context opened before those imports gets them now
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=ctx.settings.get("secret_key") or secrets.token_hex(32),
@@ -52,9 +57,8 @@ def create_app(ctx_or_dir, testing=False, **config):
     app.config.update(config)
     app.extensions["thuvien"] = ctx
     Babel(app, locale_selector=i18n.select_locale)
-    for spec in BLUEPRINTS:
-        module, attr = spec.split(":")
-        app.register_blueprint(getattr(importlib.import_module(module), attr))
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     from . import auth, errors, helpers
 
     errors.register(app)

@@ -50,8 +50,8 @@ def test_refusals_are_4xx_in_the_request_language_and_change_nothing(server):
                           ({"patron": "NOPE", "item": "1002"}, "patron_not_found")):
         r = api(server, "POST", "/checkouts", auth, json=payload)
         assert 400 <= r.status_code < 500 and r.json()["error"]["code"] == code
-    r = api(server, "POST", "/checkouts", auth, data="not json",
-            headers=dict(auth, **{"Content-Type": "application/json"}))
+    r = api(server, "POST", "/checkouts", dict(auth, **{"Content-Type": "application/json"}),
+            data="not json")
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
     assert Event.select().count() == before
 
