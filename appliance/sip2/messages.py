@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 SOFTWARE_FAULT = N_("The library system had a fault. Please ask staff.")
 NOT_LOGGED_IN = N_("The terminal has not logged in.")
 SIP_BLOCK_PREFIX = "SIP2: "
+MAX_LOGIN_FAILURES = 3  # per connection; the account's own lock-out is core's
 KIOSK_ROLES = ("kiosk",)
 
 # BX: patron status, checkout, checkin, block patron, SC/ACS status, resend, login,
@@ -195,9 +196,10 @@ def login(session, msg):
         user = users.authenticate(session.ctx, name, password)
     except DomainError as err:
         log.info("sip2: %s login as %r refused: %s", session.peer, name, err.code)
-        session.extra["login_failures"] = session.extra.get("login_failures", 0) + 1
-        return Message("94", {"ok": "0"})
-    if user is None or getattr(user, "role", None) not in KIOSK_ROLES:
+        user = None
+    if user is None or user.role not in KIOSK_ROLES:
+        failures = session.extra["login_failures"] = session.extra.get("login_failures", 0) + 1
+        session.closing = failures >= MAX_LOGIN_FAILURES
         return Message("94", {"ok": "0"})
     session.username = user.username
     account = session.ctx.settings.get("sip2_accounts", {}).get(user.username, {})

@@ -39,6 +39,7 @@ class Session:
     last_request: bytes | None = None
     last_reply: bytes | None = None
     bad_lines: int = 0
+    closing: bool = False  # answer, then hang up (say, after repeated failed logins)
     patron: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -73,6 +74,9 @@ class _Handler(socketserver.BaseRequestHandler):
             try:
                 self.request.sendall(reply)
             except OSError:
+                return
+            if session.closing:
+                log.info("sip2: %s: closing after the answer", session.peer)
                 return
             if session.bad_lines >= MAX_BAD_LINES:
                 log.info("sip2: %s sent %d bad lines in a row, closing", session.peer,

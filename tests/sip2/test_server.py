@@ -26,6 +26,19 @@ def test_login_required_and_refused_for_bad_passwords_and_staff(connect):
     assert c.patron_status(LIB, "P0001").f("BL") == "Y"
 
 
+def test_repeated_failed_logins_close_the_connection(connect):
+    c = connect(login=False)
+    assert c.login(KIOSK_USER, "wrong1").fixed == "0"
+    assert c.login(KIOSK_USER, "wrong2").fixed == "0"
+    assert c.login(KIOSK_USER, "wrong3").fixed == "0"
+    try:
+        c.sc_status()
+        closed = False
+    except (ConnectionError, OSError):
+        closed = True
+    assert closed
+
+
 def test_sc_status(connect):
     r = connect().sc_status()
     assert r.code == "98"
