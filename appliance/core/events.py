@@ -96,8 +96,14 @@ def record(ctx, kind, body, library=None):
     return ev
 
 
+SHAPE = {"id": str, "origin": str, "seq": int, "hlc": int, "wall": str, "library": str,
+         "kind": str, "body": dict, "prev_hash": str, "hash": str}
+
+
 def _check(d, held):
-    """Refuse an event whose hash or place in its origin's chain is wrong."""
+    """Refuse an event that is malformed, or whose hash or place in its chain is wrong."""
+    if not isinstance(d, dict) or any(not isinstance(d.get(k), t) for k, t in SHAPE.items()):
+        raise Invalid("bad_event", N_("An event in the batch is malformed."))
     if event_hash(d) != d.get("hash"):
         raise Invalid("bad_hash", N_("Event %(origin)s/%(seq)s does not match its hash."),
                       origin=d.get("origin"), seq=d.get("seq"))
@@ -108,19 +114,38 @@ def _check(d, held):
                       origin=d["origin"], seq=d["seq"], held=seq)
 
 
+def _held(event_dicts):
+    """{(origin, seq): hash} of the events of a batch already held: one query per origin."""
+    spans = {}
+    for d in event_dicts:
+        if isinstance(d, dict) and isinstance(d.get("seq"), int):
+            low, high = spans.get(d.get("origin"), (d["seq"], d["seq"]))
+            spans[d.get("origin")] = (min(low, d["seq"]), max(high, d["seq"]))
+    held = {}
+    for origin, (low, high) in spans.items():
+        rows = Event._meta.database.execute_sql(_sql(
+            "SELECT seq, hash FROM event WHERE origin = ? AND seq BETWEEN ? AND ?"),
+            (origin, low, high))
+        held.update({(origin, seq): h for seq, h in rows})
+    return held
+
+
 def ingest(ctx, event_dicts):
     """Apply events made elsewhere, all or nothing. Events already held are skipped."""
     applied = skipped = 0
     heads = {}
     with writing(ctx):
         pos = _next_pos()
+        held_hashes = _held(event_dicts)
         for d in event_dicts:
+            if not isinstance(d, dict):
+                raise Invalid("bad_event", N_("An event in the batch is malformed."))
             origin = d.get("origin")
             if origin not in heads:
                 heads[origin] = head(origin)
-            held = Event.get_or_none((Event.origin == origin) & (Event.seq == d.get("seq")))
+            held = held_hashes.get((origin, d.get("seq")))
             if held:
-                if held.hash != d.get("hash"):
+                if held != d.get("hash"):
                     raise Invalid("chain_fork",
                                   N_("Event %(origin)s/%(seq)s differs from the one held."),
                                   origin=origin, seq=d.get("seq"))

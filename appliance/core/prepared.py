@@ -10,6 +10,9 @@ _lock = threading.Lock()
 
 
 class Prepared:
+    """`build` receives one marker per value and returns a peewee query; values given
+    per call must be plain (str, int, None): the model's own conversions are skipped."""
+
     def __init__(self, model, build, arity):
         self.model = model
         self.build = build  # called with `arity` marker values
@@ -32,10 +35,18 @@ class Prepared:
                 self._sql[kind] = entry
         return entry
 
-    def all(self, *values):
+    def _params(self, values):
         sql, slots = self._compiled()
-        params = [values[s] if isinstance(s, int) else s[1] for s in slots]
+        return sql, [values[s] if isinstance(s, int) else s[1] for s in slots]
+
+    def all(self, *values):
+        sql, params = self._params(values)
         return list(self.model.raw(sql, *params))
+
+    def execute(self, *values):
+        """For a prepared INSERT, UPDATE or DELETE."""
+        sql, params = self._params(values)
+        return self.model._meta.database.execute_sql(sql, params)
 
     def first(self, *values):
         rows = self.all(*values)

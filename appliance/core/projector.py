@@ -19,6 +19,13 @@ OPEN_LOAN = Prepared(Loan, lambda item: Loan.select().where(
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
 ITEM = Prepared(Item, lambda item_id: Item.select().where(Item.id == item_id), 1)
 PATRON = Prepared(Patron, lambda patron_id: Patron.select().where(Patron.id == patron_id), 1)
+SET_ITEM = Prepared(Item, lambda status, transit, item_id: Item.update(
+    status=status, transit_to=transit).where(Item.id == item_id), 3)
+INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
+    (Loan.id, Loan.item, Loan.patron, Loan.library, Loan.out_at, Loan.out_hlc, Loan.due_date,
+     Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
+RETURN_LOAN = Prepared(Loan, lambda at, fee, loan_id: Loan.update(
+    returned_at=at, fee=fee).where(Loan.id == loan_id), 3)
 
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
@@ -112,8 +119,8 @@ def _open_loan(item_id):
     return OPEN_LOAN.first(item_id)
 
 
-def _set_item(item_id, **values):
-    Item.update(**values).where(Item.id == item_id).execute()
+def _set_item(item_id, status, transit_to=None):
+    SET_ITEM.execute(status, transit_to, item_id)
 
 
 def loan_out(ev, body):
@@ -133,9 +140,8 @@ def loan_out(ev, body):
         _conflict(ev, "loaned_twice", item.id, {
             "item": item.barcode, "loans": sorted([standing.id, body["loan_id"]]),
             "open": body["loan_id"] if returned_at is None else standing.id})
-    Loan.insert(id=body["loan_id"], item=item.id, patron=patron.id, library=body["library"],
-                out_at=body["at"], out_hlc=ev.hlc, due_date=body["due_date"],
-                returned_at=returned_at).on_conflict_ignore().execute()
+    INSERT_LOAN.execute(body["loan_id"], item.id, patron.id, body["library"], body["at"],
+                        ev.hlc, body["due_date"], returned_at)
     if returned_at is None:
         _set_item(item.id, status="on_loan", transit_to=None)
     if body.get("hold_id"):
@@ -149,8 +155,7 @@ def loan_in(ev, body):
             "loan_id": body.get("loan_id"), "at": body["at"],
             "earlier_return": loan.returned_at if loan else None})
     else:
-        Loan.update(returned_at=body["at"], fee=body.get("fee", 0)).where(
-            Loan.id == loan.id).execute()
+        RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan.id)
     if _open_loan(body["item_id"]) is None:
         transit = body.get("transit_to")
         _set_item(body["item_id"], status="in_transit" if transit else "available",

@@ -176,3 +176,13 @@ def test_renewals_past_the_limit_at_two_places(two_sites):
     assert Conflict.get(Conflict.kind == "renewal_past_limit").details == {
         "renewals": 3, "max_renewals": 2}
     assert verify.verify(other) == []
+
+
+@pytest.mark.parametrize("bad", [None, "x", {}, {"origin": "a", "seq": "1"},
+                                 {"origin": "a", "seq": 1, "hlc": 1, "body": []}])
+def test_malformed_events_are_refused_and_change_nothing(ctx, bad):
+    before = Event.select().count()
+    with pytest.raises(Invalid) as info:
+        events.ingest(ctx, [bad])
+    assert info.value.code == "bad_event"
+    assert Event.select().count() == before
