@@ -23,7 +23,8 @@ class Context:
         self.origin = origin
         self.role = role
         self.data_dir = Path(data_dir) if data_dir else None
-        self.settings = settings or {}
+        self._settings = settings or {}
+        self._settings_mtime = self._mtime()
         last = Event.select(pw.fn.MAX(Event.hlc)).scalar() or 0
         self.clock = HLC(last, wall)
 
@@ -39,6 +40,24 @@ class Context:
         db = dbmod.connect(target)
         return cls(db, settings["library"], settings["device_id"], settings.get("role", "branch"),
                    data_dir=data_dir, settings=settings)
+
+    def _mtime(self):
+        try:
+            return (self.data_dir / SETTINGS_FILE).stat().st_mtime_ns if self.data_dir else None
+        except OSError:
+            return None
+
+    @property
+    def settings(self):
+        """The settings, re-read when settings.json changes (a config bundle applied)."""
+        mtime = self._mtime()
+        if mtime != self._settings_mtime:
+            try:
+                self._settings = load_settings(self.data_dir)
+                self._settings_mtime = mtime
+            except (OSError, ValueError):
+                pass  # half-written or gone: keep what we had; saves are atomic anyway
+        return self._settings
 
     def transaction(self):
         return self.db.atomic()

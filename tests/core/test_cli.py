@@ -98,3 +98,18 @@ def test_restore_refuses_a_damaged_file_and_changes_nothing(tmp_path, folder):
 def test_missing_data_folder_is_a_clear_error(tmp_path):
     r = thuvien("verify", "--data", str(tmp_path / "nowhere"))
     assert r.returncode == 1 and "thuvien init" in r.stderr
+
+
+def test_settings_changed_on_disk_take_effect_without_a_restart(folder):
+    import os
+
+    from appliance.core.context import load_settings, save_settings
+    ctx = Context.open(folder)
+    assert ctx.settings["kiosk_pin_required"] is False
+    settings = load_settings(folder)
+    settings["kiosk_pin_required"] = True
+    save_settings(folder, settings)
+    stamp = (folder / "settings.json").stat().st_mtime_ns + 1_000_000
+    os.utime(folder / "settings.json", ns=(stamp, stamp))  # coarse clocks: make it visible
+    assert ctx.settings["kiosk_pin_required"] is True
+    ctx.close()
