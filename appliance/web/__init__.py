@@ -20,6 +20,7 @@ BLUEPRINTS = [
     "appliance.web.oai:bp",
     "appliance.web.opac:bp",
     "appliance.web.opendata:bp",
+    "appliance.web.cataloguing:bp",
     "sync.hub:bp",
     "appliance.web.fleet:bp",
 ]

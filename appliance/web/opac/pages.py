@@ -3,9 +3,10 @@
 import json
 from datetime import datetime, timezone
 
-from flask import Response, abort, g, render_template, request, url_for
+from flask import Response, abort, g, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
+from ... import covers
 from ...core import catalogue, search
 from ...core.errors import DomainError
 from ...core.models import Bib, Item
@@ -38,7 +39,7 @@ def home():
     q = request.args.get("q", "").strip()
     opts = search_options(request.args)
     result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
-    copies = {r["bib_id"]: search.copies(r["bib_id"]) for r in result["results"]}
+    copies = search.copies_of([r["bib_id"] for r in result["results"]])
     pages = (result["total"] + result["per_page"] - 1) // result["per_page"]
     return render_template("opac/search.html", q=q, result=result, copies=copies, opts=opts,
                            pages=pages)
@@ -108,3 +109,18 @@ def new_feed():
                           now=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                           title=_("New acquisitions"))
     return Response(xml, mimetype="application/atom+xml")
+
+
+@bp.route("/cover/<bib_id>")
+@public
+def cover(bib_id):
+    """The record's cover (`?size=thumb` for lists), or a placeholder drawing."""
+    size = "thumb" if request.args.get("size") == "thumb" else "cover"
+    path = covers.path_for(g.ctx.data_dir, bib_id, size) if g.ctx.data_dir else None
+    if path is not None and path.exists():
+        return send_file(path, mimetype="image/jpeg", max_age=3600)
+    bib = Bib.get_or_none(Bib.id == bib_id)
+    response = Response(covers.placeholder_svg(bib.title if bib else ""),
+                        mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
