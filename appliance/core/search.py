@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
+from .errors import N_, Invalid
 from .fold import fold, normalize, sort_key
 from .models import Bib, Item
 
@@ -361,6 +362,37 @@ def _results(bibs, library):
     return [{"bib_id": b.id, "title": b.title, "authors": b.authors, "year": b.year,
              "isbn": b.isbn, "language": b.language, "publisher": b.publisher,
              "availability": counts[b.id]} for b in bibs]
+
+
+def search_options(args):
+    """Sort, page size and filters of `search` from query arguments (a mapping of
+    strings), checked: a bad value raises Invalid rather than being ignored."""
+    opts = {}
+    sort = (args.get("sort") or "relevance").strip()
+    if sort not in SORTS:
+        raise Invalid("bad_sort", N_("Sort by %(choices)s."), choices=", ".join(SORTS))
+    opts["sort"] = sort
+    for key in ("per_page", "year_from", "year_to"):
+        value = (args.get(key) or "").strip()
+        if not value:
+            continue
+        low, high = (1, MAX_PER_PAGE) if key == "per_page" else (0, 9999)
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise Invalid("bad_number", N_("%(field)s must be a whole number from %(low)s to "
+                                           "%(high)s."), field=key, low=low, high=high)
+        opts[key] = int(value)
+    for key in ("in_library", "item_type", "language"):
+        value = (args.get(key) or "").strip()
+        if len(value) > 32:
+            raise Invalid("bad_filter", N_("%(field)s is too long."), field=key)
+        if value:
+            opts[key] = value
+    available = (args.get("available") or "").strip().lower()
+    if available not in ("", "0", "1", "true", "false", "yes", "no", "on", "off"):
+        raise Invalid("bad_filter", N_("%(field)s is yes or no."), field="available")
+    if available in ("1", "true", "yes", "on"):
+        opts["available"] = True
+    return opts
 
 
 def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=False,

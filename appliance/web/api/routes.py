@@ -152,7 +152,8 @@ def search_catalogue():
         page = max(1, int(request.args.get("page", 1)))
     except ValueError:
         raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="page")
-    return jsonify(search.search(request.args.get("q", ""), page=page))
+    return jsonify(search.search(request.args.get("q", ""), page=page,
+                                 **search.search_options(request.args)))
 
 
 @bp.route("/openapi.json")
