@@ -1,9 +1,13 @@
 """The patron's own account: log in with card and PIN, loans, renew, holds, history."""
 
+import time
+from datetime import datetime, timezone
+
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...core import circulation, holds, patrons
+from ...core import circulation, events, holds, patrons
+from ...core.clock import unpack
 from ...core.errors import DomainError
 from ...core.models import Hold, Item, Loan
 from ..auth import public, requires
@@ -31,7 +35,8 @@ def login():
             return render_template("opac/login.html", card=card), 401
         lang = session.get("lang")
         session.clear()
-        session.update(user=f"patron:{patron.card}", role="patron", patron_card=patron.card)
+        session.update(user=f"patron:{patron.card}", role="patron", patron_card=patron.card,
+                       login_at=int(time.time()))  # sessions expire from their login time
         if lang:
             session["lang"] = lang
         return redirect(url_for("opac.account"))
@@ -47,13 +52,36 @@ def account():
     held = list(Hold.select().where((Hold.patron == patron.id)
                                     & (Hold.status << ("waiting", "ready")))
                 .order_by(Hold.placed_at))
-    history = []
-    if patron.keep_history:
-        history = list(Loan.select().where((Loan.patron == patron.id)
-                                           & Loan.returned_at.is_null(False))
-                       .order_by(Loan.returned_at.desc()).limit(200))
+    history = reading_history(patron) if patron.keep_history else []
     return render_template("opac/account.html", patron=patron, loans=loans, items=items,
                            holds=held, history=history)
+
+
+def history_since(patron):
+    """When the patron last turned the history on (or erased it): the HLC stamp of
+    that field. Loans returned before it are not the patron's history to show."""
+    ms = unpack((patron.field_hlc or {}).get("keep_history", 0))[0]
+    return datetime.fromtimestamp(ms // 1000, timezone.utc)  # returns are kept to the second
+
+
+def _returned(loan):
+    try:
+        at = datetime.fromisoformat(loan.returned_at)
+    except (TypeError, ValueError):
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
+def reading_history(patron, limit=200):
+    since = history_since(patron)
+    loans = (Loan.select().where((Loan.patron == patron.id) & Loan.returned_at.is_null(False))
+             .order_by(Loan.returned_at.desc()).limit(limit))
+    kept = []
+    for loan in loans:
+        at = _returned(loan)
+        if at is not None and at >= since:
+            kept.append(loan)
+    return kept
 
 
 def _act(fn, ok_message):
@@ -97,3 +125,21 @@ def history():
     keep = request.form.get("keep") == "1"
     return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "keep_history": keep}),
                 _("Reading history is on.") if keep else _("Reading history is off."))
+
+
+@bp.route("/account/history/erase", methods=["POST"])
+@requires("patron")
+def erase_history():
+    """Start the history again from now: turning it off and on moves its start.
+    The loans themselves stay until the library's retention rules anonymise them."""
+    patron = current_patron()
+
+    def restart():
+        with events.writing(g.ctx):  # both edits or neither
+            patrons.save(g.ctx, {"id": patron.id, "keep_history": False})
+            patrons.save(g.ctx, {"id": patron.id, "keep_history": True})
+
+    if not patron.keep_history:
+        flash(_("Reading history is off: there is nothing to erase."), "info")
+        return redirect(url_for("opac.account"))
+    return _act(restart, _("Your reading history is erased from your account."))

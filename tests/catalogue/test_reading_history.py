@@ -1,0 +1,58 @@
+"""Reading history in the patron account: it starts when turned on, and erasing it
+starts it again, so loans returned before are no longer shown to the patron."""
+
+import re
+
+from appliance.core import circulation
+from appliance.core.clock import pack
+from appliance.core.models import Patron
+
+
+def _csrf(client, path):
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def _history(client):
+    html = client.get("/opac/account").get_data(as_text=True)
+    found = re.search(r'<ul id="history">(.*?)</ul>', html, re.S)
+    return found.group(1) if found else None
+
+
+def _later(ctx, seconds):
+    """Move the clock past the second of the last return (returns are kept to the second)."""
+    ctx.clock.observe(pack(ctx.clock.highest_ms() + seconds * 1000, 0))
+
+
+def test_history_starts_when_turned_on_and_erasing_starts_it_again(client, ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkin(ctx, "1001")  # returned while the history is off
+    _later(ctx, 2)
+    token = _csrf(client, "/opac/login")
+    client.post("/opac/login", data={"csrf_token": token, "card": "P0001", "pin": "1234"})
+    token = _csrf(client, "/opac/account")
+    assert _history(client) is None
+    r = client.post("/opac/account/history/erase", data={"csrf_token": token},
+                    follow_redirects=True)
+    assert "không có gì để xoá" in r.get_data(as_text=True)
+    client.post("/opac/account/history", data={"csrf_token": token, "keep": "1"})
+    assert "Truyện Kiều" not in _history(client)  # returned before the history was on
+    circulation.checkout(ctx, "P0001", "1002")
+    circulation.checkin(ctx, "1002")
+    assert "Số đỏ" in _history(client)
+    _later(ctx, 2)
+    before = Patron.get(Patron.card == "P0001").field_hlc["keep_history"]
+    r = client.post("/opac/account/history/erase", data={"csrf_token": token},
+                    follow_redirects=True)
+    assert "Đã xoá lịch sử đọc" in r.get_data(as_text=True)
+    patron = Patron.get(Patron.card == "P0001")
+    assert patron.keep_history and patron.field_hlc["keep_history"] > before
+    assert "Số đỏ" not in _history(client)
+    circulation.checkout(ctx, "P0001", "1003")
+    circulation.checkin(ctx, "1003")
+    page = _history(client)
+    assert "Dế Mèn" in page and "Số đỏ" not in page and "Truyện Kiều" not in page
+    # without the CSRF token nothing happens
+    stamp = patron.field_hlc["keep_history"]
+    assert client.post("/opac/account/history/erase").status_code == 400
+    assert Patron.get(Patron.card == "P0001").field_hlc["keep_history"] == stamp
