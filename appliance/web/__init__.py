@@ -8,7 +8,7 @@ from flask_babel import Babel
 
 from ..core.context import Context
 from ..core.db import create_registered
-from . import i18n
+from . import auth, i18n
 
 # Blueprints as "module:attribute". Each area adds its own line.
 BLUEPRINTS = [
@@ -48,7 +48,7 @@ def create_app(ctx_or_dir, testing=False, **config):
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="thuvien_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        PERMANENT_SESSION_LIFETIME=auth.KIOSK_SESSION,  # staff sessions end sooner: auth.py
         BABEL_DEFAULT_LOCALE="vi",
         BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh",
         BABEL_TRANSLATION_DIRECTORIES=i18n.compiled_dir(),
@@ -60,7 +60,7 @@ def create_app(ctx_or_dir, testing=False, **config):
     Babel(app, locale_selector=i18n.select_locale)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-    from . import auth, errors, helpers
+    from . import errors, helpers
 
     errors.register(app)
     helpers.register(app)

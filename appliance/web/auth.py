@@ -4,6 +4,7 @@ closed. Staff log in with a session cookie; programs use a bearer token."""
 
 import hmac
 import secrets
+import time
 
 from flask import (
     Blueprint,
@@ -29,6 +30,8 @@ bp = Blueprint("auth", __name__)
 STAFF = ("librarian", "branch_admin", "hub_admin")
 ADMIN = ("branch_admin", "hub_admin")
 TOKEN_AGE = 12 * 3600
+STAFF_SESSION = 12 * 3600  # a desk login lasts a working day
+KIOSK_SESSION = 30 * 24 * 3600  # the kiosk's own account stays logged in on its screen
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -75,7 +78,9 @@ def identity():
         g.identity = _bearer_identity()
         g.by_token = g.identity is not None
         if g.identity is None and session.get("user"):
-            g.identity = {"username": session["user"], "role": session["role"]}
+            age = time.time() - session.get("login_at", 0)
+            if session["role"] == "kiosk" or age < STAFF_SESSION:
+                g.identity = {"username": session["user"], "role": session["role"]}
     return g.identity
 
 
@@ -152,7 +157,7 @@ def login():
         lang = session.get("lang")
         session.clear()
         session.permanent = True
-        session.update(user=user.username, role=user.role)
+        session.update(user=user.username, role=user.role, login_at=int(time.time()))
         if lang:
             session["lang"] = lang
         target = request.args.get("next") or ""

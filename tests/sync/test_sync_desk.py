@@ -1,5 +1,6 @@
 """The desk's sync status line and "sync now" button, against a real hub process."""
 
+import time
 import re
 
 from appliance.core import circulation, users
@@ -35,7 +36,7 @@ def test_status_line_and_sync_now(tmp_path):
         with opened(branches["PY-DH01"]) as ctx:
             client = create_app(ctx, testing=True).test_client()
             with client.session_transaction() as s:
-                s.update(user="thuthu", role="librarian", csrf="t")
+                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time())
             failed = client.post("/desk/sync/now", data={"csrf_token": "t"},
                                  follow_redirects=True).text
             assert "Đồng bộ không thành công" in failed and 'id="sync-error"' in failed

@@ -1,6 +1,7 @@
 """Walk the whole URL map: every route states its roles, and refuses every other role."""
 
 import re
+import time
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_each_route_refuses_the_roles_it_must(app, role):
         with client.session_transaction() as s:
             s["csrf"] = "t"
             if role:
-                s["user"], s["role"] = f"walker-{role}", role
+                s["user"], s["role"], s["login_at"] = f"walker-{role}", role, time.time()
                 if role == "kiosk":
                     s["kiosk_patron"] = "P0001"
         response = client.open(_url(rule), method=method, data={"csrf_token": "t"},

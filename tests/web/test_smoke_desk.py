@@ -84,3 +84,15 @@ def test_librarian_may_not_change_rules(client, ctx):
     r = client.post("/desk/rules", data={"category": "*", "item_type": "*", "loan_days": "99",
                                          "csrf_token": token})
     assert r.status_code == 403
+
+
+def test_staff_sessions_end_after_a_working_day_but_the_kiosk_stays(client, ctx):
+    import time
+    login(client)
+    assert client.get("/desk/").status_code == 200
+    with client.session_transaction() as s:
+        s["login_at"] = int(time.time()) - 13 * 3600
+    assert client.get("/desk/").status_code == 302
+    with client.session_transaction() as s:
+        s.update(user="kiosk", role="kiosk", login_at=int(time.time()) - 20 * 24 * 3600)
+    assert client.get("/kiosk/").status_code == 200
