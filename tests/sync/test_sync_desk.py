@@ -1,7 +1,7 @@
 """The desk's sync status line and "sync now" button, against a real hub process."""
 
-import time
 import re
+import time
 
 from appliance.core import circulation, users
 from appliance.web import create_app
