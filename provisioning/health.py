@@ -55,7 +55,9 @@ def record(device_id: str, data: dict, now: datetime | None = None) -> DeviceHea
            "pending_events": _int(data.get("pending_events")),
            "disk_free": _int(data.get("disk_free")), "clock_offset": offset,
            "reported_at": bundle.iso(now)}
-    DeviceHealth.replace(**row).execute()
+    DeviceHealth.insert(**row).on_conflict(  # an upsert SQLite and PostgreSQL both speak
+        conflict_target=[DeviceHealth.device],
+        update={getattr(DeviceHealth, k): v for k, v in row.items() if k != "device"}).execute()
     return DeviceHealth.get_by_id(device_id)
 
 

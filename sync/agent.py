@@ -19,6 +19,7 @@ import requests
 
 from appliance.core import events
 from appliance.core.errors import DomainError
+from provisioning import health
 
 from . import envelope, keys, protocol
 from .models import get_state, set_state
@@ -62,7 +63,9 @@ def _run(ctx, session, url, batch) -> dict:
             acked = get_state("acked_seq", 0) or 0
             pull_after = get_state("pull_after", 0) or 0
             outgoing = [events.to_dict(e) for e in events.since(ctx.origin, acked, batch)]
-            meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT}
+            # health as it will stand once this batch is accepted: the fleet page's figures
+            report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
+            meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
             data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=mine.sign,
                                          recipient=hub, created_ms=ctx.clock.wall_ms())
             answer, incoming = _exchange(session, url, data, hub, ctx.origin, mine)

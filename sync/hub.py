@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public, requires
+from provisioning import health
 
 from . import agent, enrol, protocol, receive, status
 from .models import ensure_tables
@@ -28,6 +29,7 @@ def _tables(state):
     ctx = state.app.extensions.get("thuvien")
     if ctx is not None:
         ensure_tables(ctx.db)
+        health.ensure_tables(ctx.db)
 
 
 def _ctx():

@@ -17,6 +17,7 @@ from appliance.core import events
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
+from provisioning import health
 
 from . import envelope, keys, protocol
 from .models import Device, SyncBatch, SyncRefusal
@@ -48,7 +49,7 @@ def now_iso() -> str:
 def exchange(ctx, data: bytes) -> bytes:
     """A branch's sealed push (and pull request) in, the hub's sealed answer out."""
     dev, header, meta, evs = open_batch(ctx, data)
-    result = accept(ctx, dev, header, evs)
+    result = accept(ctx, dev, header, evs, report=meta.get("health"))
     pulled, next_pos, more = pull(ctx, dev, meta.get("pull_after"), meta.get("pull_limit"))
     reply = {"batch": header.batch_hex, "cursor": result["cursor"],
              "applied": result["applied"], "skipped": result["skipped"],
@@ -82,8 +83,10 @@ def open_batch(ctx, data: bytes):
     return dev, env.header, meta, evs
 
 
-def accept(ctx, dev: Device, header, evs: list[dict]) -> dict:
-    """Apply a device's events in one transaction, or refuse the whole batch."""
+def accept(ctx, dev: Device, header, evs: list[dict], report=None) -> dict:
+    """Apply a device's events in one transaction, or refuse the whole batch.
+
+    ``report`` is the device's health (provisioning.health), kept with the batch."""
     try:
         _check_shape(dev, header, evs)
         with events.writing(ctx):
@@ -103,6 +106,8 @@ def accept(ctx, dev: Device, header, evs: list[dict]) -> dict:
                              received_at=now_iso(), applied=result["applied"])
             Device.update(last_seen=now_iso(), last_error=None).where(
                 Device.id == dev.id).execute()
+            if isinstance(report, dict):
+                health.record(dev.id, report)
             cursor = events.head(dev.id)[0]
     except Refusal as exc:
         raise _logged(ctx, exc, dev.id) from None

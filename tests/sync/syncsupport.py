@@ -76,9 +76,20 @@ class HubProcess:
         self.stop()
 
 
-def make_town(tmp_path, libraries=("PY-DH01",), hub_db=None):
-    """A hub and enrolled branches; returns (hub_dir, {library: branch_dir}, tokens)."""
+def set_settings(data_dir, **values):
+    from appliance.core.context import load_settings, save_settings
+
+    settings = load_settings(data_dir)
+    settings.update(values)
+    save_settings(data_dir, settings)
+
+
+def make_town(tmp_path, libraries=("PY-DH01",), hub_db=None, auto_approve=True):
+    """A hub and enrolled branches; returns (hub_dir, {library: branch_dir}, tokens).
+
+    The hub approves devices at enrolment unless ``auto_approve`` is false."""
     hub_dir = init(tmp_path / "hub", "PY-TV00", role="hub", database=hub_db)
+    set_settings(hub_dir, auto_approve=auto_approve)
     with opened(hub_dir) as ctx:
         tokens = {lib: enrol.create_token(ctx, lib) for lib in libraries}
     branches = {lib: init(tmp_path / lib, lib) for lib in libraries}

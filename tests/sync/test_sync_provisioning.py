@@ -1,0 +1,86 @@
+"""Sync and provisioning together, on loopback against a real hub process: health for the
+fleet page, config bundles on sync, staff approval, device key rotation."""
+
+import re
+
+import pytest
+import requests
+
+import appliance
+from appliance.core import circulation, events, users
+from appliance.core.context import Context
+from sync import agent
+from tests.sync.syncsupport import (
+    HubProcess,
+    enrol_all,
+    hub_database,
+    make_town,
+    opened,
+    seed,
+)
+
+LIB = "PY-DH01"
+PASSWORD = "mat-khau-dai-du-12"
+
+
+def _admin(hub_dir):
+    with opened(hub_dir) as ctx:
+        users.create(ctx, "admin", PASSWORD, "hub_admin")
+
+
+def _session(url):
+    """A hub admin's browser-like session: logged in through the login form (CSRF)."""
+    s = requests.Session()
+    page = s.get(url + "/login", timeout=10)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    r = s.post(url + "/login", data={"username": "admin", "password": PASSWORD,
+                                     **({"csrf_token": token.group(1)} if token else {})},
+               timeout=10)
+    assert r.ok, r.text
+    return s
+
+
+def _row(html, device):
+    m = re.search(r'<tr data-device="%s".*?</tr>' % re.escape(device), html, re.S)
+    assert m, html
+    return m.group(0)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def town(request, tmp_path):
+    with hub_database(request.param) as url:
+        hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=url)
+        _admin(hub_dir)
+        with HubProcess(hub_dir) as hub:
+            enrol_all(hub.url, branches, tokens)
+            yield hub, hub_dir, branches[LIB]
+
+
+def test_health_reaches_the_fleet_page(town):
+    hub, hub_dir, branch = town
+    with opened(branch) as ctx:
+        cards, codes = seed(ctx, n_items=3, n_patrons=1)
+        circulation.checkout(ctx, cards[0], codes[0])
+        device = ctx.origin
+        agent.run_once(ctx, batch=5)  # several rounds; the last report stands
+        circulation.checkout(ctx, cards[0], codes[1])  # one event made after the sync
+    html = _session(hub.url).get(hub.url + "/hub/fleet", timeout=10).text
+    row = _row(html, device)
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    assert cells[0] == LIB and appliance.__version__ in cells[2]
+    assert cells[4] == "0"  # nothing left to send once the hub held the last batch
+    assert re.fullmatch(r"\d+\.\d GB", cells[6])  # disk free, as the branch measured it
+    assert re.fullmatch(r"[+-]\d+ s", cells[7])  # clock offset against the hub
+    with opened(branch) as ctx:
+        agent.run_once(ctx)
+    with opened(hub_dir) as ctx:
+        from provisioning.health import DeviceHealth
+
+        row = DeviceHealth.get_by_id(device)
+        assert row.pending_events == 0 and abs(row.clock_offset) < 30
+        assert row.version == appliance.__version__ and row.disk_free > 0
+        assert events.head(device)[0] > 0
+
+
+def hub_ctx(hub_dir):
+    return Context.open(hub_dir)
