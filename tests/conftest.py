@@ -62,7 +62,13 @@ class Server:
         self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        try:
+            self.server.run()
+        except OSError:
+            pass  # the socket closed under the loop: the server was stopped
 
     def __enter__(self):
         self.thread.start()
