@@ -19,7 +19,7 @@ import requests
 
 from appliance.core import events
 from appliance.core.errors import DomainError
-from provisioning import health
+from provisioning import config, health
 
 from . import envelope, keys, protocol
 from .models import get_state, set_state
@@ -72,6 +72,8 @@ def _run(ctx, session, url, batch) -> dict:
             if answer is None:
                 continue  # the hub told us to resend from an earlier seq
             _apply(ctx, answer, incoming)
+            if isinstance(answer.get("config"), dict):
+                apply_config(ctx, answer["config"])
             pushed += answer.get("applied", 0)
             pulled += len(incoming)
             if not answer.get("more") and events.pending_count(ctx.origin, answer["cursor"]) == 0:
@@ -133,6 +135,26 @@ def _apply(ctx, answer: dict, incoming: list[dict]) -> None:
             set_state(pull_after=answer["next"])
     except DomainError as exc:
         raise protocol.SyncError(exc.code, f"pulled events refused: {exc}") from exc
+
+
+def apply_config(ctx, doc: dict) -> bool:
+    """Apply a signed config bundle from the hub; a refusal is logged and kept for the
+    status line, and never stops the events from syncing."""
+    wall = datetime.fromtimestamp(ctx.clock.wall_ms() / 1000, timezone.utc)
+    try:
+        new = config.apply_bundle(ctx.data_dir, doc, now=wall)
+    except DomainError as exc:
+        reason = f"{exc.code}: {exc}"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        reason = f"config_failed: {exc}"
+    else:
+        log.info("sync: configuration version %s applied", new["config_version"])
+        set_state(config_error=None, config_applied=_now())
+        return True
+    if get_state("config_error") != reason:
+        log.warning("sync: configuration from the hub refused: %s", reason)
+        set_state(config_error=reason)
+    return False
 
 
 def backoff_delay(failures: int, interval: float, cap: float) -> float:

@@ -15,8 +15,9 @@ import requests
 
 from appliance.core.context import save_settings
 from appliance.core.errors import N_, Forbidden, Invalid, Refused
+from provisioning import config
 
-from . import keys, protocol
+from . import agent, keys, protocol
 from .models import Device, EnrolToken
 from .receive import now_iso
 
@@ -72,7 +73,11 @@ def accept(ctx, data: dict) -> dict:
         tok.used_by = device_id
         tok.save()
     hub = keys.load_or_create(ctx.data_dir)
-    return {"hub_id": ctx.origin, "library": library, **_pub(hub)}
+    answer = {"hub_id": ctx.origin, "library": library, **_pub(hub)}
+    doc = config.bundle_for(ctx, library, device_id)
+    if doc is not None:
+        answer["config"] = doc
+    return answer
 
 
 def _pub(k: keys.DeviceKeys) -> dict:
@@ -105,6 +110,8 @@ def enrol_with(ctx, hub_url: str, token: str, timeout: float = 30) -> dict:
             "hub_sign_key": answer["sign_key"], "hub_box_key": answer["box_key"]}
     ctx.settings["sync"] = conf
     save_settings(ctx.data_dir, ctx.settings)
+    if isinstance(answer.get("config"), dict):  # checked against the hub key just learnt
+        agent.apply_config(ctx, answer["config"])
     return conf
 
 

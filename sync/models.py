@@ -79,5 +79,6 @@ def set_state(**values):
 
 
 def status_dict():
-    keys = ("acked_seq", "pull_after", "last_success", "last_attempt", "last_error", "failures")
+    keys = ("acked_seq", "pull_after", "last_success", "last_attempt", "last_error", "failures",
+            "config_error", "config_applied")
     return {k: get_state(k) for k in keys}

@@ -17,7 +17,7 @@ from appliance.core import events
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
-from provisioning import health
+from provisioning import config, health
 
 from . import envelope, keys, protocol
 from .models import Device, SyncBatch, SyncRefusal
@@ -54,7 +54,20 @@ def exchange(ctx, data: bytes) -> bytes:
     reply = {"batch": header.batch_hex, "cursor": result["cursor"],
              "applied": result["applied"], "skipped": result["skipped"],
              "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
+    reply.update(offers(ctx, dev, meta.get("health")))
     return seal_for(ctx, dev, reply, pulled)
+
+
+def offers(ctx, dev: Device, report) -> dict:
+    """What the hub has for a device beyond events: a newer signed config bundle."""
+    report = report if isinstance(report, dict) else {}
+    have = report.get("config_version")
+    have = have if isinstance(have, int) and not isinstance(have, bool) else 0
+    out = {}
+    doc = config.bundle_for(ctx, dev.library, dev.id, have=have)
+    if doc is not None:
+        out["config"] = doc
+    return out
 
 
 def seal_for(ctx, dev: Device, meta: dict, evs: list[dict]) -> bytes:

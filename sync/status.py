@@ -21,6 +21,9 @@ def summary(ctx) -> dict:
         "last_attempt": get_state("last_attempt"),
         "last_error": get_state("last_error"),
         "failures": get_state("failures", 0) or 0,
+        "config_version": ctx.settings.get("config_version", 0),
+        "config_applied": get_state("config_applied"),
+        "config_error": get_state("config_error"),
     }
     if ctx.role == "hub":
         out["devices"] = [

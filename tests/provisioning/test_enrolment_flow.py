@@ -62,7 +62,7 @@ def test_fresh_pi_enrols_once_and_applies_config(tmp_path, hub):
     # a second boot does nothing
     assert firstboot.run(boot, data)["result"] == "already_done"
 
-    # the hub answers with a signed config bundle; the device applies it
+    # the enrolment answer carried a signed config bundle, applied at once
     hub_ctx = Context.open(hub.dir)
     try:
         doc = config.bundle_for(hub_ctx, "PY-DH01", settings["device_id"])
@@ -70,9 +70,10 @@ def test_fresh_pi_enrols_once_and_applies_config(tmp_path, hub):
                                  have=doc["payload"]["version"]) is None
     finally:
         hub_ctx.close()
-    new = config.apply_bundle(data, bundle.loads(bundle.dumps(doc)))
+    new = settings
     assert new["kiosk"] == {"idle_seconds": 90}
-    assert load_settings(data)["config_version"] == doc["payload"]["version"]
+    assert new["config_version"] == doc["payload"]["version"]
+    assert json.loads((data / config.BUNDLE_FILE).read_text())["payload"]["version"] == 1
     assert "kiosk" not in json.loads((data / config.PREVIOUS_FILE).read_text())
 
     # a config change at the hub arrives as a newer bundle

@@ -9,7 +9,8 @@ import requests
 import appliance
 from appliance.core import circulation, events, users
 from appliance.core.context import Context
-from sync import agent
+from provisioning import config
+from sync import agent, keys, status
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
@@ -84,3 +85,47 @@ def test_health_reaches_the_fleet_page(town):
 
 def hub_ctx(hub_dir):
     return Context.open(hub_dir)
+
+
+def test_config_from_the_hub_arrives_with_sync_and_takes_effect(tmp_path):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+    with opened(hub_dir) as h:
+        config.publish(h, {"kiosk": {"idle_seconds": 90}, "sync_schedule": {"minutes": 15}})
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)  # the enrolment answer carries the bundle
+        web = Context.open(branches[LIB])  # as the web process holds it, opened once
+        try:
+            assert web.settings["kiosk"] == {"idle_seconds": 90}
+            assert web.settings["config_version"] == 1
+            with opened(hub_dir) as h:
+                config.publish(h, {"kiosk": {"idle_seconds": 45}}, library=LIB)
+            with opened(branches[LIB]) as ctx:
+                cards, codes = seed(ctx, n_items=1, n_patrons=1)
+                assert agent.run_once(ctx)["pushed"] > 0
+                assert status.summary(ctx)["config_error"] is None
+            assert web.settings["kiosk"] == {"idle_seconds": 45}  # no restart, no step
+            assert web.settings["config_version"] == 2
+            assert web.settings["sync_schedule"] == {"minutes": 15}
+
+            # a hub that retires its own key by mistake: later bundles are refused,
+            # the refusal is shown, and loans keep flowing
+            hub_key = keys.b64(keys.load(hub_dir).sign_public)
+            with opened(hub_dir) as h:
+                config.publish(h, {"hub_keys": [{"key": hub_key,
+                                                 "not_after": "2001-01-01T00:00:00Z"}]})
+            with opened(branches[LIB]) as ctx:
+                agent.run_once(ctx)
+            assert web.settings["config_version"] == 3
+            with opened(hub_dir) as h:
+                config.publish(h, {"kiosk": {"idle_seconds": 10}})
+            before = (branches[LIB] / "settings.json").read_bytes()
+            with opened(branches[LIB]) as ctx:
+                circulation.checkout(ctx, cards[0], codes[0])
+                assert agent.run_once(ctx)["pushed"] == 1
+                summary = status.summary(ctx)
+            assert summary["config_error"].startswith("bundle_key_retired")
+            assert summary["last_error"] is None and summary["pending"] == 0
+            assert (branches[LIB] / "settings.json").read_bytes() == before
+            assert web.settings["kiosk"] == {"idle_seconds": 45}
+        finally:
+            web.close()
