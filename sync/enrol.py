@@ -1,7 +1,9 @@
 """Joining a branch to the hub: a one-time token made at the hub, keys made on the branch.
 
-Here enrolment is approved at once; staff approval, signed config bundles and
-key rotation belong to provisioning.
+A new device waits for staff approval at the hub (the fleet page's "Approve")
+unless the hub's setting ``auto_approve`` is true; its batches are refused with
+``pending_approval`` until then. An approved device gets the hub's signed config
+bundle in the answer, a pending one with its first accepted sync.
 """
 
 from __future__ import annotations
@@ -68,16 +70,29 @@ def accept(ctx, data: dict) -> dict:
         if Device.get_or_none(Device.id == device_id):
             raise Refused("already_enrolled", N_("Device %(device)s is already enrolled."),
                           device=device_id)
+        status = "active" if ctx.settings.get("auto_approve") is True else "pending"
         Device.create(id=device_id, library=library, sign_key=sign_key, box_key=box_key,
-                      enrolled_at=now_iso())
+                      enrolled_at=now_iso(), status=status)
         tok.used_by = device_id
         tok.save()
     hub = keys.load_or_create(ctx.data_dir)
-    answer = {"hub_id": ctx.origin, "library": library, **_pub(hub)}
-    doc = config.bundle_for(ctx, library, device_id)
-    if doc is not None:
+    answer = {"hub_id": ctx.origin, "library": library, "status": status, **_pub(hub)}
+    doc = config.bundle_for(ctx, library, device_id) if status == "active" else None
+    if doc is not None:  # a pending device gets its config with its first accepted sync
         answer["config"] = doc
     return answer
+
+
+def approve(ctx, device_id: str) -> None:
+    """Staff at the hub let a pending device sync."""
+    if not Device.update(status="active").where(
+            (Device.id == device_id) & (Device.status == "pending")).execute():
+        device = Device.get_or_none(Device.id == device_id)
+        if device is None:
+            raise Invalid("unknown_device", N_("Device %(device)s is not enrolled."),
+                          device=device_id)
+        raise Refused("not_pending", N_("Device %(device)s is not waiting for approval."),
+                      device=device_id)
 
 
 def _pub(k: keys.DeviceKeys) -> dict:
@@ -107,7 +122,8 @@ def enrol_with(ctx, hub_url: str, token: str, timeout: float = 30) -> dict:
     except (KeyError, TypeError, keys.KeyFileError) as exc:
         raise protocol.SyncError("bad_answer", f"the hub's answer lacks keys: {exc}") from exc
     conf = {"hub_url": hub_url.rstrip("/"), "hub_id": hub_id,
-            "hub_sign_key": answer["sign_key"], "hub_box_key": answer["box_key"]}
+            "hub_sign_key": answer["sign_key"], "hub_box_key": answer["box_key"],
+            "enrolment": "pending" if answer.get("status") == "pending" else "active"}
     ctx.settings["sync"] = conf
     save_settings(ctx.data_dir, ctx.settings)
     if isinstance(answer.get("config"), dict):  # checked against the hub key just learnt

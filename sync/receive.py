@@ -1,7 +1,7 @@
 """The hub's side of a sealed batch: check everything, apply all or nothing, answer.
 
 Order of checks (the first failure is the reason logged and answered):
-parse -> known device -> not revoked -> signature -> addressed to this hub ->
+parse -> known device -> not revoked -> signature -> approved -> addressed to this hub ->
 decrypts -> not from the future -> events are the sender's, consecutive, and as
 the header says -> not a replay -> no gap after what the hub holds -> core's
 chain checks (hash, fork) while applying. Nothing is written unless all pass.
@@ -85,9 +85,12 @@ def open_batch(ctx, data: bytes):
         dev = Device.get_or_none(Device.id == sender)
         if dev is None:
             raise Refusal("unknown_device", f"device {sender!r} is not enrolled", 403)
-        if dev.status != "active":
-            raise Refusal("revoked_device", f"device {sender!r} is {dev.status}", 403)
+        if dev.status == "revoked":
+            raise Refusal("revoked_device", f"device {sender!r} is revoked", 403)
         envelope.verify(env, keys.sign_public_from(dev.sign_key))
+        if dev.status != "active":  # said only to the device itself, once its signature holds
+            raise Refusal("pending_approval",
+                          f"device {sender!r} waits for staff approval at the hub", 403)
         meta, evs = protocol.open_payload(env, me=ctx.origin, box_key=keys.load(ctx.data_dir).box)
     except envelope.EnvelopeError as exc:
         raise _logged(ctx, Refusal(exc.code, exc.reason, 400), sender) from exc

@@ -1,4 +1,5 @@
-"""Hub subcommands: `thuvien hub token create --library CODE`, `thuvien hub device revoke ID`."""
+"""Hub subcommands: `thuvien hub token create --library CODE`,
+`thuvien hub device {approve,revoke} ID`."""
 
 import sys
 
@@ -21,6 +22,10 @@ def register(sub):
     data_dir_arg(r)
     r.add_argument("device")
     r.set_defaults(func=cmd_revoke)
+    a = dsub.add_parser("approve", help="let a device waiting for approval sync")
+    data_dir_arg(a)
+    a.add_argument("device")
+    a.set_defaults(func=cmd_approve)
 
 
 def _open(args):
@@ -51,4 +56,20 @@ def cmd_revoke(args):
     finally:
         ctx.close()
     print(f"revoked {args.device}")
+    return 0
+
+
+def cmd_approve(args):
+    from appliance.core.errors import DomainError
+    from sync import enrol
+
+    ctx = _open(args)
+    try:
+        enrol.approve(ctx, args.device)
+    except DomainError as exc:
+        print(f"thuvien: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(f"approved {args.device}")
     return 0

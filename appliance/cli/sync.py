@@ -52,6 +52,8 @@ def cmd_enroll(args):
     finally:
         ctx.close()
     print(f"enrolled {ctx.origin} with hub {conf['hub_id']} at {conf['hub_url']}")
+    if conf.get("enrolment") == "pending":
+        print("waiting for approval by the hub's staff; sync starts once approved")
     return 0
 
 

@@ -63,6 +63,18 @@ def revoke(device_id):
     return redirect(url_for("fleet.index"))
 
 
+@bp.route("/<device_id>/approve", methods=["POST"])
+@requires("hub_admin")
+def approve(device_id):
+    try:
+        enrol.approve(g.ctx, device_id)
+        flash(_("Device %(device)s is approved: it syncs from its next run.", device=device_id),
+              "ok")
+    except DomainError as exc:
+        flash(_(exc.message, **exc.params), "error")
+    return redirect(url_for("fleet.index"))
+
+
 @bp.route("/tokens", methods=["POST"])
 @requires("hub_admin")
 def new_token():

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import sync.hub  # noqa: F401  (sync's tables)
 from appliance.core import datadir
-from appliance.core.context import Context, load_settings
+from appliance.core.context import Context, load_settings, save_settings
 from provisioning import bundle, config, firstboot
 from provisioning.bundle import BundleRefused
 from sync import enrol
@@ -21,6 +21,7 @@ def hub(tmp_path_factory):
     """A hub with a published town-wide config, served on loopback."""
     hub_dir = tmp_path_factory.mktemp("hub")
     ctx = datadir.init(hub_dir, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub")
+    save_settings(hub_dir, {**load_settings(hub_dir), "auto_approve": True})
     config.publish(ctx, {"kiosk": {"idle_seconds": 90}, "sync_schedule": {"minutes": 15}})
     ctx.close()
     served = Served(hub_dir)

@@ -129,3 +129,27 @@ def test_branch_has_no_fleet_page(tmp_path):
     client = create_app(ctx, testing=True).test_client()
     assert client.get("/hub/fleet", headers=_login(client, "quanly")).status_code == 404
     ctx.close()
+
+
+def test_approve_a_pending_device(hub):
+    _, client = hub
+    Device.create(id="py-dh01-new1", library="PY-DH01", sign_key="k" * 43, box_key="k" * 43,
+                  enrolled_at=_seen(0), status="pending")
+    admin = _login(client, "admin")
+    html = client.get("/hub/fleet", headers=admin).get_data(as_text=True)
+    row = html[html.index('data-device="py-dh01-new1"'):]
+    row = row[:row.index("</tr>")]
+    assert "chờ duyệt" in row and "/hub/fleet/py-dh01-new1/approve" in row
+    other = html[html.index('data-device="py-dh01-aaaa"'):]
+    assert "/approve" not in other[:other.index("</tr>")]
+    viewer = _login(client, "viewer")
+    assert client.post("/hub/fleet/py-dh01-new1/approve", headers=viewer).status_code == 403
+    assert Device.get_by_id("py-dh01-new1").status == "pending"
+    r = client.post("/hub/fleet/py-dh01-new1/approve", headers=admin, follow_redirects=True)
+    assert r.status_code == 200 and "Đã duyệt thiết bị py-dh01-new1" in r.get_data(as_text=True)
+    assert Device.get_by_id("py-dh01-new1").status == "active"
+    again = client.post("/hub/fleet/py-dh01-new1/approve", headers=admin, follow_redirects=True)
+    assert "không ở trạng thái chờ duyệt" in again.get_data(as_text=True)
+    client.post("/hub/fleet/py-dh01-aaaa/revoke", headers=admin)
+    client.post("/hub/fleet/py-dh01-aaaa/approve", headers=admin)
+    assert Device.get_by_id("py-dh01-aaaa").status == "revoked"  # revoked stays revoked

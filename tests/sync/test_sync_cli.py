@@ -26,9 +26,17 @@ def test_token_enroll_sync_status_export_import(tmp_path):
     with HubProcess(hub_dir) as hub:
         wrong = thuvien("enroll", "--data", branch, "--hub", hub.url, "--token", "nope", ok=False)
         assert "token" in wrong.stderr
-        thuvien("enroll", "--data", branch, "--hub", hub.url, "--token", token)
+        enrolled = thuvien("enroll", "--data", branch, "--hub", hub.url, "--token", token)
+        assert "waiting for approval" in enrolled.stdout  # the hub's default: staff approve
         reused = thuvien("enroll", "--data", branch, "--hub", hub.url, "--token", token, ok=False)
         assert "failed" in reused.stderr
+        waiting = thuvien("sync", "now", "--data", branch, ok=False)
+        assert "pending_approval" in waiting.stderr
+        pending = json.loads(thuvien("sync", "status", "--data", hub_dir).stdout)["devices"]
+        assert [d["status"] for d in pending] == ["pending"]
+        thuvien("hub", "device", "approve", "--data", hub_dir, pending[0]["id"])
+        again = thuvien("hub", "device", "approve", "--data", hub_dir, pending[0]["id"], ok=False)
+        assert "not waiting for approval" in again.stderr
         now = json.loads(thuvien("sync", "now", "--data", branch).stdout)
         assert now["pushed"] > 0
         status = json.loads(thuvien("sync", "status", "--data", branch).stdout)

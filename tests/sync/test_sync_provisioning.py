@@ -2,6 +2,7 @@
 fleet page, config bundles on sync, staff approval, device key rotation."""
 
 import re
+import time
 
 import pytest
 import requests
@@ -9,8 +10,10 @@ import requests
 import appliance
 from appliance.core import circulation, events, users
 from appliance.core.context import Context
+from appliance.web import create_app
 from provisioning import config
-from sync import agent, keys, status
+from sync import agent, keys, protocol, status
+from sync.models import SyncRefusal
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
@@ -129,3 +132,46 @@ def test_config_from_the_hub_arrives_with_sync_and_takes_effect(tmp_path):
             assert web.settings["kiosk"] == {"idle_seconds": 45}
         finally:
             web.close()
+
+
+def test_new_device_waits_for_staff_approval(tmp_path):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), auto_approve=False)
+    _admin(hub_dir)
+    with opened(hub_dir) as h:
+        config.publish(h, {"kiosk": {"idle_seconds": 90}})
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)
+        with opened(branches[LIB]) as ctx:
+            assert ctx.settings["sync"]["enrolment"] == "pending"
+            assert "config_version" not in ctx.settings  # no config before approval
+            device = ctx.origin
+            seed(ctx, n_items=1, n_patrons=1)
+            head = events.head(device)[0]
+            with pytest.raises(protocol.SyncError) as err:
+                agent.run_once(ctx)
+            assert err.value.code == "pending_approval"
+            assert status.summary(ctx)["last_error"].startswith("pending_approval")
+            users.create(ctx, "thuthu", PASSWORD, "librarian")
+            client = create_app(ctx, testing=True).test_client()
+            with client.session_transaction() as s:
+                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time())
+            desk = client.get("/desk/").get_data(as_text=True)
+            assert "Đang chờ cán bộ máy chủ thành phố duyệt thiết bị này." in desk
+        with opened(hub_dir) as h:
+            assert events.head(device)[0] == 0  # nothing taken from a pending device
+            assert SyncRefusal.get(SyncRefusal.sender == device).code == "pending_approval"
+
+        admin = _session(hub.url)
+        page = admin.get(hub.url + "/hub/fleet", timeout=10).text
+        row = _row(page, device)
+        assert "chờ duyệt" in row
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', row).group(1)
+        assert admin.post(hub.url + f"/hub/fleet/{device}/approve", data={},
+                          timeout=10).status_code == 400  # no CSRF token, no approval
+        r = admin.post(hub.url + f"/hub/fleet/{device}/approve", data={"csrf_token": csrf},
+                       timeout=10)
+        assert r.ok and "chờ duyệt" not in _row(r.text, device)
+        with opened(branches[LIB]) as ctx:
+            assert agent.run_once(ctx)["pushed"] == head
+            assert ctx.settings["kiosk"] == {"idle_seconds": 90}  # config on the first sync
+            assert status.summary(ctx)["last_error"] is None
