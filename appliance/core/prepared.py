@@ -51,3 +51,16 @@ class Prepared:
     def first(self, *values):
         rows = self.all(*values)
         return rows[0] if rows else None
+
+
+_by_key = {}
+
+
+def by_key(model, key):
+    """The Prepared lookup of a model's row by one column (its primary key, mostly)."""
+    prepared = _by_key.get((model, key))
+    if prepared is None:
+        field = getattr(model, key)
+        prepared = _by_key.setdefault((model, key), Prepared(
+            model, lambda value: model.select().where(field == value), 1))
+    return prepared

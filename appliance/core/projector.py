@@ -12,7 +12,7 @@ import uuid
 
 from . import search
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
-from .prepared import Prepared
+from .prepared import Prepared, by_key
 
 OPEN_LOAN = Prepared(Loan, lambda item: Loan.select().where(
     (Loan.item == item) & Loan.returned_at.is_null()), 1)
@@ -50,7 +50,7 @@ def _conflict(ev, kind, entity, details, other_event=None, suffix=""):
 def _merge(ev, model, key, body, create):
     fields = {k: v for k, v in body["fields"].items() if k in model._meta.fields}
     base = body.get("base", {})
-    row = model.get_or_none(getattr(model, key) == body["id"])
+    row = by_key(model, key).first(body["id"])
     if row is None:
         row = model(**{key: body["id"]}, **create(ev, body))
         for name, value in fields.items():

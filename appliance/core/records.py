@@ -3,10 +3,12 @@ changed fields and the field stamps the editor saw, so concurrent edits can be t
 from sequential ones when events from elsewhere arrive."""
 
 from . import events
+from .prepared import by_key
 
 
 def save(ctx, kind, model, key, record_id, fields, library=None):
-    row = model.get_or_none(getattr(model, key) == record_id)
+    lookup = by_key(model, key)
+    row = lookup.first(record_id)
     if row is not None:
         fields = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if not fields:
@@ -15,4 +17,4 @@ def save(ctx, kind, model, key, record_id, fields, library=None):
     body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(),
             "base": {k: stamps.get(k, 0) for k in fields}}
     events.record(ctx, kind, body, library=library)
-    return model.get(getattr(model, key) == record_id)
+    return lookup.first(record_id)
