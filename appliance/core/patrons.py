@@ -5,7 +5,7 @@ consent for children."""
 import re
 from datetime import date
 
-from . import passwords, records
+from . import events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
@@ -150,3 +150,13 @@ def blocks(ctx, patron):
         reasons.append(("patron_expired", N_("The card expired on %(date)s."),
                         {"date": patron.expiry}))
     return reasons
+
+
+def erase_history(ctx, card):
+    """Unlink the patron's returned loans from the patron (the patron's right to erase):
+    the loans stay as anonymous facts for the library's statistics."""
+    patron = find(ctx, card)
+    events.record(ctx, "patron.history_erased", {"patron_id": patron.id,
+                                                 "before": ctx.clock.iso_now()},
+                  library=patron.library)
+    return patron

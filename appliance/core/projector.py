@@ -113,6 +113,21 @@ def item_saved(ev, body):
     search.on_bib_changed(Bib._meta.database, item.bib_id)
 
 
+def _anonymous(library, ev):
+    """The library's stand-in for erased borrowers (made the same way everywhere)."""
+    anon_id = str(uuid.uuid5(_NS, f"anonymous:{library}"))
+    Patron.insert(id=anon_id, library=library, card=f"ANON-{anon_id[:8]}", name="—",
+                  category="adult", created_at=ev.wall, deleted=True,
+                  field_hlc={}).on_conflict_ignore().execute()
+    return anon_id
+
+
+def history_erased(ev, body):
+    Loan.update(patron=_anonymous(ev.library, ev)).where(
+        (Loan.patron == body["patron_id"]) & Loan.returned_at.is_null(False)
+        & (Loan.returned_at <= body["before"])).execute()
+
+
 # Circulation.
 
 def _open_loan(item_id):
@@ -227,6 +242,7 @@ def conflict_resolved(ev, body):
 HANDLERS = {
     "library.saved": library_saved,
     "patron.saved": patron_saved,
+    "patron.history_erased": history_erased,
     "bib.saved": bib_saved,
     "item.saved": item_saved,
     "loan.out": loan_out,

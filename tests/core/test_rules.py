@@ -199,3 +199,18 @@ def test_pin_lockout(ctx):
     with pytest.raises(Forbidden) as info:
         patrons.verify_pin(ctx, "P0001", "1234")
     assert info.value.code == "pin_locked"
+
+
+def test_erasing_history_unlinks_returned_loans_only(ctx):
+    from appliance.core import verify
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkin(ctx, "1001")
+    circulation.checkout(ctx, "P0001", "1002")
+    patron = patrons.erase_history(ctx, "P0001")
+    loans = list(Loan.select().where(Loan.patron == patron.id))
+    assert [loan.item.barcode for loan in loans] == ["1002"], "the open loan stays"
+    assert Loan.select().count() == 2, "the returned loan is kept, anonymous"
+    assert patrons.find(ctx, "P0001").name == "Nguyễn Văn An"
+    anonymous = Loan.get(Loan.patron != patron.id).patron
+    refused("patron_not_found", patrons.find, ctx, anonymous.card)  # no one to look up
+    assert verify.verify(ctx) == []

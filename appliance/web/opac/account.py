@@ -130,12 +130,13 @@ def history():
 @bp.route("/account/history/erase", methods=["POST"])
 @requires("patron")
 def erase_history():
-    """Start the history again from now: turning it off and on moves its start.
-    The loans themselves stay until the library's retention rules anonymise them."""
+    """Erase: the returned loans are unlinked from the patron, and the history starts
+    again from now."""
     patron = current_patron()
 
     def restart():
-        with events.writing(g.ctx):  # both edits or neither
+        with events.writing(g.ctx):  # all or nothing
+            patrons.erase_history(g.ctx, patron.card)
             patrons.save(g.ctx, {"id": patron.id, "keep_history": False})
             patrons.save(g.ctx, {"id": patron.id, "keep_history": True})
 
