@@ -10,9 +10,6 @@ from ...core.models import Bib, Event, Hold, Item, Loan
 from ..auth import STAFF, requires
 from . import attempt, bp, form
 
-BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
-              "series")
-
 
 @bp.route("/bibs")
 @requires(*STAFF)
@@ -22,18 +19,6 @@ def bib_list():
     if q:
         query = query.where(Bib.title.contains(q) | Bib.isbn.contains(q))
     return render_template("desk/bibs.html", bibs=list(query.order_by(Bib.title).limit(100)), q=q)
-
-
-@bp.route("/bibs/new", methods=["GET", "POST"])
-@requires(*STAFF)
-def new_bib():
-    if request.method == "POST":
-        data = {name: form(name) for name in BIB_FIELDS}
-        bib = attempt(lambda: catalogue.save_bib(g.ctx, data), _("Record saved."))
-        if bib:
-            return redirect(url_for("desk.bib", bib_id=bib.id))
-        return render_template("desk/bib_form.html", values=request.form), 400
-    return render_template("desk/bib_form.html", values={"language": "vie"})
 
 
 @bp.route("/bibs/<bib_id>")
