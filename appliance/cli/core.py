@@ -97,11 +97,17 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None):
     print(banner or f"thuvien {ctx.library} serving on http://{host}:{server.effective_port}/"
           + (f" and SIP2 on {host}:{sip2.port}" if sip2 else ""), flush=True)
     from provisioning import sdnotify
+
+    from ..maintenance import Maintenance, run_once
+    run_once(ctx)
+    housekeeping = Maintenance(ctx)
+    housekeeping.start()
     sdnotify.ready()
     watchdog = sdnotify.start_watchdog(lambda: ctx.db.execute_sql("SELECT 1") is not None)
     try:
         server.run()
     finally:
+        housekeeping.stop()
         watchdog.stop() if watchdog else None
         if sip2:
             sip2.shutdown()

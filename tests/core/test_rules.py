@@ -214,3 +214,26 @@ def test_erasing_history_unlinks_returned_loans_only(ctx):
     anonymous = Loan.get(Loan.patron != patron.id).patron
     refused("patron_not_found", patrons.find, ctx, anonymous.card)  # no one to look up
     assert verify.verify(ctx) == []
+
+
+def test_housekeeping_moves_expired_pickups_on(ctx):
+    import threading
+
+    from appliance.maintenance import Maintenance
+    bib = ctx.bibs[1]
+    first = holds.place(ctx, "P0002", bib.id)  # on the shelf: trapped at once
+    second = holds.place(ctx, "S0001", bib.id)
+    Hold.update(pickup_by=(ctx.clock.today() - timedelta(days=1)).isoformat()).where(
+        Hold.id == first.id).execute()
+    worker = Maintenance(ctx, interval=0.05)
+    done = threading.Event()
+    worker.start()
+    for _ in range(100):
+        if Hold.get_by_id(second.id).status == "ready":
+            done.set()
+            break
+        threading.Event().wait(0.05)
+    worker.stop()
+    worker.join(2)
+    assert done.is_set()
+    assert Hold.get_by_id(first.id).status == "expired"

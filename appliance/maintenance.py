@@ -1,0 +1,33 @@
+"""Housekeeping while the service runs: holds whose pickup day has passed move on down
+the queue without anyone pressing a button."""
+
+import logging
+import threading
+
+from .core import holds
+
+log = logging.getLogger(__name__)
+
+
+def run_once(ctx):
+    moved = holds.expire_pickups(ctx)
+    if moved:
+        log.info("%s expired pickups moved on", moved)
+    return moved
+
+
+class Maintenance(threading.Thread):
+    def __init__(self, ctx, interval=900):
+        super().__init__(name="thuvien-maintenance", daemon=True)
+        self.ctx, self.interval = ctx, interval
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(self.interval):
+            try:
+                run_once(self.ctx)
+            except Exception:  # logged; the next round tries again, loans go on meanwhile
+                log.exception("maintenance round failed")
+
+    def stop(self):
+        self.stopped.set()
