@@ -117,6 +117,86 @@ def build_bundle(wheel: Path, private_key, out: Path, *, min_version: str,
     return out
 
 
+# --- offering (at the hub): bundles devices fetch on sync ----------------------------------------
+
+OFFER_DIR = "updates/offered"
+OFFER_NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
+_offer_cache: dict = {}
+
+
+def read_manifest(path: Path, trusted, now=None) -> dict:
+    """The verified payload of an update bundle's manifest (no version check)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            doc = bundle.loads(zf.read(MANIFEST))
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise BundleMalformed("update_unreadable", N_("%(file)s is not an update bundle"),
+                              file=Path(path).name) from exc
+    return bundle.verify(doc, trusted, kind="update", now=now)
+
+
+def offer(hub_dir, path: Path, hub_key) -> Path:
+    """Put a bundle signed by this hub where devices fetch it from on their next sync."""
+    payload = read_manifest(path, bundle.trust(hub_key))
+    folder = Path(hub_dir) / OFFER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"thuvien-{payload['version']}.tvu"
+    tmp = target.with_name(target.name + ".part")
+    shutil.copyfile(path, tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def offered(hub_dir, hub_key, now=None) -> dict | None:
+    """The newest valid offered bundle: {"file", "version", "min_version", "size", "sha256",
+    "scope"}; cached by the folder's names and times, as every exchange asks."""
+    folder = Path(hub_dir) / OFFER_DIR
+    try:
+        files = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                       for p in folder.iterdir() if OFFER_NAME.match(p.name))
+    except OSError:
+        return None
+    best = None
+    for name, mtime, size in files:
+        key = (str(folder), name, mtime, size)
+        if key not in _offer_cache:
+            try:
+                payload = read_manifest(folder / name, bundle.trust(hub_key), now=now)
+                _offer_cache[key] = {"file": name, "version": str(payload["version"]),
+                                     "min_version": payload["body"]["min_version"],
+                                     "size": size, "sha256": sha256_file(folder / name),
+                                     "scope": payload["scope"],
+                                     "expires_at": payload["expires_at"]}
+            except (BundleRefused, BundleMalformed, KeyError) as exc:
+                log.warning("offered update %s is not usable: %s", name, exc)
+                _offer_cache[key] = None
+        entry = _offer_cache[key]
+        if entry and (best is None or bundle.version_key(entry["version"]) >
+                      bundle.version_key(best["version"])):
+            best = entry
+    if best and bundle.parse_time(best["expires_at"]) <= (now or bundle.utcnow()):
+        return None
+    return best
+
+
+def offer_for(entry: dict | None, library: str, device: str, running) -> dict | None:
+    """What to tell a device running `running` about an offered bundle, if it applies."""
+    if entry is None or not isinstance(running, str):
+        return None
+    scope = entry["scope"]
+    if scope.get("library", bundle.ANY) not in (bundle.ANY, library) or \
+            scope.get("device", bundle.ANY) not in (bundle.ANY, device):
+        return None
+    try:
+        newer = bundle.version_key(entry["version"]) > bundle.version_key(running)
+        able = bundle.version_key(running) >= bundle.version_key(entry["min_version"])
+    except BundleMalformed:
+        return None
+    if not (newer and able):
+        return None
+    return {k: entry[k] for k in ("file", "version", "size", "sha256")}
+
+
 # --- verifying (on the device) ---------------------------------------------------------------
 
 def verify_bundle(path: Path, trusted, installed: str, dest: Path, *, library=None,

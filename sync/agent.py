@@ -21,7 +21,7 @@ from appliance.core import events
 from appliance.core.errors import DomainError
 from provisioning import config, health
 
-from . import envelope, keys, protocol
+from . import envelope, fetch, keys, protocol
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -53,7 +53,9 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
 
 def _run(ctx, session, url, batch) -> dict:
     hub = protocol.hub_peer(ctx.settings)
-    url = (url or ctx.settings["sync"]["hub_url"]) + protocol.PATH
+    base = url or ctx.settings["sync"]["hub_url"]
+    url = base + protocol.PATH
+    offer = None
     mine = keys.load(ctx.data_dir)
     own = session is None
     session = session or requests.Session()
@@ -74,11 +76,15 @@ def _run(ctx, session, url, batch) -> dict:
             _apply(ctx, answer, incoming)
             if isinstance(answer.get("config"), dict):
                 apply_config(ctx, answer["config"])
+            offer = answer.get("update") if isinstance(answer.get("update"), dict) else None
             pushed += answer.get("applied", 0)
             pulled += len(incoming)
             if not answer.get("more") and events.pending_count(ctx.origin, answer["cursor"]) == 0:
-                return {"pushed": pushed, "pulled": pulled, "cursor": answer["cursor"],
-                        "pull_after": answer["next"]}
+                result = {"pushed": pushed, "pulled": pulled, "cursor": answer["cursor"],
+                          "pull_after": answer["next"]}
+                if offer is not None:  # after the events: software never delays a loan
+                    result["update"] = fetch.fetch_offer(ctx, session, base, offer)
+                return result
         raise protocol.SyncError("too_many_rounds", "sync did not finish; it resumes next run")
     finally:
         if own:

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public, requires
-from provisioning import health
+from provisioning import health, updates
 
 from . import agent, enrol, protocol, receive, status
 from .models import ensure_tables
@@ -71,6 +81,18 @@ def enrol_device():
     except DomainError as exc:
         log.warning("sync: enrolment refused: %s", exc)
         return _error(exc.code, str(exc), exc.status)
+
+
+@bp.route(protocol.UPDATES_PATH + "/<name>")
+@public  # the project's own software, signed: the device checks it, not the request
+def update_bundle(name):
+    ctx = _ctx()
+    if ctx.role != "hub" or not updates.OFFER_NAME.match(name):
+        return _error("not_found", "no such update bundle", 404)
+    folder = ctx.data_dir / updates.OFFER_DIR
+    if not (folder / name).is_file():
+        return _error("not_found", "no such update bundle", 404)
+    return send_from_directory(folder, name, mimetype="application/zip", conditional=True)
 
 
 @bp.route("/desk/sync/now", methods=["POST"])

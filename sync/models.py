@@ -80,5 +80,5 @@ def set_state(**values):
 
 def status_dict():
     keys = ("acked_seq", "pull_after", "last_success", "last_attempt", "last_error", "failures",
-            "config_error", "config_applied")
+            "config_error", "config_applied", "update_fetched", "update_error")
     return {k: get_state(k) for k in keys}

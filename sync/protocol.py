@@ -16,6 +16,7 @@ from . import envelope, keys, wire
 
 PATH = "/sync/v1/exchange"
 ENROL_PATH = "/sync/v1/enrol"
+UPDATES_PATH = "/sync/v1/updates"  # offered update bundles, signed, fetched with GET
 
 
 class SyncError(Exception):

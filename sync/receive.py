@@ -17,7 +17,7 @@ from appliance.core import events
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
-from provisioning import config, health
+from provisioning import config, health, updates
 
 from . import envelope, keys, protocol
 from .models import Device, SyncBatch, SyncRefusal
@@ -59,7 +59,8 @@ def exchange(ctx, data: bytes) -> bytes:
 
 
 def offers(ctx, dev: Device, report) -> dict:
-    """What the hub has for a device beyond events: a newer signed config bundle."""
+    """What the hub has for a device beyond events: a newer signed config bundle, and
+    the newest offered software update when the device runs an older version."""
     report = report if isinstance(report, dict) else {}
     have = report.get("config_version")
     have = have if isinstance(have, int) and not isinstance(have, bool) else 0
@@ -67,6 +68,11 @@ def offers(ctx, dev: Device, report) -> dict:
     doc = config.bundle_for(ctx, dev.library, dev.id, have=have)
     if doc is not None:
         out["config"] = doc
+    if ctx.data_dir is not None:
+        entry = updates.offered(ctx.data_dir, keys.load(ctx.data_dir).sign)
+        update = updates.offer_for(entry, dev.library, dev.id, report.get("version"))
+        if update is not None:
+            out["update"] = {**update, "path": f"{protocol.UPDATES_PATH}/{update['file']}"}
     return out
 
 

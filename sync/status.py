@@ -24,6 +24,8 @@ def summary(ctx) -> dict:
         "config_version": ctx.settings.get("config_version", 0),
         "config_applied": get_state("config_applied"),
         "config_error": get_state("config_error"),
+        "update_fetched": get_state("update_fetched"),
+        "update_error": get_state("update_error"),
     }
     if ctx.role == "hub":
         out["devices"] = [

@@ -1,4 +1,4 @@
-"""`thuvien update {apply,status,build}`: signed software updates (see provisioning/updates)."""
+"""`thuvien update {apply,status,build,offer}`: signed software updates (see provisioning/updates)."""
 
 import json
 import os
@@ -37,6 +37,11 @@ def register(sub):
     b.add_argument("--days", type=int, default=90, help="days until the bundle expires")
     b.add_argument("--out", required=True)
     b.set_defaults(func=cmd_build)
+
+    o = usub.add_parser("offer", help="at the hub: offer a signed bundle to devices on sync")
+    data_dir_arg(o)
+    o.add_argument("file")
+    o.set_defaults(func=cmd_offer)
 
 
 def _device_settings(data):
@@ -85,3 +90,17 @@ def cmd_build(args):
     out = updates.build_bundle(Path(args.wheel), hub_key, Path(args.out),
                                min_version=args.min_version, valid_for=timedelta(days=args.days))
     print(f"{out} signed by key {bundle.key_id(hub_key.public_key())}", file=sys.stderr)
+
+
+def cmd_offer(args):
+    from sync import keys
+
+    if not args.data:
+        raise SystemExit("thuvien: give the hub's data folder with --data or THUVIEN_DATA")
+    try:
+        target = updates.offer(args.data, Path(args.file), keys.load(args.data).sign)
+    except (bundle.BundleRefused, bundle.BundleMalformed) as exc:
+        print(f"thuvien: {exc}", file=sys.stderr)
+        return 1
+    print(f"offered {target.name}: devices running an older version fetch it on sync")
+    return 0

@@ -1,0 +1,105 @@
+"""Fetching an update bundle the hub offers in its exchange answer.
+
+The answer (signed by the hub) names the file, its size and sha256; one GET
+brings it into ``<data>/updates/incoming/``, where `thuvien-update.path` starts
+`thuvien update apply --pending` (which checks the bundle's own signature before
+anything is installed). A download cut mid-way resumes from the bytes kept in
+a hidden ``.part`` file with an HTTP Range request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from pathlib import Path
+
+import requests
+
+from .models import get_state, set_state
+
+log = logging.getLogger("thuvien.sync")
+
+INCOMING = "updates/incoming"
+NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
+CHUNK = 1 << 16
+TIMEOUT = (15, 120)
+
+
+class FetchError(Exception):
+    pass
+
+
+def seen(incoming: Path, name: str) -> bool:
+    """Already waiting, installed or refused here: never fetched twice."""
+    return any((incoming / sub / name).exists() for sub in ("", "done", "refused"))
+
+
+def fetch_offer(ctx, session, base_url: str, offer: dict) -> dict | None:
+    """Fetch an offered bundle; failures are kept for the status and never raise."""
+    try:
+        name, size, sha = str(offer["file"]), int(offer["size"]), str(offer["sha256"])
+        path = str(offer["path"])
+    except (KeyError, TypeError, ValueError):
+        return _failed("the hub's update offer is malformed")
+    if not NAME.match(name) or not path.startswith("/") or size <= 0:
+        return _failed(f"the hub offered an unexpected file {name!r}")
+    incoming = Path(ctx.data_dir) / INCOMING
+    if seen(incoming, name):
+        return None
+    incoming.mkdir(parents=True, exist_ok=True)
+    try:
+        resumed = _download(session, base_url + path, incoming / f".{name}.part", size, sha)
+    except (FetchError, OSError, requests.RequestException) as exc:
+        return _failed(f"{name}: {exc}")
+    os.replace(incoming / f".{name}.part", incoming / name)
+    result = {"file": name, "version": offer.get("version"), "size": size,
+              "resumed_from": resumed}
+    log.info("sync: update %s fetched (%s bytes)", name, size)
+    set_state(update_fetched=result, update_error=None)
+    return result
+
+
+def _download(session, url, part: Path, size: int, sha: str) -> int:
+    have = part.stat().st_size if part.exists() else 0
+    if have >= size:  # a finished but unchecked part: check it, or start again
+        have = 0 if have > size or _sha(part) != sha else have
+        if have == size:
+            return have
+        part.unlink()
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with session.get(url, headers=headers, stream=True, timeout=TIMEOUT) as resp:
+        if resp.status_code == 200:
+            have = 0  # the server sent it whole
+        elif resp.status_code != 206:
+            raise FetchError(f"HTTP {resp.status_code}")
+        with open(part, "ab" if have else "wb") as out:
+            for chunk in resp.iter_content(CHUNK):
+                out.write(chunk)
+                if out.tell() > size:
+                    break
+            out.flush()
+            os.fsync(out.fileno())
+    got = part.stat().st_size
+    if got < size:  # cut short: keep what came, the next run asks for the rest
+        raise FetchError(f"{got} of {size} bytes so far")
+    if got > size or _sha(part) != sha:
+        part.unlink()
+        raise FetchError("the file does not match the offered size and sha256")
+    return have
+
+
+def _sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _failed(reason: str):
+    if get_state("update_error") != reason:
+        log.warning("sync: update not fetched: %s", reason)
+    set_state(update_error=reason)
+    return None
