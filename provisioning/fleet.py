@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sync.models import Device
+from sync.models import Device, RetiredKey
 
 from . import bundle
 from .health import DeviceHealth
@@ -24,6 +24,7 @@ def rows(silent_days: float | None = None, behind: bool = False, now=None) -> li
     `behind` those running an older version than the newest in the fleet."""
     now = now or datetime.now(timezone.utc)
     health = {h.device: h for h in DeviceHealth.select()}
+    rotated = {k.device: k.retired_at for k in RetiredKey.select().order_by(RetiredKey.id)}
     out = []
     for d in Device.select().order_by(Device.library, Device.id):
         h = health.get(d.id)
@@ -33,7 +34,7 @@ def rows(silent_days: float | None = None, behind: bool = False, now=None) -> li
                     "pending_events": h.pending_events if h else None,
                     "last_error": d.last_error, "disk_free": h.disk_free if h else None,
                     "clock_offset": h.clock_offset if h else None,
-                    "key_age_days": _age_days(d.enrolled_at, now)})
+                    "key_age_days": _age_days(rotated.get(d.id, d.enrolled_at), now)})
     newest = max((r["version"] for r in out if _version_ok(r["version"])),
                  key=bundle.version_key, default=None)
     for r in out:

@@ -56,6 +56,7 @@ def _run(ctx, session, url, batch) -> dict:
     base = url or ctx.settings["sync"]["hub_url"]
     url = base + protocol.PATH
     offer = None
+    keys.finish_promotion(ctx.data_dir)
     mine = keys.load(ctx.data_dir)
     own = session is None
     session = session or requests.Session()
@@ -68,12 +69,20 @@ def _run(ctx, session, url, batch) -> dict:
             # health as it will stand once this batch is accepted: the fleet page's figures
             report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
             meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
+            new_keys = keys.load_next(ctx.data_dir)
+            if new_keys is not None:  # a rotation: announced in a batch the old key signs
+                meta["rotate"] = keys.rotation_proof(ctx.origin, new_keys)
             data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=mine.sign,
                                          recipient=hub, created_ms=ctx.clock.wall_ms())
             answer, incoming = _exchange(session, url, data, hub, ctx.origin, mine)
             if answer is None:
                 continue  # the hub told us to resend from an earlier seq
             _apply(ctx, answer, incoming)
+            if new_keys is not None and answer.get("rotated") is True:
+                keys.promote(ctx.data_dir)
+                mine = keys.load(ctx.data_dir)
+                set_state(keys_rotated=_now())
+                log.info("sync: the hub holds this device's new keys; the old ones retire")
             if isinstance(answer.get("config"), dict):
                 apply_config(ctx, answer["config"])
             offer = answer.get("update") if isinstance(answer.get("update"), dict) else None

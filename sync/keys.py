@@ -116,3 +116,74 @@ def _write_secret(path: Path, raw: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+
+
+# --- rotation: new keys made beside the current ones, promoted once the hub has them -------
+
+NEXT = "next"
+ROTATE_TAG = b"thuvien-rotate/1\n"
+
+
+def next_dir(data_dir) -> Path:
+    return key_dir(data_dir) / NEXT
+
+
+def prepare_rotation(data_dir) -> DeviceKeys:
+    """New keys in keys/next/; the next sync announces them, signed by the current key."""
+    d = next_dir(data_dir)
+    if not d.exists():  # made whole in a temporary folder, then renamed: never half there
+        tmp = d.with_name(NEXT + ".tmp")
+        if tmp.exists():
+            for f in tmp.iterdir():
+                f.unlink()
+        tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _write_secret(tmp / SIGN_FILE, Ed25519PrivateKey.generate().private_bytes_raw())
+        _write_secret(tmp / BOX_FILE, X25519PrivateKey.generate().private_bytes_raw())
+        os.replace(tmp, d)
+    return load_next(data_dir)
+
+
+def finish_promotion(data_dir) -> None:
+    """A promotion cut between its two renames leaves one file in keys/next/: finish it."""
+    d = next_dir(data_dir)
+    if d.exists() and load_next(data_dir) is None:
+        promote(data_dir)
+
+
+def load_next(data_dir) -> DeviceKeys | None:
+    d = next_dir(data_dir)
+    if not ((d / SIGN_FILE).exists() and (d / BOX_FILE).exists()):
+        return None
+    return DeviceKeys(Ed25519PrivateKey.from_private_bytes(_read_secret(d / SIGN_FILE)),
+                      X25519PrivateKey.from_private_bytes(_read_secret(d / BOX_FILE)))
+
+
+def rotation_proof(device_id: str, new: DeviceKeys) -> dict:
+    """The new public keys, signed by the new signing key (proof it is held)."""
+    pub = new.public_dict()
+    msg = ROTATE_TAG + f"{device_id}|{pub['sign_key']}|{pub['box_key']}".encode()
+    return {**pub, "proof": b64(new.sign.sign(msg))}
+
+
+def check_rotation(device_id: str, data) -> dict:
+    """The new public keys of a rotation request, or KeyFileError."""
+    try:
+        sign, box, proof = data["sign_key"], data["box_key"], data["proof"]
+        unb64(box)
+        msg = ROTATE_TAG + f"{device_id}|{sign}|{box}".encode()
+        sign_public_from(sign).verify(unb64(proof, 64), msg)
+    except KeyFileError:
+        raise
+    except Exception as exc:  # missing fields, wrong types, a signature that fails
+        raise KeyFileError(f"bad rotation request: {type(exc).__name__}") from exc
+    return {"sign_key": sign, "box_key": box}
+
+
+def promote(data_dir) -> None:
+    """The hub holds the new keys: they become this device's keys (safe to run again)."""
+    d, nd = key_dir(data_dir), next_dir(data_dir)
+    for name in (SIGN_FILE, BOX_FILE):
+        if (nd / name).exists():
+            os.replace(nd / name, d / name)
+    if nd.exists():
+        nd.rmdir()

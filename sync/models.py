@@ -58,7 +58,17 @@ class SyncState(BaseModel):
     value = JSONField(null=True)
 
 
-MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState)
+class RetiredKey(BaseModel):
+    """A device's keys before a rotation, still accepted until ``until_ms`` (the overlap)."""
+
+    device = pw.CharField(max_length=64, index=True)
+    sign_key = pw.CharField(max_length=64)
+    box_key = pw.CharField(max_length=64)
+    retired_at = pw.CharField(max_length=32)
+    until_ms = pw.BigIntegerField()
+
+
+MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey)
 coredb.register_models(*MODELS)
 
 

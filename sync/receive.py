@@ -20,12 +20,13 @@ from appliance.core.models import Event
 from provisioning import config, health, updates
 
 from . import envelope, keys, protocol
-from .models import Device, SyncBatch, SyncRefusal
+from .models import Device, RetiredKey, SyncBatch, SyncRefusal
 
 log = logging.getLogger("thuvien.sync")
 
 MAX_FUTURE_MS = 24 * 3600 * 1000  # a clock a day ahead is wrong, not early
 PULL_LIMIT = 1000
+KEY_OVERLAP_HOURS = 72  # how long a device's rotated-away keys are still accepted
 
 
 class Refusal(Exception):
@@ -49,12 +50,16 @@ def now_iso() -> str:
 def exchange(ctx, data: bytes) -> bytes:
     """A branch's sealed push (and pull request) in, the hub's sealed answer out."""
     dev, header, meta, evs = open_batch(ctx, data)
+    new_keys = rotation_request(ctx, dev, meta)
     result = accept(ctx, dev, header, evs, report=meta.get("health"))
+    rotated = rotate(ctx, dev, new_keys) if new_keys else False
     pulled, next_pos, more = pull(ctx, dev, meta.get("pull_after"), meta.get("pull_limit"))
     reply = {"batch": header.batch_hex, "cursor": result["cursor"],
              "applied": result["applied"], "skipped": result["skipped"],
              "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
     reply.update(offers(ctx, dev, meta.get("health")))
+    if rotated:
+        reply["rotated"] = True  # sealed to the key the request came from
     return seal_for(ctx, dev, reply, pulled)
 
 
@@ -93,7 +98,11 @@ def open_batch(ctx, data: bytes):
             raise Refusal("unknown_device", f"device {sender!r} is not enrolled", 403)
         if dev.status == "revoked":
             raise Refusal("revoked_device", f"device {sender!r} is revoked", 403)
-        envelope.verify(env, keys.sign_public_from(dev.sign_key))
+        try:
+            envelope.verify(env, keys.sign_public_from(dev.sign_key))
+        except envelope.EnvelopeError:
+            if not _verify_retired(dev, env):
+                raise
         if dev.status != "active":  # said only to the device itself, once its signature holds
             raise Refusal("pending_approval",
                           f"device {sender!r} waits for staff approval at the hub", 403)
@@ -103,6 +112,51 @@ def open_batch(ctx, data: bytes):
     except Refusal as exc:
         raise _logged(ctx, exc, sender) from None
     return dev, env.header, meta, evs
+
+
+def _verify_retired(dev: Device, env) -> bool:
+    """A batch signed with a key the device rotated away from: good during the overlap,
+    refused after it. The answer then goes to that key's box key."""
+    for old in RetiredKey.select().where(RetiredKey.device == dev.id).order_by(
+            RetiredKey.id.desc()):
+        try:
+            envelope.verify(env, keys.sign_public_from(old.sign_key))
+        except envelope.EnvelopeError:
+            continue
+        if old.until_ms < time.time() * 1000:
+            raise Refusal("retired_key", f"device {dev.id!r} signed with a key retired at "
+                                         f"the end of its overlap ({old.retired_at})", 403)
+        dev.box_key, dev.via_retired = old.box_key, True
+        return True
+    return False
+
+
+def rotation_request(ctx, dev: Device, meta: dict) -> dict | None:
+    """New public keys a device announces (in a batch its current key signed), checked."""
+    if meta.get("rotate") is None:
+        return None
+    try:
+        return keys.check_rotation(dev.id, meta["rotate"])
+    except keys.KeyFileError as exc:
+        raise _logged(ctx, Refusal("bad_rotation", str(exc), 400), dev.id) from None
+
+
+def rotate(ctx, dev: Device, new: dict) -> bool:
+    """Make the announced keys the device's; the old ones stay valid for the overlap."""
+    current = Device.get_by_id(dev.id)
+    if (current.sign_key, current.box_key) == (new["sign_key"], new["box_key"]):
+        return True  # announced again after a lost answer
+    if getattr(dev, "via_retired", False):
+        return False  # a new rotation needs the current key
+    overlap_ms = float(ctx.settings.get("key_overlap_hours", KEY_OVERLAP_HOURS)) * 3600_000
+    with events.writing(ctx):
+        RetiredKey.create(device=dev.id, sign_key=current.sign_key, box_key=current.box_key,
+                          retired_at=now_iso(), until_ms=int(time.time() * 1000 + overlap_ms))
+        Device.update(sign_key=new["sign_key"], box_key=new["box_key"]).where(
+            Device.id == dev.id).execute()
+    log.info("sync: %s rotated its keys; the old ones are accepted for %.0f h", dev.id,
+             overlap_ms / 3600_000)
+    return True
 
 
 def accept(ctx, dev: Device, header, evs: list[dict], report=None) -> dict:

@@ -19,7 +19,9 @@ def register(sub):
     ssub = p.add_subparsers(dest="sync_command", metavar="ACTION", required=True)
     for name, func, text in (("now", cmd_now, "sync once, now"),
                              ("status", cmd_status, "print the sync status as JSON"),
-                             ("run", cmd_run, "the scheduled agent, with back-off")):
+                             ("run", cmd_run, "the scheduled agent, with back-off"),
+                             ("rotate-keys", cmd_rotate,
+                              "make new device keys; the next sync hands them to the hub")):
         a = ssub.add_parser(name, help=text)
         data_dir_arg(a)
         a.set_defaults(func=func)
@@ -118,3 +120,13 @@ def cmd_import(args):
         ctx.close()
     print(json.dumps(result, ensure_ascii=False))
     return 1 if result["refused"] else 0
+
+
+def cmd_rotate(args):
+    from sync import keys
+
+    data = require_data(args)
+    new = keys.prepare_rotation(data)
+    print(f"new keys ready (signing key {new.public_dict()['sign_key'][:12]}...); "
+          "the next sync hands them to the hub, which accepts the old ones for an overlap")
+    return 0

@@ -12,8 +12,8 @@ from appliance.core import circulation, events, users
 from appliance.core.context import Context
 from appliance.web import create_app
 from provisioning import config
-from sync import agent, keys, protocol, status
-from sync.models import SyncRefusal
+from sync import agent, enrol, keys, protocol, status
+from sync.models import Device, RetiredKey, SyncRefusal
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
@@ -175,3 +175,68 @@ def test_new_device_waits_for_staff_approval(tmp_path):
             assert agent.run_once(ctx)["pushed"] == head
             assert ctx.settings["kiosk"] == {"idle_seconds": 90}  # config on the first sync
             assert status.summary(ctx)["last_error"] is None
+
+
+def _empty_batch(branch, sign_key):
+    with opened(branch) as ctx:
+        data = protocol.seal_payload({"pull_after": 0}, [], sender=ctx.origin,
+                                     sign_key=sign_key, recipient=protocol.hub_peer(ctx.settings))
+    return data
+
+
+def _post(url, data):
+    return requests.post(url + protocol.PATH, data=data, timeout=30,
+                         headers={"Content-Type": "application/octet-stream"})
+
+
+def test_device_key_rotation_with_overlap_then_revocation(tmp_path):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+    branch = branches[LIB]
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)
+        old = keys.load(branch)
+        new = keys.prepare_rotation(branch)
+        assert keys.prepare_rotation(branch).public_dict() == new.public_dict()  # made once
+        with opened(branch) as ctx:
+            seed(ctx, n_items=1, n_patrons=1)
+            device = ctx.origin
+            assert agent.run_once(ctx)["pushed"] > 0  # announced in a batch the old key signed
+        assert keys.load(branch).public_dict() == new.public_dict()
+        assert not keys.next_dir(branch).exists()
+        with opened(hub_dir) as h:
+            dev = Device.get_by_id(device)
+            assert (dev.sign_key, dev.box_key) == tuple(new.public_dict().values())
+            assert RetiredKey.get(RetiredKey.device == device).sign_key == \
+                old.public_dict()["sign_key"]
+
+        # during the overlap both keys are accepted
+        assert _post(hub.url, _empty_batch(branch, old.sign)).status_code == 200
+        with opened(branch) as ctx:
+            circulation.checkout(ctx, "DH01P0000", "DH01I00000")
+            assert agent.run_once(ctx)["pushed"] == 1  # the new key
+        # after it, only the new one
+        with opened(hub_dir) as h:
+            RetiredKey.update(until_ms=0).where(RetiredKey.device == device).execute()
+        late = _post(hub.url, _empty_batch(branch, old.sign))
+        assert (late.status_code, late.json()["error"]["code"]) == (403, "retired_key")
+        assert _post(hub.url, _empty_batch(branch, new.sign)).status_code == 200
+        # a forged rotation (new keys without proof of holding them) is refused whole
+        with opened(branch) as ctx:
+            stranger = keys.load_or_create(tmp_path / "stranger")
+            claim = {**keys.rotation_proof(device, stranger), "sign_key":
+                     keys.load_or_create(tmp_path / "other").public_dict()["sign_key"]}
+            forged = protocol.seal_payload({"pull_after": 0, "rotate": claim}, [],
+                                           sender=device, sign_key=new.sign,
+                                           recipient=protocol.hub_peer(ctx.settings))
+        bad = _post(hub.url, forged)
+        assert (bad.status_code, bad.json()["error"]["code"]) == (400, "bad_rotation")
+        # revoking stops the device at once, whatever key it signs with
+        with opened(hub_dir) as h:
+            enrol.revoke(h, device)
+        for key in (new.sign, old.sign):
+            gone = _post(hub.url, _empty_batch(branch, key))
+            assert gone.json()["error"]["code"] == "revoked_device"
+        with opened(branch) as ctx:
+            with pytest.raises(protocol.SyncError) as err:
+                agent.run_once(ctx)
+            assert err.value.code == "revoked_device"
