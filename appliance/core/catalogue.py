@@ -2,7 +2,7 @@
 
 import re
 
-from . import records
+from . import events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import Bib, Hold, Item
@@ -75,6 +75,7 @@ def clean_bib(data):
     return fields
 
 
+@events.command
 def save_bib(ctx, data):
     """Create (no id) or edit a record; returns the Bib row."""
     bib_id = data.get("id")
@@ -101,6 +102,7 @@ def get_item(ctx, barcode, library=None):
     return item
 
 
+@events.command
 def save_item(ctx, data):
     """Add a copy (no id) or edit one; returns the Item row."""
     current = Item.get_or_none(Item.id == data["id"]) if data.get("id") else None
@@ -145,6 +147,7 @@ def _check_status(current, status):
         raise Invalid("item_busy", N_("Return the copy or clear its hold first."))
 
 
+@events.command
 def set_status(ctx, barcode, status):
     item = get_item(ctx, barcode)
     return save_item(ctx, {"id": item.id, "status": status})

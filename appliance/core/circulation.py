@@ -46,6 +46,7 @@ def _check_item(item, patron):
     return hold
 
 
+@events.command
 def checkout(ctx, card, barcode, actor=None):
     patron = patrons.find(ctx, card)
     _check_patron(ctx, patron)
@@ -73,6 +74,7 @@ def _fee(rule, due_date, today):
     return max(0, late) * rule.fee_per_day
 
 
+@events.command
 def checkin(ctx, barcode, actor=None):
     item = get_item(ctx, barcode)
     loan = Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())
@@ -93,6 +95,7 @@ def checkin(ctx, barcode, actor=None):
             "hold": hold, "was_on_loan": True, "overdue": loan.due_date < today.isoformat()}
 
 
+@events.command
 def renew(ctx, barcode, actor=None, patron_card=None):
     item = get_item(ctx, barcode)
     loan = Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())

@@ -4,6 +4,7 @@
 transaction; `ingest` does the same for events made elsewhere (sync, USB). Both
 go through `projector.apply`, so a rebuild from the log gives the same state."""
 
+import functools
 import hashlib
 import json
 import threading
@@ -61,6 +62,16 @@ COLUMNS = ("id", "pos", "origin", "seq", "hlc", "wall", "library", "kind", "body
 
 def _sql(sql):
     return sql.replace("?", Event._meta.database.param)
+
+
+def command(fn):
+    """A command validates and records under the write lock, so two desks cannot both
+    see a copy on the shelf and both lend it."""
+    @functools.wraps(fn)
+    def run(ctx, *args, **kwargs):
+        with writing(ctx):
+            return fn(ctx, *args, **kwargs)
+    return run
 
 
 def head(origin):

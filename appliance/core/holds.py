@@ -18,6 +18,7 @@ def waiting_for(bib_id, library):
     return WAITING.first(bib_id, library)
 
 
+@events.command
 def place(ctx, card, bib_id):
     patron = patrons.find(ctx, card)
     for code, message, params in patrons.blocks(ctx, patron):
@@ -70,6 +71,7 @@ def _end(ctx, hold, kind):
             trap(ctx, Item.get_by_id(hold.item_id))
 
 
+@events.command
 def cancel(ctx, hold_id, patron_card=None):
     hold = _get(hold_id)
     if patron_card is not None and hold.patron.card != patron_card:
@@ -79,6 +81,7 @@ def cancel(ctx, hold_id, patron_card=None):
     _end(ctx, hold, "hold.cancelled")
 
 
+@events.command
 def expire_pickups(ctx):
     """Holds whose pickup day has passed move the copy on down the queue."""
     today = ctx.clock.today().isoformat()

@@ -78,6 +78,7 @@ def _validate(fields, current):
                       N_("A child needs a guardian's name and the guardian's consent."))
 
 
+@events.command
 def save(ctx, data, library=None):
     """Register a patron (no id) or edit one (id given). Returns the Patron row."""
     library = library or ctx.library
@@ -109,6 +110,7 @@ def _pin_hash(pin):
     return passwords.hash_secret(str(pin))
 
 
+@events.command
 def block(ctx, card, reason):
     patron = find(ctx, card)
     if not (reason or "").strip():
@@ -117,6 +119,7 @@ def block(ctx, card, reason):
                         {"blocked": True, "block_reason": reason.strip()}, library=patron.library)
 
 
+@events.command
 def unblock(ctx, card):
     patron = find(ctx, card)
     return records.save(ctx, "patron.saved", Patron, "id", patron.id,
@@ -152,6 +155,7 @@ def blocks(ctx, patron):
     return reasons
 
 
+@events.command
 def erase_history(ctx, card):
     """Unlink the patron's returned loans from the patron (the patron's right to erase):
     the loans stay as anonymous facts for the library's statistics."""

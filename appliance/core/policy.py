@@ -28,6 +28,7 @@ def rule_for(library, category, item_type):
     return LoanRule(library=library, category="*", item_type="*", **DEFAULT_RULE)
 
 
+@events.command
 def save_rule(ctx, library, category, item_type, **values):
     if category != "*" and category not in CATEGORIES:
         raise Invalid("bad_category", N_("Unknown patron category: %(category)s."),
@@ -48,12 +49,14 @@ def save_rule(ctx, library, category, item_type, **values):
     return rule_for(library, category, body["item_type"])
 
 
+@events.command
 def delete_rule(ctx, library, category, item_type):
     body = {"library": library, "category": category, "item_type": item_type, "deleted": True}
     body.update({k: DEFAULT_RULE[k] for k in RULE_FIELDS})
     events.record(ctx, "rule.saved", body, library=library)
 
 
+@events.command
 def set_closed(ctx, library, day, closed=True, reason=None):
     events.record(ctx, "calendar.saved", {"library": library, "day": day.isoformat(),
                                           "closed": closed, "reason": reason}, library=library)

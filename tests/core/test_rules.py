@@ -237,3 +237,29 @@ def test_housekeeping_moves_expired_pickups_on(ctx):
     worker.join(2)
     assert done.is_set()
     assert Hold.get_by_id(first.id).status == "expired"
+
+
+def test_two_desks_cannot_lend_the_same_copy_at_once(ctx):
+    import threading
+
+    from appliance.core.models import Conflict
+    results, start = [], threading.Barrier(4)
+
+    def desk(card):
+        start.wait()
+        try:
+            circulation.checkout(ctx, card, "1001")
+            results.append("lent")
+        except Refused as e:
+            results.append(e.code)
+
+    threads = [threading.Thread(target=desk, args=(card,))
+               for card in ("P0001", "P0002", "S0001", "C0001")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(results).count("lent") == 1, results
+    assert set(results) - {"lent"} <= {"item_on_loan"}
+    assert Conflict.select().count() == 0
+    assert Loan.select().count() == 1
