@@ -24,7 +24,7 @@ class Context:
         self.role = role
         self.data_dir = Path(data_dir) if data_dir else None
         self._settings = settings or {}
-        self._settings_mtime = self._mtime()
+        self._settings_stamp = self._stamp()
         last = Event.select(pw.fn.MAX(Event.hlc)).scalar() or 0
         self.clock = HLC(last, wall)
 
@@ -41,20 +41,22 @@ class Context:
         return cls(db, settings["library"], settings["device_id"], settings.get("role", "branch"),
                    data_dir=data_dir, settings=settings)
 
-    def _mtime(self):
+    def _stamp(self):
         try:
-            return (self.data_dir / SETTINGS_FILE).stat().st_mtime_ns if self.data_dir else None
+            st = (self.data_dir / SETTINGS_FILE).stat() if self.data_dir else None
         except OSError:
             return None
+        # Saves replace the file, so a new inode tells a change within one clock tick too.
+        return (st.st_mtime_ns, st.st_ino) if st else None
 
     @property
     def settings(self):
         """The settings, re-read when settings.json changes (a config bundle applied)."""
-        mtime = self._mtime()
-        if mtime != self._settings_mtime:
+        stamp = self._stamp()
+        if stamp != self._settings_stamp:
             try:
                 self._settings = load_settings(self.data_dir)
-                self._settings_mtime = mtime
+                self._settings_stamp = stamp
             except (OSError, ValueError):
                 pass  # half-written or gone: keep what we had; saves are atomic anyway
         return self._settings
