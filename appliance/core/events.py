@@ -88,11 +88,23 @@ def _next_pos():
 
 def _insert(d, pos):
     """Store one event and return it as a row (body as its canonical text)."""
-    row = dict(d, pos=pos, body=canonical(d["body"]))
-    Event._meta.database.execute_sql(_sql(
-        "INSERT INTO event (%s) VALUES (%s)" % (", ".join(COLUMNS), ", ".join("?" * len(COLUMNS)))),
-        tuple(row[c] for c in COLUMNS))
-    return Event(**row)
+    return _insert_many([(d, pos)])[0]
+
+
+INSERT_CHUNK = 80  # rows per INSERT: 880 parameters, under every SQLite's limit
+
+
+def _insert_many(pairs):
+    """Store events (dict, pos) with as few statements as possible: on PostgreSQL each
+    statement is a round trip."""
+    rows = [dict(d, pos=pos, body=canonical(d["body"])) for d, pos in pairs]
+    one = "(%s)" % ", ".join("?" * len(COLUMNS))
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        Event._meta.database.execute_sql(_sql("INSERT INTO event (%s) VALUES %s" % (
+            ", ".join(COLUMNS), ", ".join([one] * len(chunk)))),
+            tuple(row[c] for row in chunk for c in COLUMNS))
+    return [Event(**row) for row in rows]
 
 
 def record(ctx, kind, body, library=None):
@@ -144,7 +156,7 @@ def _held(event_dicts):
 def ingest(ctx, event_dicts):
     """Apply events made elsewhere, all or nothing. Events already held are skipped."""
     applied = skipped = 0
-    heads = {}
+    heads, fresh = {}, []
     with writing(ctx):
         pos = _next_pos()
         held_hashes = _held(event_dicts)
@@ -163,12 +175,13 @@ def ingest(ctx, event_dicts):
                 skipped += 1
                 continue
             _check(d, heads[origin])
-            ctx.clock.observe(d["hlc"])
-            ev = _insert(d, pos)
+            fresh.append((d, pos))
             pos += 1
-            projector.apply(ctx, ev)
             heads[origin] = (d["seq"], d["hash"])
-            applied += 1
+        for ev in _insert_many(fresh):  # the whole batch checked: store it, then apply
+            ctx.clock.observe(ev.hlc)
+            projector.apply(ctx, ev)
+        applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}
 
