@@ -17,8 +17,6 @@ from .prepared import Prepared, by_key
 OPEN_LOAN = Prepared(Loan, lambda item: Loan.select().where(
     (Loan.item == item) & Loan.returned_at.is_null()), 1)
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
-ITEM = Prepared(Item, lambda item_id: Item.select().where(Item.id == item_id), 1)
-PATRON = Prepared(Patron, lambda patron_id: Patron.select().where(Patron.id == patron_id), 1)
 SET_ITEM = Prepared(Item, lambda status, transit, item_id: Item.update(
     status=status, transit_to=transit).where(Item.id == item_id), 3)
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
@@ -138,27 +136,41 @@ def _set_item(item_id, status, transit_to=None):
     SET_ITEM.execute(status, transit_to, item_id)
 
 
+# The loan path runs for every event a hub ingests: a few plain statements each
+# (on PostgreSQL every statement is a round trip).
+_LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
+    l.id, l.out_hlc, l.out_at
+    FROM item i LEFT JOIN loan l ON l.item_id = i.id AND l.returned_at IS NULL
+    WHERE i.id = ?"""
+_SET_ITEM_IF_FREE = """UPDATE item SET status = ?, transit_to = ? WHERE id = ?
+    AND NOT EXISTS (SELECT 1 FROM loan WHERE item_id = ? AND returned_at IS NULL)"""
+
+
+def _execute(sql, *params):
+    db = Loan._meta.database
+    return db.execute_sql(sql.replace("?", db.param), params)
+
+
 def loan_out(ev, body):
-    item = ITEM.first(body["item_id"])
-    patron = PATRON.first(body["patron_id"])
-    if item is None or patron is None:
+    row = _execute(_LOAN_OUT_VIEW, body["patron_id"], body["item_id"]).fetchone()
+    if row is None or row[2] is None:
         _conflict(ev, "unknown_reference", body["loan_id"], {"event": body})
         return
+    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at = row
     returned_at = None
-    standing = _open_loan(item.id)
-    if standing is not None and standing.id != body["loan_id"]:
+    if standing_id is not None and standing_id != body["loan_id"]:
         # One copy cannot be at two places: the later checkout stands.
-        if ev.hlc > standing.out_hlc:
-            Loan.update(returned_at=body["at"]).where(Loan.id == standing.id).execute()
+        if ev.hlc > standing_hlc:
+            Loan.update(returned_at=body["at"]).where(Loan.id == standing_id).execute()
         else:
-            returned_at = standing.out_at
-        _conflict(ev, "loaned_twice", item.id, {
-            "item": item.barcode, "loans": sorted([standing.id, body["loan_id"]]),
-            "open": body["loan_id"] if returned_at is None else standing.id})
-    INSERT_LOAN.execute(body["loan_id"], item.id, patron.id, body["library"], body["at"],
+            returned_at = standing_at
+        _conflict(ev, "loaned_twice", item_id, {
+            "item": barcode, "loans": sorted([standing_id, body["loan_id"]]),
+            "open": body["loan_id"] if returned_at is None else standing_id})
+    INSERT_LOAN.execute(body["loan_id"], item_id, patron_id, body["library"], body["at"],
                         ev.hlc, body["due_date"], returned_at)
     if returned_at is None:
-        _set_item(item.id, status="on_loan", transit_to=None)
+        _set_item(item_id, status="on_loan", transit_to=None)
     if body.get("hold_id"):
         Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]).execute()
 
@@ -171,10 +183,9 @@ def loan_in(ev, body):
             "earlier_return": loan.returned_at if loan else None})
     else:
         RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan.id)
-    if _open_loan(body["item_id"]) is None:
-        transit = body.get("transit_to")
-        _set_item(body["item_id"], status="in_transit" if transit else "available",
-                  transit_to=transit)
+    transit = body.get("transit_to")
+    _execute(_SET_ITEM_IF_FREE, "in_transit" if transit else "available", transit,
+             body["item_id"], body["item_id"])
 
 
 def loan_renew(ev, body):
