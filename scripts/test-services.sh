@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Start the services the tests talk to (PostgreSQL on loopback), run the
-# command given, and stop what this script started.
+# Start the services the tests talk to (PostgreSQL on loopback), run the command
+# given, and stop what was started once the last concurrent run has finished.
 set -uo pipefail
-started_pg=""
+state=/tmp/thuvien-test-services
+exec 9>"$state.lock"
 ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+
+flock 9
+users=$(cat "$state.users" 2>/dev/null || echo 0)
 if [ -n "$ver" ]; then
     if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
-        pg_ctlcluster --skip-systemctl-redirect "$ver" main start && started_pg=1
+        pg_ctlcluster --skip-systemctl-redirect "$ver" main start && touch "$state.started"
     fi
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='thuvien'\"" | grep -q 1 ||
         su postgres -c "psql -qc \"CREATE ROLE thuvien LOGIN SUPERUSER PASSWORD 'thuvien'\""
@@ -14,7 +18,18 @@ if [ -n "$ver" ]; then
         su postgres -c "createdb -O thuvien thuvien_test"
     export THUVIEN_TEST_PG="postgresql://thuvien:thuvien@127.0.0.1:5432/thuvien_test"
 fi
+echo $((users + 1)) > "$state.users"
+flock -u 9
+
 "$@"
 rc=$?
-[ -n "$started_pg" ] && pg_ctlcluster --skip-systemctl-redirect "$ver" main stop
+
+flock 9
+users=$(( $(cat "$state.users" 2>/dev/null || echo 1) - 1 ))
+echo "$users" > "$state.users"
+if [ "$users" -le 0 ] && [ -e "$state.started" ] && [ -n "$ver" ]; then
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main stop
+    rm -f "$state.started"
+fi
+flock -u 9
 exit $rc
