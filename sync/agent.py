@@ -143,7 +143,7 @@ def _apply(ctx, answer: dict, incoming: list[dict]) -> None:
     try:
         with events.writing(ctx):
             if incoming:
-                events.ingest(ctx, incoming)
+                events.ingest(ctx, incoming, relayed=True)
             cursor = answer["cursor"]
             if cursor <= events.head(ctx.origin)[0]:  # the hub's word, signed
                 set_state(acked_seq=cursor)

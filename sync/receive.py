@@ -214,14 +214,26 @@ def _check_shape(dev: Device, header, evs: list[dict]) -> None:
         raise Refusal("bad_batch", "last seq does not match the header")
 
 
-def pull(ctx, dev: Device, after, limit) -> tuple[list[dict], int, bool]:
-    """What the branch receives: the town's events it does not hold, in hub order.
+# Records every branch needs whatever library made them: the union catalogue's records
+# (a branch's copies may belong to any of them), town-wide patron cards, library names.
+TOWN_WIDE = ("bib.saved", "patron.saved", "library.saved")
 
-    Every origin's chain goes whole, since a branch checks chains as the hub does.
+
+def concerns(library):
+    """The events a branch of `library` pulls: its library's own (copies, loans, holds,
+    rules, calendar, conflicts resolved) and the town-wide records."""
+    return (Event.library == library) | (Event.kind << TOWN_WIDE)
+
+
+def pull(ctx, dev: Device, after, limit) -> tuple[list[dict], int, bool]:
+    """What the branch receives: the town's events that concern it, in hub order.
+
+    Other libraries' loans stay at the hub; the branch takes what it gets as relayed
+    events (hashes checked, chains not, since they arrive with gaps).
     """
     after = after if isinstance(after, int) and after >= 0 else 0
     limit = min(limit if isinstance(limit, int) and limit > 0 else PULL_LIMIT, PULL_LIMIT)
-    rows = events.feed(after, limit + 1, where=Event.origin != dev.id)
+    rows = events.feed(after, limit + 1, where=(Event.origin != dev.id) & concerns(dev.library))
     more = len(rows) > limit
     rows = rows[:limit]
     with events.writing(ctx):  # one writer at a time, or SQLite times out under load

@@ -135,7 +135,7 @@ def _import_branch(ctx, data: bytes) -> int:
         if SyncBatch.get_or_none(SyncBatch.batch_id == env.header.batch_hex):
             raise receive.Refusal("replay", "this batch was imported before", 409)
         try:
-            result = events.ingest(ctx, evs)
+            result = events.ingest(ctx, evs, relayed=True)
         except DomainError as exc:
             raise receive.Refusal(exc.code, str(exc), 409) from exc
         SyncBatch.create(batch_id=env.header.batch_hex, sender=hub.id, first_seq=0, last_seq=0,

@@ -9,6 +9,7 @@ import sys
 
 from .. import __version__
 from ..core.context import NotInitialised
+from ..core.db import DatabaseError
 from ..core.errors import DomainError
 
 COMMANDS = [
@@ -56,7 +57,7 @@ def main(argv=None):
     except DomainError as e:
         print(f"thuvien: {e}", file=sys.stderr)
         return 1
-    except NotInitialised as e:
+    except (NotInitialised, DatabaseError) as e:
         print(f"thuvien: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -28,9 +28,19 @@ def register_models(*model_classes):
             _extra_models.append(model)
 
 
-# (version, description, function). Append; never edit a released step.
+def _add_column(model, name):
+    def step(db):
+        from playhouse.migrate import SchemaMigrator, migrate
+
+        migrate(SchemaMigrator.from_database(db).add_column(
+            model._meta.table_name, name, model._meta.fields[name]))
+    return step
+
+
+# Steps that bring an older database level: (version, description, function).
+# A new database is made whole at SCHEMA_VERSION. Append; never edit a released step.
 MIGRATIONS = [
-    (1, "initial schema", lambda db: db.create_tables(models.ALL_MODELS)),
+    (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -64,19 +74,26 @@ def schema_version(db):
     return row.value if row else 0
 
 
+def _set_version(version):
+    models.Setting.insert(key="schema_version", value=version).on_conflict(
+        conflict_target=[models.Setting.key], update={models.Setting.value: version}).execute()
+
+
 def migrate(db):
     current = schema_version(db)
     if current > SCHEMA_VERSION:
         raise DatabaseError(
             f"database schema {current} is newer than this software ({SCHEMA_VERSION})")
+    if current == 0:
+        with db.atomic():
+            db.create_tables(models.ALL_MODELS)
+            _set_version(SCHEMA_VERSION)
     for version, description, step in MIGRATIONS:
-        if version > current:
+        if version > current > 0:
             log.info("migration %s: %s", version, description)
             with db.atomic():
                 step(db)
-                models.Setting.insert(key="schema_version", value=version).on_conflict(
-                    conflict_target=[models.Setting.key],
-                    update={models.Setting.value: version}).execute()
+                _set_version(version)
     create_registered(db)
 
 

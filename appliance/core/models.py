@@ -35,6 +35,9 @@ class Event(BaseModel):
     body = pw.TextField()  # canonical JSON, hashed as stored
     prev_hash = pw.CharField(max_length=64)
     hash = pw.CharField(max_length=64)
+    # Relayed by the hub without the rest of its origin's chain (a branch holds only the
+    # town's events that concern it): its hash is checked, its chain is not.
+    relayed = pw.BooleanField(default=False)
 
     class Meta:
         indexes = ((("origin", "seq"), True),)

@@ -113,3 +113,27 @@ def test_settings_changed_on_disk_take_effect_without_a_restart(folder):
     os.utime(folder / "settings.json", ns=(stamp, stamp))  # coarse clocks: make it visible
     assert ctx.settings["kiosk_pin_required"] is True
     ctx.close()
+
+
+def test_an_older_database_is_migrated_at_start(folder):
+    con = sqlite3.connect(folder / "thuvien.db")
+    con.execute("ALTER TABLE event DROP COLUMN relayed")  # as schema 1 had it
+    con.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    from appliance.core import db
+    ctx = Context.open(folder)
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 2
+    assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
+    ctx.close()
+    assert thuvien("verify", "--data", str(folder)).returncode == 0
+
+
+def test_a_database_from_newer_software_is_refused(folder):
+    con = sqlite3.connect(folder / "thuvien.db")
+    con.execute("UPDATE setting SET value = '99' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    r = thuvien("verify", "--data", str(folder))
+    assert r.returncode == 1 and "newer than this software" in r.stderr
+    assert "Traceback" not in r.stderr
