@@ -16,13 +16,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-sync", "--disable-dev-shm-usage"]
 
 
-def need_binary(path):
-    """Skip when a service binary is missing on a developer machine; fail under CI."""
-    if shutil.which(path) or os.path.exists(path):
-        return
+def unavailable(reason):
+    """Something a test needs is missing: skip on a developer's machine, fail under CI
+    (where `make test` installs everything, so a skip would hide a broken setup)."""
     if os.environ.get("CI"):
-        pytest.fail(f"{path} is required under CI (make test installs it)")
-    pytest.skip(f"{path} is not installed")
+        pytest.fail(f"{reason} (make test installs it)")
+    pytest.skip(reason)
+
+
+def need_binary(path):
+    if not (shutil.which(path) or os.path.exists(path)):
+        unavailable(f"{path} is not installed")
 
 
 def free_port():
