@@ -32,7 +32,8 @@ lint: $(STAMP)
 bench: system-deps $(VENV)/.devices
 	bash scripts/test-services.sh $(BIN)/python -m bench
 
-image:
+image: $(STAMP)
+	bash scripts/install-system-deps.sh fdisk dosfstools mtools e2fsprogs
 	bash provisioning/image/build.sh
 
 clean:

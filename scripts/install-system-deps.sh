@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages the appliance, its demo and its tests need. Idempotent.
+# Debian packages the appliance, its demo and its tests need, plus any named on the
+# command line (`make image` adds the image tools). Idempotent.
 set -euo pipefail
 need=(chromium postgresql pcscd vsmartcard-vpcd libpcsclite-dev swig libzbar0
-      sqlite3 fonts-dejavu-core systemd debootstrap qemu-user-static)
+      sqlite3 fonts-dejavu-core systemd debootstrap qemu-user-static "$@")
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,6 +25,7 @@ snapshot="${SNAPSHOT:-20250601T000000Z}"
 mirror="${MIRROR:-http://snapshot.debian.org/archive/debian/$snapshot}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git -C "$project" log -1 --format=%ct 2>/dev/null || echo 1735689600)}"
 python="${PYTHON:-$project/.venv/bin/python}"
+components=main,non-free-firmware  # the Pi's firmware is in non-free-firmware
 boot_mb=256 root_mb=2560 data_mb=1024
 packages=systemd-sysv,systemd-timesyncd,linux-image-arm64,raspi-firmware,firmware-brcm80211,\
 network-manager,ca-certificates,python3,python3-venv,python3-pip,chromium,cage,pcscd,\
@@ -47,7 +48,18 @@ need() {
     [ "$(id -u)" -eq 0 ] || { echo "build.sh: run as root (debootstrap, chroot)" >&2; exit 1; }
 }
 
+binfmt() {
+    # Let the kernel run the arm64 root's programs through qemu (a container may have
+    # binfmt_misc unmounted and nothing registered).
+    [ "$(uname -m)" = aarch64 ] && return 0
+    [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && return 0
+    mountpoint -q /proc/sys/fs/binfmt_misc ||
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
+}
+
 need
+binfmt
 rm -rf "$out"
 mkdir -p "$out/dist"
 root="$out/root"
@@ -59,10 +71,11 @@ wheel="$(cat "$out/wheel.txt")"
 
 step "2/4 debootstrap $suite arm64 from $mirror"
 if [ "$(uname -m)" = aarch64 ]; then
-    debootstrap --arch=arm64 --variant=minbase --include="$packages" "$suite" "$root" "$mirror"
+    debootstrap --arch=arm64 --variant=minbase --components="$components" \
+        --include="$packages" "$suite" "$root" "$mirror"
 else
-    debootstrap --arch=arm64 --variant=minbase --foreign --include="$packages" \
-        "$suite" "$root" "$mirror"
+    debootstrap --arch=arm64 --variant=minbase --foreign --components="$components" \
+        --include="$packages" "$suite" "$root" "$mirror"
     install -m 0755 /usr/bin/qemu-aarch64-static "$root/usr/bin/"
     chroot "$root" /debootstrap/debootstrap --second-stage
 fi
