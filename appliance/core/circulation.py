@@ -6,8 +6,9 @@ from . import events, holds, patrons, policy
 from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
-from .models import Hold, Loan, Patron
-from .prepared import Prepared
+from .lookups import OPEN_LOAN
+from .models import Hold, Patron
+from .prepared import Prepared, by_key
 
 READY_HOLD = Prepared(Hold, lambda item: Hold.select().where(
     (Hold.item == item) & (Hold.status == "ready")), 1)
@@ -30,7 +31,7 @@ def _ready_hold_for_item(item):
 
 def _check_item(item, patron):
     if item.status == "on_loan":
-        loan = Loan.get((Loan.item == item.id) & Loan.returned_at.is_null())
+        loan = OPEN_LOAN.first(item.id)
         if loan.patron_id == patron.id:
             _refuse("already_on_loan", N_("%(barcode)s is already on loan to this patron."),
                     barcode=item.barcode)
@@ -77,11 +78,11 @@ def _fee(rule, due_date, today):
 @events.command
 def checkin(ctx, barcode, actor=None):
     item = get_item(ctx, barcode)
-    loan = Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())
+    loan = OPEN_LOAN.first(item.id)
     if loan is None:
         return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
                 "transit": None, "fee": 0, "was_on_loan": False}
-    patron = Patron.get_by_id(loan.patron_id)
+    patron = by_key(Patron, "id").first(loan.patron_id)
     rule = policy.rule_for(item.library, patron.category, item.item_type)
     today = ctx.clock.today()
     transit = item.library if item.library != ctx.library else None
@@ -98,10 +99,10 @@ def checkin(ctx, barcode, actor=None):
 @events.command
 def renew(ctx, barcode, actor=None, patron_card=None):
     item = get_item(ctx, barcode)
-    loan = Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())
+    loan = OPEN_LOAN.first(item.id)
     if loan is None:
         _refuse("not_on_loan", N_("%(barcode)s is not on loan."), barcode=item.barcode)
-    patron = Patron.get_by_id(loan.patron_id)
+    patron = by_key(Patron, "id").first(loan.patron_id)
     if patron_card is not None and patron.card != patron_card:
         _refuse("not_your_loan", N_("%(barcode)s is not on loan to you."), barcode=item.barcode)
     _check_patron(ctx, patron)

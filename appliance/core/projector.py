@@ -11,11 +11,10 @@ import json
 import uuid
 
 from . import search
+from .lookups import OPEN_LOAN
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
 from .prepared import Prepared, by_key
 
-OPEN_LOAN = Prepared(Loan, lambda item: Loan.select().where(
-    (Loan.item == item) & Loan.returned_at.is_null()), 1)
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
 SET_ITEM = Prepared(Item, lambda status, transit, item_id: Item.update(
     status=status, transit_to=transit).where(Item.id == item_id), 3)
