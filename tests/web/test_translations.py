@@ -102,3 +102,19 @@ def test_login_page_in_english_one_click_away(client):
     assert '<html lang="en">' in page
     assert "Log in" in page and "User name" in page and "Password" in page
     assert "Đăng nhập" not in page
+
+
+def test_no_message_is_translated_two_ways_across_areas():
+    """All areas' .po files merge into one catalogue, where the last one read would win."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parents[2] / "appliance/translations/vi/LC_MESSAGES"
+    seen = {}
+    for po in sorted(folder.glob("*.po")):
+        with open(po, "rb") as f:
+            for message in read_po(f):
+                if message.id and message.string:
+                    seen.setdefault(message.id, set()).add(message.string)
+    assert {k: v for k, v in seen.items() if len(v) > 1} == {}
