@@ -2,6 +2,7 @@
 server on loopback, and real headless Chromium."""
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -90,6 +91,20 @@ def server(app, tmp_path):
         yield s
 
 
+def csrf_token(client, path):
+    """The CSRF token a page's forms carry."""
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def staff_login(client, username="thuthu", password=PASSWORD, landing="/desk/"):
+    """Log in through the form; returns the new session's CSRF token from `landing`."""
+    r = client.post("/login", data={"username": username, "password": password,
+                                    "csrf_token": csrf_token(client, "/login")})
+    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    return csrf_token(client, landing)
+
+
 def login_token(url, username="thuthu", password=PASSWORD):
     import requests
     r = requests.post(f"{url}/api/v1/session", json={"username": username,
@@ -117,7 +132,8 @@ def page(chromium):
     context.close()
 
 
-__all__ = ["LIB", "PASSWORD", "free_port", "login_token", "need_binary", "Server"]
+__all__ = ["LIB", "PASSWORD", "csrf_token", "free_port", "login_token", "need_binary", "Server",
+           "staff_login", "unavailable"]
 
 
 @pytest.fixture

@@ -24,14 +24,7 @@ def cat_app(cat_ctx):
 @pytest.fixture
 def cat_server(cat_app):
     """The app on a real waitress server on a free loopback port."""
-    import threading
+    from tests.conftest import Server
 
-    from waitress import create_server
-
-    srv = create_server(cat_app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    srv.url = f"http://127.0.0.1:{srv.effective_port}"
-    yield srv
-    srv.close()
-    thread.join(timeout=5)
+    with Server(cat_app) as srv:
+        yield srv

@@ -9,20 +9,11 @@ from pyzbar import pyzbar
 
 from appliance.core import marcio
 from appliance.core.models import Bib, Event, Item
-from tests.factories import PASSWORD
-
-
-def _csrf(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.conftest import staff_login
 
 
 def _login(client, username="thuthu"):
-    token = _csrf(client, "/login")
-    r = client.post("/login", data={"username": username, "password": PASSWORD,
-                                    "csrf_token": token})
-    assert r.status_code == 302
-    return _csrf(client, "/desk/catalogue/")
+    return staff_login(client, username, landing="/desk/catalogue/")
 
 
 def _record_form(token, **values):

@@ -6,11 +6,7 @@ import xml.etree.ElementTree as ET
 
 from appliance.core import circulation
 from appliance.core.models import Bib
-
-
-def _csrf(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.conftest import csrf_token as _csrf
 
 
 def _login(client, card="P0001", pin="1234"):

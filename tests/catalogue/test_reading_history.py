@@ -6,11 +6,7 @@ import re
 from appliance.core import circulation
 from appliance.core.clock import pack
 from appliance.core.models import Patron
-
-
-def _csrf(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.conftest import csrf_token as _csrf
 
 
 def _history(client):

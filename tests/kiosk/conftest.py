@@ -2,21 +2,17 @@
 the daemon's command API on loopback and records what it was asked."""
 
 import json
-import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.conftest import staff_login
 from tests.factories import PASSWORD
 
 
 def login(client, username="kiosk", password=PASSWORD):
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"username": username, "password": password,
-                                    "csrf_token": token})
-    assert r.status_code == 302, r.get_data(as_text=True)[:500]
+    staff_login(client, username, password, landing="/kiosk/")
     return client
 
 

@@ -1,21 +1,10 @@
 """The desk through Flask's test client: log in, lend, return, refusals shown."""
 
-import re
-
-from tests.factories import PASSWORD
-
-
-def csrf(client, path):
-    html = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+from tests.conftest import staff_login
 
 
 def login(client, username="thuthu"):
-    token = csrf(client, "/login")
-    r = client.post("/login", data={"username": username, "password": PASSWORD,
-                                    "csrf_token": token})
-    assert r.status_code == 302
-    return csrf(client, "/desk/")  # a new token after login
+    return staff_login(client, username)
 
 
 def test_lend_and_return_at_the_desk(client, ctx):
