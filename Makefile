@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test bench system-deps lint image clean
 
 $(STAMP): setup.cfg pyproject.toml
-	$(PY) -m venv $(VENV)
+	$(PY) -m venv $(VENV) || { bash scripts/install-system-deps.sh --only python3-venv && \
+		rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,postgres]'
 	touch $(STAMP)
