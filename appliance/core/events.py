@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import peewee as pw
 
 from . import projector
-from .errors import N_, Invalid
+from .errors import N_, DomainError, Invalid
 from .ids import new_id
 from .models import Event
 
@@ -45,7 +45,7 @@ Event.to_dict = to_dict
 @contextmanager
 def writing(ctx):
     """One writer at a time: a process lock for threads, a database lock for processes."""
-    with _write_lock:
+    with _write_lock, _disk_full_is_said():
         if isinstance(ctx.db, pw.SqliteDatabase):
             with ctx.db.atomic("IMMEDIATE") if not ctx.db.in_transaction() else ctx.db.atomic():
                 yield
@@ -53,6 +53,25 @@ def writing(ctx):
             with ctx.db.atomic():
                 ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
                 yield
+
+
+@contextmanager
+def _disk_full_is_said():
+    """A full disk rolls the transaction back like any error; say so in words staff act on."""
+    try:
+        yield
+    except pw.OperationalError as e:
+        # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's
+        # failed ROLLBACK with the disk-full error as its context.
+        chain, x = [], e
+        while x is not None and len(chain) < 10:
+            chain.append(x)
+            x = x.__cause__ or x.__context__
+        if not any("disk is full" in str(x) for x in chain):
+            raise
+        raise DomainError("disk_full", N_("The disk is full: nothing was saved. Free some space "
+                                          "(old backups) or call the town's support."),
+                          http_status=507) from e
 
 
 # The append path runs on every loan: plain SQL here spares the query builder's cost.
