@@ -134,7 +134,7 @@ def record(ctx, kind, body, library=None):
              "library": library or ctx.library, "kind": kind, "body": body, "prev_hash": prev}
         d["hash"] = event_hash(d)
         ev = _insert(d, _next_pos())
-        projector.apply(ctx, ev)
+        projector.apply(ctx, ev, body)
     return ev
 
 
@@ -202,9 +202,10 @@ def ingest(ctx, event_dicts, relayed=False):
             fresh.append((d, pos))
             pos += 1
             heads[origin] = (d["seq"], d["hash"])
-        for ev in _insert_many(fresh, relayed):  # the whole batch checked: store it, then apply
+        stored = _insert_many(fresh, relayed)  # the whole batch checked: store it, then apply
+        for ev, (d, _) in zip(stored, fresh, strict=True):
             ctx.clock.observe(ev.hlc)
-            projector.apply(ctx, ev)
+            projector.apply(ctx, ev, d["body"])
         applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}

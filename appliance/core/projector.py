@@ -10,6 +10,8 @@ two edits did not see each other."""
 import json
 import uuid
 
+import peewee as pw
+
 from . import search
 from .lookups import OPEN_LOAN
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
@@ -22,13 +24,14 @@ INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
     (Loan.id, Loan.item, Loan.patron, Loan.library, Loan.out_at, Loan.out_hlc, Loan.due_date,
      Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
 RETURN_LOAN = Prepared(Loan, lambda at, fee, loan_id: Loan.update(
-    returned_at=at, fee=fee).where(Loan.id == loan_id), 3)
+    returned_at=at, fee=fee).where((Loan.id == loan_id) & Loan.returned_at.is_null()), 3)
 
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
 
-def apply(ctx, ev):
-    body = json.loads(ev.body)
+def apply(ctx, ev, body=None):
+    """Apply one event; `body` is its parsed body when the caller has it already."""
+    body = json.loads(ev.body) if body is None else body
     handler = HANDLERS.get(ev.kind)
     if handler is None:  # from a newer version: kept in the log, applied after an upgrade
         return
@@ -145,6 +148,18 @@ _SET_ITEM_IF_FREE = """UPDATE item SET status = ?, transit_to = ? WHERE id = ?
     AND NOT EXISTS (SELECT 1 FROM loan WHERE item_id = ? AND returned_at IS NULL)"""
 
 
+# On the hub's PostgreSQL the loan and the copy's status go in one statement.
+_LOAN_OUT_PG = """WITH new_loan AS (INSERT INTO loan (id, item_id, patron_id, library, out_at,
+    out_hlc, due_date, returned_at, renewals, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
+    ON CONFLICT DO NOTHING)
+    UPDATE item SET status = 'on_loan', transit_to = NULL WHERE id = ?"""
+
+
+def _postgres():
+    db = Loan._meta.database
+    return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
+
+
 def _execute(sql, *params):
     db = Loan._meta.database
     return db.execute_sql(sql.replace("?", db.param), params)
@@ -166,22 +181,29 @@ def loan_out(ev, body):
         _conflict(ev, "loaned_twice", item_id, {
             "item": barcode, "loans": sorted([standing_id, body["loan_id"]]),
             "open": body["loan_id"] if returned_at is None else standing_id})
-    INSERT_LOAN.execute(body["loan_id"], item_id, patron_id, body["library"], body["at"],
-                        ev.hlc, body["due_date"], returned_at)
-    if returned_at is None:
-        _set_item(item_id, status="on_loan", transit_to=None)
+    values = (body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
+              body["due_date"], returned_at)
+    if returned_at is None and _postgres():
+        _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
+    else:
+        INSERT_LOAN.execute(*values)
+        if returned_at is None:
+            _set_item(item_id, status="on_loan", transit_to=None)
     if body.get("hold_id"):
         Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]).execute()
 
 
 def loan_in(ev, body):
-    loan = LOAN.first(body["loan_id"]) if body.get("loan_id") else _open_loan(body["item_id"])
-    if loan is None or loan.returned_at is not None:
+    loan_id = body.get("loan_id")
+    if not loan_id:  # a return the returning desk could not match to a loan
+        standing = _open_loan(body["item_id"])
+        loan_id = standing.id if standing else None
+    closed = loan_id and RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan_id).rowcount
+    if not closed:
+        earlier = LOAN.first(loan_id) if loan_id else None
         _conflict(ev, "returned_not_on_loan", body["item_id"], {
             "loan_id": body.get("loan_id"), "at": body["at"],
-            "earlier_return": loan.returned_at if loan else None})
-    else:
-        RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan.id)
+            "earlier_return": earlier.returned_at if earlier else None})
     transit = body.get("transit_to")
     _execute(_SET_ITEM_IF_FREE, "in_transit" if transit else "available", transit,
              body["item_id"], body["item_id"])
