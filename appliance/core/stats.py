@@ -15,7 +15,7 @@ def today_counts(ctx):
         .count(),
         "overdue": overdue_query(ctx).count(),
         "patrons": Patron.select().where((Patron.library == lib) & ~Patron.deleted).count(),
-        "items": Item.select().where(Item.library == lib).count(),
+        "copies": Item.select().where(Item.library == lib).count(),
     }
 
 

@@ -48,6 +48,8 @@ def test_desk_pages_render_for_a_librarian(client, ctx):
         assert r.status_code == 200, path
         assert "<main" in r.get_data(as_text=True), path
     assert "Truyện Kiều" in client.get("/desk/items/1001").get_data(as_text=True)
+    home = client.get("/desk/").get_data(as_text=True)
+    assert '<dd id="count-loans">1</dd>' in home and '<dd id="count-copies">5</dd>' in home
 
 
 def test_admin_sets_a_rule_and_a_closed_day(client, ctx):
