@@ -118,3 +118,16 @@ def test_no_message_is_translated_two_ways_across_areas():
                 if message.id and message.string:
                     seen.setdefault(message.id, set()).add(message.string)
     assert {k: v for k, v in seen.items() if len(v) > 1} == {}
+
+
+def test_no_message_is_listed_twice_in_one_file():
+    """A .po file listing a msgid twice keeps only one translation, silently."""
+    import re
+    from collections import Counter
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "appliance/translations/vi/LC_MESSAGES"
+    for po in sorted(folder.glob("*.po")):
+        ids = re.findall(r'^msgid ((?:".*"\n)+)', po.read_text(encoding="utf-8") + "\n", re.M)
+        twice = [i for i, n in Counter(ids).items() if n > 1 and i.strip() != '""']
+        assert twice == [], f"{po.name}: {twice}"
