@@ -29,7 +29,10 @@ components=main,non-free-firmware  # the Pi's firmware is in non-free-firmware
 boot_mb=256 root_mb=2560 data_mb=1024
 packages=systemd-sysv,systemd-timesyncd,linux-image-arm64,raspi-firmware,firmware-brcm80211,\
 network-manager,ca-certificates,python3,python3-venv,python3-pip,chromium,cage,pcscd,\
-libpcsclite1,libzbar0,fonts-dejavu-core,sqlite3,fake-hwclock,locales
+libpcsclite1,libzbar0,fonts-dejavu-core,sqlite3,fake-hwclock,locales,\
+dbus,dbus-user-session,libpam-systemd,python3-pyscard,python3-evdev,python3-serial
+# debootstrap does not choose between alternatives ("a | b"): the last line names the
+# D-Bus buses and logind that NetworkManager, polkit and Chromium's GTK ask for that way.
 
 step() { echo; echo "== $*"; }
 need() {
@@ -60,9 +63,19 @@ binfmt() {
 
 need
 binfmt
-rm -rf "$out"
-mkdir -p "$out/dist"
 root="$out/root"
+# REUSE_ROOT=1 keeps a root that debootstrap finished before (its second stage removes
+# /debootstrap), for working on the later steps without fetching the archive again.
+if [ -n "${REUSE_ROOT:-}" ] && [ -d "$root/usr" ] && [ ! -d "$root/debootstrap" ]; then
+    reuse=1
+    find "$out" -mindepth 1 -maxdepth 1 ! -name root -exec rm -rf {} +
+    [ -e "$root/etc/resolv.conf.thuvien" ] || [ -L "$root/etc/resolv.conf.thuvien" ] &&
+        mv -f "$root/etc/resolv.conf.thuvien" "$root/etc/resolv.conf"
+else
+    reuse=""
+    rm -rf "$out"
+fi
+mkdir -p "$out/dist"
 
 step "1/4 wheel"
 "$python" -c "from pathlib import Path; from provisioning import updates; \
@@ -70,7 +83,10 @@ print(updates.build_wheel(Path('$project'), Path('$out/dist')))" | tee "$out/whe
 wheel="$(cat "$out/wheel.txt")"
 
 step "2/4 debootstrap $suite arm64 from $mirror"
-if [ "$(uname -m)" = aarch64 ]; then
+if [ -n "$reuse" ]; then
+    echo "reusing $root"
+    install -m 0755 /usr/bin/qemu-aarch64-static "$root/usr/bin/"
+elif [ "$(uname -m)" = aarch64 ]; then
     debootstrap --arch=arm64 --variant=minbase --components="$components" \
         --include="$packages" "$suite" "$root" "$mirror"
 else
@@ -116,8 +132,9 @@ mkfs.ext4 "${ext4_opts[@]}" -L thuvien-data -U 7468757a-0000-4000-8000-000000000
     -d "$parts/data" "$parts/data.ext4"
 truncate -s "${boot_mb}M" "$parts/boot.vfat"
 mkfs.vfat -F 32 -n bootfs -i 74687576 "$parts/boot.vfat" >/dev/null
+# mcopy wants the destination last, after the files xargs appends
 (cd "$parts/boot" && find . -mindepth 1 -maxdepth 1 -print0 | sort -z | \
-    xargs -0r mcopy -s -p -m -i "$parts/boot.vfat" -t ::/)
+    xargs -0r sh -c 'mcopy -s -p -m -i "$0" "$@" ::/' "$parts/boot.vfat")
 
 image="$out/thuvien-pi-arm64.img"
 total_mb=$((4 + boot_mb + root_mb + data_mb))

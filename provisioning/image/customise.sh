@@ -109,10 +109,25 @@ step_runtime() {
     say "Python runtime with dependencies (chroot)"
     [ -x "$root/usr/bin/python3" ] || { echo "customise.sh: no python3 in $root" >&2; exit 2; }
     cp "$wheel" "$root/tmp/"
-    chroot "$root" python3 -m venv "$APP/runtime"
+    # The hardware libraries come from Debian (python3-pyscard, -evdev, -serial: built for
+    # the Pi, nothing to compile under qemu); the venv sees them, pip brings the rest.
+    chroot "$root" python3 -m venv --system-site-packages "$APP/runtime"
+    # name resolution inside the chroot while pip runs, then the Pi's own again
+    local had_resolv=""
+    if [ -e "$root/etc/resolv.conf" ] || [ -L "$root/etc/resolv.conf" ]; then
+        had_resolv=1  # a file or a link (to systemd-resolved): keep it aside, untouched
+        mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.thuvien"
+    fi
+    cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # pip trusts what the build host trusts (its network may sit behind its own CA)
+    cp /etc/ssl/certs/ca-certificates.crt "$root/tmp/build-host-ca.crt"
     # the dependencies only: each version's own code lives in versions/<v>/site
-    chroot "$root" "$RUNTIME_PY" -m pip install -q "/tmp/$(basename "$wheel")[devices]"
+    chroot "$root" env -u PIP_FIND_LINKS PIP_CERT=/tmp/build-host-ca.crt \
+        REQUESTS_CA_BUNDLE=/tmp/build-host-ca.crt SSL_CERT_FILE=/tmp/build-host-ca.crt \
+        "$RUNTIME_PY" -m pip install -q "/tmp/$(basename "$wheel")[devices]"
     chroot "$root" "$RUNTIME_PY" -m pip uninstall -q -y thuvien
+    rm -f "$root/etc/resolv.conf" "$root/tmp/build-host-ca.crt"
+    if [ -n "$had_resolv" ]; then mv "$root/etc/resolv.conf.thuvien" "$root/etc/resolv.conf"; fi
     rm -f "$root/tmp/$(basename "$wheel")"
 }
 
