@@ -27,14 +27,6 @@ def create(ctx, username, password, role, library=None):
                        role=role, library=library or ctx.library)
 
 
-def set_password(ctx, username, password):
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid("weak_password", N_("A password has at least %(n)s characters."),
-                      n=MIN_PASSWORD)
-    User.update(password_hash=passwords.hash_secret(password), failures=0, locked_until=0).where(
-        User.username == username).execute()
-
-
 def authenticate(ctx, username, password):
     user = User.get_or_none((User.username == (username or "").strip()) & User.active)
     if user is None:

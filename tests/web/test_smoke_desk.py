@@ -87,3 +87,18 @@ def test_staff_sessions_end_after_a_working_day_but_the_kiosk_stays(client, ctx)
     with client.session_transaction() as s:
         s.update(user="kiosk", role="kiosk", login_at=int(time.time()) - 20 * 24 * 3600)
     assert client.get("/kiosk/").status_code == 200
+
+
+def test_moving_expired_pickups_on_from_the_hold_shelf(client, ctx):
+    from datetime import timedelta
+
+    from appliance.core import holds
+    from appliance.core.models import Hold
+    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)  # on the shelf: ready at once
+    Hold.update(pickup_by=(ctx.clock.today() - timedelta(days=1)).isoformat()).where(
+        Hold.id == hold.id).execute()
+    token = login(client)
+    r = client.post("/desk/holds/expire", data={"csrf_token": token}, follow_redirects=True,
+                    query_string={"lang": "en"})
+    assert "1 expired pickups moved on." in r.get_data(as_text=True)
+    assert Hold.get_by_id(hold.id).status == "expired"

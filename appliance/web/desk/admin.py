@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ...core import audit, holds, policy
 from ...core.catalogue import ITEM_TYPES
 from ...core.errors import N_, Invalid
-from ...core.models import ClosedDay, Library, LoanRule
+from ...core.models import ClosedDay, Hold, Library, LoanRule
 from ..auth import ADMIN, STAFF, requires
 from . import attempt, bp, form
 
@@ -68,15 +68,14 @@ def calendar():
 @bp.route("/holds/expire", methods=["POST"])
 @requires(*STAFF)
 def expire_holds():
-    count = holds.expire_pickups(g.ctx)
-    attempt(lambda: count, _("%(n)s expired pickups moved on.", n=count))
+    attempt(lambda: holds.expire_pickups(g.ctx),
+            lambda n: _("%(n)s expired pickups moved on.", n=n))
     return redirect(url_for("desk.hold_shelf"))
 
 
 @bp.route("/holds")
 @requires(*STAFF)
 def hold_shelf():
-    from ...core.models import Hold
     rows = list(Hold.select().where((Hold.library == g.ctx.library)
                                     & (Hold.status << ("waiting", "ready")))
                 .order_by(Hold.status.desc(), Hold.placed_at))
