@@ -34,6 +34,13 @@ def require_data(args):
     return args.data
 
 
+def open_context(args):
+    """The library in the data folder the command was given."""
+    from ..core.context import Context
+
+    return Context.open(require_data(args))
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="thuvien", description="thuvien library appliance")
     parser.add_argument("--version", action="version", version=f"thuvien {__version__}")

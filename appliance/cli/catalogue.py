@@ -5,8 +5,7 @@ import os
 import sys
 
 from ..core import marcio
-from ..core.context import Context
-from . import data_dir_arg, require_data
+from . import data_dir_arg, open_context
 
 
 def register(sub):
@@ -43,7 +42,7 @@ def cmd_import(args):
     if not os.path.isfile(args.file):
         print(f"thuvien: no such file: {args.file}", file=sys.stderr)
         return 1
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     try:
         with open(args.file, "rb") as fh:
             progress = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
@@ -65,7 +64,7 @@ def cmd_import(args):
 
 
 def cmd_export(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     tmp = args.file + ".part"
     try:
         with open(tmp, "wb") as fh:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
-from . import data_dir_arg, require_data
+from . import data_dir_arg, open_context, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
 
@@ -72,7 +72,7 @@ def cmd_init(args):
 
 
 def cmd_user_add(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -114,7 +114,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None):
 
 
 def cmd_serve(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     serve(ctx, args.host, args.port, args.sip2_port, args.threads)
 
 
@@ -174,7 +174,7 @@ def cmd_demo(args):
 
 
 def cmd_verify(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     faults = verify.verify(ctx)
     for fault in faults:
         print(f"FAULT {fault}")
@@ -184,7 +184,7 @@ def cmd_verify(args):
 
 
 def cmd_rebuild(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     verify.rebuild(ctx)
     print("state rebuilt from the event log")
 
@@ -197,7 +197,7 @@ def _progress(done, total):
 
 
 def cmd_backup(args):
-    ctx = Context.open(require_data(args))
+    ctx = open_context(args)
     target = Path(args.to)
     if target.is_dir():
         dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)

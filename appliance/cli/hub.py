@@ -3,7 +3,7 @@
 
 import sys
 
-from . import data_dir_arg, require_data
+from . import data_dir_arg, open_context
 
 
 def register(sub):
@@ -28,16 +28,10 @@ def register(sub):
     a.set_defaults(func=cmd_approve)
 
 
-def _open(args):
-    from ..core.context import Context
-
-    return Context.open(require_data(args))
-
-
 def cmd_token_create(args):
     from sync import enrol
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         token = enrol.create_token(ctx, args.library, args.hours)
     finally:
@@ -50,7 +44,7 @@ def cmd_token_create(args):
 def cmd_revoke(args):
     from sync import enrol
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         enrol.revoke(ctx, args.device)
     finally:
@@ -63,7 +57,7 @@ def cmd_approve(args):
     from appliance.core.errors import DomainError
     from sync import enrol
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         enrol.approve(ctx, args.device)
     except DomainError as exc:

@@ -5,7 +5,7 @@ import sys
 
 import sync.models  # noqa: F401  (sync's tables exist whenever a thuvien command opens a folder)
 
-from . import data_dir_arg, require_data
+from . import data_dir_arg, open_context, require_data
 
 
 def register(sub):
@@ -36,16 +36,10 @@ def register(sub):
     ssub.choices["export"].add_argument("--device", help="at the hub: the device to write for")
 
 
-def _open(args):
-    from ..core.context import Context
-
-    return Context.open(require_data(args))
-
-
 def cmd_enroll(args):
     from sync import enrol, protocol
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         conf = enrol.enrol_with(ctx, args.hub, args.token)
     except protocol.SyncError as e:
@@ -62,7 +56,7 @@ def cmd_enroll(args):
 def cmd_now(args):
     from sync import agent, protocol
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         result = agent.run_once(ctx)
     except protocol.SyncError as e:
@@ -77,7 +71,7 @@ def cmd_now(args):
 def cmd_status(args):
     from sync import status
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         print(json.dumps(status.summary(ctx), ensure_ascii=False, indent=2))
     finally:
@@ -88,14 +82,14 @@ def cmd_status(args):
 def cmd_run(args):
     from sync import agent
 
-    agent.run_forever(lambda: _open(args), interval=args.interval)
+    agent.run_forever(lambda: open_context(args), interval=args.interval)
     return 0
 
 
 def cmd_export(args):
     from sync import protocol, usb
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         result = usb.export(ctx, args.file, getattr(args, "device", None))
     except (usb.UsbError, protocol.SyncError) as e:
@@ -110,7 +104,7 @@ def cmd_export(args):
 def cmd_import(args):
     from sync import protocol, usb
 
-    ctx = _open(args)
+    ctx = open_context(args)
     try:
         result = usb.import_(ctx, args.file)
     except (usb.UsbError, protocol.SyncError, OSError) as e:
