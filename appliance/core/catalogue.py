@@ -2,6 +2,8 @@
 
 import re
 
+import peewee as pw
+
 from . import events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
@@ -14,7 +16,9 @@ ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "status
                "accession_date")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
 STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
-ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select().where(
+# The record's title comes along: every answer at the desk names the book.
+ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select(
+    Item, Bib.title.alias("bib_title")).join(Bib, pw.JOIN.LEFT_OUTER).where(
     (Item.barcode == barcode) & (Item.library == library)), 2)
 BIB = Prepared(Bib, lambda bib_id: Bib.select().where(Bib.id == bib_id), 1)
 BARCODE_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
@@ -159,5 +163,8 @@ def holds_count(bib):
 
 def title_of(item):
     """The title of a copy's record, on the circulation path."""
+    title = item.__dict__.get("bib_title")
+    if title is not None:
+        return title
     bib = BIB.first(item.bib_id)
     return bib.title if bib else ""

@@ -2,18 +2,65 @@
 
 from datetime import date
 
+import peewee as pw
+
 from . import events, holds, patrons, policy
 from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
 from .lookups import OPEN_LOAN
-from .models import Hold, Patron
+from .models import Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared, by_key
 
-READY_HOLD = Prepared(Hold, lambda item: Hold.select().where(
-    (Hold.item == item) & (Hold.status == "ready")), 1)
-
 NOT_LOANABLE = ("lost", "damaged", "withdrawn", "in_transit")
+# Circulation reads a copy, never edits it: its per-field clocks need not be decoded.
+_COPY_FIELDS = [f for f in Item._meta.sorted_fields if f.name != "field_hlc"]
+
+
+def _copy_query(barcode, library):
+    ready, loan, borrower = Hold.alias(), Loan.alias(), Patron.alias()
+    return (Item.select(*_COPY_FIELDS, Bib.title.alias("bib_title"),
+                        ready.id.alias("ready_hold_id"), ready.patron.alias("ready_hold_for"),
+                        loan.id.alias("loan_id"), loan.patron.alias("loan_patron"),
+                        loan.due_date.alias("loan_due_date"),
+                        borrower.category.alias("borrower_category"),
+                        borrower.card.alias("borrower_card"))
+            .join_from(Item, Bib, pw.JOIN.LEFT_OUTER)
+            .join_from(Item, ready, pw.JOIN.LEFT_OUTER,
+                       on=(ready.item == Item.id) & (ready.status == "ready"))
+            .join_from(Item, loan, pw.JOIN.LEFT_OUTER,
+                       on=(loan.item == Item.id) & loan.returned_at.is_null())
+            .join_from(loan, borrower, pw.JOIN.LEFT_OUTER, on=borrower.id == loan.patron)
+            .where((Item.barcode == barcode) & (Item.library == library)).limit(1))
+
+
+# A copy as the desk needs it, in one statement: its record's title, the ready hold on
+# it and its open loan with the borrower's category and card (as attributes named above).
+COPY_AT_DESK = Prepared(Item, _copy_query, 2)
+
+
+def _borrower_query(card, library):
+    loans = Loan.alias()
+    open_loans = loans.select(pw.fn.COUNT(loans.id)).where(
+        (loans.patron == Patron.id) & loans.returned_at.is_null())
+    return patrons.card_query(card, library).select_extend(open_loans.alias("open_loans"))
+
+
+# The patron at the desk with the number of loans they hold, in one statement.
+BORROWER = Prepared(Patron, _borrower_query, 2)
+
+
+def _borrower(ctx, card):
+    patron = BORROWER.first((card or "").strip(), ctx.library)
+    if patron is None:  # a card of another library of the town, or no card at all
+        patron = patrons.find(ctx, card)
+        patron.open_loans = patrons.open_loan_count(patron)
+    return patron
+
+
+def _copy(ctx, barcode):
+    item = COPY_AT_DESK.first((barcode or "").strip(), ctx.library)
+    return item if item is not None else get_item(ctx, barcode)  # its "not found" error
 
 
 def _refuse(code, message, **params):
@@ -25,14 +72,10 @@ def _check_patron(ctx, patron):
         _refuse(code, message, **params)
 
 
-def _ready_hold_for_item(item):
-    return READY_HOLD.first(item.id)
-
-
 def _check_item(item, patron):
+    """The ready hold on the copy, if it is this patron's; refuses what may not be lent."""
     if item.status == "on_loan":
-        loan = OPEN_LOAN.first(item.id)
-        if loan.patron_id == patron.id:
+        if item.loan_patron == patron.id:
             _refuse("already_on_loan", N_("%(barcode)s is already on loan to this patron."),
                     barcode=item.barcode)
         _refuse("item_on_loan", N_("%(barcode)s is on loan to someone else. Return it first."),
@@ -40,31 +83,29 @@ def _check_item(item, patron):
     if item.status in NOT_LOANABLE:
         _refuse("item_not_loanable", N_("%(barcode)s cannot be lent (it is %(status)s)."),
                 barcode=item.barcode, status=item.status)
-    hold = _ready_hold_for_item(item)
-    if hold and hold.patron_id != patron.id:
+    if item.ready_hold_id and item.ready_hold_for != patron.id:
         _refuse("item_on_hold", N_("%(barcode)s is on hold for another patron."),
                 barcode=item.barcode)
-    return hold
+    return item.ready_hold_id
 
 
 @events.command
 def checkout(ctx, card, barcode, actor=None):
-    patron = patrons.find(ctx, card)
+    patron = _borrower(ctx, card)
     _check_patron(ctx, patron)
-    item = get_item(ctx, barcode)
-    hold = _check_item(item, patron)
-    rule = policy.rule_for(item.library, patron.category, item.item_type)
+    item = _copy(ctx, barcode)
+    hold_id = _check_item(item, patron)
+    rule, due = policy.loan_terms(item.library, patron.category, item.item_type,
+                                  ctx.clock.today())
     if rule.loan_days <= 0:
         _refuse("item_not_loanable", N_("%(barcode)s cannot be lent (it is %(status)s)."),
                 barcode=item.barcode, status=item.item_type)
-    if len(patrons.open_loans(patron)) >= rule.max_loans:
+    if patron.open_loans >= rule.max_loans:
         _refuse("loan_limit", N_("The patron already has %(count)s loans, the limit."),
                 count=rule.max_loans)
-    today = ctx.clock.today()
-    due = policy.due_date(item.library, today, rule.loan_days)
     body = {"loan_id": new_id(), "item_id": item.id, "patron_id": patron.id,
             "library": item.library, "due_date": due.isoformat(), "at": ctx.clock.iso_now(),
-            "hold_id": hold.id if hold else None, "actor": actor}
+            "hold_id": hold_id, "actor": actor}
     events.record(ctx, "loan.out", body, library=item.library)
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
@@ -77,23 +118,23 @@ def _fee(rule, due_date, today):
 
 @events.command
 def checkin(ctx, barcode, actor=None):
-    item = get_item(ctx, barcode)
-    loan = OPEN_LOAN.first(item.id)
-    if loan is None:
+    item = _copy(ctx, barcode)
+    if item.loan_id is None:
         return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
                 "transit": None, "fee": 0, "was_on_loan": False}
-    patron = by_key(Patron, "id").first(loan.patron_id)
-    rule = policy.rule_for(item.library, patron.category, item.item_type)
+    rule = policy.rule_for(item.library, item.borrower_category, item.item_type)
     today = ctx.clock.today()
     transit = item.library if item.library != ctx.library else None
-    body = {"loan_id": loan.id, "item_id": item.id, "at": ctx.clock.iso_now(),
-            "fee": _fee(rule, loan.due_date, today), "transit_to": transit, "actor": actor}
+    body = {"loan_id": item.loan_id, "item_id": item.id, "at": ctx.clock.iso_now(),
+            "fee": _fee(rule, item.loan_due_date, today), "transit_to": transit,
+            "actor": actor}
     with events.writing(ctx):
         events.record(ctx, "loan.in", body, library=item.library)
         hold = None if transit else holds.trap(ctx, item)
-    return {"loan_id": loan.id, "item": item.barcode, "title": title_of(item),
-            "patron": patron.card, "fee": body["fee"], "transit": transit,
-            "hold": hold, "was_on_loan": True, "overdue": loan.due_date < today.isoformat()}
+    return {"loan_id": item.loan_id, "item": item.barcode, "title": title_of(item),
+            "patron": item.borrower_card, "fee": body["fee"], "transit": transit,
+            "hold": hold, "was_on_loan": True,
+            "overdue": item.loan_due_date < today.isoformat()}
 
 
 @events.command

@@ -28,6 +28,7 @@ class HLC:
         self._last = last
         self._wall = wall or (lambda: int(time.time() * 1000))
         self._lock = threading.Lock()
+        self._local = (None, None)  # (Unix second, its local datetime): asked often
 
     @property
     def last(self):
@@ -66,8 +67,13 @@ class HLC:
         return self.behind_ms() <= MAX_DRIFT_MS
 
     def effective_now(self):
-        """The library's local time, never earlier than the highest time seen."""
-        return datetime.fromtimestamp(self.highest_ms() / 1000, timezone.utc).astimezone(LIBRARY_TZ)
+        """The library's local time to the second, never earlier than the highest seen."""
+        second = self.highest_ms() // 1000
+        cached_second, local = self._local
+        if cached_second != second:
+            local = datetime.fromtimestamp(second, timezone.utc).astimezone(LIBRARY_TZ)
+            self._local = (second, local)
+        return local
 
     def today(self):
         return self.effective_now().date()

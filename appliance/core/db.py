@@ -5,7 +5,7 @@ import logging
 
 import peewee as pw
 
-from . import models
+from . import memo, models
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,27 @@ def _add_column(model, name):
     return step
 
 
+def _reindex(dropped, *model_classes):
+    def step(db):
+        for name in dropped:
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+        for model in model_classes:
+            model._schema.create_indexes(safe=True)
+    return step
+
+
+def _memo_stamps(db):
+    memo.renew("policy")
+
+
 # Steps that bring an older database level: (version, description, function).
 # A new database is made whole at SCHEMA_VERSION. Append; never edit a released step.
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
+    (3, "indexes that seek open loans and cost a loan fewer page writes",
+     _reindex(["loan_item_id", "loan_patron_id", "loan_library", "loan_due_date",
+               "loan_returned_at", "event_library"], models.Loan)),
+    (4, "loan rules and calendar kept in memory under a stamp", _memo_stamps),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -87,6 +104,7 @@ def migrate(db):
     if current == 0:
         with db.atomic():
             db.create_tables(models.ALL_MODELS)
+            memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     for version, description, step in MIGRATIONS:
         if version > current > 0:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import peewee as pw
 
 from . import projector
+from .dialect import sql as _sql
 from .errors import N_, DomainError, Invalid
 from .ids import new_id
 from .models import Event
@@ -26,11 +27,17 @@ def canonical(obj):
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def event_hash(d):
-    fields = {k: d[k] for k in ("id", "origin", "seq", "hlc", "wall", "library", "kind",
-                                "prev_hash")}
-    fields["body"] = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
-    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
+HASHED = ("id", "origin", "seq", "hlc", "wall", "library", "kind", "prev_hash")
+
+
+def event_hash(d, body_text=None):
+    """SHA-256 of the canonical JSON of the hashed fields and the body. `body_text` is the
+    body's canonical text when the caller has it ("body" sorts first, so it is spliced)."""
+    if body_text is None:
+        body = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+        body_text = canonical(body)
+    rest = canonical({k: d[k] for k in HASHED})
+    return hashlib.sha256(f'{{"body":{body_text},{rest[1:]}'.encode("utf-8")).hexdigest()
 
 
 def to_dict(ev):
@@ -44,10 +51,16 @@ Event.to_dict = to_dict
 
 @contextmanager
 def writing(ctx):
-    """One writer at a time: a process lock for threads, a database lock for processes."""
+    """One writer at a time: a process lock for threads, a database lock for processes.
+
+    Inside a transaction already (a command calling another, or `record`), it joins it:
+    any error rolls the whole of it back. Code that must survive a failed step takes its
+    own savepoint (as the importer does per record)."""
     with _write_lock, _disk_full_is_said():
-        if isinstance(ctx.db, pw.SqliteDatabase):
-            with ctx.db.atomic("IMMEDIATE") if not ctx.db.in_transaction() else ctx.db.atomic():
+        if ctx.db.in_transaction():
+            yield
+        elif isinstance(ctx.db, pw.SqliteDatabase):
+            with ctx.db.atomic("IMMEDIATE"):
                 yield
         else:
             with ctx.db.atomic():
@@ -79,10 +92,6 @@ COLUMNS = ("id", "pos", "origin", "seq", "hlc", "wall", "library", "kind", "body
            "hash", "relayed")
 
 
-def _sql(sql):
-    return sql.replace("?", Event._meta.database.param)
-
-
 def command(fn):
     """A command validates and records under the write lock, so two desks cannot both
     see a copy on the shelf and both lend it."""
@@ -105,6 +114,17 @@ def _next_pos():
     return (Event._meta.database.execute_sql("SELECT MAX(pos) FROM event").fetchone()[0] or 0) + 1
 
 
+_TAIL = """SELECT e.seq, e.hash, m.pos FROM (SELECT MAX(pos) AS pos FROM event) m
+    LEFT JOIN (SELECT seq, hash FROM event WHERE origin = ? ORDER BY seq DESC LIMIT 1) e
+    ON 1 = 1"""
+
+
+def _tail(origin):
+    """head(origin) and the next position, in one statement: `record` runs on every loan."""
+    seq, hash_, pos = Event._meta.database.execute_sql(_sql(_TAIL), (origin,)).fetchone()
+    return (seq or 0, hash_ or GENESIS), (pos or 0) + 1
+
+
 def _insert(d, pos):
     """Store one event and return it as a row (body as its canonical text)."""
     return _insert_many([(d, pos)])[0]
@@ -113,27 +133,40 @@ def _insert(d, pos):
 INSERT_CHUNK = 80  # rows per INSERT: 880 parameters, under every SQLite's limit
 
 
+@functools.cache
+def _insert_sql(count):
+    one = "(%s)" % ", ".join("?" * len(COLUMNS))
+    return "INSERT INTO event (%s) VALUES %s" % (", ".join(COLUMNS), ", ".join([one] * count))
+
+
 def _insert_many(pairs, relayed=False):
     """Store events (dict, pos) with as few statements as possible: on PostgreSQL each
     statement is a round trip."""
-    rows = [dict(d, pos=pos, body=canonical(d["body"]), relayed=relayed) for d, pos in pairs]
-    one = "(%s)" % ", ".join("?" * len(COLUMNS))
+    rows = [dict(d, pos=pos, body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]),
+                 relayed=relayed) for d, pos in pairs]
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        Event._meta.database.execute_sql(_sql("INSERT INTO event (%s) VALUES %s" % (
-            ", ".join(COLUMNS), ", ".join([one] * len(chunk)))),
-            tuple(row[c] for row in chunk for c in COLUMNS))
-    return [Event(**row) for row in rows]
+        Event._meta.database.execute_sql(_sql(_insert_sql(len(chunk))),
+                                         tuple(row[c] for row in chunk for c in COLUMNS))
+    return [_event(row) for row in rows]
+
+
+def _event(row):
+    """An Event instance of a stored row, made without peewee's per-field bookkeeping."""
+    ev = Event.__new__(Event)
+    ev.__data__, ev._dirty, ev.__rel__ = row, set(), {}
+    return ev
 
 
 def record(ctx, kind, body, library=None):
     with writing(ctx):
-        seq, prev = head(ctx.origin)
+        (seq, prev), pos = _tail(ctx.origin)
         d = {"id": new_id(), "origin": ctx.origin, "seq": seq + 1, "hlc": ctx.clock.now(),
              "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-             "library": library or ctx.library, "kind": kind, "body": body, "prev_hash": prev}
-        d["hash"] = event_hash(d)
-        ev = _insert(d, _next_pos())
+             "library": library or ctx.library, "kind": kind, "prev_hash": prev}
+        d["body"] = canonical(body)  # stored as hashed
+        d["hash"] = event_hash(d, d["body"])
+        ev = _insert(d, pos)
         projector.apply(ctx, ev, body)
     return ev
 

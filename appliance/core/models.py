@@ -30,7 +30,7 @@ class Event(BaseModel):
     seq = pw.BigIntegerField()
     hlc = pw.BigIntegerField(index=True)
     wall = pw.CharField(max_length=32)
-    library = pw.CharField(max_length=32, index=True)
+    library = pw.CharField(max_length=32)  # not indexed: pulls walk `pos` and filter
     kind = pw.CharField(max_length=32)
     body = pw.TextField()  # canonical JSON, hashed as stored
     prev_hash = pw.CharField(max_length=64)
@@ -115,15 +115,22 @@ class Item(BaseModel):
 
 class Loan(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
-    item = pw.ForeignKeyField(Item, backref="loans")
-    patron = pw.ForeignKeyField(Patron, backref="loans")
-    library = pw.CharField(max_length=32, index=True)
+    item = pw.ForeignKeyField(Item, backref="loans", index=False)
+    patron = pw.ForeignKeyField(Patron, backref="loans", index=False)
+    library = pw.CharField(max_length=32)
     out_at = pw.CharField(max_length=32)
     out_hlc = pw.BigIntegerField(default=0)  # decides which loan stands when two collide
-    due_date = pw.CharField(max_length=10, index=True)
-    returned_at = pw.CharField(max_length=32, null=True, index=True)
+    due_date = pw.CharField(max_length=10)
+    returned_at = pw.CharField(max_length=32, null=True)
     renewals = pw.IntegerField(default=0)
     fee = pw.IntegerField(default=0)  # overdue fee in VND, fixed at return
+
+    class Meta:
+        # Three indexes serve every lookup: the open loan of a copy, a patron's open loans
+        # or history, a library's open or overdue loans; each seeks straight to the open
+        # ones however long the history grows. Every index costs each loan a page write.
+        indexes = ((("item", "returned_at"), False), (("patron", "returned_at"), False),
+                   (("library", "returned_at", "due_date"), False))
 
 
 class Hold(BaseModel):

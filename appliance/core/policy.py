@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from . import events
+from . import events, memo
 from .errors import N_, Invalid
 from .models import ClosedDay, Library, LoanRule
 from .prepared import Prepared
@@ -10,15 +10,30 @@ from .prepared import Prepared
 CATEGORIES = ("child", "pupil", "adult", "staff")
 RULES = Prepared(LoanRule, lambda *ids: LoanRule.select().where(LoanRule.id << list(ids)), 4)
 LIBRARY = Prepared(Library, lambda code: Library.select().where(Library.code == code), 1)
-CLOSED = Prepared(ClosedDay, lambda library, first, last: ClosedDay.select().where(
-    (ClosedDay.library == library) & (ClosedDay.day >= first) & (ClosedDay.day <= last)), 3)
+CLOSED = Prepared(ClosedDay, lambda library: ClosedDay.select().where(
+    ClosedDay.library == library), 1)
 RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day")
 DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
                 "fee_per_day": 0}
 
 
 def rule_for(library, category, item_type):
-    """The most specific rule: exact, then any item type, then any category, then any."""
+    """The most specific rule: exact, then any item type, then any category, then any.
+    Shared between callers: read it, do not change it."""
+    return memo.cached("policy", ("rule", library, category, item_type),
+                       lambda: _find_rule(library, category, item_type))
+
+
+def loan_terms(library, category, item_type, start):
+    """(rule, due date) for a loan starting on `start`: the desk's one question, one
+    lookup of the stamp."""
+    def compute():
+        rule = _find_rule(library, category, item_type)
+        return rule, _due(library, start, rule.loan_days)
+    return memo.cached("policy", ("terms", library, category, item_type, start), compute)
+
+
+def _find_rule(library, category, item_type):
     ids = [f"{library}|{cat}|{typ}" for cat, typ in (
         (category, item_type), (category, "*"), ("*", item_type), ("*", "*"))]
     found = {rule.id: rule for rule in RULES.all(*ids)}
@@ -62,9 +77,11 @@ def set_closed(ctx, library, day, closed=True, reason=None):
                                           "closed": closed, "reason": reason}, library=library)
 
 
-def _closed_weekdays(library):
+def _calendar(library):
+    """(closed weekdays, closed days as ISO dates) of a library."""
     lib = LIBRARY.first(library)
-    return set(lib.closed_weekdays or []) if lib else set()
+    return (frozenset(lib.closed_weekdays or []) if lib else frozenset(),
+            frozenset(row.day for row in CLOSED.all(library)))
 
 
 def is_closed(library, day):
@@ -73,12 +90,16 @@ def is_closed(library, day):
 
 def due_date(library, start, days):
     """`days` after `start`, moved forward past closed days (at most a year)."""
+    return memo.cached("policy", ("due", library, start, days),
+                       lambda: _due(library, start, days))
+
+
+def _due(library, start, days):
     due = start + timedelta(days=days)
-    weekly = _closed_weekdays(library)
+    weekly, closed = _calendar(library)
     if len(weekly) >= 7:
         return due
-    closed = {row.day for row in CLOSED.all(library, due.isoformat(),
-                                            (due + timedelta(days=366)).isoformat())}
-    while due.weekday() in weekly or due.isoformat() in closed:
+    last = due + timedelta(days=366)
+    while (due.weekday() in weekly or due.isoformat() in closed) and due < last:
         due += timedelta(days=1)
     return due

@@ -2,11 +2,38 @@
 
 Building SQL through peewee costs more than running it on SQLite; a loan runs the same
 dozen lookups every time. A Prepared query is written with peewee as usual, compiled
-on first use with marker values, and then run as plain SQL with the real ones."""
+on first use with marker values, and then run as plain SQL with the real ones. Its rows
+are made into model instances directly, converting only the columns whose database
+value is not already the Python one (flags, JSON)."""
 
 import threading
 
+import peewee as pw
+
 _lock = threading.Lock()
+# Fields whose value from the driver is already what peewee would hand out.
+_NATIVE = (pw.CharField, pw.TextField, pw.IntegerField, pw.BigIntegerField)
+
+
+def _converter(field):
+    if isinstance(field, pw.ForeignKeyField):
+        field = field.rel_field
+    return None if type(field) in _NATIVE else field.python_value
+
+
+def _row_plan(model, description):
+    """(name, converter, is_field) per result column: columns named as the model's
+    become its fields (bib_id -> bib); any other column becomes a plain attribute."""
+    by_column = model._meta.columns
+    plan = []
+    for entry in description:
+        column = entry[0].rsplit(".", 1)[-1].strip('"`')
+        field = by_column.get(column)
+        if field is None:
+            plan.append((column, None, False))
+        else:
+            plan.append((field.name, _converter(field), True))
+    return tuple(plan)
 
 
 class Prepared:
@@ -30,27 +57,48 @@ class Prepared:
             slots = [markers.index(p) if p in markers else ("const", p) for p in params]
             if sorted(s for s in slots if isinstance(s, int)) != list(range(self.arity)):
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
-            entry = (sql, slots)
+            entry = [sql, slots, None]  # the row plan is filled on the first run
             with _lock:
                 self._sql[kind] = entry
         return entry
 
-    def _params(self, values):
-        sql, slots = self._compiled()
-        return sql, [values[s] if isinstance(s, int) else s[1] for s in slots]
+    def _run(self, values):
+        entry = self._compiled()
+        params = [values[s] if isinstance(s, int) else s[1] for s in entry[1]]
+        return entry, self.model._meta.database.execute_sql(entry[0], params)
 
     def all(self, *values):
-        sql, params = self._params(values)
-        return list(self.model.raw(sql, *params))
+        entry, cursor = self._run(values)
+        rows = cursor.fetchall()
+        if entry[2] is None:
+            entry[2] = _row_plan(self.model, cursor.description)
+        return [self._instance(entry[2], row) for row in rows]
+
+    def _instance(self, plan, row):
+        obj = self.model.__new__(self.model)
+        data = {}
+        for (name, convert, is_field), value in zip(plan, row, strict=True):
+            if not is_field:
+                obj.__dict__[name] = value
+            elif convert is None or value is None:
+                data[name] = value
+            else:
+                data[name] = convert(value)
+        obj.__data__, obj._dirty, obj.__rel__ = data, set(), {}
+        return obj
 
     def execute(self, *values):
         """For a prepared INSERT, UPDATE or DELETE."""
-        sql, params = self._params(values)
-        return self.model._meta.database.execute_sql(sql, params)
+        return self._run(values)[1]
 
     def first(self, *values):
         rows = self.all(*values)
         return rows[0] if rows else None
+
+    def scalar(self, *values):
+        """The first column of the first row (a count, an id), or None."""
+        row = self._run(values)[1].fetchone()
+        return row[0] if row else None
 
 
 _by_key = {}

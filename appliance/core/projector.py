@@ -12,7 +12,8 @@ import uuid
 
 import peewee as pw
 
-from . import search
+from . import memo, search
+from .dialect import sql
 from .lookups import OPEN_LOAN
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
 from .prepared import Prepared, by_key
@@ -83,6 +84,7 @@ def _created(ev, body):
 
 
 def library_saved(ev, body):
+    memo.renew("policy")  # closed weekdays
     _merge(ev, Library, "code", body, lambda ev, body: {"name": body["fields"].get("name", "")})
 
 
@@ -160,9 +162,8 @@ def _postgres():
     return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
 
 
-def _execute(sql, *params):
-    db = Loan._meta.database
-    return db.execute_sql(sql.replace("?", db.param), params)
+def _execute(text, *params):
+    return Loan._meta.database.execute_sql(sql(text), params)
 
 
 def loan_out(ev, body):
@@ -251,6 +252,7 @@ def _hold_ended(status):
 
 def rule_saved(ev, body):
     rule_id = "|".join((body["library"], body["category"], body["item_type"]))
+    memo.renew("policy")
     LoanRule.delete().where(LoanRule.id == rule_id).execute()
     if not body.get("deleted"):
         LoanRule.insert(id=rule_id, **{k: body[k] for k in (
@@ -260,6 +262,7 @@ def rule_saved(ev, body):
 
 def calendar_saved(ev, body):
     day_id = f"{body['library']}|{body['day']}"
+    memo.renew("policy")
     ClosedDay.delete().where(ClosedDay.id == day_id).execute()
     if body.get("closed", True):
         ClosedDay.insert(id=day_id, library=body["library"], day=body["day"],

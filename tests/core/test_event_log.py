@@ -2,6 +2,7 @@
 
 Models are bound to the database last opened, so each step opens the site it acts on."""
 
+import hashlib
 import json
 
 import pytest
@@ -21,6 +22,20 @@ def test_every_change_is_a_chained_event(ctx):
     assert all(b.prev_hash == a.hash for a, b in zip(evs, evs[1:], strict=False))
     assert [e.kind for e in evs[-2:]] == ["loan.out", "loan.in"]
     assert verify.verify(ctx) == []
+
+
+def test_the_hash_is_sha256_of_the_canonical_event(ctx):
+    """The hash format is shared with every device in the town: written out in full here,
+    so a faster way of computing it cannot change it."""
+    circulation.checkout(ctx, "P0001", "1001")
+    ev = Event.select().where(Event.kind == "loan.out").get()
+    fields = {k: getattr(ev, k) for k in ("id", "origin", "seq", "hlc", "wall", "library",
+                                          "kind", "prev_hash")}
+    fields["body"] = json.loads(ev.body)
+    text = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert ev.hash == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert ev.body == json.dumps(fields["body"], ensure_ascii=False, sort_keys=True,
+                                 separators=(",", ":"))
 
 
 def test_tampering_is_found(ctx):
@@ -186,3 +201,15 @@ def test_malformed_events_are_refused_and_change_nothing(ctx, bad):
         events.ingest(ctx, [bad])
     assert info.value.code == "bad_event"
     assert Event.select().count() == before
+
+
+def test_ids_are_uuid7_in_time_order():
+    import uuid
+
+    from appliance.core.ids import new_id
+    made = [new_id(1_700_000_000_000 + n) for n in range(50)]
+    for text in made:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert parsed.int >> 80 == int(text[:8] + text[9:13], 16)  # the milliseconds
+    assert made == sorted(made) and len(set(made)) == 50

@@ -1,6 +1,8 @@
 """The circulation rules: due dates over closed days, limits, renewals, blocks, expiry,
 holds queue, and a clock that runs behind."""
 
+import subprocess
+import sys
 from datetime import date, timedelta
 
 import pytest
@@ -263,3 +265,30 @@ def test_two_desks_cannot_lend_the_same_copy_at_once(ctx):
     assert set(results) - {"lent"} <= {"item_on_loan"}
     assert Conflict.select().count() == 0
     assert Loan.select().count() == 1
+
+
+# Rules and the calendar are kept in memory under a stamp (core/memo.py): a change must
+# show at once, whoever makes it, and a change rolled back must leave nothing behind.
+
+def test_a_rule_changed_by_another_process_shows_at_once(ctx, data_dir):
+    assert circulation.checkout(ctx, "P0001", "1001")["renewals_left"] == 2  # cached now
+    script = ("from appliance.core import policy; from appliance.core.context import Context; "
+              f"c = Context.open({str(data_dir)!r}); "
+              "policy.save_rule(c, c.library, '*', '*', loan_days=3, max_loans=5, "
+              "max_renewals=0); c.close()")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    loan = circulation.checkout(ctx, "P0001", "1002")
+    assert loan["renewals_left"] == 0
+    assert loan["due_date"] == policy.due_date(ctx.library, ctx.clock.today(), 3).isoformat()
+
+
+def test_a_calendar_change_rolled_back_leaves_the_old_due_date(ctx):
+    from appliance.core import events
+    natural = ctx.clock.today() + timedelta(days=14)
+    assert policy.due_date(ctx.library, ctx.clock.today(), 14) == natural
+    with pytest.raises(RuntimeError), events.writing(ctx):
+        policy.set_closed(ctx, ctx.library, natural)
+        assert policy.due_date(ctx.library, ctx.clock.today(), 14) > natural  # seen inside
+        raise RuntimeError("the desk lost power")
+    assert policy.due_date(ctx.library, ctx.clock.today(), 14) == natural
+    assert circulation.checkout(ctx, "P0001", "1001")["due_date"] == natural.isoformat()

@@ -1,0 +1,41 @@
+"""Values derived from tables that rarely change (loan rules, the calendar), kept in
+memory under a stamp.
+
+The projector renews a table group's stamp (a random token in the `setting` table) in
+the same transaction as any change to it, so a value is reused only by readers that see
+the very state it was computed from: other threads and other processes (the sync agent)
+included, and a rolled-back change leaves no stale value behind."""
+
+import threading
+import uuid
+
+from .models import Setting
+from .prepared import Prepared
+
+_STAMP = Prepared(Setting, lambda key: Setting.select(Setting.value).where(
+    Setting.key == key), 1)
+_values = {}
+_lock = threading.Lock()
+
+
+def renew(group):
+    """Mark `group` changed (called by the projector inside the changing transaction)."""
+    stamp = uuid.uuid4().hex
+    Setting.insert(key=f"stamp:{group}", value=stamp).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: stamp}).execute()
+
+
+def cached(group, key, compute):
+    """`compute()`, or its value from an earlier call that saw the same stamp. Callers
+    must not change what they get back: it is shared."""
+    full_key = (_STAMP.scalar(f"stamp:{group}"), group, key)
+    try:
+        return _values[full_key]
+    except KeyError:
+        pass
+    value = compute()
+    with _lock:
+        if len(_values) > 4096:  # old stamps' values: never read again
+            _values.clear()
+        _values[full_key] = value
+    return value
