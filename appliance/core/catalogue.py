@@ -1,13 +1,14 @@
 """Bibliographic records and their copies (items)."""
 
+import json
 import re
 
 import peewee as pw
 
-from . import events, records
+from . import dialect, events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
-from .models import Bib, Hold, Item
+from .models import Bib, Event, Hold, Item
 from .prepared import Prepared
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
@@ -159,6 +160,22 @@ def set_status(ctx, barcode, status):
 
 def holds_count(bib):
     return Hold.select().where((Hold.bib == bib.id) & (Hold.status << ("waiting", "ready"))).count()
+
+
+def copy_edits(item, limit=50):
+    """The copy's item.saved events, newest first: when it was catalogued, moved, marked
+    lost or damaged, and from which device (the partial index event_item_saved serves)."""
+    db = Event._meta.database
+    rows = db.execute_sql(dialect.sql(
+        f"SELECT wall, origin, body FROM event WHERE kind = 'item.saved' AND "
+        f"{dialect.json_text(db, 'body', 'id')} = ? ORDER BY pos DESC LIMIT ?"),
+        (item.id, limit))
+    changes = []
+    for wall, origin, body in rows:
+        body = json.loads(body)
+        changes.append({"at": body.get("at") or wall, "origin": origin,
+                        "created": not body.get("base"), "fields": body["fields"]})
+    return changes
 
 
 def title_of(item):

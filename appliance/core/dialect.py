@@ -1,5 +1,7 @@
 """Plain SQL written once for SQLite and PostgreSQL: `?` becomes the database's marker."""
 
+import peewee as pw
+
 from .models import database_proxy
 
 _texts = {}
@@ -12,3 +14,15 @@ def sql(text):
     if key not in _texts:
         _texts[key] = text.replace("?", param)
     return _texts[key]
+
+
+def is_postgres(db):
+    return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
+
+
+def json_text(db, column, key):
+    """SQL for the text of `key` in a JSON text column, as both an index and a query
+    write it (the two must match for the index to serve)."""
+    if is_postgres(db):
+        return f"(({column})::jsonb ->> '{key}')"
+    return f"json_extract({column}, '$.{key}')"

@@ -120,15 +120,17 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.execute("ALTER TABLE event DROP COLUMN relayed")  # as schema 1 had it
     con.execute("DROP INDEX loan_patron_id_returned_at")  # schema 3 replaced one index
     con.execute("CREATE INDEX loan_patron_id ON loan (patron_id)")  # by this one
+    con.execute("DROP INDEX event_item_saved")  # added by schema 5
     con.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     from appliance.core import db
     ctx = Context.open(folder)
-    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 4
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 5
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]
     assert "loan_patron_id_returned_at" in indexes and "loan_patron_id" not in indexes
+    assert "event_item_saved" in [i.name for i in ctx.db.get_indexes("event")]
     ctx.close()
     assert thuvien("verify", "--data", str(folder)).returncode == 0
 

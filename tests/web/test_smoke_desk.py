@@ -102,3 +102,29 @@ def test_moving_expired_pickups_on_from_the_hold_shelf(client, ctx):
                     query_string={"lang": "en"})
     assert "1 expired pickups moved on." in r.get_data(as_text=True)
     assert Hold.get_by_id(hold.id).status == "expired"
+
+
+def test_a_copys_history_says_what_changed_in_words(client, ctx):
+    from appliance.core import catalogue, circulation
+    from appliance.core.models import Event
+    catalogue.set_status(ctx, "1002", "damaged")
+    catalogue.save_item(ctx, {"id": catalogue.get_item(ctx, "1002").id, "location": "Kho B"})
+    circulation.checkout(ctx, "P0001", "1001")  # another copy's events stay out
+    login(client)
+    page = client.get("/desk/items/1002").get_data(as_text=True)
+    history = page[page.index('<ul class="history">'):]
+    lines = history[:history.index("</ul>")].split("<li>")[1:]
+    assert len(lines) == 3
+    assert "Sửa: Vị trí" in lines[0] and "Chuyển tình trạng: Hư hỏng" in lines[1]
+    assert "Vào sổ đăng ký cá biệt" in lines[2]
+    # Found through the partial index of item.saved events, not by reading the whole log.
+    seen = []
+    ctx.db.connection().set_trace_callback(seen.append)
+    try:
+        catalogue.copy_edits(catalogue.get_item(ctx, "1002"))
+    finally:
+        ctx.db.connection().set_trace_callback(None)
+    query = next(sql for sql in seen if "FROM event" in sql)
+    plan = " ".join(row[-1] for row in ctx.db.execute_sql(f"EXPLAIN QUERY PLAN {query}"))
+    assert "event_item_saved" in plan, plan
+    assert Event.select().where(Event.kind == "item.saved").count() > 3

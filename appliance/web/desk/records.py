@@ -2,12 +2,14 @@
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ...core import catalogue
 from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
 from ...core.errors import DomainError
-from ...core.models import Bib, Event, Hold, Item, Loan
+from ...core.models import Bib, Hold, Item, Loan
 from ..auth import STAFF, requires
+from ..helpers import STATUS_LABELS
 from . import attempt, bp, form
 
 
@@ -61,10 +63,28 @@ def item(barcode):
                                                        barcode=barcode), status=404,
                                error=e), 404
     loans = list(Loan.select().where(Loan.item == copy.id).order_by(Loan.out_at.desc()).limit(50))
-    history = list(Event.select().where(Event.body.contains(copy.id))
-                   .order_by(Event.pos.desc()).limit(50))
-    return render_template("desk/item.html", item=copy, loans=loans, history=history,
+    return render_template("desk/item.html", item=copy, loans=loans,
+                           changes=[_change_text(c) for c in catalogue.copy_edits(copy)],
                            statuses=STAFF_STATUSES)
+
+
+FIELD_LABELS = {"barcode": _l("Barcode"), "item_type": _l("Type"), "location": _l("Location"),
+                "call_number": _l("Call number"), "bib": _l("Record"), "status": _l("Status"),
+                "accession_date": _l("Accession date")}
+
+
+def _change_text(change):
+    """One line of a copy's history, in the librarian's words."""
+    fields = change["fields"]
+    if "library" in fields:  # only the event that made the copy names its library
+        text = _("Copy added")
+    elif set(fields) == {"status"}:
+        text = _("Status set to %(status)s", status=STATUS_LABELS.get(fields["status"],
+                                                                      fields["status"]))
+    else:
+        text = _("Changed: %(fields)s",
+                 fields=", ".join(str(FIELD_LABELS.get(name, name)) for name in fields))
+    return {"at": change["at"], "origin": change["origin"], "text": text}
 
 
 @bp.route("/items/<barcode>/status", methods=["POST"])
