@@ -8,6 +8,8 @@ Measures, in one run, so the ratio holds on a noisy machine:
   A cycle is two durable transactions (a loan must survive a power cut before the book
   leaves the desk, and so must the return), so its floor is two insert+commits; the
   ratio to a single one is reported beside it;
+- the same cycles' statements with their parameters, replayed in a bare connection (a
+  peer: the cost of the schema and the two commits without any of our code);
 - HTTP checkout latency (p50/p99) against a real `thuvien serve`;
 - that server's RSS with the whole library loaded, and its start-to-first-answer time.
 Writes bench/results/core.json. Goals: core cycle within 3x the floor, HTTP checkout
@@ -16,6 +18,7 @@ p50 under 10 ms, RSS under 80 MB, start under 2 s.
 
 import argparse
 import json
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -26,8 +29,8 @@ from pathlib import Path
 
 import requests
 
-from appliance.core import catalogue, circulation, events, patrons, policy, users
-from appliance.core.datadir import init
+from appliance.core import catalogue, circulation, dialect, events, patrons, policy, users
+from appliance.core.datadir import db_path, init
 from appliance.core.db import SQLITE_PRAGMAS
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -112,6 +115,66 @@ def core_cycles(ctx, cycles, floor):
     return samples, bare
 
 
+def _recorded(db, statements):
+    """Have every statement noted with its parameters, transactions included: those of
+    the query builder and those run straight on the connection (core/dialect.py)."""
+    execute_sql, begin, commit, execute = db.execute_sql, db.begin, db.commit, dialect.execute
+
+    def noting(run):
+        def noted(sql, params=()):
+            statements.append((sql, tuple(params or ())))
+            return run(sql, params)
+        return noted
+
+    def noted_begin(*args):
+        statements.append(("BEGIN IMMEDIATE", ()))
+        return begin(*args)
+
+    def noted_commit():
+        statements.append(("COMMIT", ()))
+        return commit()
+
+    db.execute_sql, db.begin, db.commit = noting(execute_sql), noted_begin, noted_commit
+    dialect.execute = noting(execute)
+
+    def restore():
+        for name in ("execute_sql", "begin", "commit"):
+            delattr(db, name)
+        dialect.execute = execute
+    return restore
+
+
+def sql_replay(ctx, folder, cycles):
+    """The statements of `cycles` cycles with their parameters, replayed in a bare
+    connection on a copy of the database taken before them: what the schema, the
+    statements and the two commits cost without any of our code."""
+    ctx.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    shutil.copy(db_path(ctx), folder / "replay.db")
+    captured = []
+    for n in range(cycles):
+        captured.append([])
+        restore = _recorded(ctx.db, captured[-1])
+        try:
+            circulation.checkout(ctx, "P000001", f"B{n:07d}")
+            circulation.checkin(ctx, f"B{n:07d}")
+        finally:
+            restore()
+    replay = sqlite3.connect(folder / "replay.db", isolation_level=None)
+    for name, value in SQLITE_PRAGMAS.items():
+        replay.execute(f"PRAGMA {name}={value}")
+    for sql, params in captured[0]:  # compiled once, as ours are
+        if sql not in ("BEGIN IMMEDIATE", "COMMIT"):
+            replay.execute("EXPLAIN " + sql, params)
+    samples = []
+    for statements in captured:
+        t = time.perf_counter()
+        for sql, params in statements:
+            replay.execute(sql, params).fetchall()
+        samples.append(time.perf_counter() - t)
+    replay.close()
+    return samples
+
+
 def rss_mb(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -179,9 +242,10 @@ def main(argv=None):
         core_cycles(ctx, 20, floor)  # warm-up: the first loans compile their queries
         core, bare = core_cycles(ctx, args.cycles, floor)
         floor.close()
+        bare_sql = sql_replay(ctx, folder, args.cycles)
         ctx.close()
         http = http_run(folder / "data", args.cycles, args.cycles)
-    core_s, floor_s = summary(core), summary(bare)
+    core_s, floor_s, sql_s = summary(core), summary(bare), summary(bare_sql)
     result = {
         "bench": "core",
         "loaded": {"records": args.records, "copies": args.copies, "patrons": args.patrons},
@@ -189,6 +253,9 @@ def main(argv=None):
         "floor_insert_commit": floor_s,
         "ratio_cycle_to_one_commit_p50": round(core_s["p50_ms"] / floor_s["p50_ms"], 2),
         "ratio_cycle_to_two_commits_p50": round(core_s["p50_ms"] / (2 * floor_s["p50_ms"]), 2),
+        # The same cycles' statements bare: what the schema and the commits cost alone.
+        "cycle_statements_replayed": sql_s,
+        "ratio_cycle_to_its_statements_p50": round(core_s["p50_ms"] / sql_s["p50_ms"], 2),
         "http": http,
         # The goal is per durable transaction: the cycle against its two bare commits.
         "goals": {"core_within_3x_floor": core_s["p50_ms"] <= 3 * 2 * floor_s["p50_ms"],

@@ -13,8 +13,10 @@ from .models import Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared, by_key
 
 NOT_LOANABLE = ("lost", "damaged", "withdrawn", "in_transit")
-# Circulation reads a copy, never edits it: its per-field clocks need not be decoded.
+# Circulation reads copies and patrons, never edits them: their per-field clocks need
+# not be decoded.
 _COPY_FIELDS = [f for f in Item._meta.sorted_fields if f.name != "field_hlc"]
+_PATRON_FIELDS = [f for f in Patron._meta.sorted_fields if f.name != "field_hlc"]
 
 
 def _copy_query(barcode, library):
@@ -43,7 +45,8 @@ def _borrower_query(card, library):
     loans = Loan.alias()
     open_loans = loans.select(pw.fn.COUNT(loans.id)).where(
         (loans.patron == Patron.id) & loans.returned_at.is_null())
-    return patrons.card_query(card, library).select_extend(open_loans.alias("open_loans"))
+    return patrons.card_query(card, library).select(*_PATRON_FIELDS,
+                                                    open_loans.alias("open_loans"))
 
 
 # The patron at the desk with the number of loans they hold, in one statement.

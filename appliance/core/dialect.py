@@ -1,4 +1,5 @@
-"""Plain SQL written once for SQLite and PostgreSQL: `?` becomes the database's marker."""
+"""Plain SQL written once for SQLite and PostgreSQL: `?` becomes the database's marker,
+and the statements of the loan path run straight on the connection."""
 
 import peewee as pw
 
@@ -14,6 +15,20 @@ def sql(text):
     if key not in _texts:
         _texts[key] = text.replace("?", param)
     return _texts[key]
+
+
+def execute(text, params=()):
+    """Run SQL already in the database's dialect on this thread's connection, without the
+    query builder's wrapping (a loan runs a dozen statements). Driver errors come as the
+    driver raises them."""
+    cursor = database_proxy.obj.connection().cursor()
+    cursor.execute(text, params)
+    return cursor
+
+
+def run(text, params=()):
+    """Run plain SQL written with `?` markers."""
+    return execute(sql(text), params)
 
 
 def is_postgres(db):

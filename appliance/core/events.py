@@ -7,14 +7,15 @@ go through `projector.apply`, so a rebuild from the log gives the same state."""
 import functools
 import hashlib
 import json
+import sqlite3
 import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from json.encoder import encode_basestring as _string
 
 import peewee as pw
 
-from . import projector
-from .dialect import sql as _sql
+from . import dialect, projector
 from .errors import N_, DomainError, Invalid
 from .ids import new_id
 from .models import Event
@@ -30,14 +31,24 @@ def canonical(obj):
 HASHED = ("id", "origin", "seq", "hlc", "wall", "library", "kind", "prev_hash")
 
 
-def event_hash(d, body_text=None):
-    """SHA-256 of the canonical JSON of the hashed fields and the body. `body_text` is the
-    body's canonical text when the caller has it ("body" sorts first, so it is spliced)."""
-    if body_text is None:
-        body = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
-        body_text = canonical(body)
-    rest = canonical({k: d[k] for k in HASHED})
-    return hashlib.sha256(f'{{"body":{body_text},{rest[1:]}'.encode("utf-8")).hexdigest()
+# The canonical text of the hashed fields, for an event made here (whose fields are known
+# to be plain strings and integers): the same text as `canonical`, written directly.
+_LOCAL = '{"body":%s,"hlc":%d,"id":%s,"kind":%s,"library":%s,"origin":%s,"prev_hash":%s,' \
+         '"seq":%d,"wall":%s}'
+
+
+def _local_hash(d, body_text):
+    text = _LOCAL % (body_text, d["hlc"], _string(d["id"]), _string(d["kind"]),
+                     _string(d["library"]), _string(d["origin"]), _string(d["prev_hash"]),
+                     d["seq"], _string(d["wall"]))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def event_hash(d):
+    """SHA-256 of the canonical JSON of the hashed fields and the body."""
+    fields = {k: d[k] for k in HASHED}
+    fields["body"] = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
 
 
 def to_dict(ev):
@@ -49,6 +60,9 @@ def to_dict(ev):
 Event.to_dict = to_dict
 
 
+_held = threading.local()  # how deep this thread is in `writing`
+
+
 @contextmanager
 def writing(ctx):
     """One writer at a time: a process lock for threads, a database lock for processes.
@@ -56,16 +70,28 @@ def writing(ctx):
     Inside a transaction already (a command calling another, or `record`), it joins it:
     any error rolls the whole of it back. Code that must survive a failed step takes its
     own savepoint (as the importer does per record)."""
+    if _writing(ctx):
+        yield
+        return
     with _write_lock, _disk_full_is_said():
-        if ctx.db.in_transaction():
-            yield
-        elif isinstance(ctx.db, pw.SqliteDatabase):
-            with ctx.db.atomic("IMMEDIATE"):
+        _held.depth = getattr(_held, "depth", 0) + 1
+        try:
+            if ctx.db.in_transaction():
                 yield
-        else:
-            with ctx.db.atomic():
-                ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
-                yield
+            elif isinstance(ctx.db, pw.SqliteDatabase):
+                with ctx.db.atomic("IMMEDIATE"):
+                    yield
+            else:
+                with ctx.db.atomic():
+                    ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
+                    yield
+        finally:
+            _held.depth -= 1
+
+
+def _writing(ctx):
+    """Whether this thread is inside `writing` with its transaction open."""
+    return getattr(_held, "depth", 0) > 0 and ctx.db.in_transaction()
 
 
 @contextmanager
@@ -73,7 +99,7 @@ def _disk_full_is_said():
     """A full disk rolls the transaction back like any error; say so in words staff act on."""
     try:
         yield
-    except pw.OperationalError as e:
+    except (pw.OperationalError, sqlite3.OperationalError) as e:  # the plain SQL's own
         # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's
         # failed ROLLBACK with the disk-full error as its context.
         chain, x = [], e
@@ -104,14 +130,13 @@ def command(fn):
 
 def head(origin):
     """(seq, hash) of the last event held from this origin."""
-    row = Event._meta.database.execute_sql(_sql(
-        "SELECT seq, hash FROM event WHERE origin = ? ORDER BY seq DESC LIMIT 1"),
-        (origin,)).fetchone()
+    row = dialect.run("SELECT seq, hash FROM event WHERE origin = ? ORDER BY seq DESC LIMIT 1",
+                      (origin,)).fetchone()
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
 def _next_pos():
-    return (Event._meta.database.execute_sql("SELECT MAX(pos) FROM event").fetchone()[0] or 0) + 1
+    return (dialect.run("SELECT MAX(pos) FROM event").fetchone()[0] or 0) + 1
 
 
 _TAIL = """SELECT e.seq, e.hash, m.pos FROM (SELECT MAX(pos) AS pos FROM event) m
@@ -121,7 +146,7 @@ _TAIL = """SELECT e.seq, e.hash, m.pos FROM (SELECT MAX(pos) AS pos FROM event) 
 
 def _tail(origin):
     """head(origin) and the next position, in one statement: `record` runs on every loan."""
-    seq, hash_, pos = Event._meta.database.execute_sql(_sql(_TAIL), (origin,)).fetchone()
+    seq, hash_, pos = dialect.run(_TAIL, (origin,)).fetchone()
     return (seq or 0, hash_ or GENESIS), (pos or 0) + 1
 
 
@@ -146,8 +171,7 @@ def _insert_many(pairs, relayed=False):
                  relayed=relayed) for d, pos in pairs]
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        Event._meta.database.execute_sql(_sql(_insert_sql(len(chunk))),
-                                         tuple(row[c] for row in chunk for c in COLUMNS))
+        dialect.run(_insert_sql(len(chunk)), tuple(row[c] for row in chunk for c in COLUMNS))
     return [_event(row) for row in rows]
 
 
@@ -159,15 +183,18 @@ def _event(row):
 
 
 def record(ctx, kind, body, library=None):
-    with writing(ctx):
-        (seq, prev), pos = _tail(ctx.origin)
-        d = {"id": new_id(), "origin": ctx.origin, "seq": seq + 1, "hlc": ctx.clock.now(),
-             "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-             "library": library or ctx.library, "kind": kind, "prev_hash": prev}
-        d["body"] = canonical(body)  # stored as hashed
-        d["hash"] = event_hash(d, d["body"])
-        ev = _insert(d, pos)
-        projector.apply(ctx, ev, body)
+    """Append an event made here and apply it, in the caller's transaction or its own."""
+    if not _writing(ctx):
+        with writing(ctx):
+            return record(ctx, kind, body, library)
+    (seq, prev), pos = _tail(ctx.origin)
+    d = {"id": new_id(), "origin": ctx.origin, "seq": seq + 1, "hlc": ctx.clock.now(),
+         "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+         "library": library or ctx.library, "kind": kind, "prev_hash": prev}
+    d["body"] = canonical(body)  # stored as hashed
+    d["hash"] = _local_hash(d, d["body"])
+    ev = _insert(d, pos)
+    projector.apply(ctx, ev, body)
     return ev
 
 
@@ -200,9 +227,8 @@ def _held(event_dicts):
             spans[d.get("origin")] = (min(low, d["seq"]), max(high, d["seq"]))
     held = {}
     for origin, (low, high) in spans.items():
-        rows = Event._meta.database.execute_sql(_sql(
-            "SELECT seq, hash FROM event WHERE origin = ? AND seq BETWEEN ? AND ?"),
-            (origin, low, high))
+        rows = dialect.run("SELECT seq, hash FROM event WHERE origin = ? AND seq BETWEEN ? AND ?",
+                           (origin, low, high))
         held.update({(origin, seq): h for seq, h in rows})
     return held
 

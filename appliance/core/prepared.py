@@ -10,6 +10,8 @@ import threading
 
 import peewee as pw
 
+from . import dialect
+
 _lock = threading.Lock()
 # Fields whose value from the driver is already what peewee would hand out.
 _NATIVE = (pw.CharField, pw.TextField, pw.IntegerField, pw.BigIntegerField)
@@ -22,18 +24,24 @@ def _converter(field):
 
 
 def _row_plan(model, description):
-    """(name, converter, is_field) per result column: columns named as the model's
-    become its fields (bib_id -> bib); any other column becomes a plain attribute."""
+    """How to make an instance of a result row: (the key of each column in the row's
+    dict, the (key, converter) pairs of columns to convert, the keys that are not the
+    model's fields). Columns named as the model's become its fields (bib_id -> bib); any
+    other column becomes a plain attribute."""
     by_column = model._meta.columns
-    plan = []
+    keys, converts, extras = [], [], []
     for entry in description:
         column = entry[0].rsplit(".", 1)[-1].strip('"`')
         field = by_column.get(column)
         if field is None:
-            plan.append((column, None, False))
-        else:
-            plan.append((field.name, _converter(field), True))
-    return tuple(plan)
+            keys.append(column)
+            extras.append(column)
+            continue
+        keys.append(field.name)
+        convert = _converter(field)
+        if convert is not None:
+            converts.append((field.name, convert))
+    return tuple(keys), tuple(converts), tuple(extras)
 
 
 class Prepared:
@@ -57,6 +65,8 @@ class Prepared:
             slots = [markers.index(p) if p in markers else ("const", p) for p in params]
             if sorted(s for s in slots if isinstance(s, int)) != list(range(self.arity)):
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
+            if slots == list(range(self.arity)):
+                slots = None  # the values are the parameters, as given
             entry = [sql, slots, None]  # the row plan is filled on the first run
             with _lock:
                 self._sql[kind] = entry
@@ -64,36 +74,42 @@ class Prepared:
 
     def _run(self, values):
         entry = self._compiled()
-        params = [values[s] if isinstance(s, int) else s[1] for s in entry[1]]
-        return entry, self.model._meta.database.execute_sql(entry[0], params)
+        slots = entry[1]
+        params = values if slots is None else [
+            values[s] if isinstance(s, int) else s[1] for s in slots]
+        return entry, dialect.execute(entry[0], params)
+
+    def _plan(self, entry, cursor):
+        if entry[2] is None:
+            entry[2] = _row_plan(self.model, cursor.description)
+        return entry[2]
 
     def all(self, *values):
         entry, cursor = self._run(values)
         rows = cursor.fetchall()
-        if entry[2] is None:
-            entry[2] = _row_plan(self.model, cursor.description)
-        return [self._instance(entry[2], row) for row in rows]
+        plan = self._plan(entry, cursor)
+        return [self._instance(plan, row) for row in rows]
+
+    def first(self, *values):
+        entry, cursor = self._run(values)
+        row = cursor.fetchone()
+        return None if row is None else self._instance(self._plan(entry, cursor), row)
 
     def _instance(self, plan, row):
+        keys, converts, extras = plan
+        data = dict(zip(keys, row, strict=True))
+        for key, convert in converts:
+            if data[key] is not None:
+                data[key] = convert(data[key])
         obj = self.model.__new__(self.model)
-        data = {}
-        for (name, convert, is_field), value in zip(plan, row, strict=True):
-            if not is_field:
-                obj.__dict__[name] = value
-            elif convert is None or value is None:
-                data[name] = value
-            else:
-                data[name] = convert(value)
+        for key in extras:
+            obj.__dict__[key] = data.pop(key)
         obj.__data__, obj._dirty, obj.__rel__ = data, set(), {}
         return obj
 
     def execute(self, *values):
         """For a prepared INSERT, UPDATE or DELETE."""
         return self._run(values)[1]
-
-    def first(self, *values):
-        rows = self.all(*values)
-        return rows[0] if rows else None
 
     def scalar(self, *values):
         """The first column of the first row (a count, an id), or None."""

@@ -12,8 +12,7 @@ import uuid
 
 import peewee as pw
 
-from . import memo, search
-from .dialect import sql
+from . import dialect, memo, search
 from .lookups import OPEN_LOAN
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
 from .prepared import Prepared, by_key
@@ -163,7 +162,7 @@ def _postgres():
 
 
 def _execute(text, *params):
-    return Loan._meta.database.execute_sql(sql(text), params)
+    return dialect.run(text, params)
 
 
 def loan_out(ev, body):
