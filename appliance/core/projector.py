@@ -10,8 +10,6 @@ two edits did not see each other."""
 import json
 import uuid
 
-import peewee as pw
-
 from . import dialect, memo, search
 from .lookups import OPEN_LOAN
 from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
@@ -156,11 +154,6 @@ _LOAN_OUT_PG = """WITH new_loan AS (INSERT INTO loan (id, item_id, patron_id, li
     UPDATE item SET status = 'on_loan', transit_to = NULL WHERE id = ?"""
 
 
-def _postgres():
-    db = Loan._meta.database
-    return isinstance(getattr(db, "obj", db), pw.PostgresqlDatabase)
-
-
 def _execute(text, *params):
     return dialect.run(text, params)
 
@@ -183,7 +176,7 @@ def loan_out(ev, body):
             "open": body["loan_id"] if returned_at is None else standing_id})
     values = (body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
               body["due_date"], returned_at)
-    if returned_at is None and _postgres():
+    if returned_at is None and dialect.is_postgres(Loan._meta.database):
         _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
     else:
         INSERT_LOAN.execute(*values)
