@@ -8,7 +8,7 @@ import peewee as pw
 from . import dialect, events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
-from .models import Bib, Event, Hold, Item
+from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
 from .prepared import Prepared
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
@@ -162,20 +162,28 @@ def holds_count(bib):
     return Hold.select().where((Hold.bib == bib.id) & (Hold.status << ("waiting", "ready"))).count()
 
 
-def copy_edits(item, limit=50):
-    """The copy's item.saved events, newest first: when it was catalogued, moved, marked
-    lost or damaged, and from which device (the partial index event_item_saved serves)."""
+def copy_history(item, limit=50):
+    """What happened to the copy besides its loans, newest first: when it was added,
+    moved, marked lost or damaged, put on the hold shelf for whom, and from which device.
+    Each kind of event is found through its own partial index (models.COPY_HISTORY)."""
     db = Event._meta.database
-    rows = db.execute_sql(dialect.sql(
-        f"SELECT wall, origin, body FROM event WHERE kind = 'item.saved' AND "
-        f"{dialect.json_text(db, 'body', 'id')} = ? ORDER BY pos DESC LIMIT ?"),
-        (item.id, limit))
-    changes = []
-    for wall, origin, body in rows:
-        body = json.loads(body)
-        changes.append({"at": body.get("at") or wall, "origin": origin,
-                        "created": not body.get("base"), "fields": body["fields"]})
-    return changes
+    parts = " UNION ALL ".join(
+        f"SELECT pos, wall, origin, kind, body FROM event WHERE kind = '{kind}' AND "
+        f"{dialect.json_text(db, 'body', key)} = ?" for kind, key in COPY_HISTORY.items())
+    rows = dialect.run(f"SELECT * FROM ({parts}) AS h ORDER BY pos DESC LIMIT ?",
+                       (item.id,) * len(COPY_HISTORY) + (limit,)).fetchall()
+    bodies = [json.loads(body) for *_, body in rows]
+    held_for = dict(Hold.select(Hold.id, Patron.card).join(Patron).where(
+        Hold.id << [b["hold_id"] for b in bodies if "hold_id" in b]).tuples())
+    history = []
+    for (_pos, wall, origin, kind, _), body in zip(rows, bodies, strict=True):
+        entry = {"at": body.get("at") or wall, "origin": origin, "kind": kind}
+        if kind == "hold.trapped":
+            entry.update(card=held_for.get(body["hold_id"]), pickup_by=body["pickup_by"])
+        else:
+            entry.update(fields=body["fields"])
+        history.append(entry)
+    return history
 
 
 def title_of(item):

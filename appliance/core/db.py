@@ -50,11 +50,13 @@ def _memo_stamps(db):
     memo.renew("policy")
 
 
-def _copy_edits_index(db):
-    """Each copy's edits in the event log, for its history at the desk. Partial: only
-    item.saved events are indexed, so a loan writes nothing more."""
-    db.execute_sql(f"CREATE INDEX IF NOT EXISTS event_item_saved ON event "
-                   f"({dialect.json_text(db, 'body', 'id')}) WHERE kind = 'item.saved'")
+def _copy_history_indexes(db):
+    """Partial indexes: only these kinds of event are indexed, so a loan writes nothing
+    more."""
+    for kind, key in models.COPY_HISTORY.items():
+        name = "event_" + kind.replace(".", "_")
+        db.execute_sql(f"CREATE INDEX IF NOT EXISTS {name} ON event "
+                       f"({dialect.json_text(db, 'body', key)}) WHERE kind = '{kind}'")
 
 
 # Steps that bring an older database level: (version, description, function).
@@ -65,7 +67,7 @@ MIGRATIONS = [
      _reindex(["loan_item_id", "loan_patron_id", "loan_library", "loan_due_date",
                "loan_returned_at", "event_library"], models.Loan)),
     (4, "loan rules and calendar kept in memory under a stamp", _memo_stamps),
-    (5, "an index of each copy's edits in the event log", _copy_edits_index),
+    (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -112,7 +114,7 @@ def migrate(db):
     if current == 0:
         with db.atomic():
             db.create_tables(models.ALL_MODELS)
-            _copy_edits_index(db)
+            _copy_history_indexes(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     for version, description, step in MIGRATIONS:

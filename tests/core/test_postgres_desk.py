@@ -34,6 +34,6 @@ def test_lend_return_and_history_on_postgresql(pg_ctx):
     assert circulation.checkout(ctx, "P0002", "1001")["due_date"] == (
         natural + timedelta(days=1)).isoformat()
     catalogue.set_status(ctx, "1002", "damaged")
-    edits = catalogue.copy_edits(catalogue.get_item(ctx, "1002"))
-    assert [e["fields"].get("status") for e in edits] == ["damaged", "available"]
+    history = catalogue.copy_history(catalogue.get_item(ctx, "1002"))
+    assert [e["fields"].get("status") for e in history] == ["damaged", "available"]
     assert verify.verify(ctx) == []

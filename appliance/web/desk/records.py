@@ -9,7 +9,7 @@ from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
 from ...core.errors import DomainError
 from ...core.models import Bib, Hold, Item, Loan
 from ..auth import STAFF, requires
-from ..helpers import STATUS_LABELS
+from ..helpers import STATUS_LABELS, vndate
 from . import attempt, bp, form
 
 
@@ -64,7 +64,7 @@ def item(barcode):
                                error=e), 404
     loans = list(Loan.select().where(Loan.item == copy.id).order_by(Loan.out_at.desc()).limit(50))
     return render_template("desk/item.html", item=copy, loans=loans,
-                           changes=[_change_text(c) for c in catalogue.copy_edits(copy)],
+                           changes=[_change_text(c) for c in catalogue.copy_history(copy)],
                            statuses=STAFF_STATUSES)
 
 
@@ -75,8 +75,11 @@ FIELD_LABELS = {"barcode": _l("Barcode"), "item_type": _l("Type"), "location": _
 
 def _change_text(change):
     """One line of a copy's history, in the librarian's words."""
-    fields = change["fields"]
-    if "library" in fields:  # only the event that made the copy names its library
+    fields = change.get("fields", {})
+    if change["kind"] == "hold.trapped":
+        text = _("On the hold shelf for %(card)s until %(date)s", card=change["card"] or "—",
+                 date=vndate(change["pickup_by"]))
+    elif "library" in fields:  # only the event that made the copy names its library
         text = _("Copy added")
     elif set(fields) == {"status"}:
         text = _("Status set to %(status)s", status=STATUS_LABELS.get(fields["status"],
