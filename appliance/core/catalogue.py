@@ -3,8 +3,6 @@
 import json
 import re
 
-import peewee as pw
-
 from . import dialect, events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
@@ -17,9 +15,7 @@ ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "status
                "accession_date")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
 STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
-# The record's title comes along: every answer at the desk names the book.
-ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select(
-    Item, Bib.title.alias("bib_title")).join(Bib, pw.JOIN.LEFT_OUTER).where(
+ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select().where(
     (Item.barcode == barcode) & (Item.library == library)), 2)
 BIB = Prepared(Bib, lambda bib_id: Bib.select().where(Bib.id == bib_id), 1)
 BARCODE_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
@@ -173,8 +169,9 @@ def copy_history(item, limit=50):
     rows = dialect.run(f"SELECT * FROM ({parts}) AS h ORDER BY pos DESC LIMIT ?",
                        (item.id,) * len(COPY_HISTORY) + (limit,)).fetchall()
     bodies = [json.loads(body) for *_, body in rows]
+    hold_ids = [b["hold_id"] for b in bodies if "hold_id" in b]
     held_for = dict(Hold.select(Hold.id, Patron.card).join(Patron).where(
-        Hold.id << [b["hold_id"] for b in bodies if "hold_id" in b]).tuples())
+        Hold.id << hold_ids).tuples()) if hold_ids else {}
     history = []
     for (_pos, wall, origin, kind, _), body in zip(rows, bodies, strict=True):
         entry = {"at": body.get("at") or wall, "origin": origin, "kind": kind}
@@ -187,7 +184,8 @@ def copy_history(item, limit=50):
 
 
 def title_of(item):
-    """The title of a copy's record, on the circulation path."""
+    """The title of a copy's record, on the circulation path (where the copy comes with
+    it, as `bib_title`)."""
     title = item.__dict__.get("bib_title")
     if title is not None:
         return title

@@ -57,7 +57,7 @@ def _borrower(ctx, card):
     patron = BORROWER.first((card or "").strip(), ctx.library)
     if patron is None:  # a card of another library of the town, or no card at all
         patron = patrons.find(ctx, card)
-        patron.open_loans = patrons.open_loan_count(patron)
+        patron.open_loans = len(patrons.open_loans(patron))
     return patron
 
 

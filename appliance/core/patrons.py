@@ -5,8 +5,6 @@ consent for children."""
 import re
 from datetime import date
 
-import peewee as pw
-
 from . import events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
@@ -15,6 +13,8 @@ from .policy import CATEGORIES
 from .prepared import Prepared
 
 CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
+
+
 def card_query(card, library):
     """A library's patron by card number (as a query others may extend)."""
     return Patron.select().where(
@@ -26,8 +26,6 @@ BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
     (Patron.card == card) & ~Patron.deleted).order_by(Patron.library), 1)
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
-OPEN_LOAN_COUNT = Prepared(Loan, lambda patron: Loan.select(pw.fn.COUNT(Loan.id)).where(
-    (Loan.patron == patron) & Loan.returned_at.is_null()), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
             "phone", "email", "keep_history")
 
@@ -150,10 +148,6 @@ def verify_pin(ctx, card, pin):
 
 def open_loans(patron):
     return OPEN_LOANS.all(patron.id)
-
-
-def open_loan_count(patron):
-    return OPEN_LOAN_COUNT.scalar(patron.id)
 
 
 def blocks(ctx, patron):
