@@ -1,4 +1,4 @@
-"""The arrows of DESIGN.md point inward: core imports no web, socket or device library;
+"""The arrows of docs/design.md point inward: core imports no web, socket or device library;
 devices import nothing of the appliance."""
 
 import ast

@@ -1,4 +1,4 @@
-"""The routes of DESIGN.md "External interfaces"."""
+"""The routes of the JSON API (docs/design.md; documented at /api/v1/openapi.json)."""
 
 from flask import g, jsonify, request, url_for
 
