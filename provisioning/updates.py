@@ -44,8 +44,8 @@ from .bundle import BundleMalformed, BundleRefused
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-SOURCE_PARTS = ["appliance", "sync", "devices", "provisioning", "setup.cfg", "pyproject.toml",
-                "README.md"]
+SOURCE_PARTS = ["appliance", "sync", "devices", "provisioning", "systemd", "setup.py",
+                "setup.cfg", "MANIFEST.in", "pyproject.toml", "README.md"]
 WHEEL_NAME = re.compile(r"^thuvien-(?P<version>[0-9][0-9.]*)-py3-none-any\.whl$")
 CHUNK = 1 << 16
 
