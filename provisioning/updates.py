@@ -44,8 +44,8 @@ from .bundle import BundleMalformed, BundleRefused
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-SOURCE_PARTS = ["appliance", "sync", "devices", "provisioning", "setup.cfg", "pyproject.toml",
-                "README.md"]
+SOURCE_PARTS = ["appliance", "sync", "devices", "provisioning", "systemd", "setup.py",
+                "setup.cfg", "MANIFEST.in", "pyproject.toml", "README.md"]
 WHEEL_NAME = re.compile(r"^thuvien-(?P<version>[0-9][0-9.]*)-py3-none-any\.whl$")
 CHUNK = 1 << 16
 
@@ -415,7 +415,8 @@ def _fsync_dir(folder: Path):
 
 def command_health(url: str | None = None, timeout: float = 60.0):
     """The default health check: the new launcher runs and reports its version, and (when a
-    URL is given) the restarted web service answers /api/v1/health with that version."""
+    URL is given) the restarted web service answers /api/v1/health with that version and
+    renders its pages (HEALTH_PAGES)."""
 
     def check(version_dir: Path, version: str) -> tuple[bool, str]:
         ok, why = import_health(version_dir, version, timeout)
@@ -429,7 +430,7 @@ def command_health(url: str | None = None, timeout: float = 60.0):
         if out.returncode != 0 or out.stdout.split()[-1:] != [version]:
             return False, f"thuvien --version exited {out.returncode}: " + \
                 (out.stderr.strip() or out.stdout.strip())[-300:]
-        return (True, "ok") if url is None else _web_health(url, version, timeout)
+        return (True, "ok") if url is None else web_health(url, version, timeout)
 
     return check
 
@@ -456,7 +457,31 @@ def import_health(version_dir: Path, version: str, timeout: float = 60.0) -> tup
     return True, "ok"
 
 
-def _web_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
+# Pages a new version must render after its restart. The JSON health answer needs no
+# template or catalogue, so a release that lost them would pass on that alone.
+HEALTH_PAGES = ("/login", "/opac/")
+
+
+def web_health(url: str, version: str, timeout: float = 60.0) -> tuple[bool, str]:
+    """The service at `url` runs `version` and renders the desk login and the OPAC."""
+    ok, why = _api_health(url, version, timeout)
+    if not ok:
+        return ok, why
+    for page in HEALTH_PAGES:
+        try:
+            answer = requests.get(url.rstrip("/") + page, timeout=min(timeout, 30))
+        except requests.RequestException as exc:
+            return False, f"{page}: {exc}"
+        # a page that cannot render answers 500 at once: no point waiting for it
+        if answer.status_code != 200 or \
+                not answer.headers.get("Content-Type", "").startswith("text/html"):
+            return False, f"{page} answered HTTP {answer.status_code}: version {version} " \
+                "does not render its pages"
+    return True, "ok"
+
+
+def _api_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
+    """Wait for the restarted service to answer /api/v1/health as `version`."""
     deadline, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
         try:

@@ -1,18 +1,18 @@
 """Screen messages for SIP2 terminals, Vietnamese first, without Flask.
 
-Reads the same .po catalogues the web layer uses (every file in
-translations/vi/LC_MESSAGES), once, on first use.
+Reads the same compiled catalogue the web layer uses (appliance.l10n), once, on
+first use: a wheel carries it compiled and no .po files.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
+
+from .. import l10n
 
 log = logging.getLogger(__name__)
 
-PO_DIR = Path(__file__).resolve().parent.parent / "translations" / "vi" / "LC_MESSAGES"
 # SIP2 language codes that mean English (001 English, 024 United Kingdom).
 ENGLISH_CODES = {"001", "024"}
 
@@ -21,18 +21,11 @@ _lock = threading.Lock()
 
 
 def _load() -> dict[str, str]:
-    from babel.messages.pofile import read_po
-
-    out: dict[str, str] = {}
-    for path in sorted(PO_DIR.glob("*.po")):
-        try:
-            with open(path, "rb") as f:
-                for msg in read_po(f):
-                    if msg.id and isinstance(msg.id, str) and msg.string:
-                        out[msg.id] = msg.string
-        except Exception:  # noqa: BLE001 - one broken catalogue must not silence the others
-            log.exception("sip2: cannot read %s", path)
-    return out
+    try:
+        return l10n.messages("vi")
+    except Exception:  # noqa: BLE001 - an unreadable catalogue leaves SIP2 in English
+        log.exception("sip2: cannot read the Vietnamese catalogue")
+        return {}
 
 
 def catalogue() -> dict[str, str]:

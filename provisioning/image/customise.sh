@@ -5,7 +5,7 @@
 #
 # Steps (default: all file-level steps, in this order):
 #   users     accounts from sysusers.d (systemd-sysusers --root)
-#   units     the systemd units, enabled with symlinks (systemctl --root)
+#   units     the systemd units the wheel carries, enabled with symlinks (systemctl --root)
 #   readonly  read-only root: fstab, volatile journal, tmpfs, fake-hwclock, cmdline ro
 #   app       the wheel installed as the first version under /var/lib/thuvien/app
 #   firstboot token README and example on the boot partition; first-boot unit enabled
@@ -43,11 +43,24 @@ step_users() {
 }
 
 step_units() {
-    say "systemd units"
+    say "systemd units (from the wheel)"
+    [ -f "$wheel" ] || { echo "customise.sh: --wheel FILE is required for step units" >&2; exit 2; }
     mkdir -p "$root/etc/systemd/system"
-    for unit in "$project"/systemd/*.service "$project"/systemd/*.timer "$project"/systemd/*.path; do
-        install -m 0644 "$unit" "$root/etc/systemd/system/"
-    done
+    # the units of the very version the card runs: setup.py puts systemd/ into the wheel
+    "$python" - "$wheel" "$root/etc/systemd/system" <<'PY'
+import sys, zipfile
+from pathlib import Path
+
+wheel, dest = sys.argv[1], Path(sys.argv[2])
+with zipfile.ZipFile(wheel) as zf:
+    units = [n for n in zf.namelist() if n.startswith("provisioning/systemd/")]
+    if not units:
+        sys.exit(f"customise.sh: {wheel} carries no unit files (provisioning/systemd/)")
+    for name in units:
+        target = dest / Path(name).name
+        target.write_bytes(zf.read(name))
+        target.chmod(0o644)
+PY
     systemctl --root="$root" enable thuvien-web.service thuvien-devices.service \
         thuvien-sync.timer thuvien-backup.timer thuvien-update.path thuvien-kiosk.service \
         2>/dev/null

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,13 @@ def test_unknown_step_and_missing_root_are_refused(tmp_path, wheels):
     assert bad.returncode == 2 and "unknown step nonsense" in bad.stderr
     missing = _customise(tmp_path / "nope", wheels["0.1.0"])
     assert missing.returncode == 2 and "--root DIR must exist" in missing.stderr
+
+
+def test_units_come_from_the_wheel(tmp_path):
+    """The image installs the units the wheel carries, not the build machine's checkout."""
+    _need_tools()
+    empty = tmp_path / "thuvien-9.9.9-py3-none-any.whl"
+    zipfile.ZipFile(empty, "w").close()
+    (tmp_path / "root").mkdir()
+    refused = _customise(tmp_path / "root", empty, steps="units")
+    assert refused.returncode != 0 and "carries no unit files" in refused.stderr

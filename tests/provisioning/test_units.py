@@ -124,3 +124,13 @@ def test_timers_point_at_their_services():
         assert (UNITS_DIR / section["Unit"]).exists()
     backup = _parse(UNITS_DIR / "thuvien-backup.timer")["Timer"]
     assert backup["Persistent"] == "true" and "OnCalendar" in backup
+
+
+def test_update_checks_the_pages_the_web_service_serves():
+    """An update is rolled back unless the restarted web service renders its pages: the
+    update unit names the very port thuvien-web.service listens on."""
+    update = _parse(UNITS_DIR / "thuvien-update.service")["Service"]["ExecStart"].split()
+    web = _parse(UNITS_DIR / "thuvien-web.service")["Service"]["ExecStart"].split()
+    url = update[update.index("--health-url") + 1]
+    assert url == f"http://127.0.0.1:{web[web.index('--port') + 1]}"
+    assert update[update.index("--restart") + 1] == "thuvien-web.service"
