@@ -3,14 +3,14 @@ spine-label sheets rendered with Pillow (A4 at 300 dpi, saved as PNG or PDF)."""
 
 from dataclasses import dataclass
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
+
+from devices.printer import font as printer_font
 
 from .core.marcio import luhn_digit
 
 DPI = 300
 A4 = (2480, 3508)  # pixels at 300 dpi
-FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-              "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 
 # Code 128 symbol widths (bar, space, bar, space, bar, space[, bar]), values 0..106.
 CODE128 = (
@@ -99,12 +99,8 @@ def codabar_modules(text: str, start="A", stop="B", wide=3) -> list[tuple[bool, 
 
 
 def _font(size, bold=False):
-    for path in FONT_PATHS[1:] if bold else FONT_PATHS[:1]:
-        try:
-            return ImageFont.truetype(path, size)
-        except OSError:
-            pass
-    return ImageFont.load_default()
+    # The Vietnamese-capable font the wheel carries, as on receipts.
+    return printer_font("bold" if bold else "regular", size)
 
 
 def render_barcode(runs, module=3, height=150, quiet=10) -> Image.Image:

@@ -28,7 +28,7 @@ def _runtime_files():
     web = ROOT / "appliance/web"
     found = {p for folder in ("templates", "static") for p in (web / folder).rglob("*")}
     found |= set((ROOT / "appliance/demo").iterdir())
-    found |= set((ROOT / "devices").glob("fonts/*.ttf"))
+    found |= set((ROOT / "devices").glob("fonts/*"))
     return {p.relative_to(ROOT).as_posix() for p in found if p.is_file()}
 
 
@@ -36,6 +36,7 @@ def test_wheel_carries_every_runtime_file(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     runtime = _runtime_files()
     assert "appliance/web/templates/kiosk/receipt.html" in runtime  # the list is not empty
+    assert {"devices/fonts/DejaVuSans.ttf", "devices/fonts/DejaVuSans-Bold.ttf"} <= runtime
     assert runtime - names == set()
     # the catalogues compiled at build time, and no .po to compile at start
     assert MO in names and not [n for n in names if n.endswith(".po")]
