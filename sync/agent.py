@@ -6,10 +6,17 @@ the sealed answer holds the hub's cursor for this device and a page of events.
 The cursors move only on an answer signed by the hub, in the same transaction
 that applies what was pulled, so a cut at any byte or a kill at any moment
 leaves the branch where the next run resumes.
+
+A run has a deadline (``DEADLINE``, ``thuvien sync now --deadline``). Within it a
+connection that is cut fails at once and one that stalls fails after the time its
+bytes need on the slowest expected link (sync.link); either is retried after a short
+back-off, and a round that completes resets the count, so a long sync over a link that
+keeps dropping still finishes in one run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -18,10 +25,10 @@ from datetime import datetime, timezone
 import requests
 
 from appliance.core import events
-from appliance.core.errors import DomainError
+from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
-from . import envelope, fetch, keys, protocol
+from . import answer, envelope, fetch, keys, link, protocol
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -29,7 +36,8 @@ log = logging.getLogger("thuvien.sync")
 BATCH = 500
 PULL_LIMIT = 1000
 MAX_ROUNDS = 200
-TIMEOUT = (15, 120)  # connect, read: an EDGE link is slow, not dead
+DEADLINE = 600.0  # s: a run stops here; what it did is kept and the next one goes on
+RETRIES = 5  # cut or stalled connections in a row, no round completed between, before giving up
 
 
 def _now() -> str:
@@ -37,11 +45,12 @@ def _now() -> str:
 
 
 def run_once(ctx, session: requests.Session | None = None, url: str | None = None,
-             batch: int = BATCH) -> dict:
-    """One complete sync; raises SyncError (and records it) when it cannot finish."""
+             batch: int = BATCH, deadline: float = DEADLINE) -> dict:
+    """One complete sync within ``deadline`` seconds; raises SyncError (and records it)
+    when it cannot finish. A cut or stalled connection is retried within the run."""
     set_state(last_attempt=_now())
     try:
-        result = _run(ctx, session, url, batch)
+        result = _run(ctx, session, url, batch, link.Deadline(deadline))
     except protocol.SyncError as exc:
         set_state(last_error=f"{exc.code}: {exc.message}",
                   failures=(get_state("failures", 0) or 0) + 1)
@@ -51,105 +60,200 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
     return result
 
 
-def _run(ctx, session, url, batch) -> dict:
-    hub = protocol.hub_peer(ctx.settings)
+def failure(code: str, msgid: str, **params) -> protocol.SyncError:
+    """A SyncError whose message staff can read in their language: ``msgid`` and
+    ``params`` are kept for the CLI and the desk to translate."""
+    exc = protocol.SyncError(code, msgid % params if params else msgid)
+    exc.msgid, exc.params = msgid, params
+    return exc
+
+
+class _LinkFailure(Exception):
+    """The connection was cut or stalled: worth another try within the run."""
+
+    def __init__(self, msgid: str, **params):
+        super().__init__(msgid % params if params else msgid)
+        self.msgid, self.params = msgid, params
+
+
+def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
     base = url or ctx.settings["sync"]["hub_url"]
-    url = base + protocol.PATH
-    offer = None
     keys.finish_promotion(ctx.data_dir)
-    mine = keys.load(ctx.data_dir)
     own = session is None
     session = session or requests.Session()
-    pushed = pulled = 0
+    run = _Run(ctx, session, base, batch, deadline)
     try:
-        for _ in range(MAX_ROUNDS):
-            acked = get_state("acked_seq", 0) or 0
-            pull_after = get_state("pull_after", 0) or 0
-            outgoing = [events.to_dict(e) for e in events.since(ctx.origin, acked, batch)]
-            # health as it will stand once this batch is accepted: the fleet page's figures
-            report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
-            meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
-            new_keys = keys.load_next(ctx.data_dir)
-            if new_keys is not None:  # a rotation: announced in a batch the old key signs
-                meta["rotate"] = keys.rotation_proof(ctx.origin, new_keys)
-            data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=mine.sign,
-                                         recipient=hub, created_ms=ctx.clock.wall_ms())
-            answer, incoming = _exchange(session, url, data, hub, ctx.origin, mine)
-            if answer is None:
-                continue  # the hub told us to resend from an earlier seq
-            _apply(ctx, answer, incoming)
-            if new_keys is not None and answer.get("rotated") is True:
-                keys.promote(ctx.data_dir)
-                mine = keys.load(ctx.data_dir)
-                set_state(keys_rotated=_now())
-                log.info("sync: the hub holds this device's new keys; the old ones retire")
-            if isinstance(answer.get("config"), dict):
-                apply_config(ctx, answer["config"])
-            offer = answer.get("update") if isinstance(answer.get("update"), dict) else None
-            pushed += answer.get("applied", 0)
-            pulled += len(incoming)
-            if not answer.get("more") and events.pending_count(ctx.origin, answer["cursor"]) == 0:
-                result = {"pushed": pushed, "pulled": pulled, "cursor": answer["cursor"],
-                          "pull_after": answer["next"]}
-                if offer is not None:  # after the events: software never delays a loan
-                    result["update"] = fetch.fetch_offer(ctx, session, base, offer)
-                return result
-        raise protocol.SyncError("too_many_rounds", "sync did not finish; it resumes next run")
+        return run.go()
+    except link.DeadlinePassed:
+        raise failure("deadline", N_("Sync stopped at its deadline of %(seconds)s s; what was "
+                                     "done is kept and the next run goes on from there."),
+                      seconds=round(deadline.seconds)) from None
     finally:
         if own:
             session.close()
 
 
-def _exchange(session, url, data, hub, me, mine):
-    batch_hex = envelope.parse(data).header.batch_hex
-    try:
-        resp = session.post(url, data=data, timeout=TIMEOUT,
-                            headers={"Content-Type": "application/octet-stream"})
-    except requests.RequestException as exc:
-        raise protocol.SyncError("unreachable", f"the hub did not answer: {exc}") from exc
-    if resp.status_code != 200:
-        return _refused(resp), []
-    try:
-        env = envelope.parse(resp.content)
-        if env.header.sender != hub.id:
-            raise envelope.EnvelopeError("wrong_sender", f"answer from {env.header.sender!r}")
-        envelope.verify(env, keys.sign_public_from(hub.sign_key))
-        answer, incoming = protocol.open_payload(env, me=me, box_key=mine.box)
-    except envelope.EnvelopeError as exc:
-        raise protocol.SyncError("bad_answer", f"{exc.code}: {exc.reason}") from exc
-    if answer.get("batch") != batch_hex or not isinstance(answer.get("cursor"), int):
-        raise protocol.SyncError("bad_answer", "the answer is not for the batch sent")
-    return answer, incoming
+class _Run:
+    """The rounds of one run, and the retries of the ones the link cut."""
+
+    def __init__(self, ctx, session, base, batch, deadline):
+        self.ctx, self.session, self.base, self.batch, self.deadline = (ctx, session, base,
+                                                                       batch, deadline)
+        self.url = base + protocol.PATH
+        self.hub = protocol.hub_peer(ctx.settings)
+        self.mine = keys.load(ctx.data_dir)
+        self.link = link.Link.from_settings(ctx.settings)
+        self.pushed = self.pulled = self.retries = self.failures = 0
+
+    def go(self) -> dict:
+        for _ in range(MAX_ROUNDS):
+            done = self._round()
+            if done is not None:
+                return done
+        raise failure("too_many_rounds", N_("Sync did not finish; it goes on next run."))
+
+    def _round(self) -> dict | None:
+        ctx = self.ctx
+        acked = get_state("acked_seq", 0) or 0
+        pull_after = get_state("pull_after", 0) or 0
+        outgoing = [events.to_dict(e) for e in events.since(ctx.origin, acked, self.batch)]
+        # health as it will stand once this batch is accepted: the fleet page's figures
+        report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
+        meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
+        new_keys = keys.load_next(ctx.data_dir)
+        if new_keys is not None:  # a rotation: announced in a batch the old key signs
+            meta["rotate"] = keys.rotation_proof(ctx.origin, new_keys)
+        # sealed afresh each round: a retry after a lost answer is a new batch, which the
+        # hub takes (skipping what it holds) instead of refusing it as a replay
+        data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=self.mine.sign,
+                                     recipient=self.hub, created_ms=ctx.clock.wall_ms())
+        try:
+            reply, incoming = self._exchange(data)
+        except _LinkFailure as exc:
+            self._retry_later(exc)
+            return None
+        self.failures = 0
+        if reply is None:
+            return None  # the hub told us to resend from an earlier seq
+        _apply(ctx, reply, incoming, after=pull_after, acked=acked)
+        if new_keys is not None and reply.get("rotated") is True:
+            keys.promote(ctx.data_dir)
+            self.mine = keys.load(ctx.data_dir)
+            set_state(keys_rotated=_now())
+            log.info("sync: the hub holds this device's new keys; the old ones retire")
+        if isinstance(reply.get("config"), dict):
+            apply_config(ctx, reply["config"])
+        offer = reply.get("update") if isinstance(reply.get("update"), dict) else None
+        self.pushed += reply.get("applied", 0)
+        self.pulled += len(incoming)
+        if reply.get("more") or events.pending_count(ctx.origin, reply["cursor"]) != 0:
+            return None
+        result = {"pushed": self.pushed, "pulled": self.pulled, "cursor": reply["cursor"],
+                  "pull_after": reply["next"], "retries": self.retries}
+        if offer is not None:  # after the events: software never delays a loan
+            result["update"] = fetch.fetch_offer(ctx, self.session, self.base, offer,
+                                                 deadline=self.deadline, link_=self.link)
+        return result
+
+    def _retry_later(self, exc: _LinkFailure) -> None:
+        self.failures += 1
+        self.retries += 1
+        if self.failures > RETRIES:
+            raise failure("unreachable", N_("The link to the hub failed %(count)s times in a "
+                                            "row; the last time: %(reason)s"),
+                          count=self.failures, reason=str(exc))
+        wait = link.backoff_s(self.failures)
+        log.info("sync: %s; trying again in %.1f s", exc, wait)
+        self.deadline.sleep(wait)
+
+    def _exchange(self, data: bytes):
+        status, body = self._post(data)
+        if status != 200:
+            return _refused(status, body), []
+        hub, me = self.hub, self.ctx.origin
+        try:
+            env = envelope.parse(body)
+            if env.header.sender != hub.id:
+                raise envelope.EnvelopeError("wrong_sender", f"answer from {env.header.sender!r}")
+            envelope.verify(env, keys.sign_public_from(hub.sign_key))
+            reply, incoming = protocol.open_payload(env, me=me, box_key=self.mine.box)
+        except envelope.EnvelopeError as exc:
+            raise protocol.SyncError("bad_answer", f"{exc.code}: {exc.reason}") from exc
+        batch_hex = envelope.parse(data).header.batch_hex
+        if reply.get("batch") != batch_hex or not isinstance(reply.get("cursor"), int):
+            raise protocol.SyncError("bad_answer", "the answer is not for the batch sent")
+        return reply, incoming
+
+    def _post(self, data: bytes) -> tuple[int, bytes]:
+        """One request; a cut fails at once, silence fails after the time the request
+        needs to cross the slowest link and the hub to work on it."""
+        wait = self.link.answer_wait_s(len(data))
+        timeout = (self.deadline.bound(link.CONNECT_S), self.deadline.bound(wait))
+        try:
+            with self.session.post(self.url, data=data, timeout=timeout, stream=True,
+                                   headers={"Content-Type": "application/octet-stream"}) as resp:
+                return resp.status_code, self._body(resp)
+        except requests.Timeout:
+            self.deadline.check()
+            raise _LinkFailure(N_("no byte came from the hub for %(seconds)s s"),
+                               seconds=round(timeout[1], 1)) from None
+        except CUT as exc:
+            self.deadline.check()
+            raise _LinkFailure(_cut_reason(exc)) from None
+        except requests.RequestException as exc:  # a wrong address, not a bad link
+            raise failure("unreachable", N_("The hub did not answer: %(reason)s"),
+                          reason=str(exc)) from exc
+
+    def _body(self, resp) -> bytes:
+        """The answer, as long as it keeps coming at the slowest expected speed."""
+        try:
+            length = int(resp.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        allowed = self.link.crossing_s(max(length, 1 << 16))
+        start, body = time.monotonic(), bytearray()
+        for chunk in resp.iter_content(1 << 14):
+            body += chunk
+            self.deadline.check()
+            if time.monotonic() - start > allowed:
+                raise _LinkFailure(N_("the answer came slower than the slowest expected link"))
+        return bytes(body)
 
 
-def _refused(resp):
+CUT = (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+       requests.exceptions.ContentDecodingError)
+
+
+def _cut_reason(exc: Exception) -> str:
+    text = repr(exc).lower()
+    if "refused" in text:
+        return N_("the hub refused the connection")
+    if "reset" in text:
+        return N_("the connection was reset")
+    return N_("the connection was closed mid-transfer")
+
+
+def _refused(status: int, body: bytes):
     """Unsigned answers may only send us back to resend more, never skip ahead."""
     try:
-        err = resp.json()["error"]
+        err = json.loads(body)["error"]
         code, message = str(err["code"]), str(err.get("message", ""))
     except (ValueError, KeyError, TypeError):
-        raise protocol.SyncError("http_error", f"HTTP {resp.status_code}") from None
+        raise protocol.SyncError("http_error", f"HTTP {status}") from None
     cursor = err.get("cursor")
-    acked = get_state("acked_seq", 0) or 0
-    if code in ("gap", "replay") and isinstance(cursor, int) and 0 <= cursor < acked:
-        log.info("sync: hub holds %s, resending after it", cursor)
-        set_state(acked_seq=cursor)
+    if code in ("gap", "replay") and answer.rewind(cursor):
         return None
     raise protocol.SyncError(code, message, cursor)
 
 
-def _apply(ctx, answer: dict, incoming: list[dict]) -> None:
-    """Pulled events and both cursors in one transaction."""
+def _apply(ctx, reply: dict, incoming: list[dict], after: int, acked: int) -> None:
+    """The answer through the one applier (sync.answer) the USB stick also uses."""
     try:
-        with events.writing(ctx):
-            if incoming:
-                events.ingest(ctx, incoming, relayed=True)
-            cursor = answer["cursor"]
-            if cursor <= events.head(ctx.origin)[0]:  # the hub's word, signed
-                set_state(acked_seq=cursor)
-            set_state(pull_after=answer["next"])
+        answer.apply(ctx, reply, incoming, after=after)
     except DomainError as exc:
         raise protocol.SyncError(exc.code, f"pulled events refused: {exc}") from exc
+    if reply["cursor"] < acked:  # this very batch's answer: the hub holds less than it did
+        answer.rewind(reply["cursor"])
 
 
 def apply_config(ctx, doc: dict) -> bool:

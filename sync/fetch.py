@@ -4,7 +4,9 @@ The answer (signed by the hub) names the file, its size and sha256; one GET
 brings it into ``<data>/updates/incoming/``, where `thuvien-update.path` starts
 `thuvien update apply --pending` (which checks the bundle's own signature before
 anything is installed). A download cut mid-way resumes from the bytes kept in
-a hidden ``.part`` file with an HTTP Range request.
+a hidden ``.part`` file with an HTTP Range request. The download keeps to the sync
+run's deadline and gives up on a stalled link after the link's time-out (sync.link):
+what came stays in the ``.part`` for the next run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from . import link
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -24,7 +27,6 @@ log = logging.getLogger("thuvien.sync")
 INCOMING = "updates/incoming"
 NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
 CHUNK = 1 << 16
-TIMEOUT = (15, 120)
 
 
 class FetchError(Exception):
@@ -36,7 +38,8 @@ def seen(incoming: Path, name: str) -> bool:
     return any((incoming / sub / name).exists() for sub in ("", "done", "refused"))
 
 
-def fetch_offer(ctx, session, base_url: str, offer: dict) -> dict | None:
+def fetch_offer(ctx, session, base_url: str, offer: dict, deadline: link.Deadline | None = None,
+                link_: link.Link | None = None) -> dict | None:
     """Fetch an offered bundle; failures are kept for the status and never raise."""
     try:
         name, size, sha = str(offer["file"]), int(offer["size"]), str(offer["sha256"])
@@ -49,10 +52,15 @@ def fetch_offer(ctx, session, base_url: str, offer: dict) -> dict | None:
     if seen(incoming, name):
         return None
     incoming.mkdir(parents=True, exist_ok=True)
+    deadline = deadline or link.Deadline(3600)
+    link_ = link_ or link.Link()
     try:
-        resumed = _download(session, base_url + path, incoming / f".{name}.part", size, sha)
+        resumed = _download(session, base_url + path, incoming / f".{name}.part", size, sha,
+                            deadline, link_)
     except (FetchError, OSError, requests.RequestException) as exc:
         return _failed(f"{name}: {exc}")
+    except link.DeadlinePassed:
+        return _failed(f"{name}: the run's deadline came first; the download goes on next run")
     os.replace(incoming / f".{name}.part", incoming / name)
     result = {"file": name, "version": offer.get("version"), "size": size,
               "resumed_from": resumed}
@@ -61,7 +69,8 @@ def fetch_offer(ctx, session, base_url: str, offer: dict) -> dict | None:
     return result
 
 
-def _download(session, url, part: Path, size: int, sha: str) -> int:
+def _download(session, url, part: Path, size: int, sha: str, deadline: link.Deadline,
+              link_: link.Link) -> int:
     have = part.stat().st_size if part.exists() else 0
     if have >= size:  # a finished but unchecked part: check it, or start again
         have = 0 if have > size or _sha(part) != sha else have
@@ -69,18 +78,21 @@ def _download(session, url, part: Path, size: int, sha: str) -> int:
             return have
         part.unlink()
     headers = {"Range": f"bytes={have}-"} if have else {}
-    with session.get(url, headers=headers, stream=True, timeout=TIMEOUT) as resp:
+    timeout = (deadline.bound(link.CONNECT_S), deadline.bound(link_.answer_wait_s(CHUNK)))
+    with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
         if resp.status_code == 200:
             have = 0  # the server sent it whole
         elif resp.status_code != 206:
             raise FetchError(f"HTTP {resp.status_code}")
         with open(part, "ab" if have else "wb") as out:
-            for chunk in resp.iter_content(CHUNK):
-                out.write(chunk)
-                if out.tell() > size:
-                    break
-            out.flush()
-            os.fsync(out.fileno())
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    out.write(chunk)
+                    if out.tell() > size or deadline.left() <= 0:
+                        break
+            finally:  # what came is kept, whatever stopped it
+                out.flush()
+                os.fsync(out.fileno())
     got = part.stat().st_size
     if got < size:  # cut short: keep what came, the next run asks for the rest
         raise FetchError(f"{got} of {size} bytes so far")

@@ -4,7 +4,9 @@ A file is ``TVSYNCF1`` then, for each envelope, a 4-byte big-endian length and
 the envelope. A branch exports its events after the hub's last acknowledged seq
 (and says how far it has pulled); the hub imports them as if pushed, and exports
 for one device the town's events after that device's pull cursor, with the
-cursor it holds for the device. Importing a file twice changes nothing.
+cursor it holds for the device. Importing a file twice changes nothing. At a branch
+each batch goes through the applier HTTP answers use (sync.answer): a stick older
+than the last sync over the link adds what it holds that is new and moves no cursor back.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from pathlib import Path
 from appliance.core import events
 from appliance.core.errors import DomainError
 
-from . import envelope, keys, protocol, receive
-from .models import Device, SyncBatch, get_state, set_state
+from . import answer, envelope, keys, protocol, receive
+from .models import Device, SyncBatch, get_state
 
 MAGIC = b"TVSYNCF1"
 PAGE = 1000
@@ -84,8 +86,8 @@ def _export_hub(ctx, path, device_id) -> dict:
     after, envelopes, count = dev.pull_after, [], 0
     while True:
         pulled, next_pos, more = receive.pull(ctx, dev, after, PAGE)
-        meta = {"batch": None, "cursor": events.head(dev.id)[0], "next": next_pos,
-                "more": more, "usb": True}
+        meta = {"batch": None, "cursor": events.head(dev.id)[0], "after": after,
+                "next": next_pos, "more": more, "usb": True}
         envelopes.append(receive.seal_for(ctx, dev, meta, pulled))
         count += len(pulled)
         after = next_pos
@@ -116,7 +118,7 @@ def import_(ctx, path) -> dict:
 def _import_hub(ctx, data: bytes) -> int:
     dev, header, meta, evs = receive.open_batch(ctx, data)
     result = receive.accept(ctx, dev, header, evs)
-    if isinstance(meta.get("pull_after"), int):
+    if isinstance(meta.get("pull_after"), int):  # where the branch says it stands, as over HTTP
         Device.update(pull_after=meta["pull_after"]).where(Device.id == dev.id).execute()
     return result["applied"]
 
@@ -135,15 +137,9 @@ def _import_branch(ctx, data: bytes) -> int:
         if SyncBatch.get_or_none(SyncBatch.batch_id == env.header.batch_hex):
             raise receive.Refusal("replay", "this batch was imported before", 409)
         try:
-            result = events.ingest(ctx, evs, relayed=True)
+            result = answer.apply(ctx, meta, evs, after=meta.get("after"))
         except DomainError as exc:
             raise receive.Refusal(exc.code, str(exc), 409) from exc
         SyncBatch.create(batch_id=env.header.batch_hex, sender=hub.id, first_seq=0, last_seq=0,
                          received_at=receive.now_iso(), applied=result["applied"])
-        cursor = meta.get("cursor")
-        if isinstance(cursor, int) and (get_state("acked_seq", 0) or 0) <= cursor <= events.head(
-                ctx.origin)[0]:
-            set_state(acked_seq=cursor)
-        if isinstance(meta.get("next"), int) and meta["next"] > (get_state("pull_after", 0) or 0):
-            set_state(pull_after=meta["next"])
     return result["applied"]
