@@ -62,17 +62,32 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
 
 def failure(code: str, msgid: str, **params) -> protocol.SyncError:
     """A SyncError whose message staff can read in their language: ``msgid`` and
-    ``params`` are kept for the CLI and the desk to translate."""
-    exc = protocol.SyncError(code, msgid % params if params else msgid)
+    ``params`` are kept for the console and the desk (``describe``). A parameter may
+    itself be a message, as ``(msgid, params)``."""
+    exc = protocol.SyncError(code, render(msgid, params))
     exc.msgid, exc.params = msgid, params
     return exc
+
+
+def render(msgid: str, params: dict, translate=lambda m: m) -> str:
+    done = {k: render(*v, translate) if isinstance(v, tuple) else v for k, v in params.items()}
+    text = translate(msgid)
+    return text % done if done else text
+
+
+def describe(exc: protocol.SyncError, translate=lambda m: m) -> str:
+    """A failed run's message through ``translate`` (gettext at the desk, the catalogue
+    at the console); refusals the hub worded are given as they came."""
+    if hasattr(exc, "msgid"):
+        return render(exc.msgid, exc.params, translate)
+    return exc.message
 
 
 class _LinkFailure(Exception):
     """The connection was cut or stalled: worth another try within the run."""
 
     def __init__(self, msgid: str, **params):
-        super().__init__(msgid % params if params else msgid)
+        super().__init__(render(msgid, params))
         self.msgid, self.params = msgid, params
 
 
@@ -161,7 +176,7 @@ class _Run:
         if self.failures > RETRIES:
             raise failure("unreachable", N_("The link to the hub failed %(count)s times in a "
                                             "row; the last time: %(reason)s"),
-                          count=self.failures, reason=str(exc))
+                          count=self.failures, reason=(exc.msgid, exc.params))
         wait = link.backoff_s(self.failures)
         log.info("sync: %s; trying again in %.1f s", exc, wait)
         self.deadline.sleep(wait)

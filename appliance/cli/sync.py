@@ -1,6 +1,7 @@
 """Sync subcommands on a branch: enroll, sync now|status|export|import|run."""
 
 import json
+import os
 import sys
 
 import sync.models  # noqa: F401  (sync's tables exist whenever a thuvien command opens a folder)
@@ -27,6 +28,9 @@ def register(sub):
         a.set_defaults(func=func)
     a = ssub.choices["run"]
     a.add_argument("--interval", type=float, default=300, help="seconds between runs")
+    ssub.choices["now"].add_argument(
+        "--deadline", type=float, default=None, metavar="SECONDS",
+        help="give up after this many seconds (default 600); what was done is kept")
     for name, func, text in (("export", cmd_export, "write sealed batches to a file"),
                              ("import", cmd_import, "apply sealed batches from a file")):
         a = ssub.add_parser(name, help=text)
@@ -53,14 +57,40 @@ def cmd_enroll(args):
     return 0
 
 
+def translate(msgid: str) -> str:
+    """A message for staff at the console: Vietnamese unless THUVIEN_LANG=en."""
+    from appliance import l10n
+
+    lang = os.environ.get("THUVIEN_LANG", "vi")
+    return msgid if lang == "en" else l10n.messages(lang).get(msgid, msgid)
+
+
+def say(msgid, **params):
+    return translate(msgid) % params if params else translate(msgid)
+
+
+def failed(msgid, exc):
+    """The one line a failed sync command prints: its code, then why, translated."""
+    from sync import agent, protocol
+
+    if isinstance(exc, protocol.SyncError):
+        reason = f"{exc.code}: {agent.describe(exc, translate)}"
+    else:
+        reason = str(exc)
+    return "thuvien: " + say(msgid, reason=reason)
+
+
 def cmd_now(args):
     from sync import agent, protocol
 
+    deadline = args.deadline if args.deadline and args.deadline > 0 else agent.DEADLINE
     ctx = open_context(args)
+    print("thuvien: " + say("Sync gives up after %(seconds)s s if it has not finished "
+                            "(--deadline).", seconds=round(deadline)), file=sys.stderr)
     try:
-        result = agent.run_once(ctx)
+        result = agent.run_once(ctx, deadline=deadline)
     except protocol.SyncError as e:
-        print(f"thuvien: sync failed: {e.code}: {e.message}", file=sys.stderr)
+        print(failed("sync failed: %(reason)s", e), file=sys.stderr)
         return 1
     finally:
         ctx.close()
@@ -93,7 +123,7 @@ def cmd_export(args):
     try:
         result = usb.export(ctx, args.file, getattr(args, "device", None))
     except (usb.UsbError, protocol.SyncError) as e:
-        print(f"thuvien: export failed: {e}", file=sys.stderr)
+        print(failed("export failed: %(reason)s", e), file=sys.stderr)
         return 1
     finally:
         ctx.close()
@@ -108,7 +138,7 @@ def cmd_import(args):
     try:
         result = usb.import_(ctx, args.file)
     except (usb.UsbError, protocol.SyncError, OSError) as e:
-        print(f"thuvien: import failed: {e}", file=sys.stderr)
+        print(failed("import failed: %(reason)s", e), file=sys.stderr)
         return 1
     finally:
         ctx.close()

@@ -2,8 +2,10 @@
 
 Between the sync agent and the hub it can throttle to a bit rate (each
 direction, like a serial link), add one-way delay, cut a connection at a
-chosen byte offset with a TCP reset, and replay each connection's request
-bytes to the hub once more after it ends (a duplicated request).
+chosen byte offset with a TCP reset or a clean close (FIN both ways), stall it
+at a byte offset (nothing more crosses, both ends stay open: a link that died
+without a word), and replay each connection's request bytes to the hub once
+more after it ends (a duplicated request).
 """
 
 from __future__ import annotations
@@ -19,11 +21,18 @@ SLICE = 256
 
 class FaultProxy:
     def __init__(self, upstream_port: int, *, bitrate: int | None = None, delay: float = 0.0,
-                 cut_at=None, duplicate: bool = False):
-        """``cut_at(n) -> int | None``: byte offset (both directions) to cut connection n at."""
+                 cut_at=None, cut_how: str = "rst", stall_at=None, duplicate: bool = False):
+        """``cut_at(n) -> int | None``: byte offset (both directions) to cut connection n at,
+        with a reset (``cut_how="rst"``) or a close (``"fin"``); ``cut_at`` may also give
+        ``(offset, how)``. ``stall_at(n) -> int | None``: byte offset after which
+        connection n goes silent until its client hangs up."""
+        if cut_how not in ("rst", "fin"):
+            raise ValueError(f"cut_how must be 'rst' or 'fin', not {cut_how!r}")
         self.upstream = ("127.0.0.1", upstream_port)
         self.bitrate, self.delay, self.cut_at, self.duplicate = bitrate, delay, cut_at, duplicate
-        self.stats = {"connections": 0, "cuts": 0, "replays": 0, "up": 0, "down": 0}
+        self.cut_how, self.stall_at = cut_how, stall_at
+        self.stats = {"connections": 0, "cuts": 0, "stalls": 0, "replays": 0, "up": 0,
+                      "down": 0}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._socks: set[socket.socket] = set()
@@ -79,7 +88,9 @@ class FaultProxy:
         upstream.settimeout(None)
         with self._lock:
             self._socks.update((client, upstream))
-        link = _Link(self, client, upstream, self.cut_at(n) if self.cut_at else None)
+        cut = self.cut_at(n) if self.cut_at else None
+        cut, how = cut if isinstance(cut, tuple) else (cut, self.cut_how)
+        link = _Link(self, client, upstream, cut, how, self.stall_at(n) if self.stall_at else None)
         t_up = threading.Thread(target=link.pump, args=(client, upstream, "up"), daemon=True)
         t_down = threading.Thread(target=link.pump, args=(upstream, client, "down"), daemon=True)
         t_up.start()
@@ -88,6 +99,11 @@ class FaultProxy:
         t_down.join()
         with self._lock:
             self._socks.difference_update((client, upstream))
+        for sock in (client, upstream):
+            try:
+                sock.close()
+            except OSError:
+                pass
         if self.duplicate and not link.was_cut and link.request and not self._stop.is_set():
             self._replay(bytes(link.request))
 
@@ -106,12 +122,15 @@ class FaultProxy:
 
 
 class _Link:
-    """One proxied connection: two directions sharing a cut offset."""
+    """One proxied connection: two directions sharing a cut and a stall offset."""
 
-    def __init__(self, proxy: FaultProxy, client, upstream, cut: int | None):
+    def __init__(self, proxy: FaultProxy, client, upstream, cut: int | None, how: str = "rst",
+                 stall: int | None = None):
         self.proxy, self.client, self.upstream, self.cut = proxy, client, upstream, cut
+        self.how, self.stall = how, stall
         self.sent = 0
-        self.was_cut = False
+        self.was_cut = self.stalled = False
+        self.released = threading.Event()  # a stalled link: its client hung up, or the proxy stops
         self.request = bytearray()
         self.lock = threading.Lock()
 
@@ -126,6 +145,8 @@ class _Link:
                 data = b""
             q.put((time.monotonic() + self.proxy.delay, data))
             if not data:
+                if self.stalled:  # one end hung up on the silent link: end the other too
+                    self.released.set()
                 break
             if direction == "up" and self.proxy.duplicate:
                 self.request += data
@@ -153,13 +174,15 @@ class _Link:
 
     def _send(self, dst: socket.socket, piece: bytes, direction: str) -> bool:
         with self.lock:
-            if self.was_cut:
-                return False
-            room = None if self.cut is None else self.cut - self.sent
-            if room is not None and room < len(piece):
-                piece = piece[:max(room, 0)]
-                self.was_cut = True
-            self.sent += len(piece)
+            if self.was_cut or self.stalled:
+                cut_now = stall_now = False
+                piece = b""
+            else:
+                piece, cut_now = self._limit(piece, self.cut)
+                piece, stall_now = self._limit(piece, self.stall)
+                self.was_cut, self.stalled = cut_now, stall_now and not cut_now
+                self.sent += len(piece)
+            ended = self.was_cut or self.stalled
         try:
             if piece:
                 dst.sendall(piece)
@@ -167,13 +190,48 @@ class _Link:
             return False
         with self.proxy._lock:
             self.proxy.stats[direction] += len(piece)
-        if self.was_cut:
-            with self.proxy._lock:
-                self.proxy.stats["cuts"] += 1
+        if cut_now:
+            self._cut()
+        elif stall_now:
+            self._go_silent()
+        elif ended:
+            self._wait_if_stalled()
+        return not ended
+
+    def _limit(self, piece: bytes, offset: int | None) -> tuple[bytes, bool]:
+        room = None if offset is None else offset - self.sent
+        if room is not None and room < len(piece):
+            return piece[:max(room, 0)], True
+        return piece, False
+
+    def _cut(self):
+        with self.proxy._lock:
+            self.proxy.stats["cuts"] += 1
+        if self.how == "rst":
             _abort(self.client)
             _abort(self.upstream)
-            return False
-        return True
+            return
+        for s in (self.client, self.upstream):  # FIN both ways; what comes after is dropped
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+    def _go_silent(self):
+        with self.proxy._lock:
+            self.proxy.stats["stalls"] += 1
+        self._wait_if_stalled()
+
+    def _wait_if_stalled(self):
+        """Hold this direction silent until the client gives up (or the proxy stops),
+        then close both ends so nothing is left waiting."""
+        if not self.stalled:
+            return
+        while not self.released.wait(0.1):
+            if self.proxy._stop.is_set():
+                break
+        _abort(self.client)
+        _abort(self.upstream)
 
 
 def _sleep_until(t: float):
