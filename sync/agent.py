@@ -92,6 +92,7 @@ class _LinkFailure(Exception):
 
 
 def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
+    protocol.hub_peer(ctx.settings)  # not enrolled: said before anything else
     base = url or ctx.settings["sync"]["hub_url"]
     keys.finish_promotion(ctx.data_dir)
     own = session is None
@@ -208,6 +209,10 @@ class _Run:
             with self.session.post(self.url, data=data, timeout=timeout, stream=True,
                                    headers={"Content-Type": "application/octet-stream"}) as resp:
                 return resp.status_code, self._body(resp)
+        except requests.ConnectTimeout:
+            self.deadline.check()
+            raise _LinkFailure(N_("no connection to the hub within %(seconds)s s"),
+                               seconds=round(timeout[0], 1)) from None
         except requests.Timeout:
             self.deadline.check()
             raise _LinkFailure(N_("no byte came from the hub for %(seconds)s s"),
