@@ -52,8 +52,11 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
     try:
         result = _run(ctx, session, url, batch, link.Deadline(deadline))
     except protocol.SyncError as exc:
+        # a run stopped at its deadline after rounds went through is progress, not a
+        # failure: the scheduler comes back at its interval, not after a back-off
+        partial = getattr(exc, "progress", False)
         set_state(last_error=f"{exc.code}: {exc.message}",
-                  failures=(get_state("failures", 0) or 0) + 1)
+                  failures=0 if partial else (get_state("failures", 0) or 0) + 1)
         log.warning("sync: %s: %s", exc.code, exc.message)
         raise
     set_state(last_success=_now(), last_error=None, failures=0)
@@ -101,9 +104,11 @@ def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
     try:
         return run.go()
     except link.DeadlinePassed:
-        raise failure("deadline", N_("Sync stopped at its deadline of %(seconds)s s; what was "
+        exc = failure("deadline", N_("Sync stopped at its deadline of %(seconds)s s; what was "
                                      "done is kept and the next run goes on from there."),
-                      seconds=round(deadline.seconds)) from None
+                      seconds=round(deadline.seconds))
+        exc.progress = run.rounds > 0
+        raise exc from None
     finally:
         if own:
             session.close()
@@ -119,7 +124,7 @@ class _Run:
         self.hub = protocol.hub_peer(ctx.settings)
         self.mine = keys.load(ctx.data_dir)
         self.link = link.Link.from_settings(ctx.settings)
-        self.pushed = self.pulled = self.retries = self.failures = 0
+        self.pushed = self.pulled = self.retries = self.failures = self.rounds = 0
 
     def go(self) -> dict:
         for _ in range(MAX_ROUNDS):
@@ -149,6 +154,7 @@ class _Run:
             self._retry_later(exc)
             return None
         self.failures = 0
+        self.rounds += 1
         if reply is None:
             return None  # the hub told us to resend from an earlier seq
         _apply(ctx, reply, incoming, after=pull_after, acked=acked)

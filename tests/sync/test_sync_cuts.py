@@ -124,3 +124,26 @@ def test_a_hub_that_is_down_fails_after_a_few_quick_tries(tmp_path):
     assert proc.returncode == 1
     assert "unreachable" in proc.stderr and "từ chối kết nối" in proc.stderr, proc.stderr
     assert took < 25, took
+
+
+def test_a_run_stopped_at_its_deadline_keeps_what_it_did(town):
+    """Rounds go through, then the link goes silent: the run stops at its deadline, the
+    cursors stand where the last answer put them, and the stop is no failure to back off
+    from; the next run goes on from there."""
+    from sync import agent, protocol
+    from sync.models import get_state
+
+    hub_dir, branch, hub = town
+    with opened(branch) as ctx:
+        head = busy_day(ctx, 400)
+        origin = ctx.origin
+        # the first connection carries a few rounds of 100 events, then goes silent
+        with FaultProxy(hub.port, stall_at=lambda n: 8_000 if n == 0 else 200) as proxy:
+            with pytest.raises(protocol.SyncError) as stopped:
+                agent.run_once(ctx, url=proxy.url, batch=100, deadline=10)
+        assert stopped.value.code == "deadline" and stopped.value.progress
+        acked = get_state("acked_seq", 0)
+        assert 0 < acked < head
+        assert get_state("failures") == 0 and get_state("last_error").startswith("deadline")
+        assert agent.run_once(ctx, url=hub.url)["pushed"] == head - acked
+    hub_holds_exactly(hub_dir, origin, head)
