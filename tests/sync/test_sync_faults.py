@@ -54,7 +54,7 @@ def test_throttled_delayed_cut_and_duplicated_link(town):
                         duplicate=True) as link:
             runs = sync_until_done(ctx, link.url, batch=100)
             assert agent.run_once(ctx, url=link.url)["pushed"] == 0
-        assert link.stats["cuts"] >= 3 and runs > 1
+        assert link.stats["cuts"] >= 3 and runs == 1  # cuts are retried within one run
         assert verify(ctx) == []
     hub_holds_exactly(hub_dir, ctx.origin, head)
     with opened(hub_dir):  # the duplicated requests were refused as replays
