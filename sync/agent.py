@@ -21,7 +21,7 @@ from appliance.core import events
 from appliance.core.errors import DomainError
 from provisioning import config, health
 
-from . import envelope, fetch, keys, protocol
+from . import certs, envelope, fetch, keys, protocol
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -48,6 +48,7 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
         log.warning("sync: %s: %s", exc.code, exc.message)
         raise
     set_state(last_success=_now(), last_error=None, failures=0)
+    certs.renew_if_due(ctx)  # the TLS certificate, before it runs out (never fails a sync)
     return result
 
 
@@ -59,7 +60,7 @@ def _run(ctx, session, url, batch) -> dict:
     keys.finish_promotion(ctx.data_dir)
     mine = keys.load(ctx.data_dir)
     own = session is None
-    session = session or requests.Session()
+    session = session or certs.hub_session(ctx)  # pins the town CA kept at enrolment
     pushed = pulled = 0
     try:
         for _ in range(MAX_ROUNDS):
