@@ -129,7 +129,8 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
         closers.append(sip2s.shutdown)
         notes.append(f"SIP2 over TLS on {host}:{sip2s.port}")
     if contexts:
-        closers.append(https.CertReloader(*tls, contexts).start().stop)
+        renew = (lambda: _tls_files(ctx)) if ctx.role == "hub" else None
+        closers.append(https.CertReloader(*tls, contexts, renew=renew).start().stop)
     server = waitress.create_server(app, host=host, port=port, threads=threads,
                                     ident="thuvien", clear_untrusted_proxy_headers=True)
     print(banner or f"thuvien {ctx.library} serving on http://{host}:{server.effective_port}/"

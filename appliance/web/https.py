@@ -58,8 +58,9 @@ class CertReloader:
     new handshakes use them without restarting the service."""
 
     def __init__(self, cert: Path, key: Path, contexts: list[ssl.SSLContext],
-                 every: float = RELOAD_EVERY):
+                 every: float = RELOAD_EVERY, renew=None):
         self.cert, self.key, self.contexts, self.every = cert, key, contexts, every
+        self.renew = renew  # the hub re-issues its own certificate from its CA
         self._seen = self._stamp()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tls-reload", daemon=True)
@@ -90,6 +91,11 @@ class CertReloader:
 
     def _run(self):
         while not self._stop.wait(self.every):
+            if self.renew is not None:
+                try:
+                    self.renew()
+                except Exception:  # noqa: BLE001 - serving goes on with the current one
+                    log.exception("tls: renewing this hub's certificate failed")
             self.check()
 
     def stop(self):
