@@ -54,12 +54,20 @@ def _is_loopback(address) -> bool:
         return False
 
 
+# Machine-to-machine paths whose content protects itself (sealed batches, signed bundles
+# and renewal requests, the public CA certificate): branches enrolled with an http:// hub
+# address before the hub served HTTPS keep syncing. Enrolment (a token) is not among them.
+PLAIN_HTTP_PATHS = ("/sync/v1/exchange", "/sync/v1/updates/", "/sync/v1/ca", "/sync/v1/cert")
+
+
 def https_redirect(app):
     """HTTP from another machine goes to HTTPS (``THUVIEN_HTTPS_PORT``, set by `thuvien
     serve` when this device has a certificate); loopback HTTP (the kiosk, the demo, the
     device daemon, the update health check) stays as it is."""
     port = app.config.get("THUVIEN_HTTPS_PORT")
     if not port or request.is_secure or _is_loopback(request.remote_addr):
+        return None
+    if request.path.startswith(PLAIN_HTTP_PATHS):
         return None
     host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     netloc = host if int(port) == 443 else f"{host}:{port}"

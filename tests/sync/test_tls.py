@@ -333,6 +333,14 @@ def test_http_from_the_lan_goes_to_https(app):
     assert resp.headers["Location"] == "https://10.0.0.5:8443/opac/"
 
 
+def test_sealed_sync_stays_reachable_over_http_but_enrolment_does_not(app):
+    client = app.test_client()
+    resp = client.post("/sync/v1/exchange", data=b"x", environ_base=LAN)
+    assert resp.status_code != 308  # sealed and signed: old http:// branches keep syncing
+    assert client.get("/sync/v1/ca", environ_base=LAN).status_code != 308
+    assert client.post("/sync/v1/enrol", json={}, environ_base=LAN).status_code == 308
+
+
 @pytest.mark.parametrize("remote", ["127.0.0.1", "127.0.0.2", "::1"])
 def test_http_on_loopback_stays(app, remote):
     resp = app.test_client().get("/opac/", environ_base={"REMOTE_ADDR": remote})
