@@ -13,6 +13,9 @@ def register(sub):
     data_dir_arg(p)
     p.add_argument("--hub", required=True, help="the hub's address, e.g. http://hub:8080")
     p.add_argument("--token", required=True, help="the one-time token made at the hub")
+    p.add_argument("--tls-name", action="append", default=[], metavar="NAME",
+                   help="another DNS name or IP address this device serves on, for its "
+                        "certificate (repeatable; <device>.local and localhost are always in)")
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("sync", help="ship events to the hub and pull the town's")
@@ -42,6 +45,12 @@ def cmd_enroll(args):
     from sync import enrol, protocol
 
     ctx = open_context(args)
+    if args.tls_name:  # kept in settings: renewals ask for the same names
+        from appliance.core.context import save_settings
+
+        tls = ctx.settings.setdefault("tls", {})
+        tls["names"] = list(dict.fromkeys([*(tls.get("names") or []), *args.tls_name]))
+        save_settings(ctx.data_dir, ctx.settings)
     try:
         conf = enrol.enrol_with(ctx, args.hub, args.token)
     except protocol.SyncError as e:

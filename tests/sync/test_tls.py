@@ -92,7 +92,8 @@ def town(tmp_path_factory):
             "--password-stdin", input=SIP_PASSWORD + "\n")
     token = thuvien("hub", "token", "create", "--data", hub_dir, "--library", "PY-DH01",
                     "--hours", "1").stdout.strip()
-    enrolled = thuvien("enroll", "--data", branch_dir, "--hub", hub.https, "--token", token)
+    enrolled = thuvien("enroll", "--data", branch_dir, "--hub", hub.https, "--token", token,
+                       "--tls-name", "thuvien-hoahiep.lan", "--tls-name", "192.168.7.20")
     t = type("Town", (), {})()
     t.hub_dir, t.branch_dir, t.hub, t.enrol_out = hub_dir, branch_dir, hub, enrolled.stdout
     t.device = load_settings(branch_dir)["device_id"]
@@ -146,8 +147,8 @@ def test_branch_gets_a_certificate_for_a_key_that_never_left_it(town):
     key = serialization.load_pem_private_key(key_file.read_bytes(), None)
     assert pki.matches_key(cert, key)
     dns, ips = pki.names_of(cert)
-    assert {town.device, f"{town.device}.local", "localhost"} <= set(dns)
-    assert "127.0.0.1" in ips
+    assert {town.device, f"{town.device}.local", "localhost", "thuvien-hoahiep.lan"} <= set(dns)
+    assert {"127.0.0.1", "192.168.7.20"} <= set(ips)
     assert cert.not_valid_after_utc - pki.now() > dt.timedelta(days=300)
     # the private key is nowhere at the hub: not in its database, logs or key folder
     secret = key.private_numbers().private_value.to_bytes(32, "big")
