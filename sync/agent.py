@@ -28,7 +28,7 @@ from appliance.core import events
 from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
-from . import answer, envelope, fetch, keys, link, protocol
+from . import answer, certs, envelope, fetch, keys, link, protocol
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -60,6 +60,7 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
         log.warning("sync: %s: %s", exc.code, exc.message)
         raise
     set_state(last_success=_now(), last_error=None, failures=0)
+    certs.renew_if_due(ctx)  # the TLS certificate, before it runs out (never fails a sync)
     return result
 
 
@@ -99,7 +100,7 @@ def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
     base = url or ctx.settings["sync"]["hub_url"]
     keys.finish_promotion(ctx.data_dir)
     own = session is None
-    session = session or requests.Session()
+    session = session or certs.hub_session(ctx)  # pins the town CA kept at enrolment
     run = _Run(ctx, session, base, batch, deadline)
     try:
         return run.go()
@@ -223,6 +224,14 @@ class _Run:
             self.deadline.check()
             raise _LinkFailure(N_("no byte came from the hub for %(seconds)s s"),
                                seconds=round(timeout[1], 1)) from None
+        except requests.exceptions.SSLError as exc:
+            if "CERTIFICATE" not in str(exc).upper():  # a handshake cut short: a bad link
+                self.deadline.check()
+                raise _LinkFailure(_cut_reason(exc)) from None
+            # the hub is not who it says (not signed by the town's CA): no retry will help
+            raise failure("untrusted_hub", N_("The hub's certificate is not one the town's "
+                                              "certificate authority signed: %(reason)s"),
+                          reason=str(exc)) from exc
         except CUT as exc:
             self.deadline.check()
             raise _LinkFailure(_cut_reason(exc)) from None

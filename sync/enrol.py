@@ -4,6 +4,10 @@ A new device waits for staff approval at the hub (the fleet page's "Approve")
 unless the hub's setting ``auto_approve`` is true; its batches are refused with
 ``pending_approval`` until then. An approved device gets the hub's signed config
 bundle in the answer, a pending one with its first accepted sync.
+
+The device also sends a certificate request for its TLS key (made here, never sent)
+and gets its certificate and the town CA back (sync/certs.py). The token carries the
+CA's fingerprint, so a device enrolling with an HTTPS hub verifies it from the start.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from appliance.core.context import save_settings
 from appliance.core.errors import N_, Forbidden, Invalid, Refused
 from provisioning import config
 
-from . import agent, keys, protocol
+from . import agent, certs, keys, pki, protocol
 from .models import Device, EnrolToken
 from .receive import now_iso
 
@@ -42,10 +46,11 @@ def create_token(ctx, library: str, ttl_hours: float = TOKEN_TTL_HOURS) -> str:
     if not 0 < ttl_hours <= 24 * 30:
         raise Invalid("bad_ttl", N_("A token lasts from a few minutes to 30 days."))
     keys.load_or_create(ctx.data_dir)
-    token = secrets.token_urlsafe(18)
+    _, ca = certs.hub_ca(ctx)
+    token = secrets.token_urlsafe(18)  # url-safe base64: never a dot
     EnrolToken.create(token_hash=_hash(token), library=library, created_at=now_iso(),
                       expires_ms=int((time.time() + ttl_hours * 3600) * 1000))
-    return token
+    return certs.token_with_fingerprint(token, ca)
 
 
 def accept(ctx, data: dict) -> dict:
@@ -60,8 +65,11 @@ def accept(ctx, data: dict) -> dict:
         box_key = keys.b64(keys.unb64(str(data.get("box_key") or "")))
     except keys.KeyFileError:
         raise Invalid("bad_key", N_("The device keys are not valid.")) from None
+    if data.get("csr"):
+        certs.check_request(str(data["csr"]))  # before the token is spent
     with ctx.db.atomic():
-        tok = EnrolToken.get_or_none(EnrolToken.token_hash == _hash(str(data.get("token"))))
+        secret, _ = certs.split_token(str(data.get("token")))
+        tok = EnrolToken.get_or_none(EnrolToken.token_hash == _hash(secret))
         if tok is None or tok.used_by or tok.expires_ms < time.time() * 1000:
             raise Forbidden("bad_token", N_("The enrolment token is unknown, used or expired."))
         if tok.library != library:
@@ -77,6 +85,8 @@ def accept(ctx, data: dict) -> dict:
         tok.save()
     hub = keys.load_or_create(ctx.data_dir)
     answer = {"hub_id": ctx.origin, "library": library, "status": status, **_pub(hub)}
+    if data.get("csr"):  # a device that serves TLS: its certificate and the town CA
+        answer["tls"] = certs.issue_for_device(ctx, device_id, str(data["csr"]))
     doc = config.bundle_for(ctx, library, device_id) if status == "active" else None
     if doc is not None:  # a pending device gets its config with its first accepted sync
         answer["config"] = doc
@@ -104,11 +114,23 @@ def enrol_with(ctx, hub_url: str, token: str, timeout: float = 30) -> dict:
     """On a branch: make keys here, enrol with the hub, keep what it answers."""
     if not hub_url.startswith(("http://", "https://")):
         raise Invalid("bad_url", N_("The hub address must start with http:// or https://."))
+    secret, fp = certs.split_token(token)
+    ca, verify = None, True  # no fingerprint (an older hub): the system's trusted CAs
+    if fp:
+        try:
+            ca = certs.fetch_ca(hub_url, fp, timeout)
+        except certs.CertError as exc:
+            raise protocol.SyncError(exc.code, exc.message) from exc
+        verify = str(pki.write_cert(ctx.data_dir, pki.CA_CERT, ca))  # pinned from now on
     mine = keys.load_or_create(ctx.data_dir)
-    body = {"token": token, "device_id": ctx.origin, "library": ctx.library, **_pub(mine)}
+    body = {"token": secret, "device_id": ctx.origin, "library": ctx.library, **_pub(mine),
+            **certs.enrolment_request(ctx)}
     try:
         resp = requests.post(hub_url.rstrip("/") + protocol.ENROL_PATH, json=body,
-                             timeout=timeout)
+                             timeout=timeout, verify=verify)
+    except requests.exceptions.SSLError as exc:
+        raise protocol.SyncError("untrusted_hub", "the hub's certificate is not trusted "
+                                 f"(use the token with its CA fingerprint): {exc}") from exc
     except requests.RequestException as exc:
         raise protocol.SyncError("unreachable", f"cannot reach the hub: {exc}") from exc
     answer = _json(resp)
@@ -124,7 +146,12 @@ def enrol_with(ctx, hub_url: str, token: str, timeout: float = 30) -> dict:
     conf = {"hub_url": hub_url.rstrip("/"), "hub_id": hub_id,
             "hub_sign_key": answer["sign_key"], "hub_box_key": answer["box_key"],
             "enrolment": "pending" if answer.get("status") == "pending" else "active"}
-    ctx.settings["sync"] = conf
+    if isinstance(answer.get("tls"), dict):
+        try:
+            conf["tls"] = certs.keep(ctx, answer["tls"], ca)
+        except certs.CertError as exc:
+            raise protocol.SyncError(exc.code, exc.message) from exc
+    ctx.settings["sync"] = {k: v for k, v in conf.items() if k != "tls"}
     save_settings(ctx.data_dir, ctx.settings)
     if isinstance(answer.get("config"), dict):  # checked against the hub key just learnt
         agent.apply_config(ctx, answer["config"])

@@ -36,6 +36,10 @@ def register(sub):
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--sip2-port", type=int, default=6001, help="0 turns SIP2 off")
+    p.add_argument("--https-port", type=int, default=8443,
+                   help="HTTPS with this device's certificate, if it has one (0: off)")
+    p.add_argument("--sip2-tls-port", type=int, default=None,
+                   help="SIP2 over TLS (default: the SIP2 port + 1; 0: off)")
     p.add_argument("--threads", type=int, default=8)
     p.set_defaults(func=cmd_serve)
 
@@ -69,6 +73,13 @@ def register(sub):
 def cmd_init(args):
     ctx = datadir.init(require_data(args), args.library, args.name, args.role, args.database)
     print(f"initialised {args.library} ({args.role}) in {args.data}; device {ctx.origin}")
+    if args.role == "hub":  # the town's certificate authority and the hub's own certificate
+        from sync import pki
+
+        pki.ensure_hub_cert(ctx.data_dir, ctx.origin, ctx.settings)
+        _, ca = pki.load_or_create_ca(ctx.data_dir, ctx.origin)
+        print(f"town CA made in {pki.path(ctx.data_dir, pki.CA_CERT)} "
+              f"(fingerprint {pki.fingerprint(ca)})")
 
 
 def cmd_user_add(args):
@@ -81,21 +92,49 @@ def cmd_user_add(args):
     print(f"user {args.username} ({args.role}) added")
 
 
-def serve(ctx, host, port, sip2_port, threads=8, banner=None):
-    """waitress for the web, a thread for SIP2; tells systemd when ready."""
+def _tls_files(ctx):
+    """(certificate, key) this device serves TLS with, if it holds them; a hub (re)issues
+    its own from the town CA first."""
+    from sync import pki
+
+    if ctx.role == "hub":
+        pki.ensure_hub_cert(ctx.data_dir, ctx.origin, ctx.settings)
+    return pki.server_files(ctx.data_dir)
+
+
+def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2_tls_port=0):
+    """waitress for plain HTTP, cheroot for HTTPS (appliance/web/https.py), threads for
+    SIP2 and SIP2 over TLS; tells systemd when ready."""
     import waitress
 
-    from ..web import create_app
+    from ..sip2.server import serve_in_thread
+    from ..web import create_app, https
 
+    tls = _tls_files(ctx) if (https_port or sip2_tls_port) else None
     app = create_app(ctx)
-    sip2 = None
+    closers, contexts, notes = [], [], []
+    if tls and https_port:
+        secure = https.HttpsServer(app, host, https_port, *tls, threads=threads)
+        app.config["THUVIEN_HTTPS_PORT"] = secure.port  # HTTP from the LAN goes there
+        closers.append(secure.stop)
+        contexts.append(secure.context)
+        notes.append(f"https://{host}:{secure.port}/")
     if sip2_port:
-        from ..sip2.server import serve_in_thread
         sip2 = serve_in_thread(ctx, host, sip2_port)
+        closers.append(sip2.shutdown)
+        notes.append(f"SIP2 on {host}:{sip2.port}")
+    if tls and sip2_tls_port:
+        contexts.append(https.server_context(*tls))
+        sip2s = serve_in_thread(ctx, host, sip2_tls_port, ssl_context=contexts[-1])
+        closers.append(sip2s.shutdown)
+        notes.append(f"SIP2 over TLS on {host}:{sip2s.port}")
+    if contexts:
+        renew = (lambda: _tls_files(ctx)) if ctx.role == "hub" else None
+        closers.append(https.CertReloader(*tls, contexts, renew=renew).start().stop)
     server = waitress.create_server(app, host=host, port=port, threads=threads,
                                     ident="thuvien", clear_untrusted_proxy_headers=True)
     print(banner or f"thuvien {ctx.library} serving on http://{host}:{server.effective_port}/"
-          + (f" and SIP2 on {host}:{sip2.port}" if sip2 else ""), flush=True)
+          + "".join(f" and {n}" for n in notes), flush=True)
     from provisioning import sdnotify
 
     from ..maintenance import Maintenance, run_once
@@ -109,13 +148,16 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None):
     finally:
         housekeeping.stop()
         watchdog.stop() if watchdog else None
-        if sip2:
-            sip2.shutdown()
+        for close in reversed(closers):
+            close()
 
 
 def cmd_serve(args):
     ctx = open_context(args)
-    serve(ctx, args.host, args.port, args.sip2_port, args.threads)
+    sip2_tls = args.sip2_tls_port if args.sip2_tls_port is not None else (
+        args.sip2_port + 1 if args.sip2_port else 0)
+    serve(ctx, args.host, args.port, args.sip2_port, args.threads,
+          https_port=args.https_port, sip2_tls_port=sip2_tls)
 
 
 def seed_demo(ctx, csv_path=DEMO_CSV):

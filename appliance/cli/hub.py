@@ -37,7 +37,9 @@ def cmd_token_create(args):
     finally:
         ctx.close()
     print(token)
-    print(f"library {args.library}, valid {args.hours:g} h, once", file=sys.stderr)
+    print(f"library {args.library}, valid {args.hours:g} h, once; the part after the dot is "
+          "the town CA's fingerprint, which the device checks before it trusts the hub",
+          file=sys.stderr)
     return 0
 
 

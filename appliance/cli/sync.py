@@ -14,6 +14,9 @@ def register(sub):
     data_dir_arg(p)
     p.add_argument("--hub", required=True, help="the hub's address, e.g. http://hub:8080")
     p.add_argument("--token", required=True, help="the one-time token made at the hub")
+    p.add_argument("--tls-name", action="append", default=[], metavar="NAME",
+                   help="another DNS name or IP address this device serves on, for its "
+                        "certificate (repeatable; <device>.local and localhost are always in)")
     p.set_defaults(func=cmd_enroll)
 
     p = sub.add_parser("sync", help="ship events to the hub and pull the town's")
@@ -22,7 +25,9 @@ def register(sub):
                              ("status", cmd_status, "print the sync status as JSON"),
                              ("run", cmd_run, "the scheduled agent, with back-off"),
                              ("rotate-keys", cmd_rotate,
-                              "make new device keys; the next sync hands them to the hub")):
+                              "make new device keys; the next sync hands them to the hub"),
+                             ("renew-cert", cmd_renew_cert,
+                              "ask the hub for a new TLS certificate for this device now")):
         a = ssub.add_parser(name, help=text)
         data_dir_arg(a)
         a.set_defaults(func=func)
@@ -44,6 +49,12 @@ def cmd_enroll(args):
     from sync import enrol, protocol
 
     ctx = open_context(args)
+    if args.tls_name:  # kept in settings: renewals ask for the same names
+        from appliance.core.context import save_settings
+
+        tls = ctx.settings.setdefault("tls", {})
+        tls["names"] = list(dict.fromkeys([*(tls.get("names") or []), *args.tls_name]))
+        save_settings(ctx.data_dir, ctx.settings)
     try:
         conf = enrol.enrol_with(ctx, args.hub, args.token)
     except protocol.SyncError as e:
@@ -52,6 +63,8 @@ def cmd_enroll(args):
     finally:
         ctx.close()
     print(f"enrolled {ctx.origin} with hub {conf['hub_id']} at {conf['hub_url']}")
+    if conf.get("tls"):
+        _print_cert(conf["tls"])
     if conf.get("enrolment") == "pending":
         print("waiting for approval by the hub's staff; sync starts once approved")
     return 0
@@ -153,4 +166,27 @@ def cmd_rotate(args):
     new = keys.prepare_rotation(data)
     print(f"new keys ready (signing key {new.public_dict()['sign_key'][:12]}...); "
           "the next sync hands them to the hub, which accepts the old ones for an overlap")
+    return 0
+
+
+def _print_cert(tls):
+    print(f"TLS certificate for {', '.join(tls['names'])} until {tls['not_after']}")
+    if tls.get("refused_names"):
+        print(f"the hub left out names this device may not hold: "
+              f"{', '.join(tls['refused_names'])}", file=sys.stderr)
+
+
+def cmd_renew_cert(args):
+    from sync import certs
+
+    ctx = open_context(args)
+    try:
+        tls = certs.renew(ctx)
+    except certs.CertError as e:
+        print(f"thuvien: certificate renewal failed: {e.message}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    _print_cert(tls)
+    print("thuvien serve loads it within the hour (or at its next start)")
     return 0

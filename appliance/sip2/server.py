@@ -14,6 +14,7 @@ import logging
 import re
 import socket
 import socketserver
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from . import codec, messages
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before we hang up
+HANDSHAKE_TIMEOUT = 15.0  # a TLS client that does not finish its handshake is dropped
 MAX_BAD_LINES = 5
 MAX_CONNECTIONS = 32
 _LINE_END = re.compile(rb"\r\n?|\n")
@@ -53,6 +55,8 @@ class _Handler(socketserver.BaseRequestHandler):
             log.warning("sip2: too many connections, refusing %s", self.client_address)
             return
         try:
+            if isinstance(self.request, ssl.SSLSocket) and not self._handshake():
+                return
             self.request.settimeout(srv.idle_timeout)
             session = Session(ctx=srv.ctx, peer=f"{self.client_address[0]}:{self.client_address[1]}",
                               institution=getattr(srv.ctx, "library", "") or "")
@@ -60,6 +64,16 @@ class _Handler(socketserver.BaseRequestHandler):
         finally:
             srv.slots.release()
             _close_thread_db(srv.ctx)
+
+    def _handshake(self) -> bool:
+        """In the connection's own thread, so a slow client never holds up the others."""
+        self.request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            self.request.do_handshake()
+        except (OSError, ssl.SSLError) as exc:
+            log.info("sip2: TLS handshake with %s failed: %s", self.client_address, exc)
+            return False
+        return True
 
     def _serve(self, session: Session):
         for line in _lines(self.request):
@@ -150,6 +164,19 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         return reply
 
 
+class _TLSServer(_TCPServer):
+    """SIP2 over TLS: the same protocol inside TLS, with this device's certificate."""
+
+    def __init__(self, addr, ctx, idle_timeout, max_connections, ssl_context):
+        self.ssl_context = ssl_context
+        super().__init__(addr, ctx, idle_timeout, max_connections)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        return self.ssl_context.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False), addr
+
+
 class ServerHandle:
     """A running SIP2 server: `.port`, `.shutdown()`."""
 
@@ -166,13 +193,19 @@ class ServerHandle:
 
 def serve_in_thread(ctx, host: str = "127.0.0.1", port: int = 6001,
                     idle_timeout: float | None = None,
-                    max_connections: int = MAX_CONNECTIONS) -> ServerHandle:
-    """Start the SIP2 server in a background thread; port 0 picks a free port."""
+                    max_connections: int = MAX_CONNECTIONS,
+                    ssl_context: ssl.SSLContext | None = None) -> ServerHandle:
+    """Start the SIP2 server in a background thread; port 0 picks a free port.
+    With ``ssl_context`` it speaks SIP2 over TLS (the plain port stays for old machines)."""
     settings = getattr(ctx, "settings", {}) or {}
     timeout = idle_timeout or float(settings.get("sip2_idle_timeout", DEFAULT_IDLE_TIMEOUT))
-    server = _TCPServer((host, port), ctx, timeout, max_connections)
+    if ssl_context is None:
+        server = _TCPServer((host, port), ctx, timeout, max_connections)
+    else:
+        server = _TLSServer((host, port), ctx, timeout, max_connections, ssl_context)
     thread = threading.Thread(target=server.serve_forever, name=f"sip2:{port}",
                               kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    log.info("sip2: listening on %s:%s", *server.server_address[:2])
+    log.info("sip2: listening on %s:%s%s", *server.server_address[:2],
+             " (TLS)" if ssl_context else "")
     return ServerHandle(server, thread)

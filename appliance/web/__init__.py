@@ -1,9 +1,11 @@
 """The Flask application: desk, API and (registered below) every other blueprint."""
 
 import importlib
+import ipaddress
 import secrets
 
-from flask import Flask, g, request, session
+from flask import Flask, g, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 
 from ..core.context import Context
@@ -22,6 +24,7 @@ BLUEPRINTS = [
     "appliance.web.opendata:bp",
     "appliance.web.cataloguing:bp",
     "sync.hub:bp",
+    "sync.certweb:bp",
     "appliance.web.fleet:bp",
 ]
 
@@ -34,6 +37,41 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is `Secure` whenever the request came over HTTPS, so one app
+    serves the kiosk on loopback HTTP and people on the LAN over HTTPS."""
+
+    def get_cookie_secure(self, app):
+        return request.is_secure or super().get_cookie_secure(app)
+
+
+def _is_loopback(address) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+# Machine-to-machine paths whose content protects itself (sealed batches, signed bundles
+# and renewal requests, the public CA certificate): branches enrolled with an http:// hub
+# address before the hub served HTTPS keep syncing. Enrolment (a token) is not among them.
+PLAIN_HTTP_PATHS = ("/sync/v1/exchange", "/sync/v1/updates/", "/sync/v1/ca", "/sync/v1/cert")
+
+
+def https_redirect(app):
+    """HTTP from another machine goes to HTTPS (``THUVIEN_HTTPS_PORT``, set by `thuvien
+    serve` when this device has a certificate); loopback HTTP (the kiosk, the demo, the
+    device daemon, the update health check) stays as it is."""
+    port = app.config.get("THUVIEN_HTTPS_PORT")
+    if not port or request.is_secure or _is_loopback(request.remote_addr):
+        return None
+    if request.path.startswith(PLAIN_HTTP_PATHS):
+        return None
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    netloc = host if int(port) == 443 else f"{host}:{port}"
+    return redirect(f"https://{netloc}{request.full_path.rstrip('?')}", code=308)
 
 
 def create_app(ctx_or_dir, testing=False, **config):
@@ -56,6 +94,8 @@ def create_app(ctx_or_dir, testing=False, **config):
         JSON_SORT_KEYS=False,
     )
     app.config.update(config)
+    app.session_interface = _SessionInterface()
+    app.before_request(lambda: https_redirect(app))  # first: nothing runs in clear
     app.extensions["thuvien"] = ctx
     Babel(app, locale_selector=i18n.select_locale)
     for blueprint in blueprints:
