@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from appliance.core import circulation, events, patrons, verify
+from appliance.core import circulation, datadir, events, patrons, verify
 from appliance.core.context import Context
 from appliance.core.errors import Invalid
 from appliance.core.models import Conflict, Event, Item, Loan, Patron
-from tests.factories import make_library
+from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
 def test_every_change_is_a_chained_event(ctx):
@@ -63,11 +63,12 @@ def _copy_events(src_ctx):
 
 
 @pytest.fixture
-def two_sites(tmp_path, ctx):
-    """`ctx` (the branch) and a second device of the same library that has its events."""
+def two_sites(tmp_path, ctx, hub_db):
+    """`ctx` (the branch) and the hub (SQLite or PostgreSQL), which has its events."""
     history = _copy_events(ctx)
     ctx.close()
-    other = make_library(tmp_path / "other", role="hub")
+    other = datadir.init(tmp_path / "other", ctx.library, "Thư viện phường Hòa Hiệp Trung",
+                         role="hub", database=hub_db)
     result = events.ingest(other, history)
     assert result["applied"] == len(history)
     other_events = _copy_events(other)

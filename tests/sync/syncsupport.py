@@ -7,6 +7,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 import sync.hub  # noqa: F401  (registers sync's tables)
 from appliance.core import catalogue, datadir, events, patrons
 from appliance.core.context import Context
@@ -195,3 +197,13 @@ def hub_database(backend):
         conn.close()
 
 
+# Every test of what the hub does runs against both databases a hub may use.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS, name="hub_db")
+def hub_db_fixture(request):
+    """`hub_db`: the hub's database for one test, None (SQLite in its folder) or a fresh
+    PostgreSQL schema. Tests outside tests/sync import this to use it."""
+    with hub_database(request.param) as url:
+        yield url
