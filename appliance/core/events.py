@@ -156,6 +156,7 @@ def _insert(d, pos):
 
 
 INSERT_CHUNK = 80  # rows per INSERT: 880 parameters, under every SQLite's limit
+COPY_FROM = 20  # a batch this long goes into PostgreSQL by COPY: no statement to parse
 
 
 @functools.cache
@@ -169,6 +170,9 @@ def _insert_many(pairs, relayed=False):
     statement is a round trip."""
     rows = [dict(d, pos=pos, body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]),
                  relayed=relayed) for d, pos in pairs]
+    if len(rows) >= COPY_FROM and dialect.is_postgres(Event._meta.database):
+        dialect.copy_rows("event", COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
+        return [_event(row) for row in rows]
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
         dialect.run(_insert_sql(len(chunk)), tuple(row[c] for row in chunk for c in COLUMNS))
@@ -262,9 +266,10 @@ def ingest(ctx, event_dicts, relayed=False):
             pos += 1
             heads[origin] = (d["seq"], d["hash"])
         stored = _insert_many(fresh, relayed)  # the whole batch checked: store it, then apply
-        for ev, (d, _) in zip(stored, fresh, strict=True):
+        for ev in stored:
             ctx.clock.observe(ev.hlc)
-            projector.apply(ctx, ev, d["body"])
+        projector.apply_all(ctx, [(ev, d["body"]) for ev, (d, _) in zip(stored, fresh,
+                                                                          strict=True)])
         applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}

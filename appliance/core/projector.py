@@ -7,6 +7,7 @@ Conflict row with both sides, never a dropped event. Record edits are
 last-writer-wins per field by HLC; the losing value is kept in a Conflict when the
 two edits did not see each other."""
 
+import functools
 import json
 import uuid
 
@@ -36,11 +37,43 @@ def apply(ctx, ev, body=None):
     handler(ev, body)
 
 
-def _conflict(ev, kind, entity, details, other_event=None, suffix=""):
-    Conflict.insert(
+LOAN_PATH = ("loan.out", "loan.in")
+
+
+def apply_all(ctx, pairs):
+    """Apply (event, parsed body) pairs in order, as `apply` would one by one: runs of
+    loans and returns (most of what a branch sends) go through `Batched`."""
+    run = []
+    for ev, body in pairs:
+        if ev.kind in LOAN_PATH:
+            run.append((ev, body))
+            continue
+        _apply_run(run)
+        run = []
+        apply(ctx, ev, body)
+    _apply_run(run)
+
+
+def _apply_run(run):
+    if len(run) < 2:
+        for ev, body in run:
+            HANDLERS[ev.kind](ev, body)
+        return
+    io = Batched([body for _, body in run])
+    for ev, body in run:
+        HANDLERS[ev.kind](ev, body, io)
+    io.flush()
+
+
+def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None):
+    query = Conflict.insert(
         id=str(uuid.uuid5(_NS, f"{ev.id}:{kind}:{suffix}")), kind=kind, library=ev.library,
         entity=entity, event=ev.id, other_event=other_event, details=details,
-        created_at=ev.wall).on_conflict_ignore().execute()
+        created_at=ev.wall).on_conflict_ignore()
+    if io is None:
+        query.execute()
+    else:
+        io.query(query)
 
 
 # Records: last writer wins per field.
@@ -145,6 +178,7 @@ _LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.i
     WHERE i.id = ?"""
 _SET_ITEM_IF_FREE = """UPDATE item SET status = ?, transit_to = ? WHERE id = ?
     AND NOT EXISTS (SELECT 1 FROM loan WHERE item_id = ? AND returned_at IS NULL)"""
+_END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
 
 
 # On the hub's PostgreSQL the loan and the copy's status go in one statement.
@@ -158,48 +192,210 @@ def _execute(text, *params):
     return dialect.run(text, params)
 
 
-def loan_out(ev, body):
-    row = _execute(_LOAN_OUT_VIEW, body["patron_id"], body["item_id"]).fetchone()
+class Direct:
+    """What the loan path reads and writes, each statement run when asked: a desk's loan,
+    an event alone, a rebuild."""
+
+    def view(self, patron_id, item_id):
+        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at), or None
+        when the copy is unknown."""
+        return _execute(_LOAN_OUT_VIEW, patron_id, item_id).fetchone()
+
+    def open_loan(self, item_id):
+        standing = _open_loan(item_id)
+        return standing.id if standing else None
+
+    def returned(self, loan_id):
+        """When a held loan was returned (None while open); `False` for a loan not held."""
+        loan = LOAN.first(loan_id)
+        return False if loan is None else loan.returned_at
+
+    def close(self, at, fee, loan_id):
+        """Return an open loan; whether it was open."""
+        return RETURN_LOAN.execute(at, fee, loan_id).rowcount > 0
+
+    def end(self, loan_id, at):
+        """A standing loan ended by a later checkout of its copy elsewhere."""
+        _execute(_END_LOAN, at, loan_id)
+
+    def lend(self, values):
+        """Store a loan (INSERT_LOAN's values); an open one puts its copy on loan."""
+        item_id, returned_at = values[1], values[7]
+        if returned_at is None and dialect.is_postgres(Loan._meta.database):
+            _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
+        else:
+            INSERT_LOAN.execute(*values)
+            if returned_at is None:
+                _set_item(item_id, status="on_loan", transit_to=None)
+
+    def shelve(self, item_id, status, transit_to):
+        """A returned copy's status, unless it is out on another loan."""
+        _execute(_SET_ITEM_IF_FREE, status, transit_to, item_id, item_id)
+
+    def query(self, query):
+        query.execute()
+
+
+DIRECT = Direct()
+
+
+class Batched(Direct):
+    """The loan path for a run of loan events from a batch, set-wise: what the run reads is
+    fetched for the whole run in a few queries, the run's changes are kept here, and only
+    the rows they end as are written by `flush` — a loan made and returned within the run
+    is one INSERT, a copy lent and returned twenty times one UPDATE — sent many to a
+    round trip on PostgreSQL. The rows are those the events make applied one by one
+    through `Direct` (`verify` replays the log one by one and compares)."""
+
+    def __init__(self, bodies):
+        items, patrons, loans = set(), set(), set()
+        for body in bodies:
+            items.add(body.get("item_id"))
+            patrons.add(body.get("patron_id"))
+            loans.add(body.get("loan_id"))
+        self.barcodes = dict(_fetch("SELECT id, barcode FROM item WHERE id IN ({})", items))
+        self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
+                                                 patrons)}
+        # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
+        self.loans, self.open = {}, {}
+        for text, keys in ((_LOANS_BY_ID, loans), (_OPEN_LOANS_OF, items)):
+            for loan_id, item_id, returned_at, out_hlc, out_at in _fetch(text, keys):
+                if loan_id not in self.loans:
+                    self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
+                    if returned_at is None:
+                        self.open.setdefault(item_id, []).append(loan_id)
+        self.made = {}  # loan id -> the row of a loan this run makes
+        self.changed = {}  # loan id -> {column: value} of a held loan this run changes
+        self.status = {}  # item id -> (status, transit_to) it ends with
+        self.writes = []  # other writes (conflicts, holds), in order
+
+    def view(self, patron_id, item_id):
+        if item_id not in self.barcodes:
+            return None
+        standing = (self.open.get(item_id) or [None])[0]
+        _, _, out_hlc, out_at = self.loans[standing] if standing else (None,) * 4
+        return (item_id, self.barcodes[item_id],
+                patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at)
+
+    def open_loan(self, item_id):
+        return (self.open.get(item_id) or [None])[0]
+
+    def returned(self, loan_id):
+        loan = self.loans.get(loan_id)
+        return False if loan is None else loan[1]
+
+    def close(self, at, fee, loan_id):
+        loan = self.loans.get(loan_id)
+        if loan is None or loan[1] is not None:
+            return False  # RETURN_LOAN would match no row
+        self._change(loan_id, returned_at=at, fee=fee)
+        return True
+
+    def end(self, loan_id, at):
+        self._change(loan_id, returned_at=at)
+
+    def _change(self, loan_id, **columns):
+        loan = self.loans[loan_id]
+        if loan[1] is None and "returned_at" in columns:
+            self.open[loan[0]].remove(loan_id)
+        loan[1] = columns.get("returned_at", loan[1])
+        (self.made.get(loan_id) or self.changed.setdefault(loan_id, {})).update(columns)
+
+    def lend(self, values):
+        loan_id, item_id, _, _, out_at, out_hlc, _, returned_at = values
+        if loan_id not in self.loans:  # INSERT ... ON CONFLICT DO NOTHING
+            self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
+            self.made[loan_id] = dict(zip(_LOAN_COLUMNS, (*values, 0, 0), strict=True))
+            if returned_at is None:
+                self.open.setdefault(item_id, []).append(loan_id)
+        if returned_at is None:
+            self.status[item_id] = ("on_loan", None)
+
+    def shelve(self, item_id, status, transit_to):
+        if not self.open.get(item_id):
+            self.status[item_id] = (status, transit_to)
+
+    def query(self, query):
+        self.writes.append(query.sql())
+
+    def flush(self):
+        rows = list(self.made.values())
+        statements = list(self.writes)
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start:start + _ROWS_PER_INSERT]
+            statements.append((dialect.sql(_insert_loans(len(chunk))),
+                               tuple(row[c] for row in chunk for c in _LOAN_COLUMNS)))
+        for loan_id, columns in self.changed.items():
+            names = sorted(columns)
+            statements.append((dialect.sql("UPDATE loan SET %s WHERE id = ?" % ", ".join(
+                f"{name} = ?" for name in names)), (*(columns[n] for n in names), loan_id)))
+        for item_id, (status, transit_to) in self.status.items():
+            statements.append((dialect.sql("UPDATE item SET status = ?, transit_to = ? "
+                                           "WHERE id = ?"), (status, transit_to, item_id)))
+        dialect.run_many(statements)
+
+
+_LOAN_COLUMNS = ("id", "item_id", "patron_id", "library", "out_at", "out_hlc", "due_date",
+                 "returned_at", "renewals", "fee")
+_ROWS_PER_INSERT = 80  # 800 parameters, under every SQLite's limit
+
+
+@functools.cache
+def _insert_loans(count):
+    one = "(%s)" % ", ".join("?" * len(_LOAN_COLUMNS))
+    return "INSERT INTO loan (%s) VALUES %s" % (", ".join(_LOAN_COLUMNS),
+                                                 ", ".join([one] * count))
+
+
+_LOANS_BY_ID = "SELECT id, item_id, returned_at, out_hlc, out_at FROM loan WHERE id IN ({})"
+_OPEN_LOANS_OF = """SELECT id, item_id, returned_at, out_hlc, out_at FROM loan
+    WHERE item_id IN ({}) AND returned_at IS NULL ORDER BY id"""
+_IN_CHUNK = 500  # values per IN list: under every SQLite's parameter limit
+
+
+def _fetch(text, values):
+    values = sorted(v for v in values if isinstance(v, str))
+    rows = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start:start + _IN_CHUNK]
+        rows.extend(dialect.run(text.format(", ".join("?" * len(chunk))), chunk).fetchall())
+    return rows
+
+
+def loan_out(ev, body, io=DIRECT):
+    row = io.view(body["patron_id"], body["item_id"])
     if row is None or row[2] is None:
-        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body})
+        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body}, io=io)
         return
     item_id, barcode, patron_id, standing_id, standing_hlc, standing_at = row
     returned_at = None
     if standing_id is not None and standing_id != body["loan_id"]:
         # One copy cannot be at two places: the later checkout stands.
         if ev.hlc > standing_hlc:
-            Loan.update(returned_at=body["at"]).where(Loan.id == standing_id).execute()
+            io.end(standing_id, body["at"])
         else:
             returned_at = standing_at
         _conflict(ev, "loaned_twice", item_id, {
             "item": barcode, "loans": sorted([standing_id, body["loan_id"]]),
-            "open": body["loan_id"] if returned_at is None else standing_id})
-    values = (body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
-              body["due_date"], returned_at)
-    if returned_at is None and dialect.is_postgres(Loan._meta.database):
-        _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
-    else:
-        INSERT_LOAN.execute(*values)
-        if returned_at is None:
-            _set_item(item_id, status="on_loan", transit_to=None)
+            "open": body["loan_id"] if returned_at is None else standing_id}, io=io)
+    io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
+             body["due_date"], returned_at))
     if body.get("hold_id"):
-        Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]).execute()
+        io.query(Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]))
 
 
-def loan_in(ev, body):
+def loan_in(ev, body, io=DIRECT):
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
-        standing = _open_loan(body["item_id"])
-        loan_id = standing.id if standing else None
-    closed = loan_id and RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan_id).rowcount
+        loan_id = io.open_loan(body["item_id"])
+    closed = loan_id and io.close(body["at"], body.get("fee", 0), loan_id)
     if not closed:
-        earlier = LOAN.first(loan_id) if loan_id else None
+        earlier = io.returned(loan_id) if loan_id else False
         _conflict(ev, "returned_not_on_loan", body["item_id"], {
             "loan_id": body.get("loan_id"), "at": body["at"],
-            "earlier_return": earlier.returned_at if earlier else None})
+            "earlier_return": earlier or None}, io=io)
     transit = body.get("transit_to")
-    _execute(_SET_ITEM_IF_FREE, "in_transit" if transit else "available", transit,
-             body["item_id"], body["item_id"])
+    io.shelve(body["item_id"], "in_transit" if transit else "available", transit)
 
 
 def loan_renew(ev, body):

@@ -214,3 +214,37 @@ def test_ids_are_uuid7_in_time_order():
         assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert parsed.int >> 80 == int(text[:8] + text[9:13], 16)  # the milliseconds
     assert made == sorted(made) and len(set(made)) == 50
+
+
+def test_a_batch_of_loans_with_conflicts_applies_as_one_by_one(two_sites):
+    """A run of loans and returns is applied set-wise at the hub (projector.Batched); the
+    rows must be those of the events applied one by one, which `verify` replays."""
+    branch, other, _ = two_sites
+    first = circulation.checkout(branch, "P0001", "1001")
+    circulation.checkout(branch, "P0001", "1002")
+    synced = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    events.ingest(other, synced)
+    circulation.checkin(other, "1001")  # returned at the hub as well
+    at_hub = circulation.checkout(other, "P0002", "1003")
+    branch = Context.open(branch.data_dir)
+    circulation.checkin(branch, "1001")
+    at_branch = circulation.checkout(branch, "P0001", "1003")  # later: it stands
+    circulation.checkin(branch, "1002")
+    circulation.checkout(branch, "P0002", "1002")
+    circulation.checkout(branch, "P0002", "1004")
+    circulation.checkin(branch, "1004")
+    run = _copy_events(branch)[len(synced):]
+    assert len(run) == 6 and {e["kind"] for e in run} == {"loan.out", "loan.in"}
+    other = Context.open(other.data_dir)
+    assert events.ingest(other, run)["applied"] == 6
+    kinds = {c.kind: c for c in Conflict.select()}
+    assert kinds["returned_not_on_loan"].details["loan_id"] == first["loan_id"]
+    assert kinds["returned_not_on_loan"].details["earlier_return"] is not None
+    assert sorted(kinds["loaned_twice"].details["loans"]) == sorted(
+        [at_hub["loan_id"], at_branch["loan_id"]])
+    open_loans = {loan.item.barcode: loan.patron.card
+                  for loan in Loan.select().where(Loan.returned_at.is_null())}
+    assert open_loans == {"1003": "P0001", "1002": "P0002"}
+    assert {i.barcode: i.status for i in Item.select()}["1004"] == "available"
+    assert verify.verify(other) == []
