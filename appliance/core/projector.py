@@ -37,29 +37,30 @@ def apply(ctx, ev, body=None):
     handler(ev, body)
 
 
-LOAN_PATH = ("loan.out", "loan.in")
-
-
 def apply_all(ctx, pairs):
-    """Apply (event, parsed body) pairs in order, as `apply` would one by one: runs of
-    loans and returns (most of what a branch sends) go through `Batched`."""
-    run = []
+    """Apply (event, parsed body) pairs in order, with the rows `apply` would leave one by
+    one: runs of loans and returns, and runs of record edits (most of what a branch
+    sends), go set-wise through `Batched` and `Records`."""
+    run, kind = [], None
     for ev, body in pairs:
-        if ev.kind in LOAN_PATH:
+        group = RUNS.get(ev.kind)
+        if group is not None and group is kind:
             run.append((ev, body))
             continue
-        _apply_run(run)
-        run = []
-        apply(ctx, ev, body)
-    _apply_run(run)
+        _apply_run(kind, run)
+        run, kind = [(ev, body)], group
+        if group is None:
+            _apply_run(None, run)
+            run = []
+    _apply_run(kind, run)
 
 
-def _apply_run(run):
-    if len(run) < 2:
+def _apply_run(group, run):
+    if group is None or len(run) < 2:
         for ev, body in run:
-            HANDLERS[ev.kind](ev, body)
+            apply(None, ev, body)
         return
-    io = Batched([body for _, body in run])
+    io = group([body for _, body in run])
     for ev, body in run:
         HANDLERS[ev.kind](ev, body, io)
     io.flush()
@@ -78,34 +79,41 @@ def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None):
 
 # Records: last writer wins per field.
 
-def _merge(ev, model, key, body, create):
+def _merge(ev, model, key, body, create, io=None):
     fields = {k: v for k, v in body["fields"].items() if k in model._meta.fields}
     base = body.get("base", {})
-    row = by_key(model, key).first(body["id"])
+    row = by_key(model, key).first(body["id"]) if io is None else io.row(model, body["id"])
     if row is None:
         row = model(**{key: body["id"]}, **create(ev, body))
         for name, value in fields.items():
             setattr(row, name, value)
         row.field_hlc = {name: ev.hlc for name in fields}
-        row.save(force_insert=True)
+        if io is None:
+            row.save(force_insert=True)
+        else:
+            io.keep(row, new=True)
         return row
     stamps = dict(row.field_hlc or {})
     for name, value in fields.items():
-        held, stamp = getattr(row, name), stamps.get(name, 0)
+        # the stored value (a copy's record as its id, not the record loaded)
+        held, stamp = row.__data__.get(name), stamps.get(name, 0)
         concurrent = base.get(name, stamp) != stamp
         if ev.hlc > stamp:
             if concurrent and held != value:
                 _conflict(ev, "edit_conflict", body["id"], {
                     "model": model.__name__, "field": name, "kept": value, "lost": held},
-                    suffix=name)
+                    suffix=name, io=io)
             setattr(row, name, value)
             stamps[name] = ev.hlc
         elif held != value:
             _conflict(ev, "edit_conflict", body["id"], {
                 "model": model.__name__, "field": name, "kept": held, "lost": value},
-                suffix=name)
+                suffix=name, io=io)
     row.field_hlc = stamps
-    row.save()
+    if io is None:
+        row.save()
+    else:
+        io.keep(row)
     return row
 
 
@@ -118,31 +126,107 @@ def library_saved(ev, body):
     _merge(ev, Library, "code", body, lambda ev, body: {"name": body["fields"].get("name", "")})
 
 
-def patron_saved(ev, body):
+def patron_saved(ev, body, io=None):
     _merge(ev, Patron, "id", body, lambda ev, body: dict(
-        _created(ev, body), library=body["fields"].get("library", ev.library)))
+        _created(ev, body), library=body["fields"].get("library", ev.library)), io)
 
 
-def bib_saved(ev, body):
-    bib = _merge(ev, Bib, "id", body, _created)
+def bib_saved(ev, body, io=None):
+    bib = _merge(ev, Bib, "id", body, _created, io)
+    if io is not None:
+        bib.updated_hlc = ev.hlc
+        io.keep(bib, indexed=bib.id)
+        return
     Bib.update(updated_hlc=ev.hlc).where(Bib.id == bib.id).execute()
     search.on_bib_changed(Bib._meta.database, bib.id)
 
 
-def _ensure_bib(bib_id, ev):
+def _ensure_bib(bib_id, ev, io=None):
     """An item may arrive before its record; a stub is filled in when the record comes."""
-    if not Bib.select().where(Bib.id == bib_id).exists():
+    if io is not None:
+        if io.row(Bib, bib_id) is None:
+            io.keep(Bib(id=bib_id, title="", created_at=ev.wall), new=True)
+    elif not Bib.select().where(Bib.id == bib_id).exists():
         Bib.insert(id=bib_id, title="", created_at=ev.wall).execute()
 
 
-def item_saved(ev, body):
+def item_saved(ev, body, io=None):
     fields = body["fields"]
     if "bib" in fields:
-        _ensure_bib(fields["bib"], ev)
+        _ensure_bib(fields["bib"], ev, io)
     item = _merge(ev, Item, "id", body, lambda ev, body: {
         "accession_date": body.get("at", ev.wall)[:10],
-        "library": body["fields"].get("library", ev.library)})
+        "library": body["fields"].get("library", ev.library)}, io)
+    if io is not None:
+        io.keep(item, indexed=item.bib_id)
+        return
     search.on_bib_changed(Bib._meta.database, item.bib_id)
+
+
+class Records:
+    """A run of record edits (records, copies, patron cards) from a batch, set-wise: the
+    rows the run edits are fetched at once, edited here by the rules `_merge` applies one
+    by one, and each written once by `flush` (many to a round trip on PostgreSQL); the
+    search index is renewed after, once per record touched."""
+
+    MODELS = {"bib.saved": Bib, "patron.saved": Patron, "item.saved": Item}
+
+    def __init__(self, bodies):
+        wanted = {Bib: set(), Patron: set(), Item: set()}
+        for body in bodies:
+            for model in wanted:  # which model a body is for is not in it: ask them all
+                wanted[model].add(body.get("id"))
+            wanted[Bib].add(body.get("fields", {}).get("bib"))
+        self.rows = {}
+        for model, keys in wanted.items():
+            keys = sorted(k for k in keys if isinstance(k, str))
+            for start in range(0, len(keys), _IN_CHUNK):
+                for row in model.select().where(model.id.in_(keys[start:start + _IN_CHUNK])):
+                    self.rows[(model, row.id)] = row
+        self.new, self.dirty = {}, {}  # (model, id) -> row, in the order first written
+        self.writes, self.indexed = [], {}
+
+    def row(self, model, key):
+        return self.rows.get((model, key))
+
+    def keep(self, row, new=False, indexed=None):
+        """A row as an event left it, stored as the database gives it back (as `Direct`
+        reads it again for the next event)."""
+        model = type(row)
+        for name, value in row.__data__.items():
+            if value is not None:
+                field = model._meta.fields[name]
+                row.__data__[name] = field.python_value(field.db_value(value))
+        key = (model, row.id)
+        self.rows[key] = row
+        if new:
+            self.new[key] = row
+        elif key not in self.new:
+            self.dirty[key] = row
+        if indexed is not None:
+            self.indexed[indexed] = None
+
+    def query(self, query):
+        self.writes.append(query.sql())
+
+    def flush(self):
+        statements = list(self.writes)
+        for model in (Bib, Patron, Item):  # copies point at records
+            rows = [row for (m, _), row in self.new.items() if m is model]
+            names = [f.name for f in model._meta.sorted_fields]
+            step = max(1, 800 // len(names))
+            for start in range(0, len(rows), step):
+                statements.append(model.insert_many(
+                    [{n: row.__data__.get(n) for n in names} for row in rows[start:start + step]]
+                ).sql())
+        for (model, _), row in self.dirty.items():
+            statements.append(model.update({f: row.__data__.get(f.name)
+                                            for f in model._meta.sorted_fields
+                                            if not f.primary_key}).where(
+                model._meta.primary_key == row.id).sql())
+        dialect.run_many(statements)
+        for bib_id in self.indexed:
+            search.on_bib_changed(Bib._meta.database, bib_id)
 
 
 def _anonymous(library, ev):
@@ -461,6 +545,8 @@ def conflict_resolved(ev, body):
     Conflict.update(status="resolved", resolution=body.get("resolution")).where(
         Conflict.id == body["conflict_id"]).execute()
 
+
+RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS, Records)}
 
 HANDLERS = {
     "library.saved": library_saved,

@@ -248,3 +248,36 @@ def test_a_batch_of_loans_with_conflicts_applies_as_one_by_one(two_sites):
     assert open_loans == {"1003": "P0001", "1002": "P0002"}
     assert {i.barcode: i.status for i in Item.select()}["1004"] == "available"
     assert verify.verify(other) == []
+
+
+def test_a_batch_of_record_edits_with_conflicts_applies_as_one_by_one(two_sites):
+    """A run of record, copy and card edits is applied set-wise (projector.Records):
+    same rows and conflicts as one by one, which `verify` replays."""
+    from appliance.core import catalogue
+
+    branch, other, _ = two_sites
+    p1, p2 = patrons.find(branch, "P0001"), patrons.find(branch, "P0002")
+    synced = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    patrons.save(other, {"id": p2.id, "phone": "0906000000"})  # earlier than the branch's
+    branch = Context.open(branch.data_dir)
+    patrons.save(branch, {"id": p1.id, "phone": "0905000001"})
+    patrons.save(branch, {"id": p2.id, "phone": "0905000002"})
+    bib = catalogue.save_bib(branch, {"title": "Tắt đèn", "authors": ["Ngô Tất Tố"]})
+    catalogue.save_item(branch, {"bib": bib.id, "barcode": "2001"})
+    catalogue.save_bib(branch, {"id": bib.id, "title": "Tắt đèn (tái bản)"})
+    catalogue.set_status(branch, "1001", "damaged")
+    patrons.save(branch, {"id": p1.id, "phone": "0905000003"})
+    run = _copy_events(branch)[len(synced):]
+    assert {e["kind"] for e in run} == {"patron.saved", "bib.saved", "item.saved"}
+    other = Context.open(other.data_dir)
+    patrons.save(other, {"id": p1.id, "phone": "0905999999"})  # later, saw neither
+    assert events.ingest(other, run)["applied"] == len(run)
+    assert Patron.get_by_id(p1.id).phone == "0905999999"
+    assert Patron.get_by_id(p2.id).phone == "0905000002"
+    lost = sorted(c.details["lost"] for c in Conflict.select().where(
+        Conflict.kind == "edit_conflict"))
+    assert lost == ["0905000001", "0905000003", "0906000000"]
+    assert Item.get(Item.barcode == "2001").bib.title == "Tắt đèn (tái bản)"
+    assert Item.get(Item.barcode == "1001").status == "damaged"
+    assert verify.verify(other) == []
