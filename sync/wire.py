@@ -78,21 +78,37 @@ class _Reader:
         self.data, self.pos = data, 0
 
     def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise WireError("column ended early")
-        self.pos += 1
-        return self.data[self.pos - 1]
+        pos = self.pos
+        try:
+            b = self.data[pos]
+        except IndexError:
+            raise WireError("column ended early") from None
+        self.pos = pos + 1
+        return b
 
     def uint(self) -> int:
-        n = shift = 0
-        while True:
-            b = self.byte()
-            n |= (b & 0x7F) << shift
+        # A hub decodes every event of every branch: bytes are read in place, and the
+        # one-byte varint (most of them) returns at once.
+        data, pos = self.data, self.pos
+        try:
+            b = data[pos]
+            pos += 1
             if b < 0x80:
-                return n
-            shift += 7
-            if shift > 700:
-                raise WireError("varint too long")
+                self.pos = pos
+                return b
+            n, shift = b & 0x7F, 7
+            while True:
+                b = data[pos]
+                pos += 1
+                n |= (b & 0x7F) << shift
+                if b < 0x80:
+                    self.pos = pos
+                    return n
+                shift += 7
+                if shift > 700:
+                    raise WireError("varint too long")
+        except IndexError:
+            raise WireError("column ended early") from None
 
     def int(self) -> int:
         z = self.uint()
