@@ -46,8 +46,22 @@ def _local_hash(d, body_text):
 
 def event_hash(d):
     """SHA-256 of the canonical JSON of the hashed fields and the body."""
+    body = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    return _hash_with(d, canonical(body))
+
+
+_TEXT_FIELDS = ("id", "wall", "library", "kind", "origin", "prev_hash")
+
+
+def _hash_with(d, body_text):
+    """event_hash, given the body's canonical text: the fields written straight into
+    the canonical text when they are plain strings and integers (a hub hashes every
+    event it receives), through `canonical` otherwise (a flag is not an integer there)."""
+    if type(d["seq"]) is int and type(d["hlc"]) is int and all(
+            type(d[k]) is str for k in _TEXT_FIELDS):
+        return _local_hash(d, body_text)
     fields = {k: d[k] for k in HASHED}
-    fields["body"] = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    fields["body"] = json.loads(body_text)
     return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
 
 
@@ -206,15 +220,20 @@ SHAPE = {"id": str, "origin": str, "seq": int, "hlc": int, "wall": str, "library
          "kind": str, "body": dict, "prev_hash": str, "hash": str}
 
 
-def _check(d, held, relayed=False):
-    """Refuse an event that is malformed, or whose hash or place in its chain is wrong."""
+def _checked(d):
+    """Refuse an event that is malformed or does not match its hash; its body's canonical
+    text (as it is stored) when it holds."""
     if not isinstance(d, dict) or any(not isinstance(d.get(k), t) for k, t in SHAPE.items()):
         raise Invalid("bad_event", N_("An event in the batch is malformed."))
-    if event_hash(d) != d.get("hash"):
+    text = canonical(d["body"])
+    if _hash_with(d, text) != d["hash"]:
         raise Invalid("bad_hash", N_("Event %(origin)s/%(seq)s does not match its hash."),
                       origin=d.get("origin"), seq=d.get("seq"))
-    if relayed:
-        return
+    return text
+
+
+def _follows(d, held):
+    """Refuse an event whose place in its origin's chain is wrong."""
     seq, prev = held
     if d["seq"] != seq + 1 or d["prev_hash"] != prev:
         raise Invalid("chain_gap",
@@ -243,33 +262,33 @@ def ingest(ctx, event_dicts, relayed=False):
     `relayed`: the events come through the hub, which sends a branch only what concerns
     it, so an origin's chain arrives with gaps: each event's hash is still checked."""
     applied = skipped = 0
-    heads, fresh = {}, []
+    heads, fresh, bodies = {}, [], []
+    texts = [_checked(d) for d in event_dicts]  # shapes and hashes: before the write lock
     with writing(ctx):
         pos = _next_pos()
         held_hashes = _held(event_dicts)
-        for d in event_dicts:
-            if not isinstance(d, dict):
-                raise Invalid("bad_event", N_("An event in the batch is malformed."))
-            origin = d.get("origin")
+        for d, text in zip(event_dicts, texts, strict=True):
+            origin = d["origin"]
             if origin not in heads:
                 heads[origin] = head(origin)
-            held = held_hashes.get((origin, d.get("seq")))
+            held = held_hashes.get((origin, d["seq"]))
             if held:
-                if held != d.get("hash"):
+                if held != d["hash"]:
                     raise Invalid("chain_fork",
                                   N_("Event %(origin)s/%(seq)s differs from the one held."),
-                                  origin=origin, seq=d.get("seq"))
+                                  origin=origin, seq=d["seq"])
                 skipped += 1
                 continue
-            _check(d, heads[origin], relayed)
-            fresh.append((d, pos))
+            if not relayed:
+                _follows(d, heads[origin])
+            fresh.append((dict(d, body=text), pos))
+            bodies.append(d["body"])
             pos += 1
             heads[origin] = (d["seq"], d["hash"])
         stored = _insert_many(fresh, relayed)  # the whole batch checked: store it, then apply
         for ev in stored:
             ctx.clock.observe(ev.hlc)
-        projector.apply_all(ctx, [(ev, d["body"]) for ev, (d, _) in zip(stored, fresh,
-                                                                          strict=True)])
+        projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
         applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}

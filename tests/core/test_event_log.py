@@ -281,3 +281,15 @@ def test_a_batch_of_record_edits_with_conflicts_applies_as_one_by_one(two_sites)
     assert Item.get(Item.barcode == "2001").bib.title == "Tắt đèn (tái bản)"
     assert Item.get(Item.barcode == "1001").status == "damaged"
     assert verify.verify(other) == []
+
+
+@pytest.mark.parametrize("text", ['"quoted" \\ back', "tab\tnew\nline\x01", "Nguyễn 🦋", "\u2028"])
+def test_event_hash_is_the_canonical_formula_whatever_the_text(text):
+    d = {"id": text, "origin": "o", "seq": 3, "hlc": 2**62, "wall": text, "library": text,
+         "kind": "patron.saved", "prev_hash": "0" * 64, "body": {"name": text, "n": [1, None]}}
+    fields = {k: d[k] for k in ("id", "origin", "seq", "hlc", "wall", "library", "kind",
+                                "prev_hash", "body")}
+    full = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert events.event_hash(d) == hashlib.sha256(full.encode("utf-8")).hexdigest()
+    flagged = dict(d, seq=True)  # a flag is not a sequence number: hashed as JSON has it
+    assert events.event_hash(flagged) != events.event_hash(dict(d, seq=1))
