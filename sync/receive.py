@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from appliance.core import events
+from appliance.core import events, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
@@ -167,7 +167,8 @@ def accept(ctx, dev: Device, header, evs: list[dict], report=None, pull_after=No
     ``pull_after``, what the device says it holds, is kept in the same transaction."""
     try:
         _check_shape(dev, header, evs)
-        with events.writing(ctx):
+        rows = projector.footprint(evs)  # batches naming different rows go at once
+        with events.ingesting(ctx, rows | {f"device:{dev.id}"} if rows is not None else None):
             held = events.head(dev.id)[0]
             if SyncBatch.get_or_none(SyncBatch.batch_id == header.batch_hex):
                 raise Refusal("replay", f"batch {header.batch_hex} was received before", 409,
@@ -188,7 +189,7 @@ def accept(ctx, dev: Device, header, evs: list[dict], report=None, pull_after=No
             Device.update(**seen).where(Device.id == dev.id).execute()
             if isinstance(report, dict):
                 health.record(dev.id, report)
-            cursor = events.head(dev.id)[0]
+            cursor = result["heads"].get(dev.id, held)
     except Refusal as exc:
         raise _logged(ctx, exc, dev.id) from None
     if result["applied"]:

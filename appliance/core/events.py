@@ -4,6 +4,7 @@
 transaction; `ingest` does the same for events made elsewhere (sync, USB). Both
 go through `projector.apply`, so a rebuild from the log gives the same state."""
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -184,13 +185,17 @@ def _insert_many(pairs, relayed=False):
     statement is a round trip."""
     rows = [dict(d, pos=pos, body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]),
                  relayed=relayed) for d, pos in pairs]
+    _store(rows)
+    return [_event(row) for row in rows]
+
+
+def _store(rows):
     if len(rows) >= COPY_FROM and dialect.is_postgres(Event._meta.database):
         dialect.copy_rows("event", COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
-        return [_event(row) for row in rows]
+        return
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
         dialect.run(_insert_sql(len(chunk)), tuple(row[c] for row in chunk for c in COLUMNS))
-    return [_event(row) for row in rows]
 
 
 def _event(row):
@@ -256,6 +261,55 @@ def _held(event_dicts):
     return held
 
 
+_ingesting = threading.local()  # inside `ingesting`'s own transaction
+_SHARED, _POSITIONS, _ROWS = 7202, 7203, 7204  # advisory locks: writers, log order, rows
+
+
+@contextmanager
+def ingesting(ctx, names=None):
+    """`writing` for a batch of events from elsewhere.
+
+    On PostgreSQL, batches whose events name different rows (`projector.footprint`) are
+    applied at once, each in its own transaction: each locks its rows' keys (sorted, in
+    one statement, so two batches never wait on each other), shares the lock a command
+    takes alone, and takes its place in the log last (`_take_positions`), held to its
+    commit, so that positions follow commits and a replay in log order gives the same
+    rows. Batches naming a row in common wait for each other. Without `names`, and on
+    SQLite (one writer at a time anyway), it is `writing`."""
+    if not names or _writing(ctx) or not dialect.is_postgres(ctx.db):
+        with writing(ctx):
+            yield
+        return
+    keys = sorted({_row_key(name) for name in names})
+    with _disk_full_is_said(), ctx.db.atomic():
+        ctx.db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s)", (_SHARED,))
+        ctx.db.execute_sql("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s) AS k",
+                           (_ROWS, keys))
+        _ingesting.on = True
+        try:
+            yield
+        finally:
+            _ingesting.on = False
+
+
+def _row_key(name):
+    """A row's lock key: 32 bits of its name's hash (a collision only makes two batches
+    wait for each other)."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(),
+                          "big", signed=True)
+
+
+def _take_positions(ctx, rows):
+    """Number rows in log order after every batch committed before; on PostgreSQL the
+    lock that says so is held to the commit."""
+    if dialect.is_postgres(ctx.db):
+        dialect.run("SELECT pg_advisory_xact_lock(?)", (_POSITIONS,))
+    pos = _next_pos()
+    for row in rows:
+        row["pos"] = pos
+        pos += 1
+
+
 def ingest(ctx, event_dicts, relayed=False):
     """Apply events made elsewhere, all or nothing. Events already held are skipped.
 
@@ -264,8 +318,7 @@ def ingest(ctx, event_dicts, relayed=False):
     applied = skipped = 0
     heads, fresh, bodies = {}, [], []
     texts = [_checked(d) for d in event_dicts]  # shapes and hashes: before the write lock
-    with writing(ctx):
-        pos = _next_pos()
+    with contextlib.nullcontext() if getattr(_ingesting, "on", False) else writing(ctx):
         held_hashes = _held(event_dicts)
         for d, text in zip(event_dicts, texts, strict=True):
             origin = d["origin"]
@@ -281,14 +334,15 @@ def ingest(ctx, event_dicts, relayed=False):
                 continue
             if not relayed:
                 _follows(d, heads[origin])
-            fresh.append((dict(d, body=text), pos))
+            fresh.append(dict(d, body=text, relayed=relayed))
             bodies.append(d["body"])
-            pos += 1
             heads[origin] = (d["seq"], d["hash"])
-        stored = _insert_many(fresh, relayed)  # the whole batch checked: store it, then apply
+        stored = [_event(row) for row in fresh]  # the whole batch checked: apply it
         for ev in stored:
             ctx.clock.observe(ev.hlc)
         projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
+        _take_positions(ctx, fresh)  # then give it its place in the log, and store it
+        _store(fresh)
         applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}

@@ -37,6 +37,37 @@ def apply(ctx, ev, body=None):
     handler(ev, body)
 
 
+# The rows each kind's handler reads or writes, by the body's keys that name them, for
+# the kinds whose rows are all named so (a loan's renewal, an erased history, a hold's
+# end or a rule reach rows through lookups). "fields.bib": the record a copy belongs to.
+NAMED = {
+    "loan.out": {"item": "item_id", "patron": "patron_id", "loan": "loan_id",
+                 "hold": "hold_id"},
+    "loan.in": {"item": "item_id", "loan": "loan_id"},
+    "patron.saved": {"patron": "id"},
+    "bib.saved": {"bib": "id"},
+    "item.saved": {"item": "id", "bib": "fields.bib"},
+}
+
+
+def footprint(event_dicts):
+    """Names of the rows a batch of events reads or writes ("item:<id>"...), or None when
+    one of its kinds reaches rows its body does not name. Two batches with no name in
+    common give the same rows applied in either order (events.ingesting)."""
+    names = set()
+    for d in event_dicts:
+        named = NAMED.get(d.get("kind")) if isinstance(d, dict) else None
+        body = d.get("body") if named else None
+        if not isinstance(body, dict):
+            return None
+        for table, key in named.items():
+            value = body.get(key) if key != "fields.bib" else (
+                body.get("fields") or {}).get("bib")
+            if value is not None:
+                names.add(f"{table}:{value}")
+    return names
+
+
 def apply_all(ctx, pairs):
     """Apply (event, parsed body) pairs in order, with the rows `apply` would leave one by
     one: runs of loans and returns, and runs of record edits (most of what a branch
