@@ -25,7 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -39,42 +38,13 @@ from sync.models import Device  # noqa: E402
 from tests.sync.syncsupport import (  # noqa: E402
     HubProcess,
     busy_day,
+    chain_as,
     hub_database,
     make_town,
     opened,
 )
 
 GOAL_EPS = 5000  # PostgreSQL, 20 branches at once (issue 10)
-
-
-def _remap(value, ids, lib_from, lib_to):
-    """The template branch's events as another branch's: new ids, its library code."""
-    if isinstance(value, dict):
-        return {k: _remap(v, ids, lib_from, lib_to) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_remap(v, ids, lib_from, lib_to) for v in value]
-    if isinstance(value, str):
-        if value == lib_from:
-            return lib_to
-        if len(value) == 36 and value.count("-") == 4:
-            if value not in ids:  # a fresh UUIDv7 with the same creation time
-                raw = bytearray(uuid.UUID(value).bytes[:6] + os.urandom(10))
-                raw[6], raw[8] = 0x70 | raw[6] & 0x0F, 0x80 | raw[8] & 0x3F
-                ids[value] = str(uuid.UUID(bytes=bytes(raw)))
-            return ids[value]
-    return value
-
-
-def chain_as(template, origin, lib_from, lib_to):
-    """A branch's own hash chain made of the template's events."""
-    ids, prev, out = {}, events.GENESIS, []
-    for ev in template:
-        d = _remap({k: v for k, v in ev.items() if k not in ("hash", "prev_hash", "origin")},
-                   ids, lib_from, lib_to)
-        d.update(origin=origin, prev_hash=prev)
-        d["hash"] = prev = events.event_hash(d)
-        out.append(d)
-    return out
 
 
 def template_day(tmp, n_events):
