@@ -339,12 +339,26 @@ def _render_numbers(tpl, nums) -> str:
     return "".join(out)
 
 
+def _uuid_text(raw: bytes) -> str:
+    """str(uuid.UUID(bytes=raw)), without making the object (a hub reads thousands)."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ZONES: dict = {}
+
+
 def _render_dt(t_us: int, code: int, tzcode: int, off_s: int) -> str:
     dt = EPOCH + timedelta(microseconds=t_us)
     if tzcode == 0:
         dt = dt.replace(tzinfo=None)
     elif tzcode == 2:
-        dt = dt.astimezone(timezone(timedelta(seconds=off_s)))
+        zone = _ZONES.get(off_s)
+        if zone is None:
+            zone = timezone(timedelta(seconds=off_s))
+            if len(_ZONES) < 64:  # the few offsets clocks use; a sender cannot grow it
+                _ZONES[off_s] = zone
+        dt = dt.astimezone(zone)
     s = dt.isoformat(timespec=SPECS[code][0])
     return s[:-6] + "Z" if tzcode == 1 else s
 
@@ -406,7 +420,7 @@ class _Decoder:
         if tag == STR:
             s = col.text()
         elif tag == UUID:
-            s = str(uuid.UUID(bytes=col.take(16)))
+            s = _uuid_text(col.take(16))
             self.st.uuids.append(s)
         elif tag == UUID7:
             ms = col.int() + self.st.delta_base(("u", path))
@@ -414,7 +428,7 @@ class _Decoder:
             rest = col.take(10)
             if not 0 <= ms < 1 << 48 or rest[0] >> 4 != 7 or rest[2] >> 6 != 2:
                 raise WireError("bad UUIDv7")
-            s = str(uuid.UUID(bytes=ms.to_bytes(6, "big") + rest))
+            s = _uuid_text(ms.to_bytes(6, "big") + rest)
             self.st.uuids.append(s)
         elif tag == UUID_REF:
             uu = self.st.uuids
