@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["core", "search", "sync", "sip2", "devices"]
+ALL = ["core", "search", "sync", "hub_ingest", "sip2", "devices"]
 
 
 def main(names):

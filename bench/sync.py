@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 import zlib
 from pathlib import Path
 
@@ -33,7 +32,15 @@ from appliance.core import events  # noqa: E402
 from sync import agent, enrol, keys, protocol  # noqa: E402
 from sync.models import Device  # noqa: E402
 from tests.sync.proxy import FaultProxy  # noqa: E402
-from tests.sync.syncsupport import HubProcess, busy_day, enrol_all, hub_database, make_town, opened  # noqa: E402
+from tests.sync.syncsupport import (  # noqa: E402
+    HubProcess,
+    busy_day,
+    chain_as,
+    enrol_all,
+    hub_database,
+    make_town,
+    opened,
+)
 
 GOALS = {"ratio_at_100": 1.2, "bytes_at_100": 60, "busy_day_s": 15, "ingest_eps": 2000}
 
@@ -85,35 +92,6 @@ def busy_day_push(tmp, n_events):
                    round(link.stats["up"] / pushed, 1), "pushed": result["pushed"]}
 
 
-def _remap(value, ids, lib_from, lib_to):
-    """The template branch's events as another branch's: new ids, its library code."""
-    if isinstance(value, dict):
-        return {k: _remap(v, ids, lib_from, lib_to) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_remap(v, ids, lib_from, lib_to) for v in value]
-    if isinstance(value, str):
-        if value == lib_from:
-            return lib_to
-        if len(value) == 36 and value.count("-") == 4:
-            if value not in ids:  # a fresh UUIDv7 with the same creation time
-                raw = bytearray(uuid.UUID(value).bytes[:6] + os.urandom(10))
-                raw[6], raw[8] = 0x70 | raw[6] & 0x0F, 0x80 | raw[8] & 0x3F
-                ids[value] = str(uuid.UUID(bytes=bytes(raw)))
-            return ids[value]
-    return value
-
-
-def _chain_as(template, origin, lib_from, lib_to):
-    ids, prev, out = {}, events.GENESIS, []
-    for ev in template:
-        d = _remap({k: v for k, v in ev.items() if k not in ("hash", "prev_hash", "origin")},
-                   ids, lib_from, lib_to)
-        d.update(origin=origin, prev_hash=prev)
-        d["hash"] = prev = events.event_hash(d)
-        out.append(d)
-    return out
-
-
 def ingest(tmp, backend, branches=20, per_branch=500, batch=500):
     """20 branches push at once; events/s the hub applies, measured end to end over HTTP."""
     with hub_database(backend) as url:
@@ -130,7 +108,7 @@ def ingest(tmp, backend, branches=20, per_branch=500, batch=500):
                 dev = f"py-b{i:03d}-bench"
                 enrol.accept(h, {"token": enrol.create_token(h, lib), "device_id": dev,
                                  "library": lib, **k.public_dict()})
-                chain = _chain_as(template, dev, "PY-DH01", lib)
+                chain = chain_as(template, dev, "PY-DH01", lib)
                 senders.append([protocol.seal_payload({"pull_after": 10**9}, chain[s:s + batch],
                                                       sender=dev, sign_key=k.sign,
                                                       recipient=hub_peer)

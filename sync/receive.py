@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from appliance.core import events
+from appliance.core import events, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
@@ -51,9 +51,10 @@ def exchange(ctx, data: bytes) -> bytes:
     """A branch's sealed push (and pull request) in, the hub's sealed answer out."""
     dev, header, meta, evs = open_batch(ctx, data)
     new_keys = rotation_request(ctx, dev, meta)
-    result = accept(ctx, dev, header, evs, report=meta.get("health"))
+    after = _after(meta.get("pull_after"))
+    result = accept(ctx, dev, header, evs, report=meta.get("health"), pull_after=after)
     rotated = rotate(ctx, dev, new_keys) if new_keys else False
-    pulled, next_pos, more = pull(ctx, dev, meta.get("pull_after"), meta.get("pull_limit"))
+    pulled, next_pos, more = pull(ctx, dev, after, meta.get("pull_limit"), recorded=True)
     reply = {"batch": header.batch_hex, "cursor": result["cursor"],
              "applied": result["applied"], "skipped": result["skipped"],
              "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
@@ -159,13 +160,15 @@ def rotate(ctx, dev: Device, new: dict) -> bool:
     return True
 
 
-def accept(ctx, dev: Device, header, evs: list[dict], report=None) -> dict:
+def accept(ctx, dev: Device, header, evs: list[dict], report=None, pull_after=None) -> dict:
     """Apply a device's events in one transaction, or refuse the whole batch.
 
-    ``report`` is the device's health (provisioning.health), kept with the batch."""
+    ``report`` is the device's health (provisioning.health), kept with the batch;
+    ``pull_after``, what the device says it holds, is kept in the same transaction."""
     try:
         _check_shape(dev, header, evs)
-        with events.writing(ctx):
+        rows = projector.footprint(evs)  # batches naming different rows go at once
+        with events.ingesting(ctx, rows | {f"device:{dev.id}"} if rows is not None else None):
             held = events.head(dev.id)[0]
             if SyncBatch.get_or_none(SyncBatch.batch_id == header.batch_hex):
                 raise Refusal("replay", f"batch {header.batch_hex} was received before", 409,
@@ -180,11 +183,13 @@ def accept(ctx, dev: Device, header, evs: list[dict], report=None) -> dict:
             SyncBatch.create(batch_id=header.batch_hex, sender=dev.id,
                              first_seq=header.first_seq, last_seq=header.last_seq,
                              received_at=now_iso(), applied=result["applied"])
-            Device.update(last_seen=now_iso(), last_error=None).where(
-                Device.id == dev.id).execute()
+            seen = {"last_seen": now_iso(), "last_error": None}
+            if pull_after is not None:
+                seen["pull_after"] = pull_after
+            Device.update(**seen).where(Device.id == dev.id).execute()
             if isinstance(report, dict):
                 health.record(dev.id, report)
-            cursor = events.head(dev.id)[0]
+            cursor = result["heads"].get(dev.id, held)
     except Refusal as exc:
         raise _logged(ctx, exc, dev.id) from None
     if result["applied"]:
@@ -225,19 +230,25 @@ def concerns(library):
     return (Event.library == library) | (Event.kind << TOWN_WIDE)
 
 
-def pull(ctx, dev: Device, after, limit) -> tuple[list[dict], int, bool]:
+def _after(after) -> int:
+    return after if isinstance(after, int) and not isinstance(after, bool) and after >= 0 else 0
+
+
+def pull(ctx, dev: Device, after, limit, recorded=False) -> tuple[list[dict], int, bool]:
     """What the branch receives: the town's events that concern it, in hub order.
 
     Other libraries' loans stay at the hub; the branch takes what it gets as relayed
-    events (hashes checked, chains not, since they arrive with gaps).
+    events (hashes checked, chains not, since they arrive with gaps). ``recorded``: the
+    device's ``pull_after`` was kept with its batch already (a transaction saved).
     """
-    after = after if isinstance(after, int) and after >= 0 else 0
+    after = _after(after)
     limit = min(limit if isinstance(limit, int) and limit > 0 else PULL_LIMIT, PULL_LIMIT)
     rows = events.feed(after, limit + 1, where=(Event.origin != dev.id) & concerns(dev.library))
     more = len(rows) > limit
     rows = rows[:limit]
-    with events.writing(ctx):  # one writer at a time, or SQLite times out under load
-        Device.update(pull_after=after).where(Device.id == dev.id).execute()
+    if not recorded:
+        with events.writing(ctx):  # one writer at a time, or SQLite times out under load
+            Device.update(pull_after=after).where(Device.id == dev.id).execute()
     return [events.to_dict(r) for r in rows], (rows[-1].pos if rows else after), more
 
 

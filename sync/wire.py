@@ -78,21 +78,37 @@ class _Reader:
         self.data, self.pos = data, 0
 
     def byte(self) -> int:
-        if self.pos >= len(self.data):
-            raise WireError("column ended early")
-        self.pos += 1
-        return self.data[self.pos - 1]
+        pos = self.pos
+        try:
+            b = self.data[pos]
+        except IndexError:
+            raise WireError("column ended early") from None
+        self.pos = pos + 1
+        return b
 
     def uint(self) -> int:
-        n = shift = 0
-        while True:
-            b = self.byte()
-            n |= (b & 0x7F) << shift
+        # A hub decodes every event of every branch: bytes are read in place, and the
+        # one-byte varint (most of them) returns at once.
+        data, pos = self.data, self.pos
+        try:
+            b = data[pos]
+            pos += 1
             if b < 0x80:
-                return n
-            shift += 7
-            if shift > 700:
-                raise WireError("varint too long")
+                self.pos = pos
+                return b
+            n, shift = b & 0x7F, 7
+            while True:
+                b = data[pos]
+                pos += 1
+                n |= (b & 0x7F) << shift
+                if b < 0x80:
+                    self.pos = pos
+                    return n
+                shift += 7
+                if shift > 700:
+                    raise WireError("varint too long")
+        except IndexError:
+            raise WireError("column ended early") from None
 
     def int(self) -> int:
         z = self.uint()
@@ -323,12 +339,26 @@ def _render_numbers(tpl, nums) -> str:
     return "".join(out)
 
 
+def _uuid_text(raw: bytes) -> str:
+    """str(uuid.UUID(bytes=raw)), without making the object (a hub reads thousands)."""
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ZONES: dict = {}
+
+
 def _render_dt(t_us: int, code: int, tzcode: int, off_s: int) -> str:
     dt = EPOCH + timedelta(microseconds=t_us)
     if tzcode == 0:
         dt = dt.replace(tzinfo=None)
     elif tzcode == 2:
-        dt = dt.astimezone(timezone(timedelta(seconds=off_s)))
+        zone = _ZONES.get(off_s)
+        if zone is None:
+            zone = timezone(timedelta(seconds=off_s))
+            if len(_ZONES) < 64:  # the few offsets clocks use; a sender cannot grow it
+                _ZONES[off_s] = zone
+        dt = dt.astimezone(zone)
     s = dt.isoformat(timespec=SPECS[code][0])
     return s[:-6] + "Z" if tzcode == 1 else s
 
@@ -390,7 +420,7 @@ class _Decoder:
         if tag == STR:
             s = col.text()
         elif tag == UUID:
-            s = str(uuid.UUID(bytes=col.take(16)))
+            s = _uuid_text(col.take(16))
             self.st.uuids.append(s)
         elif tag == UUID7:
             ms = col.int() + self.st.delta_base(("u", path))
@@ -398,7 +428,7 @@ class _Decoder:
             rest = col.take(10)
             if not 0 <= ms < 1 << 48 or rest[0] >> 4 != 7 or rest[2] >> 6 != 2:
                 raise WireError("bad UUIDv7")
-            s = str(uuid.UUID(bytes=ms.to_bytes(6, "big") + rest))
+            s = _uuid_text(ms.to_bytes(6, "big") + rest)
             self.st.uuids.append(s)
         elif tag == UUID_REF:
             uu = self.st.uuids

@@ -4,6 +4,7 @@
 transaction; `ingest` does the same for events made elsewhere (sync, USB). Both
 go through `projector.apply`, so a rebuild from the log gives the same state."""
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -46,8 +47,22 @@ def _local_hash(d, body_text):
 
 def event_hash(d):
     """SHA-256 of the canonical JSON of the hashed fields and the body."""
+    body = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    return _hash_with(d, canonical(body))
+
+
+_TEXT_FIELDS = ("id", "wall", "library", "kind", "origin", "prev_hash")
+
+
+def _hash_with(d, body_text):
+    """event_hash, given the body's canonical text: the fields written straight into
+    the canonical text when they are plain strings and integers (a hub hashes every
+    event it receives), through `canonical` otherwise (a flag is not an integer there)."""
+    if type(d["seq"]) is int and type(d["hlc"]) is int and all(
+            type(d[k]) is str for k in _TEXT_FIELDS):
+        return _local_hash(d, body_text)
     fields = {k: d[k] for k in HASHED}
-    fields["body"] = d["body"] if isinstance(d["body"], dict) else json.loads(d["body"])
+    fields["body"] = json.loads(body_text)
     return hashlib.sha256(canonical(fields).encode("utf-8")).hexdigest()
 
 
@@ -156,6 +171,7 @@ def _insert(d, pos):
 
 
 INSERT_CHUNK = 80  # rows per INSERT: 880 parameters, under every SQLite's limit
+COPY_FROM = 20  # a batch this long goes into PostgreSQL by COPY: no statement to parse
 
 
 @functools.cache
@@ -169,10 +185,17 @@ def _insert_many(pairs, relayed=False):
     statement is a round trip."""
     rows = [dict(d, pos=pos, body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]),
                  relayed=relayed) for d, pos in pairs]
+    _store(rows)
+    return [_event(row) for row in rows]
+
+
+def _store(rows):
+    if len(rows) >= COPY_FROM and dialect.is_postgres(Event._meta.database):
+        dialect.copy_rows("event", COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
+        return
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
         dialect.run(_insert_sql(len(chunk)), tuple(row[c] for row in chunk for c in COLUMNS))
-    return [_event(row) for row in rows]
 
 
 def _event(row):
@@ -202,15 +225,20 @@ SHAPE = {"id": str, "origin": str, "seq": int, "hlc": int, "wall": str, "library
          "kind": str, "body": dict, "prev_hash": str, "hash": str}
 
 
-def _check(d, held, relayed=False):
-    """Refuse an event that is malformed, or whose hash or place in its chain is wrong."""
+def _checked(d):
+    """Refuse an event that is malformed or does not match its hash; its body's canonical
+    text (as it is stored) when it holds."""
     if not isinstance(d, dict) or any(not isinstance(d.get(k), t) for k, t in SHAPE.items()):
         raise Invalid("bad_event", N_("An event in the batch is malformed."))
-    if event_hash(d) != d.get("hash"):
+    text = canonical(d["body"])
+    if _hash_with(d, text) != d["hash"]:
         raise Invalid("bad_hash", N_("Event %(origin)s/%(seq)s does not match its hash."),
                       origin=d.get("origin"), seq=d.get("seq"))
-    if relayed:
-        return
+    return text
+
+
+def _follows(d, held):
+    """Refuse an event whose place in its origin's chain is wrong."""
     seq, prev = held
     if d["seq"] != seq + 1 or d["prev_hash"] != prev:
         raise Invalid("chain_gap",
@@ -233,38 +261,88 @@ def _held(event_dicts):
     return held
 
 
+_ingesting = threading.local()  # inside `ingesting`'s own transaction
+_SHARED, _POSITIONS, _ROWS = 7202, 7203, 7204  # advisory locks: writers, log order, rows
+
+
+@contextmanager
+def ingesting(ctx, names=None):
+    """`writing` for a batch of events from elsewhere.
+
+    On PostgreSQL, batches whose events name different rows (`projector.footprint`) are
+    applied at once, each in its own transaction: each locks its rows' keys (sorted, in
+    one statement, so two batches never wait on each other), shares the lock a command
+    takes alone, and takes its place in the log last (`_take_positions`), held to its
+    commit, so that positions follow commits and a replay in log order gives the same
+    rows. Batches naming a row in common wait for each other. Without `names`, and on
+    SQLite (one writer at a time anyway), it is `writing`."""
+    if not names or _writing(ctx) or not dialect.is_postgres(ctx.db):
+        with writing(ctx):
+            yield
+        return
+    keys = sorted({_row_key(name) for name in names})
+    with _disk_full_is_said(), ctx.db.atomic():
+        ctx.db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s)", (_SHARED,))
+        ctx.db.execute_sql("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s) AS k",
+                           (_ROWS, keys))
+        _ingesting.on = True
+        try:
+            yield
+        finally:
+            _ingesting.on = False
+
+
+def _row_key(name):
+    """A row's lock key: 32 bits of its name's hash (a collision only makes two batches
+    wait for each other)."""
+    return int.from_bytes(hashlib.blake2b(name.encode("utf-8"), digest_size=4).digest(),
+                          "big", signed=True)
+
+
+def _take_positions(ctx, rows):
+    """Number rows in log order after every batch committed before; on PostgreSQL the
+    lock that says so is held to the commit."""
+    if dialect.is_postgres(ctx.db):
+        dialect.run("SELECT pg_advisory_xact_lock(?)", (_POSITIONS,))
+    pos = _next_pos()
+    for row in rows:
+        row["pos"] = pos
+        pos += 1
+
+
 def ingest(ctx, event_dicts, relayed=False):
     """Apply events made elsewhere, all or nothing. Events already held are skipped.
 
     `relayed`: the events come through the hub, which sends a branch only what concerns
     it, so an origin's chain arrives with gaps: each event's hash is still checked."""
     applied = skipped = 0
-    heads, fresh = {}, []
-    with writing(ctx):
-        pos = _next_pos()
+    heads, fresh, bodies = {}, [], []
+    texts = [_checked(d) for d in event_dicts]  # shapes and hashes: before the write lock
+    with contextlib.nullcontext() if getattr(_ingesting, "on", False) else writing(ctx):
         held_hashes = _held(event_dicts)
-        for d in event_dicts:
-            if not isinstance(d, dict):
-                raise Invalid("bad_event", N_("An event in the batch is malformed."))
-            origin = d.get("origin")
+        for d, text in zip(event_dicts, texts, strict=True):
+            origin = d["origin"]
             if origin not in heads:
                 heads[origin] = head(origin)
-            held = held_hashes.get((origin, d.get("seq")))
+            held = held_hashes.get((origin, d["seq"]))
             if held:
-                if held != d.get("hash"):
+                if held != d["hash"]:
                     raise Invalid("chain_fork",
                                   N_("Event %(origin)s/%(seq)s differs from the one held."),
-                                  origin=origin, seq=d.get("seq"))
+                                  origin=origin, seq=d["seq"])
                 skipped += 1
                 continue
-            _check(d, heads[origin], relayed)
-            fresh.append((d, pos))
-            pos += 1
+            if not relayed:
+                _follows(d, heads[origin])
+            fresh.append(dict(d, body=text, relayed=relayed))
+            bodies.append(d["body"])
             heads[origin] = (d["seq"], d["hash"])
-        stored = _insert_many(fresh, relayed)  # the whole batch checked: store it, then apply
-        for ev, (d, _) in zip(stored, fresh, strict=True):
+        stored = [_event(row) for row in fresh]  # the whole batch checked: apply it
+        for ev in stored:
             ctx.clock.observe(ev.hlc)
-            projector.apply(ctx, ev, d["body"])
+        projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
+        _take_positions(ctx, fresh)  # then give it its place in the log, and store it
+        _store(fresh)
         applied = len(fresh)
     return {"applied": applied, "skipped": skipped,
             "heads": {o: s for o, (s, _) in heads.items()}}

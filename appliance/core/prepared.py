@@ -117,7 +117,7 @@ class Prepared:
         return row[0] if row else None
 
 
-_by_key = {}
+_by_key: dict[tuple[type, str], Prepared] = {}
 
 
 def by_key(model, key):

@@ -7,6 +7,7 @@ Conflict row with both sides, never a dropped event. Record edits are
 last-writer-wins per field by HLC; the losing value is kept in a Conflict when the
 two edits did not see each other."""
 
+import functools
 import json
 import uuid
 
@@ -36,43 +37,114 @@ def apply(ctx, ev, body=None):
     handler(ev, body)
 
 
-def _conflict(ev, kind, entity, details, other_event=None, suffix=""):
-    Conflict.insert(
+# The rows each kind's handler reads or writes, by the body's keys that name them, for
+# the kinds whose rows are all named so (a loan's renewal, an erased history, a hold's
+# end or a rule reach rows through lookups). "fields.bib": the record a copy belongs to.
+NAMED = {
+    "loan.out": {"item": "item_id", "patron": "patron_id", "loan": "loan_id",
+                 "hold": "hold_id"},
+    "loan.in": {"item": "item_id", "loan": "loan_id"},
+    "patron.saved": {"patron": "id"},
+    "bib.saved": {"bib": "id"},
+    "item.saved": {"item": "id", "bib": "fields.bib"},
+}
+
+
+def footprint(event_dicts):
+    """Names of the rows a batch of events reads or writes ("item:<id>"...), or None when
+    one of its kinds reaches rows its body does not name. Two batches with no name in
+    common give the same rows applied in either order (events.ingesting)."""
+    names = set()
+    for d in event_dicts:
+        named = NAMED.get(d.get("kind")) if isinstance(d, dict) else None
+        body = d.get("body") if named else None
+        if not isinstance(body, dict):
+            return None
+        for table, key in named.items():
+            value = body.get(key) if key != "fields.bib" else (
+                body.get("fields") or {}).get("bib")
+            if value is not None:
+                names.add(f"{table}:{value}")
+    return names
+
+
+def apply_all(ctx, pairs):
+    """Apply (event, parsed body) pairs in order, with the rows `apply` would leave one by
+    one: runs of loans and returns, and runs of record edits (most of what a branch
+    sends), go set-wise through `Batched` and `Records`."""
+    run, kind = [], None
+    for ev, body in pairs:
+        group = RUNS.get(ev.kind)
+        if group is not None and group is kind:
+            run.append((ev, body))
+            continue
+        _apply_run(kind, run)
+        run, kind = [(ev, body)], group
+        if group is None:
+            _apply_run(None, run)
+            run = []
+    _apply_run(kind, run)
+
+
+def _apply_run(group, run):
+    if group is None or len(run) < 2:
+        for ev, body in run:
+            apply(None, ev, body)
+        return
+    io = group([body for _, body in run])
+    for ev, body in run:
+        HANDLERS[ev.kind](ev, body, io)
+    io.flush()
+
+
+def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None):
+    query = Conflict.insert(
         id=str(uuid.uuid5(_NS, f"{ev.id}:{kind}:{suffix}")), kind=kind, library=ev.library,
         entity=entity, event=ev.id, other_event=other_event, details=details,
-        created_at=ev.wall).on_conflict_ignore().execute()
+        created_at=ev.wall).on_conflict_ignore()
+    if io is None:
+        query.execute()
+    else:
+        io.query(query)
 
 
 # Records: last writer wins per field.
 
-def _merge(ev, model, key, body, create):
+def _merge(ev, model, key, body, create, io=None):
     fields = {k: v for k, v in body["fields"].items() if k in model._meta.fields}
     base = body.get("base", {})
-    row = by_key(model, key).first(body["id"])
+    row = by_key(model, key).first(body["id"]) if io is None else io.row(model, body["id"])
     if row is None:
         row = model(**{key: body["id"]}, **create(ev, body))
         for name, value in fields.items():
             setattr(row, name, value)
         row.field_hlc = {name: ev.hlc for name in fields}
-        row.save(force_insert=True)
+        if io is None:
+            row.save(force_insert=True)
+        else:
+            io.keep(row, new=True)
         return row
     stamps = dict(row.field_hlc or {})
     for name, value in fields.items():
-        held, stamp = getattr(row, name), stamps.get(name, 0)
+        # the stored value (a copy's record as its id, not the record loaded)
+        held, stamp = row.__data__.get(name), stamps.get(name, 0)
         concurrent = base.get(name, stamp) != stamp
         if ev.hlc > stamp:
             if concurrent and held != value:
                 _conflict(ev, "edit_conflict", body["id"], {
                     "model": model.__name__, "field": name, "kept": value, "lost": held},
-                    suffix=name)
+                    suffix=name, io=io)
             setattr(row, name, value)
             stamps[name] = ev.hlc
         elif held != value:
             _conflict(ev, "edit_conflict", body["id"], {
                 "model": model.__name__, "field": name, "kept": held, "lost": value},
-                suffix=name)
+                suffix=name, io=io)
     row.field_hlc = stamps
-    row.save()
+    if io is None:
+        row.save()
+    else:
+        io.keep(row)
     return row
 
 
@@ -85,31 +157,107 @@ def library_saved(ev, body):
     _merge(ev, Library, "code", body, lambda ev, body: {"name": body["fields"].get("name", "")})
 
 
-def patron_saved(ev, body):
+def patron_saved(ev, body, io=None):
     _merge(ev, Patron, "id", body, lambda ev, body: dict(
-        _created(ev, body), library=body["fields"].get("library", ev.library)))
+        _created(ev, body), library=body["fields"].get("library", ev.library)), io)
 
 
-def bib_saved(ev, body):
-    bib = _merge(ev, Bib, "id", body, _created)
+def bib_saved(ev, body, io=None):
+    bib = _merge(ev, Bib, "id", body, _created, io)
+    if io is not None:
+        bib.updated_hlc = ev.hlc
+        io.keep(bib, indexed=bib.id)
+        return
     Bib.update(updated_hlc=ev.hlc).where(Bib.id == bib.id).execute()
     search.on_bib_changed(Bib._meta.database, bib.id)
 
 
-def _ensure_bib(bib_id, ev):
+def _ensure_bib(bib_id, ev, io=None):
     """An item may arrive before its record; a stub is filled in when the record comes."""
-    if not Bib.select().where(Bib.id == bib_id).exists():
+    if io is not None:
+        if io.row(Bib, bib_id) is None:
+            io.keep(Bib(id=bib_id, title="", created_at=ev.wall), new=True)
+    elif not Bib.select().where(Bib.id == bib_id).exists():
         Bib.insert(id=bib_id, title="", created_at=ev.wall).execute()
 
 
-def item_saved(ev, body):
+def item_saved(ev, body, io=None):
     fields = body["fields"]
     if "bib" in fields:
-        _ensure_bib(fields["bib"], ev)
+        _ensure_bib(fields["bib"], ev, io)
     item = _merge(ev, Item, "id", body, lambda ev, body: {
         "accession_date": body.get("at", ev.wall)[:10],
-        "library": body["fields"].get("library", ev.library)})
+        "library": body["fields"].get("library", ev.library)}, io)
+    if io is not None:
+        io.keep(item, indexed=item.bib_id)
+        return
     search.on_bib_changed(Bib._meta.database, item.bib_id)
+
+
+class Records:
+    """A run of record edits (records, copies, patron cards) from a batch, set-wise: the
+    rows the run edits are fetched at once, edited here by the rules `_merge` applies one
+    by one, and each written once by `flush` (many to a round trip on PostgreSQL); the
+    search index is renewed after, once per record touched."""
+
+    MODELS = {"bib.saved": Bib, "patron.saved": Patron, "item.saved": Item}
+
+    def __init__(self, bodies):
+        wanted = {Bib: set(), Patron: set(), Item: set()}
+        for body in bodies:
+            for model in wanted:  # which model a body is for is not in it: ask them all
+                wanted[model].add(body.get("id"))
+            wanted[Bib].add(body.get("fields", {}).get("bib"))
+        self.rows = {}
+        for model, keys in wanted.items():
+            keys = sorted(k for k in keys if isinstance(k, str))
+            for start in range(0, len(keys), _IN_CHUNK):
+                for row in model.select().where(model.id.in_(keys[start:start + _IN_CHUNK])):
+                    self.rows[(model, row.id)] = row
+        self.new, self.dirty = {}, {}  # (model, id) -> row, in the order first written
+        self.writes, self.indexed = [], {}
+
+    def row(self, model, key):
+        return self.rows.get((model, key))
+
+    def keep(self, row, new=False, indexed=None):
+        """A row as an event left it, stored as the database gives it back (as `Direct`
+        reads it again for the next event)."""
+        model = type(row)
+        for name, value in row.__data__.items():
+            if value is not None:
+                field = model._meta.fields[name]
+                row.__data__[name] = field.python_value(field.db_value(value))
+        key = (model, row.id)
+        self.rows[key] = row
+        if new:
+            self.new[key] = row
+        elif key not in self.new:
+            self.dirty[key] = row
+        if indexed is not None:
+            self.indexed[indexed] = None
+
+    def query(self, query):
+        self.writes.append(query.sql())
+
+    def flush(self):
+        statements = list(self.writes)
+        for model in (Bib, Patron, Item):  # copies point at records
+            rows = [row for (m, _), row in self.new.items() if m is model]
+            names = [f.name for f in model._meta.sorted_fields]
+            step = max(1, 800 // len(names))
+            for start in range(0, len(rows), step):
+                statements.append(model.insert_many(
+                    [{n: row.__data__.get(n) for n in names} for row in rows[start:start + step]]
+                ).sql())
+        for (model, _), row in self.dirty.items():
+            statements.append(model.update({f: row.__data__.get(f.name)
+                                            for f in model._meta.sorted_fields
+                                            if not f.primary_key}).where(
+                model._meta.primary_key == row.id).sql())
+        dialect.run_many(statements)
+        for bib_id in self.indexed:
+            search.on_bib_changed(Bib._meta.database, bib_id)
 
 
 def _anonymous(library, ev):
@@ -145,6 +293,7 @@ _LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.i
     WHERE i.id = ?"""
 _SET_ITEM_IF_FREE = """UPDATE item SET status = ?, transit_to = ? WHERE id = ?
     AND NOT EXISTS (SELECT 1 FROM loan WHERE item_id = ? AND returned_at IS NULL)"""
+_END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
 
 
 # On the hub's PostgreSQL the loan and the copy's status go in one statement.
@@ -158,48 +307,210 @@ def _execute(text, *params):
     return dialect.run(text, params)
 
 
-def loan_out(ev, body):
-    row = _execute(_LOAN_OUT_VIEW, body["patron_id"], body["item_id"]).fetchone()
+class Direct:
+    """What the loan path reads and writes, each statement run when asked: a desk's loan,
+    an event alone, a rebuild."""
+
+    def view(self, patron_id, item_id):
+        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at), or None
+        when the copy is unknown."""
+        return _execute(_LOAN_OUT_VIEW, patron_id, item_id).fetchone()
+
+    def open_loan(self, item_id):
+        standing = _open_loan(item_id)
+        return standing.id if standing else None
+
+    def returned(self, loan_id):
+        """When a held loan was returned (None while open); `False` for a loan not held."""
+        loan = LOAN.first(loan_id)
+        return False if loan is None else loan.returned_at
+
+    def close(self, at, fee, loan_id):
+        """Return an open loan; whether it was open."""
+        return RETURN_LOAN.execute(at, fee, loan_id).rowcount > 0
+
+    def end(self, loan_id, at):
+        """A standing loan ended by a later checkout of its copy elsewhere."""
+        _execute(_END_LOAN, at, loan_id)
+
+    def lend(self, values):
+        """Store a loan (INSERT_LOAN's values); an open one puts its copy on loan."""
+        item_id, returned_at = values[1], values[7]
+        if returned_at is None and dialect.is_postgres(Loan._meta.database):
+            _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
+        else:
+            INSERT_LOAN.execute(*values)
+            if returned_at is None:
+                _set_item(item_id, status="on_loan", transit_to=None)
+
+    def shelve(self, item_id, status, transit_to):
+        """A returned copy's status, unless it is out on another loan."""
+        _execute(_SET_ITEM_IF_FREE, status, transit_to, item_id, item_id)
+
+    def query(self, query):
+        query.execute()
+
+
+DIRECT = Direct()
+
+
+class Batched(Direct):
+    """The loan path for a run of loan events from a batch, set-wise: what the run reads is
+    fetched for the whole run in a few queries, the run's changes are kept here, and only
+    the rows they end as are written by `flush` — a loan made and returned within the run
+    is one INSERT, a copy lent and returned twenty times one UPDATE — sent many to a
+    round trip on PostgreSQL. The rows are those the events make applied one by one
+    through `Direct` (`verify` replays the log one by one and compares)."""
+
+    def __init__(self, bodies):
+        items, patrons, loans = set(), set(), set()
+        for body in bodies:
+            items.add(body.get("item_id"))
+            patrons.add(body.get("patron_id"))
+            loans.add(body.get("loan_id"))
+        self.barcodes = dict(_fetch("SELECT id, barcode FROM item WHERE id IN ({})", items))
+        self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
+                                                 patrons)}
+        # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
+        self.loans, self.open = {}, {}
+        for text, keys in ((_LOANS_BY_ID, loans), (_OPEN_LOANS_OF, items)):
+            for loan_id, item_id, returned_at, out_hlc, out_at in _fetch(text, keys):
+                if loan_id not in self.loans:
+                    self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
+                    if returned_at is None:
+                        self.open.setdefault(item_id, []).append(loan_id)
+        self.made = {}  # loan id -> the row of a loan this run makes
+        self.changed = {}  # loan id -> {column: value} of a held loan this run changes
+        self.status = {}  # item id -> (status, transit_to) it ends with
+        self.writes = []  # other writes (conflicts, holds), in order
+
+    def view(self, patron_id, item_id):
+        if item_id not in self.barcodes:
+            return None
+        standing = (self.open.get(item_id) or [None])[0]
+        _, _, out_hlc, out_at = self.loans[standing] if standing else (None,) * 4
+        return (item_id, self.barcodes[item_id],
+                patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at)
+
+    def open_loan(self, item_id):
+        return (self.open.get(item_id) or [None])[0]
+
+    def returned(self, loan_id):
+        loan = self.loans.get(loan_id)
+        return False if loan is None else loan[1]
+
+    def close(self, at, fee, loan_id):
+        loan = self.loans.get(loan_id)
+        if loan is None or loan[1] is not None:
+            return False  # RETURN_LOAN would match no row
+        self._change(loan_id, returned_at=at, fee=fee)
+        return True
+
+    def end(self, loan_id, at):
+        self._change(loan_id, returned_at=at)
+
+    def _change(self, loan_id, **columns):
+        loan = self.loans[loan_id]
+        if loan[1] is None and "returned_at" in columns:
+            self.open[loan[0]].remove(loan_id)
+        loan[1] = columns.get("returned_at", loan[1])
+        (self.made.get(loan_id) or self.changed.setdefault(loan_id, {})).update(columns)
+
+    def lend(self, values):
+        loan_id, item_id, _, _, out_at, out_hlc, _, returned_at = values
+        if loan_id not in self.loans:  # INSERT ... ON CONFLICT DO NOTHING
+            self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
+            self.made[loan_id] = dict(zip(_LOAN_COLUMNS, (*values, 0, 0), strict=True))
+            if returned_at is None:
+                self.open.setdefault(item_id, []).append(loan_id)
+        if returned_at is None:
+            self.status[item_id] = ("on_loan", None)
+
+    def shelve(self, item_id, status, transit_to):
+        if not self.open.get(item_id):
+            self.status[item_id] = (status, transit_to)
+
+    def query(self, query):
+        self.writes.append(query.sql())
+
+    def flush(self):
+        rows = list(self.made.values())
+        statements = list(self.writes)
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            chunk = rows[start:start + _ROWS_PER_INSERT]
+            statements.append((dialect.sql(_insert_loans(len(chunk))),
+                               tuple(row[c] for row in chunk for c in _LOAN_COLUMNS)))
+        for loan_id, columns in self.changed.items():
+            names = sorted(columns)
+            statements.append((dialect.sql("UPDATE loan SET %s WHERE id = ?" % ", ".join(
+                f"{name} = ?" for name in names)), (*(columns[n] for n in names), loan_id)))
+        for item_id, (status, transit_to) in self.status.items():
+            statements.append((dialect.sql("UPDATE item SET status = ?, transit_to = ? "
+                                           "WHERE id = ?"), (status, transit_to, item_id)))
+        dialect.run_many(statements)
+
+
+_LOAN_COLUMNS = ("id", "item_id", "patron_id", "library", "out_at", "out_hlc", "due_date",
+                 "returned_at", "renewals", "fee")
+_ROWS_PER_INSERT = 80  # 800 parameters, under every SQLite's limit
+
+
+@functools.cache
+def _insert_loans(count):
+    one = "(%s)" % ", ".join("?" * len(_LOAN_COLUMNS))
+    return "INSERT INTO loan (%s) VALUES %s" % (", ".join(_LOAN_COLUMNS),
+                                                 ", ".join([one] * count))
+
+
+_LOANS_BY_ID = "SELECT id, item_id, returned_at, out_hlc, out_at FROM loan WHERE id IN ({})"
+_OPEN_LOANS_OF = """SELECT id, item_id, returned_at, out_hlc, out_at FROM loan
+    WHERE item_id IN ({}) AND returned_at IS NULL ORDER BY id"""
+_IN_CHUNK = 500  # values per IN list: under every SQLite's parameter limit
+
+
+def _fetch(text, values):
+    values = sorted(v for v in values if isinstance(v, str))
+    rows = []
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start:start + _IN_CHUNK]
+        rows.extend(dialect.run(text.format(", ".join("?" * len(chunk))), chunk).fetchall())
+    return rows
+
+
+def loan_out(ev, body, io=DIRECT):
+    row = io.view(body["patron_id"], body["item_id"])
     if row is None or row[2] is None:
-        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body})
+        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body}, io=io)
         return
     item_id, barcode, patron_id, standing_id, standing_hlc, standing_at = row
     returned_at = None
     if standing_id is not None and standing_id != body["loan_id"]:
         # One copy cannot be at two places: the later checkout stands.
         if ev.hlc > standing_hlc:
-            Loan.update(returned_at=body["at"]).where(Loan.id == standing_id).execute()
+            io.end(standing_id, body["at"])
         else:
             returned_at = standing_at
         _conflict(ev, "loaned_twice", item_id, {
             "item": barcode, "loans": sorted([standing_id, body["loan_id"]]),
-            "open": body["loan_id"] if returned_at is None else standing_id})
-    values = (body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
-              body["due_date"], returned_at)
-    if returned_at is None and dialect.is_postgres(Loan._meta.database):
-        _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
-    else:
-        INSERT_LOAN.execute(*values)
-        if returned_at is None:
-            _set_item(item_id, status="on_loan", transit_to=None)
+            "open": body["loan_id"] if returned_at is None else standing_id}, io=io)
+    io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
+             body["due_date"], returned_at))
     if body.get("hold_id"):
-        Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]).execute()
+        io.query(Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]))
 
 
-def loan_in(ev, body):
+def loan_in(ev, body, io=DIRECT):
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
-        standing = _open_loan(body["item_id"])
-        loan_id = standing.id if standing else None
-    closed = loan_id and RETURN_LOAN.execute(body["at"], body.get("fee", 0), loan_id).rowcount
+        loan_id = io.open_loan(body["item_id"])
+    closed = loan_id and io.close(body["at"], body.get("fee", 0), loan_id)
     if not closed:
-        earlier = LOAN.first(loan_id) if loan_id else None
+        earlier = io.returned(loan_id) if loan_id else False
         _conflict(ev, "returned_not_on_loan", body["item_id"], {
             "loan_id": body.get("loan_id"), "at": body["at"],
-            "earlier_return": earlier.returned_at if earlier else None})
+            "earlier_return": earlier or None}, io=io)
     transit = body.get("transit_to")
-    _execute(_SET_ITEM_IF_FREE, "in_transit" if transit else "available", transit,
-             body["item_id"], body["item_id"])
+    io.shelve(body["item_id"], "in_transit" if transit else "available", transit)
 
 
 def loan_renew(ev, body):
@@ -265,6 +576,8 @@ def conflict_resolved(ev, body):
     Conflict.update(status="resolved", resolution=body.get("resolution")).where(
         Conflict.id == body["conflict_id"]).execute()
 
+
+RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS, Records)}
 
 HANDLERS = {
     "library.saved": library_saved,

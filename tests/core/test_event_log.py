@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from appliance.core import circulation, events, patrons, verify
+from appliance.core import circulation, datadir, events, patrons, verify
 from appliance.core.context import Context
 from appliance.core.errors import Invalid
 from appliance.core.models import Conflict, Event, Item, Loan, Patron
-from tests.factories import make_library
+from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
 def test_every_change_is_a_chained_event(ctx):
@@ -63,11 +63,12 @@ def _copy_events(src_ctx):
 
 
 @pytest.fixture
-def two_sites(tmp_path, ctx):
-    """`ctx` (the branch) and a second device of the same library that has its events."""
+def two_sites(tmp_path, ctx, hub_db):
+    """`ctx` (the branch) and the hub (SQLite or PostgreSQL), which has its events."""
     history = _copy_events(ctx)
     ctx.close()
-    other = make_library(tmp_path / "other", role="hub")
+    other = datadir.init(tmp_path / "other", ctx.library, "Thư viện phường Hòa Hiệp Trung",
+                         role="hub", database=hub_db)
     result = events.ingest(other, history)
     assert result["applied"] == len(history)
     other_events = _copy_events(other)
@@ -213,3 +214,82 @@ def test_ids_are_uuid7_in_time_order():
         assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
         assert parsed.int >> 80 == int(text[:8] + text[9:13], 16)  # the milliseconds
     assert made == sorted(made) and len(set(made)) == 50
+
+
+def test_a_batch_of_loans_with_conflicts_applies_as_one_by_one(two_sites):
+    """A run of loans and returns is applied set-wise at the hub (projector.Batched); the
+    rows must be those of the events applied one by one, which `verify` replays."""
+    branch, other, _ = two_sites
+    first = circulation.checkout(branch, "P0001", "1001")
+    circulation.checkout(branch, "P0001", "1002")
+    synced = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    events.ingest(other, synced)
+    circulation.checkin(other, "1001")  # returned at the hub as well
+    at_hub = circulation.checkout(other, "P0002", "1003")
+    branch = Context.open(branch.data_dir)
+    circulation.checkin(branch, "1001")
+    at_branch = circulation.checkout(branch, "P0001", "1003")  # later: it stands
+    circulation.checkin(branch, "1002")
+    circulation.checkout(branch, "P0002", "1002")
+    circulation.checkout(branch, "P0002", "1004")
+    circulation.checkin(branch, "1004")
+    run = _copy_events(branch)[len(synced):]
+    assert len(run) == 6 and {e["kind"] for e in run} == {"loan.out", "loan.in"}
+    other = Context.open(other.data_dir)
+    assert events.ingest(other, run)["applied"] == 6
+    kinds = {c.kind: c for c in Conflict.select()}
+    assert kinds["returned_not_on_loan"].details["loan_id"] == first["loan_id"]
+    assert kinds["returned_not_on_loan"].details["earlier_return"] is not None
+    assert sorted(kinds["loaned_twice"].details["loans"]) == sorted(
+        [at_hub["loan_id"], at_branch["loan_id"]])
+    open_loans = {loan.item.barcode: loan.patron.card
+                  for loan in Loan.select().where(Loan.returned_at.is_null())}
+    assert open_loans == {"1003": "P0001", "1002": "P0002"}
+    assert {i.barcode: i.status for i in Item.select()}["1004"] == "available"
+    assert verify.verify(other) == []
+
+
+def test_a_batch_of_record_edits_with_conflicts_applies_as_one_by_one(two_sites):
+    """A run of record, copy and card edits is applied set-wise (projector.Records):
+    same rows and conflicts as one by one, which `verify` replays."""
+    from appliance.core import catalogue
+
+    branch, other, _ = two_sites
+    p1, p2 = patrons.find(branch, "P0001"), patrons.find(branch, "P0002")
+    synced = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    patrons.save(other, {"id": p2.id, "phone": "0906000000"})  # earlier than the branch's
+    branch = Context.open(branch.data_dir)
+    patrons.save(branch, {"id": p1.id, "phone": "0905000001"})
+    patrons.save(branch, {"id": p2.id, "phone": "0905000002"})
+    bib = catalogue.save_bib(branch, {"title": "Tắt đèn", "authors": ["Ngô Tất Tố"]})
+    catalogue.save_item(branch, {"bib": bib.id, "barcode": "2001"})
+    catalogue.save_bib(branch, {"id": bib.id, "title": "Tắt đèn (tái bản)"})
+    catalogue.set_status(branch, "1001", "damaged")
+    patrons.save(branch, {"id": p1.id, "phone": "0905000003"})
+    run = _copy_events(branch)[len(synced):]
+    assert {e["kind"] for e in run} == {"patron.saved", "bib.saved", "item.saved"}
+    other = Context.open(other.data_dir)
+    patrons.save(other, {"id": p1.id, "phone": "0905999999"})  # later, saw neither
+    assert events.ingest(other, run)["applied"] == len(run)
+    assert Patron.get_by_id(p1.id).phone == "0905999999"
+    assert Patron.get_by_id(p2.id).phone == "0905000002"
+    lost = sorted(c.details["lost"] for c in Conflict.select().where(
+        Conflict.kind == "edit_conflict"))
+    assert lost == ["0905000001", "0905000003", "0906000000"]
+    assert Item.get(Item.barcode == "2001").bib.title == "Tắt đèn (tái bản)"
+    assert Item.get(Item.barcode == "1001").status == "damaged"
+    assert verify.verify(other) == []
+
+
+@pytest.mark.parametrize("text", ['"quoted" \\ back', "tab\tnew\nline\x01", "Nguyễn 🦋", "\u2028"])
+def test_event_hash_is_the_canonical_formula_whatever_the_text(text):
+    d = {"id": text, "origin": "o", "seq": 3, "hlc": 2**62, "wall": text, "library": text,
+         "kind": "patron.saved", "prev_hash": "0" * 64, "body": {"name": text, "n": [1, None]}}
+    fields = {k: d[k] for k in ("id", "origin", "seq", "hlc", "wall", "library", "kind",
+                                "prev_hash", "body")}
+    full = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert events.event_hash(d) == hashlib.sha256(full.encode("utf-8")).hexdigest()
+    flagged = dict(d, seq=True)  # a flag is not a sequence number: hashed as JSON has it
+    assert events.event_hash(flagged) != events.event_hash(dict(d, seq=1))

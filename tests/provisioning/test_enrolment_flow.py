@@ -14,20 +14,23 @@ from provisioning import bundle, config, firstboot
 from provisioning.bundle import BundleRefused
 from sync import enrol
 from tests.provisioning.hubproc import Served
+from tests.sync.syncsupport import BACKENDS, hub_database
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    """A hub with a published town-wide config, served on loopback."""
-    hub_dir = tmp_path_factory.mktemp("hub")
-    ctx = datadir.init(hub_dir, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub")
-    save_settings(hub_dir, {**load_settings(hub_dir), "auto_approve": True})
-    config.publish(ctx, {"kiosk": {"idle_seconds": 90}, "sync_schedule": {"minutes": 15}})
-    ctx.close()
-    served = Served(hub_dir)
-    served.dir = hub_dir
-    yield served
-    served.stop()
+@pytest.fixture(scope="module", params=BACKENDS)
+def hub(request, tmp_path_factory):
+    """A hub with a published town-wide config, served on loopback, on either database."""
+    with hub_database(request.param) as url:
+        hub_dir = tmp_path_factory.mktemp("hub")
+        ctx = datadir.init(hub_dir, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub",
+                           database=url)
+        save_settings(hub_dir, {**load_settings(hub_dir), "auto_approve": True})
+        config.publish(ctx, {"kiosk": {"idle_seconds": 90}, "sync_schedule": {"minutes": 15}})
+        ctx.close()
+        served = Served(hub_dir)
+        served.dir = hub_dir
+        yield served
+        served.stop()
 
 
 def _token(hub, library="PY-DH01", ttl_hours=1.0):

@@ -15,6 +15,7 @@ from appliance.web import create_app
 from provisioning import bundle, health
 from sync.models import Device, EnrolToken
 from tests.conftest import unavailable
+from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 PASSWORD = "mat-khau-dai-du-12"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -25,8 +26,9 @@ def _seen(days):
 
 
 @pytest.fixture
-def hub(tmp_path):
-    ctx = datadir.init(tmp_path / "hub", "PY-HUB", "Thư viện thị xã", role="hub")
+def hub(tmp_path, hub_db):
+    ctx = datadir.init(tmp_path / "hub", "PY-HUB", "Thư viện thị xã", role="hub",
+                       database=hub_db)
     for name, role in [("admin", "hub_admin"), ("viewer", "report_viewer"),
                        ("thuthu", "librarian")]:
         users.create(ctx, name, PASSWORD, role)

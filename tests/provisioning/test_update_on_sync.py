@@ -15,6 +15,7 @@ from appliance.core.context import Context, load_settings, save_settings
 from provisioning import bundle, config, firstboot, updates
 from sync import agent, enrol, keys, status
 from tests.provisioning.hubproc import Served
+from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 LIB = "PY-DH01"
 
@@ -27,9 +28,10 @@ def _offer_cli(hub_dir, path):
 
 
 @pytest.fixture
-def hub(tmp_path):
+def hub(tmp_path, hub_db):
     hub_dir = tmp_path / "hub"
-    ctx = datadir.init(hub_dir, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub")
+    ctx = datadir.init(hub_dir, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub",
+                       database=hub_db)
     config.publish(ctx, {"kiosk": {"idle_seconds": 90}})
     token = enrol.create_token(ctx, LIB)  # also makes the hub's keys
     ctx.close()

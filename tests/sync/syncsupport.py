@@ -4,8 +4,11 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 import sync.hub  # noqa: F401  (registers sync's tables)
 from appliance.core import catalogue, datadir, events, patrons
@@ -195,3 +198,45 @@ def hub_database(backend):
         conn.close()
 
 
+# Every test of what the hub does runs against both databases a hub may use.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS, name="hub_db")
+def hub_db_fixture(request):
+    """`hub_db`: the hub's database for one test, None (SQLite in its folder) or a fresh
+    PostgreSQL schema. Tests outside tests/sync import this to use it."""
+    with hub_database(request.param) as url:
+        yield url
+
+
+def _remap(value, ids, lib_from, lib_to):
+    """The template branch's events as another branch's: new ids (but those already in
+    `ids`), its library code."""
+    if isinstance(value, dict):
+        return {k: _remap(v, ids, lib_from, lib_to) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_remap(v, ids, lib_from, lib_to) for v in value]
+    if isinstance(value, str):
+        if value == lib_from:
+            return lib_to
+        if len(value) == 36 and value.count("-") == 4:
+            if value not in ids:  # a fresh UUIDv7 with the same creation time
+                raw = bytearray(uuid.UUID(value).bytes[:6] + os.urandom(10))
+                raw[6], raw[8] = 0x70 | raw[6] & 0x0F, 0x80 | raw[8] & 0x3F
+                ids[value] = str(uuid.UUID(bytes=bytes(raw)))
+            return ids[value]
+    return value
+
+
+def chain_as(template, origin, lib_from, lib_to, ids=None):
+    """A branch's own hash chain made of the template's events; `ids` maps the
+    template's ids that stay shared (town-wide cards) to themselves."""
+    ids, prev, out = dict(ids or {}), events.GENESIS, []
+    for ev in template:
+        d = _remap({k: v for k, v in ev.items() if k not in ("hash", "prev_hash", "origin")},
+                   ids, lib_from, lib_to)
+        d.update(origin=origin, prev_hash=prev)
+        d["hash"] = prev = events.event_hash(d)
+        out.append(d)
+    return out

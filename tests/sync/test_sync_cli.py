@@ -17,8 +17,8 @@ def thuvien(*args, ok=True):
     return proc
 
 
-def test_token_enroll_sync_status_export_import(tmp_path):
-    hub_dir = init(tmp_path / "hub", "PY-TV00", role="hub")
+def test_token_enroll_sync_status_export_import(tmp_path, hub_db):
+    hub_dir = init(tmp_path / "hub", "PY-TV00", role="hub", database=hub_db)
     branch = init(tmp_path / "b", "PY-DH01")
     token = thuvien("hub", "token", "create", "--data", hub_dir, "--library", "PY-DH01")
     token = token.stdout.strip()

@@ -8,8 +8,8 @@ from appliance.web import create_app
 from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
 
 
-def test_status_line_and_sync_now(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01",))
+def test_status_line_and_sync_now(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01",), hub_db=hub_db)
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         with opened(branches["PY-DH01"]) as ctx:

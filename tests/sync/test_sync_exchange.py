@@ -16,7 +16,6 @@ from tests.sync.syncsupport import (
     HubProcess,
     chain,
     enrol_all,
-    hub_database,
     make_town,
     opened,
     seed,
@@ -25,10 +24,9 @@ from tests.sync.syncsupport import (
 LIB = "PY-DH01"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def town(request, tmp_path):
-    with hub_database(request.param) as url:
-        yield from _town(tmp_path, url)
+@pytest.fixture
+def town(hub_db, tmp_path):
+    yield from _town(tmp_path, hub_db)
 
 
 def _town(tmp_path, hub_db):

@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def town(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+def town(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
     hub = HubProcess(hub_dir, port=free_port()).start()
     enrol_all(hub.url, branches, tokens)
     yield hub_dir, branches[LIB], hub

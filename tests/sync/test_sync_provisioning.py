@@ -17,7 +17,6 @@ from sync.models import Device, RetiredKey, SyncRefusal
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
-    hub_database,
     make_town,
     opened,
     seed,
@@ -50,14 +49,13 @@ def _row(html, device):
     return m.group(0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def town(request, tmp_path):
-    with hub_database(request.param) as url:
-        hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=url)
-        _admin(hub_dir)
-        with HubProcess(hub_dir) as hub:
-            enrol_all(hub.url, branches, tokens)
-            yield hub, hub_dir, branches[LIB]
+@pytest.fixture
+def town(hub_db, tmp_path):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
+    _admin(hub_dir)
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)
+        yield hub, hub_dir, branches[LIB]
 
 
 def test_health_reaches_the_fleet_page(town):
@@ -90,8 +88,8 @@ def hub_ctx(hub_dir):
     return Context.open(hub_dir)
 
 
-def test_config_from_the_hub_arrives_with_sync_and_takes_effect(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+def test_config_from_the_hub_arrives_with_sync_and_takes_effect(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
     with opened(hub_dir) as h:
         config.publish(h, {"kiosk": {"idle_seconds": 90}, "sync_schedule": {"minutes": 15}})
     with HubProcess(hub_dir) as hub:
@@ -134,8 +132,8 @@ def test_config_from_the_hub_arrives_with_sync_and_takes_effect(tmp_path):
             web.close()
 
 
-def test_new_device_waits_for_staff_approval(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), auto_approve=False)
+def test_new_device_waits_for_staff_approval(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db, auto_approve=False)
     _admin(hub_dir)
     with opened(hub_dir) as h:
         config.publish(h, {"kiosk": {"idle_seconds": 90}})
@@ -189,8 +187,8 @@ def _post(url, data):
                          headers={"Content-Type": "application/octet-stream"})
 
 
-def test_device_key_rotation_with_overlap_then_revocation(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
+def test_device_key_rotation_with_overlap_then_revocation(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
     branch = branches[LIB]
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)

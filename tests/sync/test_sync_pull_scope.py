@@ -8,8 +8,8 @@ from sync import agent
 from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
 
 
-def test_branch_pulls_its_library_and_the_town_records_only(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01", "PY-DH02"))
+def test_branch_pulls_its_library_and_the_town_records_only(tmp_path, hub_db):
+    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01", "PY-DH02"), hub_db=hub_db)
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         with opened(branches["PY-DH02"]) as other:
