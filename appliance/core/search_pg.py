@@ -180,21 +180,30 @@ def search_ids(db, terms, page, per_page, sort, filters):
     return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], []
 
 
-def facets(db, terms, filters):
-    """Every facet in one statement over the hits, read once (a materialised CTE);
-    libraries and item types come from the per-record arrays, not from the copies."""
-    sql, args = _hits_sql(terms, filters)
-    rows = db.execute_sql(
-        "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
-        f"d.item_types {sql}) "
-        "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
-        "UNION ALL SELECT 'decade', ((year / 10) * 10)::text, count(*) FROM h GROUP BY 2 "
-        "UNION ALL SELECT 'library', v, count(*) FROM h, unnest(h.libraries) v GROUP BY 2 "
-        "UNION ALL SELECT 'item_type', v, count(*) FROM h, unnest(h.item_types) v GROUP BY 2 "
-        "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
-        "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')", args).fetchall()
+FACETS_SQL = (
+    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
+    "d.item_types {hits}) "
+    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'decade', ((year / 10) * 10)::text, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'library', v, count(*) FROM h, unnest(h.libraries) v GROUP BY 2 "
+    "UNION ALL SELECT 'item_type', v, count(*) FROM h, unnest(h.item_types) v GROUP BY 2 "
+    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
+    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
+
+
+def _facets(rows):
     return facet_counts([(n, int(v) if n == "decade" and v is not None else v, c)
                          for n, v, c in rows])
 
 
+def facets(db, terms, filters):
+    """Every facet in one statement over all the hits, read once (a materialised CTE);
+    libraries and item types come from the per-record arrays, not from the copies."""
+    sql, args = _hits_sql(terms, filters)
+    return _facets(db.execute_sql(FACETS_SQL.format(hits=sql), args).fetchall())
 
+
+def facets_of(db, bib_ids):
+    """The same facets over the given records (the best hits of a search)."""
+    hits = f"FROM search_doc d WHERE d.bib_id = ANY({P})"
+    return _facets(db.execute_sql(FACETS_SQL.format(hits=hits), [list(bib_ids)]).fetchall())

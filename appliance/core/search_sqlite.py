@@ -199,19 +199,27 @@ def _ranked_page(db, terms, filters, limit):
         "ORDER BY f.rank LIMIT ? OFFSET ?", rank + dargs + iargs + limit).fetchall()
 
 
+FACETS_SQL = (
+    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
+    "d.item_types {hits}) "
+    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'decade', (year / 10) * 10, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'library', j.value, count(*) FROM h, json_each(h.libraries) j GROUP BY 2 "
+    "UNION ALL SELECT 'item_type', j.value, count(*) FROM h, json_each(h.item_types) j "
+    "GROUP BY 2 "
+    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
+    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
+
+
 def facets(db, terms, filters):
-    """Every facet in one statement over the hits, read once (a materialised CTE);
+    """Every facet in one statement over all the hits, read once (a materialised CTE);
     libraries and item types come from the per-record lists, not from the copies."""
     sql, args = _hits_sql(terms, filters)
-    rows = db.execute_sql(
-        "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
-        f"d.item_types {sql}) "
-        "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
-        "UNION ALL SELECT 'decade', (year / 10) * 10, count(*) FROM h GROUP BY 2 "
-        "UNION ALL SELECT 'library', j.value, count(*) FROM h, json_each(h.libraries) j "
-        "GROUP BY 2 "
-        "UNION ALL SELECT 'item_type', j.value, count(*) FROM h, json_each(h.item_types) j "
-        "GROUP BY 2 "
-        "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
-        "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')", args).fetchall()
-    return facet_counts(rows)
+    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=sql), args).fetchall())
+
+
+def facets_of(db, bib_ids):
+    """The same facets over the given records (the best hits of a search)."""
+    hits = "FROM search_doc d WHERE d.bib_id IN (SELECT value FROM json_each(?))"
+    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=hits),
+                                       [json.dumps(list(bib_ids))]).fetchall())

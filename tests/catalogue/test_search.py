@@ -106,3 +106,19 @@ def test_paging_and_bad_input(books):
     # FTS syntax in the query is data, not syntax
     for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a"]:
         search.search(q)
+
+
+def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch):
+    every = search.search("", sort="title", per_page=50, with_facets=True)
+    assert every["facets"]["counted"] == 6
+    assert sum(n for _, n in every["facets"]["language"]) == 6
+    monkeypatch.setattr(search, "FACET_HITS", 4)
+    capped = search.search("", sort="title", per_page=3, with_facets=True)
+    assert capped["total"] == 6 and capped["facets"]["counted"] == 4
+    assert sum(n for _, n in capped["facets"]["language"]) == 4
+    ordered = [r["title"] for r in every["results"]]
+    assert [r["title"] for r in capped["results"]] == ordered[:3]
+    # page 2 reaches past the counted hits: asked for again, not cut short
+    page2 = search.search("", sort="title", per_page=3, page=2, with_facets=True)
+    assert [r["title"] for r in page2["results"]] == ordered[3:6]
+    assert search.search("hoa", with_facets=True)["facets"]["counted"] == 3
