@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["core", "search", "sync", "sip2", "devices"]
+ALL = ["core", "search", "hub", "sync", "sip2", "devices"]
 
 
 def main(names):
