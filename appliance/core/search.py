@@ -47,19 +47,9 @@ def rebuild_index(db):
     reindex(db)
 
 
-def ensure_index(db):
-    """Make the tables once per connection's database if the schema has not (a database
-    made before they were part of it, opened without migrating)."""
-    db = _real(db)
-    if not getattr(db, "_search_ready", False):
-        create_index(db)
-        db._search_ready = True
-
-
 def reindex(db):
     """Index every record again (after an upgrade or for a bulk repair)."""
     db = _real(db)
-    ensure_index(db)
     backend(db).clear_index(db)
     for (bib_id,) in Bib.select(Bib.id).tuples().iterator():
         on_bib_changed(db, bib_id)
@@ -68,28 +58,16 @@ def reindex(db):
 def on_bib_changed(db, bib_id):
     """Called by the projector after a record or one of its copies changed."""
     db = _real(db)
-    ensure_index(db)
     backend(db).on_bib_changed(db, bib_id)
 
 
 def search_ids(db, q, page=1, per_page=20, sort="relevance", **filters):
     """(total, [bib_id, ...]) for one page of results, straight from the index."""
     db = _real(db)
-    ensure_index(db)
     terms = parse(q)
     if q and q.strip() and not terms:
         return 0, []
     return backend(db).search_ids(db, terms, page, per_page, sort, filters)
-
-
-def facets(db, q, **filters):
-    """Counts per library, item type, language and decade, and how many are available."""
-    db = _real(db)
-    ensure_index(db)
-    terms = parse(q)
-    if q and q.strip() and not terms:
-        return facet_counts([])
-    return backend(db).facets(db, terms, filters)
 
 
 def availability(bib_id, library=None):

@@ -196,14 +196,8 @@ def _facets(rows):
                          for n, v, c in rows])
 
 
-def facets(db, terms, filters):
-    """Every facet in one statement over all the hits, read once (a materialised CTE);
-    libraries and item types come from the per-record arrays, not from the copies."""
-    sql, args = _hits_sql(terms, filters)
-    return _facets(db.execute_sql(FACETS_SQL.format(hits=sql), args).fetchall())
-
-
 def facets_of(db, bib_ids):
-    """The same facets over the given records (the best hits of a search)."""
+    """Every facet over the given records (the best hits of a search) in one statement:
+    libraries and item types come from the per-record lists, not from the copies."""
     hits = f"FROM search_doc d WHERE d.bib_id = ANY({P})"
     return _facets(db.execute_sql(FACETS_SQL.format(hits=hits), [list(bib_ids)]).fetchall())

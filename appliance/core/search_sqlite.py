@@ -211,15 +211,9 @@ FACETS_SQL = (
     "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
 
 
-def facets(db, terms, filters):
-    """Every facet in one statement over all the hits, read once (a materialised CTE);
-    libraries and item types come from the per-record lists, not from the copies."""
-    sql, args = _hits_sql(terms, filters)
-    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=sql), args).fetchall())
-
-
 def facets_of(db, bib_ids):
-    """The same facets over the given records (the best hits of a search)."""
+    """Every facet over the given records (the best hits of a search) in one statement:
+    libraries and item types come from the per-record lists, not from the copies."""
     hits = "FROM search_doc d WHERE d.bib_id IN (SELECT value FROM json_each(?))"
     return facet_counts(db.execute_sql(FACETS_SQL.format(hits=hits),
                                        [json.dumps(list(bib_ids))]).fetchall())

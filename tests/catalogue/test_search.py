@@ -122,3 +122,15 @@ def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch
     page2 = search.search("", sort="title", per_page=3, page=2, with_facets=True)
     assert [r["title"] for r in page2["results"]] == ordered[3:6]
     assert search.search("hoa", with_facets=True)["facets"]["counted"] == 3
+
+
+def test_an_older_database_gets_its_index_through_the_migration(books, cat_ctx):
+    from appliance.core import db as dbmod
+    from appliance.core.models import Setting
+
+    search.backend(cat_ctx.db).drop_index(cat_ctx.db)
+    Setting.update(value=5).where(Setting.key == "schema_version").execute()
+    dbmod.migrate(cat_ctx.db)
+    assert titles("dong hoa") == ["Lịch sử Đông Hòa"]
+    out = search.search("hoa", with_facets=True)
+    assert dict(map(tuple, out["facets"]["library"])) == {"PY-DH01": 2, "PY-DH02": 1}
