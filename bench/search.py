@@ -117,9 +117,10 @@ def serve(ctx):
     return srv
 
 
-def latencies(ctx, rounds, floor):
-    """API and OPAC page latencies through a real server, beside `floor` (the bare
-    index query), interleaved per round so both see the same moments of the machine."""
+def latencies(ctx, rounds, floors):
+    """API and OPAC page latencies through a real server, beside `floors` ({name: the
+    bare index query}), interleaved per round so all see the same moments of the
+    machine."""
     srv = serve(ctx)
     url = f"http://127.0.0.1:{srv.effective_port}"
     http = requests.Session()
@@ -136,9 +137,10 @@ def latencies(ctx, rounds, floor):
 
     timed(api, 1)  # warm caches
     timed(opac, 1)
-    out = {"bare": [], "api": [], "opac": []}
+    out = {name: [] for name in (*floors, "api", "opac")}
     for _ in range(rounds):
-        out["bare"] += timed(floor, 1)
+        for name, floor in floors.items():
+            out[name] += timed(floor, 1)
         out["api"] += timed(api, 1)
         out["opac"] += timed(opac, 1)
     srv.close()
@@ -154,6 +156,10 @@ def figures(times):
         out[f"{name}_max_ms"] = round(max(values), 2)
     out["api_over_bare_p95"] = round(pct(times["api"], 95) / max(pct(times["bare"], 95), 1e-6), 2)
     out["api_mean_ms"] = round(statistics.mean(times["api"]), 2)
+    # Per query, the median of its rounds: which queries make the p95.
+    out["per_query_p50_ms"] = {
+        q: {name: round(statistics.median(values[k::len(QUERIES)]), 1)
+            for name, values in times.items()} for k, q in enumerate(QUERIES)}
     return out
 
 
@@ -175,13 +181,14 @@ def main(argv=None):
         t = time.perf_counter()
         bulk_fill(ctx, max(0, args.records - args.import_records), args.copies)
         print(f"bulk fill: {time.perf_counter() - t:.1f}s", file=sys.stderr)
-        times = latencies(ctx, args.rounds, lambda q: bare_fts(ctx.db, q))
+        times = latencies(ctx, args.rounds, {"bare": lambda q: bare_fts(ctx.db, q)})
+        hits = {q: search.search(q, per_page=1)["total"] for q in QUERIES}
         ctx.close()
     result = {
         "records": args.records, "imported": args.import_records,
         "copies": max(0, args.records - args.import_records) * args.copies,
         "import_records_per_s": round(rate, 1), "import_goal_per_s": 1000,
-        **figures(times), "queries": len(QUERIES), "rounds": args.rounds,
+        **figures(times), "hits": hits, "queries": len(QUERIES), "rounds": args.rounds,
         "goals": {"api_p95_ms": 50, "api_over_bare_p95": 2.0, "opac_p95_ms": 100},
     }
     out = Path(__file__).resolve().parent / "results" / "search.json"

@@ -62,11 +62,12 @@ def on_bib_changed(db, bib_id):
 
 
 def search_ids(db, q, page=1, per_page=20, sort="relevance", **filters):
-    """(total, [bib_id, ...]) for one page of results, straight from the index."""
+    """(total, [bib_id, ...], whether the total is exact) for one page of results,
+    straight from the index (PostgreSQL estimates the total of a very common query)."""
     db = _real(db)
     terms = parse(q)
     if q and q.strip() and not terms:
-        return 0, []
+        return 0, [], True
     return backend(db).search_ids(db, terms, page, per_page, sort, filters)
 
 
@@ -159,11 +160,11 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
     if filters.pop("library_only", False) and library:
         filters["in_library"] = library
     if with_facets:
-        total, ids, out_facets = _page_and_facets(db, q, page, per_page, sort, filters)
+        total, ids, exact, out_facets = _page_and_facets(db, q, page, per_page, sort, filters)
     else:
-        total, ids = search_ids(db, q, page, per_page, sort, **filters)
+        total, ids, exact = search_ids(db, q, page, per_page, sort, **filters)
     bibs = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
-    out = {"total": total, "page": page, "per_page": per_page,
+    out = {"total": total, "total_exact": exact, "page": page, "per_page": per_page,
            "results": _results([bibs[i] for i in ids if i in bibs], library)}
     if with_facets:
         out["facets"] = out_facets
@@ -171,10 +172,10 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
 
 
 def _page_and_facets(db, q, page, per_page, sort, filters):
-    """(total, page ids, facets) from one ranked query for the best FACET_HITS hits: the
-    page is a slice of them (paging past them asks again), and the facets count them.
-    `facets["counted"]` says how many hits were counted."""
-    total, best = search_ids(db, q, 1, FACET_HITS, sort, **filters)
+    """(total, page ids, exact, facets) from one ranked query for the best FACET_HITS
+    hits: the page is a slice of them (paging past them asks again), and the facets
+    count them. `facets["counted"]` says how many hits were counted."""
+    total, best, exact = search_ids(db, q, 1, FACET_HITS, sort, **filters)
     start = (page - 1) * per_page
     if start + per_page <= len(best) or len(best) == total:
         ids = best[start:start + per_page]
@@ -182,4 +183,4 @@ def _page_and_facets(db, q, page, per_page, sort, filters):
         ids = search_ids(db, q, page, per_page, sort, **filters)[1]
     counted = backend(db).facets_of(db, best) if best else facet_counts([])
     counted["counted"] = len(best)
-    return total, ids, counted
+    return total, ids, exact, counted

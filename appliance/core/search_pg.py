@@ -31,6 +31,10 @@ RANK_WEIGHTS = "'{0.2, 0.4, 0.6, 1.0}'"
 DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types",
                "folded", "exact")
 MAX_POSITION = 16383  # PostgreSQL's own limit on a word's position
+# A search reads at most this many matches (see search_ids); a total beyond them is
+# estimated from a sample of about SAMPLE_ROWS records.
+RANK_CAP = 5000
+SAMPLE_ROWS = 10000
 
 P = "%s"
 
@@ -165,19 +169,66 @@ def _rank(terms):
 
 
 def search_ids(db, terms, page, per_page, sort, filters):
+    """(total, [bib_id, ...], whether the total is exact) for one page of results.
+
+    A catalogue of a million records holds a few hundred thousand matches for a common
+    word, and PostgreSQL reads each matching row to count or rank it (the GIN index
+    finds rows; ranking needs their vectors): a second or more. So a search reads at
+    most RANK_CAP + 1 matches, in the table's order. When there are no more, the total
+    is exact and the ranking is over every match, as on SQLite. When there are more,
+    the best of those RANK_CAP are ranked and the total is estimated from a sample."""
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
-    if not terms:
-        total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
-        rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {_order(sort)} "
-                              f"LIMIT {P} OFFSET {P}", args + limit).fetchall()
-        return total, [r[0] for r in rows]
-    order, order_args = (_order(sort), []) if sort != "relevance" else _rank(terms)
-    rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
-                          f"LIMIT {P} OFFSET {P}", args + order_args + limit).fetchall()
-    if rows:
-        return rows[0][1], [r[0] for r in rows]
-    return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], []
+    if sort == "relevance" and terms:
+        order, order_args = _rank(terms)
+        if limit[1] + per_page <= RANK_CAP:
+            rows = db.execute_sql(
+                f"WITH c AS MATERIALIZED (SELECT d.id, d.bib_id, d.folded, d.exact {sql} "
+                f"LIMIT {P}) SELECT d.bib_id, (SELECT count(*) FROM c) FROM c d "
+                f"ORDER BY {order} LIMIT {P} OFFSET {P}",
+                args + [RANK_CAP + 1] + order_args + limit).fetchall()
+            if rows and rows[0][1] <= RANK_CAP:
+                return rows[0][1], [r[0] for r in rows], True
+            if rows:
+                return _estimate(db, rows[0][1], sql, args), [r[0] for r in rows], False
+            return _empty(db, sql, args)
+        # Past what a capped search ranks (page 250 of 20): rank every match.
+        sort_sql, sort_args = order, order_args
+    else:
+        sort_sql, sort_args = _order(sort), []
+    rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {sort_sql} LIMIT {P} OFFSET {P}",
+                          args + sort_args + limit).fetchall()
+    total, exact = _count(db, sql, args)
+    return total, [r[0] for r in rows], exact
+
+
+def _empty(db, sql, args):
+    total, exact = _count(db, sql, args)
+    return total, [], exact
+
+
+def _count(db, sql, args):
+    """(total, exact): counted up to RANK_CAP, estimated beyond."""
+    found = db.execute_sql(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT {P}) c",
+                           args + [RANK_CAP + 1]).fetchone()[0]
+    if found <= RANK_CAP:
+        return found, True
+    return _estimate(db, found, sql, args), False
+
+
+def _estimate(db, found, sql, args):
+    """Matches in the whole table, counted in a sample of about SAMPLE_ROWS rows (whole
+    pages, the same pages for the same query, so paging keeps one figure) and rounded
+    to two significant digits: it is an estimate, and says so."""
+    rows = db.execute_sql("SELECT reltuples FROM pg_class WHERE oid = "
+                          "'search_doc'::regclass").fetchone()[0]
+    percent = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1.0))
+    sampled = sql.replace("FROM search_doc d", f"FROM search_doc d TABLESAMPLE SYSTEM "
+                          f"({percent:.4f}) REPEATABLE (7)", 1)
+    hits = db.execute_sql(f"SELECT count(*) {sampled}", args).fetchone()[0]
+    total = hits * 100.0 / percent
+    digits = max(0, len(str(int(total))) - 2)
+    return max(found, int(round(total, -digits)))
 
 
 FACETS_SQL = (

@@ -156,8 +156,8 @@ def _ranked_expression(terms):
 
 
 def search_ids(db, terms, page, per_page, sort, filters):
-    """(total, [bib_id, ...]) for one page of results, straight from the index.
-    The page and the total come from one query (a window count)."""
+    """(total, [bib_id, ...], True: the total is exact) for one page of results, straight
+    from the index. The page and the total come from one query (a window count)."""
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
     order = _order(sort)
@@ -167,15 +167,15 @@ def search_ids(db, terms, page, per_page, sort, filters):
         total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
         rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
                               args + limit).fetchall()
-        return total, [r[0] for r in rows]
+        return total, [r[0] for r in rows], True
     if sort == "relevance":
         rows = _ranked_page(db, terms, filters, limit)
     else:
         rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
                               "LIMIT ? OFFSET ?", args + limit).fetchall()
     if rows:
-        return rows[0][1], [r[0] for r in rows]
-    return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], []
+        return rows[0][1], [r[0] for r in rows], True
+    return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], [], True
 
 
 def _ranked_page(db, terms, filters, limit):

@@ -134,3 +134,46 @@ def test_an_older_database_gets_its_index_through_the_migration(books, cat_ctx):
     assert titles("dong hoa") == ["Lịch sử Đông Hòa"]
     out = search.search("hoa", with_facets=True)
     assert dict(map(tuple, out["facets"]["library"])) == {"PY-DH01": 2, "PY-DH02": 1}
+
+
+def test_a_very_common_query_on_postgresql_ranks_the_first_matches_and_estimates(
+        books, cat_ctx, db_backend, monkeypatch):
+    from appliance.core import search_pg
+
+    for n in range(30):  # enough "hoa" records for a cap of 4 to bite, with copies
+        bib = catalogue.save_bib(cat_ctx, {"title": f"Hoa dại {n}", "language": "vie"})
+        catalogue.save_item(cat_ctx, {"bib": bib.id, "barcode": f"HD{n:04d}"})
+    every = search.search("hoa", per_page=50)
+    assert every["total"] == 33 and every["total_exact"]
+    monkeypatch.setattr(search_pg, "RANK_CAP", 6)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
+    capped = search.search("hoa", per_page=3)
+    if db_backend == "sqlite":  # FTS5 counts and ranks every match itself
+        assert capped["total_exact"] and capped["total"] == 33
+        return
+    assert not capped["total_exact"] and capped["total"] == 33
+    assert len(capped["results"]) == 3
+    # the pages within the cap come from one ranking: none repeats
+    seen = [r["bib_id"] for p in (1, 2) for r in search.search("hoa", page=p, per_page=3)
+            ["results"]]
+    assert len(set(seen)) == 6
+    # a page past them ranks every match: full up to the last one
+    assert len(search.search("hoa", page=3, per_page=3)["results"]) == 3
+    assert len(search.search("hoa", page=11, per_page=3)["results"]) == 3
+    assert search.search("hoa", page=12, per_page=3)["results"] == []
+    assert not search.search("", sort="title")["total_exact"]
+    assert search.search("hoa", in_library="PY-DH02")["total_exact"]
+    monkeypatch.setattr(search, "FACET_HITS", 5)
+    page = search.search("hoa", with_facets=True)
+    assert page["facets"]["counted"] == 5 and not page["total_exact"]
+
+
+def test_opac_says_about_when_the_total_is_an_estimate(client, db_backend, monkeypatch):
+    from appliance.core import search_pg
+
+    monkeypatch.setattr(search_pg, "RANK_CAP", 2)
+    html = client.get("/opac/?q=").get_data(as_text=True)
+    if db_backend == "sqlite":
+        assert "5 biểu ghi" in html and "Khoảng" not in html
+    else:
+        assert "Khoảng 5 biểu ghi" in html
