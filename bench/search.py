@@ -143,6 +143,7 @@ def latencies(ctx, rounds, floors):
             out[name] += timed(floor, 1)
         out["api"] += timed(api, 1)
         out["opac"] += timed(opac, 1)
+    http.close()  # before the server: no request left for a closing server to finish
     srv.close()
     return out
 

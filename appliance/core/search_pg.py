@@ -33,8 +33,8 @@ DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", 
 MAX_POSITION = 16383  # PostgreSQL's own limit on a word's position
 # A search reads at most this many matches (see search_ids); a total beyond them is
 # estimated from a sample of about SAMPLE_ROWS records.
-RANK_CAP = 5000
-SAMPLE_ROWS = 10000
+RANK_CAP = 2000
+SAMPLE_ROWS = 5000
 
 P = "%s"
 
