@@ -31,6 +31,8 @@ RANK_WEIGHTS = "'{0.2, 0.4, 0.6, 1.0}'"
 DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types",
                "folded", "exact")
 MAX_POSITION = 16383  # PostgreSQL's own limit on a word's position
+MAX_WORD = 200  # longer "words" (a pasted hash, a URL) are neither indexed nor sought:
+#                 PostgreSQL refuses a lexeme over 2 kB
 # A search reads at most this many matches (see search_ids); a total beyond them is
 # estimated from a sample of about SAMPLE_ROWS records.
 RANK_CAP = 2000
@@ -76,6 +78,8 @@ def vectors(fields):
     for name in FIELDS:
         weight, tag = WEIGHT.get(name, "D"), TAG.get(name)
         for word in tokens(normalize(fields[name])):
+            if len(word) > MAX_WORD:
+                continue
             exact.append((word, pos, ""))
             for plain in tokens(fold(word)):
                 folded.append((plain, pos, weight))
@@ -118,7 +122,7 @@ def on_bib_changed(db, bib_id):
 
 def _lexemes(term, exact):
     words = [normalize(w) for w in term.words] if exact else [fold(w) for w in term.words]
-    words = [w for t in words for w in tokens(t)]
+    words = [w for t in words for w in tokens(t) if len(w) <= MAX_WORD]
     if not words:
         return []
     tag = None if exact else TAG.get(term.column)
@@ -163,8 +167,9 @@ def _rank(terms):
     diacritics, then ts_rank over the weighted fields."""
     exact = [tsquery([t], exact=True) for t in terms]
     exact = [e for e in exact if e]
-    matched = " + ".join([f"(d.exact @@ {P}::tsquery)::int"] * len(exact)) or "0"
-    return (f"{matched} DESC, ts_rank({RANK_WEIGHTS}, d.folded, {P}::tsquery) DESC, d.id",
+    matched = " + ".join([f"(d.exact @@ {P}::tsquery)::int"] * len(exact))
+    return ((f"{matched} DESC, " if exact else "")
+            + f"ts_rank({RANK_WEIGHTS}, d.folded, {P}::tsquery) DESC, d.id",
             exact + [tsquery(terms)])
 
 
@@ -177,6 +182,8 @@ def search_ids(db, terms, page, per_page, sort, filters):
     most RANK_CAP + 1 matches, in the table's order. When there are no more, the total
     is exact and the ranking is over every match, as on SQLite. When there are more,
     the best of those RANK_CAP are ranked and the total is estimated from a sample."""
+    if terms and not tsquery(terms):  # only words too long to be indexed
+        return 0, [], True
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
     if sort == "relevance" and terms:

@@ -104,8 +104,9 @@ def test_paging_and_bad_input(books):
     page2 = search.search("", page=2, per_page=4, sort="title")
     assert page1["total"] == 6 and len(page1["results"]) == 4 and len(page2["results"]) == 2
     # FTS syntax in the query is data, not syntax
-    for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a"]:
-        search.search(q)
+    for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a", "'",
+              "a & b | !c", "x:*", "<->", "a" * 3000]:
+        search.search(q, with_facets=True)
 
 
 def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch):
