@@ -131,8 +131,10 @@ def same_as_projector(db, sample=200):
         after = db.execute_sql(query, (ids,)).fetchall()
         txn.rollback()
     differ = [b[0] for b, a in zip(before, after, strict=True) if b != a]
-    if differ or not ids:
-        raise SystemExit(f"bulk rows differ from the projector's for {differ[:5]}")
+    if not ids:
+        raise RuntimeError("no loaded record to check against the projector")
+    if differ:
+        raise RuntimeError(f"bulk rows differ from the projector's for {differ[:5]}")
     return len(ids)
 
 
@@ -213,8 +215,8 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the schema (for profiling)")
     args = ap.parse_args(argv)
     if not args.database:
-        raise SystemExit("bench.hub needs PostgreSQL: --database postgresql://… or "
-                         "THUVIEN_TEST_PG (scripts/test-services.sh sets it)")
+        raise RuntimeError("bench.hub needs PostgreSQL: --database postgresql://… or "
+                           "THUVIEN_TEST_PG (scripts/test-services.sh sets it)")
     from appliance.core import datadir
 
     schema, url = fresh_schema(args.database)
