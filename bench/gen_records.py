@@ -67,3 +67,50 @@ def write_csv(n, path, seed=7):
 if __name__ == "__main__":
     write_csv(int(sys.argv[1]) if len(sys.argv) > 1 else 200_000,
               sys.argv[2] if len(sys.argv) > 2 else "records.csv")
+
+
+# --- rows for bulk loading (benchmarks) ---------------------------------------------
+
+ITEM_TYPES = ["book"] * 17 + ["reference"] * 2 + ["periodical"]
+STATUSES = ["available"] * 16 + ["on_loan"] * 3 + ["in_transit"]
+
+
+def libraries(n):
+    return [f"PY-{k:03d}" for k in range(1, n + 1)] if n > 10 else \
+        [f"PY-DH{k:02d}" for k in range(1, n + 1)]
+
+
+def catalogue_rows(n, copies_per_record, n_libraries, seed=2):
+    """(bib row, [item rows]) per record, as the projector would hold them: every
+    column of `bib` and `item`, JSON as text. Ids are deterministic for a seed."""
+    import json
+    import uuid
+
+    rnd = random.Random(seed + 1)
+    libs = libraries(n_libraries)
+    per_lib = dict.fromkeys(libs, 0)
+    now = "2025-01-01T00:00:00+07:00"
+    for r in records(n, seed=seed):
+        bib_id = str(uuid.UUID(int=rnd.getrandbits(128), version=4))
+        bib = {"id": bib_id, "title": r["title"],
+               "authors": json.dumps(r["authors"].split("; "), ensure_ascii=False),
+               "publisher": r["publisher"], "year": r["year"], "isbn": r["isbn"] or None,
+               "language": r["language"], "ddc": r["ddc"],
+               "subjects": json.dumps(r["subjects"].split("; "), ensure_ascii=False),
+               "series": r["series"] or None, "notes": None, "marc": None,
+               "control_number": None, "local_history": r["local_history"] == "yes",
+               "created_at": now, "updated_hlc": 0, "deleted": False, "field_hlc": "{}"}
+        items = []
+        for _ in range(copies_per_record):
+            lib = rnd.choice(libs)
+            per_lib[lib] += 1
+            items.append({
+                "id": str(uuid.UUID(int=rnd.getrandbits(128), version=4)), "bib_id": bib_id,
+                "library": lib, "barcode": f"{per_lib[lib]:08d}",
+                "item_type": rnd.choice(ITEM_TYPES), "location": None,
+                "call_number": f"{r['ddc']} {r['title'][:3].upper()}",
+                "status": rnd.choice(STATUSES),
+                "accession_date": f"{rnd.randint(2005, 2025)}-{rnd.randint(1, 12):02d}-"
+                                  f"{rnd.randint(1, 28):02d}",
+                "transit_to": None, "field_hlc": "{}"})
+        yield bib, items

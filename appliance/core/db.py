@@ -5,7 +5,7 @@ import logging
 
 import peewee as pw
 
-from . import dialect, memo, models
+from . import dialect, memo, models, search
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,11 @@ def _copy_history_indexes(db):
                        f"({dialect.json_text(db, 'body', key)}) WHERE kind = '{kind}'")
 
 
+def _search_index(db):
+    """The catalogue index with per-record facet lists, on PostgreSQL too."""
+    search.rebuild_index(db)
+
+
 # Steps that bring an older database level: (version, description, function).
 # A new database is made whole at SCHEMA_VERSION. Append; never edit a released step.
 MIGRATIONS = [
@@ -68,6 +73,7 @@ MIGRATIONS = [
                "loan_returned_at", "event_library"], models.Loan)),
     (4, "loan rules and calendar kept in memory under a stamp", _memo_stamps),
     (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
+    (6, "catalogue search index on PostgreSQL, facet lists per record", _search_index),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -115,6 +121,7 @@ def migrate(db):
         with db.atomic():
             db.create_tables(models.ALL_MODELS)
             _copy_history_indexes(db)
+            search.create_index(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     for version, description, step in MIGRATIONS:

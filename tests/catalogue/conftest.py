@@ -1,17 +1,34 @@
-"""Fixtures of the catalogue tests: a fresh SQLite data context with a few records."""
+"""Fixtures of the catalogue tests: a fresh data context with a few records, on SQLite and
+on PostgreSQL (`db_backend`; a module that is about the branch alone overrides it)."""
 
 import pytest
 
 from appliance.core import db as dbmod
 from appliance.core.context import Context
+from tests.catalogue.backends import BACKENDS, library
+from tests.sync.syncsupport import hub_database
+
+
+@pytest.fixture(params=BACKENDS)
+def db_backend(request):
+    return request.param
 
 
 @pytest.fixture
-def cat_ctx(tmp_path):
-    db = dbmod.connect(str(tmp_path / "thuvien.db"))
-    ctx = Context.for_db(db, library="PY-DH01", origin="cat-test")
-    yield ctx
-    ctx.close()
+def cat_ctx(tmp_path, db_backend):
+    """An empty catalogue: a bare database, no library set up, no event logged."""
+    with hub_database(db_backend) as url:
+        ctx = Context.for_db(dbmod.connect(url or str(tmp_path / "thuvien.db")),
+                             library="PY-DH01", origin="cat-test")
+        yield ctx
+        ctx.close()
+
+
+@pytest.fixture
+def ctx(data_dir, db_backend):
+    """The shared seeded library (tests/conftest.py) on either database."""
+    with library(data_dir, db_backend) as context:
+        yield context
 
 
 @pytest.fixture

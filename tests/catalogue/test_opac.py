@@ -90,3 +90,12 @@ def test_patron_login_loans_renew_holds_history(client, ctx):
 def ctx_item(ctx, barcode):
     from appliance.core import catalogue
     return catalogue.get_item(ctx, barcode).id
+
+
+def test_search_page_says_when_facets_count_only_the_first_hits(client, monkeypatch):
+    from appliance.core import search
+
+    assert 'id="facet-note"' not in client.get("/opac/").get_data(as_text=True)
+    monkeypatch.setattr(search, "FACET_HITS", 2)
+    html = client.get("/opac/").get_data(as_text=True)
+    assert "Số đếm tính trên 2 kết quả đầu tiên trong 5 kết quả" in html

@@ -7,6 +7,12 @@ from appliance.core import circulation
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def db_backend():
+    """The browser drives pages test_opac.py already runs on both databases."""
+    return "sqlite"
+
+
 def test_search_record_and_renew_in_chromium(ctx, server, browser):
     circulation.checkout(ctx, "P0001", "1001")
     page = browser

@@ -104,5 +104,77 @@ def test_paging_and_bad_input(books):
     page2 = search.search("", page=2, per_page=4, sort="title")
     assert page1["total"] == 6 and len(page1["results"]) == 4 and len(page2["results"]) == 2
     # FTS syntax in the query is data, not syntax
-    for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a"]:
-        search.search(q)
+    for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a", "'",
+              "a & b | !c", "x:*", "<->", "a" * 3000]:
+        search.search(q, with_facets=True)
+
+
+def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch):
+    every = search.search("", sort="title", per_page=50, with_facets=True)
+    assert every["facets"]["counted"] == 6
+    assert sum(n for _, n in every["facets"]["language"]) == 6
+    monkeypatch.setattr(search, "FACET_HITS", 4)
+    capped = search.search("", sort="title", per_page=3, with_facets=True)
+    assert capped["total"] == 6 and capped["facets"]["counted"] == 4
+    assert sum(n for _, n in capped["facets"]["language"]) == 4
+    ordered = [r["title"] for r in every["results"]]
+    assert [r["title"] for r in capped["results"]] == ordered[:3]
+    # page 2 reaches past the counted hits: asked for again, not cut short
+    page2 = search.search("", sort="title", per_page=3, page=2, with_facets=True)
+    assert [r["title"] for r in page2["results"]] == ordered[3:6]
+    assert search.search("hoa", with_facets=True)["facets"]["counted"] == 3
+
+
+def test_an_older_database_gets_its_index_through_the_migration(books, cat_ctx):
+    from appliance.core import db as dbmod
+    from appliance.core.models import Setting
+
+    search.backend(cat_ctx.db).drop_index(cat_ctx.db)
+    Setting.update(value=5).where(Setting.key == "schema_version").execute()
+    dbmod.migrate(cat_ctx.db)
+    assert titles("dong hoa") == ["Lịch sử Đông Hòa"]
+    out = search.search("hoa", with_facets=True)
+    assert dict(map(tuple, out["facets"]["library"])) == {"PY-DH01": 2, "PY-DH02": 1}
+
+
+def test_a_very_common_query_on_postgresql_ranks_the_first_matches_and_estimates(
+        books, cat_ctx, db_backend, monkeypatch):
+    from appliance.core import search_pg
+
+    for n in range(30):  # enough "hoa" records for a cap of 4 to bite, with copies
+        bib = catalogue.save_bib(cat_ctx, {"title": f"Hoa dại {n}", "language": "vie"})
+        catalogue.save_item(cat_ctx, {"bib": bib.id, "barcode": f"HD{n:04d}"})
+    every = search.search("hoa", per_page=50)
+    assert every["total"] == 33 and every["total_exact"]
+    monkeypatch.setattr(search_pg, "RANK_CAP", 6)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
+    capped = search.search("hoa", per_page=3)
+    if db_backend == "sqlite":  # FTS5 counts and ranks every match itself
+        assert capped["total_exact"] and capped["total"] == 33
+        return
+    assert not capped["total_exact"] and capped["total"] == 33
+    assert len(capped["results"]) == 3
+    # the pages within the cap come from one ranking: none repeats
+    seen = [r["bib_id"] for p in (1, 2) for r in search.search("hoa", page=p, per_page=3)
+            ["results"]]
+    assert len(set(seen)) == 6
+    # a page past them ranks every match: full up to the last one
+    assert len(search.search("hoa", page=3, per_page=3)["results"]) == 3
+    assert len(search.search("hoa", page=11, per_page=3)["results"]) == 3
+    assert search.search("hoa", page=12, per_page=3)["results"] == []
+    assert not search.search("", sort="title")["total_exact"]
+    assert search.search("hoa", in_library="PY-DH02")["total_exact"]
+    monkeypatch.setattr(search, "FACET_HITS", 5)
+    page = search.search("hoa", with_facets=True)
+    assert page["facets"]["counted"] == 5 and not page["total_exact"]
+
+
+def test_opac_says_about_when_the_total_is_an_estimate(client, db_backend, monkeypatch):
+    from appliance.core import search_pg
+
+    monkeypatch.setattr(search_pg, "RANK_CAP", 2)
+    html = client.get("/opac/?q=").get_data(as_text=True)
+    if db_backend == "sqlite":
+        assert "5 biểu ghi" in html and "Khoảng" not in html
+    else:
+        assert "Khoảng 5 biểu ghi" in html

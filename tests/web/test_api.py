@@ -1,9 +1,18 @@
-"""API v1 through a real waitress server on loopback."""
+"""API v1 through a real waitress server on loopback, on SQLite and on PostgreSQL (the
+town hub answers the same API)."""
 
+import pytest
 import requests
 
 from appliance.core.models import Event
+from tests.catalogue.backends import BACKENDS, library
 from tests.conftest import login_token
+
+
+@pytest.fixture(params=BACKENDS)
+def ctx(data_dir, request):
+    with library(data_dir, request.param) as context:
+        yield context
 
 
 def api(server, method, path, headers=None, **kw):

@@ -1,0 +1,261 @@
+"""Catalogue search on PostgreSQL (the town hub): a `tsvector` index over the same
+folded and normalised forms the SQLite index holds.
+
+The vectors are built here rather than by a text search configuration, so both
+databases split words alike and no extension is needed. `folded` carries every
+field's folded words, weighted title A, authors B, subjects C, the rest D, with a
+gap between fields so a phrase never spans two; the D fields also carry their words
+tagged with the field (`ca|895`) so `callno:` or `isbn:` match only there. `exact`
+carries the normalised words (marks kept, one tone placement): records matching the
+query's own diacritics rank first. A GIN index serves `@@`; prefixes are `:*`.
+"""
+
+from .fold import fold, normalize, sort_key
+from .search_query import (
+    BIB_COLUMNS,
+    FIELDS,
+    ITEM_COLUMNS,
+    copy_summary,
+    doc_filter,
+    facet_counts,
+    indexable,
+    item_filter,
+    texts,
+    tokens,
+)
+
+WEIGHT = {"title": "A", "authors": "B", "subjects": "C"}
+TAG = {"series": "se", "publisher": "pu", "notes": "no", "isbn": "is", "callno": "ca"}
+# ts_rank weights for D, C, B, A (subjects, authors, title as SQLite's bm25 weighs them).
+RANK_WEIGHTS = "'{0.2, 0.4, 0.6, 1.0}'"
+DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types",
+               "folded", "exact")
+MAX_POSITION = 16383  # PostgreSQL's own limit on a word's position
+MAX_WORD = 200  # longer "words" (a pasted hash, a URL) are neither indexed nor sought:
+#                 PostgreSQL refuses a lexeme over 2 kB
+# A search reads at most this many matches (see search_ids); a total beyond them is
+# estimated from a sample of about SAMPLE_ROWS records.
+RANK_CAP = 2000
+SAMPLE_ROWS = 5000
+
+P = "%s"
+
+
+def create_index(db):
+    # sort_key is built for code-point order: the "C" collation keeps it so.
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS search_doc (id BIGSERIAL PRIMARY KEY, "
+        "bib_id TEXT UNIQUE NOT NULL, sort_key TEXT COLLATE \"C\", year INTEGER, "
+        "language TEXT, newest TEXT, libraries TEXT[] NOT NULL DEFAULT '{}', "
+        "item_types TEXT[] NOT NULL DEFAULT '{}', folded TSVECTOR NOT NULL, "
+        "exact TSVECTOR NOT NULL)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_folded ON search_doc "
+                   "USING gin (folded)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_sort ON search_doc (sort_key, id)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_newest ON search_doc "
+                   "(newest, year, id)")
+
+
+def drop_index(db):
+    db.execute_sql("DROP TABLE IF EXISTS search_doc")
+
+
+def clear_index(db):
+    db.execute_sql("DELETE FROM search_doc")
+
+
+def _vector(entries):
+    """A tsvector literal from (lexeme, position, weight) entries."""
+    by_word = {}
+    for word, pos, weight in entries:
+        by_word.setdefault(word, []).append(f"{min(pos, MAX_POSITION)}{weight}")
+    return " ".join(f"'{w}':{','.join(p)}" for w, p in by_word.items())
+
+
+def vectors(fields):
+    """(folded, exact) tsvector literals of a record's {field: text}."""
+    folded, exact, pos = [], [], 1
+    for name in FIELDS:
+        weight, tag = WEIGHT.get(name, "D"), TAG.get(name)
+        for word in tokens(normalize(fields[name])):
+            if len(word) > MAX_WORD:
+                continue
+            exact.append((word, pos, ""))
+            for plain in tokens(fold(word)):
+                folded.append((plain, pos, weight))
+                if tag:
+                    folded.append((f"{tag}|{plain}", pos, weight))
+            pos += 1
+        pos += 1  # a gap: no phrase spans two fields
+    return _vector(folded), _vector(exact)
+
+
+def doc_values(bib, items):
+    """search_doc values in DOC_COLUMNS order for a record and its copies: what
+    `on_bib_changed` writes, for bulk loaders too (vectors as tsvector literals)."""
+    summary = copy_summary(items)
+    fields = texts(bib, [i["call_number"] for i in items if i["call_number"]])
+    return (bib["id"], sort_key(bib["title"]), bib["year"], bib["language"],
+            summary["newest"], summary["libraries"], summary["item_types"], *vectors(fields))
+
+
+_UPSERT_SQL = (
+    f"INSERT INTO search_doc ({', '.join(DOC_COLUMNS)}) VALUES "
+    f"({', '.join([P] * (len(DOC_COLUMNS) - 2))}, {P}::tsvector, {P}::tsvector) "
+    "ON CONFLICT (bib_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS[1:]))
+
+
+def on_bib_changed(db, bib_id):
+    found = db.execute_sql(f"SELECT {', '.join(BIB_COLUMNS)} FROM bib WHERE id = %s",
+                           (bib_id,)).fetchone()
+    bib = dict(zip(BIB_COLUMNS, found, strict=True)) if found else None
+    if not indexable(bib):
+        db.execute_sql("DELETE FROM search_doc WHERE bib_id = %s", (bib_id,))
+        return
+    items = [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in db.execute_sql(
+        f"SELECT {', '.join(ITEM_COLUMNS)} FROM item WHERE bib_id = %s", (bib_id,)).fetchall()]
+    db.execute_sql(_UPSERT_SQL, doc_values(bib, items))
+
+
+# --- queries ------------------------------------------------------------------
+
+def _lexemes(term, exact):
+    words = [normalize(w) for w in term.words] if exact else [fold(w) for w in term.words]
+    words = [w for t in words for w in tokens(t) if len(w) <= MAX_WORD]
+    if not words:
+        return []
+    tag = None if exact else TAG.get(term.column)
+    weight = "" if exact or term.column is None else WEIGHT.get(term.column, "")
+    out = [f"'{tag}|{w}'" if tag else f"'{w}'" for w in words]
+    marks = ("*" if term.prefix else "") + weight
+    if marks:
+        out[-1] += ":" + marks
+    if weight and len(out) > 1:  # every word of a field phrase in that field
+        out = [o if o.endswith(marks) else f"{o}:{weight}" for o in out]
+    return out
+
+
+def tsquery(terms, exact=False):
+    """A tsquery literal: the terms ANDed, a phrase's words adjacent (`<->`)."""
+    parts = []
+    for t in terms:
+        words = _lexemes(t, exact)
+        if words:
+            parts.append("(" + " <-> ".join(words) + ")")
+    return " & ".join(parts)
+
+
+def _hits_sql(terms, filters):
+    query = tsquery(terms)
+    where, args = "TRUE", []
+    if query:
+        where, args = f"d.folded @@ {P}::tsquery", [query]
+    dsql, dargs = doc_filter(filters, P)
+    isql, iargs = item_filter(filters, P)
+    return f"FROM search_doc d WHERE {where}{dsql}{isql}", args + dargs + iargs
+
+
+def _order(sort):
+    if sort == "newest":
+        return "d.newest DESC, d.year DESC, d.id DESC"
+    return "d.sort_key, d.id"
+
+
+def _rank(terms):
+    """(ORDER BY expression, args): how many terms match with the query's own
+    diacritics, then ts_rank over the weighted fields."""
+    exact = [tsquery([t], exact=True) for t in terms]
+    exact = [e for e in exact if e]
+    matched = " + ".join([f"(d.exact @@ {P}::tsquery)::int"] * len(exact))
+    return ((f"{matched} DESC, " if exact else "")
+            + f"ts_rank({RANK_WEIGHTS}, d.folded, {P}::tsquery) DESC, d.id",
+            exact + [tsquery(terms)])
+
+
+def search_ids(db, terms, page, per_page, sort, filters):
+    """(total, [bib_id, ...], whether the total is exact) for one page of results.
+
+    A catalogue of a million records holds a few hundred thousand matches for a common
+    word, and PostgreSQL reads each matching row to count or rank it (the GIN index
+    finds rows; ranking needs their vectors): a second or more. So a search reads at
+    most RANK_CAP + 1 matches, in the table's order. When there are no more, the total
+    is exact and the ranking is over every match, as on SQLite. When there are more,
+    the best of those RANK_CAP are ranked and the total is estimated from a sample."""
+    if terms and not tsquery(terms):  # only words too long to be indexed
+        return 0, [], True
+    limit = [per_page, (page - 1) * per_page]
+    sql, args = _hits_sql(terms, filters)
+    if sort == "relevance" and terms:
+        order, order_args = _rank(terms)
+        if limit[1] + per_page <= RANK_CAP:
+            rows = db.execute_sql(
+                f"WITH c AS MATERIALIZED (SELECT d.id, d.bib_id, d.folded, d.exact {sql} "
+                f"LIMIT {P}) SELECT d.bib_id, (SELECT count(*) FROM c) FROM c d "
+                f"ORDER BY {order} LIMIT {P} OFFSET {P}",
+                args + [RANK_CAP + 1] + order_args + limit).fetchall()
+            if rows and rows[0][1] <= RANK_CAP:
+                return rows[0][1], [r[0] for r in rows], True
+            if rows:
+                return _estimate(db, rows[0][1], sql, args), [r[0] for r in rows], False
+            return _empty(db, sql, args)
+        # Past what a capped search ranks (page 250 of 20): rank every match.
+        sort_sql, sort_args = order, order_args
+    else:
+        sort_sql, sort_args = _order(sort), []
+    rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {sort_sql} LIMIT {P} OFFSET {P}",
+                          args + sort_args + limit).fetchall()
+    total, exact = _count(db, sql, args)
+    return total, [r[0] for r in rows], exact
+
+
+def _empty(db, sql, args):
+    total, exact = _count(db, sql, args)
+    return total, [], exact
+
+
+def _count(db, sql, args):
+    """(total, exact): counted up to RANK_CAP, estimated beyond."""
+    found = db.execute_sql(f"SELECT count(*) FROM (SELECT 1 {sql} LIMIT {P}) c",
+                           args + [RANK_CAP + 1]).fetchone()[0]
+    if found <= RANK_CAP:
+        return found, True
+    return _estimate(db, found, sql, args), False
+
+
+def _estimate(db, found, sql, args):
+    """Matches in the whole table, counted in a sample of about SAMPLE_ROWS rows (whole
+    pages, the same pages for the same query, so paging keeps one figure) and rounded
+    to two significant digits: it is an estimate, and says so."""
+    rows = db.execute_sql("SELECT reltuples FROM pg_class WHERE oid = "
+                          "'search_doc'::regclass").fetchone()[0]
+    percent = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1.0))
+    sampled = sql.replace("FROM search_doc d", f"FROM search_doc d TABLESAMPLE SYSTEM "
+                          f"({percent:.4f}) REPEATABLE (7)", 1)
+    hits = db.execute_sql(f"SELECT count(*) {sampled}", args).fetchone()[0]
+    total = hits * 100.0 / percent
+    digits = max(0, len(str(int(total))) - 2)
+    return max(found, int(round(total, -digits)))
+
+
+FACETS_SQL = (
+    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
+    "d.item_types {hits}) "
+    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'decade', ((year / 10) * 10)::text, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'library', v, count(*) FROM h, unnest(h.libraries) v GROUP BY 2 "
+    "UNION ALL SELECT 'item_type', v, count(*) FROM h, unnest(h.item_types) v GROUP BY 2 "
+    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
+    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
+
+
+def _facets(rows):
+    return facet_counts([(n, int(v) if n == "decade" and v is not None else v, c)
+                         for n, v, c in rows])
+
+
+def facets_of(db, bib_ids):
+    """Every facet over the given records (the best hits of a search) in one statement:
+    libraries and item types come from the per-record lists, not from the copies."""
+    hits = f"FROM search_doc d WHERE d.bib_id = ANY({P})"
+    return _facets(db.execute_sql(FACETS_SQL.format(hits=hits), [list(bib_ids)]).fetchall())

@@ -1,0 +1,122 @@
+"""What both search indexes share: the indexed fields, a record's texts, and the
+query language (`title:"truyện kiều" author:du hoa*`) parsed into terms."""
+
+import json
+import re
+from dataclasses import dataclass
+
+FIELDS = ("title", "authors", "subjects", "series", "publisher", "notes", "isbn", "callno")
+FIELD_ALIASES = {"title": "title", "author": "authors", "authors": "authors",
+                 "subject": "subjects", "subjects": "subjects", "series": "series",
+                 "publisher": "publisher", "isbn": "isbn", "callno": "callno", "call": "callno",
+                 "note": "notes", "notes": "notes"}
+FILTER_KEYS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
+# Columns of `bib` the index reads, and of `item` (per copy of the record).
+BIB_COLUMNS = ("id", "title", "authors", "subjects", "series", "publisher", "notes", "isbn",
+               "ddc", "year", "language", "deleted")
+ITEM_COLUMNS = ("call_number", "accession_date", "library", "item_type")
+# Facets list at most this many values each.
+FACET_VALUES = 20
+
+_TERM_RE = re.compile(r'(?:(\w+):)?(?:"([^"]*)"|(\S+))')
+
+
+@dataclass
+class Term:
+    words: list
+    column: str | None = None
+    prefix: bool = False
+
+
+def tokens(text):
+    """Words as both indexes split them (letters, digits; everything else separates)."""
+    return [t for t in re.split(r"[^\w]+", text) if t]
+
+
+def parse(q):
+    """`title:"truyện kiều" author:du hoa*` → terms (column, words, prefix)."""
+    terms = []
+    for m in _TERM_RE.finditer(q or ""):
+        name, phrase, word = m.group(1), m.group(2), m.group(3)
+        column = FIELD_ALIASES.get((name or "").lower())
+        if name and column is None:  # "ha:noi" is a word, not a field
+            phrase, word = None, f"{name}:{phrase if phrase is not None else word}"
+        text = phrase if phrase is not None else word
+        prefix = phrase is None and text.endswith("*")
+        words = tokens(text)
+        if words:
+            terms.append(Term(words, column, prefix))
+    return terms
+
+
+def texts(bib, calls):
+    """{field: text} of a record (a row as a dict of BIB_COLUMNS) and its call numbers."""
+    calls = " ".join(sorted(set(calls) | {bib["ddc"] or ""}))
+    return {
+        "title": bib["title"] or "", "authors": " ; ".join(_list(bib["authors"])),
+        "subjects": " ; ".join(_list(bib["subjects"])),
+        "series": bib["series"] or "", "publisher": bib["publisher"] or "",
+        "notes": bib["notes"] or "", "isbn": bib["isbn"] or "", "callno": calls,
+    }
+
+
+def _list(value):
+    return json.loads(value or "[]") if isinstance(value, str) else (value or [])
+
+
+def copy_summary(items):
+    """Per record, from its copies (dicts of ITEM_COLUMNS): the newest accession date and
+    the sorted libraries and item types, which facets count without reading copies."""
+    return {"newest": max((i["accession_date"] or "" for i in items), default=""),
+            "libraries": sorted({i["library"] for i in items if i["library"]}),
+            "item_types": sorted({i["item_type"] for i in items if i["item_type"]})}
+
+
+def indexable(bib):
+    return bib is not None and not bib["deleted"] and bool(bib["title"])
+
+
+def filtered(filters):
+    return any(filters.get(k) not in (None, "", False) for k in FILTER_KEYS)
+
+
+def item_filter(filters, param="?"):
+    """EXISTS over the record's copies (as `d.bib_id`) for the copy filters, or ''."""
+    conds, args = [], []
+    for key, column in (("in_library", "library"), ("item_type", "item_type")):
+        if filters.get(key):
+            conds.append(f"i.{column} = {param}")
+            args.append(filters[key])
+    if filters.get("available"):
+        conds.append("i.status = 'available'")
+    if not conds:
+        return "", []
+    return (" AND EXISTS (SELECT 1 FROM item i WHERE i.bib_id = d.bib_id AND "
+            + " AND ".join(conds) + ")", args)
+
+
+def doc_filter(filters, param="?"):
+    conds, args = [], []
+    if filters.get("language"):
+        conds.append(f"d.language = {param}")
+        args.append(filters["language"])
+    for key, op in (("year_from", ">="), ("year_to", "<=")):
+        if filters.get(key) not in (None, ""):
+            conds.append(f"d.year {op} {param}")
+            args.append(int(filters[key]))
+    return "".join(" AND " + c for c in conds), args
+
+
+def facet_counts(rows):
+    """Facet lists from (facet, value, count) rows: most frequent first, decades newest
+    first, at most FACET_VALUES each; `available` is one number."""
+    out = {"language": [], "decade": [], "library": [], "item_type": [], "available": 0}
+    for name, value, count in rows:
+        if name == "available":
+            out["available"] = int(count)
+        elif value is not None:
+            out[name].append([value, int(count)])
+    for name in ("language", "library", "item_type"):
+        out[name] = sorted(out[name], key=lambda r: (-r[1], r[0]))[:FACET_VALUES]
+    out["decade"] = sorted(out["decade"], reverse=True)[:FACET_VALUES]
+    return out

@@ -1,0 +1,219 @@
+"""Catalogue search on SQLite: an FTS5 index kept by `on_bib_changed`.
+
+Every record is indexed twice: per field in folded form (no marks, đ→d) so a
+query typed without diacritics finds it, and as one `exact` column in
+normalised form (marks kept, one tone placement) used to rank records that
+match the query's own diacritics first. `search_doc` holds what sorts, filters
+and facets read per record (title key, year, language, newest copy, the
+libraries and item types of its copies), so facets never join the copies.
+"""
+
+import json
+
+from .fold import fold, normalize, sort_key
+from .search_query import (
+    BIB_COLUMNS,
+    FIELDS,
+    ITEM_COLUMNS,
+    copy_summary,
+    doc_filter,
+    facet_counts,
+    filtered,
+    indexable,
+    item_filter,
+    texts,
+)
+
+# bm25 weights per column (bib_id, the folded fields, exact): the exact column's
+# weight is so heavy that a record matching the query's own diacritics ranks first.
+WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 1000.0"
+DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types")
+
+
+def create_index(db):
+    cols = ", ".join(FIELDS)
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS search_doc (rowid INTEGER PRIMARY KEY, "
+        "bib_id TEXT UNIQUE NOT NULL, sort_key TEXT, year INTEGER, language TEXT, "
+        "newest TEXT, libraries TEXT, item_types TEXT)")
+    # Browsing without a query sorts the whole catalogue: these keep it an index walk.
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_sort ON search_doc (sort_key)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_newest ON search_doc (newest, year)")
+    db.execute_sql(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(bib_id UNINDEXED, {cols}, "
+        "exact, tokenize = 'unicode61 remove_diacritics 0')")
+
+
+def drop_index(db):
+    db.execute_sql("DROP TABLE IF EXISTS search_fts")
+    db.execute_sql("DROP TABLE IF EXISTS search_doc")
+
+
+def clear_index(db):
+    db.execute_sql("DELETE FROM search_fts")
+    db.execute_sql("DELETE FROM search_doc")
+
+
+def doc_values(bib, items):
+    """(search_doc values in DOC_COLUMNS order, search_fts values after rowid) of a
+    record and its copies: what `on_bib_changed` writes, for bulk loaders too."""
+    summary = copy_summary(items)
+    doc = (bib["id"], sort_key(bib["title"]), bib["year"], bib["language"], summary["newest"],
+           json.dumps(summary["libraries"]), json.dumps(summary["item_types"]))
+    fields = texts(bib, [i["call_number"] for i in items if i["call_number"]])
+    exact = normalize(" ".join(fields.values()))
+    return doc, (bib["id"], *(fold(fields[f]) for f in FIELDS), exact)
+
+
+def on_bib_changed(db, bib_id):
+    """Plain SQL here: it runs for every record and copy event, imports included."""
+    found = db.execute_sql(f"SELECT {', '.join(BIB_COLUMNS)} FROM bib WHERE id = ?",
+                           (bib_id,)).fetchone()
+    bib = dict(zip(BIB_COLUMNS, found, strict=True)) if found else None
+    row = db.execute_sql("SELECT rowid FROM search_doc WHERE bib_id = ?", (bib_id,)).fetchone()
+    if row:
+        db.execute_sql("DELETE FROM search_fts WHERE rowid = ?", (row[0],))
+    if not indexable(bib):
+        if row:
+            db.execute_sql("DELETE FROM search_doc WHERE rowid = ?", (row[0],))
+        return
+    items = [dict(zip(ITEM_COLUMNS, r, strict=True)) for r in db.execute_sql(
+        f"SELECT {', '.join(ITEM_COLUMNS)} FROM item WHERE bib_id = ?", (bib_id,)).fetchall()]
+    doc, fts = doc_values(bib, items)
+    if row:
+        rowid = row[0]
+        db.execute_sql(f"UPDATE search_doc SET {', '.join(c + '=?' for c in DOC_COLUMNS)} "
+                       "WHERE rowid=?", (*doc, rowid))
+    else:
+        rowid = db.execute_sql(INSERT_DOC_SQL, doc).lastrowid
+    db.execute_sql(INSERT_FTS_SQL, (rowid, *fts))
+
+
+INSERT_DOC_SQL = (f"INSERT INTO search_doc ({', '.join(DOC_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' * len(DOC_COLUMNS))})")
+INSERT_FTS_SQL = (f"INSERT INTO search_fts (rowid, bib_id, {', '.join(FIELDS)}, exact) "
+                  f"VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?)")
+
+
+# --- queries ------------------------------------------------------------------
+
+def _fts_string(words, prefix):
+    quoted = '"' + " ".join(w.replace('"', "") for w in words) + '"'
+    return quoted + (" *" if prefix else "")
+
+
+def match_expression(terms, exact=False):
+    """The FTS5 MATCH text: folded field columns, or the `exact` column."""
+    parts = []
+    for t in terms:
+        words = [normalize(w) for w in t.words] if exact else [fold(w) for w in t.words]
+        words = [w for w in words if w]
+        if not words:
+            continue
+        cols = "exact" if exact else "{" + (t.column or " ".join(FIELDS)) + "}"
+        parts.append(f"{cols} : {_fts_string(words, t.prefix)}")
+    return " AND ".join(parts)
+
+
+def _hits_sql(terms, filters):
+    """(FROM/WHERE clause, args) selecting matching documents as `d` (and `f`)."""
+    match = match_expression(terms)
+    where, args = "1", []
+    if match:
+        source = "search_fts f JOIN search_doc d ON d.rowid = f.rowid"
+        where, args = "search_fts MATCH ?", [match]
+    else:
+        source = "search_doc d"
+    dsql, dargs = doc_filter(filters)
+    isql, iargs = item_filter(filters)
+    return f"FROM {source} WHERE {where}{dsql}{isql}", args + dargs + iargs
+
+
+def _order(sort):
+    if sort == "newest":
+        return "d.newest DESC, d.year DESC, d.rowid DESC"
+    return "d.sort_key, d.rowid"
+
+
+def _ranked_expression(terms):
+    """One MATCH that finds what the folded expression finds and lets bm25 rank
+    records carrying the query's own diacritics first: each term also matches the
+    heavily weighted `exact` column. A phrase or field term keeps its folded match
+    required, since the exact column spans every field."""
+    parts = []
+    for t in terms:
+        folded = match_expression([t])
+        exact = match_expression([t], exact=True)
+        if not folded:
+            continue
+        if not exact:
+            parts.append(folded)
+        elif t.column is None and len(t.words) == 1:
+            parts.append(f"({folded} OR {exact})")
+        else:
+            parts.append(f"({folded} AND ({exact} OR {folded}))")
+    return " AND ".join(parts)
+
+
+def search_ids(db, terms, page, per_page, sort, filters):
+    """(total, [bib_id, ...], True: the total is exact) for one page of results, straight
+    from the index. The page and the total come from one query (a window count)."""
+    limit = [per_page, (page - 1) * per_page]
+    sql, args = _hits_sql(terms, filters)
+    order = _order(sort)
+    if not terms:
+        # Browsing: the page is an index walk, which a window count would turn into a
+        # sort of the whole catalogue; counting apart is cheaper.
+        total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
+        rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                              args + limit).fetchall()
+        return total, [r[0] for r in rows], True
+    if sort == "relevance":
+        rows = _ranked_page(db, terms, filters, limit)
+    else:
+        rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
+                              "LIMIT ? OFFSET ?", args + limit).fetchall()
+    if rows:
+        return rows[0][1], [r[0] for r in rows], True
+    return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], [], True
+
+
+def _ranked_page(db, terms, filters, limit):
+    rank = [_ranked_expression(terms), f"bm25({WEIGHTS})"]
+    if not filtered(filters):
+        # Only the FTS table: SQLite sorts by rank inside FTS5 and reads no row it drops.
+        hits = db.execute_sql(
+            "SELECT rowid, count(*) OVER () FROM search_fts WHERE search_fts MATCH ? "
+            "AND rank MATCH ? ORDER BY rank LIMIT ? OFFSET ?", rank + limit).fetchall()
+        if not hits:
+            return []
+        ids = dict(db.execute_sql(
+            f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(hits))})",
+            [h[0] for h in hits]).fetchall())
+        return [(ids[r], total) for r, total in hits if r in ids]
+    dsql, dargs = doc_filter(filters)
+    isql, iargs = item_filter(filters)
+    return db.execute_sql(
+        "SELECT d.bib_id, count(*) OVER () FROM search_fts f JOIN search_doc d ON "
+        f"d.rowid = f.rowid WHERE search_fts MATCH ? AND f.rank MATCH ?{dsql}{isql} "
+        "ORDER BY f.rank LIMIT ? OFFSET ?", rank + dargs + iargs + limit).fetchall()
+
+
+FACETS_SQL = (
+    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
+    "d.item_types {hits}) "
+    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'decade', (year / 10) * 10, count(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'library', j.value, count(*) FROM h, json_each(h.libraries) j GROUP BY 2 "
+    "UNION ALL SELECT 'item_type', j.value, count(*) FROM h, json_each(h.item_types) j "
+    "GROUP BY 2 "
+    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
+    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
+
+
+def facets_of(db, bib_ids):
+    """Every facet over the given records (the best hits of a search) in one statement:
+    libraries and item types come from the per-record lists, not from the copies."""
+    hits = "FROM search_doc d WHERE d.bib_id IN (SELECT value FROM json_each(?))"
+    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=hits),
+                                       [json.dumps(list(bib_ids))]).fetchall())
