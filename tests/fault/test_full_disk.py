@@ -28,11 +28,12 @@ def small_disk(tmp_path):
 
 def _fill(folder):
     filler = folder / "filler"
-    with open(filler, "wb") as f:
+    # unbuffered: a buffered file would keep the bytes that did not fit and fail again
+    # when it is closed
+    with open(filler, "wb", buffering=0) as f:
         try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+            while f.write(b"\0" * 65536):
+                pass
         except OSError:
             pass
     return filler
