@@ -9,7 +9,9 @@ from appliance.core.context import Context
 @pytest.fixture
 def cat_ctx(tmp_path):
     db = dbmod.connect(str(tmp_path / "thuvien.db"))
-    ctx = Context.for_db(db, library="PY-DH01", origin="cat-test")
+    # The union catalogue, with copies of several libraries: as the hub holds it (a
+    # branch adds and edits only its own library's copies).
+    ctx = Context.for_db(db, library="PY-DH01", origin="cat-test", role="hub")
     yield ctx
     ctx.close()
 
