@@ -285,3 +285,29 @@ def feed(after_pos, limit=1000, where=None):
 
 def pending_count(origin, acked_seq):
     return Event.select().where((Event.origin == origin) & (Event.seq > acked_seq)).count()
+
+
+def keep(ctx, event_dicts):
+    """Hold events made elsewhere in the log without applying them: the hub keeps there
+    what the authority check refused (authority.Quarantine), so the origin's chain stays
+    whole and the next event from it follows. Checked as `ingest` checks; held ones skip."""
+    kept = []
+    with writing(ctx):
+        pos, held_hashes = _next_pos(), _held(event_dicts)
+        for d in event_dicts:
+            if not isinstance(d, dict):
+                raise Invalid("bad_event", N_("An event in the batch is malformed."))
+            origin = d.get("origin")
+            held = held_hashes.get((origin, d.get("seq")))
+            if held:
+                if held != d.get("hash"):
+                    raise Invalid("chain_fork",
+                                  N_("Event %(origin)s/%(seq)s differs from the one held."),
+                                  origin=origin, seq=d.get("seq"))
+                continue
+            _check(d, head(origin))
+            _insert(d, pos)
+            ctx.clock.observe(d["hlc"])
+            kept.append(d)
+            pos += 1
+    return kept
