@@ -158,3 +158,16 @@ def test_a_card_of_another_library_still_borrows_here(ctx, foreign):
     result = circulation.checkout(ctx, "B0001", "1001")
     assert result["patron"] == "B0001"
     assert circulation.checkin(ctx, "1001")["was_on_loan"]
+
+
+def test_the_desk_page_says_no_in_vietnamese_and_the_card_stays_open(client, ctx, foreign):
+    from appliance.core.models import Patron
+    from tests.conftest import staff_login
+
+    token = staff_login(client)
+    r = client.post("/desk/patrons/B0001/block", data={"reason": "mất thẻ",
+                                                       "csrf_token": token},
+                    follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert f"Thẻ B0001 thuộc thư viện {B}: chỉ thư viện đó được sửa thẻ." in page
+    assert not Patron.get(Patron.card == "B0001").blocked
