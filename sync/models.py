@@ -4,6 +4,7 @@ batches, and the branch's cursors. Local bookkeeping, never replicated."""
 import peewee as pw
 
 from appliance.core import db as coredb
+from appliance.core.authority import Quarantine
 from appliance.core.models import BaseModel, JSONField
 
 
@@ -73,8 +74,9 @@ coredb.register_models(*MODELS)
 
 
 def ensure_tables(db) -> None:
-    """For a database opened before this module was imported."""
-    db.create_tables(MODELS, safe=True)
+    """For a database opened before this module was imported (with the hub's quarantine
+    of events its authority check refused, kept in core beside the log it qualifies)."""
+    db.create_tables((*MODELS, Quarantine), safe=True)
 
 
 def get_state(key, default=None):

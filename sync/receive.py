@@ -13,13 +13,13 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from appliance.core import events, projector
+from appliance.core import authority, events, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
 from provisioning import config, health, updates
 
-from . import envelope, keys, protocol
+from . import envelope, keys, protocol, quarantine
 from .models import Device, RetiredKey, SyncBatch, SyncRefusal
 
 log = logging.getLogger("thuvien.sync")
@@ -177,7 +177,7 @@ def accept(ctx, dev: Device, header, evs: list[dict], report=None, pull_after=No
                 raise Refusal("gap", f"batch starts at {header.first_seq}, hub holds {held}",
                               409, held)
             try:
-                result = events.ingest(ctx, evs)
+                result = quarantine.ingest(ctx, dev, evs, now_iso())  # authority checked
             except DomainError as exc:
                 raise Refusal(exc.code, str(exc), 409, held) from exc
             SyncBatch.create(batch_id=header.batch_hex, sender=dev.id,
@@ -227,7 +227,8 @@ TOWN_WIDE = ("bib.saved", "patron.saved", "library.saved")
 def concerns(library):
     """The events a branch of `library` pulls: its library's own (copies, loans, holds,
     rules, calendar, conflicts resolved) and the town-wide records."""
-    return (Event.library == library) | (Event.kind << TOWN_WIDE)
+    return ((Event.library == library) | (Event.kind << TOWN_WIDE)) & Event.id.not_in(
+        authority.held_back())  # what the authority check refused reaches no branch
 
 
 def _after(after) -> int:

@@ -3,7 +3,7 @@
 import json
 import re
 
-from . import dialect, events, records
+from . import authority, dialect, events, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
@@ -113,6 +113,8 @@ def save_item(ctx, data):
     fields = {k: (data[k].strip() if isinstance(data[k], str) else data[k])
               for k in ITEM_FIELDS if k in data}
     library = current.library if current else data.get("library") or ctx.library
+    authority.require_own(ctx, library, "copy",
+                          barcode=current.barcode if current else data.get("barcode"))
     if current is None:
         fields.setdefault("item_type", "book")
         fields.setdefault("status", "available")

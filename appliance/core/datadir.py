@@ -4,7 +4,7 @@ import re
 import secrets
 from pathlib import Path
 
-from . import policy, records
+from . import authority, policy, records
 from .context import DB_FILE, Context, new_device_id, save_settings
 from .errors import N_, Invalid
 from .models import Library
@@ -46,6 +46,7 @@ def init(data_dir, library, name, role="branch", database=None):
 
 
 def save_library(ctx, code, name, closed_weekdays=None):
+    authority.require_own(ctx, code, "settings")
     fields = {"name": name}
     if closed_weekdays is not None:
         fields["closed_weekdays"] = sorted(set(int(d) for d in closed_weekdays))

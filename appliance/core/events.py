@@ -310,11 +310,14 @@ def _take_positions(ctx, rows):
         pos += 1
 
 
-def ingest(ctx, event_dicts, relayed=False):
+def ingest(ctx, event_dicts, relayed=False, apply=True):
     """Apply events made elsewhere, all or nothing. Events already held are skipped.
 
     `relayed`: the events come through the hub, which sends a branch only what concerns
-    it, so an origin's chain arrives with gaps: each event's hash is still checked."""
+    it, so an origin's chain arrives with gaps: each event's hash is still checked.
+    `apply=False` holds them in the log without applying them: the hub keeps there what
+    the authority check refused (authority.Quarantine), so the origin's chain stays whole
+    and its next event follows. `stored` lists the ids of the events newly held."""
     applied = skipped = 0
     heads, fresh, bodies = {}, [], []
     texts = [_checked(d) for d in event_dicts]  # shapes and hashes: before the write lock
@@ -340,11 +343,12 @@ def ingest(ctx, event_dicts, relayed=False):
         stored = [_event(row) for row in fresh]  # the whole batch checked: apply it
         for ev in stored:
             ctx.clock.observe(ev.hlc)
-        projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
+        if apply:
+            projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
         _take_positions(ctx, fresh)  # then give it its place in the log, and store it
         _store(fresh)
         applied = len(fresh)
-    return {"applied": applied, "skipped": skipped,
+    return {"applied": applied, "skipped": skipped, "stored": [row["id"] for row in fresh],
             "heads": {o: s for o, (s, _) in heads.items()}}
 
 

@@ -5,7 +5,7 @@ consent for children."""
 import re
 from datetime import date
 
-from . import events, passwords, records
+from . import authority, events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
@@ -90,6 +90,8 @@ def save(ctx, data, library=None):
     """Register a patron (no id) or edit one (id given). Returns the Patron row."""
     library = library or ctx.library
     current = get(ctx, data["id"]) if data.get("id") else None
+    authority.require_own(ctx, current.library if current else library, "patron",
+                          card=current.card if current else data.get("card"))
     fields = _clean(data)
     if "guardian_consent" in fields:
         fields["guardian_consent"] = bool(fields["guardian_consent"])
@@ -111,6 +113,13 @@ def save(ctx, data, library=None):
                         library=current.library if current else library)
 
 
+def _own(ctx, card):
+    """A patron this device may change: cards of other libraries are read, not edited."""
+    patron = find(ctx, card)
+    authority.require_own(ctx, patron.library, "patron", card=patron.card)
+    return patron
+
+
 def _pin_hash(pin):
     if not re.fullmatch(r"\d{4,8}", str(pin)):
         raise Invalid("bad_pin", N_("A PIN is 4 to 8 digits."))
@@ -119,7 +128,7 @@ def _pin_hash(pin):
 
 @events.command
 def block(ctx, card, reason):
-    patron = find(ctx, card)
+    patron = _own(ctx, card)
     if not (reason or "").strip():
         raise Invalid("reason_required", N_("Say why the card is blocked."))
     return records.save(ctx, "patron.saved", Patron, "id", patron.id,
@@ -128,7 +137,7 @@ def block(ctx, card, reason):
 
 @events.command
 def unblock(ctx, card):
-    patron = find(ctx, card)
+    patron = _own(ctx, card)
     return records.save(ctx, "patron.saved", Patron, "id", patron.id,
                         {"blocked": False, "block_reason": None}, library=patron.library)
 
@@ -166,7 +175,7 @@ def blocks(ctx, patron):
 def erase_history(ctx, card):
     """Unlink the patron's returned loans from the patron (the patron's right to erase):
     the loans stay as anonymous facts for the library's statistics."""
-    patron = find(ctx, card)
+    patron = _own(ctx, card)
     events.record(ctx, "patron.history_erased", {"patron_id": patron.id,
                                                  "before": ctx.clock.iso_now()},
                   library=patron.library)

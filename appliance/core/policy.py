@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from . import events, memo
+from . import authority, events, memo
 from .errors import N_, Invalid
 from .models import ClosedDay, Library, LoanRule
 from .prepared import Prepared
@@ -45,6 +45,7 @@ def _find_rule(library, category, item_type):
 
 @events.command
 def save_rule(ctx, library, category, item_type, **values):
+    authority.require_own(ctx, library, "settings")
     if category != "*" and category not in CATEGORIES:
         raise Invalid("bad_category", N_("Unknown patron category: %(category)s."),
                       category=category)
@@ -66,6 +67,7 @@ def save_rule(ctx, library, category, item_type, **values):
 
 @events.command
 def delete_rule(ctx, library, category, item_type):
+    authority.require_own(ctx, library, "settings")
     body = {"library": library, "category": category, "item_type": item_type, "deleted": True}
     body.update({k: DEFAULT_RULE[k] for k in RULE_FIELDS})
     events.record(ctx, "rule.saved", body, library=library)
@@ -73,6 +75,7 @@ def delete_rule(ctx, library, category, item_type):
 
 @events.command
 def set_closed(ctx, library, day, closed=True, reason=None):
+    authority.require_own(ctx, library, "settings")
     events.record(ctx, "calendar.saved", {"library": library, "day": day.isoformat(),
                                           "closed": closed, "reason": reason}, library=library)
 

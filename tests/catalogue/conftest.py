@@ -16,10 +16,12 @@ def db_backend(request):
 
 @pytest.fixture
 def cat_ctx(tmp_path, db_backend):
-    """An empty catalogue: a bare database, no library set up, no event logged."""
+    """An empty catalogue: a bare database, no library set up, no event logged. It holds
+    copies of several libraries, as the hub does (a branch adds and edits only its own
+    library's copies)."""
     with hub_database(db_backend) as url:
         ctx = Context.for_db(dbmod.connect(url or str(tmp_path / "thuvien.db")),
-                             library="PY-DH01", origin="cat-test")
+                             library="PY-DH01", origin="cat-test", role="hub")
         yield ctx
         ctx.close()
 

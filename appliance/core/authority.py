@@ -1,0 +1,306 @@
+"""Which library may change what: a device acts for the one library it was enrolled for.
+
+`check` is the one rule, a pure function of an event, the library of the device that
+made it and a `lookup` of the rows it names. The hub runs it on every event a branch
+sends (never trusting the branch to have checked); the desk's commands refuse the same
+edits before they become events (`require_own`), so every front end says no alike.
+
+What is decided is the library of the TARGET rows (the patron's home library, the
+copy's library, the hold's or rule's library), never the event's own `library` field,
+which the sender writes; that field must agree with the target, because the hub routes
+an event to the branches of that library.
+
+Shared kinds (docs/sync.md, "Authority"): the union catalogue (`bib.saved`) has no
+owner; any desk lends its own copies to any card of the town (`loan.out`, so a
+town-wide card's loan count is kept wherever it borrows); a copy is returned at any
+desk (`loan.in`); a loan is renewed at the copy's library or the borrower's home
+library; a hold is placed at this library's queue for any card, and cancelled there or
+at the patron's home library. Everything else touches only the device's library.
+"""
+
+from collections import namedtuple
+
+import peewee as pw
+
+from .errors import N_, Forbidden
+from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
+
+Reason = namedtuple("Reason", "code message params")
+
+
+def _no(code, message, **params):
+    return Reason(code, message, params)
+
+
+_OTHER = {
+    "patron": N_("A device of library %(device)s may not change a patron of library "
+                 "%(library)s."),
+    "copy": N_("A device of library %(device)s may not change a copy of library %(library)s."),
+    "settings": N_("A device of library %(device)s may not change the settings of library "
+                   "%(library)s."),
+    "loan": N_("A device of library %(device)s may not renew a loan of library %(library)s."),
+    "hold": N_("A device of library %(device)s may not change a hold of library %(library)s."),
+    "conflict": N_("A device of library %(device)s may not resolve a conflict of library "
+                   "%(library)s."),
+}
+
+
+def _other(what, library, device_library):
+    return _no("other_library", _OTHER[what], device=device_library, library=library)
+
+
+def _mismatch(claimed, library):
+    return _no("library_mismatch", N_("The event says library %(claimed)s but what it "
+                                      "changes belongs to library %(library)s."),
+               claimed=claimed, library=library)
+
+
+def _own(what, target, event, device_library):
+    """Refusal unless the target's library is the device's and the event says so."""
+    if target != device_library:
+        return _other(what, target, device_library)
+    if event.get("library") != target:
+        return _mismatch(event.get("library"), target)
+    return None
+
+
+def _record(table, what):
+    """A record edit (`*.saved` with id and fields): the row's library, or for a new
+    row the library it is created in (as the projector decides it)."""
+    def rule(event, body, device_library, lookup):
+        row = lookup(table, body.get("id"))
+        fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
+        created_in = fields.get("library", event.get("library"))
+        if "library" in fields and row is not None and fields["library"] != row["library"]:
+            moved = row["library"] if row["library"] != device_library else fields["library"]
+            return _other(what, moved, device_library)  # a move is a take-over
+        return _own(what, row["library"] if row else created_in, event, device_library)
+    return rule
+
+
+def _library_saved(event, body, device_library, lookup):
+    return _own("settings", body.get("id"), event, device_library)
+
+
+def _settings(event, body, device_library, lookup):
+    return _own("settings", body.get("library"), event, device_library)
+
+
+def _erased(event, body, device_library, lookup):
+    row = lookup("patron", body.get("patron_id"))
+    return _own("patron", row["library"] if row else event.get("library"), event,
+                device_library)
+
+
+def _shared(event, body, device_library, lookup):
+    return None
+
+
+def _loan_out(event, body, device_library, lookup):
+    """Any card of the town may borrow here; the copy must be this library's."""
+    item = lookup("item", body.get("item_id"))
+    library = item["library"] if item else event.get("library")
+    refusal = _own("copy", library, event, device_library)
+    if refusal is None and body.get("library") != library:
+        return _mismatch(body.get("library"), library)
+    return refusal
+
+
+def _loan_in(event, body, device_library, lookup):
+    """A copy comes back at any desk: only the event's routing must be the copy's."""
+    item = lookup("item", body.get("item_id"))
+    if item and event.get("library") != item["library"]:
+        return _mismatch(event.get("library"), item["library"])
+    return None
+
+
+def _loan_renew(event, body, device_library, lookup):
+    loan = lookup("loan", body.get("loan_id"))
+    if loan is None:
+        return _own("copy", event.get("library"), event, device_library)
+    if device_library not in (loan["library"], loan["patron_library"]):
+        return _other("loan", loan["library"], device_library)
+    if event.get("library") != loan["library"]:
+        return _mismatch(event.get("library"), loan["library"])
+    return None
+
+
+def _hold_placed(event, body, device_library, lookup):
+    return _own("hold", body.get("library"), event, device_library)
+
+
+def _hold_at_library(event, body, device_library, lookup):
+    hold = lookup("hold", body.get("hold_id"))
+    library = hold["library"] if hold else event.get("library")
+    refusal = _own("hold", library, event, device_library)
+    if refusal is None and body.get("item_id"):
+        item = lookup("item", body["item_id"])
+        if item and item["library"] != device_library:
+            return _other("copy", item["library"], device_library)
+    return refusal
+
+
+def _hold_cancelled(event, body, device_library, lookup):
+    hold = lookup("hold", body.get("hold_id"))
+    if hold is not None and device_library == hold["patron_library"] \
+            and event.get("library") in (hold["library"], device_library):
+        return None  # the patron's home library cancels for its patron
+    return _hold_at_library(event, body, device_library, lookup)
+
+
+def _conflict_resolved(event, body, device_library, lookup):
+    row = lookup("conflict", body.get("conflict_id"))
+    return _own("conflict", row["library"] if row else event.get("library"), event,
+                device_library)
+
+
+RULES = {
+    "library.saved": _library_saved,
+    "patron.saved": _record("patron", "patron"),
+    "patron.history_erased": _erased,
+    "bib.saved": _shared,
+    "item.saved": _record("item", "copy"),
+    "loan.out": _loan_out,
+    "loan.in": _loan_in,
+    "loan.renew": _loan_renew,
+    "hold.placed": _hold_placed,
+    "hold.trapped": _hold_at_library,
+    "hold.cancelled": _hold_cancelled,
+    "hold.expired": _hold_at_library,
+    "rule.saved": _settings,
+    "calendar.saved": _settings,
+    "conflict.resolved": _conflict_resolved,
+}
+SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
+
+
+def check(event, device_library, lookup):
+    """None when a device of `device_library` may make `event`, else a Reason.
+
+    `lookup(table, id)` gives the named row as a dict with its `library` (and for loans
+    and holds `patron_library`), or None when it is not held."""
+    rule = RULES.get(event.get("kind"))
+    if rule is None:  # a kind this version cannot judge is not applied on trust
+        return _no("unknown_kind", N_("Events of kind %(kind)s are not known here."),
+                   kind=event.get("kind"))
+    body = event.get("body") if isinstance(event.get("body"), dict) else {}
+    return rule(event, body, device_library, lookup)
+
+
+def screen(event_dicts, device_library, lookup):
+    """{event id: Reason} for the refused events of a batch, checked in order: a row an
+    allowed event of the batch creates counts as held for the events after it."""
+    made, refused = {}, {}
+
+    def seen(table, key):
+        return made.get((table, key)) or lookup(table, key)
+
+    for event in event_dicts:
+        reason = check(event, device_library, seen)
+        if reason is not None:
+            refused[event.get("id")] = reason
+            continue
+        table = {"patron.saved": "patron", "item.saved": "item"}.get(event.get("kind"))
+        body = event.get("body") or {}
+        if table and not seen(table, body.get("id")):
+            made[(table, body.get("id"))] = {
+                "library": (body.get("fields") or {}).get("library", event.get("library"))}
+    return refused
+
+
+# The rows each kind names, as (table, body key): fetched for a whole batch at once, so
+# the hub's check costs a few queries per batch, not one per event.
+TARGETS = {
+    "patron.saved": (("patron", "id"),), "patron.history_erased": (("patron", "patron_id"),),
+    "item.saved": (("item", "id"),), "loan.out": (("item", "item_id"),),
+    "loan.in": (("item", "item_id"),), "loan.renew": (("loan", "loan_id"),),
+    "hold.trapped": (("hold", "hold_id"), ("item", "item_id")),
+    "hold.cancelled": (("hold", "hold_id"),), "hold.expired": (("hold", "hold_id"),),
+    "conflict.resolved": (("conflict", "conflict_id"),),
+}
+
+
+def _queries(keys):
+    """table -> query of (id, library[, patron_library]) rows for these ids."""
+    return {
+        "patron": lambda: Patron.select(Patron.id, Patron.library).where(
+            Patron.id << keys["patron"]),
+        "item": lambda: Item.select(Item.id, Item.library).where(Item.id << keys["item"]),
+        "loan": lambda: Loan.select(Loan.id, Item.library, Patron.library.alias(
+            "patron_library")).join(Item, on=Loan.item == Item.id).join_from(
+            Loan, Patron, on=Loan.patron == Patron.id).where(Loan.id << keys["loan"]),
+        "hold": lambda: Hold.select(Hold.id, Hold.library, Patron.library.alias(
+            "patron_library")).join(Patron, on=Hold.patron == Patron.id).where(
+            Hold.id << keys["hold"]),
+        "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(
+            Conflict.id << keys["conflict"]),
+    }
+
+
+def batch_lookup(event_dicts):
+    """The lookup `check` needs for these events, read from this database at once."""
+    keys = {}
+    for event in event_dicts:
+        body = event.get("body") if isinstance(event, dict) else None
+        for table, name in TARGETS.get(event.get("kind"), ()) if isinstance(body, dict) else ():
+            if isinstance(body.get(name), str):
+                keys.setdefault(table, set()).add(body[name])
+    rows = {}
+    queries = _queries({table: sorted(ids) for table, ids in keys.items()})
+    for table in keys:
+        for row in queries[table]().dicts():
+            rows[(table, row.pop("id"))] = row
+
+    def lookup(table, key):
+        return rows.get((table, key))
+    return lookup
+
+
+# At the desk: the same rule, said before anything is recorded.
+
+def require_own(ctx, library, what, **params):
+    """Refuse to change another library's patron, copy or settings. The hub's staff act
+    for the whole town (the hub checks branches, not itself)."""
+    if ctx.role == "hub" or library == ctx.library:
+        return
+    messages = {
+        "patron": N_("Card %(card)s belongs to library %(library)s: only that library may "
+                     "change it."),
+        "copy": N_("Copy %(barcode)s belongs to library %(library)s: only that library may "
+                   "change it."),
+        "settings": N_("The rules and calendar of library %(library)s are changed only "
+                       "there."),
+    }
+    raise Forbidden("other_library", messages[what], library=library, **params)
+
+
+class Quarantine(BaseModel):
+    """An event the hub holds in its log but did not apply or relay, because the device
+    that made it may not change what it names. Kept for staff: it is still a fact
+    someone typed. Local to the hub, never replicated."""
+
+    event_id = pw.CharField(primary_key=True, max_length=36)
+    origin = pw.CharField(max_length=64, index=True)
+    device_library = pw.CharField(max_length=32)
+    library = pw.CharField(max_length=32)  # what the event claimed
+    actor = pw.CharField(max_length=64, null=True)
+    kind = pw.CharField(max_length=32)
+    code = pw.CharField(max_length=32)
+    message = pw.TextField()  # msgid, translated where it is shown
+    params = pw.TextField()  # JSON
+    event = pw.TextField()  # the event as received, JSON
+    received_at = pw.CharField(max_length=32, index=True)
+
+
+def held_back():
+    """The ids of events the log holds but state does not reflect (rebuild skips them)."""
+    return Quarantine.select(Quarantine.event_id)
+
+
+def _register():
+    from . import db
+
+    db.register_models(Quarantine)
+
+
+_register()
