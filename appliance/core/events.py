@@ -60,7 +60,9 @@ def to_dict(ev):
 Event.to_dict = to_dict
 
 
-_held = threading.local()  # how deep this thread is in `writing`
+# Per thread: how deep it is in `writing`. Thread-local, so that another thread that only
+# has a transaction of its own open still takes the write lock instead of joining.
+_writer = threading.local()
 
 
 @contextmanager
@@ -74,7 +76,7 @@ def writing(ctx):
         yield
         return
     with _write_lock, _disk_full_is_said():
-        _held.depth = getattr(_held, "depth", 0) + 1
+        _writer.depth = getattr(_writer, "depth", 0) + 1
         try:
             if ctx.db.in_transaction():
                 yield
@@ -86,12 +88,12 @@ def writing(ctx):
                     ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
                     yield
         finally:
-            _held.depth -= 1
+            _writer.depth -= 1
 
 
 def _writing(ctx):
     """Whether this thread is inside `writing` with its transaction open."""
-    return getattr(_held, "depth", 0) > 0 and ctx.db.in_transaction()
+    return getattr(_writer, "depth", 0) > 0 and ctx.db.in_transaction()
 
 
 @contextmanager
