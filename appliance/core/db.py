@@ -18,7 +18,7 @@ SQLITE_PRAGMAS = {
     "temp_store": "memory",
 }
 
-_extra_models = []
+_extra_models: list[type[pw.Model]] = []
 
 
 def register_models(*model_classes):

@@ -5,7 +5,7 @@ import peewee as pw
 
 from .models import database_proxy
 
-_texts = {}
+_texts: dict[tuple[str, str], str] = {}
 
 
 def sql(text):

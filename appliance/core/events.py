@@ -57,8 +57,6 @@ def to_dict(ev):
             "prev_hash": ev.prev_hash, "hash": ev.hash}
 
 
-Event.to_dict = to_dict
-
 
 # Per thread: how deep it is in `writing`. Thread-local, so that another thread that only
 # has a transaction of its own open still takes the write lock instead of joining.
@@ -104,7 +102,8 @@ def _disk_full_is_said():
     except (pw.OperationalError, sqlite3.OperationalError) as e:  # the plain SQL's own
         # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's
         # failed ROLLBACK with the disk-full error as its context.
-        chain, x = [], e
+        chain: list[BaseException] = []
+        x: BaseException | None = e
         while x is not None and len(chain) < 10:
             chain.append(x)
             x = x.__cause__ or x.__context__
@@ -180,7 +179,7 @@ def _insert_many(pairs, relayed=False):
 def _event(row):
     """An Event instance of a stored row, made without peewee's per-field bookkeeping."""
     ev = Event.__new__(Event)
-    ev.__data__, ev._dirty, ev.__rel__ = row, set(), {}
+    ev.__data__, ev._dirty, ev.__rel__ = row, set(), {}  # type: ignore[attr-defined]
     return ev
 
 
@@ -222,7 +221,7 @@ def _check(d, held, relayed=False):
 
 def _held(event_dicts):
     """{(origin, seq): hash} of the events of a batch already held: one query per origin."""
-    spans = {}
+    spans: dict[str | None, tuple[int, int]] = {}
     for d in event_dicts:
         if isinstance(d, dict) and isinstance(d.get("seq"), int):
             low, high = spans.get(d.get("origin"), (d["seq"], d["seq"]))
