@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -148,11 +149,14 @@ def pcscd(tmp_path_factory):
     saved = os.environ.get("PCSCLITE_CSOCK_NAME")
     os.environ["PCSCLITE_CSOCK_NAME"] = daemon.socket_path
     try:
-        for _attempt in range(2):  # a port taken between choosing and binding: start again
+        for attempt in range(2):  # a port taken between choosing and binding: start again
             daemon.start()
             if daemon.wait_for_readers():
                 break
             daemon.stop()
+            if attempt == 0:
+                warnings.warn(f"pcscd showed no vpcd readers; starting it again. "
+                              f"{daemon.diagnosis()}", stacklevel=1)
         else:
             pytest.fail("pcscd started twice but showed no vpcd readers; "
                         + daemon.diagnosis())
