@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
+from ..core.db import probe
 from . import data_dir_arg, open_context, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
@@ -67,6 +68,8 @@ def register(sub):
 
 
 def cmd_init(args):
+    if args.database:  # before the folder is written: a failed init leaves nothing behind
+        probe(args.database)
     ctx = datadir.init(require_data(args), args.library, args.name, args.role, args.database)
     print(f"initialised {args.library} ({args.role}) in {args.data}; device {ctx.origin}")
 
