@@ -6,9 +6,11 @@ import secrets
 import sys
 from pathlib import Path
 
+import peewee as pw
+
 from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
-from ..core.db import probe
+from ..core.db import probe, server_unreachable
 from . import data_dir_arg, open_context, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
@@ -106,7 +108,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None):
     housekeeping = Maintenance(ctx)
     housekeeping.start()
     sdnotify.ready()
-    watchdog = sdnotify.start_watchdog(lambda: ctx.db.execute_sql("SELECT 1") is not None)
+    watchdog = sdnotify.start_watchdog(lambda: healthy(ctx))
     try:
         server.run()
     finally:
@@ -114,6 +116,15 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None):
         watchdog.stop() if watchdog else None
         if sip2:
             sip2.shutdown()
+
+
+def healthy(ctx):
+    """The watchdog's check. A PostgreSQL server that is away is not this process's fault:
+    it answers 503 meanwhile and reconnects by itself, and a restart would not help."""
+    try:
+        return ctx.db.execute_sql("SELECT 1") is not None
+    except (pw.OperationalError, pw.InterfaceError) as e:
+        return server_unreachable(e)
 
 
 def cmd_serve(args):

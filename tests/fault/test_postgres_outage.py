@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from appliance.cli import core as cli_core
 from appliance.core import circulation, datadir, verify
 from tests.conftest import PASSWORD, Server, free_port, login_token
 from tests.factories import seed
@@ -130,6 +131,7 @@ def test_a_lost_server_is_a_503_in_words_and_work_resumes_when_it_is_back(up, hu
     page = desk.get(f"{url}/desk/patrons/P0001", timeout=30)
     assert page.status_code == 503 and "text/html" in page.headers["Content-Type"]
     assert VI_MESSAGE in page.text
+    assert cli_core.healthy(ctx), "the watchdog does not restart a hub for its server's outage"
 
     up.start()  # no restart of the hub: each thread reconnects on its next request
     assert set(_statuses(url, auth, desk)) == {200}
