@@ -57,7 +57,6 @@ def to_dict(ev):
             "prev_hash": ev.prev_hash, "hash": ev.hash}
 
 
-
 # Per thread: how deep it is in `writing`. Thread-local, so that another thread that only
 # has a transaction of its own open still takes the write lock instead of joining.
 _writer = threading.local()
