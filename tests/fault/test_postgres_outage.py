@@ -5,6 +5,7 @@ back, without a restart. On a server of the test's own, really stopped and start
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -141,14 +142,34 @@ def test_a_lost_server_is_a_503_in_words_and_work_resumes_when_it_is_back(up, hu
     assert verify.verify(ctx) == []
 
 
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "\nState:\tZ" not in f.read()  # a zombie has closed its sockets
+    except FileNotFoundError:
+        return False
+
+
+def _gone(pids, timeout=10.0):
+    end = time.monotonic() + timeout
+    while any(_running(p) for p in pids):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def test_connections_cut_while_the_server_stays_up_fail_no_request(up, hub):
     ctx, server = hub
     auth = login_token(server.url)
     desk = _desk_session(server.url)
     assert set(_statuses(server.url, auth, desk)) == {200}
     database = ctx.db.database
-    cut = up.sql(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    cut = up.sql(database, "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity "
                            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()")
     assert len(cut) >= 2, "the server threads' connections were cut"
+    # A session ends a moment after its signal; a request in that moment fails (503).
+    # Once its process is gone, its socket is closed and the hub sees that before use.
+    assert _gone([pid for pid, _ in cut]), "terminated sessions still running after 10 s"
     assert set(_statuses(server.url, auth, desk)) == {200}
     circulation.checkout(ctx, "P0002", "1002")  # this thread's connection too, in a write
