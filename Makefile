@@ -1,5 +1,6 @@
 # thuvien: `make demo` runs the demo appliance; `make test` installs what the
-# tests need and runs them; `make bench` runs the benchmarks.
+# tests need and runs them; `make lint` checks style and the core's types;
+# `make bench` runs the benchmarks.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench system-deps lint image clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml setup.py
 	$(PY) -m venv $(VENV) || { bash scripts/install-system-deps.sh --only python3-venv && \
 		rm -rf $(VENV) && $(PY) -m venv $(VENV); }
 	$(BIN)/pip install -q --upgrade pip
@@ -29,6 +30,7 @@ test: system-deps $(VENV)/.devices
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy  # what and how strictly: [tool.mypy] in pyproject.toml
 
 bench: system-deps $(VENV)/.devices
 	bash scripts/test-services.sh $(BIN)/python -m bench

@@ -36,6 +36,15 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def new_token() -> str:
+    """A one-time token that does not start with "-": typed after --token on a command
+    line, such a token (1 in 64) would be read as an option and refused."""
+    while True:
+        token = secrets.token_urlsafe(18)
+        if not token.startswith("-"):
+            return token
+
+
 def create_token(ctx, library: str, ttl_hours: float = TOKEN_TTL_HOURS) -> str:
     """At the hub: a token for one device of ``library``; only its hash is stored."""
     if ctx.role != "hub":
@@ -47,7 +56,7 @@ def create_token(ctx, library: str, ttl_hours: float = TOKEN_TTL_HOURS) -> str:
         raise Invalid("bad_ttl", N_("A token lasts from a few minutes to 30 days."))
     keys.load_or_create(ctx.data_dir)
     _, ca = certs.hub_ca(ctx)
-    token = secrets.token_urlsafe(18)  # url-safe base64: never a dot
+    token = new_token()  # url-safe base64: never a dot
     EnrolToken.create(token_hash=_hash(token), library=library, created_at=now_iso(),
                       expires_ms=int((time.time() + ttl_hours * 3600) * 1000))
     return certs.token_with_fingerprint(token, ca)

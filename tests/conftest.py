@@ -9,7 +9,13 @@ import threading
 
 import pytest
 
+from appliance.core import passwords
 from tests.factories import LIB, PASSWORD, make_library, seed
+
+# Fixtures create accounts and PINs by the dozen: hash them cheaply. The production cost
+# has its own test (tests/core/test_passwords.py); servers the tests start as separate
+# processes keep it.
+passwords.cost = passwords.TEST_COST
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

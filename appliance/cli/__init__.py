@@ -7,9 +7,11 @@ import logging
 import os
 import sys
 
+import peewee as pw
+
 from .. import __version__
 from ..core.context import NotInitialised
-from ..core.db import DatabaseError
+from ..core.db import DatabaseError, one_line, server_unreachable
 from ..core.errors import DomainError
 
 COMMANDS = [
@@ -66,6 +68,11 @@ def main(argv=None):
         return 1
     except (NotInitialised, DatabaseError) as e:
         print(f"thuvien: {e}", file=sys.stderr)
+        return 1
+    except (pw.OperationalError, pw.InterfaceError) as e:
+        if not server_unreachable(e):
+            raise
+        print(f"thuvien: lost the PostgreSQL server: {one_line(e)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -6,8 +6,11 @@ import secrets
 import sys
 from pathlib import Path
 
+import peewee as pw
+
 from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
+from ..core.db import probe, server_unreachable
 from . import data_dir_arg, open_context, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
@@ -71,6 +74,8 @@ def register(sub):
 
 
 def cmd_init(args):
+    if args.database:  # before the folder is written: a failed init leaves nothing behind
+        probe(args.database)
     ctx = datadir.init(require_data(args), args.library, args.name, args.role, args.database)
     print(f"initialised {args.library} ({args.role}) in {args.data}; device {ctx.origin}")
     if args.role == "hub":  # the town's certificate authority and the hub's own certificate
@@ -142,7 +147,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     housekeeping = Maintenance(ctx)
     housekeeping.start()
     sdnotify.ready()
-    watchdog = sdnotify.start_watchdog(lambda: ctx.db.execute_sql("SELECT 1") is not None)
+    watchdog = sdnotify.start_watchdog(lambda: healthy(ctx))
     try:
         server.run()
     finally:
@@ -150,6 +155,15 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
         watchdog.stop() if watchdog else None
         for close in reversed(closers):
             close()
+
+
+def healthy(ctx):
+    """The watchdog's check. A PostgreSQL server that is away is not this process's fault:
+    it answers 503 meanwhile and reconnects by itself, and a restart would not help."""
+    try:
+        return ctx.db.execute_sql("SELECT 1") is not None
+    except (pw.OperationalError, pw.InterfaceError) as e:
+        return server_unreachable(e)
 
 
 def cmd_serve(args):

@@ -190,7 +190,8 @@ def check(event, device_library, lookup):
 def screen(event_dicts, device_library, lookup):
     """{event id: Reason} for the refused events of a batch, checked in order: a row an
     allowed event of the batch creates counts as held for the events after it."""
-    made, refused = {}, {}
+    made: dict[tuple, dict] = {}
+    refused: dict[str, Reason] = {}
 
     def seen(table, key):
         return made.get((table, key)) or lookup(table, key)
@@ -239,10 +240,12 @@ def _queries(keys):
 
 def batch_lookup(event_dicts):
     """The lookup `check` needs for these events, read from this database at once."""
-    keys = {}
+    keys: dict[str, set] = {}
     for event in event_dicts:
         body = event.get("body") if isinstance(event, dict) else None
-        for table, name in TARGETS.get(event.get("kind"), ()) if isinstance(body, dict) else ():
+        if not isinstance(body, dict):
+            continue
+        for table, name in TARGETS.get(event.get("kind"), ()):
             if isinstance(body.get(name), str):
                 keys.setdefault(table, set()).add(body[name])
     rows = {}

@@ -2,6 +2,8 @@
 
 import json
 import re
+from collections.abc import Iterable
+from typing import cast
 
 from . import authority, dialect, events, records
 from .errors import N_, Invalid, NotFound
@@ -172,8 +174,10 @@ def copy_history(item, limit=50):
                        (item.id,) * len(COPY_HISTORY) + (limit,)).fetchall()
     bodies = [json.loads(body) for *_, body in rows]
     hold_ids = [b["hold_id"] for b in bodies if "hold_id" in b]
-    held_for = dict(Hold.select(Hold.id, Patron.card).join(Patron).where(
-        Hold.id << hold_ids).tuples()) if hold_ids else {}
+    held_for: dict[str, str] = dict(cast(  # .tuples() yields tuples; the stubs say models
+        "Iterable[tuple[str, str]]",
+        Hold.select(Hold.id, Patron.card).join(Patron).where(Hold.id << hold_ids).tuples(),
+    )) if hold_ids else {}
     history = []
     for (_pos, wall, origin, kind, _), body in zip(rows, bodies, strict=True):
         entry = {"at": body.get("at") or wall, "origin": origin, "kind": kind}

@@ -28,7 +28,8 @@ class HLC:
         self._last = last
         self._wall = wall or (lambda: int(time.time() * 1000))
         self._lock = threading.Lock()
-        self._local = (None, None)  # (Unix second, its local datetime): asked often
+        # (Unix second, its local datetime): asked often
+        self._local: tuple[int | None, datetime | None] = (None, None)
 
     @property
     def last(self):

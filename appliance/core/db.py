@@ -2,8 +2,12 @@
 cut, versioned migrations, and tables registered by other packages."""
 
 import logging
+import re
+import select
+from urllib.parse import urlparse
 
 import peewee as pw
+from playhouse.shortcuts import ReconnectMixin
 
 from . import dialect, memo, models, search
 
@@ -18,7 +22,7 @@ SQLITE_PRAGMAS = {
     "temp_store": "memory",
 }
 
-_extra_models = []
+_extra_models: list[type[pw.Model]] = []
 
 
 def register_models(*model_classes):
@@ -82,14 +86,115 @@ class DatabaseError(Exception):
     pass
 
 
+class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
+    """PostgreSQL that outlives a restart of its server, without restarting the hub.
+
+    Each thread keeps a connection (waitress has several). When a unit of work starts (a
+    statement outside a transaction, or BEGIN), a connection the server has dropped is
+    replaced first: psycopg2 marks one it saw fail, and a server that ends a session
+    says so on the socket, which then reads ready while we are idle. A statement that
+    fails for a lost connection outside a transaction is run once more on a new one
+    (ReconnectMixin). A connection lost inside a transaction is not hidden: that work
+    fails whole, and the next one reconnects."""
+
+    reconnect_errors = (  # psycopg2's words for a connection the server dropped
+        (pw.OperationalError, "server closed the connection"),
+        (pw.OperationalError, "terminating connection"),
+        (pw.OperationalError, "no connection to the server"),
+        (pw.OperationalError, "could not receive data from server"),
+        (pw.OperationalError, "could not send data to server"),
+        (pw.InterfaceError, "connection already closed"),
+    )
+
+    def connection(self):  # the plain SQL of the loan path (dialect.execute) comes here
+        self._drop_if_dead()
+        return super().connection()
+
+    def cursor(self, named_cursor=None):  # every peewee query, and BEGIN
+        self._drop_if_dead()
+        return super().cursor(named_cursor)
+
+    def _drop_if_dead(self):
+        conn = self._state.conn
+        if conn is None or self._state.transactions:
+            return  # inside a transaction a new connection would lose its work
+        if conn.closed or _readable(conn):  # idle, so nothing of ours is there to read
+            self.close()  # peewee opens a new connection on the next use
+
+
+def _readable(conn):
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def _driver_error(exc):
+    """The driver's own error: peewee keeps it as .orig (twice over, at times)."""
+    while getattr(exc, "orig", None) is not None:
+        exc = exc.orig
+    return exc
+
+
+def server_unreachable(exc):
+    """Whether `exc` says the PostgreSQL server cannot be reached (down, restarting, or
+    the link lost), rather than that a statement was wrong."""
+    orig = _driver_error(exc)
+    if not type(orig).__module__.startswith("psycopg2"):
+        return False
+    code = getattr(orig, "pgcode", None)
+    if code:  # 08: connection exception; 57P01-03: shutting down, crashed, starting up
+        return code.startswith("08") or code in ("57P01", "57P02", "57P03")
+    # without a code the error is the client library's own: no server to answer
+    return any(c.__name__ in ("OperationalError", "InterfaceError")
+               for c in type(orig).__mro__)
+
+
+def one_line(exc):
+    """The driver's own message (peewee wraps it) on one line: libpq's runs over several."""
+    orig = _driver_error(exc)
+    return re.sub(r"\s+", " ", str(orig)).strip()
+
+
+def _open_postgres(url):
+    """A connected PostgresqlDatabase, or DatabaseError in one line."""
+    from playhouse.db_url import parse
+
+    params = parse(url.replace("postgres://", "postgresql://", 1))
+    params.setdefault("connect_timeout", 10)  # an unreachable host fails, not hangs
+    db = PostgresqlDatabase(**params)
+    try:
+        db.connect()
+    except (pw.OperationalError, pw.InterfaceError) as e:
+        raise _unreachable(url, e) from e
+    return db
+
+
+def probe(url):
+    """DatabaseError unless the PostgreSQL server at `url` lets us in."""
+    _open_postgres(url).close()
+
+
+def _where(url):
+    """host:port and database of a URL, without its password."""
+    parts = urlparse(url)
+    host = parts.hostname or "localhost"
+    return f"{host}:{parts.port or 5432}", parts.path.lstrip("/") or parts.username or "?"
+
+
+def _unreachable(url, exc):
+    server, database = _where(url)
+    said = one_line(exc)
+    return DatabaseError(f"cannot reach the PostgreSQL server at {server} "
+                         f"(database {database}): {said}")
+
+
 def connect(target):
     """A peewee database for a SQLite path or a postgresql:// URL, migrated."""
-    if str(target).startswith(("postgres://", "postgresql://")):
-        from playhouse.db_url import connect as url_connect
-
-        db = url_connect(str(target).replace("postgres://", "postgresql://", 1))
+    url = str(target)
+    if url.startswith(("postgres://", "postgresql://")):
+        db = _open_postgres(url)
     else:
-        db = pw.SqliteDatabase(str(target), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        db = pw.SqliteDatabase(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     models.database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     if isinstance(db, pw.SqliteDatabase):

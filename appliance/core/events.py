@@ -72,10 +72,9 @@ def to_dict(ev):
             "prev_hash": ev.prev_hash, "hash": ev.hash}
 
 
-Event.to_dict = to_dict
-
-
-_held = threading.local()  # how deep this thread is in `writing`
+# Per thread: how deep it is in `writing`. Thread-local, so that another thread that only
+# has a transaction of its own open still takes the write lock instead of joining.
+_writer = threading.local()
 
 
 @contextmanager
@@ -89,7 +88,7 @@ def writing(ctx):
         yield
         return
     with _write_lock, _disk_full_is_said():
-        _held.depth = getattr(_held, "depth", 0) + 1
+        _writer.depth = getattr(_writer, "depth", 0) + 1
         try:
             if ctx.db.in_transaction():
                 yield
@@ -101,12 +100,12 @@ def writing(ctx):
                     ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
                     yield
         finally:
-            _held.depth -= 1
+            _writer.depth -= 1
 
 
 def _writing(ctx):
     """Whether this thread is inside `writing` with its transaction open."""
-    return getattr(_held, "depth", 0) > 0 and ctx.db.in_transaction()
+    return getattr(_writer, "depth", 0) > 0 and ctx.db.in_transaction()
 
 
 @contextmanager
@@ -117,7 +116,8 @@ def _disk_full_is_said():
     except (pw.OperationalError, sqlite3.OperationalError) as e:  # the plain SQL's own
         # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's
         # failed ROLLBACK with the disk-full error as its context.
-        chain, x = [], e
+        chain: list[BaseException] = []
+        x: BaseException | None = e
         while x is not None and len(chain) < 10:
             chain.append(x)
             x = x.__cause__ or x.__context__
@@ -201,7 +201,7 @@ def _store(rows):
 def _event(row):
     """An Event instance of a stored row, made without peewee's per-field bookkeeping."""
     ev = Event.__new__(Event)
-    ev.__data__, ev._dirty, ev.__rel__ = row, set(), {}
+    ev.__data__, ev._dirty, ev.__rel__ = row, set(), {}  # type: ignore[attr-defined]
     return ev
 
 
@@ -248,7 +248,7 @@ def _follows(d, held):
 
 def _held(event_dicts):
     """{(origin, seq): hash} of the events of a batch already held: one query per origin."""
-    spans = {}
+    spans: dict[str | None, tuple[int, int]] = {}
     for d in event_dicts:
         if isinstance(d, dict) and isinstance(d.get("seq"), int):
             low, high = spans.get(d.get("origin"), (d["seq"], d["seq"]))

@@ -14,7 +14,7 @@ from .prepared import Prepared
 
 _STAMP = Prepared(Setting, lambda key: Setting.select(Setting.value).where(
     Setting.key == key), 1)
-_values = {}
+_values: dict[tuple, object] = {}  # (stamp, group, key) -> value
 _lock = threading.Lock()
 
 

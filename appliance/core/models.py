@@ -104,6 +104,7 @@ class Bib(BaseModel):
 class Item(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     bib = pw.ForeignKeyField(Bib, backref="items")
+    bib_id: str  # each foreign key's own column, as peewee reads it (declared for type checks)
     library = pw.CharField(max_length=32, index=True)
     barcode = pw.CharField(max_length=32)
     item_type = pw.CharField(max_length=16, default="book")
@@ -122,6 +123,8 @@ class Loan(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     item = pw.ForeignKeyField(Item, backref="loans", index=False)
     patron = pw.ForeignKeyField(Patron, backref="loans", index=False)
+    item_id: str
+    patron_id: str
     library = pw.CharField(max_length=32)
     out_at = pw.CharField(max_length=32)
     out_hlc = pw.BigIntegerField(default=0)  # decides which loan stands when two collide
@@ -146,6 +149,7 @@ class Hold(BaseModel):
     placed_at = pw.CharField(max_length=32)
     status = pw.CharField(max_length=16, default="waiting")
     item = pw.ForeignKeyField(Item, null=True, backref="holds")
+    item_id: str | None
     pickup_by = pw.CharField(max_length=10, null=True)
 
 
@@ -200,6 +204,7 @@ class PinAttempt(BaseModel):
 
 
 class AuditLog(BaseModel):
+    id = pw.AutoField()
     at = pw.CharField(max_length=32)
     username = pw.CharField(max_length=64)
     action = pw.CharField(max_length=32)

@@ -6,15 +6,20 @@ import hmac
 import os
 import time
 
-N, R, P = 2**14, 8, 1  # ~16 MB and tens of ms on a Pi: slow for guessing, fine for a desk
+# scrypt's (N, r, p). Each hash records its own, so hashes made at any cost verify.
+PRODUCTION_COST = (2**14, 8, 1)  # ~16 MB and tens of ms on a Pi: slow for guessing
+TEST_COST = (2**4, 1, 1)  # microseconds: test fixtures make a dozen accounts per test
+# The one switch: tests/conftest.py sets TEST_COST; the appliance never changes it.
+cost = PRODUCTION_COST
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 
 
 def hash_secret(secret):
     salt = os.urandom(16)
-    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=N, r=R, p=P, dklen=32)
-    return "scrypt$%d$%d$%d$%s$%s" % (N, R, P, base64.b64encode(salt).decode(),
+    n, r, p = cost
+    digest = hashlib.scrypt(secret.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
+    return "scrypt$%d$%d$%d$%s$%s" % (n, r, p, base64.b64encode(salt).decode(),
                                       base64.b64encode(digest).decode())
 
 

@@ -65,9 +65,9 @@ class Prepared:
             slots = [markers.index(p) if p in markers else ("const", p) for p in params]
             if sorted(s for s in slots if isinstance(s, int)) != list(range(self.arity)):
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
-            if slots == list(range(self.arity)):
-                slots = None  # the values are the parameters, as given
-            entry = [sql, slots, None]  # the row plan is filled on the first run
+            # no slots: the values are the parameters, as given
+            plain = slots == list(range(self.arity))
+            entry = [sql, None if plain else slots, None]  # row plan: on the first run
             with _lock:
                 self._sql[kind] = entry
         return entry
@@ -117,7 +117,7 @@ class Prepared:
         return row[0] if row else None
 
 
-_by_key: dict[tuple[type, str], Prepared] = {}
+_by_key: dict[tuple[type[pw.Model], str], Prepared] = {}
 
 
 def by_key(model, key):

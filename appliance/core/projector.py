@@ -10,6 +10,7 @@ two edits did not see each other."""
 import functools
 import json
 import uuid
+from typing import Any
 
 from . import dialect, memo, search
 from .lookups import OPEN_LOAN
@@ -56,9 +57,9 @@ def footprint(event_dicts):
     common give the same rows applied in either order (events.ingesting)."""
     names = set()
     for d in event_dicts:
-        named = NAMED.get(d.get("kind")) if isinstance(d, dict) else None
+        named = NAMED.get(str(d.get("kind"))) if isinstance(d, dict) else None
         body = d.get("body") if named else None
-        if not isinstance(body, dict):
+        if named is None or not isinstance(body, dict):
             return None
         for table, key in named.items():
             value = body.get(key) if key != "fields.bib" else (
@@ -203,14 +204,14 @@ class Records:
     MODELS = {"bib.saved": Bib, "patron.saved": Patron, "item.saved": Item}
 
     def __init__(self, bodies):
-        wanted = {Bib: set(), Patron: set(), Item: set()}
+        wanted: dict[Any, set] = {Bib: set(), Patron: set(), Item: set()}
         for body in bodies:
             for model in wanted:  # which model a body is for is not in it: ask them all
                 wanted[model].add(body.get("id"))
             wanted[Bib].add(body.get("fields", {}).get("bib"))
         self.rows = {}
-        for model, keys in wanted.items():
-            keys = sorted(k for k in keys if isinstance(k, str))
+        for model, found in wanted.items():
+            keys = sorted(k for k in found if isinstance(k, str))
             for start in range(0, len(keys), _IN_CHUNK):
                 for row in model.select().where(model.id.in_(keys[start:start + _IN_CHUNK])):
                     self.rows[(model, row.id)] = row
@@ -372,7 +373,8 @@ class Batched(Direct):
         self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
                                                  patrons)}
         # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
-        self.loans, self.open = {}, {}
+        self.loans: dict[str, list] = {}
+        self.open: dict[str, list] = {}
         for text, keys in ((_LOANS_BY_ID, loans), (_OPEN_LOANS_OF, items)):
             for loan_id, item_id, returned_at, out_hlc, out_at in _fetch(text, keys):
                 if loan_id not in self.loans:

@@ -98,7 +98,7 @@ def copies(bib_id):
 
 def copies_of(bib_ids):
     """{bib_id: [copy, ...]} for many records in one query."""
-    out = {b: [] for b in bib_ids}
+    out: dict[str, list[dict]] = {b: [] for b in bib_ids}
     if bib_ids:
         for i in (Item.select().where(Item.bib << list(bib_ids))
                   .order_by(Item.library, Item.barcode)):

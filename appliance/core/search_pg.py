@@ -66,7 +66,7 @@ def clear_index(db):
 
 def _vector(entries):
     """A tsvector literal from (lexeme, position, weight) entries."""
-    by_word = {}
+    by_word: dict[str, list] = {}
     for word, pos, weight in entries:
         by_word.setdefault(word, []).append(f"{min(pos, MAX_POSITION)}{weight}")
     return " ".join(f"'{w}':{','.join(p)}" for w, p in by_word.items())

@@ -4,6 +4,7 @@ query language (`title:"truyện kiều" author:du hoa*`) parsed into terms."""
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 FIELDS = ("title", "authors", "subjects", "series", "publisher", "notes", "isbn", "callno")
 FIELD_ALIASES = {"title": "title", "author": "authors", "authors": "authors",
@@ -110,7 +111,8 @@ def doc_filter(filters, param="?"):
 def facet_counts(rows):
     """Facet lists from (facet, value, count) rows: most frequent first, decades newest
     first, at most FACET_VALUES each; `available` is one number."""
-    out = {"language": [], "decade": [], "library": [], "item_type": [], "available": 0}
+    out: dict[str, Any] = {"language": [], "decade": [], "library": [], "item_type": [],
+                           "available": 0}
     for name, value, count in rows:
         if name == "available":
             out["available"] = int(count)

@@ -1,6 +1,8 @@
 """Integrity: SQLite's own check, every event chain, and state equal to a rebuild."""
 
 import json
+from collections.abc import Iterable
+from typing import cast
 
 import peewee as pw
 
@@ -10,7 +12,8 @@ from .models import STATE_MODELS, Event, database_proxy
 
 def check_chains():
     """Faults in the hash chains: a list of strings, empty when every chain holds."""
-    faults, heads = [], {}
+    faults: list[str] = []
+    heads: dict[str, tuple[int, str]] = {}
     for ev in Event.select().order_by(Event.origin, Event.seq).iterator():
         seq, prev = heads.get(ev.origin, (0, events.GENESIS))
         d = events.to_dict(ev)
@@ -30,7 +33,9 @@ def check_chains():
 def _snapshot():
     snap = {}
     for model in STATE_MODELS:
-        rows = model.select().order_by(*model._meta.get_primary_keys()).tuples()
+        # .tuples() yields tuples; peewee's type stubs say model instances
+        rows = cast("Iterable[tuple]",
+                    model.select().order_by(*model._meta.get_primary_keys()).tuples())
         snap[model.__name__] = [tuple(json.dumps(v, sort_keys=True, default=str) for v in row)
                                 for row in rows]
     return snap
@@ -71,7 +76,7 @@ def state_matches_rebuild(ctx):
 
 def verify(ctx):
     """All faults found; an empty list means the data can be trusted."""
-    faults = []
+    faults: list[str] = []
     db = database_proxy.obj
     if isinstance(db, pw.SqliteDatabase):
         result = [r[0] for r in db.execute_sql("PRAGMA integrity_check").fetchall()]

@@ -7,6 +7,7 @@ from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from ..core.db import one_line, server_unreachable
 from ..core.errors import DomainError
 from . import i18n
 
@@ -44,8 +45,25 @@ def register(app):
 
     @app.errorhandler(Exception)
     def unexpected(e):
+        if server_unreachable(e):  # peewee's errors, or the driver's from plain SQL
+            return database_unavailable(e)
         log.exception("unhandled error on %s %s", request.method, request.path)
         message = _("Something went wrong. Nothing was changed; the error has been logged.")
         if _is_api():
             return json_error("internal", message, 500)
         return render_template("error.html", message=message, status=500), 500
+
+    def database_unavailable(e):
+        # The server is down or restarting: not this request's fault, and the next one
+        # reconnects (core.db), so say "try again" rather than log a traceback.
+        log.warning("database server unreachable on %s %s: %s", request.method,
+                    request.path, one_line(e))
+        message = _("The library's database cannot be reached just now. Nothing was "
+                    "saved; try again in a minute. If it lasts, call the town's support.")
+        if _is_api():
+            response = json_error("database_unavailable", message, 503)
+        else:
+            response = app.make_response(
+                (render_template("error.html", message=message, status=503), 503))
+        response.headers["Retry-After"] = "30"
+        return response
