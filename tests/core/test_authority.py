@@ -102,8 +102,8 @@ def test_a_row_created_earlier_in_the_batch_is_judged_as_held():
 def test_the_batch_lookup_reads_the_libraries_of_what_events_name(ctx, tmp_path):
     circulation.checkout(ctx, "P0001", "1001")
     loan = events.since(ctx.origin, 0, 10**6)[-1]
-    body = loan.to_dict()["body"]
-    look = authority.batch_lookup([loan.to_dict(), {"kind": "loan.renew", "body": {
+    body = events.to_dict(loan)["body"]
+    look = authority.batch_lookup([events.to_dict(loan), {"kind": "loan.renew", "body": {
         "loan_id": body["loan_id"]}}])
     assert look("item", body["item_id"]) == {"library": ctx.library}
     assert look("loan", body["loan_id"]) == {"library": ctx.library,

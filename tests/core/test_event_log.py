@@ -84,7 +84,7 @@ def test_ingest_is_idempotent_and_all_or_nothing(two_sites):
     other = Context.open(other.data_dir)
     assert events.ingest(other, batch)["applied"] == 1
     count = Event.select().count()
-    assert events.ingest(other, batch) == {"applied": 0, "skipped": len(batch),
+    assert events.ingest(other, batch) == {"applied": 0, "skipped": len(batch), "stored": [],
                                            "heads": {branch.origin: batch[-1]["seq"]}}
     assert Event.select().count() == count
     # A gap: the next event without the one before it is refused, nothing applied.

@@ -172,7 +172,7 @@ def test_the_hub_refuses_again_a_batch_sent_twice(town):
     what was refused stays refused."""
     with opened(town.a) as ctx:
         forged = _forge(ctx, town.victim, Item.select().first().bib_id)
-        evs = [e.to_dict() for e in events.since(ctx.origin, 0, 10**6)]
+        evs = [events.to_dict(e) for e in events.since(ctx.origin, 0, 10**6)]
     from sync import quarantine
     from sync.models import Device
     with opened(town.hub_dir) as hub:
