@@ -26,7 +26,7 @@ def ingest(ctx, dev, evs: list[dict], received_at: str) -> dict:
     if not refused:
         return events.ingest(ctx, evs)
     result = {"applied": 0, "skipped": 0, "quarantined": 0, "heads": {}}
-    with events.writing(ctx):  # the whole batch, or nothing, as before
+    with events.batch_writer(ctx):  # the whole batch, or nothing, as before
         for is_refused, group in groupby(evs, key=lambda d: d.get("id") in refused):
             run = list(group)
             done = events.ingest(ctx, run, apply=not is_refused)

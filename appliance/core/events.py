@@ -292,6 +292,13 @@ def ingesting(ctx, names=None):
             _ingesting.on = False
 
 
+def batch_writer(ctx):
+    """The write a batch from elsewhere runs in: the transaction `ingesting` opened, or
+    `writing`. Never `writing` inside `ingesting`: that would take the process lock while
+    holding the shared database lock, the reverse of a command's order (a deadlock)."""
+    return contextlib.nullcontext() if getattr(_ingesting, "on", False) else writing(ctx)
+
+
 def _row_key(name):
     """A row's lock key: 32 bits of its name's hash (a collision only makes two batches
     wait for each other)."""
@@ -321,7 +328,7 @@ def ingest(ctx, event_dicts, relayed=False, apply=True):
     applied = skipped = 0
     heads, fresh, bodies = {}, [], []
     texts = [_checked(d) for d in event_dicts]  # shapes and hashes: before the write lock
-    with contextlib.nullcontext() if getattr(_ingesting, "on", False) else writing(ctx):
+    with batch_writer(ctx):
         held_hashes = _held(event_dicts)
         for d, text in zip(event_dicts, texts, strict=True):
             origin = d["origin"]
