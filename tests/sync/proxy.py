@@ -143,9 +143,14 @@ class _Link:
                 data = src.recv(4096)
             except OSError:
                 data = b""
+            # The client hung up on the silent link: end the other side too. Only the
+            # client: the server closing after its answer is what a stall holds back. And
+            # asked before the close is passed on, since that can bring the answer that
+            # stalls (a client's half-close is not giving up).
+            hung_up_on_silence = not data and direction == "up" and self.stalled
             q.put((time.monotonic() + self.proxy.delay, data))
             if not data:
-                if self.stalled:  # one end hung up on the silent link: end the other too
+                if hung_up_on_silence:
                     self.released.set()
                 break
             if direction == "up" and self.proxy.duplicate:
