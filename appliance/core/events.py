@@ -167,7 +167,10 @@ def _tail(origin):
 
 def _insert(d, pos):
     """Store one event and return it as a row (body as its canonical text)."""
-    return _insert_many([(d, pos)])[0]
+    row = dict(d, pos=pos, relayed=False,
+               body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]))
+    _store([row])
+    return _event(row)
 
 
 INSERT_CHUNK = 80  # rows per INSERT: 880 parameters, under every SQLite's limit
@@ -180,16 +183,9 @@ def _insert_sql(count):
     return "INSERT INTO event (%s) VALUES %s" % (", ".join(COLUMNS), ", ".join([one] * count))
 
 
-def _insert_many(pairs, relayed=False):
-    """Store events (dict, pos) with as few statements as possible: on PostgreSQL each
-    statement is a round trip."""
-    rows = [dict(d, pos=pos, body=d["body"] if isinstance(d["body"], str) else canonical(d["body"]),
-                 relayed=relayed) for d, pos in pairs]
-    _store(rows)
-    return [_event(row) for row in rows]
-
-
 def _store(rows):
+    """Store event rows with as few statements as possible: on PostgreSQL each statement
+    is a round trip."""
     if len(rows) >= COPY_FROM and dialect.is_postgres(Event._meta.database):
         dialect.copy_rows("event", COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
         return
