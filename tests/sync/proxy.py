@@ -259,3 +259,19 @@ def _abort(s: socket.socket):
         s.close()
     except OSError:
         pass
+
+
+def exchange(port, data, timeout=10.0):
+    """Send, half-close, read to the end; returns (bytes back, how it ended)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while chunk := s.recv(65536):
+                out += chunk
+        except ConnectionResetError:
+            return out, "reset"
+        except TimeoutError:
+            return out, "silence"
+        return out, "closed"

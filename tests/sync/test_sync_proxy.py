@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.sync.proxy import FaultProxy
+from tests.sync.proxy import FaultProxy, exchange
 
 
 @pytest.fixture
@@ -42,16 +42,10 @@ def echo():
 
 
 def roundtrip(port, data):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except ConnectionResetError:
-            pass
-        return out
+    """The bytes that come back, closed or reset; a link that goes silent fails."""
+    out, how = exchange(port, data)
+    assert how != "silence", out
+    return out
 
 
 def test_throttle_and_delay(echo):

@@ -1,26 +1,9 @@
 """The fault proxy's clean close (FIN) and stall: the tools the cut tests rely on."""
 
-import socket
 import time
 
-from tests.sync.proxy import FaultProxy
+from tests.sync.proxy import FaultProxy, exchange
 from tests.sync.test_sync_proxy import echo  # noqa: F401  (the loopback echo server fixture)
-
-
-def exchange(port, data, timeout=10.0):
-    """Send, half-close, read to the end; returns (bytes back, how it ended)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(data)
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except ConnectionResetError:
-            return out, "reset"
-        except TimeoutError:
-            return out, "silence"
-        return out, "closed"
 
 
 def test_cut_with_a_clean_close(echo):  # noqa: F811
