@@ -29,19 +29,26 @@ def run(program, *args, cwd: Path, stdin: str | None = None, timeout=120):
 
 
 class Serving:
-    """`<program> serve --data DATA` on loopback until stop(); `url` once it answers."""
+    """`<program> serve --data DATA` on loopback until stop(); `url` once it answers.
 
-    def __init__(self, program, data: Path, cwd: Path, port: int = 0, sip2_port: int = 0):
-        self.log = cwd / f"serve-{time.monotonic_ns()}.log"
+    `program` is the installed script, or an argv prefix such as `[python, -m, appliance.cli]`
+    for the checkout; `extra` adds serve options (HTTPS and SIP2-over-TLS ports)."""
+
+    def __init__(self, program, data: Path, cwd: Path, port: int = 0, sip2_port: int = 0,
+                 extra=(), log_dir: Path | None = None, env: dict | None = None):
+        argv = list(map(str, program)) if isinstance(program, (list, tuple)) else [str(program)]
+        self.log = (log_dir or cwd) / f"serve-{time.monotonic_ns()}.log"
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(
-                [str(program), "serve", "--data", str(data), "--host", "127.0.0.1",
-                 "--port", str(port), "--sip2-port", str(sip2_port), "--threads", "4"],
-                cwd=cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=log, text=True)
+                [*argv, "serve", "--data", str(data), "--host", "127.0.0.1",
+                 "--port", str(port), "--sip2-port", str(sip2_port), "--threads", "4",
+                 *map(str, extra)],
+                cwd=cwd, env=env or clean_env(), stdout=subprocess.PIPE, stderr=log, text=True)
         line = self.proc.stdout.readline()  # the banner, printed once the socket listens
         if "serving on http://" not in line:
             self.stop()
             raise AssertionError(f"thuvien serve did not start: {line}{self.log.read_text()}")
+        self.banner = line
         self.url = line.split("serving on ", 1)[1].split()[0].rstrip("/")
 
     def stop(self):

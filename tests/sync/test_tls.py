@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -24,6 +23,7 @@ from appliance.core import datadir
 from appliance.core.context import load_settings, save_settings
 from sync import certs, keys, pki
 from tests.conftest import free_port
+from tests.provisioning.served import Serving
 from tests.sip2.client import SipClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,38 +39,20 @@ def thuvien(*args, input=None, check=True, env=None):
     return result
 
 
-class Serve:
-    """`thuvien serve` in a child process, with HTTPS (and SIP2 over TLS) on free ports."""
+class Serve(Serving):
+    """`thuvien serve` from the checkout, with HTTPS (and SIP2 over TLS) on free ports."""
 
     def __init__(self, data, sip2=False):
         self.https_port = free_port()
         self.sip2_port = free_port() if sip2 else 0
         self.sip2_tls_port = free_port() if sip2 else 0
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance.cli", "serve", "--data", str(data),
-             "--host", "127.0.0.1", "--port", "0", "--https-port", str(self.https_port),
-             "--sip2-port", str(self.sip2_port), "--sip2-tls-port", str(self.sip2_tls_port),
-             "--threads", "4"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        self.banner = self.proc.stdout.readline()
-        if "serving on http://" not in self.banner:
-            self.stop()
-            raise AssertionError("thuvien serve did not start: " + self.banner
-                                 + self.proc.stderr.read())
-        self.http = self.banner.split("serving on ", 1)[1].split()[0].rstrip("/")
+        super().__init__([sys.executable, "-m", "appliance.cli"], data, ROOT,
+                         sip2_port=self.sip2_port, log_dir=Path(data).parent,
+                         env=dict(os.environ, PYTHONUNBUFFERED="1"),
+                         extra=["--https-port", self.https_port,
+                                "--sip2-tls-port", self.sip2_tls_port])
+        self.http = self.url
         self.https = f"https://127.0.0.1:{self.https_port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(15)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 def _hub(folder, library="PY-HUB"):
