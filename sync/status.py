@@ -1,7 +1,8 @@
-"""What staff see of sync: pending events, last success, last error."""
+"""What staff see of sync: pending events, last success, last error, the certificate."""
 
 from appliance.core import events
 
+from . import pki
 from .models import Device, SyncRefusal, get_state
 
 
@@ -26,6 +27,7 @@ def summary(ctx) -> dict:
         "config_error": get_state("config_error"),
         "update_fetched": get_state("update_fetched"),
         "update_error": get_state("update_error"),
+        "tls": tls(ctx),
     }
     if ctx.role == "hub":
         out["devices"] = [
@@ -36,3 +38,14 @@ def summary(ctx) -> dict:
             {"at": r.at, "sender": r.sender, "code": r.code, "reason": r.reason}
             for r in SyncRefusal.select().order_by(SyncRefusal.id.desc()).limit(20)]
     return out
+
+
+def tls(ctx) -> dict | None:
+    """The certificate this appliance serves HTTPS with: until when, and the last renewal
+    error, so staff see an expiry coming before browsers and SIP2 machines refuse it."""
+    cert = pki.read_cert(ctx.data_dir, pki.TLS_CERT)
+    if cert is None:
+        return None
+    return {"names": sum(pki.names_of(cert), []),
+            "not_after": cert.not_valid_after_utc.isoformat(timespec="seconds"),
+            "days_left": pki.days_left(cert), "renewal_error": get_state("tls_error")}

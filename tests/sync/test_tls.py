@@ -261,11 +261,16 @@ def test_sync_renews_a_certificate_about_to_run_out(town):
     dns, ips = pki.names_of(old)
     short = pki.issue(ca_key, ca, key.public_key(), town.device, dns, ips, days=10)
     pki.write_cert(town.branch_dir, pki.TLS_CERT, short)
+    shown = json.loads(thuvien("sync", "status", "--data", town.branch_dir).stdout)["tls"]
+    assert 9 < shown["days_left"] <= 10
+    assert shown["not_after"] == short.not_valid_after_utc.isoformat(timespec="seconds")
     thuvien("sync", "now", "--data", town.branch_dir)
     new = pki.read_cert(town.branch_dir, pki.TLS_CERT)
     assert new.serial_number != short.serial_number
     assert pki.days_left(new) > 300 and pki.matches_key(new, key)
     new.verify_directly_issued_by(ca)
+    shown = json.loads(thuvien("sync", "status", "--data", town.branch_dir).stdout)["tls"]
+    assert shown["days_left"] > 300 and shown["renewal_error"] is None
     # not due any more: the next sync leaves it alone
     thuvien("sync", "now", "--data", town.branch_dir)
     assert pki.read_cert(town.branch_dir, pki.TLS_CERT).serial_number == new.serial_number
