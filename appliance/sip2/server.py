@@ -115,7 +115,6 @@ class _Handler(socketserver.BaseRequestHandler):
                          session.bad_lines)
                 return
 
-
     def _late_lf(self, session: Session, end: bytes) -> bool:
         """The LF of a CR LF that came after we had answered the CR: finish that answer's
         terminator, and take CR LF from now on. False when the connection is gone."""
