@@ -45,17 +45,29 @@ def test_each_answer_ends_as_the_request_did(connect, ending):
     assert c.nothing_more() == b""
 
 
+def _read_until(sock, end):
+    got = b""
+    while not got.endswith(end):
+        chunk = sock.recv(4096)
+        assert chunk, f"closed after {got!r}"
+        got += chunk
+    return got
+
+
 def test_a_cr_lf_machine_never_waits_for_its_lf(connect):
     """CR LF split over two packets: the CR is answered at once (a CR machine would wait
-    otherwise), and the LF that follows completes that answer's terminator."""
+    otherwise), and the LF that follows completes that answer's terminator; from then on
+    such a CR is answered with CR LF straight away."""
     c = connect(login=False, terminator=CRLF, timeout=2)
-    for _ in range(2):
-        c.send_raw(c.frame(f"9300CN{KIOSK_USER}|CO{KIOSK_PASSWORD}|")[:-1])  # up to CR
-        time.sleep(0.2)
-        c.send_raw(LF)
-        assert c.reply().fixed == "1"
-    assert c.sc_status().code == "98"
+    c.send_raw(c.frame(f"9300CN{KIOSK_USER}|CO{KIOSK_PASSWORD}|")[:-1])  # up to the CR
+    assert _read_until(c.sock, CR).startswith(b"941")
+    c.send_raw(LF)
+    assert _read_until(c.sock, LF) == LF
+    c.send_raw(c.frame("9900302.00")[:-1])
+    assert _read_until(c.sock, CRLF).startswith(b"98")
+    c.send_raw(LF)
     assert c.nothing_more() == b""
+    assert c.sc_status().code == "98" and c.nothing_more() == b""
 
 
 @pytest.mark.parametrize("setting, ends", [("CRLF", CRLF), ("cr", CR)])
