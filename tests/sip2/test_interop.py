@@ -70,6 +70,19 @@ def test_a_cr_lf_machine_never_waits_for_its_lf(connect):
     assert c.sc_status().code == "98" and c.nothing_more() == b""
 
 
+@pytest.mark.parametrize("ending", [CR, CRLF, LF], ids=["CR", "CRLF", "LF"])
+def test_requests_sent_a_byte_at_a_time(connect, ending):
+    """However the bytes are cut into packets, every answer ends as its request did."""
+    c = connect(login=False, terminator=ending, timeout=2)
+    c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for body in (f"9300CN{KIOSK_USER}|CO{KIOSK_PASSWORD}|", "9900302.00",
+                 f"23000{now18()}AO{LIB}|AAP0001|AC|AD|"):
+        for byte in c.frame(body):
+            c.send_raw(bytes([byte]))
+        assert c.reply().code in ("94", "98", "24")
+    assert c.nothing_more() == b""
+
+
 @pytest.mark.parametrize("setting, ends", [("CRLF", CRLF), ("cr", CR)])
 def test_an_account_may_fix_its_terminator(connect, lib, setting, ends):
     lib.settings["sip2_accounts"] = {KIOSK_USER: {"terminator": setting}}
