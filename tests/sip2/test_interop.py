@@ -170,6 +170,19 @@ def test_a_retry_after_the_copy_came_back_lends_it_again(connect, lib):
     assert Loan.get(Loan.returned_at.is_null()).id == again.f("BK")
 
 
+def test_a_retry_after_a_renewal_at_the_desk_is_answered_afresh(connect, lib):
+    """A renewal's event names only its loan: that is enough to see the change."""
+    c = connect()
+    assert c.checkout(LIB, "P0003", "I0008").fixed[0] == "1"
+    frame = c.frame(f"29NN{RUN_DATE}{' ' * 18}AO{LIB}|AAP0003|AD|ABI0008|AC|")
+    c.send_raw(frame)
+    assert c.reply().fixed[:2] == "1Y"
+    circulation.renew(lib, "I0008")  # the second and last renewal, at the desk
+    c.send_raw(frame)
+    again = c.reply()
+    assert again.fixed[0] == "0" and "I0008" in again.f("AF")
+
+
 def test_a_retry_is_answered_as_before_while_others_work(connect, lib):
     c, other = connect(), connect()
     frame = _checkout_frame(c, "P0003", "I0006")
