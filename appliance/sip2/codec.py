@@ -81,8 +81,32 @@ FIXED: dict[str, tuple[tuple[str, int], ...]] = {
     "96": (),
 }
 
-REQUESTS = ("93", "99", "23", "63", "11", "09", "17", "29", "65", "15", "35", "37",
-            "19", "25", "01", "97")
+# The variable fields the specification lists for each request. Others are ignored, as
+# Koha does: a machine set up for another system may send extras, and answering 96 to
+# them would have it resend the same line for ever.
+REQUEST_FIELDS: dict[str, frozenset[str]] = {code: frozenset(ids.split()) for code, ids in {
+    "93": "CN CO CP",
+    "99": "",
+    "23": "AO AA AC AD",
+    "63": "AO AA AC AD BP BQ",
+    "11": "AO AA AB AC CH AD BO BI",
+    "09": "AP AO AB AC CH BI",
+    "17": "AO AB AC",
+    "29": "AO AA AD AB AJ AC CH BO",
+    "65": "AO AA AD AC BO",
+    "15": "BW BS BY AO AA AD AB AJ AC BO",
+    "35": "AO AA AC AD",
+    "37": "BV AO AA AC AD CG BK",
+    "19": "AO AB AC CH",
+    "25": "AO AA AC AD",
+    "01": "AO AL AA AC",
+    "97": "",
+}.items()}
+REQUESTS = tuple(REQUEST_FIELDS)
+
+# Koha's client emulator sends item information (17) with a language field before the
+# date, as in 23 and 63; read it as such rather than as a shifted date.
+LANGUAGE_FIRST = {"17": (("language", 3), ("transaction_date", 18))}
 
 # Variable field identifiers of SIP2 2.00.
 FIELDS = {
@@ -110,6 +134,10 @@ MAX_LINE = 8192
 _FIELD_ID = re.compile(r"[A-Z]{2}")
 # Fields end with '|', so AY/AZ are only read at the very end of the line.
 _TRAILER = re.compile(rb"(?:\|?AY([0-9])\|?)?AZ([0-9A-Fa-f]{4})$|\|?AY([0-9])$")
+# What is left of a trailer that is not one (say `AY1AZ` and three digits): refused, as
+# a bad checksum is, rather than read as a field and processed unchecked.
+_BROKEN_TRAILER = re.compile(rb"AY[^|]?AZ[^|]*$")
+_TRAILER_IDS = ("AY", "AZ")
 
 
 class SipError(ValueError):
@@ -216,6 +244,17 @@ def strip_terminator(line: bytes) -> bytes:
 
 def parse(line: bytes, encoding: str = "utf-8") -> Message:
     """Parse one message (terminator optional). Raises SipError with a clear reason."""
+    return _parse(line, encoding, request=False)
+
+
+def parse_request(line: bytes, encoding: str = "utf-8") -> Message:
+    """Parse what a machine sent: as `parse`, but fields the specification does not list
+    for the message, and chunks that are no field at all, are left out instead of
+    refused; a bad or broken checksum is still refused."""
+    return _parse(line, encoding, request=True)
+
+
+def _parse(line: bytes, encoding: str, request: bool) -> Message:
     raw = strip_terminator(line)
     if len(raw) > MAX_LINE:
         raise SipError("too_long", f"{len(raw)} bytes, limit {MAX_LINE}")
@@ -230,20 +269,43 @@ def parse(line: bytes, encoding: str = "utf-8") -> Message:
     if code not in FIXED:
         raise SipError("unknown_code", f"unknown message code {code!r}")
     msg = Message(code=code, seq=seq, checksummed=checked)
+    layout = _fixed_layout(code, text) if request else FIXED[code]
     pos = 2
-    for name, length in FIXED[code]:
+    for name, length in layout:
         value = text[pos:pos + length]
         if len(value) != length:
             raise SipError("short_fixed", f"message {code}: fixed field {name} needs {length} characters")
         msg.fixed[name] = value
         pos += length
-    msg.fields = _parse_fields(code, text[pos:])
+    fields = _parse_fields(code, text[pos:], lenient=request)
+    if request and code in REQUEST_FIELDS:
+        fields = [(fid, value) for fid, value in fields if fid in REQUEST_FIELDS[code]]
+    msg.fields = fields
     return msg
+
+
+def _fixed_layout(code: str, text: str) -> tuple[tuple[str, int], ...]:
+    """The fixed fields of a request: the specification's, or a known variant whose
+    date then lines up (a three-digit language before the date)."""
+    variant = LANGUAGE_FIRST.get(code)
+    if variant and text[2:5].isdigit() and not _is_date(text[2:20]) and _is_date(text[5:23]):
+        return variant
+    return FIXED[code]
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return parse_date(text) is not None
+    except SipError:
+        return False
 
 
 def _split_trailer(raw: bytes) -> tuple[int | None, bool, bytes]:
     trailer = _TRAILER.search(raw)
     if not trailer:
+        broken = _BROKEN_TRAILER.search(raw)
+        if broken:
+            raise SipError("bad_checksum", f"malformed trailer {broken.group(0)[:16]!r}")
         return None, False, raw
     if trailer.group(2) is not None:
         got = trailer.group(2).decode("ascii").upper()
@@ -255,13 +317,18 @@ def _split_trailer(raw: bytes) -> tuple[int | None, bool, bytes]:
     return seq, trailer.group(2) is not None, raw[: trailer.start()]
 
 
-def _parse_fields(code: str, text: str) -> list[tuple[str, str]]:
+def _parse_fields(code: str, text: str, lenient: bool = False) -> list[tuple[str, str]]:
     out = []
     for part in text.split("|"):
         if not part:
             continue
         fid = part[:2]
+        if fid in _TRAILER_IDS:
+            # AY/AZ only ever end a message: here they are a trailer gone wrong.
+            raise SipError("bad_checksum", f"message {code}: malformed trailer {part[:16]!r}")
         if len(part) < 2 or not _FIELD_ID.fullmatch(fid):
+            if lenient:
+                continue
             raise SipError("bad_field", f"message {code}: bad field {part[:10]!r}")
         out.append((fid, part[2:]))
     return out
@@ -287,6 +354,6 @@ def encode(msg: Message, encoding: str = "utf-8", seq: int | None = None,
     return data + terminator
 
 
-def resend_request() -> bytes:
+def resend_request(terminator: bytes = b"\r") -> bytes:
     """The 96 message asking the other side to send its last message again."""
-    return encode(Message("96"), seq=None)
+    return encode(Message("96"), seq=None, terminator=terminator)

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 SOFTWARE_FAULT = N_("The library system had a fault. Please ask staff.")
 NOT_LOGGED_IN = N_("The terminal has not logged in.")
+NOT_ON_LOAN = N_("%(barcode)s is not on loan, so there is nothing to return. "
+                 "Please take it to the desk.")
 SIP_BLOCK_PREFIX = "SIP2: "
 MAX_LOGIN_FAILURES = 3  # per connection; the account's own lock-out is core's
 KIOSK_ROLES = ("kiosk",)
@@ -145,10 +147,13 @@ def _patron_fixed(patron, msg, now, ctx=None):
             "transaction_date": now}
 
 
+MAX_COUNT = 9999  # what a four-digit count can say
+
+
 def _counts(values):
     names = ("hold_items_count", "overdue_items_count", "charged_items_count",
              "fine_items_count", "recall_items_count", "unavailable_holds_count")
-    return {n: f"{min(values.get(n, 0), 9999):04d}" for n in names}
+    return {n: f"{min(values.get(n, 0), MAX_COUNT):04d}" for n in names}
 
 
 def _find_patron(session, card):
@@ -204,11 +209,26 @@ def login(session, msg):
     session.username = user.username
     account = session.ctx.settings.get("sip2_accounts", {}).get(user.username, {})
     session.encoding = account.get("encoding", "utf-8")
+    session.terminator = _terminator(account.get("terminator"))
     session.institution = account.get("institution", session.ctx.library)
     if account.get("language"):
         session.extra["language"] = account["language"]
     log.info("sip2: %s logged in as %s (%s)", session.peer, user.username, session.encoding)
     return Message("94", {"ok": "1"})
+
+
+TERMINATORS = {"CR": b"\r", "CRLF": b"\r\n", "LF": b"\n"}
+
+
+def _terminator(setting):
+    """The account's `terminator` setting as bytes; None answers as each request ends."""
+    if not setting:
+        return None
+    term = TERMINATORS.get(str(setting).replace(" ", "").upper())
+    if term is None:
+        log.warning("sip2: terminator %r is not one of %s; answering as each request ends",
+                    setting, ", ".join(TERMINATORS))
+    return term
 
 
 @handles("99")
@@ -224,12 +244,14 @@ def sc_status(session, msg):
     return Message("98", _acs_status_fixed(online), fields)
 
 
-def _patron_answer(session, msg, code, patron, now, extra_fixed=None, extra_fields=()):
+def _patron_answer(session, msg, code, patron, now, extra_fixed=None, extra_fields=(),
+                   cq=None):
     card = msg.get("AA")
     fields = [("AO", _inst(session, msg)), ("AA", card), ("AE", patron.name if patron else ""),
               ("BL", yn(patron is not None))]
     if patron is not None:
-        cq = _pin_valid(session, msg, card)
+        if cq is None:  # a wrong PIN counts towards the lock-out: checked once a request
+            cq = _pin_valid(session, msg, card)
         if cq:
             fields.append(("CQ", cq))
         fields.extend(extra_fields)
@@ -258,16 +280,20 @@ def patron_information(session, msg):
     lists = _patron_lists(session.ctx, patron)
     counts = _counts({k + "_count": len(v) for k, v in lists.items()})
     wanted = msg.fixed.get("summary", " " * 10)
+    # Without BP/BQ the whole list: the count beside it says how many there are.
     start = _int(msg.get("BP"), 1)
-    end = _int(msg.get("BQ"), start + 49)
+    end = _int(msg.get("BQ"), MAX_COUNT)
     extra = []
     for pos, (name, fid) in enumerate(_SUMMARY):
         if pos < len(wanted) and wanted[pos] == "Y":
             extra += [(fid, v) for v in lists[name][start - 1:end]]
     rule = policy.rule_for(patron.library, patron.category, "*")
-    extra += [("CB", f"{rule.max_loans:04d}"), ("BE", patron.email or ""),
-              ("BF", patron.phone or "")]
-    return _patron_answer(session, msg, "64", patron, now, counts, extra)
+    extra.append(("CB", f"{rule.max_loans:04d}"))
+    cq = _pin_valid(session, msg, card)
+    if cq == "Y":
+        # How to reach a reader is theirs: only for the one who gave the card's PIN.
+        extra += [("BE", patron.email or ""), ("BF", patron.phone or "")]
+    return _patron_answer(session, msg, "64", patron, now, counts, extra, cq=cq)
 
 
 _SUMMARY = (("hold_items", "AS"), ("overdue_items", "AT"), ("charged_items", "AU"),
@@ -354,8 +380,11 @@ def checkin(session, msg):
                    ("AF", _text(session, msg, N_("Send this back to %(library)s."),
                                 library=result["transit"]))]
     elif not result.get("was_on_loan"):
-        fields.append(("AF", _text(session, msg, N_("%(barcode)s was not on loan."),
-                                   barcode=barcode)))
+        # Nothing was returned: say so (ok 0), so the machine does not thank the reader
+        # for a book that was never lent and sends them to the desk instead.
+        fields.append(("AF", _text(session, msg, NOT_ON_LOAN, barcode=barcode)))
+        return Message("10", {"ok": "0", "resensitize": "N", "magnetic_media": "N",
+                              "alert": "N", "transaction_date": sip_date()}, fields)
     else:
         fields.append(("AF", _text(session, msg, N_("Thank you, the item is returned."))))
     return Message("10", {"ok": "1", "resensitize": yn(not alert), "magnetic_media": "N",
@@ -435,7 +464,8 @@ def hold(session, msg):
     card = msg.get("AA")
     _check_pin(session, msg, card)
     mode = msg.fixed["hold_mode"]
-    bib_id = _hold_bib(session, msg)
+    bib = _hold_bib(session, msg)
+    bib_id = bib.id
     if mode == "+":
         placed = holds.place(session.ctx, card, bib_id)
         available = placed.status == "ready"
@@ -452,14 +482,14 @@ def hold(session, msg):
         return refusal(session, msg, N_("Changing a hold is done at the desk."))
     return Message("16", {"ok": "1", "available": yn(available), "transaction_date": sip_date()},
                    [("AO", _inst(session, msg)), ("AA", card), ("AB", msg.get("AB")),
-                    ("AJ", msg.get("AJ")), ("AF", _text(session, msg, text))])
+                    ("AJ", bib.title), ("AF", _text(session, msg, text))])
 
 
 def _hold_bib(session, msg):
     """The record a hold is for: from the item barcode (AB), else AJ as a record id."""
     if msg.get("AB"):
-        return catalogue.get_item(session.ctx, msg.get("AB")).bib_id
-    return catalogue.get_bib(session.ctx, msg.get("AJ")).id
+        return catalogue.get_item(session.ctx, msg.get("AB")).bib
+    return catalogue.get_bib(session.ctx, msg.get("AJ"))
 
 
 @handles("35")

@@ -1,11 +1,13 @@
 """A threaded SIP2 TCP server: one thread per self-check connection.
 
 Each connection keeps its own login state, encoding and last answer (for 97
-resend requests). Lines end with CR (CRLF and bare LF are accepted too). A line
-with a bad checksum or one that cannot be parsed is answered with 96; a line
-over the length limit, too many bad lines in a row, or an idle connection is
-closed. Every transaction is one core command, committed before the answer is
-written, so a dropped connection never leaves half a transaction.
+resend requests). Lines end with CR (CRLF and bare LF are accepted too), and each
+answer ends the way the request did, unless the account sets its own terminator:
+a machine reads up to the terminator it uses, and would wait for ever for one it
+never gets. A line with a bad checksum or one that cannot be parsed is answered
+with 96; a line over the length limit, too many bad lines in a row, or an idle
+connection is closed. Every transaction is one core command, committed before the
+answer is written, so a dropped connection never leaves half a transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 
 from . import codec, messages
+from .retry import RetryCache
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,12 @@ DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before we hang up
 HANDSHAKE_TIMEOUT = 15.0  # a TLS client that does not finish its handshake is dropped
 MAX_BAD_LINES = 5
 MAX_CONNECTIONS = 32
-_LINE_END = re.compile(rb"\r\n?|\n")
+# Connections waiting to be accepted. Beyond it the kernel drops a machine's connection
+# attempt and the machine tries again a second later: a room of self-checks switched on
+# together must all be let in at once.
+LISTEN_BACKLOG = 128
+_LINE_END = re.compile(rb"(\r\n|\r|\n)")
+CR, CRLF, LF = b"\r", b"\r\n", b"\n"
 
 
 @dataclass
@@ -38,8 +46,11 @@ class Session:
     username: str | None = None
     encoding: str = "utf-8"
     institution: str = ""
-    last_request: bytes | None = None
-    last_reply: bytes | None = None
+    last_reply: bytes | None = None  # without its terminator, for 97
+    retries: RetryCache = field(default_factory=RetryCache)
+    terminator: bytes | None = None  # the account's own, else each request's
+    line_end: bytes = CR  # what this machine was last seen to end lines with
+    owes_lf: bool = False  # answered a CR whose LF had not arrived yet with a bare CR
     bad_lines: int = 0
     closing: bool = False  # answer, then hang up (say, after repeated failed logins)
     patron: str | None = None
@@ -76,17 +87,24 @@ class _Handler(socketserver.BaseRequestHandler):
         return True
 
     def _serve(self, session: Session):
-        for line in _lines(self.request):
-            if line is None:
+        for got in _lines(self.request):
+            if got is None:
                 log.info("sip2: %s sent an over-long line, closing", session.peer)
                 return
+            line, end, known = got
             if not line.strip():
+                if not self._late_lf(session, end):
+                    return
                 continue
+            if known:
+                session.line_end = end
             reply = self.server.process(session, line)
             if reply is None:
                 return
+            term = _answer_end(session, end, known)
+            session.owes_lf = term == CR and not known and session.terminator is None
             try:
-                self.request.sendall(reply)
+                self.request.sendall(reply + term)
             except OSError:
                 return
             if session.closing:
@@ -97,9 +115,31 @@ class _Handler(socketserver.BaseRequestHandler):
                          session.bad_lines)
                 return
 
+    def _late_lf(self, session: Session, end: bytes) -> bool:
+        """The LF of a CR LF that came after we had answered the CR: finish that answer's
+        terminator, and take CR LF from now on. False when the connection is gone."""
+        if end != LF or not session.owes_lf:
+            return True
+        session.owes_lf, session.line_end = False, CRLF
+        try:
+            self.request.sendall(LF)
+        except OSError:
+            return False
+        return True
+
+
+def _answer_end(session: Session, end: bytes, known: bool) -> bytes:
+    """The account's terminator, else the request's; a CR that ended what had arrived
+    so far may yet be followed by LF, so it is taken as this machine's usual ending."""
+    if session.terminator is not None:
+        return session.terminator
+    return end if known else session.line_end
+
 
 def _lines(sock):
-    """Yield complete lines; None for a line over the limit; stop at EOF or time-out."""
+    """Yield (line, terminator, known) for each complete line; None for a line over the
+    limit; stop at EOF or time-out. `known` is False for a CR that ends the data received
+    so far: an LF may still be on its way."""
     buf = b""
     while True:
         try:
@@ -111,8 +151,12 @@ def _lines(sock):
         buf += chunk
         parts = _LINE_END.split(buf)
         buf = parts.pop()
-        for part in parts:
-            yield part if len(part) <= codec.MAX_LINE else None
+        for i in range(0, len(parts), 2):
+            line, end = parts[i], parts[i + 1]
+            if len(line) > codec.MAX_LINE:
+                yield None
+                return
+            yield line, end, not (end == CR and i + 2 == len(parts) and not buf)
         if len(buf) > codec.MAX_LINE:
             yield None
             return
@@ -130,6 +174,7 @@ def _close_thread_db(ctx):
 class _TCPServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, addr, ctx, idle_timeout, max_connections):
         self.ctx = ctx
@@ -138,18 +183,21 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         super().__init__(addr, _Handler)
 
     def process(self, session: Session, line: bytes) -> bytes | None:
-        """One request line in, one answer out (None closes the connection)."""
-        if line == session.last_request and session.last_reply is not None:
-            return session.last_reply  # the same message again: the answer was lost
+        """One request line in, one answer out without its terminator (None closes the
+        connection)."""
         try:
-            msg = codec.parse(line, session.encoding)
+            msg = codec.parse_request(line, session.encoding)
         except codec.SipError as exc:
             session.bad_lines += 1
             log.info("sip2: %s: %s", session.peer, exc)
-            return codec.resend_request()
+            return codec.resend_request(terminator=b"")
         session.bad_lines = 0
         if msg.code == "97":
-            return session.last_reply or codec.resend_request()
+            return session.last_reply or codec.resend_request(terminator=b"")
+        replayed = session.retries.replay(self.ctx, msg, line)
+        if replayed is not None:
+            log.info("sip2: %s: a retry of %s, answered as before", session.peer, msg.code)
+            return replayed
         try:
             answer = messages.dispatch(session, msg)
         except Exception:  # noqa: BLE001 - a software fault must not kill the connection
@@ -159,8 +207,10 @@ class _TCPServer(socketserver.ThreadingTCPServer):
             return None
         reply = codec.encode(answer, session.encoding,
                              seq=msg.seq if msg.checksummed or msg.seq is not None else None,
-                             with_checksum=msg.checksummed or msg.seq is not None)
-        session.last_request, session.last_reply = line, reply
+                             with_checksum=msg.checksummed or msg.seq is not None,
+                             terminator=b"")
+        session.last_reply = reply
+        session.retries.remember(msg, line, reply)
         return reply
 
 

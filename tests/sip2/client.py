@@ -3,7 +3,11 @@
 Deliberately independent of appliance.sip2: it builds request strings by hand,
 checks the checksum of every answer the way the specification describes it
 (the byte sum of the message plus the checksum value is zero modulo 2**16),
-and reads whole CR-terminated lines however many recv() calls they take.
+and reads whole lines however many recv() calls they take, up to its own terminator
+only, as a machine does: CR by default, or CR LF like Koha's client emulator (`-t
+CRLF`). An answer with another terminator leaves it waiting until its time-out, so a
+test of it fails rather than passes by accident; a CR LF answer to a CR machine is
+caught by the stray LF in front of the next answer.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import socket
 import time
 
 CR = b"\r"
+CRLF = b"\r\n"
+LF = b"\n"
 
 
 def now18() -> str:
@@ -78,11 +84,15 @@ RESPONSE_FIXED = {
 
 class SipClient:
     def __init__(self, host: str, port: int, encoding: str = "utf-8", timeout: float = 5.0,
-                 error_detection: bool = True, terminator: bytes = CR):
+                 error_detection: bool = True, terminator: bytes = CR,
+                 reads: bytes | None = None):
+        """`terminator` ends what it sends; it reads up to `reads` (the same by default)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.timeout = timeout
         self.encoding = encoding
         self.error_detection = error_detection
         self.terminator = terminator
+        self.reads = reads or terminator
         self.seq = 0
         self.buf = b""
 
@@ -94,14 +104,32 @@ class SipClient:
         self.sock.sendall(data)
 
     def read_line(self) -> bytes:
-        while CR not in self.buf:
+        """One answer, up to this machine's terminator (socket.timeout if it never comes)."""
+        while self.reads not in self.buf:
             chunk = self.sock.recv(4096)
             if not chunk:
                 raise ConnectionError("server closed the connection")
             self.buf += chunk
-        line, _, rest = self.buf.partition(CR)
-        self.buf = rest.lstrip(b"\n")
+        line, _, self.buf = self.buf.partition(self.reads)
+        if line[:1] in (CR, LF):
+            raise AssertionError(f"answer starts with a stray line end: {line!r}")
         return line
+
+    def nothing_more(self, wait: float = 0.3) -> bytes:
+        """What else arrives within `wait` seconds after an answer (b"" when nothing)."""
+        extra, self.buf = self.buf, b""
+        self.sock.settimeout(wait)
+        try:
+            while True:
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    break
+                extra += chunk
+        except (TimeoutError, socket.timeout):
+            pass
+        finally:
+            self.sock.settimeout(self.timeout)
+        return extra
 
     def frame(self, body: str) -> bytes:
         data = body.encode(self.encoding)

@@ -139,3 +139,33 @@ def test_any_corruption_of_a_checksummed_message_is_caught(junk, seq):
     except SipError:
         return
     pytest.fail(f"corrupted message accepted: {bad!r}")
+
+
+def test_requests_ignore_fields_the_specification_does_not_list():
+    line = b"17" + b"20240102    101112" + b"AOPY|AAP1|ZZx|5x|ABI1|AC|"
+    msg = codec.parse_request(line)
+    assert msg.fields == [("AO", "PY"), ("AB", "I1"), ("AC", "")]
+    with pytest.raises(SipError):  # a message read in general keeps refusing them
+        codec.parse(line)
+
+
+def test_item_information_with_a_language_field_first():
+    msg = codec.parse_request(b"17001" + b"20240102    101112" + b"AOPY|ABI1|AC|")
+    assert msg.fixed == {"language": "001", "transaction_date": "20240102    101112"}
+    assert msg.get("AO") == "PY" and msg.get("AB") == "I1"
+    plain = codec.parse_request(b"17" + b"20240102    101112" + b"AOPY|ABI1|AC|")
+    assert plain.fixed == {"transaction_date": "20240102    101112"}
+
+
+@pytest.mark.parametrize("line", [
+    b"17" + b"20240102    101112" + b"AOPY|ABI1|AC|AY1AZ123",
+    b"17" + b"20240102    101112" + b"AOPY|ABI1|ACAY1AZ",
+    b"17" + b"20240102    101112" + b"AOPY|ABI1|AC|AZ12",
+    b"9900302.00AY1AZ12",
+    b"97AZFEF",
+])
+def test_a_broken_trailer_is_a_bad_checksum(line):
+    for parse in (codec.parse, codec.parse_request):
+        with pytest.raises(SipError) as err:
+            parse(line)
+        assert err.value.reason == "bad_checksum"

@@ -1,0 +1,103 @@
+"""The answer to a machine's retry: the same request again because our answer was lost.
+
+Only a request that changes something (checkout, checkin, renew, hold, block...) and
+carries a sequence number (AY) is remembered: the specification has a machine resend
+with the same sequence number, and count up for a new request, so an identical line
+with the same AY is a retry. Without AY two identical lines may be two requests (a
+machine that never changes its transaction date), so each is run.
+
+A retry gets the remembered answer only within a short window and only while nothing
+since then touched the copy or the patron it was about (the desk took the copy back, a
+hold was placed...): otherwise the request is run again and answered from what holds
+now, so a remembered answer never hides a changed state. Questions (status, patron and
+item information) are never remembered; running them again is what makes them true.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from appliance.core import catalogue, dialect, patrons
+from appliance.core.errors import DomainError
+from appliance.core.models import Event, Loan
+
+from .codec import Message
+
+RETRY_WINDOW = 10.0  # seconds: a machine retries after its time-out (we announce 3 s), 3 times
+CHANGES_STATE = frozenset({"11", "09", "29", "65", "15", "01", "25"})
+
+
+@dataclass
+class _Entry:
+    line: bytes
+    reply: bytes
+    mark: int  # the last event stored when the answer was made
+    at: float
+    card: str
+    barcode: str
+
+
+class RetryCache:
+    """One connection's last state-changing request and its answer."""
+
+    def __init__(self, window: float | None = None):
+        self.window = window
+        self._entry: _Entry | None = None
+
+    def replay(self, ctx, msg: Message, line: bytes) -> bytes | None:
+        """The remembered answer if `line` is a retry of it and it still holds."""
+        entry, self._entry = self._entry, None
+        if entry is None or msg.seq is None or line != entry.line:
+            return None
+        window = RETRY_WINDOW if self.window is None else self.window
+        if time.monotonic() - entry.at > window or _touched_since(ctx, entry):
+            return None
+        self._entry = entry
+        return entry.reply
+
+    def remember(self, msg: Message, line: bytes, reply: bytes):
+        if msg.seq is None or msg.code not in CHANGES_STATE:
+            self._entry = None
+            return
+        # Read after the transaction committed: a change by someone else in the instant
+        # between that commit and this read is taken as older than our answer.
+        self._entry = _Entry(line, reply, _last_event(), time.monotonic(),
+                             msg.get("AA"), msg.get("AB"))
+
+
+def _last_event() -> int:
+    # Plain SQL: it runs after every state-changing request, and peewee's query building
+    # would cost more than the query (a seek to the end of a unique index).
+    return dialect.run("SELECT MAX(pos) FROM event").fetchone()[0] or 0
+
+
+def _touched_since(ctx, entry: _Entry) -> bool:
+    """Whether an event stored after the answer names the copy, its record, the patron
+    or one of their loans (a renewal names only its loan). A copy or card not found
+    counts as touched by any event: it may be the one that created it."""
+    bodies = [ev.body for ev in Event.select(Event.body).where(Event.pos > entry.mark)]
+    if not bodies:
+        return False
+    names = _names(ctx, entry)
+    if names is None:
+        return True
+    return any(name in body for body in bodies for name in names)
+
+
+def _names(ctx, entry: _Entry) -> set[str] | None:
+    names: set[str] = set()
+    try:
+        if entry.barcode:
+            item = catalogue.get_item(ctx, entry.barcode)
+            names |= {item.id, item.bib_id, *_open_loans(Loan.item == item.id)}
+        if entry.card:
+            patron = patrons.find(ctx, entry.card)
+            names |= {patron.id, *_open_loans(Loan.patron == patron.id)}
+    except DomainError:
+        return None
+    return names
+
+
+def _open_loans(where) -> list[str]:
+    return [ln.id for ln in Loan.select(Loan.id).where(where & Loan.returned_at.is_null())]
