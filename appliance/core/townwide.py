@@ -6,8 +6,8 @@ loans it holds elsewhere (other libraries' loans stay at the hub). So the hub, w
 holds both, answers for it: the PIN when one is given, the card's blocks as they stand,
 and its open loans in the whole town. Sync puts the function that asks it in `ask` (core
 opens no sockets); with no link, no enrolment or no answer in time the card is lent on
-its own, at most `away_offline_max_loans` items (a policy setting the town's config
-bundle carries), and the refusal says why in the reader's language.
+its own, at most `policies.away_offline_max_loans` items (a setting the town's
+config bundle carries), and the refusal says why in the reader's language.
 
 A verdict is a plain dict (it rides in the kiosk's session): ``verified``, and when
 verified ``elsewhere`` (the card's open loans the hub knows at other libraries: this
@@ -40,8 +40,12 @@ def away(ctx, patron) -> bool:
 
 
 def offline_max(ctx) -> int:
+    """`policies.away_offline_max_loans` of settings.json: a section the hub's signed
+    config bundle may set for the whole town, a library or one device."""
+    policies = ctx.settings.get("policies")
+    value = (policies if isinstance(policies, dict) else {}).get("away_offline_max_loans")
     try:
-        return max(0, int(ctx.settings.get("away_offline_max_loans", OFFLINE_MAX_LOANS)))
+        return max(0, int(OFFLINE_MAX_LOANS if value is None else value))
     except (TypeError, ValueError):
         return OFFLINE_MAX_LOANS
 

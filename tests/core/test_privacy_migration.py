@@ -82,6 +82,11 @@ def test_a_branch_forgets_what_it_held_of_other_libraries_patrons(tmp_path):
                         for d in created + edit + hub_edit}
         assert events.ingest(a, [privacy.for_branch(d, A) for d in created + edit],
                              relayed=True)["skipped"] == len(created + edit)
+        # and a stick an older hub wrote, carried in now, finds them held (no fork)
+        from sync import answer, models
+        models.ensure_tables(a.db)
+        assert answer.apply(a, {}, created + edit + hub_edit)["skipped"] == len(held)
+        assert verify(a) == []
     finally:
         a.close()
 

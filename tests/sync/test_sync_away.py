@@ -3,9 +3,9 @@
 Branch A holds library B's cards without their PINs or their loans at B. With the link
 up, A's kiosk, SIP2 terminal and desk ask the hub: it checks the PIN (a wrong one is
 refused, counted at the hub) and says how many loans the card holds elsewhere, so the
-loan rule counts the whole town. With the hub gone, the card alone lends under the lower
-`away_offline_max_loans` limit, and the desk, the kiosk and the SIP2 screen say why, in
-Vietnamese.
+loan rule counts the whole town. With the hub gone, the card alone lends under the
+lower `policies.away_offline_max_loans` limit, and the desk, the kiosk and the SIP2
+screen say why, in Vietnamese.
 """
 
 import time
@@ -110,7 +110,7 @@ def test_online_the_kiosk_and_sip2_sign_in_through_the_hub(town):
 
 
 def test_offline_the_card_alone_lends_under_the_lower_limit_and_says_why(town):
-    set_settings(town.a, away_offline_max_loans=1)
+    set_settings(town.a, policies={"away_offline_max_loans": 1})
     town.hub.stop()
     with opened(town.a) as ctx:
         lan, verdict = townwide.sign_in(ctx, "B-0001", "any PIN")  # cannot be checked

@@ -7,14 +7,16 @@ USB stick (the hub's other path to a branch). Edits at B and at the hub after th
 A redacted, and wipe nothing at B or at the hub.
 """
 
+import json
 from types import SimpleNamespace
 
 import pytest
+import requests
 
 from appliance.core import patrons, privacy
 from appliance.core.models import Conflict, Event, Patron
 from appliance.core.verify import verify
-from sync import agent, usb
+from sync import agent, envelope, keys, protocol, usb
 from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
@@ -38,6 +40,25 @@ def full_row(patron_id):
     row = Patron.get_by_id(patron_id)
     return {f.name: getattr(row, f.name) for f in Patron._meta.sorted_fields
             if f.name != "field_hlc"}
+
+
+def assert_sent_redacted(evs, library):
+    """What the hub put on the wire for a device of `library`: other libraries' cards
+    with the lending fields only."""
+    cards = [d for d in evs if d["kind"] == "patron.saved" and d["library"] != library]
+    assert cards, "the town-wide cards were sent"
+    for d in cards:
+        assert set(d["body"]["fields"]) <= privacy.LENDING_FIELDS, d["body"]
+        text = json.dumps(d, ensure_ascii=False)
+        assert not any(secret in text for secret in (*PHONES, *EMAILS, "Trần Văn Hùng")), text
+
+
+def opened_answer(ctx, data):
+    """A sealed answer of the hub, checked and opened with this device's keys."""
+    hub = protocol.hub_peer(ctx.settings)
+    env = envelope.parse(data)
+    envelope.verify(env, keys.sign_public_from(hub.sign_key))
+    return protocol.open_payload(env, me=ctx.origin, box_key=keys.load(ctx.data_dir).box)
 
 
 def assert_nothing_private(library):
@@ -66,6 +87,26 @@ def town(tmp_path, hub_db):
             agent.run_once(ctx)
         yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branches=branches, adult=adult.id,
                               child=child.id, tmp=tmp_path)
+
+
+def test_the_hub_sends_another_library_the_lending_fields_only(town):
+    """The hub redacts, whatever the branch would do: its answer over HTTP, opened. The
+    home library gets the card whole (an edit the hub's staff made)."""
+    with opened(town.hub_dir) as h:
+        patrons.save(h, {"id": town.adult, "phone": PHONES[2]})
+    for library in (A, B):
+        with opened(town.branches[library]) as ctx:
+            data = protocol.seal_payload({"pull_after": 0}, [], sender=ctx.origin,
+                                         sign_key=keys.load(ctx.data_dir).sign,
+                                         recipient=protocol.hub_peer(ctx.settings))
+            resp = requests.post(town.hub.url + protocol.PATH, data=data, timeout=30)
+            assert resp.status_code == 200, resp.text
+            _, evs = opened_answer(ctx, resp.content)
+            if library == A:
+                assert_sent_redacted(evs, A)
+            else:
+                edit = [d for d in evs if d["kind"] == "patron.saved"]
+                assert [d["body"]["fields"] for d in edit] == [{"phone": PHONES[2]}]
 
 
 def test_a_branch_of_another_library_holds_the_lending_fields_only(town):
@@ -127,6 +168,8 @@ def test_a_usb_stick_carries_the_same_redacted_cards(town):
     with opened(town.hub_dir) as h:
         assert usb.export(h, stick, device=device)["events"] > 0
     with opened(town.branches[C]) as ctx:
+        sent = [d for data in usb.read_file(stick) for d in opened_answer(ctx, data)[1]]
+        assert_sent_redacted(sent, C)
         assert usb.import_(ctx, stick)["applied"] > 0
         assert Patron.get_by_id(town.adult).name == "Nguyễn Thị Lan"
         assert_nothing_private(C)
