@@ -192,9 +192,12 @@ def _pin_valid(session, msg, card) -> str:
         return ""
     try:
         _check_pin(session, msg, card)
-        return "Y"
     except DomainError:
         return "N"
+    known, town = session.extra.get("town") or (None, None)
+    if known == card and town is not None and not town.get("verified"):
+        return ""  # an away card taken alone: its PIN was not checked, so say nothing of it
+    return "Y"
 
 
 # --- login and status ---------------------------------------------------------

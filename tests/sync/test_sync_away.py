@@ -141,8 +141,9 @@ def test_offline_the_card_alone_lends_under_the_lower_limit_and_says_why(town):
         assert "tối đa 1 cuốn" in page
 
         with _sip(ctx) as sip:
-            status = sip.patron_status(A, "B-0002")
+            status = sip.patron_status(A, "B-0002", pin="0000")
             assert any(OFFLINE_VI in line for line in status.fields.get("AF", [])), status
+            assert status.f("CQ") is None, "a PIN that could not be checked is not called valid"
             out = sip.checkout(A, "B-0002", town.codes[4])
             assert out.fixed.startswith("0") and "tối đa 1 cuốn" in out.f("AF")
     assert all(t > 0 for t in cardcheck._failed.values()), "the failure was remembered"
