@@ -36,7 +36,7 @@ class Unreachable(Exception):
 
 def away(ctx, patron) -> bool:
     """A card this device cannot fully check: another library's, at a branch."""
-    return patron.library != ctx.library and ctx.role != "hub"
+    return bool(patron.library != ctx.library and ctx.role != "hub")
 
 
 def offline_max(ctx) -> int:
