@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from appliance.core import events
+from appliance.core import events, privacy
 
 from .models import get_state, set_state
 
@@ -33,6 +33,9 @@ def apply(ctx, meta: dict, incoming: list[dict], after: int | None = None) -> di
     events in between come with the next pull rather than being skipped. ``None`` (an
     older hub's stick) takes the page as joining on.
     """
+    # What a hub (or a stick) from before schema 7 sends whole is kept as the hub sends it
+    # now: the same function, so the event is the one already held, if it is.
+    incoming = [privacy.for_branch(d, ctx.library) for d in incoming]
     with events.writing(ctx):
         if incoming:
             result = events.ingest(ctx, incoming, relayed=True)

@@ -26,7 +26,7 @@ from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public, requires
 from provisioning import health, updates
 
-from . import agent, enrol, protocol, receive, status
+from . import agent, cardcheck, enrol, protocol, receive, status
 from .models import ensure_tables
 
 log = logging.getLogger("thuvien.sync")
@@ -66,6 +66,23 @@ def exchange():
     except receive.Refusal as exc:
         return _error(exc.code, exc.reason, exc.status,
                       **({"cursor": exc.cursor} if exc.cursor is not None else {}))
+    return Response(answer, mimetype="application/octet-stream")
+
+
+@bp.route(cardcheck.PATH, methods=["POST"])
+@public
+@csrf_exempt  # authenticated by the envelope's signature
+def card_check():
+    """A branch asks about a town-wide card of another library (and its PIN)."""
+    ctx = _ctx()
+    if ctx.role != "hub":
+        return _error("not_hub", "this appliance is not a hub", 404)
+    if (request.content_length or 0) > 64 * 1024:
+        return _error("too_large", "a card check is small", 413)
+    try:
+        answer = cardcheck.answer_request(ctx, request.get_data(cache=False))
+    except receive.Refusal as exc:
+        return _error(exc.code, exc.reason, exc.status)
     return Response(answer, mimetype="application/octet-stream")
 
 

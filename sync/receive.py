@@ -13,7 +13,7 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from appliance.core import authority, events, projector
+from appliance.core import authority, events, privacy, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event
@@ -239,7 +239,9 @@ def pull(ctx, dev: Device, after, limit, recorded=False) -> tuple[list[dict], in
     """What the branch receives: the town's events that concern it, in hub order.
 
     Other libraries' loans stay at the hub; the branch takes what it gets as relayed
-    events (hashes checked, chains not, since they arrive with gaps). ``recorded``: the
+    events (hashes checked, chains not, since they arrive with gaps). Other libraries'
+    patron cards come with the lending fields only (privacy.for_branch: the HTTP answer
+    and the USB export both page here). ``recorded``: the
     device's ``pull_after`` was kept with its batch already (a transaction saved).
     """
     after = _after(after)
@@ -250,7 +252,8 @@ def pull(ctx, dev: Device, after, limit, recorded=False) -> tuple[list[dict], in
     if not recorded:
         with events.writing(ctx):  # one writer at a time, or SQLite times out under load
             Device.update(pull_after=after).where(Device.id == dev.id).execute()
-    return [events.to_dict(r) for r in rows], (rows[-1].pos if rows else after), more
+    return ([privacy.for_branch(events.to_dict(r), dev.library) for r in rows],
+            (rows[-1].pos if rows else after), more)
 
 
 def _logged(ctx, exc: Refusal, sender) -> Refusal:

@@ -4,7 +4,7 @@ from datetime import date
 
 import peewee as pw
 
-from . import events, holds, patrons, policy
+from . import events, holds, patrons, policy, townwide
 from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
@@ -92,8 +92,26 @@ def _check_item(item, patron):
     return item.ready_hold_id
 
 
+class _AskTheHub(Exception):
+    """An away card and no verdict yet: asked outside the write lock, then lent."""
+
+    def __init__(self, patron):
+        super().__init__(patron.card)
+        self.patron = patron
+
+
+def checkout(ctx, card, barcode, actor=None, town=None):
+    """Lend a copy. `town`: the hub's verdict on an away card (townwide.py), when the
+    front end asked it already (the kiosk at sign-in). When not, it is asked with no
+    lock held, so that other desks are not held up by the link."""
+    try:
+        return _checkout(ctx, card, barcode, actor, town)
+    except _AskTheHub as need:
+        return _checkout(ctx, card, barcode, actor, townwide.verify(ctx, need.patron))
+
+
 @events.command
-def checkout(ctx, card, barcode, actor=None):
+def _checkout(ctx, card, barcode, actor, town):
     patron = _borrower(ctx, card)
     _check_patron(ctx, patron)
     item = _copy(ctx, barcode)
@@ -106,6 +124,10 @@ def checkout(ctx, card, barcode, actor=None):
     if patron.open_loans >= rule.max_loans:
         _refuse("loan_limit", N_("The patron already has %(count)s loans, the limit."),
                 count=rule.max_loans)
+    if townwide.away(ctx, patron):  # another library's card: its loans elsewhere count too
+        if town is None:
+            raise _AskTheHub(patron)
+        townwide.check_loan(ctx, patron, rule, town)
     body = {"loan_id": new_id(), "item_id": item.id, "patron_id": patron.id,
             "library": item.library, "due_date": due.isoformat(), "at": ctx.clock.iso_now(),
             "hold_id": hold_id, "actor": actor}

@@ -37,7 +37,9 @@ class Context:
         data_dir = Path(data_dir)
         settings = load_settings(data_dir)
         target = settings.get("database") or str(data_dir / DB_FILE)
-        db = dbmod.connect(target)
+        db = dbmod.connect(target, home={"library": settings["library"],
+                                         "role": settings.get("role", "branch"),
+                                         "origin": settings["device_id"]})
         return cls(db, settings["library"], settings["device_id"], settings.get("role", "branch"),
                    data_dir=data_dir, settings=settings)
 

@@ -68,6 +68,24 @@ def _search_index(db):
     search.rebuild_index(db)
 
 
+def _patron_data_home(db, home):
+    """A branch no longer holds other libraries' patrons' PINs, phones, e-mails or
+    guardians (privacy.py); the hub and the patrons' home libraries keep them."""
+    if home is None or home.get("role") == "hub":
+        if home is None:
+            log.warning("migration 7: no data folder named this database's library; "
+                        "other libraries' patron data was not cleared")
+        return
+    from . import privacy
+
+    done = privacy.purge(home["library"], home.get("origin"))
+    log.info("migration 7: cleared %(cards)s cards of other libraries, dropped %(conflicts)s "
+             "conflicts that kept their private data", done)
+
+
+_patron_data_home.wants_home = True  # type: ignore[attr-defined]
+
+
 # Steps that bring an older database level: (version, description, function).
 # A new database is made whole at SCHEMA_VERSION. Append; never edit a released step.
 MIGRATIONS = [
@@ -78,6 +96,7 @@ MIGRATIONS = [
     (4, "loan rules and calendar kept in memory under a stamp", _memo_stamps),
     (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
     (6, "catalogue search index on PostgreSQL, facet lists per record", _search_index),
+    (7, "other libraries' patron data stays at their home library", _patron_data_home),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -188,8 +207,11 @@ def _unreachable(url, exc):
                          f"(database {database}): {said}")
 
 
-def connect(target):
-    """A peewee database for a SQLite path or a postgresql:// URL, migrated."""
+def connect(target, home=None):
+    """A peewee database for a SQLite path or a postgresql:// URL, migrated.
+
+    `home`: {"library", "role", "origin"} of the data folder, for the steps that clear
+    what this device must not hold."""
     url = str(target)
     if url.startswith(("postgres://", "postgresql://")):
         db = _open_postgres(url)
@@ -201,7 +223,7 @@ def connect(target):
         ok = db.execute_sql("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":
             raise DatabaseError(f"quick_check failed: {ok}")
-    migrate(db)
+    migrate(db, home)
     return db
 
 
@@ -217,7 +239,7 @@ def _set_version(version):
         conflict_target=[models.Setting.key], update={models.Setting.value: version}).execute()
 
 
-def migrate(db):
+def migrate(db, home=None):
     current = schema_version(db)
     if current > SCHEMA_VERSION:
         raise DatabaseError(
@@ -233,7 +255,7 @@ def migrate(db):
         if version > current > 0:
             log.info("migration %s: %s", version, description)
             with db.atomic():
-                step(db)
+                step(db, home) if getattr(step, "wants_home", False) else step(db)
                 _set_version(version)
     create_registered(db)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from appliance.core import catalogue, circulation, holds, patrons, policy
+from appliance.core import catalogue, circulation, holds, patrons, policy, townwide
 from appliance.core.errors import N_, DomainError
 from appliance.core.models import Hold, Item, Loan, Patron
 
@@ -175,8 +175,20 @@ def _check_pin(session, msg, card):
     key = (card, pin)
     if session.extra.get("pin_ok") == key:
         return  # verified on this connection already; scrypt once per patron visit
-    patrons.verify_pin(session.ctx, card, pin)
+    # a card of another library: its PIN is checked at the hub, or not at all without a
+    # link (the card alone, under the lower limit the screen line explains)
+    _patron, verdict = townwide.sign_in(session.ctx, card, pin)
     session.extra["pin_ok"] = key
+    session.extra["town"] = (card, verdict)
+
+
+def _town(session, patron):
+    """The hub's verdict on an away card, asked once per card on this connection."""
+    card, verdict = session.extra.get("town") or (None, None)
+    if card != patron.card or verdict is None:
+        verdict = townwide.verify(session.ctx, patron)
+        session.extra["town"] = (patron.card, verdict)
+    return verdict
 
 
 def _pin_valid(session, msg, card) -> str:
@@ -185,9 +197,12 @@ def _pin_valid(session, msg, card) -> str:
         return ""
     try:
         _check_pin(session, msg, card)
-        return "Y"
     except DomainError:
         return "N"
+    known, town = session.extra.get("town") or (None, None)
+    if known == card and town is not None and not town.get("verified"):
+        return ""  # an away card taken alone: its PIN was not checked, so say nothing of it
+    return "Y"
 
 
 # --- login and status ---------------------------------------------------------
@@ -258,6 +273,10 @@ def _patron_answer(session, msg, code, patron, now, extra_fixed=None, extra_fiel
         reasons = patrons.blocks(session.ctx, patron)
         for _code, msgid, params in reasons:
             fields.append(("AF", _text(session, msg, msgid, **params)))
+        if townwide.away(session.ctx, patron):
+            notice = townwide.offline_notice(session.ctx, patron, _town(session, patron))
+            if notice is not None:
+                fields.append(("AF", _text(session, msg, notice[0], **notice[1])))
     else:
         fields.append(("AF", _text(session, msg, N_("No patron has card %(card)s."), card=card)))
     fixed = {**_patron_fixed(patron, msg, now, session.ctx), **(extra_fixed or {})}
@@ -332,7 +351,9 @@ def checkout(session, msg):
     _check_pin(session, msg, card)
     if msg.get("BI") == "Y":
         return _cancel_checkout(session, msg, card, barcode)
-    result = circulation.checkout(session.ctx, card, barcode, actor=f"sip2:{session.username}")
+    known, town = session.extra.get("town") or (None, None)  # the hub's word, when asked
+    result = circulation.checkout(session.ctx, card, barcode, actor=f"sip2:{session.username}",
+                                  town=town if known == card else None)
     session.patron = card
     return Message("12", _circ_fixed("1", sip_date(), desensitize="Y"), [
         ("AO", _inst(session, msg)), ("AA", card), ("AB", barcode),

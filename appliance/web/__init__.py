@@ -57,7 +57,8 @@ def _is_loopback(address) -> bool:
 # Machine-to-machine paths whose content protects itself (sealed batches, signed bundles
 # and renewal requests, the public CA certificate): branches enrolled with an http:// hub
 # address before the hub served HTTPS keep syncing. Enrolment (a token) is not among them.
-PLAIN_HTTP_PATHS = ("/sync/v1/exchange", "/sync/v1/updates/", "/sync/v1/ca", "/sync/v1/cert")
+PLAIN_HTTP_PATHS = ("/sync/v1/exchange", "/sync/v1/updates/", "/sync/v1/ca", "/sync/v1/cert",
+                    "/sync/v1/card")
 
 
 def https_redirect(app):

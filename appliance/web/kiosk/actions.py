@@ -57,14 +57,14 @@ def _incomplete(barcode, size, seen):
                                "together.", barcode=barcode, size=size))
 
 
-def checkout_many(card, items, actor):
+def checkout_many(card, items, actor, town=None):
     results = []
     for barcode, uids, size, seen in items:
         if uids and seen < size:
             results.append(_incomplete(barcode, size, seen))
             continue
         try:
-            r = circulation.checkout(g.ctx, card, barcode, actor=actor)
+            r = circulation.checkout(g.ctx, card, barcode, actor=actor, town=town)
         except DomainError as e:
             results.append(_refused(barcode, i18n.translate(e)))
             continue

@@ -7,7 +7,7 @@ import time
 from flask import g, session
 
 KEYS = ("kiosk_card", "kiosk_name", "kiosk_pending", "kiosk_log", "kiosk_results",
-        "kiosk_outcome")
+        "kiosk_outcome", "kiosk_town")
 MAX_LOG = 40
 MAX_RESULTS = 12
 
@@ -34,9 +34,16 @@ def patron_card():
     return session.get("kiosk_card")
 
 
-def identify(patron):
+def town():
+    return session.get("kiosk_town")
+
+
+def identify(patron, town=None):
+    """`town`: the hub's verdict on a card of another library (core's townwide), kept for
+    the visit's loans."""
     session.pop("kiosk_pending", None)
     session["kiosk_card"] = patron.card
+    session["kiosk_town"] = town
     session["kiosk_name"] = patron.name
     session["kiosk_log"] = []
 

@@ -5,7 +5,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ... import devices_client
-from ...core import catalogue, patrons
+from ...core import catalogue, patrons, townwide
 from ...core.errors import DomainError
 from ...core.models import Loan
 from .. import i18n
@@ -71,10 +71,27 @@ def identify():
     if g.ctx.settings.get("kiosk_pin_required"):
         session["kiosk_pending"] = patron.card
         return redirect(url_for("kiosk.start"))
-    state.identify(patron)
-    state.set_results([{"ok": True, "barcode": "", "title": "",
-                        "message": _("Hello, %(name)s!", name=patron.name)}])
+    try:
+        town = townwide.verify(g.ctx, patron) if townwide.away(g.ctx, patron) else None
+    except DomainError as e:
+        state.set_results([actions._refused("", i18n.translate(e))])
+        return redirect(url_for("kiosk.start"))
+    _welcome(patron, town)
     return redirect(url_for("kiosk.start"))
+
+
+def _welcome(patron, town):
+    """Greet the reader; a card of another library checked on its own is told why it may
+    borrow fewer items here now."""
+    state.identify(patron, town)
+    results = [{"ok": True, "barcode": "", "title": "",
+                "message": _("Hello, %(name)s!", name=patron.name)}]
+    notice = townwide.offline_notice(g.ctx, patron, town or {})
+    if notice is not None:
+        results.append({"ok": True, "barcode": "", "title": "", "notice": True,
+                        "message": i18n.translate(DomainError("away_offline_limit", notice[0],
+                                                              **notice[1]))})
+    state.set_results(results)
 
 
 @bp.route("/pin", methods=["POST"])
@@ -83,16 +100,14 @@ def pin():
     card = session.get("kiosk_pending")
     if not card:
         return redirect(url_for("kiosk.start"))
-    try:
-        patron = patrons.verify_pin(g.ctx, card, request.form.get("pin", ""))
+    try:  # a card of another library: its PIN is checked at the hub
+        patron, town = townwide.sign_in(g.ctx, card, request.form.get("pin", ""))
     except DomainError as e:
         if e.code != "pin_wrong":
             session.pop("kiosk_pending", None)  # locked out or gone: back to the start
         state.set_results([actions._refused("", i18n.translate(e))])
         return redirect(url_for("kiosk.start"))
-    state.identify(patron)
-    state.set_results([{"ok": True, "barcode": "", "title": "",
-                        "message": _("Hello, %(name)s!", name=patron.name)}])
+    _welcome(patron, town)
     return redirect(url_for("kiosk.start"))
 
 
@@ -103,7 +118,7 @@ def checkout():
     if not card:
         return redirect(url_for("kiosk.start"))
     items = actions.items_from_form()
-    results = actions.checkout_many(card, items, _actor())
+    results = actions.checkout_many(card, items, _actor(), state.town())
     for r in results:
         if r["ok"]:
             state.log_transaction("out", r["barcode"], r["due"])

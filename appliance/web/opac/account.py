@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...core import circulation, events, holds, patrons
+from ...core import circulation, events, holds, patrons, townwide
 from ...core.clock import unpack
 from ...core.errors import DomainError
 from ...core.models import Hold, Item, Loan
@@ -28,7 +28,9 @@ def login():
     if request.method == "POST":
         card = request.form.get("card", "").strip()
         try:
-            patron = patrons.verify_pin(g.ctx, card, request.form.get("pin", ""))
+            # a card of another library: its PIN is checked at the hub (no link, no login)
+            patron, _town = townwide.sign_in(g.ctx, card, request.form.get("pin", ""),
+                                             card_alone=False)
         except DomainError as err:
             flash(_message(err) if err.code != "patron_not_found"
                   else _("The card number or PIN is not right."), "error")
