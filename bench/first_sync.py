@@ -4,7 +4,7 @@
 
 A town of a few libraries is made through the commands at each library's own Pi and
 pushed to a hub (its own process) on loopback: the first library holds 10,000 copies
-of 7,000 records, each other library 500 copies of 400 records, and the town 5,000
+of 7,000 records, each other library 500 copies of 350 records, and the town 5,000
 patron cards (with PINs, phones and e-mails) spread over the libraries. Then a new Pi
 is enrolled for the first library and makes its first sync through the test suite's
 fault proxy at 64 kbit/s each way with 500 ms round trips:
