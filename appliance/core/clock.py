@@ -3,7 +3,10 @@
 Order comes from a hybrid logical clock (HLC): 48 bits of Unix milliseconds and
 a 16-bit counter in one integer, so it sorts and travels as a plain number. Wall
 time is only metadata; the highest time ever seen is kept, and "today" never goes
-back behind it, so a Pi that boots in 1970 cannot make a due date in the past."""
+back behind it, so a Pi that boots in 1970 cannot make a due date in the past. A wall
+clock far ahead of the highest time seen (a clock chip gone wrong, a mistyped year) is
+not taken either: it would stamp events the hub refuses as from the future, make every
+loan look years overdue, and stay in the log after the clock is set right."""
 
 import threading
 import time
@@ -13,6 +16,11 @@ from zoneinfo import ZoneInfo
 LIBRARY_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 COUNTER_BITS = 16
 MAX_DRIFT_MS = 5 * 60 * 1000  # a clock this far behind the highest time seen warns staff
+# A wall clock this far past the highest time seen is wrong, not a Pi back from a long
+# closure (a school library's summer is three months); the highest time seen stands in
+# for it until sync brings the town's time.
+MAX_LEAP_MS = 366 * 24 * 3600 * 1000
+MAX_MS = (1 << 47) - 1  # the latest time an HLC holds in a signed 64-bit column (year 6429)
 
 
 def pack(ms, counter):
@@ -36,14 +44,29 @@ class HLC:
         return self._last
 
     def wall_ms(self):
-        return self._wall()
+        """The wall clock for what is not ordering (a batch's creation time, a bundle's
+        validity): the highest time seen stands in for one too far ahead to be right."""
+        last_ms = unpack(self._last)[0]
+        wall = self._taken_wall(last_ms)
+        return max(0, last_ms if wall is None else wall)
+
+    def _taken_wall(self, last_ms):
+        """The wall clock's reading, or None when it is too far ahead to be right (past
+        MAX_LEAP_MS beyond the highest time seen, or past what an HLC can hold)."""
+        wall = self._wall()
+        limit = MAX_MS if last_ms <= 0 else min(MAX_MS, last_ms + MAX_LEAP_MS)
+        return wall if wall <= limit else None
+
+    def ahead(self):
+        """Whether the wall clock reads a time too far ahead to be taken."""
+        return self._taken_wall(unpack(self._last)[0]) is None
 
     def now(self):
         """A new timestamp, greater than every one made or seen before."""
         with self._lock:
             last_ms, counter = unpack(self._last)
-            wall = self._wall()
-            if wall > last_ms:
+            wall = self._taken_wall(last_ms)
+            if wall is not None and wall > last_ms:
                 self._last = pack(wall, 0)
             elif counter + 1 < 1 << COUNTER_BITS:
                 self._last = pack(last_ms, counter + 1)
@@ -58,14 +81,16 @@ class HLC:
                 self._last = remote
 
     def highest_ms(self):
-        return max(unpack(self._last)[0], self._wall())
+        last_ms = unpack(self._last)[0]
+        wall = self._taken_wall(last_ms)
+        return max(last_ms, 0 if wall is None else wall)
 
     def behind_ms(self):
         """How far the wall clock runs behind the highest time seen (0 if it does not)."""
         return max(0, unpack(self._last)[0] - self._wall())
 
     def clock_ok(self):
-        return self.behind_ms() <= MAX_DRIFT_MS
+        return self.behind_ms() <= MAX_DRIFT_MS and not self.ahead()
 
     def effective_now(self):
         """The library's local time to the second, never earlier than the highest seen."""

@@ -91,16 +91,29 @@ def writing(ctx):
         _writer.depth = getattr(_writer, "depth", 0) + 1
         try:
             if ctx.db.in_transaction():
+                _observe_log(ctx)
                 yield
             elif isinstance(ctx.db, pw.SqliteDatabase):
                 with ctx.db.atomic("IMMEDIATE"):
+                    _observe_log(ctx)
                     yield
             else:
                 with ctx.db.atomic():
                     ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
+                    _observe_log(ctx)
                     yield
         finally:
             _writer.depth -= 1
+
+
+def _observe_log(ctx):
+    """Take in the highest HLC the log holds, under the write lock: another process (a
+    `sync now`, a USB import, a second server) may have stored events stamped later than
+    anything this one has seen, and what this transaction stamps, or counts as today,
+    must come after them. One lookup at the end of the hlc index."""
+    top = dialect.run("SELECT MAX(hlc) FROM event").fetchone()[0]
+    if top:
+        ctx.clock.observe(top)
 
 
 def _writing(ctx):

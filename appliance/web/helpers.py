@@ -47,5 +47,5 @@ def register(app):
         return {"ctx": ctx, "status_label": lambda s: STATUS_LABELS.get(s, s),
                 "category_label": lambda c: CATEGORY_LABELS.get(c, c),
                 "item_type_label": lambda t: ITEM_TYPE_LABELS.get(t, t),
-                "clock_ok": ctx.clock.clock_ok(),
+                "clock_ok": ctx.clock.clock_ok(), "clock_ahead": ctx.clock.ahead(),
                 "has_endpoint": lambda name: name in app.view_functions}

@@ -125,6 +125,20 @@ def test_branch_clock_years_back(town):
     hub_holds_exactly(hub_dir, ctx.origin, head)
 
 
+
+def test_branch_clock_decades_ahead(town):
+    hub_dir, branch, hub = town
+    wrong = int(datetime(2099, 12, 31, tzinfo=timezone.utc).timestamp() * 1000)
+    with opened(branch) as ctx:
+        cards, codes = seed(ctx, n_items=4, n_patrons=2)
+        ctx.clock = HLC(ctx.clock.last, wall=lambda: wrong)  # a clock chip gone wrong
+        loans = [circulation.checkout(ctx, cards[0], c) for c in codes[:3]]
+        assert all(loan["due_date"] < "2099" for loan in loans)
+        agent.run_once(ctx, url=hub.url)  # not refused as from the future
+        head = events.head(ctx.origin)[0]
+        assert verify(ctx) == []
+    hub_holds_exactly(hub_dir, ctx.origin, head)
+
 def _wait(cond, timeout=60):
     deadline = time.monotonic() + timeout
     while not cond():

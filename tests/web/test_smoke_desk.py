@@ -36,6 +36,16 @@ def test_clock_behind_shows_a_warning_on_every_page(client, ctx):
     assert client.get("/api/v1/health").get_json()["clock_ok"] is False
 
 
+
+def test_clock_far_ahead_is_said_on_every_page(client, ctx):
+    from appliance.core.clock import HLC, MAX_LEAP_MS
+    login(client)
+    wrong = ctx.clock.highest_ms() + 2 * MAX_LEAP_MS  # a clock chip two years ahead
+    ctx.clock = HLC(ctx.clock.last, wall=lambda: wrong)
+    page = client.get("/desk/").get_data(as_text=True)
+    assert "quá một năm nên không được dùng" in page  # in Vietnamese, the default
+    assert client.get("/api/v1/health").get_json()["clock_ok"] is False
+
 def test_desk_pages_render_for_a_librarian(client, ctx):
     from appliance.core import circulation
     circulation.checkout(ctx, "P0001", "1001")
