@@ -15,6 +15,7 @@ from .search_query import (
     BIB_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
+    Term,
     copy_summary,
     doc_filter,
     facet_counts,
@@ -28,6 +29,8 @@ from .search_query import (
 # weight is so heavy that a record matching the query's own diacritics ranks first.
 WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 1000.0"
 DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types")
+# A page of a search is ranked among at most about this many matches (`_lowest_rowid`).
+RANK_CAP = 2000
 
 
 def create_index(db):
@@ -157,7 +160,7 @@ def _ranked_expression(terms):
 
 def search_ids(db, terms, page, per_page, sort, filters):
     """(total, [bib_id, ...], True: the total is exact) for one page of results, straight
-    from the index. The page and the total come from one query (a window count)."""
+    from the index."""
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
     order = _order(sort)
@@ -169,34 +172,73 @@ def search_ids(db, terms, page, per_page, sort, filters):
                               args + limit).fetchall()
         return total, [r[0] for r in rows], True
     if sort == "relevance":
-        rows = _ranked_page(db, terms, filters, limit)
-    else:
-        rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
-                              "LIMIT ? OFFSET ?", args + limit).fetchall()
+        return (*_ranked_page(db, terms, filters, limit), True)
+    rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
+                          "LIMIT ? OFFSET ?", args + limit).fetchall()
     if rows:
         return rows[0][1], [r[0] for r in rows], True
     return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], [], True
 
 
-def _ranked_page(db, terms, filters, limit):
-    rank = [_ranked_expression(terms), f"bm25({WEIGHTS})"]
+def _fts_hits(match, filters):
+    """(FROM/WHERE, args) of the index rows `f` matching `match` and the filters; the
+    record's row `d` is joined only when a filter reads it."""
     if not filtered(filters):
-        # Only the FTS table: SQLite sorts by rank inside FTS5 and reads no row it drops.
-        hits = db.execute_sql(
-            "SELECT rowid, count(*) OVER () FROM search_fts WHERE search_fts MATCH ? "
-            "AND rank MATCH ? ORDER BY rank LIMIT ? OFFSET ?", rank + limit).fetchall()
-        if not hits:
-            return []
-        ids = dict(db.execute_sql(
-            f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(hits))})",
-            [h[0] for h in hits]).fetchall())
-        return [(ids[r], total) for r, total in hits if r in ids]
+        return "FROM search_fts f WHERE search_fts MATCH ?", [match]
     dsql, dargs = doc_filter(filters)
     isql, iargs = item_filter(filters)
-    return db.execute_sql(
-        "SELECT d.bib_id, count(*) OVER () FROM search_fts f JOIN search_doc d ON "
-        f"d.rowid = f.rowid WHERE search_fts MATCH ? AND f.rank MATCH ?{dsql}{isql} "
-        "ORDER BY f.rank LIMIT ? OFFSET ?", rank + dargs + iargs + limit).fetchall()
+    return ("FROM search_fts f JOIN search_doc d ON d.rowid = f.rowid WHERE search_fts "
+            f"MATCH ?{dsql}{isql}", [match] + dargs + iargs)
+
+
+def _tiers(terms):
+    """The matches a page must be able to draw on: those with every word in the title,
+    and, when the query carries diacritics, those matching them as typed (the exact
+    column's weight ranks them first)."""
+    out = [match_expression([Term(t.words, t.column or "title", t.prefix) for t in terms])]
+    if any(normalize(w) != fold(w) for t in terms for w in t.words):
+        out.append(match_expression(terms, exact=True))
+    return [m for m in out if m]
+
+
+def _lowest_rowid(db, terms, filters, need):
+    """The lowest index row a page of `need` hits ranks from, or 0 for every match.
+
+    Ranking reads each candidate's positions and size: every match of a common word
+    (40,000-60,000 of 200,000 records) costs 50-100 ms. A page is ranked among the
+    newest RANK_CAP matches (FTS5 walks its rows newest first without ranking), widened
+    so that it holds at least `need` matches of each tier (or all of them): the records
+    that rank first are there when they exist."""
+    low = None
+    for k, match in ((RANK_CAP, match_expression(terms)),
+                     *((need, m) for m in _tiers(terms))):
+        sql, args = _fts_hits(match, filters)
+        found = db.execute_sql(f"SELECT min(rowid) FROM (SELECT f.rowid {sql} "
+                               "ORDER BY f.rowid DESC LIMIT ?)", args + [k]).fetchone()[0]
+        if found is not None:
+            low = found if low is None else min(low, found)
+    return low or 0
+
+
+def _ranked_page(db, terms, filters, limit):
+    """(total, [bib_id, ...]): the total counted (no ranking, a few ms), the page ranked
+    by bm25 among the candidates `_lowest_rowid` bounds."""
+    sql, args = _fts_hits(match_expression(terms), filters)
+    total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
+    need = limit[0] + limit[1]
+    if not total or limit[1] >= total:
+        return total, []
+    low = _lowest_rowid(db, terms, filters, need) if need <= RANK_CAP < total else 0
+    sql, args = _fts_hits(_ranked_expression(terms), filters)
+    rows = db.execute_sql(
+        f"SELECT f.rowid {sql} AND f.rank MATCH ? AND f.rowid >= ? ORDER BY f.rank "
+        "LIMIT ? OFFSET ?", args + [f"bm25({WEIGHTS})", low] + limit).fetchall()
+    if not rows:
+        return total, []
+    ids = dict(db.execute_sql(
+        f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(rows))})",
+        [r[0] for r in rows]).fetchall())
+    return total, [ids[r] for (r,) in rows if r in ids]
 
 
 FACETS_SQL = (

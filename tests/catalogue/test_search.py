@@ -149,7 +149,7 @@ def test_a_very_common_query_on_postgresql_ranks_the_first_matches_and_estimates
     monkeypatch.setattr(search_pg, "RANK_CAP", 6)
     monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
     capped = search.search("hoa", per_page=3)
-    if db_backend == "sqlite":  # FTS5 counts and ranks every match itself
+    if db_backend == "sqlite":  # FTS5 counts every match without ranking them: exact
         assert capped["total_exact"] and capped["total"] == 33
         return
     assert not capped["total_exact"] and capped["total"] == 33
@@ -178,3 +178,28 @@ def test_opac_says_about_when_the_total_is_an_estimate(client, db_backend, monke
         assert "5 biểu ghi" in html and "Khoảng" not in html
     else:
         assert "Khoảng 5 biểu ghi" in html
+
+
+def test_a_common_query_ranks_its_best_hits_first_whatever_their_age(
+        books, cat_ctx, db_backend, monkeypatch):
+    """Past the cap a page is ranked among some of the matches (SQLite: the newest ones,
+    widened to hold the records with every word in the title and those matching the
+    query's own diacritics); the records that rank first among all matches still do."""
+    from appliance.core import search_pg, search_sqlite
+
+    for n in range(12):  # newer records with the word only in their subjects
+        catalogue.save_bib(cat_ctx, {"title": f"Tuyển tập {n}", "subjects": ["Hoa"],
+                                     "language": "vie"})
+    every = {q: titles(q) for q in ("hóa", "hoa")}
+    assert every["hóa"][0] == "Hóa học đại cương" and len(every["hóa"]) == 15
+    monkeypatch.setattr(search_sqlite, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
+    for q, ranked in every.items():
+        capped = search.search(q, per_page=3)
+        assert [r["title"] for r in capped["results"]] == ranked[:3], q
+        assert capped["total"] == len(ranked), q
+        assert capped["total_exact"] == (db_backend == "sqlite"), q
+    # past the cap, a page ranks every match: the last page holds the last hits
+    assert [r["title"] for r in search.search("hoa", page=5, per_page=3)["results"]] == \
+        every["hoa"][12:15]
