@@ -29,8 +29,10 @@ from .search_query import (
 # weight is so heavy that a record matching the query's own diacritics ranks first.
 WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 1000.0"
 DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types")
-# A page of a search is ranked among at most about this many matches (`_lowest_rowid`).
+# A page of a search is ranked among about this many matches, widened to hold this many
+# of each tier (`_lowest_rowid`).
 RANK_CAP = 2000
+TIER_HITS = 100
 
 
 def create_index(db):
@@ -201,17 +203,18 @@ def _tiers(terms):
     return [m for m in out if m]
 
 
-def _lowest_rowid(db, terms, filters, need):
-    """The lowest index row a page of `need` hits ranks from, or 0 for every match.
+def _lowest_rowid(db, terms, filters):
+    """The lowest index row a capped search ranks from.
 
     Ranking reads each candidate's positions and size: every match of a common word
-    (40,000-60,000 of 200,000 records) costs 50-100 ms. A page is ranked among the
-    newest RANK_CAP matches (FTS5 walks its rows newest first without ranking), widened
-    so that it holds at least `need` matches of each tier (or all of them): the records
-    that rank first are there when they exist."""
+    (40,000-60,000 of 200,000 records) costs 50-100 ms. A common query is ranked among
+    its newest RANK_CAP matches (FTS5 walks its rows newest first without ranking),
+    widened so that they hold at least TIER_HITS matches of each tier (or all of them):
+    the records that rank first are there when they exist. The candidates do not depend
+    on the page, so paging within them neither repeats nor skips a record."""
     low = None
     for k, match in ((RANK_CAP, match_expression(terms)),
-                     *((need, m) for m in _tiers(terms))):
+                     *((TIER_HITS, m) for m in _tiers(terms))):
         sql, args = _fts_hits(match, filters)
         found = db.execute_sql(f"SELECT min(rowid) FROM (SELECT f.rowid {sql} "
                                "ORDER BY f.rowid DESC LIMIT ?)", args + [k]).fetchone()[0]
@@ -222,13 +225,14 @@ def _lowest_rowid(db, terms, filters, need):
 
 def _ranked_page(db, terms, filters, limit):
     """(total, [bib_id, ...]): the total counted (no ranking, a few ms), the page ranked
-    by bm25 among the candidates `_lowest_rowid` bounds."""
+    by bm25 among the candidates `_lowest_rowid` bounds, or among every match for a page
+    past RANK_CAP."""
     sql, args = _fts_hits(match_expression(terms), filters)
     total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
-    need = limit[0] + limit[1]
     if not total or limit[1] >= total:
         return total, []
-    low = _lowest_rowid(db, terms, filters, need) if need <= RANK_CAP < total else 0
+    capped = limit[0] + limit[1] <= RANK_CAP < total
+    low = _lowest_rowid(db, terms, filters) if capped else 0
     sql, args = _fts_hits(_ranked_expression(terms), filters)
     rows = db.execute_sql(
         f"SELECT f.rowid {sql} AND f.rank MATCH ? AND f.rowid >= ? ORDER BY f.rank "

@@ -200,6 +200,39 @@ def test_a_common_query_ranks_its_best_hits_first_whatever_their_age(
         assert [r["title"] for r in capped["results"]] == ranked[:3], q
         assert capped["total"] == len(ranked), q
         assert capped["total_exact"] == (db_backend == "sqlite"), q
+    # the pages within the cap come from one ranking: none repeats
+    seen = [r["bib_id"] for p in (1, 2) for r in search.search("hoa", page=p, per_page=2)
+            ["results"]]
+    assert len(set(seen)) == 4
     # past the cap, a page ranks every match: the last page holds the last hits
     assert [r["title"] for r in search.search("hoa", page=5, per_page=3)["results"]] == \
         every["hoa"][12:15]
+
+
+def test_a_common_query_on_postgresql_reads_its_newest_matches(
+        books, cat_ctx, db_backend, monkeypatch):
+    """When a sample says a query matches a large share of the catalogue, PostgreSQL
+    reads its newest matches by the primary key (a bitmap of every match costs more);
+    the planner's settings it changes for that are put back, inside a caller's
+    transaction too."""
+    from appliance.core import search_pg
+
+    made = [catalogue.save_bib(cat_ctx, {"title": f"Hoa dại {n}", "language": "vie"}).id
+            for n in range(30)]
+    if db_backend == "sqlite":
+        return  # SQLite ranks its newest matches whatever their share (the test above)
+    cat_ctx.db.execute_sql("ANALYZE search_doc")  # what autovacuum does on a live hub
+    monkeypatch.setattr(search_pg, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)
+    with cat_ctx.db.atomic():
+        assert search_pg._common(cat_ctx.db, *search_pg._hits_sql(search.parse("hoa"), {}))
+        capped = search.search("hoa", per_page=3)
+        setting = cat_ctx.db.execute_sql("SELECT current_setting('enable_bitmapscan'), "
+                                         "current_setting('enable_seqscan')").fetchone()
+    assert setting == ("on", "on")
+    assert capped["total"] == 33 and not capped["total_exact"]
+    assert {r["bib_id"] for r in capped["results"]} <= set(made[-5:])
+    # a rare query still goes through the index, and counts exactly
+    assert search_pg._common(cat_ctx.db, *search_pg._hits_sql(search.parse("kieu"), {})) \
+        is None
+    assert search.search("kieu")["total"] == 1
