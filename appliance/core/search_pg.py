@@ -192,8 +192,8 @@ def search_ids(db, terms, page, per_page, sort, filters):
     if sort == "relevance" and terms:
         order, order_args = _rank(terms)
         if limit[1] + per_page <= RANK_CAP:
-            estimate = _common(db, sql, args)
-            rows = _capped(db, sql, args, order, order_args, limit, estimate is not None)
+            estimate, newest = _expected(db, sql, args)
+            rows = _capped(db, sql, args, order, order_args, limit, newest)
             if rows and rows[0][1] <= RANK_CAP:
                 return rows[0][1], [r[0] for r in rows], True
             if rows:
@@ -211,21 +211,22 @@ def search_ids(db, terms, page, per_page, sort, filters):
     return total, [r[0] for r in rows], exact
 
 
-def _common(db, sql, args):
-    """The estimated number of matches of a query so common that its newest matches are
-    cheaper to read by the primary key than through the GIN index, or None.
+def _expected(db, sql, args):
+    """(the estimated number of matches or None, whether the query is so common that its
+    newest matches are cheaper to read by the primary key than through the GIN index).
 
     The GIN index answers with every match before the first row is read (a bitmap of
     200,000 rows costs 50-70 ms here), while walking the newest records and testing each
     one finds RANK_CAP matches of a query that one record in ten matches after reading
     20,000 rows (5-15 ms). The planner's own estimate assumes words independent and so
-    misses "lich su" by four times; a sample of the table measures the share instead, and
-    is only taken when the planner already expects more than RANK_CAP matches."""
+    misses "lich su" by four times; a sample of the table measures the share instead. It
+    is taken only when the planner already expects more than RANK_CAP matches, and gives
+    the estimated total too."""
     plan = db.execute_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 {sql}", args).fetchone()[0]
     if plan[0]["Plan"]["Plan Rows"] <= RANK_CAP:
-        return None
+        return None, False
     total = _sampled_total(db, sql, args)
-    return total if total >= SCAN_SHARE * _table_rows(db) else None
+    return total, total >= SCAN_SHARE * _table_rows(db)
 
 
 # Only the primary key may serve the newest-first read: a bitmap scan would read every
