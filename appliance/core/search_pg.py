@@ -13,11 +13,11 @@ query's own diacritics rank first. A GIN index serves `@@`; prefixes are `:*`.
 from .fold import fold, normalize, sort_key
 from .search_query import (
     BIB_COLUMNS,
+    FACET_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
     copy_summary,
     doc_filter,
-    facet_counts,
     indexable,
     item_filter,
     texts,
@@ -176,7 +176,7 @@ def _rank(terms):
             exact + [tsquery(terms)])
 
 
-def search_ids(db, terms, page, per_page, sort, filters):
+def search_ids(db, terms, page, per_page, sort, filters, docs=False):
     """(total, [bib_id, ...], whether the total is exact) for one page of results.
 
     A catalogue of a million records holds a few hundred thousand matches for a common
@@ -184,31 +184,38 @@ def search_ids(db, terms, page, per_page, sort, filters):
     finds rows; ranking needs their vectors): a second or more. So a search reads at
     most RANK_CAP + 1 matches (`_capped`). When there are no more, the total is exact
     and the ranking is over every match, as on SQLite. When there are more, the best of
-    those RANK_CAP are ranked and the total is estimated from a sample."""
+    those RANK_CAP are ranked and the total is estimated from a sample. With `docs`, each
+    hit is its row of FACET_COLUMNS."""
     if terms and not tsquery(terms):  # only words too long to be indexed
         return 0, [], True
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
+    cols = FACET_COLUMNS if docs else "d.bib_id"
     if sort == "relevance" and terms:
         order, order_args = _rank(terms)
         if limit[1] + per_page <= RANK_CAP:
             estimate, newest = _expected(db, sql, args)
-            rows = _capped(db, sql, args, order, order_args, limit, newest)
-            if rows and rows[0][1] <= RANK_CAP:
-                return rows[0][1], [r[0] for r in rows], True
+            rows = _capped(db, sql, args, order, order_args, limit, newest, cols)
+            hits = _hits([r[:-1] for r in rows], docs)
+            if rows and rows[0][-1] <= RANK_CAP:
+                return rows[0][-1], hits, True
             if rows:
                 if estimate is None:
                     estimate = _sampled_total(db, sql, args)
-                return _rounded(rows[0][1], estimate), [r[0] for r in rows], False
+                return _rounded(rows[0][-1], estimate), hits, False
             return _empty(db, sql, args)
         # Past what a capped search ranks (page 250 of 20): rank every match.
         sort_sql, sort_args = order, order_args
     else:
         sort_sql, sort_args = _order(sort), []
-    rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {sort_sql} LIMIT {P} OFFSET {P}",
+    rows = db.execute_sql(f"SELECT {cols} {sql} ORDER BY {sort_sql} LIMIT {P} OFFSET {P}",
                           args + sort_args + limit).fetchall()
     total, exact = _count(db, sql, args)
-    return total, [r[0] for r in rows], exact
+    return total, _hits(rows, docs), exact
+
+
+def _hits(rows, docs):
+    return [tuple(r) for r in rows] if docs else [r[0] for r in rows]
 
 
 def _expected(db, sql, args):
@@ -236,12 +243,12 @@ _PLAN_SQL = ("SELECT set_config('enable_bitmapscan', {P}, true), "
              "set_config('enable_seqscan', {P}, true)").format(P=P)
 
 
-def _capped(db, sql, args, order, order_args, limit, newest):
+def _capped(db, sql, args, order, order_args, limit, newest, cols):
     """Up to RANK_CAP + 1 matches (the newest when `newest`, else as the GIN index gives
-    them), ranked: [(bib_id, number of matches read)] for the page."""
+    them), ranked: [(*cols, number of matches read)] for the page."""
     read = "ORDER BY d.id DESC " if newest else ""
-    query = (f"WITH c AS MATERIALIZED (SELECT d.id, d.bib_id, d.folded, d.exact {sql} "
-             f"{read}LIMIT {P}) SELECT d.bib_id, (SELECT count(*) FROM c) FROM c d "
+    query = (f"WITH c AS MATERIALIZED (SELECT d.id, d.folded, d.exact, {FACET_COLUMNS} "
+             f"{sql} {read}LIMIT {P}) SELECT {cols}, (SELECT count(*) FROM c) FROM c d "
              f"ORDER BY {order} LIMIT {P} OFFSET {P}")
     query_args = args + [RANK_CAP + 1] + order_args + limit
     if not newest:
@@ -290,26 +297,3 @@ def _rounded(found, total):
     so; never below the matches actually read."""
     digits = max(0, len(str(int(total))) - 2)
     return max(found, int(round(total, -digits)))
-
-
-FACETS_SQL = (
-    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
-    "d.item_types {hits}) "
-    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'decade', ((year / 10) * 10)::text, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'library', v, count(*) FROM h, unnest(h.libraries) v GROUP BY 2 "
-    "UNION ALL SELECT 'item_type', v, count(*) FROM h, unnest(h.item_types) v GROUP BY 2 "
-    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
-    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
-
-
-def _facets(rows):
-    return facet_counts([(n, int(v) if n == "decade" and v is not None else v, c)
-                         for n, v, c in rows])
-
-
-def facets_of(db, bib_ids):
-    """Every facet over the given records (the best hits of a search) in one statement:
-    libraries and item types come from the per-record lists, not from the copies."""
-    hits = f"FROM search_doc d WHERE d.bib_id = ANY({P})"
-    return _facets(db.execute_sql(FACETS_SQL.format(hits=hits), [list(bib_ids)]).fetchall())

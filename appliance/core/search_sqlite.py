@@ -13,12 +13,12 @@ import json
 from .fold import fold, normalize, sort_key
 from .search_query import (
     BIB_COLUMNS,
+    FACET_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
     Term,
     copy_summary,
     doc_filter,
-    facet_counts,
     filtered,
     indexable,
     item_filter,
@@ -160,26 +160,31 @@ def _ranked_expression(terms):
     return " AND ".join(parts)
 
 
-def search_ids(db, terms, page, per_page, sort, filters):
+def search_ids(db, terms, page, per_page, sort, filters, docs=False):
     """(total, [bib_id, ...], True: the total is exact) for one page of results, straight
-    from the index."""
+    from the index; with `docs`, each hit is its row of FACET_COLUMNS."""
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
     order = _order(sort)
+    cols = FACET_COLUMNS if docs else "d.bib_id"
     if not terms:
         # Browsing: the page is an index walk, which a window count would turn into a
         # sort of the whole catalogue; counting apart is cheaper.
         total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
-        rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+        rows = db.execute_sql(f"SELECT {cols} {sql} ORDER BY {order} LIMIT ? OFFSET ?",
                               args + limit).fetchall()
-        return total, [r[0] for r in rows], True
+        return total, _hits(rows, docs), True
     if sort == "relevance":
-        return (*_ranked_page(db, terms, filters, limit), True)
-    rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
+        return (*_ranked_page(db, terms, filters, limit, docs), True)
+    rows = db.execute_sql(f"SELECT {cols}, count(*) OVER () {sql} ORDER BY {order} "
                           "LIMIT ? OFFSET ?", args + limit).fetchall()
     if rows:
-        return rows[0][1], [r[0] for r in rows], True
+        return rows[0][-1], _hits([r[:-1] for r in rows], docs), True
     return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], [], True
+
+
+def _hits(rows, docs):
+    return [tuple(r) for r in rows] if docs else [r[0] for r in rows]
 
 
 def _fts_hits(match, filters):
@@ -223,7 +228,7 @@ def _lowest_rowid(db, terms, filters):
     return low or 0
 
 
-def _ranked_page(db, terms, filters, limit):
+def _ranked_page(db, terms, filters, limit, docs):
     """(total, [bib_id, ...]): the total counted (no ranking, a few ms), the page ranked
     by bm25 among the candidates `_lowest_rowid` bounds, or among every match for a page
     past RANK_CAP."""
@@ -239,27 +244,7 @@ def _ranked_page(db, terms, filters, limit):
         "LIMIT ? OFFSET ?", args + [f"bm25({WEIGHTS})", low] + limit).fetchall()
     if not rows:
         return total, []
-    ids = dict(db.execute_sql(
-        f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(rows))})",
-        [r[0] for r in rows]).fetchall())
-    return total, [ids[r] for (r,) in rows if r in ids]
-
-
-FACETS_SQL = (
-    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
-    "d.item_types {hits}) "
-    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'decade', (year / 10) * 10, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'library', j.value, count(*) FROM h, json_each(h.libraries) j GROUP BY 2 "
-    "UNION ALL SELECT 'item_type', j.value, count(*) FROM h, json_each(h.item_types) j "
-    "GROUP BY 2 "
-    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
-    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
-
-
-def facets_of(db, bib_ids):
-    """Every facet over the given records (the best hits of a search) in one statement:
-    libraries and item types come from the per-record lists, not from the copies."""
-    hits = "FROM search_doc d WHERE d.bib_id IN (SELECT value FROM json_each(?))"
-    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=hits),
-                                       [json.dumps(list(bib_ids))]).fetchall())
+    found = {r[0]: r[1:] for r in db.execute_sql(
+        f"SELECT d.rowid, {FACET_COLUMNS if docs else 'd.bib_id'} FROM search_doc d WHERE "
+        f"d.rowid IN ({','.join('?' * len(rows))})", [r[0] for r in rows]).fetchall()}
+    return total, _hits([found[r] for (r,) in rows if r in found], docs)

@@ -84,6 +84,13 @@ def test_filters_and_facets(books, cat_ctx):
     assert dict(map(tuple, f["library"])) == {"PY-DH01": 2, "PY-DH02": 1}
     assert dict(map(tuple, f["item_type"])) == {"book": 2, "reference": 1}
     assert f["available"] == 3
+    assert f["language"] == [["vie", 3]] and f["decade"] == [[2010, 2], [2000, 1]]
+    for sort in ("title", "newest"):  # every way of reading hits carries what facets count
+        browse = search.search("", sort=sort, with_facets=True)["facets"]
+        assert browse["language"] == [["vie", 5], ["eng", 1]], sort
+        assert dict(map(tuple, browse["decade"]))[1980] == 1 and browse["available"] == 6
+        assert search.search("hoa", sort=sort, with_facets=True)["facets"] == f | {
+            "counted": 3}, sort
     # a copy going out changes availability and the available filter
     catalogue.save_item(cat_ctx, {"id": catalogue.get_item(cat_ctx, "DH0000").id,
                                   "status": "lost"})
