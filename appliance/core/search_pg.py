@@ -232,8 +232,9 @@ def _expected(db, sql, args):
     plan = db.execute_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 {sql}", args).fetchone()[0]
     if plan[0]["Plan"]["Plan Rows"] <= RANK_CAP:
         return None, False
-    total = _sampled_total(db, sql, args)
-    return total, total >= SCAN_SHARE * _table_rows(db)
+    rows = _table_rows(db)
+    total = _sampled_total(db, sql, args, rows)
+    return total, total >= SCAN_SHARE * rows
 
 
 # Only the primary key may serve the newest-first read: a bitmap scan would read every
@@ -282,10 +283,12 @@ def _table_rows(db):
                           "'search_doc'::regclass").fetchone()[0]
 
 
-def _sampled_total(db, sql, args):
-    """Matches in the whole table, counted in a sample of about SAMPLE_ROWS rows (whole
-    pages, the same pages for the same query, so paging keeps one figure)."""
-    percent = min(100.0, 100.0 * SAMPLE_ROWS / max(_table_rows(db), 1.0))
+def _sampled_total(db, sql, args, rows=None):
+    """Matches in the whole table (of about `rows` rows), counted in a sample of about
+    SAMPLE_ROWS rows (whole pages, the same pages for the same query, so paging keeps
+    one figure)."""
+    rows = _table_rows(db) if rows is None else rows
+    percent = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1.0))
     sampled = sql.replace("FROM search_doc d", f"FROM search_doc d TABLESAMPLE SYSTEM "
                           f"({percent:.4f}) REPEATABLE (7)", 1)
     hits = db.execute_sql(f"SELECT count(*) {sampled}", args).fetchone()[0]
