@@ -89,9 +89,10 @@ def bulk_fill(ctx, n, copies=2, n_libraries=10):
 
 
 def bare_fts(db, q, cap=None):
-    """Top 20 by FTS5's own bm25, nothing else (no weights, no diacritics tier, no count):
-    among the newest `cap` matches, the candidates a search ranks (the floor of the
-    goal), or among every match."""
+    """What a search answers (the number of matches and the top 20) by FTS5's own bm25,
+    nothing else (no weights, no diacritics tier, no record or copy read): ranked among
+    the newest `cap` matches, the candidates a search ranks (the floor of the goal), or
+    among every match."""
     from appliance.core import search_sqlite
 
     match = search_sqlite.match_expression(search.parse(q))
@@ -99,7 +100,9 @@ def bare_fts(db, q, cap=None):
         return db.execute_sql("SELECT d.bib_id FROM search_fts f JOIN search_doc d ON "
                               "d.rowid = f.rowid WHERE search_fts MATCH ? ORDER BY rank "
                               "LIMIT 20", (match,)).fetchall()
-    return db.execute_sql(
+    total = db.execute_sql("SELECT count(*) FROM search_fts WHERE search_fts MATCH ?",
+                           (match,)).fetchone()[0]
+    return total, db.execute_sql(
         "SELECT d.bib_id FROM search_fts f JOIN search_doc d ON d.rowid = f.rowid WHERE "
         "search_fts MATCH ? AND f.rowid >= coalesce((SELECT rowid FROM search_fts WHERE "
         "search_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?), 0) ORDER BY rank "
