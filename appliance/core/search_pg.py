@@ -168,12 +168,16 @@ def _order(sort):
 def _rank(terms):
     """(ORDER BY expression, args): how many terms match with the query's own
     diacritics, then ts_rank over the weighted fields."""
+    keys, args = _rank_keys(terms)
+    return f"{keys[0]} DESC, {keys[1]} DESC, d.id", args
+
+
+def _rank_keys(terms):
+    """([matched expression, ts_rank expression], args) of `_rank`."""
     exact = [tsquery([t], exact=True) for t in terms]
     exact = [e for e in exact if e]
-    matched = " + ".join([f"(d.exact @@ {P}::tsquery)::int"] * len(exact))
-    return ((f"{matched} DESC, " if exact else "")
-            + f"ts_rank({RANK_WEIGHTS}, d.folded, {P}::tsquery) DESC, d.id",
-            exact + [tsquery(terms)])
+    matched = " + ".join([f"(d.exact @@ {P}::tsquery)::int"] * len(exact)) or "0"
+    return [matched, f"ts_rank({RANK_WEIGHTS}, d.folded, {P}::tsquery)"], exact + [tsquery(terms)]
 
 
 def search_ids(db, terms, page, per_page, sort, filters, docs=False):
@@ -195,7 +199,7 @@ def search_ids(db, terms, page, per_page, sort, filters, docs=False):
         order, order_args = _rank(terms)
         if limit[1] + per_page <= RANK_CAP:
             estimate, newest = _expected(db, sql, args)
-            rows = _capped(db, sql, args, order, order_args, limit, newest, cols)
+            rows = _capped(db, terms, sql, args, limit, newest, cols)
             hits = _hits([r[:-1] for r in rows], docs)
             if rows and rows[0][-1] <= RANK_CAP:
                 return rows[0][-1], hits, True
@@ -244,14 +248,16 @@ _PLAN_SQL = ("SELECT set_config('enable_bitmapscan', {P}, true), "
              "set_config('enable_seqscan', {P}, true)").format(P=P)
 
 
-def _capped(db, sql, args, order, order_args, limit, newest, cols):
+def _capped(db, terms, sql, args, limit, newest, cols):
     """Up to RANK_CAP + 1 matches (the newest when `newest`, else as the GIN index gives
-    them), ranked: [(*cols, number of matches read)] for the page."""
+    them), ranked: [(*cols, number of matches read)] for the page. Each match's rank is
+    computed as it is read, so only small rows are kept, not its vectors."""
+    keys, key_args = _rank_keys(terms)
     read = "ORDER BY d.id DESC " if newest else ""
-    query = (f"WITH c AS MATERIALIZED (SELECT d.id, d.folded, d.exact, {FACET_COLUMNS} "
-             f"{sql} {read}LIMIT {P}) SELECT {cols}, (SELECT count(*) FROM c) FROM c d "
-             f"ORDER BY {order} LIMIT {P} OFFSET {P}")
-    query_args = args + [RANK_CAP + 1] + order_args + limit
+    query = (f"WITH c AS MATERIALIZED (SELECT d.id, {FACET_COLUMNS}, {keys[0]} AS matched, "
+             f"{keys[1]} AS score {sql} {read}LIMIT {P}) SELECT {cols}, (SELECT count(*) "
+             f"FROM c) FROM c d ORDER BY d.matched DESC, d.score DESC, d.id LIMIT {P} OFFSET {P}")
+    query_args = key_args + args + [RANK_CAP + 1] + limit
     if not newest:
         return db.execute_sql(query, query_args).fetchall()
     with db.atomic():
