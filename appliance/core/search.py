@@ -13,7 +13,7 @@ import peewee as pw
 from . import search_pg, search_sqlite
 from .errors import N_, Invalid
 from .models import Bib, Item
-from .search_query import facet_counts, parse
+from .search_query import facet_counts, facets_from, parse
 
 SORTS = ("relevance", "title", "newest")
 MAX_PER_PAGE = 100
@@ -61,14 +61,15 @@ def on_bib_changed(db, bib_id):
     backend(db).on_bib_changed(db, bib_id)
 
 
-def search_ids(db, q, page=1, per_page=20, sort="relevance", **filters):
+def search_ids(db, q, page=1, per_page=20, sort="relevance", docs=False, **filters):
     """(total, [bib_id, ...], whether the total is exact) for one page of results,
-    straight from the index (PostgreSQL estimates the total of a very common query)."""
+    straight from the index (PostgreSQL estimates the total of a very common query).
+    With `docs`, each hit is the row of FACET_COLUMNS the index holds for it."""
     db = _real(db)
     terms = parse(q)
     if q and q.strip() and not terms:
         return 0, [], True
-    return backend(db).search_ids(db, terms, page, per_page, sort, filters)
+    return backend(db).search_ids(db, terms, page, per_page, sort, filters, docs)
 
 
 def availability(bib_id, library=None):
@@ -90,6 +91,16 @@ def availabilities(bib_ids, library=None):
             out[bib_id]["total"] += 1
             out[bib_id]["available"] += status == "available"
     return out
+
+
+def on_the_shelf(bib_ids):
+    """How many of these records have a copy on the shelf (in one query)."""
+    if not bib_ids:
+        return 0
+    db = Item._meta.database
+    return db.execute_sql(f"SELECT count(DISTINCT bib_id) FROM item WHERE status = "
+                          f"'available' AND bib_id IN ({', '.join([db.param] * len(bib_ids))})",
+                          list(bib_ids)).fetchone()[0]
 
 
 def copies(bib_id):
@@ -174,13 +185,15 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
 def _page_and_facets(db, q, page, per_page, sort, filters):
     """(total, page ids, exact, facets) from one ranked query for the best FACET_HITS
     hits: the page is a slice of them (paging past them asks again), and the facets
-    count them. `facets["counted"]` says how many hits were counted."""
-    total, best, exact = search_ids(db, q, 1, FACET_HITS, sort, **filters)
+    count them from the rows that query read. `facets["counted"]` says how many hits
+    were counted."""
+    total, docs, exact = search_ids(db, q, 1, FACET_HITS, sort, docs=True, **filters)
+    best = [d[0] for d in docs]
     start = (page - 1) * per_page
     if start + per_page <= len(best) or len(best) == total:
         ids = best[start:start + per_page]
     else:
         ids = search_ids(db, q, page, per_page, sort, **filters)[1]
-    counted = backend(db).facets_of(db, best) if best else facet_counts([])
+    counted = facets_from(docs, on_the_shelf(best)) if best else facet_counts([])
     counted["counted"] = len(best)
     return total, ids, exact, counted

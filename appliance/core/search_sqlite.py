@@ -13,11 +13,12 @@ import json
 from .fold import fold, normalize, sort_key
 from .search_query import (
     BIB_COLUMNS,
+    FACET_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
+    Term,
     copy_summary,
     doc_filter,
-    facet_counts,
     filtered,
     indexable,
     item_filter,
@@ -28,6 +29,10 @@ from .search_query import (
 # weight is so heavy that a record matching the query's own diacritics ranks first.
 WEIGHTS = "0, 10.0, 6.0, 4.0, 3.0, 2.0, 1.0, 8.0, 4.0, 1000.0"
 DOC_COLUMNS = ("bib_id", "sort_key", "year", "language", "newest", "libraries", "item_types")
+# A page of a search is ranked among about this many matches, widened to hold this many
+# of each tier (`_lowest_rowid`).
+RANK_CAP = 2000
+TIER_HITS = 100
 
 
 def create_index(db):
@@ -155,65 +160,91 @@ def _ranked_expression(terms):
     return " AND ".join(parts)
 
 
-def search_ids(db, terms, page, per_page, sort, filters):
+def search_ids(db, terms, page, per_page, sort, filters, docs=False):
     """(total, [bib_id, ...], True: the total is exact) for one page of results, straight
-    from the index. The page and the total come from one query (a window count)."""
+    from the index; with `docs`, each hit is its row of FACET_COLUMNS."""
     limit = [per_page, (page - 1) * per_page]
     sql, args = _hits_sql(terms, filters)
     order = _order(sort)
+    cols = FACET_COLUMNS if docs else "d.bib_id"
     if not terms:
         # Browsing: the page is an index walk, which a window count would turn into a
         # sort of the whole catalogue; counting apart is cheaper.
         total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
-        rows = db.execute_sql(f"SELECT d.bib_id {sql} ORDER BY {order} LIMIT ? OFFSET ?",
+        rows = db.execute_sql(f"SELECT {cols} {sql} ORDER BY {order} LIMIT ? OFFSET ?",
                               args + limit).fetchall()
-        return total, [r[0] for r in rows], True
+        return total, _hits(rows, docs), True
     if sort == "relevance":
-        rows = _ranked_page(db, terms, filters, limit)
-    else:
-        rows = db.execute_sql(f"SELECT d.bib_id, count(*) OVER () {sql} ORDER BY {order} "
-                              "LIMIT ? OFFSET ?", args + limit).fetchall()
+        return (*_ranked_page(db, terms, filters, limit, docs), True)
+    rows = db.execute_sql(f"SELECT {cols}, count(*) OVER () {sql} ORDER BY {order} "
+                          "LIMIT ? OFFSET ?", args + limit).fetchall()
     if rows:
-        return rows[0][1], [r[0] for r in rows], True
+        return rows[0][-1], _hits([r[:-1] for r in rows], docs), True
     return db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0], [], True
 
 
-def _ranked_page(db, terms, filters, limit):
-    rank = [_ranked_expression(terms), f"bm25({WEIGHTS})"]
+def _hits(rows, docs):
+    return [tuple(r) for r in rows] if docs else [r[0] for r in rows]
+
+
+def _fts_hits(match, filters):
+    """(FROM/WHERE, args) of the index rows `f` matching `match` and the filters; the
+    record's row `d` is joined only when a filter reads it."""
     if not filtered(filters):
-        # Only the FTS table: SQLite sorts by rank inside FTS5 and reads no row it drops.
-        hits = db.execute_sql(
-            "SELECT rowid, count(*) OVER () FROM search_fts WHERE search_fts MATCH ? "
-            "AND rank MATCH ? ORDER BY rank LIMIT ? OFFSET ?", rank + limit).fetchall()
-        if not hits:
-            return []
-        ids = dict(db.execute_sql(
-            f"SELECT rowid, bib_id FROM search_doc WHERE rowid IN ({','.join('?' * len(hits))})",
-            [h[0] for h in hits]).fetchall())
-        return [(ids[r], total) for r, total in hits if r in ids]
+        return "FROM search_fts f WHERE search_fts MATCH ?", [match]
     dsql, dargs = doc_filter(filters)
     isql, iargs = item_filter(filters)
-    return db.execute_sql(
-        "SELECT d.bib_id, count(*) OVER () FROM search_fts f JOIN search_doc d ON "
-        f"d.rowid = f.rowid WHERE search_fts MATCH ? AND f.rank MATCH ?{dsql}{isql} "
-        "ORDER BY f.rank LIMIT ? OFFSET ?", rank + dargs + iargs + limit).fetchall()
+    return ("FROM search_fts f JOIN search_doc d ON d.rowid = f.rowid WHERE search_fts "
+            f"MATCH ?{dsql}{isql}", [match] + dargs + iargs)
 
 
-FACETS_SQL = (
-    "WITH h AS MATERIALIZED (SELECT d.bib_id, d.language, d.year, d.libraries, "
-    "d.item_types {hits}) "
-    "SELECT 'language', language, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'decade', (year / 10) * 10, count(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'library', j.value, count(*) FROM h, json_each(h.libraries) j GROUP BY 2 "
-    "UNION ALL SELECT 'item_type', j.value, count(*) FROM h, json_each(h.item_types) j "
-    "GROUP BY 2 "
-    "UNION ALL SELECT 'available', NULL, count(*) FROM h WHERE EXISTS (SELECT 1 FROM "
-    "item i WHERE i.bib_id = h.bib_id AND i.status = 'available')")
+def _tiers(terms):
+    """The matches a page must be able to draw on: those with every word in the title,
+    and, when the query carries diacritics, those matching them as typed (the exact
+    column's weight ranks them first)."""
+    out = [match_expression([Term(t.words, t.column or "title", t.prefix) for t in terms])]
+    if any(normalize(w) != fold(w) for t in terms for w in t.words):
+        out.append(match_expression(terms, exact=True))
+    return [m for m in out if m]
 
 
-def facets_of(db, bib_ids):
-    """Every facet over the given records (the best hits of a search) in one statement:
-    libraries and item types come from the per-record lists, not from the copies."""
-    hits = "FROM search_doc d WHERE d.bib_id IN (SELECT value FROM json_each(?))"
-    return facet_counts(db.execute_sql(FACETS_SQL.format(hits=hits),
-                                       [json.dumps(list(bib_ids))]).fetchall())
+def _lowest_rowid(db, terms, filters):
+    """The lowest index row a capped search ranks from.
+
+    Ranking reads each candidate's positions and size: every match of a common word
+    (40,000-60,000 of 200,000 records) costs 50-100 ms. A common query is ranked among
+    its newest RANK_CAP matches (FTS5 walks its rows newest first without ranking),
+    widened so that they hold at least TIER_HITS matches of each tier (or all of them):
+    the records that rank first are there when they exist. The candidates do not depend
+    on the page, so paging within them neither repeats nor skips a record."""
+    low = None
+    for k, match in ((RANK_CAP, match_expression(terms)),
+                     *((TIER_HITS, m) for m in _tiers(terms))):
+        sql, args = _fts_hits(match, filters)
+        found = db.execute_sql(f"SELECT min(rowid) FROM (SELECT f.rowid {sql} "
+                               "ORDER BY f.rowid DESC LIMIT ?)", args + [k]).fetchone()[0]
+        if found is not None:
+            low = found if low is None else min(low, found)
+    return low or 0
+
+
+def _ranked_page(db, terms, filters, limit, docs):
+    """(total, [bib_id, ...]): the total counted (no ranking, a few ms), the page ranked
+    by bm25 among the candidates `_lowest_rowid` bounds, or among every match for a page
+    past RANK_CAP."""
+    sql, args = _fts_hits(match_expression(terms), filters)
+    total = db.execute_sql(f"SELECT count(*) {sql}", args).fetchone()[0]
+    if not total or limit[1] >= total:
+        return total, []
+    capped = limit[0] + limit[1] <= RANK_CAP < total
+    low = _lowest_rowid(db, terms, filters) if capped else 0
+    sql, args = _fts_hits(_ranked_expression(terms), filters)
+    rows = db.execute_sql(
+        f"SELECT f.rowid {sql} AND f.rank MATCH ? AND f.rowid >= ? ORDER BY f.rank "
+        "LIMIT ? OFFSET ?", args + [f"bm25({WEIGHTS})", low] + limit).fetchall()
+    if not rows:
+        return total, []
+    found = {r[0]: r[1:] for r in db.execute_sql(
+        f"SELECT d.rowid, {FACET_COLUMNS if docs else 'd.bib_id'} FROM search_doc d WHERE "
+        f"d.rowid IN ({','.join('?' * len(rows))})", [r[0] for r in rows]).fetchall()}
+    return total, _hits([found[r] for (r,) in rows if r in found], docs)

@@ -84,6 +84,13 @@ def test_filters_and_facets(books, cat_ctx):
     assert dict(map(tuple, f["library"])) == {"PY-DH01": 2, "PY-DH02": 1}
     assert dict(map(tuple, f["item_type"])) == {"book": 2, "reference": 1}
     assert f["available"] == 3
+    assert f["language"] == [["vie", 3]] and f["decade"] == [[2010, 2], [2000, 1]]
+    for sort in ("title", "newest"):  # every way of reading hits carries what facets count
+        browse = search.search("", sort=sort, with_facets=True)["facets"]
+        assert browse["language"] == [["vie", 5], ["eng", 1]], sort
+        assert dict(map(tuple, browse["decade"]))[1980] == 1 and browse["available"] == 6
+        assert search.search("hoa", sort=sort, with_facets=True)["facets"] == f | {
+            "counted": 3}, sort
     # a copy going out changes availability and the available filter
     catalogue.save_item(cat_ctx, {"id": catalogue.get_item(cat_ctx, "DH0000").id,
                                   "status": "lost"})
@@ -149,7 +156,7 @@ def test_a_very_common_query_on_postgresql_ranks_the_first_matches_and_estimates
     monkeypatch.setattr(search_pg, "RANK_CAP", 6)
     monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
     capped = search.search("hoa", per_page=3)
-    if db_backend == "sqlite":  # FTS5 counts and ranks every match itself
+    if db_backend == "sqlite":  # FTS5 counts every match without ranking them: exact
         assert capped["total_exact"] and capped["total"] == 33
         return
     assert not capped["total_exact"] and capped["total"] == 33
@@ -178,3 +185,61 @@ def test_opac_says_about_when_the_total_is_an_estimate(client, db_backend, monke
         assert "5 biểu ghi" in html and "Khoảng" not in html
     else:
         assert "Khoảng 5 biểu ghi" in html
+
+
+def test_a_common_query_ranks_its_best_hits_first_whatever_their_age(
+        books, cat_ctx, db_backend, monkeypatch):
+    """Past the cap a page is ranked among some of the matches (SQLite: the newest ones,
+    widened to hold the records with every word in the title and those matching the
+    query's own diacritics); the records that rank first among all matches still do."""
+    from appliance.core import search_pg, search_sqlite
+
+    for n in range(12):  # newer records with the word only in their subjects
+        catalogue.save_bib(cat_ctx, {"title": f"Tuyển tập {n}", "subjects": ["Hoa"],
+                                     "language": "vie"})
+    every = {q: titles(q) for q in ("hóa", "hoa")}
+    assert every["hóa"][0] == "Hóa học đại cương" and len(every["hóa"]) == 15
+    monkeypatch.setattr(search_sqlite, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)  # the sample is the whole table
+    for q, ranked in every.items():
+        capped = search.search(q, per_page=3)
+        assert [r["title"] for r in capped["results"]] == ranked[:3], q
+        assert capped["total"] == len(ranked), q
+        assert capped["total_exact"] == (db_backend == "sqlite"), q
+    # the pages within the cap come from one ranking: none repeats
+    seen = [r["bib_id"] for p in (1, 2) for r in search.search("hoa", page=p, per_page=2)
+            ["results"]]
+    assert len(set(seen)) == 4
+    # past the cap, a page ranks every match: the last page holds the last hits
+    assert [r["title"] for r in search.search("hoa", page=5, per_page=3)["results"]] == \
+        every["hoa"][12:15]
+
+
+def test_a_common_query_on_postgresql_reads_its_newest_matches(
+        books, cat_ctx, db_backend, monkeypatch):
+    """When a sample says a query matches a large share of the catalogue, PostgreSQL
+    reads its newest matches by the primary key (a bitmap of every match costs more);
+    the planner's settings it changes for that are put back, inside a caller's
+    transaction too."""
+    from appliance.core import search_pg
+
+    made = [catalogue.save_bib(cat_ctx, {"title": f"Hoa dại {n}", "language": "vie"}).id
+            for n in range(30)]
+    if db_backend == "sqlite":
+        return  # SQLite ranks its newest matches whatever their share (the test above)
+    cat_ctx.db.execute_sql("ANALYZE search_doc")  # what autovacuum does on a live hub
+    monkeypatch.setattr(search_pg, "RANK_CAP", 4)
+    monkeypatch.setattr(search_pg, "SAMPLE_ROWS", 10**6)
+    with cat_ctx.db.atomic():
+        assert search_pg._expected(cat_ctx.db, *search_pg._hits_sql(search.parse("hoa"), {}))[1]
+        capped = search.search("hoa", per_page=3)
+        setting = cat_ctx.db.execute_sql("SELECT current_setting('enable_bitmapscan'), "
+                                         "current_setting('enable_seqscan')").fetchone()
+    assert setting == ("on", "on")
+    assert capped["total"] == 33 and not capped["total_exact"]
+    assert {r["bib_id"] for r in capped["results"]} <= set(made[-5:])
+    # a rare query still goes through the index, and counts exactly
+    assert not search_pg._expected(cat_ctx.db,
+                                   *search_pg._hits_sql(search.parse("kieu"), {}))[1]
+    assert search.search("kieu")["total"] == 1
