@@ -10,6 +10,8 @@ flock 9
 users=$(cat "$state.users" 2>/dev/null || echo 0)
 if [ -n "$ver" ]; then
     if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
+        # Room for several test runs at once: each hub test holds a pool of connections.
+        pg_conftool "$ver" main set max_connections 300 2>/dev/null
         pg_ctlcluster --skip-systemctl-redirect "$ver" main start && touch "$state.started"
     fi
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='thuvien'\"" | grep -q 1 ||
