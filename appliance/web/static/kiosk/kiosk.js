@@ -80,7 +80,7 @@
       });
     });
     var field = el.querySelector("[autofocus]");
-    if (field) field.focus();
+    if (field) field.focus({ preventScroll: true });  // the result above stays in sight
     feedback(el.dataset.outcome);
     resetIdle();
   }
