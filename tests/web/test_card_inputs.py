@@ -1,0 +1,44 @@
+"""Card numbers have letters (TV0001): no card field forces a digit keypad on a phone,
+nor lets the phone capitalise or spell-correct what is typed."""
+
+from html.parser import HTMLParser
+
+from tests.conftest import staff_login
+from tests.kiosk.conftest import login as kiosk_login
+
+
+class CardInputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.found = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("name") == "card" and attrs.get("type") != "hidden":
+            self.found.append(attrs)
+
+
+def card_inputs(html):
+    parser = CardInputs()
+    parser.feed(html)
+    return parser.found
+
+
+def check(client, path):
+    inputs = card_inputs(client.get(path).get_data(as_text=True))
+    assert inputs, f"{path} has no card field"
+    for attrs in inputs:
+        assert attrs.get("inputmode") in (None, "text"), f"{path}: {attrs}"
+        assert attrs.get("spellcheck") == "false", f"{path}: {attrs}"
+        assert attrs.get("autocapitalize") == "characters", f"{path}: {attrs}"
+
+
+def test_card_fields_of_the_opac_and_the_desk(client, ctx):
+    check(client, "/opac/login")
+    staff_login(client)
+    for path in ("/desk/", f"/desk/bibs/{ctx.bibs[0].id}", "/desk/patrons/new"):
+        check(client, path)
+
+
+def test_card_field_of_the_kiosk(app):
+    check(kiosk_login(app.test_client()), "/kiosk/")
