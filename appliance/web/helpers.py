@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..core.clock import LIBRARY_TZ
 from ..core.models import Library
+from . import sync_words
 
 STATUS_LABELS = {
     "available": _l("On the shelf"), "on_loan": _l("On loan"),
@@ -79,6 +80,6 @@ def register(app):
         return {"ctx": ctx, "status_label": lambda s: STATUS_LABELS.get(s, s),
                 "category_label": lambda c: CATEGORY_LABELS.get(c, c),
                 "item_type_label": lambda t: ITEM_TYPE_LABELS.get(t, t),
-                "library_name": library_name,
+                "library_name": library_name, "sync_error_text": sync_words.explain,
                 "clock_ok": ctx.clock.clock_ok(),
                 "has_endpoint": lambda name: name in app.view_functions}
