@@ -94,6 +94,10 @@ def test_one_loan_fits_the_screen(server, ctx, browser, size):
     scan(page, "1001", "session", "1001")
     assert page.locator(".result.ok").count() == 1
     assert in_view(page, ".result.ok"), "the ✔ of the loan is out of sight"
+    # a screen reader hears it from the live region that stays in the page
+    page.wait_for_function("() => document.getElementById('announce').textContent.length > 0")
+    assert "Truyện Kiều" in page.inner_text("#announce")
+    assert page.get_attribute("#announce", "aria-live") == "assertive"
     assert in_view(page, "#barcode") and page.evaluate("document.activeElement.id") == "barcode"
     assert overflow(page) == [0, 0], "the page with one loan scrolls"
     assert page.evaluate("window.scrollY") == 0

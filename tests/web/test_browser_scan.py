@@ -47,6 +47,9 @@ def test_three_copies_in_a_row_by_keystrokes(server, page, ctx, size):
         scan(page, barcode)
         assert page.locator(".flash.success").count() == 1, page.inner_text("main")
         assert in_view(page, ".flash.success"), f"scan {n}: the message is out of view"
+        described = page.get_attribute("#barcode", "aria-describedby")
+        assert described and page.inner_text(f"#{described}") == \
+            page.inner_text(".flash.success"), "the result is not read with the field"
         assert page.locator("#loans tbody tr").count() == n
     assert sorted(ln.item.barcode for ln in patrons.open_loans(patrons.find(ctx, "P0001"))) \
         == ["1001", "1002", "1003"]

@@ -11,6 +11,12 @@
       field.focus({ preventScroll: true });
     }
   }
+  // the result of the last action is read out with the field the focus lands on
+  var said = Array.prototype.map.call(document.querySelectorAll("main .flash"), function (el, i) {
+    el.id = el.id || "flash-" + i;
+    return el.id;
+  });
+  if (said.length) field.setAttribute("aria-describedby", said.join(" "));
   focusField();
   window.addEventListener("pageshow", focusField);
   if (!window.EventSource) return;
