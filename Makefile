@@ -19,8 +19,11 @@ $(VENV)/.devices: $(STAMP)
 	$(BIN)/pip install -q -e '.[devices]'
 	touch $@
 
+# make demo PORT=8090 HOST=0.0.0.0 (the data folder is demo-data/; delete it to start afresh)
+PORT ?= 8080
+HOST ?= 127.0.0.1
 demo: $(STAMP)
-	$(BIN)/thuvien demo
+	$(BIN)/thuvien demo --host $(HOST) --port $(PORT)
 
 system-deps:
 	bash scripts/install-system-deps.sh

@@ -219,14 +219,38 @@ def cmd_demo(args):
             lines.append(f"{username:8} {role:13} {password}")
         accounts.write_text("\n".join(lines) + "\n", encoding="utf-8")
         accounts.chmod(0o600)
-        print(f"{count} records, patron cards TV0001–TV0006 (PIN 1234)")
+        print(f"{count} records", flush=True)
     else:
         ctx = Context.open(data)
-    print("demo accounts (user, role, password):\n" + accounts.read_text(encoding="utf-8"))
+    url = f"http://{args.host}:{args.port}"
+    print(demo_guide(ctx, url, accounts.read_text(encoding="utf-8")), flush=True)
     if not args.no_serve:
-        url = f"http://{args.host}:{args.port}/"
         serve(ctx, args.host, args.port, args.sip2_port, args.threads,
-              banner=f"open {url} and log in as thuthu (Ctrl+C stops)")
+              banner=f"serving: open {url}/desk/ and log in as thuthu (Ctrl+C stops)")
+
+
+def demo_guide(ctx, url, accounts):
+    """Where to go, who to log in as, and what to scan: the demo's first minute."""
+    from ..core.models import Item, Loan
+
+    shelf = [i.barcode for i in Item.select(Item.barcode).where(Item.status == "available")
+             .order_by(Item.barcode).limit(4)]
+    lent = [(ln.item.barcode, ln.patron.card) for ln in
+            Loan.select().where(Loan.returned_at.is_null()).order_by(Loan.out_at).limit(2)]
+    rows = {"thuthu": "/desk/", "quanly": "/desk/", "kiosk": "/kiosk/"}
+    lines = ["demo accounts (user, role, password, where to log in):"]
+    for line in accounts.splitlines():
+        if line.strip():
+            lines.append(f"  {line}  {url}{rows.get(line.split()[0], '/')}")
+    lines += [f"desk: {url}/desk/   catalogue: {url}/opac/   kiosk: {url}/kiosk/",
+              "patron cards TV0001–TV0006, PIN 1234",
+              "copies on the shelf to lend: " + ", ".join(shelf)]
+    if lent:
+        lines.append("copies on loan to return: "
+                     + ", ".join(f"{code} ({card})" for code, card in lent))
+    lines.append("start afresh: stop the server, delete the data folder "
+                 f"({ctx.data_dir}) and run the demo again")
+    return "\n".join(lines)
 
 
 def cmd_verify(args):

@@ -5,6 +5,7 @@ import io
 
 from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import covers, labels
 from ..core import catalogue, events, marcio
@@ -139,7 +140,8 @@ def add_copies(bib_id):
     except DomainError as e:
         flash(i18n.translate(e), "error")
         return redirect(url_for("cataloguing.record", bib_id=bib.id))
-    flash(_("%(n)s copies added: %(barcodes)s.", n=len(made), barcodes=", ".join(made)),
+    flash(ngettext("%(num)s copy added: %(barcodes)s.", "%(num)s copies added: %(barcodes)s.",
+                   len(made), barcodes=", ".join(made)),
           "success")
     return redirect(url_for("cataloguing.labels_page", barcode=made))
 

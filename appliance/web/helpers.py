@@ -1,9 +1,14 @@
 """Template helpers: Vietnamese dates, labels for codes, the context in templates."""
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-from flask import g
+from flask import g, has_app_context
 from flask_babel import lazy_gettext as _l
+
+from ..core.clock import LIBRARY_TZ
+from ..core.models import Library
+from . import sync_words
 
 STATUS_LABELS = {
     "available": _l("On the shelf"), "on_loan": _l("On loan"),
@@ -20,8 +25,34 @@ ITEM_TYPE_LABELS = {"book": _l("Book"), "periodical": _l("Periodical"),
                     "manuscript": _l("Manuscript"), "*": _l("Any")}
 
 
+def libraries():
+    """{code: Library} of the town, read once per request (pages name libraries often)."""
+    if not has_app_context():
+        return {lib.code: lib for lib in Library.select()}
+    if "libraries" not in g:
+        g.libraries = {lib.code: lib for lib in Library.select()}
+    return g.libraries
+
+
+def library_name(code):
+    """A library's name as people know it; its code when the town has not told us."""
+    lib = libraries().get(code)
+    return lib.name if lib is not None and lib.name else code
+
+
+def local_zone():
+    """This library's time zone: every time a page shows is a time on its wall clock."""
+    ctx = g.get("ctx") if has_app_context() else None
+    lib = libraries().get(ctx.library) if ctx is not None else None
+    try:
+        return ZoneInfo(lib.timezone) if lib is not None and lib.timezone else LIBRARY_TZ
+    except (KeyError, ValueError):
+        return LIBRARY_TZ
+
+
 def vndate(value):
-    """dd/mm/yyyy as Vietnamese readers write dates."""
+    """dd/mm/yyyy as Vietnamese readers write dates; a time (UTC in the event log, the
+    device's offset elsewhere) in the library's time zone."""
     if not value:
         return ""
     if isinstance(value, str):
@@ -30,6 +61,8 @@ def vndate(value):
         except ValueError:
             return value
     if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(local_zone())
         return value.strftime("%d/%m/%Y %H:%M")
     return value.strftime("%d/%m/%Y")
 
@@ -47,5 +80,6 @@ def register(app):
         return {"ctx": ctx, "status_label": lambda s: STATUS_LABELS.get(s, s),
                 "category_label": lambda c: CATEGORY_LABELS.get(c, c),
                 "item_type_label": lambda t: ITEM_TYPE_LABELS.get(t, t),
+                "library_name": library_name, "sync_error_text": sync_words.explain,
                 "clock_ok": ctx.clock.clock_ok(), "clock_ahead": ctx.clock.ahead(),
                 "has_endpoint": lambda name: name in app.view_functions}

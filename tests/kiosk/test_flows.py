@@ -91,6 +91,18 @@ def test_return_with_hold_message_and_afi_reset(kiosk, ctx, daemon):
     assert daemon.afi() == [("E00400000000", 0x07)]
 
 
+def test_a_patron_returning_stays_in_return_mode(kiosk, ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkout(ctx, "P0001", "1002")
+    post(kiosk, "/kiosk/identify", card="P0001")
+    page = text(post(kiosk, "/kiosk/checkin", barcode="1001"))
+    assert 'data-mode="returns"' in page and 'action="/kiosk/checkin"' in page
+    assert 'action="/kiosk/checkout"' not in page
+    post(kiosk, "/kiosk/checkin", barcode="1001")  # scanned twice: not lent again
+    assert loans(ctx, "P0001") == ["1002"]
+    assert 'data-mode="session"' in text(kiosk.get("/kiosk/"))  # until they leave it
+
+
 def test_renew_only_own_loans_and_receipt(kiosk, ctx, daemon):
     circulation.checkout(ctx, "P0002", "1003")
     post(kiosk, "/kiosk/identify", card="P0001")

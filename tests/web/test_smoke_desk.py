@@ -110,7 +110,7 @@ def test_moving_expired_pickups_on_from_the_hold_shelf(client, ctx):
     token = login(client)
     r = client.post("/desk/holds/expire", data={"csrf_token": token}, follow_redirects=True,
                     query_string={"lang": "en"})
-    assert "1 expired pickups moved on." in r.get_data(as_text=True)
+    assert "1 expired pickup moved on." in r.get_data(as_text=True)  # one: no plural s
     assert Hold.get_by_id(hold.id).status == "expired"
 
 

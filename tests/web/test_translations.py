@@ -37,10 +37,10 @@ def extracted_msgids():
                     for lineno, message, _comments, _context in extract_from_file(
                             method, str(path), keywords=KEYWORDS,
                             options=options_map.get(pattern, {})):
-                        ids = message if isinstance(message, tuple) else (message,)
-                        for msgid in ids:
-                            if msgid:
-                                found.setdefault(msgid, f"{relative}:{lineno}")
+                        # a plural (ngettext) is one entry, found by its singular
+                        msgid = message[0] if isinstance(message, tuple) else message
+                        if msgid:
+                            found.setdefault(msgid, f"{relative}:{lineno}")
                 break
     return found
 
@@ -68,7 +68,9 @@ def test_every_msgid_of_the_core_and_the_desk_is_translated(msgids, catalog):
     untranslated = []
     for msgid, where in sorted(msgids.items(), key=lambda kv: kv[1]):
         message = catalog.get(msgid)
-        if message is None or not message.string or not message.string.strip() \
+        forms = message.string if message is not None and message.pluralizable else \
+            (message.string if message is not None else "",)
+        if message is None or not all(form and form.strip() for form in forms) \
                 or message.fuzzy:
             untranslated.append(f"{where}: {msgid!r}")
     assert not untranslated, "not translated in core.po:\n" + "\n".join(untranslated)
@@ -79,12 +81,17 @@ def test_translations_keep_their_placeholders(catalog):
     for message in catalog:
         if not message.id or not message.string:
             continue
-        msgid, msgstr = message.id, message.string
-        if set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(msgstr)):
-            wrong.append(f"{msgid!r} -> {msgstr!r}")
-        # Jinja formats every _() with %, so a stray % in a translation would break the page
-        if PLACEHOLDER.sub("", msgstr).count("%") != PLACEHOLDER.sub("", msgid).count("%"):
-            wrong.append(f"stray %: {msgid!r} -> {msgstr!r}")
+        # a plural's every form keeps the placeholders of its plural msgid (the form
+        # Vietnamese, with one form, always uses)
+        ids = message.id if message.pluralizable else (message.id,)
+        forms = message.string if message.pluralizable else (message.string,)
+        msgid = ids[-1]
+        for msgstr in forms:
+            if set(PLACEHOLDER.findall(msgid)) != set(PLACEHOLDER.findall(msgstr)):
+                wrong.append(f"{msgid!r} -> {msgstr!r}")
+            # Jinja formats every _() with %, so a stray % in a translation breaks the page
+            if PLACEHOLDER.sub("", msgstr).count("%") != PLACEHOLDER.sub("", msgid).count("%"):
+                wrong.append(f"stray %: {msgid!r} -> {msgstr!r}")
     assert not wrong, "\n".join(wrong)
 
 
@@ -131,3 +138,28 @@ def test_no_message_is_listed_twice_in_one_file():
         ids = re.findall(r'^msgid ((?:".*"\n)+)', po.read_text(encoding="utf-8") + "\n", re.M)
         twice = [i for i, n in Counter(ids).items() if n > 1 and i.strip() != '""']
         assert twice == [], f"{po.name}: {twice}"
+
+
+def test_counts_are_plural_in_english_and_vietnamese(client, ctx):
+    """ngettext: "1 record", "2 records" in English; Vietnamese has one form."""
+    import re as regex
+
+    from appliance.core import catalogue
+
+    def count(q, lang):
+        page = client.get(f"/opac/?q={q}&lang={lang}").get_data(as_text=True)
+        return regex.search(r'<p id="count">(.*?)</p>', page).group(1)
+
+    assert count("truyen+kieu", "en").endswith("1 record")
+    catalogue.save_bib(ctx, {"title": "Truyện Kiều (bản chú giải)", "authors": ["Nguyễn Du"],
+                             "language": "vie", "year": 2010})
+    assert count("truyen+kieu", "en").endswith("2 records")
+    assert count("truyen+kieu", "vi").endswith("2 biểu ghi")
+
+
+def test_desk_counts_are_plural(client, ctx):
+    from tests.conftest import staff_login
+    token = staff_login(client)
+    client.get("/desk/?lang=en")
+    r = client.post("/desk/holds/expire", data={"csrf_token": token}, follow_redirects=True)
+    assert "0 expired pickups moved on." in r.get_data(as_text=True)

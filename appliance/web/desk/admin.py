@@ -4,6 +4,7 @@ from datetime import date
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ...core import audit, holds, policy
 from ...core.catalogue import ITEM_TYPES
@@ -69,7 +70,8 @@ def calendar():
 @requires(*STAFF)
 def expire_holds():
     attempt(lambda: holds.expire_pickups(g.ctx),
-            lambda n: _("%(n)s expired pickups moved on.", n=n))
+            lambda n: ngettext("%(num)s expired pickup moved on.",
+                                "%(num)s expired pickups moved on.", n))
     return redirect(url_for("desk.hold_shelf"))
 
 

@@ -25,7 +25,9 @@ def checkout():
     attempt(lambda: circulation.checkout(g.ctx, card, barcode, actor=session.get("user")),
             lambda r: _("%(title)s lent until %(due)s.", title=r["title"],
                         due=_date(r["due_date"])))
-    return redirect(url_for("desk.patron", card=card) + "#scan")
+    # no "#scan" fragment: Chromium skips autofocus on a URL with one, and the scanner's
+    # next code would go nowhere
+    return redirect(url_for("desk.patron", card=card))
 
 
 @bp.route("/checkin", methods=["GET", "POST"])

@@ -32,7 +32,15 @@ def bib(bib_id):
                                        & (Hold.status << ("waiting", "ready")))
                    .order_by(Hold.placed_at))
     return render_template("desk/bib.html", bib=record, items=items, holds=waiting,
-                           item_types=ITEM_TYPES)
+                           item_types=ITEM_TYPES, due=due_dates([i.id for i in items]))
+
+
+def due_dates(item_ids):
+    """{item id: due date} of those copies now on loan."""
+    if not item_ids:
+        return {}
+    return dict(Loan.select(Loan.item, Loan.due_date)
+                .where((Loan.item << item_ids) & Loan.returned_at.is_null()).tuples())
 
 
 @bp.route("/bibs/<bib_id>/items", methods=["POST"])

@@ -142,7 +142,9 @@ def checkin():
             state.log_transaction("in", r["barcode"])
     state.set_results(results or [actions._refused("", _("Scan an item or lay it on the "
                                                          "pad."))])
-    return redirect(url_for("kiosk.start") if state.patron_card() else url_for("kiosk.returns"))
+    # return mode stays until the patron leaves it: the next scan is another return,
+    # never a loan of the copy just brought back
+    return redirect(url_for("kiosk.returns"))
 
 
 @bp.route("/renew", methods=["POST"])

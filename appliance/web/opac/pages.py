@@ -9,8 +9,9 @@ from flask_babel import gettext as _
 from ... import covers
 from ...core import catalogue, search
 from ...core.errors import DomainError
-from ...core.models import Bib, Item
+from ...core.models import Bib, Item, Loan
 from ..auth import public
+from ..helpers import library_name
 from . import bp
 
 FILTERS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
@@ -60,8 +61,9 @@ def json_ld(bib, copies):
         "businessFunction": "http://purl.org/goodrelations/v1#LeaseOut",
         "availability": "https://schema.org/" + ("InStock" if c["status"] == "available"
                                                  else "OutOfStock"),
-        "offeredBy": {"@type": "Library", "name": c["library"]},
-        "availableAtOrFrom": {"@type": "Place", "name": c["location"] or c["library"]}}
+        "offeredBy": {"@type": "Library", "name": library_name(c["library"])},
+        "availableAtOrFrom": {"@type": "Place",
+                              "name": c["location"] or library_name(c["library"])}}
         for c in copies]
     # "</" cannot close the script element from inside the data
     return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
@@ -75,8 +77,16 @@ def record(bib_id):
     except DomainError:
         abort(404)
     copies = search.copies(bib.id)
-    return render_template("opac/record.html", bib=bib, copies=copies,
+    return render_template("opac/record.html", bib=bib, copies=copies, due=due_dates(bib),
                            holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies))
+
+
+def due_dates(bib):
+    """{(library, barcode): due date} of the record's copies on loan (a date only: who
+    borrowed it is nobody's business here)."""
+    rows = (Loan.select(Item.library, Item.barcode, Loan.due_date).join(Item)
+            .where((Item.bib == bib.id) & Loan.returned_at.is_null()).tuples())
+    return {(library, barcode): due for library, barcode, due in rows}
 
 
 def new_items(limit=50):

@@ -80,9 +80,18 @@
       });
     });
     var field = el.querySelector("[autofocus]");
-    if (field) field.focus();
+    if (field) field.focus({ preventScroll: true });  // the result above stays in sight
     feedback(el.dataset.outcome);
+    announce(el);
     resetIdle();
+  }
+
+  // say each outcome to a screen reader through the region that stays in the page
+  function announce(el) {
+    var region = document.getElementById("announce"), results = el.querySelector(".results");
+    if (!region) return;
+    region.textContent = "";
+    if (results) setTimeout(function () { region.textContent = results.innerText; }, 50);
   }
 
   // --- device events -----------------------------------------------------------
