@@ -63,6 +63,26 @@ def _copy_history_indexes(db):
                        f"({dialect.json_text(db, 'body', key)}) WHERE kind = '{kind}'")
 
 
+def _condition_apart(db):
+    """A copy's condition (what staff set) gets its own column and clock; its status is
+    derived from it, the copy's loans, holds and journey (projector.DERIVED_STATUS)."""
+    from playhouse.migrate import SchemaMigrator
+    from playhouse.migrate import migrate as run
+
+    from . import projector
+
+    migrator = SchemaMigrator.from_database(db)
+    run(*(migrator.add_column("item", name, models.Item._meta.fields[name])
+          for name in ("condition", "transit_hlc")))
+    db.execute_sql("UPDATE item SET condition = status "
+                   "WHERE status IN ('lost', 'damaged', 'withdrawn')")
+    # the clock staff's status edits left is the condition's now (JSON text, keys unique)
+    db.execute_sql("""UPDATE item SET field_hlc = REPLACE(field_hlc, '"status":', '"condition":')
+                   WHERE field_hlc LIKE '%"status":%'""")
+    db.execute_sql("UPDATE item SET status = " + projector.DERIVED_STATUS.format(
+        transit="item.transit_to"))
+
+
 def _search_index(db):
     """The catalogue index with per-record facet lists, on PostgreSQL too."""
     search.rebuild_index(db)
@@ -78,6 +98,8 @@ MIGRATIONS = [
     (4, "loan rules and calendar kept in memory under a stamp", _memo_stamps),
     (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
     (6, "catalogue search index on PostgreSQL, facet lists per record", _search_index),
+    (8, "a copy's condition apart from its status, which loans and holds derive",
+     _condition_apart),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -110,9 +110,18 @@ class Item(BaseModel):
     item_type = pw.CharField(max_length=16, default="book")
     location = pw.CharField(null=True)
     call_number = pw.CharField(null=True)
+    # What staff set (available, lost, damaged, withdrawn): merged per field by its clock
+    # in field_hlc, like any edit.
+    condition = pw.CharField(max_length=16, default="available")
+    # What a reader sees, derived from `condition`, the open loan, a ready hold and
+    # `transit_to` by the projector alone (projector.STATUS_SQL): a copy's loans and
+    # holds never write it, so every order of the same events gives the same status.
     status = pw.CharField(max_length=16, default="available")
     accession_date = pw.CharField(max_length=10)
+    # Where a copy returned at another library travels to; last writer wins by
+    # `transit_hlc` (a return elsewhere sets it, a loan or its arrival home clears it).
     transit_to = pw.CharField(max_length=32, null=True)
+    transit_hlc = pw.BigIntegerField(default=0)
     field_hlc = JSONField(default=dict)
 
     class Meta:
