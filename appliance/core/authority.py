@@ -306,6 +306,8 @@ class Quarantine(BaseModel):
 
 def held_back():
     """The ids of events the log holds but state does not reflect (rebuild skips them)."""
+    if not Quarantine.table_exists():  # a database older than the check (a migration)
+        return []
     return Quarantine.select(Quarantine.event_id)
 
 

@@ -194,6 +194,36 @@ class Conflict(BaseModel):
     resolution = pw.TextField(null=True)
 
 
+class FieldEdit(BaseModel):
+    """One edit of one field of a record, as the projector received it: which value it
+    wrote, at which clock, and which stamp its editor saw (`base`). Edit conflicts are
+    worked out from these alone (projector.edit_conflicts), so every node holding the
+    same edits holds the same conflicts, whatever order they came in. A record's first
+    save is not an edit: every later edit saw it."""
+    id = pw.CharField(primary_key=True, max_length=36)  # of the event and the field
+    model = pw.CharField(max_length=16)
+    entity = pw.CharField(max_length=36)
+    field = pw.CharField(max_length=32)
+    hlc = pw.BigIntegerField()
+    base = pw.BigIntegerField()
+    value = JSONField(null=True)
+    event = pw.CharField(max_length=36)
+    library = pw.CharField(max_length=32)  # of the event: where the edit was typed
+    at = pw.CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("entity", "field"), False),)
+
+
+class Stamp(BaseModel):
+    """The clock and body of the event that last set a keyed row of settings (a loan rule,
+    a closed day), kept when the row is deleted too: an older event arriving later
+    changes nothing (last writer wins, a deletion included)."""
+    key = pw.CharField(primary_key=True, max_length=120)
+    hlc = pw.BigIntegerField()
+    body = pw.TextField()
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 class User(BaseModel):
@@ -226,6 +256,7 @@ class Setting(BaseModel):
     value = JSONField(null=True)
 
 
-STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict]
+STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
+                FieldEdit, Stamp]
 LOCAL_MODELS = [Event, User, PinAttempt, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

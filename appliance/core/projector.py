@@ -16,7 +16,19 @@ import peewee as pw
 
 from . import dialect, memo, search
 from .lookups import OPEN_LOAN
-from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
+from .models import (
+    Bib,
+    ClosedDay,
+    Conflict,
+    FieldEdit,
+    Hold,
+    Item,
+    Library,
+    Loan,
+    LoanRule,
+    Patron,
+    Stamp,
+)
 from .prepared import Prepared, by_key
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
@@ -171,26 +183,81 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
     for name, value in fields.items():
         # the stored value (a copy's record as its id, not the record loaded)
         held, stamp = row.__data__.get(name), stamps.get(name, 0)
-        concurrent = base.get(name, stamp) != stamp
-        if held == value and ev.hlc <= stamp:
-            continue
         if _wins(ev.hlc, value, stamp, held):
-            if concurrent and held != value:
-                _conflict(ev, "edit_conflict", body["id"], {
-                    "model": model.__name__, "field": name, "kept": value, "lost": held},
-                    suffix=name, io=io)
             setattr(row, name, value)
             stamps[name] = ev.hlc
-        elif held != value:
-            _conflict(ev, "edit_conflict", body["id"], {
-                "model": model.__name__, "field": name, "kept": held, "lost": value},
-                suffix=name, io=io)
     row.field_hlc = stamps
+    if not _is_edit(body):  # a second first save (a library set up at two places)
+        fields = {}
+    edits = [FieldEdit(id=str(uuid.uuid5(_NS, f"{ev.id}:{name}")), model=model.__name__,
+                       entity=body["id"], field=name, hlc=ev.hlc,
+                       base=int(base.get(name) or 0), value=value, event=ev.id,
+                       library=ev.library, at=body.get("at") or ev.wall)
+             for name, value in fields.items()]
+    owner = getattr(row, "library", None) or getattr(row, "code", None)
     if io is None:
         row.save()
+        _edited(edits, owner)
     else:
         io.keep(row)
+        io.edited(edits, owner)
     return row
+
+
+def _is_edit(body):
+    """Whether the event edits a record its editor held (rather than making it): said by
+    `new` since it was added; before, an edit's base held a stamp of the record."""
+    if "new" in body:
+        return not body["new"]
+    return any(body.get("base", {}).values())
+
+
+def _edited(edits, owner):
+    """Keep the edits, then work out the conflicts of the fields they wrote."""
+    if not edits:
+        return
+    FieldEdit.insert_many([e.__data__ for e in edits]).on_conflict_ignore().execute()
+    for edit in edits:
+        edit_conflicts(edit.model, edit.entity, edit.field, owner)
+
+
+def edit_conflicts(model_name, entity, field, owner):
+    """The conflicts of one field of a record, from its edits alone: an edit whose value
+    was lost — not the value that stands, and not one the standing edit's editor had
+    seen (it follows from it through `base`) — is a conflict, named by that edit. The
+    set is the same whichever order the edits came in; rows that no longer hold (a
+    later edit was made having seen the lost value) go."""
+    edits = list(FieldEdit.select().where((FieldEdit.entity == entity)
+                                          & (FieldEdit.field == field)))
+    final = max(edits, key=lambda e: (e.hlc, _order_key(e.value)))
+    by_hlc: dict[int, list] = {}
+    for edit in edits:
+        by_hlc.setdefault(edit.hlc, []).append(edit)
+    seen, stamp = set(), final.base
+    while stamp in by_hlc and stamp not in seen:  # the edits the standing one follows
+        seen.add(stamp)
+        stamp = min(e.base for e in by_hlc[stamp])
+    wanted = {}
+    for edit in edits:
+        if edit is final or edit.hlc in seen or edit.value == final.value:
+            continue
+        wanted[str(uuid.uuid5(_NS, f"edit_conflict:{edit.event}:{field}"))] = edit
+    held = {c.id: c for c in Conflict.select().where(
+        (Conflict.kind == "edit_conflict") & (Conflict.entity == entity))
+        if c.details.get("field") == field}
+    gone = [key for key in held if key not in wanted]
+    if gone:
+        Conflict.delete().where(Conflict.id << gone).execute()
+    for key, edit in wanted.items():
+        details = {"model": model_name, "field": field, "kept": final.value,
+                   "lost": edit.value}
+        if key in held:
+            if held[key].details != details:
+                Conflict.update(details=details).where(Conflict.id == key).execute()
+            continue
+        Conflict.insert(id=key, kind="edit_conflict", library=owner or edit.library,
+                        entity=entity, event=edit.event, details=details,
+                        created_at=edit.at).execute()
 
 
 def _created(ev, body):
@@ -287,6 +354,8 @@ class Records:
                     self.rows[(model, row.id)] = row
         self.new, self.dirty = {}, {}  # (model, id) -> row, in the order first written
         self.writes, self.indexed = [], {}
+        self.edits = []  # (FieldEdit, the record's library)
+        self.reckoned = set()
 
     def row(self, model, key):
         return self.rows.get((model, key))
@@ -311,6 +380,9 @@ class Records:
     def query(self, query):
         self.writes.append(query.sql())
 
+    def edited(self, edits, owner):
+        self.edits.extend((edit, owner) for edit in edits)
+
     def flush(self):
         statements = list(self.writes)
         for model in (Bib, Patron, Item):  # copies point at records
@@ -329,6 +401,13 @@ class Records:
         statements.extend((dialect.sql(_DERIVE), (key,))
                           for (model, key) in [*self.new, *self.dirty] if model is Item)
         dialect.run_many(statements)
+        for start in range(0, len(self.edits), _ROWS_PER_INSERT):
+            FieldEdit.insert_many([edit.__data__ for edit, _ in self.edits[
+                start:start + _ROWS_PER_INSERT]]).on_conflict_ignore().execute()
+        for edit, owner in self.edits:  # the conflicts of each field edited, once
+            if (edit.entity, edit.field) not in self.reckoned:
+                self.reckoned.add((edit.entity, edit.field))
+                edit_conflicts(edit.model, edit.entity, edit.field, owner)
         for bib_id in self.indexed:
             search.on_bib_changed(Bib._meta.database, bib_id)
 
@@ -714,8 +793,22 @@ def _hold_ended(status):
 
 # Policy and calendar.
 
+def _latest(key, ev, body):
+    """Whether this event is the latest word on a keyed row of settings (and if so, mark
+    it so): an older one arriving after it changes nothing."""
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    held = Stamp.get_or_none(Stamp.key == key)
+    if held is not None and not _wins(ev.hlc, text, held.hlc, held.body):
+        return False
+    Stamp.insert(key=key, hlc=ev.hlc, body=text).on_conflict(
+        conflict_target=[Stamp.key], update={Stamp.hlc: ev.hlc, Stamp.body: text}).execute()
+    return True
+
+
 def rule_saved(ev, body):
     rule_id = "|".join((body["library"], body["category"], body["item_type"]))
+    if not _latest("rule:" + rule_id, ev, body):
+        return
     memo.renew("policy")
     LoanRule.delete().where(LoanRule.id == rule_id).execute()
     if not body.get("deleted"):
@@ -726,6 +819,8 @@ def rule_saved(ev, body):
 
 def calendar_saved(ev, body):
     day_id = f"{body['library']}|{body['day']}"
+    if not _latest("day:" + day_id, ev, body):
+        return
     memo.renew("policy")
     ClosedDay.delete().where(ClosedDay.id == day_id).execute()
     if body.get("closed", True):

@@ -124,6 +124,8 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.execute("DROP INDEX event_hold_trapped")
     con.execute("ALTER TABLE item DROP COLUMN condition")  # added by schema 8
     con.execute("ALTER TABLE item DROP COLUMN transit_hlc")
+    con.execute("DROP TABLE field_edit")
+    con.execute("DROP TABLE stamp")
     con.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
     con.commit()
     con.close()
