@@ -37,9 +37,11 @@ INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
      Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
 RETURN_LOAN = Prepared(Loan, lambda at, fee, loan_id: Loan.update(
     returned_at=at, fee=fee).where((Loan.id == loan_id) & Loan.returned_at.is_null()), 3)
-# A second return of one loan keeps the earliest: the same whichever arrives first.
-EARLIER_RETURN = Prepared(Loan, lambda at, fee, loan_id, at_: Loan.update(
-    returned_at=at, fee=fee).where((Loan.id == loan_id) & (Loan.returned_at > at_)), 4)
+# A second return of one loan keeps the earliest (at the same second, the lower fee):
+# the same whichever arrives first.
+EARLIER_RETURN = Prepared(Loan, lambda at, fee, loan_id, at_, at__, fee_: Loan.update(
+    returned_at=at, fee=fee).where((Loan.id == loan_id) & (
+        (Loan.returned_at > at_) | ((Loan.returned_at == at__) & (Loan.fee > fee_)))), 6)
 
 # A copy's status, derived from what it is made of, in the order a reader needs it: a
 # condition staff set (lost, damaged, withdrawn) says most, then an open loan, a ready
@@ -516,7 +518,7 @@ class Direct:
 
     def close_earlier(self, at, fee, loan_id):
         """A second return of a returned loan: the earlier of the two stands."""
-        EARLIER_RETURN.execute(at, fee, loan_id, at)
+        EARLIER_RETURN.execute(at, fee, loan_id, at, at, fee)
 
     def lend(self, values):
         """Store a loan (INSERT_LOAN's values): its copy is here, and out on a loan."""
@@ -604,7 +606,12 @@ class Batched(Direct):
 
     def close_earlier(self, at, fee, loan_id):
         loan = self.loans.get(loan_id)
-        if loan is not None and loan[1] is not None and loan[1] > at:
+        if loan is None or loan[1] is None:
+            return
+        held_fee = (self.made.get(loan_id) or self.changed.get(loan_id) or {}).get("fee")
+        if held_fee is None:  # as stored: fetched when the run needs it
+            held_fee = _fetch("SELECT id, fee FROM loan WHERE id IN ({})", [loan_id])[0][1]
+        if (loan[1], held_fee) > (at, fee):
             self._change(loan_id, returned_at=at, fee=fee)
 
     def end(self, loan_id, at):

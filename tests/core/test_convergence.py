@@ -79,7 +79,7 @@ def sqlite_memory():
 
 # One step of a history: (what, device, a, b), `a` and `b` read by each action.
 STEPS = st.tuples(
-    st.sampled_from(["checkout"] * 3 + ["checkin"] * 2 + ["return_elsewhere"] * 2
+    st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
                        "resolve", "tick"]),
@@ -171,14 +171,14 @@ def _checkin(town, ctx, a, b):
 def _return_elsewhere(town, ctx, a, b):
     """Another library's copy handed in here: what the desk records for it (the return,
     and the way home)."""
-    other = [lib for lib in LIBRARIES if lib != ctx.library][a % 2]
-    item = Item.get_or_none((Item.library == other) & (Item.barcode == f"{other[-3:]}C{b % 2}"))
-    loan = item and Loan.get_or_none((Loan.item == item.id) & Loan.returned_at.is_null())
-    if loan:
-        events.record(ctx, "loan.in", {"loan_id": loan.id, "item_id": item.id,
+    out = list(Loan.select(Loan, Item).join(Item).where(
+        (Item.library != ctx.library) & Loan.returned_at.is_null()).order_by(Loan.id))
+    if out:
+        loan = out[(a * 12 + b) % len(out)]
+        events.record(ctx, "loan.in", {"loan_id": loan.id, "item_id": loan.item.id,
                                        "at": ctx.clock.iso_now(), "fee": 0,
-                                       "transit_to": item.library, "actor": None},
-                      library=item.library)
+                                       "transit_to": loan.item.library, "actor": None},
+                      library=loan.item.library)
 
 
 def _renew(town, ctx, a, b):
@@ -348,15 +348,6 @@ SKEWS = st.tuples(*[st.integers(-6, 6)] * 3)
        seed=st.integers(0, 2**32 - 1))
 def test_every_order_of_the_towns_events_gives_the_same_state(skews, steps, seed):
     check_town(skews, steps, seed)
-
-
-@settings(settings.get_profile("convergence"), max_examples=15)
-@given(skews=SKEWS, steps=st.lists(STEPS, min_size=20, max_size=80),
-       seed=st.integers(0, 2**32 - 1))
-def test_two_desks_of_one_library_converge_too(skews, steps, seed):
-    """Two devices of one library lend the same copy, return it twice and renew one
-    loan past the limit without seeing each other: conflicts, the same on every node."""
-    check_town(skews, steps, seed, libraries=(LIBRARIES[0], LIBRARIES[0], LIBRARIES[1]))
 
 
 def test_a_lost_mark_and_a_return_elsewhere_agree_in_both_orders():
