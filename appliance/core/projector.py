@@ -733,12 +733,12 @@ def loan_in(ev, body, io=DIRECT):
     closed = loan_id and io.close(body["at"], body.get("fee", 0), loan_id)
     if not closed:
         earlier = io.returned(loan_id) if loan_id else False
-        if earlier:  # returned twice: the earlier return stands, whichever came first
+        if earlier:  # returned twice: the earliest return stands, whichever came first
             io.close_earlier(body["at"], body.get("fee", 0), loan_id)
-            first, second = sorted([earlier, body["at"]])
+            # one conflict per loan, saying no more than every node knows of it (which
+            # two of three returns met first depends on arrival); the loan shows the rest
             _conflict(ev, "returned_not_on_loan", body["item_id"], {
-                "loan_id": loan_id, "at": second, "earlier_return": first},
-                io=io, key=loan_id)
+                "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
         else:
             _conflict(ev, "returned_not_on_loan", body["item_id"], {
                 "loan_id": body.get("loan_id"), "at": body["at"], "earlier_return": None},

@@ -7,11 +7,13 @@ with batches sent twice and batches sent too early — and every node must end w
 same state and the same conflicts (`verify.digest`), equal to the devices' own once
 they have all synced, and to a rebuild in (hlc, origin, seq) order."""
 
+import contextlib
 import os
 import random
 from datetime import datetime, timezone
 
 import peewee as pw
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +32,7 @@ from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
 from appliance.core.models import Conflict, Event, Hold, Item, Loan
+from tests.sync.syncsupport import hub_database
 
 LIBRARIES = ("PY-A01", "PY-B02", "PY-C03")
 START_MS = int(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc).timestamp() * 1000)
@@ -90,7 +93,7 @@ class Town:
     """Three devices, one per library (or two of one library, `libraries`), each with its
     clock `skew` hours off."""
 
-    def __init__(self, skews, factory=sqlite_memory, libraries=LIBRARIES):
+    def __init__(self, skews, libraries=LIBRARIES, factory=sqlite_memory):
         self.devices = [Node(factory, lib, f"{lib.lower()}-dev{n}", skew * HOUR_MS)
                         for n, (lib, skew) in enumerate(zip(libraries, skews, strict=True))]
         self.clock_ms = START_MS
@@ -305,8 +308,10 @@ def differing(expected, got):
     return "\n".join(verify.differences(expected, got))
 
 
-def check_town(skews, steps, seed, factory=sqlite_memory, orders=3, libraries=LIBRARIES):
-    town = Town(skews, factory, libraries)
+def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
+    """Devices on SQLite (as branches are); the replaying nodes on `node_factory`'s
+    database (a hub's: SQLite or PostgreSQL)."""
+    town = Town(skews)
     nodes = []
     try:
         for what, d, a, b in steps:
@@ -315,7 +320,7 @@ def check_town(skews, steps, seed, factory=sqlite_memory, orders=3, libraries=LI
         rng = random.Random(seed)
         snapshots = []
         for n in range(orders):
-            node = Node(factory, "PY-HUB", f"node-{n}", role="hub")
+            node = Node(node_factory, "PY-HUB", f"node-{n}", role="hub")
             nodes.append(node)
             order = causal_order(chains, needs, rng)
             if n % 2 == 0:
@@ -367,3 +372,21 @@ def test_a_lost_mark_and_a_return_elsewhere_agree_in_both_orders():
         assert Loan.get(Loan.item == copy.id).returned_at is not None
     finally:
         town.close()
+
+
+@pytest.mark.postgres
+def test_orders_agree_on_postgresql():
+    """Fewer examples with the nodes on the hub's PostgreSQL: the set-wise ingest and the
+    plain SQL of the loan path there."""
+    with contextlib.ExitStack() as schemas:
+        def postgresql():
+            return dbmod.connect(schemas.enter_context(hub_database("postgresql")))
+
+        @settings(settings.get_profile("convergence"), max_examples=int(os.environ.get(
+            "THUVIEN_CONVERGENCE_PG_EXAMPLES", "6")))
+        @given(skews=SKEWS, steps=st.lists(STEPS, min_size=20, max_size=60),
+               seed=st.integers(0, 2**32 - 1))
+        def run(skews, steps, seed):
+            check_town(skews, steps, seed, orders=2, node_factory=postgresql)
+
+        run()
