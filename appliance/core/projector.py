@@ -4,8 +4,9 @@ Local events and events from the hub or other branches pass through `apply`, so
 `thuvien rebuild` (replaying the log in order) gives the very same rows. Loans are
 facts of the physical world: a contradiction is applied by a fixed rule and leaves a
 Conflict row with both sides, never a dropped event. Record edits are
-last-writer-wins per field by HLC; the losing value is kept in a Conflict when the
-two edits did not see each other."""
+last-writer-wins per field by HLC; an edit whose value was lost without the winning
+editor having seen it is kept in a Conflict. Whatever order the same events arrive in,
+the rows come out the same (docs/sync.md, "Convergence", names the one case left)."""
 
 import functools
 import json
@@ -136,11 +137,11 @@ def _apply_run(group, run):
     io.flush()
 
 
-def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None, key=None):
+def _conflict(ev, kind, entity, details, other_event=None, io=None, key=None):
     """A conflict row. `key`: what names it whichever of its events arrives last (two
     loans of a copy, a loan), so every node holds it under one id; otherwise the event
     that alone makes it."""
-    name = f"{kind}:{key}" if key is not None else f"{ev.id}:{kind}:{suffix}"
+    name = f"{kind}:{key}" if key is not None else f"{ev.id}:{kind}:"  # ids as before
     query = Conflict.insert(
         id=str(uuid.uuid5(_NS, name)), kind=kind, library=ev.library,
         entity=entity, event=ev.id, other_event=other_event, details=details,
