@@ -106,7 +106,7 @@ def state_matches_rebuild(ctx, orders=(LOG_ORDER, CLOCK_ORDER)):
     holding them can disagree."""
     held = snapshot()
     db = database_proxy.obj
-    faults = []
+    faults: list[str] = []
     for order in orders:
         with db.atomic() as txn:
             clear_state()
