@@ -59,6 +59,8 @@ DERIVED_STATUS = """CASE WHEN item.condition <> 'available' THEN item.condition
     ELSE 'available' END"""
 _DERIVE = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
            + " WHERE id = ?")
+_DERIVE_MANY = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
+                + " WHERE id IN ({})")
 STAFF_CONDITIONS = ("available", "lost", "damaged", "withdrawn")
 # A hold only moves up this list, so its end is the same whichever event arrives first
 # (a pickup beats a cancel made elsewhere at the same time).
@@ -401,8 +403,11 @@ class Records:
                                             for f in model._meta.sorted_fields
                                             if not f.primary_key}).where(
                 model._meta.primary_key == row.id).sql())
-        statements.extend((dialect.sql(_DERIVE), (key,))
-                          for (model, key) in [*self.new, *self.dirty] if model is Item)
+        copies = [key for (model, key) in [*self.new, *self.dirty] if model is Item]
+        for start in range(0, len(copies), _IN_CHUNK):  # their status, after the rows
+            chunk = copies[start:start + _IN_CHUNK]
+            statements.append((dialect.sql(_DERIVE_MANY.format(", ".join("?" * len(chunk)))),
+                               tuple(chunk)))
         dialect.run_many(statements)
         for start in range(0, len(self.edits), _ROWS_PER_INSERT):
             FieldEdit.insert_many([edit.__data__ for edit, _ in self.edits[
