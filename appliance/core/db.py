@@ -71,11 +71,13 @@ def _condition_apart(db):
     from . import verify
 
     # In plain SQL: peewee's migrator makes a column NOT NULL on SQLite by copying the
-    # table, which the loans' foreign keys to the copies forbid.
-    db.execute_sql("ALTER TABLE item ADD COLUMN condition VARCHAR(16) NOT NULL "
-                   "DEFAULT 'available'")
-    db.execute_sql("ALTER TABLE item ADD COLUMN transit_hlc BIGINT NOT NULL DEFAULT 0")
-    db.create_tables([models.FieldEdit, models.Stamp])
+    # table, which the loans' foreign keys to the copies forbid. Only what is missing.
+    held = {c.name for c in db.get_columns("item")}
+    for name, kind in (("condition", "VARCHAR(16) NOT NULL DEFAULT 'available'"),
+                       ("transit_hlc", "BIGINT NOT NULL DEFAULT 0")):
+        if name not in held:
+            db.execute_sql(f"ALTER TABLE item ADD COLUMN {name} {kind}")
+    db.create_tables([models.FieldEdit, models.Stamp], safe=True)
     verify.clear_state()
     verify.replay(None)
 

@@ -43,7 +43,7 @@ PATRONS = 2  # cards of each library
 
 # CI runs a fixed, derandomised set of examples: the same every run, so never flaky.
 settings.register_profile("convergence", max_examples=int(os.environ.get(
-    "THUVIEN_CONVERGENCE_EXAMPLES", "40")), deadline=None, derandomize=True,
+    "THUVIEN_CONVERGENCE_EXAMPLES", "40")), deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     # A history that fails is printed whole; shrinking one takes minutes (set
     # THUVIEN_CONVERGENCE_SHRINK=1 to have the smallest).
