@@ -90,16 +90,13 @@ STEPS = st.tuples(
 
 
 class Town:
-    """Three devices, one per library (or two of one library, `libraries`), each with its
-    clock `skew` hours off."""
+    """Three devices, one per library, each with its clock `skew` hours off."""
 
-    def __init__(self, skews, libraries=LIBRARIES, factory=sqlite_memory):
-        self.devices = [Node(factory, lib, f"{lib.lower()}-dev{n}", skew * HOUR_MS)
-                        for n, (lib, skew) in enumerate(zip(libraries, skews, strict=True))]
+    def __init__(self, skews):
+        self.devices = [Node(sqlite_memory, lib, f"{lib.lower()}-dev", skew * HOUR_MS)
+                        for lib, skew in zip(LIBRARIES, skews, strict=True)]
         self.clock_ms = START_MS
-        firsts = [d for n, d in enumerate(self.devices)
-                  if d.ctx.library not in libraries[:n]]  # one sets each library up
-        for device in firsts:
+        for device in self.devices:
             ctx = device.enter()
             datadir.save_library(ctx, ctx.library, f"Thư viện {ctx.library}")
             policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=3,
@@ -111,7 +108,7 @@ class Town:
         self.bibs = [catalogue.save_bib(first, {"title": f"Sách {n}", "language": "vie"}).id
                      for n in range(BIBS)]
         self.sync_all()
-        for device in firsts:
+        for device in self.devices:
             ctx = device.enter()
             for n in range(COPIES):
                 catalogue.save_item(ctx, {"bib": self.bibs[n % BIBS],
@@ -142,7 +139,7 @@ class Town:
             device.now_ms = self.clock_ms
 
     def step(self, what, d, a, b):
-        device = self.devices[d % len(self.devices)]
+        device = self.devices[d]
         ctx = device.enter()
         try:
             ACTIONS[what](self, ctx, a, b)
@@ -232,7 +229,7 @@ def _resolve(town, ctx, a, b):
 
 
 def _sync(town, ctx, a, b):
-    source = town.devices[a % len(town.devices)]
+    source = town.devices[a % 3]
     if source.ctx is not ctx:
         town.sync(next(d for d in town.devices if d.ctx is ctx), source)
 
