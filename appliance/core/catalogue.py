@@ -13,7 +13,7 @@ from .prepared import Prepared
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
               "series", "notes", "marc", "control_number", "local_history", "deleted")
-ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "status",
+ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "condition",
                "accession_date")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
 STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
@@ -108,6 +108,8 @@ def get_item(ctx, barcode, library=None):
 @events.command
 def save_item(ctx, data):
     """Add a copy (no id) or edit one; returns the Item row."""
+    if "status" in data and "condition" not in data:  # what staff set, as forms call it
+        data = dict(data, condition=data["status"])
     current = Item.get_or_none(Item.id == data["id"]) if data.get("id") else None
     if data.get("id") and current is None:
         raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."),
@@ -119,7 +121,7 @@ def save_item(ctx, data):
                           barcode=current.barcode if current else data.get("barcode"))
     if current is None:
         fields.setdefault("item_type", "book")
-        fields.setdefault("status", "available")
+        fields.setdefault("condition", "available")
         fields.setdefault("accession_date", ctx.clock.today().isoformat())
         fields["library"] = library
         if "bib" not in fields:
@@ -136,26 +138,38 @@ def save_item(ctx, data):
     if fields.get("item_type") not in (None, *ITEM_TYPES):
         raise Invalid("bad_item_type", N_("Unknown item type: %(item_type)s."),
                       item_type=fields["item_type"])
-    if "status" in fields:
-        _check_status(current, fields["status"])
+    if "condition" in fields:
+        _check_status(current, fields["condition"])
     return records.save(ctx, "item.saved", Item, "id", current.id if current else new_id(),
                         fields, library=library)
 
 
-def _check_status(current, status):
-    if status not in STAFF_STATUSES:
+def _check_status(current, condition):
+    """What staff may set: a copy on loan or on the hold shelf may only be marked lost
+    (its loan stays open until it comes back)."""
+    if condition not in STAFF_STATUSES:
         raise Invalid("bad_status", N_("Staff can set a copy to available, lost, damaged or "
                                        "withdrawn."))
-    if current and current.status == status:
+    if current and current.condition == condition:
         return
-    if current and current.status in ("on_loan", "on_hold_shelf") and status != "lost":
+    if current and current.status in ("on_loan", "on_hold_shelf") and condition != "lost":
         raise Invalid("item_busy", N_("Return the copy or clear its hold first."))
 
 
 @events.command
 def set_status(ctx, barcode, status):
+    """Staff set a copy's condition; "available" on a copy travelling home also says it
+    has arrived."""
     item = get_item(ctx, barcode)
-    return save_item(ctx, {"id": item.id, "status": status})
+    if status == "available" and item.transit_to and item.library == ctx.library:
+        received(ctx, item)
+    return save_item(ctx, {"id": item.id, "condition": status})
+
+
+def received(ctx, item):
+    """A copy returned elsewhere is back home: it is no longer in transit."""
+    events.record(ctx, "item.received", {"item_id": item.id, "at": ctx.clock.iso_now()},
+                  library=item.library)
 
 
 def holds_count(bib):
@@ -183,10 +197,20 @@ def copy_history(item, limit=50):
         entry = {"at": body.get("at") or wall, "origin": origin, "kind": kind}
         if kind == "hold.trapped":
             entry.update(card=held_for.get(body["hold_id"]), pickup_by=body["pickup_by"])
+        elif kind == "item.saved":
+            entry.update(fields=_as_condition(body["fields"]))
         else:
-            entry.update(fields=body["fields"])
+            entry.update(fields={})
         history.append(entry)
     return history
+
+
+def _as_condition(fields):
+    """An edit of a copy as it reads now: staff's `status` was its condition."""
+    if "status" in fields and "condition" not in fields:
+        fields = dict(fields)
+        fields["condition"] = fields.pop("status")
+    return fields
 
 
 def title_of(item):

@@ -4,7 +4,7 @@ from datetime import date
 
 import peewee as pw
 
-from . import events, holds, patrons, policy, townwide
+from . import catalogue, events, holds, patrons, policy, records, townwide
 from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
@@ -77,7 +77,7 @@ def _check_patron(ctx, patron):
 
 def _check_item(item, patron):
     """The ready hold on the copy, if it is this patron's; refuses what may not be lent."""
-    if item.status == "on_loan":
+    if item.loan_id is not None:
         if item.loan_patron == patron.id:
             _refuse("already_on_loan", N_("%(barcode)s is already on loan to this patron."),
                     barcode=item.barcode)
@@ -145,6 +145,8 @@ def _fee(rule, due_date, today):
 def checkin(ctx, barcode, actor=None):
     item = _copy(ctx, barcode)
     if item.loan_id is None:
+        if item.transit_to and item.library == ctx.library:  # home from a return elsewhere
+            catalogue.received(ctx, item)
         return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
                 "transit": None, "fee": 0, "was_on_loan": False}
     rule = policy.rule_for(item.library, item.borrower_category, item.item_type)
@@ -155,6 +157,9 @@ def checkin(ctx, barcode, actor=None):
             "actor": actor}
     with events.writing(ctx):
         events.record(ctx, "loan.in", body, library=item.library)
+        if item.condition == "lost" and not transit:  # it was lost and is back: found
+            records.save(ctx, "item.saved", Item, "id", item.id, {"condition": "available"},
+                         library=item.library)
         hold = None if transit else holds.trap(ctx, item)
     return {"loan_id": item.loan_id, "item": item.barcode, "title": title_of(item),
             "patron": item.borrower_card, "fee": body["fee"], "transit": transit,

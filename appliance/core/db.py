@@ -63,6 +63,25 @@ def _copy_history_indexes(db):
                        f"({dialect.json_text(db, 'body', key)}) WHERE kind = '{kind}'")
 
 
+def _condition_apart(db):
+    """A copy's condition (what staff set) gets its own column and clock, its status is
+    derived (projector.DERIVED_STATUS), and edit conflicts come from each field's edits
+    (FieldEdit): state is rebuilt from the log once, so it is what the rules of now make
+    of it. Conflicts named anew (two loans of a copy, edits) show as open again."""
+    from . import verify
+
+    # In plain SQL: peewee's migrator makes a column NOT NULL on SQLite by copying the
+    # table, which the loans' foreign keys to the copies forbid. Only what is missing.
+    held = {c.name for c in db.get_columns("item")}
+    for name, kind in (("condition", "VARCHAR(16) NOT NULL DEFAULT 'available'"),
+                       ("transit_hlc", "BIGINT NOT NULL DEFAULT 0")):
+        if name not in held:
+            db.execute_sql(f"ALTER TABLE item ADD COLUMN {name} {kind}")
+    db.create_tables([models.FieldEdit, models.Stamp], safe=True)
+    verify.clear_state()
+    verify.replay(None)
+
+
 def _search_index(db):
     """The catalogue index with per-record facet lists, on PostgreSQL too."""
     search.rebuild_index(db)
@@ -97,6 +116,8 @@ MIGRATIONS = [
     (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
     (6, "catalogue search index on PostgreSQL, facet lists per record", _search_index),
     (7, "other libraries' patron data stays at their home library", _patron_data_home),
+    (8, "a copy's condition apart from its status, which loans and holds derive",
+     _condition_apart),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -110,9 +110,18 @@ class Item(BaseModel):
     item_type = pw.CharField(max_length=16, default="book")
     location = pw.CharField(null=True)
     call_number = pw.CharField(null=True)
+    # What staff set (available, lost, damaged, withdrawn): merged per field by its clock
+    # in field_hlc, like any edit.
+    condition = pw.CharField(max_length=16, default="available")
+    # What a reader sees, derived from `condition`, the open loan, a ready hold and
+    # `transit_to` by the projector alone (projector.STATUS_SQL): a copy's loans and
+    # holds never write it, so every order of the same events gives the same status.
     status = pw.CharField(max_length=16, default="available")
     accession_date = pw.CharField(max_length=10)
+    # Where a copy returned at another library travels to; last writer wins by
+    # `transit_hlc` (a return elsewhere sets it, a loan or its arrival home clears it).
     transit_to = pw.CharField(max_length=32, null=True)
+    transit_hlc = pw.BigIntegerField(default=0)
     field_hlc = JSONField(default=dict)
 
     class Meta:
@@ -185,6 +194,36 @@ class Conflict(BaseModel):
     resolution = pw.TextField(null=True)
 
 
+class FieldEdit(BaseModel):
+    """One edit of one field of a record, as the projector received it: which value it
+    wrote, at which clock, and which stamp its editor saw (`base`). Edit conflicts are
+    worked out from these alone (projector.edit_conflicts), so every node holding the
+    same edits holds the same conflicts, whatever order they came in. A record's first
+    save is not an edit: every later edit saw it."""
+    id = pw.CharField(primary_key=True, max_length=36)  # of the event and the field
+    model = pw.CharField(max_length=16)
+    entity = pw.CharField(max_length=36)
+    field = pw.CharField(max_length=32)
+    hlc = pw.BigIntegerField()
+    base = pw.BigIntegerField()
+    value = JSONField(null=True)
+    event = pw.CharField(max_length=36)
+    library = pw.CharField(max_length=32)  # of the event: where the edit was typed
+    at = pw.CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("entity", "field"), False),)
+
+
+class Stamp(BaseModel):
+    """The clock and body of the event that last set a keyed row of settings (a loan rule,
+    a closed day), kept when the row is deleted too: an older event arriving later
+    changes nothing (last writer wins, a deletion included)."""
+    key = pw.CharField(primary_key=True, max_length=120)
+    hlc = pw.BigIntegerField()
+    body = pw.TextField()
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 class User(BaseModel):
@@ -217,6 +256,7 @@ class Setting(BaseModel):
     value = JSONField(null=True)
 
 
-STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict]
+STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
+                FieldEdit, Stamp]
 LOCAL_MODELS = [Event, User, PinAttempt, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

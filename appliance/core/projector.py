@@ -4,27 +4,67 @@ Local events and events from the hub or other branches pass through `apply`, so
 `thuvien rebuild` (replaying the log in order) gives the very same rows. Loans are
 facts of the physical world: a contradiction is applied by a fixed rule and leaves a
 Conflict row with both sides, never a dropped event. Record edits are
-last-writer-wins per field by HLC; the losing value is kept in a Conflict when the
-two edits did not see each other."""
+last-writer-wins per field by HLC; an edit whose value was lost without the winning
+editor having seen it is kept in a Conflict. Whatever order the same events arrive in,
+the rows come out the same (docs/sync.md, "Convergence", names the one case left)."""
 
 import functools
 import json
 import uuid
 from typing import Any
 
+import peewee as pw
+
 from . import dialect, memo, search
 from .lookups import OPEN_LOAN
-from .models import Bib, ClosedDay, Conflict, Hold, Item, Library, Loan, LoanRule, Patron
+from .models import (
+    Bib,
+    ClosedDay,
+    Conflict,
+    FieldEdit,
+    Hold,
+    Item,
+    Library,
+    Loan,
+    LoanRule,
+    Patron,
+    Stamp,
+)
 from .prepared import Prepared, by_key
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
-SET_ITEM = Prepared(Item, lambda status, transit, item_id: Item.update(
-    status=status, transit_to=transit).where(Item.id == item_id), 3)
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
     (Loan.id, Loan.item, Loan.patron, Loan.library, Loan.out_at, Loan.out_hlc, Loan.due_date,
      Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
 RETURN_LOAN = Prepared(Loan, lambda at, fee, loan_id: Loan.update(
     returned_at=at, fee=fee).where((Loan.id == loan_id) & Loan.returned_at.is_null()), 3)
+# A second return of one loan keeps the earliest (at the same second, the lower fee):
+# the same whichever arrives first.
+EARLIER_RETURN = Prepared(Loan, lambda at, fee, loan_id, at_, at__, fee_: Loan.update(
+    returned_at=at, fee=fee).where((Loan.id == loan_id) & (
+        (Loan.returned_at > at_) | ((Loan.returned_at == at__) & (Loan.fee > fee_)))), 6)
+
+# A copy's status, derived from what it is made of, in the order a reader needs it: a
+# condition staff set (lost, damaged, withdrawn) says most, then an open loan, a ready
+# hold, the way home after a return elsewhere. It is one function of those rows, run
+# after every event that changes one of them, so no order of the same events can leave
+# a different status (docs/sync.md, "Convergence"). `{transit}`: the copy's transit_to,
+# or the value a statement is about to give it.
+DERIVED_STATUS = """CASE WHEN item.condition <> 'available' THEN item.condition
+    WHEN EXISTS (SELECT 1 FROM loan dl WHERE dl.item_id = item.id AND dl.returned_at IS NULL)
+        THEN 'on_loan'
+    WHEN EXISTS (SELECT 1 FROM hold dh WHERE dh.item_id = item.id AND dh.status = 'ready')
+        THEN 'on_hold_shelf'
+    WHEN {transit} IS NOT NULL THEN 'in_transit'
+    ELSE 'available' END"""
+_DERIVE = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
+           + " WHERE id = ?")
+_DERIVE_MANY = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
+                + " WHERE id IN ({})")
+STAFF_CONDITIONS = ("available", "lost", "damaged", "withdrawn")
+# A hold only moves up this list, so its end is the same whichever event arrives first
+# (a pickup beats a cancel made elsewhere at the same time).
+HOLD_ORDER = ("waiting", "ready", "cancelled", "expired", "fulfilled")
 
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
@@ -48,6 +88,7 @@ NAMED = {
     "patron.saved": {"patron": "id"},
     "bib.saved": {"bib": "id"},
     "item.saved": {"item": "id", "bib": "fields.bib"},
+    "item.received": {"item": "item_id"},
 }
 
 
@@ -98,9 +139,13 @@ def _apply_run(group, run):
     io.flush()
 
 
-def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None):
+def _conflict(ev, kind, entity, details, other_event=None, io=None, key=None):
+    """A conflict row. `key`: what names it whichever of its events arrives last (two
+    loans of a copy, a loan), so every node holds it under one id; otherwise the event
+    that alone makes it."""
+    name = f"{kind}:{key}" if key is not None else f"{ev.id}:{kind}:"  # ids as before
     query = Conflict.insert(
-        id=str(uuid.uuid5(_NS, f"{ev.id}:{kind}:{suffix}")), kind=kind, library=ev.library,
+        id=str(uuid.uuid5(_NS, name)), kind=kind, library=ev.library,
         entity=entity, event=ev.id, other_event=other_event, details=details,
         created_at=ev.wall).on_conflict_ignore()
     if io is None:
@@ -111,8 +156,22 @@ def _conflict(ev, kind, entity, details, other_event=None, suffix="", io=None):
 
 # Records: last writer wins per field.
 
-def _merge(ev, model, key, body, create, io=None):
-    fields = {k: v for k, v in body["fields"].items() if k in model._meta.fields}
+def _wins(hlc, value, stamp, held):
+    """Whether a write at `hlc` beats the one held: the later clock, and on a tie (two
+    devices can stamp the same instant) the greater value, so the order of arrival never
+    decides."""
+    if hlc != stamp:
+        return hlc > stamp
+    return _order_key(value) > _order_key(held)
+
+
+def _order_key(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _merge(ev, model, key, body, create, io=None, derived=()):
+    fields = {k: v for k, v in body["fields"].items()
+              if k in model._meta.fields and k not in derived}
     base = body.get("base", {})
     row = by_key(model, key).first(body["id"]) if io is None else io.row(model, body["id"])
     if row is None:
@@ -129,24 +188,81 @@ def _merge(ev, model, key, body, create, io=None):
     for name, value in fields.items():
         # the stored value (a copy's record as its id, not the record loaded)
         held, stamp = row.__data__.get(name), stamps.get(name, 0)
-        concurrent = base.get(name, stamp) != stamp
-        if ev.hlc > stamp:
-            if concurrent and held != value:
-                _conflict(ev, "edit_conflict", body["id"], {
-                    "model": model.__name__, "field": name, "kept": value, "lost": held},
-                    suffix=name, io=io)
+        if _wins(ev.hlc, value, stamp, held):
             setattr(row, name, value)
             stamps[name] = ev.hlc
-        elif held != value:
-            _conflict(ev, "edit_conflict", body["id"], {
-                "model": model.__name__, "field": name, "kept": held, "lost": value},
-                suffix=name, io=io)
     row.field_hlc = stamps
+    if not _is_edit(body):  # a second first save (a library set up at two places)
+        fields = {}
+    edits = [FieldEdit(id=str(uuid.uuid5(_NS, f"{ev.id}:{name}")), model=model.__name__,
+                       entity=body["id"], field=name, hlc=ev.hlc,
+                       base=int(base.get(name) or 0), value=value, event=ev.id,
+                       library=ev.library, at=body.get("at") or ev.wall)
+             for name, value in fields.items()]
+    owner = getattr(row, "library", None) or getattr(row, "code", None)
     if io is None:
         row.save()
+        _edited(edits, owner)
     else:
         io.keep(row)
+        io.edited(edits, owner)
     return row
+
+
+def _is_edit(body):
+    """Whether the event edits a record its editor held (rather than making it): said by
+    `new` since it was added; before, an edit's base held a stamp of the record."""
+    if "new" in body:
+        return not body["new"]
+    return any(body.get("base", {}).values())
+
+
+def _edited(edits, owner):
+    """Keep the edits, then work out the conflicts of the fields they wrote."""
+    if not edits:
+        return
+    FieldEdit.insert_many([e.__data__ for e in edits]).on_conflict_ignore().execute()
+    for edit in edits:
+        edit_conflicts(edit.model, edit.entity, edit.field, owner)
+
+
+def edit_conflicts(model_name, entity, field, owner):
+    """The conflicts of one field of a record, from its edits alone: an edit whose value
+    was lost — not the value that stands, and not one the standing edit's editor had
+    seen (it follows from it through `base`) — is a conflict, named by that edit. The
+    set is the same whichever order the edits came in; rows that no longer hold (a
+    later edit was made having seen the lost value) go."""
+    edits = list(FieldEdit.select().where((FieldEdit.entity == entity)
+                                          & (FieldEdit.field == field)))
+    final = max(edits, key=lambda e: (e.hlc, _order_key(e.value)))
+    by_hlc: dict[int, list] = {}
+    for edit in edits:
+        by_hlc.setdefault(edit.hlc, []).append(edit)
+    seen, stamp = set(), final.base
+    while stamp in by_hlc and stamp not in seen:  # the edits the standing one follows
+        seen.add(stamp)
+        stamp = min(e.base for e in by_hlc[stamp])
+    wanted = {}
+    for edit in edits:
+        if edit is final or edit.hlc in seen or edit.value == final.value:
+            continue
+        wanted[str(uuid.uuid5(_NS, f"edit_conflict:{edit.event}:{field}"))] = edit
+    held = {c.id: c for c in Conflict.select().where(
+        (Conflict.kind == "edit_conflict") & (Conflict.entity == entity))
+        if c.details.get("field") == field}
+    gone = [key for key in held if key not in wanted]
+    if gone:
+        Conflict.delete().where(Conflict.id << gone).execute()
+    for key, edit in wanted.items():
+        details = {"model": model_name, "field": field, "kept": final.value,
+                   "lost": edit.value}
+        if key in held:
+            if held[key].details != details:
+                Conflict.update(details=details).where(Conflict.id == key).execute()
+            continue
+        Conflict.insert(id=key, kind="edit_conflict", library=owner or edit.library,
+                        entity=entity, event=edit.event, details=details,
+                        created_at=edit.at).execute()
 
 
 def _created(ev, body):
@@ -166,10 +282,10 @@ def patron_saved(ev, body, io=None):
 def bib_saved(ev, body, io=None):
     bib = _merge(ev, Bib, "id", body, _created, io)
     if io is not None:
-        bib.updated_hlc = ev.hlc
+        bib.updated_hlc = max(bib.updated_hlc or 0, ev.hlc)
         io.keep(bib, indexed=bib.id)
         return
-    Bib.update(updated_hlc=ev.hlc).where(Bib.id == bib.id).execute()
+    Bib.update(updated_hlc=ev.hlc).where((Bib.id == bib.id) & (Bib.updated_hlc < ev.hlc)).execute()
     search.on_bib_changed(Bib._meta.database, bib.id)
 
 
@@ -182,17 +298,43 @@ def _ensure_bib(bib_id, ev, io=None):
         Bib.insert(id=bib_id, title="", created_at=ev.wall).execute()
 
 
+# A copy's columns no edit writes: the projector derives them from loans and holds.
+_ITEM_DERIVED = ("status", "transit_to", "transit_hlc")
+
+
+def _item_body(body):
+    """An edit of a copy as the projector reads it: before condition had its own field,
+    staff set it as `status` (only ever one of STAFF_CONDITIONS)."""
+    fields, base = body["fields"], body.get("base", {})
+    if "status" not in fields:
+        return body
+    fields, base = dict(fields), dict(base)
+    status = fields.pop("status")
+    if status in STAFF_CONDITIONS and "condition" not in fields:
+        fields["condition"] = status
+        if "status" in base:
+            base["condition"] = base.pop("status")
+    return dict(body, fields=fields, base=base)
+
+
 def item_saved(ev, body, io=None):
+    body = _item_body(body)
     fields = body["fields"]
     if "bib" in fields:
         _ensure_bib(fields["bib"], ev, io)
     item = _merge(ev, Item, "id", body, lambda ev, body: {
         "accession_date": body.get("at", ev.wall)[:10],
-        "library": body["fields"].get("library", ev.library)}, io)
+        "library": body["fields"].get("library", ev.library)}, io, derived=_ITEM_DERIVED)
     if io is not None:
         io.keep(item, indexed=item.bib_id)
         return
+    derive(item.id)
     search.on_bib_changed(Bib._meta.database, item.bib_id)
+
+
+def derive(item_id):
+    """Set a copy's status from its condition, loans, holds and transit."""
+    _execute(_DERIVE, item_id)
 
 
 class Records:
@@ -217,6 +359,8 @@ class Records:
                     self.rows[(model, row.id)] = row
         self.new, self.dirty = {}, {}  # (model, id) -> row, in the order first written
         self.writes, self.indexed = [], {}
+        self.edits = []  # (FieldEdit, the record's library)
+        self.reckoned = set()
 
     def row(self, model, key):
         return self.rows.get((model, key))
@@ -241,6 +385,9 @@ class Records:
     def query(self, query):
         self.writes.append(query.sql())
 
+    def edited(self, edits, owner):
+        self.edits.extend((edit, owner) for edit in edits)
+
     def flush(self):
         statements = list(self.writes)
         for model in (Bib, Patron, Item):  # copies point at records
@@ -256,7 +403,19 @@ class Records:
                                             for f in model._meta.sorted_fields
                                             if not f.primary_key}).where(
                 model._meta.primary_key == row.id).sql())
+        copies = [key for (model, key) in [*self.new, *self.dirty] if model is Item]
+        for start in range(0, len(copies), _IN_CHUNK):  # their status, after the rows
+            chunk = copies[start:start + _IN_CHUNK]
+            statements.append((dialect.sql(_DERIVE_MANY.format(", ".join("?" * len(chunk)))),
+                               tuple(chunk)))
         dialect.run_many(statements)
+        for start in range(0, len(self.edits), _ROWS_PER_INSERT):
+            FieldEdit.insert_many([edit.__data__ for edit, _ in self.edits[
+                start:start + _ROWS_PER_INSERT]]).on_conflict_ignore().execute()
+        for edit, owner in self.edits:  # the conflicts of each field edited, once
+            if (edit.entity, edit.field) not in self.reckoned:
+                self.reckoned.add((edit.entity, edit.field))
+                edit_conflicts(edit.model, edit.entity, edit.field, owner)
         for bib_id in self.indexed:
             search.on_bib_changed(Bib._meta.database, bib_id)
 
@@ -282,26 +441,55 @@ def _open_loan(item_id):
     return OPEN_LOAN.first(item_id)
 
 
-def _set_item(item_id, status, transit_to=None):
-    SET_ITEM.execute(status, transit_to, item_id)
-
-
 # The loan path runs for every event a hub ingests: a few plain statements each
 # (on PostgreSQL every statement is a round trip).
 _LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
     l.id, l.out_hlc, l.out_at
     FROM item i LEFT JOIN loan l ON l.item_id = i.id AND l.returned_at IS NULL
     WHERE i.id = ?"""
-_SET_ITEM_IF_FREE = """UPDATE item SET status = ?, transit_to = ? WHERE id = ?
-    AND NOT EXISTS (SELECT 1 FROM loan WHERE item_id = ? AND returned_at IS NULL)"""
 _END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
+
+# Where a copy travels: last writer wins by its clock, on a tie the greater value
+# (parameters: hlc, hlc, value).
+_TRANSIT_WINS = ("(item.transit_hlc < ? OR (item.transit_hlc = ? AND "
+                 "COALESCE(item.transit_to, '') < COALESCE(?, '')))")
+_NEW_TRANSIT = f"CASE WHEN {_TRANSIT_WINS} THEN ? ELSE item.transit_to END"
+_NEW_TRANSIT_HLC = f"CASE WHEN {_TRANSIT_WINS} THEN ? ELSE item.transit_hlc END"
+
+
+def _transit_params(hlc, transit):
+    return (hlc, hlc, transit, transit)
+
+
+# After a return: the copy's journey (if this return is the latest word on it) and its
+# status, in one statement (parameters: _item_after_return).
+_AFTER_RETURN = (f"UPDATE item SET transit_to = {_NEW_TRANSIT}, "
+                 f"transit_hlc = {_NEW_TRANSIT_HLC}, status = "
+                 + DERIVED_STATUS.format(transit=_NEW_TRANSIT) + " WHERE id = ?")
+
+
+def _item_after_return(item_id, hlc, transit):
+    return (*_transit_params(hlc, transit), hlc, hlc, transit, hlc,
+            *_transit_params(hlc, transit), item_id)
+
+
+# After a loan: the copy is here (no journey, if this loan is the latest word on it) and
+# out on a loan, this one or one it collided with, unless staff marked it otherwise.
+_ITEM_LENT = ("transit_to = " + _NEW_TRANSIT + ", transit_hlc = " + _NEW_TRANSIT_HLC
+              + ", status = CASE WHEN item.condition <> 'available' THEN item.condition "
+              "ELSE 'on_loan' END")
+_AFTER_LOAN = f"UPDATE item SET {_ITEM_LENT} WHERE id = ?"
+
+
+def _item_after_loan(item_id, hlc):
+    return (*_transit_params(hlc, None), hlc, hlc, None, hlc, item_id)
 
 
 # On the hub's PostgreSQL the loan and the copy's status go in one statement.
 _LOAN_OUT_PG = """WITH new_loan AS (INSERT INTO loan (id, item_id, patron_id, library, out_at,
     out_hlc, due_date, returned_at, renewals, fee) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)
     ON CONFLICT DO NOTHING)
-    UPDATE item SET status = 'on_loan', transit_to = NULL WHERE id = ?"""
+    UPDATE item SET """ + _ITEM_LENT + " WHERE id = ?"
 
 
 def _execute(text, *params):
@@ -334,19 +522,28 @@ class Direct:
         """A standing loan ended by a later checkout of its copy elsewhere."""
         _execute(_END_LOAN, at, loan_id)
 
+    def close_earlier(self, at, fee, loan_id):
+        """A second return of a returned loan: the earlier of the two stands."""
+        EARLIER_RETURN.execute(at, fee, loan_id, at, at, fee)
+
     def lend(self, values):
-        """Store a loan (INSERT_LOAN's values); an open one puts its copy on loan."""
-        item_id, returned_at = values[1], values[7]
-        if returned_at is None and dialect.is_postgres(Loan._meta.database):
-            _execute(_LOAN_OUT_PG, *values, item_id)  # one round trip instead of two
+        """Store a loan (INSERT_LOAN's values): its copy is here, and out on a loan."""
+        item_id, hlc = values[1], values[5]
+        if dialect.is_postgres(Loan._meta.database):  # one round trip instead of two
+            _execute(_LOAN_OUT_PG, *values, *_item_after_loan(item_id, hlc))
         else:
             INSERT_LOAN.execute(*values)
-            if returned_at is None:
-                _set_item(item_id, status="on_loan", transit_to=None)
+            _execute(_AFTER_LOAN, *_item_after_loan(item_id, hlc))
 
-    def shelve(self, item_id, status, transit_to):
-        """A returned copy's status, unless it is out on another loan."""
-        _execute(_SET_ITEM_IF_FREE, status, transit_to, item_id, item_id)
+    def shelve(self, item_id, hlc, transit_to):
+        """A returned copy: where it travels (latest word wins), and its status."""
+        _execute(_AFTER_RETURN, *_item_after_return(item_id, hlc, transit_to))
+
+    def hold_fulfilled(self, hold_id):
+        """A loan that picks up a ready hold: the hold ends, and the copy it held (a
+        copy other than the one lent, at times) leaves the hold shelf."""
+        Hold.update(status="fulfilled").where(Hold.id == hold_id).execute()
+        _execute(_DERIVE_HELD, hold_id)
 
     def query(self, query):
         query.execute()
@@ -369,7 +566,11 @@ class Batched(Direct):
             items.add(body.get("item_id"))
             patrons.add(body.get("patron_id"))
             loans.add(body.get("loan_id"))
-        self.barcodes = dict(_fetch("SELECT id, barcode FROM item WHERE id IN ({})", items))
+        self.barcodes, self.transit = {}, {}
+        for item_id, barcode, transit_to, transit_hlc in _fetch(
+                "SELECT id, barcode, transit_to, transit_hlc FROM item WHERE id IN ({})", items):
+            self.barcodes[item_id] = barcode
+            self.transit[item_id] = (transit_hlc, transit_to)
         self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
                                                  patrons)}
         # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
@@ -383,7 +584,8 @@ class Batched(Direct):
                         self.open.setdefault(item_id, []).append(loan_id)
         self.made = {}  # loan id -> the row of a loan this run makes
         self.changed = {}  # loan id -> {column: value} of a held loan this run changes
-        self.status = {}  # item id -> (status, transit_to) it ends with
+        self.touched = {}  # item id -> None: copies whose status is derived again at the end
+        self.fulfilled = {}  # hold id -> None: holds a loan picked up
         self.writes = []  # other writes (conflicts, holds), in order
 
     def view(self, patron_id, item_id):
@@ -408,6 +610,16 @@ class Batched(Direct):
         self._change(loan_id, returned_at=at, fee=fee)
         return True
 
+    def close_earlier(self, at, fee, loan_id):
+        loan = self.loans.get(loan_id)
+        if loan is None or loan[1] is None:
+            return
+        held_fee = (self.made.get(loan_id) or self.changed.get(loan_id) or {}).get("fee")
+        if held_fee is None:  # as stored: fetched when the run needs it
+            held_fee = _fetch("SELECT id, fee FROM loan WHERE id IN ({})", [loan_id])[0][1]
+        if (loan[1], held_fee) > (at, fee):
+            self._change(loan_id, returned_at=at, fee=fee)
+
     def end(self, loan_id, at):
         self._change(loan_id, returned_at=at)
 
@@ -425,12 +637,21 @@ class Batched(Direct):
             self.made[loan_id] = dict(zip(_LOAN_COLUMNS, (*values, 0, 0), strict=True))
             if returned_at is None:
                 self.open.setdefault(item_id, []).append(loan_id)
-        if returned_at is None:
-            self.status[item_id] = ("on_loan", None)
+        self._journey(item_id, out_hlc, None)
 
-    def shelve(self, item_id, status, transit_to):
-        if not self.open.get(item_id):
-            self.status[item_id] = (status, transit_to)
+    def shelve(self, item_id, hlc, transit_to):
+        self._journey(item_id, hlc, transit_to)
+
+    def _journey(self, item_id, hlc, transit_to):
+        """Where the copy travels, as _NEW_TRANSIT decides it."""
+        held_hlc, held = self.transit.get(item_id, (0, None))
+        if hlc > held_hlc or (hlc == held_hlc and (held or "") < (transit_to or "")):
+            self.transit[item_id] = (hlc, transit_to)
+        self.touched[item_id] = None
+
+    def hold_fulfilled(self, hold_id):
+        self.writes.append(Hold.update(status="fulfilled").where(Hold.id == hold_id).sql())
+        self.fulfilled[hold_id] = None
 
     def query(self, query):
         self.writes.append(query.sql())
@@ -446,10 +667,18 @@ class Batched(Direct):
             names = sorted(columns)
             statements.append((dialect.sql("UPDATE loan SET %s WHERE id = ?" % ", ".join(
                 f"{name} = ?" for name in names)), (*(columns[n] for n in names), loan_id)))
-        for item_id, (status, transit_to) in self.status.items():
-            statements.append((dialect.sql("UPDATE item SET status = ?, transit_to = ? "
-                                           "WHERE id = ?"), (status, transit_to, item_id)))
+        for item_id in self.touched:  # after the loans and holds it is derived from
+            transit_hlc, transit_to = self.transit[item_id]
+            statements.append((dialect.sql(_SET_JOURNEY), (
+                transit_to, transit_hlc, transit_to, item_id)))
+        statements.extend((dialect.sql(_DERIVE_HELD), (hold_id,)) for hold_id in self.fulfilled)
         dialect.run_many(statements)
+
+
+_SET_JOURNEY = ("UPDATE item SET transit_to = ?, transit_hlc = ?, status = "
+                + DERIVED_STATUS.format(transit="?") + " WHERE id = ?")
+_DERIVE_HELD = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
+                + " WHERE id = (SELECT item_id FROM hold WHERE id = ?)")
 
 
 _LOAN_COLUMNS = ("id", "item_id", "patron_id", "library", "out_at", "out_hlc", "due_date",
@@ -492,13 +721,15 @@ def loan_out(ev, body, io=DIRECT):
             io.end(standing_id, body["at"])
         else:
             returned_at = standing_at
+        loans = sorted([standing_id, body["loan_id"]])
         _conflict(ev, "loaned_twice", item_id, {
-            "item": barcode, "loans": sorted([standing_id, body["loan_id"]]),
-            "open": body["loan_id"] if returned_at is None else standing_id}, io=io)
+            "item": barcode, "loans": loans,
+            "open": body["loan_id"] if returned_at is None else standing_id},
+            io=io, key=":".join(loans))
     io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
              body["due_date"], returned_at))
     if body.get("hold_id"):
-        io.query(Hold.update(status="fulfilled").where(Hold.id == body["hold_id"]))
+        io.hold_fulfilled(body["hold_id"])
 
 
 def loan_in(ev, body, io=DIRECT):
@@ -508,23 +739,39 @@ def loan_in(ev, body, io=DIRECT):
     closed = loan_id and io.close(body["at"], body.get("fee", 0), loan_id)
     if not closed:
         earlier = io.returned(loan_id) if loan_id else False
-        _conflict(ev, "returned_not_on_loan", body["item_id"], {
-            "loan_id": body.get("loan_id"), "at": body["at"],
-            "earlier_return": earlier or None}, io=io)
-    transit = body.get("transit_to")
-    io.shelve(body["item_id"], "in_transit" if transit else "available", transit)
+        if earlier:  # returned twice: the earliest return stands, whichever came first
+            io.close_earlier(body["at"], body.get("fee", 0), loan_id)
+            # one conflict per loan, saying no more than every node knows of it (which
+            # two of three returns met first depends on arrival); the loan shows the rest
+            _conflict(ev, "returned_not_on_loan", body["item_id"], {
+                "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
+        else:
+            _conflict(ev, "returned_not_on_loan", body["item_id"], {
+                "loan_id": body.get("loan_id"), "at": body["at"], "earlier_return": None},
+                io=io)
+    io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
 
 
 def loan_renew(ev, body):
+    """A renewal counts and extends the loan even when a return made elsewhere at the same
+    time arrived first: counting and the later due date come out the same in any order
+    (and a returned loan's fee was fixed at its return)."""
     loan = LOAN.first(body["loan_id"])
-    if loan is None or loan.returned_at is not None:
+    if loan is None:
         _conflict(ev, "renewal_not_on_loan", body["loan_id"], {"event": body})
         return
     renewals = loan.renewals + 1
-    Loan.update(due_date=body["due_date"], renewals=renewals).where(Loan.id == loan.id).execute()
-    if renewals > body.get("max_renewals", renewals):
+    Loan.update(due_date=max(loan.due_date, body["due_date"]), renewals=renewals).where(
+        Loan.id == loan.id).execute()
+    limit = body.get("max_renewals", renewals)
+    if renewals > limit:  # one per loan, named by it: the first past the limit makes it
         _conflict(ev, "renewal_past_limit", loan.id, {
-            "renewals": renewals, "max_renewals": body["max_renewals"]})
+            "renewals": renewals, "max_renewals": limit}, key=loan.id)
+
+
+def item_received(ev, body):
+    """A copy returned elsewhere arrived home: no journey, unless a later word says so."""
+    DIRECT.shelve(body["item_id"], ev.hlc, None)
 
 
 # Holds.
@@ -534,10 +781,16 @@ def hold_placed(ev, body):
                 library=body["library"], placed_at=body["at"]).on_conflict_ignore().execute()
 
 
+def _hold_moves_to(status):
+    """The hold's status after `status` is asked: never back down HOLD_ORDER."""
+    lower = HOLD_ORDER[:HOLD_ORDER.index(status)]
+    return pw.Case(None, [(Hold.status.in_(lower), status)], Hold.status)
+
+
 def hold_trapped(ev, body):
-    Hold.update(status="ready", item=body["item_id"], pickup_by=body["pickup_by"]).where(
-        Hold.id == body["hold_id"]).execute()
-    _set_item(body["item_id"], status="on_hold_shelf")
+    Hold.update(status=_hold_moves_to("ready"), item=body["item_id"],
+                pickup_by=body["pickup_by"]).where(Hold.id == body["hold_id"]).execute()
+    derive(body["item_id"])
 
 
 def _hold_ended(status):
@@ -545,18 +798,30 @@ def _hold_ended(status):
         hold = Hold.get_or_none(Hold.id == body["hold_id"])
         if hold is None:
             return
-        if hold.item_id and hold.status == "ready":
-            item = Item.get_by_id(hold.item_id)
-            if item.status == "on_hold_shelf":
-                _set_item(item.id, status="available")
-        Hold.update(status=status).where(Hold.id == hold.id).execute()
+        Hold.update(status=_hold_moves_to(status)).where(Hold.id == hold.id).execute()
+        if hold.item_id:
+            derive(hold.item_id)
     return handler
 
 
 # Policy and calendar.
 
+def _latest(key, ev, body):
+    """Whether this event is the latest word on a keyed row of settings (and if so, mark
+    it so): an older one arriving after it changes nothing."""
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False)
+    held = Stamp.get_or_none(Stamp.key == key)
+    if held is not None and not _wins(ev.hlc, text, held.hlc, held.body):
+        return False
+    Stamp.insert(key=key, hlc=ev.hlc, body=text).on_conflict(
+        conflict_target=[Stamp.key], update={Stamp.hlc: ev.hlc, Stamp.body: text}).execute()
+    return True
+
+
 def rule_saved(ev, body):
     rule_id = "|".join((body["library"], body["category"], body["item_type"]))
+    if not _latest("rule:" + rule_id, ev, body):
+        return
     memo.renew("policy")
     LoanRule.delete().where(LoanRule.id == rule_id).execute()
     if not body.get("deleted"):
@@ -567,6 +832,8 @@ def rule_saved(ev, body):
 
 def calendar_saved(ev, body):
     day_id = f"{body['library']}|{body['day']}"
+    if not _latest("day:" + day_id, ev, body):
+        return
     memo.renew("policy")
     ClosedDay.delete().where(ClosedDay.id == day_id).execute()
     if body.get("closed", True):
@@ -587,6 +854,7 @@ HANDLERS = {
     "patron.history_erased": history_erased,
     "bib.saved": bib_saved,
     "item.saved": item_saved,
+    "item.received": item_received,
     "loan.out": loan_out,
     "loan.in": loan_in,
     "loan.renew": loan_renew,

@@ -13,8 +13,9 @@ def save(ctx, kind, model, key, record_id, fields, library=None):
         fields = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if not fields:
             return row
-    stamps = (row.field_hlc or {}) if row is not None else {}
-    body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(),
-            "base": {k: stamps.get(k, 0) for k in fields}}
+    body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(), "new": row is None}
+    if row is not None:  # an edit: which of its fields' values the editor saw
+        stamps = row.field_hlc or {}
+        body["base"] = {k: stamps.get(k, 0) for k in fields}
     events.record(ctx, kind, body, library=library)
     return lookup.first(record_id)

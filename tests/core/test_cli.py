@@ -122,12 +122,16 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.execute("CREATE INDEX loan_patron_id ON loan (patron_id)")  # by this one
     con.execute("DROP INDEX event_item_saved")  # added by schema 5
     con.execute("DROP INDEX event_hold_trapped")
+    con.execute("ALTER TABLE item DROP COLUMN condition")  # added by schema 8
+    con.execute("ALTER TABLE item DROP COLUMN transit_hlc")
+    con.execute("DROP TABLE field_edit")
+    con.execute("DROP TABLE stamp")
     con.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     from appliance.core import db
     ctx = Context.open(folder)
-    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 7
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 8
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]
     assert "loan_patron_id_returned_at" in indexes and "loan_patron_id" not in indexes

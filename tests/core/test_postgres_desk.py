@@ -35,5 +35,5 @@ def test_lend_return_and_history_on_postgresql(pg_ctx):
         natural + timedelta(days=1)).isoformat()
     catalogue.set_status(ctx, "1002", "damaged")
     history = catalogue.copy_history(catalogue.get_item(ctx, "1002"))
-    assert [e["fields"].get("status") for e in history] == ["damaged", "available"]
+    assert [e["fields"].get("condition") for e in history] == ["damaged", "available"]
     assert verify.verify(ctx) == []

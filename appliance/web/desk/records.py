@@ -77,7 +77,7 @@ def item(barcode):
 
 
 FIELD_LABELS = {"barcode": _l("Barcode"), "item_type": _l("Type"), "location": _l("Location"),
-                "call_number": _l("Call number"), "bib": _l("Record"), "status": _l("Status"),
+                "call_number": _l("Call number"), "bib": _l("Record"), "condition": _l("Status"),
                 "accession_date": _l("Accession date")}
 
 
@@ -89,9 +89,9 @@ def _change_text(change):
                  date=vndate(change["pickup_by"]))
     elif "library" in fields:  # only the event that made the copy names its library
         text = _("Copy added")
-    elif set(fields) == {"status"}:
-        text = _("Status set to %(status)s", status=STATUS_LABELS.get(fields["status"],
-                                                                      fields["status"]))
+    elif set(fields) == {"condition"}:
+        text = _("Status set to %(status)s", status=STATUS_LABELS.get(fields["condition"],
+                                                                      fields["condition"]))
     else:
         text = _("Changed: %(fields)s",
                  fields=", ".join(str(FIELD_LABELS.get(name, name)) for name in fields))
