@@ -59,7 +59,7 @@ class FaultProxy:
         for s in socks:
             _abort(s)
         for t in list(self._threads):
-            t.join(5)
+            t.join(20)  # a replay under way finishes, so its count is there when we return
         self._listener.close()
 
     def _spawn(self, fn, *args):
@@ -104,7 +104,10 @@ class FaultProxy:
                 sock.close()
             except OSError:
                 pass
-        if self.duplicate and not link.was_cut and link.request and not self._stop.is_set():
+        # Only a request whose client hung up by itself is sent again: one the proxy ended
+        # on stopping was not finished. Decided by how the link ended, not by whether the
+        # proxy has begun to stop since, which raced with the test's last steps.
+        if self.duplicate and not link.was_cut and link.client_done and link.request:
             self._replay(bytes(link.request))
 
     def _replay(self, data: bytes):
@@ -132,6 +135,7 @@ class _Link:
         self.was_cut = self.stalled = False
         self.released = threading.Event()  # a stalled link: its client hung up, or the proxy stops
         self.request = bytearray()
+        self.client_done = False  # the client closed its side itself (no error, no abort)
         self.lock = threading.Lock()
 
     def pump(self, src: socket.socket, dst: socket.socket, direction: str):
@@ -141,6 +145,8 @@ class _Link:
         while True:
             try:
                 data = src.recv(4096)
+                if not data and direction == "up" and not self.proxy._stop.is_set():
+                    self.client_done = True
             except OSError:
                 data = b""
             # The client hung up on the silent link: end the other side too. Only the
