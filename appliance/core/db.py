@@ -97,6 +97,8 @@ MIGRATIONS = [
     (5, "indexes of each copy's edits and hold traps in the event log", _copy_history_indexes),
     (6, "catalogue search index on PostgreSQL, facet lists per record", _search_index),
     (7, "other libraries' patron data stays at their home library", _patron_data_home),
+    (8, "logins that can be revoked, failed logins counted per client",
+     lambda db: db.create_tables([models.LoginSession, models.LoginThrottle])),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
