@@ -65,12 +65,13 @@ def _bearer_identity():
     return users.login_identity(header[7:].strip(), "token")
 
 
-def start_session(subject, role, lifetime, **values):
+def start_session(subject, role, lifetime, permanent=True, **values):
     """A fresh session cookie for a login (the language chosen before it is kept); the
-    database holds it so logging out ends it everywhere, a copied cookie included."""
+    database holds it so logging out ends it everywhere, a copied cookie included.
+    `permanent=False`: the cookie ends with the browser too (a shared OPAC terminal)."""
     lang = session.get("lang")
     session.clear()
-    session.permanent = True
+    session.permanent = permanent
     key = users.open_login(subject, "session", lifetime)
     session.update(sid=key, user=subject, role=role, login_at=int(time.time()), **values)
     if lang:

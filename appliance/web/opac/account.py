@@ -34,7 +34,7 @@ def login():
             flash(_message(err) if err.code != "patron_not_found"
                   else _("The card number or PIN is not right."), "error")
             return render_template("opac/login.html", card=card), 401
-        start_session(f"patron:{patron.card}", "patron", STAFF_SESSION,
+        start_session(f"patron:{patron.card}", "patron", STAFF_SESSION, permanent=False,
                       patron_card=patron.card)
         return redirect(url_for("opac.account"))
     return render_template("opac/login.html", card="")
