@@ -44,8 +44,11 @@ def authenticate(ctx, username, password, client=None):
     address (passwords.failed); a name that does not exist is counted, timed and
     answered exactly like one that does, so nobody learns which names exist."""
     name = (username or "").strip()
-    pair, alone = f"login|{name.casefold()[:64]}|{client or '-'}", f"login-client|{client or '-'}"
-    wait = max(passwords.wait_left(pair), passwords.wait_left(alone))
+    pair = f"login|{name.casefold()[:64]}|{client or '-'}"
+    # with no address (a caller that has none to give) there is no per-client count:
+    # one misconfigured machine must not make every other one wait
+    alone = f"login-client|{client}" if client else None
+    wait = max(passwords.wait_left(pair), passwords.wait_left(alone) if alone else 0)
     if wait:
         raise Forbidden("login_wait", N_("Too many failed logins from here. Try again in "
                                          "%(seconds)s seconds."), seconds=wait)
@@ -53,7 +56,8 @@ def authenticate(ctx, username, password, client=None):
     stored = user.password_hash if user is not None else _dummy()
     if not passwords.check_secret(password or "", stored) or user is None:
         passwords.failed(pair)
-        passwords.failed(alone, passwords.CLIENT_FREE_FAILURES)
+        if alone:
+            passwords.failed(alone, passwords.CLIENT_FREE_FAILURES)
         raise Forbidden("bad_login", N_("Wrong user name or password."))
     passwords.succeeded(pair)
     return user
