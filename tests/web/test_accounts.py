@@ -199,7 +199,7 @@ def test_unknown_names_take_as_long_as_known_ones(app, ctx, monkeypatch):
             times[name].append(time.perf_counter() - start)
     users._dummy.cache_clear()
     known, unknown = (statistics.median(t) for t in times.values())
-    assert 0.6 < unknown / known < 1.6, times
+    assert 0.5 < unknown / known < 2, times  # a name skipped unhashed would be 100 times faster
 
 
 def test_the_wait_grows_and_is_forgotten_after_a_quiet_hour(ctx):
