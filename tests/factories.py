@@ -1,13 +1,22 @@
 """Small, known data for tests: one library, its rules, patrons, records, copies."""
 
 from appliance.core import catalogue, datadir, patrons, policy, users
+from appliance.core.context import load_settings, save_settings
 
 LIB = "PY-DH01"
 PASSWORD = "mat-khau-thu-vien"
 
 
-def make_library(data_dir, library=LIB, name="Thư viện phường Hòa Hiệp Trung", role="branch"):
-    return datadir.init(data_dir, library, name, role)
+def make_library(data_dir, library=LIB, name="Thư viện phường Hòa Hiệp Trung", role="branch",
+                 kiosk_pin=False):
+    """A new library. The kiosk asks no PIN here, as a library that turned it off: tests
+    of PINs at the kiosk and SIP2 turn it on (`thuvien init` makes it required)."""
+    ctx = datadir.init(data_dir, library, name, role)
+    if not kiosk_pin:
+        settings = load_settings(data_dir)
+        settings["kiosk_pin_required"] = False
+        save_settings(data_dir, settings)
+    return ctx
 
 
 def seed(ctx):

@@ -33,6 +33,13 @@ def register(sub):
     a.add_argument("--role", required=True, choices=[r for r in users.ROLES if r != "patron"])
     a.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     a.set_defaults(func=cmd_user_add)
+    for action, text in (("disable", "disable an account and end its sessions and tokens"),
+                         ("enable", "enable a disabled account"),
+                         ("delete", "delete an account and end its sessions and tokens")):
+        a = usub.add_parser(action, help=text)
+        data_dir_arg(a)
+        a.add_argument("username")
+        a.set_defaults(func=cmd_user_state, action=action)
 
     p = sub.add_parser("serve", help="serve the web pages, API and SIP2")
     data_dir_arg(p)
@@ -95,6 +102,15 @@ def cmd_user_add(args):
         password = getpass.getpass("password: ")
     users.create(ctx, args.username, password, args.role)
     print(f"user {args.username} ({args.role}) added")
+
+
+def cmd_user_state(args):
+    ctx = open_context(args)
+    if args.action == "delete":
+        users.delete(ctx, args.username)
+    else:
+        users.set_active(ctx, args.username, args.action == "enable")
+    print(f"user {args.username}: {args.action}d")
 
 
 def _tls_files(ctx):

@@ -89,7 +89,13 @@ def save_settings(data_dir, settings):
     """Write settings atomically: a power cut leaves the old file or the new one."""
     path = Path(data_dir) / SETTINGS_FILE
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    try:
+        tmp.unlink()  # a leftover would keep its old mode
+    except FileNotFoundError:
+        pass
+    # it holds the secret key: readable by the service's user only, from the first byte
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                   encoding="utf-8") as f:
         json.dump(settings, f, ensure_ascii=False, indent=2, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())

@@ -118,6 +118,8 @@ MIGRATIONS = [
     (7, "other libraries' patron data stays at their home library", _patron_data_home),
     (8, "a copy's condition apart from its status, which loans and holds derive",
      _condition_apart),
+    (9, "logins that can be revoked, failed logins counted per client",
+     lambda db: db.create_tables([models.LoginSession, models.LoginThrottle])),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -242,6 +242,24 @@ class PinAttempt(BaseModel):
     locked_until = pw.FloatField(default=0)
 
 
+class LoginSession(BaseModel):
+    """A staff or patron login (a session cookie) or an API token, so it can be revoked:
+    the cookie or token carries only the key; its SHA-256 is stored."""
+    key_hash = pw.CharField(primary_key=True, max_length=64)
+    subject = pw.CharField(max_length=80, index=True)  # a username, or "patron:<card>"
+    kind = pw.CharField(max_length=8)  # session | token
+    expires_at = pw.FloatField()
+
+
+class LoginThrottle(BaseModel):
+    """Failed logins or PINs counted per key (an account with a client address, or a
+    client address alone), for the growing wait in passwords.py."""
+    key = pw.CharField(primary_key=True, max_length=200)
+    failures = pw.IntegerField(default=0)
+    last_failure = pw.FloatField(default=0)
+    wait_until = pw.FloatField(default=0)
+
+
 class AuditLog(BaseModel):
     id = pw.AutoField()
     at = pw.CharField(max_length=32)
@@ -258,5 +276,5 @@ class Setting(BaseModel):
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp]
-LOCAL_MODELS = [Event, User, PinAttempt, AuditLog, Setting]
+LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

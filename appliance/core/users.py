@@ -1,15 +1,20 @@
-"""Staff and kiosk accounts of this device (local: not replicated state)."""
+"""Staff and kiosk accounts of this device (local: not replicated state), and the logins
+made with them: each session cookie and API token is a row here, so logging out,
+disabling or deleting an account ends it at once."""
 
 import functools
+import hashlib
 import re
+import secrets
+import time
 
 from . import passwords
-from .errors import N_, Forbidden, Invalid
-from .models import User
+from .errors import N_, Forbidden, Invalid, NotFound
+from .models import LoginSession, User
 
 ROLES = ("patron", "kiosk", "librarian", "branch_admin", "hub_admin", "report_viewer")
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,64}$")
-MIN_PASSWORD = 8
+MIN_PASSWORD = passwords.MIN_PASSWORD
 
 
 def create(ctx, username, password, role, library=None):
@@ -18,29 +23,111 @@ def create(ctx, username, password, role, library=None):
                                          "dots, dashes or underscores."))
     if role not in ROLES or role == "patron":
         raise Invalid("bad_role", N_("Unknown role: %(role)s."), role=role)
-    if len(password or "") < MIN_PASSWORD:
-        raise Invalid("weak_password", N_("A password has at least %(n)s characters."),
-                      n=MIN_PASSWORD)
+    check_password(password, username)
     if User.get_or_none(User.username == username):
         raise Invalid("user_exists", N_("User %(username)s already exists."), username=username)
     return User.create(username=username, password_hash=passwords.hash_secret(password),
                        role=role, library=library or ctx.library)
 
 
-def authenticate(ctx, username, password):
-    user = User.get_or_none((User.username == (username or "").strip()) & User.active)
-    if user is None:
-        passwords.check_secret(password or "", _dummy())  # same time as a real check
+def check_password(password, username=""):
+    if len(password or "") < MIN_PASSWORD:
+        raise Invalid("weak_password", N_("A password has at least %(n)s characters."),
+                      n=MIN_PASSWORD)
+    if passwords.too_common(password, username):
+        raise Invalid("common_password", N_("This password is one of the most common ones "
+                                            "and easy to guess. Choose another."))
+
+
+def authenticate(ctx, username, password, client=None):
+    """The account, or Forbidden. Wrong tries wait longer and longer per name and client
+    address (passwords.failed); a name that does not exist is counted, timed and
+    answered exactly like one that does, so nobody learns which names exist."""
+    name = (username or "").strip()
+    pair = f"login|{name.casefold()[:64]}|{client or '-'}"
+    # with no address (a caller that has none to give) there is no per-client count:
+    # one misconfigured machine must not make every other one wait
+    alone = f"login-client|{client}" if client else None
+    wait = max(passwords.wait_left(pair), passwords.wait_left(alone) if alone else 0)
+    if wait:
+        raise Forbidden("login_wait", N_("Too many failed logins from here. Try again in "
+                                         "%(seconds)s seconds."), seconds=wait)
+    user = User.get_or_none((User.username == name) & User.active)
+    stored = user.password_hash if user is not None else _dummy()
+    if not passwords.check_secret(password or "", stored) or user is None:
+        passwords.failed(pair)
+        if alone:
+            passwords.failed(alone, passwords.CLIENT_FREE_FAILURES)
         raise Forbidden("bad_login", N_("Wrong user name or password."))
-    if passwords.locked(user):
-        raise Forbidden("account_locked", N_("Too many failed logins. Try again in 15 minutes."))
-    if not passwords.check_secret(password or "", user.password_hash):
-        passwords.register_failure(user)
-        raise Forbidden("bad_login", N_("Wrong user name or password."))
-    passwords.register_success(user)
+    passwords.succeeded(pair)
     return user
 
 
 @functools.lru_cache(maxsize=1)
 def _dummy():
     return passwords.hash_secret("not a password")
+
+
+def _get(username):
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        raise NotFound("user_not_found", N_("No account named %(username)s."), username=username)
+    return user
+
+
+def set_active(ctx, username, active):
+    """Disable (ending every session and token at once) or enable an account."""
+    user = _get(username)
+    User.update(active=bool(active)).where(User.username == username).execute()
+    if not active:
+        revoke(username)
+    return user
+
+
+def delete(ctx, username):
+    _get(username)
+    with ctx.transaction():
+        revoke(username)
+        User.delete().where(User.username == username).execute()
+
+
+# Logins. The cookie or token holds a random key; the database holds its SHA-256 (a copy
+# of the database opens no session), who it is for and when it ends.
+
+def _digest(key):
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def open_login(subject, kind, lifetime, now=None):
+    """A new session ("session") or API token ("token") for `subject`; returns its key."""
+    now = now or time.time()
+    LoginSession.delete().where(LoginSession.expires_at < now).execute()
+    key = secrets.token_urlsafe(32)
+    LoginSession.create(key_hash=_digest(key), subject=subject, kind=kind,
+                        expires_at=now + lifetime)
+    return key
+
+
+def login_identity(key, kind, now=None):
+    """{"username", "role"} behind a live login, or None: one lookup by primary key, and
+    one more for a staff account, which must still exist and be active; the role is the
+    account's now, not the one it had at login."""
+    if not key or not isinstance(key, str) or len(key) > 128:
+        return None
+    row = LoginSession.get_or_none(LoginSession.key_hash == _digest(key))
+    if row is None or row.kind != kind or row.expires_at < (now or time.time()):
+        return None
+    if row.subject.startswith("patron:"):
+        return {"username": row.subject, "role": "patron"}
+    user = User.get_or_none((User.username == row.subject) & User.active)
+    return {"username": user.username, "role": user.role} if user else None
+
+
+def close_login(key):
+    if key and isinstance(key, str):
+        LoginSession.delete().where(LoginSession.key_hash == _digest(key)).execute()
+
+
+def revoke(subject):
+    """End every session and token of an account (or "patron:<card>")."""
+    return LoginSession.delete().where(LoginSession.subject == subject).execute()

@@ -5,6 +5,7 @@ closed. Staff log in with a session cookie; programs use a bearer token."""
 import hmac
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,10 +20,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from ..core import users
-from ..core.errors import DomainError
+from ..core import passwords, users
+from ..core.errors import N_, DomainError, Forbidden
 from . import i18n
 
 bp = Blueprint("auth", __name__)
@@ -53,35 +53,73 @@ def csrf_exempt(view):
     return view
 
 
-def _serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="api-token")
-
-
 def make_token(user):
-    return _serializer().dumps({"u": user.username, "r": user.role})
+    """An API token for the account: a key the database knows, revoked with the account."""
+    return users.open_login(user.username, "token", TOKEN_AGE)
 
 
 def _bearer_identity():
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer "):
         return None
-    try:
-        data = _serializer().loads(header[7:], max_age=TOKEN_AGE)
-    except BadSignature:
-        return None
-    return {"username": data["u"], "role": data["r"]}
+    return users.login_identity(header[7:].strip(), "token")
+
+
+def start_session(subject, role, lifetime, permanent=True, **values):
+    """A fresh session cookie for a login (the language chosen before it is kept); the
+    database holds it so logging out ends it everywhere, a copied cookie included.
+    `permanent=False`: the cookie ends with the browser too (a shared OPAC terminal)."""
+    lang = session.get("lang")
+    session.clear()
+    session.permanent = permanent
+    key = users.open_login(subject, "session", lifetime)
+    session.update(sid=key, user=subject, role=role, login_at=int(time.time()), **values)
+    if lang:
+        session["lang"] = lang
 
 
 def identity():
-    """The caller: {"username", "role"} or None."""
+    """The caller: {"username", "role"} or None, as the database says now: a session or
+    token that was logged out, or whose account was disabled or deleted, is nobody."""
     if "identity" not in g:
         g.identity = _bearer_identity()
         g.by_token = g.identity is not None
-        if g.identity is None and session.get("user"):
-            age = time.time() - session.get("login_at", 0)
-            if session["role"] == "kiosk" or age < STAFF_SESSION:
-                g.identity = {"username": session["user"], "role": session["role"]}
+        if g.identity is None and session.get("sid"):
+            g.identity = users.login_identity(session["sid"], "session")
     return g.identity
+
+
+def client_address():
+    return request.remote_addr or "-"
+
+
+def guarded_sign_in(sign_in, *args, **kwargs):
+    """A patron's card and PIN checked through `sign_in`, with wrong PINs and unknown
+    cards counted per client address over every card it tries: one PIN sprayed over many
+    cards meets a growing wait (each card has its own lock-out besides)."""
+    key = f"pin-client|{client_address()}"
+    wait = passwords.wait_left(key)
+    if wait:
+        raise Forbidden("pin_wait", N_("Too many wrong PINs from here. Try again in "
+                                       "%(seconds)s seconds."), seconds=wait)
+    try:
+        return sign_in(*args, **kwargs)
+    except DomainError as e:
+        if e.code in ("pin_wrong", "patron_not_found"):
+            passwords.failed(key, passwords.PIN_CLIENT_FREE_FAILURES)
+        raise
+
+
+def safe_next(target):
+    """`target` if it is a path on this site, else None. Browsers drop tabs and line
+    breaks and read a backslash as a slash, so `/%09/evil.example/` and `/\\evil` would
+    leave the site: any such character, a scheme or a host refuses the target."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(c.isspace() or not c.isprintable() for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not (parts.scheme or parts.netloc) else None
 
 
 def csrf_token():
@@ -147,21 +185,16 @@ def is_staff():
 @public
 def login():
     if request.method == "POST":
-        ctx = g.ctx
         try:
-            user = users.authenticate(ctx, request.form.get("username"),
-                                      request.form.get("password"))
+            user = users.authenticate(g.ctx, request.form.get("username"),
+                                      request.form.get("password"), client=client_address())
         except DomainError as e:
             flash(i18n.translate(e), "error")
             return render_template("login.html"), 401
-        lang = session.get("lang")
-        session.clear()
-        session.permanent = True
-        session.update(user=user.username, role=user.role, login_at=int(time.time()))
-        if lang:
-            session["lang"] = lang
-        target = request.args.get("next") or ""
-        if not target.startswith("/") or target.startswith("//"):
+        start_session(user.username, user.role,
+                      KIOSK_SESSION if user.role == "kiosk" else STAFF_SESSION)
+        target = safe_next(request.args.get("next"))
+        if target is None:
             target = url_for("kiosk.start") if user.role == "kiosk" and \
                 "kiosk.start" in current_app.view_functions else url_for("desk.home")
         return redirect(target)
@@ -171,6 +204,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    users.close_login(session.get("sid"))  # a copy of the cookie is dead too
     lang = session.get("lang")
     session.clear()
     if lang:

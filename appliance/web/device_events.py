@@ -17,11 +17,12 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from flask_babel import gettext as _
 
-from .auth import STAFF, public, requires
+from .auth import STAFF, identity, public, requires
 from .errors import json_error
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ ACTIONS = {"barcode": ("scan",), "rfid": ("present", "removed"),
            "card": ("inserted", "removed")}
 MAX_BODY = 64 * 1024
 MAX_TAGS = 64
+# The devices of a kiosk's own station, by source, when `kiosk_devices` does not name
+# them: the names devices.json gives the kiosk's scanner, pad and card reader.
+DEFAULT_KIOSK_DEVICES = ("scanner:kiosk", "rfid:pad", "card:kiosk")
 _END = object()
 
 
@@ -42,25 +46,25 @@ class Broker:
     def __init__(self, max_listeners=4, queue_size=64):
         self.max_listeners = max_listeners
         self.queue_size = queue_size
-        self._listeners: list[queue.Queue] = []
+        self._listeners: list[tuple[queue.Queue, Callable | None]] = []
         self._lock = threading.Lock()
 
-    def subscribe(self) -> queue.Queue:
+    def subscribe(self, accepts=None) -> queue.Queue:
+        """A queue of the events `accepts(event)` is true for (every event if None)."""
         q: queue.Queue = queue.Queue(self.queue_size)
         with self._lock:
             while len(self._listeners) >= self.max_listeners:
-                self._offer(self._listeners.pop(0), _END)  # newest page wins
-            self._listeners.append(q)
+                self._offer(self._listeners.pop(0)[0], _END)  # newest page wins
+            self._listeners.append((q, accepts))
         return q
 
     def unsubscribe(self, q):
         with self._lock:
-            if q in self._listeners:
-                self._listeners.remove(q)
+            self._listeners = [entry for entry in self._listeners if entry[0] is not q]
 
     def publish(self, event) -> int:
         with self._lock:
-            listeners = list(self._listeners)
+            listeners = [q for q, accepts in self._listeners if accepts is None or accepts(event)]
         for q in listeners:
             self._offer(q, event)
         return len(listeners)
@@ -185,6 +189,22 @@ def _sse(event_name, payload) -> str:
     return f"event: {event_name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
 
+def kiosk_sources(settings, username) -> frozenset:
+    """The sources a kiosk account's page hears: `kiosk_devices` maps an account (or "*",
+    any kiosk) to the scanner, pad and card reader of its own station."""
+    table = settings.get("kiosk_devices") or {}
+    return frozenset(table.get(username, table.get("*", DEFAULT_KIOSK_DEVICES)))
+
+
+def _accepts(who, settings):
+    """A kiosk stands in a public place: it hears only its own station's devices, never
+    the desk's card reader or scanner. Staff pages hear every device."""
+    if who is None or who["role"] != "kiosk":
+        return None
+    sources = kiosk_sources(settings, who["username"])
+    return lambda event: event["source"] in sources
+
+
 @bp.route("/events/stream")
 @requires("kiosk", *STAFF)
 def stream():
@@ -192,7 +212,7 @@ def stream():
     heartbeat = float(settings.get("event_heartbeat_seconds", 15))
     lifetime = float(settings.get("event_stream_seconds", 300))
     hub = broker()
-    q = hub.subscribe()
+    q = hub.subscribe(_accepts(identity(), settings))
 
     def generate():
         deadline = time.monotonic() + lifetime

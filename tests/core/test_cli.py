@@ -37,7 +37,7 @@ def test_user_add_reads_the_password_from_stdin(folder):
     assert r.returncode == 0, r.stderr
     r = thuvien("user", "add", "ngan", "--role", "librarian", "--password-stdin",
                 "--data", str(folder), input="short\n")
-    assert r.returncode == 1 and "at least 8" in r.stderr
+    assert r.returncode == 1 and "at least 10" in r.stderr
     from appliance.core import users
     ctx = Context.open(folder)
     assert users.authenticate(ctx, "thuthu", "mot-mat-khau-dai").role == "librarian"
@@ -105,13 +105,13 @@ def test_settings_changed_on_disk_take_effect_without_a_restart(folder):
 
     from appliance.core.context import load_settings, save_settings
     ctx = Context.open(folder)
-    assert ctx.settings["kiosk_pin_required"] is False
+    assert ctx.settings["kiosk_pin_required"] is True
     settings = load_settings(folder)
-    settings["kiosk_pin_required"] = True
+    settings["kiosk_pin_required"] = False
     save_settings(folder, settings)
     stamp = (folder / "settings.json").stat().st_mtime_ns + 1_000_000
     os.utime(folder / "settings.json", ns=(stamp, stamp))  # coarse clocks: make it visible
-    assert ctx.settings["kiosk_pin_required"] is True
+    assert ctx.settings["kiosk_pin_required"] is False
     ctx.close()
 
 
@@ -131,7 +131,7 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.close()
     from appliance.core import db
     ctx = Context.open(folder)
-    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 8
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 9
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]
     assert "loan_patron_id_returned_at" in indexes and "loan_patron_id" not in indexes

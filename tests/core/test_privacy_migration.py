@@ -61,7 +61,7 @@ def test_a_branch_forgets_what_it_held_of_other_libraries_patrons(tmp_path):
 
     a = Context.open(tmp_path / "a")
     try:
-        assert db.schema_version(a.db) == db.SCHEMA_VERSION == 8
+        assert db.schema_version(a.db) == db.SCHEMA_VERSION >= 7
         lan = Patron.get_by_id(lan_id)
         assert (lan.card, lan.name, lan.category, lan.library) == (
             "B-0001", "Nguyễn Thị Lan", "adult", B)

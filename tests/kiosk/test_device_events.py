@@ -11,7 +11,7 @@ import requests
 from appliance.web.device_events import Broker
 from tests.factories import PASSWORD
 
-SCAN = {"source": "scanner:desk", "type": "barcode", "action": "scan", "data": {"code": "1001"}}
+SCAN = {"source": "scanner:kiosk", "type": "barcode", "action": "scan", "data": {"code": "1001"}}
 
 
 def token(ctx):

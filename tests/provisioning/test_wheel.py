@@ -28,6 +28,7 @@ def _runtime_files():
     web = ROOT / "appliance/web"
     found = {p for folder in ("templates", "static") for p in (web / folder).rglob("*")}
     found |= set((ROOT / "appliance/demo").iterdir())
+    found |= set((ROOT / "appliance/core/common_passwords").iterdir())
     found |= set((ROOT / "devices").glob("fonts/*"))
     return {p.relative_to(ROOT).as_posix() for p in found if p.is_file()}
 
@@ -37,6 +38,8 @@ def test_wheel_carries_every_runtime_file(wheel):
     runtime = _runtime_files()
     assert "appliance/web/templates/kiosk/receipt.html" in runtime  # the list is not empty
     assert {"devices/fonts/DejaVuSans.ttf", "devices/fonts/DejaVuSans-Bold.ttf"} <= runtime
+    assert {"appliance/core/common_passwords/common-passwords.txt.gz",
+            "appliance/core/common_passwords/SOURCE.txt"} <= runtime
     assert runtime - names == set()
     # the catalogues compiled at build time, and no .po to compile at start
     assert MO in names and not [n for n in names if n.endswith(".po")]
@@ -102,6 +105,10 @@ def test_fresh_install_serves_every_area_in_vietnamese(fresh_install, tmp_path):
     for user, role in (("thuthu", "librarian"), ("kiosk", "kiosk")):
         run(thuvien, "user", "add", "--data", data, user, "--role", role, "--password-stdin",
             stdin=PASSWORD + "\n", cwd=elsewhere)
+    weak = subprocess.run([str(thuvien), "user", "add", "--data", str(data), "ngan", "--role",
+                           "librarian", "--password-stdin"], input="1q2w3e4r5t\n", cwd=elsewhere,
+                          capture_output=True, text=True, timeout=60)
+    assert weak.returncode == 1 and "most common" in weak.stderr  # the list is installed
     run(thuvien, "import", "--data", data, "csv", where[1], "--quiet", cwd=elsewhere)
     sip2_port = free_port()
     served = Serving(thuvien, data, elsewhere, sip2_port=sip2_port)
@@ -130,7 +137,7 @@ def _kiosk_receipt(url):
                         timeout=10).json()
     bib_id = next(h["bib_id"] for h in hits["results"] if h["title"] == "Truyện Kiều")
     for path, body in (("items", {"bib_id": bib_id, "barcode": "100001"}),
-                       ("patrons", {"card": "TV0001", "name": "Nguyễn Văn An",
+                       ("patrons", {"card": "TV0001", "name": "Nguyễn Văn An", "pin": "2468",
                                     "category": "adult", "expiry": "2030-12-31"})):
         made = requests.post(f"{url}/api/v1/{path}", json=body, headers=auth, timeout=10)
         assert made.status_code == 201, made.text
@@ -138,7 +145,8 @@ def _kiosk_receipt(url):
     assert start.url == f"{url}/kiosk/"
     assert "Chào mừng bạn! Hãy quét thẻ thư viện" in _html(start)
     token = re.search(r'name="csrf_token" value="([^"]+)"', start.text).group(1)
-    for path, form in (("identify", {"card": "TV0001"}), ("checkout", {"barcode": "100001"})):
+    for path, form in (("identify", {"card": "TV0001"}), ("pin", {"pin": "2468"}),
+                       ("checkout", {"barcode": "100001"})):  # a new library asks a PIN
         done = kiosk.post(f"{url}/kiosk/{path}", data={**form, "csrf_token": token}, timeout=30)
         assert done.status_code == 200 and done.url == f"{url}/kiosk/", done.text[:500]
     receipt = _html(kiosk.get(f"{url}/kiosk/receipt", timeout=10))

@@ -36,7 +36,8 @@ def test_status_line_and_sync_now(tmp_path, hub_db):
         with opened(branches["PY-DH01"]) as ctx:
             client = create_app(ctx, testing=True).test_client()
             with client.session_transaction() as s:
-                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time())
+                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time(),
+                         sid=users.open_login("thuthu", "session", 3600))
             failed = client.post("/desk/sync/now", data={"csrf_token": "t"},
                                  follow_redirects=True).text
             assert "Đồng bộ không thành công" in failed and 'id="sync-error"' in failed

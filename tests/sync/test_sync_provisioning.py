@@ -152,7 +152,8 @@ def test_new_device_waits_for_staff_approval(tmp_path, hub_db):
             users.create(ctx, "thuthu", PASSWORD, "librarian")
             client = create_app(ctx, testing=True).test_client()
             with client.session_transaction() as s:
-                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time())
+                s.update(user="thuthu", role="librarian", csrf="t", login_at=time.time(),
+                         sid=users.open_login("thuthu", "session", 3600))
             desk = client.get("/desk/").get_data(as_text=True)
             assert "Đang chờ cán bộ máy chủ thành phố duyệt thiết bị này." in desk
         with opened(hub_dir) as h:

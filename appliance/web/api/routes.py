@@ -7,7 +7,7 @@ from ...core import audit, catalogue, circulation, holds, patrons, search, users
 from ...core.errors import N_, Invalid
 from ...core.events import pending_count
 from ...core.models import Setting
-from ..auth import STAFF, identity, make_token, public, requires
+from ..auth import STAFF, client_address, identity, make_token, public, requires
 from . import bp, serialise
 from .openapi import spec
 
@@ -56,7 +56,8 @@ def health():
 @public
 def login():
     data = body()
-    user = users.authenticate(g.ctx, data.get("username"), data.get("password"))
+    user = users.authenticate(g.ctx, data.get("username"), data.get("password"),
+                              client=client_address())
     return jsonify({"token": make_token(user), "role": user.role, "expires_in": 12 * 3600})
 
 

@@ -9,7 +9,7 @@ from ...core import catalogue, patrons, townwide
 from ...core.errors import DomainError
 from ...core.models import Loan
 from .. import i18n
-from ..auth import requires
+from ..auth import guarded_sign_in, requires
 from ..helpers import vndate
 from . import actions, bp, state
 
@@ -68,7 +68,7 @@ def identify():
         state.set_results([actions._refused("", _("This card is not known here. Please ask "
                                                   "the librarian."))])
         return redirect(url_for("kiosk.start"))
-    if g.ctx.settings.get("kiosk_pin_required"):
+    if g.ctx.settings.get("kiosk_pin_required", True):  # off only when a library says so
         session["kiosk_pending"] = patron.card
         return redirect(url_for("kiosk.start"))
     try:
@@ -101,7 +101,8 @@ def pin():
     if not card:
         return redirect(url_for("kiosk.start"))
     try:  # a card of another library: its PIN is checked at the hub
-        patron, town = townwide.sign_in(g.ctx, card, request.form.get("pin", ""))
+        patron, town = guarded_sign_in(townwide.sign_in, g.ctx, card,
+                                       request.form.get("pin", ""))
     except DomainError as e:
         if e.code != "pin_wrong":
             session.pop("kiosk_pending", None)  # locked out or gone: back to the start

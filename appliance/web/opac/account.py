@@ -1,6 +1,5 @@
 """The patron's own account: log in with card and PIN, loans, renew, holds, history."""
 
-import time
 from datetime import datetime, timezone
 
 from flask import flash, g, redirect, render_template, request, session, url_for
@@ -10,7 +9,7 @@ from ...core import circulation, events, holds, patrons, townwide
 from ...core.clock import unpack
 from ...core.errors import DomainError
 from ...core.models import Hold, Item, Loan
-from ..auth import public, requires
+from ..auth import STAFF_SESSION, guarded_sign_in, public, requires, start_session
 from . import bp
 
 
@@ -29,18 +28,14 @@ def login():
         card = request.form.get("card", "").strip()
         try:
             # a card of another library: its PIN is checked at the hub (no link, no login)
-            patron, _town = townwide.sign_in(g.ctx, card, request.form.get("pin", ""),
-                                             card_alone=False)
+            patron, _town = guarded_sign_in(townwide.sign_in, g.ctx, card,
+                                            request.form.get("pin", ""), card_alone=False)
         except DomainError as err:
             flash(_message(err) if err.code != "patron_not_found"
                   else _("The card number or PIN is not right."), "error")
             return render_template("opac/login.html", card=card), 401
-        lang = session.get("lang")
-        session.clear()
-        session.update(user=f"patron:{patron.card}", role="patron", patron_card=patron.card,
-                       login_at=int(time.time()))  # sessions expire from their login time
-        if lang:
-            session["lang"] = lang
+        start_session(f"patron:{patron.card}", "patron", STAFF_SESSION, permanent=False,
+                      patron_card=patron.card)
         return redirect(url_for("opac.account"))
     return render_template("opac/login.html", card="")
 
