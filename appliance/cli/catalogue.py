@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from ..core import marcio
+from ..core import exporter, importer
 from . import data_dir_arg, open_context
 
 
@@ -46,7 +46,7 @@ def cmd_import(args):
     try:
         with open(args.file, "rb") as fh:
             progress = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
-            report = marcio.import_stream(ctx, args.format, fh, progress=progress)
+            report = importer.import_stream(ctx, args.format, fh, progress=progress)
     finally:
         ctx.close()
     if not args.quiet:
@@ -68,7 +68,7 @@ def cmd_export(args):
     tmp = args.file + ".part"
     try:
         with open(tmp, "wb") as fh:
-            marcio.WRITERS[args.format](fh, marcio.catalogue_records(args.library))
+            exporter.WRITERS[args.format](fh, exporter.catalogue_records(args.library))
         os.replace(tmp, args.file)  # a reader never sees half a file
     finally:
         ctx.close()

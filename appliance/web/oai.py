@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from ..core import marcio
+from ..core import exporter, marcmap
 from ..core.clock import pack, unpack
 from ..core.models import Bib, Item, Library
 from .auth import public
@@ -214,8 +214,8 @@ def _marc(parent, bib):
     copies = [{"barcode": i.barcode, "library": i.library, "location": i.location,
                "call_number": i.call_number, "item_type": i.item_type,
                "accession_date": i.accession_date} for i in bib.items]
-    record = marcio.bib_to_record(marcio.bib_dict(bib), copies)
-    parent.append(ET.fromstring(marcio.record_to_xml(record)))
+    record = marcmap.bib_to_record(exporter.bib_dict(bib), copies)
+    parent.append(ET.fromstring(marcmap.record_to_xml(record)))
 
 
 def _record(parent, bib, prefix):

@@ -7,7 +7,7 @@ import io
 from flask import Blueprint, Response, stream_with_context
 from pymarc import record_to_xml
 
-from ..core import marcio
+from ..core import exporter
 from ..core.models import Bib, Item
 from .auth import public
 
@@ -22,7 +22,7 @@ def marcxml():
     def chunks():
         yield '<?xml version="1.0" encoding="UTF-8"?>\n'
         yield '<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
-        for record in marcio.catalogue_records():
+        for record in exporter.catalogue_records():
             yield record_to_xml(record).decode("utf-8") + "\n"
         yield "</collection>\n"
     return Response(stream_with_context(chunks()), mimetype="application/xml",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pymarc
 
-from appliance.core import marcio, search, verify
+from appliance.core import barcodes, exporter, importer, search, verify
 from appliance.core.models import Bib, Event, Item
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "marc"
@@ -13,7 +13,7 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "marc"
 
 def _import(ctx, name, kind="marc"):
     with open(FIX / name, "rb") as fh:
-        return marcio.import_stream(ctx, kind, fh, batch=7)
+        return importer.import_stream(ctx, kind, fh, batch=7)
 
 
 def test_import_lc_records_and_duplicates_are_merged(cat_ctx):
@@ -54,7 +54,7 @@ def test_copies_from_holdings_and_a_bad_copy_rolls_back_its_record(cat_ctx):
     data = (_record_with_copies(["DH0001", "DH0002"])
             + _record_with_copies(["DH0003", "bad barcode!"], isbn="9786040000026", title="Số đỏ")
             + _record_with_copies([""], isbn="9786040000033", title="Tắt đèn"))
-    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    rep = importer.import_stream(cat_ctx, "marc", io.BytesIO(data))
     assert rep.created == 2 and len(rep.skipped) == 1 and rep.skipped[0][0] == 2
     assert "barcode" in rep.skipped[0][1]
     # the second record left neither its bib nor its first copy behind
@@ -65,15 +65,15 @@ def test_copies_from_holdings_and_a_bad_copy_rolls_back_its_record(cat_ctx):
     assert {i.accession_date for i in kieu.items} == {"2024-03-01"}
     # a copy without a barcode gets a generated 14-digit one with a Luhn check digit
     (gen,) = Bib.get(Bib.title == "Tắt đèn").items
-    assert len(gen.barcode) == 14 and marcio.luhn_digit(gen.barcode[:-1]) == gen.barcode[-1]
+    assert len(gen.barcode) == 14 and barcodes.luhn_digit(gen.barcode[:-1]) == gen.barcode[-1]
     # importing again adds nothing
-    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(_record_with_copies(["DH0001"])))
+    rep = importer.import_stream(cat_ctx, "marc", io.BytesIO(_record_with_copies(["DH0001"])))
     assert rep.merged == 1 and rep.copies == 0 and Item.select().count() == 3
 
 
 def test_csv_import_and_search_folding(cat_ctx):
     with open(FIX / "vn-catalogue.csv", "rb") as fh:
-        rep = marcio.import_stream(cat_ctx, "csv", fh)
+        rep = importer.import_stream(cat_ctx, "csv", fh)
     assert rep.created == 64 and not rep.skipped
     titles = [r["title"] for r in search.search("truyen kieu")["results"]]
     assert titles[0] == "Truyện Kiều"
@@ -82,16 +82,16 @@ def test_csv_import_and_search_folding(cat_ctx):
 
 def test_export_round_trips_what_was_imported(cat_ctx, tmp_path):
     data = _record_with_copies(["DH0001", "DH0002"])
-    marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    importer.import_stream(cat_ctx, "marc", io.BytesIO(data))
     with open(FIX / "marc.dat", "rb") as fh:
-        marcio.import_stream(cat_ctx, "marc", fh)
-    before = {b.title: (marcio.bib_dict(b), sorted(i.barcode for i in b.items))
+        importer.import_stream(cat_ctx, "marc", fh)
+    before = {b.title: (exporter.bib_dict(b), sorted(i.barcode for i in b.items))
               for b in Bib.select()}
     for kind in ("marc", "marcxml"):
         buf = io.BytesIO()
-        marcio.WRITERS[kind](buf, marcio.catalogue_records())
+        exporter.WRITERS[kind](buf, exporter.catalogue_records())
         buf.seek(0)
-        out = [p for p in marcio.READERS[kind](buf)]
+        out = [p for p in importer.READERS[kind](buf)]
         assert len(out) == 21
         for p in out:
             held, barcodes = before[p.bib["title"]]
@@ -103,7 +103,7 @@ def test_export_round_trips_what_was_imported(cat_ctx, tmp_path):
 
 def test_search_index_survives_rebuild(cat_ctx):
     with open(FIX / "vn-catalogue.csv", "rb") as fh:
-        marcio.import_stream(cat_ctx, "csv", fh)
+        importer.import_stream(cat_ctx, "csv", fh)
     before = search.search("van hoc", per_page=100)
     search.backend(cat_ctx.db).clear_index(cat_ctx.db)
     verify.rebuild(cat_ctx)
@@ -115,9 +115,9 @@ def test_search_index_survives_rebuild(cat_ctx):
 def test_generated_barcodes_follow_the_highest_one(cat_ctx):
     data = (_record_with_copies(["", "", "A-1"], isbn="9786040000019")
             + _record_with_copies([""], isbn="9786040000026", title="Số đỏ"))
-    rep = marcio.import_stream(cat_ctx, "marc", io.BytesIO(data))
+    rep = importer.import_stream(cat_ctx, "marc", io.BytesIO(data))
     assert rep.created == 2 and rep.copies == 4 and not rep.skipped
     generated = sorted(i.barcode for i in Item.select() if len(i.barcode) == 14)
     assert [g[5:13] for g in generated] == ["00000001", "00000002", "00000003"]
-    assert all(marcio.luhn_digit(g[:-1]) == g[-1] for g in generated)
-    assert marcio.next_barcode(cat_ctx)[5:13] == "00000004"
+    assert all(barcodes.luhn_digit(g[:-1]) == g[-1] for g in generated)
+    assert barcodes.next_barcode(cat_ctx)[5:13] == "00000004"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from sickle import Sickle
 
-from appliance.core import catalogue, marcio
+from appliance.core import catalogue, importer
 from appliance.core.models import Bib
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "marc"
@@ -14,7 +14,7 @@ NS = {"o": "http://www.openarchives.org/OAI/2.0/"}
 
 def _seed(ctx):
     with open(FIX / "vn-catalogue.csv", "rb") as fh:
-        marcio.import_stream(ctx, "csv", fh)
+        importer.import_stream(ctx, "csv", fh)
     bibs = list(Bib.select().order_by(Bib.id))
     for n, bib in enumerate(bibs[:10]):
         catalogue.save_item(ctx, {"bib": bib.id, "barcode": f"DH{n:04d}",

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from appliance.core import marcio
+from appliance.core import marcfiles
 from appliance.core.models import Bib, Patron
 
 
@@ -11,7 +11,7 @@ def test_dumps_hold_every_record_and_no_patron(client, ctx):
     held = {b.title for b in Bib.select().where(~Bib.deleted)}
     xml = client.get("/opendata/catalogue.marcxml")
     assert xml.status_code == 200
-    parsed = list(marcio.read_marcxml(io.BytesIO(xml.data)))
+    parsed = list(marcfiles.read_marcxml(io.BytesIO(xml.data)))
     assert {p.bib["title"] for p in parsed} == held
     assert sorted(c["barcode"] for p in parsed for c in p.copies) == [
         "1001", "1002", "1003", "1004", "1005"]
