@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from .barcodes import next_barcode
 from .catalogue_csv import read_csv
 from .marcfiles import Skipped, read_iso2709, read_marcxml
+from .xmltext import xml_safe_values
 
 READERS = {"marc": read_iso2709, "marcxml": read_marcxml, "csv": read_csv}
 
@@ -120,7 +121,7 @@ def import_stream(ctx, kind, fh, progress=None, batch=500):
     from .events import writing
 
     report = ImportReport()
-    items = iter(READERS[kind](fh))
+    items = _guarded(READERS[kind](fh))
     done = False
     while not done:
         with writing(ctx):
@@ -135,12 +136,27 @@ def import_stream(ctx, kind, fh, progress=None, batch=500):
     return report
 
 
+def _guarded(entries):
+    """The reader's entries; should the reader itself fail on a file broken in a way
+    nobody foresaw, the rest of the file becomes one report line, not a traceback."""
+    position = 0
+    try:
+        for entry in entries:
+            position = entry.position
+            yield entry
+    except Exception as exc:
+        yield Skipped(position + 1, f"the rest of the file is unreadable: "
+                                    f"{type(exc).__name__}: {exc}")
+
+
 def _import_entry(ctx, entry, report):
     if isinstance(entry, Skipped):
         report.skipped.append((entry.position, entry.reason))
         return
-    _set_aside_bad_isbn(entry, report)
+    entry.bib = xml_safe_values(entry.bib)  # CSV cells and MARC alike
+    entry.copies = xml_safe_values(entry.copies)
     try:
+        _set_aside_bad_isbn(entry, report)
         with ctx.db.atomic():  # a savepoint: a bad record leaves nothing behind
             outcome, added = import_one(ctx, entry)
     except Exception as exc:

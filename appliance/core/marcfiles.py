@@ -4,6 +4,8 @@ Every reader (CSV's too) yields `Parsed(bib, copies, note)` or `Skipped(position
 reason)`; appliance.core.importer turns them into core commands. Legacy Vietnamese
 bytes are detected and converted here, or the record is reported."""
 
+import io
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -12,6 +14,7 @@ from pymarc import Leader, Record, Subfield
 
 from .legacy_vn import convert_legacy, detect_legacy, stray_score
 from .marcmap import record_copies, record_to_bib, record_to_xml, strip_holdings
+from .xmltext import clean_record, xml_safe
 
 
 @dataclass
@@ -85,6 +88,13 @@ def _decode_chunk(chunk):
 
 
 def _checked(position, record, note):
+    try:
+        return _mapped(position, clean_record(record), note)
+    except Exception as exc:  # a field pymarc read but the mapping cannot use
+        return Skipped(position, f"{type(exc).__name__}: {exc}")
+
+
+def _mapped(position, record, note):
     bib = record_to_bib(record)
     if not bib["title"]:
         return Skipped(position, "record has no title (245)", bib.get("control_number") or "")
@@ -96,15 +106,7 @@ def _checked(position, record, note):
 
 def read_iso2709(fh):
     """Yield Parsed/Skipped for each record of an ISO 2709 stream (UTF-8 or MARC-8)."""
-    reader = pymarc.MARCReader(fh, to_unicode=False, permissive=True)
-    position = 0
-    for raw in reader:
-        position += 1
-        chunk = reader.current_chunk
-        if raw is None:
-            exc = reader.current_exception
-            yield Skipped(position, f"{type(exc).__name__}: {exc}")
-            continue
+    for position, chunk in enumerate(_iso_chunks(fh), 1):
         try:
             record, note = _decode_chunk(chunk)
         except Exception as exc:  # pymarc raises many kinds on broken data
@@ -113,24 +115,102 @@ def read_iso2709(fh):
         yield _checked(position, record, note)
 
 
+def _iso_chunks(fh, size=1 << 16):
+    """Records split at their terminator (0x1D), not by the length their leader claims:
+    a wrong length, a bad leader or a cut file then spoils one record, not all that follow.
+    Line breaks some systems put between records are not records."""
+    rest = b""
+    while True:
+        block = fh.read(size)
+        if not block:
+            break
+        parts = (rest + block).split(b"\x1d")
+        rest = parts.pop()
+        for part in parts:
+            if part.strip(b"\r\n"):
+                yield part.lstrip(b"\r\n") + b"\x1d"
+    if rest.strip(b"\r\n"):
+        yield rest.lstrip(b"\r\n")  # the last record, cut short
+
+
 def read_marcxml(fh):
-    """Yield Parsed/Skipped for each record of a MARCXML document."""
+    """Yield Parsed/Skipped for each record of a MARCXML document. A bad element spoils
+    only its record; a document broken part-way keeps the records before the break."""
+    handler = _RecordsHandler()
     try:
-        records = pymarc.parse_xml_to_array(fh)
-    except Exception as exc:
-        yield Skipped(0, f"not a MARCXML document: {exc}")
-        return
-    for position, record in enumerate(records, 1):
-        if record is None:
-            yield Skipped(position, "unreadable record")
+        pymarc.parse_xml(io.BytesIO(_xml_safe_bytes(fh.read())), handler)
+        error = None
+    except Exception as exc:  # not XML, truncated, wrong encoding, ...
+        error = exc
+    for position, item in enumerate(handler.records, 1):
+        if isinstance(item, str):
+            yield Skipped(position, item)
             continue
-        text = "\n".join(_record_texts(record))
-        legacy = detect_legacy(text)
-        note = None
+        yield _xml_record(position, item)
+    if error is not None:
+        where = "the rest of the document" if handler.records else "the document"
+        yield Skipped(len(handler.records) + 1, f"{where} is not readable MARCXML: {error}")
+
+
+def _xml_record(position, record):
+    try:
+        legacy = detect_legacy("\n".join(_record_texts(record)))
         if legacy:
             _convert_record(record, legacy)
-            note = f"converted from {legacy.upper()}"
-        yield _checked(position, record, note)
+    except Exception as exc:
+        return Skipped(position, f"{type(exc).__name__}: {exc}")
+    return _checked(position, record, f"converted from {legacy.upper()}" if legacy else None)
+
+
+# C0 control bytes XML forbids, raw or as character references (`&#x1B;`, the MARC-8
+# escape, is common in MARCXML written by old systems): one would stop the parser at the
+# record that holds it and lose every record after it.
+_FORBIDDEN_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CHAR_REF = re.compile(rb"&#(x[0-9a-fA-F]{1,8}|[0-9]{1,10});")
+
+
+def _xml_safe_bytes(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 is all NULs and more
+        data = _FORBIDDEN_BYTES.sub(b"", data)
+    return _CHAR_REF.sub(_allowed_ref, data)
+
+
+def _allowed_ref(match):
+    ref = match.group(1)
+    code = int(ref[1:], 16) if ref[:1] == b"x" else int(ref)
+    return match.group(0) if code <= 0x10FFFF and xml_safe(chr(code)) == chr(code) else b""
+
+
+class _RecordsHandler(pymarc.XmlHandler):
+    """pymarc's handler, but an element pymarc cannot take (a bad tag, a missing
+    attribute, a bad leader) turns its record into a report line, not a failure."""
+
+    def __init__(self):
+        super().__init__()
+        self._fault = None
+
+    def startElementNS(self, name, qname, attrs):
+        try:
+            super().startElementNS(name, qname, attrs)
+        except Exception as exc:
+            self._spoil(exc)
+
+    def endElementNS(self, name, qname):
+        if name[1] == "record" and self._fault:
+            self.records.append(self._fault)
+            self._record, self._field, self._fault, self._text = None, None, None, []
+            return
+        try:
+            super().endElementNS(name, qname)
+        except Exception as exc:
+            self._spoil(exc)
+            self._text = []
+
+    def _spoil(self, exc):
+        self._fault = self._fault or f"{type(exc).__name__}: {exc}"
+        self._field = None
 
 
 def write_iso2709(fh, records):

@@ -6,6 +6,8 @@ import re
 import pymarc
 from pymarc import Field, Indicators, Leader, Record, Subfield
 
+from .xmltext import clean_record, xml_safe
+
 _TRAILING = " /:;,.="
 
 
@@ -130,7 +132,12 @@ def record_to_xml(record):
 
 
 def xml_to_record(text):
-    records = pymarc.parse_xml_to_array(io.BytesIO(text.encode("utf-8")))
+    """The stored MARCXML as a record; None when it cannot be read (the record is then
+    built from the catalogue's fields)."""
+    try:
+        records = pymarc.parse_xml_to_array(io.BytesIO(xml_safe(text).encode("utf-8")))
+    except Exception:  # stored before imports were checked: never let it break an export
+        return None
     return records[0] if records else None
 
 
@@ -145,7 +152,7 @@ def bib_to_record(bib, copies=()):
     record = xml_to_record(bib["marc"]) if bib.get("marc") else None
     if record is None or _differs(record_to_bib(record), bib):
         record = _build_record(bib)
-    strip_holdings(record)
+    strip_holdings(clean_record(record))
     record.leader = Leader(str(record.leader)[:9] + "a" + str(record.leader)[10:])
     for c in copies:
         field_ = _datafield("952", [("a", c.get("library")), ("b", c.get("library")),

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pymarc
+import pytest
 
 from appliance.core import barcodes, exporter, importer, search, verify
 from appliance.core.models import Bib, Event, Item
@@ -31,9 +32,9 @@ def test_import_lc_records_and_duplicates_are_merged(cat_ctx):
 def test_bad_records_are_reported_and_leave_nothing_half_written(cat_ctx):
     rep = _import(cat_ctx, "bad_records.mrc")
     # the two readable records carry neither ISBN nor control number: two records
-    assert len(rep.skipped) == 7 and rep.created == 2
+    assert len(rep.skipped) == 6 and rep.created == 2
     assert Bib.select().count() == 2 and Event.select().count() == 2
-    assert [p for p, _ in rep.skipped] == [2, 3, 4, 5, 6, 7, 9]
+    assert [p for p, _ in rep.skipped] == [2, 3, 4, 5, 6, 7]  # the final line break is no record
 
 
 def _record_with_copies(barcodes, isbn="9786040000019", title="Truyện Kiều"):
@@ -121,3 +122,54 @@ def test_generated_barcodes_follow_the_highest_one(cat_ctx):
     assert [g[5:13] for g in generated] == ["00000001", "00000002", "00000003"]
     assert all(barcodes.luhn_digit(g[:-1]) == g[-1] for g in generated)
     assert barcodes.next_barcode(cat_ctx)[5:13] == "00000004"
+
+
+# --- no import file, however broken, ends in a traceback ---------------------------
+
+def _batch_xml():
+    return (FIX / "batch.xml").read_bytes()
+
+
+def _iso(*titles):
+    return b"".join(_record_with_copies([], isbn="", title=t) for t in titles)
+
+
+BROKEN = {  # name: (format, bytes, records created, report lines at least)
+    "marcxml with a tag attribute missing": (
+        "marcxml", _batch_xml().replace(b'<marc:datafield tag="245"', b"<marc:datafield", 1),
+        1, 1),
+    "marcxml with a bad tag": (
+        "marcxml", _batch_xml().replace(b'tag="245"', b'tag="2&#x1;5"', 1), 1, 1),
+    "marcxml with a bad leader": (
+        "marcxml", _batch_xml().replace(b"<marc:leader>00925njm", b"<marc:leader>zz", 1), 1, 1),
+    "marcxml cut in the second record": (
+        "marcxml", _batch_xml()[:_batch_xml().rindex(b"<marc:record>") + 200], 1, 1),
+    "marcxml in Latin-1 that says UTF-8": (
+        "marcxml", _batch_xml().replace(b"Charles", b"Ch\xe9rles"), 0, 1),
+    "empty marcxml": ("marcxml", b"", 0, 1),
+    "ISO 2709 given as marcxml": ("marcxml", _iso("Số đỏ"), 0, 1),
+    "truncated ISO 2709": ("marc", _iso("Số đỏ", "Tắt đèn", "Chí Phèo")[:-30], 2, 1),
+    "ISO 2709 with a bad leader": ("marc", _iso("Số đỏ")[:12] + b"zzzzz" + _iso("Số đỏ")[17:]
+                                   + _iso("Tắt đèn"), 1, 1),
+    # the same number of bytes, so that the leader's lengths still hold
+    "ISO 2709 in Windows-1252": ("marc", _iso("Cafe noir", "Tắt đèn").replace(b"Cafe",
+                                                                            b"Caf\xe9"), 1, 1),
+    "empty ISO 2709": ("marc", b"", 0, 0),
+    "MARCXML given as ISO 2709": ("marc", _batch_xml(), 0, 1),
+    "binary noise": ("marc", bytes(range(256)) * 8, 0, 1),
+    "CSV in UTF-16": ("csv", "title\nSố đỏ\n".encode("utf-16"), 0, 1),
+    "CSV with NUL bytes and a huge cell": (
+        "csv", b"title,notes\nS\x00o do,x\n" + b'Tat den,"' + b"x" * 200_000 + b'"\n', 1, 1),
+    "empty CSV": ("csv", b"", 0, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_files_are_reported_record_by_record(cat_ctx, name):
+    kind, data, created, lines = BROKEN[name]
+    rep = importer.import_stream(cat_ctx, kind, io.BytesIO(data), batch=2)
+    assert rep.created == created, rep.as_dict()
+    assert len(rep.skipped) >= lines, rep.as_dict()
+    # position 0 is the file itself (a CSV without the title column)
+    assert all(isinstance(p, int) and p >= 0 and r for p, r in rep.skipped), rep.skipped
+    assert Bib.select().count() == created
