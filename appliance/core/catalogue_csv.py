@@ -42,3 +42,19 @@ def read_csv(fh):
                            "call_number": row.get("call_number"), "location": None,
                            "item_type": row.get("item_type"), "accession_date": None})
         yield Parsed(position, bib, copies, "converted from " + legacy.upper() if legacy else None)
+
+
+# A cell a spreadsheet would read as a formula (or as the start of one: a tab or CR
+# lets Excel skip to what follows) gets a leading apostrophe: shown as typed, never run.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A CSV cell for people who open the file in Excel or LibreOffice."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_row(values):
+    return [spreadsheet_safe(v) for v in values]
