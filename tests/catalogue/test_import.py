@@ -173,3 +173,30 @@ def test_broken_files_are_reported_record_by_record(cat_ctx, name):
     # position 0 is the file itself (a CSV without the title column)
     assert all(isinstance(p, int) and p >= 0 and r for p, r in rep.skipped), rep.skipped
     assert Bib.select().count() == created
+
+
+def test_web_import_reports_bad_records_and_imports_the_rest(client):
+    from tests.conftest import staff_login
+
+    token = staff_login(client, "thuthu", landing="/desk/catalogue/import/")
+    before = Bib.select().count()
+
+    def upload(kind, data, name):
+        return client.post("/desk/catalogue/import/", data={
+            "csrf_token": token, "format": kind, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data")
+
+    kind, data, created, _ = BROKEN["marcxml with a tag attribute missing"]
+    page = upload(kind, data, "bad-tag.xml")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200, html[:500]
+    assert "Biểu ghi 1: KeyError" in html and "1 biểu ghi mới" in html
+    assert Bib.select().count() == before + 1
+    cut = upload("marc", _iso("Số đỏ", "Tắt đèn", "Chí Phèo")[:-30], "cut.mrc")
+    assert cut.status_code == 200 and "Biểu ghi 3:" in cut.get_data(as_text=True)
+    no_title = upload("csv", b"name\nx\n", "x.csv").get_data(as_text=True)
+    assert "Cả tệp: missing column(s): title" in no_title
+    assert upload("mods", b"x", "x.xml").status_code == 400
+    assert client.post("/desk/catalogue/import/", data={"csrf_token": token, "format": "csv"}
+                       ).status_code == 400
+    assert Bib.select().count() == before + 3
