@@ -7,7 +7,7 @@ from PIL import Image, ImageDraw
 
 from devices.printer import font as printer_font
 
-from .core.marcio import luhn_digit
+from .core.barcodes import luhn_digit
 
 DPI = 300
 A4 = (2480, 3508)  # pixels at 300 dpi

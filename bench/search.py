@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from appliance.core import marcio, search
+from appliance.core import importer, search
 from bench.gen_records import catalogue_rows, write_csv
 
 QUERIES = ["lich su", "van hoa", "nguyen van", "phu yen", "dong hoa", "hoà bình", "hòa bình",
@@ -39,7 +39,7 @@ def import_rate(ctx, n, tmp):
     write_csv(n, path, seed=1)
     start = time.perf_counter()
     with open(path, "rb") as fh:
-        report = marcio.import_stream(ctx, "csv", fh)
+        report = importer.import_stream(ctx, "csv", fh)
     took = time.perf_counter() - start
     assert report.created == n and not report.skipped, report.as_dict()["skipped"][:3]
     return n / took

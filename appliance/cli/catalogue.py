@@ -4,7 +4,7 @@ import json
 import os
 import sys
 
-from ..core import marcio
+from ..core import exporter, importer
 from . import data_dir_arg, open_context
 
 
@@ -27,10 +27,14 @@ def register(sub):
 
 def _progress_bar(total_bytes, fh, out=sys.stderr):
     """A text progress bar driven by how far the reader is into the file."""
+    def tell():
+        # a reader that has read all it needs may have closed the file: it is all read
+        return total_bytes if fh.closed else fh.tell()
+
     def show(position, report):
-        if position % 50 and fh.tell() < total_bytes:
+        if position % 50 and tell() < total_bytes:
             return
-        done = fh.tell() / total_bytes if total_bytes else 1
+        done = min(tell() / total_bytes, 1) if total_bytes else 1
         bar = "#" * int(done * 30)
         out.write(f"\r[{bar:<30}] {done:4.0%}  {report.created} new, {report.merged} merged, "
                   f"{len(report.skipped)} skipped")
@@ -46,7 +50,10 @@ def cmd_import(args):
     try:
         with open(args.file, "rb") as fh:
             progress = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
-            report = marcio.import_stream(ctx, args.format, fh, progress=progress)
+            report = importer.import_stream(ctx, args.format, fh, progress=progress)
+    except OSError as exc:
+        print(f"thuvien: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         ctx.close()
     if not args.quiet:
@@ -54,7 +61,8 @@ def cmd_import(args):
     for position, note in report.notes:
         print(f"record {position}: {note}")
     for position, reason in report.skipped:
-        print(f"record {position}: skipped: {reason}")
+        # position 0 is the file as a whole (a CSV without a title column)
+        print(f"{f'record {position}' if position else 'file'}: skipped: {reason}")
     print(f"{report.created} records created, {report.merged} merged, {report.copies} copies "
           f"added, {len(report.skipped)} skipped")
     if args.report:
@@ -68,7 +76,7 @@ def cmd_export(args):
     tmp = args.file + ".part"
     try:
         with open(tmp, "wb") as fh:
-            marcio.WRITERS[args.format](fh, marcio.catalogue_records(args.library))
+            exporter.WRITERS[args.format](fh, exporter.catalogue_records(args.library))
         os.replace(tmp, args.file)  # a reader never sees half a file
     finally:
         ctx.close()

@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "appliance.web.opac:bp",
     "appliance.web.opendata:bp",
     "appliance.web.cataloguing:bp",
+    "appliance.web.catalogue_import:bp",
     "sync.hub:bp",
     "sync.certweb:bp",
     "appliance.web.fleet:bp",

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from .. import covers, labels
-from ..core import catalogue, events, marcio
+from ..core import barcodes, catalogue, events
 from ..core.catalogue import ITEM_TYPES, normalise_isbn
 from ..core.errors import N_, DomainError, Invalid
 from ..core.models import Bib, Item
@@ -132,7 +132,7 @@ def add_copies(bib_id):
         with events.writing(g.ctx):  # one transaction: a refusal leaves no copy behind
             for _n in range(count):
                 made.append(catalogue.save_item(g.ctx, {
-                    "bib": bib.id, "barcode": marcio.next_barcode(g.ctx),
+                    "bib": bib.id, "barcode": barcodes.next_barcode(g.ctx),
                     "item_type": request.form.get("item_type") or "book",
                     "location": (request.form.get("location") or "").strip() or None,
                     "call_number": (request.form.get("call_number") or "").strip() or None,

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request, url_for
 
-from ..core import marcio
+from ..core import exporter, marcmap
 from ..core.clock import pack, unpack
 from ..core.models import Bib, Item, Library
-from .auth import public
+from ..core.xmltext import xml_safe
+from .auth import csrf_exempt, public
 
 bp = Blueprint("oai", __name__)
 
@@ -48,9 +49,11 @@ def _q(ns, tag):
 
 
 def _sub(parent, tag, text=None, ns=OAI, **attrs):
-    el = ET.SubElement(parent, _q(ns, tag), attrs)
+    """A child element; its text and attributes never carry what XML forbids, whatever
+    is stored (one such character would make the whole answer unreadable)."""
+    el = ET.SubElement(parent, _q(ns, tag), {k: xml_safe(v) for k, v in attrs.items()})
     if text is not None:
-        el.text = str(text)
+        el.text = xml_safe(str(text))
     return el
 
 
@@ -96,10 +99,11 @@ def _envelope(args):
              f"{OAI} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd")
     _sub(root, "responseDate", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     req = _sub(root, "request", url_for("oai.endpoint", _external=True))
+    known = {a for required, optional in VERB_ARGS.values() for a in required + optional}
     for key, value in args.items():
-        if key == "verb" and value not in VERB_ARGS:
-            continue
-        req.set(key, value)
+        if (key == "verb" and value not in VERB_ARGS) or (key != "verb" and key not in known):
+            continue  # an unknown name may not even be a valid XML attribute name
+        req.set(key, xml_safe(value))
     return root
 
 
@@ -110,6 +114,7 @@ def _respond(root):
 
 @bp.route("/oai", methods=["GET", "POST"])
 @public
+@csrf_exempt  # OAI-PMH allows POST; it only reads, and takes no cookie into account
 def endpoint():
     args = {k: v for k, v in (request.form if request.method == "POST" else request.args).items()}
     multi = request.form if request.method == "POST" else request.args
@@ -214,8 +219,8 @@ def _marc(parent, bib):
     copies = [{"barcode": i.barcode, "library": i.library, "location": i.location,
                "call_number": i.call_number, "item_type": i.item_type,
                "accession_date": i.accession_date} for i in bib.items]
-    record = marcio.bib_to_record(marcio.bib_dict(bib), copies)
-    parent.append(ET.fromstring(marcio.record_to_xml(record)))
+    record = marcmap.bib_to_record(exporter.bib_dict(bib), copies)
+    parent.append(ET.fromstring(marcmap.record_to_xml(record)))
 
 
 def _record(parent, bib, prefix):

@@ -7,7 +7,8 @@ import io
 from flask import Blueprint, Response, stream_with_context
 from pymarc import record_to_xml
 
-from ..core import marcio
+from ..core import exporter
+from ..core.catalogue_csv import spreadsheet_row
 from ..core.models import Bib, Item
 from .auth import public
 
@@ -22,7 +23,7 @@ def marcxml():
     def chunks():
         yield '<?xml version="1.0" encoding="UTF-8"?>\n'
         yield '<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
-        for record in marcio.catalogue_records():
+        for record in exporter.catalogue_records():  # records made XML-safe there
             yield record_to_xml(record).decode("utf-8") + "\n"
         yield "</collection>\n"
     return Response(stream_with_context(chunks()), mimetype="application/xml",
@@ -39,10 +40,10 @@ def catalogue_csv():
         bibs = Bib.select().where(~Bib.deleted & (Bib.title != "")).order_by(Bib.id)
         for bib in bibs.iterator():
             items = list(Item.select(Item.status).where(Item.bib == bib.id).tuples())
-            writer.writerow([bib.id, bib.title, "; ".join(bib.authors or []), bib.publisher,
-                             bib.year, bib.isbn, bib.language, bib.ddc,
-                             "; ".join(bib.subjects or []), bib.series, len(items),
-                             sum(s == "available" for (s,) in items)])
+            writer.writerow(spreadsheet_row([
+                bib.id, bib.title, "; ".join(bib.authors or []), bib.publisher, bib.year,
+                bib.isbn, bib.language, bib.ddc, "; ".join(bib.subjects or []), bib.series,
+                len(items), sum(s == "available" for (s,) in items)]))
             yield buf.getvalue()
             buf.seek(0)
             buf.truncate()

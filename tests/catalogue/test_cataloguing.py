@@ -7,7 +7,7 @@ import re
 from PIL import Image
 from pyzbar import pyzbar
 
-from appliance.core import marcio
+from appliance.core import barcodes
 from appliance.core.models import Bib, Event, Item
 from tests.conftest import staff_login
 
@@ -107,7 +107,7 @@ def test_copies_get_generated_barcodes_and_their_labels_decode(client, ctx):
     assert len(made) == 3
     for code in made:
         assert len(code) == 14 and code.startswith("3") and \
-            marcio.luhn_digit(code[:-1]) == code[-1]
+            barcodes.luhn_digit(code[:-1]) == code[-1]
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert all(f'value="{c}" checked' in page for c in made)
     query = "&".join(f"barcode={c}" for c in made)
@@ -136,7 +136,7 @@ def test_label_and_copy_refusals(client, ctx, monkeypatch):
                     data={"csrf_token": token, "count": "2", "item_type": "spaceship"})
     assert "spaceship" in client.get(r.headers["Location"]).get_data(as_text=True)
     # the second copy is refused (its barcode clashes): the first goes back with it
-    monkeypatch.setattr(cataloguing.marcio, "next_barcode", lambda ctx: "30001000099990")
+    monkeypatch.setattr(cataloguing.barcodes, "next_barcode", lambda ctx: "30001000099990")
     r = client.post(f"/desk/catalogue/{bib.id}/copies", data={"csrf_token": token,
                                                              "count": "2"})
     assert "30001000099990" in client.get(r.headers["Location"]).get_data(as_text=True)

@@ -32,3 +32,32 @@ def test_import_export_round_trip_with_report(tmp_path):
     assert thuvien("verify", "--data", fresh).returncode == 0
     missing = thuvien("import", "--data", data, "marc", str(tmp_path / "nope.mrc"))
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+def test_broken_files_give_a_report_never_a_traceback(tmp_path):
+    """With the progress bar on, as a librarian runs it."""
+    data = str(tmp_path / "data")
+    assert thuvien("init", "--data", data, "--library", "PY-DH01", "--name", "x").returncode == 0
+    batch = (FIX / "batch.xml").read_bytes()
+    iso = (FIX / "marc.dat").read_bytes()
+    files = {  # name: (format, bytes, records created)
+        "bad-tag.xml": ("marcxml", batch.replace(b'<marc:datafield tag="245"',
+                                                 b"<marc:datafield", 1), 1),
+        # the record bad-tag.xml lost comes in, the other is merged
+        "escape.xml": ("marcxml", batch.replace(b"Charles", b"Charles&#x1B;(B"), 1),
+        "cut.mrc": ("marc", iso[:len(iso) // 2], None),
+        "empty.xml": ("marcxml", b"", 0),
+        "noise.mrc": ("marc", bytes(range(256)) * 4, 0),
+        "utf16.csv": ("csv", "title\nSố đỏ\n".encode("utf-16"), 0),
+    }
+    for name, (kind, body, created) in files.items():
+        path = tmp_path / name
+        path.write_bytes(body)
+        run = thuvien("import", "--data", data, kind, str(path))
+        assert "Traceback" not in run.stderr, (name, run.stderr)
+        assert run.returncode == (0 if name == "escape.xml" else 3), (name, run.stdout)
+        if created is not None:
+            assert f"{created} records created" in run.stdout, (name, run.stdout)
+        if run.returncode:
+            assert "skipped: " in run.stdout, (name, run.stdout)
+    assert thuvien("verify", "--data", data).returncode == 0

@@ -99,3 +99,21 @@ def test_search_page_says_when_facets_count_only_the_first_hits(client, monkeypa
     monkeypatch.setattr(search, "FACET_HITS", 2)
     html = client.get("/opac/").get_data(as_text=True)
     assert "Số đếm tính trên 2 kết quả đầu tiên trong 5 kết quả" in html
+
+
+def test_atom_feed_escapes_every_title(client, ctx):
+    from lxml import etree
+
+    from appliance.core import catalogue
+
+    title = "<script>alert(1)</script> Tom & Jerry \x1b"
+    bib = catalogue.save_bib(ctx, {"title": title, "authors": ["Lê & <b>Lý</b>"]})
+    catalogue.save_item(ctx, {"bib": bib.id, "barcode": "9001", "accession_date": "2099-01-01"})
+    resp = client.get("/opac/new.atom")
+    feed = etree.fromstring(resp.data)  # strict: a raw & or control byte raises
+    atom = {"a": "http://www.w3.org/2005/Atom"}
+    first = feed.find("a:entry", atom)
+    assert first.findtext("a:title", namespaces=atom) == title.replace("\x1b", "")
+    assert first.findtext("a:author/a:name", namespaces=atom) == "Lê & <b>Lý</b>"
+    assert feed.find(".//a:script", atom) is None and feed.find(".//script") is None
+    assert b"<script>" not in resp.data

@@ -1,7 +1,7 @@
 """Public catalogue pages: search with facets, record page with JSON-LD, new items."""
 
 import json
-from datetime import datetime, timezone
+import xml.etree.ElementTree as ET
 
 from flask import Response, abort, g, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -10,10 +10,12 @@ from ... import covers
 from ...core import catalogue, search
 from ...core.errors import DomainError
 from ...core.models import Bib, Item, Loan
+from ...core.xmltext import xml_safe
 from ..auth import public
 from ..helpers import library_name
 from . import bp
 
+ATOM = "http://www.w3.org/2005/Atom"
 FILTERS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
 
 
@@ -115,10 +117,38 @@ def new():
 def new_feed():
     items = new_items()
     updated = max((d for _, d in items), default="1970-01-01")
-    xml = render_template("opac/new.atom", items=items, updated=f"{updated}T00:00:00Z",
-                          now=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                          title=_("New acquisitions"))
-    return Response(xml, mimetype="application/atom+xml")
+    name = g.ctx.settings.get("library_name", g.ctx.library)
+    return Response(atom_feed(f"{_('New acquisitions')} · {name}", name, items,
+                              f"{updated}T00:00:00Z"),
+                    mimetype="application/atom+xml")
+
+
+def atom_feed(title, author, items, updated):
+    """The feed built as XML elements, so that every title is escaped (an `&` or a
+    `<script>` in a title is text) and nothing XML forbids gets in."""
+    feed = ET.Element("feed", xmlns=ATOM)
+    _text(feed, "title", title)
+    _text(feed, "id", url_for("opac.new_feed", _external=True))
+    ET.SubElement(feed, "link", rel="self", href=url_for("opac.new_feed", _external=True))
+    ET.SubElement(feed, "link", href=url_for("opac.new", _external=True))
+    _text(feed, "updated", updated)
+    _text(ET.SubElement(feed, "author"), "name", author)
+    for bib, day in items:
+        entry = ET.SubElement(feed, "entry")
+        _text(entry, "title", bib.title)
+        link = url_for("opac.record", bib_id=bib.id, _external=True)
+        _text(entry, "id", link)
+        ET.SubElement(entry, "link", href=link)
+        _text(entry, "updated", f"{day}T00:00:00Z")
+        for a in bib.authors or []:
+            _text(ET.SubElement(entry, "author"), "name", a)
+        summary = "; ".join(bib.authors or []) + (f" ({bib.year})" if bib.year else "")
+        _text(entry, "summary", summary)
+    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+
+
+def _text(parent, tag, text):
+    ET.SubElement(parent, tag).text = xml_safe(str(text or ""))
 
 
 @bp.route("/cover/<bib_id>")
