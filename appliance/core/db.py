@@ -107,6 +107,14 @@ _patron_data_home.wants_home = True  # type: ignore[attr-defined]
 
 # Steps that bring an older database level: (version, description, function).
 # A new database is made whole at SCHEMA_VERSION. Append; never edit a released step.
+def _logins(db):
+    db.create_tables([models.LoginSession, models.LoginThrottle])
+    if dialect.is_postgres(db):  # lock times were REAL there: rounded to 128 s, see models.User
+        for table in ("user", "pin_attempt"):
+            db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN locked_until '
+                           "TYPE double precision")
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -118,8 +126,7 @@ MIGRATIONS = [
     (7, "other libraries' patron data stays at their home library", _patron_data_home),
     (8, "a copy's condition apart from its status, which loans and holds derive",
      _condition_apart),
-    (9, "logins that can be revoked, failed logins counted per client",
-     lambda db: db.create_tables([models.LoginSession, models.LoginThrottle])),
+    (9, "logins that can be revoked, failed logins counted per client", _logins),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -226,20 +226,23 @@ class Stamp(BaseModel):
 
 # Local tables: security and bookkeeping of this device, not replicated state.
 
+# Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
+# seven digits, so a time today is rounded to the nearest 128 seconds and a 30-second wait
+# could end before it began.
 class User(BaseModel):
     username = pw.CharField(primary_key=True, max_length=64)
     password_hash = pw.CharField()
     role = pw.CharField(max_length=16)
     library = pw.CharField(max_length=32)
     failures = pw.IntegerField(default=0)
-    locked_until = pw.FloatField(default=0)
+    locked_until = pw.DoubleField(default=0)
     active = pw.BooleanField(default=True)
 
 
 class PinAttempt(BaseModel):
     card = pw.CharField(primary_key=True, max_length=64)
     failures = pw.IntegerField(default=0)
-    locked_until = pw.FloatField(default=0)
+    locked_until = pw.DoubleField(default=0)
 
 
 class LoginSession(BaseModel):
@@ -248,7 +251,7 @@ class LoginSession(BaseModel):
     key_hash = pw.CharField(primary_key=True, max_length=64)
     subject = pw.CharField(max_length=80, index=True)  # a username, or "patron:<card>"
     kind = pw.CharField(max_length=8)  # session | token
-    expires_at = pw.FloatField()
+    expires_at = pw.DoubleField()
 
 
 class LoginThrottle(BaseModel):
@@ -256,8 +259,8 @@ class LoginThrottle(BaseModel):
     client address alone), for the growing wait in passwords.py."""
     key = pw.CharField(primary_key=True, max_length=200)
     failures = pw.IntegerField(default=0)
-    last_failure = pw.FloatField(default=0)
-    wait_until = pw.FloatField(default=0)
+    last_failure = pw.DoubleField(default=0)
+    wait_until = pw.DoubleField(default=0)
 
 
 class AuditLog(BaseModel):

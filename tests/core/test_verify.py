@@ -83,7 +83,7 @@ def test_a_copy_marked_lost_before_schema_8_keeps_its_mark(tmp_path, hub_db):
         ctx.db.execute_sql(statement)
     ctx.close()
     ctx = Context.open(tmp_path / "lib")
-    assert db.schema_version(ctx.db) == 8
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION
     copies = {i.barcode: (i.condition, i.status) for i in Item.select()}
     assert copies["1001"] == ("available", "on_loan")
     assert copies["1002"] == ("lost", "lost")

@@ -41,3 +41,14 @@ def test_waits_are_counted_in_the_database(server):
     r = requests.post(f"{server.url}/api/v1/session", timeout=10,
                       json={"username": "khongcoai", "password": "doan-mo-mat-khau"})
     assert r.json()["error"]["code"] == "login_wait"
+
+
+def test_a_wait_is_kept_to_the_second(ctx):
+    """On PostgreSQL a REAL column rounded today's time to 128 s: a 30 s wait could be over
+    before it began, and locks came and went at random."""
+    from appliance.core import passwords
+    now = 1_764_542_017.25
+    for _ in range(passwords.FREE_FAILURES):
+        passwords.failed("login|thuthu|192.0.2.7", now=now)
+    assert passwords.wait_left("login|thuthu|192.0.2.7", now=now) == passwords.FIRST_WAIT
+    assert passwords.wait_left("login|thuthu|192.0.2.7", now=now + 29.5) == 1
