@@ -2,8 +2,15 @@
 changed fields and the field stamps the editor saw, so concurrent edits can be told
 from sequential ones when events from elsewhere arrive."""
 
+from contextvars import ContextVar
+
 from . import events
 from .prepared import by_key
+
+# The staff account on whose behalf this thread edits records; the web layer sets it on
+# every request (threads are reused, so it is set to None for nobody). It goes into the
+# event so that a hub that quarantines an edit can say who typed it.
+acting: ContextVar[str | None] = ContextVar("acting", default=None)
 
 
 def save(ctx, kind, model, key, record_id, fields, library=None):
@@ -14,6 +21,8 @@ def save(ctx, kind, model, key, record_id, fields, library=None):
         if not fields:
             return row
     body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(), "new": row is None}
+    if (who := acting.get()) is not None:
+        body["actor"] = who
     if row is not None:  # an edit: which of its fields' values the editor saw
         stamps = row.field_hlc or {}
         body["base"] = {k: stamps.get(k, 0) for k in fields}

@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from ..core import passwords, users
+from ..core import passwords, records, users
 from ..core.errors import N_, DomainError, Forbidden
 from . import i18n
 
@@ -160,6 +160,7 @@ def check_request():
         current_app.logger.error("view %s states no roles; refused", request.endpoint)
         abort(403)
     who = identity()
+    records.acting.set(who["username"] if who else None)
     if view.roles is not None:
         if who is None:
             return _refuse(401)
@@ -172,6 +173,7 @@ def check_request():
 
 def install(app):
     app.before_request(check_request)
+    app.teardown_request(lambda exc: records.acting.set(None))  # threads serve others next
     app.jinja_env.globals.update(csrf_token=csrf_token, identity=identity,
                                  languages=i18n.LANGUAGES, locale=i18n.select_locale)
 

@@ -36,7 +36,6 @@ def test_clock_behind_shows_a_warning_on_every_page(client, ctx):
     assert client.get("/api/v1/health").get_json()["clock_ok"] is False
 
 
-
 def test_clock_far_ahead_is_said_on_every_page(client, ctx):
     from appliance.core.clock import HLC, MAX_LEAP_MS
     login(client)
@@ -45,6 +44,22 @@ def test_clock_far_ahead_is_said_on_every_page(client, ctx):
     page = client.get("/desk/").get_data(as_text=True)
     assert "quá một năm nên không được dùng" in page  # in Vietnamese, the default
     assert client.get("/api/v1/health").get_json()["clock_ok"] is False
+
+
+def test_a_record_edit_names_the_staff_account_that_made_it(client, ctx):
+    """A hub that quarantines an edit says who typed it: the event carries the account."""
+    import json
+
+    from appliance.core import patrons
+    from appliance.core.models import Event
+    token = login(client)
+    client.post("/desk/patrons/P0001/block", data={"reason": "mất thẻ", "csrf_token": token})
+    made = Event.select().where(Event.kind == "patron.saved").order_by(Event.pos.desc()).first()
+    assert json.loads(made.body)["actor"] == "thuthu" and patrons.find(ctx, "P0001").blocked
+    patrons.unblock(ctx, "P0001")  # the same thread after the request: nobody acting
+    made = Event.select().where(Event.kind == "patron.saved").order_by(Event.pos.desc()).first()
+    assert "actor" not in json.loads(made.body)
+
 
 def test_desk_pages_render_for_a_librarian(client, ctx):
     from appliance.core import circulation
