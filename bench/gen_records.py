@@ -112,5 +112,6 @@ def catalogue_rows(n, copies_per_record, n_libraries, seed=2):
                 "status": rnd.choice(STATUSES),
                 "accession_date": f"{rnd.randint(2005, 2025)}-{rnd.randint(1, 12):02d}-"
                                   f"{rnd.randint(1, 28):02d}",
-                "transit_to": None, "field_hlc": "{}"})
+                "transit_to": None, "field_hlc": "{}", "condition": "available",
+                "transit_hlc": 0})
         yield bib, items

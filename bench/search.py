@@ -49,7 +49,7 @@ BIB_COLS = ("id", "title", "authors", "publisher", "year", "isbn", "language", "
             "subjects", "series", "notes", "marc", "control_number", "local_history",
             "created_at", "updated_hlc", "deleted", "field_hlc")
 ITEM_COLS = ("id", "bib_id", "library", "barcode", "item_type", "location", "call_number",
-             "status", "accession_date", "transit_to", "field_hlc")
+             "status", "accession_date", "transit_to", "field_hlc", "condition", "transit_hlc")
 
 
 def _insert(table, cols):
