@@ -52,21 +52,27 @@ def _error(code, message, status_code, **extra):
     return resp
 
 
-@bp.route(protocol.PATH, methods=["POST"])
-@public
-@csrf_exempt  # authenticated by the envelope's signature
-def exchange():
+def _sealed(limit: int, too_large: str, handle):
+    """A sealed envelope posted by a device: its size checked before it is read, its
+    refusal said as JSON, its answer sealed bytes."""
     ctx = _ctx()
     if ctx.role != "hub":
         return _error("not_hub", "this appliance is not a hub", 404)
-    if (request.content_length or 0) > MAX_BATCH:
-        return _error("too_large", "batch over the size limit", 413)
+    if (request.content_length or 0) > limit:
+        return _error("too_large", too_large, 413)
     try:
-        answer = receive.exchange(ctx, request.get_data(cache=False))
+        answer = handle(ctx, request.get_data(cache=False))
     except receive.Refusal as exc:
         return _error(exc.code, exc.reason, exc.status,
                       **({"cursor": exc.cursor} if exc.cursor is not None else {}))
     return Response(answer, mimetype="application/octet-stream")
+
+
+@bp.route(protocol.PATH, methods=["POST"])
+@public
+@csrf_exempt  # authenticated by the envelope's signature
+def exchange():
+    return _sealed(MAX_BATCH, "batch over the size limit", receive.exchange)
 
 
 @bp.route(cardcheck.PATH, methods=["POST"])
@@ -74,16 +80,7 @@ def exchange():
 @csrf_exempt  # authenticated by the envelope's signature
 def card_check():
     """A branch asks about a town-wide card of another library (and its PIN)."""
-    ctx = _ctx()
-    if ctx.role != "hub":
-        return _error("not_hub", "this appliance is not a hub", 404)
-    if (request.content_length or 0) > 64 * 1024:
-        return _error("too_large", "a card check is small", 413)
-    try:
-        answer = cardcheck.answer_request(ctx, request.get_data(cache=False))
-    except receive.Refusal as exc:
-        return _error(exc.code, exc.reason, exc.status)
-    return Response(answer, mimetype="application/octet-stream")
+    return _sealed(64 * 1024, "a card check is small", cardcheck.answer_request)
 
 
 @bp.route(protocol.ENROL_PATH, methods=["POST"])
