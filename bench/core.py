@@ -182,23 +182,27 @@ def rss_mb(pid):
     return None
 
 
-def http_run(data_dir, cycles, first_copy):
-    port = 18000 + (int(time.time()) % 1000)
+def serve(data_dir, base_port=18000):
+    """`thuvien serve` in a child process: (process, url, seconds until it answered)."""
+    port = base_port + (int(time.time()) % 1000)
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
                              str(data_dir), "--port", str(port), "--sip2-port", "0"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - started < 30:
+        try:
+            if requests.get(f"{url}/api/v1/health", timeout=1).ok:
+                return proc, url, time.perf_counter() - started
+        except requests.ConnectionError:
+            time.sleep(0.01)
+    proc.terminate()
+    raise RuntimeError("server did not start")
+
+
+def http_run(data_dir, cycles, first_copy):
+    proc, url, start_s = serve(data_dir)
     try:
-        while True:
-            try:
-                if requests.get(f"{url}/api/v1/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.01)
-            if time.perf_counter() - started > 30:
-                raise RuntimeError("server did not start")
-        start_s = time.perf_counter() - started
         session = requests.Session()
         token = session.post(f"{url}/api/v1/session", json={"username": "bench",
                                                             "password": PASSWORD}).json()

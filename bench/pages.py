@@ -13,7 +13,6 @@ within 10 ms; the OPAC results page (a full page of 20 hits) not heavier than be
 import argparse
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,26 +23,9 @@ import requests
 from appliance.core import circulation, users
 from appliance.core.datadir import init
 
-from .core import PASSWORD, RESULTS, load, summary
+from .core import PASSWORD, RESULTS, load, serve, summary
 
 CARD = "P000003"
-
-
-def start(data_dir):
-    port = 19000 + (int(time.time()) % 1000)
-    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
-                             str(data_dir), "--port", str(port), "--sip2-port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.perf_counter() + 30
-    while time.perf_counter() < deadline:
-        try:
-            if requests.get(f"{url}/api/v1/health", timeout=1).ok:
-                return proc, url
-        except requests.ConnectionError:
-            time.sleep(0.02)
-    proc.terminate()
-    raise RuntimeError("server did not start")
 
 
 def login(url, username):
@@ -123,7 +105,7 @@ def main(argv=None):
         for barcode in ("B0000001", "B0000002", "B0000003"):
             circulation.checkout(ctx, CARD, barcode)
         ctx.close()
-        proc, url = start(Path(tmp) / "data")
+        proc, url, _ = serve(Path(tmp) / "data", base_port=19000)
         try:
             pages, assets = measure(url, args.n)
         finally:
