@@ -178,6 +178,9 @@ RULES = {
     "rule.saved": _settings,
     "calendar.saved": _settings,
     "conflict.resolved": _conflict_resolved,
+    "visit.recorded": _settings,  # counted at this library, whoever's card it is
+    "visit.counted": _settings,
+    "item.used": _settings,
 }
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
 

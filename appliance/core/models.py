@@ -224,6 +224,39 @@ class Stamp(BaseModel):
     body = pw.TextField()
 
 
+# Counting for the library's reports (core/reports): visits and copies read on site.
+class Visit(BaseModel):
+    """A patron who identified at the desk or kiosk on a day: once a day, whatever the
+    number of times (id: library|day|patron)."""
+    id = pw.CharField(primary_key=True, max_length=120)
+    library = pw.CharField(max_length=32)
+    day = pw.CharField(max_length=10)
+    patron = pw.CharField(max_length=36)
+
+    class Meta:
+        indexes = ((("library", "day"), False),)
+
+
+class VisitTally(BaseModel):
+    """Readers counted by hand on a day (who never showed a card): one figure per
+    library and day, the latest word standing (id: library|day)."""
+    id = pw.CharField(primary_key=True, max_length=50)
+    library = pw.CharField(max_length=32)
+    day = pw.CharField(max_length=10)
+    count = pw.IntegerField()
+
+
+class InLibraryUse(BaseModel):
+    """A copy read on site, scanned at the desk (lượt tài liệu đọc tại chỗ)."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32)
+    day = pw.CharField(max_length=10)
+    item = pw.CharField(max_length=36)
+
+    class Meta:
+        indexes = ((("library", "day"), False),)
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 # Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
@@ -278,6 +311,6 @@ class Setting(BaseModel):
 
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
-                FieldEdit, Stamp]
+                FieldEdit, Stamp, Visit, VisitTally, InLibraryUse]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -23,12 +23,15 @@ from .models import (
     Conflict,
     FieldEdit,
     Hold,
+    InLibraryUse,
     Item,
     Library,
     Loan,
     LoanRule,
     Patron,
     Stamp,
+    Visit,
+    VisitTally,
 )
 from .prepared import Prepared, by_key
 
@@ -846,6 +849,29 @@ def conflict_resolved(ev, body):
         Conflict.id == body["conflict_id"]).execute()
 
 
+# Counting for reports: a visit is a patron's day at a library (the same day twice is
+# one), a hand count is the latest word on its day, a copy read on site is its own row.
+
+def visit_recorded(ev, body):
+    Visit.insert(id="|".join((body["library"], body["day"], body["patron_id"])),
+                 library=body["library"], day=body["day"],
+                 patron=body["patron_id"]).on_conflict_ignore().execute()
+
+
+def visits_counted(ev, body):
+    day_id = f"{body['library']}|{body['day']}"
+    if not _latest("visits:" + day_id, ev, body):
+        return
+    VisitTally.delete().where(VisitTally.id == day_id).execute()
+    VisitTally.insert(id=day_id, library=body["library"], day=body["day"],
+                      count=int(body["count"])).execute()
+
+
+def item_used(ev, body):
+    InLibraryUse.insert(id=body["use_id"], library=body["library"], day=body["day"],
+                        item=body["item_id"]).on_conflict_ignore().execute()
+
+
 RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS, Records)}
 
 HANDLERS = {
@@ -865,4 +891,7 @@ HANDLERS = {
     "rule.saved": rule_saved,
     "calendar.saved": calendar_saved,
     "conflict.resolved": conflict_resolved,
+    "visit.recorded": visit_recorded,
+    "visit.counted": visits_counted,
+    "item.used": item_used,
 }
