@@ -201,3 +201,33 @@ def _totals(figures):
     served["total"] = served["loans"] + served["in_library_use"]
     visits = figures["visits"]
     visits["total"] = visits["identified"] + visits["counted"]
+
+
+MONTHLY_LOANS = ("SELECT SUBSTR(out_at, 1, 7), COUNT(*) FROM loan WHERE library = ? "
+                 "AND out_at >= ? AND out_at < ? GROUP BY 1")
+MONTHLY_VISITS = ("SELECT SUBSTR(day, 1, 7), COUNT(*) FROM visit WHERE library = ? "
+                  "AND day >= ? AND day <= ? GROUP BY 1")
+MONTHLY_TALLY = ("SELECT SUBSTR(day, 1, 7), SUM(count) FROM visit_tally WHERE library = ? "
+                 "AND day >= ? AND day <= ? GROUP BY 1")
+
+
+def months(period):
+    """The months a period touches, as YYYY-MM."""
+    out, y, m = [], period.start.year, period.start.month
+    while (y, m) <= (period.end.year, period.end.month):
+        out.append(f"{y}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def monthly(period, library):
+    """{"loans": [(month, n)], "visits": [(month, n)]} over the period's months."""
+    s, a, e = _bounds(period)
+    series = {}
+    loans = dict(dialect.run(MONTHLY_LOANS, (library, s, a)).fetchall())
+    visits = dict(dialect.run(MONTHLY_VISITS, (library, s, e)).fetchall())
+    for m, n in dialect.run(MONTHLY_TALLY, (library, s, e)).fetchall():
+        visits[m] = visits.get(m, 0) + int(n or 0)
+    for name, counts in (("loans", loans), ("visits", visits)):
+        series[name] = [(m, int(counts.get(m, 0))) for m in months(period)]
+    return series
