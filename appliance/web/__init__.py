@@ -27,6 +27,7 @@ BLUEPRINTS = [
     "sync.hub:bp",
     "sync.certweb:bp",
     "appliance.web.fleet:bp",
+    "appliance.web.reports:bp",
 ]
 
 SECURITY_HEADERS = {

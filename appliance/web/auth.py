@@ -199,6 +199,8 @@ def login():
         if target is None:
             target = url_for("kiosk.start") if user.role == "kiosk" and \
                 "kiosk.start" in current_app.view_functions else url_for("desk.home")
+            if user.role == "report_viewer" and "reports.home" in current_app.view_functions:
+                target = url_for("reports.home")  # the reports are all this role reads
         return redirect(target)
     return render_template("login.html")
 

@@ -84,7 +84,7 @@ def library_sheet(report, tr, org=""):
                      _cell(line["before"], tr), _change(line["change"])])
         levels.append(line["level"])
     table = Table(tr("Figures"), [tr("Figure"), _period_words(p, tr), _period_words(before, tr),
-                                  tr("Change")], rows, levels, [52, 16, 16, 12])
+                                  tr("Change")], rows, levels, [46, 19, 19, 16])
     lib = report["library"]
     return Sheet(tr("LIBRARY STATISTICS REPORT"), org or lib["name"],
                  [f"{lib['name']} ({lib['code']})",
@@ -98,17 +98,17 @@ def library_sheet(report, tr, org=""):
 # Columns of the town's report, each a figure every library has.
 TOWN_COLUMNS = [
     ("visits.total", N_("Visits")), ("items_served.total", N_("Items served")),
-    ("loans", N_("Loans")), ("cards.issued", N_("Cards issued")),
+    ("loans", N_("Loans in the period")), ("cards.issued", N_("Cards issued")),
     ("patrons_registered.total", N_("Registered patrons")),
     ("patrons_active.total", N_("Active patrons")),
-    ("collection.titles", N_("Titles")), ("collection.copies", N_("Copies")),
+    ("collection.titles", N_("Titles")), ("collection.copies", N_("Copies held")),
     ("acquisitions.copies", N_("Copies acquired")),
 ]
 
 
 def town_sheet(report, tr, org=""):
     p = report["period"]
-    header = [tr("Library"), tr("Kind"), tr("Commune / ward"), tr("Last sync")] + [
+    header = [tr("Library"), tr("Kind of library"), tr("Commune / ward"), tr("Last sync")] + [
         tr(label) for _, label in TOWN_COLUMNS]
     rows = []
     for lib in report["libraries"]:
@@ -156,6 +156,9 @@ def _dmy(iso):
 
 
 def _period_words(p, tr):
+    """A period's short name for a column: 2026-03, 2026-Q1, 2026-H1, 2026, or its days."""
+    if p.get("kind") != "range":
+        return p["name"]
     return f"{_dmy(p['from'])}–{_dmy(p['to'])}"
 
 

@@ -1,0 +1,169 @@
+"""The pages: a library's report with charts, its exports, counting at the desk, and at
+the hub the town's dashboard, the semi-annual report and the register."""
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+
+from ...core.errors import DomainError
+from ...core.reports import charts, counting, document, export, town
+from ...core.reports import period as periods
+from ...core.reports.suppress import figures as withheld
+from .. import i18n
+from ..auth import identity, requires
+from . import (
+    COUNTERS,
+    DESK,
+    READERS,
+    bp,
+    chosen_period,
+    due_warning,
+    hide_small,
+    library_of_request,
+    links,
+    today,
+    tr,
+)
+
+
+def _library_report():
+    p = chosen_period("month")
+    code, name = library_of_request()
+    if code is None:  # at the hub, no library named: the town as one
+        code, name = None, tr("Whole town")
+    if code is None:
+        return None, p
+    return document.library_report(p, code, name, today(), hide_small()), p
+
+
+@bp.route("/reports/")
+@requires(*DESK)
+def home():
+    if g.ctx.role == "hub" and not request.args.get("library"):
+        return redirect(url_for("reports.town_dashboard", **request.args))
+    report, p = _library_report()
+    return render_template("reports/library.html", report=report, period=p,
+                           charts=_charts(report), kinds=periods.KINDS,
+                           say=lambda line: document.say(tr, line), here=_here(p),
+                           can_count=identity()["role"] in COUNTERS)
+
+
+def _here(p):
+    """The query that names this page's period and library again (for its exports)."""
+    args = {"from": p.start.isoformat(), "to": p.end.isoformat()}
+    if g.ctx.role == "hub":
+        args["library"] = request.args.get("library", "")
+    return args
+
+
+def _charts(report):
+    monthly = report.get("monthly") or {}
+    by_type = report["figures"]["collection"]["by_item_type"]
+    types = [(tr(document.ITEM_TYPES.get(k, k)), v["copies"]) for k, v in sorted(by_type.items())]
+    return {
+        "loans": charts.columns([(m[5:] + "/" + m[2:4], n) for m, n in monthly.get("loans", [])]),
+        "visits": charts.columns([(m[5:] + "/" + m[2:4], n)
+                                  for m, n in monthly.get("visits", [])]),
+        "collection": charts.rows(types),
+    }
+
+
+@bp.route("/reports/statistics.<fmt>")
+@requires(*READERS, "librarian")
+def export_library(fmt):
+    if fmt not in export.FORMATS:
+        abort(404)
+    report, p = _library_report()
+    if report is None:
+        abort(400)
+    sheet = export.library_sheet(report, tr, org=g.ctx.settings.get("library_name", ""))
+    name = f"thong-ke-{report['library']['code']}-{p.name.replace('..', '_')}.{fmt}"
+    return _file(sheet, fmt, name)
+
+
+def _file(sheet, fmt, name):
+    return Response(export.as_bytes(sheet, fmt), content_type=export.CONTENT_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/reports/counting", methods=["GET", "POST"])
+@requires(*COUNTERS)
+def counting_page():
+    if request.method == "POST":
+        who = identity()["username"]
+        try:
+            if request.form.get("what") == "visitors":
+                done = counting.count_visitors(g.ctx, request.form.get("day", ""),
+                                               request.form.get("count", ""), actor=who)
+                flash(tr("%(count)s readers counted on %(day)s.", count=done["count"],
+                         day=done["day"]), "success")
+            else:
+                done = counting.used_on_site(g.ctx, request.form.get("barcode", ""), actor=who)
+                flash(tr("%(barcode)s counted as read in the library.",
+                         barcode=done["item"]), "success")
+        except DomainError as e:
+            flash(i18n.translate(e), "error")
+        return redirect(url_for("reports.counting_page"))
+    return render_template("reports/counting.html", today=today().isoformat())
+
+
+# The town (hub).
+
+def _withhold(report):
+    """report_viewer sees the town's figures with small numbers of people withheld."""
+    if hide_small():
+        for lib in report["libraries"]:
+            lib["figures"] = withheld(lib["figures"])
+        report["town"] = withheld(report["town"])
+
+
+def _hub_only():
+    if g.ctx.role != "hub":
+        abort(404)
+
+
+@bp.route("/hub/reports")
+@requires("report_viewer", "hub_admin")
+def town_dashboard():
+    _hub_only()
+    p = chosen_period("half")
+    report = town.semiannual(p, links(), today())
+    _withhold(report)
+    half = p.name if p.kind == "half" else None
+    return render_template("reports/town.html", report=report, period=p, kinds=periods.KINDS,
+                           warning=due_warning(), half=half, columns=export.TOWN_COLUMNS,
+                           get=document._get, kind_names=town.KINDS,
+                           span={"from": p.start.isoformat(), "to": p.end.isoformat()},
+                           units=town.AdminUnit.select().order_by(town.AdminUnit.code))
+
+
+@bp.route("/hub/reports/semiannual.<fmt>")
+@requires("report_viewer", "hub_admin")
+def semiannual_export(fmt):
+    _hub_only()
+    if fmt not in export.FORMATS:
+        abort(404)
+    p = periods.parse(request.args.get("period") or periods.next_due(today())[0])
+    if p.kind != "half":
+        abort(400, description=tr("The semi-annual report is for a half-year (2026-H1)."))
+    report = town.semiannual(p, links(), today())
+    _withhold(report)
+    return _file(export.town_sheet(report, tr), fmt, f"bao-cao-6-thang-{p.name}.{fmt}")
+
+
+@bp.route("/hub/reports/register", methods=["POST"])
+@requires("hub_admin")
+def register_import():
+    _hub_only()
+    upload = request.files.get("file")
+    kind = "units" if request.form.get("kind") == "units" else "libraries"
+    if upload is None or not upload.filename:
+        flash(tr("Choose a CSV file to import."), "error")
+        return redirect(url_for("reports.town_dashboard"))
+    try:
+        count = town.import_csv(upload.read().decode("utf-8"), kind)
+        flash(tr("%(count)s rows of the register imported.", count=count), "success")
+    except UnicodeDecodeError:
+        flash(tr("The file is not UTF-8 text."), "error")
+    except DomainError as e:
+        flash(i18n.translate(e), "error")
+    return redirect(url_for("reports.town_dashboard"))
+
