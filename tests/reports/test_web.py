@@ -114,3 +114,17 @@ def test_a_patron_who_identifies_twice_a_day_is_one_visit(ctx):
     assert counting.patron_identified(ctx, patron) is True
     assert counting.patron_identified(ctx, patron) is False
     assert [e.kind for e in Event.select()].count("visit.recorded") == 1
+
+
+def test_a_card_shown_at_the_desk_or_the_kiosk_is_the_day_s_visit(ctx, app):
+    desk = app.test_client()
+    token = staff_login(desk)
+    for _ in range(2):
+        desk.post("/desk/patron", data={"csrf_token": token, "card": "P0001"})
+    desk.post("/desk/patron", data={"csrf_token": token, "card": "NOBODY"})
+    kiosk = app.test_client()
+    kiosk_token = staff_login(kiosk, "kiosk", landing="/kiosk/")
+    kiosk.post("/kiosk/identify", data={"csrf_token": kiosk_token, "card": "P0002"})
+    visits = [e for e in Event.select() if e.kind == "visit.recorded"]
+    cards = {Patron.get_by_id(json.loads(e.body)["patron_id"]).card for e in visits}
+    assert cards == {"P0001", "P0002"} and len(visits) == 2

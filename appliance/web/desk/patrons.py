@@ -7,6 +7,7 @@ from ...core import audit, holds, patrons
 from ...core.errors import DomainError
 from ...core.models import Hold, Loan, Patron
 from ...core.policy import CATEGORIES
+from .. import reports
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -28,6 +29,8 @@ def patron_list():
 @requires(*STAFF)
 def find_patron():
     card = form("card") or request.args.get("card", "").strip()
+    if card and request.method == "POST":  # a card shown at the desk: the day's visit
+        reports.visit(card=card)
     return redirect(url_for("desk.patron", card=card)) if card else redirect(url_for("desk.home"))
 
 

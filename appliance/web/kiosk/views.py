@@ -8,7 +8,7 @@ from ... import devices_client
 from ...core import catalogue, patrons, townwide
 from ...core.errors import DomainError
 from ...core.models import Loan
-from .. import i18n
+from .. import i18n, reports
 from ..auth import guarded_sign_in, requires
 from ..helpers import vndate
 from . import actions, bp, state
@@ -84,6 +84,7 @@ def _welcome(patron, town):
     """Greet the reader; a card of another library checked on its own is told why it may
     borrow fewer items here now."""
     state.identify(patron, town)
+    reports.visit(patron=patron)  # the day's visit, counted once
     results = [{"ok": True, "barcode": "", "title": "",
                 "message": _("Hello, %(name)s!", name=patron.name)}]
     notice = townwide.offline_notice(g.ctx, patron, town or {})

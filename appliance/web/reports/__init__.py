@@ -104,6 +104,19 @@ def links():
     return out
 
 
+def visit(patron=None, card=None):
+    """A patron identified at the desk or the kiosk: the day's visit, counted once. A
+    card that names nobody counts nothing (the page that follows says so)."""
+    from ...core import patrons
+    from ...core.errors import DomainError
+    from ...core.reports import counting
+
+    try:
+        counting.patron_identified(g.ctx, patron or patrons.find(g.ctx, card))
+    except DomainError:
+        pass
+
+
 def due_warning():
     """(half-year, due date, days left) from 20 days before a report is due."""
     return periods.due_warning(today())
