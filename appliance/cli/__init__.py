@@ -22,6 +22,7 @@ COMMANDS = [
     "appliance.cli.sync",
     "appliance.cli.hub",
     "appliance.cli.devices",
+    "appliance.cli.report",
 ]
 
 

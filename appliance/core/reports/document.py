@@ -94,16 +94,22 @@ def _pair(value):
     return f"{value['titles']} / {value['copies']}"
 
 
-def library_report(period, code, name, today, hide_small=False):
-    """A library's report over `period` beside the same period a year earlier."""
+def library_report(period, code, name, today, hide_small=False, town=None):
+    """A library's report over `period` beside the same period a year earlier; with
+    `code` None, the town's: the libraries `town` names (None: every one) as one."""
     earlier = period.year_earlier()
-    now = figures.compute(period, [code], today=today)[code]
-    before = figures.compute(earlier, [code], today=today)[code]
+    if code is None:
+        now = figures.town(period, town, today=today)
+        before = figures.town(earlier, town, today=today)
+    else:
+        now = figures.compute(period, [code], today=today)[code]
+        before = figures.compute(earlier, [code], today=today)[code]
     if hide_small:
         now, before = withheld(now), withheld(before)
     return {"library": {"code": code, "name": name}, "period": period.as_dict(),
             "previous": earlier.as_dict(), "figures": now, "previous_figures": before,
-            "lines": lines(now, before), "monthly": figures.monthly(period, code)
+            "lines": lines(now, before),
+            "monthly": figures.monthly(period, [code] if code else town)
             if len(figures.months(period)) <= 36 else None,
             "made": today.isoformat()}
 

@@ -203,12 +203,12 @@ def _totals(figures):
     visits["total"] = visits["identified"] + visits["counted"]
 
 
-MONTHLY_LOANS = ("SELECT SUBSTR(out_at, 1, 7), COUNT(*) FROM loan WHERE library = ? "
-                 "AND out_at >= ? AND out_at < ? GROUP BY 1")
-MONTHLY_VISITS = ("SELECT SUBSTR(day, 1, 7), COUNT(*) FROM visit WHERE library = ? "
-                  "AND day >= ? AND day <= ? GROUP BY 1")
-MONTHLY_TALLY = ("SELECT SUBSTR(day, 1, 7), SUM(count) FROM visit_tally WHERE library = ? "
-                 "AND day >= ? AND day <= ? GROUP BY 1")
+MONTHLY_LOANS = ("SELECT SUBSTR(out_at, 1, 7), COUNT(*) FROM loan WHERE out_at >= ? "
+                 "AND out_at < ?{only} GROUP BY 1")
+MONTHLY_VISITS = ("SELECT SUBSTR(day, 1, 7), COUNT(*) FROM visit WHERE day >= ? "
+                  "AND day <= ?{only} GROUP BY 1")
+MONTHLY_TALLY = ("SELECT SUBSTR(day, 1, 7), SUM(count) FROM visit_tally WHERE day >= ? "
+                 "AND day <= ?{only} GROUP BY 1")
 
 
 def months(period):
@@ -220,13 +220,15 @@ def months(period):
     return out
 
 
-def monthly(period, library):
-    """{"loans": [(month, n)], "visits": [(month, n)]} over the period's months."""
+def monthly(period, libraries=None):
+    """{"loans": [(month, n)], "visits": [(month, n)]} over the period's months, for
+    `libraries` (codes) or every library."""
     s, a, e = _bounds(period)
+    where, extra = _filter("library", libraries)
     series = {}
-    loans = dict(dialect.run(MONTHLY_LOANS, (library, s, a)).fetchall())
-    visits = dict(dialect.run(MONTHLY_VISITS, (library, s, e)).fetchall())
-    for m, n in dialect.run(MONTHLY_TALLY, (library, s, e)).fetchall():
+    loans = dict(dialect.run(MONTHLY_LOANS.format(only=where), (s, a) + extra).fetchall())
+    visits = dict(dialect.run(MONTHLY_VISITS.format(only=where), (s, e) + extra).fetchall())
+    for m, n in dialect.run(MONTHLY_TALLY.format(only=where), (s, e) + extra).fetchall():
         visits[m] = visits.get(m, 0) + int(n or 0)
     for name, counts in (("loans", loans), ("visits", visits)):
         series[name] = [(m, int(counts.get(m, 0))) for m in months(period)]

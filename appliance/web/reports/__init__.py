@@ -92,16 +92,9 @@ def library_of_request(required=False):
 
 def links():
     """{library: {"last_sync", "active"}} from the hub's device registry."""
-    from sync.models import Device
+    from ...cli.report import device_links
 
-    out: dict = {}
-    for d in Device.select():
-        link = out.setdefault(d.library, {"last_sync": None, "active": False})
-        if d.status == "active":
-            link["active"] = True
-            if d.last_seen and (link["last_sync"] or "") < d.last_seen:
-                link["last_sync"] = d.last_seen
-    return out
+    return device_links(g.ctx)
 
 
 def visit(patron=None, card=None):
