@@ -128,3 +128,12 @@ def test_a_card_shown_at_the_desk_or_the_kiosk_is_the_day_s_visit(ctx, app):
     visits = [e for e in Event.select() if e.kind == "visit.recorded"]
     cards = {Patron.get_by_id(json.loads(e.body)["patron_id"]).card for e in visits}
     assert cards == {"P0001", "P0002"} and len(visits) == 2
+
+
+def test_the_report_routes_are_in_the_openapi_document(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    statistics = spec["paths"]["/reports/statistics"]["get"]
+    assert {(p["name"], p["required"]) for p in statistics["parameters"]} == {
+        ("library", False), ("from", True), ("to", True)}
+    assert "get" in spec["paths"]["/reports/indicators"]
+    assert {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]} == {"q", "page"}

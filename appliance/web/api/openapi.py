@@ -39,7 +39,16 @@ ROUTES = [
                                                    bib_id="string"), 201),
     ("/holds/{hold_id}", "delete", "Cancel a hold", True, None, 200),
     ("/search", "get", "Search the catalogue (q, page)", False, None, 200),
+    ("/reports/statistics", "get", "Every figure of a library's report (or, at the hub, the "
+     "town's) over from..to, beside the same period a year earlier; report_viewer, "
+     "branch_admin, hub_admin; report_viewer sees figures over fewer than 5 people as "
+     "'< 5'", True, None, 200),
+    ("/reports/indicators", "get", "The plan's four indicators at the hub: value, numerator, "
+     "denominator, target, progress (null value where there is no data)", True, None, 200),
 ]
+# Query parameters of the routes that take them: (name, required).
+QUERY = {"/search": [("q", False), ("page", False)],
+         "/reports/statistics": [("library", False), ("from", True), ("to", True)]}
 
 
 def _operation(path, summary, auth, schema, status):
@@ -47,13 +56,11 @@ def _operation(path, summary, auth, schema, status):
         str(status): {"description": "OK", "content": {"application/json": {"schema": OBJ}}},
         "4XX": {"description": "Refused; nothing changed",
                 "content": {"application/json": {"schema": ERROR}}}}}
-    params = [part[1:-1] for part in path.split("/") if part.startswith("{")]
-    if path == "/search":
-        params = ["q", "page"]
+    params = [(part[1:-1], "path", True) for part in path.split("/") if part.startswith("{")]
+    params += [(name, "query", required) for name, required in QUERY.get(path, ())]
     if params:
-        op["parameters"] = [{"name": p, "in": "query" if path == "/search" else "path",
-                             "required": path != "/search", "schema": {"type": "string"}}
-                            for p in params]
+        op["parameters"] = [{"name": p, "in": where, "required": required,
+                             "schema": {"type": "string"}} for p, where, required in params]
     if schema:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": schema}}}
