@@ -110,6 +110,7 @@ def test_fresh_install_serves_every_area_in_vietnamese(fresh_install, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert weak.returncode == 1 and "most common" in weak.stderr  # the list is installed
     run(thuvien, "import", "--data", data, "csv", where[1], "--quiet", cwd=elsewhere)
+    _report_exports(thuvien, python, data, elsewhere)
     sip2_port = free_port()
     served = Serving(thuvien, data, elsewhere, sip2_port=sip2_port)
     try:
@@ -118,6 +119,23 @@ def test_fresh_install_serves_every_area_in_vietnamese(fresh_install, tmp_path):
         _sip2_in_vietnamese(sip2_port)
     finally:
         served.stop()
+
+
+def _report_exports(thuvien, python, data, elsewhere):
+    """A report as PDF (ReportLab with the wheel's font) and XLSX, from the installed
+    wheel alone."""
+    from datetime import date
+
+    year = date.today().year  # the copies were accessioned today
+    for ending in ("pdf", "xlsx"):
+        run(thuvien, "report", "statistics", "--data", data, "--from", f"{year - 1}-01-01",
+            "--to", f"{year + 1}-12-31", "--out", elsewhere / f"r.{ending}", cwd=elsewhere)
+    assert (elsewhere / "r.pdf").read_bytes().startswith(b"%PDF") and \
+        b"DejaVu" in (elsewhere / "r.pdf").read_bytes()
+    copies = run(python, "-c", "import openpyxl; print([r[1] for r in openpyxl.load_workbook("
+                 "'r.xlsx').active.iter_rows(values_only=True) if r[0] == 'Vốn tài liệu: bản'])",
+                 cwd=elsewhere)
+    assert copies.strip() not in ("[]", "[0]"), copies
 
 
 def _desk_and_opac(url):

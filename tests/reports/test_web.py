@@ -137,3 +137,18 @@ def test_the_report_routes_are_in_the_openapi_document(client):
         ("library", False), ("from", True), ("to", True)}
     assert "get" in spec["paths"]["/reports/indicators"]
     assert {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]} == {"q", "page"}
+
+
+def test_counts_are_rebuilt_from_the_log(ctx):
+    from appliance.core import verify
+    from appliance.core.reports import counting
+
+    counting.patron_identified(ctx, Patron.get(Patron.card == "P0002"))
+    counting.count_visitors(ctx, ctx.clock.today().isoformat(), 9)
+    counting.count_visitors(ctx, ctx.clock.today().isoformat(), 7)
+    counting.used_on_site(ctx, "1003")
+    held = verify.snapshot()
+    assert held["VisitTally"] == [(json.dumps(f"{ctx.library}|{ctx.clock.today()}"), json.dumps(ctx.library), json.dumps(ctx.clock.today().isoformat()), "7")]
+    assert held["Visit"] and held["InLibraryUse"]
+    verify.rebuild(ctx)
+    assert verify.differences(held, verify.snapshot()) == []
