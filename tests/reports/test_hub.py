@@ -103,3 +103,15 @@ def test_due_dates_warn_from_twenty_days_before():
     assert period.due_warning(date(2026, 12, 5)) == ("2026-H2", date(2026, 12, 5), 0)
     assert period.due_warning(date(2026, 12, 6)) is None
     assert period.due_date("2026-H2") == date(2026, 12, 5)
+
+
+def test_the_town_as_one_library_exports_its_sums(hub):
+    client = hub.test_client()
+    staff_login(client, "hub", landing="/hub/reports")
+    p = period.quarter(YEAR, 2)
+    want = figures.town(p, list(LIBRARIES) + ["PY-BP04"], today=datetime.now().date())
+    book = openpyxl.load_workbook(io.BytesIO(client.get(
+        "/reports/statistics.xlsx", query_string={"period": p.name}).data))
+    rows = {r[0]: r[1] for r in book.active.iter_rows(values_only=True) if r and r[0]}
+    assert rows["Lượt mượn"] == want["loans"] and rows["Lượt bạn đọc"] == want["visits"]["total"]
+    assert "Toàn thị xã" in " ".join(str(r) for r in rows)

@@ -2,8 +2,6 @@
 year before and charts, counting visits and copies read on site, the town's dashboard
 and semi-annual report (hub), and the JSON of both (/api/v1/reports/...)."""
 
-from datetime import date
-
 from flask import Blueprint, abort, g, request
 from flask_babel import gettext
 
@@ -110,13 +108,14 @@ def visit(patron=None, card=None):
         pass
 
 
+def register_codes():
+    """The libraries the town's figures add up: the register's, or every one held."""
+    return [e["code"] for e in town.register()] or None
+
+
 def due_warning():
     """(half-year, due date, days left) from 20 days before a report is due."""
     return periods.due_warning(today())
-
-
-def as_of(p):
-    return min(p.end, today()) if isinstance(p.end, date) else today()
 
 
 from . import api, views  # noqa: E402,F401  (views register on bp)

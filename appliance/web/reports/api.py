@@ -6,7 +6,7 @@ from ...core.reports import figures, town
 from ...core.reports import period as periods
 from ...core.reports.suppress import figures as withheld
 from ..auth import requires
-from . import READERS, bp, hide_small, library_of_request, links, today
+from . import READERS, bp, hide_small, library_of_request, links, register_codes, today
 
 
 @bp.route("/api/v1/reports/statistics")
@@ -18,22 +18,20 @@ def api_statistics():
     p = periods.parse(request.args["period"]) if request.args.get("period") else \
         periods.between(request.args["from"], request.args["to"])
     code, name = library_of_request()
-    if code is None:
-        data = figures.town(p, [e["code"] for e in town.register()] or None, today=today())
-    else:
-        data = figures.compute(p, [code], today=today())[code]
     before = p.year_earlier()
-    if code is None:
-        earlier = figures.town(before, [e["code"] for e in town.register()] or None,
-                               today=today())
-    else:
-        earlier = figures.compute(before, [code], today=today())[code]
+    data, earlier = (_figures(span, code) for span in (p, before))
     if hide_small():
         data, earlier = withheld(data), withheld(earlier)
     return jsonify({"library": code, "name": name, "period": p.as_dict(),
                     "figures": data, "previous": {"period": before.as_dict(),
                                                   "figures": earlier},
                     "withheld_below": 5 if hide_small() else None})
+
+
+def _figures(span, code):
+    if code is None:  # the hub, no library named: the town
+        return figures.town(span, register_codes(), today=today())
+    return figures.compute(span, [code], today=today())[code]
 
 
 @bp.route("/api/v1/reports/indicators")

@@ -19,19 +19,22 @@ from . import (
     hide_small,
     library_of_request,
     links,
+    register_codes,
     today,
     tr,
 )
 
 
 def _library_report():
+    """The report the request asks for: a library's, or at the hub with no library named
+    the town's, as one library."""
     p = chosen_period("month")
     code, name = library_of_request()
-    if code is None:  # at the hub, no library named: the town as one
-        code, name = None, tr("Whole town")
+    report = document.library_report(p, code, name or tr("Whole town"), today(),
+                                     hide_small(), town=register_codes())
     if code is None:
-        return None, p
-    return document.library_report(p, code, name, today(), hide_small()), p
+        report["library"]["code"] = "town"
+    return report, p
 
 
 @bp.route("/reports/")
@@ -72,8 +75,6 @@ def export_library(fmt):
     if fmt not in export.FORMATS:
         abort(404)
     report, p = _library_report()
-    if report is None:
-        abort(400)
     sheet = export.library_sheet(report, tr, org=g.ctx.settings.get("library_name", ""))
     name = f"thong-ke-{report['library']['code']}-{p.name.replace('..', '_')}.{fmt}"
     return _file(sheet, fmt, name)
