@@ -104,7 +104,8 @@ def cmd_semiannual(args):
     try:
         town.ensure_tables(ctx.db)
         report = town.semiannual(p, device_links(ctx), ctx.clock.today())
-        export.write(export.town_sheet(report, translator(args.lang)), fmt, args.out)
+        export.write(export.town_sheet(report, translator(args.lang),
+                                                     ctx.settings.get("report_issuer", "")), fmt, args.out)
     finally:
         ctx.close()
     stale = [lib["code"] for lib in report["libraries"] if lib["stale"]]

@@ -107,6 +107,8 @@ TOWN_COLUMNS = [
 
 
 def town_sheet(report, tr, org=""):
+    """The town's report; `org`: who issues it (the setting `report_issuer`, by default
+    the culture centre)."""
     p = report["period"]
     header = [tr("Library"), tr("Kind of library"), tr("Commune / ward"), tr("Last sync")] + [
         tr(label) for _, label in TOWN_COLUMNS]

@@ -147,7 +147,7 @@ def semiannual_export(fmt):
         abort(400, description=tr("The semi-annual report is for a half-year (2026-H1)."))
     report = town.semiannual(p, links(), today())
     _withhold(report)
-    return _file(export.town_sheet(report, tr), fmt, f"bao-cao-6-thang-{p.name}.{fmt}")
+    return _file(export.town_sheet(report, tr, g.ctx.settings.get("report_issuer", "")), fmt, f"bao-cao-6-thang-{p.name}.{fmt}")
 
 
 @bp.route("/hub/reports/register", methods=["POST"])
