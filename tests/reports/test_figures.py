@@ -41,6 +41,7 @@ def test_the_town_adds_up_its_libraries(town):
         f["patrons_active"]["total"] for f in each.values())
     assert whole["collection"]["titles"] == sum(f["collection"]["titles"] for f in each.values())
     assert whole["loans"] > 50 and whole["visits"]["counted"] > 100  # a town that was busy
+    assert figures.town_from(each, p, list(LIBRARIES), TODAY) == whole  # the report's way
 
 
 def test_the_generated_year_did_everything_a_report_counts(town):

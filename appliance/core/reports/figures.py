@@ -136,6 +136,34 @@ def town(period, libraries=None, today=None):
     return out["*"]
 
 
+def town_from(per_library, period, libraries=None, today=None):
+    """`town` from the libraries' figures already counted: the counts added up, and only
+    what must be counted once across libraries (active patrons, titles) counted again."""
+    whole = empty()
+    for figures in per_library.values():
+        _add(whole, figures)
+    again = {"*": empty()}
+    s, a, e = _bounds(period)
+    run = dict(libraries=libraries, grouped=False)
+    _people(again, ACTIVE, (period.end.year - CHILD_AGE, s, a, s, e), "x.library",
+            "patrons_active", run)
+    _holdings(again, e, run)
+    for _, copies, titles in _rows(ACQUIRED, (s, e), "i.library", **run):
+        again["*"]["acquisitions"] = {"titles": int(titles), "copies": int(copies)}
+    for name in ("patrons_active", "collection", "acquisitions"):
+        whole[name] = again["*"][name]
+    return whole
+
+
+def _add(total, part):
+    """Add `part`'s counts into `total`, key by key (None stays None: no data)."""
+    for key, value in part.items():
+        if isinstance(value, dict):
+            _add(total.setdefault(key, {}), value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total[key] = (total.get(key) or 0) + value
+
+
 def _get(out, code):
     if code not in out:
         out[code] = empty()

@@ -201,7 +201,7 @@ def semiannual(period, links, today, names=None):
     entries = register()
     codes = [e["code"] for e in entries]
     per = figures.compute(period, codes, today=today) if codes else {}
-    total = figures.town(period, codes, today=today) if codes else figures.empty()
+    total = figures.town_from(per, period, codes, today) if codes else figures.empty()
     cutoff = stale_since(period, today)
     rows = []
     for e in entries:
