@@ -61,11 +61,13 @@ def _simple(text, params, column, libraries, grouped):
     return {row[0]: int(row[1] or 0) for row in _rows(text, params, column, libraries, grouped)}
 
 
-LOANS = "SELECT {key}, COUNT(*) FROM loan WHERE out_at >= ? AND out_at < ?{only} GROUP BY 1"
-RETURNS = ("SELECT {key}, COUNT(*) FROM loan WHERE returned_at >= ? AND returned_at < ?{only} "
-           "GROUP BY 1")
-OVERDUE = ("SELECT {key}, COUNT(*) FROM loan WHERE out_at < ? AND due_date < ? "
-           "AND (returned_at IS NULL OR returned_at >= ?){only} GROUP BY 1")
+# Loans, returns and the loans overdue at the end, in one pass over the loans.
+_OUT = "(out_at >= ? AND out_at < ?)"
+_BACK = "(returned_at >= ? AND returned_at < ?)"
+_LATE = "(out_at < ? AND due_date < ? AND (returned_at IS NULL OR returned_at >= ?))"
+LOAN_COUNTS = ("SELECT {key}, " + ", ".join(
+    f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in (_OUT, _BACK, _LATE))
+    + f" FROM loan WHERE ({_OUT} OR {_BACK} OR {_LATE}){{only}} GROUP BY 1")
 RENEWALS = ("SELECT {key}, COUNT(*) FROM event WHERE kind = 'loan.renew' AND hlc >= ? "
             "AND hlc < ?{only} GROUP BY 1")
 ON_SITE = ("SELECT {key}, COUNT(*) FROM in_library_use WHERE day >= ? AND day <= ?{only} "
@@ -92,19 +94,18 @@ ACTIVE = ("SELECT {key}, COALESCE(p.category, 'unknown'), " + _CHILD + ", COUNT(
           "LEFT JOIN patron p ON p.id = x.who WHERE 1 = 1{only} "
           "GROUP BY 1, 2, 3")
 _HELD = "i.accession_date <= ? AND i.condition NOT IN ('lost', 'withdrawn')"
-# The collection in one pass over the copies: each record's copies grouped once (by
-# library, type and language), then added up three ways. Titles are counted as groups
-# rather than by COUNT(DISTINCT), which PostgreSQL can only sort for.
+# The collection in one pass over the copies: each record's copies of a type grouped
+# once, then added up three ways (a record has one language, so its titles by language
+# need no second grouping by it). Titles are counted as groups rather than by
+# COUNT(DISTINCT), which PostgreSQL can only sort for.
 HOLDINGS = (
-    "WITH g AS (SELECT {key} AS k, i.item_type AS t, COALESCE(b.language, '') AS l, "
-    "i.bib_id AS bib, COUNT(*) AS n FROM item i JOIN bib b ON b.id = i.bib_id WHERE "
-    + _HELD + "{only} GROUP BY 1, 2, 3, 4) "
-    "SELECT 'all', k, '', SUM(n), COUNT(*) FROM "
-    "(SELECT k, bib, SUM(n) AS n FROM g GROUP BY 1, 2) x GROUP BY 2 "
-    "UNION ALL SELECT 'by_item_type', k, t, SUM(n), COUNT(*) FROM "
-    "(SELECT k, t, bib, SUM(n) AS n FROM g GROUP BY 1, 2, 3) y GROUP BY 2, 3 "
-    "UNION ALL SELECT 'by_language', k, l, SUM(n), COUNT(*) FROM "
-    "(SELECT k, l, bib, SUM(n) AS n FROM g GROUP BY 1, 2, 3) z GROUP BY 2, 3")
+    "WITH g AS (SELECT {key} AS k, i.item_type AS t, i.bib_id AS bib, COUNT(*) AS n "
+    "FROM item i WHERE " + _HELD + "{only} GROUP BY 1, 2, 3), "
+    "h AS (SELECT k, bib, SUM(n) AS n FROM g GROUP BY 1, 2) "
+    "SELECT 'all', k, '', SUM(n), COUNT(*) FROM h GROUP BY 2 "
+    "UNION ALL SELECT 'by_item_type', k, t, SUM(n), COUNT(*) FROM g GROUP BY 2, 3 "
+    "UNION ALL SELECT 'by_language', h.k, COALESCE(b.language, ''), SUM(h.n), COUNT(*) "
+    "FROM h JOIN bib b ON b.id = h.bib GROUP BY 2, 3")
 ACQUIRED = ("SELECT k, SUM(n), COUNT(*) FROM (SELECT {key} AS k, i.bib_id, COUNT(*) AS n "
             "FROM item i WHERE i.accession_date >= ? AND i.accession_date <= ?{only} "
             "GROUP BY 1, 2) t GROUP BY 1")
@@ -206,9 +207,10 @@ def _fill(out, period, libraries, grouped, today):
         for code, value in _simple(text, params, column, **run).items():
             setter(_get(out, code), value)
 
-    each(LOANS, (s, a), "library", lambda f, v: f.__setitem__("loans", v))
-    each(RETURNS, (s, a), "library", lambda f, v: f.__setitem__("returns", v))
-    each(OVERDUE, (late[0], late[1], late[0]), "library", lambda f, v: f.__setitem__("loans_overdue", v))
+    marks = (s, a, s, a, late[0], late[1], late[0])
+    for code, loans, returns, overdue in _rows(LOAN_COUNTS, marks + marks, "library", **run):
+        _get(out, code).update(loans=int(loans or 0), returns=int(returns or 0),
+                               loans_overdue=int(overdue or 0))
     each(RENEWALS, (_hlc_of(period.start), _hlc_of(period.after)), "library",
          lambda f, v: f.__setitem__("renewals", v))
     each(ON_SITE, (s, e), "library",
