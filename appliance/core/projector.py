@@ -477,12 +477,21 @@ _BEFORE = """SELECT b.id FROM loan b WHERE b.item_id = {item} AND (b.out_hlc < {
 _AFTER = """SELECT a.id FROM loan a WHERE a.item_id = {item} AND (a.out_hlc > {hlc}
     OR (a.out_hlc = {hlc} AND a.id > {id})) ORDER BY a.out_hlc, a.id LIMIT 1"""
 # A loan about to be made: its copy, its borrower, and its neighbours in the line, in
-# one statement (the desk's loan pays nothing more for them).
+# one statement (asked when _LOAN_OUT_SEEN says a neighbour matters).
 _LOAN_OUT_VIEW = ("SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?), "
                   + _HELD.format("pl") + ", " + _HELD.format("nl") + " FROM item i "
                   "LEFT JOIN loan pl ON pl.id = (" + _BEFORE.format(item="i.id", hlc="?", id="?")
                   + ") LEFT JOIN loan nl ON nl.id = ("
                   + _AFTER.format(item="i.id", hlc="?", id="?") + ") WHERE i.id = ?")
+# What a desk's loan asks first, in one statement: the copy, its borrower, and whether
+# any loan of the copy could be this loan's neighbour that matters — one still out
+# (no return, or a return later by clock) or one later in the line. Almost never: the
+# loan is the latest and every earlier one came back before it, and then no more is
+# asked (one pass over the copy's loans, no sort).
+_LOAN_OUT_SEEN = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
+    EXISTS (SELECT 1 FROM loan l WHERE l.item_id = i.id
+        AND (l.return_hlc IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?))
+    FROM item i WHERE i.id = ?"""
 # A held loan and the next in its copy's line.
 _LOAN_AND_NEXT = ("SELECT " + _HELD.format("l") + ", " + _HELD.format("nl") + " FROM loan l "
                   "LEFT JOIN loan nl ON nl.id = ("
@@ -543,10 +552,11 @@ class Direct:
     def view(self, patron_id, item_id, hlc, loan_id):
         """(item id, barcode, patron id or None, the loan before and the loan after
         (hlc, loan_id) in the copy's line), or None when the copy is unknown."""
+        row = _execute(_LOAN_OUT_SEEN, patron_id, hlc, hlc, item_id).fetchone()
+        if row is None or not row[3]:  # unknown, or no neighbour that matters
+            return None if row is None else (*row[:3], None, None)
         row = _execute(_LOAN_OUT_VIEW, patron_id, hlc, hlc, loan_id, hlc, hlc, loan_id,
                        item_id).fetchone()
-        if row is None:
-            return None
         return (*row[:3], _held(row[3:3 + _WIDTH]), _held(row[3 + _WIDTH:]))
 
     def open_loan(self, item_id):
