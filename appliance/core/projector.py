@@ -635,7 +635,7 @@ class Batched(Direct):
                     + [row[2] for row in _fetch(_LOANS_BY_ID, named)], default=_NO_BOUND)
         self.loans: dict[str, Held] = {}
         self.lines: dict[str, list] = {}
-        for row in _fetch(_LINE_TAILS, items, bound, bound):
+        for row in _fetch(_LINE_TAILS, items, (bound,), (bound,)):
             self._hold(Held(*row))
         self.made = {}  # loan id -> the row of a loan this run makes
         self.changed = {}  # loan id -> None: held loans this run changes
@@ -751,21 +751,24 @@ def _insert_loans(count):
 
 
 _LOANS_BY_ID = "SELECT id, item_id, out_hlc FROM loan WHERE id IN ({})"
-_LINE_TAILS = ("SELECT " + _HELD.format("l") + """ FROM loan l WHERE l.item_id IN ({})
-    AND l.out_hlc >= COALESCE((SELECT MAX(p.out_hlc) FROM loan p
-        WHERE p.item_id = l.item_id AND p.out_hlc < ?), ?)""")
+# Each copy's line from the last loan before a clock on (parameters: the clock, the
+# copies, the clock): one pass over the copies' loans to find where, one to read.
+_LINE_TAILS = ("SELECT " + _HELD.format("l") + """ FROM loan l JOIN (
+    SELECT item_id, MAX(CASE WHEN out_hlc < ? THEN out_hlc END) AS start FROM loan
+    WHERE item_id IN ({}) GROUP BY item_id) t ON t.item_id = l.item_id
+    WHERE l.out_hlc >= COALESCE(t.start, ?)""")
 _IN_CHUNK = 500  # values per IN list: under every SQLite's parameter limit
 
 
-def _fetch(text, values, *after):
-    """Rows of `text` for `values` in its IN list (in chunks), `after` its later
-    parameters."""
+def _fetch(text, values, before=(), after=()):
+    """Rows of `text` for `values` in its IN list (in chunks), with the parameters
+    `before` and `after` it."""
     values = sorted(v for v in values if isinstance(v, str))
     rows = []
     for start in range(0, len(values), _IN_CHUNK):
         chunk = values[start:start + _IN_CHUNK]
         rows.extend(dialect.run(text.format(", ".join("?" * len(chunk))),
-                                (*chunk, *after)).fetchall())
+                                (*before, *chunk, *after)).fetchall())
     return rows
 
 
