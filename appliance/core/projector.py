@@ -963,17 +963,22 @@ def named_before(conflict_id):
         Conflict.kind << ["edit_conflict", *_NAMED_BY_LOANS]))
     makers: dict[str, set] = {}  # conflict id -> the events that could have made it
     loans: dict[str, list] = {}  # loan id -> ids of the conflicts about it
+    edits: dict[tuple, list] = {}  # (record, field) -> ids of the conflicts about it
     for c in held:
         if c.kind == "edit_conflict":
-            field = c.details.get("field")
-            makers[c.id] = {f"{e.event}:edit_conflict:{field}" for e in FieldEdit.select(
-                FieldEdit.event).where((FieldEdit.entity == c.entity)
-                                       & (FieldEdit.field == field))}
+            edits.setdefault((c.entity, c.details.get("field")), []).append(c.id)
             continue
         about = (c.details.get("loans") if c.kind == "loaned_twice" else
                  [c.details.get("loan_id") if c.kind == "returned_not_on_loan" else c.entity])
         for loan_id in about or []:
             loans.setdefault(loan_id, []).append(c.id)
+    records = sorted({entity for entity, _ in edits})
+    for start in range(0, len(records), _IN_CHUNK):
+        for entity, field, event in FieldEdit.select(
+                FieldEdit.entity, FieldEdit.field, FieldEdit.event).where(
+                FieldEdit.entity << records[start:start + _IN_CHUNK]).tuples():
+            for cid in edits.get((entity, field), ()):
+                makers.setdefault(cid, set()).add(f"{event}:edit_conflict:{field}")
     kind_of = {c.id: c.kind for c in held}
     loan_of = pw.SQL(dialect.json_text(Event._meta.database, "body", "loan_id"))
     keys = sorted(loans)
