@@ -484,13 +484,14 @@ _LOAN_OUT_VIEW = ("SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id
                   + ") LEFT JOIN loan nl ON nl.id = ("
                   + _AFTER.format(item="i.id", hlc="?", id="?") + ") WHERE i.id = ?")
 # What a desk's loan asks first, in one statement: the copy, its borrower, and whether
-# any loan of the copy could be this loan's neighbour that matters — one still out
-# (no return, or a return later by clock) or one later in the line. Almost never: the
-# loan is the latest and every earlier one came back before it, and then no more is
-# asked (one pass over the copy's loans, no sort).
+# any loan of the copy could be this loan's neighbour that matters — one open, one
+# returned later by clock, or one later in the line (a loan the next one ended, with no
+# return, matters only with that next one). Almost never: the loan is the latest and
+# every earlier one came back before it, and then no more is asked (one pass over the
+# copy's loans, no sort).
 _LOAN_OUT_SEEN = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
     EXISTS (SELECT 1 FROM loan l WHERE l.item_id = i.id
-        AND (l.return_hlc IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?))
+        AND (l.returned_at IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?))
     FROM item i WHERE i.id = ?"""
 # A held loan and the next in its copy's line.
 _LOAN_AND_NEXT = ("SELECT " + _HELD.format("l") + ", " + _HELD.format("nl") + " FROM loan l "
