@@ -940,6 +940,10 @@ def calendar_saved(ev, body):
 
 
 def conflict_resolved(ev, body):
+    # Staff at two desks may resolve one conflict, saying different things: the latest
+    # word by clock stands, whichever came last.
+    if not _latest("resolved:" + str(body["conflict_id"]), ev, body):
+        return
     resolved = Conflict.update(status="resolved", resolution=body.get("resolution"))
     if resolved.where(Conflict.id == body["conflict_id"]).execute() == 0:
         named = named_before(body["conflict_id"])

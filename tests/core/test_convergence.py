@@ -409,6 +409,25 @@ def test_two_desks_of_one_library_lending_one_copy_agree_in_every_order():
         town.close()
 
 
+def test_two_desks_resolving_one_conflict_agree_in_every_order():
+    """Both desks of a library resolve the conflict of their two loans, in different
+    words: the later resolution by clock stands on every node, whichever came last."""
+    steps = [("checkout", 0, 0, 0), ("tick", 0, 1, 1), ("checkout", 1, 1, 0),
+             ("sync", 0, 1, 0), ("sync", 1, 0, 0), ("tick", 0, 1, 1),
+             ("resolve", 1, 0, 2), ("tick", 0, 1, 1), ("resolve", 0, 0, 1)]
+    check_town((0, 0, 0, 0), steps, seed=5, orders=6)
+    town = Town((0, 0, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        town.sync_all()
+        town.devices[3].enter()
+        conflict = Conflict.get(Conflict.kind == "loaned_twice")
+        assert (conflict.status, conflict.resolution) == ("resolved", "đã xem 1")
+    finally:
+        town.close()
+
+
 @pytest.mark.postgres
 def test_orders_agree_on_postgresql():
     """Fewer examples with the nodes on the hub's PostgreSQL: the set-wise ingest and the
