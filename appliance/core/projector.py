@@ -886,9 +886,17 @@ def _hold_moves_to(status):
 
 
 def hold_trapped(ev, body):
-    Hold.update(status=_hold_moves_to("ready"), item=body["item_id"],
-                pickup_by=body["pickup_by"]).where(Hold.id == body["hold_id"]).execute()
+    """A hold's copy on the shelf. Two desks may trap one hold (with two copies, or two
+    pickup days): the later trap by clock names the copy and the day, whichever came
+    last, and the other copy's status is derived again."""
+    held = Hold.get_or_none(Hold.id == body["hold_id"])
+    moves = {Hold.status: _hold_moves_to("ready")}
+    if _latest("trap:" + str(body["hold_id"]), ev, body):
+        moves.update({Hold.item: body["item_id"], Hold.pickup_by: body["pickup_by"]})
+    Hold.update(moves).where(Hold.id == body["hold_id"]).execute()
     derive(body["item_id"])
+    if held is not None and held.item_id and held.item_id != body["item_id"]:
+        derive(held.item_id)
 
 
 def _hold_ended(status):

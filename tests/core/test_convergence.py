@@ -428,6 +428,29 @@ def test_two_desks_resolving_one_conflict_agree_in_every_order():
         town.close()
 
 
+def test_two_desks_trapping_one_hold_agree_in_every_order():
+    """A copy on hold comes back at both desks of its library (each had not heard of the
+    other's return), a day apart: the later trap's pickup day stands on every node."""
+    steps = [("checkout", 0, 0, 0), ("hold", 0, 1, 0), ("sync", 1, 0, 0),
+             ("checkin", 0, 0, 0), ("tick", 0, 11, 11), ("tick", 0, 11, 11),
+             ("checkin", 1, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=6, orders=6)
+    town = Town((0, 0, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        days = set()
+        for device in town.devices[:2]:
+            device.enter()
+            days.add(Hold.get().pickup_by)
+        assert len(days) == 2, "each desk set its own pickup day"
+        town.sync_all()
+        town.devices[3].enter()
+        assert Hold.get().pickup_by == max(days)
+    finally:
+        town.close()
+
+
 @pytest.mark.postgres
 def test_orders_agree_on_postgresql():
     """Fewer examples with the nodes on the hub's PostgreSQL: the set-wise ingest and the
