@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from appliance.core import events
+from appliance.core import clockfix, events
 from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
@@ -126,6 +126,11 @@ class _Run:
         self.mine = keys.load(ctx.data_dir)
         self.link = link.Link.from_settings(ctx.settings)
         self.pushed = self.pulled = self.retries = self.failures = self.rounds = 0
+        # The hub's time as an unsigned refusal said it (`future`): how far off this
+        # clock is, for one round that sends no events, whose signed answer tells it
+        # for sure (clockfix.learn). Never trusted for more.
+        self.hint_ms: int | None = None
+        self.probed = False
 
     def go(self) -> dict:
         for _ in range(MAX_ROUNDS):
@@ -138,7 +143,9 @@ class _Run:
         ctx = self.ctx
         acked = get_state("acked_seq", 0) or 0
         pull_after = get_state("pull_after", 0) or 0
-        outgoing = [events.to_dict(e) for e in events.since(ctx.origin, acked, self.batch)]
+        probe = self.hint_ms is not None
+        outgoing = [] if probe else [events.to_dict(e) for e in
+                                     events.since(ctx.origin, acked, self.batch)]
         # health as it will stand once this batch is accepted: the fleet page's figures
         report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
         meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
@@ -147,18 +154,33 @@ class _Run:
             meta["rotate"] = keys.rotation_proof(ctx.origin, new_keys)
         # sealed afresh each round: a retry after a lost answer is a new batch, which the
         # hub takes (skipping what it holds) instead of refusing it as a replay
+        created = ctx.clock.raw_ms() + self.hint_ms if probe else ctx.clock.wall_ms()
         data = protocol.seal_payload(meta, outgoing, sender=ctx.origin, sign_key=self.mine.sign,
-                                     recipient=self.hub, created_ms=ctx.clock.wall_ms())
+                                     recipient=self.hub, created_ms=created)
+        sent_ms = ctx.clock.raw_ms()
         try:
             reply, incoming = self._exchange(data)
         except _LinkFailure as exc:
             self._retry_later(exc)
             return None
+        except protocol.SyncError as exc:
+            if exc.code != "future" or self.probed or not isinstance(
+                    getattr(exc, "hub_ms", None), int):
+                raise
+            self.probed = True  # once per run: a second refusal is said as it is
+            self.hint_ms = exc.hub_ms - ctx.clock.raw_ms()
+            log.warning("sync: the hub refused events from the future; its clock is %.0f s "
+                        "ahead of this one's; asking it for its time", self.hint_ms / 1000)
+            return None
+        received_ms = ctx.clock.raw_ms()
+        self.hint_ms = None
         self.failures = 0
         self.rounds += 1
         if reply is None:
             return None  # the hub told us to resend from an earlier seq
         _apply(ctx, reply, incoming, after=pull_after, acked=acked)
+        if isinstance(reply.get("hub_ms"), int):  # signed: how far off this clock is
+            self._learn_time(reply, sent_ms, received_ms)
         if new_keys is not None and reply.get("rotated") is True:
             keys.promote(ctx.data_dir)
             self.mine = keys.load(ctx.data_dir)
@@ -177,6 +199,14 @@ class _Run:
             result["update"] = fetch.fetch_offer(ctx, self.session, self.base, offer,
                                                  deadline=self.deadline, link_=self.link)
         return result
+
+    def _learn_time(self, reply: dict, sent_ms: int, received_ms: int) -> None:
+        learned = clockfix.learn(self.ctx, reply["hub_ms"], sent_ms, received_ms,
+                                 reply["cursor"])
+        if learned["restamped"]:
+            log.warning("sync: this device's clock is %.0f s off the hub's; %s events it "
+                        "stamped in the future were stamped again", learned["offset_ms"] / 1000,
+                        learned["restamped"])
 
     def _retry_later(self, exc: _LinkFailure) -> None:
         self.failures += 1
@@ -278,7 +308,9 @@ def _refused(status: int, body: bytes):
     cursor = err.get("cursor")
     if code in ("gap", "replay") and answer.rewind(cursor):
         return None
-    raise protocol.SyncError(code, message, cursor)
+    exc = protocol.SyncError(code, message, cursor)
+    exc.hub_ms = err.get("hub_ms")  # unsigned: only ever a hint (_Run.hint_ms)
+    raise exc
 
 
 def _apply(ctx, reply: dict, incoming: list[dict], after: int, acked: int) -> None:

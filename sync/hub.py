@@ -8,6 +8,7 @@ signature, the enrolment by its one-time token. They answer JSON errors
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import (
     Blueprint,
@@ -63,7 +64,9 @@ def _sealed(limit: int, too_large: str, handle):
     try:
         answer = handle(ctx, request.get_data(cache=False))
     except receive.Refusal as exc:
-        return _error(exc.code, exc.reason, exc.status,
+        # the hub's time too, so that a branch refused for a clock set ahead can ask
+        # for it in a signed answer (agent._Run.hint_ms)
+        return _error(exc.code, exc.reason, exc.status, hub_ms=int(time.time() * 1000),
                       **({"cursor": exc.cursor} if exc.cursor is not None else {}))
     return Response(answer, mimetype="application/octet-stream")
 
@@ -138,4 +141,5 @@ def _status_helper():
         except Exception:  # a status line must never break the desk
             log.exception("sync: status failed")
             return None
-    return {"sync_status": sync_status}
+    return {"sync_status": sync_status,
+            "clock_warning": lambda summary: status.clock_warning(summary, _)}

@@ -1,6 +1,8 @@
-"""What staff see of sync: pending events, last success, last error, the certificate."""
+"""What staff see of sync: pending events, last success, last error, the certificate,
+and whether this device's clock is off the hub's."""
 
-from appliance.core import events
+from appliance.core import clockfix, events
+from appliance.core.errors import N_
 
 from . import pki
 from .models import Device, SyncRefusal, get_state
@@ -28,6 +30,7 @@ def summary(ctx) -> dict:
         "update_fetched": get_state("update_fetched"),
         "update_error": get_state("update_error"),
         "tls": tls(ctx),
+        "clock": clock(),
     }
     if ctx.role == "hub":
         out["devices"] = [
@@ -49,3 +52,31 @@ def tls(ctx) -> dict | None:
     return {"names": sum(pki.names_of(cert), []),
             "not_after": cert.not_valid_after_utc.isoformat(timespec="seconds"),
             "days_left": pki.days_left(cert), "renewal_error": get_state("tls_error")}
+
+
+def clock() -> dict:
+    """How far this device's clock is off the hub's, as the last signed answer said
+    (clockfix): seconds to add to it (negative: it runs ahead), when that was learned,
+    and how many events a wrong clock had stamped in the future were stamped again."""
+    value = clockfix.held()
+    return {"offset_s": round(clockfix.offset_of(value) / 1000),
+            "learned_at": value.get("learned_at"), "restamped": value.get("restamped", 0)}
+
+
+AHEAD = N_("This device's clock runs about %(days)s days %(hours)s hours ahead of the town "
+           "hub's. Times are taken from the hub's clock until it is set right: please set "
+           "this device's clock.")
+BEHIND = N_("This device's clock runs about %(days)s days %(hours)s hours behind the town "
+            "hub's. Times are taken from the hub's clock until it is set right: please set "
+            "this device's clock.")
+
+
+def clock_warning(summary: dict, translate=lambda m: m) -> str | None:
+    """What staff are told when the clock is off (None when it is not), through
+    ``translate`` (gettext at the desk, the catalogue at the console)."""
+    offset = (summary.get("clock") or {}).get("offset_s") or 0
+    if not offset:
+        return None
+    hours = round(abs(offset) / 3600)
+    return translate(BEHIND if offset > 0 else AHEAD) % {"days": hours // 24,
+                                                         "hours": hours % 24}

@@ -116,7 +116,12 @@ def cmd_status(args):
 
     ctx = open_context(args)
     try:
-        print(json.dumps(status.summary(ctx), ensure_ascii=False, indent=2))
+        summary = status.summary(ctx)
+        warning = status.clock_warning(summary, translate)
+        if warning:  # said in words too: the clock is wrong, set it
+            summary["clock"]["warning"] = warning
+            print("thuvien: " + warning, file=sys.stderr)
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
     finally:
         ctx.close()
     return 0

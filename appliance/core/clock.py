@@ -6,7 +6,11 @@ time is only metadata; the highest time ever seen is kept, and "today" never goe
 back behind it, so a Pi that boots in 1970 cannot make a due date in the past. A wall
 clock far ahead of the highest time seen (a clock chip gone wrong, a mistyped year) is
 not taken either: it would stamp events the hub refuses as from the future, make every
-loan look years overdue, and stay in the log after the clock is set right."""
+loan look years overdue, and stay in the log after the clock is set right.
+
+A branch also learns from each signed answer of the hub how far its clock is off
+(`clockfix`): that offset is added to the wall clock's reading here, so a Pi whose
+clock runs days ahead, or boots in 1970, stamps the town's time until it is set right."""
 
 import threading
 import time
@@ -32,9 +36,11 @@ def unpack(hlc):
 
 
 class HLC:
-    def __init__(self, last=0, wall=None):
+    def __init__(self, last=0, wall=None, offset_ms=0):
         self._last = last
         self._wall = wall or (lambda: int(time.time() * 1000))
+        self.offset_ms = offset_ms  # the hub's clock minus this one's, as last learned
+        self.learned = None  # the stored word it came from (events.clock_seen)
         self._lock = threading.Lock()
         # (Unix second, its local datetime): asked often
         self._local: tuple[int | None, datetime | None] = (None, None)
@@ -42,6 +48,21 @@ class HLC:
     @property
     def last(self):
         return self._last
+
+    def raw_ms(self):
+        """The wall clock as the device reads it, uncorrected."""
+        return self._wall()
+
+    def _read(self):
+        return self._wall() + self.offset_ms
+
+    def rebase(self, last, offset_ms):
+        """Take a new offset, and the highest timestamp the log holds as the last one,
+        even when lower than this clock's: the only step back, made after `clockfix`
+        stamped again the events a wrong clock had put in the future."""
+        with self._lock:
+            self.offset_ms = offset_ms
+            self._last = last
 
     def wall_ms(self):
         """The wall clock for what is not ordering (a batch's creation time, a bundle's
@@ -53,7 +74,7 @@ class HLC:
     def _taken_wall(self, last_ms):
         """The wall clock's reading, or None when it is too far ahead to be right (past
         MAX_LEAP_MS beyond the highest time seen, or past what an HLC can hold)."""
-        wall = self._wall()
+        wall = self._read()
         limit = MAX_MS if last_ms <= 0 else min(MAX_MS, last_ms + MAX_LEAP_MS)
         return wall if wall <= limit else None
 
@@ -87,7 +108,7 @@ class HLC:
 
     def behind_ms(self):
         """How far the wall clock runs behind the highest time seen (0 if it does not)."""
-        return max(0, unpack(self._last)[0] - self._wall())
+        return max(0, unpack(self._last)[0] - self._read())
 
     def clock_ok(self):
         return self.behind_ms() <= MAX_DRIFT_MS and not self.ahead()

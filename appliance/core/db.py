@@ -67,9 +67,8 @@ def _condition_apart(db):
     """A copy's condition (what staff set) gets its own column and clock, its status is
     derived (projector.DERIVED_STATUS), and edit conflicts come from each field's edits
     (FieldEdit): state is rebuilt from the log once, so it is what the rules of now make
-    of it. Conflicts named anew (two loans of a copy, edits) show as open again."""
-    from . import verify
-
+    of it. Conflicts named anew (two loans of a copy, edits) keep their resolutions: the
+    projector finds a conflict by the id it had before (projector.conflict_resolved)."""
     # In plain SQL: peewee's migrator makes a column NOT NULL on SQLite by copying the
     # table, which the loans' foreign keys to the copies forbid. Only what is missing.
     held = {c.name for c in db.get_columns("item")}
@@ -78,6 +77,28 @@ def _condition_apart(db):
         if name not in held:
             db.execute_sql(f"ALTER TABLE item ADD COLUMN {name} {kind}")
     db.create_tables([models.FieldEdit, models.Stamp], safe=True)
+
+
+_condition_apart.rebuilds = True  # type: ignore[attr-defined]
+
+
+def _return_clock(db):
+    """Each loan keeps the clock of its return, so that a loan two desks of one library
+    made without seeing each other ends the same on every node (projector, "Circulation");
+    state is rebuilt from the log, which also gives back resolutions of conflicts
+    that an earlier rebuild (schema 8) named anew."""
+    if "return_hlc" not in {c.name for c in db.get_columns("loan")}:
+        db.execute_sql("ALTER TABLE loan ADD COLUMN return_hlc BIGINT")
+
+
+_return_clock.rebuilds = True  # type: ignore[attr-defined]
+
+
+def _rebuild_state(db):
+    """State made again from the log by the projector of now (on the schema of now, so
+    only once, after the last step that asks for it)."""
+    from . import verify
+
     verify.clear_state()
     verify.replay(None)
 
@@ -141,6 +162,7 @@ MIGRATIONS = [
      _condition_apart),
     (9, "logins that can be revoked, failed logins counted per client", _logins),
     (10, "visits and copies read on site counted for reports", _counting),
+    (11, "each loan's return clock; state rebuilt", _return_clock),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -296,12 +318,16 @@ def migrate(db, home=None):
             search.create_index(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
-    for version, description, step in MIGRATIONS:
-        if version > current > 0:
-            log.info("migration %s: %s", version, description)
-            with db.atomic():
-                step(db, home) if getattr(step, "wants_home", False) else step(db)
-                _set_version(version)
+    pending = [m for m in MIGRATIONS if m[0] > current > 0]
+    last_rebuild = max((v for v, _, step in pending if getattr(step, "rebuilds", False)),
+                       default=None)
+    for version, description, step in pending:
+        log.info("migration %s: %s", version, description)
+        with db.atomic():
+            step(db, home) if getattr(step, "wants_home", False) else step(db)
+            if version == last_rebuild:
+                _rebuild_state(db)
+            _set_version(version)
     create_registered(db)
 
 

@@ -106,14 +106,39 @@ def writing(ctx):
             _writer.depth -= 1
 
 
+# The log's highest clock and what sync learned of this device's clock (clockfix), in
+# one statement.
+_CLOCK_NOW = ("SELECT (SELECT MAX(hlc) FROM event), "
+              "(SELECT value FROM setting WHERE key = 'clock')")
+
+
 def _observe_log(ctx):
     """Take in the highest HLC the log holds, under the write lock: another process (a
     `sync now`, a USB import, a second server) may have stored events stamped later than
     anything this one has seen, and what this transaction stamps, or counts as today,
-    must come after them. One lookup at the end of the hlc index."""
-    top = dialect.run("SELECT MAX(hlc) FROM event").fetchone()[0]
-    if top:
+    must come after them. One lookup at the end of the hlc index. When sync has learned
+    anew how far this device's clock is off (and may have stamped again events a wrong
+    clock put in the future), the clock takes the new offset and the log's highest
+    stamp as its own."""
+    top, learned = dialect.run(_CLOCK_NOW).fetchone()
+    if learned != ctx.clock.learned:
+        clock_seen(ctx, json.loads(learned) if learned else {}, top or 0)
+    elif top:
         ctx.clock.observe(top)
+
+
+def clock_seen(ctx, value, top=None):
+    """Give this process's clock the offset sync stored (`value`, clockfix.held())."""
+    if top is None:
+        top = dialect.run("SELECT MAX(hlc) FROM event").fetchone()[0] or 0
+    offset = int(value.get("offset_ms") or 0) if isinstance(value, dict) else 0
+    ctx.clock.rebase(top, offset)
+    ctx.clock.learned = canonical_setting(value) if value else None
+
+
+def canonical_setting(value):
+    """A setting's value as its column holds it (models.JSONField)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _writing(ctx):

@@ -141,6 +141,9 @@ class Loan(BaseModel):
     returned_at = pw.CharField(max_length=32, null=True)
     renewals = pw.IntegerField(default=0)
     fee = pw.IntegerField(default=0)  # overdue fee in VND, fixed at return
+    # The clock of the return that stands (the earliest); None while none came. A loan
+    # the next loan of its copy ended has a returned_at and maybe no return (projector).
+    return_hlc = pw.BigIntegerField(null=True)
 
     class Meta:
         # Three indexes serve every lookup: the open loan of a copy, a patron's open loans

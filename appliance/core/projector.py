@@ -6,8 +6,9 @@ facts of the physical world: a contradiction is applied by a fixed rule and leav
 Conflict row with both sides, never a dropped event. Record edits are
 last-writer-wins per field by HLC; an edit whose value was lost without the winning
 editor having seen it is kept in a Conflict. Whatever order the same events arrive in,
-the rows come out the same (docs/sync.md, "Convergence", names the one case left)."""
+the rows come out the same (docs/sync.md, "Convergence")."""
 
+import bisect
 import functools
 import json
 import uuid
@@ -21,6 +22,7 @@ from .models import (
     Bib,
     ClosedDay,
     Conflict,
+    Event,
     FieldEdit,
     Hold,
     InLibraryUse,
@@ -39,13 +41,10 @@ LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
     (Loan.id, Loan.item, Loan.patron, Loan.library, Loan.out_at, Loan.out_hlc, Loan.due_date,
      Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
-RETURN_LOAN = Prepared(Loan, lambda at, fee, loan_id: Loan.update(
-    returned_at=at, fee=fee).where((Loan.id == loan_id) & Loan.returned_at.is_null()), 3)
-# A second return of one loan keeps the earliest (at the same second, the lower fee):
-# the same whichever arrives first.
-EARLIER_RETURN = Prepared(Loan, lambda at, fee, loan_id, at_, at__, fee_: Loan.update(
-    returned_at=at, fee=fee).where((Loan.id == loan_id) & (
-        (Loan.returned_at > at_) | ((Loan.returned_at == at__) & (Loan.fee > fee_)))), 6)
+# The first return of an open loan: its end, its fee and its return clock.
+RETURN_LOAN = Prepared(Loan, lambda at, fee, hlc, loan_id: Loan.update(
+    returned_at=at, fee=fee, return_hlc=hlc).where(
+        (Loan.id == loan_id) & Loan.returned_at.is_null()), 4)
 
 # A copy's status, derived from what it is made of, in the order a reader needs it: a
 # condition staff set (lost, damaged, withdrawn) says most, then an open loan, a ready
@@ -136,7 +135,7 @@ def _apply_run(group, run):
         for ev, body in run:
             apply(None, ev, body)
         return
-    io = group([body for _, body in run])
+    io = group([body for _, body in run], [ev.hlc for ev, _ in run])
     for ev, body in run:
         HANDLERS[ev.kind](ev, body, io)
     io.flush()
@@ -348,7 +347,7 @@ class Records:
 
     MODELS = {"bib.saved": Bib, "patron.saved": Patron, "item.saved": Item}
 
-    def __init__(self, bodies):
+    def __init__(self, bodies, hlcs=()):
         wanted: dict[Any, set] = {Bib: set(), Patron: set(), Item: set()}
         for body in bodies:
             for model in wanted:  # which model a body is for is not in it: ask them all
@@ -439,18 +438,69 @@ def history_erased(ev, body):
 
 
 # Circulation.
+#
+# A copy's loans stand in one line, in (out_hlc, id) order: the same on every node,
+# whatever order they arrived in. A loan ends at its earliest return by clock (its
+# return clock, `return_hlc`), unless the next loan of the copy in that line was made
+# before that return, or with no return yet: then the copy was lent again while this
+# loan was still out (two desks that had not heard of each other), the later checkout
+# stands, this loan ends when the next began, and the pair is a `loaned_twice`
+# conflict. A loan that arrives late takes its place in the line, and a pair it comes
+# between is no longer one. So a loan's end and the pairs are one function of the loans
+# and returns held, however they came (docs/sync.md, "Convergence").
 
 def _open_loan(item_id):
     return OPEN_LOAN.first(item_id)
 
 
-# The loan path runs for every event a hub ingests: a few plain statements each
-# (on PostgreSQL every statement is a round trip).
-_LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
-    l.id, l.out_hlc, l.out_at
-    FROM item i LEFT JOIN loan l ON l.item_id = i.id AND l.returned_at IS NULL
-    WHERE i.id = ?"""
-_END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
+class Held:
+    """A loan as the loan path reads it."""
+
+    __slots__ = ("id", "item_id", "out_hlc", "out_at", "returned_at", "return_hlc", "fee")
+
+    def __init__(self, *values):
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    def key(self):
+        return (self.out_hlc, self.id)
+
+
+_HELD = "{0}.id, {0}.item_id, {0}.out_hlc, {0}.out_at, {0}.returned_at, {0}.return_hlc, {0}.fee"
+_WIDTH = len(Held.__slots__)
+
+
+def _held(values):
+    return Held(*values) if values and values[0] is not None else None
+
+
+# The loans next to a place in a copy's line: the one before it and the one after it.
+_BEFORE = """SELECT b.id FROM loan b WHERE b.item_id = {item} AND (b.out_hlc < {hlc}
+    OR (b.out_hlc = {hlc} AND b.id < {id})) ORDER BY b.out_hlc DESC, b.id DESC LIMIT 1"""
+_AFTER = """SELECT a.id FROM loan a WHERE a.item_id = {item} AND (a.out_hlc > {hlc}
+    OR (a.out_hlc = {hlc} AND a.id > {id})) ORDER BY a.out_hlc, a.id LIMIT 1"""
+# A loan about to be made: its copy, its borrower, and its neighbours in the line, in
+# one statement (asked when _LOAN_OUT_SEEN says a neighbour matters).
+_LOAN_OUT_VIEW = ("SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?), "
+                  + _HELD.format("pl") + ", " + _HELD.format("nl") + " FROM item i "
+                  "LEFT JOIN loan pl ON pl.id = (" + _BEFORE.format(item="i.id", hlc="?", id="?")
+                  + ") LEFT JOIN loan nl ON nl.id = ("
+                  + _AFTER.format(item="i.id", hlc="?", id="?") + ") WHERE i.id = ?")
+# What a desk's loan asks first, in one statement: the copy, its borrower, and whether
+# any loan of the copy could be this loan's neighbour that matters — one open, one
+# returned later by clock, or one later in the line (a loan the next one ended, with no
+# return, matters only with that next one). Almost never: the loan is the latest and
+# every earlier one came back before it, and then no more is asked (one pass over the
+# copy's loans, no sort).
+_LOAN_OUT_SEEN = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
+    EXISTS (SELECT 1 FROM loan l WHERE l.item_id = i.id
+        AND (l.returned_at IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?))
+    FROM item i WHERE i.id = ?"""
+# A held loan and the next in its copy's line.
+_LOAN_AND_NEXT = ("SELECT " + _HELD.format("l") + ", " + _HELD.format("nl") + " FROM loan l "
+                  "LEFT JOIN loan nl ON nl.id = ("
+                  + _AFTER.format(item="l.item_id", hlc="l.out_hlc", id="l.id")
+                  + ") WHERE l.id = ?")
 
 # Where a copy travels: last writer wins by its clock, on a tie the greater value
 # (parameters: hlc, hlc, value).
@@ -477,7 +527,7 @@ def _item_after_return(item_id, hlc, transit):
 
 
 # After a loan: the copy is here (no journey, if this loan is the latest word on it) and
-# out on a loan, this one or one it collided with, unless staff marked it otherwise.
+# out on this loan, unless staff marked it otherwise.
 _ITEM_LENT = ("transit_to = " + _NEW_TRANSIT + ", transit_hlc = " + _NEW_TRANSIT_HLC
               + ", status = CASE WHEN item.condition <> 'available' THEN item.condition "
               "ELSE 'on_loan' END")
@@ -503,36 +553,42 @@ class Direct:
     """What the loan path reads and writes, each statement run when asked: a desk's loan,
     an event alone, a rebuild."""
 
-    def view(self, patron_id, item_id):
-        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at), or None
-        when the copy is unknown."""
-        return _execute(_LOAN_OUT_VIEW, patron_id, item_id).fetchone()
+    def view(self, patron_id, item_id, hlc, loan_id):
+        """(item id, barcode, patron id or None, the loan before and the loan after
+        (hlc, loan_id) in the copy's line), or None when the copy is unknown."""
+        row = _execute(_LOAN_OUT_SEEN, patron_id, hlc, hlc, item_id).fetchone()
+        if row is None or not row[3]:  # unknown, or no neighbour that matters
+            return None if row is None else (*row[:3], None, None)
+        row = _execute(_LOAN_OUT_VIEW, patron_id, hlc, hlc, loan_id, hlc, hlc, loan_id,
+                       item_id).fetchone()
+        return (*row[:3], _held(row[3:3 + _WIDTH]), _held(row[3 + _WIDTH:]))
 
     def open_loan(self, item_id):
         standing = _open_loan(item_id)
         return standing.id if standing else None
 
-    def returned(self, loan_id):
-        """When a held loan was returned (None while open); `False` for a loan not held."""
-        loan = LOAN.first(loan_id)
-        return False if loan is None else loan.returned_at
+    def close(self, at, fee, hlc, loan_id):
+        """The first return of an open loan (an open loan has no return and no loan after
+        it); whether it was open."""
+        return RETURN_LOAN.execute(at, fee, hlc, loan_id).rowcount > 0
 
-    def close(self, at, fee, loan_id):
-        """Return an open loan; whether it was open."""
-        return RETURN_LOAN.execute(at, fee, loan_id).rowcount > 0
+    def with_next(self, loan_id):
+        """(the loan, the next in its copy's line or None), or None for a loan not held."""
+        row = _execute(_LOAN_AND_NEXT, loan_id).fetchone()
+        return None if row is None else (_held(row[:_WIDTH]), _held(row[_WIDTH:]))
 
-    def end(self, loan_id, at):
-        """A standing loan ended by a later checkout of its copy elsewhere."""
-        _execute(_END_LOAN, at, loan_id)
-
-    def close_earlier(self, at, fee, loan_id):
-        """A second return of a returned loan: the earlier of the two stands."""
-        EARLIER_RETURN.execute(at, fee, loan_id, at, at, fee)
+    def update(self, loan, **columns):
+        names = sorted(columns)
+        _execute("UPDATE loan SET %s WHERE id = ?" % ", ".join(f"{n} = ?" for n in names),
+                 *(columns[n] for n in names), loan.id)
 
     def lend(self, values):
-        """Store a loan (INSERT_LOAN's values): its copy is here, and out on a loan."""
-        item_id, hlc = values[1], values[5]
-        if dialect.is_postgres(Loan._meta.database):  # one round trip instead of two
+        """Store a loan (INSERT_LOAN's values) and the copy's journey and status."""
+        item_id, hlc, returned_at = values[1], values[5], values[7]
+        if returned_at is not None:  # it arrived late: a loan after it ended it
+            INSERT_LOAN.execute(*values)
+            _execute(_AFTER_RETURN, *_item_after_return(item_id, hlc, None))
+        elif dialect.is_postgres(Loan._meta.database):  # one round trip instead of two
             _execute(_LOAN_OUT_PG, *values, *_item_after_loan(item_id, hlc))
         else:
             INSERT_LOAN.execute(*values)
@@ -561,14 +617,15 @@ class Batched(Direct):
     the rows they end as are written by `flush` — a loan made and returned within the run
     is one INSERT, a copy lent and returned twenty times one UPDATE — sent many to a
     round trip on PostgreSQL. The rows are those the events make applied one by one
-    through `Direct` (`verify` replays the log one by one and compares)."""
+    through `Direct` (`verify` replays the log one by one and compares): the same
+    handlers decide, on the copies' lines held here."""
 
-    def __init__(self, bodies):
-        items, patrons, loans = set(), set(), set()
+    def __init__(self, bodies, hlcs=()):
+        items, patrons, named = set(), set(), set()
         for body in bodies:
             items.add(body.get("item_id"))
             patrons.add(body.get("patron_id"))
-            loans.add(body.get("loan_id"))
+            named.add(body.get("loan_id"))
         self.barcodes, self.transit = {}, {}
         for item_id, barcode, transit_to, transit_hlc in _fetch(
                 "SELECT id, barcode, transit_to, transit_hlc FROM item WHERE id IN ({})", items):
@@ -576,70 +633,66 @@ class Batched(Direct):
             self.transit[item_id] = (transit_hlc, transit_to)
         self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
                                                  patrons)}
-        # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
-        self.loans: dict[str, list] = {}
-        self.open: dict[str, list] = {}
-        for text, keys in ((_LOANS_BY_ID, loans), (_OPEN_LOANS_OF, items)):
-            for loan_id, item_id, returned_at, out_hlc, out_at in _fetch(text, keys):
-                if loan_id not in self.loans:
-                    self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
-                    if returned_at is None:
-                        self.open.setdefault(item_id, []).append(loan_id)
+        # Each copy's line from the loan before the earliest place the run reaches (a new
+        # loan's clock, a returned loan's own) to its end: every neighbour the run asks for.
+        bound = min([h for h in hlcs if isinstance(h, int)]
+                    + [row[2] for row in _fetch(_LOANS_BY_ID, named)], default=_NO_BOUND)
+        self.loans: dict[str, Held] = {}
+        self.lines: dict[str, list] = {}
+        for row in _fetch(_LINE_TAILS, items, (bound,), (bound,)):
+            self._hold(Held(*row))
         self.made = {}  # loan id -> the row of a loan this run makes
-        self.changed = {}  # loan id -> {column: value} of a held loan this run changes
+        self.changed = {}  # loan id -> None: held loans this run changes
         self.touched = {}  # item id -> None: copies whose status is derived again at the end
         self.fulfilled = {}  # hold id -> None: holds a loan picked up
         self.writes = []  # other writes (conflicts, holds), in order
 
-    def view(self, patron_id, item_id):
+    def _hold(self, loan):
+        self.loans[loan.id] = loan
+        bisect.insort(self.lines.setdefault(loan.item_id, []), loan.key())
+
+    def _next(self, item_id, key):
+        line = self.lines.get(item_id, [])
+        at = bisect.bisect_right(line, key)
+        return self.loans[line[at][1]] if at < len(line) else None
+
+    def view(self, patron_id, item_id, hlc, loan_id):
         if item_id not in self.barcodes:
             return None
-        standing = (self.open.get(item_id) or [None])[0]
-        _, _, out_hlc, out_at = self.loans[standing] if standing else (None,) * 4
+        line = self.lines.get(item_id, [])
+        at = bisect.bisect_left(line, (hlc, loan_id))
+        before = self.loans[line[at - 1][1]] if at else None
         return (item_id, self.barcodes[item_id],
-                patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at)
+                patron_id if patron_id in self.patrons else None, before,
+                self._next(item_id, (hlc, loan_id)))
 
     def open_loan(self, item_id):
-        return (self.open.get(item_id) or [None])[0]
+        line = self.lines.get(item_id)
+        last = self.loans[line[-1][1]] if line else None
+        return last.id if last is not None and last.returned_at is None else None
 
-    def returned(self, loan_id):
+    def close(self, at, fee, hlc, loan_id):
         loan = self.loans.get(loan_id)
-        return False if loan is None else loan[1]
-
-    def close(self, at, fee, loan_id):
-        loan = self.loans.get(loan_id)
-        if loan is None or loan[1] is not None:
+        if loan is None or loan.returned_at is not None:
             return False  # RETURN_LOAN would match no row
-        self._change(loan_id, returned_at=at, fee=fee)
+        self.update(loan, returned_at=at, fee=fee, return_hlc=hlc)
         return True
 
-    def close_earlier(self, at, fee, loan_id):
+    def with_next(self, loan_id):
         loan = self.loans.get(loan_id)
-        if loan is None or loan[1] is None:
-            return
-        held_fee = (self.made.get(loan_id) or self.changed.get(loan_id) or {}).get("fee")
-        if held_fee is None:  # as stored: fetched when the run needs it
-            held_fee = _fetch("SELECT id, fee FROM loan WHERE id IN ({})", [loan_id])[0][1]
-        if (loan[1], held_fee) > (at, fee):
-            self._change(loan_id, returned_at=at, fee=fee)
+        return None if loan is None else (loan, self._next(loan.item_id, loan.key()))
 
-    def end(self, loan_id, at):
-        self._change(loan_id, returned_at=at)
-
-    def _change(self, loan_id, **columns):
-        loan = self.loans[loan_id]
-        if loan[1] is None and "returned_at" in columns:
-            self.open[loan[0]].remove(loan_id)
-        loan[1] = columns.get("returned_at", loan[1])
-        (self.made.get(loan_id) or self.changed.setdefault(loan_id, {})).update(columns)
+    def update(self, loan, **columns):
+        for name, value in columns.items():
+            setattr(loan, name, value)
+        if loan.id not in self.made:
+            self.changed[loan.id] = None
 
     def lend(self, values):
         loan_id, item_id, _, _, out_at, out_hlc, _, returned_at = values
         if loan_id not in self.loans:  # INSERT ... ON CONFLICT DO NOTHING
-            self.loans[loan_id] = [item_id, returned_at, out_hlc, out_at]
-            self.made[loan_id] = dict(zip(_LOAN_COLUMNS, (*values, 0, 0), strict=True))
-            if returned_at is None:
-                self.open.setdefault(item_id, []).append(loan_id)
+            self._hold(Held(loan_id, item_id, out_hlc, out_at, returned_at, None, 0))
+            self.made[loan_id] = values
         self._journey(item_id, out_hlc, None)
 
     def shelve(self, item_id, hlc, transit_to):
@@ -660,16 +713,19 @@ class Batched(Direct):
         self.writes.append(query.sql())
 
     def flush(self):
-        rows = list(self.made.values())
+        rows = []
+        for loan_id, values in self.made.items():  # as the run left them
+            loan = self.loans[loan_id]
+            rows.append((*values[:7], loan.returned_at, 0, loan.fee, loan.return_hlc))
         statements = list(self.writes)
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             chunk = rows[start:start + _ROWS_PER_INSERT]
             statements.append((dialect.sql(_insert_loans(len(chunk))),
-                               tuple(row[c] for row in chunk for c in _LOAN_COLUMNS)))
-        for loan_id, columns in self.changed.items():
-            names = sorted(columns)
-            statements.append((dialect.sql("UPDATE loan SET %s WHERE id = ?" % ", ".join(
-                f"{name} = ?" for name in names)), (*(columns[n] for n in names), loan_id)))
+                               tuple(v for row in chunk for v in row)))
+        for loan_id in self.changed:
+            loan = self.loans[loan_id]
+            statements.append((dialect.sql(_SET_END), (
+                loan.returned_at, loan.return_hlc, loan.fee, loan_id)))
         for item_id in self.touched:  # after the loans and holds it is derived from
             transit_hlc, transit_to = self.transit[item_id]
             statements.append((dialect.sql(_SET_JOURNEY), (
@@ -678,6 +734,8 @@ class Batched(Direct):
         dialect.run_many(statements)
 
 
+_NO_BOUND = 2 ** 62  # a run with no loan to place: each copy's last loan alone
+_SET_END = "UPDATE loan SET returned_at = ?, return_hlc = ?, fee = ? WHERE id = ?"
 _SET_JOURNEY = ("UPDATE item SET transit_to = ?, transit_hlc = ?, status = "
                 + DERIVED_STATUS.format(transit="?") + " WHERE id = ?")
 _DERIVE_HELD = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="item.transit_to")
@@ -685,8 +743,8 @@ _DERIVE_HELD = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="ite
 
 
 _LOAN_COLUMNS = ("id", "item_id", "patron_id", "library", "out_at", "out_hlc", "due_date",
-                 "returned_at", "renewals", "fee")
-_ROWS_PER_INSERT = 80  # 800 parameters, under every SQLite's limit
+                 "returned_at", "renewals", "fee", "return_hlc")
+_ROWS_PER_INSERT = 70  # 770 parameters, under every SQLite's limit
 
 
 @functools.cache
@@ -696,40 +754,63 @@ def _insert_loans(count):
                                                  ", ".join([one] * count))
 
 
-_LOANS_BY_ID = "SELECT id, item_id, returned_at, out_hlc, out_at FROM loan WHERE id IN ({})"
-_OPEN_LOANS_OF = """SELECT id, item_id, returned_at, out_hlc, out_at FROM loan
-    WHERE item_id IN ({}) AND returned_at IS NULL ORDER BY id"""
+_LOANS_BY_ID = "SELECT id, item_id, out_hlc FROM loan WHERE id IN ({})"
+# Each copy's line from the last loan before a clock on (parameters: the clock, the
+# copies, the clock): one pass over the copies' loans to find where, one to read.
+_LINE_TAILS = ("SELECT " + _HELD.format("l") + """ FROM loan l JOIN (
+    SELECT item_id, MAX(CASE WHEN out_hlc < ? THEN out_hlc END) AS start FROM loan
+    WHERE item_id IN ({}) GROUP BY item_id) t ON t.item_id = l.item_id
+    WHERE l.out_hlc >= COALESCE(t.start, ?)""")
 _IN_CHUNK = 500  # values per IN list: under every SQLite's parameter limit
 
 
-def _fetch(text, values):
+def _fetch(text, values, before=(), after=()):
+    """Rows of `text` for `values` in its IN list (in chunks), with the parameters
+    `before` and `after` it."""
     values = sorted(v for v in values if isinstance(v, str))
     rows = []
     for start in range(0, len(values), _IN_CHUNK):
         chunk = values[start:start + _IN_CHUNK]
-        rows.extend(dialect.run(text.format(", ".join("?" * len(chunk))), chunk).fetchall())
+        rows.extend(dialect.run(text.format(", ".join("?" * len(chunk))),
+                                (*before, *chunk, *after)).fetchall())
     return rows
 
 
-def loan_out(ev, body, io=DIRECT):
-    row = io.view(body["patron_id"], body["item_id"])
-    if row is None or row[2] is None:
-        _conflict(ev, "unknown_reference", body["loan_id"], {"event": body}, io=io)
+def _ended_by(loan, next_hlc):
+    """Whether a loan was still out when the next loan of its copy was made."""
+    return loan.return_hlc is None or loan.return_hlc >= next_hlc
+
+
+def _pair(ev, io, item, first, second, barcode=None):
+    """The `loaned_twice` conflict of two neighbours in a copy's line (`first` out while
+    `second` was made), or, with no barcode, its end: they are no longer such a pair."""
+    loans = sorted([first, second])
+    conflict_id = str(uuid.uuid5(_NS, "loaned_twice:" + ":".join(loans)))
+    if barcode is None:
+        io.query(Conflict.delete().where(Conflict.id == conflict_id))
         return
-    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at = row
-    returned_at = None
-    if standing_id is not None and standing_id != body["loan_id"]:
+    _conflict(ev, "loaned_twice", item, {"item": barcode, "loans": loans, "open": second},
+              io=io, key=":".join(loans))
+
+
+def loan_out(ev, body, io=DIRECT):
+    loan_id = body["loan_id"]
+    row = io.view(body["patron_id"], body["item_id"], ev.hlc, loan_id)
+    if row is None or row[2] is None:
+        _conflict(ev, "unknown_reference", loan_id, {"event": body}, io=io)
+        return
+    item_id, barcode, patron_id, before, after = row
+    if before is not None and after is not None and _ended_by(before, after.out_hlc):
+        _pair(ev, io, item_id, before.id, after.id)  # this loan comes between them
+    if before is not None and _ended_by(before, ev.hlc):
         # One copy cannot be at two places: the later checkout stands.
-        if ev.hlc > standing_hlc:
-            io.end(standing_id, body["at"])
-        else:
-            returned_at = standing_at
-        loans = sorted([standing_id, body["loan_id"]])
-        _conflict(ev, "loaned_twice", item_id, {
-            "item": barcode, "loans": loans,
-            "open": body["loan_id"] if returned_at is None else standing_id},
-            io=io, key=":".join(loans))
-    io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
+        io.update(before, returned_at=body["at"])
+        _pair(ev, io, item_id, before.id, loan_id, barcode)
+    returned_at = None
+    if after is not None:  # lent again, later by clock, before this loan came back
+        returned_at = after.out_at
+        _pair(ev, io, item_id, loan_id, after.id, barcode)
+    io.lend((loan_id, item_id, patron_id, body["library"], body["at"], ev.hlc,
              body["due_date"], returned_at))
     if body.get("hold_id"):
         io.hold_fulfilled(body["hold_id"])
@@ -739,20 +820,37 @@ def loan_in(ev, body, io=DIRECT):
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
         loan_id = io.open_loan(body["item_id"])
-    closed = loan_id and io.close(body["at"], body.get("fee", 0), loan_id)
-    if not closed:
-        earlier = io.returned(loan_id) if loan_id else False
-        if earlier:  # returned twice: the earliest return stands, whichever came first
-            io.close_earlier(body["at"], body.get("fee", 0), loan_id)
-            # one conflict per loan, saying no more than every node knows of it (which
-            # two of three returns met first depends on arrival); the loan shows the rest
-            _conflict(ev, "returned_not_on_loan", body["item_id"], {
-                "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
-        else:
-            _conflict(ev, "returned_not_on_loan", body["item_id"], {
-                "loan_id": body.get("loan_id"), "at": body["at"], "earlier_return": None},
-                io=io)
+    fee = body.get("fee", 0)
+    if not (loan_id and io.close(body["at"], fee, ev.hlc, loan_id)):
+        _late_return(ev, body, loan_id, io)
     io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
+
+
+def _late_return(ev, body, loan_id, io):
+    """A return of a loan that is not open: returned already, or ended by the next loan
+    of its copy. The earliest return by clock stands (at the same instant, the lower
+    fee), whichever came first; it ends the loan unless the next loan was made before
+    it."""
+    found = io.with_next(loan_id) if loan_id else None
+    if found is None:
+        _conflict(ev, "returned_not_on_loan", body["item_id"], {
+            "loan_id": body.get("loan_id"), "at": body["at"], "earlier_return": None}, io=io)
+        return
+    loan, after = found
+    at, fee = body["at"], body.get("fee", 0)
+    if loan.return_hlc is not None:
+        # one conflict per loan, saying no more than every node knows of it (which two
+        # of three returns met first depends on arrival); the loan shows the rest
+        _conflict(ev, "returned_not_on_loan", body["item_id"], {
+            "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
+        if (ev.hlc, fee, at) >= (loan.return_hlc, loan.fee, loan.returned_at or ""):
+            return
+    columns = {"return_hlc": ev.hlc, "fee": fee}
+    if after is None or ev.hlc < after.out_hlc:
+        columns["returned_at"] = at
+        if after is not None and _ended_by(loan, after.out_hlc):
+            _pair(ev, io, body["item_id"], loan_id, after.id)  # back before it was lent again
+    io.update(loan, **columns)
 
 
 def loan_renew(ev, body):
@@ -791,9 +889,17 @@ def _hold_moves_to(status):
 
 
 def hold_trapped(ev, body):
-    Hold.update(status=_hold_moves_to("ready"), item=body["item_id"],
-                pickup_by=body["pickup_by"]).where(Hold.id == body["hold_id"]).execute()
+    """A hold's copy on the shelf. Two desks may trap one hold (with two copies, or two
+    pickup days): the later trap by clock names the copy and the day, whichever came
+    last, and the other copy's status is derived again."""
+    held = Hold.get_or_none(Hold.id == body["hold_id"])
+    moves = {Hold.status: _hold_moves_to("ready")}
+    if _latest("trap:" + str(body["hold_id"]), ev, body):
+        moves.update({Hold.item: body["item_id"], Hold.pickup_by: body["pickup_by"]})
+    Hold.update(moves).where(Hold.id == body["hold_id"]).execute()
     derive(body["item_id"])
+    if held is not None and held.item_id and held.item_id != body["item_id"]:
+        derive(held.item_id)
 
 
 def _hold_ended(status):
@@ -845,8 +951,62 @@ def calendar_saved(ev, body):
 
 
 def conflict_resolved(ev, body):
-    Conflict.update(status="resolved", resolution=body.get("resolution")).where(
-        Conflict.id == body["conflict_id"]).execute()
+    # Staff at two desks may resolve one conflict, saying different things: the latest
+    # word by clock stands, whichever came last.
+    if not _latest("resolved:" + str(body["conflict_id"]), ev, body):
+        return
+    resolved = Conflict.update(status="resolved", resolution=body.get("resolution"))
+    if resolved.where(Conflict.id == body["conflict_id"]).execute() == 0:
+        named = named_before(body["conflict_id"])
+        if named:
+            resolved.where(Conflict.id << named).execute()
+
+
+# Before schema 8 a conflict was named by the event that made it on the node at hand:
+# uuid5("<event>:<kind>:<field or nothing>"). Conflicts of two loans, of returns and
+# renewals of one loan and of edits are now named by what they are about, the same on
+# every node; a resolution made before still names the old id.
+_NAMED_BY_LOANS = {"loaned_twice": "loan.out", "returned_not_on_loan": "loan.in",
+                   "renewal_past_limit": "loan.renew"}
+
+
+def named_before(conflict_id):
+    """The conflicts a resolution made before schema 8 meant by `conflict_id`: those that
+    one of their events could have made under the old names, whichever came last; the
+    same on every node that holds those events. Asked only for an id no conflict has."""
+    held = list(Conflict.select(Conflict.id, Conflict.kind, Conflict.entity,
+                                Conflict.details).where(
+        Conflict.kind << ["edit_conflict", *_NAMED_BY_LOANS]))
+    makers: dict[str, set] = {}  # conflict id -> the events that could have made it
+    loans: dict[str, list] = {}  # loan id -> ids of the conflicts about it
+    edits: dict[tuple, list] = {}  # (record, field) -> ids of the conflicts about it
+    for c in held:
+        if c.kind == "edit_conflict":
+            edits.setdefault((c.entity, c.details.get("field")), []).append(c.id)
+            continue
+        about = (c.details.get("loans") if c.kind == "loaned_twice" else
+                 [c.details.get("loan_id") if c.kind == "returned_not_on_loan" else c.entity])
+        for loan_id in about or []:
+            loans.setdefault(loan_id, []).append(c.id)
+    records = sorted({entity for entity, _ in edits})
+    for start in range(0, len(records), _IN_CHUNK):
+        for entity, field, event in FieldEdit.select(
+                FieldEdit.entity, FieldEdit.field, FieldEdit.event).where(
+                FieldEdit.entity << records[start:start + _IN_CHUNK]).tuples():
+            for cid in edits.get((entity, field), ()):
+                makers.setdefault(cid, set()).add(f"{event}:edit_conflict:{field}")
+    kind_of = {c.id: c.kind for c in held}
+    loan_of = pw.SQL(dialect.json_text(Event._meta.database, "body", "loan_id"))
+    keys = sorted(loans)
+    for start in range(0, len(keys), _IN_CHUNK):
+        for event_id, kind, loan_id in Event.select(Event.id, Event.kind, loan_of).where(
+                (Event.kind << sorted(_NAMED_BY_LOANS.values()))
+                & loan_of.in_(keys[start:start + _IN_CHUNK])).tuples():
+            for cid in loans.get(loan_id, ()):
+                if _NAMED_BY_LOANS[kind_of[cid]] == kind:
+                    makers.setdefault(cid, set()).add(f"{event_id}:{kind_of[cid]}:")
+    return [cid for cid, names in makers.items()
+            if conflict_id in {str(uuid.uuid5(_NS, name)) for name in names}]
 
 
 # Counting for reports: a visit is a patron's day at a library (the same day twice is

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
-from provisioning import bundle, fleet, health, qr
+from provisioning import bundle, fleet, health
 from sync import enrol
 from sync import models as sync_models
 from sync.models import Device
@@ -95,6 +95,8 @@ def new_token():
         return redirect(url_for("fleet.index"))
     hub_url = (g.ctx.settings.get("public_url") or request.host_url).rstrip("/")
     expires = bundle.utcnow() + timedelta(hours=enrol.TOKEN_TTL_HOURS)
+    from provisioning import qr  # qrcode: 2 MB that only a token page needs (server RSS)
+
     text = qr.enrolment_text(hub_url, token, library, bundle.iso(expires))
     png = base64.b64encode(qr.qr_png(text)).decode("ascii")
     return render_template("fleet/token.html", token=token, library=library, hub_url=hub_url,
