@@ -115,6 +115,37 @@ def _logins(db):
                            "TYPE double precision")
 
 
+# Columns migration 10 adds: (table, column, SQL type on SQLite, on PostgreSQL).
+_KEY_COLUMNS = (
+    ("patron", "card_key", "VARCHAR(32) NOT NULL DEFAULT ''", None),
+    ("patron", "name_key", "VARCHAR(255) NOT NULL DEFAULT ''", None),
+    ("patron", "name_sort", "TEXT NOT NULL DEFAULT ''", 'TEXT COLLATE "C" NOT NULL DEFAULT \'\''),
+    ("bib", "dup_key", "VARCHAR(255) NOT NULL DEFAULT ''", None),
+    ("bib", "isbn13", "VARCHAR(13)", None),
+    ("bib", "merged_into", "VARCHAR(36)", None),
+    ("conflict", "resolved_by", "VARCHAR(64)", None),
+    ("conflict", "resolved_at", "VARCHAR(32)", None),
+)
+
+
+def _find_keys(db):
+    """Cards matched whatever their case and spaces, names and titles found without
+    their marks and sorted as Vietnamese readers sort, duplicates looked up by title,
+    author and ISBN, merged records, conflicts resolved by someone: the keys
+    (findkeys.py) are columns of their own, indexed, filled here for the rows held.
+    In plain SQL, as in migration 8: only what is missing."""
+    from . import findkeys
+
+    postgres = dialect.is_postgres(db)
+    for table, name, kind, pg_kind in _KEY_COLUMNS:
+        if name not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} "
+                           f"{pg_kind if postgres and pg_kind else kind}")
+    for model in (models.Patron, models.Bib):
+        model._schema.create_indexes(safe=True)
+    findkeys.refill(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -127,6 +158,8 @@ MIGRATIONS = [
     (8, "a copy's condition apart from its status, which loans and holds derive",
      _condition_apart),
     (9, "logins that can be revoked, failed logins counted per client", _logins),
+    (10, "cards, names and titles found by indexed keys; merged records; resolutions",
+     _find_keys),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -145,6 +178,9 @@ class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     fails for a lost connection outside a transaction is run once more on a new one
     (ReconnectMixin). A connection lost inside a transaction is not hidden: that work
     fails whole, and the next one reconnects."""
+
+    # Sort keys compare by code point (models.SortKeyField), whatever the database's locale.
+    field_types = {**pw.PostgresqlDatabase.field_types, "SORTTEXT": 'TEXT COLLATE "C"'}
 
     reconnect_errors = (  # psycopg2's words for a connection the server dropped
         (pw.OperationalError, "server closed the connection"),

@@ -5,8 +5,11 @@ consent for children."""
 import re
 from datetime import date
 
+import peewee as pw
+
 from . import authority, events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
+from .findkeys import card_key
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
 from .policy import CATEGORIES
@@ -15,15 +18,22 @@ from .prepared import Prepared
 CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
 
 
+def _typed(card):
+    """A card as typed, made its key in SQL (findkeys.card_key: no surrounding spaces, any
+    case), so that every query built on `card_query` matches it whoever calls it. Cards
+    are ASCII (CARD_RE), where SQLite's and PostgreSQL's UPPER agree with Python's."""
+    return pw.fn.UPPER(pw.fn.TRIM(card))
+
+
 def card_query(card, library):
-    """A library's patron by card number (as a query others may extend)."""
+    """A library's patron by card number as typed (as a query others may extend)."""
     return Patron.select().where(
-        (Patron.card == card) & ~Patron.deleted & (Patron.library == library))
+        (Patron.card_key == _typed(card)) & ~Patron.deleted & (Patron.library == library))
 
 
 BY_CARD = Prepared(Patron, card_query, 2)
 BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
-    (Patron.card == card) & ~Patron.deleted).order_by(Patron.library), 1)
+    (Patron.card_key == _typed(card)) & ~Patron.deleted).order_by(Patron.library), 1)
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
@@ -100,7 +110,7 @@ def save(ctx, data, library=None):
     _validate(fields, current)
     card = fields.get("card", current.card if current else None)
     clash = Patron.get_or_none((Patron.library == (current.library if current else library))
-                               & (Patron.card == card))
+                               & (Patron.card_key == card_key(card)))
     if clash and (current is None or clash.id != current.id):
         raise Invalid("card_taken", N_("Card %(card)s is already in use."), card=card)
     if current is None:
