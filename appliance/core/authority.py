@@ -178,6 +178,7 @@ RULES = {
     "rule.saved": _settings,
     "calendar.saved": _settings,
     "conflict.resolved": _conflict_resolved,
+    "bib.merged": _shared,  # records are the town's: a merge moves no copy between libraries
 }
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
 

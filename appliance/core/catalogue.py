@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from typing import cast
 
-from . import authority, dialect, events, records
+from . import authority, dialect, events, projector, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
@@ -90,9 +90,20 @@ def save_bib(ctx, data):
     return records.save(ctx, "bib.saved", Bib, "id", bib_id or new_id(), fields)
 
 
+class Merged(NotFound):
+    """A record merged into another (merge.py): its old address leads to `into`."""
+
+    def __init__(self, bib_id, into):
+        super().__init__("bib_merged", N_("Record %(id)s was merged into another record."),
+                         id=bib_id)
+        self.into = into
+
+
 def get_bib(ctx, bib_id):
-    bib = Bib.get_or_none((Bib.id == bib_id) & ~Bib.deleted)
-    if bib is None:
+    bib = Bib.get_or_none(Bib.id == bib_id)
+    if bib is not None and bib.deleted and bib.merged_into:
+        raise Merged(bib_id, projector.current_bib(bib.merged_into))
+    if bib is None or bib.deleted:
         raise NotFound("bib_not_found", N_("No record %(id)s."), id=bib_id)
     return bib
 
