@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from typing import cast
 
-from . import authority, dialect, events, projector, records
+from . import authority, dialect, events, findkeys, projector, records, search
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
@@ -106,6 +106,32 @@ def get_bib(ctx, bib_id):
     if bib is None or bib.deleted:
         raise NotFound("bib_not_found", N_("No record %(id)s."), id=bib_id)
     return bib
+
+
+def find_records(ctx, q, limit=100):
+    """Records for staff, sorted by title in Vietnamese order: by ISBN (either form) when
+    `q` is one, otherwise through the OPAC's index (folded words, so "de men" finds "Dế
+    Mèn"; the last word as a prefix, as staff type), whose title sort key is indexed."""
+    text = (q or "").strip()
+    isbn = _isbn_in(text)
+    if isbn:
+        return list(Bib.select().where((Bib.isbn13 == findkeys.isbn13(isbn)) & ~Bib.deleted)
+                    .order_by(Bib.created_at).limit(limit))
+    if text and text[-1].isalnum() and not text.endswith(("*", '"')):
+        text += "*"
+    _total, ids, _exact = search.search_ids(Bib._meta.database, text, 1, limit, "title")
+    found = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
+    return [found[i] for i in ids if i in found]
+
+
+def _isbn_in(text):
+    """The ISBN `text` is, when it is a whole valid one (hyphens and spaces aside)."""
+    if not re.fullmatch(r"[\d\s-]{9,}[\dXx]", text or ""):
+        return None
+    try:
+        return normalise_isbn(text)
+    except Invalid:
+        return None
 
 
 def get_item(ctx, barcode, library=None):

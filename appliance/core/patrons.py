@@ -9,7 +9,7 @@ import peewee as pw
 
 from . import authority, events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
-from .findkeys import card_key
+from .findkeys import card_key, words_of
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
 from .policy import CATEGORIES
@@ -47,6 +47,21 @@ def find(ctx, card, library=None):
     if patron is None:
         raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=card)
     return patron
+
+
+def search(ctx, q, limit=100):
+    """This library's patrons whose card holds `q` or whose name holds each of its words,
+    marks or none ("nguyen" finds Nguyễn), in the order Vietnamese lists of people keep
+    (fold.name_sort_key), through the keys the projector keeps (findkeys.py): the
+    (library, name_sort) index walks the list in order and stops at `limit`."""
+    query = Patron.select().where((Patron.library == ctx.library) & ~Patron.deleted)
+    words = words_of(q).split()
+    if words:
+        by_name = Patron.name_key.contains(words[0])
+        for word in words[1:]:
+            by_name &= Patron.name_key.contains(word)
+        query = query.where(Patron.card_key.contains(card_key(q)) | by_name)
+    return list(query.order_by(Patron.name_sort, Patron.id).limit(limit))
 
 
 def get(ctx, patron_id):
