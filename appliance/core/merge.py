@@ -14,20 +14,25 @@ from .models import Bib, Hold, Item
 MAX_SHOWN = 5
 
 
-def likely_duplicates(data, exclude=None):
+def likely_duplicates(data, exclude=None, editing=False):
     """Records already held that look like the one in `data` (a form's fields, as
     catalogue.clean_bib takes them), best match first: the same ISBN, then the same
-    title and first author. `exclude`: the record being edited."""
+    title and first author, other than `exclude`. `editing`: `data` is an edit of
+    `exclude`, which warns only when it changes the title, first author or ISBN (its
+    likely duplicates were said when it was made, and its page lists them)."""
     fields = catalogue.clean_bib({k: v for k, v in data.items() if k in catalogue.BIB_FIELDS})
+    isbn = findkeys.isbn13(fields.get("isbn"))
+    key = findkeys.dup_key(fields.get("title"), fields.get("authors") or [])
+    held = Bib.get_or_none(Bib.id == exclude) if exclude and editing else None
+    if held is not None and (held.isbn13, held.dup_key) == (isbn, key):
+        return []  # an edit that leaves title, author and ISBN be: warned when it was made
     live = ~Bib.deleted & (Bib.title != "")
     if exclude:
         live &= Bib.id != exclude
     found = []
-    isbn = findkeys.isbn13(fields.get("isbn"))
     if isbn:
         found += list(Bib.select().where(live & (Bib.isbn13 == isbn))
                       .order_by(Bib.created_at).limit(MAX_SHOWN))
-    key = findkeys.dup_key(fields.get("title"), fields.get("authors") or [])
     if key:
         seen = {b.id for b in found}
         found += [b for b in Bib.select().where(live & (Bib.dup_key == key))
