@@ -33,7 +33,7 @@ CHOICE_TEXTS = {
 FIELD_NAMES = {
     "title": N_("title"), "authors": N_("authors"), "publisher": N_("publisher"),
     "year": N_("year"), "isbn": N_("ISBN"), "subjects": N_("subjects"),
-    "series": N_("series"), "notes": N_("notes"), "ddc": N_("DDC number"),
+    "series": N_("series"), "notes": N_("notes"), "ddc": N_("DDC class number"),
     "language": N_("language"), "name": N_("name"), "card": N_("card number"),
     "phone": N_("phone"), "email": N_("e-mail"), "expiry": N_("expiry date"),
     "category": N_("category"), "guardian": N_("guardian"), "location": N_("location"),
