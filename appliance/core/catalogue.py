@@ -7,6 +7,7 @@ from typing import cast
 
 from . import authority, dialect, events, findkeys, projector, records, search
 from .errors import N_, Invalid, NotFound
+from .fold import sort_key
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
 from .prepared import Prepared
@@ -109,19 +110,24 @@ def get_bib(ctx, bib_id):
 
 
 def find_records(ctx, q, limit=100):
-    """Records for staff, sorted by title in Vietnamese order: by ISBN (either form) when
-    `q` is one, otherwise through the OPAC's index (folded words, so "de men" finds "Dế
-    Mèn"; the last word as a prefix, as staff type), whose title sort key is indexed."""
+    """(how many records match, up to `limit` of them in Vietnamese title order) for
+    staff: by ISBN (either form) when `q` is one; else through the OPAC's index, folded
+    ("de men" finds "Dế Mèn"), the last word taken as a prefix as staff type. With no
+    query the list walks the index of title sort keys; with one, the best `limit`
+    matches (the OPAC's capped ranking: a common word costs no sort of every match) are
+    put in title order."""
     text = (q or "").strip()
     isbn = _isbn_in(text)
     if isbn:
-        return list(Bib.select().where((Bib.isbn13 == findkeys.isbn13(isbn)) & ~Bib.deleted)
-                    .order_by(Bib.created_at).limit(limit))
-    if text and text[-1].isalnum() and not text.endswith(("*", '"')):
+        found = list(Bib.select().where((Bib.isbn13 == findkeys.isbn13(isbn)) & ~Bib.deleted)
+                     .order_by(Bib.created_at).limit(limit))
+        return len(found), found
+    if text and text[-1].isalnum():
         text += "*"
-    _total, ids, _exact = search.search_ids(Bib._meta.database, text, 1, limit, "title")
-    found = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
-    return [found[i] for i in ids if i in found]
+    sort = "relevance" if text else "title"
+    total, ids, _exact = search.search_ids(Bib._meta.database, text, 1, limit, sort)
+    bibs = list(Bib.select().where(Bib.id << ids)) if ids else []
+    return total, sorted(bibs, key=lambda b: (sort_key(b.title), b.id))
 
 
 def _isbn_in(text):

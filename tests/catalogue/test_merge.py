@@ -54,7 +54,7 @@ def test_a_merge_moves_copies_and_holds_and_retires_the_other(ctx):
     with pytest.raises(catalogue.Merged) as moved:
         catalogue.get_bib(ctx, twin.id)
     assert moved.value.into == kieu.id
-    assert [b.id for b in catalogue.find_records(ctx, "truyen kieu")] == [kieu.id]
+    assert [b.id for b in catalogue.find_records(ctx, "truyen kieu")[1]] == [kieu.id]
     with pytest.raises(Invalid):
         merge.merge(ctx, kieu.id, kieu.id)
     assert verify.verify(ctx) == []  # replaying the log gives the same rows

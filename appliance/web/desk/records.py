@@ -17,7 +17,8 @@ from . import attempt, bp, form
 @requires(*STAFF)
 def bib_list():
     q = request.args.get("q", "").strip()
-    return render_template("desk/bibs.html", bibs=catalogue.find_records(g.ctx, q), q=q)
+    total, found = catalogue.find_records(g.ctx, q)
+    return render_template("desk/bibs.html", bibs=found, total=total, q=q)
 
 
 @bp.route("/bibs/<bib_id>")
