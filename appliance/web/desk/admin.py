@@ -16,7 +16,7 @@ from ...core.clock import LIBRARY_TZ
 from ...core.errors import N_, Invalid
 from ...core.models import ClosedDay, Conflict, Hold, Library, LoanRule
 from ..auth import ADMIN, STAFF, requires
-from ..helpers import libraries, library_name
+from ..helpers import libraries, library_name, vndate
 from . import attempt, bp, form
 
 
@@ -116,13 +116,17 @@ def resolve_conflict(conflict_id):
     return redirect(url_for("desk.conflicts"))
 
 
+_DATES = ("due",)  # parameters that are dates, written as Vietnamese readers write them
+
+
 def words(said):
     """A (msgid, params) pair from the core in the reader's language; a parameter may
     itself be such a pair."""
     if isinstance(said, str):
         return _(said)
     msgid, params = said
-    params = {k: words(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    params = {k: words(v) if isinstance(v, tuple) else vndate(v) if k in _DATES else v
+              for k, v in params.items()}
     return _(msgid, **params) if params else _(msgid)
 
 
