@@ -70,6 +70,7 @@ def _condition_apart(db):
     of it. Conflicts named anew (two loans of a copy, edits) show as open again."""
     from . import verify
 
+    _add_key_columns(db)  # the replay below writes every column the models have now
     # In plain SQL: peewee's migrator makes a column NOT NULL on SQLite by copying the
     # table, which the loans' foreign keys to the copies forbid. Only what is missing.
     held = {c.name for c in db.get_columns("item")}
@@ -136,14 +137,18 @@ def _find_keys(db):
     In plain SQL, as in migration 8: only what is missing."""
     from . import findkeys
 
+    _add_key_columns(db)
+    for model in (models.Patron, models.Bib):
+        model._schema.create_indexes(safe=True)
+    findkeys.refill(db)
+
+
+def _add_key_columns(db):
     postgres = dialect.is_postgres(db)
     for table, name, kind, pg_kind in _KEY_COLUMNS:
         if name not in {c.name for c in db.get_columns(table)}:
             db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} "
                            f"{pg_kind if postgres and pg_kind else kind}")
-    for model in (models.Patron, models.Bib):
-        model._schema.create_indexes(safe=True)
-    findkeys.refill(db)
 
 
 MIGRATIONS = [
