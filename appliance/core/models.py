@@ -89,12 +89,17 @@ class Patron(BaseModel):
     deleted = pw.BooleanField(default=False)
     field_hlc = JSONField(default=dict)
     # Derived keys (findkeys.py): the card as matched, the name folded and its sort key.
-    card_key = _keyed(max_length=32, index=True)
+    card_key = _keyed(max_length=32)
     name_key = _keyed()
     name_sort = SortKeyField(default="", constraints=[pw.SQL("DEFAULT ''")])
 
     class Meta:
-        indexes = ((("library", "card"), True), (("library", "name_sort"), False))
+        # A card typed at a desk, kiosk or SIP2 machine: one seek on (card_key, library)
+        # (with a card_key alone SQLite chose the library's index and read every card).
+        # A library's list of patrons walks the second in name order; its name and card
+        # keys are in it, so a search reads a row only when it matches.
+        indexes = ((("library", "card"), True), (("card_key", "library"), False),
+                   (("library", "deleted", "name_sort", "name_key", "card_key"), False))
 
 
 class Bib(BaseModel):

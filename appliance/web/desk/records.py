@@ -17,8 +17,8 @@ from . import attempt, bp, form
 @requires(*STAFF)
 def bib_list():
     q = request.args.get("q", "").strip()
-    total, found = catalogue.find_records(g.ctx, q)
-    return render_template("desk/bibs.html", bibs=found, total=total, q=q)
+    total, found, ranked = catalogue.find_records(g.ctx, q)
+    return render_template("desk/bibs.html", bibs=found, total=total, ranked=ranked, q=q)
 
 
 @bp.route("/bibs/<bib_id>")
