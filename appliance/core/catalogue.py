@@ -126,26 +126,41 @@ def get_bib(ctx, bib_id):
 TITLE_ORDER_MAX = 2000
 
 
-def find_records(ctx, q, limit=100):
+def find_records(ctx, q, limit=50):
     """(how many records match, up to `limit` of them in Vietnamese title order, whether
     they are the best matches rather than the first by title) for staff: by ISBN
     (either form) when `q` is one; else through the OPAC's index, folded ("de men"
-    finds "Dế Mèn"), the last word taken as a prefix as staff type. With no query the
-    list walks the index of title sort keys."""
+    finds "Dế Mèn"; the last word as a prefix when the words as typed find too few).
+    With no query, the
+    first records of the catalogue by title, and no count (counting 200,000 index rows
+    would cost more than the page)."""
     text = (q or "").strip()
     isbn = _isbn_in(text)
     if isbn:
         found = list(Bib.select().where((Bib.isbn13 == findkeys.isbn13(isbn)) & ~Bib.deleted)
                      .order_by(Bib.created_at).limit(limit))
         return len(found), found, False
-    if text and text[-1].isalnum():
-        text += "*"
-    db = Bib._meta.database
-    ranked = bool(text) and _more_matches_than(db, text, TITLE_ORDER_MAX)
-    total, ids, _exact = search.search_ids(db, text, 1, limit,
-                                           "relevance" if ranked else "title")
+    if not text:  # the catalogue in title order: a walk of the sort key's index
+        ids = [r[0] for r in dialect.run("SELECT bib_id FROM search_doc ORDER BY sort_key "
+                                         "LIMIT ?", (limit,)).fetchall()]
+        found = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
+        return None, [found[i] for i in ids if i in found], False
+    total, ids, ranked = _matches(text, limit)
+    if total < limit and text[-1].isalnum():  # the last word typed in part, perhaps
+        total, ids, ranked = _matches(text + "*", limit)
     bibs = list(Bib.select().where(Bib.id << ids)) if ids else []
     return total, sorted(bibs, key=lambda b: (sort_key(b.title), b.id)), ranked
+
+
+def _matches(text, limit):
+    """(total, ids, ranked): the matches in title order, or the best ranked past
+    TITLE_ORDER_MAX. A prefix is tried only when the words as typed find too few: a
+    common word's prefix ("van*") reaches tens of thousands more records to rank."""
+    db = Bib._meta.database
+    ranked = _more_matches_than(db, text, TITLE_ORDER_MAX)
+    total, ids, _exact = search.search_ids(db, text, 1, limit,
+                                           "relevance" if ranked else "title")
+    return total, ids, ranked
 
 
 def _more_matches_than(db, text, n):
