@@ -888,7 +888,10 @@ def bib_merged(ev, body):
     stamps = dict(row.field_hlc or {})
     if _wins(ev.hlc, True, stamps.get("deleted", 0), row.deleted):
         row.deleted, stamps["deleted"] = True, ev.hlc
-    row.merged_into, row.field_hlc = body["kept"], stamps
+    # merged into two records at two places: the later merge names where it leads
+    if _wins(ev.hlc, body["kept"], stamps.get("merged_into", 0), row.merged_into):
+        row.merged_into, stamps["merged_into"] = body["kept"], ev.hlc
+    row.field_hlc = stamps
     row.save()
     Item.update(bib=kept).where(Item.bib == retired).execute()
     Hold.update(bib=kept).where(Hold.bib == retired).execute()
