@@ -101,7 +101,8 @@ def audit_log():
 def conflicts():
     rows = (Conflict.select().where(Conflict.library == g.ctx.library)
             if g.ctx.role != "hub" else Conflict.select())
-    rows = list(rows.order_by(Conflict.status.desc(), Conflict.created_at.desc()).limit(500))
+    # open ones first ("open" < "resolved"), newest first within each
+    rows = list(rows.order_by(Conflict.status, Conflict.created_at.desc()).limit(500))
     held = quarantined() if g.ctx.role == "hub" else None
     return render_template("desk/conflicts.html", conflicts=[_in_words(c) for c in rows],
                            quarantined=held, choice_texts=settling.CHOICE_TEXTS,
