@@ -143,8 +143,8 @@ def find_records(ctx, q, limit=50):
     if not text:  # the catalogue in title order: a walk of the sort key's index
         ids = [r[0] for r in dialect.run("SELECT bib_id FROM search_doc ORDER BY sort_key "
                                          "LIMIT ?", (limit,)).fetchall()]
-        found = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
-        return None, [found[i] for i in ids if i in found], False
+        held = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
+        return None, [held[i] for i in ids if i in held], False
     total, ids, ranked = _matches(text, limit)
     if total < limit and text[-1].isalnum():  # the last word typed in part, perhaps
         total, ids, ranked = _matches(text + "*", limit)

@@ -65,8 +65,8 @@ def _device_library(origin):
     own `library` names whose record it changed, which the town hub may do for any."""
     if not origin:
         return None
-    codes = [code for (code,) in Library.select(Library.code).tuples()
-             if origin.startswith(code.lower() + "-")]
+    codes = [lib.code for lib in Library.select(Library.code)
+             if origin.startswith(lib.code.lower() + "-")]
     return max(codes, key=len) if codes else None
 
 
@@ -110,8 +110,8 @@ def _edit_sides(conflict):
     edits = list(FieldEdit.select().where((FieldEdit.entity == conflict.entity)
                                           & (FieldEdit.field == d.get("field"))))
     lost = next((e for e in edits if e.event == conflict.event), None)
-    standing = [e for e in edits if e.value == d.get("kept")]
-    standing = max(standing, key=lambda e: e.hlc) if standing else None
+    kept = [e for e in edits if e.value == d.get("kept")]
+    standing = max(kept, key=lambda e: e.hlc) if kept else None
     sides = []
     for role, edit, value in (("standing", standing, d.get("kept")),
                               ("other", lost, d.get("lost"))):
@@ -163,6 +163,7 @@ def _loan_sides(conflict):
 def _other_sides(conflict):
     ev = _event(conflict.event)
     what = (N_("recorded “%(kind)s”"), {"kind": ev.kind if ev else conflict.kind})
+    summary: tuple[str, dict]
     if conflict.kind == "returned_not_on_loan":
         item = Item.get_or_none(Item.id == conflict.entity)
         what = (N_("took back copy %(barcode)s"),
@@ -210,7 +211,7 @@ def resolve(ctx, conflict_id, choice):
     if choice == KEEP_OTHER:  # the lost value written again, now seen by its editor
         model, kind = _MODELS[conflict.details["model"]]
         row = model.get_by_id(conflict.entity)
-        records.save(ctx, kind, model, "id", row.id,
+        records.save(ctx, kind, model, "id", conflict.entity,
                      {conflict.details["field"]: conflict.details["lost"]},
                      library=getattr(row, "library", None))
     return conflict

@@ -138,8 +138,7 @@ def _find_keys(db):
     from . import findkeys
 
     _add_key_columns(db)
-    for model in (models.Patron, models.Bib):
-        model._schema.create_indexes(safe=True)
+    _reindex([], models.Patron, models.Bib)(db)
     findkeys.refill(db)
 
 

@@ -79,8 +79,9 @@ _CHUNK = 1000
 def refill(db):
     """Fill the keys of every patron and record from the fields they hold (migration),
     a chunk at a time in the order of their ids (a hub holds a million records)."""
-    for model, columns in ((Patron, ("card_key", "name_key", "name_sort")),
-                           (Bib, ("dup_key", "isbn13"))):
+    keyed: tuple[tuple[type[Patron] | type[Bib], tuple[str, ...]], ...] = (
+        (Patron, ("card_key", "name_key", "name_sort")), (Bib, ("dup_key", "isbn13")))
+    for model, columns in keyed:
         text = dialect.sql("UPDATE %s SET %s WHERE id = ?" % (
             model._meta.table_name, ", ".join(f"{c} = ?" for c in columns)))
         last = ""
@@ -91,6 +92,6 @@ def refill(db):
                 break
             for row in rows:
                 keep_keys(row)
-            dialect.run_many([(text, (*(getattr(row, c) for c in columns), row.id))
+            dialect.run_many([(text, (*(getattr(row, c) for c in columns), row.get_id()))
                               for row in rows])
-            last = rows[-1].id
+            last = rows[-1].get_id()
