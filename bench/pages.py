@@ -64,6 +64,11 @@ def measure(url, n):
     page("desk patron (3 loans)", desk, f"/desk/patrons/{CARD}")
     page("desk returns", desk, "/desk/checkin")
     page("desk catalogue list", desk, "/desk/bibs?q=tap+12")
+    page("desk catalogue, no marks", desk, "/desk/bibs?q=lich+su+dia")
+    page("desk catalogue, sorted", desk, "/desk/bibs")
+    page("desk patrons, no marks", desk, "/desk/patrons?q=ban+doc+12")
+    page("desk patrons, sorted", desk, "/desk/patrons")
+    page("desk conflicts", desk, "/desk/conflicts")
     page("desk copy", desk, "/desk/items/B0000010")
 
     def lend():

@@ -181,6 +181,7 @@ RULES = {
     "visit.recorded": _settings,  # counted at this library, whoever's card it is
     "visit.counted": _settings,
     "item.used": _settings,
+    "bib.merged": _shared,  # records are the town's: a merge moves no copy between libraries
 }
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
 

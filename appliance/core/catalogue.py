@@ -5,11 +5,23 @@ import re
 from collections.abc import Iterable
 from typing import cast
 
-from . import authority, dialect, events, records
+from . import (
+    authority,
+    dialect,
+    events,
+    findkeys,
+    projector,
+    records,
+    search,
+    search_pg,
+    search_sqlite,
+)
 from .errors import N_, Invalid, NotFound
+from .fold import sort_key
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
 from .prepared import Prepared
+from .search_query import parse
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
               "series", "notes", "marc", "control_number", "local_history", "deleted")
@@ -90,11 +102,91 @@ def save_bib(ctx, data):
     return records.save(ctx, "bib.saved", Bib, "id", bib_id or new_id(), fields)
 
 
+class Merged(NotFound):
+    """A record merged into another (merge.py): its old address leads to `into`."""
+
+    def __init__(self, bib_id, into):
+        super().__init__("bib_merged", N_("Record %(id)s was merged into another record."),
+                         id=bib_id)
+        self.into = into
+
+
 def get_bib(ctx, bib_id):
-    bib = Bib.get_or_none((Bib.id == bib_id) & ~Bib.deleted)
-    if bib is None:
+    bib = Bib.get_or_none(Bib.id == bib_id)
+    if bib is not None and bib.deleted and bib.merged_into:
+        raise Merged(bib_id, projector.current_bib(bib.merged_into))
+    if bib is None or bib.deleted:
         raise NotFound("bib_not_found", N_("No record %(id)s."), id=bib_id)
     return bib
+
+
+# A search with up to this many matches lists them in title order from the index (a
+# sort of that many keys: a few ms); past it, the best `limit` by the OPAC's capped
+# ranking are put in title order (sorting 60,000 matches of a common word cost 0.5 s).
+TITLE_ORDER_MAX = 2000
+
+
+def find_records(ctx, q, limit=50):
+    """(how many records match, up to `limit` of them in Vietnamese title order, whether
+    they are the best matches rather than the first by title) for staff: by ISBN
+    (either form) when `q` is one; else through the OPAC's index, folded ("de men"
+    finds "Dế Mèn"; the last word as a prefix when the words as typed find too few).
+    With no query, the
+    first records of the catalogue by title, and no count (counting 200,000 index rows
+    would cost more than the page)."""
+    text = (q or "").strip()
+    isbn = _isbn_in(text)
+    if isbn:
+        found = list(Bib.select().where((Bib.isbn13 == findkeys.isbn13(isbn)) & ~Bib.deleted)
+                     .order_by(Bib.created_at).limit(limit))
+        return len(found), found, False
+    if not text:  # the catalogue in title order: a walk of the sort key's index
+        ids = [r[0] for r in dialect.run("SELECT bib_id FROM search_doc ORDER BY sort_key "
+                                         "LIMIT ?", (limit,)).fetchall()]
+        held = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
+        return None, [held[i] for i in ids if i in held], False
+    total, ids, ranked = _matches(text, limit)
+    if total < limit and text[-1].isalnum():  # the last word typed in part, perhaps
+        total, ids, ranked = _matches(text + "*", limit)
+    bibs = list(Bib.select().where(Bib.id << ids)) if ids else []
+    return total, sorted(bibs, key=lambda b: (sort_key(b.title), b.id)), ranked
+
+
+def _matches(text, limit):
+    """(total, ids, ranked): the matches in title order, or the best ranked past
+    TITLE_ORDER_MAX. A prefix is tried only when the words as typed find too few: a
+    common word's prefix ("van*") reaches tens of thousands more records to rank."""
+    db = Bib._meta.database
+    ranked = _more_matches_than(db, text, TITLE_ORDER_MAX)
+    total, ids, _exact = search.search_ids(db, text, 1, limit,
+                                           "relevance" if ranked else "title")
+    return total, ids, ranked
+
+
+def _more_matches_than(db, text, n):
+    """Whether the query matches more than `n` records: its first n + 1 in the index."""
+    terms = parse(text)
+    if search.backend(db) is search_pg:
+        query = search_pg.tsquery(terms) if terms else None
+        sql = ("SELECT count(*) FROM (SELECT 1 FROM search_doc d WHERE d.folded @@ "
+               "?::tsquery LIMIT ?) AS m")
+    else:
+        query = search_sqlite.match_expression(terms) if terms else None
+        sql = ("SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH ? "
+               "LIMIT ?)")
+    if not query:
+        return False
+    return dialect.run(sql, (query, n + 1)).fetchone()[0] > n
+
+
+def _isbn_in(text):
+    """The ISBN `text` is, when it is a whole valid one (hyphens and spaces aside)."""
+    if not re.fullmatch(r"[\d\s-]{9,}[\dXx]", text or ""):
+        return None
+    try:
+        return normalise_isbn(text)
+    except Invalid:
+        return None
 
 
 def get_item(ctx, barcode, library=None):

@@ -96,7 +96,7 @@ _return_clock.rebuilds = True  # type: ignore[attr-defined]
 
 def _rebuild_state(db):
     """State made again from the log by the projector of now (on the schema of now, so
-    only once, after the last step that asks for it)."""
+    only once, after the last step)."""
     from . import verify
 
     verify.clear_state()
@@ -147,6 +147,38 @@ def _counting(db):
     """Visits and copies read on site, counted for the library's reports."""
     db.create_tables([models.Visit, models.VisitTally, models.InLibraryUse], safe=True)
     _report_indexes(db)
+# Columns migration 12 adds: (table, column, SQL type on SQLite, on PostgreSQL).
+_KEY_COLUMNS = (
+    ("patron", "card_key", "VARCHAR(32) NOT NULL DEFAULT ''", None),
+    ("patron", "name_key", "VARCHAR(255) NOT NULL DEFAULT ''", None),
+    ("patron", "name_sort", "TEXT NOT NULL DEFAULT ''", 'TEXT COLLATE "C" NOT NULL DEFAULT \'\''),
+    ("bib", "dup_key", "VARCHAR(255) NOT NULL DEFAULT ''", None),
+    ("bib", "isbn13", "VARCHAR(13)", None),
+    ("bib", "merged_into", "VARCHAR(36)", None),
+    ("conflict", "resolved_by", "VARCHAR(64)", None),
+    ("conflict", "resolved_at", "VARCHAR(32)", None),
+)
+
+
+def _find_keys(db):
+    """Cards matched whatever their case and spaces, names and titles found without
+    their marks and sorted as Vietnamese readers sort, duplicates looked up by title,
+    author and ISBN, merged records, conflicts resolved by someone: the keys
+    (findkeys.py) are columns of their own, indexed, filled here for the rows held.
+    In plain SQL, as in migration 8: only what is missing."""
+    from . import findkeys
+
+    _add_key_columns(db)
+    _reindex([], models.Patron, models.Bib)(db)
+    findkeys.refill(db)
+
+
+def _add_key_columns(db):
+    postgres = dialect.is_postgres(db)
+    for table, name, kind, pg_kind in _KEY_COLUMNS:
+        if name not in {c.name for c in db.get_columns(table)}:
+            db.execute_sql(f"ALTER TABLE {table} ADD COLUMN {name} "
+                           f"{pg_kind if postgres and pg_kind else kind}")
 
 
 MIGRATIONS = [
@@ -163,6 +195,8 @@ MIGRATIONS = [
     (9, "logins that can be revoked, failed logins counted per client", _logins),
     (10, "visits and copies read on site counted for reports", _counting),
     (11, "each loan's return clock; state rebuilt", _return_clock),
+    (12, "cards, names and titles found by indexed keys; merged records; resolutions",
+     _find_keys),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -181,6 +215,9 @@ class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     fails for a lost connection outside a transaction is run once more on a new one
     (ReconnectMixin). A connection lost inside a transaction is not hidden: that work
     fails whole, and the next one reconnects."""
+
+    # Sort keys compare by code point (models.SortKeyField), whatever the database's locale.
+    field_types = {**pw.PostgresqlDatabase.field_types, "SORTTEXT": 'TEXT COLLATE "C"'}
 
     reconnect_errors = (  # psycopg2's words for a connection the server dropped
         (pw.OperationalError, "server closed the connection"),
@@ -319,13 +356,14 @@ def migrate(db, home=None):
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     pending = [m for m in MIGRATIONS if m[0] > current > 0]
-    last_rebuild = max((v for v, _, step in pending if getattr(step, "rebuilds", False)),
-                       default=None)
+    # A replay writes every column the models have now, so it waits for the last step
+    # (even one that rebuilds nothing) and is in that step's transaction.
+    rebuild = any(getattr(step, "rebuilds", False) for _, _, step in pending)
     for version, description, step in pending:
         log.info("migration %s: %s", version, description)
         with db.atomic():
             step(db, home) if getattr(step, "wants_home", False) else step(db)
-            if version == last_rebuild:
+            if rebuild and version == pending[-1][0]:
                 _rebuild_state(db)
             _set_version(version)
     create_registered(db)

@@ -155,3 +155,12 @@ def _word_key(word: str) -> tuple[str, str]:
         letter, rank = _LETTER_RANK.get(ch, (fold(ch) or ch, 0))
         letters.append(f"{letter}{rank}")
     return "".join(letters), str(TONES.index(tone) + 1) if tone else "0"
+
+
+def name_sort_key(name: str) -> str:
+    """Order of a list of people as Vietnamese lists are kept (a class list, a register):
+    by the given name, which comes last ("Nguyễn Văn An" under A), then by the whole
+    name, each in Vietnamese dictionary order."""
+    words = (name or "").split()
+    given = words[-1] if words else ""
+    return sort_key(given) + "\x02" + sort_key(name or "")

@@ -17,6 +17,19 @@ class JSONField(pw.TextField):
         return None if value is None else json.loads(value)
 
 
+class SortKeyField(pw.TextField):
+    """A sort key (fold.sort_key) whose order is code-point order: PostgreSQL compares it
+    under the "C" collation (db.py maps the type), SQLite's own order is that already.
+    The type's name holds TEXT, so SQLite gives the column text affinity."""
+    field_type = "SORTTEXT"
+
+
+def _keyed(**kwargs):
+    """A key the projector derives (findkeys.py), empty until it does: with a default
+    in the schema too, so a row written by plain SQL is still whole."""
+    return pw.CharField(default="", constraints=[pw.SQL("DEFAULT ''")], **kwargs)
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database_proxy
@@ -75,9 +88,18 @@ class Patron(BaseModel):
     created_at = pw.CharField(max_length=32)
     deleted = pw.BooleanField(default=False)
     field_hlc = JSONField(default=dict)
+    # Derived keys (findkeys.py): the card as matched, the name folded and its sort key.
+    card_key = _keyed(max_length=32)
+    name_key = _keyed()
+    name_sort = SortKeyField(default="", constraints=[pw.SQL("DEFAULT ''")])
 
     class Meta:
-        indexes = ((("library", "card"), True),)
+        # A card typed at a desk, kiosk or SIP2 machine: one seek on (card_key, library)
+        # (with a card_key alone SQLite chose the library's index and read every card).
+        # A library's list of patrons walks the second in name order; its name and card
+        # keys are in it, so a search reads a row only when it matches.
+        indexes = ((("library", "card"), True), (("card_key", "library"), False),
+                   (("library", "deleted", "name_sort", "name_key", "card_key"), False))
 
 
 class Bib(BaseModel):
@@ -99,6 +121,11 @@ class Bib(BaseModel):
     updated_hlc = pw.BigIntegerField(default=0)
     deleted = pw.BooleanField(default=False)
     field_hlc = JSONField(default=dict)
+    # Derived keys (findkeys.py) the duplicate warning looks up, and the record this one
+    # was merged into (merge.py), which its old address leads to.
+    dup_key = _keyed(max_length=255, index=True)
+    isbn13 = pw.CharField(max_length=13, null=True, index=True)
+    merged_into = pw.CharField(max_length=36, null=True)
 
 
 class Item(BaseModel):
@@ -195,6 +222,8 @@ class Conflict(BaseModel):
     created_at = pw.CharField(max_length=32)
     status = pw.CharField(max_length=16, default="open")
     resolution = pw.TextField(null=True)
+    resolved_by = pw.CharField(max_length=64, null=True)
+    resolved_at = pw.CharField(max_length=32, null=True)
 
 
 class FieldEdit(BaseModel):

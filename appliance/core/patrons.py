@@ -5,8 +5,11 @@ consent for children."""
 import re
 from datetime import date
 
+import peewee as pw
+
 from . import authority, events, passwords, records
 from .errors import N_, Forbidden, Invalid, NotFound
+from .findkeys import card_key, words_of
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
 from .policy import CATEGORIES
@@ -15,15 +18,22 @@ from .prepared import Prepared
 CARD_RE = re.compile(r"^[A-Za-z0-9-]{3,32}$")
 
 
+def _typed(card):
+    """A card as typed, made its key in SQL (findkeys.card_key: no surrounding spaces, any
+    case), so that every query built on `card_query` matches it whoever calls it. Cards
+    are ASCII (CARD_RE), where SQLite's and PostgreSQL's UPPER agree with Python's."""
+    return pw.fn.UPPER(pw.fn.TRIM(card))
+
+
 def card_query(card, library):
-    """A library's patron by card number (as a query others may extend)."""
+    """A library's patron by card number as typed (as a query others may extend)."""
     return Patron.select().where(
-        (Patron.card == card) & ~Patron.deleted & (Patron.library == library))
+        (Patron.card_key == _typed(card)) & ~Patron.deleted & (Patron.library == library))
 
 
 BY_CARD = Prepared(Patron, card_query, 2)
 BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
-    (Patron.card == card) & ~Patron.deleted).order_by(Patron.library), 1)
+    (Patron.card_key == _typed(card)) & ~Patron.deleted).order_by(Patron.library), 1)
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
@@ -37,6 +47,23 @@ def find(ctx, card, library=None):
     if patron is None:
         raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=card)
     return patron
+
+
+def search(ctx, q, limit=100):
+    """This library's patrons whose card holds `q` or whose name holds each of its words,
+    marks or none ("nguyen" finds Nguyễn), in the order Vietnamese lists of people keep
+    (fold.name_sort_key), through the keys the projector keeps (findkeys.py): one index
+    holds the list in that order with the keys searched, so the walk reads a patron's
+    row only when it matches, and stops at `limit`."""
+    live = Patron.deleted == False  # noqa: E712  (an equality the index can serve; NOT cannot)
+    query = Patron.select().where((Patron.library == ctx.library) & live)
+    words = words_of(q).split()
+    if words:
+        by_name = Patron.name_key.contains(words[0])
+        for word in words[1:]:
+            by_name &= Patron.name_key.contains(word)
+        query = query.where(Patron.card_key.contains(card_key(q)) | by_name)
+    return list(query.order_by(Patron.name_sort, Patron.id).limit(limit))
 
 
 def get(ctx, patron_id):
@@ -100,7 +127,7 @@ def save(ctx, data, library=None):
     _validate(fields, current)
     card = fields.get("card", current.card if current else None)
     clash = Patron.get_or_none((Patron.library == (current.library if current else library))
-                               & (Patron.card == card))
+                               & (Patron.card_key == card_key(card)))
     if clash and (current is None or clash.id != current.id):
         raise Invalid("card_taken", N_("Card %(card)s is already in use."), card=card)
     if current is None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import peewee as pw
 
-from . import dialect, memo, search
+from . import dialect, findkeys, memo, search
 from .lookups import OPEN_LOAN
 from .models import (
     Bib,
@@ -181,6 +181,7 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
         for name, value in fields.items():
             setattr(row, name, value)
         row.field_hlc = {name: ev.hlc for name in fields}
+        findkeys.keep_keys(row)
         if io is None:
             row.save(force_insert=True)
         else:
@@ -194,6 +195,7 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
             setattr(row, name, value)
             stamps[name] = ev.hlc
     row.field_hlc = stamps
+    findkeys.keep_keys(row)
     if not _is_edit(body):  # a second first save (a library set up at two places)
         fields = {}
     edits = [FieldEdit(id=str(uuid.uuid5(_NS, f"{ev.id}:{name}")), model=model.__name__,
@@ -292,12 +294,31 @@ def bib_saved(ev, body, io=None):
 
 
 def _ensure_bib(bib_id, ev, io=None):
-    """An item may arrive before its record; a stub is filled in when the record comes."""
+    """The record a copy belongs to, by the id it was saved with: that record, or the one
+    it was merged into (merge.py). An item may arrive before its record; a stub is
+    filled in when the record comes."""
     if io is not None:
-        if io.row(Bib, bib_id) is None:
+        row = io.row(Bib, bib_id)
+        if row is None:
             io.keep(Bib(id=bib_id, title="", created_at=ev.wall), new=True)
-    elif not Bib.select().where(Bib.id == bib_id).exists():
+            return bib_id
+        return current_bib(row.merged_into) if row.merged_into else bib_id
+    merged = Bib.select(Bib.merged_into).where(Bib.id == bib_id).tuples().first()
+    if merged is None:
         Bib.insert(id=bib_id, title="", created_at=ev.wall).execute()
+        return bib_id
+    return current_bib(merged[0]) if merged[0] else bib_id
+
+
+def current_bib(bib_id):
+    """The record `bib_id` stands for now: itself, or the end of the chain of merges it
+    was retired by (bounded, should two merges have made a loop)."""
+    for _step in range(32):
+        merged = Bib.select(Bib.merged_into).where(Bib.id == bib_id).tuples().first()
+        if not merged or not merged[0] or merged[0] == bib_id:
+            break
+        bib_id = merged[0]
+    return bib_id
 
 
 # A copy's columns no edit writes: the projector derives them from loans and holds.
@@ -323,7 +344,9 @@ def item_saved(ev, body, io=None):
     body = _item_body(body)
     fields = body["fields"]
     if "bib" in fields:
-        _ensure_bib(fields["bib"], ev, io)
+        into = _ensure_bib(fields["bib"], ev, io)
+        if into != fields["bib"]:  # saved on a record merged since: it goes to the kept one
+            body = dict(body, fields=dict(fields, bib=into))
     item = _merge(ev, Item, "id", body, lambda ev, body: {
         "accession_date": body.get("at", ev.wall)[:10],
         "library": body["fields"].get("library", ev.library)}, io, derived=_ITEM_DERIVED)
@@ -878,7 +901,7 @@ def item_received(ev, body):
 # Holds.
 
 def hold_placed(ev, body):
-    Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=body["bib_id"],
+    Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=current_bib(body["bib_id"]),
                 library=body["library"], placed_at=body["at"]).on_conflict_ignore().execute()
 
 
@@ -951,11 +974,11 @@ def calendar_saved(ev, body):
 
 
 def conflict_resolved(ev, body):
-    # Staff at two desks may resolve one conflict, saying different things: the latest
-    # word by clock stands, whichever came last.
-    if not _latest("resolved:" + str(body["conflict_id"]), ev, body):
+    """Staff's choice on a conflict (conflicts.py); two choices made apart: the later."""
+    if not _latest("conflict:" + str(body["conflict_id"]), ev, body):
         return
-    resolved = Conflict.update(status="resolved", resolution=body.get("resolution"))
+    resolved = Conflict.update(status="resolved", resolution=body.get("resolution"),
+                               resolved_by=body.get("actor"), resolved_at=body.get("at"))
     if resolved.where(Conflict.id == body["conflict_id"]).execute() == 0:
         named = named_before(body["conflict_id"])
         if named:
@@ -1032,6 +1055,32 @@ def item_used(ev, body):
                         item=body["item_id"]).on_conflict_ignore().execute()
 
 
+def bib_merged(ev, body):
+    """Two records of one book made one (merge.py): the copies and holds of the retired
+    record go to the kept one, and the retired record is deleted, pointing at the kept
+    one so its old address leads there. A copy or hold saved on the retired record
+    later goes to the kept one too (`_ensure_bib`, `hold_placed`), so the same events in
+    any order leave the same rows."""
+    retired, kept = body["retired"], current_bib(body["kept"])
+    _ensure_bib(retired, ev)
+    if kept == retired:  # merged the other way round elsewhere: nothing left to keep
+        _conflict(ev, "merge_loop", retired, {"kept": body["kept"], "retired": retired})
+        return
+    row = Bib.get_by_id(retired)
+    stamps = dict(row.field_hlc or {})
+    if _wins(ev.hlc, True, stamps.get("deleted", 0), row.deleted):
+        row.deleted, stamps["deleted"] = True, ev.hlc
+    # merged into two records at two places: the later merge names where it leads
+    if _wins(ev.hlc, body["kept"], stamps.get("merged_into", 0), row.merged_into):
+        row.merged_into, stamps["merged_into"] = body["kept"], ev.hlc
+    row.field_hlc = stamps
+    row.save()
+    Item.update(bib=kept).where(Item.bib == retired).execute()
+    Hold.update(bib=kept).where(Hold.bib == retired).execute()
+    for bib_id in (retired, kept):
+        search.on_bib_changed(Bib._meta.database, bib_id)
+
+
 RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS, Records)}
 
 HANDLERS = {
@@ -1054,4 +1103,5 @@ HANDLERS = {
     "visit.recorded": visit_recorded,
     "visit.counted": visits_counted,
     "item.used": item_used,
+    "bib.merged": bib_merged,
 }

@@ -21,6 +21,7 @@ import logging
 
 from . import passwords
 from .errors import N_, Forbidden, NotFound, Refused
+from .findkeys import card_key
 from .models import Loan, Patron, PinAttempt
 from .privacy import LENDING_FIELDS
 
@@ -132,7 +133,7 @@ def answer(ctx, card, library, pin=None, asking=None) -> dict:
     """What the hub says about a card of `library` (and a PIN, when given) to a branch of
     library `asking`: the lending fields and the card's open loans at every other
     library (the branch holds its own), or why not."""
-    patron = Patron.get_or_none((Patron.card == card) & (Patron.library == library)
+    patron = Patron.get_or_none((Patron.card_key == card_key(card)) & (Patron.library == library)
                                 & ~Patron.deleted)
     if patron is None:
         return {"ok": False, "code": "patron_not_found"}

@@ -9,6 +9,7 @@ from datetime import date
 
 from appliance.core import catalogue, circulation, holds, patrons, policy, townwide
 from appliance.core.errors import N_, DomainError
+from appliance.core.findkeys import card_key
 from appliance.core.models import Hold, Item, Loan, Patron
 
 from .codec import Message, sip_date, yn
@@ -494,7 +495,7 @@ def hold(session, msg):
     elif mode == "-":
         current = (Hold.select().join(Patron)
                    .where((Hold.bib == bib_id) & (Hold.status << ("waiting", "ready"))
-                          & (Patron.card == card)).first())
+                          & (Patron.card_key == card_key(card))).first())
         if current is None:
             raise DomainError("hold_not_found", N_("No such hold."), status=404)
         holds.cancel(session.ctx, current.id, patron_card=card)

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from .. import covers, labels
-from ..core import barcodes, catalogue, events
+from ..core import barcodes, catalogue, events, merge
 from ..core.catalogue import ITEM_TYPES, normalise_isbn
 from ..core.errors import N_, DomainError, Invalid
 from ..core.models import Bib, Item
@@ -36,10 +36,16 @@ def _posted():
 
 
 def _save(data, bib_id=None):
-    """Save through the core; on a refusal, the form again with the message (400)."""
+    """Save through the core; on a refusal, the form again with the message (400). A
+    record that looks like one already held is not saved until staff say so (409)."""
     if bib_id:
         data = dict(data, id=bib_id)
     try:
+        if not request.form.get("save_anyway"):
+            duplicates = merge.likely_duplicates(data, exclude=bib_id, editing=bool(bib_id))
+            if duplicates:
+                return render_template("cataloguing/form.html", values=data, bib_id=bib_id,
+                                       duplicates=duplicates), 409
         bib = catalogue.save_bib(g.ctx, data)
     except DomainError as e:
         flash(i18n.translate(e), "error")
@@ -107,7 +113,28 @@ def record(bib_id):
     items = list(Item.select().where(Item.bib == bib.id).order_by(Item.library, Item.barcode))
     return render_template("cataloguing/record.html", bib=bib, items=items,
                            item_types=ITEM_TYPES, max_copies=MAX_COPIES,
-                           has_cover=_has_cover(bib.id), can_cover=g.ctx.data_dir is not None)
+                           has_cover=_has_cover(bib.id), can_cover=g.ctx.data_dir is not None,
+                           duplicates=_duplicates_of(bib))
+
+
+def _duplicates_of(bib):
+    return merge.likely_duplicates({"title": bib.title, "authors": bib.authors or [],
+                                    "isbn": bib.isbn}, exclude=bib.id)
+
+
+@bp.route("/<bib_id>/merge", methods=["POST"])
+@requires(*STAFF)
+def merge_into(bib_id):
+    """Merge another record (`other`) into this one: its copies and holds come here."""
+    kept = catalogue.get_bib(g.ctx, bib_id)
+    other = (request.form.get("other") or "").strip()
+    try:
+        merge.merge(g.ctx, kept.id, other)
+    except DomainError as e:
+        flash(i18n.translate(e), "error")
+        return redirect(url_for("cataloguing.record", bib_id=kept.id))
+    flash(_("The two records are one now: copies and holds moved here."), "success")
+    return redirect(url_for("cataloguing.record", bib_id=kept.id))
 
 
 def _has_cover(bib_id):
@@ -228,7 +255,8 @@ def render_cover_refusal(bib):
     items = list(Item.select().where(Item.bib == bib.id).order_by(Item.library, Item.barcode))
     return render_template("cataloguing/record.html", bib=bib, items=items,
                            item_types=ITEM_TYPES, max_copies=MAX_COPIES,
-                           has_cover=_has_cover(bib.id), can_cover=True), 400
+                           has_cover=_has_cover(bib.id), can_cover=True,
+                           duplicates=_duplicates_of(bib)), 400
 
 
 @bp.route("/<bib_id>/cover/delete", methods=["POST"])

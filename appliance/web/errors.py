@@ -3,10 +3,11 @@ page or a flashed message for people, always in the request's language."""
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+from ..core.catalogue import Merged
 from ..core.db import one_line, server_unreachable
 from ..core.errors import DomainError
 from . import i18n
@@ -25,6 +26,15 @@ def _is_api():
 
 
 def register(app):
+    @app.errorhandler(Merged)
+    def merged(e):
+        """A merged record's old address leads to the record it was merged into."""
+        args = dict(request.view_args or {})
+        if request.method in ("GET", "HEAD") and "bib_id" in args and request.endpoint:
+            args["bib_id"] = e.into
+            return redirect(url_for(request.endpoint, **args, **request.args), 301)
+        return domain_error(e)
+
     @app.errorhandler(DomainError)
     def domain_error(e):
         if _is_api():

@@ -126,13 +126,13 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.execute("ALTER TABLE item DROP COLUMN transit_hlc")
     con.execute("DROP TABLE field_edit")
     con.execute("DROP TABLE stamp")
-    con.execute("ALTER TABLE loan DROP COLUMN return_hlc")  # added by schema 10
+    con.execute("ALTER TABLE loan DROP COLUMN return_hlc")  # added by schema 11
     con.execute("UPDATE setting SET value = '1' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     from appliance.core import db
     ctx = Context.open(folder)
-    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 10
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION
     assert "return_hlc" in [c.name for c in ctx.db.get_columns("loan")]
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]

@@ -55,7 +55,7 @@ def _conflicts_of_every_kind(branch, hub_dir):
 
 def _as_schema_7(hub):
     """Conflicts renamed as schema 7 named them, each resolved by an event naming that
-    old id; then the columns and tables of schemas 8 and 10 taken away."""
+    old id; then the columns and tables of schemas 8 and 11 taken away."""
     names = {}
     for conflict in Conflict.select():
         old = _old_name(conflict)

@@ -1,16 +1,22 @@
 """Branch administration: loan rules, the library calendar, the audit log."""
 
-from datetime import date
+import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from ...core import audit, holds, policy
+from ...core import conflicts as settling
+from ...core.authority import Quarantine
 from ...core.catalogue import ITEM_TYPES
+from ...core.clock import LIBRARY_TZ
 from ...core.errors import N_, Invalid
-from ...core.models import ClosedDay, Hold, Library, LoanRule
+from ...core.models import ClosedDay, Conflict, Hold, Library, LoanRule
 from ..auth import ADMIN, STAFF, requires
+from ..helpers import libraries, library_name, vndate
 from . import attempt, bp, form
 
 
@@ -88,3 +94,74 @@ def hold_shelf():
 @requires(*ADMIN)
 def audit_log():
     return render_template("desk/audit.html", rows=audit.recent(200))
+
+
+@bp.route("/conflicts")
+@requires(*STAFF)
+def conflicts():
+    rows = (Conflict.select().where(Conflict.library == g.ctx.library)
+            if g.ctx.role != "hub" else Conflict.select())
+    # open ones first ("open" < "resolved"), newest first within each
+    rows = list(rows.order_by(Conflict.status, Conflict.created_at.desc()).limit(500))
+    held = quarantined() if g.ctx.role == "hub" else None
+    return render_template("desk/conflicts.html", conflicts=[_in_words(c) for c in rows],
+                           quarantined=held, choice_texts=settling.CHOICE_TEXTS,
+                           words=words)
+
+
+@bp.route("/conflicts/<conflict_id>/resolve", methods=["POST"])
+@requires(*STAFF)
+def resolve_conflict(conflict_id):
+    attempt(lambda: settling.resolve(g.ctx, conflict_id, form("choice")),
+            _("Conflict resolved."))
+    return redirect(url_for("desk.conflicts"))
+
+
+_DATES = ("due",)  # parameters that are dates, written as Vietnamese readers write them
+
+
+def words(said):
+    """A (msgid, params) pair from the core in the reader's language; a parameter may
+    itself be such a pair."""
+    if isinstance(said, str):
+        return _(said)
+    msgid, params = said
+    params = {k: words(v) if isinstance(v, tuple) else vndate(v) if k in _DATES else v
+              for k, v in params.items()}
+    return _(msgid, **params) if params else _(msgid)
+
+
+def local_time(iso, code):
+    """A time on the wall clock of the library where it happened."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    lib = libraries().get(code)
+    try:
+        zone = ZoneInfo(lib.timezone) if lib is not None and lib.timezone else LIBRARY_TZ
+    except (KeyError, ValueError):
+        zone = LIBRARY_TZ
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    return moment.strftime("%d/%m/%Y %H:%M")
+
+
+def _in_words(conflict):
+    said = settling.describe(conflict)
+    for side in said["sides"]:
+        side["place"] = library_name(side["library"]) if side["library"] else None
+        side["time"] = local_time(side["when"], side["library"] or conflict.library)
+    said.update(row=conflict, place=library_name(conflict.library),
+                resolved_time=local_time(conflict.resolved_at, conflict.library))
+    return said
+
+
+def quarantined(limit=500):
+    """Events the hub refused to apply (core/authority.py), newest first."""
+    rows = list(Quarantine.select().order_by(Quarantine.received_at.desc()).limit(limit))
+    for row in rows:
+        row.reason_params = json.loads(row.params)
+    return rows

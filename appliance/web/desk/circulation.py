@@ -1,13 +1,9 @@
 """Checkout, checkin, renewal and the day's figures."""
 
-import json
-
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ...core import circulation, stats
-from ...core.authority import Quarantine
-from ...core.models import Conflict
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -53,25 +49,6 @@ def renew():
 @requires(*STAFF)
 def overdue():
     return render_template("desk/overdue.html", loans=list(stats.overdue_query(g.ctx)))
-
-
-@bp.route("/conflicts")
-@requires(*STAFF)
-def conflicts():
-    rows = (Conflict.select().where(Conflict.library == g.ctx.library)
-            if g.ctx.role != "hub" else Conflict.select())
-    held = quarantined() if g.ctx.role == "hub" else None
-    return render_template("desk/conflicts.html",
-                           conflicts=list(rows.order_by(Conflict.created_at.desc())),
-                           quarantined=held)
-
-
-def quarantined(limit=500):
-    """Events the hub refused to apply (core/authority.py), newest first."""
-    rows = list(Quarantine.select().order_by(Quarantine.received_at.desc()).limit(limit))
-    for row in rows:
-        row.reason_params = json.loads(row.params)
-    return rows
 
 
 def _date(iso):

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 
 from ...core import audit, holds, patrons
 from ...core.errors import DomainError
-from ...core.models import Hold, Loan, Patron
+from ...core.models import Hold, Loan
 from ...core.policy import CATEGORIES
 from .. import reports
 from ..auth import STAFF, requires
@@ -18,11 +18,7 @@ FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone
 @requires(*STAFF)
 def patron_list():
     q = request.args.get("q", "").strip()
-    query = Patron.select().where((Patron.library == g.ctx.library) & ~Patron.deleted)
-    if q:
-        query = query.where(Patron.card.contains(q) | Patron.name.contains(q))
-    return render_template("desk/patrons.html", patrons=list(query.order_by(Patron.name)
-                                                              .limit(100)), q=q)
+    return render_template("desk/patrons.html", patrons=patrons.search(g.ctx, q), q=q)
 
 
 @bp.route("/patron", methods=["GET", "POST"])

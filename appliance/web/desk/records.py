@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from ...core import catalogue
 from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
 from ...core.errors import DomainError
-from ...core.models import Bib, Hold, Item, Loan
+from ...core.models import Hold, Item, Loan
 from ..auth import STAFF, requires
 from ..helpers import STATUS_LABELS, vndate
 from . import attempt, bp, form
@@ -17,10 +17,8 @@ from . import attempt, bp, form
 @requires(*STAFF)
 def bib_list():
     q = request.args.get("q", "").strip()
-    query = Bib.select().where(~Bib.deleted)
-    if q:
-        query = query.where(Bib.title.contains(q) | Bib.isbn.contains(q))
-    return render_template("desk/bibs.html", bibs=list(query.order_by(Bib.title).limit(100)), q=q)
+    total, found, ranked = catalogue.find_records(g.ctx, q)
+    return render_template("desk/bibs.html", bibs=found, total=total, ranked=ranked, q=q)
 
 
 @bp.route("/bibs/<bib_id>")

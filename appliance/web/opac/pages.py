@@ -3,7 +3,7 @@
 import json
 import xml.etree.ElementTree as ET
 
-from flask import Response, abort, g, render_template, request, send_file, url_for
+from flask import Response, abort, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from ... import covers
@@ -76,6 +76,8 @@ def json_ld(bib, copies):
 def record(bib_id):
     try:
         bib = catalogue.get_bib(g.ctx, bib_id)
+    except catalogue.Merged as moved:  # its old address leads to the record kept
+        return redirect(url_for("opac.record", bib_id=moved.into), 301)
     except DomainError:
         abort(404)
     copies = search.copies(bib.id)
