@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 from typing import cast
 
-from . import authority, dialect, events, records
+from . import authority, dialect, events, isbn, records
 from .errors import N_, Invalid, NotFound
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
@@ -26,19 +26,12 @@ DDC_RE = re.compile(r"^\d{3}(\.\d+)?$")
 
 def normalise_isbn(text):
     """ISBN-10 or ISBN-13 without hyphens, checked; None when empty."""
-    isbn = re.sub(r"[\s-]", "", text or "").upper()
-    if not isbn:
+    compact = isbn.compact(text)
+    if not compact:
         return None
-    if re.fullmatch(r"\d{9}[\dX]", isbn):
-        total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(isbn))
-        ok = total % 11 == 0
-    elif re.fullmatch(r"\d{13}", isbn):
-        ok = sum(int(c) * (1 if i % 2 == 0 else 3) for i, c in enumerate(isbn)) % 10 == 0
-    else:
-        ok = False
-    if not ok:
+    if not isbn.valid(compact):
         raise Invalid("bad_isbn", N_("%(isbn)s is not a valid ISBN."), isbn=text)
-    return isbn
+    return compact
 
 
 def _as_list(value):

@@ -9,6 +9,11 @@ libraries and item types of its copies), so facets never join the copies.
 """
 
 import json
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+
+import peewee as pw
 
 from .fold import fold, normalize, sort_key
 from .search_query import (
@@ -16,7 +21,7 @@ from .search_query import (
     FACET_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
-    Term,
+    TimedOut,
     copy_summary,
     doc_filter,
     filtered,
@@ -100,6 +105,34 @@ INSERT_FTS_SQL = (f"INSERT INTO search_fts (rowid, bib_id, {', '.join(FIELDS)}, 
                   f"VALUES (?, ?, {', '.join('?' * len(FIELDS))}, ?)")
 
 
+@contextmanager
+def time_limit(db, seconds):
+    """Interrupt this connection's statements once `seconds` have passed: SQLite calls
+    the handler every PROGRESS_STEPS steps of a statement, and a true answer stops it
+    (an OperationalError whose text depends on where it stopped); TimedOut then."""
+    conn = db.connection()
+    deadline = time.monotonic() + seconds
+    fired = []
+
+    def past_deadline():
+        if time.monotonic() >= deadline:
+            fired.append(True)
+        return bool(fired)
+
+    conn.set_progress_handler(past_deadline, PROGRESS_STEPS)
+    try:
+        yield
+    except pw.DatabaseError:
+        if fired:
+            raise TimedOut() from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+PROGRESS_STEPS = 1000
+
+
 # --- queries ------------------------------------------------------------------
 
 def _fts_string(words, prefix):
@@ -108,15 +141,21 @@ def _fts_string(words, prefix):
 
 
 def match_expression(terms, exact=False):
-    """The FTS5 MATCH text: folded field columns, or the `exact` column."""
+    """The FTS5 MATCH text: folded field columns, or the `exact` column. A term with
+    other spellings matches any of them."""
     parts = []
     for t in terms:
-        words = [normalize(w) for w in t.words] if exact else [fold(w) for w in t.words]
-        words = [w for w in words if w]
-        if not words:
-            continue
         cols = "exact" if exact else "{" + (t.column or " ".join(FIELDS)) + "}"
-        parts.append(f"{cols} : {_fts_string(words, t.prefix)}")
+        each = []
+        for spelling in t.spellings():
+            words = [normalize(w) for w in spelling] if exact else [fold(w) for w in spelling]
+            words = [w for w in words if w]
+            if words:
+                each.append(f"{cols} : {_fts_string(words, t.prefix)}")
+        if len(each) > 1:
+            parts.append("(" + " OR ".join(each) + ")")
+        elif each:
+            parts.append(each[0])
     return " AND ".join(parts)
 
 
@@ -202,7 +241,7 @@ def _tiers(terms):
     """The matches a page must be able to draw on: those with every word in the title,
     and, when the query carries diacritics, those matching them as typed (the exact
     column's weight ranks them first)."""
-    out = [match_expression([Term(t.words, t.column or "title", t.prefix) for t in terms])]
+    out = [match_expression([replace(t, column=t.column or "title") for t in terms])]
     if any(normalize(w) != fold(w) for t in terms for w in t.words):
         out.append(match_expression(terms, exact=True))
     return [m for m in out if m]

@@ -149,11 +149,7 @@ def cancel_hold(hold_id):
 @bp.route("/search")
 @public
 def search_catalogue():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="page")
-    return jsonify(search.search(request.args.get("q", ""), page=page,
+    return jsonify(search.search(request.args.get("q", ""),
                                  **search.search_options(request.args)))
 
 

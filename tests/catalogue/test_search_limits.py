@@ -1,0 +1,173 @@
+"""Search that neither breaks nor stalls: a query past the limits is refused with a
+clear 400 (JSON at the API, Vietnamese on the OPAC page), a search that runs too long
+is stopped with a clear answer, numbers a request carries are checked, and the health
+check answers while hostile searches hammer the server. On SQLite and PostgreSQL."""
+
+import threading
+import time
+
+import peewee as pw
+import psycopg2
+import pytest
+import requests
+
+from appliance.core import catalogue, search, search_sqlite
+from appliance.core.errors import DomainError, Invalid
+from appliance.core.search_query import MAX_QUERY_CHARS, MAX_WORDS
+
+WORDS = ["hoa", "hoc", "lich", "su", "nguyen", "tran", "nam", "bac", "song", "nui", "truyen",
+         "kieu", "tho", "van", "dat", "rung", "phuong", "dong", "tay", "ngan"]
+# The worst query the limits let through: as many short prefixes as allowed, each the
+# start of many words.
+WORST = " ".join(f"{w[:2]}*" for w in (WORDS * 2)[:MAX_WORDS])
+HOSTILE = " ".join(["a*"] * 20000)
+
+
+@pytest.fixture
+def shelf(cat_ctx):
+    for n in range(120):
+        title = " ".join(WORDS[(n + k) % len(WORDS)] for k in range(6)) + f" {n}"
+        bib = catalogue.save_bib(cat_ctx, {"title": title, "authors": [WORDS[n % 7]]})
+        catalogue.save_item(cat_ctx, {"bib": bib.id, "barcode": f"S{n:04d}"})
+    return cat_ctx
+
+
+def _refused(q, code):
+    with pytest.raises(Invalid) as err:
+        search.search(q, with_facets=True)
+    assert err.value.code == code, q
+
+
+def test_queries_past_the_limits_are_refused(shelf):
+    _refused(HOSTILE, "query_too_long")
+    _refused("x" * (MAX_QUERY_CHARS + 1), "query_too_long")
+    _refused(" ".join(WORDS[:MAX_WORDS] + ["them"]), "query_too_many_words")
+    _refused('"' + " ".join(WORDS[:MAX_WORDS] + ["them"]) + '"', "query_too_many_words")
+    _refused("hoa a*", "prefix_too_short")
+    _refused("title:h*", "prefix_too_short")
+    assert search.search(WORST)["total"] >= 0  # at the limits: answered
+    assert search.search("ho*")["total"] > 0
+
+
+def test_the_api_and_the_opac_say_what_is_wrong(shelf, cat_server, cat_app):
+    url = f"{cat_server.url}/api/v1/search"
+    for params, code in (({"q": HOSTILE}, "query_too_long"),
+                         ({"q": "a*"}, "prefix_too_short"),
+                         ({"q": " ".join(WORDS + ["x"])}, "query_too_many_words"),
+                         ({"q": "hoa", "page": str(10**18)}, "bad_number"),
+                         ({"q": "hoa", "page": "²"}, "bad_number"),
+                         ({"q": "hoa", "page": "0"}, "bad_number"),
+                         ({"q": "hoa", "per_page": "²"}, "bad_number"),
+                         ({"q": "hoa", "year_from": "9" * 25}, "bad_number"),
+                         ({"q": "hoa", "year_to": "²⁰²⁰"}, "bad_number"),
+                         ({"q": "hoa", "page": "501"}, "bad_number")):  # past 10,000 hits
+        r = requests.get(url, params=params, timeout=30)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["error"]["code"] == code, params
+    assert requests.get(url, params={"q": "hoa", "page": "500"}, timeout=10).status_code == 200
+    r = requests.get(url, params={"q": "a*"}, headers={"Accept-Language": "en"}, timeout=10)
+    assert r.json()["error"]["message"] == ("A word ending in * needs at least 2 letters "
+                                            "before the *.")
+    client = cat_app.test_client()
+    for query, said in (({"q": HOSTILE}, "Từ khoá tìm kiếm dài tối đa 300 ký tự."),
+                        ({"q": "a*"}, "cần ít nhất 2 chữ"),
+                        ({"q": "hoa", "page": str(10**18)}, "page phải là số nguyên"),
+                        ({"q": "hoa", "page": "²"}, "page phải là số nguyên"),
+                        ({"q": "hoa", "year_from": "9" * 25}, "year_from phải là số nguyên")):
+        page = client.get("/opac/", query_string=query)
+        assert page.status_code == 400, query
+        html = page.get_data(as_text=True)
+        assert said in html and 'id="search-error"' in html and 'name="q"' in html, query
+    # the pager offers no page past what may be asked
+    html = client.get("/opac/", query_string={"q": "", "per_page": "100"}).get_data(
+        as_text=True)
+    assert "Trang 1 / 2" in html
+
+
+def test_a_json_body_nested_a_thousand_deep_is_a_400(shelf, cat_server):
+    deep = "[" * 1000 + "]" * 1000
+    for path in ("/api/v1/session", "/api/v1/checkouts", "/api/v1/device-events"):
+        r = requests.post(f"{cat_server.url}{path}", data=deep, timeout=10,
+                          headers={"Content-Type": "application/json"})
+        assert 400 <= r.status_code < 500 and r.status_code != 500, (path, r.text)
+    r = requests.post(f"{cat_server.url}/api/v1/session", data='{"username": ' + deep + "}",
+                      timeout=10, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_json"
+
+
+def test_a_search_that_runs_too_long_is_stopped(shelf, db_backend, monkeypatch, cat_server):
+    """SQLite: the progress handler interrupts the statement (here at its first step);
+    PostgreSQL: statement_timeout cancels it (here while it waits for a lock a
+    maintenance job holds). Either way a clear answer, and the connection is fine."""
+    monkeypatch.setattr(search, "SEARCH_SECONDS", 0 if db_backend == "sqlite" else 0.3)
+    monkeypatch.setattr(search_sqlite, "PROGRESS_STEPS", 1)
+    with _table_locked(shelf, db_backend):
+        started = time.monotonic()
+        with pytest.raises(DomainError) as err:
+            search.search("hoa", with_facets=True)
+        assert err.value.code == "search_timeout" and err.value.status == 503
+        assert time.monotonic() - started < 5
+        r = requests.get(f"{cat_server.url}/api/v1/search", params={"q": "hoa"}, timeout=30)
+        assert r.status_code == 503 and r.json()["error"]["code"] == "search_timeout"
+        r = requests.get(f"{cat_server.url}/opac/", params={"q": "hoa"}, timeout=30)
+        assert r.status_code == 503 and "Tìm kiếm quá lâu" in r.text
+    monkeypatch.setattr(search, "SEARCH_SECONDS", 5)
+    assert search.search("hoa")["total"] > 0  # the connection still works
+    if db_backend == "postgres":  # the limit was for the search alone
+        with shelf.db.atomic():
+            search.search("hoa")
+            assert shelf.db.execute_sql("SHOW statement_timeout").fetchone()[0] == "0"
+
+
+class _table_locked:
+    """On PostgreSQL, another connection holding search_doc for a while, as a REINDEX
+    would; nothing on SQLite."""
+
+    def __init__(self, ctx, backend):
+        self.conn = None
+        if backend == "postgres":
+            db = ctx.db.obj if isinstance(ctx.db, pw.DatabaseProxy) else ctx.db
+            self.conn = psycopg2.connect(**db.connect_params, database=db.database)
+
+    def __enter__(self):
+        if self.conn:
+            self.conn.cursor().execute("LOCK TABLE search_doc IN ACCESS EXCLUSIVE MODE")
+        return self
+
+    def __exit__(self, *exc):
+        if self.conn:
+            self.conn.rollback()
+            self.conn.close()
+
+
+def test_health_answers_while_hostile_searches_run(shelf, cat_server):
+    """Eight clients at once send the refused query of 20,000 `a*` and the worst query
+    the limits allow, again and again; the health check, from a ninth, stays fast."""
+    stop = threading.Event()
+    answers = []
+
+    def hammer(q):
+        with requests.Session() as s:
+            while not stop.is_set():
+                r = s.get(f"{cat_server.url}/api/v1/search", params={"q": q}, timeout=120)
+                answers.append(r.status_code)
+
+    clients = [threading.Thread(target=hammer, args=(HOSTILE if n % 2 else WORST,))
+               for n in range(8)]
+    for c in clients:
+        c.start()
+    waits = []
+    try:
+        time.sleep(0.5)
+        for _ in range(15):
+            started = time.monotonic()
+            r = requests.get(f"{cat_server.url}/api/v1/health", timeout=120)
+            waits.append(time.monotonic() - started)
+            assert r.status_code == 200
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for c in clients:
+            c.join()
+    assert set(answers) <= {200, 400} and 400 in answers and 200 in answers
+    assert max(waits) < 1.0, waits
