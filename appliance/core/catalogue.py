@@ -150,13 +150,29 @@ def _check_status(current, condition):
 
 
 @events.command
-def set_status(ctx, barcode, status):
+def set_status(ctx, barcode, status, library=None):
     """Staff set a copy's condition; "available" on a copy travelling home also says it
     has arrived."""
-    item = get_item(ctx, barcode)
+    item = get_item(ctx, barcode, library)
     if status == "available" and item.transit_to and item.library == ctx.library:
         received(ctx, item)
     return save_item(ctx, {"id": item.id, "condition": status})
+
+
+@events.command
+def edit_item(ctx, item, data):
+    """An edit of a copy as the desk makes it, in one transaction: its fields
+    (`save_item`), then its status as staff set it (`set_status`). The API's PATCH."""
+    data = dict(data)
+    status = data.pop("status", None)
+    for name in ("barcode", "item_type"):  # these cannot be cleared
+        if name in data and data[name] is None:
+            raise Invalid("bad_field", N_("%(field)s must be text."), field=name)
+    if data:
+        item = save_item(ctx, dict(data, id=item.id))
+    if status is not None:
+        item = set_status(ctx, item.barcode, status, library=item.library)
+    return item
 
 
 def received(ctx, item):
