@@ -25,13 +25,15 @@ MAX_PER_PAGE = 100
 # read for "on the shelf") cost a catalogue of 200,000 records 100-250 ms a page. Below
 # it the counts are exact; above it the page says they are from the first FACET_HITS.
 FACET_HITS = 500
-# A search reaches at most its first MAX_RESULTS hits (page × per_page): a deeper page
-# ranks or skips every match before it, and nobody reads page 5,000.
-MAX_RESULTS = 10000
+# A search reaches at most its first MAX_RESULTS hits (page × per_page: page 100 of
+# 20): they are the ones both indexes rank among for a common word (RANK_CAP), while a
+# deeper page ranks every match (a second and more on a large catalogue), and nobody
+# reads page 5,000. Narrowing the search reaches the rest.
+MAX_RESULTS = 2000
 # Every search stops after this long, whatever it was asked (the caps of
 # search_query keep an honest one far below it): one costly search must not hold a
 # server thread, let alone all of them.
-SEARCH_SECONDS = 1.0
+SEARCH_SECONDS = 2.0
 
 
 def _real(db):

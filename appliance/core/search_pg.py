@@ -177,13 +177,17 @@ def tsquery(terms, exact=False):
     return " & ".join(parts)
 
 
+def _holds(column, value):
+    return f"{P} = ANY(d.{column})", value
+
+
 def _hits_sql(terms, filters):
     query = tsquery(terms)
     where, args = "TRUE", []
     if query:
         where, args = f"d.folded @@ {P}::tsquery", [query]
     dsql, dargs = doc_filter(filters, P)
-    isql, iargs = item_filter(filters, P)
+    isql, iargs = item_filter(filters, _holds, P)
     return f"FROM search_doc d WHERE {where}{dsql}{isql}", args + dargs + iargs
 
 

@@ -159,6 +159,11 @@ def match_expression(terms, exact=False):
     return " AND ".join(parts)
 
 
+def _holds(column, value):
+    """The record's JSON list of its copies' libraries or item types holds `value`."""
+    return f"instr(d.{column}, ?) > 0", json.dumps(value)
+
+
 def _hits_sql(terms, filters):
     """(FROM/WHERE clause, args) selecting matching documents as `d` (and `f`)."""
     match = match_expression(terms)
@@ -169,7 +174,7 @@ def _hits_sql(terms, filters):
     else:
         source = "search_doc d"
     dsql, dargs = doc_filter(filters)
-    isql, iargs = item_filter(filters)
+    isql, iargs = item_filter(filters, _holds, unindexed="+")
     return f"FROM {source} WHERE {where}{dsql}{isql}", args + dargs + iargs
 
 
@@ -232,7 +237,7 @@ def _fts_hits(match, filters):
     if not filtered(filters):
         return "FROM search_fts f WHERE search_fts MATCH ?", [match]
     dsql, dargs = doc_filter(filters)
-    isql, iargs = item_filter(filters)
+    isql, iargs = item_filter(filters, _holds, unindexed="+")
     return ("FROM search_fts f JOIN search_doc d ON d.rowid = f.rowid WHERE search_fts "
             f"MATCH ?{dsql}{isql}", [match] + dargs + iargs)
 
