@@ -13,14 +13,14 @@ from . import bp, serialise
 from .openapi import checked, schema_of, spec
 
 
-def body(path=None, method="post"):
-    """The request's JSON object; with `path`, checked against the route's documented
-    schema (openapi.ROUTES). Nesting too deep for the parser is bad JSON too
-    (helpers.JSONProvider)."""
+def body(path, method="post"):
+    """The request's JSON object, checked against the route's documented schema
+    (openapi.ROUTES): a field of the wrong type is a 400 naming it. Nesting too deep
+    for the parser is bad JSON too (helpers.JSONProvider)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Invalid("bad_json", N_("The request body must be a JSON object."))
-    return checked(data, schema_of(path, method)) if path else data
+    return checked(data, schema_of(path, method))
 
 
 def library_arg():
@@ -69,7 +69,7 @@ def health():
 @bp.route("/session", methods=["POST"])
 @public
 def login():
-    data = body()
+    data = body("/session")
     user = users.authenticate(g.ctx, data.get("username"), data.get("password"),
                               client=client_address())
     return jsonify({"token": make_token(user), "role": user.role, "expires_in": 12 * 3600})
@@ -167,28 +167,28 @@ def edit_item(barcode):
 @bp.route("/checkouts", methods=["POST"])
 @requires(*STAFF)
 def checkout():
-    card, barcode = need(body(), "patron", "item")
+    card, barcode = need(body("/checkouts"), "patron", "item")
     return jsonify(circulation.checkout(g.ctx, card, barcode, actor=actor())), 201
 
 
 @bp.route("/checkins", methods=["POST"])
 @requires(*STAFF)
 def checkin():
-    (barcode,) = need(body(), "item")
+    (barcode,) = need(body("/checkins"), "item")
     return jsonify(circulation.checkin(g.ctx, barcode, actor=actor()))
 
 
 @bp.route("/renewals", methods=["POST"])
 @requires(*STAFF)
 def renew():
-    (barcode,) = need(body(), "item")
+    (barcode,) = need(body("/renewals"), "item")
     return jsonify(circulation.renew(g.ctx, barcode, actor=actor()))
 
 
 @bp.route("/holds", methods=["POST"])
 @requires(*STAFF)
 def place_hold():
-    card, bib_id = need(body(), "patron", "bib_id")
+    card, bib_id = need(body("/holds"), "patron", "bib_id")
     hold = holds.place(g.ctx, card, bib_id)
     return jsonify({"hold_id": hold.id, "status": hold.status, "bib_id": hold.bib_id,
                     "patron": card}), 201
