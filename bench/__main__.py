@@ -4,7 +4,7 @@ import importlib
 import sys
 import time
 
-ALL = ["core", "pages", "search", "hub", "sync", "first_sync", "hub_ingest", "sip2", "devices"]
+ALL = ["core", "pages", "search", "search_worst", "hub", "sync", "first_sync", "hub_ingest", "sip2", "devices"]
 
 
 def main(names):
