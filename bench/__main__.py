@@ -4,8 +4,8 @@ import importlib
 import sys
 import time
 
-ALL = ["core", "pages", "search", "hub", "sync", "first_sync", "hub_ingest", "sip2", "devices",
-       "reports"]
+ALL = ["core", "pages", "search", "search_worst", "hub", "sync", "first_sync", "hub_ingest",
+       "sip2", "devices", "reports"]
 
 
 def main(names):

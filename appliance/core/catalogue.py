@@ -10,6 +10,7 @@ from . import (
     dialect,
     events,
     findkeys,
+    isbn,
     projector,
     records,
     search,
@@ -38,19 +39,12 @@ DDC_RE = re.compile(r"^\d{3}(\.\d+)?$")
 
 def normalise_isbn(text):
     """ISBN-10 or ISBN-13 without hyphens, checked; None when empty."""
-    isbn = re.sub(r"[\s-]", "", text or "").upper()
-    if not isbn:
+    compact = isbn.compact(text)
+    if not compact:
         return None
-    if re.fullmatch(r"\d{9}[\dX]", isbn):
-        total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(isbn))
-        ok = total % 11 == 0
-    elif re.fullmatch(r"\d{13}", isbn):
-        ok = sum(int(c) * (1 if i % 2 == 0 else 3) for i, c in enumerate(isbn)) % 10 == 0
-    else:
-        ok = False
-    if not ok:
+    if not isbn.valid(compact):
         raise Invalid("bad_isbn", N_("%(isbn)s is not a valid ISBN."), isbn=text)
-    return isbn
+    return compact
 
 
 def _as_list(value):
@@ -249,13 +243,29 @@ def _check_status(current, condition):
 
 
 @events.command
-def set_status(ctx, barcode, status):
+def set_status(ctx, barcode, status, library=None):
     """Staff set a copy's condition; "available" on a copy travelling home also says it
     has arrived."""
-    item = get_item(ctx, barcode)
+    item = get_item(ctx, barcode, library)
     if status == "available" and item.transit_to and item.library == ctx.library:
         received(ctx, item)
     return save_item(ctx, {"id": item.id, "condition": status})
+
+
+@events.command
+def edit_item(ctx, item, data):
+    """An edit of a copy as the desk makes it, in one transaction: its fields
+    (`save_item`), then its status as staff set it (`set_status`). The API's PATCH."""
+    data = dict(data)
+    status = data.pop("status", None)
+    for name in ("barcode", "item_type"):  # these cannot be cleared
+        if name in data and data[name] is None:
+            raise Invalid("bad_field", N_("%(field)s must be text."), field=name)
+    if data:
+        item = save_item(ctx, dict(data, id=item.id))
+    if status is not None:
+        item = set_status(ctx, item.barcode, status, library=item.library)
+    return item
 
 
 def received(ctx, item):

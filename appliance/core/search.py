@@ -8,12 +8,15 @@ replaying the log (`thuvien rebuild`) fills them again. The tables are made by
 the schema and its migrations (`db.py`).
 """
 
+from contextlib import contextmanager
+
 import peewee as pw
 
 from . import search_pg, search_sqlite
-from .errors import N_, Invalid
+from .errors import N_, DomainError, Invalid
+from .inputs import optional_number, whole_number
 from .models import Bib, Item
-from .search_query import facet_counts, facets_from, parse
+from .search_query import TimedOut, facet_counts, facets_from, parse
 
 SORTS = ("relevance", "title", "newest")
 MAX_PER_PAGE = 100
@@ -22,6 +25,15 @@ MAX_PER_PAGE = 100
 # read for "on the shelf") cost a catalogue of 200,000 records 100-250 ms a page. Below
 # it the counts are exact; above it the page says they are from the first FACET_HITS.
 FACET_HITS = 500
+# A search reaches at most its first MAX_RESULTS hits (page × per_page: page 100 of
+# 20): they are the ones both indexes rank among for a common word (RANK_CAP), while a
+# deeper page ranks every match (a second and more on a large catalogue), and nobody
+# reads page 5,000. Narrowing the search reaches the rest.
+MAX_RESULTS = 2000
+# Every search stops after this long, whatever it was asked (the caps of
+# search_query keep an honest one far below it): one costly search must not hold a
+# server thread, let alone all of them.
+SEARCH_SECONDS = 2.0
 
 
 def _real(db):
@@ -127,22 +139,18 @@ def _results(bibs, library):
 
 
 def search_options(args):
-    """Sort, page size and filters of `search` from query arguments (a mapping of
+    """Sort, page, page size and filters of `search` from query arguments (a mapping of
     strings), checked: a bad value raises Invalid rather than being ignored."""
     opts = {}
     sort = (args.get("sort") or "relevance").strip()
     if sort not in SORTS:
         raise Invalid("bad_sort", N_("Sort by %(choices)s."), choices=", ".join(SORTS))
     opts["sort"] = sort
-    for key in ("per_page", "year_from", "year_to"):
-        value = (args.get(key) or "").strip()
-        if not value:
-            continue
-        low, high = (1, MAX_PER_PAGE) if key == "per_page" else (0, 9999)
-        if not value.isdigit() or not low <= int(value) <= high:
-            raise Invalid("bad_number", N_("%(field)s must be a whole number from %(low)s to "
-                                           "%(high)s."), field=key, low=low, high=high)
-        opts[key] = int(value)
+    for key, low, high in (("page", 1, MAX_RESULTS), ("per_page", 1, MAX_PER_PAGE),
+                           ("year_from", 0, 9999), ("year_to", 0, 9999)):
+        value = optional_number(args.get(key), key, low, high)
+        if value is not None:
+            opts[key] = value
     for key in ("in_library", "item_type", "language"):
         value = (args.get(key) or "").strip()
         if len(value) > 32:
@@ -157,6 +165,24 @@ def search_options(args):
     return opts
 
 
+def last_page(per_page):
+    """The deepest page a search of `per_page` hits a page may ask for."""
+    return max(1, MAX_RESULTS // per_page)
+
+
+@contextmanager
+def time_limit(db, seconds=None):
+    """Bound the searching done in the block (SEARCH_SECONDS); past it, DomainError
+    `search_timeout` (503: the search was fine, this server could not finish it)."""
+    try:
+        with backend(db).time_limit(_real(db), SEARCH_SECONDS if seconds is None else seconds):
+            yield
+    except TimedOut:
+        raise DomainError("search_timeout", N_("The search took too long and was stopped. "
+                                               "Search with fewer or longer words."),
+                          http_status=503)
+
+
 def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=False,
            **filters):
     """The catalogue search the API and the OPAC call.
@@ -165,15 +191,17 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
     there; library_only=True means `library`), item_type, language, year_from,
     year_to, available (a copy on the shelf, within the other copy filters)."""
     db = _real(Bib._meta.database)
-    page = max(1, int(page or 1))
-    per_page = max(1, min(int(per_page or 20), MAX_PER_PAGE))
+    per_page = whole_number(per_page or 20, "per_page", 1, MAX_PER_PAGE)
+    page = whole_number(page or 1, "page", 1, last_page(per_page))
     sort = sort if sort in SORTS else "relevance"
     if filters.pop("library_only", False) and library:
         filters["in_library"] = library
-    if with_facets:
-        total, ids, exact, out_facets = _page_and_facets(db, q, page, per_page, sort, filters)
-    else:
-        total, ids, exact = search_ids(db, q, page, per_page, sort, **filters)
+    with time_limit(db):
+        if with_facets:
+            total, ids, exact, out_facets = _page_and_facets(db, q, page, per_page, sort,
+                                                             filters)
+        else:
+            total, ids, exact = search_ids(db, q, page, per_page, sort, **filters)
     bibs = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
     out = {"total": total, "total_exact": exact, "page": page, "per_page": per_page,
            "results": _results([bibs[i] for i in ids if i in bibs], library)}

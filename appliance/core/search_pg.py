@@ -10,12 +10,17 @@ carries the normalised words (marks kept, one tone placement): records matching 
 query's own diacritics rank first. A GIN index serves `@@`; prefixes are `:*`.
 """
 
+from contextlib import contextmanager
+
+import peewee as pw
+
 from .fold import fold, normalize, sort_key
 from .search_query import (
     BIB_COLUMNS,
     FACET_COLUMNS,
     FIELDS,
     ITEM_COLUMNS,
+    TimedOut,
     copy_summary,
     doc_filter,
     indexable,
@@ -121,10 +126,31 @@ def on_bib_changed(db, bib_id):
     db.execute_sql(_UPSERT_SQL, doc_values(bib, items))
 
 
+@contextmanager
+def time_limit(db, seconds):
+    """Every statement of the block is cancelled by the server once it has run `seconds`
+    (`SET LOCAL statement_timeout`, in a transaction or a savepoint of the caller's):
+    TimedOut then. Put back on the way out, so that a caller's own statements after it
+    are not bound; on a time-out the rollback puts it back."""
+    try:
+        with db.atomic():
+            before = db.execute_sql("SELECT current_setting('statement_timeout')").fetchone()
+            db.execute_sql(_TIMEOUT_SQL, (f"{max(1, int(seconds * 1000))}ms",))
+            yield
+            db.execute_sql(_TIMEOUT_SQL, before)
+    except pw.DatabaseError as e:
+        if getattr(getattr(e, "orig", e), "pgcode", None) == "57014":  # query_canceled
+            raise TimedOut() from None
+        raise
+
+
+_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+
+
 # --- queries ------------------------------------------------------------------
 
-def _lexemes(term, exact):
-    words = [normalize(w) for w in term.words] if exact else [fold(w) for w in term.words]
+def _lexemes(words, term, exact):
+    words = [normalize(w) for w in words] if exact else [fold(w) for w in words]
     words = [w for t in words for w in tokens(t) if len(w) <= MAX_WORD]
     if not words:
         return []
@@ -140,13 +166,19 @@ def _lexemes(term, exact):
 
 
 def tsquery(terms, exact=False):
-    """A tsquery literal: the terms ANDed, a phrase's words adjacent (`<->`)."""
+    """A tsquery literal: the terms ANDed, a phrase's words adjacent (`<->`), a term's
+    other spellings ORed."""
     parts = []
     for t in terms:
-        words = _lexemes(t, exact)
-        if words:
-            parts.append("(" + " <-> ".join(words) + ")")
+        each = [_lexemes(words, t, exact) for words in t.spellings()]
+        each = ["(" + " <-> ".join(words) + ")" for words in each if words]
+        if each:
+            parts.append(each[0] if len(each) == 1 else "(" + " | ".join(each) + ")")
     return " & ".join(parts)
+
+
+def _holds(column, value):
+    return f"{P} = ANY(d.{column})", value
 
 
 def _hits_sql(terms, filters):
@@ -155,7 +187,7 @@ def _hits_sql(terms, filters):
     if query:
         where, args = f"d.folded @@ {P}::tsquery", [query]
     dsql, dargs = doc_filter(filters, P)
-    isql, iargs = item_filter(filters, P)
+    isql, iargs = item_filter(filters, _holds, P)
     return f"FROM search_doc d WHERE {where}{dsql}{isql}", args + dargs + iargs
 
 

@@ -11,6 +11,7 @@ from .. import covers, labels
 from ..core import barcodes, catalogue, events, merge
 from ..core.catalogue import ITEM_TYPES, normalise_isbn
 from ..core.errors import N_, DomainError, Invalid
+from ..core.inputs import whole_number
 from ..core.models import Bib, Item
 from . import i18n
 from .auth import STAFF, requires
@@ -142,10 +143,11 @@ def _has_cover(bib_id):
 
 
 def _count(text):
-    if not text.isdigit() or not 1 <= int(text) <= MAX_COPIES:
+    try:
+        return whole_number(text, "count", 1, MAX_COPIES)
+    except Invalid:  # "²" or 25 digits included: said in the form's own words
         raise Invalid("bad_copies", N_("Add between 1 and %(max)s copies at a time."),
                       max=MAX_COPIES)
-    return int(text)
 
 
 @bp.route("/<bib_id>/copies", methods=["POST"])

@@ -4,6 +4,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import g, has_app_context
+from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 
 from ..core.clock import LIBRARY_TZ
@@ -72,6 +73,7 @@ def vnd(amount):
 
 
 def register(app):
+    app.json = JSONProvider(app)
     app.jinja_env.filters.update(vndate=vndate, vnd=vnd)
 
     @app.context_processor
@@ -83,3 +85,14 @@ def register(app):
                 "library_name": library_name, "sync_error_text": sync_words.explain,
                 "clock_ok": ctx.clock.clock_ok(), "clock_ahead": ctx.clock.ahead(),
                 "has_endpoint": lambda name: name in app.view_functions}
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, where a body nested too deep for the parser (a thousand brackets)
+    is bad JSON, a 400 like any other, not a RecursionError and a 500."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None

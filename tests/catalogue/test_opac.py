@@ -19,7 +19,8 @@ def test_search_page_folds_and_shows_copies(client):
     assert "Truyện Kiều" in html and "1001" not in html  # barcodes are not shown to the public
     assert "PY-DH01" in html and 'lang="vi"' in html and "Tra cứu mục lục" in html
     assert "Skip to content" in html or "Chuyển đến nội dung" in html
-    assert client.get("/opac/?q=truyen&page=abc&year_from=x").status_code == 200
+    bad = client.get("/opac/?q=truyen&page=abc&year_from=x")  # said, not ignored
+    assert bad.status_code == 400 and "page phải là số nguyên" in bad.get_data(as_text=True)
     en = client.get("/opac/?q=kieu&lang=en").get_data(as_text=True)
     assert 'lang="en"' in en
 

@@ -3,6 +3,7 @@
 import pytest
 
 from appliance.core import catalogue, circulation, search  # noqa: F401
+from appliance.core.errors import Invalid
 from appliance.core.fold import sort_key
 
 BOOKS = [
@@ -112,8 +113,13 @@ def test_paging_and_bad_input(books):
     assert page1["total"] == 6 and len(page1["results"]) == 4 and len(page2["results"]) == 2
     # FTS syntax in the query is data, not syntax
     for q in ['"', "AND OR NOT", "title:", "(*)", "a:b:c", "NEAR(a b)", "-x", "^a", "'",
-              "a & b | !c", "x:*", "<->", "a" * 3000]:
+              "a & b | !c", "<->", "abc:*"]:
         search.search(q, with_facets=True)
+    # past the limits (tests/catalogue/test_search_limits.py): refused, clearly
+    for q, code in (("x:*", "prefix_too_short"), ("a" * 3000, "query_too_long")):
+        with pytest.raises(Invalid) as refused:
+            search.search(q, with_facets=True)
+        assert refused.value.code == code
 
 
 def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch):

@@ -1,6 +1,8 @@
-"""The OpenAPI 3.1 document of API v1, built from one table of routes."""
+"""The OpenAPI 3.1 document of API v1, built from one table of routes; the request
+bodies it documents are also what the routes check (`checked`)."""
 
 from ... import __version__
+from ...core.errors import N_, Invalid
 
 
 def _obj(*required, **props):
@@ -8,29 +10,49 @@ def _obj(*required, **props):
             "properties": {k: {"type": v} for k, v in props.items()}}
 
 
+def _patch(schema):
+    """The same fields, none required, unknown ones refused, null clears a field."""
+    return {"type": "object", "required": [], "additionalProperties": False,
+            "minProperties": 1,
+            "properties": {k: {"type": [v["type"], "null"]}
+                           for k, v in schema["properties"].items()}}
+
+
 ERROR = {"type": "object", "properties": {"error": _obj("code", "message", code="string",
                                                           message="string")}}
 OBJ = {"type": "object"}
+PATRON = _obj("card", "name", "category", card="string", name="string", category="string",
+              expiry="string", birth_year="integer", guardian="string",
+              guardian_consent="boolean", phone="string", email="string", pin="string",
+              keep_history="boolean")
+BIB = _obj("title", title="string", authors="array", publisher="string", year="integer",
+           isbn="string", language="string", ddc="string", subjects="array", series="string",
+           notes="string")
+ITEM = _obj("bib_id", "barcode", bib_id="string", barcode="string", item_type="string",
+            location="string", call_number="string", library="string")
+ITEM_EDIT = _obj(barcode="string", item_type="string", location="string",
+                 call_number="string", status="string")
+LIBRARY = {"name": "library", "in": "query", "required": False, "schema": {"type": "string"},
+           "description": "The library holding the copy or card (at the hub: any library "
+                          "of the town; by default this device's own)"}
 
 # path, method, summary, auth, request schema, success status
 ROUTES = [
     ("/health", "get", "Health of this appliance", False, None, 200),
     ("/session", "post", "Log in: a bearer token", False,
      _obj("username", "password", username="string", password="string"), 200),
-    ("/patrons", "post", "Register a patron", True,
-     _obj("card", "name", "category", card="string", name="string", category="string",
-          expiry="string", guardian="string", guardian_consent="boolean", phone="string",
-          email="string", pin="string"), 201),
+    ("/patrons", "post", "Register a patron", True, PATRON, 201),
     ("/patrons/{card}", "get", "A patron and their loans (audited)", True, None, 200),
-    ("/bibs", "post", "Create a bibliographic record", True,
-     _obj("title", title="string", authors="array", publisher="string", year="integer",
-          isbn="string", language="string", ddc="string", subjects="array", series="string"),
-     201),
+    ("/patrons/{card}", "patch", "Edit a patron (as at the desk: this library's cards only, "
+     "at the hub any library's)", True, _patch(PATRON), 200),
+    ("/bibs", "post", "Create a bibliographic record", True, BIB, 201),
     ("/bibs/{bib_id}", "get", "A bibliographic record", False, None, 200),
-    ("/items", "post", "Add a copy", True,
-     _obj("bib_id", "barcode", bib_id="string", barcode="string", item_type="string",
-          location="string", call_number="string"), 201),
+    ("/bibs/{bib_id}", "patch", "Edit a bibliographic record (the union catalogue)", True,
+     _patch(BIB), 200),
+    ("/items", "post", "Add a copy", True, ITEM, 201),
     ("/items/{barcode}", "get", "A copy and its status", False, None, 200),
+    ("/items/{barcode}", "patch", "Edit a copy; status as staff set it (available, lost, "
+     "damaged, withdrawn)", True, _patch(ITEM_EDIT), 200),
     ("/checkouts", "post", "Lend a copy", True, _obj("patron", "item", patron="string",
                                                       item="string"), 201),
     ("/checkins", "post", "Return a copy", True, _obj("item", item="string"), 200),
@@ -38,7 +60,7 @@ ROUTES = [
     ("/holds", "post", "Place a hold", True, _obj("patron", "bib_id", patron="string",
                                                    bib_id="string"), 201),
     ("/holds/{hold_id}", "delete", "Cancel a hold", True, None, 200),
-    ("/search", "get", "Search the catalogue (q, page)", False, None, 200),
+    ("/search", "get", "Search the catalogue", False, None, 200),
     ("/reports/statistics", "get", "Every figure of a library's report (or, at the hub, the "
      "town's) over from..to, beside the same period a year earlier; report_viewer, "
      "branch_admin, hub_admin; report_viewer sees figures over fewer than 5 people as "
@@ -46,21 +68,34 @@ ROUTES = [
     ("/reports/indicators", "get", "The plan's four indicators at the hub: value, numerator, "
      "denominator, target, progress (null value where there is no data)", True, None, 200),
 ]
-# Query parameters of the routes that take them: (name, required).
-QUERY = {"/search": [("q", False), ("page", False)],
-         "/reports/statistics": [("library", False), ("from", True), ("to", True)]}
+SEARCH_PARAMS = ("q", "page", "per_page", "sort", "in_library", "item_type", "language",
+                 "year_from", "year_to", "available")
+# Query parameters of the other routes that take them: (name, required).
+QUERY = {"/reports/statistics": [("library", False), ("from", True), ("to", True)]}
+WITH_LIBRARY = {("/items/{barcode}", "get"), ("/items/{barcode}", "patch"),
+                ("/patrons/{card}", "get"), ("/patrons/{card}", "patch")}
+# Text longer than this is no field of a record (a notes field fits).
+MAX_TEXT = 4000
+MAX_LIST = 100
 
 
-def _operation(path, summary, auth, schema, status):
+def _operation(path, method, summary, auth, schema, status):
     op = {"summary": summary, "responses": {
         str(status): {"description": "OK", "content": {"application/json": {"schema": OBJ}}},
         "4XX": {"description": "Refused; nothing changed",
                 "content": {"application/json": {"schema": ERROR}}}}}
-    params = [(part[1:-1], "path", True) for part in path.split("/") if part.startswith("{")]
-    params += [(name, "query", required) for name, required in QUERY.get(path, ())]
+    params = [{"name": part[1:-1], "in": "path", "required": True,
+               "schema": {"type": "string"}}
+              for part in path.split("/") if part.startswith("{")]
+    params += [{"name": name, "in": "query", "required": required,
+                "schema": {"type": "string"}} for name, required in QUERY.get(path, ())]
+    if path == "/search":
+        params = [{"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
+                  for p in SEARCH_PARAMS]
+    if (path, method) in WITH_LIBRARY:
+        params.append(LIBRARY)
     if params:
-        op["parameters"] = [{"name": p, "in": where, "required": required,
-                             "schema": {"type": "string"}} for p, where, required in params]
+        op["parameters"] = params
     if schema:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": schema}}}
@@ -69,10 +104,55 @@ def _operation(path, summary, auth, schema, status):
     return op
 
 
+def schema_of(path, method):
+    """The request body schema of a route in ROUTES."""
+    return next(r[4] for r in ROUTES if r[0] == path and r[1] == method)
+
+
+def checked(data, schema):
+    """`data` (a JSON object) when its fields have the types `schema` says (and, for an
+    edit, only known fields, at least one); else Invalid naming the first bad field."""
+    props = schema["properties"]
+    if schema.get("additionalProperties") is False:
+        unknown = sorted(set(data) - set(props))
+        if unknown:
+            raise Invalid("unknown_field", N_("Unknown field: %(field)s."), field=unknown[0])
+        if not data:
+            raise Invalid("nothing_to_change", N_("Send at least one field to change."))
+    for name, spec in props.items():
+        if name in data:
+            _check_value(name, data[name], spec["type"])
+    return data
+
+
+_TYPE_ERRORS = {
+    "string": N_("%(field)s must be text."),
+    "integer": N_("%(field)s must be a whole number."),
+    "boolean": N_("%(field)s must be true or false."),
+    "array": N_("%(field)s must be a list of texts."),
+}
+
+
+def _check_value(name, value, kind):
+    kinds = kind if isinstance(kind, list) else [kind]
+    if value is None and "null" in kinds:
+        return
+    kind = kinds[0]
+    ok = {"string": lambda v: isinstance(v, str) and len(v) <= MAX_TEXT,
+          "integer": lambda v: isinstance(v, int) and not isinstance(v, bool)
+          and abs(v) < 10**9,
+          "boolean": lambda v: isinstance(v, bool),
+          "array": lambda v: isinstance(v, list) and len(v) <= MAX_LIST
+          and all(isinstance(x, str) and len(x) <= MAX_TEXT for x in v)}[kind](value)
+    if not ok:
+        raise Invalid("bad_field", _TYPE_ERRORS[kind], field=name)
+
+
 def spec(server_url):
     paths = {}
     for path, method, summary, auth, schema, status in ROUTES:
-        paths.setdefault(path, {})[method] = _operation(path, summary, auth, schema, status)
+        paths.setdefault(path, {})[method] = _operation(path, method, summary, auth, schema,
+                                                        status)
     return {"openapi": "3.1.0",
             "info": {"title": "thuvien API", "version": __version__},
             "servers": [{"url": server_url}],

@@ -4,19 +4,33 @@ from flask import g, jsonify, request, url_for
 
 from ... import __version__
 from ...core import audit, catalogue, circulation, holds, patrons, search, users
-from ...core.errors import N_, Invalid
+from ...core.datadir import CODE_RE as LIBRARY_RE
+from ...core.errors import N_, Invalid, NotFound
 from ...core.events import pending_count
 from ...core.models import Setting
 from ..auth import STAFF, client_address, identity, make_token, public, requires
 from . import bp, serialise
-from .openapi import spec
+from .openapi import checked, schema_of, spec
 
 
-def body():
+def body(path, method="post"):
+    """The request's JSON object, checked against the route's documented schema
+    (openapi.ROUTES): a field of the wrong type is a 400 naming it. Nesting too deep
+    for the parser is bad JSON too (helpers.JSONProvider)."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise Invalid("bad_json", N_("The request body must be a JSON object."))
-    return data
+    return checked(data, schema_of(path, method))
+
+
+def library_arg():
+    """`?library=CODE`: the library whose copy or card a barcode or card number names
+    (barcodes and cards are unique per library); this device's own by default."""
+    code = (request.args.get("library") or "").strip().upper()
+    if code and not LIBRARY_RE.fullmatch(code):
+        raise Invalid("bad_library_code",
+                      N_("A library code is 2 to 32 capital letters, digits or dashes."))
+    return code or g.ctx.library
 
 
 def need(data, *names):
@@ -55,7 +69,7 @@ def health():
 @bp.route("/session", methods=["POST"])
 @public
 def login():
-    data = body()
+    data = body("/session")
     user = users.authenticate(g.ctx, data.get("username"), data.get("password"),
                               client=client_address())
     return jsonify({"token": make_token(user), "role": user.role, "expires_in": 12 * 3600})
@@ -64,7 +78,7 @@ def login():
 @bp.route("/patrons", methods=["POST"])
 @requires(*STAFF)
 def create_patron():
-    data = body()
+    data = body("/patrons")
     if "id" in data:
         raise Invalid("bad_field", N_("A new patron cannot carry an id."))
     return jsonify(serialise.patron(patrons.save(g.ctx, data))), 201
@@ -73,15 +87,37 @@ def create_patron():
 @bp.route("/patrons/<card>")
 @requires(*STAFF)
 def get_patron(card):
-    p = patrons.find(g.ctx, card)
+    p = _patron(card)
     audit.log(actor(), "patron.read", p.card, "api")
     return jsonify(serialise.patron(p))
+
+
+def _patron(card):
+    """The card of `?library=` when given (and no other library's), else as the desk
+    finds it: this library's first, then a town-wide card."""
+    if not request.args.get("library"):
+        return patrons.find(g.ctx, card)
+    library = library_arg()
+    p = patrons.find(g.ctx, card, library=library)
+    if p.library != library:
+        raise NotFound("patron_not_found", N_("No patron has card %(card)s."), card=card)
+    return p
+
+
+@bp.route("/patrons/<card>", methods=["PATCH"])
+@requires(*STAFF)
+def edit_patron(card):
+    """The desk's edit (patrons.save): its checks, its event, its library rule."""
+    data = body("/patrons/{card}", "patch")
+    p = _patron(card)
+    audit.log(actor(), "patron.read", p.card, "api edit")
+    return jsonify(serialise.patron(patrons.save(g.ctx, dict(data, id=p.id))))
 
 
 @bp.route("/bibs", methods=["POST"])
 @requires(*STAFF)
 def create_bib():
-    data = body()
+    data = body("/bibs")
     data.pop("id", None)
     bib = catalogue.save_bib(g.ctx, data)
     return jsonify(serialise.bib(bib)), 201
@@ -93,10 +129,19 @@ def get_bib(bib_id):
     return jsonify(serialise.bib(catalogue.get_bib(g.ctx, bib_id)))
 
 
+@bp.route("/bibs/<bib_id>", methods=["PATCH"])
+@requires(*STAFF)
+def edit_bib(bib_id):
+    """The cataloguing form's save (catalogue.save_bib)."""
+    data = body("/bibs/{bib_id}", "patch")
+    bib = catalogue.get_bib(g.ctx, bib_id)
+    return jsonify(serialise.bib(catalogue.save_bib(g.ctx, dict(data, id=bib.id))))
+
+
 @bp.route("/items", methods=["POST"])
 @requires(*STAFF)
 def create_item():
-    data = body()
+    data = body("/items")
     data.pop("id", None)
     if "bib_id" in data:
         data["bib"] = data.pop("bib_id")
@@ -106,34 +151,44 @@ def create_item():
 @bp.route("/items/<barcode>")
 @public
 def get_item(barcode):
-    return jsonify(serialise.item(catalogue.get_item(g.ctx, barcode)))
+    return jsonify(serialise.item(catalogue.get_item(g.ctx, barcode, library_arg())))
+
+
+@bp.route("/items/<barcode>", methods=["PATCH"])
+@requires(*STAFF)
+def edit_item(barcode):
+    """The desk's edit of a copy and its status (catalogue.edit_item); a copy of another
+    library is refused at a branch, as at its desk."""
+    data = body("/items/{barcode}", "patch")
+    item = catalogue.get_item(g.ctx, barcode, library_arg())
+    return jsonify(serialise.item(catalogue.edit_item(g.ctx, item, data)))
 
 
 @bp.route("/checkouts", methods=["POST"])
 @requires(*STAFF)
 def checkout():
-    card, barcode = need(body(), "patron", "item")
+    card, barcode = need(body("/checkouts"), "patron", "item")
     return jsonify(circulation.checkout(g.ctx, card, barcode, actor=actor())), 201
 
 
 @bp.route("/checkins", methods=["POST"])
 @requires(*STAFF)
 def checkin():
-    (barcode,) = need(body(), "item")
+    (barcode,) = need(body("/checkins"), "item")
     return jsonify(circulation.checkin(g.ctx, barcode, actor=actor()))
 
 
 @bp.route("/renewals", methods=["POST"])
 @requires(*STAFF)
 def renew():
-    (barcode,) = need(body(), "item")
+    (barcode,) = need(body("/renewals"), "item")
     return jsonify(circulation.renew(g.ctx, barcode, actor=actor()))
 
 
 @bp.route("/holds", methods=["POST"])
 @requires(*STAFF)
 def place_hold():
-    card, bib_id = need(body(), "patron", "bib_id")
+    card, bib_id = need(body("/holds"), "patron", "bib_id")
     hold = holds.place(g.ctx, card, bib_id)
     return jsonify({"hold_id": hold.id, "status": hold.status, "bib_id": hold.bib_id,
                     "patron": card}), 201
@@ -149,11 +204,7 @@ def cancel_hold(hold_id):
 @bp.route("/search")
 @public
 def search_catalogue():
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="page")
-    return jsonify(search.search(request.args.get("q", ""), page=page,
+    return jsonify(search.search(request.args.get("q", ""),
                                  **search.search_options(request.args)))
 
 

@@ -10,42 +10,37 @@ from ... import covers
 from ...core import catalogue, search
 from ...core.errors import DomainError
 from ...core.models import Bib, Item, Loan
+from ...core.search_query import facet_counts
 from ...core.xmltext import xml_safe
+from .. import i18n
 from ..auth import public
 from ..helpers import library_name
 from . import bp
 
 ATOM = "http://www.w3.org/2005/Atom"
-FILTERS = ("in_library", "item_type", "language", "year_from", "year_to", "available")
-
-
-def search_options(args):
-    """Sort, paging and filters from query arguments; bad numbers are ignored."""
-    opts = {"sort": args.get("sort", "relevance")}
-    for key in FILTERS:
-        value = (args.get(key) or "").strip()
-        if not value:
-            continue
-        if key.startswith("year_"):
-            if not value.isdigit():
-                continue
-            value = int(value)
-        opts[key] = value
-    page = args.get("page", "1")
-    opts["page"] = int(page) if page.isdigit() and int(page) > 0 else 1
-    return opts
-
-
 @bp.route("/")
 @public
 def home():
     q = request.args.get("q", "").strip()
-    opts = search_options(request.args)
-    result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
+    try:
+        opts = search.search_options(request.args)
+        result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
+    except DomainError as e:  # a bad page number, a query past the limits, a time-out
+        return _refused(q, e)
     copies = search.copies_of([r["bib_id"] for r in result["results"]])
-    pages = (result["total"] + result["per_page"] - 1) // result["per_page"]
+    pages = min(-(-result["total"] // result["per_page"]), search.last_page(result["per_page"]))
+    opts.setdefault("page", 1)
     return render_template("opac/search.html", q=q, result=result, copies=copies, opts=opts,
                            pages=pages)
+
+
+def _refused(q, error):
+    """The search page again, with what was wrong in the reader's language."""
+    empty = {"total": 0, "total_exact": True, "page": 1, "per_page": 20, "results": [],
+             "facets": dict(facet_counts([]), counted=0)}
+    return render_template("opac/search.html", q=q, result=empty, copies={},
+                           opts={"sort": "relevance", "page": 1}, pages=0,
+                           error=i18n.translate(error)), error.status
 
 
 def json_ld(bib, copies):
