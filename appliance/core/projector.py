@@ -12,7 +12,8 @@ import bisect
 import functools
 import json
 import uuid
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import peewee as pw
 
@@ -480,6 +481,13 @@ class Held:
     """A loan as the loan path reads it."""
 
     __slots__ = ("id", "item_id", "out_hlc", "out_at", "returned_at", "return_hlc", "fee")
+    id: str
+    item_id: str
+    out_hlc: int
+    out_at: str
+    returned_at: str | None
+    return_hlc: int | None
+    fee: int
 
     def __init__(self, *values):
         for name, value in zip(self.__slots__, values, strict=True):
@@ -916,7 +924,7 @@ def hold_trapped(ev, body):
     pickup days): the later trap by clock names the copy and the day, whichever came
     last, and the other copy's status is derived again."""
     held = Hold.get_or_none(Hold.id == body["hold_id"])
-    moves = {Hold.status: _hold_moves_to("ready")}
+    moves: dict[Any, Any] = {Hold.status: _hold_moves_to("ready")}
     if _latest("trap:" + str(body["hold_id"]), ev, body):
         moves.update({Hold.item: body["item_id"], Hold.pickup_by: body["pickup_by"]})
     Hold.update(moves).where(Hold.id == body["hold_id"]).execute()
@@ -1013,18 +1021,19 @@ def named_before(conflict_id):
             loans.setdefault(loan_id, []).append(c.id)
     records = sorted({entity for entity, _ in edits})
     for start in range(0, len(records), _IN_CHUNK):
-        for entity, field, event in FieldEdit.select(
+        for entity, field, event in cast(Iterable[tuple], FieldEdit.select(
                 FieldEdit.entity, FieldEdit.field, FieldEdit.event).where(
-                FieldEdit.entity << records[start:start + _IN_CHUNK]).tuples():
+                FieldEdit.entity << records[start:start + _IN_CHUNK]).tuples()):
             for cid in edits.get((entity, field), ()):
                 makers.setdefault(cid, set()).add(f"{event}:edit_conflict:{field}")
     kind_of = {c.id: c.kind for c in held}
     loan_of = pw.SQL(dialect.json_text(Event._meta.database, "body", "loan_id"))
     keys = sorted(loans)
     for start in range(0, len(keys), _IN_CHUNK):
-        for event_id, kind, loan_id in Event.select(Event.id, Event.kind, loan_of).where(
+        for event_id, kind, loan_id in cast(Iterable[tuple], Event.select(
+                Event.id, Event.kind, loan_of).where(
                 (Event.kind << sorted(_NAMED_BY_LOANS.values()))
-                & loan_of.in_(keys[start:start + _IN_CHUNK])).tuples():
+                & loan_of.in_(keys[start:start + _IN_CHUNK])).tuples()):
             for cid in loans.get(loan_id, ()):
                 if _NAMED_BY_LOANS[kind_of[cid]] == kind:
                     makers.setdefault(cid, set()).add(f"{event_id}:{kind_of[cid]}:")
