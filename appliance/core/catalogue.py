@@ -22,7 +22,7 @@ from .fold import sort_key
 from .ids import new_id
 from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
 from .prepared import Prepared
-from .search_query import parse
+from .search_query import MIN_PREFIX, parse
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
               "series", "notes", "marc", "control_number", "local_history", "deleted")
@@ -140,7 +140,9 @@ def find_records(ctx, q, limit=50):
         held = {b.id: b for b in Bib.select().where(Bib.id << ids)} if ids else {}
         return None, [held[i] for i in ids if i in held], False
     total, ids, ranked = _matches(text, limit)
-    if total < limit and text[-1].isalnum():  # the last word typed in part, perhaps
+    last = text.split()[-1]
+    if total < limit and last[-1].isalnum() and len(last) >= MIN_PREFIX:
+        # the last word typed in part, perhaps (a prefix as short as the OPAC allows)
         total, ids, ranked = _matches(text + "*", limit)
     bibs = list(Bib.select().where(Bib.id << ids)) if ids else []
     return total, sorted(bibs, key=lambda b: (sort_key(b.title), b.id)), ranked

@@ -59,7 +59,7 @@ class FaultProxy:
         for s in socks:
             _abort(s)
         for t in list(self._threads):
-            t.join(20)  # a replay under way finishes, so its count is there when we return
+            t.join(60)  # a replay under way finishes, so the hub has acted on it when we return
         self._listener.close()
 
     def _spawn(self, fn, *args):
@@ -116,12 +116,13 @@ class FaultProxy:
             with socket.create_connection(self.upstream, timeout=10) as s:
                 s.sendall(data)
                 s.shutdown(socket.SHUT_WR)
+                with self._lock:  # sent: counted, however slowly a busy hub answers
+                    self.stats["replays"] += 1
+                s.settimeout(60)  # the answer is awaited so that the hub has acted on it
                 while s.recv(65536):
                     pass
         except OSError:
             return
-        with self._lock:
-            self.stats["replays"] += 1
 
 
 class _Link:
