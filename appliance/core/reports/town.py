@@ -68,8 +68,8 @@ def save_entry(code, name, kind="public", unit=None, key_library=False, active=T
         raise Invalid("bad_library_kind", N_("Unknown kind of library: %(kind)s (public, "
                                              "school, armed_forces, private)."), kind=kind)
     if unit and AdminUnit.get_or_none(AdminUnit.code == unit) is None:
-        raise NotFound("unit_not_found", N_("No administrative unit has code %(code)s."),
-                       code=unit)
+        raise NotFound("unit_not_found", N_("No administrative unit has code %(unit)s."),
+                       unit=unit)
     fields = {"name": name.strip(), "kind": kind, "unit": unit or None,
               "key_library": bool(key_library), "active": bool(active)}
     LibraryEntry.insert(code=code, **fields).on_conflict(
