@@ -62,7 +62,8 @@ def _library(ctx, code):
     code = code.upper()
     lib = Library.get_or_none(Library.code == code)
     if lib is None:
-        raise NotFound("library_not_found", N_("No library has code %(code)s."), code=code)
+        raise NotFound("library_not_found", N_("No library has code %(library)s."),
+                       library=code)
     return code, lib.name or code
 
 

@@ -137,8 +137,9 @@ def test_an_older_database_is_migrated_at_start(folder):
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]
     assert "loan_patron_id_returned_at" in indexes and "loan_patron_id" not in indexes
-    assert {"event_item_saved", "event_hold_trapped"} <= {
+    assert {"event_item_saved", "event_hold_trapped", "event_loan_renew"} <= {
         i.name for i in ctx.db.get_indexes("event")}
+    assert {"visit", "visit_tally", "in_library_use"} <= set(ctx.db.get_tables())
     ctx.close()
     assert thuvien("verify", "--data", str(folder)).returncode == 0
 

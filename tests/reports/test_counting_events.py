@@ -42,3 +42,29 @@ def test_a_hand_count_is_the_latest_word_in_any_order(ctx, tmp_path):
         assert VisitTally.get_by_id(f"{ctx.library}|{day}").count == 8
     finally:
         other.close()
+
+
+def test_a_database_older_than_the_counting_tables_is_migrated(tmp_path):
+    """Step 8 replays the log into every state table, the counting ones included, which
+    a database of schema 7 does not have yet."""
+    import sqlite3
+
+    from appliance.core import db as dbmod
+    from appliance.core.context import Context
+    from tests.factories import make_library
+
+    make_library(tmp_path / "lib").close()
+    con = sqlite3.connect(tmp_path / "lib" / "thuvien.db")
+    for table in ("visit", "visit_tally", "in_library_use"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("DROP INDEX event_loan_renew")
+    con.execute("UPDATE setting SET value = '7' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    ctx = Context.open(tmp_path / "lib")
+    try:
+        assert dbmod.schema_version(ctx.db) == dbmod.SCHEMA_VERSION
+        assert {"visit", "visit_tally", "in_library_use"} <= set(ctx.db.get_tables())
+        assert "event_loan_renew" in {i.name for i in ctx.db.get_indexes("event")}
+    finally:
+        ctx.close()

@@ -9,7 +9,9 @@ import openpyxl
 import pypdf
 import pytest
 
+from appliance.core.errors import NotFound
 from appliance.core.reports import figures, period
+from appliance.core.reports import town as townmod
 from tests.conftest import staff_login
 
 from .conftest import REGISTER
@@ -115,3 +117,14 @@ def test_the_town_as_one_library_exports_its_sums(hub):
     rows = {r[0]: r[1] for r in book.active.iter_rows(values_only=True) if r and r[0]}
     assert rows["Lượt mượn"] == want["loans"] and rows["Lượt bạn đọc"] == want["visits"]["total"]
     assert "Toàn thị xã" in " ".join(str(r) for r in rows)
+
+
+def test_unknown_libraries_and_units_are_said(hub):
+    client = hub.test_client()
+    staff_login(client, "hub", landing="/hub/reports")
+    r = client.get("/api/v1/reports/statistics", query_string={
+        "library": "PY-NONE", "from": f"{YEAR}-01-01", "to": f"{YEAR}-01-31"})
+    assert r.status_code == 404 and "PY-NONE" in r.get_json()["error"]["message"]
+    with pytest.raises(NotFound) as refused:
+        townmod.save_entry("PY-X", "Thư viện X", "public", "NOPE")
+    assert refused.value.params == {"unit": "NOPE"}

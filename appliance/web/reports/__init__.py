@@ -84,7 +84,8 @@ def library_of_request(required=False):
     entry = town.LibraryEntry.get_or_none(town.LibraryEntry.code == code)
     lib = Library.get_or_none(Library.code == code)
     if entry is None and lib is None:
-        raise NotFound("library_not_found", N_("No library has code %(code)s."), code=code)
+        raise NotFound("library_not_found", N_("No library has code %(library)s."),
+                       library=code)
     return code, (entry.name if entry else lib.name) or code
 
 
