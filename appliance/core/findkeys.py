@@ -14,6 +14,7 @@ old keys."""
 import re
 
 from . import dialect
+from . import isbn as isbn_forms
 from .fold import fold, name_sort_key
 from .models import Bib, Patron
 
@@ -35,12 +36,7 @@ def isbn13(isbn):
     the same book under either form has one key. None for no ISBN."""
     if not isbn:
         return None
-    if len(isbn) == 10:
-        core = "978" + isbn[:9]
-        check = (10 - sum(int(c) * (1 if i % 2 == 0 else 3)
-                          for i, c in enumerate(core)) % 10) % 10
-        return core + str(check)
-    return isbn
+    return (isbn_forms.other_form(isbn) or isbn) if len(isbn) == 10 else isbn
 
 
 def dup_key(title, authors):
