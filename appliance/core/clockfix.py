@@ -51,6 +51,9 @@ def learn(ctx, hub_ms, sent_ms, received_ms, cursor):
     {"offset_ms", "restamped"}."""
     raw = hub_ms - (sent_ms + received_ms) // 2
     offset = raw if abs(raw) > SLACK_MS else 0
+    if not _changed(offset_of(held()), offset) and _first_ahead(
+            ctx.origin, cursor, hub_ms) is None:
+        return {"offset_ms": offset_of(held()), "restamped": 0}  # as it was: no lock taken
     with events.writing(ctx):
         value = held()
         moved = restamp(ctx, ctx.origin, cursor, hub_ms, offset)
@@ -71,9 +74,7 @@ def _changed(held_ms, offset):
 def restamp(ctx, origin, cursor, hub_ms, offset):
     """Stamp again `origin`'s events after `cursor` from the first one ahead of the hub's
     time by more than SLACK_MS; how many. Inside `events.writing`."""
-    limit = clockmod.pack(hub_ms + SLACK_MS, (1 << clockmod.COUNTER_BITS) - 1)
-    first = (Event.select().where((Event.origin == origin) & (Event.seq > cursor)
-                                  & (Event.hlc > limit)).order_by(Event.seq).first())
+    first = _first_ahead(origin, cursor, hub_ms)
     if first is None:
         return 0
     before = (Event.select().where((Event.origin == origin) & (Event.seq < first.seq))
@@ -101,6 +102,13 @@ def restamp(ctx, origin, cursor, hub_ms, offset):
         prev_hash, seen, moved = d["hash"], stamp, moved + 1
     _rebuild(ctx)
     return moved
+
+
+def _first_ahead(origin, cursor, hub_ms):
+    """`origin`'s first event after `cursor` stamped past the hub's time (and the slack)."""
+    limit = clockmod.pack(hub_ms + SLACK_MS, (1 << clockmod.COUNTER_BITS) - 1)
+    return (Event.select().where((Event.origin == origin) & (Event.seq > cursor)
+                                 & (Event.hlc > limit)).order_by(Event.seq).first())
 
 
 def _follow(body, renamed):
