@@ -115,6 +115,13 @@ def _logins(db):
                            "TYPE double precision")
 
 
+def _rule_settings(db):
+    held = {c.name for c in db.get_columns("loan_rule")}
+    for name in ("renew_window_days", "block_overdue_days", "block_overdue_items"):
+        if name not in held:  # only what is missing
+            _add_column(models.LoanRule, name)(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -127,6 +134,8 @@ MIGRATIONS = [
     (8, "a copy's condition apart from its status, which loans and holds derive",
      _condition_apart),
     (9, "logins that can be revoked, failed logins counted per client", _logins),
+    (10, "loan rules: when a renewal may be asked, overdue copies that block a card",
+     _rule_settings),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

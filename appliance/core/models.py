@@ -172,6 +172,10 @@ class LoanRule(BaseModel):
     max_renewals = pw.IntegerField()
     holds_allowed = pw.BooleanField(default=True)
     fee_per_day = pw.IntegerField(default=0)
+    # NULL in rules saved before these existed: policy.DEFAULT_RULE then
+    renew_window_days = pw.IntegerField(null=True)
+    block_overdue_days = pw.IntegerField(null=True)
+    block_overdue_items = pw.IntegerField(null=True)
 
 
 class ClosedDay(BaseModel):

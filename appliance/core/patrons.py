@@ -5,7 +5,7 @@ consent for children."""
 import re
 from datetime import date
 
-from . import authority, events, passwords, records
+from . import authority, events, passwords, policy, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
@@ -168,7 +168,8 @@ def blocks(ctx, patron):
     if patron.expiry and patron.expiry < ctx.clock.today().isoformat():
         reasons.append(("patron_expired", N_("The card expired on %(date)s."),
                         {"date": patron.expiry}))
-    return reasons
+    return reasons + policy.overdue_blocks(ctx.library, patron, open_loans(patron),
+                                           ctx.clock.today())
 
 
 @events.command

@@ -11,11 +11,13 @@ the rows come out the same (docs/sync.md, "Convergence", names the one case left
 import functools
 import json
 import uuid
+from datetime import datetime, timezone
 from typing import Any
 
 import peewee as pw
 
 from . import dialect, memo, search
+from .clock import LIBRARY_TZ, unpack
 from .lookups import OPEN_LOAN
 from .models import (
     Bib,
@@ -444,7 +446,7 @@ def _open_loan(item_id):
 # The loan path runs for every event a hub ingests: a few plain statements each
 # (on PostgreSQL every statement is a round trip).
 _LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
-    l.id, l.out_hlc, l.out_at
+    l.id, l.out_hlc, l.out_at, i.transit_to, i.transit_hlc
     FROM item i LEFT JOIN loan l ON l.item_id = i.id AND l.returned_at IS NULL
     WHERE i.id = ?"""
 _END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
@@ -501,13 +503,19 @@ class Direct:
     an event alone, a rebuild."""
 
     def view(self, patron_id, item_id):
-        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at), or None
-        when the copy is unknown."""
+        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at, transit_to,
+        transit_hlc), or None when the copy is unknown."""
         return _execute(_LOAN_OUT_VIEW, patron_id, item_id).fetchone()
 
-    def open_loan(self, item_id):
+    def open_loan(self, item_id, before=None):
+        """The copy's open loan (made before the clock `before`, when given)."""
         standing = _open_loan(item_id)
-        return standing.id if standing else None
+        if standing is None or (before is not None and standing.out_hlc >= before):
+            return None
+        return standing.id
+
+    def derive(self, item_id):
+        derive(item_id)
 
     def returned(self, loan_id):
         """When a held loan was returned (None while open); `False` for a loan not held."""
@@ -593,11 +601,19 @@ class Batched(Direct):
             return None
         standing = (self.open.get(item_id) or [None])[0]
         _, _, out_hlc, out_at = self.loans[standing] if standing else (None,) * 4
+        transit_hlc, transit_to = self.transit[item_id]
         return (item_id, self.barcodes[item_id],
-                patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at)
+                patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at,
+                transit_to, transit_hlc)
 
-    def open_loan(self, item_id):
-        return (self.open.get(item_id) or [None])[0]
+    def open_loan(self, item_id, before=None):
+        standing = (self.open.get(item_id) or [None])[0]
+        if standing is None or (before is not None and self.loans[standing][2] >= before):
+            return None
+        return standing
+
+    def derive(self, item_id):
+        self.touched[item_id] = None  # derived at the end of the run
 
     def returned(self, loan_id):
         loan = self.loans.get(loan_id)
@@ -713,7 +729,7 @@ def loan_out(ev, body, io=DIRECT):
     if row is None or row[2] is None:
         _conflict(ev, "unknown_reference", body["loan_id"], {"event": body}, io=io)
         return
-    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at = row
+    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at, away, away_hlc = row
     returned_at = None
     if standing_id is not None and standing_id != body["loan_id"]:
         # One copy cannot be at two places: the later checkout stands.
@@ -726,13 +742,30 @@ def loan_out(ev, body, io=DIRECT):
             "item": barcode, "loans": loans,
             "open": body["loan_id"] if returned_at is None else standing_id},
             io=io, key=":".join(loans))
+    handed_in = returned_at is None and away is not None and away_hlc > ev.hlc
+    if handed_in:  # handed in at another library after it was lent: that return came first
+        returned_at = hlc_time(away_hlc)
     io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
              body["due_date"], returned_at))
+    if handed_in:
+        io.derive(item_id)
     if body.get("hold_id"):
         io.hold_fulfilled(body["hold_id"])
 
 
+def hlc_time(hlc):
+    """The library's local time of a clock, to the second: when a copy was handed in at
+    another library, as every node can tell it from the return's clock alone (the
+    loan's return may be reckoned before its return event is held)."""
+    seconds = unpack(hlc)[0] // 1000
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone(LIBRARY_TZ).isoformat(
+        timespec="seconds")
+
+
 def loan_in(ev, body, io=DIRECT):
+    if body.get("away") and not body.get("loan_id"):
+        _away_in(ev, body, io)
+        return
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
         loan_id = io.open_loan(body["item_id"])
@@ -749,6 +782,18 @@ def loan_in(ev, body, io=DIRECT):
             _conflict(ev, "returned_not_on_loan", body["item_id"], {
                 "loan_id": body.get("loan_id"), "at": body["at"], "earlier_return": None},
                 io=io)
+    io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
+
+
+def _away_in(ev, body, io):
+    """Another library's copy handed in where its loan is not held: it closes the loan
+    that stands, if that loan was made before it (a loan arriving later with an earlier
+    clock comes in closed, loan_out), at the time of its clock and with no fee, so that
+    every node closes it alike whichever came first. Where no loan is held (the branch
+    that took it) there is no conflict: the loan is elsewhere."""
+    loan_id = io.open_loan(body["item_id"], before=ev.hlc)
+    if loan_id is not None:
+        io.close(hlc_time(ev.hlc), 0, loan_id)
     io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
 
 
@@ -827,7 +872,9 @@ def rule_saved(ev, body):
     if not body.get("deleted"):
         LoanRule.insert(id=rule_id, **{k: body[k] for k in (
             "library", "category", "item_type", "loan_days", "max_loans", "max_renewals",
-            "holds_allowed", "fee_per_day")}).execute()
+            "holds_allowed", "fee_per_day")}, **{k: body[k] for k in (  # newer settings:
+                "renew_window_days", "block_overdue_days", "block_overdue_items")  # NULL before
+                if k in body}).execute()
 
 
 def calendar_saved(ev, body):

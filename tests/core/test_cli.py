@@ -131,7 +131,7 @@ def test_an_older_database_is_migrated_at_start(folder):
     con.close()
     from appliance.core import db
     ctx = Context.open(folder)
-    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 9
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION == 10
     assert "relayed" in [c.name for c in ctx.db.get_columns("event")]
     indexes = [i.name for i in ctx.db.get_indexes("loan")]
     assert "loan_patron_id_returned_at" in indexes and "loan_patron_id" not in indexes
