@@ -48,11 +48,12 @@ def _find_rule(library, category, item_type):
     found = {rule.id: rule for rule in RULES.all(*ids)}
     for rule_id in ids:
         if rule_id in found:
-            return _filled(found[rule_id])
+            return filled(found[rule_id])
     return LoanRule(library=library, category="*", item_type="*", **DEFAULT_RULE)
 
 
-def _filled(rule):
+def filled(rule):
+    """A rule with the settings it was saved without, at their defaults."""
     for name in LATER_FIELDS:
         if getattr(rule, name) is None:
             setattr(rule, name, DEFAULT_RULE[name])

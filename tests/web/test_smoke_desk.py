@@ -118,7 +118,9 @@ def test_moving_expired_pickups_on_from_the_hold_shelf(client, ctx):
 
     from appliance.core import holds
     from appliance.core.models import Hold
-    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)  # on the shelf: ready at once
+    from appliance.core import circulation
+    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)
+    circulation.checkin(ctx, "1002", at_desk=True)  # pulled from the shelf: ready
     Hold.update(pickup_by=(ctx.clock.today() - timedelta(days=1)).isoformat()).where(
         Hold.id == hold.id).execute()
     token = login(client)
