@@ -36,13 +36,23 @@ def search_options(args):
     return opts
 
 
+def known(copies):
+    """The copies whose status this device knows: a branch holds every library's copies
+    (to take them back when returned there) but not their loans, so it shows its own;
+    the hub shows the town's."""
+    if g.ctx.role == "hub":
+        return copies
+    return [c for c in copies if c["library"] == g.ctx.library]
+
+
 @bp.route("/")
 @public
 def home():
     q = request.args.get("q", "").strip()
     opts = search_options(request.args)
     result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
-    copies = search.copies_of([r["bib_id"] for r in result["results"]])
+    copies = {bib_id: known(found) for bib_id, found in
+              search.copies_of([r["bib_id"] for r in result["results"]]).items()}
     pages = (result["total"] + result["per_page"] - 1) // result["per_page"]
     return render_template("opac/search.html", q=q, result=result, copies=copies, opts=opts,
                            pages=pages)
@@ -78,7 +88,7 @@ def record(bib_id):
         bib = catalogue.get_bib(g.ctx, bib_id)
     except DomainError:
         abort(404)
-    copies = search.copies(bib.id)
+    copies = known(search.copies(bib.id))
     return render_template("opac/record.html", bib=bib, copies=copies, due=due_dates(bib),
                            holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies))
 
