@@ -55,7 +55,8 @@ def test_the_rules_page_sets_when_renewal_opens_and_what_blocks_a_card(client, c
     assert (rule.renew_window_days, rule.block_overdue_days, rule.block_overdue_items) == (
         3, 20, 2)
     page = client.get("/desk/rules").get_data(as_text=True)
-    assert "Khóa khi quá hạn (ngày)" in page and 'id="block_overdue_items"' in page
+    assert "gia hạn từ 3 ngày trước hạn" in page and "khóa khi quá hạn hơn 20 ngày" in page
+    assert "khóa khi có 2 cuốn quá hạn" in page and 'id="block_overdue_items"' in page
 
 
 def test_a_branch_catalogue_lists_the_copies_whose_status_it_knows(client, ctx, tmp_path):
