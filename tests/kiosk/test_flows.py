@@ -191,3 +191,17 @@ def test_staff_and_anonymous_cannot_use_the_kiosk(client):
     assert client.get("/kiosk/").status_code == 302
     login(client, "thuthu")
     assert client.get("/kiosk/").status_code == 403
+
+
+def test_renew_is_not_offered_once_no_renewal_is_left(kiosk, ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    post(kiosk, "/kiosk/identify", card="P0001")
+    page = text(kiosk.get("/kiosk/"))
+    assert 'name="barcode" value="1001"' in page
+    page = text(post(kiosk, "/kiosk/renew", barcode="1001"))  # the same day: refused
+    assert 'data-outcome="refused"' in page and "không lùi được hạn trả" in page
+    for _ in range(2):
+        loans_fall_due_today(ctx, "1001")
+        assert 'data-outcome="ok"' in text(post(kiosk, "/kiosk/renew", barcode="1001"))
+    page = text(kiosk.get("/kiosk/"))
+    assert 'name="barcode" value="1001"' not in page and "Hết lượt gia hạn" in page
