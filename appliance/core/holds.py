@@ -42,10 +42,12 @@ def pull_list(library):
     if not waiting:
         return []
     shelf: dict[str, list] = {}
-    for item in (Item.select().where((Item.library == library) & (Item.status == "available")
-                                     & (Item.bib << sorted({h.bib_id for h in waiting})))
+    # by record only: with `library = ?` too, SQLite walks every copy of the library
+    # (its index) rather than the few copies of these records
+    for item in (Item.select().where(Item.bib << sorted({h.bib_id for h in waiting}))
                  .order_by(Item.location, Item.call_number, Item.barcode)):
-        shelf.setdefault(item.bib_id, []).append(item)
+        if item.library == library and item.status == "available":
+            shelf.setdefault(item.bib_id, []).append(item)
     rows = []
     for hold in waiting:
         copies = shelf.get(hold.bib_id) or []
