@@ -77,7 +77,8 @@ def _condition_apart(db):
                        ("transit_hlc", "BIGINT NOT NULL DEFAULT 0")):
         if name not in held:
             db.execute_sql(f"ALTER TABLE item ADD COLUMN {name} {kind}")
-    db.create_tables([models.FieldEdit, models.Stamp], safe=True)
+    # schema 10's table too: the replay below runs today's projector
+    db.create_tables([models.FieldEdit, models.Stamp, models.HandIn], safe=True)
     verify.clear_state()
     verify.replay(None)
 
@@ -115,11 +116,12 @@ def _logins(db):
                            "TYPE double precision")
 
 
-def _rule_settings(db):
+def _circulation_rules(db):
     held = {c.name for c in db.get_columns("loan_rule")}
     for name in ("renew_window_days", "block_overdue_days", "block_overdue_items"):
         if name not in held:  # only what is missing
             _add_column(models.LoanRule, name)(db)
+    db.create_tables([models.HandIn], safe=True)
 
 
 MIGRATIONS = [
@@ -134,8 +136,8 @@ MIGRATIONS = [
     (8, "a copy's condition apart from its status, which loans and holds derive",
      _condition_apart),
     (9, "logins that can be revoked, failed logins counted per client", _logins),
-    (10, "loan rules: when a renewal may be asked, overdue copies that block a card",
-     _rule_settings),
+    (10, "loan rules: when a renewal may be asked, overdue copies that block a card; "
+         "returns of a copy at a library that does not hold its loan", _circulation_rules),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -150,6 +150,16 @@ class Loan(BaseModel):
                    (("library", "returned_at", "due_date"), False))
 
 
+class HandIn(BaseModel):
+    """A copy returned at a library that does not hold its loan (another library's copy;
+    circulation._away_return): which loan it ends is worked out from the copy's loans
+    and hand-ins by their clocks (projector.loan_out, _away_in), the same whichever
+    arrives first, so they are kept as they come."""
+    id = pw.CharField(primary_key=True, max_length=36)  # the return event's
+    item = pw.CharField(max_length=36, index=True)
+    hlc = pw.BigIntegerField()
+
+
 class Hold(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     patron = pw.ForeignKeyField(Patron, backref="holds")
@@ -282,6 +292,6 @@ class Setting(BaseModel):
 
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
-                FieldEdit, Stamp]
+                FieldEdit, Stamp, HandIn]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -24,6 +24,7 @@ from .models import (
     ClosedDay,
     Conflict,
     FieldEdit,
+    HandIn,
     Hold,
     Item,
     Library,
@@ -131,7 +132,8 @@ def apply_all(ctx, pairs):
 
 
 def _apply_run(group, run):
-    if group is None or len(run) < 2:
+    # returns where the loan is not held are rare: their runs go one by one
+    if group is None or len(run) < 2 or any(body.get("away") for _, body in run):
         for ev, body in run:
             apply(None, ev, body)
         return
@@ -446,9 +448,16 @@ def _open_loan(item_id):
 # The loan path runs for every event a hub ingests: a few plain statements each
 # (on PostgreSQL every statement is a round trip).
 _LOAN_OUT_VIEW = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
-    l.id, l.out_hlc, l.out_at, i.transit_to, i.transit_hlc
+    l.id, l.out_hlc, l.out_at,
+    (SELECT MIN(h.hlc) FROM hand_in h WHERE h.item = i.id AND h.hlc > ?)
     FROM item i LEFT JOIN loan l ON l.item_id = i.id AND l.returned_at IS NULL
     WHERE i.id = ?"""
+# The copy's latest loan made before a clock, and the first made after one.
+_LOAN_BEFORE = """SELECT id FROM loan WHERE item_id = ? AND out_hlc < ?
+    ORDER BY out_hlc DESC, id DESC LIMIT 1"""
+_NEXT_LOAN = "SELECT MIN(out_hlc) FROM loan WHERE item_id = ? AND out_hlc > ?"
+_HANDINS = "SELECT hlc FROM hand_in WHERE item = ? AND hlc > ? AND hlc < ? ORDER BY hlc LIMIT 2"
+_NO_LATER = (1 << 63) - 1
 _END_LOAN = "UPDATE loan SET returned_at = ? WHERE id = ?"
 
 # Where a copy travels: last writer wins by its clock, on a tie the greater value
@@ -502,17 +511,24 @@ class Direct:
     """What the loan path reads and writes, each statement run when asked: a desk's loan,
     an event alone, a rebuild."""
 
-    def view(self, patron_id, item_id):
-        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at, transit_to,
-        transit_hlc), or None when the copy is unknown."""
-        return _execute(_LOAN_OUT_VIEW, patron_id, item_id).fetchone()
+    def view(self, patron_id, item_id, hlc):
+        """(item id, barcode, patron id or None, open loan's id, out_hlc, out_at, the first
+        hand-in of the copy after `hlc` or None), or None when the copy is unknown."""
+        return _execute(_LOAN_OUT_VIEW, patron_id, hlc, item_id).fetchone()
 
-    def open_loan(self, item_id, before=None):
-        """The copy's open loan (made before the clock `before`, when given)."""
+    def open_loan(self, item_id):
         standing = _open_loan(item_id)
-        if standing is None or (before is not None and standing.out_hlc >= before):
-            return None
-        return standing.id
+        return standing.id if standing else None
+
+    def loan_before(self, item_id, hlc):
+        """The copy's latest loan made before clock `hlc` (open or returned), or None."""
+        row = _execute(_LOAN_BEFORE, item_id, hlc).fetchone()
+        return row[0] if row else None
+
+    def handins_after(self, item_id, hlc):
+        """The first two hand-ins of the copy after clock `hlc` and before its next loan."""
+        later = _execute(_NEXT_LOAN, item_id, hlc).fetchone()[0]
+        return [row[0] for row in _execute(_HANDINS, item_id, hlc, later or _NO_LATER)]
 
     def derive(self, item_id):
         derive(item_id)
@@ -579,6 +595,9 @@ class Batched(Direct):
                 "SELECT id, barcode, transit_to, transit_hlc FROM item WHERE id IN ({})", items):
             self.barcodes[item_id] = barcode
             self.transit[item_id] = (transit_hlc, transit_to)
+        self.handins: dict[str, list] = {}
+        for item_id, hlc in _fetch("SELECT item, hlc FROM hand_in WHERE item IN ({})", items):
+            self.handins.setdefault(item_id, []).append(hlc)
         self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
                                                  patrons)}
         # loan id -> [item, returned_at, out_hlc, out_at]; item -> its open loans' ids
@@ -596,21 +615,26 @@ class Batched(Direct):
         self.fulfilled = {}  # hold id -> None: holds a loan picked up
         self.writes = []  # other writes (conflicts, holds), in order
 
-    def view(self, patron_id, item_id):
+    def view(self, patron_id, item_id, hlc):
         if item_id not in self.barcodes:
             return None
         standing = (self.open.get(item_id) or [None])[0]
         _, _, out_hlc, out_at = self.loans[standing] if standing else (None,) * 4
-        transit_hlc, transit_to = self.transit[item_id]
+        later = [h for h in self.handins.get(item_id, ()) if h > hlc]
         return (item_id, self.barcodes[item_id],
                 patron_id if patron_id in self.patrons else None, standing, out_hlc, out_at,
-                transit_to, transit_hlc)
+                min(later) if later else None)
 
-    def open_loan(self, item_id, before=None):
-        standing = (self.open.get(item_id) or [None])[0]
-        if standing is None or (before is not None and self.loans[standing][2] >= before):
-            return None
-        return standing
+    def open_loan(self, item_id):
+        return (self.open.get(item_id) or [None])[0]
+
+    def handins_after(self, item_id, hlc):
+        """As Direct's, with the loans this run made (a run holds no hand-ins of its own:
+        `_apply_run` applies those one by one)."""
+        later = [row[2] for row in self.loans.values() if row[0] == item_id and row[2] > hlc]
+        stored = _execute(_NEXT_LOAN, item_id, hlc).fetchone()[0]
+        bound = min([x for x in (*later, stored) if x is not None] or [_NO_LATER])
+        return sorted(h for h in self.handins.get(item_id, ()) if hlc < h < bound)[:2]
 
     def derive(self, item_id):
         self.touched[item_id] = None  # derived at the end of the run
@@ -725,11 +749,11 @@ def _fetch(text, values):
 
 
 def loan_out(ev, body, io=DIRECT):
-    row = io.view(body["patron_id"], body["item_id"])
+    row = io.view(body["patron_id"], body["item_id"], ev.hlc)
     if row is None or row[2] is None:
         _conflict(ev, "unknown_reference", body["loan_id"], {"event": body}, io=io)
         return
-    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at, away, away_hlc = row
+    item_id, barcode, patron_id, standing_id, standing_hlc, standing_at, handed_in = row
     returned_at = None
     if standing_id is not None and standing_id != body["loan_id"]:
         # One copy cannot be at two places: the later checkout stands.
@@ -742,13 +766,16 @@ def loan_out(ev, body, io=DIRECT):
             "item": barcode, "loans": loans,
             "open": body["loan_id"] if returned_at is None else standing_id},
             io=io, key=":".join(loans))
-    handed_in = returned_at is None and away is not None and away_hlc > ev.hlc
-    if handed_in:  # handed in at another library after it was lent: that return came first
-        returned_at = hlc_time(away_hlc)
+    handins = io.handins_after(item_id, ev.hlc) if handed_in and returned_at is None else []
+    if handins:  # handed in where the loan was not held, after it was made: that came first
+        returned_at = hlc_time(handins[0])
     io.lend((body["loan_id"], item_id, patron_id, body["library"], body["at"], ev.hlc,
              body["due_date"], returned_at))
-    if handed_in:
+    if handins:
         io.derive(item_id)
+    if len(handins) > 1:  # handed in twice: as the second would say, had it come after
+        _conflict(ev, "returned_not_on_loan", item_id, {
+            "loan_id": body["loan_id"], "returned_twice": True}, io=io, key=body["loan_id"])
     if body.get("hold_id"):
         io.hold_fulfilled(body["hold_id"])
 
@@ -786,15 +813,22 @@ def loan_in(ev, body, io=DIRECT):
 
 
 def _away_in(ev, body, io):
-    """Another library's copy handed in where its loan is not held: it closes the loan
-    that stands, if that loan was made before it (a loan arriving later with an earlier
-    clock comes in closed, loan_out), at the time of its clock and with no fee, so that
-    every node closes it alike whichever came first. Where no loan is held (the branch
-    that took it) there is no conflict: the loan is elsewhere."""
-    loan_id = io.open_loan(body["item_id"], before=ev.hlc)
+    """Another library's copy handed in where its loan is not held. It is kept (HandIn)
+    and ends the copy's latest loan made before it, at the time of its clock and with no
+    fee: as a return of that loan, a second return of it included (the earliest stands,
+    one conflict). A loan that arrives later, made before it, comes in closed
+    (loan_out). So the rows are the same whichever comes first. Where no loan of the
+    copy is held (the branch that took it back) nothing else happens."""
+    item_id = body["item_id"]
+    HandIn.insert(id=ev.id, item=item_id, hlc=ev.hlc).on_conflict_ignore().execute()
+    loan_id = io.loan_before(item_id, ev.hlc)
     if loan_id is not None:
-        io.close(hlc_time(ev.hlc), 0, loan_id)
-    io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
+        at = hlc_time(ev.hlc)
+        if not io.close(at, 0, loan_id):
+            io.close_earlier(at, 0, loan_id)
+            _conflict(ev, "returned_not_on_loan", item_id, {
+                "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
+    io.shelve(item_id, ev.hlc, body.get("transit_to"))
 
 
 def loan_renew(ev, body):
