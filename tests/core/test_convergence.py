@@ -88,6 +88,7 @@ def sqlite_memory():
 # One step of a history: (what, device, a, b), `a` and `b` read by each action.
 STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
+                    + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
                        "resolve", "tick"]),
@@ -188,6 +189,17 @@ def _return_elsewhere(town, ctx, a, b):
                       library=loan.item.library)
 
 
+def _away_return(town, ctx, a, b):
+    """Another library's copy handed in at a branch that does not hold its loan (as a
+    branch pulls no other library's loans): the return names the copy only, and may
+    reach a node before the loan it ends (circulation._away_return)."""
+    library = LIBRARIES[(LIBRARIES.index(ctx.library) + 1 + a % 2) % 3]
+    item = Item.get((Item.library == library) & (Item.barcode == f"{library[-3:]}C{b % COPIES}"))
+    events.record(ctx, "loan.in", {"loan_id": None, "item_id": item.id, "away": True,
+                                   "at": ctx.clock.iso_now(), "fee": 0,
+                                   "transit_to": library, "actor": None}, library=library)
+
+
 def _renew(town, ctx, a, b):
     circulation.renew(ctx, _copy(ctx, a))
 
@@ -246,6 +258,7 @@ def _tick(town, ctx, a, b):
 
 
 ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _return_elsewhere,
+           "away_return": _away_return,
            "renew": _renew, "hold": _hold, "cancel_hold": _cancel_hold, "expire": _expire,
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick}
