@@ -464,6 +464,34 @@ def test_two_desks_trapping_one_hold_agree_in_every_order():
         town.close()
 
 
+def test_a_hand_in_goes_to_the_loan_made_before_it_whichever_came_first():
+    """A copy lent and returned at home, lent again, then handed in at another library:
+    a node that holds the hand-in before the second loan first takes it for a second
+    return of the first loan; when the second loan arrives, it takes the hand-in as its
+    own return, and the first loan keeps its own (no conflict), in every order. A second
+    hand-in of that loan is the one conflict."""
+    steps = [("checkout", 0, 0, 0), ("tick", 0, 1, 1), ("checkin", 0, 0, 0),
+             ("tick", 0, 1, 1), ("checkout", 0, 0, 0), ("tick", 0, 1, 1),
+             ("away_return", 3, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=7, orders=8)
+    twice = [*steps, ("tick", 0, 1, 1), ("away_return", 2, 1, 0)]
+    check_town((0, 0, 0, 0), twice, seed=8, orders=8)
+    for history, conflicts in ((steps, []), (twice, ["returned_not_on_loan"])):
+        town = Town((0, 0, 0, 0))
+        try:
+            for step in history:
+                town.step(*step)
+            town.sync_all()
+            town.devices[3].enter()
+            copy = Item.get(Item.barcode == "A01C0")
+            first, second = Loan.select().where(Loan.item == copy.id).order_by(Loan.out_hlc)
+            assert first.return_hlc < second.out_hlc and first.returned_at < second.out_at
+            assert second.return_hlc is not None and second.fee == 0
+            assert [c.kind for c in Conflict.select()] == conflicts
+        finally:
+            town.close()
+
+
 @pytest.mark.postgres
 def test_orders_agree_on_postgresql():
     """Fewer examples with the nodes on the hub's PostgreSQL: the set-wise ingest and the

@@ -4,12 +4,11 @@ and in (hlc, origin, seq) order; it says which, and where, when it does not."""
 import subprocess
 import sys
 import time
-from datetime import timedelta
 
 from appliance.core import circulation, datadir, db, events, verify
 from appliance.core.context import Context
 from appliance.core.models import Conflict, Event, Item, Loan
-from tests.factories import LIB, seed
+from tests.factories import LIB, loans_fall_due_today, seed
 from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
@@ -68,10 +67,7 @@ def test_two_desks_of_one_library_lending_one_copy_agree_in_every_order(tmp_path
     first_desk = Context.open(ctx.data_dir)
     seen = {first_desk.origin: events.head(first_desk.origin)[0]}
     first = circulation.checkout(first_desk, "P0001", "1001")
-    # due yesterday, so the renewal moves the date (a renewal that would not is refused);
-    # it takes the later date, so the rows stay those the log makes
-    yesterday = (first_desk.clock.today() - timedelta(days=1)).isoformat()
-    Loan.update(due_date=yesterday).where(Loan.id == first["loan_id"]).execute()
+    loans_fall_due_today(first_desk, "1001")  # so the renewal moves the date
     circulation.renew(first_desk, "1001")
     first_desk.close()
     time.sleep(0.01)  # the second desk lends later, by any clock
