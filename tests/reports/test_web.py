@@ -138,7 +138,7 @@ def test_the_report_routes_are_in_the_openapi_document(client):
     assert {(p["name"], p["required"]) for p in statistics["parameters"]} == {
         ("library", False), ("from", True), ("to", True)}
     assert "get" in spec["paths"]["/reports/indicators"]
-    assert {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]} == {"q", "page"}
+    assert {"q", "page"} <= {p["name"] for p in spec["paths"]["/search"]["get"]["parameters"]}
 
 
 def test_counts_are_rebuilt_from_the_log(ctx):
