@@ -35,7 +35,7 @@ def test_records_are_found_without_marks_and_sorted_in_vietnamese_order(client, 
                       "Số đỏ", "Truyện Kiều", "Từ điển tiếng Việt", "Vợ nhặt"]
     assert _cells(client.get("/desk/bibs?q=dat%20rung").get_data(as_text=True), 0) == [
         "Đất rừng phương Nam"]
-    assert _cells(client.get("/desk/bibs?q=TRUYEN%20KI").get_data(as_text=True), 0) == [
+    assert _cells(client.get("/desk/bibs?q=TRUYEN%20KIE").get_data(as_text=True), 0) == [
         "Truyện Kiều"]
     assert _cells(client.get("/desk/bibs?q=9786040000026").get_data(as_text=True), 0) == [
         "Số đỏ"]
