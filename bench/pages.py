@@ -20,8 +20,9 @@ from pathlib import Path
 
 import requests
 
-from appliance.core import circulation, users
+from appliance.core import circulation, holds, users
 from appliance.core.datadir import init
+from appliance.core.models import Item
 
 from .core import PASSWORD, RESULTS, load, serve, summary
 
@@ -70,6 +71,7 @@ def measure(url, n):
     page("desk patrons, sorted", desk, "/desk/patrons")
     page("desk conflicts", desk, "/desk/conflicts")
     page("desk copy", desk, "/desk/items/B0000010")
+    page("desk pull list (20 holds)", desk, "/desk/holds/pull")
 
     def lend():
         return desk.post(f"{url}/desk/checkout", allow_redirects=False,
@@ -109,6 +111,8 @@ def main(argv=None):
         users.create(ctx, "kiosk", PASSWORD, "kiosk")
         for barcode in ("B0000001", "B0000002", "B0000003"):
             circulation.checkout(ctx, CARD, barcode)
+        for i in range(100, 120):  # holds waiting for copies on the shelf: the pull list
+            holds.place(ctx, f"P{i:06d}", Item.get(Item.barcode == f"B{i:07d}").bib_id)
         ctx.close()
         proc, url, _ = serve(Path(tmp) / "data", base_port=19000)
         try:

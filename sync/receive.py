@@ -221,7 +221,8 @@ def _check_shape(dev: Device, header, evs: list[dict]) -> None:
 
 # Records every branch needs whatever library made them: the union catalogue's records
 # (a branch's copies may belong to any of them), town-wide patron cards, library names.
-TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved")
+TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved", "item.saved",
+             "item.received")
 
 
 def concerns(library):

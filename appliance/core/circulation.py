@@ -1,6 +1,6 @@
 """Checkout, checkin and renewal: validate against the rules, then record events."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import peewee as pw
 
@@ -92,6 +92,18 @@ def _check_item(item, patron):
     return item.ready_hold_id
 
 
+OWN_WAITING = Prepared(Hold, lambda patron, bib, library: Hold.select(Hold.id).where(
+    (Hold.patron == patron) & (Hold.bib == bib) & (Hold.library == library)
+    & (Hold.status == "waiting")), 3)
+
+
+def _own_waiting_hold(patron, item):
+    """A hold the borrower waits with for this record here: taking a copy off the shelf
+    fills it, so it does not wait on for another copy."""
+    hold = OWN_WAITING.first(patron.id, item.bib_id, item.library)
+    return hold.id if hold else None
+
+
 class _AskTheHub(Exception):
     """An away card and no verdict yet: asked outside the write lock, then lent."""
 
@@ -115,7 +127,7 @@ def _checkout(ctx, card, barcode, actor, town):
     patron = _borrower(ctx, card)
     _check_patron(ctx, patron)
     item = _copy(ctx, barcode)
-    hold_id = _check_item(item, patron)
+    hold_id = _check_item(item, patron) or _own_waiting_hold(patron, item)
     rule, due = policy.loan_terms(item.library, patron.category, item.item_type,
                                   ctx.clock.today())
     if rule.loan_days <= 0:
@@ -141,14 +153,48 @@ def _fee(rule, due_date, today):
     return max(0, late) * rule.fee_per_day
 
 
+ELSEWHERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).where(
+    (Item.barcode == barcode) & (Item.library != library)).order_by(Item.library).limit(2), 2)
+
+
+def _returned_copy(ctx, barcode):
+    """The copy handed in: this library's, else another library's of the town (a branch
+    holds every library's copies, not their loans), with its open loan if held here."""
+    barcode = (barcode or "").strip()
+    item = COPY_AT_DESK.first(barcode, ctx.library)
+    if item is not None:
+        return item
+    homes = [row.library for row in ELSEWHERE.all(barcode, ctx.library)]
+    if len(homes) > 1:
+        _refuse("barcode_in_many_libraries", N_(
+            "Barcode %(barcode)s is on copies of several libraries: look at the label to see "
+            "which, and return it there."), barcode=barcode)
+    return COPY_AT_DESK.first(barcode, homes[0]) if homes else get_item(ctx, barcode)
+
+
 @events.command
-def checkin(ctx, barcode, actor=None):
-    item = _copy(ctx, barcode)
-    if item.loan_id is None:
+def checkin(ctx, barcode, actor=None, at_desk=False):
+    """A copy handed in. `at_desk`: staff scanned it at the desk, where a copy on the
+    open shelf that a waiting hold can take goes to the hold shelf (the pull list)."""
+    item = _returned_copy(ctx, barcode)
+    if item.loan_id is not None:
+        return _close_loan(ctx, item, actor)
+    if item.library != ctx.library and ctx.role != "hub":
+        return _away_return(ctx, item, actor)
+    result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
+              "transit": None, "fee": 0, "was_on_loan": False}
+    with events.writing(ctx):
         if item.transit_to and item.library == ctx.library:  # home from a return elsewhere
             catalogue.received(ctx, item)
-        return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
-                "transit": None, "fee": 0, "was_on_loan": False}
+            result["received"] = True
+        if item.ready_hold_id is not None:
+            result["on_hold_shelf"] = True
+        elif (at_desk or result.get("received")) and item.condition == "available":
+            result["hold"] = holds.trap(ctx, item)
+    return result
+
+
+def _close_loan(ctx, item, actor):
     rule = policy.rule_for(item.library, item.borrower_category, item.item_type)
     today = ctx.clock.today()
     transit = item.library if item.library != ctx.library else None
@@ -167,6 +213,24 @@ def checkin(ctx, barcode, actor=None):
             "overdue": item.loan_due_date < today.isoformat()}
 
 
+def _away_return(ctx, item, actor):
+    """Another library's copy handed in here. Its loan is held at its home library and
+    the hub, not here: the return names the copy, not the loan (`away`), and is routed
+    to the copy's library, where it closes the loan that stands (or, arriving before
+    that loan, the loan comes in closed: projector.loan_out). The copy travels home.
+    No fee is reckoned here, where the due date is not known."""
+    result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
+              "transit": item.library, "fee": 0, "was_on_loan": True, "away": True}
+    if item.transit_to == item.library:  # taken here already, waiting for the van
+        result["was_on_loan"] = False
+        return result
+    events.record(ctx, "loan.in", {"loan_id": None, "item_id": item.id, "away": True,
+                                   "at": ctx.clock.iso_now(), "fee": 0,
+                                   "transit_to": item.library, "actor": actor},
+                  library=item.library)
+    return result
+
+
 @events.command
 def renew(ctx, barcode, actor=None, patron_card=None):
     item = get_item(ctx, barcode)
@@ -181,13 +245,44 @@ def renew(ctx, barcode, actor=None, patron_card=None):
     if loan.renewals >= rule.max_renewals:
         _refuse("renewal_limit", N_("%(barcode)s has been renewed %(count)s times, the limit."),
                 barcode=item.barcode, count=rule.max_renewals)
-    if holds.waiting_for(item.bib_id, item.library):
+    if _someone_waits(item):
         _refuse("item_on_hold", N_("%(barcode)s is on hold for another patron."),
                 barcode=item.barcode)
-    due = policy.due_date(item.library, ctx.clock.today(), rule.loan_days)
-    due = max(due, date.fromisoformat(loan.due_date))
+    due = _renewed_due(ctx, item, loan, rule)
     events.record(ctx, "loan.renew", {"loan_id": loan.id, "due_date": due.isoformat(),
                                       "max_renewals": rule.max_renewals, "actor": actor},
                   library=item.library)
     return {"loan_id": loan.id, "item": item.barcode, "due_date": due.isoformat(),
             "renewals_left": rule.max_renewals - loan.renewals - 1}
+
+
+def _renewed_due(ctx, item, loan, rule):
+    """The due date a renewal today gives, or a refusal: a renewal that would not move
+    the date would use up a renewal for nothing, and the rule may open renewals only in
+    the last days of a loan."""
+    today, held = ctx.clock.today(), date.fromisoformat(loan.due_date)
+    opens = held - timedelta(days=rule.renew_window_days)
+    if rule.renew_window_days and today < opens:
+        _refuse("renew_too_early", N_("%(barcode)s can be renewed from %(date)s, %(days)s "
+                                      "days before it is due."),
+                barcode=item.barcode, date=opens.strftime("%d/%m/%Y"), days=rule.renew_window_days)
+    due = policy.due_date(item.library, today, rule.loan_days)
+    if due <= held:
+        _refuse("renew_too_early", N_("%(barcode)s is due on %(date)s already: renewing now "
+                                      "would not move the date. Renew it later."),
+                barcode=item.barcode, date=held.strftime("%d/%m/%Y"))
+    return due
+
+
+def _someone_waits(item):
+    """Whether a hold waiting here needs this copy back: more holds wait for its record
+    than copies of it stand on the shelf to fill them (those are pulled, not recalled)."""
+    waiting = holds.waiting_count(item.bib_id, item.library)
+    return waiting > 0 and waiting > holds.shelf_count(item.bib_id, item.library)
+
+
+def renewals_left(loan, category, item_type):
+    """How many more times a loan may be renewed (0: the desk, OPAC and kiosk offer no
+    renewal)."""
+    rule = policy.rule_for(loan.library, category, item_type)
+    return max(0, rule.max_renewals - loan.renewals)

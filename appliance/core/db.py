@@ -147,6 +147,8 @@ def _counting(db):
     """Visits and copies read on site, counted for the library's reports."""
     db.create_tables([models.Visit, models.VisitTally, models.InLibraryUse], safe=True)
     _report_indexes(db)
+
+
 # Columns migration 12 adds: (table, column, SQL type on SQLite, on PostgreSQL).
 _KEY_COLUMNS = (
     ("patron", "card_key", "VARCHAR(32) NOT NULL DEFAULT ''", None),
@@ -181,6 +183,16 @@ def _add_key_columns(db):
                            f"{pg_kind if postgres and pg_kind else kind}")
 
 
+def _circulation_rules(db):
+    """Loan rules say when a renewal may be asked and which overdue copies block a card;
+    a return of a copy where its loan is not held is kept (HandIn)."""
+    held = {c.name for c in db.get_columns("loan_rule")}
+    for name in ("renew_window_days", "block_overdue_days", "block_overdue_items"):
+        if name not in held:  # only what is missing
+            _add_column(models.LoanRule, name)(db)
+    db.create_tables([models.HandIn], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -197,6 +209,8 @@ MIGRATIONS = [
     (11, "each loan's return clock; state rebuilt", _return_clock),
     (12, "cards, names and titles found by indexed keys; merged records; resolutions",
      _find_keys),
+    (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
+         "returns of a copy at a library that does not hold its loan", _circulation_rules),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,11 +1,14 @@
-"""Holds: a queue per record and library; a returned copy goes to the hold shelf for
-the first patron waiting, who has a few open days to pick it up."""
+"""Holds: a queue per record and library. A hold waits until staff scan a copy for it:
+a copy coming back from a loan, or one they took off the open shelf from the pull list
+(`pull_list`). The scan traps it: the copy goes to the hold shelf for the first patron
+waiting, who has a few open days to pick it up. Until then a copy on the open shelf is
+anyone's to borrow, as in Koha and Evergreen."""
 
 from . import events, patrons, policy
 from .catalogue import get_bib
 from .errors import N_, NotFound, Refused
 from .ids import new_id
-from .models import Hold, Item, Loan
+from .models import Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared
 
 PICKUP_DAYS = 7
@@ -16,6 +19,41 @@ WAITING = Prepared(Hold, lambda bib, library: Hold.select().where(
 
 def waiting_for(bib_id, library):
     return WAITING.first(bib_id, library)
+
+
+def waiting_count(bib_id, library):
+    return Hold.select().where((Hold.bib == bib_id) & (Hold.library == library)
+                               & (Hold.status == "waiting")).count()
+
+
+def shelf_count(bib_id, library):
+    """Copies of a record on the open shelf here, free to fill a hold."""
+    return Item.select().where((Item.bib == bib_id) & (Item.library == library)
+                               & (Item.status == "available")).count()
+
+
+def pull_list(library):
+    """What staff fetch from the shelves: for each record with holds waiting here, the
+    copies on the open shelf that can fill them (as many as holds wait), oldest hold
+    first. Rows: hold (with patron and record), copy. Two queries whatever the length."""
+    waiting = list(Hold.select(Hold, Patron, Bib).join(Patron).switch(Hold).join(Bib)
+                   .where((Hold.library == library) & (Hold.status == "waiting"))
+                   .order_by(Hold.placed_at))
+    if not waiting:
+        return []
+    shelf: dict[str, list] = {}
+    # by record only: with `library = ?` too, SQLite walks every copy of the library
+    # (its index) rather than the few copies of these records
+    for item in (Item.select().where(Item.bib << sorted({h.bib_id for h in waiting}))
+                 .order_by(Item.location, Item.call_number, Item.barcode)):
+        if item.library == library and item.status == "available":
+            shelf.setdefault(item.bib_id, []).append(item)
+    rows = []
+    for hold in waiting:
+        copies = shelf.get(hold.bib_id) or []
+        if copies:
+            rows.append((hold, copies.pop(0)))
+    return rows
 
 
 @events.command
@@ -37,11 +75,7 @@ def place(ctx, card, bib_id):
         raise Refused("hold_on_own_loan", N_("The patron already has this on loan."))
     body = {"hold_id": new_id(), "patron_id": patron.id, "bib_id": bib.id,
             "library": ctx.library, "at": ctx.clock.iso_now()}
-    with events.writing(ctx):
-        events.record(ctx, "hold.placed", body)
-        available = next((c for c in copies if c.status == "available"), None)
-        if available and waiting_for(bib.id, ctx.library).id == body["hold_id"]:
-            trap(ctx, available)
+    events.record(ctx, "hold.placed", body)  # it waits: a copy on the shelf is pulled
     return Hold.get_by_id(body["hold_id"])
 
 
@@ -61,7 +95,8 @@ def trap(ctx, item):
     events.record(ctx, "hold.trapped", {"hold_id": hold.id, "item_id": item.id,
                                         "pickup_by": pickup_by.isoformat()})
     return {"hold_id": hold.id, "patron": hold.patron.card, "name": hold.patron.name,
-            "pickup_by": pickup_by.isoformat()}
+            "pickup_by": pickup_by.isoformat(), "library": hold.library,
+            "title": hold.bib.title, "barcode": item.barcode}
 
 
 def _end(ctx, hold, kind):

@@ -180,10 +180,21 @@ class Loan(BaseModel):
                    (("library", "returned_at", "due_date"), False))
 
 
+class HandIn(BaseModel):
+    """A copy returned at a library that does not hold its loan (another library's copy;
+    circulation._away_return): which loan it ends is worked out from the copy's loans
+    and hand-ins by their clocks (projector.loan_out, _away_in), the same whichever
+    arrives first, so they are kept as they come."""
+    id = pw.CharField(primary_key=True, max_length=36)  # the return event's
+    item = pw.CharField(max_length=36, index=True)
+    hlc = pw.BigIntegerField()
+
+
 class Hold(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     patron = pw.ForeignKeyField(Patron, backref="holds")
     bib = pw.ForeignKeyField(Bib, backref="holds")
+    bib_id: str
     library = pw.CharField(max_length=32, index=True)
     placed_at = pw.CharField(max_length=32)
     status = pw.CharField(max_length=16, default="waiting")
@@ -202,6 +213,10 @@ class LoanRule(BaseModel):
     max_renewals = pw.IntegerField()
     holds_allowed = pw.BooleanField(default=True)
     fee_per_day = pw.IntegerField(default=0)
+    # NULL in rules saved before these existed: policy.DEFAULT_RULE then
+    renew_window_days = pw.IntegerField(null=True)
+    block_overdue_days = pw.IntegerField(null=True)
+    block_overdue_items = pw.IntegerField(null=True)
 
 
 class ClosedDay(BaseModel):
@@ -343,6 +358,6 @@ class Setting(BaseModel):
 
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
-                FieldEdit, Stamp, Visit, VisitTally, InLibraryUse]
+                FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

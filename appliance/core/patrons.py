@@ -7,7 +7,7 @@ from datetime import date
 
 import peewee as pw
 
-from . import authority, events, passwords, records
+from . import authority, events, passwords, policy, records
 from .errors import N_, Forbidden, Invalid, NotFound
 from .findkeys import card_key, words_of
 from .ids import new_id
@@ -195,7 +195,8 @@ def blocks(ctx, patron):
     if patron.expiry and patron.expiry < ctx.clock.today().isoformat():
         reasons.append(("patron_expired", N_("The card expired on %(date)s."),
                         {"date": patron.expiry}))
-    return reasons
+    return reasons + policy.overdue_blocks(ctx.library, patron, open_loans(patron),
+                                           ctx.clock.today())
 
 
 @events.command

@@ -1,6 +1,6 @@
 """Loan rules (library x patron category x item type) and the library calendar."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from . import authority, events, memo
 from .errors import N_, Invalid
@@ -12,9 +12,18 @@ RULES = Prepared(LoanRule, lambda *ids: LoanRule.select().where(LoanRule.id << l
 LIBRARY = Prepared(Library, lambda code: Library.select().where(Library.code == code), 1)
 CLOSED = Prepared(ClosedDay, lambda library: ClosedDay.select().where(
     ClosedDay.library == library), 1)
-RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day")
+RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day",
+               "renew_window_days", "block_overdue_days", "block_overdue_items")
+# renew_window_days: a loan is renewed only in its last N days before it is due (0: on
+# any day the renewal moves the due date). block_overdue_days: a card with a copy more
+# than N days overdue borrows nothing until it is back; block_overdue_items: nor with N
+# or more copies overdue (0: never, for either).
 DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
-                "fee_per_day": 0}
+                "fee_per_day": 0, "renew_window_days": 0, "block_overdue_days": 30,
+                "block_overdue_items": 0}
+# Settings added after rules were first saved: a rule saved before them has none (NULL)
+# and takes the default.
+LATER_FIELDS = ("renew_window_days", "block_overdue_days", "block_overdue_items")
 
 
 def rule_for(library, category, item_type):
@@ -39,8 +48,37 @@ def _find_rule(library, category, item_type):
     found = {rule.id: rule for rule in RULES.all(*ids)}
     for rule_id in ids:
         if rule_id in found:
-            return found[rule_id]
+            return filled(found[rule_id])
     return LoanRule(library=library, category="*", item_type="*", **DEFAULT_RULE)
+
+
+def filled(rule):
+    """A rule with the settings it was saved without, at their defaults."""
+    for name in LATER_FIELDS:
+        if getattr(rule, name) is None:
+            setattr(rule, name, DEFAULT_RULE[name])
+    return rule
+
+
+def overdue_blocks(library, patron, loans, today):
+    """Why the patron's overdue copies stop new loans here, by the rule of the library
+    and the patron's category: a list of (code, msgid, params). Worked out from the open
+    loans each time, never a stored flag, so it lifts the moment the copies are back."""
+    late = sorted((loan.due_date for loan in loans if loan.due_date < today.isoformat()))
+    if not late:
+        return []
+    rule = rule_for(library, patron.category, "*")
+    reasons = []
+    days = (today - date.fromisoformat(late[0])).days
+    if rule.block_overdue_days and days > rule.block_overdue_days:
+        reasons.append(("overdue_too_long", N_(
+            "A copy is %(days)s days overdue (the limit is %(limit)s): no new loans until "
+            "it is back."), {"days": days, "limit": rule.block_overdue_days}))
+    if rule.block_overdue_items and len(late) >= rule.block_overdue_items:
+        reasons.append(("overdue_too_many", N_(
+            "%(count)s copies are overdue (the limit is %(limit)s): no new loans until they "
+            "are back."), {"count": len(late), "limit": rule.block_overdue_items}))
+    return reasons
 
 
 @events.command
@@ -51,7 +89,8 @@ def save_rule(ctx, library, category, item_type, **values):
                       category=category)
     body = {"library": library, "category": category, "item_type": item_type or "*"}
     for name in RULE_FIELDS:
-        value = values.get(name, DEFAULT_RULE[name])
+        value = values.get(name)
+        value = DEFAULT_RULE[name] if value is None or value == "" else value
         if name == "holds_allowed":
             body[name] = bool(value)
             continue

@@ -13,11 +13,13 @@ import functools
 import json
 import uuid
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any, cast
 
 import peewee as pw
 
 from . import dialect, findkeys, memo, search
+from .clock import LIBRARY_TZ, unpack
 from .lookups import OPEN_LOAN
 from .models import (
     Bib,
@@ -25,6 +27,7 @@ from .models import (
     Conflict,
     Event,
     FieldEdit,
+    HandIn,
     Hold,
     InLibraryUse,
     Item,
@@ -132,7 +135,8 @@ def apply_all(ctx, pairs):
 
 
 def _apply_run(group, run):
-    if group is None or len(run) < 2:
+    # returns where the loan is not held are rare: their runs go one by one
+    if group is None or len(run) < 2 or any(body.get("away") for _, body in run):
         for ev, body in run:
             apply(None, ev, body)
         return
@@ -525,13 +529,20 @@ _LOAN_OUT_VIEW = ("SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id
 # copy's loans, no sort).
 _LOAN_OUT_SEEN = """SELECT i.id, i.barcode, (SELECT p.id FROM patron p WHERE p.id = ?),
     EXISTS (SELECT 1 FROM loan l WHERE l.item_id = i.id
-        AND (l.returned_at IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?))
+        AND (l.returned_at IS NULL OR l.return_hlc >= ? OR l.out_hlc >= ?)),
+    EXISTS (SELECT 1 FROM hand_in h WHERE h.item = i.id AND h.hlc > ?)
     FROM item i WHERE i.id = ?"""
 # A held loan and the next in its copy's line.
 _LOAN_AND_NEXT = ("SELECT " + _HELD.format("l") + ", " + _HELD.format("nl") + " FROM loan l "
                   "LEFT JOIN loan nl ON nl.id = ("
                   + _AFTER.format(item="l.item_id", hlc="l.out_hlc", id="l.id")
                   + ") WHERE l.id = ?")
+# A copy handed in where its loan is not held (HandIn) is a return of the last loan in
+# its line made before it: that loan, and the hand-ins between a loan and the next.
+_LOAN_BEFORE = """SELECT id FROM loan WHERE item_id = ? AND out_hlc < ?
+    ORDER BY out_hlc DESC, id DESC LIMIT 1"""
+_HANDINS = "SELECT hlc FROM hand_in WHERE item = ? AND hlc > ? AND hlc < ? ORDER BY hlc LIMIT 2"
+_NO_LATER = (1 << 63) - 1
 
 # Where a copy travels: last writer wins by its clock, on a tie the greater value
 # (parameters: hlc, hlc, value).
@@ -586,13 +597,15 @@ class Direct:
 
     def view(self, patron_id, item_id, hlc, loan_id):
         """(item id, barcode, patron id or None, the loan before and the loan after
-        (hlc, loan_id) in the copy's line), or None when the copy is unknown."""
-        row = _execute(_LOAN_OUT_SEEN, patron_id, hlc, hlc, item_id).fetchone()
-        if row is None or not row[3]:  # unknown, or no neighbour that matters
-            return None if row is None else (*row[:3], None, None)
+        (hlc, loan_id) in the copy's line, whether a hand-in of the copy is later than
+        `hlc`), or None when the copy is unknown."""
+        row = _execute(_LOAN_OUT_SEEN, patron_id, hlc, hlc, hlc, item_id).fetchone()
+        if row is None or not (row[3] or row[4]):  # unknown, or no neighbour that matters
+            return None if row is None else (*row[:3], None, None, False)
+        handed_in = row[4]
         row = _execute(_LOAN_OUT_VIEW, patron_id, hlc, hlc, loan_id, hlc, hlc, loan_id,
                        item_id).fetchone()
-        return (*row[:3], _held(row[3:3 + _WIDTH]), _held(row[3 + _WIDTH:]))
+        return (*row[:3], _held(row[3:3 + _WIDTH]), _held(row[3 + _WIDTH:]), handed_in)
 
     def open_loan(self, item_id):
         standing = _open_loan(item_id)
@@ -602,6 +615,18 @@ class Direct:
         """The first return of an open loan (an open loan has no return and no loan after
         it); whether it was open."""
         return RETURN_LOAN.execute(at, fee, hlc, loan_id).rowcount > 0
+
+    def loan_before(self, item_id, hlc):
+        """The last loan in the copy's line made before clock `hlc`, or None (asked by
+        hand-ins only, which `_apply_run` applies one by one)."""
+        row = _execute(_LOAN_BEFORE, item_id, hlc).fetchone()
+        return row[0] if row else None
+
+    def handins_between(self, item_id, hlc, after):
+        """The first two hand-ins of the copy after clock `hlc` and before the loan
+        `after` (the next in the line, or None)."""
+        bound = after.out_hlc if after is not None else _NO_LATER
+        return [row[0] for row in _execute(_HANDINS, item_id, hlc, bound)]
 
     def with_next(self, loan_id):
         """(the loan, the next in its copy's line or None), or None for a loan not held."""
@@ -662,6 +687,9 @@ class Batched(Direct):
                 "SELECT id, barcode, transit_to, transit_hlc FROM item WHERE id IN ({})", items):
             self.barcodes[item_id] = barcode
             self.transit[item_id] = (transit_hlc, transit_to)
+        self.handins: dict[str, list] = {}
+        for item_id, hlc in _fetch("SELECT item, hlc FROM hand_in WHERE item IN ({})", items):
+            self.handins.setdefault(item_id, []).append(hlc)
         self.patrons = {row[0] for row in _fetch("SELECT id FROM patron WHERE id IN ({})",
                                                  patrons)}
         # Each copy's line from the loan before the earliest place the run reaches (a new
@@ -695,12 +723,19 @@ class Batched(Direct):
         before = self.loans[line[at - 1][1]] if at else None
         return (item_id, self.barcodes[item_id],
                 patron_id if patron_id in self.patrons else None, before,
-                self._next(item_id, (hlc, loan_id)))
+                self._next(item_id, (hlc, loan_id)),
+                any(h > hlc for h in self.handins.get(item_id, ())))
 
     def open_loan(self, item_id):
         line = self.lines.get(item_id)
         last = self.loans[line[-1][1]] if line else None
         return last.id if last is not None and last.returned_at is None else None
+
+    def handins_between(self, item_id, hlc, after):
+        """As Direct's, from the hand-ins read at the start (a run holds no hand-ins of
+        its own: `_apply_run` applies those one by one)."""
+        bound = after.out_hlc if after is not None else _NO_LATER
+        return sorted(h for h in self.handins.get(item_id, ()) if hlc < h < bound)[:2]
 
     def close(self, at, fee, hlc, loan_id):
         loan = self.loans.get(loan_id)
@@ -830,7 +865,12 @@ def loan_out(ev, body, io=DIRECT):
     if row is None or row[2] is None:
         _conflict(ev, "unknown_reference", loan_id, {"event": body}, io=io)
         return
-    item_id, barcode, patron_id, before, after = row
+    item_id, barcode, patron_id, before, after, handed_in = row
+    # copies handed in elsewhere after this loan was made and before the next: they were
+    # returns of this loan, taken until now for returns of the loan before it
+    handins = io.handins_between(item_id, ev.hlc, after) if handed_in else []
+    if handins and before is not None:
+        _handins_leave(io, before, handins)
     if before is not None and after is not None and _ended_by(before, after.out_hlc):
         _pair(ev, io, item_id, before.id, after.id)  # this loan comes between them
     if before is not None and _ended_by(before, ev.hlc):
@@ -843,21 +883,68 @@ def loan_out(ev, body, io=DIRECT):
         _pair(ev, io, item_id, loan_id, after.id, barcode)
     io.lend((loan_id, item_id, patron_id, body["library"], body["at"], ev.hlc,
              body["due_date"], returned_at))
+    for hlc in handins:  # each as the return it is, had it come after this loan
+        _return(ev, io, {"item_id": item_id, "loan_id": loan_id, "at": hlc_time(hlc),
+                         "fee": 0}, loan_id, hlc)
+    if handins:
+        io.shelve(item_id, handins[0], None)  # the status again (the journey stands)
     if body.get("hold_id"):
         io.hold_fulfilled(body["hold_id"])
 
 
+def _handins_leave(io, loan, handins):
+    """Hand-ins that ended `loan` until a loan made between them arrived: the loan has
+    its own returns only (the hand-ins' one conflict of a second return goes with them)."""
+    if loan.return_hlc in handins:
+        io.update(loan, return_hlc=None, fee=0)
+    conflict_id = str(uuid.uuid5(_NS, f"returned_not_on_loan:{loan.id}"))
+    io.query(Conflict.delete().where(Conflict.id == conflict_id))
+
+
+def hlc_time(hlc):
+    """The library's local time of a clock, to the second: when a copy was handed in at
+    another library, as every node can tell it from the return's clock alone (the
+    loan's return may be reckoned before its return event is held)."""
+    seconds = unpack(hlc)[0] // 1000
+    return datetime.fromtimestamp(seconds, timezone.utc).astimezone(LIBRARY_TZ).isoformat(
+        timespec="seconds")
+
+
 def loan_in(ev, body, io=DIRECT):
+    if body.get("away") and not body.get("loan_id"):
+        _away_in(ev, body, io)
+        return
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
         loan_id = io.open_loan(body["item_id"])
-    fee = body.get("fee", 0)
-    if not (loan_id and io.close(body["at"], fee, ev.hlc, loan_id)):
-        _late_return(ev, body, loan_id, io)
+    _return(ev, io, body, loan_id, ev.hlc)
     io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
 
 
-def _late_return(ev, body, loan_id, io):
+def _away_in(ev, body, io):
+    """Another library's copy handed in where its loan is not held. It is kept (HandIn)
+    and is a return of the last loan in the copy's line made before it, at the time of
+    its clock and with no fee, ended as any return of that loan ends it (a second return
+    included). A loan that arrives later, made between that loan and the hand-in, takes
+    it as its own return (loan_out). So the rows are the same whichever comes first.
+    Where no loan of the copy is held (the branch that took it back) nothing else
+    happens."""
+    item_id = body["item_id"]
+    HandIn.insert(id=ev.id, item=item_id, hlc=ev.hlc).on_conflict_ignore().execute()
+    loan_id = io.loan_before(item_id, ev.hlc)
+    if loan_id is not None:
+        _return(ev, io, {"item_id": item_id, "loan_id": loan_id, "at": hlc_time(ev.hlc),
+                         "fee": 0}, loan_id, ev.hlc)
+    io.shelve(item_id, ev.hlc, body.get("transit_to"))
+
+
+def _return(ev, io, body, loan_id, hlc):
+    """A return of `loan_id` at clock `hlc` (body: item_id, at, fee)."""
+    if not (loan_id and io.close(body["at"], body.get("fee", 0), hlc, loan_id)):
+        _late_return(ev, body, loan_id, io, hlc)
+
+
+def _late_return(ev, body, loan_id, io, hlc):
     """A return of a loan that is not open: returned already, or ended by the next loan
     of its copy. The earliest return by clock stands (at the same instant, the lower
     fee), whichever came first; it ends the loan unless the next loan was made before
@@ -874,10 +961,10 @@ def _late_return(ev, body, loan_id, io):
         # of three returns met first depends on arrival); the loan shows the rest
         _conflict(ev, "returned_not_on_loan", body["item_id"], {
             "loan_id": loan_id, "returned_twice": True}, io=io, key=loan_id)
-        if (ev.hlc, fee, at) >= (loan.return_hlc, loan.fee, loan.returned_at or ""):
+        if (hlc, fee, at) >= (loan.return_hlc, loan.fee, loan.returned_at or ""):
             return
-    columns = {"return_hlc": ev.hlc, "fee": fee}
-    if after is None or ev.hlc < after.out_hlc:
+    columns = {"return_hlc": hlc, "fee": fee}
+    if after is None or hlc < after.out_hlc:
         columns["returned_at"] = at
         if after is not None and _ended_by(loan, after.out_hlc):
             _pair(ev, io, body["item_id"], loan_id, after.id)  # back before it was lent again
@@ -967,7 +1054,9 @@ def rule_saved(ev, body):
     if not body.get("deleted"):
         LoanRule.insert(id=rule_id, **{k: body[k] for k in (
             "library", "category", "item_type", "loan_days", "max_loans", "max_renewals",
-            "holds_allowed", "fee_per_day")}).execute()
+            "holds_allowed", "fee_per_day")}, **{k: body[k] for k in (  # newer settings:
+                "renew_window_days", "block_overdue_days", "block_overdue_items")  # NULL before
+                if k in body}).execute()
 
 
 def calendar_saved(ev, body):

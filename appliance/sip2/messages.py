@@ -383,24 +383,38 @@ def _vn_date(iso_day):
     return date.fromisoformat(iso_day).strftime("%d/%m/%Y")
 
 
+# Alert types (CV, a 3M extension Koha and Evergreen send too): what the sorter or the
+# screen should do with a copy that does not go back on the shelf.
+ALERT_HOLD_HERE, ALERT_TRANSIT = "01", "04"
+
+
 @handles("09")
 def checkin(session, msg):
     barcode = msg.get("AB")
     result = circulation.checkin(session.ctx, barcode, actor=f"sip2:{session.username}")
-    item = catalogue.get_item(session.ctx, barcode)
+    home = result.get("transit") or session.ctx.library  # another library's copy: its own
+    item = catalogue.get_item(session.ctx, barcode, library=home)
     fields = [("AO", _inst(session, msg)), ("AB", barcode), ("AQ", item.location or item.library),
               ("AJ", result.get("title", ""))]
     alert = False
     if result.get("hold"):
         alert = True
-        fields += [("AA", result["hold"]["patron"]), ("CL", "HOLD"),
+        fields += [("AA", result["hold"]["patron"]), ("CL", "HOLD"), ("CV", ALERT_HOLD_HERE),
+                   ("CY", result["hold"]["patron"]),
                    ("AF", _text(session, msg, N_("On hold for another reader: put it on the "
                                                  "hold shelf.")))]
     elif result.get("transit"):
+        # CL the sort bin, CT the destination (3M), CV 04: send it to another library
         alert = True
-        fields += [("CL", result["transit"]),
-                   ("AF", _text(session, msg, N_("Send this back to %(library)s."),
-                                library=result["transit"]))]
+        fields += [("CL", result["transit"]), ("CT", result["transit"]),
+                   ("CV", ALERT_TRANSIT),
+                   ("AF", _text(session, msg, N_("Returned. This belongs to library "
+                                                 "%(library)s: leave it at the desk, and the "
+                                                 "library will send it home."),
+                                library=_library_name(result["transit"])))]
+        if not result.get("was_on_loan"):  # taken back here already: no second return
+            return Message("10", {"ok": "0", "resensitize": "N", "magnetic_media": "N",
+                                  "alert": "Y", "transaction_date": sip_date()}, fields)
     elif not result.get("was_on_loan"):
         # Nothing was returned: say so (ok 0), so the machine does not thank the reader
         # for a book that was never lent and sends them to the desk instead.
@@ -411,6 +425,13 @@ def checkin(session, msg):
         fields.append(("AF", _text(session, msg, N_("Thank you, the item is returned."))))
     return Message("10", {"ok": "1", "resensitize": yn(not alert), "magnetic_media": "N",
                           "alert": yn(alert), "transaction_date": sip_date()}, fields)
+
+
+def _library_name(code):
+    from appliance.core.models import Library
+
+    lib = Library.get_or_none(Library.code == code)
+    return lib.name if lib is not None and lib.name else code
 
 
 @handles("29")

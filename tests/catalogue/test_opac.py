@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from appliance.core import circulation
 from appliance.core.models import Bib
 from tests.conftest import csrf_token as _csrf
+from tests.factories import loans_fall_due_today
 
 
 def _login(client, card="P0001", pin="1234"):
@@ -60,6 +61,10 @@ def test_patron_login_loans_renew_holds_history(client, ctx):
     html = client.get("/opac/account").get_data(as_text=True)
     assert "Số đỏ" in html
     token = _csrf(client, "/opac/account")
+    r = client.post("/opac/account/renew", data={"csrf_token": token, "barcode": "1002"},
+                    follow_redirects=True)  # the same day: it would not move the due date
+    assert "không lùi được hạn trả" in r.get_data(as_text=True)
+    loans_fall_due_today(ctx)
     client.post("/opac/account/renew", data={"csrf_token": token, "barcode": "1002"})
     assert "1002" in client.get("/opac/account").get_data(as_text=True)
     # somebody else's loan cannot be renewed from this account

@@ -3,6 +3,7 @@
 import pytest
 
 from appliance.core import circulation
+from tests.factories import loans_fall_due_today
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,8 @@ def test_search_record_and_renew_in_chromium(ctx, server, browser):
     page.wait_for_selector("h1")
     assert page.inner_text("h1") == "Truyện Kiều"
     assert page.locator('script[type="application/ld+json"]').count() == 1
-    # log in with card and PIN, renew from the account page
+    # log in with card and PIN, renew from the account page (days later: it moves the date)
+    loans_fall_due_today(ctx)
     page.goto(f"{server.url}/opac/login")
     page.fill("#card", "P0001")
     page.fill("#pin", "1234")

@@ -7,10 +7,11 @@ id. The database here is made as schema 7 had it: conflicts under their old name
 resolved by events that name them so."""
 
 import uuid
+from datetime import timedelta
 
 from appliance.core import circulation, datadir, db, events, patrons, verify
 from appliance.core.context import Context
-from appliance.core.models import Conflict, Event
+from appliance.core.models import Conflict, Event, Item, Loan
 from appliance.core.projector import _NS
 from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
@@ -26,6 +27,16 @@ def _old_name(conflict):
     return str(uuid.uuid5(_NS, f"{conflict.event}:{conflict.kind}:{field}"))
 
 
+def _renew(ctx, barcode):
+    """A renewal that moves the due date (one that would not is refused): the loan is
+    made due yesterday first."""
+    yesterday = (ctx.clock.today() - timedelta(days=1)).isoformat()
+    loan = Loan.get((Loan.item == Item.get(Item.barcode == barcode).id)
+                    & Loan.returned_at.is_null())
+    Loan.update(due_date=yesterday).where(Loan.id == loan.id).execute()
+    circulation.renew(ctx, barcode)
+
+
 def _conflicts_of_every_kind(branch, hub_dir):
     """At the hub: a copy lent at both, a loan returned at both, renewals past the limit
     across the two, a card's phone edited at both."""
@@ -36,15 +47,15 @@ def _conflicts_of_every_kind(branch, hub_dir):
     hub = Context.open(hub_dir)
     events.ingest(hub, sent)
     circulation.checkin(hub, "1002")
-    circulation.renew(hub, "1003")
+    _renew(hub, "1003")
     circulation.checkout(hub, "P0002", "1001")
     patrons.save(hub, {"id": patrons.find(hub, "P0001").id, "phone": "0905111222"})
     hub.close()
     branch = Context.open(branch.data_dir)
     circulation.checkout(branch, "P0001", "1001")  # later than the hub's: it stands
     circulation.checkin(branch, "1002")
-    circulation.renew(branch, "1003")
-    circulation.renew(branch, "1003")
+    _renew(branch, "1003")
+    _renew(branch, "1003")
     patrons.save(branch, {"id": patrons.find(branch, "P0001").id, "phone": "0905333444"})
     sent = _own_events(branch)
     branch.close()

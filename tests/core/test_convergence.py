@@ -88,6 +88,7 @@ def sqlite_memory():
 # One step of a history: (what, device, a, b), `a` and `b` read by each action.
 STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
+                    + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
                        "resolve", "tick"]),
@@ -188,6 +189,17 @@ def _return_elsewhere(town, ctx, a, b):
                       library=loan.item.library)
 
 
+def _away_return(town, ctx, a, b):
+    """Another library's copy handed in at a branch that does not hold its loan (as a
+    branch pulls no other library's loans): the return names the copy only, and may
+    reach a node before the loan it ends (circulation._away_return)."""
+    library = LIBRARIES[(LIBRARIES.index(ctx.library) + 1 + a % 2) % 3]
+    item = Item.get((Item.library == library) & (Item.barcode == f"{library[-3:]}C{b % COPIES}"))
+    events.record(ctx, "loan.in", {"loan_id": None, "item_id": item.id, "away": True,
+                                   "at": ctx.clock.iso_now(), "fee": 0,
+                                   "transit_to": library, "actor": None}, library=library)
+
+
 def _renew(town, ctx, a, b):
     circulation.renew(ctx, _copy(ctx, a))
 
@@ -246,6 +258,7 @@ def _tick(town, ctx, a, b):
 
 
 ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _return_elsewhere,
+           "away_return": _away_return,
            "renew": _renew, "hold": _hold, "cancel_hold": _cancel_hold, "expire": _expire,
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick}
@@ -449,6 +462,34 @@ def test_two_desks_trapping_one_hold_agree_in_every_order():
         assert Hold.get().pickup_by == max(days)
     finally:
         town.close()
+
+
+def test_a_hand_in_goes_to_the_loan_made_before_it_whichever_came_first():
+    """A copy lent and returned at home, lent again, then handed in at another library:
+    a node that holds the hand-in before the second loan first takes it for a second
+    return of the first loan; when the second loan arrives, it takes the hand-in as its
+    own return, and the first loan keeps its own (no conflict), in every order. A second
+    hand-in of that loan is the one conflict."""
+    steps = [("checkout", 0, 0, 0), ("tick", 0, 1, 1), ("checkin", 0, 0, 0),
+             ("tick", 0, 1, 1), ("checkout", 0, 0, 0), ("tick", 0, 1, 1),
+             ("away_return", 3, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=7, orders=8)
+    twice = [*steps, ("tick", 0, 1, 1), ("away_return", 2, 1, 0)]
+    check_town((0, 0, 0, 0), twice, seed=8, orders=8)
+    for history, conflicts in ((steps, []), (twice, ["returned_not_on_loan"])):
+        town = Town((0, 0, 0, 0))
+        try:
+            for step in history:
+                town.step(*step)
+            town.sync_all()
+            town.devices[3].enter()
+            copy = Item.get(Item.barcode == "A01C0")
+            first, second = Loan.select().where(Loan.item == copy.id).order_by(Loan.out_hlc)
+            assert first.return_hlc < second.out_hlc and first.returned_at < second.out_at
+            assert second.return_hlc is not None and second.fee == 0
+            assert [c.kind for c in Conflict.select()] == conflicts
+        finally:
+            town.close()
 
 
 @pytest.mark.postgres

@@ -14,6 +14,13 @@ from appliance.core.errors import Invalid, NotFound, Refused
 from appliance.core.models import Event, Hold, Item, Loan
 
 
+def due_today(ctx, barcode):
+    """The copy's loan falls due today, as if days had passed: a renewal moves it then."""
+    item = Item.get(Item.barcode == barcode)
+    Loan.update(due_date=ctx.clock.today().isoformat()).where(
+        (Loan.item == item.id) & Loan.returned_at.is_null()).execute()
+
+
 def refused(code, fn, *args, **kw):
     before = Event.select().count()
     with pytest.raises((Refused, Invalid, NotFound)) as info:
@@ -74,6 +81,7 @@ def test_blocked_card_cannot_borrow_or_renew(ctx):
     refused("patron_blocked", circulation.checkout, ctx, "P0001", "1002")
     refused("patron_blocked", circulation.renew, ctx, "1001")
     patrons.unblock(ctx, "P0001")
+    due_today(ctx, "1001")
     assert circulation.renew(ctx, "1001")["renewals_left"] == 1
 
 
@@ -85,8 +93,11 @@ def test_expired_card(ctx):
 
 def test_renewal_limit(ctx):
     circulation.checkout(ctx, "P0001", "1001")
+    due_today(ctx, "1001")
     assert circulation.renew(ctx, "1001")["renewals_left"] == 1
+    due_today(ctx, "1001")
     assert circulation.renew(ctx, "1001")["renewals_left"] == 0
+    due_today(ctx, "1001")
     refused("renewal_limit", circulation.renew, ctx, "1001")
 
 
@@ -133,7 +144,8 @@ def test_holds_queue_in_order_and_pickup_expiry(ctx):
 
 
 def test_cancelling_a_ready_hold_frees_the_copy(ctx):
-    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)  # copy on the shelf: trapped at once
+    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)  # copy on the shelf: pulled, scanned
+    circulation.checkin(ctx, "1002", at_desk=True)
     assert Hold.get_by_id(hold.id).status == "ready"
     holds.cancel(ctx, hold.id)
     assert Item.get(Item.barcode == "1002").status == "available"
@@ -223,8 +235,9 @@ def test_housekeeping_moves_expired_pickups_on(ctx):
 
     from appliance.maintenance import Maintenance
     bib = ctx.bibs[1]
-    first = holds.place(ctx, "P0002", bib.id)  # on the shelf: trapped at once
+    first = holds.place(ctx, "P0002", bib.id)  # on the shelf: pulled and scanned
     second = holds.place(ctx, "S0001", bib.id)
+    circulation.checkin(ctx, "1002", at_desk=True)
     Hold.update(pickup_by=(ctx.clock.today() - timedelta(days=1)).isoformat()).where(
         Hold.id == first.id).execute()
     worker = Maintenance(ctx, interval=0.05)

@@ -8,7 +8,7 @@ import time
 from appliance.core import circulation, datadir, db, events, verify
 from appliance.core.context import Context
 from appliance.core.models import Conflict, Event, Item, Loan
-from tests.factories import LIB, seed
+from tests.factories import LIB, loans_fall_due_today, seed
 from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
@@ -67,6 +67,7 @@ def test_two_desks_of_one_library_lending_one_copy_agree_in_every_order(tmp_path
     first_desk = Context.open(ctx.data_dir)
     seen = {first_desk.origin: events.head(first_desk.origin)[0]}
     first = circulation.checkout(first_desk, "P0001", "1001")
+    loans_fall_due_today(first_desk, "1001")  # so the renewal moves the date
     circulation.renew(first_desk, "1001")
     first_desk.close()
     time.sleep(0.01)  # the second desk lends later, by any clock

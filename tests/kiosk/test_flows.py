@@ -6,6 +6,7 @@ import time
 
 from appliance.core import circulation, holds, patrons
 from appliance.core.models import Loan
+from tests.factories import loans_fall_due_today
 
 from .conftest import csrf, login
 
@@ -59,8 +60,18 @@ def test_refusals_say_why(kiosk, ctx, daemon):
     assert daemon.afi() == []
 
 
+def test_a_copy_a_hold_waits_for_is_anyones_until_the_desk_scans_it(kiosk, ctx):
+    from appliance.core.models import Hold
+    hold = holds.place(ctx, "P0002", ctx.bibs[3].id)  # 1004 stands on the open shelf
+    post(kiosk, "/kiosk/identify", card="P0001")
+    page = text(post(kiosk, "/kiosk/checkout", barcode="1004"))
+    assert 'data-outcome="ok"' in page and loans(ctx, "P0001") == ["1004"]
+    assert Hold.get_by_id(hold.id).status == "waiting", "it waits for the copy's return"
+
+
 def test_limit_and_hold_for_someone_else(kiosk, ctx):
-    holds.place(ctx, "P0002", ctx.bibs[3].id)  # copy 1004 goes on the shelf for P0002
+    holds.place(ctx, "P0002", ctx.bibs[3].id)
+    circulation.checkin(ctx, "1004", at_desk=True)  # pulled: on the hold shelf for P0002
     post(kiosk, "/kiosk/identify", card="P0001")
     page = text(post(kiosk, "/kiosk/checkout", barcode="1004"))
     assert 'data-outcome="refused"' in page
@@ -109,6 +120,7 @@ def test_renew_only_own_loans_and_receipt(kiosk, ctx, daemon):
     post(kiosk, "/kiosk/checkout", barcode="1001")
     page = text(post(kiosk, "/kiosk/renew", barcode="1003"))
     assert 'data-outcome="refused"' in page
+    loans_fall_due_today(ctx)
     page = text(post(kiosk, "/kiosk/renew", barcode="1001"))
     assert 'data-outcome="ok"' in page
     assert Loan.get(Loan.returned_at.is_null() & (Loan.patron == patrons.find(ctx, "P0001"))
@@ -179,3 +191,17 @@ def test_staff_and_anonymous_cannot_use_the_kiosk(client):
     assert client.get("/kiosk/").status_code == 302
     login(client, "thuthu")
     assert client.get("/kiosk/").status_code == 403
+
+
+def test_renew_is_not_offered_once_no_renewal_is_left(kiosk, ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    post(kiosk, "/kiosk/identify", card="P0001")
+    page = text(kiosk.get("/kiosk/"))
+    assert 'name="barcode" value="1001"' in page
+    page = text(post(kiosk, "/kiosk/renew", barcode="1001"))  # the same day: refused
+    assert 'data-outcome="refused"' in page and "không lùi được hạn trả" in page
+    for _ in range(2):
+        loans_fall_due_today(ctx, "1001")
+        assert 'data-outcome="ok"' in text(post(kiosk, "/kiosk/renew", barcode="1001"))
+    page = text(kiosk.get("/kiosk/"))
+    assert 'name="barcode" value="1001"' not in page and "Hết lượt gia hạn" in page

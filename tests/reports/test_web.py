@@ -10,11 +10,13 @@ import pypdf
 from appliance.core import circulation
 from appliance.core.models import Event, Patron
 from tests.conftest import staff_login
+from tests.factories import loans_fall_due_today
 
 
 def _busy(ctx):
     circulation.checkout(ctx, "P0001", "1001")
     circulation.checkout(ctx, "C0001", "1002")
+    loans_fall_due_today(ctx, "1001")  # so the renewal moves the date
     circulation.renew(ctx, "1001")
     circulation.checkin(ctx, "1002")
 

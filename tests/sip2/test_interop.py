@@ -15,6 +15,7 @@ import pytest
 from appliance.core import catalogue, circulation, patrons, policy
 from appliance.core.models import Loan
 from appliance.sip2 import retry, server
+from tests.factories import loans_fall_due_today
 
 from .client import CR, CRLF, LF, add_checksum, now18
 from .conftest import KIOSK_PASSWORD, KIOSK_USER, LIB
@@ -174,9 +175,11 @@ def test_a_retry_after_a_renewal_at_the_desk_is_answered_afresh(connect, lib):
     """A renewal's event names only its loan: that is enough to see the change."""
     c = connect()
     assert c.checkout(LIB, "P0003", "I0008").fixed[0] == "1"
+    loans_fall_due_today(lib)
     frame = c.frame(f"29NN{RUN_DATE}{' ' * 18}AO{LIB}|AAP0003|AD|ABI0008|AC|")
     c.send_raw(frame)
     assert c.reply().fixed[:2] == "1Y"
+    loans_fall_due_today(lib)
     circulation.renew(lib, "I0008")  # the second and last renewal, at the desk
     c.send_raw(frame)
     again = c.reply()

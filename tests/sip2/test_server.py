@@ -7,6 +7,7 @@ import unicodedata
 from appliance.core import catalogue, patrons
 from appliance.core.models import Event, Loan
 from appliance.sip2.server import serve_in_thread
+from tests.factories import loans_fall_due_today
 
 from .client import SipClient, add_checksum, checksum_ok
 from .conftest import KIOSK_PASSWORD, KIOSK_USER, LIB
@@ -94,11 +95,12 @@ def test_refusals_have_plain_reasons(connect, lib):
     assert loans_of("P0001") == []
 
 
-def test_english_when_the_terminal_asks(connect):
+def test_english_when_the_terminal_asks(connect, lib):
     c = connect()
     r = c.patron_status(LIB, "NOPE", lang="001")
     assert r.f("AF") == "No patron has card NOPE."
     c.checkout(LIB, "P0003", "I0001")
+    loans_fall_due_today(lib)
     assert c.renew(LIB, "P0003", "I0001").f("AF").startswith("Hạn trả: ")
     assert c.end_session(LIB, "P0003").f("AF") == "Cảm ơn bạn. Hẹn gặp lại!"
 
@@ -119,9 +121,11 @@ def test_renew_and_renew_all(connect, lib):
     c = connect()
     c.checkout(LIB, "P0003", "I0007")
     c.checkout(LIB, "P0003", "I0008")
+    loans_fall_due_today(lib)
     r = c.renew(LIB, "P0003", "I0007")
     assert r.code == "30" and r.fixed[:2] == "1Y" and len(r.f("AH")) == 18
     assert c.renew(LIB, "P0001", "I0007").fixed[0] == "0"  # not this patron's loan
+    loans_fall_due_today(lib)
     all_ = c.renew_all(LIB, "P0003")
     assert all_.code == "66" and all_.fixed[0] == "1"
     assert sorted(all_.fields.get("BM", []) + all_.fields.get("BN", [])) == ["I0007", "I0008"]

@@ -25,6 +25,7 @@ from appliance.web import create_app
 from sync import agent
 from sync.models import SyncRefusal
 from tests.conftest import free_port
+from tests.factories import loans_fall_due_today
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
@@ -90,6 +91,7 @@ def test_a_clock_three_days_ahead_is_set_right_by_the_hub(town):
         ctx.clock = HLC(ctx.clock.last, wall=lambda: real_ms() + ahead)  # the chip runs ahead
         stamped_at = real_ms()
         loans = [circulation.checkout(ctx, cards[0], c) for c in codes[:2]]
+        loans_fall_due_today(ctx, codes[0])  # so the renewal moves the date
         circulation.renew(ctx, codes[0])
         circulation.checkin(ctx, codes[1])
         card = patrons.find(ctx, cards[1])

@@ -12,6 +12,7 @@ from appliance.core.models import Conflict, LoanRule
 from appliance.core.verify import verify
 from sync import agent, enrol, keys, protocol, usb
 from sync.models import SyncRefusal
+from tests.factories import loans_fall_due_today
 from tests.sync.syncsupport import (
     HubProcess,
     chain,
@@ -51,6 +52,7 @@ def test_push_pull_idempotent_and_verified(town):
         for code in codes[:3]:
             circulation.checkout(ctx, cards[0], code)
         circulation.checkin(ctx, codes[0])
+        loans_fall_due_today(ctx, codes[1])
         circulation.renew(ctx, codes[1])
         head = events.head(ctx.origin)[0]
         first = agent.run_once(ctx)
@@ -136,13 +138,15 @@ def test_conflicts_kept_at_hub_and_branch(town):
         agent.run_once(ctx)
         # offline at the branch:
         circulation.checkout(ctx, cards[0], codes[0])
-        circulation.renew(ctx, codes[2])
-        circulation.renew(ctx, codes[2])
+        for _ in range(2):
+            loans_fall_due_today(ctx, codes[2])  # days apart: each moves the due date
+            circulation.renew(ctx, codes[2])
         p1 = patrons.find(ctx, cards[1])
         patrons.save(ctx, {"id": p1.id, "phone": "0901000001"})
     hub = hub_ctx_for(town.hub_dir, LIB)
     try:  # meanwhile at the town library, on the same copies and patron
         circulation.checkout(hub, cards[1], codes[0])
+        loans_fall_due_today(hub, codes[2])
         circulation.renew(hub, codes[2])
         patrons.save(hub, {"id": p1.id, "phone": "0902000002"})
     finally:

@@ -7,6 +7,7 @@ import requests
 from appliance.core.models import Event
 from tests.catalogue.backends import BACKENDS, library
 from tests.conftest import login_token
+from tests.factories import loans_fall_due_today
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,12 +29,15 @@ def test_health(server):
     assert set(body) >= {"version", "role", "clock_ok", "pending_events", "last_sync"}
 
 
-def test_checkout_return_renew_cycle(server):
+def test_checkout_return_renew_cycle(server, ctx):
     auth = login_token(server.url)
     r = api(server, "POST", "/checkouts", auth, json={"patron": "P0001", "item": "1001"})
     assert r.status_code == 201, r.text
     loan = r.json()
     assert loan["due_date"] and loan["loan_id"]
+    r = api(server, "POST", "/renewals", auth, json={"item": "1001"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "renew_too_early"
+    loans_fall_due_today(ctx)
     r = api(server, "POST", "/renewals", auth, json={"item": "1001"})
     assert r.status_code == 200 and r.json()["renewals_left"] == 1
     r = api(server, "GET", "/patrons/P0001", auth)

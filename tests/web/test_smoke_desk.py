@@ -116,9 +116,10 @@ def test_staff_sessions_end_after_a_working_day_but_the_kiosk_stays(client, ctx)
 def test_moving_expired_pickups_on_from_the_hold_shelf(client, ctx):
     from datetime import timedelta
 
-    from appliance.core import holds
+    from appliance.core import circulation, holds
     from appliance.core.models import Hold
-    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)  # on the shelf: ready at once
+    hold = holds.place(ctx, "P0002", ctx.bibs[1].id)
+    circulation.checkin(ctx, "1002", at_desk=True)  # pulled from the shelf: ready
     Hold.update(pickup_by=(ctx.clock.today() - timedelta(days=1)).isoformat()).where(
         Hold.id == hold.id).execute()
     token = login(client)

@@ -23,10 +23,10 @@ from . import attempt, bp, form
 @bp.route("/rules")
 @requires(*STAFF)
 def rules():
-    rows = list(LoanRule.select().where(LoanRule.library == g.ctx.library)
-                .order_by(LoanRule.category, LoanRule.item_type))
+    rows = [policy.filled(rule) for rule in LoanRule.select().where(
+        LoanRule.library == g.ctx.library).order_by(LoanRule.category, LoanRule.item_type)]
     return render_template("desk/rules.html", rules=rows, categories=policy.CATEGORIES,
-                           item_types=ITEM_TYPES)
+                           item_types=ITEM_TYPES, defaults=policy.DEFAULT_RULE)
 
 
 @bp.route("/rules", methods=["POST"])

@@ -3,7 +3,7 @@
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...core import circulation, stats
+from ...core import circulation, holds, stats
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -32,8 +32,26 @@ def checkin():
     result = None
     if request.method == "POST":
         barcode = form("barcode")
-        result = attempt(lambda: circulation.checkin(g.ctx, barcode, actor=session.get("user")))
-    return render_template("desk/checkin.html", result=result)
+        # the desk's scan traps a copy pulled from the shelf for a hold (the pull list)
+        result = attempt(lambda: circulation.checkin(g.ctx, barcode, actor=session.get("user"),
+                                                     at_desk=True))
+    return render_template("desk/checkin.html", result=result,
+                           today=g.ctx.clock.today().isoformat())
+
+
+@bp.app_template_global()
+def renewals_left(loan, category, item_type=None):
+    """How many renewals a loan has left (the desk, the OPAC and the kiosk offer "Renew"
+    only while there is one)."""
+    return circulation.renewals_left(loan, category, item_type or loan.item.item_type)
+
+
+@bp.route("/holds/pull")
+@requires(*STAFF)
+def pull_list():
+    """Copies on the open shelf that waiting holds can take: staff fetch them and scan
+    each at Returns, which puts it on the hold shelf and gives the slip."""
+    return render_template("desk/pull.html", rows=holds.pull_list(g.ctx.library))
 
 
 @bp.route("/renew", methods=["POST"])

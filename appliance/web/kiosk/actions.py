@@ -12,7 +12,7 @@ from ... import devices_client
 from ...core import catalogue, circulation
 from ...core.errors import DomainError
 from .. import i18n
-from ..helpers import vndate
+from ..helpers import library_name, vndate
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ def checkin_many(items, actor):
 def _return_message(r):
     if r.get("hold"):
         return _("Someone is waiting for this: please put it on the hold shelf.")
-    if r.get("transit"):
-        return _("This belongs to %(library)s: please give it to the librarian.",
-                 library=r["transit"])
+    if r.get("transit"):  # another library's copy: it goes home from the desk
+        return _("Returned. This belongs to %(library)s: please leave it at the desk, and "
+                 "the library will send it home.", library=library_name(r["transit"]))
     if not r.get("was_on_loan"):
         return _("This was not on loan; it can go back on the shelf.")
     return _("Returned. Thank you!")

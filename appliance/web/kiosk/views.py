@@ -5,7 +5,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ... import devices_client
-from ...core import catalogue, patrons, townwide
+from ...core import catalogue, circulation, patrons, townwide
 from ...core.errors import DomainError
 from ...core.models import Loan
 from .. import i18n, reports
@@ -49,7 +49,9 @@ def _session_page():
         state.clear()
         return redirect(url_for("kiosk.start"))
     loans = [{"barcode": ln.item.barcode, "title": ln.item.bib.title, "due": ln.due_date,
-              "overdue": ln.due_date < g.ctx.clock.today().isoformat()}
+              "overdue": ln.due_date < g.ctx.clock.today().isoformat(),
+              "renewable": circulation.renewals_left(ln, patron.category,
+                                                     ln.item.item_type) > 0}
              for ln in patrons.open_loans(patron)]
     reasons = [i18n.translate(DomainError(c, m, **p)) for c, m, p in patrons.blocks(g.ctx, patron)]
     return _page("kiosk/session.html", "session", patron=patron, loans=loans, blocks=reasons)

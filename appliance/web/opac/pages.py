@@ -18,6 +18,17 @@ from ..helpers import library_name
 from . import bp
 
 ATOM = "http://www.w3.org/2005/Atom"
+
+
+def known(copies):
+    """The copies whose status this device knows: a branch holds every library's copies
+    (to take them back when returned there) but not their loans, so it shows its own;
+    the hub shows the town's."""
+    if g.ctx.role == "hub":
+        return copies
+    return [c for c in copies if c["library"] == g.ctx.library]
+
+
 @bp.route("/")
 @public
 def home():
@@ -27,7 +38,8 @@ def home():
         result = search.search(q, library=g.ctx.library, with_facets=True, **opts)
     except DomainError as e:  # a bad page number, a query past the limits, a time-out
         return _refused(q, e)
-    copies = search.copies_of([r["bib_id"] for r in result["results"]])
+    copies = {bib_id: known(found) for bib_id, found in
+              search.copies_of([r["bib_id"] for r in result["results"]]).items()}
     pages = min(-(-result["total"] // result["per_page"]), search.last_page(result["per_page"]))
     opts.setdefault("page", 1)
     return render_template("opac/search.html", q=q, result=result, copies=copies, opts=opts,
@@ -75,7 +87,7 @@ def record(bib_id):
         return redirect(url_for("opac.record", bib_id=moved.into), 301)
     except DomainError:
         abort(404)
-    copies = search.copies(bib.id)
+    copies = known(search.copies(bib.id))
     return render_template("opac/record.html", bib=bib, copies=copies, due=due_dates(bib),
                            holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies))
 
