@@ -151,14 +151,28 @@ def _conflict(ev, kind, entity, details, other_event=None, io=None, key=None):
     loans of a copy, a loan), so every node holds it under one id; otherwise the event
     that alone makes it."""
     name = f"{kind}:{key}" if key is not None else f"{ev.id}:{kind}:"  # ids as before
+    conflict_id = str(uuid.uuid5(_NS, name))
     query = Conflict.insert(
-        id=str(uuid.uuid5(_NS, name)), kind=kind, library=ev.library,
+        id=conflict_id, kind=kind, library=ev.library,
         entity=entity, event=ev.id, other_event=other_event, details=details,
-        created_at=ev.wall).on_conflict_ignore()
+        created_at=ev.wall, **_resolved_as(conflict_id)).on_conflict_ignore()
     if io is None:
         query.execute()
     else:
         io.query(query)
+
+
+def _resolved_as(conflict_id):
+    """Staff's choice already made on a conflict (the latest `conflict.resolved` by clock,
+    kept in Stamp): a conflict made after the choice arrived, or made again after the
+    edits that made it stopped holding for a while, is resolved as chosen, so the order
+    its events and the choice came in never decides whether it shows as open."""
+    held = Stamp.get_or_none(Stamp.key == "conflict:" + conflict_id)
+    if held is None:
+        return {}
+    body = json.loads(held.body)
+    return {"status": "resolved", "resolution": body.get("resolution"),
+            "resolved_by": body.get("actor"), "resolved_at": body.get("at")}
 
 
 # Records: last writer wins per field.
@@ -271,7 +285,7 @@ def edit_conflicts(model_name, entity, field, owner):
             continue
         Conflict.insert(id=key, kind="edit_conflict", library=owner or edit.library,
                         entity=entity, event=edit.event, details=details,
-                        created_at=edit.at).execute()
+                        created_at=edit.at, **_resolved_as(key)).execute()
 
 
 def _created(ev, body):
