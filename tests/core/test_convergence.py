@@ -508,3 +508,33 @@ def test_orders_agree_on_postgresql():
             check_town(skews, steps, seed, orders=2, node_factory=postgresql)
 
         run()
+
+
+def test_a_conflict_resolved_before_it_is_made_again_stays_resolved():
+    """The history 300 examples found: a copy's condition edit conflict is resolved,
+    stops holding for a while as later edits arrive, and holds again; made again, it
+    must keep staff's choice, as it does when the choice arrives last."""
+    steps = [('checkout', 1, 9, 6), ('expire', 3, 10, 6), ('return_elsewhere', 1, 4, 10),
+             ('edit_bib', 2, 10, 9), ('renew', 0, 4, 5), ('renew', 3, 9, 3),
+             ('mark', 1, 6, 10), ('mark', 3, 6, 8), ('edit_bib', 3, 3, 1),
+             ('checkout', 1, 1, 11), ('away_return', 3, 1, 2), ('cancel_hold', 0, 6, 8),
+             ('away_return', 3, 4, 1), ('edit_bib', 1, 6, 2), ('sync', 2, 6, 7),
+             ('mark', 0, 10, 3), ('edit_patron', 0, 11, 4), ('sync', 2, 3, 0),
+             ('mark', 1, 10, 1), ('checkin', 1, 7, 5), ('edit_bib', 3, 3, 3),
+             ('sync', 0, 1, 2), ('return_elsewhere', 0, 1, 4), ('checkin', 1, 2, 8),
+             ('edit_copy', 2, 6, 2), ('edit_patron', 1, 6, 4), ('return_elsewhere', 1, 6, 10),
+             ('resolve', 2, 6, 10), ('away_return', 0, 8, 9), ('away_return', 2, 10, 7),
+             ('cancel_hold', 0, 10, 11), ('return_elsewhere', 3, 6, 7), ('checkin', 1, 6, 9),
+             ('return_elsewhere', 3, 2, 1), ('away_return', 2, 2, 11), ('mark', 3, 5, 10),
+             ('expire', 2, 3, 1), ('sync', 2, 7, 3), ('mark', 1, 2, 2), ('sync', 0, 0, 5),
+             ('sync', 0, 3, 3), ('checkin', 2, 8, 5), ('edit_patron', 0, 4, 4),
+             ('return_elsewhere', 3, 9, 1), ('checkin', 0, 3, 10), ('away_return', 1, 2, 10),
+             ('edit_copy', 3, 3, 8), ('edit_bib', 1, 0, 8), ('return_elsewhere', 0, 4, 6),
+             ('resolve', 0, 5, 10), ('checkout', 0, 7, 9), ('away_return', 2, 1, 2),
+             ('checkin', 3, 5, 2), ('renew', 0, 4, 2), ('away_return', 0, 1, 0),
+             ('edit_patron', 2, 1, 3), ('edit_copy', 2, 4, 10), ('checkin', 1, 10, 4),
+             ('hold', 0, 7, 0), ('checkin', 1, 10, 9), ('checkout', 2, 10, 10),
+             ('tick', 1, 5, 7), ('mark', 3, 10, 11), ('mark', 1, 8, 8), ('mark', 0, 10, 3),
+             ('sync', 3, 5, 5), ('expire', 2, 7, 6), ('away_return', 3, 1, 4),
+             ('checkout', 2, 8, 3)]
+    check_town((-1, 4, -3, -3), steps, seed=149504)

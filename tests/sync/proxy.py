@@ -104,11 +104,12 @@ class FaultProxy:
                 sock.close()
             except OSError:
                 pass
-        # Only a request whose client hung up by itself is sent again: one the proxy ended
-        # on stopping was not finished. Decided by how the link ended, not by whether the
-        # proxy has begun to stop since, which raced with the test's last steps.
-        if self.duplicate and not link.was_cut and link.client_done and link.request:
-            self._replay(bytes(link.request))
+        # Only requests the hub had begun to answer are sent again: those were whole (a
+        # client sends one request at a time and waits). Whether the client hung up by
+        # itself or the proxy ended the link on stopping does not matter, so a busy
+        # machine's scheduling cannot leave a run with nothing to replay.
+        if self.duplicate and not link.was_cut and link.answered:
+            self._replay(link.answered)
 
     def _replay(self, data: bytes):
         """Send the same request bytes to the hub again; the answer is dropped."""
@@ -136,7 +137,7 @@ class _Link:
         self.was_cut = self.stalled = False
         self.released = threading.Event()  # a stalled link: its client hung up, or the proxy stops
         self.request = bytearray()
-        self.client_done = False  # the client closed its side itself (no error, no abort)
+        self.answered = b""  # the request bytes the hub had begun to answer
         self.lock = threading.Lock()
 
     def pump(self, src: socket.socket, dst: socket.socket, direction: str):
@@ -146,8 +147,8 @@ class _Link:
         while True:
             try:
                 data = src.recv(4096)
-                if not data and direction == "up" and not self.proxy._stop.is_set():
-                    self.client_done = True
+                if data and direction == "down" and self.proxy.duplicate:
+                    self.answered = bytes(self.request)
             except OSError:
                 data = b""
             # The client hung up on the silent link: end the other side too. Only the
