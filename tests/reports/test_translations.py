@@ -6,35 +6,21 @@ translates otherwise (the catalogues are merged into one)."""
 import re
 from pathlib import Path
 
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
-from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
-from babel.util import pathmatch
+
+from tests.web.test_translations import KEYWORDS as CORE_KEYWORDS
+from tests.web.test_translations import extracted_msgids
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "appliance" / "translations"
 MAPPING = TRANSLATIONS / "babel-reports.cfg"
 PO = TRANSLATIONS / "vi" / "LC_MESSAGES" / "reports.po"
-KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "_l": None, "tr": None}
+KEYWORDS = {**CORE_KEYWORDS, "tr": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 def extracted():
-    with open(MAPPING, encoding="utf-8") as f:
-        method_map, options_map = parse_mapping_cfg(f, filename=str(MAPPING))
-    found = {}
-    for path in sorted((ROOT / "appliance").rglob("*")):
-        relative = path.relative_to(ROOT).as_posix()
-        for pattern, method in method_map:
-            if path.is_file() and pathmatch(pattern, relative):
-                for lineno, message, _c, _x in extract_from_file(
-                        method, str(path), keywords=KEYWORDS,
-                        options=options_map.get(pattern, {})):
-                    msgid = message[0] if isinstance(message, tuple) else message
-                    if msgid:
-                        found.setdefault(msgid, f"{relative}:{lineno}")
-                break
-    return found
+    return extracted_msgids(MAPPING, KEYWORDS)
 
 
 def test_every_msgid_of_the_reports_is_translated_and_keeps_its_placeholders():

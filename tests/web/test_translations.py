@@ -21,11 +21,11 @@ KEYWORDS = {**DEFAULT_KEYWORDS, "N_": None, "_l": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
-def extracted_msgids():
-    """{msgid: first place it occurs}, found exactly as `pybabel extract -F babel-core.cfg`
+def extracted_msgids(mapping=MAPPING, keywords=KEYWORDS):
+    """{msgid: first place it occurs}, found exactly as `pybabel extract -F <mapping>`
     would: the first pattern of the map that matches a file decides how it is read."""
-    with open(MAPPING, encoding="utf-8") as f:
-        method_map, options_map = parse_mapping_cfg(f, filename=str(MAPPING))
+    with open(mapping, encoding="utf-8") as f:
+        method_map, options_map = parse_mapping_cfg(f, filename=str(mapping))
     found = {}
     for path in sorted((ROOT / "appliance").rglob("*")):
         if not path.is_file():
@@ -35,7 +35,7 @@ def extracted_msgids():
             if pathmatch(pattern, relative):
                 if method != "ignore":
                     for lineno, message, _comments, _context in extract_from_file(
-                            method, str(path), keywords=KEYWORDS,
+                            method, str(path), keywords=keywords,
                             options=options_map.get(pattern, {})):
                         # a plural (ngettext) is one entry, found by its singular
                         msgid = message[0] if isinstance(message, tuple) else message
