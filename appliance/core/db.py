@@ -193,6 +193,17 @@ def _circulation_rules(db):
     db.create_tables([models.HandIn], safe=True)
 
 
+def _school_lists(db):
+    """Pupils from class lists: a patron's class and date of birth; a library's school
+    year end and the age under which a pupil is a child. Only what is missing."""
+    for model, names in ((models.Patron, ("school_class", "birth_date")),
+                         (models.Library, ("school_year_end", "child_age"))):
+        held = {c.name for c in db.get_columns(model._meta.table_name)}
+        for name in names:
+            if name not in held:
+                _add_column(model, name)(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -211,6 +222,7 @@ MIGRATIONS = [
      _find_keys),
     (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
+    (14, "pupils' class and date of birth; a library's school year", _school_lists),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -67,6 +67,11 @@ class Library(BaseModel):
     timezone = pw.CharField(default="Asia/Ho_Chi_Minh")
     closed_weekdays = JSONField(default=list)  # 0 = Monday ... 6 = Sunday
     field_hlc = JSONField(default=dict)
+    # A school library's year (core/roster): the day (MM-DD) pupils' cards run to, and
+    # the age under which a pupil on a class list is registered as a child (with a
+    # guardian). NULL: the defaults of roster.rules.
+    school_year_end = pw.CharField(max_length=5, null=True)
+    child_age = pw.IntegerField(null=True)
 
 
 class Patron(BaseModel):
@@ -79,6 +84,11 @@ class Patron(BaseModel):
     birth_year = pw.IntegerField(null=True)
     guardian = pw.CharField(null=True)
     guardian_consent = pw.BooleanField(default=False)
+    # A pupil's class ("6A", "Lớp 5") and full date of birth (ISO), from a class list
+    # (core/roster): the class moves up each school year, the date tells a pupil from
+    # another of the same name. Both stay at the home library (privacy.LENDING_FIELDS).
+    school_class = pw.CharField(max_length=32, null=True)
+    birth_date = pw.CharField(max_length=10, null=True)
     phone = pw.CharField(null=True)
     email = pw.CharField(null=True)
     blocked = pw.BooleanField(default=False)

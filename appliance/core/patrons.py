@@ -37,7 +37,7 @@ BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
-            "phone", "email", "keep_history")
+            "phone", "email", "keep_history", "school_class", "birth_date")
 
 
 def find(ctx, card, library=None):
@@ -79,7 +79,8 @@ def _clean(data):
         if name in data:
             value = data[name]
             fields[name] = value.strip() if isinstance(value, str) else value
-    for name in ("expiry", "phone", "email", "guardian", "birth_year"):
+    for name in ("expiry", "phone", "email", "guardian", "birth_year", "school_class",
+                 "birth_date"):
         if fields.get(name) == "":
             fields[name] = None
     return fields
@@ -94,12 +95,13 @@ def _validate(fields, current):
     if merged.get("category") not in CATEGORIES:
         raise Invalid("bad_category", N_("Unknown patron category: %(category)s."),
                       category=merged.get("category"))
-    if merged.get("expiry"):
-        try:
-            date.fromisoformat(merged["expiry"])
-        except (TypeError, ValueError):
-            raise Invalid("bad_date", N_("%(value)s is not a date (YYYY-MM-DD)."),
-                          value=merged["expiry"])
+    for name in ("expiry", "birth_date"):
+        if merged.get(name):
+            try:
+                date.fromisoformat(merged[name])
+            except (TypeError, ValueError):
+                raise Invalid("bad_date", N_("%(value)s is not a date (YYYY-MM-DD)."),
+                              value=merged[name])
     if merged.get("birth_year") is not None:
         try:
             fields["birth_year"] = int(merged["birth_year"])
