@@ -26,6 +26,13 @@ def grade_of(name):
     return int(m.group()) if m and 1 <= int(m.group()) <= 12 else None
 
 
+def _school_last(highest):
+    """The last grade of the school whose highest class is `highest`: a primary school
+    ends at 5, a lower secondary at 9, an upper secondary at 12 (so a school that holds
+    only grade 6 this year does not send it away)."""
+    return next(last for last in (5, 9, 12) if highest <= last)
+
+
 def next_class(name, last_grade):
     """The class a class becomes: its name with the grade one up; None when it leaves."""
     grade = grade_of(name)
@@ -82,7 +89,7 @@ def plan(ctx, chosen=None, last_grade=None, expiry=None):
     year_end, _age = rules.of(ctx.library)
     found = _pupils(ctx.library, set(chosen) if chosen else None)
     grades = [g for g in (grade_of(c) for c in found) if g is not None]
-    last = last_grade or (max(grades) if grades else None)
+    last = last_grade or (_school_last(max(grades)) if grades else None)
     end = _expiry(expiry) if expiry else rules.year_end_after(year_end, today, NEW_YEAR_GAP)
     if end <= today:
         raise Invalid("expiry_past", N_("The cards must run to a day after today."))
