@@ -52,7 +52,6 @@ def _said(tr, msgid, params):
 
 def _mapping(args, data):
     """The --map options as {field: column index}, over what the header row says."""
-    from appliance.core.errors import N_ as core_n
     from appliance.core.errors import Invalid
     from appliance.core.roster import columns, importing
 
@@ -65,14 +64,14 @@ def _mapping(args, data):
     for item in args.map:
         name, _, column = item.partition("=")
         if name not in columns.FIELDS:
-            raise Invalid("bad_field", core_n("Unknown field: %(value)s."), value=name)
+            raise Invalid("bad_field", N_("Unknown field: %(value)s."), value=name)
         key = column.strip()
         if key.upper() in letters:
             mapping[name] = letters.index(key.upper())
         elif columns.folded(key) in names:
             mapping[name] = names.index(columns.folded(key))
         else:
-            raise Invalid("bad_column", core_n("No column %(value)s in the file."), value=key)
+            raise Invalid("bad_column", N_("No column %(value)s in the file."), value=key)
     return mapping
 
 

@@ -62,7 +62,7 @@ def parse_date(cell):
     if isinstance(cell, date):
         return cell
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        return EXCEL_EPOCH + timedelta(days=int(cell)) if 2000 < cell < 80000 else None
+        return EXCEL_EPOCH + timedelta(days=int(cell)) if 10000 < cell < 80000 else None  # 1927 on; 2013 is a year
     text = as_text(cell)
     m = re.fullmatch(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})", text)
     parts = (m.group(3), m.group(2), m.group(1)) if m else None

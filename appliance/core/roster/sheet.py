@@ -110,9 +110,6 @@ def _cell(value):
     return value
 
 
-ENCODINGS = ("utf-8", "cp1258")
-
-
 def decode(data):
     """(text, encoding) of a CSV file's bytes: a BOM says it; else UTF-8 if the bytes are
     UTF-8, else Windows-1258 (Vietnamese Windows, tone marks as combining characters);
@@ -125,22 +122,27 @@ def decode(data):
             except UnicodeDecodeError:
                 refuse("bad_encoding", N_("The file says it is %(encoding)s but is not."),
                        encoding=encoding.upper())
-    for encoding in ENCODINGS:
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        text = unicodedata.normalize("NFC", text)
-        legacy = detect_legacy(text) if encoding != "utf-8" else None
-        if legacy:
-            return unicodedata.normalize("NFC", convert_legacy(text, legacy)), legacy
-        return text, encoding
+    try:
+        return unicodedata.normalize("NFC", data.decode("utf-8")), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    view = data.decode("cp1252", errors="replace")  # how legacy_vn reads font bytes
+    legacy = detect_legacy(view)
+    if legacy:
+        return unicodedata.normalize("NFC", convert_legacy(view, legacy)), legacy
+    try:
+        return unicodedata.normalize("NFC", data.decode("cp1258")), "cp1258"
+    except UnicodeDecodeError:
+        pass
     refuse("bad_encoding", N_("The file's text is in an encoding this software does not "
                               "know. Save it as CSV UTF-8 or as .xlsx."))
 
 
 def _csv(data):
     text, encoding = decode(data)
+    if text.count("\n") > MAX_ROWS + 50:  # said before any row is parsed
+        refuse("too_many_rows", N_("The file has more than %(max)s rows. Split it "
+                                   "(a class or a grade a file)."), max=MAX_ROWS)
     sample = text[:8192]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
