@@ -7,7 +7,9 @@ device's events are then applied on fresh nodes in many causally valid orders �
 one as a branch applies them, and in batches through `events.ingest` as the hub does,
 with batches sent twice and batches sent too early — and every node must end with the
 same state and the same conflicts (`verify.digest`), equal to the devices' own once
-they have all synced, and to a rebuild in (hlc, origin, seq) order."""
+they have all synced, and to a rebuild in (hlc, origin, seq) order. Pupils come and go
+too: class lists imported as batches, pupils moved to another class, and the new school
+year begun at a desk while another edits the same cards."""
 
 import contextlib
 import os
@@ -34,6 +36,7 @@ from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
 from appliance.core.models import Conflict, Event, Hold, Item, Loan
+from appliance.core.roster import importing, schoolyear
 from tests.sync.syncsupport import hub_database
 
 LIBRARIES = ("PY-A01", "PY-B02", "PY-C03")
@@ -91,7 +94,7 @@ STEPS = st.tuples(
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
-                       "resolve", "tick"]),
+                       "resolve", "tick", "import_class", "edit_class", "school_year"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
@@ -111,7 +114,8 @@ class Town:
                              max_renewals=1, fee_per_day=500)
             for n in range(PATRONS):
                 patrons.save(ctx, {"card": f"{ctx.library[-3:]}P{n}", "name": f"Bạn đọc {n}",
-                                   "category": "adult", "expiry": "2030-12-31"})
+                                   "category": "adult", "expiry": "2030-12-31",
+                                   "school_class": f"{8 + n}A"})
         first = self.devices[0].enter()
         self.bibs = [catalogue.save_bib(first, {"title": f"Sách {n}", "language": "vie"}).id
                      for n in range(BIBS)]
@@ -235,6 +239,27 @@ def _edit_patron(town, ctx, a, b):
     patrons.save(ctx, {"id": patron.id, "phone": f"090000000{b % 3}"})
 
 
+def _import_class(town, ctx, a, b):
+    """A class list of two pupils imported at a desk (one batch of patron.saved events):
+    the same pupils imported at another desk are refused there only if it has seen them."""
+    text = "Họ và tên,Ngày sinh,Lớp,Họ tên phụ huynh\n" + "".join(
+        f"Học sinh {ctx.origin[-5:]} {a} {k},0{1 + k}/0{1 + b % 9}/2008,{6 + a % 4}A,Cha\n"
+        for k in range(2))
+    importing.run(ctx, text.encode(), consent=True)
+
+
+def _edit_class(town, ctx, a, b):
+    """A pupil moved to another class at a desk, while another may begin the year."""
+    patron = patrons.find(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
+    patrons.save(ctx, {"id": patron.id, "school_class": f"{8 + b % 2}B"})
+
+
+def _school_year(town, ctx, a, b):
+    plan = schoolyear.plan(ctx, last_grade=9 + a % 2)
+    if plan.count:
+        schoolyear.begin(ctx, plan.token, last_grade=9 + a % 2)
+
+
 def _mark(town, ctx, a, b):
     catalogue.set_status(ctx, _copy(ctx, a), catalogue.STAFF_STATUSES[b % 4])
 
@@ -261,7 +286,9 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "away_return": _away_return,
            "renew": _renew, "hold": _hold, "cancel_hold": _cancel_hold, "expire": _expire,
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
-           "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick}
+           "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick,
+           "import_class": _import_class, "edit_class": _edit_class,
+           "school_year": _school_year}
 
 
 def histories(town):
@@ -538,3 +565,28 @@ def test_a_conflict_resolved_before_it_is_made_again_stays_resolved():
              ('sync', 3, 5, 5), ('expire', 2, 7, 6), ('away_return', 3, 1, 4),
              ('checkout', 2, 8, 3)]
     check_town((-1, 4, -3, -3), steps, seed=149504)
+
+
+def test_a_new_school_year_and_a_class_edit_agree_in_every_order():
+    """One desk begins the new school year (every card's class and expiry) while the
+    other, not having seen it, moves a pupil to another class and a class list comes in
+    at a third library: the later class by clock stands everywhere, the other is kept in
+    an edit conflict, and every node agrees."""
+    steps = [("import_class", 2, 1, 1), ("edit_class", 1, 0, 1), ("tick", 0, 1, 1),
+             ("school_year", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 1, 1),
+             ("edit_class", 1, 1, 0), ("school_year", 2, 1, 0), ("sync", 0, 1, 0)]
+    check_town((0, 2, -1, 0), steps, seed=9, orders=6)
+    town = Town((0, 0, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        town.sync_all()
+        town.devices[3].enter()
+        classes = {p.card: p.school_class for p in models.Patron.select()}
+        # the year (later by clock) beat the move to 9B it had not seen: kept in a conflict
+        assert classes["A01P0"] == "9A"
+        assert [c.details["lost"] for c in Conflict.select() if
+                c.details.get("field") == "school_class"] == ["9B"]
+        assert classes["A01P1"] == "8B"  # a leaver put back in a class, having seen it
+    finally:
+        town.close()
