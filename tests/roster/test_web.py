@@ -93,3 +93,21 @@ def test_the_school_year_is_set_by_the_branch_admin(client, ctx):
                     follow_redirects=True)
     assert "Đã lưu năm học." in r.get_data(as_text=True)
     assert Library.get_by_id(ctx.library).school_year_end == "08-31"
+
+
+def test_a_pupils_class_on_the_desks_patron_pages(client, ctx):
+    token = staff_login(client)
+    r = _upload(client, token, CL.xlsx(CL.pupils(1)))
+    client.post(r.headers["Location"], data={"csrf_token": token, "consent": "1"})
+    pupil = Patron.get(Patron.school_class == "6A")
+    page = client.get(f"/desk/patrons/{pupil.card}").get_data(as_text=True)
+    assert "lớp 6A" in page and "sinh ngày 01/01/2013" in page
+    form = client.get(f"/desk/patrons/{pupil.card}/edit").get_data(as_text=True)
+    assert 'name="school_class" value="6A"' in form
+    r = client.post(f"/desk/patrons/{pupil.card}/edit", data={
+        "csrf_token": token, "card": pupil.card, "name": pupil.name, "category": "child",
+        "expiry": pupil.expiry, "birth_year": "2013", "guardian": pupil.guardian,
+        "guardian_consent": "1", "phone": pupil.phone, "school_class": "6B",
+        "birth_date": "2013-01-01"})
+    assert r.status_code == 302
+    assert Patron.get_by_id(pupil.id).school_class == "6B"

@@ -11,7 +11,8 @@ from .. import reports
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
-FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone", "email")
+FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone", "email",
+          "school_class", "birth_date")
 
 
 @bp.route("/patrons")
