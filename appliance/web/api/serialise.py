@@ -8,7 +8,8 @@ def patron(p):
     return {"id": p.id, "card": p.card, "name": p.name, "category": p.category,
             "library": p.library, "expiry": p.expiry, "blocked": p.blocked,
             "block_reason": p.block_reason, "guardian": p.guardian, "phone": p.phone,
-            "email": p.email, "loans": [loan(x) for x in Loan.select().where(
+            "email": p.email, "school_class": p.school_class, "birth_date": p.birth_date,
+            "loans": [loan(x) for x in Loan.select().where(
                 (Loan.patron == p.id) & Loan.returned_at.is_null()).order_by(Loan.due_date)]}
 
 
