@@ -46,14 +46,14 @@ def next_cards(ctx, count):
         "AND length(card) = 14".replace("%s", db.param),
         (ctx.library, prefix + "0", prefix + ":")).fetchone()[0]
     seq = int(top[5:13]) + 1 if top and top[5:13].isdigit() else 1
-    cards = []
+    cards: list[str] = []
     while len(cards) < count:
         wanted = []
         for n in range(seq, seq + count - len(cards)):
             body = f"{prefix}{n:08d}"
             wanted.append(body + luhn_digit(body))
         seq += len(wanted)
-        taken = {c for (c,) in Patron.select(Patron.card_key).where(
-            (Patron.library == ctx.library) & (Patron.card_key << wanted)).tuples()}
+        taken = set(Patron.select(Patron.card_key).where(
+            (Patron.library == ctx.library) & (Patron.card_key << wanted)).scalars())
         cards += [c for c in wanted if c not in taken]
     return cards

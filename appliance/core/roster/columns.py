@@ -75,7 +75,8 @@ def field_of(header):
 def find_header(rows):
     """(index of the header row, {field: column}) for the row among the first ones that
     names the most fields; (None, {}) when none names two."""
-    best, best_map = None, {}
+    best: int | None = None
+    best_map: dict[str, int] = {}
     for r, row in enumerate(rows[:HEADER_SEARCH]):
         mapping = guess(row)
         if len(mapping) >= 2 and len(mapping) > len(best_map):

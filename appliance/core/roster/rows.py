@@ -5,8 +5,10 @@ child without a guardian or consent, a phone that is no Vietnamese number, a for
 Rows with no problem are the ones imported; the others are shown with their reasons."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from ..errors import N_
 from ..findkeys import card_key, words_of
@@ -97,10 +99,11 @@ def clean_name(text):
 
 def existing(library):
     """(the library's pupils by folded name and date of birth, its card keys)."""
-    by_person, cards = {}, set()
-    for card, name_key, birth in Patron.select(
-            Patron.card, Patron.name_key, Patron.birth_date).where(
-            (Patron.library == library) & ~Patron.deleted).tuples():
+    by_person: dict[tuple[str, str], str] = {}
+    cards: set[str] = set()
+    query = Patron.select(Patron.card, Patron.name_key, Patron.birth_date).where(
+        (Patron.library == library) & ~Patron.deleted)
+    for card, name_key, birth in cast("Iterable[tuple[str, str, str]]", query.tuples()):
         cards.add(card_key(card))
         if birth:
             by_person.setdefault((name_key, birth), card)
@@ -111,7 +114,8 @@ def check(sheet, header_row, mapping, library, today, consent):
     """The preview of a class list: every data row with its problems."""
     year_end, child_age = rules.of(library)
     by_person, cards = existing(library)
-    seen_people, seen_cards = {}, {}
+    seen_people: dict[tuple[str, str], int] = {}
+    seen_cards: dict[str, int] = {}
     expiry = rules.year_end_after(year_end, today).isoformat()
     out = []
     start = 0 if header_row is None else header_row + 1

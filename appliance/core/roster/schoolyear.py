@@ -41,6 +41,7 @@ def next_class(name, last_grade):
     if grade >= last_grade:
         return None
     m = GRADE.search(name)
+    assert m is not None  # grade_of found it
     return name[:m.start()] + str(grade + 1) + name[m.end():]
 
 
@@ -69,7 +70,7 @@ class Plan:
 def _pupils(library, classes):
     query = Patron.select().where((Patron.library == library) & ~Patron.deleted
                                   & Patron.school_class.is_null(False))
-    found = {}
+    found: dict[str, list] = {}
     for p in query.order_by(Patron.school_class, Patron.name_sort):
         if p.school_class and (not classes or p.school_class in classes):
             found.setdefault(p.school_class, []).append(p)
@@ -116,9 +117,9 @@ def _expiry(text):
 
 
 def _count_loans(moves, leaving):
-    counts = {}
-    for (patron_id,) in Loan.select(Loan.patron).where(
-            (Loan.patron << leaving) & Loan.returned_at.is_null()).tuples():
+    counts: dict[str, int] = {}
+    for patron_id in Loan.select(Loan.patron).where(
+            (Loan.patron << leaving) & Loan.returned_at.is_null()).scalars():
         counts[patron_id] = counts.get(patron_id, 0) + 1
     for move in moves:
         if move.to is None:

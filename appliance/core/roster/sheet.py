@@ -83,7 +83,8 @@ def _xlsx(data):
 
 
 def _worksheet(ws):
-    rows, formulas = [], set()
+    rows: list[list] = []
+    formulas: set[tuple[int, int]] = set()
     for r, row in enumerate(ws.iter_rows(values_only=False)):
         if r >= MAX_ROWS + 50:  # title rows above the header, then at most MAX_ROWS
             refuse("too_many_rows", N_("The file has more than %(max)s rows. Split it "
@@ -149,19 +150,20 @@ def _csv(data):
         delimiter = dialect.delimiter
     except csv.Error:
         delimiter = ","
-    rows, formulas = [], set()
+    rows: list[list] = []
+    formulas: set[tuple[int, int]] = set()
     try:
         for r, row in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter)):
             if r >= MAX_ROWS + 50:
                 refuse("too_many_rows", N_("The file has more than %(max)s rows. Split it "
                                            "(a class or a grade a file)."), max=MAX_ROWS)
-            cells = []
-            for c, value in enumerate(row[:MAX_COLUMNS]):
-                value = value.strip()
-                if value.startswith("="):  # a formula typed into a CSV is not a value
+            cells: list[str | None] = []
+            for c, text in enumerate(row[:MAX_COLUMNS]):
+                text = text.strip()
+                if text.startswith("="):  # a formula typed into a CSV is not a value
                     formulas.add((r, c))
-                    value = None
-                cells.append(value or None)
+                    text = ""
+                cells.append(text or None)
             rows.append(cells)
     except csv.Error:
         refuse("not_a_table", N_("The file is neither XLSX nor CSV."))
