@@ -163,6 +163,9 @@ def cmd_new_year(args):
                 print(tr(N_("%(class)s → %(to)s (%(count)s pupils), cards to %(day)s"),
                          to=move.to, count=len(move.pupils), day=plan.expiry,
                          **{"class": move.school_class}))
+        if plan.begun:
+            print(tr(N_("A new school year was already begun here on %(day)s: doing it "
+                        "again moves every class up a second grade."), day=plan.begun))
         for name in plan.unknown:
             print(tr(N_("%(class)s has no grade in its name: left as it is"),
                      **{"class": name}))

@@ -197,7 +197,8 @@ def _school_lists(db):
     """Pupils from class lists: a patron's class and date of birth; a library's school
     year end and the age under which a pupil is a child. Only what is missing."""
     for model, names in ((models.Patron, ("school_class", "birth_date")),
-                         (models.Library, ("school_year_end", "child_age"))):
+                         (models.Library, ("school_year_end", "child_age",
+                                           "school_year_begun"))):
         held = {c.name for c in db.get_columns(model._meta.table_name)}
         for name in names:
             if name not in held:

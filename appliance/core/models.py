@@ -72,6 +72,7 @@ class Library(BaseModel):
     # guardian). NULL: the defaults of roster.rules.
     school_year_end = pw.CharField(max_length=5, null=True)
     child_age = pw.IntegerField(null=True)
+    school_year_begun = pw.CharField(max_length=10, null=True)  # the last new year, ISO
 
 
 class Patron(BaseModel):

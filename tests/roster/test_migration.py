@@ -13,6 +13,7 @@ def test_a_schema_13_library_upgrades(ctx):
                       "ALTER TABLE patron DROP COLUMN birth_date",
                       "ALTER TABLE library DROP COLUMN school_year_end",
                       "ALTER TABLE library DROP COLUMN child_age",
+                      "ALTER TABLE library DROP COLUMN school_year_begun",
                       "UPDATE setting SET value = '13' WHERE key = 'schema_version'"):
         ctx.db.execute_sql(statement)
     ctx.close()

@@ -51,13 +51,15 @@ def test_the_plan_then_the_year(school):
     assert plan.expiry == new_end.isoformat() and new_end > today + timedelta(days=120)
     before = Event.select().count()
     schoolyear.begin(ctx, plan.token)
-    assert Event.select().count() == before + 5
+    assert Event.select().count() == before + 5 + 1  # and the day it was begun
     held = {p.card: (p.school_class, p.expiry) for p in Patron.select().where(
         Patron.card.startswith("HS"))}
     yesterday = (today - timedelta(days=1)).isoformat()
     assert held == {"HS0": ("7A", plan.expiry), "HS1": ("7A", plan.expiry),
                     "HS2": ("8B", plan.expiry), "HS3": (None, yesterday),
                     "HS4": (None, yesterday), "HS5": ("Lá", "2099-05-31")}
+    assert Library.get_by_id(ctx.library).school_year_begun == today.isoformat()
+    assert schoolyear.plan(ctx).begun == today.isoformat()  # a second time is warned of
     assert verify.state_matches_rebuild(ctx) == []
 
 

@@ -84,6 +84,7 @@ def test_new_school_year_at_the_desk(client, ctx):
                                                     "classes": ["8B", "9A"]},
                     follow_redirects=True)
     assert "Các lớp đã thay đổi từ lúc xem trước" in r.get_data(as_text=True)
+    assert 'id="begun"' in client.get("/desk/patrons/new-year").get_data(as_text=True)
 
 
 def test_the_school_year_is_set_by_the_branch_admin(client, ctx):

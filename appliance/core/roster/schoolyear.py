@@ -13,11 +13,12 @@ from datetime import date, timedelta
 
 from .. import events, records
 from ..errors import N_, Invalid, Refused
-from ..models import Loan, Patron
+from ..models import Library, Loan, Patron
 from . import rules
 
 GRADE = re.compile(r"\d+")
 NEW_YEAR_GAP = 120  # days: the year that begins, even when this is done before it ends
+RECENT_DAYS = 180  # a new year begun this long ago is this year's
 
 
 def grade_of(name):
@@ -61,6 +62,8 @@ class Plan:
     expiry: str  # the cards of those who stay run to this day
     left_on: str  # and those of leavers end on this one
     token: str = ""
+    begun: str | None = None  # when a new year was last begun here, if this year
+
 
     @property
     def count(self):
@@ -106,6 +109,10 @@ def plan(ctx, chosen=None, last_grade=None, expiry=None):
     result = Plan(moves, unknown, last, end.isoformat(),
                   (today - timedelta(days=1)).isoformat())
     result.token = _token(result)
+    lib = Library.get_or_none(Library.code == ctx.library)
+    if lib is not None and lib.school_year_begun and (
+            today - date.fromisoformat(lib.school_year_begun)).days < RECENT_DAYS:
+        result.begun = lib.school_year_begun  # a second time would move them up twice
     return result
 
 
@@ -158,4 +165,6 @@ def begin(ctx, token, chosen=None, last_grade=None, expiry=None, progress=None):
             done += 1
             if progress:
                 progress(done, p.count)
+    records.save(ctx, "library.saved", Library, "code", ctx.library,
+                 {"school_year_begun": ctx.clock.today().isoformat()}, library=ctx.library)
     return p
