@@ -30,7 +30,10 @@ def test_vietnamese_headers_under_title_rows_are_recognised():
     ("Ngày sinh (dd/mm/yyyy)", "birth_date"), ("Lớp", "school_class"),
     ("Giới tính", "gender"), ("Họ tên phụ huynh", "guardian"), ("Họ tên cha/mẹ", "guardian"),
     ("Số điện thoại", "phone"), ("SĐT phụ huynh", "phone"), ("Điện thoại liên hệ", "phone"),
-    ("Số thẻ", "card"), ("STT", None), ("Ghi chú", None)])
+    ("Số thẻ", "card"), ("STT", None), ("Ghi chú", None),
+    # a pupil's own number or address is never taken as the contact
+    ("Số điện thoại học sinh", None), ("SĐT của em", None), ("Email", None),
+    ("SĐT cha mẹ học sinh", "phone")])
 def test_header_words(header, field):
     assert columns.field_of(header) == field
 

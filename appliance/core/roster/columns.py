@@ -68,8 +68,20 @@ def field_of(header):
     padded = f" {key} "
     for words, name in HINTS:
         if all(f" {w} " in padded for w in words):
+            if name == "phone" and _pupils_own(padded):
+                return None  # a child's own number is never the contact
             return name
     return None
+
+
+PUPIL_WORDS = (" hoc sinh ", " hs ", " ca nhan ", " student ", " pupil ", " cua em ")
+PARENT_WORDS = (" phu huynh ", " cha ", " me ", " bo ", " giam ho ", " parent ",
+                " guardian ")
+
+
+def _pupils_own(padded):
+    return any(w in padded for w in PUPIL_WORDS) and not any(
+        w in padded for w in PARENT_WORDS)
 
 
 def find_header(rows):
