@@ -108,6 +108,10 @@ def cmd_import(args):
         ctx.close()
     if not args.quiet:
         sys.stderr.write("\n")
+    if report.others:
+        print(tr(N_("Only the first sheet was read. The workbook has other sheets with rows "
+                    "(%(others)s): import each on its own."), others=", ".join(report.others)),
+              file=sys.stderr)
     _print_report(report, tr)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as out:

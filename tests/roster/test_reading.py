@@ -155,3 +155,19 @@ def test_a_list_without_a_date_column_says_what_to_map(ctx):
     assert [code for code, _ in p.missing] == ["map_birth_date"]
     with pytest.raises(Invalid):
         importing.run(ctx, data)
+
+
+def test_a_workbook_of_several_class_sheets_says_what_it_did_not_read(ctx):
+    book = openpyxl.Workbook()
+    first = book.active
+    first.title = "6A"
+    for row in [CL.HEADER, *CL.pupils(2)]:
+        first.append(row)
+    book.create_sheet("Trống")
+    other = book.create_sheet("6B")
+    for row in [CL.HEADER, *CL.pupils(2, "6B", start=10)]:
+        other.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    p = importing.preview(ctx, out.getvalue(), consent=True)
+    assert (p.sheet_name, p.others, len(p.good)) == ("6A", ["6B"], 2)

@@ -24,6 +24,7 @@ class Report:
     dry_run: bool = False
     filename: str = ""
     batch: list = field(default_factory=list)  # the ids of the events recorded
+    others: list = field(default_factory=list)  # sheets of the workbook not read
 
     @property
     def imported(self):
@@ -61,7 +62,7 @@ def preview(ctx, data, filename="", mapping=None, consent=False, header_row=None
     checked = [] if missing else rows.check(grid, header, mapping, ctx.library,
                                             ctx.clock.today(), consent)
     return rows.Preview(checked, mapping, header, columns.headers(grid, header), missing,
-                        grid.name, grid.encoding)
+                        grid.name, grid.encoding, grid.others)
 
 
 def run(ctx, data, filename="", mapping=None, consent=False, dry_run=False, progress=None):
@@ -73,7 +74,7 @@ def run(ctx, data, filename="", mapping=None, consent=False, dry_run=False, prog
         raise Invalid(missing[0][0], missing[0][1])
     with events.writing(ctx):
         checked = rows.check(grid, header, mapping, ctx.library, ctx.clock.today(), consent)
-        report = Report(checked, dry_run, filename)
+        report = Report(checked, dry_run, filename, others=grid.others)
         good = report.imported
         numbers = iter(_numbers(ctx, good))
         for done, row in enumerate(good, 1):

@@ -46,6 +46,7 @@ class Preview:
     missing: list  # what the mapping lacks, as columns.problems says
     sheet_name: str = ""
     encoding: str | None = None
+    others: list = field(default_factory=list)  # sheets not read
 
     @property
     def good(self):

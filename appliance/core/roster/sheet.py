@@ -28,6 +28,7 @@ class Sheet:
     kind: str  # "xlsx" or "csv"
     encoding: str | None = None
     formulas: set = field(default_factory=set)
+    others: list = field(default_factory=list)  # other sheets of the workbook with rows
 
 
 def refuse(code, message, **params):
@@ -73,13 +74,24 @@ def _xlsx(data):
     except Exception:  # a zip that is not a workbook, a damaged one: openpyxl says many ways
         refuse("not_xlsx", N_("The file cannot be read as an Excel workbook (.xlsx)."))
     try:
+        found = None
         for ws in book.worksheets:
-            sheet = _worksheet(ws)
-            if sheet.rows:
-                return sheet
-        return Sheet(book.worksheets[0].title if book.worksheets else "", [], "xlsx")
+            if found is None:
+                sheet = _worksheet(ws)
+                found = sheet if sheet.rows else None
+            elif _has_rows(ws):  # said, not guessed at: one sheet is one list
+                found.others.append(ws.title)
+        return found or Sheet(book.worksheets[0].title if book.worksheets else "", [], "xlsx")
     finally:
         book.close()
+
+
+def _has_rows(ws):
+    return any(any(_filled(v) for v in row) for row in ws.iter_rows(max_row=HEADER_ROWS,
+                                                                    values_only=True))
+
+
+HEADER_ROWS = 25
 
 
 def _worksheet(ws):
