@@ -1,0 +1,66 @@
+"""The projector's handlers for stocktake events (projector.HANDLERS names them).
+
+Each is deterministic and idempotent, and gives the same rows whatever order the same
+events arrive in: a seen copy is one row whose clock is the earliest scan's, and of two
+finishes (two desks finishing apart) the later by clock stands."""
+
+import uuid
+
+from ..models import Stocktake, StocktakeSeen
+
+_NS = uuid.UUID("0b7c8f5e-2d4a-4f0e-8a63-6b69656d6b65")
+
+
+def seen_id(stocktake_id, item_id, barcode, owner=None):
+    """One row per copy (or per unknown barcode and its owner) in a stocktake."""
+    key = f"item:{item_id}" if item_id else f"code:{owner or ''}:{barcode}"
+    return str(uuid.uuid5(_NS, f"{stocktake_id}|{key}"))
+
+
+def started(ev, body):
+    scope = body.get("scope") or {}
+    start = {"location": scope.get("location"), "call_from": scope.get("call_from"),
+             "call_to": scope.get("call_to"), "note": body.get("note"),
+             "started_at": body.get("at") or ev.wall, "started_by": body.get("actor"),
+             "started_hlc": ev.hlc}
+    if Stocktake.get_or_none(Stocktake.id == body["stocktake_id"]) is None:
+        Stocktake.insert(id=body["stocktake_id"], library=body["library"], **start).execute()
+    else:  # its finish came first (from another desk, by a road that overtook it)
+        Stocktake.update(start).where(Stocktake.id == body["stocktake_id"]).execute()
+
+
+def seen(ev, body):
+    at = body.get("at") or ev.wall
+    rows = [{"id": seen_id(body["stocktake_id"], s.get("item_id"), s["barcode"],
+                           s.get("owner")),
+             "stocktake": body["stocktake_id"], "item": s.get("item_id"),
+             "barcode": s["barcode"], "owner": s.get("owner"), "hlc": ev.hlc, "at": at,
+             "actor": body.get("actor"), "via": body.get("via") or "scanner"}
+            for s in body.get("seen") or ()]
+    for row in rows:
+        # the first scan by clock stands: a row already held from a later scan takes
+        # this one's time and desk
+        held = StocktakeSeen.get_or_none(StocktakeSeen.id == row["id"])
+        if held is None:
+            StocktakeSeen.insert(row).execute()
+        elif (ev.hlc, at, row["actor"] or "") < (held.hlc, held.at, held.actor or ""):
+            StocktakeSeen.update({k: v for k, v in row.items() if k != "id"}).where(
+                StocktakeSeen.id == row["id"]).execute()
+
+
+def finished(ev, body):
+    row = Stocktake.get_or_none(Stocktake.id == body["stocktake_id"])
+    if row is None:  # its start is on its way: the start fills the rest in
+        row = Stocktake.create(id=body["stocktake_id"], library=body["library"],
+                               started_at="")
+    elif ev.hlc < row.finished_hlc or (
+            ev.hlc == row.finished_hlc and row.finished_at is not None
+            and (body.get("at") or "") <= row.finished_at):
+        return
+    Stocktake.update(finished_at=body.get("at") or ev.wall, finished_by=body.get("actor"),
+                     finished_hlc=ev.hlc, result=body.get("result")).where(
+        Stocktake.id == row.id).execute()
+
+
+HANDLERS = {"stocktake.started": started, "stocktake.seen": seen,
+            "stocktake.finished": finished}
