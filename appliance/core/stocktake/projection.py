@@ -4,6 +4,7 @@ Each is deterministic and idempotent, and gives the same rows whatever order the
 events arrive in: a seen copy is one row whose clock is the earliest scan's, and of two
 finishes (two desks finishing apart) the later by clock stands."""
 
+import json
 import uuid
 
 from ..models import Stocktake, StocktakeSeen
@@ -53,13 +54,17 @@ def finished(ev, body):
     if row is None:  # its start is on its way: the start fills the rest in
         row = Stocktake.create(id=body["stocktake_id"], library=body["library"],
                                started_at="")
-    elif ev.hlc < row.finished_hlc or (
-            ev.hlc == row.finished_hlc and row.finished_at is not None
-            and (body.get("at") or "") <= row.finished_at):
+    elif row.finished_at is not None and _finish_key(ev.hlc, body.get("at"), body.get(
+            "result")) <= _finish_key(row.finished_hlc, row.finished_at, row.result):
         return
     Stocktake.update(finished_at=body.get("at") or ev.wall, finished_by=body.get("actor"),
                      finished_hlc=ev.hlc, result=body.get("result")).where(
         Stocktake.id == row.id).execute()
+
+
+def _finish_key(hlc, at, result):
+    """The order of two finishes: by clock, then by what they say (never by arrival)."""
+    return (hlc, at or "", json.dumps(result, sort_keys=True))
 
 
 HANDLERS = {"stocktake.started": started, "stocktake.seen": seen,
