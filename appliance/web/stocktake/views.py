@@ -27,6 +27,11 @@ from . import bp
 EXPORTS = ("xlsx", "pdf")
 
 
+def tr(msgid, **params):
+    """The core's words (msgids it names with N_) in the reader's language."""
+    return _(msgid, **params)
+
+
 def _wants_json():
     return request.accept_mimetypes.best == "application/json" or request.is_json
 
@@ -69,7 +74,8 @@ def show(stocktake_id):
     return render_template("stocktake/show.html", st=st, found=found,
                            counts=result.counts(found), scanning=scanning,
                            readonly=g.ctx.role == "hub" or st.library != g.ctx.library,
-                           scope=record.scope_words(st, _), now_words=record.now_words,
+                           scope=record.scope_words(st, tr), now_words=record.now_words,
+                           tr=tr,
                            why=record.WHY, last=session.pop("stocktake_last", None))
 
 
@@ -156,7 +162,7 @@ def export_record(stocktake_id, fmt):
     if fmt not in EXPORTS:
         return Response(status=404)
     st = commands.get(g.ctx, stocktake_id)
-    sheet = record.sheet(st, result.of(st), lambda msgid, **p: _(msgid, **p))
+    sheet = record.sheet(st, result.of(st), tr)
     name = f"kiem-ke-{st.library}-{(st.finished_at or st.started_at)[:10]}.{fmt}"
     return Response(export.as_bytes(sheet, fmt), content_type=export.CONTENT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
