@@ -133,7 +133,7 @@ def snapshot(result):
     return {"expected": result["expected"], "seen": result["seen"], "found": result["found"],
             "missing": [[e["item_id"], e["barcode"]] for e in result["missing"]],
             "misplaced": [[e["item_id"], e["barcode"]] for e in result["misplaced"]],
-            "unexpected": [[e["item_id"], e["barcode"], e["why"]]
+            "unexpected": [[e["item_id"], e["barcode"], e["why"], e["library"]]
                            for e in result["unexpected"]],
             "on_loan": [[e["item_id"], e["barcode"], e["seen"]] for e in result["on_loan"]]}
 
@@ -147,8 +147,8 @@ def from_snapshot(snap):
     out = {k: snap.get(k, 0) for k in ("expected", "seen", "found")}
     out["missing"] = [_entry(now.get(i), b) for i, b in snap.get("missing", ())]
     out["misplaced"] = [_entry(now.get(i), b) for i, b in snap.get("misplaced", ())]
-    out["unexpected"] = [_entry(now.get(i) if i else None, b, why)
-                         for i, b, why in snap.get("unexpected", ())]
+    out["unexpected"] = [_entry(now.get(i) if i else None, b, why, owner=library)
+                         for i, b, why, library in snap.get("unexpected", ())]
     out["on_loan"] = [_entry(now.get(i), b, seen=s) for i, b, s in snap.get("on_loan", ())]
     return out
 
