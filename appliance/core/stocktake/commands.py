@@ -5,7 +5,7 @@ a copy twice."""
 
 import re
 
-from .. import catalogue, events
+from .. import catalogue, dialect, events
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
 from ..ids import new_id
 from ..models import Item, Stocktake, StocktakeSeen
@@ -18,6 +18,7 @@ BY_BARCODE_ANYWHERE = Prepared(Item, lambda barcode: Item.select().where(
     Item.barcode == barcode).order_by(Item.library), 1)
 SEEN = Prepared(StocktakeSeen, lambda seen_id: StocktakeSeen.select(StocktakeSeen.id).where(
     StocktakeSeen.id == seen_id), 1)
+SEEN_COUNT = "SELECT COUNT(*) FROM stocktake_seen WHERE stocktake = ?"
 STOCKTAKE = Prepared(Stocktake, lambda st_id: Stocktake.select().where(Stocktake.id == st_id), 1)
 
 
@@ -150,6 +151,11 @@ def scan(ctx, stocktake_id, codes, via="scanner", actor=None):
             "stocktake_id": st.id, "library": st.library, "seen": new, "via": via,
             "at": ctx.clock.iso_now(), "actor": actor}, library=st.library)
     return answers
+
+
+def seen_count(stocktake_id):
+    """How many copies a stocktake has seen (the figure the scan page keeps up to date)."""
+    return dialect.run(SEEN_COUNT, (stocktake_id,)).fetchone()[0]
 
 
 def _answer(st, item, barcode, again, owner=None):

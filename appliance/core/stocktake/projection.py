@@ -7,7 +7,8 @@ finishes (two desks finishing apart) the later by clock stands."""
 import json
 import uuid
 
-from ..models import Stocktake, StocktakeSeen
+from .. import dialect
+from ..models import Stocktake
 
 _NS = uuid.UUID("0b7c8f5e-2d4a-4f0e-8a63-6b69656d6b65")
 
@@ -30,23 +31,23 @@ def started(ev, body):
         Stocktake.update(start).where(Stocktake.id == body["stocktake_id"]).execute()
 
 
+# One statement per copy seen (a scan answers in milliseconds): a new row, or a row held
+# from a later scan taking this one's clock, time and desk. Ties go by time, then desk.
+_SEEN = """INSERT INTO stocktake_seen (id, stocktake, item, barcode, owner, hlc, at, actor, via)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET hlc = excluded.hlc, at = excluded.at,
+    actor = excluded.actor, via = excluded.via
+WHERE (excluded.hlc, excluded.at, COALESCE(excluded.actor, ''))
+    < (stocktake_seen.hlc, stocktake_seen.at, COALESCE(stocktake_seen.actor, ''))"""
+
+
 def seen(ev, body):
     at = body.get("at") or ev.wall
-    rows = [{"id": seen_id(body["stocktake_id"], s.get("item_id"), s["barcode"],
-                           s.get("owner")),
-             "stocktake": body["stocktake_id"], "item": s.get("item_id"),
-             "barcode": s["barcode"], "owner": s.get("owner"), "hlc": ev.hlc, "at": at,
-             "actor": body.get("actor"), "via": body.get("via") or "scanner"}
-            for s in body.get("seen") or ()]
-    for row in rows:
-        # the first scan by clock stands: a row already held from a later scan takes
-        # this one's time and desk
-        held = StocktakeSeen.get_or_none(StocktakeSeen.id == row["id"])
-        if held is None:
-            StocktakeSeen.insert(row).execute()
-        elif (ev.hlc, at, row["actor"] or "") < (held.hlc, held.at, held.actor or ""):
-            StocktakeSeen.update({k: v for k, v in row.items() if k != "id"}).where(
-                StocktakeSeen.id == row["id"]).execute()
+    for s in body.get("seen") or ():
+        dialect.run(_SEEN, (
+            seen_id(body["stocktake_id"], s.get("item_id"), s["barcode"], s.get("owner")),
+            body["stocktake_id"], s.get("item_id"), s["barcode"], s.get("owner"), ev.hlc,
+            at, body.get("actor"), body.get("via") or "scanner"))
 
 
 def finished(ev, body):

@@ -99,15 +99,9 @@ def scan(stocktake_id):
         return redirect(url_for("stocktake.show", stocktake_id=stocktake_id))
     answers = [dict(a, message=said(a)) for a in answers]
     if _wants_json():
-        st = commands.get(g.ctx, stocktake_id)
-        return jsonify({"answers": answers, "seen": _seen_count(st.id)})
+        return jsonify({"answers": answers, "seen": commands.seen_count(stocktake_id)})
     session["stocktake_last"] = answers[-1]
     return redirect(url_for("stocktake.show", stocktake_id=stocktake_id))
-
-
-def _seen_count(stocktake_id):
-    from ...core.models import StocktakeSeen
-    return StocktakeSeen.select().where(StocktakeSeen.stocktake == stocktake_id).count()
 
 
 def said(answer):
