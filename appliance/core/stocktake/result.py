@@ -90,8 +90,9 @@ def compute(st):
                 .order_by(StocktakeSeen.hlc))
     seen_ids = {r.item for r in rows if r.item}
     mine = _copies(Item.library == st.library)
-    others = _copies(Item.id << [i for i in seen_ids if i not in {c.id for c in mine}]) \
-        if seen_ids else []
+    held = {c.id for c in mine}
+    strangers = [i for i in seen_ids if i not in held]
+    others = _copies(Item.id << strangers) if strangers else []
     by_id = {c.id: c for c in mine + others}
     scope = [c for c in mine if in_scope(st, c)]
     out = {"expected": 0, "seen": len(rows), "found": 0, "missing": [], "misplaced": [],
