@@ -95,29 +95,30 @@ def compute(st):
     others = _copies(Item.id << strangers) if strangers else []
     by_id = {c.id: c for c in mine + others}
     scope = [c for c in mine if in_scope(st, c)]
-    out = {"expected": 0, "seen": len(rows), "found": 0, "missing": [], "misplaced": [],
-           "unexpected": [], "on_loan": []}
+    lists: dict[str, list[dict]] = {"missing": [], "misplaced": [], "unexpected": [],
+                                     "on_loan": []}
+    expected = found = 0
     for c in scope:
         if c.condition in EXPECTED_CONDITIONS and c.status not in AWAY:
-            out["expected"] += 1
+            expected += 1
             if c.id not in seen_ids:
-                out["missing"].append(_entry(c))
+                lists["missing"].append(_entry(c))
         elif c.status == "on_loan" and c.condition not in ("lost", "withdrawn"):
-            out["on_loan"].append(_entry(c, seen=c.id in seen_ids))
+            lists["on_loan"].append(_entry(c, seen=c.id in seen_ids))
     for r in rows:
         item = by_id.get(r.item) if r.item else None
         why = verdict(st, item) if item or not r.owner else "other_library"
         if why == "ok":
-            out["found"] += 1
+            found += 1
         elif why == "misplaced":
-            out["misplaced"].append(_entry(item))
+            lists["misplaced"].append(_entry(item))
         elif why in UNEXPECTED:
-            out["unexpected"].append(_entry(item, r.barcode, why, owner=r.owner))
+            lists["unexpected"].append(_entry(item, r.barcode, why, owner=r.owner))
         elif why == "on_loan" and not in_scope(st, item):  # in scope: listed above
-            out["on_loan"].append(_entry(item, seen=True))
+            lists["on_loan"].append(_entry(item, seen=True))
     for name in ("missing", "misplaced", "on_loan"):
-        out[name].sort(key=lambda e: (call_key(e["call_number"]), e["barcode"]))
-    return out
+        lists[name].sort(key=lambda e: (call_key(e["call_number"]), e["barcode"]))
+    return {"expected": expected, "seen": len(rows), "found": found, **lists}
 
 
 def counts(result):
