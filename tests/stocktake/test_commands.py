@@ -169,3 +169,18 @@ def test_it_survives_a_restart_half_way(ctx):
     ("895.92231", True), ("895.8", False), ("896", False), ("", False)])
 def test_a_call_number_range_takes_every_number_its_end_begins(given, inside):
     assert result.in_range(given, "895.9", "895.9223") is inside
+
+
+def test_schema_14_adds_the_stocktake_tables_to_a_library_at_13(ctx):
+    """A library made before stocktakes: its database at 13 without their tables, then
+    migrated at start as a Pi updated in the field is."""
+    from appliance.core import db as dbmod
+
+    ctx.db.execute_sql("DROP TABLE stocktake_seen")
+    ctx.db.execute_sql("DROP TABLE stocktake")
+    dbmod._set_version(13)
+    dbmod.migrate(ctx.db)
+    assert dbmod.schema_version(ctx.db) == dbmod.SCHEMA_VERSION >= 14
+    st = commands.start(ctx)
+    assert commands.scan(ctx, st.id, ["1001"])[0]["verdict"] == "ok"
+    assert verify.verify(ctx) == []
