@@ -8,7 +8,7 @@ import re
 from .. import catalogue, dialect, events
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
 from ..ids import new_id
-from ..models import Item, Stocktake, StocktakeSeen
+from ..models import Item, Library, Stocktake, StocktakeSeen
 from ..prepared import Prepared
 from . import projection, result
 
@@ -93,13 +93,17 @@ def _open(ctx, stocktake_id):
     return st
 
 
-def _owner(owner):
-    """The library an RFID tag's ISIL names ("VN-PY-DH01" -> "PY-DH01")."""
-    owner = _text(owner, 32)
-    if not owner:
-        return None
-    match = ISIL.match(owner.upper())
-    return match.group(1) if match else owner.upper()
+def _owner(owner, library):
+    """The library an RFID tag's owner names: "VN-PY-DH01" (country, dash, ISIL) or
+    "PY-DH01" (no country) -> "PY-DH01". A code that is a library's as it stands is
+    taken whole, so a library code with a dash is never cut."""
+    owner = (_text(owner, 32) or "").upper()
+    if not owner or owner == library:
+        return owner or None
+    match = ISIL.match(owner)
+    if match is None or Library.get_or_none(Library.code == owner) is not None:
+        return owner
+    return match.group(1)
 
 
 def _resolve(st, barcode, owner):
@@ -111,14 +115,14 @@ def _resolve(st, barcode, owner):
     return item
 
 
-def _codes(codes):
+def _codes(codes, library):
     out = []
     for code in codes:
         raw = code if isinstance(code, dict) else {"barcode": code}
         barcode = _text(raw.get("barcode"))
         if not barcode:
             continue
-        out.append((barcode, _owner(raw.get("owner"))))
+        out.append((barcode, _owner(raw.get("owner"), library)))
     if not out:
         raise Invalid("no_barcode", N_("Scan a barcode or lay copies on the pad."))
     if len(out) > MAX_CODES:
@@ -135,7 +139,7 @@ def scan(ctx, stocktake_id, codes, via="scanner", actor=None):
     code: barcode, verdict (result.VERDICTS), again, and the copy's title and place."""
     st = _open(ctx, stocktake_id)
     answers, new, named = [], [], set()
-    for barcode, owner in _codes(codes):
+    for barcode, owner in _codes(codes, st.library):
         item = _resolve(st, barcode, owner)
         foreign = owner if owner and owner != st.library else None
         sid = projection.seen_id(st.id, item.id if item else None, barcode,
