@@ -24,6 +24,7 @@ COMMANDS = [
     "appliance.cli.devices",
     "appliance.cli.report",
     "appliance.cli.patrons",
+    "appliance.cli.stocktake",
 ]
 
 

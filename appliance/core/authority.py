@@ -24,6 +24,7 @@ import peewee as pw
 
 from .errors import N_, Forbidden
 from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
+from .stocktake import rules as _stocktake_rules
 
 Reason = namedtuple("Reason", "code message params")
 
@@ -183,6 +184,7 @@ RULES = {
     "item.used": _settings,
     "bib.merged": _shared,  # records are the town's: a merge moves no copy between libraries
 }
+RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
 
 

@@ -205,6 +205,11 @@ def _school_lists(db):
                 _add_column(model, name)(db)
 
 
+def _stocktakes(db):
+    """Stocktakes and the copies seen in them."""
+    db.create_tables([models.Stocktake, models.StocktakeSeen], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -224,6 +229,7 @@ MIGRATIONS = [
     (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
     (14, "pupils' class and date of birth; a library's school year", _school_lists),
+    (15, "stocktakes and the copies seen in them", _stocktakes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

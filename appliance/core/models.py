@@ -315,6 +315,43 @@ class InLibraryUse(BaseModel):
         indexes = ((("library", "day"), False),)
 
 
+class Stocktake(BaseModel):
+    """A stocktake (kiểm kê) of a library or a shelf range (core/stocktake): its scope,
+    who started it, and once finished the result as the finishing desk saw it (the
+    record an inspection reads, kept as it was even after copies are marked lost)."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32, index=True)
+    location = pw.CharField(null=True)
+    call_from = pw.CharField(null=True)
+    call_to = pw.CharField(null=True)
+    note = pw.CharField(null=True)
+    started_at = pw.CharField(max_length=32)
+    started_by = pw.CharField(max_length=64, null=True)
+    started_hlc = pw.BigIntegerField(default=0)
+    finished_at = pw.CharField(max_length=32, null=True)
+    finished_by = pw.CharField(max_length=64, null=True)
+    finished_hlc = pw.BigIntegerField(default=0)  # the latest finish stands
+    result = JSONField(null=True)
+
+
+class StocktakeSeen(BaseModel):
+    """A copy seen in a stocktake: once, however many times it was scanned, at any desk
+    (id: derived from the stocktake and the copy, or its barcode when no copy has it);
+    `hlc` and `at` are of the first scan by clock, whatever order scans arrive in."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    stocktake = pw.CharField(max_length=36)
+    item = pw.CharField(max_length=36, null=True)
+    barcode = pw.CharField(max_length=64)
+    owner = pw.CharField(max_length=32, null=True)  # the library an RFID tag names
+    hlc = pw.BigIntegerField()
+    at = pw.CharField(max_length=32)
+    actor = pw.CharField(max_length=64, null=True)
+    via = pw.CharField(max_length=8, default="scanner")
+
+    class Meta:
+        indexes = ((("stocktake", "hlc"), False),)
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 # Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
@@ -369,6 +406,7 @@ class Setting(BaseModel):
 
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
-                FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn]
+                FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
+                 StocktakeSeen]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

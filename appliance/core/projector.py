@@ -40,6 +40,7 @@ from .models import (
     VisitTally,
 )
 from .prepared import Prepared, by_key
+from .stocktake import projection as stocktake_projection
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
@@ -1216,4 +1217,5 @@ HANDLERS = {
     "visit.counted": visits_counted,
     "item.used": item_used,
     "bib.merged": bib_merged,
+    **stocktake_projection.HANDLERS,
 }

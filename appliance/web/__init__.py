@@ -29,6 +29,7 @@ BLUEPRINTS = [
     "appliance.web.fleet:bp",
     "appliance.web.reports:bp",
     "appliance.web.roster:bp",
+    "appliance.web.stocktake:bp",
 ]
 
 SECURITY_HEADERS = {

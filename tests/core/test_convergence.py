@@ -1,7 +1,8 @@
 """Convergence, proved by example: the devices of three libraries — two desks at the
 first, which lend, return and renew the same copies without seeing each other until
 they sync — make random histories through the real commands (loans, returns at
-another library, renewals, holds, record edits, lost and damaged marks), with clocks
+another library, renewals, holds, record edits, lost and damaged marks, stocktakes
+scanned at both desks, finished, their missing copies marked lost), with clocks
 hours apart and syncs at random moments. Every
 device's events are then applied on fresh nodes in many causally valid orders — one by
 one as a branch applies them, and in batches through `events.ingest` as the hub does,
@@ -35,8 +36,9 @@ from appliance.core import (
 from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
-from appliance.core.models import Conflict, Event, Hold, Item, Loan
+from appliance.core.models import Conflict, Event, Hold, Item, Loan, Stocktake
 from appliance.core.roster import importing, schoolyear
+from appliance.core.stocktake import commands as stocktakes
 from tests.sync.syncsupport import hub_database
 
 LIBRARIES = ("PY-A01", "PY-B02", "PY-C03")
@@ -93,6 +95,7 @@ STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
+                    + ["stocktake"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
                        "resolve", "tick", "import_class", "edit_class", "school_year"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
@@ -272,6 +275,30 @@ def _resolve(town, ctx, a, b):
                                                  "resolution": f"đã xem {b}"})
 
 
+def _stocktake(town, ctx, a, b):
+    """A stocktake at a library's desks (core/stocktake): started at one desk, scanned
+    at both (the same copy at both now and then, or another library's), finished, and
+    its missing copies marked lost or a found one put back on the shelf, which meet the
+    loans and lost marks of the rest of the history."""
+    held = list(Stocktake.select().where((Stocktake.library == ctx.library)
+                                         & (Stocktake.started_at != ""))
+                .order_by(Stocktake.started_hlc.desc(), Stocktake.id))
+    open_ = [s for s in held if not s.finished_at]
+    step = b % 5
+    if step == 0 or not held:
+        stocktakes.start(ctx, location=None if a % 2 else f"Kệ {a % 4}", actor="thuthu")
+    elif step in (1, 2) and open_:
+        library = ctx.library if a < 8 else LIBRARIES[a % 3]
+        stocktakes.scan(ctx, open_[0].id, [f"{library[-3:]}C{a % COPIES}"])
+    elif step == 3 and open_:
+        stocktakes.finish(ctx, open_[0].id)
+    elif held[0].finished_at:
+        if a % 2:
+            stocktakes.mark_missing_lost(ctx, held[0].id)
+        else:
+            stocktakes.put_back(ctx, held[0].id, _copy(ctx, a))
+
+
 def _sync(town, ctx, a, b):
     source = town.devices[a % len(town.devices)]
     if source.ctx is not ctx:
@@ -288,7 +315,7 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick,
            "import_class": _import_class, "edit_class": _edit_class,
-           "school_year": _school_year}
+           "school_year": _school_year, "stocktake": _stocktake}
 
 
 def histories(town):
