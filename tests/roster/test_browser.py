@@ -50,18 +50,17 @@ def test_upload_see_the_problem_import_print(server, page, tmp_path):
     assert "Đã nhập 5 học sinh, từ chối 1 dòng." in page.inner_text("#result")
     assert page.locator("#imported tbody tr").count() == 5
     assert wide_by(page) <= 0
+    cards = page.get_attribute("#print-cards input[name=cards]", "value")
+    csrf = page.get_attribute("#print-cards input[name=csrf_token]", "value")
+    assert len(cards.split()) == 5
     with page.expect_response(lambda r: r.url.endswith("/desk/patrons/cards")) as answer:
         page.click("#print-cards button")
     assert answer.value.status == 200
     assert answer.value.headers["content-type"] == "application/pdf"
-    # the browser opens its PDF viewer on it; the same form, sent by the page's own
+    # the browser opens its PDF viewer on it; the same form, sent with the page's own
     # session, gives the PDF's bytes
-    page.go_back()
-    cards = page.get_attribute("#print-cards input[name=cards]", "value")
-    sent = page.request.post(answer.value.url, form={
-        "csrf_token": page.get_attribute("#print-cards input[name=csrf_token]", "value"),
-        "cards": cards})
-    assert len(cards.split()) == 5
+    sent = page.context.request.post(answer.value.url, form={"csrf_token": csrf,
+                                                             "cards": cards})
     assert len(PdfReader(io.BytesIO(sent.body())).pages) == 1
 
 
