@@ -193,6 +193,14 @@ def _circulation_rules(db):
     db.create_tables([models.HandIn], safe=True)
 
 
+def _search_words(db):
+    """PostgreSQL seeks a prefix as the indexed words it stands for: their list, filled
+    from the records indexed (SQLite's index needs nothing new)."""
+    search.create_index(db)
+    if dialect.is_postgres(db):
+        search.backend(db).fill_words(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -211,6 +219,8 @@ MIGRATIONS = [
      _find_keys),
     (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
+    (14, "catalogue search: the indexed words a prefix stands for, on PostgreSQL",
+     _search_words),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
