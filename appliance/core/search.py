@@ -222,6 +222,8 @@ def _page_and_facets(db, q, page, per_page, sort, filters):
     ids = [d[0] for d in docs[start:start + per_page]]
     docs = docs[:FACET_HITS]
     best = [d[0] for d in docs]
-    counted = facets_from(docs, on_the_shelf(best)) if best else facet_counts([])
+    # Asked for records on the shelf, every hit has a copy there: nothing to look up.
+    shelf = len(best) if filters.get("available") else on_the_shelf(best)
+    counted = facets_from(docs, shelf) if best else facet_counts([])
     counted["counted"] = len(best)
     return total, ids, exact, counted

@@ -46,6 +46,10 @@ SAMPLE_ROWS = 5000
 # A query that at least this share of the sampled records match reads its newest matches
 # by the primary key instead of through the GIN index (see _capped).
 SCAN_SHARE = 0.05
+# "On the shelf" looks up each sampled match's copies, 10-15 us each on a loaded hub:
+# 5,000 of them were half the time of such a search. The share of the sample's matches
+# with a copy on the shelf is measured on SHELF_SAMPLE of them (see _on_the_shelf).
+SHELF_SAMPLE = 1000
 # A prefix standing for at most this many indexed words is sought as those words; a
 # wider one as a prefix (`:*`). GIN answers a prefix by reading every posting of every
 # word it covers into a bitmap before anything else (50-70 ms for "ngu* thi*" on 200,000
@@ -156,18 +160,28 @@ def time_limit(db, seconds):
     TimedOut then. Put back on the way out, so that a caller's own statements after it
     are not bound; on a time-out the rollback puts it back."""
     try:
-        with db.atomic():
-            before = db.execute_sql("SELECT current_setting('statement_timeout')").fetchone()
-            db.execute_sql(_TIMEOUT_SQL, (f"{max(1, int(seconds * 1000))}ms",))
+        with _settings(db, statement_timeout=f"{max(1, int(seconds * 1000))}ms"):
             yield
-            db.execute_sql(_TIMEOUT_SQL, before)
     except pw.DatabaseError as e:
         if getattr(getattr(e, "orig", e), "pgcode", None) == "57014":  # query_canceled
             raise TimedOut() from None
         raise
 
 
-_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+@contextmanager
+def _settings(db, **values):
+    """The block runs with these settings (`SET LOCAL`, in a savepoint), put back on the
+    way out (on an error, the savepoint's rollback puts them back): a search may run
+    inside a caller's transaction. Read and set in one statement, as every round trip
+    costs a loaded hub milliseconds."""
+    names = list(values)
+    sets = ", ".join(f"set_config('{n}', {P}, true)" for n in names)
+    with db.atomic():
+        before = db.execute_sql(
+            "SELECT " + ", ".join(f"current_setting('{n}')" for n in names) + f", {sets}",
+            list(values.values())).fetchone()[:len(names)]
+        yield
+        db.execute_sql(f"SELECT {sets}", before)
 
 
 # --- queries ------------------------------------------------------------------
@@ -358,13 +372,6 @@ def _expected(db, sql, args, planned=None):
     return total, total >= SCAN_SHARE * rows
 
 
-# Only the primary key may serve the newest-first read: a bitmap scan would read every
-# match first, and a sequential scan would sort the whole table. Set for the one
-# statement and put back, as a search may run inside a caller's transaction.
-_PLAN_SQL = ("SELECT set_config('enable_bitmapscan', {P}, true), "
-             "set_config('enable_seqscan', {P}, true)").format(P=P)
-
-
 def _capped(db, terms, sql, args, limit, newest, cols):
     """Up to RANK_CAP + 1 matches (the newest when `newest`, else as the GIN index gives
     them), ranked: [(*cols, number of matches read)] for the page. Each match's rank is
@@ -379,14 +386,10 @@ def _capped(db, terms, sql, args, limit, newest, cols):
     query_args = key_args + args + [RANK_CAP + 1] + limit
     if not newest:
         return db.execute_sql(query, query_args).fetchall()
-    with db.atomic():
-        before = db.execute_sql("SELECT current_setting('enable_bitmapscan'), "
-                                "current_setting('enable_seqscan')").fetchone()
-        db.execute_sql(_PLAN_SQL, ("off", "off"))
-        try:
-            return db.execute_sql(query, query_args).fetchall()
-        finally:
-            db.execute_sql(_PLAN_SQL, before)
+    # Only the primary key may serve the newest-first read: a bitmap scan would read
+    # every match first, and a sequential scan would sort the whole table.
+    with _settings(db, enable_bitmapscan="off", enable_seqscan="off"):
+        return db.execute_sql(query, query_args).fetchall()
 
 
 def _count(db, sql, args):
@@ -406,7 +409,8 @@ def _table_rows(db):
 def _sampled_total(db, sql, args, rows=None):
     """Matches in the whole table (of about `rows` rows), counted in a sample of about
     SAMPLE_ROWS rows (whole pages, the same pages for the same query, so paging keeps
-    one figure). "On the shelf" looks up each sampled record's copies: left to itself
+    one figure). "On the shelf" looks up the copies of SHELF_SAMPLE of the sample's
+    matches and counts the same share of the others (`_on_the_shelf`): left to itself
     the planner hashed every copy of the town first (150-250 ms on 200,000 records,
     for 5,000 lookups of a few ms), so hash and merge joins are off for the one
     statement."""
@@ -414,19 +418,33 @@ def _sampled_total(db, sql, args, rows=None):
     percent = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1.0))
     sampled = sql.replace("FROM search_doc d", f"FROM search_doc d TABLESAMPLE SYSTEM "
                           f"({percent:.4f}) REPEATABLE (7)", 1)
-    with db.atomic():
-        before = db.execute_sql("SELECT current_setting('enable_hashjoin'), "
-                                "current_setting('enable_mergejoin')").fetchone()
-        db.execute_sql(_JOIN_SQL, ("off", "off"))
-        try:
+    with _settings(db, enable_hashjoin="off", enable_mergejoin="off"):
+        if _SHELF in sampled:
+            hits = _on_the_shelf(db, sampled, args)
+        else:
             hits = db.execute_sql(f"SELECT count(*) {sampled}", args).fetchone()[0]
-        finally:
-            db.execute_sql(_JOIN_SQL, before)
     return hits * 100.0 / percent
 
 
-_JOIN_SQL = ("SELECT set_config('enable_hashjoin', {P}, true), "
-             "set_config('enable_mergejoin', {P}, true)").format(P=P)
+# How `item_filter` asks for a copy on the shelf: the last condition, with the last args.
+_SHELF = " AND EXISTS (SELECT 1 FROM item i WHERE "
+
+
+def _on_the_shelf(db, sampled, args):
+    """The sample's matches with a copy on the shelf: all of them counted when they are
+    at most SHELF_SAMPLE, else their number times the share found among SHELF_SAMPLE of
+    them, the same ones every time, drawn by a hash of the record (the first in the
+    table would be the oldest, or the last re-indexed)."""
+    cut = sampled.index(_SHELF)
+    shelf = sampled[cut + len(" AND "):]
+    split = len(args) - shelf.count(P)
+    matches, read, kept = db.execute_sql(
+        f"WITH s AS MATERIALIZED (SELECT d.bib_id, row_number() OVER (ORDER BY "
+        f"md5(d.bib_id)) AS k "
+        f"{sampled[:cut]}) SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM s WHERE "
+        f"k <= {P}), (SELECT count(*) FROM s d WHERE d.k <= {P} AND {shelf})",
+        args[:split] + [SHELF_SAMPLE, SHELF_SAMPLE] + args[split:]).fetchone()
+    return matches * kept / read if read else 0
 
 
 def _rounded(found, total):
