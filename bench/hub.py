@@ -97,6 +97,10 @@ def load(db, records, copies, libraries):
         conn.commit()
         times["indexes_s"] = round(time.perf_counter() - t, 1)
         t = time.perf_counter()
+        search_pg.fill_words(db)  # what the projector adds per record, for the whole load
+        conn.commit()
+        times["words_s"] = round(time.perf_counter() - t, 1)
+        t = time.perf_counter()
         # What autovacuum does to a freshly loaded table on a live hub, done now: the
         # statistics the planner needs and the visibility map.
         conn.autocommit = True

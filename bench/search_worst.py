@@ -2,17 +2,18 @@
 
     .venv/bin/python -m bench.search_worst [--records 200000] [--copies 2] [--rounds 5]
                                            [--backends sqlite,postgres]
+                                           [--keep | --schema bench_hub_…]
 
 A catalogue of --records synthetic Vietnamese records (bench/gen_records.py) is built
 on SQLite (`bench.search.bulk_fill`) and on PostgreSQL (`bench.hub.load`, a fresh
-schema of $THUVIEN_TEST_PG, dropped at the end). Each runs a real server on loopback;
-the queries below, constructed to cost the most that the limits of
-`appliance/core/search_query.py` let through (20 words, 2-letter prefixes, 300
-characters, page 100 of 20), go through the JSON API and the OPAC search page (facets
-and availability), interleaved with a plain query ("lich su") in the same rounds, so
-that the ratio holds on a shared, noisy machine. The refused query (20,000 `a*`,
-which took 61 s before the limits) is timed too. Goal: every worst query's slowest
-answer under 200 ms. Result: bench/results/search_worst.json.
+schema of $THUVIEN_TEST_PG, dropped at the end unless --keep; --schema measures a kept
+one again). Each runs a real server on loopback; the queries below, constructed to
+cost the most that the limits of `appliance/core/search_query.py` let through (20
+words, 4 prefixes of 3 letters, 300 characters, page 100 of 20), go through the JSON
+API and the OPAC search page (facets and availability), interleaved with a plain query
+("lich su") in the same rounds, so that the ratio holds on a shared, noisy machine.
+The refused query (20,000 `a*`, which took 61 s before the limits) is timed too. Goal:
+every worst query's slowest answer under 200 ms. Result: bench/results/search_worst.json.
 """
 
 import argparse
@@ -135,24 +136,32 @@ def run_sqlite(args, tmp):
 
 def run_postgres(args, tmp):
     from appliance.core import datadir
-    from bench.hub import drop_schema, fresh_schema, load
+    from bench.hub import drop_schema, fresh_schema, load, schema_url
 
     base = os.environ.get("THUVIEN_TEST_PG")
     if not base:
         raise RuntimeError("PostgreSQL: set THUVIEN_TEST_PG (scripts/test-services.sh)")
-    schema, url = fresh_schema(base)
+    keep = args.keep or bool(args.schema)
+    if args.schema:
+        schema, url = args.schema, schema_url(base, args.schema)
+    else:
+        schema, url = fresh_schema(base)
     try:
         ctx = datadir.init(tmp / "pg", "PY-L001", "Bench", "hub", database=url)
-        t = time.perf_counter()
-        load(ctx.db, args.records, args.copies, 10)
-        print(f"postgres: loaded in {time.perf_counter() - t:.0f} s", file=sys.stderr,
-              flush=True)
+        if not args.schema:
+            t = time.perf_counter()
+            load(ctx.db, args.records, args.copies, 10)
+            print(f"postgres: loaded in {time.perf_counter() - t:.0f} s", file=sys.stderr,
+                  flush=True)
         try:
             return figures(*measure(ctx, args.rounds))
         finally:
             ctx.close()
     finally:
-        drop_schema(base, schema)
+        if keep:
+            print(f"postgres: kept schema {schema}", file=sys.stderr, flush=True)
+        else:
+            drop_schema(base, schema)
 
 
 def main(argv=None):
@@ -161,6 +170,10 @@ def main(argv=None):
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,postgres")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the loaded PostgreSQL schema (to measure it again)")
+    ap.add_argument("--schema", help="measure a PostgreSQL schema kept by an earlier --keep "
+                    "run instead of loading one (kept too; --records must match it)")
     args = ap.parse_args(argv)
     result = {"records": args.records, "copies_per_record": args.copies,
               "rounds": args.rounds, "goal_ms": GOAL_MS,

@@ -210,6 +210,14 @@ def _stocktakes(db):
     db.create_tables([models.Stocktake, models.StocktakeSeen], safe=True)
 
 
+def _search_words(db):
+    """PostgreSQL seeks a prefix as the indexed words it stands for: their list, filled
+    from the records indexed (SQLite's index needs nothing new)."""
+    search.create_index(db)
+    if dialect.is_postgres(db):
+        search.backend(db).fill_words(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -230,6 +238,8 @@ MIGRATIONS = [
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
     (14, "pupils' class and date of birth; a library's school year", _school_lists),
     (15, "stocktakes and the copies seen in them", _stocktakes),
+    (16, "catalogue search: the indexed words a prefix stands for, on PostgreSQL",
+     _search_words),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -211,17 +211,19 @@ def search(q, page=1, per_page=20, library=None, sort="relevance", with_facets=F
 
 
 def _page_and_facets(db, q, page, per_page, sort, filters):
-    """(total, page ids, exact, facets) from one ranked query for the best FACET_HITS
-    hits: the page is a slice of them (paging past them asks again), and the facets
-    count them from the rows that query read. `facets["counted"]` says how many hits
-    were counted."""
-    total, docs, exact = search_ids(db, q, 1, FACET_HITS, sort, docs=True, **filters)
-    best = [d[0] for d in docs]
+    """(total, page ids, exact, facets) from one query for the best FACET_HITS hits, or
+    as many as reach the end of the page (at most MAX_RESULTS): the page is a slice of
+    them, and the facets count the best FACET_HITS from the rows that query read (a
+    deep page asked apart read every match twice). `facets["counted"]` says how many
+    hits were counted."""
     start = (page - 1) * per_page
-    if start + per_page <= len(best) or len(best) == total:
-        ids = best[start:start + per_page]
-    else:
-        ids = search_ids(db, q, page, per_page, sort, **filters)[1]
-    counted = facets_from(docs, on_the_shelf(best)) if best else facet_counts([])
+    total, docs, exact = search_ids(db, q, 1, max(FACET_HITS, start + per_page), sort,
+                                    docs=True, **filters)
+    ids = [d[0] for d in docs[start:start + per_page]]
+    docs = docs[:FACET_HITS]
+    best = [d[0] for d in docs]
+    # Asked for records on the shelf, every hit has a copy there: nothing to look up.
+    shelf = len(best) if filters.get("available") else on_the_shelf(best)
+    counted = facets_from(docs, shelf) if best else facet_counts([])
     counted["counted"] = len(best)
     return total, ids, exact, counted

@@ -7,7 +7,8 @@ field's folded words, weighted title A, authors B, subjects C, the rest D, with 
 gap between fields so a phrase never spans two; the D fields also carry their words
 tagged with the field (`ca|895`) so `callno:` or `isbn:` match only there. `exact`
 carries the normalised words (marks kept, one tone placement): records matching the
-query's own diacritics rank first. A GIN index serves `@@`; prefixes are `:*`.
+query's own diacritics rank first. A GIN index serves `@@`. A prefix (`hoa*`) is
+sought as the indexed words it stands for, looked up in `search_word` (see `_expansions`).
 """
 
 from contextlib import contextmanager
@@ -45,6 +46,15 @@ SAMPLE_ROWS = 5000
 # A query that at least this share of the sampled records match reads its newest matches
 # by the primary key instead of through the GIN index (see _capped).
 SCAN_SHARE = 0.05
+# "On the shelf" looks up each sampled match's copies, 10-15 us each on a loaded hub:
+# 5,000 of them were half the time of such a search. The share of the sample's matches
+# with a copy on the shelf is measured on SHELF_SAMPLE of them (see _on_the_shelf).
+SHELF_SAMPLE = 1000
+# A prefix standing for at most this many indexed words is sought as those words; a
+# wider one as a prefix (`:*`). GIN answers a prefix by reading every posting of every
+# word it covers into a bitmap before anything else (50-70 ms for "ngu* thi*" on 200,000
+# records), while named words let it skip through the rarest term's postings (14 ms).
+MAX_EXPANSION = 64
 
 P = "%s"
 
@@ -62,14 +72,27 @@ def create_index(db):
     db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_sort ON search_doc (sort_key, id)")
     db.execute_sql("CREATE INDEX IF NOT EXISTS search_doc_newest ON search_doc "
                    "(newest, year, id)")
+    # Every word the folded vectors hold, in code-point order: what a prefix stands for
+    # is a range of it. Words are added as records are indexed and never taken out: a
+    # word no record holds any longer matches nothing, so seeking it changes no result.
+    db.execute_sql("CREATE TABLE IF NOT EXISTS search_word (word TEXT COLLATE \"C\" "
+                   "PRIMARY KEY)")
+
+
+def fill_words(db):
+    """The words of every indexed record into `search_word` (after a bulk load)."""
+    db.execute_sql("INSERT INTO search_word (word) SELECT DISTINCT unnest(tsvector_to_array("
+                   "folded)) FROM search_doc ON CONFLICT DO NOTHING")
 
 
 def drop_index(db):
     db.execute_sql("DROP TABLE IF EXISTS search_doc")
+    db.execute_sql("DROP TABLE IF EXISTS search_word")
 
 
 def clear_index(db):
     db.execute_sql("DELETE FROM search_doc")
+    db.execute_sql("DELETE FROM search_word")
 
 
 def _vector(entries):
@@ -107,11 +130,15 @@ def doc_values(bib, items):
             summary["newest"], summary["libraries"], summary["item_types"], *vectors(fields))
 
 
+# The record's row, and its words into search_word (in the vector's sorted order, so
+# that two writers adding the same new words wait for each other, never deadlock).
 _UPSERT_SQL = (
-    f"INSERT INTO search_doc ({', '.join(DOC_COLUMNS)}) VALUES "
+    f"WITH doc AS (INSERT INTO search_doc ({', '.join(DOC_COLUMNS)}) VALUES "
     f"({', '.join([P] * (len(DOC_COLUMNS) - 2))}, {P}::tsvector, {P}::tsvector) "
     "ON CONFLICT (bib_id) DO UPDATE SET "
-    + ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS[1:]))
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in DOC_COLUMNS[1:])
+    + " RETURNING folded) INSERT INTO search_word (word) SELECT unnest(tsvector_to_array("
+    "folded)) FROM doc ON CONFLICT DO NOTHING")
 
 
 def on_bib_changed(db, bib_id):
@@ -133,56 +160,101 @@ def time_limit(db, seconds):
     TimedOut then. Put back on the way out, so that a caller's own statements after it
     are not bound; on a time-out the rollback puts it back."""
     try:
-        with db.atomic():
-            before = db.execute_sql("SELECT current_setting('statement_timeout')").fetchone()
-            db.execute_sql(_TIMEOUT_SQL, (f"{max(1, int(seconds * 1000))}ms",))
+        with _settings(db, statement_timeout=f"{max(1, int(seconds * 1000))}ms"):
             yield
-            db.execute_sql(_TIMEOUT_SQL, before)
     except pw.DatabaseError as e:
         if getattr(getattr(e, "orig", e), "pgcode", None) == "57014":  # query_canceled
             raise TimedOut() from None
         raise
 
 
-_TIMEOUT_SQL = "SELECT set_config('statement_timeout', %s, true)"
+@contextmanager
+def _settings(db, **values):
+    """The block runs with these settings (`SET LOCAL`, in a savepoint), put back on the
+    way out (on an error, the savepoint's rollback puts them back): a search may run
+    inside a caller's transaction. Read and set in one statement, as every round trip
+    costs a loaded hub milliseconds."""
+    names = list(values)
+    sets = ", ".join(f"set_config('{n}', {P}, true)" for n in names)
+    with db.atomic():
+        before = db.execute_sql(
+            "SELECT " + ", ".join(f"current_setting('{n}')" for n in names) + f", {sets}",
+            list(values.values())).fetchone()[:len(names)]
+        yield
+        db.execute_sql(f"SELECT {sets}", before)
 
 
 # --- queries ------------------------------------------------------------------
 
-def _lexemes(words, term, exact):
+def _words(words, term, exact):
+    """The lexemes of a term's words as the index holds them (tagged with the field)."""
     words = [normalize(w) for w in words] if exact else [fold(w) for w in words]
     words = [w for t in words for w in tokens(t) if len(w) <= MAX_WORD]
+    tag = None if exact else TAG.get(term.column)
+    return [f"{tag}|{w}" if tag else w for w in words]
+
+
+def _lexemes(words, term, exact, expansions=None):
+    words = _words(words, term, exact)
     if not words:
         return []
-    tag = None if exact else TAG.get(term.column)
     weight = "" if exact or term.column is None else WEIGHT.get(term.column, "")
-    out = [f"'{tag}|{w}'" if tag else f"'{w}'" for w in words]
+    out = [f"'{w}'" for w in words]
     marks = ("*" if term.prefix else "") + weight
     if marks:
         out[-1] += ":" + marks
     if weight and len(out) > 1:  # every word of a field phrase in that field
         out = [o if o.endswith(marks) else f"{o}:{weight}" for o in out]
+    named = (expansions or {}).get(words[-1]) if term.prefix else None
+    if named:  # the prefix as the words it stands for
+        out[-1] = "(" + " | ".join(f"'{w}'" + (f":{weight}" if weight else "")
+                                   for w in named) + ")"
     return out
 
 
-def tsquery(terms, exact=False):
+def tsquery(terms, exact=False, expansions=None):
     """A tsquery literal: the terms ANDed, a phrase's words adjacent (`<->`), a term's
-    other spellings ORed."""
+    other spellings ORed; a prefix as the words `expansions` says it stands for."""
     parts = []
     for t in terms:
-        each = [_lexemes(words, t, exact) for words in t.spellings()]
+        each = [_lexemes(words, t, exact, expansions) for words in t.spellings()]
         each = ["(" + " <-> ".join(words) + ")" for words in each if words]
         if each:
             parts.append(each[0] if len(each) == 1 else "(" + " | ".join(each) + ")")
     return " & ".join(parts)
 
 
+def _expansions(db, terms):
+    """{prefix lexeme: [the indexed words it stands for]}, for the prefixes standing for
+    1 to MAX_EXPANSION words (one range read of search_word's key each, in one
+    statement); the others stay prefixes. Matching either way finds the same records."""
+    prefixes = {_words(words, t, False)[-1] for t in terms if t.prefix
+                for words in t.spellings() if _words(words, t, False)}
+    ranges = sorted((p, _next(p)) for p in prefixes if _next(p))
+    if not ranges:
+        return {}
+    rows = db.execute_sql(
+        "SELECT p.prefix, w.words FROM unnest(%s::text[], %s::text[]) AS p(prefix, below) "
+        "CROSS JOIN LATERAL (SELECT array_agg(word) AS words FROM (SELECT word FROM "
+        "search_word WHERE word >= p.prefix AND word < p.below ORDER BY word LIMIT %s) s) w",
+        ([p for p, _ in ranges], [b for _, b in ranges], MAX_EXPANSION + 1)).fetchall()
+    return {p: words for p, words in rows if words and len(words) <= MAX_EXPANSION}
+
+
+def _next(prefix):
+    """The first string after every string starting with `prefix`, in code-point order
+    (None past the last code point)."""
+    code = ord(prefix[-1]) + 1
+    code = 0xE000 if 0xD800 <= code < 0xE000 else code  # no surrogates
+    return prefix[:-1] + chr(code) if code <= 0x10FFFF else None
+
+
 def _holds(column, value):
     return f"{P} = ANY(d.{column})", value
 
 
-def _hits_sql(terms, filters):
-    query = tsquery(terms)
+def _hits_sql(terms, filters, expansions=None):
+    query = tsquery(terms, expansions=expansions)
     where, args = "TRUE", []
     if query:
         where, args = f"d.folded @@ {P}::tsquery", [query]
@@ -225,23 +297,23 @@ def search_ids(db, terms, page, per_page, sort, filters, docs=False):
     if terms and not tsquery(terms):  # only words too long to be indexed
         return 0, [], True
     limit = [per_page, (page - 1) * per_page]
-    sql, args = _hits_sql(terms, filters)
+    sql, args = _hits_sql(terms, filters, _expansions(db, terms))
     cols = FACET_COLUMNS if docs else "d.bib_id"
     if sort == "relevance" and terms:
         order, order_args = _rank(terms)
         if limit[1] + per_page <= RANK_CAP:
-            estimate, newest = _expected(db, sql, args)
+            estimate, newest = _expected(db, sql, args, _hits_sql(terms, filters))
             rows = _capped(db, terms, sql, args, limit, newest, cols)
-            hits = _hits([r[:-1] for r in rows], docs)
-            if rows and rows[0][-1] <= RANK_CAP:
-                return rows[0][-1], hits, True
-            if rows:
-                if estimate is None:
-                    estimate = _sampled_total(db, sql, args)
-                return _rounded(rows[0][-1], estimate), hits, False
-            return _empty(db, sql, args)
+            found, hits = rows[0][-1], _paged(rows, docs)
+            if found <= RANK_CAP:
+                return found, hits, True
+            if estimate is None:
+                estimate = _sampled_total(db, sql, args)
+            return _rounded(found, estimate), hits, False
         # Past what a capped search ranks (page 250 of 20): rank every match.
         sort_sql, sort_args = order, order_args
+    elif terms:
+        return _sorted(db, sql, args, sort, limit, cols, docs)
     else:
         sort_sql, sort_args = _order(sort), []
     rows = db.execute_sql(f"SELECT {cols} {sql} ORDER BY {sort_sql} LIMIT {P} OFFSET {P}",
@@ -250,11 +322,35 @@ def search_ids(db, terms, page, per_page, sort, filters, docs=False):
     return total, _hits(rows, docs), exact
 
 
+def _sorted(db, sql, args, sort, limit, cols, docs):
+    """A page of the matches in title or newest order, and their number, from one read:
+    the index finds every match to sort them (its bitmap), so the first RANK_CAP + 1 in
+    order are kept and counted rather than all of them read again to count."""
+    keep = ", ".join(dict.fromkeys(["d.id", "d.sort_key", "d.newest", "d.year",
+                                    *FACET_COLUMNS.split(", ")]))
+    order = _order(sort)
+    rows = db.execute_sql(
+        f"WITH m AS MATERIALIZED (SELECT {keep} {sql} ORDER BY {order} LIMIT {P}) "
+        f"SELECT p.*, k.n FROM (SELECT count(*) AS n FROM m) k LEFT JOIN LATERAL "
+        f"(SELECT {cols} FROM m d ORDER BY {order} LIMIT {P} OFFSET {P}) p ON TRUE",
+        args + [max(RANK_CAP + 1, sum(limit))] + limit).fetchall()
+    found = rows[0][-1]
+    if found <= RANK_CAP:
+        return found, _paged(rows, docs), True
+    return _rounded(found, _sampled_total(db, sql, args)), _paged(rows, docs), False
+
+
+def _paged(rows, docs):
+    """The hits of rows ending in the number of matches; a page past them is one row of
+    NULLs (so that the number comes back however deep the page)."""
+    return _hits([r[:-1] for r in rows if r[0] is not None], docs)
+
+
 def _hits(rows, docs):
     return [tuple(r) for r in rows] if docs else [r[0] for r in rows]
 
 
-def _expected(db, sql, args):
+def _expected(db, sql, args, planned=None):
     """(the estimated number of matches or None, whether the query is so common that its
     newest matches are cheaper to read by the primary key than through the GIN index).
 
@@ -264,8 +360,11 @@ def _expected(db, sql, args):
     20,000 rows (5-15 ms). The planner's own estimate assumes words independent and so
     misses "lich su" by four times; a sample of the table measures the share instead. It
     is taken only when the planner already expects more than RANK_CAP matches, and gives
-    the estimated total too."""
-    plan = db.execute_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 {sql}", args).fetchone()[0]
+    the estimated total too. The planner is asked about `planned` (the query as typed,
+    its prefixes as prefixes) when given, the sample counts `sql`."""
+    planned = planned or (sql, args)
+    plan = db.execute_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 {planned[0]}",
+                          planned[1]).fetchone()[0]
     if plan[0]["Plan"]["Plan Rows"] <= RANK_CAP:
         return None, False
     rows = _table_rows(db)
@@ -273,38 +372,24 @@ def _expected(db, sql, args):
     return total, total >= SCAN_SHARE * rows
 
 
-# Only the primary key may serve the newest-first read: a bitmap scan would read every
-# match first, and a sequential scan would sort the whole table. Set for the one
-# statement and put back, as a search may run inside a caller's transaction.
-_PLAN_SQL = ("SELECT set_config('enable_bitmapscan', {P}, true), "
-             "set_config('enable_seqscan', {P}, true)").format(P=P)
-
-
 def _capped(db, terms, sql, args, limit, newest, cols):
     """Up to RANK_CAP + 1 matches (the newest when `newest`, else as the GIN index gives
     them), ranked: [(*cols, number of matches read)] for the page. Each match's rank is
-    computed as it is read, so only small rows are kept, not its vectors."""
+    computed as it is read, so only small rows are kept, not its vectors. A page past
+    the matches is one row of NULLs and their number."""
     keys, key_args = _rank_keys(terms)
     read = "ORDER BY d.id DESC " if newest else ""
     query = (f"WITH c AS MATERIALIZED (SELECT d.id, {FACET_COLUMNS}, {keys[0]} AS matched, "
-             f"{keys[1]} AS score {sql} {read}LIMIT {P}) SELECT {cols}, (SELECT count(*) "
-             f"FROM c) FROM c d ORDER BY d.matched DESC, d.score DESC, d.id LIMIT {P} OFFSET {P}")
+             f"{keys[1]} AS score {sql} {read}LIMIT {P}) SELECT p.*, k.n FROM (SELECT "
+             f"count(*) AS n FROM c) k LEFT JOIN LATERAL (SELECT {cols} FROM c d ORDER BY "
+             f"d.matched DESC, d.score DESC, d.id LIMIT {P} OFFSET {P}) p ON TRUE")
     query_args = key_args + args + [RANK_CAP + 1] + limit
     if not newest:
         return db.execute_sql(query, query_args).fetchall()
-    with db.atomic():
-        before = db.execute_sql("SELECT current_setting('enable_bitmapscan'), "
-                                "current_setting('enable_seqscan')").fetchone()
-        db.execute_sql(_PLAN_SQL, ("off", "off"))
-        try:
-            return db.execute_sql(query, query_args).fetchall()
-        finally:
-            db.execute_sql(_PLAN_SQL, before)
-
-
-def _empty(db, sql, args):
-    total, exact = _count(db, sql, args)
-    return total, [], exact
+    # Only the primary key may serve the newest-first read: a bitmap scan would read
+    # every match first, and a sequential scan would sort the whole table.
+    with _settings(db, enable_bitmapscan="off", enable_seqscan="off"):
+        return db.execute_sql(query, query_args).fetchall()
 
 
 def _count(db, sql, args):
@@ -324,7 +409,8 @@ def _table_rows(db):
 def _sampled_total(db, sql, args, rows=None):
     """Matches in the whole table (of about `rows` rows), counted in a sample of about
     SAMPLE_ROWS rows (whole pages, the same pages for the same query, so paging keeps
-    one figure). "On the shelf" looks up each sampled record's copies: left to itself
+    one figure). "On the shelf" looks up the copies of SHELF_SAMPLE of the sample's
+    matches and counts the same share of the others (`_on_the_shelf`): left to itself
     the planner hashed every copy of the town first (150-250 ms on 200,000 records,
     for 5,000 lookups of a few ms), so hash and merge joins are off for the one
     statement."""
@@ -332,19 +418,33 @@ def _sampled_total(db, sql, args, rows=None):
     percent = min(100.0, 100.0 * SAMPLE_ROWS / max(rows, 1.0))
     sampled = sql.replace("FROM search_doc d", f"FROM search_doc d TABLESAMPLE SYSTEM "
                           f"({percent:.4f}) REPEATABLE (7)", 1)
-    with db.atomic():
-        before = db.execute_sql("SELECT current_setting('enable_hashjoin'), "
-                                "current_setting('enable_mergejoin')").fetchone()
-        db.execute_sql(_JOIN_SQL, ("off", "off"))
-        try:
+    with _settings(db, enable_hashjoin="off", enable_mergejoin="off"):
+        if _SHELF in sampled:
+            hits = _on_the_shelf(db, sampled, args)
+        else:
             hits = db.execute_sql(f"SELECT count(*) {sampled}", args).fetchone()[0]
-        finally:
-            db.execute_sql(_JOIN_SQL, before)
     return hits * 100.0 / percent
 
 
-_JOIN_SQL = ("SELECT set_config('enable_hashjoin', {P}, true), "
-             "set_config('enable_mergejoin', {P}, true)").format(P=P)
+# How `item_filter` asks for a copy on the shelf: the last condition, with the last args.
+_SHELF = " AND EXISTS (SELECT 1 FROM item i WHERE "
+
+
+def _on_the_shelf(db, sampled, args):
+    """The sample's matches with a copy on the shelf: all of them counted when they are
+    at most SHELF_SAMPLE, else their number times the share found among SHELF_SAMPLE of
+    them, the same ones every time, drawn by a hash of the record (the first in the
+    table would be the oldest, or the last re-indexed)."""
+    cut = sampled.index(_SHELF)
+    shelf = sampled[cut + len(" AND "):]
+    split = len(args) - shelf.count(P)
+    matches, read, kept = db.execute_sql(
+        f"WITH s AS MATERIALIZED (SELECT d.bib_id, row_number() OVER (ORDER BY "
+        f"md5(d.bib_id)) AS k "
+        f"{sampled[:cut]}) SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM s WHERE "
+        f"k <= {P}), (SELECT count(*) FROM s d WHERE d.k <= {P} AND {shelf})",
+        args[:split] + [SHELF_SAMPLE, SHELF_SAMPLE] + args[split:]).fetchone()
+    return matches * kept / read if read else 0
 
 
 def _rounded(found, total):

@@ -132,10 +132,49 @@ def test_facets_count_the_best_hits_and_paging_goes_past_them(books, monkeypatch
     assert sum(n for _, n in capped["facets"]["language"]) == 4
     ordered = [r["title"] for r in every["results"]]
     assert [r["title"] for r in capped["results"]] == ordered[:3]
-    # page 2 reaches past the counted hits: asked for again, not cut short
+    # page 2 reaches past the counted hits: read with them, not cut short
     page2 = search.search("", sort="title", per_page=3, page=2, with_facets=True)
     assert [r["title"] for r in page2["results"]] == ordered[3:6]
     assert search.search("hoa", with_facets=True)["facets"]["counted"] == 3
+
+
+PREFIXED = ("hoa*", "title:hoa*", "ngu* thi*", "hoc hoa*", "author:ngu*", "callno:895*",
+            '"hoa hoc*"', "phieu*", "\u04bb\u043e\u0430*")
+
+
+def test_a_prefix_finds_what_its_words_find(books, cat_ctx, db_backend, monkeypatch):
+    """PostgreSQL seeks a prefix as the indexed words it stands for (search_word; GIN
+    read every posting of a prefix first), a wider one as a prefix: either way the same
+    records in the same order, by relevance, by title and on the OPAC's deep pages. A
+    word no record holds any longer finds nothing; a new one is found."""
+    from appliance.core.search_query import parse
+
+    def answers():
+        return {(q, sort): titles(q, sort=sort) for q in PREFIXED
+                for sort in ("relevance", "title", "newest")}
+
+    found = answers()
+    assert found["hoa*", "relevance"] and found["callno:895*", "title"]
+    assert found["\u04bb\u043e\u0430*", "title"] == found["hoa*", "title"]
+    if db_backend == "postgres":
+        from appliance.core import db as dbmod
+        from appliance.core import search_pg
+        from appliance.core.models import Setting
+
+        words = search_pg._expansions(cat_ctx.db, parse("hoa* callno:895*"))
+        assert {"hoa", "hoai"} <= set(words["hoa"]) and "hoc" not in words["hoa"]
+        assert words["ca|895"] and all(w.startswith("ca|895") for w in words["ca|895"])
+        monkeypatch.setattr(search_pg, "MAX_EXPANSION", 0)  # every prefix a prefix
+        assert search_pg._expansions(cat_ctx.db, parse("hoa*")) == {}
+        assert answers() == found
+        monkeypatch.undo()
+        cat_ctx.db.execute_sql("DROP TABLE search_word")  # a hub before migration 16
+        Setting.update(value=15).where(Setting.key == "schema_version").execute()
+        dbmod.migrate(cat_ctx.db)
+        assert {"hoa", "hoai"} <= set(search_pg._expansions(cat_ctx.db, parse("hoa*"))["hoa"])
+        assert answers() == found
+    catalogue.save_bib(cat_ctx, {"id": books["Hoa học trò"], "title": "Mực tím"})
+    assert titles("tro*") == [] and titles("muc*") == ["Mực tím"]
 
 
 def test_an_older_database_gets_its_index_through_the_migration(books, cat_ctx):
