@@ -193,6 +193,14 @@ def _circulation_rules(db):
     db.create_tables([models.HandIn], safe=True)
 
 
+def _holds_travel(db):
+    """A hold may be filled by another library's copy, sent to the pickup library."""
+    if "source" not in {c.name for c in db.get_columns("hold")}:
+        _add_column(models.Hold, "source")(db)
+    if "pickup" not in {c.name for c in db.get_columns("loan")}:
+        _add_column(models.Loan, "pickup")(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -211,6 +219,7 @@ MIGRATIONS = [
      _find_keys),
     (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
+    (14, "holds filled by another library's copy, sent to the pickup library", _holds_travel),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
