@@ -238,9 +238,7 @@ def travelling(library):
     (`Loan.pickup`), its return too, wherever the copy was handed in (the return that
     stands, by its clock). Decided by the hub's rows, not by what a sender wrote; few
     rows, and only the events of those kinds are looked into."""
-    db = Event._meta.database
-    hold_id = pw.SQL(dialect.json_text(db, "event.body", "hold_id"))
-    loan_id = pw.SQL(dialect.json_text(db, "event.body", "loan_id"))
+    hold_id, loan_id = _body_text("hold_id"), _body_text("loan_id")
     sent_for = Hold.select(Hold.id).where(Hold.source == library)
     lent_at = Loan.select(Loan.id).where(Loan.pickup == library)
     returned = Loan.select(Loan.return_hlc).where(
@@ -248,6 +246,13 @@ def travelling(library):
     return (((Event.kind << HOLD_KINDS) & hold_id.in_(sent_for))
             | ((Event.kind << LOAN_KINDS) & loan_id.in_(lent_at))
             | ((Event.kind == "loan.in") & Event.hlc.in_(returned)))
+
+
+def _body_text(key):
+    """The text of `key` in an event's body, as dialect.json_text writes it."""
+    if dialect.is_postgres(Event._meta.database):
+        return pw.NodeList((pw.Cast(Event.body, "jsonb"), pw.SQL(f"->> '{key}'")), glue=" ")
+    return pw.fn.json_extract(Event.body, f"$.{key}")
 
 
 def concerns(library):

@@ -64,7 +64,7 @@ def _borrower(ctx, card):
 # Another library's copy sent here for a hold, on this library's hold shelf.
 SENT_HERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).join(
     Hold, on=(Hold.item == Item.id)).where(
-    (Item.barcode == barcode) & (Item.library != library) & (Hold.library == library)
+    (Item.barcode == barcode) & (Hold.library == library)  # (its own: found before)
     & (Hold.status == "ready")).order_by(Item.library).limit(1), 2)
 
 

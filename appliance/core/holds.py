@@ -11,7 +11,7 @@ pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`)
 
 from . import events, patrons, policy
 from .catalogue import get_bib
-from .errors import N_, NotFound, Refused
+from .errors import N_, Forbidden, NotFound, Refused
 from .ids import new_id
 from .models import OPEN_HOLDS, Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared
@@ -19,19 +19,20 @@ from .prepared import Prepared
 PICKUP_DAYS = 7
 
 
-def fills_here(library):
+def fills_here(library, again=None):
     """The holds a copy of `library` fills: its own queue's, and those it was asked to
-    send a copy for."""
-    return (((Hold.library == library) & Hold.source.is_null()) | (Hold.source == library))
+    send a copy for. (`again`: the library once more, as a prepared query's own marker.)"""
+    return (((Hold.library == library) & Hold.source.is_null())
+            | (Hold.source == (library if again is None else again)))
 
 
-WAITING = Prepared(Hold, lambda bib, library: Hold.select().where(
-    (Hold.bib == bib) & fills_here(library) & (Hold.status == "waiting"))
-    .order_by(Hold.placed_at, Hold.id).limit(1), 2)
+WAITING = Prepared(Hold, lambda bib, library, again: Hold.select().where(
+    (Hold.bib == bib) & fills_here(library, again) & (Hold.status == "waiting"))
+    .order_by(Hold.placed_at, Hold.id).limit(1), 3)
 
 
 def waiting_for(bib_id, library):
-    return WAITING.first(bib_id, library)
+    return WAITING.first(bib_id, library, library)
 
 
 def waiting_count(bib_id, library):
@@ -142,16 +143,16 @@ def _send(ctx, item, hold):
 
 # The hold of this library another library's copy came for: the one it was sent for,
 # else the oldest waiting for its record from that library.
-ARRIVING = Prepared(Hold, lambda item, bib, home, library: Hold.select().where(
+ARRIVING = Prepared(Hold, lambda library, home, item, bib, again: Hold.select().where(
     (Hold.library == library) & (Hold.source == home) & (
         ((Hold.item == item) & (Hold.status == "in_transit"))
         | ((Hold.bib == bib) & (Hold.status << ("waiting", "in_transit")))))
-    .order_by((Hold.item == item).desc(), Hold.placed_at, Hold.id).limit(1), 4)
+    .order_by((Hold.item == again).desc(), Hold.placed_at, Hold.id).limit(1), 5)
 
 
 def arriving_for(ctx, item):
     """The hold here that another library's copy, handed in here, was sent for."""
-    return ARRIVING.first(item.id, item.bib_id, item.library, ctx.library)
+    return ARRIVING.first(ctx.library, item.library, item.id, item.bib_id, item.id)
 
 
 def receive(ctx, item, hold):
@@ -182,6 +183,10 @@ def cancel(ctx, hold_id, patron_card=None):
     hold = _get(hold_id)
     if patron_card is not None and hold.patron.card != patron_card:
         raise NotFound("hold_not_found", N_("No such hold."))
+    if ctx.role != "hub" and ctx.library not in (hold.library, hold.patron.library):
+        raise Forbidden("other_library", N_("This hold belongs to library %(library)s: only "
+                                            "that library or the card's may cancel it."),
+                        library=hold.library)
     if hold.status not in OPEN_HOLDS:
         raise Refused("hold_closed", N_("This hold is already closed."))
     _end(ctx, hold, "hold.cancelled")
