@@ -116,6 +116,7 @@ def _loan_out(event, body, device_library, lookup):
     library = item["library"] if item else event.get("library")
     hold = lookup("hold", body.get("hold_id")) if body.get("hold_id") else None
     if library != device_library and _sent_for(hold, item, device_library) \
+            and hold.get("item_id") == body.get("item_id") \
             and hold.get("patron_id") == body.get("patron_id") \
             and body.get("pickup") == device_library:
         device_library = library  # as the copy's library would, the routing checked below
@@ -282,8 +283,12 @@ def screen(event_dicts, device_library, lookup):
             patron = seen("patron", body.get("patron_id"))
             made[("hold", body.get("hold_id"))] = {
                 "library": body.get("library"), "source": body.get("source"),
-                "patron_id": body.get("patron_id"),
+                "patron_id": body.get("patron_id"), "item_id": None,
                 "patron_library": patron["library"] if patron else None}
+        if event.get("kind") == "hold.trapped" and seen("hold", body.get("hold_id")):
+            # the copy it names is the one the hold's loan may lend (as the projector has it)
+            made[("hold", body["hold_id"])] = dict(seen("hold", body["hold_id"]),
+                                                   item_id=body.get("item_id"))
         if table and not seen(table, body.get("id")):
             made[(table, body.get("id"))] = {
                 "library": (body.get("fields") or {}).get("library", event.get("library"))}
@@ -315,8 +320,8 @@ def _queries(keys):
         "loan": lambda: Loan.select(Loan.id, Item.library, Patron.library.alias(
             "patron_library")).join(Item, on=Loan.item == Item.id).join_from(
             Loan, Patron, on=Loan.patron == Patron.id).where(Loan.id << keys["loan"]),
-        "hold": lambda: Hold.select(Hold.id, Hold.library, Hold.source,
-                                    Hold.patron.alias("patron_id"), Patron.library.alias(
+        "hold": lambda: Hold.select(Hold.id, Hold.library, Hold.source, Hold.item.alias(
+            "item_id"), Hold.patron.alias("patron_id"), Patron.library.alias(
             "patron_library")).join(Patron, on=Hold.patron == Patron.id).where(
             Hold.id << keys["hold"]),
         "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(

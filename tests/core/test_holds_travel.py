@@ -228,9 +228,10 @@ def test_a_hold_with_a_copy_here_waits_here(ctx):
 ROWS = {
     ("patron", "pa"): {"library": A}, ("patron", "pb"): {"library": B},
     ("item", "ia"): {"library": A}, ("item", "ib"): {"library": B},
-    ("item", "ic"): {"library": C},
+    ("item", "ic"): {"library": C}, ("item", "ia2"): {"library": A},
     # B's hold, picked up at B, a copy asked of A; and one of B's own queue
-    ("hold", "hx"): {"library": B, "source": A, "patron_id": "pb", "patron_library": B},
+    ("hold", "hx"): {"library": B, "source": A, "patron_id": "pb", "patron_library": B,
+                     "item_id": "ia"},
     ("hold", "hl"): {"library": B, "source": None, "patron_id": "pb", "patron_library": B},
 }
 
@@ -267,6 +268,8 @@ CASES = [
     (B, ev("hold.cancelled", B, hold_id="hl", transit_to=C), "other_library"),
     (B, ev("loan.out", A, **LOAN, hold_id="hx", pickup=B), None),
     (B, ev("loan.out", A, **LOAN), "other_library"),  # not sent for a hold
+    (B, ev("loan.out", A, **dict(LOAN, item_id="ia2"), hold_id="hx", pickup=B),
+     "other_library"),  # another copy of A than the one sent
     (B, ev("loan.out", A, **LOAN, hold_id="hx"), "other_library"),  # no pickup said
     (B, ev("loan.out", A, **dict(LOAN, patron_id="pa"), hold_id="hx", pickup=B),
      "other_library"),  # another patron than the hold's
