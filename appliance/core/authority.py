@@ -114,8 +114,8 @@ def _loan_out(event, body, device_library, lookup):
     here for a hold of this library, lent to that hold's patron."""
     item = lookup("item", body.get("item_id"))
     library = item["library"] if item else event.get("library")
-    hold = lookup("hold", body.get("hold_id")) if body.get("hold_id") else None
-    if library != device_library and _sent_for(hold, item, device_library) \
+    hold = (lookup("hold", body.get("hold_id")) if body.get("hold_id") else None) or {}
+    if library != device_library and _sent_for(hold or None, item, device_library) \
             and hold.get("item_id") == body.get("item_id") \
             and hold.get("patron_id") == body.get("patron_id") \
             and body.get("pickup") == device_library:

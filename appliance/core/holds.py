@@ -75,7 +75,9 @@ def _source(ctx, bib_id):
     copies when it has any, else those of the library of the town whose copy looks most
     likely on its shelf (as held here: another library's loans are not), then by code."""
     copies = list(Item.select().where((Item.bib == bib_id) & (Item.library == ctx.library)))
-    if copies:
+    if copies or ctx.role == "hub":  # the hub's staff place holds at a library's queue
+        if not copies:
+            raise Refused("no_copies", N_("This library has no copy of that record."))
         return copies, None
     others = sorted(Item.select().where((Item.bib == bib_id) & (Item.library != ctx.library)
                                         & (Item.condition == "available")),
