@@ -288,3 +288,22 @@ CASES = [
 def test_the_rule_takes_a_travelling_holds_steps_and_no_more(device, event, code):
     reason = authority.check(event, device, lookup)
     assert (reason.code if reason else None) == code, reason
+
+
+def test_the_opac_of_b_places_a_travelling_hold_for_its_reader(town):
+    """A reader of B signed in at B's OPAC holds the record only A has: picked up at B."""
+    from appliance.web import create_app
+    from tests.conftest import csrf_token
+
+    b = _at(town, "b")
+    patrons.save(b, {"id": patrons.find(b, "B0002").id, "pin": "2468"})
+    client = create_app(b, testing=True).test_client()
+    r = client.post("/opac/login", data={"csrf_token": csrf_token(client, "/opac/login"),
+                                         "card": "B0002", "pin": "2468"})
+    assert r.status_code == 302
+    r = client.post("/opac/hold", data={"csrf_token": csrf_token(client, "/opac/account"),
+                                        "bib_id": town["bib"]}, follow_redirects=True)
+    hold = Hold.get()
+    assert (hold.library, hold.source, hold.patron.card) == (B, A, "B0002")
+    assert "Số đỏ" in client.get("/opac/account").get_data(as_text=True)
+    b.close()
