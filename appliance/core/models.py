@@ -173,7 +173,7 @@ class Loan(BaseModel):
     return_hlc = pw.BigIntegerField(null=True)
     # The library that lent another library's copy, sent to it for a hold (holds.py):
     # the loan's events reach its desks too (sync.receive.concerns). None: the copy's own.
-    pickup = pw.CharField(max_length=32, null=True)
+    pickup = pw.CharField(max_length=32, null=True, index=True)
 
     class Meta:
         # Three indexes serve every lookup: the open loan of a copy, a patron's open loans
@@ -211,7 +211,7 @@ class Hold(BaseModel):
     # The library asked to send a copy when the pickup library (`library`) has none:
     # its pull list shows the hold, its trap sends the copy (holds.py). None: a copy of
     # the pickup library fills it.
-    source = pw.CharField(max_length=32, null=True)
+    source = pw.CharField(max_length=32, null=True, index=True)
 
 
 class LoanRule(BaseModel):
