@@ -172,11 +172,13 @@ def _end(ctx, hold, kind):
     with events.writing(ctx):
         body = {"hold_id": hold.id}
         item = Item.get_by_id(hold.item_id) if hold.item_id else None
-        if item is not None and item.library != ctx.library and hold.status in (
-                "in_transit", "ready"):  # another library's copy, sent here: it goes home
+        if item is not None and item.library == hold.source and hold.status in (
+                "in_transit", "ready"):  # the copy its source sent for it goes home
             body.update(item_id=item.id, transit_to=item.library)
         events.record(ctx, kind, body)
-        if hold.status == "ready" and item is not None and item.library == ctx.library:
+        # the next hold takes the copy where it is its own library's (or the hub's staff)
+        if hold.status == "ready" and item is not None and item.library != hold.source \
+                and (item.library == ctx.library or ctx.role == "hub"):
             trap(ctx, item)
 
 
