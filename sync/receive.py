@@ -13,10 +13,12 @@ import logging
 import time
 from datetime import datetime, timezone
 
-from appliance.core import authority, events, privacy, projector
+import peewee as pw
+
+from appliance.core import authority, dialect, events, privacy, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
-from appliance.core.models import Event
+from appliance.core.models import Event, Hold, Loan
 from provisioning import config, health, updates
 
 from . import envelope, keys, protocol, quarantine
@@ -225,11 +227,40 @@ TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved", "item.s
              "item.received")
 
 
+HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired")
+LOAN_KINDS = ("loan.out", "loan.renew", "loan.in")
+
+
+def travelling(library):
+    """The events of holds that travel (holds.py) that concern `library` besides its own:
+    a hold's events reach the library asked to send its copy (`Hold.source`), and a loan
+    made at a pickup library of another library's copy reaches that library's desks
+    (`Loan.pickup`), its return too, wherever the copy was handed in (the return that
+    stands, by its clock). Decided by the hub's rows, not by what a sender wrote; few
+    rows, and only the events of those kinds are looked into."""
+    hold_id, loan_id = _body_text("hold_id"), _body_text("loan_id")
+    sent_for = Hold.select(Hold.id).where(Hold.source == library)
+    lent_at = Loan.select(Loan.id).where(Loan.pickup == library)
+    returned = Loan.select(Loan.return_hlc).where(
+        (Loan.pickup == library) & Loan.return_hlc.is_null(False))
+    return (((Event.kind << HOLD_KINDS) & hold_id.in_(sent_for))
+            | ((Event.kind << LOAN_KINDS) & loan_id.in_(lent_at))
+            | ((Event.kind == "loan.in") & Event.hlc.in_(returned)))
+
+
+def _body_text(key):
+    """The text of `key` in an event's body, as dialect.json_text writes it."""
+    if dialect.is_postgres(Event._meta.database):
+        return pw.NodeList((pw.Cast(Event.body, "jsonb"), pw.SQL(f"->> '{key}'")), glue=" ")
+    return pw.fn.json_extract(Event.body, f"$.{key}")
+
+
 def concerns(library):
     """The events a branch of `library` pulls: its library's own (copies, loans, holds,
-    rules, calendar, conflicts resolved) and the town-wide records."""
-    return ((Event.library == library) | (Event.kind << TOWN_WIDE)) & Event.id.not_in(
-        authority.held_back())  # what the authority check refused reaches no branch
+    rules, calendar, conflicts resolved), the town-wide records, and the steps of holds
+    that travel between it and another library."""
+    return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)) \
+        & Event.id.not_in(authority.held_back())  # what the authority check refused
 
 
 def _after(after) -> int:

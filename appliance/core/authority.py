@@ -16,6 +16,12 @@ town-wide card's loan count is kept wherever it borrows); a copy is returned at 
 desk (`loan.in`); a loan is renewed at the copy's library or the borrower's home
 library; a hold is placed at this library's queue for any card, and cancelled there or
 at the patron's home library. Everything else touches only the device's library.
+
+A hold that travels (holds.py) adds exactly the steps it needs, each checked against
+the hold's rows: the library asked to send a copy (the hold's `source`) sends its own
+copy to the hold's library (`hold.sent`); the pickup library traps, lends and ends the
+hold with a copy of that source library (`hold.trapped`, `loan.out` naming the hold and
+its patron, `hold.cancelled`/`hold.expired` sending the copy home).
 """
 
 from collections import namedtuple
@@ -97,10 +103,26 @@ def _shared(event, body, device_library, lookup):
     return None
 
 
+def _sent_for(hold, item, device_library):
+    """Whether `item` is a copy of the library asked to send one for `hold`, a hold of
+    `device_library`: the one other library's copy the pickup library may handle."""
+    return (hold is not None and item is not None and hold["library"] == device_library
+            and hold.get("source") is not None and item["library"] == hold["source"])
+
+
 def _loan_out(event, body, device_library, lookup):
-    """Any card of the town may borrow here; the copy must be this library's."""
+    """Any card of the town may borrow here; the copy must be this library's, or one sent
+    here for a hold of this library, lent to that hold's patron."""
     item = lookup("item", body.get("item_id"))
     library = item["library"] if item else event.get("library")
+    hold = (lookup("hold", body.get("hold_id")) if body.get("hold_id") else None) or {}
+    if library != device_library and _sent_for(hold or None, item, device_library) \
+            and hold.get("item_id") == body.get("item_id") \
+            and hold.get("patron_id") == body.get("patron_id") \
+            and body.get("pickup") == device_library:
+        device_library = library  # as the copy's library would, the routing checked below
+    elif body.get("pickup") is not None:
+        return _other("copy", library, device_library)
     refusal = _own("copy", library, event, device_library)
     if refusal is None and body.get("library") != library:
         return _mismatch(body.get("library"), library)
@@ -127,6 +149,9 @@ def _loan_renew(event, body, device_library, lookup):
 
 
 def _hold_placed(event, body, device_library, lookup):
+    source = body.get("source")
+    if source is not None and (not isinstance(source, str) or source == body.get("library")):
+        return _no("bad_source", N_("A hold's copy is sent from another library."))
     return _own("hold", body.get("library"), event, device_library)
 
 
@@ -136,16 +161,53 @@ def _hold_at_library(event, body, device_library, lookup):
     refusal = _own("hold", library, event, device_library)
     if refusal is None and body.get("item_id"):
         item = lookup("item", body["item_id"])
-        if item and item["library"] != device_library:
+        if item and item["library"] != device_library \
+                and not _sent_for(hold, item, device_library):
             return _other("copy", item["library"], device_library)
+        home = item["library"] if item else None
+        if body.get("transit_to") is not None and body["transit_to"] != home:
+            return _other("copy", home or body["transit_to"], device_library)
+    elif refusal is None and body.get("transit_to") is not None:
+        return _other("copy", body["transit_to"], device_library)
     return refusal
+
+
+def _journey_home(body, hold, lookup, device_library):
+    """A hold's end may send home only the copy its source library sent for it."""
+    if body.get("item_id") is None and body.get("transit_to") is None:
+        return None
+    item = lookup("item", body.get("item_id"))
+    if item is None or item["library"] != hold.get("source") \
+            or body.get("transit_to") != item["library"]:
+        return _other("copy", item["library"] if item else body.get("transit_to"),
+                      device_library)
+    return None
+
+
+def _hold_sent(event, body, device_library, lookup):
+    """The library asked to send a copy for another library's hold sends one of its own
+    there, and nowhere else."""
+    hold = lookup("hold", body.get("hold_id"))
+    item = lookup("item", body.get("item_id"))
+    if hold is None or hold.get("source") != device_library:
+        return _other("hold", hold["library"] if hold else event.get("library"),
+                      device_library)
+    if item is None or item["library"] != device_library:
+        return _other("copy", item["library"] if item else event.get("library"),
+                      device_library)
+    if body.get("transit_to") != hold["library"]:
+        return _other("hold", hold["library"], device_library)
+    if event.get("library") != hold["library"]:
+        return _mismatch(event.get("library"), hold["library"])
+    return None
 
 
 def _hold_cancelled(event, body, device_library, lookup):
     hold = lookup("hold", body.get("hold_id"))
     if hold is not None and device_library == hold["patron_library"] \
             and event.get("library") in (hold["library"], device_library):
-        return None  # the patron's home library cancels for its patron
+        # the patron's home library cancels for its patron; a copy sent for it goes home
+        return _journey_home(body, hold, lookup, device_library)
     return _hold_at_library(event, body, device_library, lookup)
 
 
@@ -174,6 +236,7 @@ RULES = {
     "loan.renew": _loan_renew,
     "hold.placed": _hold_placed,
     "hold.trapped": _hold_at_library,
+    "hold.sent": _hold_sent,
     "hold.cancelled": _hold_cancelled,
     "hold.expired": _hold_at_library,
     "rule.saved": _settings,
@@ -185,7 +248,8 @@ RULES = {
     "bib.merged": _shared,  # records are the town's: a merge moves no copy between libraries
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
-SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled")
+SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
+          "hold.sent", "hold.trapped", "hold.expired")
 
 
 def check(event, device_library, lookup):
@@ -217,6 +281,16 @@ def screen(event_dicts, device_library, lookup):
             continue
         table = {"patron.saved": "patron", "item.saved": "item"}.get(event.get("kind"))
         body = event.get("body") or {}
+        if event.get("kind") == "hold.placed" and not seen("hold", body.get("hold_id")):
+            patron = seen("patron", body.get("patron_id"))
+            made[("hold", body.get("hold_id"))] = {
+                "library": body.get("library"), "source": body.get("source"),
+                "patron_id": body.get("patron_id"), "item_id": None,
+                "patron_library": patron["library"] if patron else None}
+        if event.get("kind") == "hold.trapped" and seen("hold", body.get("hold_id")):
+            # the copy it names is the one the hold's loan may lend (as the projector has it)
+            made[("hold", body["hold_id"])] = dict(seen("hold", body["hold_id"]),
+                                                   item_id=body.get("item_id"))
         if table and not seen(table, body.get("id")):
             made[(table, body.get("id"))] = {
                 "library": (body.get("fields") or {}).get("library", event.get("library"))}
@@ -228,10 +302,13 @@ def screen(event_dicts, device_library, lookup):
 TARGETS = {
     "patron.saved": (("patron", "id"),), "patron.history_erased": (("patron", "patron_id"),),
     "item.saved": (("item", "id"),), "item.received": (("item", "item_id"),),
-    "loan.out": (("item", "item_id"),),
+    "loan.out": (("item", "item_id"), ("hold", "hold_id")),
+    "hold.placed": (("patron", "patron_id"),),
     "loan.in": (("item", "item_id"),), "loan.renew": (("loan", "loan_id"),),
     "hold.trapped": (("hold", "hold_id"), ("item", "item_id")),
-    "hold.cancelled": (("hold", "hold_id"),), "hold.expired": (("hold", "hold_id"),),
+    "hold.sent": (("hold", "hold_id"), ("item", "item_id")),
+    "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
+    "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
 }
 
@@ -245,7 +322,8 @@ def _queries(keys):
         "loan": lambda: Loan.select(Loan.id, Item.library, Patron.library.alias(
             "patron_library")).join(Item, on=Loan.item == Item.id).join_from(
             Loan, Patron, on=Loan.patron == Patron.id).where(Loan.id << keys["loan"]),
-        "hold": lambda: Hold.select(Hold.id, Hold.library, Patron.library.alias(
+        "hold": lambda: Hold.select(Hold.id, Hold.library, Hold.source, Hold.item.alias(
+            "item_id"), Hold.patron.alias("patron_id"), Patron.library.alias(
             "patron_library")).join(Patron, on=Hold.patron == Patron.id).where(
             Hold.id << keys["hold"]),
         "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(

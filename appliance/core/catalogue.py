@@ -20,7 +20,7 @@ from . import (
 from .errors import N_, Invalid, NotFound
 from .fold import sort_key
 from .ids import new_id
-from .models import COPY_HISTORY, Bib, Event, Hold, Item, Patron
+from .models import COPY_HISTORY, OPEN_HOLDS, Bib, Event, Hold, Item, Patron
 from .prepared import Prepared
 from .search_query import MIN_PREFIX, parse
 
@@ -277,7 +277,7 @@ def received(ctx, item):
 
 
 def holds_count(bib):
-    return Hold.select().where((Hold.bib == bib.id) & (Hold.status << ("waiting", "ready"))).count()
+    return Hold.select().where((Hold.bib == bib.id) & (Hold.status << OPEN_HOLDS)).count()
 
 
 def copy_history(item, limit=50):

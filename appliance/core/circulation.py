@@ -61,8 +61,19 @@ def _borrower(ctx, card):
     return patron
 
 
+# Another library's copy sent here for a hold, on this library's hold shelf.
+SENT_HERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).join(
+    Hold, on=(Hold.item == Item.id)).where(
+    (Item.barcode == barcode) & (Hold.library == library)  # (its own: found before)
+    & (Hold.status == "ready")).order_by(Item.library).limit(1), 2)
+
+
 def _copy(ctx, barcode):
-    item = COPY_AT_DESK.first((barcode or "").strip(), ctx.library)
+    barcode = (barcode or "").strip()
+    item = COPY_AT_DESK.first(barcode, ctx.library)
+    if item is None:  # lent here only when it was sent here for a hold (holds.py)
+        sent = SENT_HERE.first(barcode, ctx.library)
+        item = COPY_AT_DESK.first(barcode, sent.library) if sent is not None else None
     return item if item is not None else get_item(ctx, barcode)  # its "not found" error
 
 
@@ -128,8 +139,10 @@ def _checkout(ctx, card, barcode, actor, town):
     _check_patron(ctx, patron)
     item = _copy(ctx, barcode)
     hold_id = _check_item(item, patron) or _own_waiting_hold(patron, item)
-    rule, due = policy.loan_terms(item.library, patron.category, item.item_type,
-                                  ctx.clock.today())
+    pickup = item.library != ctx.library and ctx.role != "hub"
+    # a copy sent here for a hold is lent by this library's rules, on its calendar
+    rule, due = policy.loan_terms(ctx.library if pickup else item.library, patron.category,
+                                  item.item_type, ctx.clock.today())
     if rule.loan_days <= 0:
         _refuse("item_not_loanable", N_("%(barcode)s cannot be lent (it is %(status)s)."),
                 barcode=item.barcode, status=item.item_type)
@@ -143,6 +156,8 @@ def _checkout(ctx, card, barcode, actor, town):
     body = {"loan_id": new_id(), "item_id": item.id, "patron_id": patron.id,
             "library": item.library, "due_date": due.isoformat(), "at": ctx.clock.iso_now(),
             "hold_id": hold_id, "actor": actor}
+    if pickup:  # sent here for that hold: its loan's events reach this library too
+        body["pickup"] = ctx.library
     events.record(ctx, "loan.out", body, library=item.library)
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
@@ -180,6 +195,11 @@ def checkin(ctx, barcode, actor=None, at_desk=False):
     if item.loan_id is not None:
         return _close_loan(ctx, item, actor)
     if item.library != ctx.library and ctx.role != "hub":
+        hold = holds.arriving_for(ctx, item) if item.ready_hold_id is None else None
+        if hold is not None:  # sent here for a hold: one scan puts it on the hold shelf
+            return _arrived(ctx, item, hold)
+        if item.ready_hold_id is not None:
+            return _result(item, on_hold_shelf=True)
         return _away_return(ctx, item, actor)
     result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
               "transit": None, "fee": 0, "was_on_loan": False}
@@ -192,6 +212,15 @@ def checkin(ctx, barcode, actor=None, at_desk=False):
         elif (at_desk or result.get("received")) and item.condition == "available":
             result["hold"] = holds.trap(ctx, item)
     return result
+
+
+def _result(item, **more):
+    return {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
+            "transit": None, "fee": 0, "was_on_loan": False, **more}
+
+
+def _arrived(ctx, item, hold):
+    return _result(item, arrived=item.library, hold=holds.receive(ctx, item, hold))
 
 
 def _close_loan(ctx, item, actor):

@@ -218,6 +218,14 @@ def _search_words(db):
         search.backend(db).fill_words(db)
 
 
+def _holds_travel(db):
+    """A hold may be filled by another library's copy, sent to the pickup library."""
+    if "source" not in {c.name for c in db.get_columns("hold")}:
+        _add_column(models.Hold, "source")(db)
+    if "pickup" not in {c.name for c in db.get_columns("loan")}:
+        _add_column(models.Loan, "pickup")(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -240,6 +248,7 @@ MIGRATIONS = [
     (15, "stocktakes and the copies seen in them", _stocktakes),
     (16, "catalogue search: the indexed words a prefix stands for, on PostgreSQL",
      _search_words),
+    (17, "holds filled by another library's copy, sent to the pickup library", _holds_travel),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -2,27 +2,41 @@
 a copy coming back from a loan, or one they took off the open shelf from the pull list
 (`pull_list`). The scan traps it: the copy goes to the hold shelf for the first patron
 waiting, who has a few open days to pick it up. Until then a copy on the open shelf is
-anyone's to borrow, as in Koha and Evergreen."""
+anyone's to borrow, as in Koha and Evergreen.
+
+A hold placed where no copy of the record is travels (docs/circulation.md): it names
+the library asked to send one (`source`), whose pull list shows it beside its own; its
+trap sends the copy (`hold.sent`, a transit slip naming the pickup library), and the
+pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`)."""
 
 from . import events, patrons, policy
 from .catalogue import get_bib
-from .errors import N_, NotFound, Refused
+from .errors import N_, Forbidden, NotFound, Refused
 from .ids import new_id
-from .models import Bib, Hold, Item, Loan, Patron
+from .models import OPEN_HOLDS, Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared
 
 PICKUP_DAYS = 7
-WAITING = Prepared(Hold, lambda bib, library: Hold.select().where(
-    (Hold.bib == bib) & (Hold.library == library) & (Hold.status == "waiting"))
-    .order_by(Hold.placed_at).limit(1), 2)
+
+
+def fills_here(library, again=None):
+    """The holds a copy of `library` fills: its own queue's, and those it was asked to
+    send a copy for. (`again`: the library once more, as a prepared query's own marker.)"""
+    return (((Hold.library == library) & Hold.source.is_null())
+            | (Hold.source == (library if again is None else again)))
+
+
+WAITING = Prepared(Hold, lambda bib, library, again: Hold.select().where(
+    (Hold.bib == bib) & fills_here(library, again) & (Hold.status == "waiting"))
+    .order_by(Hold.placed_at, Hold.id).limit(1), 3)
 
 
 def waiting_for(bib_id, library):
-    return WAITING.first(bib_id, library)
+    return WAITING.first(bib_id, library, library)
 
 
 def waiting_count(bib_id, library):
-    return Hold.select().where((Hold.bib == bib_id) & (Hold.library == library)
+    return Hold.select().where((Hold.bib == bib_id) & fills_here(library)
                                & (Hold.status == "waiting")).count()
 
 
@@ -37,8 +51,8 @@ def pull_list(library):
     copies on the open shelf that can fill them (as many as holds wait), oldest hold
     first. Rows: hold (with patron and record), copy. Two queries whatever the length."""
     waiting = list(Hold.select(Hold, Patron, Bib).join(Patron).switch(Hold).join(Bib)
-                   .where((Hold.library == library) & (Hold.status == "waiting"))
-                   .order_by(Hold.placed_at))
+                   .where(fills_here(library) & (Hold.status == "waiting"))
+                   .order_by(Hold.placed_at, Hold.id))
     if not waiting:
         return []
     shelf: dict[str, list] = {}
@@ -56,25 +70,42 @@ def pull_list(library):
     return rows
 
 
+def _source(ctx, bib_id):
+    """(copies of the record, the library asked to send one or None): this library's own
+    copies when it has any, else those of the library of the town whose copy looks most
+    likely on its shelf (as held here: another library's loans are not), then by code."""
+    copies = list(Item.select().where((Item.bib == bib_id) & (Item.library == ctx.library)))
+    if copies or ctx.role == "hub":  # the hub's staff place holds at a library's queue
+        if not copies:
+            raise Refused("no_copies", N_("This library has no copy of that record."))
+        return copies, None
+    others = sorted(Item.select().where((Item.bib == bib_id) & (Item.library != ctx.library)
+                                        & (Item.condition == "available")),
+                    key=lambda i: (i.status != "available", i.library, i.barcode))
+    if not others:
+        raise Refused("no_copies", N_("No library of the town has a copy of that record."))
+    return others, others[0].library
+
+
 @events.command
 def place(ctx, card, bib_id):
     patron = patrons.find(ctx, card)
     for code, message, params in patrons.blocks(ctx, patron):
         raise Refused(code, message, **params)
     bib = get_bib(ctx, bib_id)
-    copies = list(Item.select().where((Item.bib == bib.id) & (Item.library == ctx.library)))
-    if not copies:
-        raise Refused("no_copies", N_("This library has no copy of that record."))
+    copies, source = _source(ctx, bib.id)
     if not policy.rule_for(ctx.library, patron.category, copies[0].item_type).holds_allowed:
         raise Refused("holds_not_allowed", N_("Holds are not allowed for this card."))
     if Hold.select().where((Hold.patron == patron.id) & (Hold.bib == bib.id)
-                           & (Hold.status << ("waiting", "ready"))).exists():
+                           & (Hold.status << OPEN_HOLDS)).exists():
         raise Refused("hold_exists", N_("The patron already has a hold on this record."))
     if Loan.select().join(Item).where((Loan.patron == patron.id) & (Item.bib == bib.id)
                                       & Loan.returned_at.is_null()).exists():
         raise Refused("hold_on_own_loan", N_("The patron already has this on loan."))
     body = {"hold_id": new_id(), "patron_id": patron.id, "bib_id": bib.id,
             "library": ctx.library, "at": ctx.clock.iso_now()}
+    if source:  # picked up here, sent from there: its pull list shows it
+        body["source"] = source
     events.record(ctx, "hold.placed", body)  # it waits: a copy on the shelf is pulled
     return Hold.get_by_id(body["hold_id"])
 
@@ -87,10 +118,13 @@ def _get(hold_id):
 
 
 def trap(ctx, item):
-    """Put a returned copy on the hold shelf for the first patron waiting, if any."""
+    """Put a returned copy on the hold shelf for the first patron waiting, if any; for a
+    hold picked up at another library, send it there."""
     hold = waiting_for(item.bib_id, item.library)
     if hold is None:
         return None
+    if hold.library != item.library:
+        return _send(ctx, item, hold)
     pickup_by = policy.due_date(item.library, ctx.clock.today(), PICKUP_DAYS)
     events.record(ctx, "hold.trapped", {"hold_id": hold.id, "item_id": item.id,
                                         "pickup_by": pickup_by.isoformat()})
@@ -99,11 +133,53 @@ def trap(ctx, item):
             "title": hold.bib.title, "barcode": item.barcode}
 
 
+def _send(ctx, item, hold):
+    """The copy goes to the hold's pickup library: a transit slip, no patron's name (the
+    card number and the pickup library say where it goes; privacy.py)."""
+    events.record(ctx, "hold.sent", {"hold_id": hold.id, "item_id": item.id,
+                                     "transit_to": hold.library, "at": ctx.clock.iso_now()},
+                  library=hold.library)
+    return {"hold_id": hold.id, "patron": hold.patron.card, "library": hold.library,
+            "title": hold.bib.title, "barcode": item.barcode, "sent": True}
+
+
+# The hold of this library another library's copy came for: the one it was sent for,
+# else the oldest waiting for its record from that library.
+ARRIVING = Prepared(Hold, lambda library, home, item, bib, again: Hold.select().where(
+    (Hold.library == library) & (Hold.source == home) & (
+        ((Hold.item == item) & (Hold.status == "in_transit"))
+        | ((Hold.bib == bib) & (Hold.status << ("waiting", "in_transit")))))
+    .order_by((Hold.item == again).desc(), Hold.placed_at, Hold.id).limit(1), 5)
+
+
+def arriving_for(ctx, item):
+    """The hold here that another library's copy, handed in here, was sent for."""
+    return ARRIVING.first(ctx.library, item.library, item.id, item.bib_id, item.id)
+
+
+def receive(ctx, item, hold):
+    """Another library's copy arrived for a hold picked up here: on the hold shelf (it
+    works offline too, before the sending is held here: the hold names the library)."""
+    pickup_by = policy.due_date(ctx.library, ctx.clock.today(), PICKUP_DAYS)
+    events.record(ctx, "hold.trapped", {"hold_id": hold.id, "item_id": item.id,
+                                        "pickup_by": pickup_by.isoformat(), "received": True})
+    return {"hold_id": hold.id, "patron": hold.patron.card, "name": hold.patron.name,
+            "pickup_by": pickup_by.isoformat(), "library": hold.library,
+            "title": hold.bib.title, "barcode": item.barcode}
+
+
 def _end(ctx, hold, kind):
     with events.writing(ctx):
-        events.record(ctx, kind, {"hold_id": hold.id})
-        if hold.status == "ready" and hold.item_id:
-            trap(ctx, Item.get_by_id(hold.item_id))
+        body = {"hold_id": hold.id}
+        item = Item.get_by_id(hold.item_id) if hold.item_id else None
+        if item is not None and item.library == hold.source and hold.status in (
+                "in_transit", "ready"):  # the copy its source sent for it goes home
+            body.update(item_id=item.id, transit_to=item.library)
+        events.record(ctx, kind, body)
+        # the next hold takes the copy where it is its own library's (or the hub's staff)
+        if hold.status == "ready" and item is not None and item.library != hold.source \
+                and (item.library == ctx.library or ctx.role == "hub"):
+            trap(ctx, item)
 
 
 @events.command
@@ -111,7 +187,11 @@ def cancel(ctx, hold_id, patron_card=None):
     hold = _get(hold_id)
     if patron_card is not None and hold.patron.card != patron_card:
         raise NotFound("hold_not_found", N_("No such hold."))
-    if hold.status not in ("waiting", "ready"):
+    if ctx.role != "hub" and ctx.library not in (hold.library, hold.patron.library):
+        raise Forbidden("other_library", N_("This hold belongs to library %(library)s: only "
+                                            "that library or the card's may cancel it."),
+                        library=hold.library)
+    if hold.status not in OPEN_HOLDS:
         raise Refused("hold_closed", N_("This hold is already closed."))
     _end(ctx, hold, "hold.cancelled")
 

@@ -182,6 +182,9 @@ class Loan(BaseModel):
     # The clock of the return that stands (the earliest); None while none came. A loan
     # the next loan of its copy ended has a returned_at and maybe no return (projector).
     return_hlc = pw.BigIntegerField(null=True)
+    # The library that lent another library's copy, sent to it for a hold (holds.py):
+    # the loan's events reach its desks too (sync.receive.concerns). None: the copy's own.
+    pickup = pw.CharField(max_length=32, null=True, index=True)
 
     class Meta:
         # Three indexes serve every lookup: the open loan of a copy, a patron's open loans
@@ -201,6 +204,10 @@ class HandIn(BaseModel):
     hlc = pw.BigIntegerField()
 
 
+# A hold still to be filled: waiting, its copy on the way (another library's), or ready.
+OPEN_HOLDS = ("waiting", "in_transit", "ready")
+
+
 class Hold(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     patron = pw.ForeignKeyField(Patron, backref="holds")
@@ -212,6 +219,10 @@ class Hold(BaseModel):
     item = pw.ForeignKeyField(Item, null=True, backref="holds")
     item_id: str | None
     pickup_by = pw.CharField(max_length=10, null=True)
+    # The library asked to send a copy when the pickup library (`library`) has none:
+    # its pull list shows the hold, its trap sends the copy (holds.py). None: a copy of
+    # the pickup library fills it.
+    source = pw.CharField(max_length=32, null=True, index=True)
 
 
 class LoanRule(BaseModel):

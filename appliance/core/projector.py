@@ -71,7 +71,8 @@ _DERIVE_MANY = ("UPDATE item SET status = " + DERIVED_STATUS.format(transit="ite
 STAFF_CONDITIONS = ("available", "lost", "damaged", "withdrawn")
 # A hold only moves up this list, so its end is the same whichever event arrives first
 # (a pickup beats a cancel made elsewhere at the same time).
-HOLD_ORDER = ("waiting", "ready", "cancelled", "expired", "fulfilled")
+# A hold filled by another library's copy is `in_transit` while the copy travels to it.
+HOLD_ORDER = ("waiting", "in_transit", "ready", "cancelled", "expired", "fulfilled")
 
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
@@ -137,7 +138,8 @@ def apply_all(ctx, pairs):
 
 def _apply_run(group, run):
     # returns where the loan is not held are rare: their runs go one by one
-    if group is None or len(run) < 2 or any(body.get("away") for _, body in run):
+    if group is None or len(run) < 2 or any(body.get("away") or body.get("pickup")
+                                            for _, body in run):
         for ev, body in run:
             apply(None, ev, body)
         return
@@ -905,6 +907,8 @@ def loan_out(ev, body, io=DIRECT):
         io.shelve(item_id, handins[0], None)  # the status again (the journey stands)
     if body.get("hold_id"):
         io.hold_fulfilled(body["hold_id"])
+    if body.get("pickup"):  # lent at the library a hold sent it to (applied one by one)
+        Loan.update(pickup=body["pickup"]).where(Loan.id == loan_id).execute()
 
 
 def _handins_leave(io, loan, handins):
@@ -1012,7 +1016,8 @@ def item_received(ev, body):
 
 def hold_placed(ev, body):
     Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=current_bib(body["bib_id"]),
-                library=body["library"], placed_at=body["at"]).on_conflict_ignore().execute()
+                library=body["library"], placed_at=body["at"],
+                source=body.get("source")).on_conflict_ignore().execute()
 
 
 def _hold_moves_to(status):
@@ -1030,7 +1035,24 @@ def hold_trapped(ev, body):
     if _latest("trap:" + str(body["hold_id"]), ev, body):
         moves.update({Hold.item: body["item_id"], Hold.pickup_by: body["pickup_by"]})
     Hold.update(moves).where(Hold.id == body["hold_id"]).execute()
+    if body.get("received"):  # another library's copy, come for it: here now
+        DIRECT.shelve(body["item_id"], ev.hlc, None)
     derive(body["item_id"])
+    if held is not None and held.item_id and held.item_id != body["item_id"]:
+        derive(held.item_id)
+
+
+def hold_sent(ev, body):
+    """A copy trapped at its library for a hold picked up at another: the hold is in
+    transit and the copy travels there. Its arrival (a `hold.trapped` there) names the
+    copy that stands whichever came first; without one, the latest sending by clock."""
+    held = Hold.get_or_none(Hold.id == body["hold_id"])
+    moves: dict[Any, Any] = {Hold.status: _hold_moves_to("in_transit")}
+    latest = _latest("sent:" + str(body["hold_id"]), ev, body)
+    if latest and Stamp.get_or_none(Stamp.key == "trap:" + str(body["hold_id"])) is None:
+        moves[Hold.item] = body["item_id"]
+    Hold.update(moves).where(Hold.id == body["hold_id"]).execute()
+    DIRECT.shelve(body["item_id"], ev.hlc, body["transit_to"])
     if held is not None and held.item_id and held.item_id != body["item_id"]:
         derive(held.item_id)
 
@@ -1041,6 +1063,8 @@ def _hold_ended(status):
         if hold is None:
             return
         Hold.update(status=_hold_moves_to(status)).where(Hold.id == hold.id).execute()
+        if body.get("item_id") and body.get("transit_to"):  # a copy sent here goes home
+            DIRECT.shelve(body["item_id"], ev.hlc, body["transit_to"])
         if hold.item_id:
             derive(hold.item_id)
     return handler
@@ -1208,6 +1232,7 @@ HANDLERS = {
     "loan.renew": loan_renew,
     "hold.placed": hold_placed,
     "hold.trapped": hold_trapped,
+    "hold.sent": hold_sent,
     "hold.cancelled": _hold_ended("cancelled"),
     "hold.expired": _hold_ended("expired"),
     "rule.saved": rule_saved,

@@ -392,12 +392,21 @@ ALERT_HOLD_HERE, ALERT_TRANSIT = "01", "04"
 def checkin(session, msg):
     barcode = msg.get("AB")
     result = circulation.checkin(session.ctx, barcode, actor=f"sip2:{session.username}")
-    home = result.get("transit") or session.ctx.library  # another library's copy: its own
+    # another library's copy (returned, or sent here for a hold): found in its library
+    home = result.get("transit") or result.get("arrived") or session.ctx.library
     item = catalogue.get_item(session.ctx, barcode, library=home)
     fields = [("AO", _inst(session, msg)), ("AB", barcode), ("AQ", item.location or item.library),
               ("AJ", result.get("title", ""))]
     alert = False
-    if result.get("hold"):
+    sent = (result.get("hold") or {}).get("sent") and result["hold"]["library"]
+    if sent:  # for a hold picked up at another library: to be sent there
+        alert = True
+        fields += [("CL", sent), ("CT", sent), ("CV", ALERT_TRANSIT),
+                   ("AF", _text(session, msg, N_("A reader at library %(library)s is waiting "
+                                                 "for this: leave it at the desk, and the "
+                                                 "library will send it there."),
+                                library=_library_name(sent)))]
+    elif result.get("hold"):
         alert = True
         fields += [("AA", result["hold"]["patron"]), ("CL", "HOLD"), ("CV", ALERT_HOLD_HERE),
                    ("CY", result["hold"]["patron"]),

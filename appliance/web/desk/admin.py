@@ -14,7 +14,7 @@ from ...core.authority import Quarantine
 from ...core.catalogue import ITEM_TYPES
 from ...core.clock import LIBRARY_TZ
 from ...core.errors import N_, Invalid
-from ...core.models import ClosedDay, Conflict, Hold, Library, LoanRule
+from ...core.models import OPEN_HOLDS, ClosedDay, Conflict, Hold, Library, LoanRule
 from ..auth import ADMIN, STAFF, requires
 from ..helpers import libraries, library_name, vndate
 from . import attempt, bp, form
@@ -85,7 +85,7 @@ def expire_holds():
 @requires(*STAFF)
 def hold_shelf():
     rows = list(Hold.select().where((Hold.library == g.ctx.library)
-                                    & (Hold.status << ("waiting", "ready")))
+                                    & (Hold.status << OPEN_HOLDS))
                 .order_by(Hold.status.desc(), Hold.placed_at))
     return render_template("desk/holds.html", holds=rows, today=g.ctx.clock.today().isoformat())
 

@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 
 from ...core import audit, holds, patrons
 from ...core.errors import DomainError
-from ...core.models import Hold, Loan
+from ...core.models import OPEN_HOLDS, Hold, Loan
 from ...core.policy import CATEGORIES
 from .. import reports
 from ..auth import STAFF, requires
@@ -43,7 +43,7 @@ def patron(card):
     history = list(Loan.select().where((Loan.patron == p.id) & Loan.returned_at.is_null(False))
                    .order_by(Loan.returned_at.desc()).limit(20))
     hold_rows = list(Hold.select().where((Hold.patron == p.id)
-                                         & (Hold.status << ("waiting", "ready"))))
+                                         & (Hold.status << OPEN_HOLDS)))
     return render_template("desk/patron.html", patron=p, loans=loans, holds=hold_rows,
                            history=history, blocks=patrons.blocks(g.ctx, p),
                            today=g.ctx.clock.today().isoformat())

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from ...core import catalogue
 from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
 from ...core.errors import DomainError
-from ...core.models import Hold, Item, Loan
+from ...core.models import OPEN_HOLDS, Hold, Item, Loan
 from ..auth import STAFF, requires
 from ..helpers import STATUS_LABELS, vndate
 from . import attempt, bp, form
@@ -27,7 +27,7 @@ def bib(bib_id):
     record = catalogue.get_bib(g.ctx, bib_id)
     items = list(Item.select().where(Item.bib == record.id).order_by(Item.library, Item.barcode))
     waiting = list(Hold.select().where((Hold.bib == record.id)
-                                       & (Hold.status << ("waiting", "ready")))
+                                       & (Hold.status << OPEN_HOLDS))
                    .order_by(Hold.placed_at))
     return render_template("desk/bib.html", bib=record, items=items, holds=waiting,
                            item_types=ITEM_TYPES, due=due_dates([i.id for i in items]))

@@ -98,6 +98,10 @@ def checkin_many(items, actor):
 
 
 def _return_message(r):
+    if r.get("hold") and r["hold"].get("sent"):  # for a hold picked up elsewhere
+        return _("A reader at %(library)s is waiting for this: please leave it at the desk, "
+                 "and the library will send it there.",
+                 library=library_name(r["hold"]["library"]))
     if r.get("hold"):
         return _("Someone is waiting for this: please put it on the hold shelf.")
     if r.get("transit"):  # another library's copy: it goes home from the desk

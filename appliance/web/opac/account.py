@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from ...core import circulation, events, holds, patrons, townwide
 from ...core.clock import unpack
 from ...core.errors import DomainError
-from ...core.models import Hold, Item, Loan
+from ...core.models import OPEN_HOLDS, Hold, Item, Loan
 from ..auth import STAFF_SESSION, guarded_sign_in, public, requires, start_session
 from . import bp
 
@@ -47,7 +47,7 @@ def account():
     loans = patrons.open_loans(patron)
     items = {i.id: i for i in Item.select().where(Item.id << [ln.item_id for ln in loans])}
     held = list(Hold.select().where((Hold.patron == patron.id)
-                                    & (Hold.status << ("waiting", "ready")))
+                                    & (Hold.status << OPEN_HOLDS))
                 .order_by(Hold.placed_at))
     history = reading_history(patron) if patron.keep_history else []
     return render_template("opac/account.html", patron=patron, loans=loans, items=items,

@@ -1,0 +1,309 @@
+"""A hold that travels: a patron of library B holds a title only library A has a copy
+of; A's pull list shows it, A's trap sends the copy with a transit slip, B's one scan
+puts it on B's hold shelf, B lends it to that patron, and it goes home to A when it
+comes back. Each step at a branch alone (events relayed by hand, as the hub would);
+the authority rule takes exactly these steps and no more."""
+
+import pytest
+
+from appliance.core import authority, circulation, events, holds, patrons, policy, privacy, verify
+from appliance.core.context import Context
+from appliance.core.errors import Forbidden, NotFound, Refused
+from appliance.core.models import Event, Hold, Item, Loan
+from sync.receive import TOWN_WIDE
+from tests.factories import make_library
+
+A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
+
+
+def _mine(origin, kinds=None):
+    rows = Event.select().where(Event.origin == origin).order_by(Event.seq)
+    return [events.to_dict(e) for e in rows if kinds is None or e.kind in kinds]
+
+
+def _relay(ctx, evs):
+    """As the hub relays to a branch of `ctx.library` (cards of other libraries redacted)."""
+    events.ingest(ctx, [privacy.for_branch(e, ctx.library) for e in evs], relayed=True)
+
+
+@pytest.fixture
+def town(tmp_path, ctx):
+    """A (`ctx`, seeded: "Số đỏ" is copy 1002) and B, with its own card B0001 and no copy
+    of anything; each holds the other's town-wide records."""
+    a_origin, a_dir = ctx.origin, ctx.data_dir
+    a_records = _mine(a_origin, TOWN_WIDE)
+    bib = ctx.bibs[1].id
+    ctx.close()
+    b = make_library(tmp_path / "b", library=B, name="Thư viện phường Hòa Vinh")
+    _relay(b, a_records)
+    policy.save_rule(b, B, "*", "*", loan_days=21, max_loans=3, max_renewals=1)
+    patrons.save(b, {"card": "B0001", "name": "Lê Thị Bích", "category": "adult",
+                     "phone": "0905000001", "expiry": "2030-12-31"})
+    patrons.save(b, {"card": "B0002", "name": "Võ Văn Cường", "category": "adult",
+                     "expiry": "2030-12-31"})
+    b_origin, b_dir = b.origin, b.data_dir
+    b_records = _mine(b_origin, TOWN_WIDE)
+    b.close()
+    a = Context.open(a_dir)
+    _relay(a, b_records)
+    a.close()
+    return {"a": a_dir, "b": b_dir, "a_origin": a_origin, "b_origin": b_origin, "bib": bib}
+
+
+def _at(town, name):
+    return Context.open(town[name])
+
+
+def _new(town, name, since):
+    """The events `name`'s device made after seq `since`."""
+    return [e for e in _mine(town[f"{name}_origin"]) if e["seq"] > since]
+
+
+def _allowed(evs, device_library):
+    """The hub's check, on this node's rows: every event allowed."""
+    assert authority.screen(evs, device_library, authority.batch_lookup(evs)) == {}
+
+
+def test_a_hold_at_b_on_as_copy_travels_there_and_back(town):
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    assert (hold.library, hold.source, hold.status) == (B, A, "waiting")
+    assert holds.pull_list(B) == [], "B has no copy to pull"
+    placed = _new(town, "b", b_seq)
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(placed, B)
+    _relay(a, placed)
+    [(row, copy)] = holds.pull_list(A)
+    assert (row.id, row.library, copy.barcode) == (hold.id, B, "1002")
+    assert row.patron.card == "B0001" and row.patron.phone is None, "the card, kept home"
+    a_seq = events.head(a.origin)[0]
+    result = circulation.checkin(a, "1002", at_desk=True)  # pulled, scanned at Returns
+    slip = result["hold"]
+    assert slip["sent"] and slip["library"] == B and slip["patron"] == "B0001"
+    assert "name" not in slip, "the slip A prints names no one: card and pickup library"
+    copy = Item.get((Item.barcode == "1002") & (Item.library == A))
+    assert (copy.status, copy.transit_to) == ("in_transit", B)
+    assert Hold.get_by_id(hold.id).status == "in_transit"
+    assert holds.pull_list(A) == []
+    with pytest.raises(Refused):
+        circulation.checkout(a, "P0001", "1002")  # on its way: not lent here meanwhile
+    sent = _new(town, "a", a_seq)
+    assert [e["kind"] for e in sent] == ["hold.sent"] and sent[0]["library"] == B
+    _allowed(sent, A)
+    with pytest.raises(Forbidden):
+        holds.cancel(a, hold.id)  # not A's hold, nor A's card
+    assert verify.verify(a) == []
+    a.close()
+
+    b = _at(town, "b")
+    _relay(b, sent)
+    assert Item.get(Item.barcode == "1002").status == "in_transit"
+    with pytest.raises(NotFound):
+        circulation.checkout(b, "B0001", "1002")  # not here yet: not B's to lend
+    b_seq = events.head(b.origin)[0]
+    came = circulation.checkin(b, "1002", at_desk=True)  # the van: one scan
+    assert came["arrived"] == A and came["hold"]["patron"] == "B0001"
+    assert came["hold"]["name"] == "Lê Thị Bích", "B's own card: its hold slip"
+    ready = Hold.get_by_id(hold.id)
+    assert ready.status == "ready" and ready.pickup_by
+    copy = Item.get(Item.barcode == "1002")
+    assert (copy.status, copy.transit_to) == ("on_hold_shelf", None)
+    again = circulation.checkin(b, "1002", at_desk=True)
+    assert again.get("on_hold_shelf"), "a second scan takes nothing again"
+    with pytest.raises(Refused):
+        circulation.checkout(b, "B0002", "1002")  # someone else: on hold for B0001
+    lent = circulation.checkout(b, "B0001", "1002")
+    assert Hold.get_by_id(hold.id).status == "fulfilled"
+    loan = Loan.get_by_id(lent["loan_id"])
+    assert (loan.library, loan.pickup) == (A, B)
+    assert Item.get(Item.barcode == "1002").status == "on_loan"
+    steps = _new(town, "b", b_seq)
+    assert [e["kind"] for e in steps] == ["hold.trapped", "loan.out"]
+    assert steps[1]["library"] == A and steps[1]["body"]["pickup"] == B
+    assert verify.verify(b) == []
+    returned = circulation.checkin(b, "1002", at_desk=True)  # back at B: home to A
+    assert returned["was_on_loan"] and returned["transit"] == A
+    back = _new(town, "b", b_seq)[2:]
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(steps + back, B)
+    _relay(a, steps + back)
+    assert Loan.get_by_id(lent["loan_id"]).returned_at is not None
+    assert Hold.get_by_id(hold.id).status == "fulfilled"
+    home = circulation.checkin(a, "1002", at_desk=True)  # one scan at home
+    assert home["received"]
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    assert verify.verify(a) == []
+    a.close()
+
+
+def test_the_copy_arrives_at_b_before_the_sending_is_known_there(town, tmp_path):
+    """B's link is down: the van brings the copy before A's `hold.sent` reaches B. B's
+    scan still puts it on the hold shelf (the hold names A), and when the sending comes
+    the state is what the other order gives."""
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    placed = _new(town, "b", b_seq)
+    b.close()
+    a = _at(town, "a")
+    _relay(a, placed)
+    a_seq = events.head(a.origin)[0]
+    circulation.checkin(a, "1002", at_desk=True)
+    sent = _new(town, "a", a_seq)
+    a.close()
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    came = circulation.checkin(b, "1002", at_desk=True)
+    assert came["arrived"] == A and Hold.get_by_id(hold.id).status == "ready"
+    trapped = _new(town, "b", b_seq)
+    _relay(b, sent)  # the link is back
+    late = (Hold.get_by_id(hold.id), Item.get(Item.barcode == "1002"))
+    assert late[0].status == "ready" and late[1].status == "on_hold_shelf"
+    assert verify.verify(b) == []
+    b.close()
+    everything = _mine_of(town, "a") + _mine_of(town, "b")
+    states = []
+    for n, order in enumerate(([*placed, *sent, *trapped], [*placed, *trapped, *sent])):
+        hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
+        events.ingest(hub, [e for e in everything if e["id"] not in {x["id"] for x in order}])
+        for e in order:
+            events.ingest(hub, [e])
+        h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
+        states.append((h.status, h.item_id, h.pickup_by, i.status, i.transit_to))
+        assert verify.verify(hub) == []
+        hub.close()
+    assert states[0] == states[1] and states[0][0] == "ready"
+
+
+def _mine_of(town, name):
+    ctx = _at(town, name)
+    try:
+        return _mine(town[f"{name}_origin"])
+    finally:
+        ctx.close()
+
+
+def test_a_hold_cancelled_at_b_after_its_copy_was_sent_sends_it_home(town):
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    placed = _new(town, "b", b_seq)
+    b.close()
+    a = _at(town, "a")
+    _relay(a, placed)
+    a_seq = events.head(a.origin)[0]
+    circulation.checkin(a, "1002", at_desk=True)
+    sent = _new(town, "a", a_seq)
+    a.close()
+    b = _at(town, "b")
+    _relay(b, sent)
+    b_seq = events.head(b.origin)[0]
+    holds.cancel(b, hold.id)
+    cancelled = _new(town, "b", b_seq)
+    assert cancelled[0]["body"]["transit_to"] == A
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    came = circulation.checkin(b, "1002", at_desk=True)  # it came anyway: back home
+    assert came["transit"] == A and not came["was_on_loan"]
+    b.close()
+    a = _at(town, "a")
+    _allowed(cancelled, B)
+    _relay(a, cancelled)
+    assert circulation.checkin(a, "1002", at_desk=True)["received"]
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    a.close()
+
+
+def test_a_hold_with_a_copy_here_waits_here(ctx):
+    hold = holds.place(ctx, "P0001", ctx.bibs[1].id)
+    assert hold.source is None and hold.library == ctx.library
+
+
+# The rule: exactly the steps of a travelling hold, nothing broader.
+
+ROWS = {
+    ("patron", "pa"): {"library": A}, ("patron", "pb"): {"library": B},
+    ("item", "ia"): {"library": A}, ("item", "ib"): {"library": B},
+    ("item", "ic"): {"library": C}, ("item", "ia2"): {"library": A},
+    # B's hold, picked up at B, a copy asked of A; and one of B's own queue
+    ("hold", "hx"): {"library": B, "source": A, "patron_id": "pb", "patron_library": B,
+                     "item_id": "ia"},
+    ("hold", "hl"): {"library": B, "source": None, "patron_id": "pb", "patron_library": B},
+}
+
+
+def lookup(table, key):
+    return ROWS.get((table, key))
+
+
+def ev(kind, routed, **body):
+    return {"id": "e", "kind": kind, "library": routed, "body": body}
+
+
+LOAN = {"item_id": "ia", "patron_id": "pb", "library": A}
+CASES = [
+    # (device, event, refusal code or None)
+    (B, ev("hold.placed", B, library=B, patron_id="pb", bib_id="r", source=A), None),
+    (B, ev("hold.placed", B, library=B, patron_id="pb", bib_id="r", source=B), "bad_source"),
+    (A, ev("hold.sent", B, hold_id="hx", item_id="ia", transit_to=B), None),
+    (A, ev("hold.sent", B, hold_id="hx", item_id="ia", transit_to=C), "other_library"),
+    (A, ev("hold.sent", A, hold_id="hx", item_id="ia", transit_to=B), "library_mismatch"),
+    (A, ev("hold.sent", B, hold_id="hx", item_id="ib", transit_to=B), "other_library"),
+    (C, ev("hold.sent", B, hold_id="hx", item_id="ic", transit_to=B), "other_library"),
+    (A, ev("hold.sent", B, hold_id="hl", item_id="ia", transit_to=B), "other_library"),
+    (B, ev("hold.trapped", B, hold_id="hx", item_id="ia", pickup_by="d", received=True), None),
+    (B, ev("hold.trapped", B, hold_id="hx", item_id="ic", pickup_by="d"), "other_library"),
+    (B, ev("hold.trapped", B, hold_id="hl", item_id="ia", pickup_by="d"), "other_library"),
+    (A, ev("hold.trapped", B, hold_id="hx", item_id="ia", pickup_by="d"), "other_library"),
+    (A, ev("hold.cancelled", B, hold_id="hx"), "other_library"),
+    (A, ev("hold.expired", B, hold_id="hx"), "other_library"),
+    (B, ev("hold.cancelled", B, hold_id="hx", item_id="ia", transit_to=A), None),
+    (B, ev("hold.expired", B, hold_id="hx", item_id="ia", transit_to=A), None),
+    (B, ev("hold.expired", B, hold_id="hx", item_id="ia", transit_to=C), "other_library"),
+    (B, ev("hold.cancelled", B, hold_id="hx", item_id="ic", transit_to=C), "other_library"),
+    (B, ev("hold.cancelled", B, hold_id="hl", transit_to=C), "other_library"),
+    (B, ev("loan.out", A, **LOAN, hold_id="hx", pickup=B), None),
+    (B, ev("loan.out", A, **LOAN), "other_library"),  # not sent for a hold
+    (B, ev("loan.out", A, **dict(LOAN, item_id="ia2"), hold_id="hx", pickup=B),
+     "other_library"),  # another copy of A than the one sent
+    (B, ev("loan.out", A, **LOAN, hold_id="hx"), "other_library"),  # no pickup said
+    (B, ev("loan.out", A, **dict(LOAN, patron_id="pa"), hold_id="hx", pickup=B),
+     "other_library"),  # another patron than the hold's
+    (B, ev("loan.out", A, **LOAN, hold_id="hl", pickup=B), "other_library"),
+    (B, ev("loan.out", A, **dict(LOAN, item_id="ic", library=C), hold_id="hx", pickup=B),
+     "other_library"),
+    (B, ev("loan.out", B, **LOAN, hold_id="hx", pickup=B), "library_mismatch"),
+    (C, ev("loan.out", A, **LOAN, hold_id="hx", pickup=C), "other_library"),
+    (A, ev("loan.out", A, **LOAN, pickup=C), "other_library"),  # routing a loan elsewhere
+    (A, ev("loan.out", A, **LOAN), None),
+]
+
+
+@pytest.mark.parametrize("device,event,code", CASES, ids=[
+    f"{i}-{d}-{e['kind']}" for i, (d, e, _) in enumerate(CASES)])
+def test_the_rule_takes_a_travelling_holds_steps_and_no_more(device, event, code):
+    reason = authority.check(event, device, lookup)
+    assert (reason.code if reason else None) == code, reason
+
+
+def test_the_opac_of_b_places_a_travelling_hold_for_its_reader(town):
+    """A reader of B signed in at B's OPAC holds the record only A has: picked up at B."""
+    from appliance.web import create_app
+    from tests.conftest import csrf_token
+
+    b = _at(town, "b")
+    patrons.save(b, {"id": patrons.find(b, "B0002").id, "pin": "2468"})
+    client = create_app(b, testing=True).test_client()
+    r = client.post("/opac/login", data={"csrf_token": csrf_token(client, "/opac/login"),
+                                         "card": "B0002", "pin": "2468"})
+    assert r.status_code == 302
+    r = client.post("/opac/hold", data={"csrf_token": csrf_token(client, "/opac/account"),
+                                        "bib_id": town["bib"]}, follow_redirects=True)
+    hold = Hold.get()
+    assert (hold.library, hold.source, hold.patron.card) == (B, A, "B0002")
+    assert "Số đỏ" in client.get("/opac/account").get_data(as_text=True)
+    b.close()

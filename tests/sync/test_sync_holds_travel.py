@@ -1,0 +1,140 @@
+"""A hold that travels, through a real hub on loopback (SQLite and PostgreSQL): B's patron
+holds a record only A has a copy of; after a sync A's pull list shows it, A's trap sends
+the copy, B receives it with one scan and lends it, the patron hands it in at C, and it
+goes home to A. Each step at a branch alone, completed by the next sync; the hub routes
+each step to the libraries it concerns (the hold to A, the loan and its return to B) and
+no further; a forged B that lends another copy of A is quarantined."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from appliance.core import circulation, events, holds
+from appliance.core.authority import Quarantine
+from appliance.core.models import Event, Hold, Item, Loan, Patron
+from appliance.core.verify import verify
+from sync import agent
+from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
+
+A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def town(request, tmp_path):
+    with hub_database(request.param) as url:
+        hub_dir, branches, tokens = make_town(tmp_path, (A, B, C), hub_db=url)
+        with HubProcess(hub_dir) as hub:
+            enrol_all(hub.url, branches, tokens)
+            with opened(branches[A]) as ctx:
+                _, codes = seed(ctx, n_items=2, n_patrons=1)
+                bib_id = Item.get(Item.barcode == codes[0]).bib_id
+                agent.run_once(ctx)
+            with opened(branches[C]) as ctx:
+                seed(ctx, n_items=0, n_patrons=1)
+                agent.run_once(ctx)
+            with opened(branches[B]) as ctx:
+                cards, _ = seed(ctx, n_items=0, n_patrons=2)
+                agent.run_once(ctx)
+            yield SimpleNamespace(hub_dir=hub_dir, a=branches[A], b=branches[B],
+                                  c=branches[C], codes=codes, bib_id=bib_id, cards=cards)
+
+
+def _kinds(origin):
+    return [e.kind for e in Event.select().where(Event.origin == origin).order_by(Event.pos)]
+
+
+def test_a_hold_at_b_on_as_copy_travels_through_the_hub(town):
+    copy = town.codes[0]
+    with opened(town.b) as b:
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        assert hold.source == A
+        b_origin = b.origin
+        agent.run_once(b)
+
+    with opened(town.a) as a:
+        assert holds.pull_list(A) == [], "before the sync A knows nothing of it"
+        agent.run_once(a)
+        [(row, pulled)] = holds.pull_list(A)
+        assert (row.id, row.library, pulled.barcode) == (hold.id, B, copy)
+        card = Patron.get_by_id(row.patron_id)
+        assert card.card == town.cards[0] and card.phone is None and card.pin_hash is None
+        sent = circulation.checkin(a, copy, at_desk=True)["hold"]
+        assert sent["sent"] and sent["library"] == B
+        a_origin = a.origin
+        agent.run_once(a)
+
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert Hold.get_by_id(hold.id).status == "in_transit"
+        assert Item.get(Item.barcode == copy).status == "in_transit"
+        came = circulation.checkin(b, copy, at_desk=True)
+        assert came["arrived"] == A and Hold.get_by_id(hold.id).status == "ready"
+        lent = circulation.checkout(b, town.cards[0], copy)
+        agent.run_once(b)
+        assert verify(b) == []
+
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert Loan.get_by_id(lent["loan_id"]).pickup == B
+        assert Item.get(Item.barcode == copy).status == "on_loan"
+
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert not Hold.select().exists() and not Loan.select().exists(), \
+            "C holds nothing of A's and B's hold or loan"
+        assert not any(k.startswith("hold.") for k in _kinds(b_origin) + _kinds(a_origin))
+        handed = circulation.checkin(c, copy)  # the patron hands it in at C
+        assert handed["away"] and handed["transit"] == A
+        agent.run_once(c)
+        assert verify(c) == []
+
+    with opened(town.b) as b:
+        agent.run_once(b)  # the return that ends B's loan reaches B
+        assert Loan.get_by_id(lent["loan_id"]).returned_at is not None
+        assert verify(b) == []
+
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Loan.get_by_id(lent["loan_id"]).returned_at is not None
+        assert circulation.checkin(a, copy, at_desk=True)["received"]  # home: one scan
+        assert Item.get(Item.barcode == copy).status == "available"
+        agent.run_once(a)
+        assert verify(a) == []
+
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0, "every step was allowed"
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert Item.get((Item.barcode == copy) & (Item.library == A)).status == "available"
+        assert verify(hub) == []
+
+
+def test_a_forged_b_lending_a_copy_of_a_not_sent_to_it_is_quarantined(town):
+    with opened(town.b) as b:
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        agent.run_once(b)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        circulation.checkin(a, town.codes[0], at_desk=True)
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        circulation.checkin(b, town.codes[0], at_desk=True)
+        other = Item.get(Item.barcode == town.codes[1])
+        patron = Patron.get(Patron.card == town.cards[0])
+        forged = events.record(b, "loan.out", {  # past every check of B's own desk
+            "loan_id": "forged-loan", "item_id": other.id, "patron_id": patron.id,
+            "library": A, "due_date": "2030-01-01", "at": b.clock.iso_now(),
+            "hold_id": hold.id, "pickup": B, "actor": None}, library=A)
+        cancel_elsewhere = events.record(b, "hold.cancelled", {
+            "hold_id": hold.id, "item_id": other.id, "transit_to": C})
+        agent.run_once(b)
+    with opened(town.hub_dir):
+        held = {q.event_id: q.code for q in Quarantine.select()}
+        assert held == {forged.id: "other_library", cancel_elsewhere.id: "other_library"}
+        assert not Loan.select().where(Loan.id == "forged-loan").exists()
+        assert Hold.get_by_id(hold.id).status == "ready"
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert not Event.select().where(Event.id << list(held)).exists(), "A got none"
+        assert Item.get(Item.barcode == town.codes[1]).status == "available"
