@@ -146,7 +146,7 @@ def _hold_start(ctx, stamp, tail):
     """Keep what the transaction read as it began for as long as it has written nothing
     (SQLite counts the rows each connection changes; no other connection writes while
     the write lock is held): the tail for its first event, the stamp for memo."""
-    connection = ctx.db.connection()
+    connection = dialect.connection()  # the one the statements run on
     changes = connection.total_changes
 
     def unchanged():
