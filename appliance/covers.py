@@ -10,8 +10,6 @@ import warnings
 from html import escape
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from .core.errors import N_
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -38,6 +36,10 @@ def path_for(data_dir, bib_id, size="cover"):
 
 def _opened(data):
     """The decoded image, or CoverError: what is not a JPEG or PNG picture is refused."""
+    # Pillow is imported when a cover is uploaded, not with the web app: the server
+    # holds it in memory only once someone needs it.
+    from PIL import Image, UnidentifiedImageError
+
     if not data:
         raise CoverError(N_("Choose a picture file."))
     if len(data) > MAX_BYTES:
@@ -65,6 +67,8 @@ def save(data_dir, bib_id, data):
     """Check an upload and store the cover and its thumbnail; returns the paths."""
     if path_for(data_dir, bib_id) is None:
         raise CoverError(N_("No such record."))
+    from PIL import Image
+
     image = _opened(data)
     if image.mode not in ("RGB", "L"):
         background = Image.new("RGB", image.size, "white")

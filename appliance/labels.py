@@ -1,13 +1,17 @@
 """Barcode labels: Code 128 and 14-digit Codabar (Luhn check digit), label and
 spine-label sheets rendered with Pillow (A4 at 300 dpi, saved as PNG or PDF)."""
 
+from __future__ import annotations
+
 from dataclasses import dataclass
-
-from PIL import Image, ImageDraw
-
-from devices.printer import font as printer_font
+from typing import TYPE_CHECKING
 
 from .core.barcodes import luhn_digit
+
+# Pillow (and the printer's fonts) are imported when labels are made, not with the web
+# app: the server holds them in memory only once someone prints.
+if TYPE_CHECKING:
+    from PIL import Image
 
 DPI = 300
 A4 = (2480, 3508)  # pixels at 300 dpi
@@ -100,11 +104,15 @@ def codabar_modules(text: str, start="A", stop="B", wide=3) -> list[tuple[bool, 
 
 def _font(size, bold=False):
     # The Vietnamese-capable font the wheel carries, as on receipts.
+    from devices.printer import font as printer_font
+
     return printer_font("bold" if bold else "regular", size)
 
 
 def render_barcode(runs, module=3, height=150, quiet=10) -> Image.Image:
     """Black bars on white, a quiet zone of `quiet` modules either side."""
+    from PIL import Image, ImageDraw
+
     width = (sum(w for _, w in runs) + 2 * quiet) * module
     img = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(img)
@@ -136,6 +144,8 @@ def _fit(draw, text, font, width):
 
 
 def _paste_centered(page, img, box):
+    from PIL import Image
+
     x0, y0, x1, y1 = box
     if img.width > x1 - x0:
         img = img.resize((x1 - x0, img.height), Image.NEAREST)
@@ -144,6 +154,8 @@ def _paste_centered(page, img, box):
 
 def barcode_sheet(labels, symbology="code128", cols=3, rows=8) -> list[Image.Image]:
     """A4 pages of item/patron labels: library, title, barcode, human text."""
+    from PIL import Image, ImageDraw
+
     pages, cw, ch = [], A4[0] // cols, A4[1] // rows
     small, text = _font(28), _font(34, bold=True)
     per_page = cols * rows
@@ -170,6 +182,8 @@ def call_number_lines(call_number: str) -> list[str]:
 
 def spine_sheet(labels, cols=8, rows=10) -> list[Image.Image]:
     """A4 pages of spine labels, the call number large, one part per line."""
+    from PIL import Image, ImageDraw
+
     pages, cw, ch = [], A4[0] // cols, A4[1] // rows
     font = _font(44, bold=True)
     per_page = cols * rows

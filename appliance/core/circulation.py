@@ -41,25 +41,50 @@ def _copy_query(barcode, library):
 COPY_AT_DESK = Prepared(Item, _copy_query, 2)
 
 
-def _borrower_query(card, library):
-    loans = Loan.alias()
-    open_loans = loans.select(pw.fn.COUNT(loans.id)).where(
-        (loans.patron == Patron.id) & loans.returned_at.is_null())
-    return patrons.card_query(card, library).select(*_PATRON_FIELDS,
-                                                    open_loans.alias("open_loans"))
+def _borrower_query(card, library, today):
+    def of_open_loans(aggregate, late=False):
+        loans = Loan.alias()
+        held = (loans.patron == Patron.id) & loans.returned_at.is_null()
+        return loans.select(aggregate(loans)).where(
+            held & (loans.due_date < today) if late else held)
+
+    return patrons.card_query(card, library).select(
+        *_PATRON_FIELDS,
+        of_open_loans(lambda loans: pw.fn.COUNT(loans.id)).alias("open_loans"),
+        of_open_loans(lambda loans: pw.fn.COUNT(loans.id), late=True).alias("late_loans"),
+        of_open_loans(lambda loans: pw.fn.MIN(loans.due_date)).alias("first_due"))
 
 
-# The patron at the desk with the number of loans they hold, in one statement.
-BORROWER = Prepared(Patron, _borrower_query, 2)
+# The patron at the desk with the loans they hold and those overdue (their number, the
+# earliest due date), for the limits and the blocks, in one statement.
+BORROWER = Prepared(Patron, _borrower_query, 3)
 
 
 def _borrower(ctx, card):
-    patron = BORROWER.first((card or "").strip(), ctx.library)
+    """The patron, with `open_loans` and `overdue` (patrons.overdue's pair)."""
+    patron = BORROWER.first((card or "").strip(), ctx.library, ctx.clock.today().isoformat())
     if patron is None:  # a card of another library of the town, or no card at all
         patron = patrons.find(ctx, card)
-        patron.open_loans = len(patrons.open_loans(patron))
+        loans = patrons.open_loans(patron)
+        patron.open_loans = len(loans)
+        patron.overdue = patrons.overdue(loans, ctx.clock.today())
+        return patron
+    late = patron.late_loans or 0
+    patron.overdue = (late, patron.first_due if late else None)
     return patron
 
+
+def _lending_query(barcode, library, patron):
+    own = Hold.alias()
+    waiting = own.select(own.id).where(
+        (own.patron == patron) & (own.bib == Item.bib) & (own.library == Item.library)
+        & (own.status == "waiting")).limit(1)
+    return _copy_query(barcode, library).select_extend(waiting.alias("own_hold_id"))
+
+
+# A copy about to be lent: the above, and a hold the borrower waits with for its record
+# here (taking a copy off the shelf fills it, so it does not wait on for another copy).
+LENDING = Prepared(Item, _lending_query, 3)
 
 # Another library's copy sent here for a hold, on this library's hold shelf.
 SENT_HERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).join(
@@ -68,12 +93,12 @@ SENT_HERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).jo
     & (Hold.status == "ready")).order_by(Item.library).limit(1), 2)
 
 
-def _copy(ctx, barcode):
+def _copy(ctx, barcode, patron):
     barcode = (barcode or "").strip()
-    item = COPY_AT_DESK.first(barcode, ctx.library)
+    item = LENDING.first(barcode, ctx.library, patron.id)
     if item is None:  # lent here only when it was sent here for a hold (holds.py)
         sent = SENT_HERE.first(barcode, ctx.library)
-        item = COPY_AT_DESK.first(barcode, sent.library) if sent is not None else None
+        item = LENDING.first(barcode, sent.library, patron.id) if sent is not None else None
     return item if item is not None else get_item(ctx, barcode)  # its "not found" error
 
 
@@ -81,8 +106,8 @@ def _refuse(code, message, **params):
     raise Refused(code, message, **params)
 
 
-def _check_patron(ctx, patron):
-    for code, message, params in patrons.blocks(ctx, patron):
+def _check_patron(ctx, patron, overdue=None):
+    for code, message, params in patrons.blocks(ctx, patron, overdue):
         _refuse(code, message, **params)
 
 
@@ -101,18 +126,6 @@ def _check_item(item, patron):
         _refuse("item_on_hold", N_("%(barcode)s is on hold for another patron."),
                 barcode=item.barcode)
     return item.ready_hold_id
-
-
-OWN_WAITING = Prepared(Hold, lambda patron, bib, library: Hold.select(Hold.id).where(
-    (Hold.patron == patron) & (Hold.bib == bib) & (Hold.library == library)
-    & (Hold.status == "waiting")), 3)
-
-
-def _own_waiting_hold(patron, item):
-    """A hold the borrower waits with for this record here: taking a copy off the shelf
-    fills it, so it does not wait on for another copy."""
-    hold = OWN_WAITING.first(patron.id, item.bib_id, item.library)
-    return hold.id if hold else None
 
 
 class _AskTheHub(Exception):
@@ -136,9 +149,9 @@ def checkout(ctx, card, barcode, actor=None, town=None):
 @events.command
 def _checkout(ctx, card, barcode, actor, town):
     patron = _borrower(ctx, card)
-    _check_patron(ctx, patron)
-    item = _copy(ctx, barcode)
-    hold_id = _check_item(item, patron) or _own_waiting_hold(patron, item)
+    _check_patron(ctx, patron, patron.overdue)
+    item = _copy(ctx, barcode, patron)
+    hold_id = _check_item(item, patron) or item.own_hold_id
     pickup = item.library != ctx.library and ctx.role != "hub"
     # a copy sent here for a hold is lent by this library's rules, on its calendar
     rule, due = policy.loan_terms(ctx.library if pickup else item.library, patron.category,
@@ -168,6 +181,17 @@ def _fee(rule, due_date, today):
     return max(0, late) * rule.fee_per_day
 
 
+def _returning_query(barcode, library):
+    waiting = Hold.alias()
+    return _copy_query(barcode, library).select_extend(pw.fn.EXISTS(
+        waiting.select(waiting.id).where((waiting.bib == Item.bib) & (waiting.library == Item.library)
+                                         & (waiting.status == "waiting"))).alias("hold_waits"))
+
+
+# A copy handed in: COPY_AT_DESK's, and whether a hold waits for its record here (the
+# return sets nothing aside otherwise, and asks no more).
+RETURNING = Prepared(Item, _returning_query, 2)
+
 ELSEWHERE = Prepared(Item, lambda barcode, library: Item.select(Item.library).where(
     (Item.barcode == barcode) & (Item.library != library)).order_by(Item.library).limit(2), 2)
 
@@ -176,7 +200,7 @@ def _returned_copy(ctx, barcode):
     """The copy handed in: this library's, else another library's of the town (a branch
     holds every library's copies, not their loans), with its open loan if held here."""
     barcode = (barcode or "").strip()
-    item = COPY_AT_DESK.first(barcode, ctx.library)
+    item = RETURNING.first(barcode, ctx.library)
     if item is not None:
         return item
     homes = [row.library for row in ELSEWHERE.all(barcode, ctx.library)]
@@ -184,7 +208,7 @@ def _returned_copy(ctx, barcode):
         _refuse("barcode_in_many_libraries", N_(
             "Barcode %(barcode)s is on copies of several libraries: look at the label to see "
             "which, and return it there."), barcode=barcode)
-    return COPY_AT_DESK.first(barcode, homes[0]) if homes else get_item(ctx, barcode)
+    return RETURNING.first(barcode, homes[0]) if homes else get_item(ctx, barcode)
 
 
 @events.command
@@ -235,7 +259,7 @@ def _close_loan(ctx, item, actor):
         if item.condition == "lost" and not transit:  # it was lost and is back: found
             records.save(ctx, "item.saved", Item, "id", item.id, {"condition": "available"},
                          library=item.library)
-        hold = None if transit else holds.trap(ctx, item)
+        hold = holds.trap(ctx, item) if item.hold_waits and not transit else None
     return {"loan_id": item.loan_id, "item": item.barcode, "title": title_of(item),
             "patron": item.borrower_card, "fee": body["fee"], "transit": transit,
             "hold": hold, "was_on_loan": True,

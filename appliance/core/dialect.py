@@ -20,11 +20,16 @@ def sql(text):
     return _texts[key]
 
 
+def connection():
+    """This thread's connection to the database the plain SQL runs on."""
+    return database_proxy.obj.connection()
+
+
 def execute(text, params=()):
     """Run SQL already in the database's dialect on this thread's connection, without the
     query builder's wrapping (a loan runs a dozen statements). Driver errors come as the
     driver raises them."""
-    cursor = database_proxy.obj.connection().cursor()
+    cursor = connection().cursor()
     cursor.execute(text, params)
     return cursor
 

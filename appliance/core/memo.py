@@ -16,6 +16,28 @@ _STAMP = Prepared(Setting, lambda key: Setting.select(Setting.value).where(
     Setting.key == key), 1)
 _values: dict[tuple, object] = {}  # (stamp, group, key) -> value
 _lock = threading.Lock()
+# Per thread: the stamps its write transaction read as it began (events.writing), with a
+# test of whether it has written anything since.
+_held = threading.local()
+
+
+def hold(stamps, unchanged):
+    """Take `stamps` ({group: stamp}) as the stamps while `unchanged()` says this
+    transaction has written nothing since they were read under its write lock: nobody
+    else can have changed them, so no lookup is needed. After a write (a renewal among
+    them, or one a savepoint rolled back), they are asked again."""
+    _held.stamps = (stamps, unchanged)
+
+
+def release():
+    _held.stamps = None
+
+
+def _stamp(group):
+    held = getattr(_held, "stamps", None)
+    if held is not None and group in held[0] and held[1]():
+        return held[0][group]
+    return _STAMP.scalar(f"stamp:{group}")
 
 
 def renew(group):
@@ -28,7 +50,7 @@ def renew(group):
 def cached(group, key, compute):
     """`compute()`, or its value from an earlier call that saw the same stamp. Callers
     must not change what they get back: it is shared."""
-    full_key = (_STAMP.scalar(f"stamp:{group}"), group, key)
+    full_key = (_stamp(group), group, key)
     try:
         return _values[full_key]
     except KeyError:

@@ -188,8 +188,16 @@ def open_loans(patron):
     return OPEN_LOANS.all(patron.id)
 
 
-def blocks(ctx, patron):
-    """Why this patron may not borrow now: a list of (code, msgid, params)."""
+def overdue(loans, today):
+    """(how many, the earliest due date) of the open `loans` overdue on `today`."""
+    late = sorted(loan.due_date for loan in loans if loan.due_date < today.isoformat())
+    return len(late), late[0] if late else None
+
+
+def blocks(ctx, patron, overdue_loans=None):
+    """Why this patron may not borrow now: a list of (code, msgid, params).
+    `overdue_loans`: `overdue` of the patron's open loans, when the caller has it (the
+    desk's lookup counts them in the same statement); asked otherwise."""
     reasons = []
     if patron.blocked:
         reasons.append(("patron_blocked", N_("The card is blocked: %(reason)s"),
@@ -197,8 +205,10 @@ def blocks(ctx, patron):
     if patron.expiry and patron.expiry < ctx.clock.today().isoformat():
         reasons.append(("patron_expired", N_("The card expired on %(date)s."),
                         {"date": patron.expiry}))
-    return reasons + policy.overdue_blocks(ctx.library, patron, open_loans(patron),
-                                           ctx.clock.today())
+    today = ctx.clock.today()
+    if overdue_loans is None:
+        overdue_loans = overdue(open_loans(patron), today)
+    return reasons + policy.overdue_blocks(ctx.library, patron, overdue_loans, today)
 
 
 @events.command

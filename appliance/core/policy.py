@@ -60,24 +60,25 @@ def filled(rule):
     return rule
 
 
-def overdue_blocks(library, patron, loans, today):
+def overdue_blocks(library, patron, overdue, today):
     """Why the patron's overdue copies stop new loans here, by the rule of the library
-    and the patron's category: a list of (code, msgid, params). Worked out from the open
+    and the patron's category: a list of (code, msgid, params). `overdue`: (how many of
+    the open loans are overdue, the earliest due date of those), worked out from the open
     loans each time, never a stored flag, so it lifts the moment the copies are back."""
-    late = sorted((loan.due_date for loan in loans if loan.due_date < today.isoformat()))
-    if not late:
+    count, earliest = overdue
+    if not count:
         return []
     rule = rule_for(library, patron.category, "*")
     reasons = []
-    days = (today - date.fromisoformat(late[0])).days
+    days = (today - date.fromisoformat(earliest)).days
     if rule.block_overdue_days and days > rule.block_overdue_days:
         reasons.append(("overdue_too_long", N_(
             "A copy is %(days)s days overdue (the limit is %(limit)s): no new loans until "
             "it is back."), {"days": days, "limit": rule.block_overdue_days}))
-    if rule.block_overdue_items and len(late) >= rule.block_overdue_items:
+    if rule.block_overdue_items and count >= rule.block_overdue_items:
         reasons.append(("overdue_too_many", N_(
             "%(count)s copies are overdue (the limit is %(limit)s): no new loans until they "
-            "are back."), {"count": len(late), "limit": rule.block_overdue_items}))
+            "are back."), {"count": count, "limit": rule.block_overdue_items}))
     return reasons
 
 

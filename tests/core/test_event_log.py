@@ -301,3 +301,24 @@ def test_event_hash_is_the_canonical_formula_whatever_the_text(text):
     assert events.event_hash(d) == hashlib.sha256(full.encode("utf-8")).hexdigest()
     flagged = dict(d, seq=True)  # a flag is not a sequence number: hashed as JSON has it
     assert events.event_hash(flagged) != events.event_hash(dict(d, seq=1))
+
+
+def test_events_of_one_transaction_follow_what_it_stored_before_them(two_sites):
+    """The tail read as a write transaction begins serves its first event only while the
+    transaction has written nothing: events ingested, or recorded in a savepoint rolled
+    back, come before the next event made in it."""
+    branch, other, _ = two_sites
+    circulation.checkout(branch, "P0001", "1001")
+    batch = _copy_events(branch)
+    other = Context.open(other.data_dir)
+    with events.writing(other):
+        events.ingest(other, batch)
+        patrons.save(other, {"card": "T0001", "name": "Trần Văn A", "category": "adult"})
+        with pytest.raises(RuntimeError), other.db.atomic():  # a savepoint
+            patrons.save(other, {"card": "T0002", "name": "Lê Thị B", "category": "adult"})
+            raise RuntimeError("this one fails")
+        patrons.save(other, {"card": "T0003", "name": "Phạm C", "category": "adult"})
+    positions = [e.pos for e in Event.select().order_by(Event.pos)]
+    assert positions == list(range(1, len(positions) + 1))
+    assert verify.check_chains() == []
+    assert verify.verify(other) == []

@@ -25,7 +25,8 @@ def test_a_card_is_found_in_any_case_and_without_its_spaces(ctx):
     circulation.checkout(ctx, " p0002 ", "1001")
     borrower = patrons.find(ctx, "P0002")
     assert [loan.item.barcode for loan in patrons.open_loans(borrower)] == ["1001"]
-    assert circulation.BORROWER.first("p0002", ctx.library).id == borrower.id
+    assert circulation.BORROWER.first("p0002", ctx.library,
+                                      ctx.clock.today().isoformat()).id == borrower.id
 
 
 def test_a_card_differing_only_in_case_is_taken(ctx):

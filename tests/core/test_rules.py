@@ -305,3 +305,18 @@ def test_a_calendar_change_rolled_back_leaves_the_old_due_date(ctx):
         raise RuntimeError("the desk lost power")
     assert policy.due_date(ctx.library, ctx.clock.today(), 14) == natural
     assert circulation.checkout(ctx, "P0001", "1001")["due_date"] == natural.isoformat()
+
+
+def test_a_rule_changed_in_a_savepoint_rolled_back_leaves_the_old_rule(ctx):
+    """Within one write transaction the stamp read as it began is used until it writes:
+    a rule changed and rolled back to a savepoint must not stay in force."""
+    from appliance.core import events
+    with events.writing(ctx):
+        assert policy.rule_for(ctx.library, "adult", "book").max_renewals == 2
+        with pytest.raises(RuntimeError), ctx.db.atomic():  # a savepoint
+            policy.save_rule(ctx, ctx.library, "*", "*", loan_days=3, max_loans=5,
+                             max_renewals=0)
+            assert policy.rule_for(ctx.library, "adult", "book").max_renewals == 0
+            raise RuntimeError("the form was wrong")
+        assert policy.rule_for(ctx.library, "adult", "book").max_renewals == 2
+    assert circulation.checkout(ctx, "P0001", "1001")["renewals_left"] == 2
