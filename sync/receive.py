@@ -222,14 +222,15 @@ def _check_shape(dev: Device, header, evs: list[dict]) -> None:
 # Records every branch needs whatever library made them: the union catalogue's records
 # (a branch's copies may belong to any of them), town-wide patron cards, library names.
 TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved", "item.saved",
-             "item.received")
+             "item.received", "digital.saved")  # a document's metadata, never its files
 
 
 def concerns(library):
     """The events a branch of `library` pulls: its library's own (copies, loans, holds,
     rules, calendar, conflicts resolved) and the town-wide records."""
     return ((Event.library == library) | (Event.kind << TOWN_WIDE)) & Event.id.not_in(
-        authority.held_back())  # what the authority check refused reaches no branch
+        authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX)
+    # what the authority check refused reaches no branch, nor the hub's own local chain
 
 
 def _after(after) -> int:

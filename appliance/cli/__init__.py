@@ -23,6 +23,7 @@ COMMANDS = [
     "appliance.cli.hub",
     "appliance.cli.devices",
     "appliance.cli.report",
+    "appliance.cli.digital",
 ]
 
 

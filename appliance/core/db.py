@@ -193,6 +193,26 @@ def _circulation_rules(db):
     db.create_tables([models.HandIn], safe=True)
 
 
+def _digital_index(db):
+    from .digital import textindex
+
+    textindex.create(db)
+
+
+def _digital(db):
+    """The digital library: documents, pages, OCR text and its index, use, the work
+    queue, uploads; records marked rare or of special value."""
+    from .digital import textindex
+
+    held = {c.name for c in db.get_columns("bib")}
+    for name in ("rare", "special_value"):
+        if name not in held:
+            _add_column(models.Bib, name)(db)
+    db.create_tables([models.DigitalDocument, models.DigitalPage, models.DigitalText,
+                      models.DigitalUse, models.DigitalJob, models.UploadSession], safe=True)
+    textindex.create(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -211,6 +231,8 @@ MIGRATIONS = [
      _find_keys),
     (13, "loan rules: when a renewal may be asked, overdue copies that block a card; "
          "returns of a copy at a library that does not hold its loan", _circulation_rules),
+    (14, "digital library: documents, pages, OCR text and its index; rare and special "
+         "records", _digital),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -367,6 +389,7 @@ def migrate(db, home=None):
             _copy_history_indexes(db)
             _report_indexes(db)
             search.create_index(db)
+            _digital_index(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     pending = [m for m in MIGRATIONS if m[0] > current > 0]

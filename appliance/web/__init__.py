@@ -28,6 +28,7 @@ BLUEPRINTS = [
     "sync.certweb:bp",
     "appliance.web.fleet:bp",
     "appliance.web.reports:bp",
+    "appliance.web.digital:bp",
 ]
 
 SECURITY_HEADERS = {

@@ -1,0 +1,227 @@
+"""The digital library on the web: IIIF Image and Presentation 3, the search inside OCR
+text, the OPAC's viewer and downloads. Every route asks the one access rule
+(core/digital/access.py) for the document it serves; what may not be seen is answered
+as not found where saying more would tell that it exists."""
+
+import io
+
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+
+from ..core import audit
+from ..core.digital import access, derive, documents, iiif, store, textindex
+from ..core.models import Bib, User
+from .auth import client_address, identity, public
+
+bp = Blueprint("digital", __name__)
+MAX_HITS = 50
+
+
+def viewer():
+    """Who is asking, as the access rule sees them."""
+    who = identity()
+    role = who["role"] if who else None
+    library = None
+    if role in access.STAFF_ROLES:
+        user = User.get_or_none(User.username == who["username"])
+        library = user.library if user else None
+    networks = (g.ctx.settings.get("digital") or {}).get("onsite_networks")
+    return access.Viewer(role, library, access.is_onsite(client_address(), networks))
+
+
+def _visible(doc):
+    """The document if the caller may see it, else 404 (or 403 to someone who could
+    learn its existence anyway: nobody)."""
+    v = viewer()
+    if not access.may_view(doc.access, doc.library, v):
+        abort(404 if doc.access in ("staff", "restricted") else 403)
+    return v
+
+
+def _document(doc_id):
+    doc = documents.get(doc_id)
+    return doc, _visible(doc)
+
+
+def _page(page_id):
+    row = documents.page(page_id)
+    doc = documents.get(row.document)
+    _visible(doc)
+    return row, doc
+
+
+def _cache(response, doc, seconds=86400):
+    """Public documents may be kept by any cache; others only by the browser."""
+    response.headers["Cache-Control"] = (f"public, max-age={seconds}" if doc.access == "public"
+                                         else f"private, max-age={seconds}")
+    if doc.access == "public":  # any IIIF viewer, from any site
+        response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _counted(doc, action):
+    documents.count_use(g.ctx, doc, action)
+    if access.logged(doc.access):
+        who = identity()
+        audit.log(who["username"] if who else None, f"digital.{action}", doc.id,
+                  f"{doc.access}: {doc.title}"[:500])
+
+
+def _base():
+    return request.host_url.rstrip("/") + "/iiif"
+
+
+# IIIF Image API 3.
+
+@bp.route("/iiif/image/<page_id>")
+@public
+def image_base(page_id):
+    return info_json(page_id)
+
+
+@bp.route("/iiif/image/<page_id>/info.json")
+@public
+def info_json(page_id):
+    row, doc = _page(page_id)
+    if not documents.has_master(g.ctx, row):
+        abort(404)
+    body = iiif.info(f"{_base()}/image/{row.id}", row)
+    response = jsonify(body)
+    response.mimetype = "application/ld+json"
+    response.headers["Content-Type"] = (
+        'application/ld+json;profile="http://iiif.io/api/image/3/context.json"')
+    return _cache(response, doc)
+
+
+@bp.route("/iiif/image/<page_id>/<region>/<size>/<rotation>/<quality>.<fmt>")
+@public
+def image(page_id, region, size, rotation, quality, fmt):
+    row, doc = _page(page_id)
+    if not documents.has_master(g.ctx, row):
+        abort(404)
+    width, height = derive.full_size(row.width, row.height)
+    parsed = iiif.parse(region, size, rotation, quality, fmt, width, height)
+    path = iiif.render(g.ctx.data_dir, row, parsed)
+    response = send_file(path, mimetype=iiif.FORMATS[fmt][1], conditional=True,
+                         etag=path.stem, max_age=86400)
+    return _cache(response, doc)
+
+
+# IIIF Presentation 3.
+
+@bp.route("/iiif/3/<doc_id>/manifest.json")
+@public
+def manifest(doc_id):
+    doc, _v = _document(doc_id)
+    bib = Bib.get_or_none(Bib.id == doc.bib)
+    body = iiif.manifest(doc, documents.page_list(doc.id), _base(), bib)
+    _counted(doc, "view")
+    response = jsonify(body)
+    response.headers["Content-Type"] = (
+        'application/ld+json;profile="http://iiif.io/api/presentation/3/context.json"')
+    return _cache(response, doc, 300)
+
+
+# Search inside the OCR text.
+
+@bp.route("/api/v1/digital/search")
+@public
+def search():
+    words = textindex.query_words(request.args.get("q"))
+    only = request.args.get("document") or None
+    v = viewer()
+    hits, seen = [], {}
+    for page_id, doc_id in textindex.matching_pages(g.ctx.db, words, only, limit=500):
+        if doc_id not in seen:
+            doc = documents.DigitalDocument.get_or_none(documents.DigitalDocument.id == doc_id)
+            seen[doc_id] = doc if doc is not None and not doc.deleted and access.may_view(
+                doc.access, doc.library, v) else None
+        doc = seen[doc_id]
+        if doc is None:
+            continue
+        row = documents.DigitalPage.get_or_none(documents.DigitalPage.id == page_id)
+        text = documents.DigitalText.get_or_none(documents.DigitalText.page == page_id)
+        if row is None or text is None:
+            continue
+        snippet, marked = textindex.snippet(text.text, words)
+        hits.append({"document": doc.id, "title": doc.title, "bib_id": doc.bib,
+                     "page": row.n, "page_id": row.id, "snippet": snippet,
+                     "highlights": marked, "boxes": _boxes(row.id, words),
+                     "manifest": f"{_base()}/3/{doc.id}/manifest.json",
+                     "viewer": url_for("digital.view", doc_id=doc.id, page=row.n,
+                                       q=request.args.get("q"), _external=True)})
+        if len(hits) >= MAX_HITS:
+            break
+    return jsonify({"total": len(hits), "hits": hits})
+
+
+def _boxes(page_id, words):
+    """Where the sought words are on the page, in the full image's pixels."""
+    held = derive.load_words(g.ctx.data_dir, page_id)
+    if not held:
+        return []
+    wanted = set(words)
+    return [w[1:] for w in held["words"]
+            if any(part in wanted for part in textindex.folded_words(w[0]))]
+
+
+# The OPAC's viewer and downloads.
+
+@bp.route("/opac/digital/<doc_id>")
+@public
+def view(doc_id):
+    doc, v = _document(doc_id)
+    page_rows = documents.page_list(doc.id)
+    here = bool(page_rows) and documents.has_master(g.ctx, page_rows[0])
+    if here:
+        _counted(doc, "view")
+    hub = ((g.ctx.settings.get("sync") or {}).get("hub_url") or "").rstrip("/")
+    pages_json = [{"n": p.n, "id": p.id, "width": derive.full_size(p.width, p.height)[0],
+                   "height": derive.full_size(p.width, p.height)[1]} for p in page_rows]
+    return render_template(
+        "opac/digital.html", doc=doc, bib=Bib.get_or_none(Bib.id == doc.bib),
+        pages=pages_json, here=here, hub_url=hub,
+        may_download=access.may_download(doc.access, doc.library, doc.downloadable, v),
+        start=request.args.get("page", 1, type=int), q=request.args.get("q", ""))
+
+
+@bp.route("/opac/digital/<doc_id>/download")
+@public
+def download(doc_id):
+    doc, v = _document(doc_id)
+    if not access.may_download(doc.access, doc.library, doc.downloadable, v):
+        abort(403)
+    page_rows = documents.page_list(doc.id)
+    if not page_rows or not documents.has_master(g.ctx, page_rows[0]):
+        abort(404)
+    _counted(doc, "download")
+    masters = {(p.sha256, p.ext) for p in page_rows}
+    if len(masters) == 1 and page_rows[0].ext == "pdf":  # the PDF as it was given
+        path = store.master_path(g.ctx.data_dir, page_rows[0].sha256, "pdf")
+        return send_file(path, mimetype="application/pdf", as_attachment=True,
+                         download_name=f"{doc.id}.pdf")
+    return send_file(io.BytesIO(_pdf_of(page_rows)), mimetype="application/pdf",
+                     as_attachment=True, download_name=f"{doc.id}.pdf")
+
+
+def _pdf_of(page_rows):
+    """The pages' web images as one PDF."""
+    from PIL import Image
+
+    images = []
+    for row in page_rows:
+        path = store.derived_dir(g.ctx.data_dir, row.id) / "web.jpg"
+        if not path.exists():
+            derive.make_images(g.ctx.data_dir, row)
+        images.append(Image.open(path).convert("RGB"))
+    out = io.BytesIO()
+    images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=100)
+    return out.getvalue()
