@@ -163,6 +163,10 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     run_once(ctx)
     housekeeping = Maintenance(ctx)
     housekeeping.start()
+    from ..core.digital.jobs import Worker
+    digital_worker = Worker(ctx)  # derivatives and OCR, never in a request
+    digital_worker.start()
+    closers.append(digital_worker.stop)
     sdnotify.ready()
     watchdog = sdnotify.start_watchdog(lambda: healthy(ctx))
     try:
