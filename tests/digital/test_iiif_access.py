@@ -66,7 +66,7 @@ def test_iiif_manifest_and_images_for_a_client(branch, tmp_path):
         assert m["label"]["vi"] == [documents.get(doc_id).title]
         canvases = list(client.canvases(m))
         assert len(canvases) == 2
-        for canvas, body, service in canvases:
+        for canvas, _body, service in canvases:
             info = client.info(service)
             assert (info["width"], info["height"]) == (canvas["width"], canvas["height"])
             full = client.image(service)
