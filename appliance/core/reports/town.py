@@ -16,7 +16,7 @@ import peewee as pw
 from .. import db as coredb
 from ..digital import progress
 from ..errors import N_, Invalid, NotFound
-from ..models import BaseModel, Bib, Item
+from ..models import BaseModel, Item
 from . import figures
 
 KINDS = {"public": N_("public library"), "school": N_("school library"),
