@@ -5,7 +5,7 @@
 - `digital.text`: one page's OCR text, kept apart from the page (either may come first).
 - `digital.used`: a view or download, counted once by its id."""
 
-from ..models import DigitalDocument, DigitalPage, DigitalText, DigitalUse, database_proxy
+from ..models import Bib, DigitalDocument, DigitalPage, DigitalText, DigitalUse, database_proxy
 from . import textindex
 
 
@@ -31,6 +31,9 @@ def document_saved(ev, body, latest):
             "sha256": p["sha256"], "ext": p["ext"], "frame": p.get("frame", 0),
             "size": p.get("size", 0), "width": p.get("width", 0), "height": p.get("height", 0)}
             for p in pages]).execute()
+    if body.get("access") != "restricted":  # harvesters see the record's new link
+        Bib.update(updated_hlc=ev.hlc).where((Bib.id == body["bib_id"])
+                                             & (Bib.updated_hlc < ev.hlc)).execute()
     if body.get("deleted"):
         DigitalText.delete().where(DigitalText.document == doc_id).execute()
         textindex.forget_document(doc_id)

@@ -1,0 +1,38 @@
+"""OAI-PMH: a set per digital collection; a record with a digital copy links to its IIIF
+manifest in dc:identifier and MARC 856; staff and restricted documents are not shown."""
+
+import xml.etree.ElementTree as ET
+
+from appliance.web import create_app
+from tests.digital.conftest import scanned_book
+from tests.digital.test_iiif_access import branch  # noqa: F401  (the fixture)
+
+NS = {"o": "http://www.openarchives.org/OAI/2.0/", "dc": "http://purl.org/dc/elements/1.1/",
+      "m": "http://www.loc.gov/MARC21/slim"}
+
+
+def _get(client, **args):
+    r = client.get("/oai", query_string=args)
+    assert r.status_code == 200
+    return ET.fromstring(r.data)
+
+
+def test_digital_collection_set_and_manifest_links(branch, tmp_path):  # noqa: F811
+    public = scanned_book(branch, tmp_path, ocr=False, collection="dia-chi", bib=3)
+    hidden = scanned_book(branch, tmp_path, access="restricted", ocr=False,
+                          collection="mat", bib=2)
+    client = create_app(branch, testing=True).test_client()
+    specs = [s.text for s in _get(client, verb="ListSets").iter(f"{{{NS['o']}}}setSpec")]
+    assert "digital:dia-chi" in specs and "digital:mat" not in specs
+    listed = _get(client, verb="ListRecords", metadataPrefix="oai_dc", set="digital:dia-chi")
+    records = listed.findall(".//o:record", NS)
+    assert len(records) == 1
+    ids = [e.text for e in records[0].findall(".//dc:identifier", NS)]
+    assert f"http://localhost/iiif/3/{public}/manifest.json" in ids
+    marc = _get(client, verb="GetRecord", metadataPrefix="marcxml",
+                identifier=records[0].find(".//o:identifier", NS).text)
+    urls = [s.text for f in marc.findall(".//m:datafield[@tag='856']", NS)
+            for s in f.findall("m:subfield[@code='u']", NS)]
+    assert urls == [f"http://localhost/iiif/3/{public}/manifest.json"]
+    assert hidden not in ET.tostring(_get(client, verb="ListRecords",
+                                          metadataPrefix="oai_dc")).decode()
