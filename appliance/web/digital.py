@@ -17,9 +17,10 @@ from flask import (
 )
 
 from ..core import audit
-from ..core.digital import access, derive, documents, iiif, store, textindex
+from ..core.digital import access, derive, documents, iiif, store, textindex, uploads
+from ..core.errors import N_, Invalid
 from ..core.models import Bib, User
-from .auth import client_address, identity, public
+from .auth import STAFF, client_address, identity, public, requires
 
 bp = Blueprint("digital", __name__)
 MAX_HITS = 50
@@ -225,3 +226,69 @@ def _pdf_of(page_rows):
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=100)
     return out.getvalue()
+
+
+# Uploads from the desk: several files in page order, each in chunks that resume.
+
+@bp.route("/desk/digital/<bib_id>")
+@requires(*STAFF)
+def desk_page(bib_id):
+    bib = Bib.get_or_none((Bib.id == bib_id) & ~Bib.deleted)
+    if bib is None:
+        abort(404)
+    return render_template("digital/upload.html", bib=bib, docs=documents.of_bib(bib.id),
+                           levels=access.LEVELS, chunk=CHUNK)
+
+
+CHUNK = 1024 * 1024  # what the desk's script sends at a time
+
+
+def _json():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Invalid("bad_json", N_("The request was not understood."))
+    return body
+
+
+@bp.route("/api/v1/digital/uploads", methods=["POST"])
+@requires(*STAFF)
+def upload_start():
+    body = _json()
+    upload_id = uploads.start(g.ctx, identity()["username"], body.get("filename"),
+                              body.get("size"))
+    return jsonify({"id": upload_id, "received": 0}), 201
+
+
+@bp.route("/api/v1/digital/uploads/<upload_id>", methods=["GET"])
+@requires(*STAFF)
+def upload_status(upload_id):
+    row = uploads.get(upload_id, identity()["username"])
+    return jsonify({"id": row.id, "received": row.received, "size": row.size})
+
+
+@bp.route("/api/v1/digital/uploads/<upload_id>", methods=["PUT"])
+@requires(*STAFF)
+def upload_chunk(upload_id):
+    offset = request.args.get("offset", type=int)
+    if offset is None or offset < 0:
+        raise Invalid("bad_offset", N_("The request was not understood."))
+    received = uploads.append(g.ctx, upload_id, identity()["username"], offset,
+                              request.get_data(cache=False))
+    return jsonify({"id": upload_id, "received": received})
+
+
+@bp.route("/api/v1/digital/documents", methods=["POST"])
+@requires(*STAFF)
+def upload_finish():
+    body = _json()
+    bib_id = body.get("bib_id")
+    ids = body.get("uploads")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise Invalid("no_uploads", N_("The request was not understood."))
+    files = uploads.finished_files(g.ctx, ids, identity()["username"])
+    doc_id = documents.attach(g.ctx, bib_id, files, access=body.get("access") or "public",
+                              collection=body.get("collection"),
+                              downloadable=bool(body.get("downloadable", True)))
+    uploads.forget(g.ctx, ids)
+    return jsonify({"document": doc_id, "pages": documents.get(doc_id).page_count,
+                    "viewer": url_for("digital.view", doc_id=doc_id)}), 201
