@@ -47,7 +47,7 @@ def test_no_byte_of_a_restricted_document_leaves_the_branch(tmp_path, monkeypatc
         assert sealed and any(public in s for s in sealed)  # the control went
         for text in sealed:
             assert not any(m in text for m in markers), text[:300]
-        with opened(hub_dir) as h:
+        with opened(hub_dir):
             assert DigitalDocument.get_or_none(DigitalDocument.id == public) is not None
             assert DigitalDocument.get_or_none(DigitalDocument.id == hidden) is None
             for ev in Event.select():
