@@ -17,7 +17,16 @@ from flask import (
 )
 
 from ..core import audit
-from ..core.digital import access, derive, documents, iiif, store, textindex, uploads
+from ..core.digital import (
+    access,
+    derive,
+    documents,
+    iiif,
+    progress,
+    store,
+    textindex,
+    uploads,
+)
 from ..core.errors import N_, Invalid
 from ..core.models import Bib, User
 from .auth import STAFF, client_address, identity, public, requires
@@ -292,3 +301,32 @@ def upload_finish():
     uploads.forget(g.ctx, ids)
     return jsonify({"document": doc_id, "pages": documents.get(doc_id).page_count,
                     "viewer": url_for("digital.view", doc_id=doc_id)}), 201
+
+
+# Digitisation progress: the plan's indicator per library and for the town, and the work
+# list of marked records still without a digital copy.
+
+PROGRESS_ROLES = (*STAFF, "report_viewer")
+
+
+def _progress():
+    order = "requested" if request.args.get("order") == "requested" else "oldest"
+    library = request.args.get("library") or None
+    marked, digitised = progress.town_counts()
+    return {"town": {"marked": marked, "digitised": digitised,
+                     "percent": round(100.0 * digitised / marked, 1)
+                     if marked and digitised is not None else None, "target": 70},
+            "libraries": progress.by_library(), "order": order, "library": library,
+            "work_list": progress.work_list(order, library)}
+
+
+@bp.route("/hub/digital/progress")
+@requires(*PROGRESS_ROLES)
+def progress_page():
+    return render_template("digital/progress.html", **_progress())
+
+
+@bp.route("/api/v1/digital/progress")
+@requires(*PROGRESS_ROLES)
+def progress_api():
+    return jsonify(_progress())

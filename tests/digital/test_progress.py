@@ -25,3 +25,20 @@ def test_indicator_per_library_work_list_and_figures(dctx, tmp_path):
     today = date.today()
     period = Period(date(today.year, 1, 1), date(today.year, 12, 31))
     assert figures.compute(period)[dctx.library]["digitised"]["documents"] == 1
+
+
+def test_progress_page_and_api(dctx, tmp_path):
+    from appliance.web import create_app
+    from tests.conftest import staff_login
+
+    for bib in dctx.bibs[:2]:
+        catalogue.save_bib(dctx, {"id": bib.id, "rare": True})
+    scanned_book(dctx, tmp_path, ocr=False, bib=0)
+    client = create_app(dctx, testing=True).test_client()
+    assert client.get("/api/v1/digital/progress").status_code == 401
+    staff_login(client)
+    data = client.get("/api/v1/digital/progress?order=requested").get_json()
+    assert data["town"] == {"marked": 2, "digitised": 1, "percent": 50.0, "target": 70}
+    assert [r["bib_id"] for r in data["work_list"]] == [dctx.bibs[1].id]
+    html = client.get("/hub/digital/progress").get_data(as_text=True)
+    assert "Tiến độ số hoá" in html and "50.0%" in html and dctx.bibs[1].title in html
