@@ -32,7 +32,8 @@ from ..core.models import Bib, User
 from .auth import STAFF, client_address, identity, public, requires
 
 bp = Blueprint("digital", __name__)
-MAX_HITS = 50
+PER_PAGE = 20  # hits per answer (`page=` for more)
+SEARCH_CAP = 1000
 
 
 def viewer():
@@ -148,29 +149,34 @@ def search():
     words = textindex.query_words(request.args.get("q"))
     only = request.args.get("document") or None
     v = viewer()
-    hits, seen = [], {}
-    for page_id, doc_id in textindex.matching_pages(g.ctx.db, words, only, limit=500):
-        if doc_id not in seen:
-            doc = documents.DigitalDocument.get_or_none(documents.DigitalDocument.id == doc_id)
-            seen[doc_id] = doc if doc is not None and not doc.deleted and access.may_view(
-                doc.access, doc.library, v) else None
-        doc = seen[doc_id]
-        if doc is None:
-            continue
-        row = documents.DigitalPage.get_or_none(documents.DigitalPage.id == page_id)
-        text = documents.DigitalText.get_or_none(documents.DigitalText.page == page_id)
+    found = textindex.matching_pages(g.ctx.db, words, only, limit=SEARCH_CAP)
+    docs = {d.id: d for d in documents.DigitalDocument.select().where(
+        documents.DigitalDocument.id.in_(sorted({doc for _, doc in found})))}
+    visible = [page for page, doc in found if doc in docs and not docs[doc].deleted
+               and access.may_view(docs[doc].access, docs[doc].library, v)]
+    page_no = max(1, request.args.get("page", 1, type=int))
+    shown = visible[(page_no - 1) * PER_PAGE:page_no * PER_PAGE]
+    rows = {p.id: p for p in documents.DigitalPage.select().where(
+        documents.DigitalPage.id.in_(shown))}
+    texts = dict(documents.DigitalText.select(documents.DigitalText.page,
+                                              documents.DigitalText.text).where(
+        documents.DigitalText.page.in_(shown)).tuples())
+    q, base, hits = request.args.get("q"), _base(), []
+    for page_id in shown:
+        row, text = rows.get(page_id), texts.get(page_id)
         if row is None or text is None:
             continue
-        snippet, marked = textindex.snippet(text.text, words)
+        doc = docs[row.document]
+        snippet, marked = textindex.snippet(text, words)
         hits.append({"document": doc.id, "title": doc.title, "bib_id": doc.bib,
                      "page": row.n, "page_id": row.id, "snippet": snippet,
                      "highlights": marked, "boxes": _boxes(row.id, words),
-                     "manifest": f"{_base()}/3/{doc.id}/manifest.json",
-                     "viewer": url_for("digital.view", doc_id=doc.id, page=row.n,
-                                       q=request.args.get("q"), _external=True)})
-        if len(hits) >= MAX_HITS:
-            break
-    return jsonify({"total": len(hits), "hits": hits})
+                     "manifest": f"{base}/3/{doc.id}/manifest.json",
+                     "viewer": url_for("digital.view", doc_id=doc.id, page=row.n, q=q,
+                                       _external=True)})
+    # `total` counts at most SEARCH_CAP pages: `more` says when there are others
+    return jsonify({"total": len(visible), "more": len(found) >= SEARCH_CAP,
+                    "page": page_no, "hits": hits})
 
 
 def _boxes(page_id, words):

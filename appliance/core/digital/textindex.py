@@ -5,6 +5,7 @@ folded words under the 'simple' configuration (no stemming, no extension) with a
 index. One row per page, kept by the projector (`keep`), so a rebuild makes it again."""
 
 import re
+import unicodedata
 
 from .. import dialect
 from ..errors import N_, Invalid
@@ -64,7 +65,9 @@ def query_words(q):
 
 
 def matching_pages(db, words, document=None, limit=200):
-    """(page id, document id) of the pages holding every word, best first."""
+    """(page id, document id) of the pages holding every word, in document and page
+    order (not ranked: ranking every page of a thousand books that holds a common word
+    costs more than a reader gains; a document's pages read in order)."""
     params: list = []
     if dialect.is_postgres(db):
         text = ("SELECT page, document FROM digital_fts "
@@ -73,23 +76,43 @@ def matching_pages(db, words, document=None, limit=200):
         if document:
             text += " AND document = ?"
             params.append(document)
-        text += " ORDER BY ts_rank(folded, to_tsquery('simple', ?)) DESC, page LIMIT ?"
-        params += [" & ".join(words), limit]
+        text += " ORDER BY page LIMIT ?"
+        params.append(limit)
     else:
         text = "SELECT page, document FROM digital_fts WHERE digital_fts MATCH ?"
         params.append(" ".join(f'"{w}"' for w in words))
         if document:
             text += " AND document = ?"
             params.append(document)
-        text += " ORDER BY rank, page LIMIT ?"
+        text += " LIMIT ?"  # in rowid order: the order pages were indexed
         params.append(limit)
     return [(row[0], row[1]) for row in dialect.run(text, tuple(params))]
 
 
 def snippet(text, words, width=12):
     """A short piece of `text` around its first stretch of the sought words, and the
-    words as they are written there (for highlighting)."""
-    found = [(m.start(), m.end(), fold(m.group(0))) for m in WORD_RE.finditer(text or "")]
+    words as they are written there (for highlighting). The text is folded once; where
+    folding kept its length (NFC Vietnamese does), positions in the folded text are
+    positions in the text."""
+    text = unicodedata.normalize("NFC", text or "")
+    folded = fold(text)
+    if len(folded) != len(text):  # decomposed marks: fold word by word
+        return _snippet_by_word(text, words, width)
+    pattern = re.compile(r"\b(?:%s)\b" % "|".join(re.escape(w) for w in words))
+    first = pattern.search(folded)
+    if first is None:
+        return "", []
+    before = [m.start() for m in WORD_RE.finditer(folded, 0, first.start())][-(width // 2):]
+    start = before[0] if before else first.start()
+    after = list(WORD_RE.finditer(folded, first.start()))[:width]
+    end = after[-1].end() if after else first.end()
+    marked = sorted({text[m.start():m.end()] for m in pattern.finditer(folded, start, end)})
+    return (("…" if start else "") + " ".join(text[start:end].split())
+            + ("…" if end < len(text.rstrip()) else "")), marked
+
+
+def _snippet_by_word(text, words, width):
+    found = [(m.start(), m.end(), fold(m.group(0))) for m in WORD_RE.finditer(text)]
     wanted = set(words)
     hits = [i for i, (_, _, w) in enumerate(found) if w in wanted]
     if not hits:
@@ -98,4 +121,5 @@ def snippet(text, words, width=12):
     start, end = max(0, first - width // 2), min(len(found), first + width)
     piece = text[found[start][0]:found[end - 1][1]]
     marked = sorted({text[found[i][0]:found[i][1]] for i in hits if start <= i < end})
-    return ("…" if start else "") + " ".join(piece.split()) + ("…" if end < len(found) else ""), marked
+    return ("…" if start else "") + " ".join(piece.split()) + (
+        "…" if end < len(found) else ""), marked
