@@ -36,3 +36,16 @@ def test_digital_collection_set_and_manifest_links(branch, tmp_path):  # noqa: F
     assert urls == [f"http://localhost/iiif/3/{public}/manifest.json"]
     assert hidden not in ET.tostring(_get(client, verb="ListRecords",
                                           metadataPrefix="oai_dc")).decode()
+
+
+def test_openapi_lists_the_digital_routes(branch):  # noqa: F811
+    app = create_app(branch, testing=True)
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    documented = {(p, m) for p, ops in spec["paths"].items() for m in ops}
+    routes = [r for r in app.url_map.iter_rules()
+              if r.rule.startswith("/api/v1/") and r.endpoint.startswith("digital.")]
+    assert len(routes) >= 5
+    for rule in routes:
+        path = rule.rule[len("/api/v1"):].replace("<", "{").replace(">", "}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method.lower()) in documented, (path, method)
