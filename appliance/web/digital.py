@@ -86,6 +86,24 @@ def _counted(doc, action):
                   f"{doc.access}: {doc.title}"[:500])
 
 
+@bp.app_template_global("digital_copies")
+def digital_copies(bib_id):
+    """The record's documents the caller may see, each with whether its pages are held
+    here (else the hub's viewer is the place), for the OPAC's record page."""
+    v = viewer()
+    hub = ((g.ctx.settings.get("sync") or {}).get("hub_url") or "").rstrip("/")
+    out = []
+    for doc in documents.of_bib(bib_id):
+        if not access.may_view(doc.access, doc.library, v):
+            continue
+        first = documents.page_list(doc.id)[:1]
+        here = bool(first) and documents.has_master(g.ctx, first[0])
+        out.append({"doc": doc, "here": here,
+                    "elsewhere": None if here or not hub else
+                    hub + url_for("digital.view", doc_id=doc.id)})
+    return out
+
+
 def _base():
     return request.host_url.rstrip("/") + "/iiif"
 

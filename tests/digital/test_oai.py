@@ -49,3 +49,23 @@ def test_openapi_lists_the_digital_routes(branch):  # noqa: F811
         path = rule.rule[len("/api/v1"):].replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method.lower()) in documented, (path, method)
+
+
+def test_the_opac_says_plainly_when_a_document_is_only_at_the_hub(branch, tmp_path):  # noqa: F811
+    import shutil
+
+    from appliance.core.digital import store
+    from tests.sync.syncsupport import set_settings
+
+    doc_id = scanned_book(branch, tmp_path, ocr=False, bib=3)
+    client = create_app(branch, testing=True).test_client()
+    html = client.get(f"/opac/record/{branch.bibs[3].id}").get_data(as_text=True)
+    assert f"/opac/digital/{doc_id}" in html and "2 trang" in html
+    # a branch holds the document's metadata but not its masters (they stay at the hub)
+    shutil.rmtree(store.root(branch.data_dir) / "masters")
+    set_settings(branch.data_dir, sync={"hub_url": "https://hub.example.vn"})
+    for url in (f"/opac/record/{branch.bibs[3].id}", f"/opac/digital/{doc_id}"):
+        html = client.get(url).get_data(as_text=True)
+        assert "chỉ xem được tại thư viện số của thư viện thị xã" in html, url
+        assert f"https://hub.example.vn/opac/digital/{doc_id}" in html, url
+    assert client.get(f"/iiif/image/{doc_id}-0001/info.json").status_code == 404
