@@ -205,9 +205,11 @@ def _digital(db):
     from .digital import textindex
 
     held = {c.name for c in db.get_columns("bib")}
+    kind = "BOOLEAN NOT NULL DEFAULT FALSE" if dialect.is_postgres(db) else \
+        "INTEGER NOT NULL DEFAULT 0"  # plain SQL: peewee would copy the table on SQLite
     for name in ("rare", "special_value"):
         if name not in held:
-            _add_column(models.Bib, name)(db)
+            db.execute_sql(f"ALTER TABLE bib ADD COLUMN {name} {kind}")
     db.create_tables([models.DigitalDocument, models.DigitalPage, models.DigitalText,
                       models.DigitalUse, models.DigitalJob, models.UploadSession], safe=True)
     textindex.create(db)

@@ -137,3 +137,32 @@ def test_status_cli(branch, tmp_path, capsys):
 def test_page_text_kept_as_written(dctx, tmp_path):
     doc_id = scanned_book(dctx, tmp_path)
     assert PAGE_TWO[0] in documents.texts(doc_id)[f"{doc_id}-0002"]
+
+
+def test_migration_14_brings_a_schema_13_library_level(branch):
+    """A library of schema 13 (no digital tables, no rare or special marks) opens at 14
+    with its records whole and a state that equals a rebuild."""
+    import sqlite3
+
+    from appliance.core import db as dbmod
+    from appliance.core.context import Context
+
+    path = branch.data_dir / "thuvien.db"
+    branch.close()
+    con = sqlite3.connect(path)
+    for table in ("digital_document", "digital_page", "digital_text", "digital_use",
+                  "digital_job", "upload_session", "digital_fts"):
+        con.execute(f"DROP TABLE {table}")
+    con.execute("ALTER TABLE bib DROP COLUMN rare")
+    con.execute("ALTER TABLE bib DROP COLUMN special_value")
+    con.execute("UPDATE setting SET value = '13' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    ctx = Context.open(branch.data_dir)
+    try:
+        assert dbmod.schema_version(ctx.db) == 14
+        assert verify.verify(ctx) == []
+        from appliance.core.models import Bib
+        assert Bib.select().where(~Bib.rare).count() == 5
+    finally:
+        ctx.close()
