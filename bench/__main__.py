@@ -5,7 +5,7 @@ import sys
 import time
 
 ALL = ["core", "pages", "search", "search_worst", "hub", "sync", "first_sync", "hub_ingest",
-       "sip2", "devices", "reports"]
+       "sip2", "devices", "reports", "digital"]
 
 
 def main(names):
