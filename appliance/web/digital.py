@@ -236,14 +236,14 @@ def download(doc_id):
     page_rows = documents.page_list(doc.id)
     if not page_rows or not documents.has_master(g.ctx, page_rows[0]):
         abort(404)
-    _counted(doc, "download")
     masters = {(p.sha256, p.ext) for p in page_rows}
     if len(masters) == 1 and page_rows[0].ext == "pdf":  # the PDF as it was given
-        path = store.master_path(g.ctx.data_dir, page_rows[0].sha256, "pdf")
-        return send_file(path, mimetype="application/pdf", as_attachment=True,
-                         download_name=f"{doc.id}.pdf")
-    return send_file(io.BytesIO(_pdf_of(page_rows)), mimetype="application/pdf",
-                     as_attachment=True, download_name=f"{doc.id}.pdf")
+        body = store.master_path(g.ctx.data_dir, page_rows[0].sha256, "pdf")
+    else:
+        body = io.BytesIO(_pdf_of(page_rows))
+    _counted(doc, "download")
+    return send_file(body, mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{doc.id}.pdf")
 
 
 def _pdf_of(page_rows):
@@ -253,8 +253,8 @@ def _pdf_of(page_rows):
     images = []
     for row in page_rows:
         path = store.derived_dir(g.ctx.data_dir, row.id) / "web.jpg"
-        if not path.exists():
-            derive.make_images(g.ctx.data_dir, row)
+        if not path.exists():  # made by the worker, never in a request
+            raise derive.not_ready()
         images.append(Image.open(path).convert("RGB"))
     out = io.BytesIO()
     images[0].save(out, "PDF", save_all=True, append_images=images[1:], resolution=100)

@@ -69,3 +69,19 @@ def test_the_opac_says_plainly_when_a_document_is_only_at_the_hub(branch, tmp_pa
         assert "chỉ xem được tại thư viện số của thư viện thị xã" in html, url
         assert f"https://hub.example.vn/opac/digital/{doc_id}" in html, url
     assert client.get(f"/iiif/image/{doc_id}-0001/info.json").status_code == 404
+
+
+def test_pages_not_yet_made_are_not_made_in_the_request(branch, tmp_path):  # noqa: F811
+    from appliance.core.digital import documents
+    from appliance.core.models import DigitalUse
+
+    tif = tmp_path / "b.tif"
+    from tests.digital import scans
+    scans.save_tiff(tif, [scans.page(["một"]), scans.page(["hai"])])
+    doc_id = documents.attach(branch, branch.bibs[0].id, [tif])
+    client = create_app(branch, testing=True).test_client()
+    r = client.get(f"/iiif/image/{doc_id}-0001/full/max/0/default.jpg")
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "not_ready"
+    assert client.get(f"/opac/digital/{doc_id}/download").status_code == 503
+    assert not DigitalUse.select().where(DigitalUse.action == "download").exists()
+    assert client.get(f"/iiif/image/{doc_id}-0001/info.json").status_code == 200

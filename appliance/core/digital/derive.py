@@ -31,6 +31,11 @@ class OcrUnavailable(DomainError):
     pass
 
 
+def not_ready():
+    return DomainError("not_ready", N_("The pages of this document are still being "
+                                       "prepared: try again in a minute."), http_status=503)
+
+
 def full_size(width, height):
     """The size of `full.jpg` for a page of this size (what IIIF's info.json says)."""
     scale = min(1.0, FULL_SIDE / max(width, height, 1))

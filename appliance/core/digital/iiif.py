@@ -119,8 +119,8 @@ def render(data_dir, page, request):
     if path.exists():
         return path
     source = folder / "full.jpg"
-    if not source.exists():
-        derive.make_images(data_dir, page)
+    if not source.exists():  # made by the worker, never in a request
+        raise derive.not_ready()
     with Image.open(source) as im:
         x, y, w, h = box
         image = im.crop((x, y, x + w, y + h)) if (x, y, w, h) != (0, 0, *im.size) else im.copy()

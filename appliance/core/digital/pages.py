@@ -14,7 +14,6 @@ from ..errors import N_, Invalid
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "MPO": "jpg"}
 SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".pdf")
-MAX_PIXELS = 200_000_000  # a 600 dpi A2 scan; bigger is a decompression bomb
 PDF_DPI = 150  # a PDF page drawn at this resolution is the page's full image
 
 
@@ -57,8 +56,9 @@ def read(path):
         return _pdf_pages(path)
     try:
         with warnings.catch_warnings():
+            # past Pillow's limit (89 million pixels: a 600 dpi A3 scan is 70) a file
+            # is a decompression bomb, not a scan
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(path) as im:
                 ext = FORMATS.get(im.format or "")
                 if ext is None:
