@@ -63,6 +63,8 @@ def test_the_opac_says_plainly_when_a_document_is_only_at_the_hub(branch, tmp_pa
     assert f"/opac/digital/{doc_id}" in html and "2 trang" in html
     # a branch holds the document's metadata but not its masters (they stay at the hub)
     shutil.rmtree(store.root(branch.data_dir) / "masters")
+    html = client.get(f"/opac/digital/{doc_id}").get_data(as_text=True)
+    assert "Các trang của tài liệu này được lưu tại" in html  # the hub: where they are
     set_settings(branch.data_dir, sync={"hub_url": "https://hub.example.vn"})
     for url in (f"/opac/record/{branch.bibs[3].id}", f"/opac/digital/{doc_id}"):
         html = client.get(url).get_data(as_text=True)
