@@ -5,8 +5,7 @@ import sys
 import time
 
 ALL = ["core", "pages", "search", "search_worst", "hub", "sync", "first_sync", "hub_ingest",
-       "sip2", "devices", "reports", "patrons_import",
-       "stocktake"]
+       "sip2", "devices", "reports", "patrons_import", "stocktake", "digital"]
 
 
 def main(names):

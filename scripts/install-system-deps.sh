@@ -7,7 +7,7 @@ if [ "${1:-}" = "--only" ]; then  # just the packages named (the demo needs pyth
     need=("$@")
 else
     need=(chromium postgresql pcscd vsmartcard-vpcd libpcsclite-dev swig libzbar0
-          sqlite3 fonts-dejavu-core systemd debootstrap qemu-user-static "$@")
+          sqlite3 fonts-dejavu-core tesseract-ocr tesseract-ocr-vie systemd debootstrap qemu-user-static "$@")
 fi
 missing=()
 for p in "${need[@]}"; do

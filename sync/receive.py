@@ -224,7 +224,7 @@ def _check_shape(dev: Device, header, evs: list[dict]) -> None:
 # Records every branch needs whatever library made them: the union catalogue's records
 # (a branch's copies may belong to any of them), town-wide patron cards, library names.
 TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved", "item.saved",
-             "item.received")
+             "item.received", "digital.saved")  # a document's metadata, never its files
 
 
 HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired")
@@ -260,7 +260,8 @@ def concerns(library):
     rules, calendar, conflicts resolved), the town-wide records, and the steps of holds
     that travel between it and another library."""
     return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)) \
-        & Event.id.not_in(authority.held_back())  # what the authority check refused
+        & Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX)
+    # what the authority check refused reaches no branch, nor the hub's own local chain
 
 
 def _after(after) -> int:

@@ -25,6 +25,7 @@ COMMANDS = [
     "appliance.cli.report",
     "appliance.cli.patrons",
     "appliance.cli.stocktake",
+    "appliance.cli.digital",
 ]
 
 

@@ -11,6 +11,7 @@ import peewee as pw
 from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
 from ..core.db import probe, server_unreachable
+from ..core.digital import store
 from . import data_dir_arg, open_context, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
@@ -162,6 +163,10 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     run_once(ctx)
     housekeeping = Maintenance(ctx)
     housekeeping.start()
+    from ..core.digital.jobs import Worker
+    digital_worker = Worker(ctx)  # derivatives and OCR, never in a request
+    digital_worker.start()
+    closers.append(digital_worker.stop)
     sdnotify.ready()
     watchdog = sdnotify.start_watchdog(lambda: healthy(ctx))
     try:
@@ -297,15 +302,20 @@ def cmd_backup(args):
     target = Path(args.to)
     if target.is_dir():
         dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)
+        masters = store.backup_to(ctx.data_dir, store.masters_beside(target))
     else:
         dest = backup.backup(ctx.data_dir / DB_FILE, target, progress=_progress)
         print(file=sys.stderr)
+        masters = store.backup_to(ctx.data_dir, Path(str(target) + ".masters"))
     print(f"backup written and checked: {dest}")
+    if masters:
+        print(f"digital masters kept beside it: {masters} files")
 
 
 def cmd_restore(args):
     data = Path(require_data(args))
     backup.restore(args.source, data / DB_FILE)
+    store.restore_from(args.source, data)
     ctx = Context.open(data)
     faults = verify.verify(ctx)
     if faults:

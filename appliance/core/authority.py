@@ -224,6 +224,16 @@ def _conflict_resolved(event, body, device_library, lookup):
                 device_library)
 
 
+def _digital(event, body, device_library, lookup):
+    """A digital document, its page text and its use belong to the library that made
+    them. A restricted document is never sent: one that comes is refused (and kept in
+    the quarantine, never applied)."""
+    if event.get("kind") == "digital.saved" and body.get("access") == "restricted":
+        return _no("restricted_sent", N_("A restricted document may not leave its library."))
+    library = body.get("library", event.get("library"))
+    return _own("settings", library, event, device_library)
+
+
 RULES = {
     "library.saved": _library_saved,
     "patron.saved": _record("patron", "patron"),
@@ -246,6 +256,9 @@ RULES = {
     "visit.counted": _settings,
     "item.used": _settings,
     "bib.merged": _shared,  # records are the town's: a merge moves no copy between libraries
+    "digital.saved": _digital,
+    "digital.text": _digital,
+    "digital.used": _digital,
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",

@@ -25,7 +25,8 @@ from .prepared import Prepared
 from .search_query import MIN_PREFIX, parse
 
 BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc", "subjects",
-              "series", "notes", "marc", "control_number", "local_history", "deleted")
+              "series", "notes", "marc", "control_number", "local_history", "rare",
+              "special_value", "deleted")
 ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "condition",
                "accession_date")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")

@@ -226,6 +226,28 @@ def _holds_travel(db):
         _add_column(models.Loan, "pickup")(db)
 
 
+def _digital_index(db):
+    from .digital import textindex
+
+    textindex.create(db)
+
+
+def _digital(db):
+    """The digital library: documents, pages, OCR text and its index, use, the work
+    queue, uploads; records marked rare or of special value."""
+    from .digital import textindex
+
+    held = {c.name for c in db.get_columns("bib")}
+    kind = "BOOLEAN NOT NULL DEFAULT FALSE" if dialect.is_postgres(db) else \
+        "INTEGER NOT NULL DEFAULT 0"  # plain SQL: peewee would copy the table on SQLite
+    for name in ("rare", "special_value"):
+        if name not in held:
+            db.execute_sql(f"ALTER TABLE bib ADD COLUMN {name} {kind}")
+    db.create_tables([models.DigitalDocument, models.DigitalPage, models.DigitalText,
+                      models.DigitalUse, models.DigitalJob, models.UploadSession], safe=True)
+    textindex.create(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -249,6 +271,8 @@ MIGRATIONS = [
     (16, "catalogue search: the indexed words a prefix stands for, on PostgreSQL",
      _search_words),
     (17, "holds filled by another library's copy, sent to the pickup library", _holds_travel),
+    (18, "digital library: documents, pages, OCR text and its index; rare and special "
+         "records", _digital),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -405,6 +429,7 @@ def migrate(db, home=None):
             _copy_history_indexes(db)
             _report_indexes(db)
             search.create_index(db)
+            _digital_index(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
     pending = [m for m in MIGRATIONS if m[0] > current > 0]

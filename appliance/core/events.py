@@ -274,13 +274,21 @@ def _event(row):
     return ev
 
 
-def record(ctx, kind, body, library=None):
-    """Append an event made here and apply it, in the caller's transaction or its own."""
+# The chain of a device's events that never leave it (a restricted document's): sync
+# ships only the device's own origin (agent, usb), and the hub never holds this one.
+LOCAL_SUFFIX = "~local"
+
+
+def record(ctx, kind, body, library=None, local=False):
+    """Append an event made here and apply it, in the caller's transaction or its own.
+    `local`: in this device's local chain, which no sync ships."""
     if not _writing(ctx):
         with writing(ctx):
-            return record(ctx, kind, body, library)
-    (seq, prev), pos = _start_tail() or _tail(ctx.origin)
-    d = {"id": new_id(), "origin": ctx.origin, "seq": seq + 1, "hlc": ctx.clock.now(),
+            return record(ctx, kind, body, library, local)
+    origin = ctx.origin + LOCAL_SUFFIX if local else ctx.origin
+    # the tail read as the transaction began is of the device's own chain, not its local one
+    (seq, prev), pos = (not local and _start_tail()) or _tail(origin)
+    d = {"id": new_id(), "origin": origin, "seq": seq + 1, "hlc": ctx.clock.now(),
          "wall": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
          "library": library or ctx.library, "kind": kind, "prev_hash": prev}
     d["body"] = canonical(body)  # stored as hashed

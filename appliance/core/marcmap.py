@@ -102,7 +102,30 @@ def record_to_bib(record):
         "series": _first(record, ["490", "830", "440"], ["a"]),
         "notes": "\n".join(n for n in notes if n) or None,
         "control_number": (control[0].data or "").strip() or None if control else None,
+        **marks_of(record),
     }
+
+
+# The marks of the documents the plan digitises first, in a locally defined field
+# (MARC 21 leaves 9XX to the library): 910 $a "local-history", "rare" or "special",
+# one subfield per mark. Every record exported says its marks there.
+MARK_TAG = "910"
+MARKS = {"local-history": "local_history", "rare": "rare", "special": "special_value"}
+
+
+def marks_of(record):
+    """The marks a record carries (only those it carries: a file without 910 leaves
+    what the desk marked alone)."""
+    said = {(_clean(v) or "").lower() for v in _subs(record, [MARK_TAG], ["a"]) if v}
+    return {field: True for code, field in MARKS.items() if code in said}
+
+
+def _with_marks(record, bib):
+    record.remove_fields(MARK_TAG)
+    codes = [code for code, field in MARKS.items() if bib.get(field)]
+    if codes:
+        record.add_ordered_field(_datafield(MARK_TAG, [("a", c) for c in codes]))
+    return record
 
 
 def record_copies(record):
@@ -153,6 +176,7 @@ def bib_to_record(bib, copies=()):
     if record is None or _differs(record_to_bib(record), bib):
         record = _build_record(bib)
     strip_holdings(clean_record(record))
+    _with_marks(record, bib)
     record.leader = Leader(str(record.leader)[:9] + "a" + str(record.leader)[10:])
     for c in copies:
         field_ = _datafield("952", [("a", c.get("library")), ("b", c.get("library")),

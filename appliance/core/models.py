@@ -128,6 +128,9 @@ class Bib(BaseModel):
     marc = pw.TextField(null=True)
     control_number = pw.CharField(max_length=64, null=True, index=True)
     local_history = pw.BooleanField(default=False)
+    # The plan's documents to digitise first (with local_history): MARC 910 (marcmap.py)
+    rare = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
+    special_value = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
     created_at = pw.CharField(max_length=32)
     updated_hlc = pw.BigIntegerField(default=0)
     deleted = pw.BooleanField(default=False)
@@ -363,6 +366,57 @@ class StocktakeSeen(BaseModel):
         indexes = ((("stocktake", "hlc"), False),)
 
 
+# The digital library (core/digital): documents attached to records, their pages, the
+# OCR text of each page, and their use. Masters are files (digital/store.py), not rows.
+class DigitalDocument(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=36)
+    bib = pw.CharField(max_length=36, index=True)
+    library = pw.CharField(max_length=32, index=True)
+    title = pw.TextField(default="")
+    access = pw.CharField(max_length=16)  # public, patrons, onsite, staff, restricted
+    collection = pw.CharField(max_length=64, null=True)  # an OAI-PMH set
+    page_count = pw.IntegerField(default=0)
+    downloadable = pw.BooleanField(default=True)
+    created_at = pw.CharField(max_length=32)
+    hlc = pw.BigIntegerField(default=0)  # of the save that stands (last writer wins)
+    deleted = pw.BooleanField(default=False)
+
+
+class DigitalPage(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=48)  # <document>-<n>
+    document = pw.CharField(max_length=36)
+    n = pw.IntegerField()  # from 1, in reading order
+    sha256 = pw.CharField(max_length=64, index=True)  # of the master file
+    ext = pw.CharField(max_length=8)  # the master's kind: jpg, png, tif, pdf
+    frame = pw.IntegerField(default=0)  # the page inside a multi-page TIFF or PDF
+    size = pw.BigIntegerField(default=0)
+    width = pw.IntegerField(default=0)
+    height = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("document", "n"), True),)
+
+
+class DigitalText(BaseModel):
+    """A page's OCR text, apart from the page so either may arrive first."""
+    page = pw.CharField(primary_key=True, max_length=48)
+    document = pw.CharField(max_length=36, index=True)
+    text = pw.TextField(default="")
+    hlc = pw.BigIntegerField(default=0)
+
+
+class DigitalUse(BaseModel):
+    """A view or download of a document, counted for the reports."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32)  # where it was served
+    day = pw.CharField(max_length=10)
+    document = pw.CharField(max_length=36, index=True)
+    action = pw.CharField(max_length=10)  # view, download
+
+    class Meta:
+        indexes = ((("library", "day"), False),)
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 # Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
@@ -411,6 +465,28 @@ class AuditLog(BaseModel):
     detail = pw.TextField(null=True)
 
 
+class DigitalJob(BaseModel):
+    """Derivatives and OCR still to make for a page (digital/jobs.py): a queue in the
+    database, so work queued survives a restart."""
+    id = pw.AutoField()
+    page = pw.CharField(max_length=48)
+    kind = pw.CharField(max_length=8)  # derive, ocr
+    state = pw.CharField(max_length=8, default="queued", index=True)  # queued, running, done, failed
+    attempts = pw.IntegerField(default=0)
+    error = pw.TextField(null=True)
+    queued_at = pw.DoubleField(default=0)
+
+
+class UploadSession(BaseModel):
+    """A chunked upload from the desk (digital/uploads.py): what has arrived so far."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    username = pw.CharField(max_length=64)
+    filename = pw.CharField(max_length=255)
+    size = pw.BigIntegerField()
+    received = pw.BigIntegerField(default=0)
+    created_at = pw.DoubleField(default=0)
+
+
 class Setting(BaseModel):
     key = pw.CharField(primary_key=True, max_length=64)
     value = JSONField(null=True)
@@ -418,6 +494,7 @@ class Setting(BaseModel):
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
-                 StocktakeSeen]
-LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting]
+                StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse]
+LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
+                DigitalJob, UploadSession]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -20,6 +20,7 @@ import peewee as pw
 
 from . import dialect, findkeys, memo, search
 from .clock import LIBRARY_TZ, unpack
+from .digital import project as digital_project
 from .lookups import OPEN_LOAN
 from .models import (
     Bib,
@@ -1218,6 +1219,12 @@ def bib_merged(ev, body):
         search.on_bib_changed(Bib._meta.database, bib_id)
 
 
+# The digital library (core/digital/project.py).
+
+def digital_saved(ev, body):
+    digital_project.document_saved(ev, body, _latest)
+
+
 RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS, Records)}
 
 HANDLERS = {
@@ -1243,4 +1250,7 @@ HANDLERS = {
     "item.used": item_used,
     "bib.merged": bib_merged,
     **stocktake_projection.HANDLERS,
+    "digital.saved": digital_saved,
+    "digital.text": digital_project.text_found,
+    "digital.used": digital_project.used,
 }

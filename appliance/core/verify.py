@@ -8,6 +8,7 @@ from typing import cast
 import peewee as pw
 
 from . import authority, events, projector
+from .digital import documents
 from .models import STATE_MODELS, Event, database_proxy
 
 
@@ -130,4 +131,5 @@ def verify(ctx):
             faults.append("foreign_key_check: rows point to missing rows")
     faults.extend(check_chains())
     faults.extend(state_matches_rebuild(ctx))
+    faults.extend(documents.verify(ctx))  # masters present and matching their checksums
     return faults

@@ -30,6 +30,7 @@ BLUEPRINTS = [
     "appliance.web.reports:bp",
     "appliance.web.roster:bp",
     "appliance.web.stocktake:bp",
+    "appliance.web.digital:bp",
 ]
 
 SECURITY_HEADERS = {

@@ -22,7 +22,7 @@ def json_error(code, message, status):
 
 
 def _is_api():
-    return request.path.startswith("/api/")
+    return request.path.startswith(("/api/", "/iiif/"))  # programs: IIIF viewers too
 
 
 def register(app):

@@ -7,10 +7,11 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request, url_for
+from pymarc import Field, Indicators, Subfield
 
 from ..core import exporter, marcmap
 from ..core.clock import pack, unpack
-from ..core.models import Bib, Item, Library
+from ..core.models import Bib, DigitalDocument, Item, Library
 from ..core.xmltext import xml_safe
 from .auth import csrf_exempt, public
 
@@ -180,6 +181,35 @@ def list_sets(el, args):
         s = _sub(el, "set")
         _sub(s, "setSpec", f"library:{code}")
         _sub(s, "setName", name)
+    for collection in _collections():
+        s = _sub(el, "set")
+        _sub(s, "setSpec", f"digital:{collection}")
+        _sub(s, "setName", collection)
+
+
+# Digital documents whose existence anyone may know: their records say where their IIIF
+# manifest is and belong to a set per digital collection (staff and restricted ones do
+# not appear here; access to the pages themselves is checked where they are served).
+PUBLISHED = ("public", "patrons", "onsite")
+
+
+def _published():
+    return DigitalDocument.select().where(DigitalDocument.access.in_(PUBLISHED)
+                                          & ~DigitalDocument.deleted)
+
+
+def _collections():
+    return sorted({d.collection for d in _published().where(
+        DigitalDocument.collection.is_null(False))})
+
+
+def _documents(bib):
+    return list(_published().where(DigitalDocument.bib == bib.id)
+                .order_by(DigitalDocument.created_at))
+
+
+def _manifest_url(doc):
+    return f"{request.host_url.rstrip('/')}/iiif/3/{doc.id}/manifest.json"
 
 
 def _get_bib(identifier):
@@ -196,6 +226,8 @@ def _header(parent, bib, library=None):
     libraries = sorted({i.library for i in bib.items})
     for code in libraries:
         _sub(h, "setSpec", f"library:{code}")
+    for collection in sorted({d.collection for d in _documents(bib) if d.collection}):
+        _sub(h, "setSpec", f"digital:{collection}")
     return h
 
 
@@ -210,6 +242,7 @@ def _dc(parent, bib):
         values.append(("identifier", f"URN:ISBN:{bib.isbn}"))
     if bib.ddc:
         values.append(("subject", f"DDC {bib.ddc}"))
+    values += [("identifier", _manifest_url(d)) for d in _documents(bib)]
     for tag, value in values:
         if value not in (None, ""):
             _sub(dc, tag, value, ns=DC)
@@ -220,6 +253,10 @@ def _marc(parent, bib):
                "call_number": i.call_number, "item_type": i.item_type,
                "accession_date": i.accession_date} for i in bib.items]
     record = marcmap.bib_to_record(exporter.bib_dict(bib), copies)
+    for doc in _documents(bib):  # 856 4 0: the resource itself, by HTTP
+        record.add_ordered_field(Field(tag="856", indicators=Indicators("4", "0"), subfields=[
+            Subfield("u", _manifest_url(doc)), Subfield("q", "application/ld+json"),
+            Subfield("y", "IIIF manifest"), Subfield("3", doc.title or "")]))
     parent.append(ET.fromstring(marcmap.record_to_xml(record)))
 
 
@@ -256,6 +293,9 @@ def _selection(state):
         q = q.where(Bib.updated_hlc <= state["u"])
     if state.get("s"):
         q = q.where(Bib.id.in_(Item.select(Item.bib).where(Item.library == state["s"])))
+    if state.get("c"):
+        q = q.where(Bib.id.in_(_published().select(DigitalDocument.bib).where(
+            DigitalDocument.collection == state["c"])))
     return q
 
 
@@ -273,9 +313,10 @@ def _list(el, args, with_metadata):
         if state.get("f") is not None and state.get("u") is not None and state["f"] > state["u"]:
             raise OAIError("badArgument", "from is after until")
         if "set" in args:
-            if not args["set"].startswith("library:"):
+            kind, _, name = args["set"].partition(":")
+            if kind not in ("library", "digital") or not name:
                 raise OAIError("badArgument", f"no set {args['set']}")
-            state["s"] = args["set"].split(":", 1)[1]
+            state["s" if kind == "library" else "c"] = name
     query = _selection(state)
     total = query.count()
     page = query

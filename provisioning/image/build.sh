@@ -29,7 +29,7 @@ components=main,non-free-firmware  # the Pi's firmware is in non-free-firmware
 boot_mb=256 root_mb=2560 data_mb=1024
 packages=systemd-sysv,systemd-timesyncd,linux-image-arm64,raspi-firmware,firmware-brcm80211,\
 network-manager,ca-certificates,python3,python3-venv,python3-pip,chromium,cage,pcscd,\
-libpcsclite1,libzbar0,fonts-dejavu-core,sqlite3,fake-hwclock,locales,\
+libpcsclite1,libzbar0,fonts-dejavu-core,tesseract-ocr,tesseract-ocr-vie,sqlite3,fake-hwclock,locales,\
 dbus,dbus-user-session,libpam-systemd,python3-pyscard,python3-evdev,python3-serial
 # debootstrap does not choose between alternatives ("a | b"): the last line names the
 # D-Bus buses and logind that NetworkManager, polkit and Chromium's GTK ask for that way.

@@ -22,7 +22,7 @@ What a figure means, where it is not obvious:
   exist."""
 
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from .. import clock, dialect
 from ..models import database_proxy
@@ -227,8 +227,32 @@ def _fill(out, period, libraries, grouped, today):
     _holdings(out, e, run)
     for code, copies, titles in _rows(ACQUIRED, (s, e), "i.library", **run):
         _get(out, code)["acquisitions"] = {"titles": int(titles), "copies": int(copies)}
+    _digitised(out, s, e, run)
     for figures in out.values():
         _totals(figures)
+
+
+DIGITISED = ("SELECT {key}, COUNT(*) FROM digital_document WHERE NOT deleted "
+             "AND created_at < ?{only} GROUP BY 1")
+DIGITAL_VIEWS = ("SELECT {key}, COUNT(*) FROM digital_use WHERE action = 'view' AND day >= ? "
+                 "AND day <= ?{only} GROUP BY 1")
+
+
+def _digitised(out, s, e, run):
+    """Documents digitised by the period's end and their views in it; "no data" (None)
+    while the town has no digital document at all."""
+    if not dialect.run("SELECT 1 FROM digital_document LIMIT 1").fetchone():
+        return
+    for figures in out.values():
+        figures["digitised"] = {"documents": 0, "views": 0}
+    after_end = (date.fromisoformat(e) + timedelta(days=1)).isoformat()
+    for code, n in _simple(DIGITISED, (after_end,), "library", **run).items():
+        _get(out, code)["digitised"] = dict(_get(out, code)["digitised"] or {}, documents=n)
+    for code, n in _simple(DIGITAL_VIEWS, (s, e), "library", **run).items():
+        digitised = _get(out, code)["digitised"]
+        if digitised.get("documents") is None:
+            digitised["documents"] = 0
+        digitised["views"] = n
 
 
 def _people(out, text, params, column, name, run):

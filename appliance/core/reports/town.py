@@ -14,8 +14,9 @@ from datetime import date, datetime, timedelta, timezone
 import peewee as pw
 
 from .. import db as coredb
+from ..digital import progress
 from ..errors import N_, Invalid, NotFound
-from ..models import BaseModel, Bib, Item
+from ..models import BaseModel, Item
 from . import figures
 
 KINDS = {"public": N_("public library"), "school": N_("school library"),
@@ -166,13 +167,16 @@ def indicators(links, now=None):
     ran = [e for e in entries if managed(links.get(e["code"]), now)]
     keys = [e for e in entries if e["key_library"]]
     online = [e for e in keys if managed(links.get(e["code"]), now) and _in_opac(e["code"])]
-    special = Bib.select().where(Bib.local_history & ~Bib.deleted).count()
+    special, digitised = progress.town_counts()
     return [
         _indicator("managed", N_("Libraries managed through the system"), len(ran),
                    len(entries), 60, N_("synced with the hub within the last 30 days, of the "
                                         "libraries in the register")),
         _indicator("digitised", N_("Rare, local-history and special documents digitised"),
-                   None, special, 70, N_("no digitised collections yet: no data")),
+                   digitised, special, 70,
+                   N_("records marked local history, rare or of special value with a "
+                      "digital copy") if digitised is not None else
+                   N_("no digitised collections yet: no data")),
         _indicator("trained", N_("Library staff trained in running a modern library"),
                    None, None, 100, N_("no training records yet: no data")),
         _indicator("online_services", N_("Key libraries with online services"), len(online),

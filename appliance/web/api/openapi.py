@@ -67,11 +67,32 @@ ROUTES = [
      "'< 5'", True, None, 200),
     ("/reports/indicators", "get", "The plan's four indicators at the hub: value, numerator, "
      "denominator, target, progress (null value where there is no data)", True, None, 200),
+    ("/digital/search", "get", "Search inside the OCR text of digitised documents (folded: "
+     "without diacritics too): {total, more, page, hits: [{document, title, bib_id, page, "
+     "page_id, snippet, highlights, boxes, manifest, viewer}]}, only documents the caller "
+     "may see; 20 hits a page", False, None, 200),
+    ("/digital/uploads", "post", "Start a resumable upload of a scan or PDF (staff): "
+     "{id, received}", True, _obj("filename", "size", filename="string", size="integer"),
+     201),
+    ("/digital/uploads/{upload_id}", "get", "Where an upload stands: {id, received, size}",
+     True, None, 200),
+    ("/digital/uploads/{upload_id}", "put", "A chunk (application/octet-stream, at most 8 "
+     "MB) at ?offset= the bytes held; 409 names the offset to go on from", True, None, 200),
+    ("/digital/documents", "post", "Attach finished uploads, in page order, to a record as a "
+     "digital document: {document, pages, viewer}", True,
+     _obj("bib_id", "uploads", bib_id="string", uploads="array", access="string",
+          collection="string", downloadable="boolean"), 201),
+    ("/digital/progress", "get", "Digitisation progress: the town's and each library's "
+     "marked records with a digital copy, and the work list (?order=oldest|requested, "
+     "?library=CODE)", True, None, 200),
 ]
 SEARCH_PARAMS = ("q", "page", "per_page", "sort", "in_library", "item_type", "language",
                  "year_from", "year_to", "available")
 # Query parameters of the other routes that take them: (name, required).
-QUERY = {"/reports/statistics": [("library", False), ("from", True), ("to", True)]}
+QUERY = {"/reports/statistics": [("library", False), ("from", True), ("to", True)],
+         "/digital/search": [("q", True), ("document", False), ("page", False)],
+         "/digital/uploads/{upload_id}": [("offset", False)],
+         "/digital/progress": [("order", False), ("library", False)]}
 WITH_LIBRARY = {("/items/{barcode}", "get"), ("/items/{barcode}", "patch"),
                 ("/patrons/{card}", "get"), ("/patrons/{card}", "patch")}
 # Text longer than this is no field of a record (a notes field fits).

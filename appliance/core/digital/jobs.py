@@ -1,0 +1,131 @@
+"""The background queue of derivatives and OCR: rows in the database (DigitalJob), so
+what was queued survives a restart; a job a stopped process left running is queued
+again when the next one starts (`recover`). `thuvien serve` runs a Worker thread;
+`thuvien digital work` runs the queue to its end."""
+
+import logging
+import threading
+import time
+
+from .. import events
+from ..models import DigitalDocument, DigitalJob, DigitalPage
+from . import derive, store
+
+log = logging.getLogger(__name__)
+KINDS = ("derive", "ocr")  # in this order: OCR reads the derived full image
+MAX_ATTEMPTS = 3
+
+
+def enqueue(page_ids, kinds=KINDS):
+    now = time.time()
+    rows = [{"page": pid, "kind": kind, "state": "queued", "queued_at": now}
+            for pid in page_ids for kind in kinds]
+    for start in range(0, len(rows), 200):
+        DigitalJob.insert_many(rows[start:start + 200]).execute()
+
+
+def recover():
+    """Jobs a stopped process left running go back to the queue."""
+    return DigitalJob.update(state="queued").where(DigitalJob.state == "running").execute()
+
+
+def pending():
+    return DigitalJob.select().where(DigitalJob.state.in_(("queued", "running"))).count()
+
+
+def _claim(ctx):
+    with events.writing(ctx):
+        job = (DigitalJob.select().where(DigitalJob.state == "queued")
+               .order_by(DigitalJob.id).first())
+        if job is None:
+            return None
+        DigitalJob.update(state="running", attempts=DigitalJob.attempts + 1).where(
+            DigitalJob.id == job.id).execute()
+        return job
+
+
+def _finish(ctx, job, error=None):
+    with events.writing(ctx):
+        if error is None:
+            DigitalJob.delete().where(DigitalJob.id == job.id).execute()
+        else:
+            state = "failed" if job.attempts + 1 >= MAX_ATTEMPTS else "queued"
+            DigitalJob.update(state=state, error=error[:2000]).where(
+                DigitalJob.id == job.id).execute()
+
+
+def run_one(ctx, job):
+    """Do one job: its page's images, or its OCR (text as an event)."""
+    page = DigitalPage.get_or_none(DigitalPage.id == job.page)
+    if page is None:
+        return  # the document was deleted or replaced since
+    doc = DigitalDocument.get_or_none(DigitalDocument.id == page.document)
+    if job.kind == "derive":
+        derive.make_images(ctx.data_dir, page)
+        return
+    folder = store.derived_dir(ctx.data_dir, page.id)
+    if not (folder / "full.jpg").exists():
+        derive.make_images(ctx.data_dir, page)
+    text, words = derive.ocr(folder / "full.jpg")
+    size = derive.full_size(page.width, page.height)
+    derive.save_words(folder, words, size)
+    events.record(ctx, "digital.text", {"page": page.id, "document_id": page.document,
+                                        "text": text, "engine": "tesseract-vie"},
+                  library=doc.library if doc else None,
+                  local=bool(doc and doc.access == "restricted"))
+
+
+def run_pending(ctx, limit=None, progress=None, stop=None):
+    """Work the queue until it is empty (or `limit` jobs, or `stop` is set); returns
+    (done, failed)."""
+    done = failed = 0
+    total = pending()
+    while limit is None or done + failed < limit:
+        if stop is not None and stop.is_set():
+            break
+        job = _claim(ctx)
+        if job is None:
+            break
+        try:
+            run_one(ctx, job)
+        except Exception as exc:  # one bad page must not stop the queue: kept with its error
+            log.warning("digital job %s (%s of %s) failed: %s", job.id, job.kind, job.page, exc)
+            _finish(ctx, job, f"{type(exc).__name__}: {exc}")
+            failed += 1
+        else:
+            _finish(ctx, job)
+            done += 1
+        if progress:
+            progress(done + failed, total)
+    return done, failed
+
+
+class Worker(threading.Thread):
+    """Works the queue in the background of `thuvien serve`; `wake()` after a new
+    document, else it looks every `interval` seconds."""
+
+    def __init__(self, ctx, interval=5.0):
+        super().__init__(name="digital-worker", daemon=True)
+        self.ctx, self.interval = ctx, interval
+        self._wake, self._stop = threading.Event(), threading.Event()
+
+    def wake(self):
+        self._wake.set()
+
+    def stop(self):
+        self._stop.set()
+        self._wake.set()
+
+    def run(self):
+        try:
+            with events.writing(self.ctx):
+                recover()
+        except Exception:
+            log.exception("digital worker: could not recover the queue")
+        while not self._stop.is_set():
+            try:
+                run_pending(self.ctx, stop=self._stop)
+            except Exception:
+                log.exception("digital worker: the queue stalled")
+            self._wake.wait(self.interval)
+            self._wake.clear()
