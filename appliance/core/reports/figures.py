@@ -47,27 +47,52 @@ def _filter(column, libraries):
     return f" AND {column} IN ({', '.join('?' * len(libraries))})", tuple(libraries)
 
 
-def _rows(text, params, column, libraries, grouped):
-    """Run `text` with {key} (the library column, or one key for the whole town) and
-    {only} (the library filter) filled in. Groups are named by position: PostgreSQL
-    refuses a constant in GROUP BY."""
+def _rows(text, params, column, libraries, town=""):
+    """Run `text` with {key} (the library column), {only} (the library filter, as often
+    as it comes) and {town} (the town's own counts, or nothing) filled in."""
     where, extra = _filter(column, libraries)
-    key = column if grouped else "'*'"
-    return dialect.run(text.format(key=key, only=where), params + extra).fetchall()
+    text = text.format(key=column, only=where, town=town)
+    return dialect.run(text, _spread(params, extra)).fetchall()
 
 
-def _simple(text, params, column, libraries, grouped):
+def _spread(params, extra):
+    """`params` with the filter's values put where each {only} comes: `params` is a list
+    of tuples, one before each {only} and the last after it."""
+    if isinstance(params, tuple):
+        return params + extra
+    out = ()
+    for part in params[:-1]:
+        out += part + extra
+    return out + params[-1]
+
+
+def _simple(text, params, column, libraries):
     """{library: count} of a statement that selects (key, count) grouped by key."""
-    return {row[0]: int(row[1] or 0) for row in _rows(text, params, column, libraries, grouped)}
+    return {row[0]: int(row[1] or 0) for row in _rows(text, params, column, libraries)}
 
 
-# Loans, returns and the loans overdue at the end, in one pass over the loans.
+# Loans, returns, the loans overdue at the end and the active patrons in one pass over the
+# loans: each (library, borrower) pair once with its three counts, then the pairs of
+# borrowers and of visitors counted by the patrons' category, per library and, with
+# {town}, once across the town (a patron active at two libraries is one patron there).
 _OUT = "(out_at >= ? AND out_at < ?)"
 _BACK = "(returned_at >= ? AND returned_at < ?)"
 _LATE = "(out_at < ? AND due_date < ? AND (returned_at IS NULL OR returned_at >= ?))"
-LOAN_COUNTS = ("SELECT {key}, " + ", ".join(
-    f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END)" for c in (_OUT, _BACK, _LATE))
-    + f" FROM loan WHERE ({_OUT} OR {_BACK} OR {_LATE}){{only}} GROUP BY 1")
+_CHILD = ("CASE WHEN (p.birth_year IS NOT NULL AND p.birth_year > ?) OR "
+          "(p.birth_year IS NULL AND p.category = 'child') THEN 1 ELSE 0 END")
+CIRCULATION = (
+    "WITH pairs AS (SELECT library AS lib, patron_id AS who, " + ", ".join(
+        f"SUM(CASE WHEN {c} THEN 1 ELSE 0 END) AS {n}"
+        for c, n in ((_OUT, "n_out"), (_BACK, "n_back"), (_LATE, "n_late")))
+    + f" FROM loan WHERE ({_OUT} OR {_BACK} OR {_LATE}){{only}} GROUP BY 1, 2), "
+    "act AS (SELECT lib, who FROM pairs WHERE n_out > 0 UNION "
+    "SELECT library, patron FROM visit WHERE day >= ? AND day <= ?{only}), "
+    "ap AS (SELECT a.lib, a.who, COALESCE(p.category, 'unknown') AS cat, " + _CHILD
+    + " AS child FROM act a LEFT JOIN patron p ON p.id = a.who) "
+    "SELECT 'loans', lib, '', 0, SUM(n_out), SUM(n_back), SUM(n_late) FROM pairs GROUP BY 2 "
+    "UNION ALL SELECT 'active', lib, cat, child, COUNT(*), 0, 0 FROM ap GROUP BY 2, 3, 4{town}")
+CIRCULATION_TOWN = (" UNION ALL SELECT 'active', '*', cat, child, COUNT(*), 0, 0 FROM "
+                    "(SELECT DISTINCT who, cat, child FROM ap) t GROUP BY 3, 4")
 RENEWALS = ("SELECT {key}, COUNT(*) FROM event WHERE kind = 'loan.renew' AND hlc >= ? "
             "AND hlc < ?{only} GROUP BY 1")
 ON_SITE = ("SELECT {key}, COUNT(*) FROM in_library_use WHERE day >= ? AND day <= ?{only} "
@@ -84,31 +109,34 @@ CONDITION = ("SELECT {key}, f.value, COUNT(DISTINCT f.entity) FROM field_edit f 
              "JOIN item i ON i.id = f.entity WHERE f.model = 'Item' AND f.field = 'condition' "
              "AND f.value IN ('\"lost\"', '\"withdrawn\"') AND f.at >= ? AND f.at < ?{only} "
              "GROUP BY 1, 2")
-_CHILD = ("CASE WHEN (p.birth_year IS NOT NULL AND p.birth_year > ?) OR "
-          "(p.birth_year IS NULL AND p.category = 'child') THEN 1 ELSE 0 END")
 REGISTERED = ("SELECT {key}, p.category, " + _CHILD + ", COUNT(*) FROM patron p "
               "WHERE NOT p.deleted AND p.created_at < ?{only} GROUP BY 1, 2, 3")
-ACTIVE = ("SELECT {key}, COALESCE(p.category, 'unknown'), " + _CHILD + ", COUNT(*) FROM ("
-          "SELECT library, patron_id AS who FROM loan WHERE out_at >= ? AND out_at < ? "
-          "UNION SELECT library, patron AS who FROM visit WHERE day >= ? AND day <= ?) x "
-          "LEFT JOIN patron p ON p.id = x.who WHERE 1 = 1{only} "
-          "GROUP BY 1, 2, 3")
 _HELD = "i.accession_date <= ? AND i.condition NOT IN ('lost', 'withdrawn')"
 # The collection in one pass over the copies: each record's copies of a type grouped
-# once, then added up three ways (a record has one language, so its titles by language
-# need no second grouping by it). Titles are counted as groups rather than by
-# COUNT(DISTINCT), which PostgreSQL can only sort for.
+# once, then added up by type and, with the record's language, by language (a record has
+# one language, so a library's titles are its titles of every language added up).
+# Titles are counted as groups rather than by COUNT(DISTINCT), which PostgreSQL can only
+# sort for; with {town}, once more across the town (a record held by two libraries is
+# one title there).
 HOLDINGS = (
-    "WITH g AS (SELECT {key} AS k, i.item_type AS t, i.bib_id AS bib, COUNT(*) AS n "
+    "WITH g AS (SELECT i.library AS k, i.item_type AS t, i.bib_id AS bib, COUNT(*) AS n "
     "FROM item i WHERE " + _HELD + "{only} GROUP BY 1, 2, 3), "
-    "h AS (SELECT k, bib, SUM(n) AS n FROM g GROUP BY 1, 2) "
-    "SELECT 'all', k, '', SUM(n), COUNT(*) FROM h GROUP BY 2 "
-    "UNION ALL SELECT 'by_item_type', k, t, SUM(n), COUNT(*) FROM g GROUP BY 2, 3 "
-    "UNION ALL SELECT 'by_language', h.k, COALESCE(b.language, ''), SUM(h.n), COUNT(*) "
-    "FROM h JOIN bib b ON b.id = h.bib GROUP BY 2, 3")
-ACQUIRED = ("SELECT k, SUM(n), COUNT(*) FROM (SELECT {key} AS k, i.bib_id, COUNT(*) AS n "
-            "FROM item i WHERE i.accession_date >= ? AND i.accession_date <= ?{only} "
-            "GROUP BY 1, 2) t GROUP BY 1")
+    "h AS (SELECT k, bib, SUM(n) AS n FROM g GROUP BY 1, 2), "
+    "hl AS (SELECT h.k, h.bib, h.n, COALESCE(b.language, '') AS lang FROM h "
+    "LEFT JOIN bib b ON b.id = h.bib) "
+    "SELECT 'by_item_type', k, t, SUM(n), COUNT(*) FROM g GROUP BY 2, 3 "
+    "UNION ALL SELECT 'by_language', k, lang, SUM(n), COUNT(*) FROM hl GROUP BY 2, 3{town}")
+HOLDINGS_TOWN = (
+    " UNION ALL SELECT 'by_item_type', '*', t, SUM(n), COUNT(*) FROM "
+    "(SELECT t, bib, SUM(n) AS n FROM g GROUP BY 1, 2) x GROUP BY 3 "
+    "UNION ALL SELECT 'by_language', '*', lang, SUM(n), COUNT(*) FROM "
+    "(SELECT lang, bib, SUM(n) AS n FROM hl GROUP BY 1, 2) x GROUP BY 3")
+ACQUIRED = ("WITH a AS (SELECT i.library AS k, i.bib_id AS bib, COUNT(*) AS n FROM item i "
+            "WHERE i.accession_date >= ? AND i.accession_date <= ?{only} GROUP BY 1, 2) "
+            "SELECT k, SUM(n), COUNT(*) FROM a GROUP BY 1{town}")
+ACQUIRED_TOWN = (" UNION ALL SELECT '*', SUM(n), COUNT(*) FROM "
+                 "(SELECT bib, SUM(n) AS n FROM a GROUP BY 1) x")
+TOWN = "*"  # the key of the town's own counts in the statements above
 
 
 def empty():
@@ -143,41 +171,51 @@ def compute(period, libraries=None, today=None):
     """{library code: figures} for `libraries` (codes), or for every library the
     database holds figures of, over `period`. `today`: a period not over yet counts
     overdue loans as of today, not as of its end."""
-    out: dict[str, dict] = {}
-    for code in libraries or ():
-        out[code] = empty()
-    with reading():
-        _fill(out, period, libraries, True, today)
-    return out
+    return _count(period, libraries, today, whole=False)[0]
 
 
 def town(period, libraries=None, today=None):
     """The figures of the whole town (or of `libraries` together): counts added up, and
     patrons and titles counted once however many libraries they are found at."""
-    out = {"*": empty()}
-    with reading():
-        _fill(out, period, libraries, False, today)
-    return out["*"]
+    return _count(period, libraries, today, whole=True)[1]
+
+
+def libraries_and_town(period, libraries=None, today=None):
+    """({library code: figures}, the town's figures), counted together: the statements
+    that go through the loans and the copies count the town's patrons and titles in the
+    same pass as the libraries'."""
+    return _count(period, libraries, today, whole=True)
 
 
 def town_from(per_library, period, libraries=None, today=None):
-    """`town` from the libraries' figures already counted: the counts added up, and only
-    what must be counted once across libraries (active patrons, titles) counted again."""
+    """`town` from the libraries' figures already counted: the counts added up, and what
+    must be counted once across libraries (active patrons, titles) counted again."""
     whole = empty()
     for figures in per_library.values():
         _add(whole, figures)
-    again = {"*": empty()}
-    s, a, e = _bounds(period)
-    run = dict(libraries=libraries, grouped=False)
-    with reading():
-        _people(again, ACTIVE, (period.end.year - CHILD_AGE, s, a, s, e), "x.library",
-                "patrons_active", run)
-        _holdings(again, e, run)
-        for _, copies, titles in _rows(ACQUIRED, (s, e), "i.library", **run):
-            again["*"]["acquisitions"] = {"titles": int(titles), "copies": int(copies)}
-    for name in ("patrons_active", "collection", "acquisitions"):
-        whole[name] = again["*"][name]
+    again = town(period, libraries, today)
+    for name in ONCE_ACROSS:
+        whole[name] = again[name]
     return whole
+
+
+# What the town counts once however many libraries it is found at, rather than adds up.
+ONCE_ACROSS = ("patrons_active", "collection", "acquisitions")
+
+
+def _count(period, libraries, today, whole):
+    out: dict[str, dict] = {code: empty() for code in libraries or ()}
+    again = {TOWN: empty()} if whole else None
+    with reading():
+        _fill(out, period, libraries, today, again)
+    total = empty()
+    if whole:
+        for figures in out.values():
+            _add(total, figures)
+        for name in ONCE_ACROSS:
+            total[name] = again[TOWN][name]
+        _totals(total)
+    return out, total
 
 
 def _add(total, part):
@@ -195,22 +233,17 @@ def _get(out, code):
     return out[code]
 
 
-def _fill(out, period, libraries, grouped, today):
+def _fill(out, period, libraries, today, town_out=None):
+    """Every figure of each library into `out`; with `town_out`, the town's own counts
+    of what is counted once across libraries into town_out[TOWN]."""
     s, a, e = _bounds(period)
-    # overdue as of the period's end, or today while it runs: (first day after, that day)
-    as_of = period.end if today is None else min(period.end, today)
-    late = (as_of + timedelta(days=1)).isoformat(), as_of.isoformat()
-    child_after = period.end.year - CHILD_AGE
-    run = dict(libraries=libraries, grouped=grouped)
+    run = dict(libraries=libraries)
 
     def each(text, params, column, setter):
         for code, value in _simple(text, params, column, **run).items():
             setter(_get(out, code), value)
 
-    marks = (s, a, s, a, late[0], late[1], late[0])
-    for code, loans, returns, overdue in _rows(LOAN_COUNTS, marks + marks, "library", **run):
-        _get(out, code).update(loans=int(loans or 0), returns=int(returns or 0),
-                               loans_overdue=int(overdue or 0))
+    _circulation(out, period, today, run, town_out)
     each(RENEWALS, (_hlc_of(period.start), _hlc_of(period.after)), "library",
          lambda f, v: f.__setitem__("renewals", v))
     each(ON_SITE, (s, e), "library",
@@ -222,30 +255,56 @@ def _fill(out, period, libraries, grouped, today):
     for code, value, count in _rows(CONDITION, (s, a), "i.library", **run):
         name = "copies_lost" if value == '"lost"' else "copies_withdrawn"
         _get(out, code)[name] = int(count)
-    _people(out, REGISTERED, (child_after, a), "p.library", "patrons_registered", run)
-    _people(out, ACTIVE, (child_after, s, a, s, e), "x.library", "patrons_active", run)
-    _holdings(out, e, run)
-    for code, copies, titles in _rows(ACQUIRED, (s, e), "i.library", **run):
-        _get(out, code)["acquisitions"] = {"titles": int(titles), "copies": int(copies)}
+    _people(out, _rows(REGISTERED, (period.end.year - CHILD_AGE, a), "p.library", **run),
+            "patrons_registered")
+    _holdings(out, e, run, town_out)
+    extra = ACQUIRED_TOWN if town_out is not None else ""
+    for code, copies, titles in _rows(ACQUIRED, (s, e), "i.library", town=extra, **run):
+        into = town_out if code == TOWN and town_out is not None else out
+        _get(into, code)["acquisitions"] = {"titles": int(titles), "copies": int(copies or 0)}
     for figures in out.values():
         _totals(figures)
 
 
-def _people(out, text, params, column, name, run):
-    for code, category, child, count in _rows(text, params, column, **run):
+def _circulation(out, period, today, run, town_out):
+    s, a, e = _bounds(period)
+    # overdue as of the period's end, or today while it runs: (first day after, that day)
+    as_of = period.end if today is None else min(period.end, today)
+    late = (as_of + timedelta(days=1)).isoformat(), as_of.isoformat()
+    marks = (s, a, s, a, late[0], late[1], late[0])
+    params = [marks + marks, (s, e), (period.end.year - CHILD_AGE,)]
+    extra = CIRCULATION_TOWN if town_out is not None else ""
+    active = []
+    for part, code, category, child, n, returns, overdue in _rows(
+            CIRCULATION, params, "library", town=extra, **run):
+        if part == "loans":
+            _get(out, code).update(loans=int(n or 0), returns=int(returns or 0),
+                                   loans_overdue=int(overdue or 0))
+        else:
+            active.append((code, category, child, n))
+    _people(out, [r for r in active if r[0] != TOWN], "patrons_active")
+    if town_out is not None:
+        _people(town_out, [r for r in active if r[0] == TOWN], "patrons_active")
+
+
+def _people(out, rows, name):
+    for code, category, child, count in rows:
         group = _get(out, code)[name]
         group["total"] += int(count)
         group["children"] += int(count) if int(child) else 0
         group["by_category"][category] = group["by_category"].get(category, 0) + int(count)
 
 
-def _holdings(out, end, run):
-    for part, code, kind, copies, titles in _rows(HOLDINGS, (end,), "i.library", **run):
-        collection = _get(out, code)["collection"]
-        if part == "all":
-            collection.update(titles=int(titles), copies=int(copies))
-        else:
-            collection[part][kind or "und"] = {"titles": int(titles), "copies": int(copies)}
+def _holdings(out, end, run, town_out):
+    extra = HOLDINGS_TOWN if town_out is not None else ""
+    for part, code, kind, copies, titles in _rows(HOLDINGS, (end,), "i.library", town=extra,
+                                                  **run):
+        into = town_out if code == TOWN and town_out is not None else out
+        collection = _get(into, code)["collection"]
+        collection[part][kind or "und"] = {"titles": int(titles), "copies": int(copies)}
+        if part == "by_language":  # a record has one language: the titles add up
+            collection["titles"] += int(titles)
+            collection["copies"] += int(copies)
 
 
 def _totals(figures):
