@@ -57,10 +57,12 @@ def _label(text):
 
 
 def _same(template, text):
-    """Whether `text` is `template` with its {key} and {only} filled in."""
+    """Whether `text` is `template` with its {key}, {only} and {town} filled in."""
     import re
 
-    pattern = re.escape(template).replace(r"\{key\}", ".*?").replace(r"\{only\}", ".*?")
+    pattern = re.escape(template)
+    for name in ("key", "only", "town"):
+        pattern = pattern.replace(r"\{%s\}" % name, ".*?")
     return re.fullmatch(pattern, text, re.S) is not None
 
 
@@ -77,7 +79,7 @@ def _cpu(pid):
 def _alone(db, text, params):
     """(wall, server CPU) seconds of one statement run alone, without parallel workers."""
     with db.atomic():
-        db.execute_sql("SET LOCAL work_mem = '64MB'")
+        figures._settings(db)
         db.execute_sql("SET LOCAL max_parallel_workers_per_gather = 0")
         pid = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
         cpu, started = _cpu(pid), time.perf_counter()
@@ -89,7 +91,7 @@ def _alone(db, text, params):
 def _plan(db, text, params):
     if dialect.is_postgres(db):
         with db.atomic():
-            db.execute_sql("SET LOCAL work_mem = '64MB'")
+            figures._settings(db)
             rows = dialect.run("EXPLAIN (ANALYZE, BUFFERS) " + text, params).fetchall()
         return "\n".join(r[0] for r in rows)
     rows = dialect.run("EXPLAIN QUERY PLAN " + text, params).fetchall()
