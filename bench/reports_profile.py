@@ -61,7 +61,7 @@ def _same(template, text):
     import re
 
     pattern = re.escape(template)
-    for name in ("key", "only", "town"):
+    for name in ("key", "only", "town", "whole_table"):
         pattern = pattern.replace(r"\{%s\}" % name, ".*?")
     return re.fullmatch(pattern, text, re.S) is not None
 
