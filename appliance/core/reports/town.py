@@ -204,8 +204,9 @@ def semiannual(period, links, today, names=None):
     and the indicators; libraries not synced since `stale_since` are marked."""
     entries = register()
     codes = [e["code"] for e in entries]
-    per = figures.compute(period, codes, today=today) if codes else {}
-    total = figures.town_from(per, period, codes, today) if codes else figures.empty()
+    per, total = {}, figures.empty()
+    if codes:
+        per, total = figures.libraries_and_town(period, codes, today)
     cutoff = stale_since(period, today)
     rows = []
     for e in entries:

@@ -168,3 +168,45 @@ def register_import():
         flash(i18n.translate(e), "error")
     return redirect(url_for("reports.town_dashboard"))
 
+
+
+# One library of the register on a page of its own (the whole register comes as CSV).
+_NEW_ENTRY = {"code": "", "name": "", "kind": "public", "unit": None, "key_library": False,
+              "active": True}
+
+
+@bp.route("/hub/reports/register/entry", methods=["GET", "POST"])
+@requires("hub_admin")
+def register_entry():
+    _hub_only()
+    if request.method == "POST":
+        return _save_entry(request.form)
+    code = (request.args.get("code") or "").strip().upper()
+    found = town.LibraryEntry.get_or_none(town.LibraryEntry.code == code) if code else None
+    if code and found is None:
+        abort(404)
+    entry = found.__data__ if found else _NEW_ENTRY
+    return _entry_page(entry, editing=found is not None)
+
+
+def _save_entry(form):
+    try:
+        saved = town.save_entry(form.get("code"), form.get("name"), form.get("kind") or "public",
+                                form.get("unit") or None, bool(form.get("key_library")),
+                                bool(form.get("active")))
+    except DomainError as e:
+        flash(i18n.translate(e), "error")
+        code = (form.get("code") or "").strip().upper()
+        editing = bool(code) and town.LibraryEntry.get_or_none(
+            town.LibraryEntry.code == code) is not None
+        entry = {**_NEW_ENTRY, **form.to_dict(), "key_library": bool(form.get("key_library")),
+                 "active": bool(form.get("active"))}
+        return _entry_page(entry, editing), 400
+    flash(tr("%(name)s saved in the register.", name=saved.name), "success")
+    return redirect(url_for("reports.town_dashboard"))
+
+
+def _entry_page(entry, editing):
+    return render_template("reports/register_entry.html", entry=entry, editing=editing,
+                           kinds=town.KINDS,
+                           units=town.AdminUnit.select().order_by(town.AdminUnit.name))
