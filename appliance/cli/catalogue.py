@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..core import exporter, importer
-from . import data_dir_arg, open_context
+from . import data_dir_arg, open_context, progress
 
 
 def register(sub):
@@ -25,7 +25,7 @@ def register(sub):
     p.set_defaults(func=cmd_export)
 
 
-def _progress_bar(total_bytes, fh, out=sys.stderr):
+def _progress_bar(total_bytes, fh):
     """A text progress bar driven by how far the reader is into the file."""
     def tell():
         # a reader that has read all it needs may have closed the file: it is all read
@@ -35,10 +35,8 @@ def _progress_bar(total_bytes, fh, out=sys.stderr):
         if position % 50 and tell() < total_bytes:
             return
         done = min(tell() / total_bytes, 1) if total_bytes else 1
-        bar = "#" * int(done * 30)
-        out.write(f"\r[{bar:<30}] {done:4.0%}  {report.created} new, {report.merged} merged, "
-                  f"{len(report.skipped)} skipped")
-        out.flush()
+        progress.draw(done, f"{report.created} new, {report.merged} merged, "
+                            f"{len(report.skipped)} skipped")
     return show
 
 
@@ -49,8 +47,8 @@ def cmd_import(args):
     ctx = open_context(args)
     try:
         with open(args.file, "rb") as fh:
-            progress = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
-            report = importer.import_stream(ctx, args.format, fh, progress=progress)
+            shown = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
+            report = importer.import_stream(ctx, args.format, fh, progress=shown)
     except OSError as exc:
         print(f"thuvien: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1

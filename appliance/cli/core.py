@@ -12,7 +12,7 @@ from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
 from ..core.db import probe, server_unreachable
 from ..core.digital import store
-from . import data_dir_arg, open_context, require_data
+from . import data_dir_arg, open_context, progress, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
 
@@ -290,13 +290,6 @@ def cmd_rebuild(args):
     print("state rebuilt from the event log")
 
 
-def _progress(done, total):
-    width = 30
-    filled = int(width * done / total) if total else width
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} pages", end="",
-          file=sys.stderr, flush=True)
-
-
 def cmd_backup(args):
     ctx = open_context(args)
     target = Path(args.to)
@@ -304,7 +297,7 @@ def cmd_backup(args):
         dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)
         masters = store.backup_to(ctx.data_dir, store.masters_beside(target))
     else:
-        dest = backup.backup(ctx.data_dir / DB_FILE, target, progress=_progress)
+        dest = backup.backup(ctx.data_dir / DB_FILE, target, progress=progress.counter("pages"))
         print(file=sys.stderr)
         masters = store.backup_to(ctx.data_dir, Path(str(target) + ".masters"))
     print(f"backup written and checked: {dest}")

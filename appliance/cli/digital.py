@@ -2,10 +2,9 @@
 and OCR, and say how far it is."""
 
 import json
-import sys
 
 from ..core.digital import access, documents, jobs, pages
-from . import data_dir_arg, open_context
+from . import data_dir_arg, open_context, progress
 
 STEPS = {"read": "reading", "store": "keeping masters", "work": "images and OCR"}
 
@@ -37,22 +36,12 @@ def register(sub):
     s.set_defaults(func=cmd_status)
 
 
-def bar(step, done, total, out=sys.stderr):
-    width = 30
-    filled = int(width * done / total) if total else width
-    out.write(f"\r{STEPS.get(step, step):<16} [{'#' * filled}{'.' * (width - filled)}] "
-              f"{done}/{total}")
-    if done >= total:
-        out.write("\n")
-    out.flush()
-
-
 def cmd_import(args):
     ctx = open_context(args)
     files = pages.files_in(args.path)
     doc_id = documents.attach(ctx, args.bib, files, access=args.access,
                               collection=args.collection, title=args.title,
-                              downloadable=not args.no_download, progress=bar)
+                              downloadable=not args.no_download, progress=progress.stages(STEPS))
     doc = documents.get(doc_id)
     print(f"document {doc_id}: {doc.page_count} pages attached to record {args.bib} "
           f"({args.access})")
@@ -64,7 +53,7 @@ def cmd_import(args):
 
 
 def _work(ctx):
-    done, failed = jobs.run_pending(ctx, progress=lambda d, t: bar("work", d, t))
+    done, failed = jobs.run_pending(ctx, progress=progress.counter(label=STEPS["work"]))
     print(f"{done} jobs done, {failed} failed")
     return 1 if failed else 0
 

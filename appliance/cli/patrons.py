@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, open_context, progress
 from .report import translator
 
 N_ = str  # a msgid, translated by `tr` when printed
@@ -75,16 +75,6 @@ def _mapping(args, data):
     return mapping
 
 
-def _bar(out=sys.stderr):
-    def show(done, total):
-        if done % 50 and done != total:
-            return
-        part = done / total if total else 1
-        out.write(f"\r[{'#' * int(part * 30):<30}] {part:4.0%}  {done}/{total}")
-        out.flush()
-    return show
-
-
 def cmd_import(args):
     from appliance.core.errors import DomainError
     from appliance.core.roster import importing
@@ -100,7 +90,7 @@ def cmd_import(args):
         mapping = _mapping(args, data)
         report = importing.run(ctx, data, path.name, mapping=mapping, consent=args.consent,
                                dry_run=args.dry_run,
-                               progress=None if args.quiet else _bar())
+                               progress=None if args.quiet else progress.counter(every=50))
     except DomainError as e:
         print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
         return 1

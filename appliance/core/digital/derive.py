@@ -57,12 +57,12 @@ def make_images(data_dir, page):
     image = pages.draw(master, page.ext, page.frame)
     folder = store.derived_dir(data_dir, page.id)
     folder.mkdir(parents=True, exist_ok=True)
-    full = image.resize(full_size(image.width, image.height), Image.LANCZOS) \
+    full = image.resize(full_size(image.width, image.height), Image.Resampling.LANCZOS) \
         if max(image.size) > FULL_SIDE else image
     _save(full, folder / "full.jpg", QUALITY["full"])
     for name, side in SIZES.items():
         copy = full.copy()
-        copy.thumbnail((side, side), Image.LANCZOS)
+        copy.thumbnail((side, side), Image.Resampling.LANCZOS)
         _save(copy, folder / f"{name}.jpg", QUALITY[name])
     return folder
 
@@ -90,7 +90,9 @@ def ocr(image_path, lang=OCR_LANG):
 
 def parse_tsv(text):
     """Tesseract's TSV: lines of words (level 5) grouped by block, paragraph and line."""
-    words, lines, key = [], [], None
+    words: list[list] = []  # [text, left, top, width, height]
+    lines: list[list[str]] = []
+    key = None
     for row in csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE):
         if row.get("level") != "5" or not (row.get("text") or "").strip():
             continue

@@ -51,7 +51,7 @@ def _collection(value):
 def read_files(files, progress=None):
     """The pages of scans in page order, each file checked before anything is kept:
     [(path, Page)]."""
-    found = []
+    found: list[tuple] = []
     for i, path in enumerate(files, 1):
         found.extend((path, page) for page in pages.read(path))
         if progress:

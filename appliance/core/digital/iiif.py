@@ -126,7 +126,8 @@ def render(data_dir, page, request):
         image = im.crop((x, y, x + w, y + h)) if (x, y, w, h) != (0, 0, *im.size) else im.copy()
     if image.size != out:
         image.draft("RGB", out)
-        image = image.resize(out, Image.LANCZOS if out[0] < image.width / 2 else Image.BILINEAR)
+        image = image.resize(out, Image.Resampling.LANCZOS if out[0] < image.width / 2
+                             else Image.Resampling.BILINEAR)
     if rotation:
         image = image.rotate(-rotation, expand=True)
     if quality == "gray":

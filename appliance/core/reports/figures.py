@@ -223,7 +223,7 @@ def _count(period, libraries, today, whole):
         for figures in out.values():
             _add(total, figures)
         for name in ONCE_ACROSS:
-            total[name] = again[TOWN][name]
+            total[name] = again[TOWN][name] if again else None
         _totals(total)
     return out, total
 
