@@ -15,8 +15,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from PIL import Image
-
 from ..errors import N_, DomainError
 from . import pages, store
 
@@ -55,6 +53,8 @@ def make_images(data_dir, page):
         raise DomainError("no_master", N_("The master of page %(id)s is not held here."),
                           id=page.id)
     image = pages.draw(master, page.ext, page.frame)
+    from PIL import Image  # with the page (pages.draw), not with the app
+
     folder = store.derived_dir(data_dir, page.id)
     folder.mkdir(parents=True, exist_ok=True)
     full = image.resize(full_size(image.width, image.height), Image.Resampling.LANCZOS) \

@@ -14,8 +14,6 @@ import json
 import os
 import re
 
-from PIL import Image
-
 from ..errors import N_, Invalid
 from . import derive, store
 
@@ -121,6 +119,8 @@ def render(data_dir, page, request):
     source = folder / "full.jpg"
     if not source.exists():  # made by the worker, never in a request
         raise derive.not_ready()
+    from PIL import Image  # when an image is made, not with the app (memory)
+
     with Image.open(source) as im:
         x, y, w, h = box
         image = im.crop((x, y, x + w, y + h)) if (x, y, w, h) != (0, 0, *im.size) else im.copy()

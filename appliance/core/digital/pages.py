@@ -8,8 +8,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageSequence, UnidentifiedImageError
-
 from ..errors import N_, Invalid
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "TIFF": "tif", "MPO": "jpg"}
@@ -54,6 +52,9 @@ def read(path):
     """The pages of one file, or Invalid saying why it cannot be a scan."""
     if is_pdf(path):
         return _pdf_pages(path)
+    # Pillow is imported when a page is read or drawn, not with the app (memory)
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             # past Pillow's limit (89 million pixels: a 600 dpi A3 scan is 70) a file
@@ -104,6 +105,8 @@ def draw(path, ext, frame):
             return pdf[frame].render(scale=PDF_DPI / 72).to_pil().convert("RGB")
         finally:
             pdf.close()
+    from PIL import Image
+
     with Image.open(path) as im:
         im.seek(frame)
         im.load()

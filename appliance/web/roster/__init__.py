@@ -15,7 +15,6 @@ from flask import session as web_session
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ... import patron_cards
 from ...core import audit
 from ...core.errors import DomainError
 from ...core.roster import columns, importing, rules, schoolyear, sheet
@@ -124,6 +123,9 @@ def run_import(token):
 @bp.route("/cards", methods=["GET", "POST"])
 @requires(*STAFF)
 def cards():
+    # Pillow is imported when cards are drawn, not with the app (a server's memory)
+    from ... import patron_cards
+
     if request.method == "GET":
         return render_template("roster/cards.html",
                                classes=schoolyear.classes(g.ctx.library))
