@@ -1,11 +1,15 @@
 """Fixtures every area shares: a library on real SQLite, the Flask app, a real waitress
 server on loopback, and real headless Chromium."""
 
+import fcntl
+import json
 import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +44,31 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs `-n auto --dist loadgroup`) a test file runs
+    whole on one worker, so its module-scoped fixtures (a seeded town, a server of its
+    own) are built once; a file may name a group of its own with `xdist_group`."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def built_once(tmp_path_factory, name, build):
+    """`build(folder)` run once for the whole test run, its JSON-able result shared by
+    every xdist worker (they share the parent of their base temporary folders; a lock
+    makes the others wait for the first). Without xdist: built here, as before."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.json"
+        if not done.exists():
+            folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+            done.write_text(json.dumps(build(folder)))
+        return json.loads(done.read_text())
 
 
 @pytest.fixture
