@@ -99,7 +99,9 @@ class Server:
     def __init__(self, app):
         import waitress
         self.app = app
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+        self.map = {}  # the server's connections, its listening socket and its wake-up pipe
+        self.server = waitress.create_server(app, map=self.map, host="127.0.0.1", port=0,
+                                             threads=8)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -115,8 +117,15 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.server.close()
+        # Everything is closed in the server's own loop, woken for it: closed from here,
+        # the loop slept out its poll timeout (a second), and a connection a browser kept
+        # alive (or an event stream) kept it running past the five seconds waited here.
+        from waitress.wasyncore import close_all
+
+        self.server.trigger.pull_trigger(lambda: close_all(self.map))
         self.thread.join(5)
+        if self.map:  # the loop had already stopped
+            close_all(self.map, ignore_all=True)
 
 
 @pytest.fixture
