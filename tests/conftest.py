@@ -126,6 +126,10 @@ class Server:
         self.thread.join(5)
         if self.map:  # the loop had already stopped
             close_all(self.map, ignore_all=True)
+        # Its worker threads end (at once when idle), and with them the database connection
+        # each one kept: left running, they held a PostgreSQL connection apiece to the end
+        # of the run, dozens a test process.
+        self.server.task_dispatcher.set_thread_count(0)
 
 
 @pytest.fixture
