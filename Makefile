@@ -28,8 +28,12 @@ demo: $(STAMP)
 system-deps:
 	bash scripts/install-system-deps.sh
 
+# The suite runs on every core (pytest-xdist), a test file whole on one worker;
+# `make test TEST_JOBS=0` runs it in one process.
+TEST_JOBS ?= auto
 test: system-deps $(VENV)/.devices
-	bash scripts/test-services.sh $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	bash scripts/test-services.sh $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup \
+		$(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

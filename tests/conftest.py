@@ -1,11 +1,15 @@
 """Fixtures every area shares: a library on real SQLite, the Flask app, a real waitress
 server on loopback, and real headless Chromium."""
 
+import fcntl
+import json
 import os
 import re
 import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +46,31 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs `-n auto --dist loadgroup`) a test file runs
+    whole on one worker, so its module-scoped fixtures (a seeded town, a server of its
+    own) are built once; a file may name a group of its own with `xdist_group`."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def built_once(tmp_path_factory, name, build):
+    """`build(folder)` run once for the whole test run, its JSON-able result shared by
+    every xdist worker (they share the parent of their base temporary folders; a lock
+    makes the others wait for the first). Without xdist: built here, as before."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / f"{name}.json"
+        if not done.exists():
+            folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+            done.write_text(json.dumps(build(folder)))
+        return json.loads(done.read_text())
+
+
 @pytest.fixture
 def data_dir(tmp_path):
     return tmp_path / "data"
@@ -70,7 +99,9 @@ class Server:
     def __init__(self, app):
         import waitress
         self.app = app
-        self.server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+        self.map = {}  # the server's connections, its listening socket and its wake-up pipe
+        self.server = waitress.create_server(app, map=self.map, host="127.0.0.1", port=0,
+                                             threads=8)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -86,8 +117,19 @@ class Server:
         return self
 
     def __exit__(self, *exc):
-        self.server.close()
+        # Everything is closed in the server's own loop, woken for it: closed from here,
+        # the loop slept out its poll timeout (a second), and a connection a browser kept
+        # alive (or an event stream) kept it running past the five seconds waited here.
+        from waitress.wasyncore import close_all
+
+        self.server.trigger.pull_trigger(lambda: close_all(self.map))
         self.thread.join(5)
+        if self.map:  # the loop had already stopped
+            close_all(self.map, ignore_all=True)
+        # Its worker threads end (at once when idle), and with them the database connection
+        # each one kept: left running, they held a PostgreSQL connection apiece to the end
+        # of the run, dozens a test process.
+        self.server.task_dispatcher.set_thread_count(0)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from provisioning import updates
+from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,33 +31,45 @@ def source_copy(dest: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def wheel(tmp_path_factory):
-    """This tree's wheel, built exactly as `make image` and a release build it."""
-    path = updates.build_wheel(ROOT, tmp_path_factory.mktemp("wheel"))
+    """This tree's wheel, built exactly as `make image` and a release build it (once a
+    run, whatever the number of workers)."""
+    path = Path(built_once(tmp_path_factory, "wheel",
+                           lambda out: str(updates.build_wheel(ROOT, out))))
     assert path.exists(), path
     return path
+
+
+def _wheels(out):
+    built = {v: updates.build_wheel(ROOT, out, version=v) for v in ("0.1.0", "0.2.0")}
+    (out / "broken-src").mkdir()
+    broken_src = source_copy(out / "broken-src")
+    init = broken_src / "appliance/__init__.py"
+    init.write_text(init.read_text() + '\nraise RuntimeError("broken release")\n')
+    built["0.3.0"] = updates.build_wheel(broken_src, out, version="0.3.0")
+    return {v: str(p) for v, p in built.items()}
 
 
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory):
     """Wheels built from this source tree: 0.1.0 (base), 0.2.0 (good), 0.3.0 (broken:
     its package raises on import, as a bad release would)."""
-    out = tmp_path_factory.mktemp("wheels")
-    built = {v: updates.build_wheel(ROOT, out, version=v) for v in ("0.1.0", "0.2.0")}
-    broken_src = source_copy(tmp_path_factory.mktemp("broken-src"))
-    init = broken_src / "appliance/__init__.py"
-    init.write_text(init.read_text() + '\nraise RuntimeError("broken release")\n')
-    built["0.3.0"] = updates.build_wheel(broken_src, out, version="0.3.0")
+    built = {v: Path(p) for v, p in built_once(tmp_path_factory, "wheels", _wheels).items()}
     for path in built.values():
         assert path.exists(), path
     return built
+
+
+def _templateless(out):
+    (out / "src").mkdir()
+    src = source_copy(out / "src")
+    shutil.rmtree(src / "appliance/web/templates")
+    return str(updates.build_wheel(src, out / "wheel", version="99.0.0"))
 
 
 @pytest.fixture(scope="session")
 def templateless_wheel(tmp_path_factory):
     """Version 99.0.0 without its templates: it imports, starts and answers
     /api/v1/health, but every page is a 500, as the wheels before setup.py were."""
-    src = source_copy(tmp_path_factory.mktemp("templateless-src"))
-    shutil.rmtree(src / "appliance/web/templates")
-    path = updates.build_wheel(src, tmp_path_factory.mktemp("templateless"), version="99.0.0")
+    path = Path(built_once(tmp_path_factory, "templateless", _templateless))
     assert path.exists(), path
     return path
