@@ -122,7 +122,10 @@ class Server:
         # alive (or an event stream) kept it running past the five seconds waited here.
         from waitress.wasyncore import close_all
 
-        self.server.trigger.pull_trigger(lambda: close_all(self.map))
+        try:
+            self.server.trigger.pull_trigger(lambda: close_all(self.map))
+        except OSError:
+            pass  # the loop had stopped already and closed its wake-up pipe with the rest
         self.thread.join(5)
         if self.map:  # the loop had already stopped
             close_all(self.map, ignore_all=True)

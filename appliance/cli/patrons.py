@@ -96,8 +96,6 @@ def cmd_import(args):
         return 1
     finally:
         ctx.close()
-    if not args.quiet:
-        sys.stderr.write("\n")
     if report.others:
         print(tr(N_("Only the first sheet was read. The workbook has other sheets with rows "
                     "(%(others)s): import each on its own."), others=", ".join(report.others)),

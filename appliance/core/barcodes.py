@@ -11,19 +11,29 @@ def luhn_digit(digits):
     return str((10 - total % 10) % 10)
 
 
+def _prefix(ctx, kind):
+    """The kind and the 4-digit institution that begin every number of this kind."""
+    return f"{kind}{str(ctx.setting('institution', '0001')).zfill(4)[-4:]}"
+
+
+def _after_highest(model, column, library, prefix):
+    """The sequence after the highest 14-digit number `prefix` begins in `column` of the
+    library's rows: one index lookup (max over a range), not a count."""
+    db = model._meta.database
+    top = db.execute_sql(
+        f"SELECT max({column}) FROM {model._meta.table_name} WHERE library = %s "
+        f"AND {column} >= %s AND {column} < %s AND length({column}) = 14"
+        .replace("%s", db.param), (library, prefix + "0", prefix + ":")).fetchone()[0]
+    return int(top[5:13]) + 1 if top and top[5:13].isdigit() else 1
+
+
 def next_barcode(ctx, kind="3"):
     """A free 14-digit item barcode: kind, 4-digit institution, sequence, Luhn digit.
     The sequence follows the highest generated one (an index lookup, not a count)."""
     from .models import Item
 
-    institution = str(ctx.setting("institution", "0001")).zfill(4)[-4:]
-    prefix = f"{kind}{institution}"
-    db = Item._meta.database
-    top = db.execute_sql(
-        "SELECT max(barcode) FROM item WHERE library = %s AND barcode >= %s AND barcode < %s "
-        "AND length(barcode) = 14".replace("%s", db.param),
-        (ctx.library, prefix + "0", prefix + ":")).fetchone()[0]
-    seq = int(top[5:13]) + 1 if top and top[5:13].isdigit() else 1
+    prefix = _prefix(ctx, kind)
+    seq = _after_highest(Item, "barcode", ctx.library, prefix)
     while True:
         body = f"{prefix}{seq:08d}"
         code = body + luhn_digit(body)
@@ -38,14 +48,8 @@ def next_cards(ctx, count):
     library has numbered so (one index lookup, then the new numbers checked in one query)."""
     from .models import Patron
 
-    institution = str(ctx.setting("institution", "0001")).zfill(4)[-4:]
-    prefix = f"2{institution}"
-    db = Patron._meta.database
-    top = db.execute_sql(
-        "SELECT max(card) FROM patron WHERE library = %s AND card >= %s AND card < %s "
-        "AND length(card) = 14".replace("%s", db.param),
-        (ctx.library, prefix + "0", prefix + ":")).fetchone()[0]
-    seq = int(top[5:13]) + 1 if top and top[5:13].isdigit() else 1
+    prefix = _prefix(ctx, "2")
+    seq = _after_highest(Patron, "card", ctx.library, prefix)
     cards: list[str] = []
     while len(cards) < count:
         wanted = []
