@@ -91,7 +91,7 @@ STEPS = st.tuples(
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
-                       "resolve", "tick"]),
+                       "resolve", "tick", "new_patron", "new_copy", "new_card"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
@@ -235,6 +235,25 @@ def _edit_patron(town, ctx, a, b):
     patrons.save(ctx, {"id": patron.id, "phone": f"090000000{b % 3}"})
 
 
+def _new_patron(town, ctx, a, b):
+    """A new patron given a card the other desk of the library may give too, apart."""
+    patrons.save(ctx, {"card": f"{ctx.library[-3:]}N{a % 2}", "name": f"Bạn mới {b}",
+                       "category": "adult", "expiry": "2030-12-31"})
+
+
+def _new_copy(town, ctx, a, b):
+    catalogue.save_item(ctx, {"bib": town.bibs[b % BIBS], "barcode": f"{ctx.library[-3:]}N{a % 2}"})
+
+
+def _new_card(town, ctx, a, b):
+    """Staff give a new patron another card (as they settle a card taken twice)."""
+    held = list(models.Patron.select().where((models.Patron.library == ctx.library)
+                                             & models.Patron.card.contains("N"))
+                .order_by(models.Patron.id))
+    if held:
+        patrons.save(ctx, {"id": held[a % len(held)].id, "card": f"{ctx.library[-3:]}N{b % 3}"})
+
+
 def _mark(town, ctx, a, b):
     catalogue.set_status(ctx, _copy(ctx, a), catalogue.STAFF_STATUSES[b % 4])
 
@@ -261,7 +280,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "away_return": _away_return,
            "renew": _renew, "hold": _hold, "cancel_hold": _cancel_hold, "expire": _expire,
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
-           "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick}
+           "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick,
+           "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card}
 
 
 def histories(town):
@@ -538,3 +558,30 @@ def test_a_conflict_resolved_before_it_is_made_again_stays_resolved():
              ('sync', 3, 5, 5), ('expire', 2, 7, 6), ('away_return', 3, 1, 4),
              ('checkout', 2, 8, 3)]
     check_town((-1, 4, -3, -3), steps, seed=149504)
+
+
+def test_two_desks_giving_one_card_and_one_barcode_agree_in_every_order():
+    """Two desks of one library, apart, give the same card to two new patrons and the
+    same barcode to two new copies: in every order both are kept, the earlier by clock
+    keeps the number, the other is set aside with a conflict, and nothing stops."""
+    steps = [("new_patron", 0, 0, 1), ("new_patron", 1, 0, 2),
+             ("new_copy", 1, 0, 0), ("new_copy", 0, 0, 1)]
+    town = Town((0, 1, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        town.sync_all()
+        for device in town.devices[:2]:
+            device.enter()
+            new = list(models.Patron.select().where(models.Patron.card.startswith("A01N"))
+                       .order_by(models.Patron.card))
+            assert [p.name for p in new] == ["Bạn mới 1", "Bạn mới 2"]  # desk1 was earlier
+            assert new[0].card == "A01N0" and "~" in new[1].card
+            copies = list(Item.select().where(Item.barcode.startswith("A01N"))
+                          .order_by(Item.barcode))
+            assert copies[0].barcode == "A01N0" and "~" in copies[1].barcode
+            assert sorted(c.kind for c in Conflict.select()) == ["barcode_taken", "card_taken"]
+    finally:
+        town.close()
+    for seed in range(3):
+        check_town((0, 1, 0, 0), steps + [("new_card", 1, 0, 1)], seed, orders=2)
