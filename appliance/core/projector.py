@@ -210,7 +210,8 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
         else:
             io.keep(row, new=True)
         return row
-    before, old_stamps = _wanted(row), row.field_hlc or {}
+    # (set-wise, a number is never contested: `_contested`; a row set aside stays so)
+    before, old_stamps = (_wanted(row) if io is None else None), row.field_hlc or {}
     stamps = dict(row.field_hlc or {})
     for name, value in fields.items():
         # the stored value (a copy's record as its id, not the record loaded)

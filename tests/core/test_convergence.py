@@ -91,7 +91,7 @@ STEPS = st.tuples(
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
                     + ["hold", "cancel_hold", "expire", "edit_copy", "edit_patron",
-                       "resolve", "tick", "new_patron", "new_copy", "new_card"]),
+                       "resolve", "tick", "new_card"] + ["new_patron", "new_copy"] * 2),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
@@ -246,12 +246,19 @@ def _new_copy(town, ctx, a, b):
 
 
 def _new_card(town, ctx, a, b):
-    """Staff give a new patron another card (as they settle a card taken twice)."""
-    held = list(models.Patron.select().where((models.Patron.library == ctx.library)
-                                             & models.Patron.card.contains("N"))
-                .order_by(models.Patron.id))
-    if held:
-        patrons.save(ctx, {"id": held[a % len(held)].id, "card": f"{ctx.library[-3:]}N{b % 3}"})
+    """Staff give a new patron another card (as they settle a card taken twice), or edit
+    a new patron or copy (which another place may have set aside meanwhile)."""
+    model, field = (models.Patron, "card") if b % 3 else (Item, "barcode")
+    held = list(model.select().where((model.library == ctx.library)
+                                     & getattr(model, field).contains("N")).order_by(model.id))
+    if not held:
+        return
+    if model is Item:
+        catalogue.save_item(ctx, {"id": held[a % len(held)].id, "location": f"Kệ {b % 4}"})
+    elif b % 3 == 1:
+        patrons.save(ctx, {"id": held[a % len(held)].id, "phone": f"091000000{b % 2}"})
+    else:
+        patrons.save(ctx, {"id": held[a % len(held)].id, "card": f"{ctx.library[-3:]}N{a % 3}"})
 
 
 def _mark(town, ctx, a, b):
