@@ -12,7 +12,7 @@ import json
 
 from . import events, records
 from .errors import N_, Forbidden, Invalid, NotFound
-from .models import Bib, Conflict, Event, FieldEdit, Item, Library, Loan, Patron
+from .models import Bib, Conflict, Event, FieldEdit, Item, Library, Loan, Patron, Stamp
 
 KEEP_STANDING, KEEP_OTHER, BY_HAND = "keep_standing", "keep_other", "by_hand"
 
@@ -24,6 +24,8 @@ TITLES = {
     "renewal_not_on_loan": N_("A loan not known here was renewed"),
     "renewal_past_limit": N_("A loan was renewed past its limit"),
     "merge_loop": N_("Two records were merged into each other"),
+    "card_taken": N_("One card number was given to two patrons"),
+    "barcode_taken": N_("One barcode was given to two copies"),
 }
 CHOICE_TEXTS = {
     KEEP_STANDING: N_("Keep what stands now"),
@@ -178,12 +180,54 @@ def _other_sides(conflict):
     return [dict(_place(ev), role="standing", what=what)], summary
 
 
+def taken_number(row):
+    """The card or barcode a patron or copy was given and another holds (the projector
+    set its own aside, `projector._claim`), or None."""
+    held = Stamp.get_or_none(Stamp.key == f"aside:{type(row).__name__}:{row.id}")
+    return held.body if held is not None else None
+
+
+_TAKEN: dict[str, tuple] = {
+    "card_taken": (Patron, N_("%(name)s holds card %(number)s"),
+                   N_("%(name)s, given the same card; it is set aside as %(aside)s"),
+                   N_("Card %(number)s was given to two patrons at two places that could "
+                      "not reach each other. Whoever was given it first keeps it; the other "
+                      "patron is kept too, with the card set aside so no one lends on it. "
+                      "Give that patron a new card (edit the patron).")),
+    "barcode_taken": (Item, N_("copy of “%(name)s” holds barcode %(number)s"),
+                      N_("copy of “%(name)s”, given the same barcode; it is set aside as "
+                         "%(aside)s"),
+                      N_("Barcode %(number)s was given to two copies at two places that "
+                         "could not reach each other. The copy given it first keeps it; the "
+                         "other is kept too, with its barcode set aside. Give that copy a "
+                         "new barcode label (edit the copy).")),
+}
+
+
+def _taken_sides(conflict):
+    model, holds, aside, summary = _TAKEN[conflict.kind]
+    number = conflict.details.get("number")
+    sides = []
+    for role, entity, what in (("standing", conflict.details.get("holder"), holds),
+                               ("other", conflict.entity, aside)):
+        row = model.get_or_none(model.id == entity)
+        name = (row.name if model is Patron else row.bib.title) if row else entity
+        sides.append({"role": role, "library": conflict.library, "device": None,
+                      "who": None, "when": None,
+                      "what": (what, {"name": name, "number": number,
+                                      "aside": getattr(row, conflict.details.get("field"),
+                                                       "?") if row else "?"})})
+    return sides, (summary, {"number": number})
+
+
 def describe(conflict):
     """{"title", "summary", "sides", "choices"} of a conflict, in message ids."""
     if conflict.kind == "edit_conflict":
         sides, summary = _edit_sides(conflict)
     elif conflict.kind == "loaned_twice":
         sides, summary = _loan_sides(conflict)
+    elif conflict.kind in _TAKEN:
+        sides, summary = _taken_sides(conflict)
     else:
         sides, summary = _other_sides(conflict)
     return {"title": TITLES.get(conflict.kind, conflict.kind), "summary": summary,

@@ -138,9 +138,11 @@ def apply_all(ctx, pairs):
 
 
 def _apply_run(group, run):
-    # returns where the loan is not held are rare: their runs go one by one
+    # returns where the loan is not held are rare: their runs go one by one, and so do
+    # pickup loans, and record edits where a card or barcode is wanted by two (`_claim`)
     if group is None or len(run) < 2 or any(body.get("away") or body.get("pickup")
-                                            for _, body in run):
+                                            for _, body in run) or (
+            group is Records and _contested(run)):
         for ev, body in run:
             apply(None, ev, body)
         return
@@ -206,10 +208,14 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
         row.field_hlc = {name: ev.hlc for name in fields}
         findkeys.keep_keys(row)
         if io is None:
+            settled = _claim(row, None)
             row.save(force_insert=True)
+            settled()
         else:
             io.keep(row, new=True)
         return row
+    # (set-wise, a number is never contested: `_contested`; a row set aside stays so)
+    before, old_stamps = (_wanted(row) if io is None else None), row.field_hlc or {}
     stamps = dict(row.field_hlc or {})
     for name, value in fields.items():
         # the stored value (a copy's record as its id, not the record loaded)
@@ -228,7 +234,9 @@ def _merge(ev, model, key, body, create, io=None, derived=()):
              for name, value in fields.items()]
     owner = getattr(row, "library", None) or getattr(row, "code", None)
     if io is None:
+        settled = _claim(row, before, old_stamps)
         row.save()
+        settled()
         _edited(edits, owner)
     else:
         io.keep(row)
@@ -242,6 +250,146 @@ def _is_edit(body):
     if "new" in body:
         return not body["new"]
     return any(body.get("base", {}).values())
+
+
+# Cards and barcodes: unique in their library. Two desks apart can give one number to
+# two new patrons (or copies); where their events meet, the one that held the number
+# first by clock (the stamp of its write, then its id) keeps it, and the other is kept
+# too, with the number set aside as one no desk accepts (a "~", which cards and barcodes
+# never hold), and a conflict for staff to give it a new one. Which number a set-aside
+# row wanted is kept in Stamp, so it takes it back when the holder lets it go. One
+# function of the rows held, so every order of arrival gives the same rows.
+UNIQUE = {"Patron": ("card", "card_taken"), "Item": ("barcode", "barcode_taken")}
+_ASIDE = "~"
+
+
+def set_aside(number, row_id):
+    """The number a row holds while another holds the one it wanted (fits 32 places)."""
+    return f"{number[:24]}{_ASIDE}{row_id[:7]}"
+
+
+def _aside_key(row):
+    return f"aside:{type(row).__name__}:{row.id}"
+
+
+def _wanted(row):
+    """(library, number) a row wants, its number restored in memory if set aside; None
+    for a record without a unique number."""
+    unique = UNIQUE.get(type(row).__name__)
+    if unique is None:
+        return None
+    number = row.__data__.get(unique[0]) or ""
+    if _ASIDE in number:
+        held = Stamp.get_or_none(Stamp.key == _aside_key(row))
+        number = held.body if held is not None else number
+        row.__data__[unique[0]] = number
+        row.was_aside = True
+    return (row.library, number)
+
+
+def _claim(row, before, old_stamps=None):
+    """Settle who holds the number `row` now wants and the one it wanted `before`: the
+    others' rows are written here, losers now (so `row` can be saved) and a winner by
+    the function returned (after `row` is saved, which may free its number)."""
+    now = _wanted(row)
+    if now is None:
+        return lambda: None
+    model, (field, kind) = type(row), UNIQUE[type(row).__name__]
+    if before == now and not getattr(row, "was_aside", False) and old_stamps is not None \
+            and old_stamps.get(field) == (row.field_hlc or {}).get(field):
+        return lambda: None  # its number, held as before by the same write
+    stored: dict[str, str] = {}  # id -> the number a row holds in the database
+    groups = {key: _wanting(model, field, key, row, stored) for key in {now, before} - {None}}
+    if all(members == [row] for members in groups.values()) and before in (now, None) \
+            and not getattr(row, "was_aside", False):
+        return lambda: None  # the number is its own, as it was: nothing to settle
+    after, valid, touched = [], [], {row.id}
+    for (_library, number), members in groups.items():
+        touched.update(m.id for m in members)
+        ranked = sorted(members, key=lambda m: ((m.field_hlc or {}).get(field, 0), m.id))
+        for member in ranked:
+            keeps = member is ranked[0]
+            value = number if keeps else set_aside(number, member.id)
+            _keep_aside(member, None if keeps else number)
+            if not keeps:
+                valid.append(_taken_conflict(member, ranked[0], field, kind, number))
+            setattr(member, field, value)
+            findkeys.keep_keys(member)
+            if member is not row and stored[member.id] != value:
+                (after.append(member) if keeps else member.save())
+    stale = Conflict.delete().where((Conflict.kind == kind) & (Conflict.entity << sorted(touched)))
+    (stale.where(Conflict.id.not_in(valid)) if valid else stale).execute()
+    return lambda: [member.save() for member in after]
+
+
+def _wanting(model, field, key, row, stored):
+    """The rows of a library that want a number (`key`): `row` if it does, the one
+    holding it, and those set aside from it."""
+    library, number = key
+    aside = [k.split(":")[-1] for k in Stamp.select(Stamp.key).where(
+        Stamp.key.startswith(f"aside:{model.__name__}:") & (Stamp.body == number)).scalars()]
+    members = []
+    for m in model.select().where((model.library == library) & (model.id != row.id) & (
+            (getattr(model, field) == number) | model.id.in_(aside))):
+        stored[m.id] = getattr(m, field)
+        if _wanted(m) == key:
+            members.append(m)
+    return members + [row] if _wanted(row) == key else members
+
+
+def _contested(run):
+    """Whether a run of record edits gives or takes a card or barcode another row of its
+    library wants (or one set aside): then `_claim` settles it, event by event."""
+    for model in (Patron, Item):
+        field = UNIQUE[model.__name__][0]
+        bodies = [(ev, body) for ev, body in run if Records.MODELS[ev.kind] is model
+                  and ({field, "library"} & set(body.get("fields", {})))]
+        if not bodies:
+            continue
+        ids = sorted({str(body["id"]) for _, body in bodies})
+        held = {row.id: row for row in model.select().where(model.id.in_(ids))}
+        wanted: dict = {}  # (library, number) -> the ids that want it or let it go
+        for ev, body in bodies:
+            row, fields = held.get(body["id"]), body["fields"]
+            library = fields.get("library") or (row.library if row else ev.library)
+            for key in {(library, fields.get(field) or getattr(row, field, None)),
+                        (row.library, getattr(row, field)) if row else None} - {None}:
+                wanted.setdefault(key, set()).add(body["id"])
+        numbers = sorted({number for _, number in wanted if number})
+        for row in model.select(model.id, model.library, getattr(model, field)).where(
+                getattr(model, field).in_(numbers)):
+            wanted.setdefault((row.library, getattr(row, field)), set()).add(row.id)
+        if any(len(who) > 1 for who in wanted.values()) or Stamp.select().where(
+                Stamp.key.in_([f"aside:{model.__name__}:{i}" for i in ids])
+                | (Stamp.key.startswith(f"aside:{model.__name__}:")
+                   & Stamp.body.in_(numbers))).exists():
+            return True
+    return False
+
+
+def _keep_aside(row, number):
+    if number is None:
+        Stamp.delete().where(Stamp.key == _aside_key(row)).execute()
+        return
+    Stamp.insert(key=_aside_key(row), hlc=0, body=number).on_conflict(
+        conflict_target=[Stamp.key], update={Stamp.body: number}).execute()
+
+
+def _taken_conflict(loser, holder, field, kind, number):
+    """The conflict of a row set aside, named by the row and the number, the same on every
+    node; when the holder changes its details do."""
+    conflict_id = str(uuid.uuid5(_NS, f"{kind}:{loser.id}:{number}"))
+    details = {"model": type(loser).__name__, "field": field, "number": number,
+               "holder": holder.id}
+    held = Conflict.get_or_none(Conflict.id == conflict_id)
+    if held is None:
+        Conflict.insert(id=conflict_id, kind=kind, library=loser.library, entity=loser.id,
+                        event="", details=details,
+                        created_at=hlc_time((loser.field_hlc or {}).get(field, 0)),
+                        **_resolved_as(conflict_id)).execute()
+    elif held.details != details:
+        Conflict.update(details=details).where(Conflict.id == conflict_id).execute()
+    return conflict_id
 
 
 def _edited(edits, owner):

@@ -99,7 +99,8 @@ STEPS = st.tuples(
                     + ["stocktake"] * 3
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
-                       "import_class", "edit_class", "school_year"]),
+                       "import_class", "edit_class", "school_year", "new_card"]
+                    + ["new_patron", "new_copy"] * 2),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
@@ -306,6 +307,32 @@ def _school_year(town, ctx, a, b):
         schoolyear.begin(ctx, plan.token, last_grade=9 + a % 2)
 
 
+def _new_patron(town, ctx, a, b):
+    """A new patron given a card the other desk of the library may give too, apart."""
+    patrons.save(ctx, {"card": f"{ctx.library[-3:]}N{a % 2}", "name": f"Bạn mới {b}",
+                       "category": "adult", "expiry": "2030-12-31"})
+
+
+def _new_copy(town, ctx, a, b):
+    catalogue.save_item(ctx, {"bib": town.bibs[b % BIBS], "barcode": f"{ctx.library[-3:]}N{a % 2}"})
+
+
+def _new_card(town, ctx, a, b):
+    """Staff give a new patron another card (as they settle a card taken twice), or edit
+    a new patron or copy (which another place may have set aside meanwhile)."""
+    model, field = (models.Patron, "card") if b % 3 else (Item, "barcode")
+    held = list(model.select().where((model.library == ctx.library)
+                                     & getattr(model, field).contains("N")).order_by(model.id))
+    if not held:
+        return
+    if model is Item:
+        catalogue.save_item(ctx, {"id": held[a % len(held)].id, "location": f"Kệ {b % 4}"})
+    elif b % 3 == 1:
+        patrons.save(ctx, {"id": held[a % len(held)].id, "phone": f"091000000{b % 2}"})
+    else:
+        patrons.save(ctx, {"id": held[a % len(held)].id, "card": f"{ctx.library[-3:]}N{a % 3}"})
+
+
 def _mark(town, ctx, a, b):
     catalogue.set_status(ctx, _copy(ctx, a), catalogue.STAFF_STATUSES[b % 4])
 
@@ -358,7 +385,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "edit_bib": _edit_bib, "edit_copy": _edit_copy, "edit_patron": _edit_patron,
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick, "pull": _pull,
            "arrive": _arrive, "pickup": _pickup, "import_class": _import_class,
-           "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake}
+           "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake,
+           "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card}
 
 
 def histories(town):
@@ -685,3 +713,30 @@ def test_a_hold_travelling_between_libraries_agrees_in_every_order():
             assert hold.item.status == "in_transit" and hold.item.transit_to == "PY-A01"
         finally:
             town.close()
+
+
+def test_two_desks_giving_one_card_and_one_barcode_agree_in_every_order():
+    """Two desks of one library, apart, give the same card to two new patrons and the
+    same barcode to two new copies: in every order both are kept, the earlier by clock
+    keeps the number, the other is set aside with a conflict, and nothing stops."""
+    steps = [("new_patron", 0, 0, 1), ("new_patron", 1, 0, 2),
+             ("new_copy", 1, 0, 0), ("new_copy", 0, 0, 1)]
+    town = Town((0, 1, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        town.sync_all()
+        for device in town.devices[:2]:
+            device.enter()
+            new = list(models.Patron.select().where(models.Patron.card.startswith("A01N"))
+                       .order_by(models.Patron.card))
+            assert [p.name for p in new] == ["Bạn mới 1", "Bạn mới 2"]  # desk1 was earlier
+            assert new[0].card == "A01N0" and "~" in new[1].card
+            copies = list(Item.select().where(Item.barcode.startswith("A01N"))
+                          .order_by(Item.barcode))
+            assert copies[0].barcode == "A01N0" and "~" in copies[1].barcode
+            assert sorted(c.kind for c in Conflict.select()) == ["barcode_taken", "card_taken"]
+    finally:
+        town.close()
+    for seed in range(3):
+        check_town((0, 1, 0, 0), steps + [("new_card", 1, 0, 1)], seed, orders=2)

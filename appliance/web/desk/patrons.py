@@ -4,6 +4,7 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ...core import audit, holds, patrons
+from ...core.conflicts import taken_number
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Loan
 from ...core.policy import CATEGORIES
@@ -46,6 +47,7 @@ def patron(card):
                                          & (Hold.status << OPEN_HOLDS)))
     return render_template("desk/patron.html", patron=p, loans=loans, holds=hold_rows,
                            history=history, blocks=patrons.blocks(g.ctx, p),
+                           card_taken=taken_number(p),
                            today=g.ctx.clock.today().isoformat())
 
 
