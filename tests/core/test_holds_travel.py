@@ -141,10 +141,9 @@ def test_a_hold_at_b_on_as_copy_travels_there_and_back(town):
     a.close()
 
 
-def test_the_copy_arrives_at_b_before_the_sending_is_known_there(town, tmp_path):
-    """B's link is down: the van brings the copy before A's `hold.sent` reaches B. B's
-    scan still puts it on the hold shelf (the hold names A), and when the sending comes
-    the state is what the other order gives."""
+def _placed_at_b_and_sent_by_a(town):
+    """B places the hold; A, having heard of it, traps its copy and sends it: the hold and
+    the events each made."""
     b = _at(town, "b")
     b_seq = events.head(b.origin)[0]
     hold = holds.place(b, "B0001", town["bib"])
@@ -156,6 +155,14 @@ def test_the_copy_arrives_at_b_before_the_sending_is_known_there(town, tmp_path)
     circulation.checkin(a, "1002", at_desk=True)
     sent = _new(town, "a", a_seq)
     a.close()
+    return hold, placed, sent
+
+
+def test_the_copy_arrives_at_b_before_the_sending_is_known_there(town, tmp_path):
+    """B's link is down: the van brings the copy before A's `hold.sent` reaches B. B's
+    scan still puts it on the hold shelf (the hold names A), and when the sending comes
+    the state is what the other order gives."""
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
     b = _at(town, "b")
     b_seq = events.head(b.origin)[0]
     came = circulation.checkin(b, "1002", at_desk=True)
@@ -189,17 +196,7 @@ def _mine_of(town, name):
 
 
 def test_a_hold_cancelled_at_b_after_its_copy_was_sent_sends_it_home(town):
-    b = _at(town, "b")
-    b_seq = events.head(b.origin)[0]
-    hold = holds.place(b, "B0001", town["bib"])
-    placed = _new(town, "b", b_seq)
-    b.close()
-    a = _at(town, "a")
-    _relay(a, placed)
-    a_seq = events.head(a.origin)[0]
-    circulation.checkin(a, "1002", at_desk=True)
-    sent = _new(town, "a", a_seq)
-    a.close()
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
     b = _at(town, "b")
     _relay(b, sent)
     b_seq = events.head(b.origin)[0]
