@@ -28,7 +28,7 @@ from appliance.core import clockfix, events
 from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
-from . import answer, certs, envelope, fetch, keys, link, protocol
+from . import answer, certs, envelope, fetch, files, keys, link, protocol
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -45,12 +45,13 @@ def _now() -> str:
 
 
 def run_once(ctx, session: requests.Session | None = None, url: str | None = None,
-             batch: int = BATCH, deadline: float = DEADLINE) -> dict:
+             batch: int = BATCH, deadline: float = DEADLINE, files: bool = True) -> dict:
     """One complete sync within ``deadline`` seconds; raises SyncError (and records it)
-    when it cannot finish. A cut or stalled connection is retried within the run."""
+    when it cannot finish. A cut or stalled connection is retried within the run. With
+    ``files``, the digital library's files follow the events (sync.files)."""
     set_state(last_attempt=_now())
     try:
-        result = _run(ctx, session, url, batch, link.Deadline(deadline))
+        result = _run(ctx, session, url, batch, link.Deadline(deadline), files)
     except protocol.SyncError as exc:
         # a run stopped at its deadline after rounds went through is progress, not a
         # failure: the scheduler comes back at its interval, not after a back-off
@@ -95,7 +96,7 @@ class _LinkFailure(Exception):
         self.msgid, self.params = msgid, params
 
 
-def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
+def _run(ctx, session, url, batch, deadline: link.Deadline, with_files: bool) -> dict:
     protocol.hub_peer(ctx.settings)  # not enrolled: said before anything else
     base = url or ctx.settings["sync"]["hub_url"]
     keys.finish_promotion(ctx.data_dir)
@@ -103,7 +104,11 @@ def _run(ctx, session, url, batch, deadline: link.Deadline) -> dict:
     session = session or certs.hub_session(ctx)  # pins the town CA kept at enrolment
     run = _Run(ctx, session, base, batch, deadline)
     try:
-        return run.go()
+        result = run.go()
+        if with_files:
+            result["files"] = files.exchange(ctx, run)
+            set_state(files=result["files"])
+        return result
     except link.DeadlinePassed:
         exc = failure("deadline", N_("Sync stopped at its deadline of %(seconds)s s; what was "
                                      "done is kept and the next run goes on from there."),
@@ -219,6 +224,14 @@ class _Run:
         log.info("sync: %s; trying again in %.1f s", exc, wait)
         self.deadline.sleep(wait)
 
+    def post_retrying(self, data: bytes, url: str) -> tuple[int, bytes]:
+        """One request to ``url``, tried again (with the back-off) while the link cuts it."""
+        while True:
+            try:
+                return self._post(data, url)
+            except _LinkFailure as exc:
+                self._retry_later(exc)
+
     def _exchange(self, data: bytes):
         status, body = self._post(data)
         if status != 200:
@@ -237,13 +250,13 @@ class _Run:
             raise protocol.SyncError("bad_answer", "the answer is not for the batch sent")
         return reply, incoming
 
-    def _post(self, data: bytes) -> tuple[int, bytes]:
+    def _post(self, data: bytes, url: str | None = None) -> tuple[int, bytes]:
         """One request; a cut fails at once, silence fails after the time the request
         needs to cross the slowest link and the hub to work on it."""
         wait = self.link.answer_wait_s(len(data))
         timeout = (self.deadline.bound(link.CONNECT_S), self.deadline.bound(wait))
         try:
-            with self.session.post(self.url, data=data, timeout=timeout, stream=True,
+            with self.session.post(url or self.url, data=data, timeout=timeout, stream=True,
                                    headers={"Content-Type": "application/octet-stream"}) as resp:
                 return resp.status_code, self._body(resp)
         except requests.ConnectTimeout:

@@ -27,7 +27,7 @@ from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public, requires
 from provisioning import health, updates
 
-from . import agent, cardcheck, enrol, protocol, receive, status
+from . import agent, cardcheck, enrol, files, protocol, receive, status
 from .models import ensure_tables
 
 log = logging.getLogger("thuvien.sync")
@@ -86,6 +86,14 @@ def card_check():
     return _sealed(64 * 1024, "a card check is small", cardcheck.answer_request)
 
 
+@bp.route(files.PATH, methods=["POST"])
+@public
+@csrf_exempt  # authenticated by the envelope's signature
+def digital_files():
+    """A branch's masters up, other libraries' thumbnails down (sync.files)."""
+    return _sealed(files.MAX_REQUEST, "a files request is one chunk", files.answer_request)
+
+
 @bp.route(protocol.ENROL_PATH, methods=["POST"])
 @public
 @csrf_exempt  # authenticated by the one-time token
@@ -121,7 +129,7 @@ def sync_now():
     ctx = _ctx()
     try:
         # a person waits at the desk: a minute, not the scheduled run's ten
-        result = agent.run_once(ctx, deadline=DESK_DEADLINE)
+        result = agent.run_once(ctx, deadline=DESK_DEADLINE, files=False)
     except protocol.SyncError as exc:
         flash(_("Sync failed: %(reason)s", reason=agent.describe(exc, _)), "error")
     else:

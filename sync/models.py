@@ -69,7 +69,18 @@ class RetiredKey(BaseModel):
     until_ms = pw.BigIntegerField()
 
 
-MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey)
+class FileHeld(BaseModel):
+    """Branch-side memory of the digital library's files (sync.files): a master the hub
+    said it holds (``master``, by checksum) or a thumbnail kept here (``thumb``, by page)."""
+
+    kind = pw.CharField(max_length=8)
+    key = pw.CharField(max_length=80)
+
+    class Meta:
+        primary_key = pw.CompositeKey("kind", "key")
+
+
+MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey, FileHeld)
 coredb.register_models(*MODELS)
 
 
@@ -92,5 +103,5 @@ def set_state(**values):
 
 def status_dict():
     keys = ("acked_seq", "pull_after", "last_success", "last_attempt", "last_error", "failures",
-            "config_error", "config_applied", "update_fetched", "update_error")
+            "config_error", "config_applied", "update_fetched", "update_error", "files")
     return {k: get_state(k) for k in keys}

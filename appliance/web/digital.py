@@ -98,10 +98,17 @@ def digital_copies(bib_id):
             continue
         first = documents.page_list(doc.id)[:1]
         here = bool(first) and documents.has_master(g.ctx, first[0])
-        out.append({"doc": doc, "here": here,
+        out.append({"doc": doc, "here": here, "cover": _thumb_url(first),
                     "elsewhere": None if here or not hub else
                     hub + url_for("digital.view", doc_id=doc.id)})
     return out
+
+
+def _thumb_url(page_rows):
+    """The first page's thumbnail, where one is held here."""
+    if page_rows and (store.derived_dir(g.ctx.data_dir, page_rows[0].id) / "thumb.jpg").is_file():
+        return url_for("digital.thumbnail", page_id=page_rows[0].id)
+    return None
 
 
 def _base():
@@ -209,6 +216,19 @@ def _boxes(page_id, words):
 
 # The OPAC's viewer and downloads.
 
+@bp.route("/opac/digital/page/<page_id>/thumb.jpg")
+@public
+def thumbnail(page_id):
+    """A page's thumbnail: made here from the master, or brought by sync from the hub
+    for another library's document (sync.files), whose pages are seen at the hub."""
+    row, doc = _page(page_id)
+    path = store.derived_dir(g.ctx.data_dir, row.id) / "thumb.jpg"
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400)
+    return _cache(response, doc)
+
+
 @bp.route("/opac/digital/<doc_id>")
 @public
 def view(doc_id):
@@ -220,9 +240,13 @@ def view(doc_id):
     hub = ((g.ctx.settings.get("sync") or {}).get("hub_url") or "").rstrip("/")
     pages_json = [{"n": p.n, "id": p.id, "width": derive.full_size(p.width, p.height)[0],
                    "height": derive.full_size(p.width, p.height)[1]} for p in page_rows]
+    # another library's document seen from here: its thumbnails, brought by sync
+    thumbs = [] if here else [
+        {"n": p.n, "url": url_for("digital.thumbnail", page_id=p.id)} for p in page_rows
+        if (store.derived_dir(g.ctx.data_dir, p.id) / "thumb.jpg").is_file()]
     return render_template(
         "opac/digital.html", doc=doc, bib=Bib.get_or_none(Bib.id == doc.bib),
-        pages=pages_json, here=here, hub_url=hub,
+        pages=pages_json, here=here, hub_url=hub, thumbs=thumbs,
         may_download=access.may_download(doc.access, doc.library, doc.downloadable, v),
         start=request.args.get("page", 1, type=int), q=request.args.get("q", ""))
 
