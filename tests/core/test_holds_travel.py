@@ -215,6 +215,74 @@ def test_a_hold_cancelled_at_b_after_its_copy_was_sent_sends_it_home(town):
     a.close()
 
 
+def _lent_at_b(town):
+    """The copy sent, received at B and lent there to B0001: the loan and the events B
+    made for it (the hold's trap and the loan)."""
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
+    b = _at(town, "b")
+    _relay(b, sent)
+    b_seq = events.head(b.origin)[0]
+    circulation.checkin(b, "1002", at_desk=True)
+    lent = circulation.checkout(b, "B0001", "1002")
+    made = _new(town, "b", b_seq)
+    b.close()
+    return lent, placed + sent, made
+
+
+def _due_today(ctx, loan_id):
+    """As if the loan's days had passed: a renewal then moves the date (circulation.renew).
+    State changed behind the log: the renewal that follows puts it right for `verify`."""
+    Loan.update(due_date=ctx.clock.today().isoformat()).where(Loan.id == loan_id).execute()
+
+
+def test_a_loan_picked_up_at_b_is_renewed_at_b_on_bs_rules_and_a_hears_of_it(town):
+    lent, before, made = _lent_at_b(town)
+    b = _at(town, "b")
+    _due_today(b, lent["loan_id"])
+    b_seq = events.head(b.origin)[0]
+    renewed = circulation.renew(b, "1002", actor="thuthu")
+    today = b.clock.today()
+    assert renewed["due_date"] == policy.due_date(B, today, 21).isoformat(), "B's 21 days"
+    assert renewed["renewals_left"] == 0, "B's rule: one renewal"
+    with pytest.raises(Refused) as limit:
+        circulation.renew(b, "1002")
+    assert limit.value.code == "renewal_limit"
+    with pytest.raises(Refused) as other:
+        circulation.renew(b, "1002", patron_card="B0002")  # the OPAC, another reader
+    assert other.value.code == "not_your_loan"
+    renewal = _new(town, "b", b_seq)
+    assert [(e["kind"], e["library"]) for e in renewal] == [("loan.renew", A)]
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(made + renewal, B)  # lent and renewed offline: one batch
+    _relay(a, made + renewal)
+    loan = Loan.get_by_id(lent["loan_id"])
+    assert (loan.due_date, loan.renewals) == (renewed["due_date"], 1), "A's due date agrees"
+    with pytest.raises(Refused) as where:
+        circulation.renew(a, "1002")  # A does not hold B's rules: renewed where lent
+    assert where.value.code == "renew_where_lent"
+    a.close()
+
+
+def test_the_opac_of_b_renews_its_readers_loan_of_as_copy(town):
+    from appliance.web import create_app
+    from tests.conftest import csrf_token
+
+    lent, _, _ = _lent_at_b(town)
+    b = _at(town, "b")
+    _due_today(b, lent["loan_id"])
+    patrons.save(b, {"id": patrons.find(b, "B0001").id, "pin": "2468"})
+    client = create_app(b, testing=True).test_client()
+    client.post("/opac/login", data={"csrf_token": csrf_token(client, "/opac/login"),
+                                     "card": "B0001", "pin": "2468"})
+    client.post("/opac/account/renew", data={
+        "csrf_token": csrf_token(client, "/opac/account"), "barcode": "1002"})
+    assert Loan.get_by_id(lent["loan_id"]).renewals == 1
+    b.close()
+
+
 def test_a_hold_with_a_copy_here_waits_here(ctx):
     hold = holds.place(ctx, "P0001", ctx.bibs[1].id)
     assert hold.source is None and hold.library == ctx.library
@@ -230,6 +298,10 @@ ROWS = {
     ("hold", "hx"): {"library": B, "source": A, "patron_id": "pb", "patron_library": B,
                      "item_id": "ia"},
     ("hold", "hl"): {"library": B, "source": None, "patron_id": "pb", "patron_library": B},
+    # loans of A's copy: to C's card picked up at B; to C's card lent at A; at C
+    ("loan", "lb"): {"library": A, "patron_library": C, "pickup": B},
+    ("loan", "la"): {"library": A, "patron_library": C, "pickup": None},
+    ("loan", "lc"): {"library": A, "patron_library": C, "pickup": C},
 }
 
 
@@ -277,6 +349,12 @@ CASES = [
     (C, ev("loan.out", A, **LOAN, hold_id="hx", pickup=C), "other_library"),
     (A, ev("loan.out", A, **LOAN, pickup=C), "other_library"),  # routing a loan elsewhere
     (A, ev("loan.out", A, **LOAN), None),
+    (B, ev("loan.renew", A, loan_id="lb", due_date="d"), None),  # lent at B: renewed there
+    (B, ev("loan.renew", B, loan_id="lb", due_date="d"), "library_mismatch"),
+    (A, ev("loan.renew", A, loan_id="lb", due_date="d"), None),  # the copy's library
+    (B, ev("loan.renew", A, loan_id="la", due_date="d"), "other_library"),  # not B's
+    (B, ev("loan.renew", A, loan_id="lc", due_date="d"), "other_library"),  # C's pickup
+    (C, ev("loan.renew", A, loan_id="lc", due_date="d"), None),
 ]
 
 
