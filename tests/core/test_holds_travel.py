@@ -283,6 +283,42 @@ def test_the_opac_of_b_renews_its_readers_loan_of_as_copy(town):
     b.close()
 
 
+def test_the_hub_routes_a_return_to_the_pickup_library_by_its_loan_not_its_clock(
+        town, tmp_path):
+    """B's loan of A's copy is handed in at C (a return naming the copy only) and reaches
+    B; an unrelated return at A, of another copy, made at the same clock value, does not."""
+    from sync.receive import concerns
+
+    a = _at(town, "a")
+    other = circulation.checkout(a, "P0001", "1001")
+    a.close()
+    lent, before, made = _lent_at_b(town)
+    town_wide = _mine_of(town, "a") + _mine_of(town, "b")
+    c = make_library(tmp_path / "c", library=C, name="Thư viện phường Hòa Xuân")
+    _relay(c, [e for e in town_wide if e["kind"] in TOWN_WIDE])
+    c_seq = events.head(c.origin)[0]
+    assert circulation.checkin(c, "1002")["away"]
+    [away] = [e for e in _mine(c.origin) if e["seq"] > c_seq]
+    handed_in = _mine(c.origin)
+    c.close()
+    a = _at(town, "a")
+    a_seq = events.head(a.origin)[0]
+    circulation.checkin(a, "1001")
+    [unrelated] = _new(town, "a", a_seq)
+    a.close()
+    assert unrelated["kind"] == "loan.in" and unrelated["body"]["loan_id"] == other["loan_id"]
+    unrelated["hlc"] = away["hlc"]  # the rare clash of two clocks
+    unrelated["hash"] = events.event_hash(unrelated)
+
+    everything = _mine_of(town, "a")[:-1] + [unrelated] + _mine_of(town, "b") + handed_in
+    hub = make_library(tmp_path / "hub", library="PY-HUB", name="Thị xã", role="hub")
+    events.ingest(hub, everything)
+    assert Loan.get_by_id(lent["loan_id"]).return_hlc == away["hlc"]
+    to_b = {e.id for e in Event.select(Event.id).where(concerns(B) & (Event.kind == "loan.in"))}
+    assert to_b == {away["id"]}, "C's return of B's loan, not A's own return"
+    hub.close()
+
+
 def test_a_hold_with_a_copy_here_waits_here(ctx):
     hold = holds.place(ctx, "P0001", ctx.bibs[1].id)
     assert hold.source is None and hold.library == ctx.library
