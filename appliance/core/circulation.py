@@ -224,6 +224,9 @@ def checkin(ctx, barcode, actor=None, at_desk=False):
             return _arrived(ctx, item, hold)
         if item.ready_hold_id is not None:
             return _result(item, on_hold_shelf=True)
+        ended = holds.ended_for(ctx, item) if item.transit_to != item.library else None
+        if ended is not None:  # came for a hold that ended before it arrived: back home
+            return _result(item, **holds.send_home(ctx, item, ended))
         return _away_return(ctx, item, actor)
     result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
               "transit": None, "fee": 0, "was_on_loan": False}

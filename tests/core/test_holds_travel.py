@@ -4,6 +4,8 @@ puts it on B's hold shelf, B lends it to that patron, and it goes home to A when
 comes back. Each step at a branch alone (events relayed by hand, as the hub would);
 the authority rule takes exactly these steps and no more."""
 
+from datetime import timedelta
+
 import pytest
 
 from appliance.core import authority, circulation, events, holds, patrons, policy, privacy, verify
@@ -213,6 +215,97 @@ def test_a_hold_cancelled_at_b_after_its_copy_was_sent_sends_it_home(town):
     assert circulation.checkin(a, "1002", at_desk=True)["received"]
     assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
     a.close()
+
+
+def _desk_scan(ctx, barcode):
+    """The Returns page after a scan at the desk (in Vietnamese, as staff read it)."""
+    from appliance.core import users
+    from appliance.web import create_app
+    from tests.conftest import csrf_token, staff_login
+    from tests.factories import PASSWORD
+
+    users.create(ctx, "thuthu", PASSWORD, "librarian")
+    client = create_app(ctx, testing=True).test_client()
+    staff_login(client)
+    r = client.post("/desk/checkin", data={"csrf_token": csrf_token(client, "/desk/checkin"),
+                                           "barcode": barcode})
+    return r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("heard", [False, True], ids=["sending-unheard", "heard-after"])
+def test_a_hold_cancelled_at_b_before_it_heard_of_the_sending_sends_the_copy_home(
+        town, tmp_path, heard):
+    """The patron cancels at B while A's sending is still on its way to B (B's link is
+    down; or the sending is heard after the cancel): the van brings a copy nobody at B
+    waits for. B's scan says it goes back to A and sends it, as a hold's end sends home a
+    copy known to have come for it: no return of a loan is made up, and A, whose copy
+    was lent and returned before, sees no second return of that loan."""
+    from appliance.core.models import Conflict
+
+    a = _at(town, "a")
+    circulation.checkout(a, "P0001", "1002")
+    circulation.checkin(a, "1002")
+    a.close()
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    holds.cancel(b, hold.id)
+    if heard:
+        _relay(b, sent)
+        assert Item.get(Item.barcode == "1002").transit_to == B
+    page = _desk_scan(b, "1002")  # the van
+    assert "đã bị hủy: ở đây không còn ai chờ. Sách được gửi trả về" in page
+    assert 'id="transit-slip"' in page and "Phiếu chuyển sách" in page
+    came = circulation.checkin(b, "1002", at_desk=True)  # scanned again
+    assert came["transit"] == A and not came["was_on_loan"] and "hold_ended" not in came
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    ended = _new(town, "b", b_seq)
+    assert [(e["kind"], e["body"].get("transit_to")) for e in ended] == [
+        ("hold.cancelled", None), ("hold.cancelled", A)]
+    _relay(b, sent)  # the link is back: the sending, older, changes nothing
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    assert Hold.get_by_id(hold.id).status == "cancelled"
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(ended, B)
+    _relay(a, ended)
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).transit_to == A
+    assert not Conflict.select().exists(), "no loan returned twice"
+    assert circulation.checkin(a, "1002", at_desk=True)["received"]
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    assert verify.verify(a) == []
+    a.close()
+
+    # at the hub, in both orders: A's sending, and B's cancel and scan
+    firsts = {sent[0]["origin"]: sent[0]["seq"], ended[0]["origin"]: ended[0]["seq"]}
+    before = [e for e in _mine_of(town, "a") + _mine_of(town, "b")
+              if e["seq"] < firsts[e["origin"]]]
+    states = []
+    for n, order in enumerate(([*sent, *ended], [*ended, *sent])):
+        hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
+        events.ingest(hub, before)
+        for e in order:
+            events.ingest(hub, [e])
+        h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
+        states.append((h.status, i.status, i.transit_to, Conflict.select().count()))
+        hub.close()
+    assert states[0] == states[1] == ("cancelled", "in_transit", A, 0)
+
+
+def test_a_copy_of_a_handed_in_at_b_long_after_bs_hold_for_it_was_cancelled_is_a_return(
+        town):
+    """A hold cancelled at B weeks ago, nothing sent: a copy of that record of A handed in
+    at B now is a patron's return (the loan is closed at A), not the hold's copy."""
+    b = _at(town, "b")
+    hold = holds.place(b, "B0001", town["bib"])
+    holds.cancel(b, hold.id)
+    weeks_ago = (b.clock.today() - timedelta(days=holds.CROSSING_DAYS + 1)).isoformat()
+    Hold.update(placed_at=weeks_ago).where(Hold.id == hold.id).execute()
+    handed = circulation.checkin(b, "1002", at_desk=True)
+    assert handed["away"] and handed["was_on_loan"] and "hold_ended" not in handed
+    b.close()
 
 
 def _lent_at_b(town):
