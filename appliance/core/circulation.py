@@ -340,7 +340,8 @@ def renew(ctx, barcode, actor=None, patron_card=None):
     events.record(ctx, "loan.renew", {"loan_id": loan.id, "due_date": due.isoformat(),
                                       "max_renewals": rule.max_renewals, "actor": actor},
                   library=item.library)
-    return {"loan_id": loan.id, "item": item.barcode, "due_date": due.isoformat(),
+    return {"loan_id": loan.id, "item": item.barcode, "title": title_of(item),
+            "due_date": due.isoformat(),
             "renewals_left": rule.max_renewals - loan.renewals - 1}
 
 
