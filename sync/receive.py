@@ -235,17 +235,21 @@ def travelling(library):
     """The events of holds that travel (holds.py) that concern `library` besides its own:
     a hold's events reach the library asked to send its copy (`Hold.source`), and a loan
     made at a pickup library of another library's copy reaches that library's desks
-    (`Loan.pickup`), its return too, wherever the copy was handed in (the return that
-    stands, by its clock). Decided by the hub's rows, not by what a sender wrote; few
-    rows, and only the events of those kinds are looked into."""
+    (`Loan.pickup`), its return too, wherever the copy was handed in: a return that
+    names the loan by its id, or one handed in where the loan is not held (naming only
+    the copy) that is the return standing for that loan, matched by its copy and clock
+    together (two returns of different copies may share a clock). Decided by the hub's
+    rows, not by what a sender wrote; few rows, and only the events of those kinds are
+    looked into."""
     hold_id, loan_id = _body_text("hold_id"), _body_text("loan_id")
     sent_for = Hold.select(Hold.id).where(Hold.source == library)
     lent_at = Loan.select(Loan.id).where(Loan.pickup == library)
-    returned = Loan.select(Loan.return_hlc).where(
+    returned = Loan.select(Loan.return_hlc, Loan.item).where(
         (Loan.pickup == library) & Loan.return_hlc.is_null(False))
     return (((Event.kind << HOLD_KINDS) & hold_id.in_(sent_for))
             | ((Event.kind << LOAN_KINDS) & loan_id.in_(lent_at))
-            | ((Event.kind == "loan.in") & Event.hlc.in_(returned)))
+            | ((Event.kind == "loan.in") & loan_id.is_null()
+               & pw.Tuple(Event.hlc, _body_text("item_id")).in_(returned)))
 
 
 def _body_text(key):

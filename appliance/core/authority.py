@@ -14,14 +14,15 @@ Shared kinds (docs/sync.md, "Authority"): the union catalogue (`bib.saved`) has 
 owner; any desk lends its own copies to any card of the town (`loan.out`, so a
 town-wide card's loan count is kept wherever it borrows); a copy is returned at any
 desk (`loan.in`); a loan is renewed at the copy's library or the borrower's home
-library; a hold is placed at this library's queue for any card, and cancelled there or
+library (or, lent for a hold at a pickup library, there); a hold is placed at this library's queue for any card, and cancelled there or
 at the patron's home library. Everything else touches only the device's library.
 
 A hold that travels (holds.py) adds exactly the steps it needs, each checked against
 the hold's rows: the library asked to send a copy (the hold's `source`) sends its own
 copy to the hold's library (`hold.sent`); the pickup library traps, lends and ends the
 hold with a copy of that source library (`hold.trapped`, `loan.out` naming the hold and
-its patron, `hold.cancelled`/`hold.expired` sending the copy home).
+its patron, `loan.renew` of that loan, `hold.cancelled`/`hold.expired` sending the copy
+home).
 """
 
 from collections import namedtuple
@@ -138,10 +139,12 @@ def _loan_in(event, body, device_library, lookup):
 
 
 def _loan_renew(event, body, device_library, lookup):
+    """The copy's library or the borrower's renews a loan; so does the library that lent
+    another library's copy sent to it for a hold (`pickup`), and no other."""
     loan = lookup("loan", body.get("loan_id"))
     if loan is None:
         return _own("copy", event.get("library"), event, device_library)
-    if device_library not in (loan["library"], loan["patron_library"]):
+    if device_library not in (loan["library"], loan["patron_library"], loan.get("pickup")):
         return _other("loan", loan["library"], device_library)
     if event.get("library") != loan["library"]:
         return _mismatch(event.get("library"), loan["library"])
@@ -300,6 +303,12 @@ def screen(event_dicts, device_library, lookup):
                 "library": body.get("library"), "source": body.get("source"),
                 "patron_id": body.get("patron_id"), "item_id": None,
                 "patron_library": patron["library"] if patron else None}
+        if event.get("kind") == "loan.out" and not seen("loan", body.get("loan_id")):
+            # its renewal may come in the same batch (lent and renewed while offline), by
+            # the library that lent it (a device lends nothing for another library)
+            made[("loan", body.get("loan_id"))] = {
+                "library": body.get("library"), "pickup": body.get("pickup"),
+                "patron_library": None}
         if event.get("kind") == "hold.trapped" and seen("hold", body.get("hold_id")):
             # the copy it names is the one the hold's loan may lend (as the projector has it)
             made[("hold", body["hold_id"])] = dict(seen("hold", body["hold_id"]),
@@ -332,7 +341,7 @@ def _queries(keys):
         "patron": lambda: Patron.select(Patron.id, Patron.library).where(
             Patron.id << keys["patron"]),
         "item": lambda: Item.select(Item.id, Item.library).where(Item.id << keys["item"]),
-        "loan": lambda: Loan.select(Loan.id, Item.library, Patron.library.alias(
+        "loan": lambda: Loan.select(Loan.id, Item.library, Loan.pickup, Patron.library.alias(
             "patron_library")).join(Item, on=Loan.item == Item.id).join_from(
             Loan, Patron, on=Loan.patron == Patron.id).where(Loan.id << keys["loan"]),
         "hold": lambda: Hold.select(Hold.id, Hold.library, Hold.source, Hold.item.alias(

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import peewee as pw
 
 from . import catalogue, events, holds, patrons, policy, records, townwide
-from .catalogue import get_item, title_of
+from .catalogue import ITEM_BY_BARCODE, get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
 from .lookups import OPEN_LOAN
@@ -224,6 +224,9 @@ def checkin(ctx, barcode, actor=None, at_desk=False):
             return _arrived(ctx, item, hold)
         if item.ready_hold_id is not None:
             return _result(item, on_hold_shelf=True)
+        ended = holds.ended_for(ctx, item) if item.transit_to != item.library else None
+        if ended is not None:  # came for a hold that ended before it arrived: back home
+            return _result(item, **holds.send_home(ctx, item, ended))
         return _away_return(ctx, item, actor)
     result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
               "transit": None, "fee": 0, "was_on_loan": False}
@@ -284,32 +287,65 @@ def _away_return(ctx, item, actor):
     return result
 
 
+# The copy of an open loan this library made of another library's copy, sent here for a
+# hold (`Loan.pickup`): renewed here as it was lent here.
+PICKED_UP = Prepared(Item, lambda barcode, library: Item.select().join(
+    Loan, on=(Loan.item == Item.id)).where(
+    (Item.barcode == barcode) & (Loan.pickup == library) & Loan.returned_at.is_null())
+    .order_by(Item.library).limit(1), 2)
+
+
+def _renewing(ctx, barcode):
+    """(copy, its open loan or None): this library's copy, else the copy of a loan made
+    here for a hold (another library's, as checkout lends it: `_copy`)."""
+    barcode = (barcode or "").strip()
+    item = ITEM_BY_BARCODE.first(barcode, ctx.library)
+    loan = OPEN_LOAN.first(item.id) if item is not None else None
+    if loan is None and ctx.role != "hub":
+        picked = PICKED_UP.first(barcode, ctx.library)
+        if picked is not None:
+            item, loan = picked, OPEN_LOAN.first(picked.id)
+    return (item if item is not None else get_item(ctx, barcode)), loan
+
+
+def lent_by(loan):
+    """The library whose rules and calendar a loan is on: the one that lent it (a copy
+    sent to a pickup library for a hold is lent there, on its rules)."""
+    return loan.pickup or loan.library
+
+
 @events.command
 def renew(ctx, barcode, actor=None, patron_card=None):
-    item = get_item(ctx, barcode)
-    loan = OPEN_LOAN.first(item.id)
+    item, loan = _renewing(ctx, barcode)
     if loan is None:
         _refuse("not_on_loan", N_("%(barcode)s is not on loan."), barcode=item.barcode)
+    lender = lent_by(loan)
+    if lender != ctx.library and ctx.role != "hub":
+        # its rules are held where it was lent (and at the hub), not at the copy's home
+        _refuse("renew_where_lent", N_("%(barcode)s was lent at library %(library)s for a "
+                                       "hold: renew it there."),
+                barcode=item.barcode, library=lender)
     patron = by_key(Patron, "id").first(loan.patron_id)
     if patron_card is not None and patron.card != patron_card:
         _refuse("not_your_loan", N_("%(barcode)s is not on loan to you."), barcode=item.barcode)
     _check_patron(ctx, patron)
-    rule = policy.rule_for(item.library, patron.category, item.item_type)
+    rule = policy.rule_for(lender, patron.category, item.item_type)
     if loan.renewals >= rule.max_renewals:
         _refuse("renewal_limit", N_("%(barcode)s has been renewed %(count)s times, the limit."),
                 barcode=item.barcode, count=rule.max_renewals)
     if _someone_waits(item):
         _refuse("item_on_hold", N_("%(barcode)s is on hold for another patron."),
                 barcode=item.barcode)
-    due = _renewed_due(ctx, item, loan, rule)
+    due = _renewed_due(ctx, item, loan, rule, lender)
     events.record(ctx, "loan.renew", {"loan_id": loan.id, "due_date": due.isoformat(),
                                       "max_renewals": rule.max_renewals, "actor": actor},
                   library=item.library)
-    return {"loan_id": loan.id, "item": item.barcode, "due_date": due.isoformat(),
+    return {"loan_id": loan.id, "item": item.barcode, "title": title_of(item),
+            "due_date": due.isoformat(),
             "renewals_left": rule.max_renewals - loan.renewals - 1}
 
 
-def _renewed_due(ctx, item, loan, rule):
+def _renewed_due(ctx, item, loan, rule, lender):
     """The due date a renewal today gives, or a refusal: a renewal that would not move
     the date would use up a renewal for nothing, and the rule may open renewals only in
     the last days of a loan."""
@@ -319,7 +355,7 @@ def _renewed_due(ctx, item, loan, rule):
         _refuse("renew_too_early", N_("%(barcode)s can be renewed from %(date)s, %(days)s "
                                       "days before it is due."),
                 barcode=item.barcode, date=opens.strftime("%d/%m/%Y"), days=rule.renew_window_days)
-    due = policy.due_date(item.library, today, rule.loan_days)
+    due = policy.due_date(lender, today, rule.loan_days)
     if due <= held:
         _refuse("renew_too_early", N_("%(barcode)s is due on %(date)s already: renewing now "
                                       "would not move the date. Renew it later."),
@@ -337,5 +373,5 @@ def _someone_waits(item):
 def renewals_left(loan, category, item_type):
     """How many more times a loan may be renewed (0: the desk, OPAC and kiosk offer no
     renewal)."""
-    rule = policy.rule_for(loan.library, category, item_type)
+    rule = policy.rule_for(lent_by(loan), category, item_type)
     return max(0, rule.max_renewals - loan.renewals)

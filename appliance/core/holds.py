@@ -7,7 +7,10 @@ anyone's to borrow, as in Koha and Evergreen.
 A hold placed where no copy of the record is travels (docs/circulation.md): it names
 the library asked to send one (`source`), whose pull list shows it beside its own; its
 trap sends the copy (`hold.sent`, a transit slip naming the pickup library), and the
-pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`)."""
+pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`). A copy
+that arrives for a hold ended meanwhile goes back home from that scan (`send_home`)."""
+
+from datetime import timedelta
 
 from . import events, patrons, policy
 from .catalogue import get_bib
@@ -155,6 +158,44 @@ ARRIVING = Prepared(Hold, lambda library, home, item, bib, again: Hold.select().
 def arriving_for(ctx, item):
     """The hold here that another library's copy, handed in here, was sent for."""
     return ARRIVING.first(ctx.library, item.library, item.id, item.bib_id, item.id)
+
+
+ENDED = ("cancelled", "expired", "fulfilled")
+# A hold placed this many days ago or less may have had a copy sent that crosses its
+# cancelling: a copy of its record handed in later is taken for a patron's return.
+CROSSING_DAYS = 30
+
+def _sent_for_ended(library, home, sent, bib, since, again):
+    came_for = (Hold.item == sent) | (Hold.item.is_null() & (Hold.bib == bib)
+                                      & (Hold.placed_at >= since))
+    return Hold.select().where((Hold.library == library) & (Hold.source == home)
+                               & (Hold.status << ENDED) & came_for).order_by(
+        (Hold.item == again).desc(), Hold.placed_at.desc(), Hold.id).limit(1)
+
+
+# The ended hold of this library another library's copy was sent for: the one it was sent
+# for as last heard here (`sent`: the copy, when its latest word sends it here; else
+# nothing matches), else a recent one of its record that never had a copy here (it ended
+# before the sending was heard).
+SENT_FOR_ENDED = Prepared(Hold, _sent_for_ended, 6)
+
+
+def ended_for(ctx, item):
+    """The hold here, ended (cancelled most often) before its copy arrived, that another
+    library's copy handed in here was sent for: nobody here waits for it."""
+    sent = item.id if item.transit_to == ctx.library else ""
+    since = (ctx.clock.today() - timedelta(days=CROSSING_DAYS)).isoformat()
+    return SENT_FOR_ENDED.first(ctx.library, item.library, sent, item.bib_id, since, sent)
+
+
+def send_home(ctx, item, hold):
+    """A copy that came for a hold that ended goes back to its library: the hold's end
+    said again, with the copy's way home (as `_end` says it when the copy is known), so
+    its library sees it coming and no loan of it is taken for returned."""
+    kind = "hold.expired" if hold.status == "expired" else "hold.cancelled"
+    events.record(ctx, kind, {"hold_id": hold.id, "item_id": item.id,
+                              "transit_to": item.library})
+    return {"hold_ended": hold.status, "transit": item.library}
 
 
 def receive(ctx, item, hold):

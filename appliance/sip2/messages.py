@@ -448,10 +448,9 @@ def renew(session, msg):
     card, barcode = msg.get("AA"), msg.get("AB")
     _check_pin(session, msg, card)
     result = circulation.renew(session.ctx, barcode, actor=f"sip2:{session.username}",
-                               patron_card=card)
-    item = catalogue.get_item(session.ctx, barcode)
+                               patron_card=card)  # (another library's copy lent here too)
     return Message("30", _circ_fixed("1", sip_date(), renewal_ok="Y", desensitize="Y"), [
-        ("AO", _inst(session, msg)), ("AA", card), ("AB", barcode), ("AJ", item.bib.title),
+        ("AO", _inst(session, msg)), ("AA", card), ("AB", barcode), ("AJ", result["title"]),
         ("AH", sip_due(result["due_date"])),
         ("AF", _text(session, msg, N_("Due back on %(date)s."),
                      date=_vn_date(result["due_date"]))),

@@ -106,7 +106,7 @@ def test_the_batch_lookup_reads_the_libraries_of_what_events_name(ctx, tmp_path)
     look = authority.batch_lookup([events.to_dict(loan), {"kind": "loan.renew", "body": {
         "loan_id": body["loan_id"]}}])
     assert look("item", body["item_id"]) == {"library": ctx.library}
-    assert look("loan", body["loan_id"]) == {"library": ctx.library,
+    assert look("loan", body["loan_id"]) == {"library": ctx.library, "pickup": None,
                                             "patron_library": ctx.library}
     assert look("item", "unknown") is None
 

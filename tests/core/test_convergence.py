@@ -211,6 +211,14 @@ def _away_return(town, ctx, a, b):
 
 
 def _renew(town, ctx, a, b):
+    """A loan renewed here: of this library's copy, or now and then (a day on, so that it
+    moves the date) another library's copy lent here for a hold (`Loan.pickup`)."""
+    picked = list(Loan.select(Loan, Item).join(Item).where(
+        (Loan.pickup == ctx.library) & Loan.returned_at.is_null()).order_by(Loan.id))
+    if picked and a >= 8:
+        town.tick(60 * 24)
+        circulation.renew(ctx, picked[b % len(picked)].item.barcode)
+        return
     circulation.renew(ctx, _copy(ctx, a))
 
 
@@ -673,18 +681,20 @@ def test_a_new_school_year_and_a_class_edit_agree_in_every_order():
 def test_a_hold_travelling_between_libraries_agrees_in_every_order():
     """B holds the record it has no copy of; A (asked) pulls its copy and sends it; B
     receives it — once after the sending reached it, once before — lends it to the
-    patron, and it is returned at C: every node the same, the hold fulfilled."""
+    patron, renews it, and it is returned at C: every node the same, the hold fulfilled,
+    the loan renewed once."""
     placed = [("hold", 2, 0, 1), ("sync", 0, 2, 0), ("tick", 0, 1, 1), ("pull", 0, 1, 0)]
     for arrival in ([("sync", 2, 0, 0), ("arrive", 2, 0, 0)], [("arrive", 2, 8, 0)]):
         steps = [*placed, ("tick", 0, 1, 1), *arrival, ("tick", 0, 1, 1),
-                 ("pickup", 2, 0, 0), ("tick", 0, 1, 1), ("sync", 3, 2, 0),
-                 ("return_elsewhere", 3, 0, 0)]
+                 ("pickup", 2, 0, 0), ("renew", 2, 8, 0), ("tick", 0, 1, 1),
+                 ("sync", 3, 2, 0), ("return_elsewhere", 3, 0, 0)]
         check_town((2, -2, 1, -1), steps, seed=10, orders=4)
         with settled(steps):
             hold = Hold.get()
             assert (hold.library, hold.source, hold.status) == ("PY-B02", "PY-A01", "fulfilled")
             loan = Loan.get(Loan.pickup == "PY-B02")
             assert loan.library == "PY-A01" and loan.returned_at is not None
+            assert loan.renewals == 1, "renewed at B, where it was lent"
             assert hold.item.status == "in_transit" and hold.item.transit_to == "PY-A01"
 
 

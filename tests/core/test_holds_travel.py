@@ -4,6 +4,8 @@ puts it on B's hold shelf, B lends it to that patron, and it goes home to A when
 comes back. Each step at a branch alone (events relayed by hand, as the hub would);
 the authority rule takes exactly these steps and no more."""
 
+from datetime import timedelta
+
 import pytest
 
 from appliance.core import authority, circulation, events, holds, patrons, policy, privacy, verify
@@ -215,6 +217,201 @@ def test_a_hold_cancelled_at_b_after_its_copy_was_sent_sends_it_home(town):
     a.close()
 
 
+def _desk_scan(ctx, barcode):
+    """The Returns page after a scan at the desk (in Vietnamese, as staff read it)."""
+    from appliance.core import users
+    from appliance.web import create_app
+    from tests.conftest import csrf_token, staff_login
+    from tests.factories import PASSWORD
+
+    users.create(ctx, "thuthu", PASSWORD, "librarian")
+    client = create_app(ctx, testing=True).test_client()
+    staff_login(client)
+    r = client.post("/desk/checkin", data={"csrf_token": csrf_token(client, "/desk/checkin"),
+                                           "barcode": barcode})
+    return r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("heard", [False, True], ids=["sending-unheard", "heard-after"])
+def test_a_hold_cancelled_at_b_before_it_heard_of_the_sending_sends_the_copy_home(
+        town, tmp_path, heard):
+    """The patron cancels at B while A's sending is still on its way to B (B's link is
+    down; or the sending is heard after the cancel): the van brings a copy nobody at B
+    waits for. B's scan says it goes back to A and sends it, as a hold's end sends home a
+    copy known to have come for it: no return of a loan is made up, and A, whose copy
+    was lent and returned before, sees no second return of that loan."""
+    from appliance.core.models import Conflict
+
+    a = _at(town, "a")
+    circulation.checkout(a, "P0001", "1002")
+    circulation.checkin(a, "1002")
+    a.close()
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    holds.cancel(b, hold.id)
+    if heard:
+        _relay(b, sent)
+        assert Item.get(Item.barcode == "1002").transit_to == B
+    page = _desk_scan(b, "1002")  # the van
+    assert "đã bị hủy: ở đây không còn ai chờ. Sách được gửi trả về" in page
+    assert 'id="transit-slip"' in page and "Phiếu chuyển sách" in page
+    came = circulation.checkin(b, "1002", at_desk=True)  # scanned again
+    assert came["transit"] == A and not came["was_on_loan"] and "hold_ended" not in came
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    ended = _new(town, "b", b_seq)
+    assert [(e["kind"], e["body"].get("transit_to")) for e in ended] == [
+        ("hold.cancelled", None), ("hold.cancelled", A)]
+    _relay(b, sent)  # the link is back: the sending, older, changes nothing
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    assert Hold.get_by_id(hold.id).status == "cancelled"
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(ended, B)
+    _relay(a, ended)
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).transit_to == A
+    assert not Conflict.select().exists(), "no loan returned twice"
+    assert circulation.checkin(a, "1002", at_desk=True)["received"]
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    assert verify.verify(a) == []
+    a.close()
+
+    # at the hub, in both orders: A's sending, and B's cancel and scan
+    firsts = {sent[0]["origin"]: sent[0]["seq"], ended[0]["origin"]: ended[0]["seq"]}
+    before = [e for e in _mine_of(town, "a") + _mine_of(town, "b")
+              if e["seq"] < firsts[e["origin"]]]
+    states = []
+    for n, order in enumerate(([*sent, *ended], [*ended, *sent])):
+        hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
+        events.ingest(hub, before)
+        for e in order:
+            events.ingest(hub, [e])
+        h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
+        states.append((h.status, i.status, i.transit_to, Conflict.select().count()))
+        hub.close()
+    assert states[0] == states[1] == ("cancelled", "in_transit", A, 0)
+
+
+def test_a_copy_of_a_handed_in_at_b_long_after_bs_hold_for_it_was_cancelled_is_a_return(
+        town):
+    """A hold cancelled at B weeks ago, nothing sent: a copy of that record of A handed in
+    at B now is a patron's return (the loan is closed at A), not the hold's copy."""
+    b = _at(town, "b")
+    hold = holds.place(b, "B0001", town["bib"])
+    holds.cancel(b, hold.id)
+    weeks_ago = (b.clock.today() - timedelta(days=holds.CROSSING_DAYS + 1)).isoformat()
+    Hold.update(placed_at=weeks_ago).where(Hold.id == hold.id).execute()
+    handed = circulation.checkin(b, "1002", at_desk=True)
+    assert handed["away"] and handed["was_on_loan"] and "hold_ended" not in handed
+    b.close()
+
+
+def _lent_at_b(town):
+    """The copy sent, received at B and lent there to B0001: the loan and the events B
+    made for it (the hold's trap and the loan)."""
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
+    b = _at(town, "b")
+    _relay(b, sent)
+    b_seq = events.head(b.origin)[0]
+    circulation.checkin(b, "1002", at_desk=True)
+    lent = circulation.checkout(b, "B0001", "1002")
+    made = _new(town, "b", b_seq)
+    b.close()
+    return lent, placed + sent, made
+
+
+def _due_today(ctx, loan_id):
+    """As if the loan's days had passed: a renewal then moves the date (circulation.renew).
+    State changed behind the log: the renewal that follows puts it right for `verify`."""
+    Loan.update(due_date=ctx.clock.today().isoformat()).where(Loan.id == loan_id).execute()
+
+
+def test_a_loan_picked_up_at_b_is_renewed_at_b_on_bs_rules_and_a_hears_of_it(town):
+    lent, before, made = _lent_at_b(town)
+    b = _at(town, "b")
+    _due_today(b, lent["loan_id"])
+    b_seq = events.head(b.origin)[0]
+    renewed = circulation.renew(b, "1002", actor="thuthu")
+    today = b.clock.today()
+    assert renewed["due_date"] == policy.due_date(B, today, 21).isoformat(), "B's 21 days"
+    assert renewed["renewals_left"] == 0, "B's rule: one renewal"
+    with pytest.raises(Refused) as limit:
+        circulation.renew(b, "1002")
+    assert limit.value.code == "renewal_limit"
+    with pytest.raises(Refused) as other:
+        circulation.renew(b, "1002", patron_card="B0002")  # the OPAC, another reader
+    assert other.value.code == "not_your_loan"
+    renewal = _new(town, "b", b_seq)
+    assert [(e["kind"], e["library"]) for e in renewal] == [("loan.renew", A)]
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(made + renewal, B)  # lent and renewed offline: one batch
+    _relay(a, made + renewal)
+    loan = Loan.get_by_id(lent["loan_id"])
+    assert (loan.due_date, loan.renewals) == (renewed["due_date"], 1), "A's due date agrees"
+    with pytest.raises(Refused) as where:
+        circulation.renew(a, "1002")  # A does not hold B's rules: renewed where lent
+    assert where.value.code == "renew_where_lent"
+    a.close()
+
+
+def test_the_opac_of_b_renews_its_readers_loan_of_as_copy(town):
+    from appliance.web import create_app
+    from tests.conftest import csrf_token
+
+    lent, _, _ = _lent_at_b(town)
+    b = _at(town, "b")
+    _due_today(b, lent["loan_id"])
+    patrons.save(b, {"id": patrons.find(b, "B0001").id, "pin": "2468"})
+    client = create_app(b, testing=True).test_client()
+    client.post("/opac/login", data={"csrf_token": csrf_token(client, "/opac/login"),
+                                     "card": "B0001", "pin": "2468"})
+    client.post("/opac/account/renew", data={
+        "csrf_token": csrf_token(client, "/opac/account"), "barcode": "1002"})
+    assert Loan.get_by_id(lent["loan_id"]).renewals == 1
+    b.close()
+
+
+def test_the_hub_routes_a_return_to_the_pickup_library_by_its_loan_not_its_clock(
+        town, tmp_path):
+    """B's loan of A's copy is handed in at C (a return naming the copy only) and reaches
+    B; an unrelated return at A, of another copy, made at the same clock value, does not."""
+    from sync.receive import concerns
+
+    a = _at(town, "a")
+    other = circulation.checkout(a, "P0001", "1001")
+    a.close()
+    lent, before, made = _lent_at_b(town)
+    town_wide = _mine_of(town, "a") + _mine_of(town, "b")
+    c = make_library(tmp_path / "c", library=C, name="Thư viện phường Hòa Xuân")
+    _relay(c, [e for e in town_wide if e["kind"] in TOWN_WIDE])
+    c_seq = events.head(c.origin)[0]
+    assert circulation.checkin(c, "1002")["away"]
+    [away] = [e for e in _mine(c.origin) if e["seq"] > c_seq]
+    handed_in = _mine(c.origin)
+    c.close()
+    a = _at(town, "a")
+    a_seq = events.head(a.origin)[0]
+    circulation.checkin(a, "1001")
+    [unrelated] = _new(town, "a", a_seq)
+    a.close()
+    assert unrelated["kind"] == "loan.in" and unrelated["body"]["loan_id"] == other["loan_id"]
+    unrelated["hlc"] = away["hlc"]  # the rare clash of two clocks
+    unrelated["hash"] = events.event_hash(unrelated)
+
+    everything = _mine_of(town, "a")[:-1] + [unrelated] + _mine_of(town, "b") + handed_in
+    hub = make_library(tmp_path / "hub", library="PY-HUB", name="Thị xã", role="hub")
+    events.ingest(hub, everything)
+    assert Loan.get_by_id(lent["loan_id"]).return_hlc == away["hlc"]
+    to_b = {e.id for e in Event.select(Event.id).where(concerns(B) & (Event.kind == "loan.in"))}
+    assert to_b == {away["id"]}, "C's return of B's loan, not A's own return"
+    hub.close()
+
+
 def test_a_hold_with_a_copy_here_waits_here(ctx):
     hold = holds.place(ctx, "P0001", ctx.bibs[1].id)
     assert hold.source is None and hold.library == ctx.library
@@ -230,6 +427,10 @@ ROWS = {
     ("hold", "hx"): {"library": B, "source": A, "patron_id": "pb", "patron_library": B,
                      "item_id": "ia"},
     ("hold", "hl"): {"library": B, "source": None, "patron_id": "pb", "patron_library": B},
+    # loans of A's copy: to C's card picked up at B; to C's card lent at A; at C
+    ("loan", "lb"): {"library": A, "patron_library": C, "pickup": B},
+    ("loan", "la"): {"library": A, "patron_library": C, "pickup": None},
+    ("loan", "lc"): {"library": A, "patron_library": C, "pickup": C},
 }
 
 
@@ -277,6 +478,12 @@ CASES = [
     (C, ev("loan.out", A, **LOAN, hold_id="hx", pickup=C), "other_library"),
     (A, ev("loan.out", A, **LOAN, pickup=C), "other_library"),  # routing a loan elsewhere
     (A, ev("loan.out", A, **LOAN), None),
+    (B, ev("loan.renew", A, loan_id="lb", due_date="d"), None),  # lent at B: renewed there
+    (B, ev("loan.renew", B, loan_id="lb", due_date="d"), "library_mismatch"),
+    (A, ev("loan.renew", A, loan_id="lb", due_date="d"), None),  # the copy's library
+    (B, ev("loan.renew", A, loan_id="la", due_date="d"), "other_library"),  # not B's
+    (B, ev("loan.renew", A, loan_id="lc", due_date="d"), "other_library"),  # C's pickup
+    (C, ev("loan.renew", A, loan_id="lc", due_date="d"), None),
 ]
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from appliance.core import catalogue, datadir, events, policy
+from appliance.core import catalogue, circulation, datadir, events, holds, policy
 from appliance.core.models import Event, Item, Loan
 from sync.receive import TOWN_WIDE
 from tests.factories import loans_fall_due_today
@@ -87,3 +87,21 @@ def test_another_librarys_copy_is_taken_back_and_sent_home(other_copy, connect, 
     again = c.checkin(LIB, "X0001")
     assert again.fixed[0] == "0" and again.f("CT") == OTHER, "taken once"
     assert Event.select().where(Event.kind == "loan.in").count() == 1
+
+
+def test_another_librarys_copy_lent_here_for_a_hold_is_renewed_here(other_copy, connect, lib):
+    """A hold here on a record only PY-DH02 has: its copy arrives (one scan), is lent here
+    to the hold's patron, and the self-check machine renews it as a loan of this library."""
+    events.ingest(lib, other_copy, relayed=True)
+    bib_id = Item.get(Item.barcode == "X0001").bib_id
+    assert holds.place(lib, "P0003", bib_id).source == OTHER
+    assert circulation.checkin(lib, "X0001", at_desk=True)["arrived"] == OTHER
+    lent = circulation.checkout(lib, "P0003", "X0001")
+    assert Loan.get_by_id(lent["loan_id"]).pickup == LIB
+    Loan.update(due_date=lib.clock.today().isoformat()).where(
+        Loan.id == lent["loan_id"]).execute()  # days later (the renewal puts the log right)
+    r = connect().renew(LIB, "P0003", "X0001")
+    assert r.fixed[:2] == "1Y", r
+    assert r.f("AJ") == "Đất rừng phương Nam"
+    assert Loan.get_by_id(lent["loan_id"]).renewals == 1
+    assert Event.select().where(Event.kind == "loan.renew").get().library == OTHER

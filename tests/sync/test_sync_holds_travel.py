@@ -1,9 +1,10 @@
 """A hold that travels, through a real hub on loopback (SQLite and PostgreSQL): B's patron
 holds a record only A has a copy of; after a sync A's pull list shows it, A's trap sends
 the copy, B receives it with one scan and lends it, the patron hands it in at C, and it
-goes home to A. Each step at a branch alone, completed by the next sync; the hub routes
-each step to the libraries it concerns (the hold to A, the loan and its return to B) and
-no further; a forged B that lends another copy of A is quarantined."""
+goes home to A; B renews the loan it made, and A's due date agrees. Each step at a branch
+alone, completed by the next sync; the hub routes each step to the libraries it concerns
+(the hold to A, the loan and its return to B, B's renewal to A) and no further; a forged
+B that lends another copy of A, or renews a loan of A it did not make, is quarantined."""
 
 from types import SimpleNamespace
 
@@ -79,6 +80,18 @@ def test_a_hold_at_b_on_as_copy_travels_through_the_hub(town):
         assert Loan.get_by_id(lent["loan_id"]).pickup == B
         assert Item.get(Item.barcode == copy).status == "on_loan"
 
+    with opened(town.b) as b:  # days later, the patron asks B for more time
+        Loan.update(due_date=b.clock.today().isoformat()).where(
+            Loan.id == lent["loan_id"]).execute()  # (the renewal puts the log right)
+        renewed = circulation.renew(b, copy)
+        agent.run_once(b)
+        assert verify(b) == []
+
+    with opened(town.a) as a:
+        agent.run_once(a)
+        loan = Loan.get_by_id(lent["loan_id"])
+        assert (loan.due_date, loan.renewals) == (renewed["due_date"], 1), "A's agrees"
+
     with opened(town.c) as c:
         agent.run_once(c)
         assert not Hold.select().exists() and not Loan.select().exists(), \
@@ -104,6 +117,7 @@ def test_a_hold_at_b_on_as_copy_travels_through_the_hub(town):
 
     with opened(town.hub_dir) as hub:
         assert Quarantine.select().count() == 0, "every step was allowed"
+        assert Loan.get_by_id(lent["loan_id"]).due_date == renewed["due_date"]
         assert Hold.get_by_id(hold.id).status == "fulfilled"
         assert Item.get((Item.barcode == copy) & (Item.library == A)).status == "available"
         assert verify(hub) == []
@@ -116,6 +130,8 @@ def test_a_forged_b_lending_a_copy_of_a_not_sent_to_it_is_quarantined(town):
     with opened(town.a) as a:
         agent.run_once(a)
         circulation.checkin(a, town.codes[0], at_desk=True)
+        as_loan = circulation.checkout(a, Patron.get(Patron.library == A).card,
+                                       town.codes[1])["loan_id"]
         agent.run_once(a)
     with opened(town.b) as b:
         agent.run_once(b)
@@ -128,13 +144,19 @@ def test_a_forged_b_lending_a_copy_of_a_not_sent_to_it_is_quarantined(town):
             "hold_id": hold.id, "pickup": B, "actor": None}, library=A)
         cancel_elsewhere = events.record(b, "hold.cancelled", {
             "hold_id": hold.id, "item_id": other.id, "transit_to": C})
+        renew_elsewhere = events.record(b, "loan.renew", {  # A's loan to A's card
+            "loan_id": as_loan, "due_date": "2030-01-01", "max_renewals": 9,
+            "actor": None}, library=A)
         agent.run_once(b)
     with opened(town.hub_dir):
         held = {q.event_id: q.code for q in Quarantine.select()}
-        assert held == {forged.id: "other_library", cancel_elsewhere.id: "other_library"}
+        assert held == {forged.id: "other_library", cancel_elsewhere.id: "other_library",
+                        renew_elsewhere.id: "other_library"}
+        assert Loan.get_by_id(as_loan).renewals == 0
         assert not Loan.select().where(Loan.id == "forged-loan").exists()
         assert Hold.get_by_id(hold.id).status == "ready"
     with opened(town.a) as a:
         agent.run_once(a)
         assert not Event.select().where(Event.id << list(held)).exists(), "A got none"
-        assert Item.get(Item.barcode == town.codes[1]).status == "available"
+        assert not Loan.select().where(Loan.id == "forged-loan").exists()
+        assert Loan.get_by_id(as_loan).renewals == 0, "A's own loan, as A made it"

@@ -1,8 +1,8 @@
 """A hold that travels, in real Chromium at two libraries' desks, keystrokes at the scan
 field: B's librarian holds "Số đỏ" (only A has a copy) for B's patron; after the sync
 A's pull list shows it with the card and the pickup library, A's scan prints a transit
-slip to B; after the sync B's one scan puts it on the hold shelf with B's hold slip, and
-B lends it to that patron. (The hub's part is tests/sync/test_sync_holds_travel.py.)"""
+slip to B; after the sync B's one scan puts it on the hold shelf with B's hold slip, B
+lends it to that patron and, days later, renews it at its desk. (The hub's part is tests/sync/test_sync_holds_travel.py.)"""
 
 import pytest
 
@@ -105,8 +105,18 @@ def test_a_hold_at_b_on_as_copy_pulled_sent_received_and_lent(tmp_path, page):
         assert Hold.get_by_id(hold.id).status == "fulfilled"
         loan = Loan.get()
         assert (loan.library, loan.pickup) == (A, B)
+        # days later (the renewal puts the log right), the patron asks for more time
+        Loan.update(due_date=b.clock.today().isoformat()).where(Loan.id == loan.id).execute()
+        page.reload()
+        with page.expect_navigation():
+            page.click("#loans button[type=submit]")
+        assert page.locator(".flash.success").count() == 1, page.inner_text("main")
+        renewed = Loan.get_by_id(loan.id)
+        assert renewed.renewals == 1 and renewed.due_date > b.clock.today().isoformat()
+        assert "1002" in page.inner_text("#loans") and focused_id(page) == "barcode"
     lent = _mine(b_origin, b_seq)
     b.close()
-    steps = [e for e in lent if e["kind"] in ("hold.trapped", "loan.out")]
-    assert [(e["kind"], e["library"]) for e in steps] == [("hold.trapped", B), ("loan.out", A)]
+    steps = [e for e in lent if e["kind"] in ("hold.trapped", "loan.out", "loan.renew")]
+    assert [(e["kind"], e["library"]) for e in steps] == [
+        ("hold.trapped", B), ("loan.out", A), ("loan.renew", A)], "the renewal goes to A"
     assert steps[1]["body"]["pickup"] == B, "the loan of A's copy, routed to B's desks too"
