@@ -148,3 +148,62 @@ def test_a_loan_by_post_runs_the_postal_days_longer_and_comes_back(ctx):
     result = circulation.checkin(ctx, "1002")
     assert commands.returned(ctx, result["loan_id"]).state == "returned"
     assert verify(ctx) == []
+
+
+def test_postal_loans_are_counted_apart_in_the_statistics(ctx):
+    from appliance.core import circulation
+    from appliance.core.reports import figures, period
+
+    patron = patrons.find(ctx, "P0001")
+    circulation.checkout(ctx, "P0002", "1001")  # an ordinary loan
+    req = commands.place(ctx, patron, "postal_loan", bib_id=ctx.bibs[1].id,
+                         address="12 Trần Hưng Đạo, phường 1, Tuy Hòa")
+    commands.accept(ctx, req.id)
+    commands.lend(ctx, req.id, "1002")
+    today = ctx.clock.today()
+    counted = figures.compute(period.month(today.year, today.month), [ctx.library])
+    mine = counted[ctx.library]
+    assert (mine["loans"], mine["loans_by_post"]) == (2, 1)
+
+
+def test_a_copy_of_a_digitised_document_goes_to_its_library(ctx, tmp_path):
+    from PIL import Image
+
+    from appliance.core.digital import documents
+
+    page = tmp_path / "trang.png"
+    Image.new("RGB", (40, 60), "white").save(page)
+    doc_id = documents.attach(ctx, ctx.bibs[3].id, [page, page, page], access="patrons")
+    patron = patrons.find(ctx, "P0001")
+    with pytest.raises(Invalid) as err:
+        commands.place(ctx, patron, "copy", document_id=doc_id, pages="2-4",
+                       purpose="học", copyright_ok=True)
+    assert err.value.code == "page_out_of_range"
+    req = commands.place(ctx, patron, "copy", document_id=doc_id, pages="2-3",
+                         purpose="học", copyright_ok=True)
+    assert (req.document, req.bib, req.library) == (doc_id, ctx.bibs[3].id, ctx.library)
+    staff_only = documents.attach(ctx, ctx.bibs[2].id, [page], access="staff")
+    with pytest.raises(Exception) as err:
+        commands.place(ctx, patron, "copy", document_id=staff_only, pages="1",
+                       purpose="học", copyright_ok=True)
+    assert err.value.code == "document_not_found"
+
+
+def test_the_daily_sweep_and_the_command_line_end_links_past_their_day(ctx, data_dir,
+                                                                        pdf_file, capsys):
+    import json
+
+    from appliance.cli import main
+
+    patron, req = _copy(ctx)
+    commands.accept(ctx, req.id)
+    req = commands.attach(ctx, req.id, pdf_file)
+    expires = datetime.fromisoformat(req.expires_at)
+    assert commands.expire_due(ctx, now=expires - timedelta(minutes=1)) == 0
+    assert commands.expire_due(ctx, now=expires) == 1
+    assert commands.get(ctx, req.id).state == "expired"
+    assert main(["requests", "list", "--data", str(data_dir), "--all"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(r["id"], r["state"]) for r in listed] == [(req.id, "expired")]
+    assert main(["requests", "expire", "--data", str(data_dir)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"expired": 0}
