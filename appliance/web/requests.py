@@ -54,7 +54,7 @@ def request_words(req):
 
 
 def _patron():
-    return patrons.find(g.ctx, session["patron_card"])
+    return patrons.find(g.ctx, session.get("patron_card") or "")
 
 
 def _actor():
@@ -333,17 +333,21 @@ def api_place():
     return jsonify(_json(req, True)), 201
 
 
+@bp.route("/api/v1/requests/<request_id>/cancel", methods=["POST"])
+@requires(*PATRON)
+@_api
+def api_cancel(request_id):
+    """The patron's one move: withdraw their request."""
+    return jsonify(_json(commands.cancel(g.ctx, _patron(), request_id), True))
+
+
 @bp.route("/api/v1/requests/<request_id>/<action>", methods=["POST"])
-@requires(*PATRON, *STAFF)
+@requires(*STAFF)
 @_api
 def api_act(request_id, action):
     data = request.get_json(silent=True) or {}
     if not isinstance(data, dict):
         raise Invalid("bad_json", N_("The request body must be a JSON object."))
-    if _role() == "patron":
-        if action != "cancel":
-            raise Forbidden("patron_action", N_("A patron may only cancel their request."))
-        return jsonify(_json(commands.cancel(g.ctx, _patron(), request_id), True))
     if action == "attach":  # a finished resumable upload (/api/v1/digital/uploads)
         upload_id = str(data.get("upload_id") or "")
         (path,) = uploads.finished_files(g.ctx, [upload_id], _actor())

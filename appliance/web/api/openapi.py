@@ -92,10 +92,12 @@ ROUTES = [
      _obj("kind", kind="string", bib_id="string", document_id="string", pages="string",
           purpose="string", address="string", copyright_accepted="boolean",
           library="string"), 201),
-    ("/requests/{request_id}/{action}", "post", "Move a request: staff of the library that "
-     "handles it accept, refuse ({reason}), attach ({upload_id} of a finished upload: the "
-     "PDF), lend ({barcode}: lent by post), expire; the patron cancels. An illegal move is "
-     "a 409 saying why", True, None, 200),
+    ("/requests/{request_id}/cancel", "post", "The patron (OPAC login) cancels their "
+     "request while the library has not answered it with a copy", True, None, 200),
+    ("/requests/{request_id}/{action}", "post", "Staff of the library that handles a "
+     "request move it: accept, refuse ({reason}), attach ({upload_id} of a finished upload: "
+     "the PDF), lend ({barcode}: lent by post), expire. An illegal move is a 409 saying "
+     "why", True, None, 200),
     ("/digital/progress", "get", "Digitisation progress: the town's and each library's "
      "marked records with a digital copy, and the work list (?order=oldest|requested, "
      "?library=CODE)", True, None, 200),
