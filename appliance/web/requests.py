@@ -199,6 +199,8 @@ def _act(request_id, action, data, pdf_path=None):
         return commands.expire(ctx, request_id, actor=actor)
     if action == "attach":
         return commands.attach(ctx, request_id, pdf_path, actor=actor)
+    if action == "return":
+        return commands.close_returned(ctx, request_id, actor=actor)
     raise Invalid("unknown_action", N_("There is no step %(action)s for a request."),
                   action=action)
 

@@ -145,6 +145,9 @@ def test_a_loan_by_post_runs_the_postal_days_longer_and_comes_back(ctx):
     assert req.state == "lent" and loan.due_date == expected.isoformat() == req.due_date
     body = Event.select().where(Event.kind == "loan.out").order_by(Event.pos.desc()).get()
     assert f'"by_post":"{req.id}"' in body.body
+    with pytest.raises(Refused) as err:
+        commands.close_returned(ctx, req.id)
+    assert err.value.code == "still_on_loan"
     result = circulation.checkin(ctx, "1002")
     assert commands.returned(ctx, result["loan_id"]).state == "returned"
     assert verify(ctx) == []

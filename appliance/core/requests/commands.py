@@ -277,6 +277,22 @@ def returned(ctx, loan_id, actor=None):
 
 
 @events.command
+def close_returned(ctx, request_id, actor=None):
+    """Staff close a loan by post whose copy came back at another library's desk (where
+    the request is not held, so the return could not close it)."""
+    from ..models import Loan
+
+    req = get(ctx, request_id)
+    _handled_here(ctx, req)
+    states.check(req.kind, req.state, "return")
+    loan = Loan.get_or_none(Loan.id == req.loan_id) if req.loan_id else None
+    if loan is None or loan.returned_at is None:
+        raise Refused("still_on_loan", N_("The copy is still on loan: scan it at Returns "
+                                          "when it comes back."))
+    return _move(ctx, req, "return", actor)
+
+
+@events.command
 def delivered(ctx, req):
     """The patron downloaded the copy: the first download is recorded."""
     if req.state == "ready" and (ctx.role == "hub" or req.library == ctx.library):
