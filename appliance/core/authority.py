@@ -30,7 +30,8 @@ from collections import namedtuple
 import peewee as pw
 
 from .errors import N_, Forbidden
-from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
+from .models import BaseModel, Conflict, Hold, Item, Loan, Patron, RemoteRequest
+from .requests import rules as _request_rules
 from .stocktake import rules as _stocktake_rules
 
 Reason = namedtuple("Reason", "code message params")
@@ -264,6 +265,7 @@ RULES = {
     "digital.used": _digital,
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
+RULES.update(_request_rules.RULES)  # the library that handles a request (core/requests)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 
@@ -297,6 +299,8 @@ def screen(event_dicts, device_library, lookup):
             continue
         table = {"patron.saved": "patron", "item.saved": "item"}.get(event.get("kind"))
         body = event.get("body") or {}
+        if event.get("kind") == "request.placed":
+            made[("request", body.get("request_id"))] = {"library": body.get("library")}
         if event.get("kind") == "hold.placed" and not seen("hold", body.get("hold_id")):
             patron = seen("patron", body.get("patron_id"))
             made[("hold", body.get("hold_id"))] = {
@@ -332,6 +336,7 @@ TARGETS = {
     "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
+    **_request_rules.TARGETS,
 }
 
 
@@ -350,6 +355,8 @@ def _queries(keys):
             Hold.id << keys["hold"]),
         "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(
             Conflict.id << keys["conflict"]),
+        "request": lambda: RemoteRequest.select(RemoteRequest.id, RemoteRequest.library).where(
+            RemoteRequest.id << keys["request"]),
     }
 
 

@@ -136,18 +136,21 @@ class _AskTheHub(Exception):
         self.patron = patron
 
 
-def checkout(ctx, card, barcode, actor=None, town=None):
+def checkout(ctx, card, barcode, actor=None, town=None, by_post=None):
     """Lend a copy. `town`: the hub's verdict on an away card (townwide.py), when the
     front end asked it already (the kiosk at sign-in). When not, it is asked with no
-    lock held, so that other desks are not held up by the link."""
+    lock held, so that other desks are not held up by the link. `by_post`: the request
+    (core/requests) of a copy sent by post, whose loan runs the rule's postal days
+    longer."""
     try:
-        return _checkout(ctx, card, barcode, actor, town)
+        return _checkout(ctx, card, barcode, actor, town, by_post)
     except _AskTheHub as need:
-        return _checkout(ctx, card, barcode, actor, townwide.verify(ctx, need.patron))
+        return _checkout(ctx, card, barcode, actor, townwide.verify(ctx, need.patron),
+                         by_post)
 
 
 @events.command
-def _checkout(ctx, card, barcode, actor, town):
+def _checkout(ctx, card, barcode, actor, town, by_post=None):
     patron = _borrower(ctx, card)
     _check_patron(ctx, patron, patron.overdue)
     item = _copy(ctx, barcode, patron)
@@ -171,6 +174,10 @@ def _checkout(ctx, card, barcode, actor, town):
             "hold_id": hold_id, "actor": actor}
     if pickup:  # sent here for that hold: its loan's events reach this library too
         body["pickup"] = ctx.library
+    if by_post:  # the post takes days each way: they are the patron's on top
+        body["by_post"] = by_post
+        body["due_date"] = policy.due_date(item.library, ctx.clock.today(),
+                                           rule.loan_days + rule.postal_days).isoformat()
     events.record(ctx, "loan.out", body, library=item.library)
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}

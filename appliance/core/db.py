@@ -258,6 +258,13 @@ def _digital(db):
     textindex.create(db)
 
 
+def _remote_requests(db):
+    """Patrons' remote requests (copies, loans by post); the postal days of loan rules."""
+    if "postal_days" not in {c.name for c in db.get_columns("loan_rule")}:
+        _add_column(models.LoanRule, "postal_days")(db)
+    db.create_tables([models.RemoteRequest], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -284,6 +291,7 @@ MIGRATIONS = [
     (18, "digital library: documents, pages, OCR text and its index; rare and special "
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
+    (20, "patrons' remote requests: copies and loans by post", _remote_requests),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -242,6 +242,7 @@ class LoanRule(BaseModel):
     renew_window_days = pw.IntegerField(null=True)
     block_overdue_days = pw.IntegerField(null=True)
     block_overdue_items = pw.IntegerField(null=True)
+    postal_days = pw.IntegerField(null=True)  # added to a loan sent by post (core/requests)
 
 
 class ClosedDay(BaseModel):
@@ -417,6 +418,38 @@ class DigitalUse(BaseModel):
         indexes = ((("library", "day"), False),)
 
 
+class RemoteRequest(BaseModel):
+    """A patron's remote request (core/requests): pages copied and sent as a PDF, or a
+    copy lent by post. Handled by one library (`library`); its state is the furthest
+    its events have taken it (requests.states), whatever order they arrive in."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32, index=True)  # the library that handles it
+    patron = pw.CharField(max_length=36, index=True)
+    kind = pw.CharField(max_length=16)  # copy, postal_loan
+    state = pw.CharField(max_length=16, default="requested")
+    state_hlc = pw.BigIntegerField(default=0)  # of the event that set the state
+    bib = pw.CharField(max_length=36, null=True)
+    document = pw.CharField(max_length=36, null=True)  # a digitised document's id
+    title = pw.TextField(default="")
+    pages = pw.CharField(max_length=255, null=True)
+    purpose = pw.TextField(null=True)
+    # Where a postal loan is mailed: the patron's personal data, so the request is the
+    # patron's home library's and its events reach no other library's branch.
+    address = pw.TextField(null=True)
+    placed_at = pw.CharField(max_length=32, default="")
+    placed_hlc = pw.BigIntegerField(default=0)
+    reason = pw.TextField(null=True)  # why it was refused
+    sha256 = pw.CharField(max_length=64, null=True)  # the PDF sent (digital store)
+    size = pw.BigIntegerField(null=True)
+    page_count = pw.IntegerField(null=True)
+    expires_at = pw.CharField(max_length=32, null=True)  # of the download link
+    loan_id = pw.CharField(max_length=36, null=True, index=True)
+    due_date = pw.CharField(max_length=10, null=True)
+    updated_at = pw.CharField(max_length=32, default="")
+    actor = pw.CharField(max_length=64, null=True)  # who made the move that stands
+    field_hlc = JSONField(default=dict)  # each field's event clock: the earliest stands
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 # Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
@@ -494,7 +527,8 @@ class Setting(BaseModel):
 
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
-                StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse]
+                StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
+                RemoteRequest]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
                 DigitalJob, UploadSession]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

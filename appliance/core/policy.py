@@ -13,17 +13,19 @@ LIBRARY = Prepared(Library, lambda code: Library.select().where(Library.code == 
 CLOSED = Prepared(ClosedDay, lambda library: ClosedDay.select().where(
     ClosedDay.library == library), 1)
 RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day",
-               "renew_window_days", "block_overdue_days", "block_overdue_items")
+               "renew_window_days", "block_overdue_days", "block_overdue_items",
+               "postal_days")
 # renew_window_days: a loan is renewed only in its last N days before it is due (0: on
 # any day the renewal moves the due date). block_overdue_days: a card with a copy more
 # than N days overdue borrows nothing until it is back; block_overdue_items: nor with N
 # or more copies overdue (0: never, for either).
 DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
                 "fee_per_day": 0, "renew_window_days": 0, "block_overdue_days": 30,
-                "block_overdue_items": 0}
+                "block_overdue_items": 0, "postal_days": 7}
 # Settings added after rules were first saved: a rule saved before them has none (NULL)
 # and takes the default.
-LATER_FIELDS = ("renew_window_days", "block_overdue_days", "block_overdue_items")
+LATER_FIELDS = ("renew_window_days", "block_overdue_days", "block_overdue_items",
+                "postal_days")  # postal_days: the post's days, added to a loan by post
 
 
 def rule_for(library, category, item_type):

@@ -41,6 +41,7 @@ from .models import (
     VisitTally,
 )
 from .prepared import Prepared, by_key
+from .requests import projection as request_projection
 from .stocktake import projection as stocktake_projection
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
@@ -1243,7 +1244,8 @@ def rule_saved(ev, body):
         LoanRule.insert(id=rule_id, **{k: body[k] for k in (
             "library", "category", "item_type", "loan_days", "max_loans", "max_renewals",
             "holds_allowed", "fee_per_day")}, **{k: body[k] for k in (  # newer settings:
-                "renew_window_days", "block_overdue_days", "block_overdue_items")  # NULL before
+                "renew_window_days", "block_overdue_days", "block_overdue_items",
+                "postal_days")  # NULL before
                 if k in body}).execute()
 
 
@@ -1398,6 +1400,7 @@ HANDLERS = {
     "item.used": item_used,
     "bib.merged": bib_merged,
     **stocktake_projection.HANDLERS,
+    **request_projection.HANDLERS,
     "digital.saved": digital_saved,
     "digital.text": digital_project.text_found,
     "digital.used": digital_project.used,

@@ -37,7 +37,9 @@ from appliance.core import (
 from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
-from appliance.core.models import Conflict, Event, Hold, Item, Loan, Stocktake
+from appliance.core.models import Conflict, Event, Hold, Item, Loan, RemoteRequest, Stocktake
+from appliance.core.requests import commands as requests
+from appliance.core.requests import states as request_states
 from appliance.core.roster import importing, schoolyear
 from appliance.core.stocktake import commands as stocktakes
 from tests.sync.syncsupport import hub_database
@@ -96,7 +98,7 @@ STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
-                    + ["stocktake"] * 3
+                    + ["stocktake"] * 3 + ["request"] * 3
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
                        "import_class", "edit_class", "school_year", "new_card"]
@@ -377,6 +379,49 @@ def _stocktake(town, ctx, a, b):
             stocktakes.put_back(ctx, held[0].id, _copy(ctx, a))
 
 
+def _request(town, ctx, a, b):
+    """A patron's remote request (core/requests) placed at this library, or a step of
+    one held here: both desks of a library may answer the same request apart (accept at
+    one, refuse or the patron's cancel at the other), and a loan by post meets the
+    other loans and returns of its copy."""
+    held = list(RemoteRequest.select().where((RemoteRequest.library == ctx.library)
+                                             & (RemoteRequest.state != ""))
+                .order_by(RemoteRequest.id))
+    step = b % 6
+    if step == 0 or not held:
+        patron = patrons.find(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
+        if a % 2:
+            requests.place(ctx, patron, "copy", bib_id=town.bibs[a % BIBS], pages="1-2",
+                           purpose="học", copyright_ok=True)
+        else:
+            requests.place(ctx, patron, "postal_loan", bib_id=town.bibs[a % BIBS],
+                           address=f"{a} Lê Lợi, phường {b}, Tuy Hòa")
+        return
+    req = held[a % len(held)]
+    if step == 1:
+        requests.accept(ctx, req.id)
+    elif step == 2:
+        requests.refuse(ctx, req.id, f"lý do {b}")
+    elif step == 3:
+        requests.cancel(ctx, models.Patron.get_by_id(req.patron), req.id)
+    elif step == 4 and req.kind == "postal_loan":
+        copies = Item.select().where((Item.bib == req.bib) & (Item.library == ctx.library))
+        requests.lend(ctx, req.id, copies.order_by(Item.barcode)[a % copies.count()].barcode)
+    elif step == 4:  # the scanned PDF attached (its file is no part of the state)
+        request_states.check(req.kind, req.state, "attach")
+        events.record(ctx, "request.ready", {
+            "request_id": req.id, "library": req.library, "sha256": f"{a:064d}",
+            "size": 100 + b, "page_count": 2, "expires_at": "2027-01-01T00:00:00+07:00",
+            "at": ctx.clock.iso_now(), "actor": None}, library=req.library)
+    elif req.kind == "copy":
+        requests.delivered(ctx, req) if a % 2 else requests.expire(ctx, req.id)
+    elif req.loan_id:
+        loan = Loan.get_or_none(Loan.id == req.loan_id)
+        if loan is not None:
+            circulation.checkin(ctx, loan.item.barcode)
+        requests.returned(ctx, req.loan_id)
+
+
 def _sync(town, ctx, a, b):
     source = town.devices[a % len(town.devices)]
     if source.ctx is not ctx:
@@ -394,7 +439,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick, "pull": _pull,
            "arrive": _arrive, "pickup": _pickup, "import_class": _import_class,
            "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake,
-           "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card}
+           "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
+           "request": _request}
 
 
 def histories(town):
@@ -723,3 +769,20 @@ def test_two_desks_giving_one_card_and_one_barcode_agree_in_every_order():
         town.close()
     for seed in range(3):
         check_town((0, 1, 0, 0), steps + [("new_card", 1, 0, 1)], seed, orders=2)
+
+
+def test_two_desks_answering_one_request_agree_in_every_order():
+    """A copy asked at one desk of a library: accepted and its PDF attached there,
+    refused at the other desk (which had not heard of the answer): the refusal stands
+    on every node, whichever came last. A loan by post lent and returned agrees too."""
+    steps = [("request", 0, 1, 0), ("sync", 1, 0, 0), ("request", 0, 0, 1),
+             ("tick", 0, 1, 1), ("request", 1, 0, 2), ("tick", 0, 1, 1),
+             ("request", 0, 0, 4),
+             ("request", 0, 0, 0), ("request", 0, 1, 1), ("request", 0, 1, 4),
+             ("tick", 0, 1, 1), ("request", 0, 1, 5)]
+    check_town((0, 0, 0, 0), steps, seed=9, orders=6)
+    with settled(steps):
+        copy, postal = (RemoteRequest.get(RemoteRequest.kind == kind)
+                        for kind in ("copy", "postal_loan"))
+        assert (copy.state, copy.reason, copy.sha256) == ("refused", "lý do 2", "0" * 64)
+        assert postal.state == "returned" and Loan.get_by_id(postal.loan_id).returned_at

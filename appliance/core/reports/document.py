@@ -39,6 +39,7 @@ FIXED = [
     ("items_served.loans", N_("lent for home reading"), 1),
     ("items_served.in_library_use", N_("read in the library"), 1),
     ("loans", N_("Loans in the period"), 0),
+    ("loans_by_post", N_("of which lent by post"), 1),
     ("returns", N_("Returns in the period"), 0),
     ("renewals", N_("Renewals in the period"), 0),
     ("cards.issued", N_("Cards issued"), 0),

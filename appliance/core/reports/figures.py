@@ -144,7 +144,7 @@ def empty():
     return {
         "visits": {"total": 0, "identified": 0, "counted": 0},
         "items_served": {"total": 0, "loans": 0, "in_library_use": 0},
-        "loans": 0, "returns": 0, "renewals": 0,
+        "loans": 0, "loans_by_post": 0, "returns": 0, "renewals": 0,
         "cards": {"issued": 0, "renewed": 0},
         "patrons_registered": {"total": 0, "children": 0, "by_category": {}},
         "patrons_active": {"total": 0, "children": 0, "by_category": {}},
@@ -267,6 +267,7 @@ def _statements(period, today, whole):
         "digitised": (DIGITISED, ((period.end + timedelta(days=1)).isoformat(),), "library",
                       ""),
         "digital_views": (DIGITAL_VIEWS, (s, e), "library", ""),
+        "by_post": (BY_POST, (s, a), "r.library", ""),
     }
 
 
@@ -282,6 +283,7 @@ def _fill(out, period, libraries, today, town_out=None):
 
     _circulation(out, into, rows["circulation"])
     each("renewals", lambda f, v: f.__setitem__("renewals", v))
+    each("by_post", lambda f, v: f.__setitem__("loans_by_post", v))
     each("on_site", lambda f, v: f["items_served"].__setitem__("in_library_use", v))
     each("visits", lambda f, v: f["visits"].__setitem__("identified", v))
     each("tally", lambda f, v: f["visits"].__setitem__("counted", v))
@@ -302,6 +304,9 @@ def _fill(out, period, libraries, today, town_out=None):
 
 DIGITISED = ("SELECT {key}, COUNT(*) FROM digital_document WHERE NOT deleted "
              "AND created_at < ?{only} GROUP BY 1")
+# Loans sent by post (core/requests), counted apart: among the loans, not beside them.
+BY_POST = ("SELECT {key}, COUNT(*) FROM remote_request r JOIN loan l ON l.id = r.loan_id "
+           "WHERE r.kind = 'postal_loan' AND l.out_at >= ? AND l.out_at < ?{only} GROUP BY 1")
 DIGITAL_VIEWS = ("SELECT {key}, COUNT(*) FROM digital_use WHERE action = 'view' AND day >= ? "
                  "AND day <= ?{only} GROUP BY 1")
 

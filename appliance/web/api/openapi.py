@@ -82,6 +82,22 @@ ROUTES = [
      "digital document: {document, pages, viewer}", True,
      _obj("bib_id", "uploads", bib_id="string", uploads="array", access="string",
           collection="string", downloadable="boolean"), 201),
+    ("/requests", "get", "Remote requests: a patron's own (from the OPAC login), each with "
+     "its state and, when ready, its download link; staff: their library's open queue "
+     "(the hub: the town's; ?library=, ?all=1 with the closed ones)", True, None, 200),
+    ("/requests", "post", "A patron asks (OPAC login): a copy of pages (kind copy: bib_id "
+     "or document_id, pages, purpose, copyright_accepted true) or a loan by post (kind "
+     "postal_loan: bib_id, address); handled by the library that holds the document, or "
+     "for the post the patron's home library", True,
+     _obj("kind", kind="string", bib_id="string", document_id="string", pages="string",
+          purpose="string", address="string", copyright_accepted="boolean",
+          library="string"), 201),
+    ("/requests/{request_id}/cancel", "post", "The patron (OPAC login) cancels their "
+     "request while the library has not answered it with a copy", True, None, 200),
+    ("/requests/{request_id}/{action}", "post", "Staff of the library that handles a "
+     "request move it: accept, refuse ({reason}), attach ({upload_id} of a finished upload: "
+     "the PDF), lend ({barcode}: lent by post), expire. An illegal move is a 409 saying "
+     "why", True, None, 200),
     ("/digital/progress", "get", "Digitisation progress: the town's and each library's "
      "marked records with a digital copy, and the work list (?order=oldest|requested, "
      "?library=CODE)", True, None, 200),
@@ -92,7 +108,8 @@ SEARCH_PARAMS = ("q", "page", "per_page", "sort", "in_library", "item_type", "la
 QUERY = {"/reports/statistics": [("library", False), ("from", True), ("to", True)],
          "/digital/search": [("q", True), ("document", False), ("page", False)],
          "/digital/uploads/{upload_id}": [("offset", False)],
-         "/digital/progress": [("order", False), ("library", False)]}
+         "/digital/progress": [("order", False), ("library", False)],
+         "/requests": [("library", False), ("all", False)]}
 WITH_LIBRARY = {("/items/{barcode}", "get"), ("/items/{barcode}", "patch"),
                 ("/patrons/{card}", "get"), ("/patrons/{card}", "patch")}
 # Text longer than this is no field of a record (a notes field fits).

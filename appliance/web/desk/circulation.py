@@ -4,6 +4,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ...core import circulation, holds, stats
+from ...core.requests import commands as requests
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -35,6 +36,9 @@ def checkin():
         # the desk's scan traps a copy pulled from the shelf for a hold (the pull list)
         result = attempt(lambda: circulation.checkin(g.ctx, barcode, actor=session.get("user"),
                                                      at_desk=True))
+        if result and result.get("loan_id"):  # lent by post: its request is back too
+            result["by_post"] = requests.returned(g.ctx, result["loan_id"],
+                                                  actor=session.get("user"))
     return render_template("desk/checkin.html", result=result,
                            today=g.ctx.clock.today().isoformat())
 

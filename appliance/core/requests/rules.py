@@ -1,0 +1,44 @@
+"""Who may make request events (authority.RULES names these): the one library that
+handles a request makes every step of it, and a request sent by post is the patron's
+home library's, so the address stays where the patron's data is kept."""
+
+from ..errors import N_
+from . import states
+
+TARGETS = {kind: (("request", "request_id"), ("patron", "patron_id"))
+           for kind in states.EVENT_STATE}
+
+
+def _reason(code, message, **params):
+    from ..authority import Reason
+
+    return Reason(code, message, params)
+
+
+def handler_only(event, body, device_library, lookup):
+    row = lookup("request", body.get("request_id"))
+    if event.get("kind") == "request.placed":
+        library = body.get("library")
+        patron = lookup("patron", body.get("patron_id"))
+        if body.get("kind") == "postal_loan" and (patron is None
+                                                  or patron["library"] != library):
+            return _reason("postal_not_home", N_(
+                "A loan by post is handled by the patron's home library, which keeps the "
+                "address."))
+    elif row is None:
+        return _reason("unknown_request", N_("No request %(id)s is held here."),
+                       id=body.get("request_id"))
+    else:
+        library = row["library"]
+    if library != device_library:
+        return _reason("other_library", N_(
+            "A device of library %(device)s may not handle a request of library "
+            "%(library)s."), device=device_library, library=library)
+    if event.get("library") != library or body.get("library") != library:
+        return _reason("library_mismatch", N_(
+            "The event says library %(claimed)s but what it changes belongs to library "
+            "%(library)s."), claimed=event.get("library"), library=library)
+    return None
+
+
+RULES = dict.fromkeys(states.EVENT_STATE, handler_only)
