@@ -258,6 +258,13 @@ def _digital(db):
     textindex.create(db)
 
 
+def _notices(db):
+    """Notices: a child's guardian's address, and the e-mail queue (local)."""
+    if "guardian_email" not in {c.name for c in db.get_columns("patron")}:
+        _add_column(models.Patron, "guardian_email")(db)
+    db.create_tables([models.NoticeMail], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -284,6 +291,7 @@ MIGRATIONS = [
     (18, "digital library: documents, pages, OCR text and its index; rare and special "
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
+    (20, "notices: a guardian's e-mail address, the e-mail queue", _notices),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
