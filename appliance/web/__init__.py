@@ -31,6 +31,7 @@ BLUEPRINTS = [
     "appliance.web.roster:bp",
     "appliance.web.stocktake:bp",
     "appliance.web.digital:bp",
+    "appliance.web.notices:bp",
 ]
 
 SECURITY_HEADERS = {
