@@ -60,6 +60,7 @@ def test_texts_are_checked_previewed_and_saved(world, client):
                                                      "preview_lang": "vi"})
     html = r.get_data(as_text=True)
     assert "Nhắc trả: Dế Mèn phiêu lưu ký" in html and "Chào Phạm Gia Huy" in html
+    assert 'value="Nhắc trả: {title}"' in html  # typed, previewed, not lost before saving
     r = client.post("/desk/notices/settings", data={**form, "action": "texts"},
                     follow_redirects=True)
     assert "Đã lưu nội dung thông báo." in r.get_data(as_text=True)

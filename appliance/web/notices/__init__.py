@@ -167,9 +167,11 @@ def settings():
             values = {(lang, kind, part): request.form.get(f"{lang}-{kind}-{part}", "")
                       for lang in texts.LANGUAGES for kind in texts.KINDS
                       for part in ("subject", "body")}
-            if action == "preview":
+            if action == "preview":  # the words typed stay on the page, not saved yet
                 preview = _preview(values, request.form.get("preview_kind", "overdue"),
                                    request.form.get("preview_lang", "vi"))
+                return render_template("notices/settings.html", **_settings_page(
+                    request.form, preview))
             else:
                 texts.save(values, request.form.get("language"))
                 audit.log(session.get("user"), "notices.texts", g.ctx.library)
