@@ -194,3 +194,23 @@ def test_due_soon_and_ready_for_the_patron(world):
         Loan.id == loan.id).execute()
     kinds = sorted(n.kind for n in due.for_patron(world, patrons.find(world, "P0001")))
     assert kinds == ["due_soon", "hold_ready"]
+
+
+@pytest.mark.postgres
+def test_the_queue_on_postgresql_sends_once(tmp_path, inbox):
+    from appliance.core import datadir
+    from tests.factories import seed
+    from tests.sync.syncsupport import hub_database
+
+    with hub_database("postgresql") as url:
+        pg = datadir.init(tmp_path / "hub", "PY-TV00", "Thư viện thị xã", role="hub",
+                          database=url)
+        try:
+            pg.bibs = seed(pg)
+            make_world(pg)
+            inbox.configure()
+            assert mail.run_round(pg)["sent"] == 3
+            assert mail.run_round(pg) == {**mail.run_round(pg), "new": 0, "sent": 0}
+            assert outbox.counts()["sent"] == 3 and len(inbox.messages) == 3
+        finally:
+            pg.close()

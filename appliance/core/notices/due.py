@@ -4,7 +4,7 @@ kind, patron, loan or hold, and its date (the pickup day, the due date). A renew
 gives a new due date, so a copy overdue again is a new notice; the same one never is."""
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
 from ..models import Bib, Hold, Item, Loan, Patron
 
@@ -32,7 +32,7 @@ def _ready_holds(where):
             .switch(Hold).join(Item, on=(Hold.item == Item.id))
             .where((Hold.status == "ready") & where).order_by(Hold.pickup_by, Hold.id))
     return [Notice("hold_ready", h.patron, h.id, h.pickup_by or "", h.bib.title,
-                   h.item.barcode, h.library) for h in rows]
+                   h.item.barcode if h.item else "", h.library) for h in rows]
 
 
 def lent_here(library):
@@ -81,7 +81,3 @@ def is_still_due(kind, ref, day, today):
     loan = Loan.get_or_none(Loan.id == ref)
     return (loan is not None and loan.returned_at is None and loan.due_date == day
             and day < today.isoformat())
-
-
-def days_between(iso_from: str, iso_to: str) -> int:
-    return (date.fromisoformat(iso_to) - date.fromisoformat(iso_from)).days

@@ -16,6 +16,8 @@ addresses in it are of its own patrons (another library's patron has no address 
 core/privacy.py)."""
 
 import time
+from collections.abc import Iterable
+from typing import cast
 
 import peewee as pw
 
@@ -153,9 +155,10 @@ def recent(limit=200):
 
 def counts():
     out = dict.fromkeys(STATES, 0)
-    for state, n in NoticeMail.select(NoticeMail.state, pw.fn.COUNT(NoticeMail.key)).group_by(
-            NoticeMail.state).tuples():
-        out[state] = n
+    query = NoticeMail.select(NoticeMail.state, pw.fn.COUNT(NoticeMail.key)).group_by(
+        NoticeMail.state)
+    # .tuples() yields tuples; peewee's type stubs say model instances
+    out.update(cast("Iterable[tuple[str, int]]", query.tuples()))
     return out
 
 
