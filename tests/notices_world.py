@@ -39,7 +39,7 @@ class Inbox:
     (from, to) each was handed over with. `refuse` answers RCPT with it; `hang`: an
     event set when DATA arrives, the reply then waits for `release`."""
 
-    def __init__(self):
+    def __init__(self, **server):
         try:
             from aiosmtpd.controller import Controller
         except ImportError:
@@ -47,7 +47,7 @@ class Inbox:
         self.messages, self.envelopes, self.refuse = [], [], None
         self.hang, self.arrived, self.release = False, threading.Event(), threading.Event()
         self.port = free_port()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **server)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.refuse:

@@ -65,6 +65,10 @@ def save(values, clear_password=False):
     conf.update(host=host, port=_port(values.get("port"), tls), tls=tls,
                 user=(values.get("user") or "").strip(), from_address=sender, enabled=enabled)
     password = values.get("password") or ""
+    if not (password + conf["user"]).isascii():  # what an SMTP login can carry (smtplib)
+        raise Invalid("smtp_login_ascii", N_("The mail server's user name and password can "
+                                             "only have letters without marks, digits and "
+                                             "signs."))
     if clear_password:
         conf.pop("password", None)
     elif password:

@@ -17,7 +17,9 @@ ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def usable(address):
-    return bool(address) and bool(ADDRESS.match(address.strip()))
+    """An address mail can go to: ASCII too, as every server takes it (smtplib sends an
+    address with marks only to a server that says SMTPUTF8)."""
+    return bool(address) and address.isascii() and bool(ADDRESS.match(address.strip()))
 
 
 def is_child(patron, today, child_age=None):
