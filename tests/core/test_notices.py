@@ -275,3 +275,11 @@ def test_starttls_with_a_login_and_a_wrong_password_kept_in_the_queue(world, tmp
         assert mail.send_queued(world)["sent"] == 3 and len(box.messages) == 3
     finally:
         box.stop()
+
+
+def test_a_guardians_address_stays_at_the_home_library():
+    from appliance.core import privacy
+    body = {"id": "x", "fields": {"name": "Phạm Gia Huy", "guardian_email": "d@example.vn"},
+            "base": {"guardian_email": 0}}
+    assert privacy.redact_body(body) == {"id": "x", "fields": {"name": "Phạm Gia Huy"},
+                                         "base": {}}
