@@ -84,7 +84,7 @@ def _hand_over(smtp, row, conf):
     try:
         smtp.noop()  # the link is up before the message is handed over
     except (smtplib.SMTPException, OSError) as exc:
-        outbox.later(row, f"link: {_words(exc)}")
+        outbox.later(row, _words(exc), counted=False)
         return "queued", False
     try:
         smtp.send_message(message(row, conf), from_addr=conf["from_address"],
@@ -123,9 +123,9 @@ def send_queued(ctx, conf=None, limit=200, today=None):
                 try:
                     smtp = connect(conf)
                 except (smtplib.SMTPException, OSError) as exc:
-                    outbox.later(row, f"link: {_words(exc)}")
+                    outbox.later(row, _words(exc), counted=False)
                     done["queued"] += 1
-                    _status(f"{_words(exc)}")
+                    _status(_words(exc))
                     return done
             state, usable = _hand_over(smtp, row, conf)
             done[state] += 1

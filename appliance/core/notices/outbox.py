@@ -93,10 +93,12 @@ def sent(row, now=None):
     _set(row, state="sent", done_at=time.time() if now is None else now, error=None)
 
 
-def later(row, error, now=None):
-    """Not sent (no link, or the server said try later): back in the queue."""
+def later(row, error, now=None, counted=True):
+    """Not sent (the server said try later; or, not `counted`, no link or no login):
+    back in the queue. Only the notice's own trouble counts towards failing it: a link
+    down or a wrong password waits for as long as it takes."""
     now = time.time() if now is None else now
-    if row.attempts >= MAX_TRIES and not error.startswith("link:"):
+    if counted and row.attempts >= MAX_TRIES:
         return failed(row, error, now)
     _set(row, state="queued", next_try=now + wait_after(row.attempts), error=error)
 
