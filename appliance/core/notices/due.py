@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from ..models import Bib, Hold, Item, Loan, Patron
 
-KINDS = ("hold_ready", "overdue")  # printed and e-mailed
 SOON_DAYS = 3  # "due soon" on the OPAC account and at the kiosk
 
 

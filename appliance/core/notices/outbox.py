@@ -22,7 +22,7 @@ from typing import cast
 import peewee as pw
 
 from ..models import NoticeMail
-from . import due, mailconf, routing, texts
+from . import due, routing, texts
 
 STATES = ("queued", "sending", "sent", "failed", "unsure", "dropped")
 STALE = 600  # seconds: longer than a sender's whole conversation with the server
@@ -162,7 +162,3 @@ def counts():
     # .tuples() yields tuples; peewee's type stubs say model instances
     out.update(cast("Iterable[tuple[str, int]]", query.tuples()))
     return out
-
-
-def configured():
-    return mailconf.ready()
