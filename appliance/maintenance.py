@@ -1,9 +1,10 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button."""
+the queue without anyone pressing a button, and notices due are e-mailed (mail.py)."""
 
 import logging
 import threading
 
+from . import mail
 from .core import holds
 
 log = logging.getLogger(__name__)
@@ -13,6 +14,12 @@ def run_once(ctx):
     moved = holds.expire_pickups(ctx)
     if moved:
         log.info("%s expired pickups moved on", moved)
+    try:
+        sent = mail.run_round(ctx)
+        if sent and any(sent.values()):
+            log.info("notices: %s", sent)
+    except Exception:  # the mail server's trouble never stops the holds' housekeeping
+        log.exception("notices round failed")
     return moved
 
 

@@ -27,6 +27,7 @@ COMMANDS = [
     "appliance.cli.stocktake",
     "appliance.cli.digital",
     "appliance.cli.requests",
+    "appliance.cli.notices",
 ]
 
 

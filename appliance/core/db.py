@@ -265,6 +265,13 @@ def _remote_requests(db):
     db.create_tables([models.RemoteRequest], safe=True)
 
 
+def _notices(db):
+    """Notices: a child's guardian's address, and the e-mail queue (local)."""
+    if "guardian_email" not in {c.name for c in db.get_columns("patron")}:
+        _add_column(models.Patron, "guardian_email")(db)
+    db.create_tables([models.NoticeMail], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -292,6 +299,7 @@ MIGRATIONS = [
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
     (20, "patrons' remote requests: copies and loans by post", _remote_requests),
+    (21, "notices: a guardian's e-mail address, the e-mail queue", _notices),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -84,6 +84,8 @@ class Patron(BaseModel):
     expiry = pw.CharField(max_length=10, null=True)
     birth_year = pw.IntegerField(null=True)
     guardian = pw.CharField(null=True)
+    # Where a child's notices go (core/notices): never to the child's own address.
+    guardian_email = pw.CharField(null=True)
     guardian_consent = pw.BooleanField(default=False)
     # A pupil's class ("6A", "Lớp 5") and full date of birth (ISO), from a class list
     # (core/roster): the class moves up each school year, the date tells a pupil from
@@ -520,6 +522,27 @@ class UploadSession(BaseModel):
     created_at = pw.DoubleField(default=0)
 
 
+class NoticeMail(BaseModel):
+    """An e-mail notice waiting to go, going, or gone (core/notices/outbox.py). Kept on
+    this device only: it never syncs, so an address in it stays at the home library.
+    `key` (kind|patron|loan or hold|date) makes the same notice one row, forever."""
+    key = pw.CharField(primary_key=True, max_length=200)
+    kind = pw.CharField(max_length=16)
+    patron = pw.CharField(max_length=36, index=True)
+    ref = pw.CharField(max_length=36)  # the loan or the hold
+    recipient = pw.CharField(default="")  # cleared some weeks after it went (outbox.forget)
+    subject = pw.TextField(default="")
+    body = pw.TextField(default="")
+    # queued, sending, sent, failed, unsure (the sender stopped mid-send), dropped
+    state = pw.CharField(max_length=8, default="queued", index=True)
+    attempts = pw.IntegerField(default=0)
+    next_try = pw.DoubleField(default=0)
+    claimed_at = pw.DoubleField(default=0)
+    queued_at = pw.DoubleField(default=0)
+    done_at = pw.DoubleField(default=0)
+    error = pw.TextField(null=True)  # the server's own words on the last failure
+
+
 class Setting(BaseModel):
     key = pw.CharField(primary_key=True, max_length=64)
     value = JSONField(null=True)
@@ -530,5 +553,5 @@ STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Con
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
                 RemoteRequest]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
-                DigitalJob, UploadSession]
+                DigitalJob, UploadSession, NoticeMail]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -37,7 +37,7 @@ BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
-            "phone", "email", "keep_history", "school_class", "birth_date")
+            "phone", "email", "keep_history", "school_class", "birth_date", "guardian_email")
 
 
 def find(ctx, card, library=None):
@@ -80,7 +80,7 @@ def _clean(data):
             value = data[name]
             fields[name] = value.strip() if isinstance(value, str) else value
     for name in ("expiry", "phone", "email", "guardian", "birth_year", "school_class",
-                 "birth_date"):
+                 "birth_date", "guardian_email"):
         if fields.get(name) == "":
             fields[name] = None
     return fields

@@ -32,6 +32,7 @@ BLUEPRINTS = [
     "appliance.web.stocktake:bp",
     "appliance.web.digital:bp",
     "appliance.web.requests:bp",
+    "appliance.web.notices:bp",
 ]
 
 SECURITY_HEADERS = {

@@ -13,7 +13,7 @@ from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
 FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone", "email",
-          "school_class", "birth_date")
+          "school_class", "birth_date", "guardian_email")
 
 
 @bp.route("/patrons")

@@ -1,0 +1,82 @@
+"""What is due: worked out from the state every time, never stored, so a hold picked up
+or a copy returned simply stops being due. A notice's key names the notice for ever:
+kind, patron, loan or hold, and its date (the pickup day, the due date). A renewal
+gives a new due date, so a copy overdue again is a new notice; the same one never is."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..models import Bib, Hold, Item, Loan, Patron
+
+SOON_DAYS = 3  # "due soon" on the OPAC account and at the kiosk
+
+
+@dataclass
+class Notice:
+    kind: str  # hold_ready, overdue, due_soon
+    patron: Patron
+    ref: str  # the hold's or the loan's id
+    date: str  # ISO: the last day to pick up, or the due date
+    title: str
+    barcode: str
+    library: str  # where to pick it up, or the library that lent it
+
+    @property
+    def key(self):
+        return f"{self.kind}|{self.patron.id}|{self.ref}|{self.date}"
+
+
+def _ready_holds(where):
+    rows = (Hold.select(Hold, Patron, Bib, Item).join(Patron).switch(Hold).join(Bib)
+            .switch(Hold).join(Item, on=(Hold.item == Item.id))
+            .where((Hold.status == "ready") & where).order_by(Hold.pickup_by, Hold.id))
+    return [Notice("hold_ready", h.patron, h.id, h.pickup_by or "", h.bib.title,
+                   h.item.barcode if h.item else "", h.library) for h in rows]
+
+
+def lent_here(library):
+    """Loans this library made: of its own copies, or of another's sent for a hold."""
+    return (Loan.pickup == library) | ((Loan.library == library) & Loan.pickup.is_null())
+
+
+def _loans(where, kind):
+    rows = (Loan.select(Loan, Patron, Item, Bib).join(Patron).switch(Loan).join(Item)
+            .join(Bib).where(Loan.returned_at.is_null() & where)
+            .order_by(Loan.due_date, Loan.id))
+    return [Notice(kind, ln.patron, ln.id, ln.due_date, ln.item.bib.title, ln.item.barcode,
+                   ln.pickup or ln.library) for ln in rows]
+
+
+def now_due(ctx, today=None, library=None):
+    """The hold-ready and overdue notices of this library's desk (holds to pick up here,
+    copies lent here), patron by patron (their home library's patrons or not)."""
+    library = library or ctx.library
+    today = (today or ctx.clock.today()).isoformat()
+    found = _ready_holds(Hold.library == library)
+    found += _loans(lent_here(library) & (Loan.due_date < today), "overdue")
+    return sorted(found, key=lambda n: (n.patron.school_class or "", n.patron.name_sort,
+                                        n.patron.id, n.kind, n.date))
+
+
+def for_patron(ctx, patron, today=None, soon_days=SOON_DAYS):
+    """What the patron is told on the OPAC account and at the kiosk: holds ready (at any
+    library), copies due within `soon_days`, and copies overdue."""
+    today = today or ctx.clock.today()
+    soon = (today + timedelta(days=soon_days)).isoformat()
+    found = _ready_holds(Hold.patron == patron.id)
+    for notice in _loans((Loan.patron == patron.id) & (Loan.due_date <= soon), "due_soon"):
+        if notice.date < today.isoformat():
+            notice.kind = "overdue"
+        found.append(notice)
+    return found
+
+
+def is_still_due(kind, ref, day, today):
+    """Whether a queued notice still holds: its hold still ready for the same pickup day,
+    its loan still out with the same due date and past it."""
+    if kind == "hold_ready":
+        hold = Hold.get_or_none(Hold.id == ref)
+        return hold is not None and hold.status == "ready" and (hold.pickup_by or "") == day
+    loan = Loan.get_or_none(Loan.id == ref)
+    return (loan is not None and loan.returned_at is None and loan.due_date == day
+            and day < today.isoformat())
