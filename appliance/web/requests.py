@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from ..core import patrons
 from ..core.digital import store, uploads
 from ..core.errors import N_, DomainError, Forbidden, Invalid
-from ..core.models import Bib, DigitalDocument, Item, Library
+from ..core.models import Bib, DigitalDocument, Item, Library, Loan, Patron
 from ..core.requests import commands, links, states
 from .auth import STAFF, identity, requires
 from .errors import json_error
@@ -167,7 +167,7 @@ def queue():
 def show(request_id):
     req = commands.get(g.ctx, request_id)
     mine_here = g.ctx.role == "hub" or req.library == g.ctx.library
-    patron = patrons.Patron.get_or_none(patrons.Patron.id == req.patron)
+    patron = Patron.get_or_none(Patron.id == req.patron)
     copies = list(Item.select().where((Item.bib == req.bib) & (Item.library == req.library))
                   ) if req.kind == "postal_loan" else []
     return render_template("requests/show.html", req=req, patron=patron, copies=copies,
@@ -251,7 +251,6 @@ def slip(request_id):
     req = _postal(request_id)
     barcode = None
     if req.loan_id:
-        from ..core.models import Loan
         loan = Loan.get_or_none(Loan.id == req.loan_id)
         barcode = loan.item.barcode if loan else None
     return _pdf(lambda out: labels.slip(req, barcode, out, _), f"phieu-{req.id[:8]}.pdf")

@@ -196,24 +196,23 @@ def cancel(ctx, patron, request_id):
 
 
 def check_pdf(path):
-    """(pages, size) of a PDF to send, or Invalid: it must open as a PDF, have pages, and
-    be no bigger than MAX_PDF."""
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    """(pages, size) of a PDF to send, or Invalid: it must open as a PDF (PDFium, as the
+    digital library reads them), have pages, and be no bigger than MAX_PDF."""
+    import pypdfium2
 
     size = path.stat().st_size
     if size > MAX_PDF:
         raise Invalid("pdf_too_big", N_("The PDF is %(size)s MB: at most %(limit)s MB."),
                       size=round(size / 1024 ** 2, 1), limit=MAX_PDF // 1024 ** 2)
+    count = 0
     try:
         with open(path, "rb") as f:
-            head = f.read(5)
-            if head != b"%PDF-":
-                raise PdfReadError("no PDF header")
-            count = len(PdfReader(path).pages)
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError):
-        raise Invalid("not_a_pdf", N_("The file is not a PDF that opens: scan the pages "
-                                      "to PDF and attach that."))
+            if f.read(5) == b"%PDF-":
+                doc = pypdfium2.PdfDocument(str(path))
+                count = len(doc)
+                doc.close()
+    except (pypdfium2.PdfiumError, OSError, ValueError):
+        count = 0
     if count < 1:
         raise Invalid("not_a_pdf", N_("The file is not a PDF that opens: scan the pages "
                                       "to PDF and attach that."))

@@ -144,7 +144,7 @@ def slips():
 def slip_words():
     return notice_slips.Words(
         title=_("READER NOTICE"), patron=_("Patron"), card=_("Card"),
-        school_class=_("Class"), guardian=_("To the parent or guardian"),
+        school_class=_("Pupil's class"), guardian=_("To the parent or guardian"),
         printed=_("Printed on"),
         hold_ready=_("Your hold is here: pick it up by %(date)s"),
         overdue=_("Overdue since %(date)s: please return or renew it"),
