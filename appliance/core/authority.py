@@ -29,7 +29,8 @@ from collections import namedtuple
 import peewee as pw
 
 from .errors import N_, Forbidden
-from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
+from .fees import rules as _fee_rules
+from .models import BaseModel, Conflict, Fee, Hold, Item, Loan, Patron
 from .stocktake import rules as _stocktake_rules
 
 Reason = namedtuple("Reason", "code message params")
@@ -261,6 +262,7 @@ RULES = {
     "digital.used": _digital,
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
+RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged (core/fees)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 
@@ -300,6 +302,8 @@ def screen(event_dicts, device_library, lookup):
                 "library": body.get("library"), "source": body.get("source"),
                 "patron_id": body.get("patron_id"), "item_id": None,
                 "patron_library": patron["library"] if patron else None}
+        if event.get("kind") == "fee.charged" and not seen("fee", body.get("fee_id")):
+            made[("fee", body.get("fee_id"))] = {"library": body.get("library")}
         if event.get("kind") == "hold.trapped" and seen("hold", body.get("hold_id")):
             # the copy it names is the one the hold's loan may lend (as the projector has it)
             made[("hold", body["hold_id"])] = dict(seen("hold", body["hold_id"]),
@@ -323,6 +327,7 @@ TARGETS = {
     "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
+    **_fee_rules.TARGETS,
 }
 
 
@@ -341,6 +346,7 @@ def _queries(keys):
             Hold.id << keys["hold"]),
         "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(
             Conflict.id << keys["conflict"]),
+        "fee": lambda: Fee.select(Fee.id, Fee.library).where(Fee.id << keys["fee"]),
     }
 
 
