@@ -116,3 +116,17 @@ def test_totals_appear_in_the_statistics_and_the_xlsx(ctx, client):
     rows = {r[0]: r[1] for r in book.active.iter_rows(values_only=True) if r and r[0]}
     assert rows["Phí bồi thường tài liệu mất, hỏng đã tính (đồng)"] == 150000
     assert rows["đã thu (đồng)"] == 50000 and rows["đã miễn (đồng)"] == 50000
+
+
+def test_the_copy_page_records_a_price_that_the_charge_then_uses(ctx, client):
+    _rule(ctx, replacement=50000)
+    token = staff_login(client)
+    page = client.post("/desk/items/1004/price", data={"csrf_token": token,
+                                                       "price": "215.000"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "Đã lưu giá." in page and 'value="215000"' in page
+    bad = client.post("/desk/items/1004/price", data={"csrf_token": token, "price": "nhiều"},
+                      follow_redirects=True).get_data(as_text=True)
+    assert "Giá là một số đồng nguyên." in bad
+    _lend(client, token, "P0002", "1004")
+    assert "Đã tính 215.000 ₫" in _declare(client, token, "P0002", "1004")

@@ -6,7 +6,7 @@ import io
 from flask import g, redirect, send_file, url_for
 from flask_babel import gettext as _
 
-from ...core import audit
+from ...core import audit, catalogue
 from ...core.errors import DomainError
 from ...core.fees import balance, commands, receipt
 from ..auth import STAFF, identity, requires
@@ -55,6 +55,16 @@ def waive_fee(fee_id):
 
 
 KIND_WORDS = {"lost": "lost", "damaged": "damaged"}
+
+
+@bp.route("/items/<barcode>/price", methods=["POST"])
+@requires(*STAFF)
+def item_price(barcode):
+    """A copy's price, which a borrower who loses or damages it pays (core/fees)."""
+    attempt(lambda: catalogue.save_item(g.ctx, {"id": catalogue.get_item(g.ctx, barcode).id,
+                                                "price": form("price")}),
+            _("Price saved."))
+    return redirect(url_for("desk.item", barcode=barcode))
 
 
 def receipt_words():
