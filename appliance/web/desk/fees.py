@@ -30,12 +30,11 @@ def _actor():
 @requires(*STAFF)
 def declare_fee():
     kind = form("kind")
-    fee = attempt(lambda: commands.declare(g.ctx, form("barcode"), kind, actor=_actor()),
-                  lambda f: _("%(amount)s charged for the copy declared %(kind)s.",
-                              amount=vnd(f.amount), kind=_(KIND_WORDS[f.kind])))
+    attempt(lambda: commands.declare(g.ctx, form("barcode"), kind, actor=_actor()),
+            lambda f: _("%(amount)s charged for the copy declared %(kind)s.",
+                        amount=vnd(f.amount), kind=_(KIND_WORDS[f.kind])))
     card = form("card")
-    return redirect(back(url_for("desk.patron", card=card) if card else url_for("desk.home"))
-                    if fee is not None or card else url_for("desk.home"))
+    return redirect(back(url_for("desk.patron", card=card) if card else url_for("desk.home")))
 
 
 @bp.route("/fees/<fee_id>/pay", methods=["POST"])
