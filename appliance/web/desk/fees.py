@@ -16,9 +16,10 @@ from . import attempt, back, bp, form
 
 @bp.app_template_global()
 def patron_fees(patron):
-    """The patron's fees and what they owe, for the patron page."""
-    total, count = balance.owed(patron.id)
-    return {"fees": balance.of_patron(patron.id), "owed": total, "count": count,
+    """The patron's fees and what they owe, for the patron page (one query)."""
+    fees = balance.of_patron(patron.id)
+    unpaid = [fee.amount for fee in fees if fee.state == "open"]
+    return {"fees": fees, "owed": sum(unpaid), "count": len(unpaid),
             "limit": balance.limit(g.ctx.library, patron.category)}
 
 
