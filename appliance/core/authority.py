@@ -30,7 +30,8 @@ from collections import namedtuple
 import peewee as pw
 
 from .errors import N_, Forbidden
-from .models import BaseModel, Conflict, Hold, Item, Loan, Patron, RemoteRequest
+from .fees import rules as _fee_rules
+from .models import BaseModel, Conflict, Fee, Hold, Item, Loan, Patron, RemoteRequest
 from .requests import rules as _request_rules
 from .stocktake import rules as _stocktake_rules
 
@@ -266,6 +267,7 @@ RULES = {
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
 RULES.update(_request_rules.RULES)  # the library that handles a request (core/requests)
+RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged (core/fees)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 
@@ -313,6 +315,8 @@ def screen(event_dicts, device_library, lookup):
             made[("loan", body.get("loan_id"))] = {
                 "library": body.get("library"), "pickup": body.get("pickup"),
                 "patron_library": None}
+        if event.get("kind") == "fee.charged" and not seen("fee", body.get("fee_id")):
+            made[("fee", body.get("fee_id"))] = {"library": body.get("library")}
         if event.get("kind") == "hold.trapped" and seen("hold", body.get("hold_id")):
             # the copy it names is the one the hold's loan may lend (as the projector has it)
             made[("hold", body["hold_id"])] = dict(seen("hold", body["hold_id"]),
@@ -337,6 +341,7 @@ TARGETS = {
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
     **_request_rules.TARGETS,
+    **_fee_rules.TARGETS,
 }
 
 
@@ -357,6 +362,7 @@ def _queries(keys):
             Conflict.id << keys["conflict"]),
         "request": lambda: RemoteRequest.select(RemoteRequest.id, RemoteRequest.library).where(
             RemoteRequest.id << keys["request"]),
+        "fee": lambda: Fee.select(Fee.id, Fee.library).where(Fee.id << keys["fee"]),
     }
 
 

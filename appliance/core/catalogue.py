@@ -28,7 +28,7 @@ BIB_FIELDS = ("title", "authors", "publisher", "year", "isbn", "language", "ddc"
               "series", "notes", "marc", "control_number", "local_history", "rare",
               "special_value", "deleted")
 ITEM_FIELDS = ("bib", "barcode", "item_type", "location", "call_number", "condition",
-               "accession_date")
+               "accession_date", "price")
 ITEM_TYPES = ("book", "periodical", "reference", "av", "map", "manuscript")
 STAFF_STATUSES = ("available", "lost", "damaged", "withdrawn")
 ITEM_BY_BARCODE = Prepared(Item, lambda barcode, library: Item.select().where(
@@ -229,8 +229,20 @@ def save_item(ctx, data):
                       item_type=fields["item_type"])
     if "condition" in fields:
         _check_status(current, fields["condition"])
+    if "price" in fields:
+        fields["price"] = _price(fields["price"])
     return records.save(ctx, "item.saved", Item, "id", current.id if current else new_id(),
                         fields, library=library)
+
+
+def _price(value):
+    """A copy's price in whole đồng (dots and spaces as people type them), or None."""
+    text = str(value if value is not None else "").replace(".", "").replace(" ", "").strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise Invalid("bad_price", N_("A price is a whole number of đồng."))
+    return int(text)
 
 
 def _check_status(current, condition):

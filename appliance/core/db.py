@@ -272,6 +272,18 @@ def _notices(db):
     db.create_tables([models.NoticeMail], safe=True)
 
 
+def _fees(db):
+    """Fees for copies lost or damaged on loan: the charges, a copy's price, and the
+    rules' replacement charge and the balance that blocks a card. Only what is missing."""
+    for model, names in ((models.Item, ("price",)),
+                         (models.LoanRule, ("replacement_fee", "fee_limit"))):
+        held = {c.name for c in db.get_columns(model._meta.table_name)}
+        for name in names:
+            if name not in held:
+                _add_column(model, name)(db)
+    db.create_tables([models.Fee], safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -300,6 +312,7 @@ MIGRATIONS = [
     (19, "renewals counted per library from their index alone", _renewals_index),
     (20, "patrons' remote requests: copies and loans by post", _remote_requests),
     (21, "notices: a guardian's e-mail address, the e-mail queue", _notices),
+    (22, "fees for copies lost or damaged on loan; a copy's price", _fees),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -166,6 +166,9 @@ class Item(BaseModel):
     transit_to = pw.CharField(max_length=32, null=True)
     transit_hlc = pw.BigIntegerField(default=0)
     field_hlc = JSONField(default=dict)
+    # What the copy cost, in VND, when staff recorded it: what a reader pays who loses or
+    # damages it (core/fees); NULL: the loan rule's replacement charge.
+    price = pw.BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("library", "barcode"), True),)
@@ -245,6 +248,10 @@ class LoanRule(BaseModel):
     block_overdue_days = pw.IntegerField(null=True)
     block_overdue_items = pw.IntegerField(null=True)
     postal_days = pw.IntegerField(null=True)  # added to a loan sent by post (core/requests)
+    # Fees (core/fees), in VND: the replacement charge of a lost or damaged copy that has
+    # no price of its own, and the balance above which a card borrows nothing.
+    replacement_fee = pw.BigIntegerField(null=True)
+    fee_limit = pw.BigIntegerField(null=True)
 
 
 class ClosedDay(BaseModel):
@@ -367,6 +374,29 @@ class StocktakeSeen(BaseModel):
 
     class Meta:
         indexes = ((("stocktake", "hlc"), False),)
+
+
+class Fee(BaseModel):
+    """A charge to a patron for a copy lost or damaged on loan (core/fees), and how it
+    was settled. One row whatever order its events arrive in: the earliest charge by
+    clock stands, and the earliest settlement (paid or waived, in full)."""
+    id = pw.CharField(primary_key=True, max_length=36)  # derived from the loan and kind
+    library = pw.CharField(max_length=32, index=True)  # the copy's: it charges
+    patron = pw.CharField(max_length=36, index=True)
+    item = pw.CharField(max_length=36, null=True)
+    loan = pw.CharField(max_length=36, null=True)
+    kind = pw.CharField(max_length=16, default="")  # lost, damaged
+    amount = pw.BigIntegerField(default=0)  # VND
+    charged_at = pw.CharField(max_length=32, default="")
+    charged_by = pw.CharField(max_length=64, null=True)
+    charged_hlc = pw.BigIntegerField(default=0)  # 0: its settlement arrived first
+    charged_event = pw.CharField(max_length=36, default="")
+    state = pw.CharField(max_length=8, default="open")  # open, paid, waived
+    settled_at = pw.CharField(max_length=32, null=True)
+    settled_by = pw.CharField(max_length=64, null=True)
+    settled_hlc = pw.BigIntegerField(default=0)
+    settled_event = pw.CharField(max_length=36, default="")
+    reason = pw.CharField(max_length=255, null=True)  # why it was waived
 
 
 # The digital library (core/digital): documents attached to records, their pages, the
@@ -551,7 +581,7 @@ class Setting(BaseModel):
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
-                RemoteRequest]
+                RemoteRequest, Fee]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
                 DigitalJob, UploadSession, NoticeMail]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -9,6 +9,7 @@ import peewee as pw
 
 from . import authority, events, passwords, policy, records
 from .errors import N_, Forbidden, Invalid, NotFound
+from .fees import balance as fee_balance
 from .findkeys import card_key, words_of
 from .ids import new_id
 from .models import Loan, Patron, PinAttempt
@@ -208,7 +209,8 @@ def blocks(ctx, patron, overdue_loans=None):
     today = ctx.clock.today()
     if overdue_loans is None:
         overdue_loans = overdue(open_loans(patron), today)
-    return reasons + policy.overdue_blocks(ctx.library, patron, overdue_loans, today)
+    return (reasons + policy.overdue_blocks(ctx.library, patron, overdue_loans, today)
+            + fee_balance.blocks(ctx.library, patron))
 
 
 @events.command

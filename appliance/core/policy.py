@@ -14,18 +14,22 @@ CLOSED = Prepared(ClosedDay, lambda library: ClosedDay.select().where(
     ClosedDay.library == library), 1)
 RULE_FIELDS = ("loan_days", "max_loans", "max_renewals", "holds_allowed", "fee_per_day",
                "renew_window_days", "block_overdue_days", "block_overdue_items",
-               "postal_days")
+               "postal_days", "replacement_fee", "fee_limit")
 # renew_window_days: a loan is renewed only in its last N days before it is due (0: on
 # any day the renewal moves the due date). block_overdue_days: a card with a copy more
 # than N days overdue borrows nothing until it is back; block_overdue_items: nor with N
-# or more copies overdue (0: never, for either).
+# or more copies overdue (0: never, for either). replacement_fee: what a copy lost or
+# damaged on loan costs the borrower when the copy has no price of its own (VND; 0: staff
+# must record the price first). fee_limit: a card owing more than this in fees borrows
+# nothing (VND; 0: any unpaid fee stops new loans).
 DEFAULT_RULE = {"loan_days": 14, "max_loans": 5, "max_renewals": 2, "holds_allowed": True,
                 "fee_per_day": 0, "renew_window_days": 0, "block_overdue_days": 30,
-                "block_overdue_items": 0, "postal_days": 7}
+                "block_overdue_items": 0, "postal_days": 7, "replacement_fee": 0,
+                "fee_limit": 0}
 # Settings added after rules were first saved: a rule saved before them has none (NULL)
-# and takes the default.
+# and takes the default. postal_days: the post's days, added to a loan by post.
 LATER_FIELDS = ("renew_window_days", "block_overdue_days", "block_overdue_items",
-                "postal_days")  # postal_days: the post's days, added to a loan by post
+                "postal_days", "replacement_fee", "fee_limit")
 
 
 def rule_for(library, category, item_type):

@@ -21,6 +21,7 @@ import peewee as pw
 from . import dialect, findkeys, memo, search
 from .clock import LIBRARY_TZ, unpack
 from .digital import project as digital_project
+from .fees import projection as fees_projection
 from .lookups import OPEN_LOAN
 from .models import (
     Bib,
@@ -1244,8 +1245,8 @@ def rule_saved(ev, body):
         LoanRule.insert(id=rule_id, **{k: body[k] for k in (
             "library", "category", "item_type", "loan_days", "max_loans", "max_renewals",
             "holds_allowed", "fee_per_day")}, **{k: body[k] for k in (  # newer settings:
-                "renew_window_days", "block_overdue_days", "block_overdue_items",
-                "postal_days")  # NULL before
+                "renew_window_days", "block_overdue_days", "block_overdue_items",  # NULL before
+                "postal_days", "replacement_fee", "fee_limit")
                 if k in body}).execute()
 
 
@@ -1401,6 +1402,7 @@ HANDLERS = {
     "bib.merged": bib_merged,
     **stocktake_projection.HANDLERS,
     **request_projection.HANDLERS,
+    **fees_projection.HANDLERS,
     "digital.saved": digital_saved,
     "digital.text": digital_project.text_found,
     "digital.used": digital_project.used,

@@ -8,9 +8,9 @@ import re
 import secrets
 import time
 
-from . import passwords
+from . import audit, passwords
 from .errors import N_, Forbidden, Invalid, NotFound
-from .models import LoginSession, User
+from .models import AuditLog, LoginSession, User
 
 ROLES = ("patron", "kiosk", "librarian", "branch_admin", "hub_admin", "report_viewer")
 USERNAME_RE = re.compile(r"^[a-z0-9_.-]{2,64}$")
@@ -131,3 +131,116 @@ def close_login(key):
 def revoke(subject):
     """End every session and token of an account (or "patron:<card>")."""
     return LoginSession.delete().where(LoginSession.subject == subject).execute()
+
+
+# Accounts managed by an administrator (the desk's Staff page; the command line acts as
+# the machine's owner and is not checked). A branch admin manages the accounts of their
+# own library, never one whose role is above theirs, and gives no role above theirs; a
+# hub admin manages every library's. Accounts are this device's, as the command line
+# makes them: nothing here syncs. Each change is written to the audit log.
+
+RANK = {"kiosk": 1, "report_viewer": 1, "librarian": 2, "branch_admin": 3, "hub_admin": 4}
+MANAGERS = ("branch_admin", "hub_admin")
+ACCOUNT_ACTIONS = ("account.added", "account.password", "account.disabled",
+                   "account.enabled", "account.role")
+
+
+def _manager(actor):
+    user = User.get_or_none((User.username == (actor or "")) & User.active)
+    if user is None or user.role not in MANAGERS:
+        raise Forbidden("not_admin", N_("Only a branch or hub administrator manages "
+                                        "accounts."))
+    return user
+
+
+def manageable(actor):
+    """The accounts `actor` may see and manage, by library then name."""
+    manager = _manager(actor)
+    query = User.select().order_by(User.library, User.username)
+    if manager.role != "hub_admin":
+        query = query.where(User.library == manager.library)
+    return list(query)
+
+
+def grantable(actor):
+    """The roles `actor` may give: none above their own."""
+    manager = _manager(actor)
+    return [r for r in ROLES if r != "patron" and RANK[r] <= RANK[manager.role]]
+
+
+def _may_touch(manager, user):
+    if manager.role != "hub_admin" and user.library != manager.library:
+        raise Forbidden("other_library_account", N_(
+            "Account %(username)s belongs to library %(library)s: only its administrators "
+            "or the hub manage it."), username=user.username, library=user.library)
+    if RANK.get(user.role, 0) > RANK[manager.role]:
+        raise Forbidden("account_above_you", N_(
+            "Account %(username)s has a higher role than yours: you cannot change it."),
+            username=user.username)
+
+
+def _may_grant(manager, role):
+    if role not in ROLES or role == "patron":
+        raise Invalid("bad_role", N_("Unknown role: %(role)s."), role=role)
+    if RANK[role] > RANK[manager.role]:
+        raise Forbidden("role_above_you", N_("You cannot give a role above your own."))
+
+
+def _not_yourself(manager, user):
+    if user.username == manager.username:
+        raise Forbidden("own_account", N_("You cannot disable your own account or change "
+                                          "your own role: ask another administrator."))
+
+
+def add_account(ctx, actor, username, password, role, library=None):
+    manager = _manager(actor)
+    _may_grant(manager, role)
+    library = library or manager.library
+    if manager.role != "hub_admin" and library != manager.library:
+        raise Forbidden("other_library_account", N_(
+            "Account %(username)s belongs to library %(library)s: only its administrators "
+            "or the hub manage it."), username=username, library=library)
+    user = create(ctx, (username or "").strip(), password, role, library)
+    audit.log(manager.username, "account.added", user.username, f"{role} {library}")
+    return user
+
+
+def reset_password(ctx, actor, username, password):
+    """A new password (the same strength rules as everywhere); every login of the
+    account ends, so the old password's sessions stop at once."""
+    manager, user = _manager(actor), _get(username)
+    _may_touch(manager, user)
+    check_password(password, user.username)
+    User.update(password_hash=passwords.hash_secret(password), failures=0,
+                locked_until=0).where(User.username == user.username).execute()
+    revoke(user.username)
+    audit.log(manager.username, "account.password", user.username)
+    return _get(username)
+
+
+def change_active(ctx, actor, username, active):
+    manager, user = _manager(actor), _get(username)
+    _may_touch(manager, user)
+    _not_yourself(manager, user)
+    set_active(ctx, username, active)
+    audit.log(manager.username, "account.enabled" if active else "account.disabled",
+              user.username)
+    return _get(username)
+
+
+def change_role(ctx, actor, username, role):
+    manager, user = _manager(actor), _get(username)
+    _may_touch(manager, user)
+    _not_yourself(manager, user)
+    _may_grant(manager, role)
+    User.update(role=role).where(User.username == user.username).execute()
+    audit.log(manager.username, "account.role", user.username, f"{user.role} → {role}")
+    return _get(username)
+
+
+def account_log(actor, limit=100):
+    """What administrators did to the accounts `actor` may manage, newest first."""
+    names = [u.username for u in manageable(actor)]
+    return list(AuditLog.select().where((AuditLog.action << ACCOUNT_ACTIONS)
+                                        & (AuditLog.target << names))
+                .order_by(AuditLog.id.desc()).limit(limit)) if names else []

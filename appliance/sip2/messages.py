@@ -8,7 +8,9 @@ import logging
 from datetime import date
 
 from appliance.core import catalogue, circulation, holds, patrons, policy, townwide
-from appliance.core.errors import N_, DomainError
+from appliance.core.errors import N_, DomainError, Invalid
+from appliance.core.fees import balance as fee_balance
+from appliance.core.fees import commands as fee_commands
 from appliance.core.findkeys import card_key
 from appliance.core.models import Hold, Item, Loan, Patron
 
@@ -139,6 +141,8 @@ def _status_flags(ctx, patron) -> str:
         flags[5] = "Y"
     if any(loan.due_date < ctx.clock.today().isoformat() for loan in loans):
         flags[6] = "Y"
+    if fee_balance.over_limit(ctx.library, patron)[2]:
+        flags[11] = "Y"  # excessive outstanding fees: replacement charges, not fines
     return "".join(flags)
 
 
@@ -270,6 +274,8 @@ def _patron_answer(session, msg, code, patron, now, extra_fixed=None, extra_fiel
             cq = _pin_valid(session, msg, card)
         if cq:
             fields.append(("CQ", cq))
+        owed, _count = fee_balance.owed(patron.id)
+        fields += [("BH", CURRENCY), ("BV", str(owed))]
         fields.extend(extra_fields)
         reasons = patrons.blocks(session.ctx, patron)
         for _code, msgid, params in reasons:
@@ -309,6 +315,7 @@ def patron_information(session, msg):
             extra += [(fid, v) for v in lists[name][start - 1:end]]
     rule = policy.rule_for(patron.library, patron.category, "*")
     extra.append(("CB", f"{rule.max_loans:04d}"))
+    extra.append(("CC", str(fee_balance.limit(session.ctx.library, patron.category))))
     cq = _pin_valid(session, msg, card)
     if cq == "Y":
         # How to reach a reader is theirs: only for the one who gave the card's PIN.
@@ -338,10 +345,17 @@ def _patron_lists(ctx, patron):
         "hold_items": [h.item.barcode for h in held if h.status == "ready" and h.item_id],
         "overdue_items": [barcodes[ln.item_id] for ln in loans if ln.due_date < today],
         "charged_items": [barcodes[ln.item_id] for ln in loans],
-        "fine_items": [],
+        # each open fee: its id (CG for 37), its amount in đồng, the copy it is for
+        "fine_items": [f"{fee.id} {fee.amount} {_barcode(fee.item)}"
+                       for fee in fee_balance.of_patron(patron.id) if fee.state == "open"],
         "recall_items": [],
         "unavailable_holds": [h.bib.title for h in held if h.status == "waiting"],
     }
+
+
+def _barcode(item_id):
+    item = Item.get_or_none(Item.id == item_id) if item_id else None
+    return item.barcode if item else ""
 
 
 # --- circulation --------------------------------------------------------------
@@ -555,7 +569,36 @@ def end_session(session, msg):
 
 @handles("37")
 def fee_paid(session, msg):
-    return refusal(session, msg, N_("Fees are paid at the desk."))
+    """A payment taken by the machine: one fee named by CG (its id, as AV lists it), or
+    every open fee of the patron at this library; the amount (BV, whole đồng) must be
+    the whole of it, as at the desk."""
+    card = msg.get("AA")
+    patron = _find_patron(session, card)
+    if patron is None:
+        return refusal(session, msg, N_("No patron has card %(card)s."), card=card)
+    if (msg.fixed.get("currency_type") or CURRENCY).strip() not in ("", CURRENCY):
+        return refusal(session, msg, N_("Fees are paid in đồng (VND)."))
+    paid = fee_commands.pay_amount(session.ctx, patron, _amount(msg.get("BV")),
+                                   msg.get("CG") or None, actor=session.username)
+    total = sum(fee.amount for fee in paid)
+    return Message("38", {"payment_accepted": "Y", "transaction_date": sip_date()}, [
+        ("AO", _inst(session, msg)), ("AA", card), ("BK", msg.get("BK") or paid[0].id),
+        ("AF", _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
+                     amount=fee_commands.vnd(total)))])
+
+
+CURRENCY = "VND"
+
+
+def _amount(text):
+    """BV as whole đồng: "150000" or "150000.00"."""
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        value = -1
+    if value < 0 or value != int(value):
+        raise Invalid("bad_amount", N_("The amount must be a whole number of đồng."))
+    return int(value)
 
 
 @handles("01")

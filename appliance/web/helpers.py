@@ -69,7 +69,10 @@ def vndate(value):
 
 
 def vnd(amount):
-    return f"{amount:,}".replace(",", ".") + " đ"
+    """150.000 ₫: the one way amounts are written (core/fees.vnd)."""
+    from ..core.fees import vnd as written
+
+    return written(amount)
 
 
 def register(app):

@@ -3,7 +3,8 @@ first, which lend, return and renew the same copies without seeing each other un
 they sync — make random histories through the real commands (loans, returns at
 another library, renewals, holds — some travelling from a library with a copy to one
 without: pulled and sent, received, lent there — record edits, lost and damaged marks,
-stocktakes scanned at both desks, finished, their missing copies marked lost), with clocks
+stocktakes scanned at both desks, finished, their missing copies marked lost; copies on
+loan declared lost or damaged and their fees paid or waived, at both desks apart), with clocks
 hours apart and syncs at random moments. Every
 device's events are then applied on fresh nodes in many causally valid orders — one by
 one as a branch applies them, and in batches through `events.ingest` as the hub does,
@@ -37,7 +38,8 @@ from appliance.core import (
 from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
-from appliance.core.models import Conflict, Event, Hold, Item, Loan, RemoteRequest, Stocktake
+from appliance.core.fees import commands as fees
+from appliance.core.models import Conflict, Event, Fee, Hold, Item, Loan, RemoteRequest, Stocktake
 from appliance.core.requests import commands as requests
 from appliance.core.requests import states as request_states
 from appliance.core.roster import importing, schoolyear
@@ -98,7 +100,7 @@ STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
-                    + ["stocktake"] * 3 + ["request"] * 3
+                    + ["stocktake"] * 3 + ["request"] * 3 + ["fee"] * 2
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
                        "import_class", "edit_class", "school_year", "new_card"]
@@ -119,7 +121,8 @@ class Town:
             ctx = device.enter()
             datadir.save_library(ctx, ctx.library, f"Thư viện {ctx.library}")
             policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=3,
-                             max_renewals=1, fee_per_day=500)
+                             max_renewals=1, fee_per_day=500, replacement_fee=30000,
+                             fee_limit=60000)
             for n in range(PATRONS):
                 patrons.save(ctx, {"card": f"{ctx.library[-3:]}P{n}", "name": f"Bạn đọc {n}",
                                    "category": "adult", "expiry": "2030-12-31",
@@ -422,6 +425,26 @@ def _request(town, ctx, a, b):
         requests.returned(ctx, req.loan_id)
 
 
+def _fee(town, ctx, a, b):
+    """A copy of this library on loan declared lost or damaged, its borrower charged (the
+    two desks of a library may charge the same loss apart: one fee), or a fee of this
+    library paid or waived (the same fee at both desks apart: the earlier stands)."""
+    owed = list(Fee.select().where((Fee.library == ctx.library) & (Fee.state == "open")
+                                   & (Fee.charged_hlc > 0)).order_by(Fee.id))
+    if owed and b % 3:
+        fee = owed[a % len(owed)]
+        if b % 3 == 1:
+            fees.pay(ctx, fee.id, actor="thuthu")
+        else:
+            fees.waive(ctx, fee.id, f"lý do {a}", actor="thuthu")
+        return
+    out = list(Loan.select(Loan, Item).join(Item).where(
+        (Item.library == ctx.library) & Loan.returned_at.is_null()).order_by(Loan.id))
+    if out:
+        loan = out[a % len(out)]
+        fees.declare(ctx, loan.item.barcode, "lost" if a % 2 else "damaged", actor="thuthu")
+
+
 def _sync(town, ctx, a, b):
     source = town.devices[a % len(town.devices)]
     if source.ctx is not ctx:
@@ -440,7 +463,7 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "arrive": _arrive, "pickup": _pickup, "import_class": _import_class,
            "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake,
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
-           "request": _request}
+           "request": _request, "fee": _fee}
 
 
 def histories(town):
@@ -786,3 +809,20 @@ def test_two_desks_answering_one_request_agree_in_every_order():
                         for kind in ("copy", "postal_loan"))
         assert (copy.state, copy.reason, copy.sha256) == ("refused", "lý do 2", "0" * 64)
         assert postal.state == "returned" and Loan.get_by_id(postal.loan_id).returned_at
+
+
+def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
+    """Both desks of a library declare the same loan's copy lost before they sync (one
+    fee: its id comes from the loan), then one desk takes the payment while the other,
+    not knowing, waives it: the earlier settlement by clock stands on every node."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 1, 1),
+             ("fee", 0, 1, 0), ("tick", 0, 1, 1), ("fee", 1, 1, 0),
+             ("sync", 1, 0, 0), ("sync", 0, 1, 0), ("tick", 0, 1, 1),
+             ("fee", 0, 0, 1), ("tick", 0, 1, 1), ("fee", 1, 0, 2)]
+    check_town((0, 0, 0, 0), steps, seed=7, orders=6)
+    check_town((2, -2, 0, 0), steps, seed=8, orders=6)
+    with settled(steps):
+        fee = Fee.get()
+        assert Fee.select().count() == 1 and fee.kind == "lost" and fee.amount == 30000
+        assert fee.state == "paid" and fee.reason is None
+        assert Event.select().where(Event.kind == "fee.charged").count() == 2

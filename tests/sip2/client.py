@@ -188,8 +188,10 @@ class SipClient:
     def end_session(self, inst: str, patron: str) -> Reply:
         return self.call(f"35{now18()}AO{inst}|AA{patron}|AC|")
 
-    def fee_paid(self, inst: str, patron: str, amount: str = "0.00") -> Reply:
-        return self.call(f"37{now18()}0100VND" + f"BV{amount}|AO{inst}|AA{patron}|AC|")
+    def fee_paid(self, inst: str, patron: str, amount: str = "0.00", fee_id: str = "",
+                 currency: str = "VND") -> Reply:
+        cg = f"CG{fee_id}|" if fee_id else ""
+        return self.call(f"37{now18()}0100{currency}" + f"BV{amount}|AO{inst}|AA{patron}|AC|{cg}")
 
     def item_status_update(self, inst: str, item: str, props: str) -> Reply:
         return self.call(f"19{now18()}AO{inst}|AB{item}|AC|CH{props}|")

@@ -57,6 +57,9 @@ FIXED = [
     ("loans_overdue", N_("Loans overdue at the end of the period"), 0),
     ("digitised.documents", N_("Digitised documents"), 0),
     ("digitised.views", N_("Views of digitised documents"), 0),
+    ("fees.charged", N_("Fees charged for lost or damaged copies (đồng)"), 0),
+    ("fees.paid", N_("fees paid (đồng)"), 1),
+    ("fees.waived", N_("fees waived (đồng)"), 1),
 ]
 # Lines that break a figure down: after which fixed line, its dict, how its keys read.
 BREAKDOWNS = [

@@ -19,7 +19,9 @@ What a figure means, where it is not obvious:
 - lost, withdrawn: copies marked so in the period; overdue: loans open at the period's
   end whose due date had passed;
 - digitised documents and their views: None ("no data") until digitised collections
-  exist."""
+  exist;
+- fees (in đồng): charged for copies lost or damaged on loan in the period by the
+  library whose copy it was, and paid or waived in the period (core/fees)."""
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -136,6 +138,13 @@ ACQUIRED = ("WITH a AS (SELECT i.library AS k, i.bib_id AS bib, COUNT(*) AS n FR
             "SELECT k, SUM(n), COUNT(*) FROM a GROUP BY 1{town}")
 ACQUIRED_TOWN = (" UNION ALL SELECT '*', SUM(n), COUNT(*) FROM "
                  "(SELECT bib, SUM(n) AS n FROM a GROUP BY 1) x")
+# Fees in đồng, by the library that charged them: charged in the period, and paid or
+# waived in it (a fee charged in March and paid in April counts in each month once).
+FEES = ("SELECT {key}, 'charged', SUM(amount) FROM fee WHERE charged_hlc > 0 "
+        "AND charged_at >= ? AND charged_at < ?{only} GROUP BY 1 "
+        "UNION ALL SELECT {key}, state, SUM(amount) FROM fee WHERE charged_hlc > 0 "
+        "AND state IN ('paid', 'waived') AND settled_at >= ? AND settled_at < ?{only} "
+        "GROUP BY 1, 2")
 TOWN = "*"  # the key of the town's own counts in the statements above
 
 
@@ -152,6 +161,7 @@ def empty():
         "acquisitions": {"titles": 0, "copies": 0},
         "copies_lost": 0, "copies_withdrawn": 0, "loans_overdue": 0,
         "digitised": {"documents": None, "views": None},
+        "fees": {"charged": 0, "paid": 0, "waived": 0},
     }
 
 
@@ -268,6 +278,7 @@ def _statements(period, today, whole):
                       ""),
         "digital_views": (DIGITAL_VIEWS, (s, e), "library", ""),
         "by_post": (BY_POST, (s, a), "r.library", ""),
+        "fees": (FEES, [(s, a), (s, a), ()], "library", ""),
     }
 
 
@@ -298,6 +309,8 @@ def _fill(out, period, libraries, today, town_out=None):
         _get(into if code in into else out, code)["acquisitions"] = {
             "titles": int(titles), "copies": int(copies or 0)}
     _digitised(out, rows)
+    for code, what, amount in rows["fees"]:
+        _get(out, code)["fees"][what] = int(amount or 0)
     for figures in out.values():
         _totals(figures)
 

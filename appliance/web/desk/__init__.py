@@ -31,4 +31,4 @@ def form(name, default=""):
     return (request.form.get(name) or default).strip()
 
 
-from . import admin, circulation, patrons, records  # noqa: E402,F401  (views register on bp)
+from . import admin, circulation, fees, patrons, records, staff  # noqa: E402,F401  (views register on bp)

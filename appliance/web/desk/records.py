@@ -76,7 +76,7 @@ def item(barcode):
 
 FIELD_LABELS = {"barcode": _l("Barcode"), "item_type": _l("Type"), "location": _l("Location"),
                 "call_number": _l("Call number"), "bib": _l("Record"), "condition": _l("Status"),
-                "accession_date": _l("Accession date")}
+                "accession_date": _l("Accession date"), "price": _l("Price")}
 
 
 def _change_text(change):

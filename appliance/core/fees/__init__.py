@@ -1,0 +1,19 @@
+"""Fees (phí bồi thường): what a reader pays for a copy lost or damaged on loan.
+
+Three kinds of event, applied by the one projector and synced like every other:
+
+- `fee.charged`: the copy's library charges the borrower (the copy's price, else the
+  replacement charge of the loan rule for the patron's category and the copy's type);
+- `fee.paid` and `fee.waived` (with a reason): the fee is settled in full, at the
+  library that charged it (or the hub, which acts for the town).
+
+`commands` makes them, `projection` applies them, `rules` says who may make them,
+`balance` reckons what a patron owes and whether it stops new loans. This package
+imports nothing at import time but models, errors and policy, so the projector, the
+authority check and patrons.blocks can name its parts without a cycle.
+"""
+
+
+def vnd(amount):
+    """An amount of đồng as Vietnamese readers write it: 150.000 ₫."""
+    return f"{int(amount or 0):,}".replace(",", ".") + " ₫"

@@ -1,0 +1,47 @@
+"""What a patron owes, and whether it stops new loans: reckoned from the fees held here
+each time, never a stored flag, so a block lifts the moment the fee is settled."""
+
+import peewee as pw
+
+from .. import policy
+from ..errors import N_
+from ..models import Fee
+from . import vnd
+
+# An open fee: charged (its charge has arrived) and not settled.
+OPEN = (Fee.state == "open") & (Fee.charged_hlc > 0)
+
+
+def owed(patron_id):
+    """(the sum of the patron's open fees in VND, how many there are)."""
+    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(Fee.amount), 0), pw.fn.COUNT(Fee.id))
+                    .where((Fee.patron == patron_id) & OPEN).tuples().first())
+    return int(total or 0), int(count or 0)
+
+
+def of_patron(patron_id):
+    """Every fee of the patron, open ones first, newest first within each."""
+    return list(Fee.select().where((Fee.patron == patron_id) & (Fee.charged_hlc > 0))
+                .order_by(Fee.state != "open", Fee.charged_at.desc()))
+
+
+def limit(library, category):
+    """The balance above which a card of `category` borrows nothing at `library`."""
+    return policy.rule_for(library, category, "*").fee_limit
+
+
+def over_limit(library, patron):
+    """(balance, limit, whether the balance is above it)."""
+    total, _ = owed(patron.id)
+    most = limit(library, patron.category)
+    return total, most, total > most
+
+
+def blocks(library, patron):
+    """The fee block as patrons.blocks lists them: [(code, msgid, params)] or []."""
+    total, most, over = over_limit(library, patron)
+    if not over:
+        return []
+    return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged copies "
+                             "(the limit is %(limit)s): no new loans until they are paid."),
+             {"amount": vnd(total), "limit": vnd(most)})]

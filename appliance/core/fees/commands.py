@@ -1,0 +1,125 @@
+"""The fee commands: declare a copy on loan lost or damaged (charging its borrower),
+take a payment, waive a fee. Each validates and records under the write lock."""
+
+import uuid
+
+from .. import authority, catalogue, circulation, events, policy
+from ..errors import N_, Forbidden, Invalid, NotFound, Refused
+from ..models import Fee, Patron
+from . import balance, vnd
+
+KINDS = ("lost", "damaged")
+_NS = uuid.UUID("5f0c2a51-7e1d-4c39-9b8e-70686920626f")
+
+
+def fee_id(loan_id, kind):
+    """One fee per loan and kind: two desks declaring the same loss charge once."""
+    return str(uuid.uuid5(_NS, f"{loan_id}|{kind}"))
+
+
+def _amount(item):
+    if item.price:
+        return int(item.price)
+    rule = policy.rule_for(item.library, item.borrower_category, item.item_type)
+    if not rule.replacement_fee:
+        raise Refused("no_price", N_("%(barcode)s has no price and the loan rules set no "
+                                     "replacement charge: record the copy's price first."),
+                      barcode=item.barcode)
+    return int(rule.replacement_fee)
+
+
+@events.command
+def declare(ctx, barcode, kind, actor=None):
+    """A copy on loan declared lost (its loan stays open until it is found) or damaged
+    (handed back: its loan ends); its borrower is charged the replacement."""
+    if kind not in KINDS:
+        raise Invalid("bad_fee_kind", N_("A copy is declared lost or damaged."))
+    item = circulation._returned_copy(ctx, barcode)
+    authority.require_own(ctx, item.library, "copy", barcode=item.barcode)
+    if item.loan_id is None:
+        raise Refused("not_on_loan", N_("%(barcode)s is not on loan."), barcode=item.barcode)
+    the_id = fee_id(item.loan_id, kind)
+    if Fee.get_or_none((Fee.id == the_id) & (Fee.charged_hlc > 0)) is not None:
+        raise Refused("fee_charged", N_("This loss or damage of %(barcode)s was charged "
+                                        "already."), barcode=item.barcode)
+    body = {"fee_id": the_id, "library": item.library, "patron_id": item.loan_patron,
+            "item_id": item.id, "loan_id": item.loan_id, "kind": kind,
+            "amount": _amount(item), "at": ctx.clock.iso_now(), "actor": actor}
+    if kind == "lost":
+        if item.condition != "lost":
+            catalogue.save_item(ctx, {"id": item.id, "condition": "lost"})
+    else:
+        item.hold_waits = False  # a damaged copy fills no hold: it is not put on the shelf
+        circulation._close_loan(ctx, item, actor)
+        catalogue.save_item(ctx, {"id": item.id, "condition": "damaged"})
+    events.record(ctx, "fee.charged", body, library=item.library)
+    return get(ctx, the_id)
+
+
+def get(ctx, the_id):
+    fee = Fee.get_or_none((Fee.id == (the_id or "")) & (Fee.charged_hlc > 0))
+    if fee is None:
+        raise NotFound("fee_not_found", N_("No fee %(id)s here."), id=the_id or "")
+    return fee
+
+
+def _open(ctx, the_id):
+    fee = get(ctx, the_id)
+    if ctx.role != "hub" and fee.library != ctx.library:
+        raise Forbidden("other_library", N_("This fee was charged by library %(library)s: "
+                                            "it is paid or waived there."),
+                        library=fee.library)
+    if fee.state != "open":
+        raise Refused("fee_settled", N_("This fee is settled already."))
+    return fee
+
+
+def _settle(ctx, kind, fee, actor, reason=None):
+    body = {"fee_id": fee.id, "library": fee.library, "patron_id": fee.patron,
+            "amount": fee.amount, "at": ctx.clock.iso_now(), "actor": actor}
+    if reason is not None:
+        body["reason"] = reason
+    events.record(ctx, kind, body, library=fee.library)
+    return get(ctx, fee.id)
+
+
+@events.command
+def pay(ctx, the_id, actor=None):
+    """The whole fee paid at the desk."""
+    return _settle(ctx, "fee.paid", _open(ctx, the_id), actor)
+
+
+@events.command
+def waive(ctx, the_id, reason, actor=None):
+    """The fee forgiven, for a reason staff give (the copy was found, a hardship...)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("reason_required", N_("Say why the fee is waived."))
+    if len(reason) > 255:
+        raise Invalid("too_long", N_("%(text)s… is too long: at most %(limit)s characters."),
+                      text=reason[:20], limit=255)
+    return _settle(ctx, "fee.waived", _open(ctx, the_id), actor, reason)
+
+
+@events.command
+def pay_amount(ctx, patron, amount, the_id=None, actor=None):
+    """A payment from a machine (SIP2 37): one fee named by its id, or all the patron's
+    open fees of this library, in full; an amount that does not match is refused."""
+    if the_id:
+        fees = [_open(ctx, the_id)]
+        if fees[0].patron != patron.id:
+            raise NotFound("fee_not_found", N_("No fee %(id)s here."), id=the_id)
+    else:
+        fees = [f for f in balance.of_patron(patron.id) if f.state == "open"
+                and (ctx.role == "hub" or f.library == ctx.library)]
+    if not fees:
+        raise Refused("nothing_owed", N_("The patron owes no fee here."))
+    due = sum(f.amount for f in fees)
+    if int(amount) != due:
+        raise Refused("wrong_amount", N_("The amount paid must be the whole fee: %(amount)s."),
+                      amount=vnd(due))
+    return [_settle(ctx, "fee.paid", f, actor) for f in fees]
+
+
+def patron_of(fee):
+    return Patron.get_or_none(Patron.id == fee.patron)

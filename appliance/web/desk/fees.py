@@ -1,0 +1,92 @@
+"""Fees at the desk: declare a copy on loan lost or damaged, take the payment or waive
+the fee (with a reason), print the receipt. The patron page shows them (desk/_fees.html)."""
+
+import io
+
+from flask import g, redirect, send_file, url_for
+from flask_babel import gettext as _
+
+from ...core import audit, catalogue
+from ...core.errors import DomainError
+from ...core.fees import balance, commands, receipt
+from ..auth import STAFF, identity, requires
+from ..helpers import vnd, vndate
+from . import attempt, back, bp, form
+
+
+@bp.app_template_global()
+def patron_fees(patron):
+    """The patron's fees and what they owe, for the patron page (one query)."""
+    fees = balance.of_patron(patron.id)
+    unpaid = [fee.amount for fee in fees if fee.state == "open"]
+    return {"fees": fees, "owed": sum(unpaid), "count": len(unpaid),
+            "limit": balance.limit(g.ctx.library, patron.category)}
+
+
+def _actor():
+    return identity()["username"]
+
+
+@bp.route("/fees/declare", methods=["POST"])
+@requires(*STAFF)
+def declare_fee():
+    kind = form("kind")
+    attempt(lambda: commands.declare(g.ctx, form("barcode"), kind, actor=_actor()),
+            lambda f: _("%(amount)s charged for the copy declared %(kind)s.",
+                        amount=vnd(f.amount), kind=_(KIND_WORDS[f.kind])))
+    card = form("card")
+    return redirect(back(url_for("desk.patron", card=card) if card else url_for("desk.home")))
+
+
+@bp.route("/fees/<fee_id>/pay", methods=["POST"])
+@requires(*STAFF)
+def pay_fee(fee_id):
+    attempt(lambda: commands.pay(g.ctx, fee_id, actor=_actor()),
+            lambda f: _("%(amount)s received. Print the receipt.", amount=vnd(f.amount)))
+    return redirect(back(url_for("desk.home")))
+
+
+@bp.route("/fees/<fee_id>/waive", methods=["POST"])
+@requires(*STAFF)
+def waive_fee(fee_id):
+    attempt(lambda: commands.waive(g.ctx, fee_id, form("reason"), actor=_actor()),
+            _("Fee waived."))
+    return redirect(back(url_for("desk.home")))
+
+
+KIND_WORDS = {"lost": "lost", "damaged": "damaged"}
+
+
+@bp.route("/items/<barcode>/price", methods=["POST"])
+@requires(*STAFF)
+def item_price(barcode):
+    """A copy's price, which a borrower who loses or damages it pays (core/fees)."""
+    attempt(lambda: catalogue.save_item(g.ctx, {"id": catalogue.get_item(g.ctx, barcode).id,
+                                                "price": form("price")}),
+            _("Price saved."))
+    return redirect(url_for("desk.item", barcode=barcode))
+
+
+def receipt_words():
+    return {"title": _("FEE RECEIPT"), "number": _("Receipt no."), "patron": _("Patron"),
+            "copy": _("Copy"), "kind": _("For"), "amount": _("Amount"), "state": _("Fee state"),
+            "date": _("Date"), "staff": _("Staff"), "reason": _("Reason"),
+            "lost": _("copy lost"), "damaged": _("copy damaged"), "paid": _("paid"),
+            "waived": _("waived"), "open": _("not paid yet")}
+
+
+@bp.route("/fees/<fee_id>/receipt.pdf")
+@requires(*STAFF)
+def fee_receipt(fee_id):
+    try:
+        fee = commands.get(g.ctx, fee_id)
+    except DomainError:
+        return _("No such fee."), 404
+    audit.log(_actor(), "fee.receipt", fee.id)
+    out = io.BytesIO()
+    receipt.write_pdf(fee, receipt_words(), out, when=vndate)
+    out.seek(0)
+    return send_file(out, mimetype="application/pdf", as_attachment=False,
+                     download_name=f"bien-lai-{fee.id[:8]}.pdf")
+
+
