@@ -258,6 +258,11 @@ def _digital(db):
     textindex.create(db)
 
 
+def _suggestions(db):
+    _add_column(models.Patron, "suggestions")(db)
+    db.create_tables(models.SUGGEST_MODELS, safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -284,6 +289,8 @@ MIGRATIONS = [
     (18, "digital library: documents, pages, OCR text and its index; rare and special "
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
+    (20, "reading suggestions and the cataloguing classifier shipped from the hub; a "
+         "patron's wish for suggestions", _suggestions),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
