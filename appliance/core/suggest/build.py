@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .. import events
 from ..models import Bib, Item, Loan, Patron, Setting
 from . import borrowing, modelfile, store, words
 
@@ -111,9 +112,11 @@ def build(ctx, now_ms: int | None = None) -> dict:
     data = modelfile.pack(model)
     if ctx.data_dir is not None:
         write(Path(ctx.data_dir), data)
-    store.load(ctx, model)
-    Setting.insert(key="suggest_built_ms", value=int(time.time() * 1000)).on_conflict(
-        conflict_target=[Setting.key], update={Setting.value: int(time.time() * 1000)}).execute()
+    done_ms = int(time.time() * 1000)
+    with events.writing(ctx):
+        store.load(ctx, model)
+        Setting.insert(key="suggest_built_ms", value=done_ms).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: done_ms}).execute()
     stats = {"id": model_id, **counted,
              "records_with_neighbours": {a: len(r) for a, r in rel.items()},
              "records_indexed": len(docs), "terms": len(terms), "bytes": len(data),
