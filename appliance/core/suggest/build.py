@@ -15,7 +15,7 @@ from . import borrowing, modelfile, store, words
 
 log = logging.getLogger(__name__)
 
-CHILD_CATEGORIES = ("child", "pupil")
+CHILD_CATEGORIES = store.CHILD_CATEGORIES
 FILE = Path("suggest") / "model.json.gz"
 
 
@@ -49,7 +49,8 @@ def histories(moved: dict[str, str]) -> tuple[dict[str, list[list[str]]], dict]:
     patrons = {}
     left_out = 0
     for pid, category, keep, stamps in Patron.select(
-            Patron.id, Patron.category, Patron.keep_history, Patron.field_hlc).tuples():
+            Patron.id, Patron.category, Patron.keep_history, Patron.field_hlc).where(
+            ~Patron.deleted).tuples():  # erased histories' stand-in is a deleted card
         if history_off(keep, stamps):
             left_out += 1
             continue

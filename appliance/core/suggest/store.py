@@ -6,6 +6,7 @@ a small library) reads the postings of the record's own words, a few rows by key
 
 from __future__ import annotations
 
+from ..errors import N_, Invalid
 from ..models import (
     Bib,
     Loan,
@@ -19,6 +20,7 @@ from ..models import (
 from . import classify, words
 
 LIMIT = 10
+CHILD_CATEGORIES = ("child", "pupil")
 # A content neighbour must share more than one common syllable ("kỹ" and "ký" fold alike).
 MIN_SIMILARITY = 0.15
 CHUNK = 500
@@ -101,6 +103,13 @@ def _same_work(bib: Bib, other: Bib) -> bool:
             and set(bib.authors or ()) == set(other.authors or ()))
 
 
+def audience_of(patron) -> str | None:
+    """The list a patron's suggestions come from: children's categories their own."""
+    if patron is None:
+        return None
+    return "child" if patron.category in CHILD_CATEGORIES else "adult"
+
+
 def audiences(audience: str | None) -> tuple[str, ...]:
     """A child sees children's loans only; anyone else the adults' first, then the
     children's (a picture book viewed without logging in)."""
@@ -132,7 +141,7 @@ def related(bib_id: str, audience: str | None = None, limit: int = LIMIT) -> lis
 def for_patron(patron, limit: int = 5, recent: int = 20) -> list[dict]:
     """"Gợi ý cho bạn": neighbours of what the patron borrowed lately, none they have
     borrowed already. Read here, for the patron alone; nothing is kept."""
-    aud = "child" if patron.category in ("child", "pupil") else "adult"
+    aud = audience_of(patron)
     mine = [bib for (bib,) in Loan.select(Item.bib).join(Item, on=(Loan.item == Item.id))
             .where(Loan.patron == patron.id).order_by(Loan.out_at.desc()).limit(recent).tuples()]
     had = set(mine)
@@ -149,6 +158,8 @@ def for_patron(patron, limit: int = 5, recent: int = 20) -> list[dict]:
 
 def suggest_classification(title: str, authors: list[str]) -> dict:
     """DDC classes and subject headings for a record being catalogued, with evidence."""
+    if not (title or "").strip():
+        raise Invalid("title_required", N_("Give the title to suggest a class for."))
     terms = words.title_terms(title, authors)
     found = words.nearest(terms, _postings, _n_docs(), k=classify.NEIGHBOURS * 3)
     docs = {d.idx: d for d in SuggestDoc.select().where(
