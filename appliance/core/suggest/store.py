@@ -9,8 +9,8 @@ from __future__ import annotations
 from ..errors import N_, Invalid
 from ..models import (
     Bib,
-    Loan,
     Item,
+    Loan,
     Setting,
     SuggestDoc,
     SuggestRelated,

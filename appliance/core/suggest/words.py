@@ -33,7 +33,7 @@ def title_terms(title: str | None, authors: Iterable[str] = ()) -> list[str]:
     """What the cataloguing suggestion compares: title syllables and pairs, authors."""
     words = syllables(title)
     terms = [w for w in words if len(w) > 1 or w.isdigit()]
-    terms += [f"{a}_{b}" for a, b in zip(words, words[1:])]
+    terms += [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     terms += ["a:" + " ".join(syllables(name)) for name in authors if syllables(name)]
     return terms
 
