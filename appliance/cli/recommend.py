@@ -3,6 +3,7 @@ cataloguing classifier from the whole town (core/suggest); the next sync ships t
 every branch. The service also builds them once a day (appliance/maintenance.py)."""
 
 import json
+import sys
 
 from . import data_dir_arg, open_context
 
@@ -22,7 +23,7 @@ def cmd_build(args):
     try:
         if ctx.role != "hub":
             print("thuvien: the suggestions are built at the hub from the whole town's "
-                  "loans; a branch receives them with sync")
+                  "loans; a branch receives them with sync", file=sys.stderr)
             return 1
         print(json.dumps(build.build(ctx), ensure_ascii=False, indent=1))
     finally:
