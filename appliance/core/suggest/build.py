@@ -101,27 +101,34 @@ def catalogue(live: list[Bib]) -> tuple[list[list], dict]:
 def build(ctx, now_ms: int | None = None) -> dict:
     """Build, write and load a model; returns what was built and how long it took."""
     started = time.perf_counter()
-    moved, live = _live_bibs()
-    by_audience, counted = histories(moved)
-    rel = related(by_audience)
-    docs, terms = catalogue(live)
+    steps = {}
+
+    def step(name, fn, *args):
+        t = time.perf_counter()
+        out = fn(*args)
+        steps[name] = round(time.perf_counter() - t, 2)
+        return out
+    moved, live = step("records", _live_bibs)
+    by_audience, counted = step("loans", histories, moved)
+    rel = step("co_borrowing", related, by_audience)
+    docs, terms = step("words", catalogue, live)
     previous = store.current_id() or 0
     model_id = max((now_ms or int(time.time() * 1000)), previous + 1)
     model = {"id": model_id, "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "min_borrowers": borrowing.MIN_BORROWERS, "related": rel, "docs": docs,
              "terms": terms}
-    data = modelfile.pack(model)
+    data = step("file", modelfile.pack, model)
     if ctx.data_dir is not None:
         write(Path(ctx.data_dir), data)
     done_ms = int(time.time() * 1000)
     with events.writing(ctx):
-        store.load(ctx, model)
+        step("tables", store.load, ctx, model)
         Setting.insert(key="suggest_built_ms", value=done_ms).on_conflict(
             conflict_target=[Setting.key], update={Setting.value: done_ms}).execute()
     stats = {"id": model_id, **counted,
              "records_with_neighbours": {a: len(r) for a, r in rel.items()},
              "records_indexed": len(docs), "terms": len(terms), "bytes": len(data),
-             "seconds": round(time.perf_counter() - started, 2)}
+             "seconds": round(time.perf_counter() - started, 2), "steps_s": steps}
     log.info("suggestions built: %s", stats)
     return stats
 

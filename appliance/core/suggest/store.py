@@ -17,7 +17,7 @@ from ..models import (
     SuggestTerm,
     database_proxy,
 )
-from . import classify, words
+from . import borrowing, classify, words
 
 LIMIT = 10
 CHILD_CATEGORIES = ("child", "pupil")
@@ -144,13 +144,8 @@ def for_patron(patron, limit: int = 5, recent: int = 20) -> list[dict]:
     aud = audience_of(patron)
     mine = [bib for (bib,) in Loan.select(Item.bib).join(Item, on=(Loan.item == Item.id))
             .where(Loan.patron == patron.id).order_by(Loan.out_at.desc()).limit(recent).tuples()]
-    had = set(mine)
-    votes: dict[str, float] = {}
-    for rank, bib in enumerate(dict.fromkeys(mine)):
-        for pos, other in enumerate(borrowed_with(bib, aud)):
-            if other not in had:
-                votes[other] = votes.get(other, 0.0) + 1.0 / (1 + rank) / (1 + pos)
-    best = sorted(votes, key=lambda b: (-votes[b], b))
+    best = borrowing.recommend(mine, lambda bib: borrowed_with(bib, aud), set(mine),
+                               limit * 2)
     rows = _live(best[:limit * 2])
     return [{"bib_id": b, "title": rows[b].title, "why": "borrowed_together"}
             for b in best if b in rows][:limit]
@@ -170,4 +165,21 @@ def suggest_classification(title: str, authors: list[str]) -> dict:
               "authors": rows[d.bib].authors or [], "ddc": rows[d.bib].ddc,
               "subjects": rows[d.bib].subjects or []}, s)
             for d, s in labelled if d.bib in rows][:classify.NEIGHBOURS]
-    return classify.vote(near)
+    return classify.vote(near, frequent_classes())
+
+
+_frequent: dict[int | None, list[str]] = {}
+
+
+def frequent_classes() -> list[str]:
+    """The catalogue's most frequent DDC classes (three digits), once per model."""
+    model = current_id()
+    if model not in _frequent:
+        counts: dict[str, int] = {}
+        for (ddc,) in SuggestDoc.select(SuggestDoc.ddc).where(
+                SuggestDoc.ddc.is_null(False)).tuples().iterator():
+            if ddc[:3].isdigit():
+                counts[ddc[:3]] = counts.get(ddc[:3], 0) + 1
+        _frequent.clear()
+        _frequent[model] = sorted(counts, key=lambda c: (-counts[c], c))[:classify.CLASSES]
+    return _frequent[model]
