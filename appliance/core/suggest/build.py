@@ -50,14 +50,16 @@ def histories(moved: dict[str, str]) -> tuple[dict[str, list[list[str]]], dict]:
     left_out = 0
     for pid, category, keep, stamps in Patron.select(
             Patron.id, Patron.category, Patron.keep_history, Patron.field_hlc).where(
-            ~Patron.deleted).tuples():  # erased histories' stand-in is a deleted card
+            ~Patron.deleted).tuples().iterator():  # erased histories' stand-in: a deleted card
         if history_off(keep, stamps):
             left_out += 1
             continue
         patrons[pid] = audience(category)
     out: dict[str, list[list[str]]] = {"adult": [], "child": []}
     loans = 0
-    current, seq, seen = None, [], set()
+    current: str | None = None
+    seq: list[str] = []
+    seen: set[str] = set()
     rows = (Loan.select(Loan.patron, Item.bib).join(Item, on=(Loan.item == Item.id))
             .order_by(Loan.patron, Loan.out_at).tuples())
     for pid, bib in rows.iterator():

@@ -5,6 +5,7 @@ the evidence. The librarian decides: nothing here writes a record."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 NEIGHBOURS = 10
 EVIDENCE = 3
@@ -12,7 +13,7 @@ CLASSES = 3
 SUBJECTS = 5
 
 
-def vote(neighbours: list[tuple[dict, float]], prior: list[str] = ()) -> dict:
+def vote(neighbours: list[tuple[dict, float]], prior: Sequence[str] = ()) -> dict:
     """`neighbours`: (record as {"bib_id", "title", "ddc", "subjects", ...}, similarity),
     best first. DDC numbers are voted at three digits (the class a shelf is ordered
     by); each class is given with the fullest number its best voter carries. Fewer

@@ -125,11 +125,16 @@ def related(bib_id: str, audience: str | None = None, limit: int = LIMIT) -> lis
     for aud in audiences(audience):
         picked += [(b, "borrowed_together") for b in borrowed_with(bib.id, aud)]
     seen = {bib.id}
-    picked = [p for p in picked if not (p[0] in seen or seen.add(p[0]))]
+    unique = []
+    for p in picked:
+        if p[0] not in seen:
+            seen.add(p[0])
+            unique.append(p)
+    picked = unique
     if len(picked) < limit:
         picked += [(b, "") for b in like(bib, limit) if b not in seen]
     rows = _live([b for b, _w in picked])
-    out = []
+    out: list[dict] = []
     for other_id, why in picked:
         other = rows.get(other_id)
         if other is not None and len(out) < limit and not _same_work(bib, other):
@@ -143,7 +148,9 @@ def for_patron(patron, limit: int = 5, recent: int = 20) -> list[dict]:
     borrowed already. Read here, for the patron alone; nothing is kept."""
     aud = audience_of(patron)
     mine = [bib for (bib,) in Loan.select(Item.bib).join(Item, on=(Loan.item == Item.id))
-            .where(Loan.patron == patron.id).order_by(Loan.out_at.desc()).limit(recent).tuples()]
+            .where(Loan.patron == patron.id).order_by(Loan.out_at.desc()).limit(recent)
+            .tuples().iterator()]
+    aud = aud or "adult"
     best = borrowing.recommend(mine, lambda bib: borrowed_with(bib, aud), set(mine),
                                limit * 2)
     rows = _live(best[:limit * 2])

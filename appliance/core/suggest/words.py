@@ -87,6 +87,7 @@ def nearest(query: list[str], postings_of, n_docs: int, k: int = 10,
     for term, qw in weigh(query, idf).items():
         for idx, w in found[term]:
             scores[idx] += qw * w
-    scores.pop(skip, None)
+    if skip is not None:
+        scores.pop(skip, None)
     best = sorted(scores.items(), key=lambda s: (-s[1], s[0]))
     return best[:k]
