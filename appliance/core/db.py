@@ -259,7 +259,10 @@ def _digital(db):
 
 
 def _suggestions(db):
-    _add_column(models.Patron, "suggestions")(db)
+    """A patron's wish for suggestions, and the tables the hub's model is loaded into.
+    Only what is missing (a database made by this version, told it is older, has both)."""
+    if "suggestions" not in {c.name for c in db.get_columns("patron")}:
+        _add_column(models.Patron, "suggestions")(db)
     db.create_tables(models.SUGGEST_MODELS, safe=True)
 
 

@@ -132,3 +132,21 @@ def test_a_history_turned_back_on_counts_again(tmp_path):
     by_audience, counted = build.histories({})
     assert counted["patrons_left_out"] == 0 and len(by_audience["adult"]) == 1
     ctx.close()
+
+
+def test_a_database_of_schema_19_gains_the_opt_in_and_the_tables(tmp_path):
+    from appliance.core.context import Context
+
+    ctx = make_library(tmp_path / "data")
+    for sql in ("ALTER TABLE patron DROP COLUMN suggestions", "DROP TABLE suggest_related",
+                "DROP TABLE suggest_doc", "DROP TABLE suggest_term",
+                "UPDATE setting SET value = '19' WHERE key = 'schema_version'"):
+        ctx.db.execute_sql(sql)
+    ctx.close()
+    ctx = Context.open(tmp_path / "data")
+    try:
+        assert "suggestions" in {c.name for c in ctx.db.get_columns("patron")}
+        assert store.current_id() is None and store.related("nothing") == []
+        assert SuggestRelated.select().count() == 0
+    finally:
+        ctx.close()

@@ -24,7 +24,8 @@ OBJ = {"type": "object"}
 PATRON = _obj("card", "name", "category", card="string", name="string", category="string",
               expiry="string", birth_year="integer", guardian="string",
               guardian_consent="boolean", phone="string", email="string", pin="string",
-              keep_history="boolean", school_class="string", birth_date="string")
+              keep_history="boolean", school_class="string", birth_date="string",
+              suggestions="boolean")
 BIB = _obj("title", title="string", authors="array", publisher="string", year="integer",
            isbn="string", language="string", ddc="string", subjects="array", series="string",
            notes="string")
