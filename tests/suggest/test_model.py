@@ -150,3 +150,21 @@ def test_a_database_of_schema_19_gains_the_opt_in_and_the_tables(tmp_path):
         assert SuggestRelated.select().count() == 0
     finally:
         ctx.close()
+
+
+def test_the_hub_maintenance_loop_builds_once_a_day(tmp_path):
+    from appliance import maintenance
+
+    hub = make_library(tmp_path / "hub", role="hub")
+    try:
+        first = maintenance.suggestions_if_due(hub)
+        assert first is not None and store.current_id() == first["id"]
+        assert maintenance.suggestions_if_due(hub) is None  # built today already
+        assert build.due(now_ms=first["id"] + build.DAILY_MS + 60_000)  # a day later
+    finally:
+        hub.close()
+    branch = make_library(tmp_path / "branch")
+    try:
+        assert maintenance.suggestions_if_due(branch) is None  # branches receive it
+    finally:
+        branch.close()
