@@ -1,11 +1,14 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button, and notices due are e-mailed (mail.py)."""
+the queue without anyone pressing a button, and notices due are e-mailed (mail.py); at
+the hub, the reading suggestions are built again once a day (core/suggest), for the next
+sync to ship."""
 
 import logging
 import threading
 
 from . import mail
 from .core import holds
+from .core.suggest import build as suggestions
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,14 @@ def run_once(ctx):
     return moved
 
 
+def suggestions_if_due(ctx):
+    """At the hub, once a day: in the loop, not at start, so a large town's build never
+    holds up the service coming up."""
+    if ctx.role == "hub" and suggestions.due():
+        return suggestions.build(ctx)
+    return None
+
+
 class Maintenance(threading.Thread):
     def __init__(self, ctx, interval=900):
         super().__init__(name="thuvien-maintenance", daemon=True)
@@ -33,6 +44,7 @@ class Maintenance(threading.Thread):
         while not self.stopped.wait(self.interval):
             try:
                 run_once(self.ctx)
+                suggestions_if_due(self.ctx)
             except Exception:  # logged; the next round tries again, loans go on meanwhile
                 log.exception("maintenance round failed")
 

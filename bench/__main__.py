@@ -5,7 +5,8 @@ import sys
 import time
 
 ALL = ["core", "pages", "search", "search_worst", "hub", "sync", "first_sync", "hub_ingest",
-       "sip2", "devices", "reports", "patrons_import", "stocktake", "digital"]
+       "sip2", "devices", "reports", "patrons_import", "stocktake", "digital", "recommend",
+       "classify"]
 
 
 def main(names):

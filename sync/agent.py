@@ -28,7 +28,7 @@ from appliance.core import clockfix, events
 from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
-from . import answer, certs, envelope, fetch, files, keys, link, protocol
+from . import answer, certs, envelope, fetch, files, keys, link, protocol, suggestions
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
@@ -153,7 +153,8 @@ class _Run:
                                      events.since(ctx.origin, acked, self.batch)]
         # health as it will stand once this batch is accepted: the fleet page's figures
         report = health.report(ctx, outgoing[-1]["seq"] if outgoing else acked)
-        meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report}
+        meta = {"pull_after": pull_after, "pull_limit": PULL_LIMIT, "health": report,
+                "suggest": suggestions.have()}
         new_keys = keys.load_next(ctx.data_dir)
         if new_keys is not None:  # a rotation: announced in a batch the old key signs
             meta["rotate"] = keys.rotation_proof(ctx.origin, new_keys)
@@ -193,6 +194,7 @@ class _Run:
             log.info("sync: the hub holds this device's new keys; the old ones retire")
         if isinstance(reply.get("config"), dict):
             apply_config(ctx, reply["config"])
+        suggestions.take(ctx, reply.get("suggest"))  # after the events, like software
         offer = reply.get("update") if isinstance(reply.get("update"), dict) else None
         self.pushed += reply.get("applied", 0)
         self.pulled += len(incoming)

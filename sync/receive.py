@@ -21,7 +21,7 @@ from appliance.core.errors import DomainError
 from appliance.core.models import Event, Hold, Loan
 from provisioning import config, health, updates
 
-from . import envelope, keys, protocol, quarantine
+from . import envelope, keys, protocol, quarantine, suggestions
 from .models import Device, RetiredKey, SyncBatch, SyncRefusal
 
 log = logging.getLogger("thuvien.sync")
@@ -61,6 +61,7 @@ def exchange(ctx, data: bytes) -> bytes:
              "applied": result["applied"], "skipped": result["skipped"],
              "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
     reply.update(offers(ctx, dev, meta.get("health")))
+    reply.update(suggestions.offer(ctx, meta))
     if rotated:
         reply["rotated"] = True  # sealed to the key the request came from
     return seal_for(ctx, dev, reply, pulled)

@@ -28,6 +28,7 @@ COMMANDS = [
     "appliance.cli.digital",
     "appliance.cli.requests",
     "appliance.cli.notices",
+    "appliance.cli.recommend",
 ]
 
 

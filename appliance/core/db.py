@@ -284,6 +284,14 @@ def _fees(db):
     db.create_tables([models.Fee], safe=True)
 
 
+def _suggestions(db):
+    """A patron's wish for suggestions, and the tables the hub's model is loaded into.
+    Only what is missing (a database made by this version, told it is older, has both)."""
+    if "suggestions" not in {c.name for c in db.get_columns("patron")}:
+        _add_column(models.Patron, "suggestions")(db)
+    db.create_tables(models.SUGGEST_MODELS, safe=True)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -313,6 +321,8 @@ MIGRATIONS = [
     (20, "patrons' remote requests: copies and loans by post", _remote_requests),
     (21, "notices: a guardian's e-mail address, the e-mail queue", _notices),
     (22, "fees for copies lost or damaged on loan; a copy's price", _fees),
+    (23, "reading suggestions and the cataloguing classifier shipped from the hub; a "
+         "patron's wish for suggestions", _suggestions),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

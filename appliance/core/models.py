@@ -98,6 +98,9 @@ class Patron(BaseModel):
     block_reason = pw.CharField(null=True)
     pin_hash = pw.CharField(null=True)
     keep_history = pw.BooleanField(default=False)
+    # "Gợi ý cho bạn" on the patron's account (core/suggest): shown only to a patron who
+    # asked for it. Stays at the home library, like every field not lent (privacy.py).
+    suggestions = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
     created_at = pw.CharField(max_length=32)
     deleted = pw.BooleanField(default=False)
     field_hlc = JSONField(default=dict)
@@ -573,6 +576,28 @@ class NoticeMail(BaseModel):
     error = pw.TextField(null=True)  # the server's own words on the last failure
 
 
+# The reading suggestions and the cataloguing classifier (core/suggest): built at the hub
+# from the whole town, shipped to branches with sync, replaced whole. Derived, local.
+class SuggestRelated(BaseModel):
+    """A record's neighbours for one audience ("adult", "child"): a JSON list of
+    [bib_id, borrowers] (borrowers >= suggest.model.MIN_BORROWERS), best first."""
+    key = pw.CharField(primary_key=True, max_length=48)  # <audience>|<bib_id>
+    items = JSONField(default=list)
+
+
+class SuggestDoc(BaseModel):
+    """A record of the union catalogue as the word index numbers it."""
+    idx = pw.IntegerField(primary_key=True)
+    bib = pw.CharField(max_length=36, index=True)
+    ddc = pw.CharField(max_length=32, null=True)
+
+
+class SuggestTerm(BaseModel):
+    """A folded word's postings: a JSON list of [doc idx, tf-idf weight]."""
+    term = pw.CharField(primary_key=True, max_length=64)
+    postings = JSONField(default=list)
+
+
 class Setting(BaseModel):
     key = pw.CharField(primary_key=True, max_length=64)
     value = JSONField(null=True)
@@ -582,6 +607,7 @@ STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Con
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
                 RemoteRequest, Fee]
+SUGGEST_MODELS = [SuggestRelated, SuggestDoc, SuggestTerm]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
-                DigitalJob, UploadSession, NoticeMail]
+                DigitalJob, UploadSession, NoticeMail, *SUGGEST_MODELS]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

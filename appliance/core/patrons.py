@@ -38,7 +38,8 @@ BY_CARD_ANYWHERE = Prepared(Patron, lambda card: Patron.select().where(
 OPEN_LOANS = Prepared(Loan, lambda patron: Loan.select().where(
     (Loan.patron == patron) & Loan.returned_at.is_null()).order_by(Loan.due_date), 1)
 EDITABLE = ("card", "name", "category", "expiry", "birth_year", "guardian", "guardian_consent",
-            "phone", "email", "keep_history", "school_class", "birth_date", "guardian_email")
+            "phone", "email", "keep_history", "school_class", "birth_date", "guardian_email",
+            "suggestions")
 
 
 def find(ctx, card, library=None):
@@ -125,8 +126,9 @@ def save(ctx, data, library=None):
     fields = _clean(data)
     if "guardian_consent" in fields:
         fields["guardian_consent"] = bool(fields["guardian_consent"])
-    if "keep_history" in fields:
-        fields["keep_history"] = bool(fields["keep_history"])
+    for flag in ("keep_history", "suggestions"):
+        if flag in fields:
+            fields[flag] = bool(fields[flag])
     _validate(fields, current)
     card = fields.get("card", current.card if current else None)
     clash = Patron.get_or_none((Patron.library == (current.library if current else library))

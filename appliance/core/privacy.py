@@ -69,7 +69,7 @@ def is_private(model_name: str, field: str) -> bool:
 # The migration: what a branch already holds of other libraries' patrons.
 
 _CLEARED = {"pin_hash": None, "phone": None, "email": None, "guardian": None,
-            "guardian_consent": False, "birth_year": None, "keep_history": False}
+            "guardian_consent": False, "birth_year": None, "keep_history": False, "suggestions": False}
 
 
 def purge(home_library: str, origin: str | None) -> dict:

@@ -24,7 +24,8 @@ OBJ = {"type": "object"}
 PATRON = _obj("card", "name", "category", card="string", name="string", category="string",
               expiry="string", birth_year="integer", guardian="string",
               guardian_consent="boolean", phone="string", email="string", pin="string",
-              keep_history="boolean", school_class="string", birth_date="string")
+              keep_history="boolean", school_class="string", birth_date="string",
+              suggestions="boolean")
 BIB = _obj("title", title="string", authors="array", publisher="string", year="integer",
            isbn="string", language="string", ddc="string", subjects="array", series="string",
            notes="string")
@@ -49,6 +50,14 @@ ROUTES = [
     ("/bibs/{bib_id}", "get", "A bibliographic record", False, None, 200),
     ("/bibs/{bib_id}", "patch", "Edit a bibliographic record (the union catalogue)", True,
      _patch(BIB), 200),
+    ("/bibs/{bib_id}/related", "get", "Related titles (docs/suggestions.md): up to 10 "
+     "{bib_id, title, why}, borrowed together by at least 5 readers first (why: "
+     "borrowed_together), then alike in content (why: series, author, subject, ddc, title); "
+     "?audience=child for children's loans", False, None, 200),
+    ("/bibs/suggest-classification", "get", "DDC classes and subject headings for a record "
+     "being catalogued, from the most similar records of the union catalogue (staff): "
+     "{ddc: [{class, ddc, share}], main_classes, subjects, evidence: [3 records]}", True,
+     None, 200),
     ("/items", "post", "Add a copy", True, ITEM, 201),
     ("/items/{barcode}", "get", "A copy and its status", False, None, 200),
     ("/items/{barcode}", "patch", "Edit a copy; status as staff set it (available, lost, "
@@ -105,7 +114,9 @@ ROUTES = [
 SEARCH_PARAMS = ("q", "page", "per_page", "sort", "in_library", "item_type", "language",
                  "year_from", "year_to", "available")
 # Query parameters of the other routes that take them: (name, required).
-QUERY = {"/reports/statistics": [("library", False), ("from", True), ("to", True)],
+QUERY = {"/bibs/{bib_id}/related": [("audience", False)],
+         "/bibs/suggest-classification": [("title", True), ("authors", False)],
+         "/reports/statistics": [("library", False), ("from", True), ("to", True)],
          "/digital/search": [("q", True), ("document", False), ("page", False)],
          "/digital/uploads/{upload_id}": [("offset", False)],
          "/digital/progress": [("order", False), ("library", False)],

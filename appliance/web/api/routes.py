@@ -129,6 +129,26 @@ def get_bib(bib_id):
     return jsonify(serialise.bib(catalogue.get_bib(g.ctx, bib_id)))
 
 
+@bp.route("/bibs/<bib_id>/related")
+@public
+def related_bibs(bib_id):
+    """Related titles; the same the OPAC record page shows (core/suggest)."""
+    from ...core.suggest import store
+
+    catalogue.get_bib(g.ctx, bib_id)  # 404 for a record that is not there
+    return jsonify(store.related(bib_id, request.args.get("audience")))
+
+
+@bp.route("/bibs/suggest-classification")
+@requires(*STAFF)
+def suggest_classification():
+    """DDC and subjects for a record being catalogued, with the records they come from."""
+    from ...core.suggest import store
+
+    authors = [a.strip() for a in (request.args.get("authors") or "").split(";") if a.strip()]
+    return jsonify(store.suggest_classification(request.args.get("title") or "", authors))
+
+
 @bp.route("/bibs/<bib_id>", methods=["PATCH"])
 @requires(*STAFF)
 def edit_bib(bib_id):

@@ -183,6 +183,27 @@ def _receipt_lines():
     return lines
 
 
+def _suggestion_line():
+    """One line on the receipt: a title borrowed with what was just borrowed
+    (core/suggest), for the patron's audience (children's loans for a child)."""
+    from appliance.core.suggest import store
+
+    card = state.patron_card()
+    borrowed = [e["b"] for e in session.get("kiosk_log", []) if e.get("k") == "out"]
+    if not card or not borrowed:
+        return None
+    try:
+        patron = patrons.find(g.ctx, card)
+        bibs = [catalogue.get_item(g.ctx, b).bib_id for b in borrowed]
+    except DomainError:
+        return None
+    for bib_id in bibs:
+        for other in store.related(bib_id, store.audience_of(patron), limit=len(bibs) + 1):
+            if other["bib_id"] not in bibs:
+                return _("You may also like: %(title)s", title=other["title"])
+    return None
+
+
 def _still_on_loan():
     card = state.patron_card()
     if not card:
@@ -197,6 +218,7 @@ def _still_on_loan():
 @requires(*KIOSK)
 def receipt():
     return _page("kiosk/receipt.html", "receipt", lines=_receipt_lines(),
+                 suggestion=_suggestion_line(),
                  on_loan=_still_on_loan(), name=session.get("kiosk_name"),
                  when=vndate(g.ctx.clock.iso_now()[:19]))
 
@@ -205,6 +227,9 @@ def receipt():
 @requires(*KIOSK)
 def print_receipt():
     lines = _receipt_lines() + [""] + [_("Still on loan:")] + _still_on_loan()
+    suggestion = _suggestion_line()
+    if suggestion:
+        lines += ["", suggestion]
     title = g.ctx.settings.get("library_name", g.ctx.library)
     ok = devices_client.print_receipt(g.ctx, title, lines, _("Thank you for reading!"))
     state.set_results([{"ok": True, "barcode": "", "title": "",

@@ -51,7 +51,14 @@ def account():
                 .order_by(Hold.placed_at))
     history = reading_history(patron) if patron.keep_history else []
     return render_template("opac/account.html", patron=patron, loans=loans, items=items,
-                           holds=held, history=history)
+                           holds=held, history=history, suggested=_suggested(patron))
+
+
+def _suggested(patron):
+    """"Gợi ý cho bạn": only for a patron who asked for it."""
+    from ...core.suggest import store
+
+    return store.for_patron(patron) if patron.suggestions else []
 
 
 def history_since(patron):
@@ -122,6 +129,16 @@ def history():
     keep = request.form.get("keep") == "1"
     return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "keep_history": keep}),
                 _("Reading history is on.") if keep else _("Reading history is off."))
+
+
+@bp.route("/account/suggestions", methods=["POST"])
+@requires("patron")
+def suggestions():
+    """Turn "Gợi ý cho bạn" on or off (off by default: the patron asks for it)."""
+    patron = current_patron()
+    on = request.form.get("on") == "1"
+    return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "suggestions": on}),
+                _("Suggestions for you are on.") if on else _("Suggestions for you are off."))
 
 
 @bp.route("/account/history/erase", methods=["POST"])

@@ -3,11 +3,21 @@
 import json
 import xml.etree.ElementTree as ET
 
-from flask import Response, abort, g, redirect, render_template, request, send_file, url_for
+from flask import (
+    Response,
+    abort,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from ... import covers
-from ...core import catalogue, search
+from ...core import catalogue, patrons, search
 from ...core.errors import DomainError
 from ...core.models import Bib, Item, Loan
 from ...core.search_query import facet_counts
@@ -89,7 +99,24 @@ def record(bib_id):
         abort(404)
     copies = known(search.copies(bib.id))
     return render_template("opac/record.html", bib=bib, copies=copies, due=due_dates(bib),
-                           holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies))
+                           holds=catalogue.holds_count(bib), json_ld=json_ld(bib, copies),
+                           related=_related(bib))
+
+
+def _related(bib):
+    """"Bạn đọc cũng mượn" and titles alike (core/suggest); a child logged in sees what
+    children borrow."""
+    from ...core.suggest import store
+
+    patron = None
+    if session.get("patron_card"):
+        try:
+            patron = patrons.find(g.ctx, session["patron_card"])
+        except DomainError:
+            patron = None
+    found = store.related(bib.id, store.audience_of(patron))
+    return {"together": [r for r in found if r["why"] == "borrowed_together"],
+            "alike": [r for r in found if r["why"] != "borrowed_together"]}
 
 
 def due_dates(bib):
