@@ -31,6 +31,7 @@ import peewee as pw
 from .errors import N_, Forbidden
 from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
 from .stocktake import rules as _stocktake_rules
+from .training import rules as _training_rules
 
 Reason = namedtuple("Reason", "code message params")
 
@@ -261,6 +262,7 @@ RULES = {
     "digital.used": _digital,
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
+RULES.update(_training_rules.RULES)  # a library's own staff (core/training)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 

@@ -242,6 +242,10 @@ def _digital_index(db):
     textindex.create(db)
 
 
+def _training(db):
+    db.create_tables(models.TRAINING_MODELS, safe=True)
+
+
 def _digital(db):
     """The digital library: documents, pages, OCR text and its index, use, the work
     queue, uploads; records marked rare or of special value."""
@@ -284,6 +288,7 @@ MIGRATIONS = [
     (18, "digital library: documents, pages, OCR text and its index; rare and special "
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
+    (20, "staff training: rosters, exercises done, courses attended", _training),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

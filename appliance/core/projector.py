@@ -42,6 +42,7 @@ from .models import (
 )
 from .prepared import Prepared, by_key
 from .stocktake import projection as stocktake_projection
+from .training import projection as training_projection
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
@@ -1398,6 +1399,7 @@ HANDLERS = {
     "item.used": item_used,
     "bib.merged": bib_merged,
     **stocktake_projection.HANDLERS,
+    **training_projection.HANDLERS,
     "digital.saved": digital_saved,
     "digital.text": digital_project.text_found,
     "digital.used": digital_project.used,
