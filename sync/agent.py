@@ -48,6 +48,8 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
              batch: int = BATCH, deadline: float = DEADLINE) -> dict:
     """One complete sync within ``deadline`` seconds; raises SyncError (and records it)
     when it cannot finish. A cut or stalled connection is retried within the run."""
+    if getattr(ctx, "practice", False):  # a practice copy (core/training) never syncs
+        raise failure("practice", "A practice copy never syncs.")
     set_state(last_attempt=_now())
     try:
         result = _run(ctx, session, url, batch, link.Deadline(deadline))

@@ -26,6 +26,7 @@ COMMANDS = [
     "appliance.cli.patrons",
     "appliance.cli.stocktake",
     "appliance.cli.digital",
+    "appliance.cli.training",
 ]
 
 

@@ -31,6 +31,7 @@ BLUEPRINTS = [
     "appliance.web.roster:bp",
     "appliance.web.stocktake:bp",
     "appliance.web.digital:bp",
+    "appliance.web.training:bp",
 ]
 
 SECURITY_HEADERS = {
@@ -118,6 +119,10 @@ def create_app(ctx_or_dir, testing=False, **config):
         if lang in i18n.LANGUAGES:
             session["lang"] = lang
         g.ctx = ctx
+
+    from . import training
+
+    training.install(app)  # practice mode: a session's own copy, bound per request
 
     @app.after_request
     def _headers(response):
