@@ -123,7 +123,7 @@ CORE = ("checkout_return", "renew", "hold_pickup", "register", "catalogue_label"
 
 def get(code):
     if code not in BY_CODE:
-        raise NotFound("exercise_not_found", N_("No exercise %(code)s."), code=code)
+        raise NotFound("exercise_not_found", N_("No exercise %(name)s."), name=code)
     return BY_CODE[code]
 
 
