@@ -27,7 +27,7 @@ class SwitchableProxy(pw.DatabaseProxy):
             attr = "_shared"
         object.__setattr__(self, attr, value)
 
-    @property  # type: ignore[override]
+    @property
     def obj(self):
         own = getattr(self._local, "db", None)
         return own if own is not None else self._shared

@@ -13,6 +13,8 @@ when it started and how long it took."""
 import json
 import time
 from collections import namedtuple
+from collections.abc import Iterable
+from typing import cast
 
 from .. import events
 from ..errors import N_, NotFound
@@ -148,9 +150,10 @@ def started(code):
 
 def _events_after(pos, actor):
     out = []
-    for kind, body in Event.select(Event.kind, Event.body).where(Event.pos > pos)\
-            .order_by(Event.pos).tuples():
-        body = json.loads(body)
+    rows = cast("Iterable[tuple[str, str]]", Event.select(Event.kind, Event.body).where(
+        Event.pos > pos).order_by(Event.pos).tuples())
+    for kind, text in rows:
+        body = json.loads(text)
         if body.get("actor") not in (None, actor):
             continue  # someone else's (a kiosk at the same copy): not this trainee's work
         out.append((kind, body))
