@@ -3,7 +3,7 @@
 import threading
 
 from appliance.core import circulation, patrons, verify
-from appliance.core.models import Event, Patron, database_proxy
+from appliance.core.models import Event, Loan, Patron, database_proxy
 from appliance.core.training import exercises, practice
 from tests.factories import loans_fall_due_today
 
@@ -88,5 +88,21 @@ def test_work_before_the_start_does_not_count(ctx):
             loans_fall_due_today(pc, "1002")
             circulation.renew(pc, "1002")
             assert exercises.check(pc, "renew", "thuthu")
+    finally:
+        pc.close()
+
+
+def test_a_copy_of_an_older_schema_is_made_again(ctx):
+    from appliance.core.models import Setting
+
+    pc = practice.open_copy(ctx, "thuthu")
+    with practice.bound(pc.db):
+        circulation.checkout(pc, "P0001", "1001")
+        Setting.update(value=1).where(Setting.key == "schema_version").execute()
+    pc.close()
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):
+            assert Loan.select().count() == 0
     finally:
         pc.close()

@@ -27,7 +27,7 @@ import peewee as pw
 
 from .. import backup, events, passwords, verify
 from ..context import Context
-from ..db import SQLITE_PRAGMAS
+from ..db import SCHEMA_VERSION, SQLITE_PRAGMAS, schema_version
 from ..errors import N_, Invalid
 from ..models import AuditLog, Event, LoginThrottle, Patron, PinAttempt, Setting, database_proxy
 from . import names
@@ -110,9 +110,20 @@ def make(ctx, username):
 def open_copy(ctx, username, fresh=False):
     """The PracticeContext of `username`'s copy, made first when there is none."""
     path = path_for(ctx, username)
+    if not fresh and path.exists() and _schema_of(path) != SCHEMA_VERSION:
+        fresh = True  # made by an earlier version of the software: made again, not migrated
     if fresh or not path.exists():
         make(ctx, username)
     return _context(ctx, _open_db(path), username)
+
+
+def _schema_of(path):
+    db = _open_db(path)
+    try:
+        with bound(db):
+            return schema_version(db)
+    finally:
+        db.close()
 
 
 def discard(ctx, username):
