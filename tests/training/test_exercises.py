@@ -4,6 +4,7 @@ started, and not before the last step."""
 import pytest
 
 from appliance.core import circulation, holds, patrons
+from appliance.core.errors import Forbidden
 from appliance.core.roster import importing
 from appliance.core.stocktake import commands as stocktakes
 from appliance.core.training import exercises, practice
@@ -72,3 +73,16 @@ def test_unknown_exercise(copy):
     from appliance.core.errors import NotFound
     with pytest.raises(NotFound):
         exercises.start(copy, "nope")
+
+
+def test_a_conflict_is_planted_to_be_handled(copy, ctx):
+    from appliance.core import conflicts
+    from appliance.core.models import Conflict
+
+    exercises.start(copy, "conflict")
+    held = Conflict.get(Conflict.status == "open")
+    assert _states("conflict") == [False]
+    conflicts.resolve(copy, held.id, conflicts.choices(held)[0])
+    assert _states("conflict") == [True]
+    with pytest.raises(Forbidden):
+        exercises.plant_conflict(ctx)  # never in the real library

@@ -16,9 +16,10 @@ from collections import namedtuple
 from collections.abc import Iterable
 from typing import cast
 
-from .. import events
-from ..errors import N_, NotFound
-from ..models import Event, Setting
+from .. import circulation, events
+from ..errors import N_, Forbidden, NotFound
+from ..ids import new_id
+from ..models import Conflict, Event, Item, Patron, Setting
 
 Exercise = namedtuple("Exercise", "code title intro steps")
 Step = namedtuple("Step", "text test")
@@ -136,11 +137,43 @@ def _key(code):
 def start(practice, code):
     """Start (or start again) an exercise in the practice copy `practice` (bound)."""
     get(code)
+    if code == "conflict" and not Conflict.select().where(
+            (Conflict.library == practice.library) & (Conflict.status == "open")).exists():
+        plant_conflict(practice)
     pos = Event.select(Event.pos).order_by(Event.pos.desc()).limit(1).scalar() or 0
     value = {"pos": pos, "at": practice.clock.iso_now(), "t": time.time(), "done": None}
     Setting.insert(key=_key(code), value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}).execute()
     return value
+
+
+PRACTICE_DESK = "thuchanh-quay2"  # the other desk of a planted conflict (no such device)
+
+
+def plant_conflict(practice):
+    """A conflict to handle: a copy lent here and, unseen, at another desk of the
+    library to another patron (as two desks cut off from each other do), both loans
+    arriving in the copy. Only ever in a practice copy."""
+    if not getattr(practice, "practice", False):
+        raise Forbidden("not_practice", N_("A conflict is planted only in a practice copy."))
+    item = Item.select().where((Item.library == practice.library) & (
+        Item.status == "available") & (Item.item_type != "reference")).order_by(
+        Item.barcode).first()
+    people = list(Patron.select().where((Patron.library == practice.library) & ~Patron.deleted
+                                        & ~Patron.blocked).order_by(Patron.card).limit(2))
+    if item is None or len(people) < 2:
+        return False
+    at = practice.clock.iso_now()
+    other = {"id": new_id(), "origin": PRACTICE_DESK, "seq": events.head(PRACTICE_DESK)[0] + 1,
+             "hlc": practice.clock.now(), "wall": at, "library": practice.library,
+             "kind": "loan.out", "prev_hash": events.head(PRACTICE_DESK)[1],
+             "body": {"loan_id": new_id(), "item_id": item.id, "patron_id": people[1].id,
+                      "library": practice.library, "due_date": practice.clock.today()
+                      .isoformat(), "at": at, "hold_id": None, "actor": None}}
+    other["hash"] = events.event_hash(other)
+    circulation.checkout(practice, people[0].card, item.barcode)
+    events.ingest(practice, [other])
+    return True
 
 
 def started(code):
