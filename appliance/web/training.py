@@ -25,9 +25,11 @@ from flask_babel import gettext as _
 
 from ..core.errors import DomainError
 from ..core.models import database_proxy
+from ..core.reports import period as periods
 from ..core.training import certificates, exercises, practice, records
 from . import i18n
 from .auth import ADMIN, STAFF, identity, requires
+from .reports import chosen_period
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 PRACTISERS = (*STAFF, "kiosk")
@@ -95,11 +97,21 @@ def _note(response):
     if request.endpoint == "cataloguing.print_labels":
         exercises.note_step(pc, "labels.printed", actor)
     elif request.endpoint in ("reports.export_library", "reports.semiannual_export"):
-        name = request.args.get("period") or ""
-        exercises.note_step(pc, "report.exported", actor, period=name,
-                            half="-H" in name.upper() or request.endpoint.startswith(
-                                "reports.semiannual"))
+        try:
+            p = chosen_period("half")
+        except DomainError:
+            return response
+        exercises.note_step(pc, "report.exported", actor, period=p.name, half=_is_half(p))
     return response
+
+
+def _is_half(p):
+    """A half-year, whether named (2026-H1) or given as its first and last days."""
+    if p.kind == "half":
+        return True
+    if p.start.day != 1 or p.start.month not in (1, 7):
+        return False
+    return p.end == periods.half(p.start.year, 1 if p.start.month == 1 else 2).end
 
 
 def install(app):

@@ -127,3 +127,17 @@ def test_course_with_certificate(client, ctx, data_dir):
     client.post("/logout", data={"csrf_token": token})
     staff_login(client)
     assert client.get("/training/records").status_code == 403
+
+
+def test_semiannual_export_in_practice_completes_its_exercise(client, ctx):
+    token = staff_login(client)
+    _enter(client, token)
+    token = csrf_token(client, "/training/")
+    client.post("/training/exercises/semiannual/start", data={"csrf_token": token})
+    assert client.get("/reports/statistics.csv?period=2026-05").status_code == 200
+    page = client.get("/training/").get_data(as_text=True)
+    assert 'data-exercise="semiannual" data-done="0"' in page
+    r = client.get("/reports/statistics.csv?from=2026-01-01&to=2026-06-30")
+    assert r.status_code == 200
+    page = client.get("/training/").get_data(as_text=True)
+    assert 'data-exercise="semiannual" data-done="1"' in page
