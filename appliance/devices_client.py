@@ -24,6 +24,9 @@ def _base(ctx) -> str:
 
 
 def _post(ctx, path, body) -> dict | None:
+    if getattr(ctx, "practice", False):  # a practice copy (core/training): no paper, no tags
+        log.info("practice mode: %s not sent to the devices daemon", path)
+        return None
     url = _base(ctx) + path
     try:
         response = requests.post(url, json=body, timeout=TIMEOUT)

@@ -49,6 +49,8 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
     """One complete sync within ``deadline`` seconds; raises SyncError (and records it)
     when it cannot finish. A cut or stalled connection is retried within the run. With
     ``files``, the digital library's files follow the events (sync.files)."""
+    if getattr(ctx, "practice", False):  # a practice copy (core/training) never syncs
+        raise failure("practice", "A practice copy never syncs.")
     set_state(last_attempt=_now())
     try:
         result = _run(ctx, session, url, batch, link.Deadline(deadline), files)

@@ -29,6 +29,7 @@ COMMANDS = [
     "appliance.cli.requests",
     "appliance.cli.notices",
     "appliance.cli.recommend",
+    "appliance.cli.training",
 ]
 
 

@@ -34,6 +34,7 @@ from .fees import rules as _fee_rules
 from .models import BaseModel, Conflict, Fee, Hold, Item, Loan, Patron, RemoteRequest
 from .requests import rules as _request_rules
 from .stocktake import rules as _stocktake_rules
+from .training import rules as _training_rules
 
 Reason = namedtuple("Reason", "code message params")
 
@@ -268,6 +269,7 @@ RULES = {
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
 RULES.update(_request_rules.RULES)  # the library that handles a request (core/requests)
 RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged (core/fees)
+RULES.update(_training_rules.RULES)  # a library's own staff (core/training)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 

@@ -242,6 +242,10 @@ def _digital_index(db):
     textindex.create(db)
 
 
+def _training(db):
+    db.create_tables(models.TRAINING_MODELS, safe=True)
+
+
 def _digital(db):
     """The digital library: documents, pages, OCR text and its index, use, the work
     queue, uploads; records marked rare or of special value."""
@@ -323,6 +327,7 @@ MIGRATIONS = [
     (22, "fees for copies lost or damaged on loan; a copy's price", _fees),
     (23, "reading suggestions and the cataloguing classifier shipped from the hub; a "
          "patron's wish for suggestions", _suggestions),
+    (24, "staff training: rosters, exercises done, courses attended", _training),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

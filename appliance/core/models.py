@@ -3,10 +3,44 @@ Event is the log they are rebuilt from. Dates are ISO strings: portable between
 SQLite and PostgreSQL, ordered as text, and identical after a rebuild."""
 
 import json
+import threading
 
 import peewee as pw
 
-database_proxy = pw.DatabaseProxy()
+
+class SwitchableProxy(pw.DatabaseProxy):
+    """The database every model uses. One thread may hold a database of its own for a
+    while (`bind_thread`): a request of a staff member in practice mode works on their
+    practice copy (core/training/practice.py) while the process's other threads (other
+    staff, the sync agent) keep the real one. Nothing else changes: `obj` is the
+    thread's database when it holds one, the shared one otherwise."""
+
+    __slots__ = ("_shared", "_local")
+
+    def __init__(self):
+        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_shared", None)
+        super().__init__()
+
+    def __setattr__(self, attr, value):
+        if attr == "obj":
+            attr = "_shared"
+        object.__setattr__(self, attr, value)
+
+    @property
+    def obj(self):
+        own = getattr(self._local, "db", None)
+        return own if own is not None else self._shared
+
+    def bind_thread(self, db):
+        """This thread uses `db` until `bind_thread(None)`."""
+        self._local.db = db
+
+    def thread_bound(self):
+        return getattr(self._local, "db", None)
+
+
+database_proxy = SwitchableProxy()
 
 
 class JSONField(pw.TextField):
@@ -402,6 +436,45 @@ class Fee(BaseModel):
     reason = pw.CharField(max_length=255, null=True)  # why it was waived
 
 
+class TrainingRoster(BaseModel):
+    """A library's staff accounts as its desk last listed them (core/training): whom the
+    "staff trained" indicator counts. The latest list by clock stands."""
+    library = pw.CharField(primary_key=True, max_length=32)
+    staff = JSONField(default=list)  # [{"username", "role"}], active accounts only
+    hlc = pw.BigIntegerField(default=0)
+    at = pw.CharField(max_length=32)
+
+
+class TrainingExercise(BaseModel):
+    """A guided exercise a staff account completed in practice mode, as checked there."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32, index=True)
+    staff = pw.CharField(max_length=64)
+    exercise = pw.CharField(max_length=32)
+    started_at = pw.CharField(max_length=32)
+    done_at = pw.CharField(max_length=32)
+    seconds = pw.IntegerField(default=0)
+
+
+class TrainingCourse(BaseModel):
+    """A course a staff account attended outside, entered by a branch or hub admin, with
+    its certificate (a file kept by content: core/training/certificates.py)."""
+    id = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32, index=True)
+    staff = pw.CharField(max_length=64)
+    name = pw.CharField()
+    organiser = pw.CharField()
+    day = pw.CharField(max_length=10)  # ISO date the course ended
+    hours = pw.FloatField(default=0)
+    certificate = JSONField(null=True)  # {"sha256", "type", "size", "filename"}
+    entered_by = pw.CharField(max_length=64, null=True)
+    hlc = pw.BigIntegerField(default=0)  # the latest edit by clock stands
+    deleted = pw.BooleanField(default=False)
+
+
+TRAINING_MODELS = [TrainingRoster, TrainingExercise, TrainingCourse]
+
+
 # The digital library (core/digital): documents attached to records, their pages, the
 # OCR text of each page, and their use. Masters are files (digital/store.py), not rows.
 class DigitalDocument(BaseModel):
@@ -606,7 +679,7 @@ class Setting(BaseModel):
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
-                RemoteRequest, Fee]
+                RemoteRequest, Fee, *TRAINING_MODELS]
 SUGGEST_MODELS = [SuggestRelated, SuggestDoc, SuggestTerm]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
                 DigitalJob, UploadSession, NoticeMail, *SUGGEST_MODELS]

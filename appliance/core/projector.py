@@ -44,6 +44,7 @@ from .models import (
 from .prepared import Prepared, by_key
 from .requests import projection as request_projection
 from .stocktake import projection as stocktake_projection
+from .training import projection as training_projection
 
 LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1)
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
@@ -1403,6 +1404,7 @@ HANDLERS = {
     **stocktake_projection.HANDLERS,
     **request_projection.HANDLERS,
     **fees_projection.HANDLERS,
+    **training_projection.HANDLERS,
     "digital.saved": digital_saved,
     "digital.text": digital_project.text_found,
     "digital.used": digital_project.used,

@@ -33,6 +33,7 @@ BLUEPRINTS = [
     "appliance.web.digital:bp",
     "appliance.web.requests:bp",
     "appliance.web.notices:bp",
+    "appliance.web.training:bp",
 ]
 
 SECURITY_HEADERS = {
@@ -120,6 +121,10 @@ def create_app(ctx_or_dir, testing=False, **config):
         if lang in i18n.LANGUAGES:
             session["lang"] = lang
         g.ctx = ctx
+
+    from . import training
+
+    training.install(app)  # practice mode: a session's own copy, bound per request
 
     @app.after_request
     def _headers(response):

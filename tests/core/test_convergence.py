@@ -4,7 +4,8 @@ they sync — make random histories through the real commands (loans, returns at
 another library, renewals, holds — some travelling from a library with a copy to one
 without: pulled and sent, received, lent there — record edits, lost and damaged marks,
 stocktakes scanned at both desks, finished, their missing copies marked lost; copies on
-loan declared lost or damaged and their fees paid or waived, at both desks apart), with clocks
+loan declared lost or damaged and their fees paid or waived, at both desks apart; staff
+lists, exercises done and courses recorded or removed at two desks of a library), with clocks
 hours apart and syncs at random moments. Every
 device's events are then applied on fresh nodes in many causally valid orders — one by
 one as a branch applies them, and in batches through `events.ingest` as the hub does,
@@ -17,7 +18,7 @@ year begun at a desk while another edits the same cards."""
 import contextlib
 import os
 import random
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import peewee as pw
 import pytest
@@ -39,11 +40,23 @@ from appliance.core import db as dbmod
 from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
 from appliance.core.fees import commands as fees
-from appliance.core.models import Conflict, Event, Fee, Hold, Item, Loan, RemoteRequest, Stocktake
+from appliance.core.models import (
+    Conflict,
+    Event,
+    Fee,
+    Hold,
+    Item,
+    Loan,
+    RemoteRequest,
+    Stocktake,
+    User,
+)
 from appliance.core.requests import commands as requests
 from appliance.core.requests import states as request_states
 from appliance.core.roster import importing, schoolyear
 from appliance.core.stocktake import commands as stocktakes
+from appliance.core.training import records as training
+from appliance.core.training.exercises import CORE as training_core
 from tests.sync.syncsupport import hub_database
 
 LIBRARIES = ("PY-A01", "PY-B02", "PY-C03")
@@ -100,7 +113,7 @@ STEPS = st.tuples(
     st.sampled_from(["checkout"] * 3 + ["checkin"] * 3 + ["return_elsewhere"] * 3
                     + ["away_return"] * 2
                     + ["renew"] * 2 + ["edit_bib"] * 2 + ["mark"] * 2 + ["sync"] * 3
-                    + ["stocktake"] * 3 + ["request"] * 3 + ["fee"] * 2
+                    + ["stocktake"] * 3 + ["request"] * 3 + ["fee"] * 2 + ["training"] * 2
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
                        "import_class", "edit_class", "school_year", "new_card"]
@@ -445,6 +458,30 @@ def _fee(town, ctx, a, b):
         fees.declare(ctx, loan.item.barcode, "lost" if a % 2 else "damaged", actor="thuthu")
 
 
+def _training(town, ctx, a, b):
+    """Training records (core/training): a desk lists its library's staff (the accounts it
+    holds, which differ between two desks of a library), records an exercise done, a
+    course, or removes a course; two desks' lists and edits meet by clock."""
+    step = b % 4
+    if step == 0:
+        name = f"tt{a % 3}"
+        if not User.select().where(User.username == name).exists():
+            User.create(username=name, password_hash="-", role="librarian", library=ctx.library)
+        else:
+            User.update(active=a % 2 == 0).where(User.username == name).execute()
+        training.list_staff(ctx)
+    elif step == 1:
+        training.exercise_done(ctx, f"tt{a % 3}", training_core[b % len(training_core)],
+                               "2026-01-01T00:00:00Z", 60 * a)
+    elif step == 2:
+        day = (ctx.clock.today() - timedelta(days=a)).isoformat()
+        training.add_course(ctx, ctx.library, f"tt{a % 3}", f"Khóa {b}", "Sở VHTT", day, 8)
+    else:
+        held = training.courses(ctx.library)
+        if held:
+            training.remove_course(ctx, held[a % len(held)].id)
+
+
 def _sync(town, ctx, a, b):
     source = town.devices[a % len(town.devices)]
     if source.ctx is not ctx:
@@ -462,6 +499,7 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "mark": _mark, "resolve": _resolve, "sync": _sync, "tick": _tick, "pull": _pull,
            "arrive": _arrive, "pickup": _pickup, "import_class": _import_class,
            "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake,
+           "training": _training,
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
            "request": _request, "fee": _fee}
 

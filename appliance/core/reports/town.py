@@ -17,6 +17,8 @@ from .. import db as coredb
 from ..digital import progress
 from ..errors import N_, Invalid, NotFound
 from ..models import BaseModel, Item
+from ..training import exercises as training_exercises
+from ..training import records as training_records
 from . import figures
 
 KINDS = {"public": N_("public library"), "school": N_("school library"),
@@ -177,12 +179,28 @@ def indicators(links, now=None):
                    N_("records marked local history, rare or of special value with a "
                       "digital copy") if digitised is not None else
                    N_("no digitised collections yet: no data")),
-        _indicator("trained", N_("Library staff trained in running a modern library"),
-                   None, None, 100, N_("no training records yet: no data")),
+        trained_indicator(now.date()),
         _indicator("online_services", N_("Key libraries with online services"), len(online),
                    len(keys), 100, N_("key libraries whose catalogue the hub's OPAC serves, "
                                       "kept current by a sync within 30 days")),
     ]
+
+
+def trained_indicator(today):
+    """Staff trained (core/training): every core exercise done in practice mode or a
+    course in the last two years, of the staff lists the libraries sent; per library,
+    with who still needs training."""
+    per = training_records.status(training_exercises.CORE, today=today)
+    trained = sum(len(v["trained"]) for v in per.values()) if per else None
+    staff = sum(len(v["staff"]) for v in per.values()) if per else None
+    out = _indicator("trained", N_("Library staff trained in running a modern library"),
+                     trained, staff, 100,
+                     N_("staff with every core practice exercise done or a course in the "
+                        "last two years, of the staff lists the libraries sent")
+                     if per else N_("no training records yet: no data"))
+    out["libraries"] = {code: {"staff": len(v["staff"]), "trained": len(v["trained"]),
+                               "untrained": v["untrained"]} for code, v in per.items()}
+    return out
 
 
 def _in_opac(code):

@@ -75,7 +75,8 @@ ROUTES = [
      "branch_admin, hub_admin; report_viewer sees figures over fewer than 5 people as "
      "'< 5'", True, None, 200),
     ("/reports/indicators", "get", "The plan's four indicators at the hub: value, numerator, "
-     "denominator, target, progress (null value where there is no data)", True, None, 200),
+     "denominator, target, progress (null value where there is no data); `trained` also "
+     "has libraries: {code: {staff, trained, untrained: [account]}}", True, None, 200),
     ("/digital/search", "get", "Search inside the OCR text of digitised documents (folded: "
      "without diacritics too): {total, more, page, hits: [{document, title, bib_id, page, "
      "page_id, snippet, highlights, boxes, manifest, viewer}]}, only documents the caller "

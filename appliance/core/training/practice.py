@@ -1,0 +1,202 @@
+"""The practice copy (chế độ thực hành): a staff member's own copy of their library, in
+which everything works and nothing is real.
+
+The copy is the real SQLite database copied page by page (backup.py), with every
+patron's name, phone, e-mail, guardian and date of birth made up (`names`) and every
+PIN set to PRACTICE_PIN, in the log as in the state: patron events are rewritten, the
+chains that held them hashed again, and the state rebuilt from the log, so `verify`
+holds in the copy too. Cards, copies, loans, holds and rules stay as they are, so the
+library's own barcodes work.
+
+One process serves real and practice users at once: a request of a user in practice
+mode binds the copy to its own thread only (`bound`, models.SwitchableProxy), and gets
+a PracticeContext, which senders ask (`is_practice`) before anything leaves the device:
+the sync agent refuses it, the devices client neither prints nor writes RFID tags.
+The copy is a file of its own in the data folder (practice/<account>.db); the real
+database is never written while a practice request runs.
+"""
+
+import json
+import os
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import peewee as pw
+
+from .. import backup, events, passwords, verify
+from ..context import Context
+from ..db import SCHEMA_VERSION, SQLITE_PRAGMAS, schema_version
+from ..errors import N_, Invalid
+from ..models import AuditLog, Event, LoginThrottle, Patron, PinAttempt, Setting, database_proxy
+from . import names
+
+FOLDER = "practice"
+PRACTICE_PIN = "1234"
+# A patron's personal data, each made up from the card's id (names.py).
+_MADE_UP = {"name": names.full_name, "phone": names.phone, "email": names.email,
+            "guardian": names.guardian}
+
+
+class PracticeContext(Context):
+    """A Context on a practice copy: `practice` tells every sender to send nothing."""
+    practice = True
+    owner = ""
+
+
+def is_practice(ctx):
+    return bool(getattr(ctx, "practice", False))
+
+
+@contextmanager
+def bound(db):
+    """Models use `db` in this thread for the block's length (other threads: unchanged)."""
+    held = database_proxy.thread_bound()
+    database_proxy.bind_thread(db)
+    try:
+        yield db
+    finally:
+        database_proxy.bind_thread(held)
+
+
+def path_for(ctx, username):
+    if ctx.data_dir is None:
+        raise Invalid("practice_no_folder", N_("Practice mode needs the library's data "
+                                               "folder."))
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", username)
+    return Path(ctx.data_dir) / FOLDER / f"{safe}.db"
+
+
+def _real_path(ctx):
+    if not isinstance(ctx.db, pw.SqliteDatabase):
+        raise Invalid("practice_needs_sqlite", N_("Practice mode copies a library's SQLite "
+                                                  "database; this one is on PostgreSQL. "
+                                                  "Practise at a branch's desk."))
+    return ctx.db.database
+
+
+def _open_db(path):
+    db = pw.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    db.connect(reuse_if_open=True)
+    return db
+
+
+def _context(ctx, db, owner):
+    with bound(db):
+        practice = PracticeContext(db, ctx.library, ctx.origin, ctx.role,
+                                   data_dir=ctx.data_dir, settings=ctx.settings)
+    practice.owner = owner
+    return practice
+
+
+def make(ctx, username):
+    """A fresh practice copy for `username`, replacing any earlier one."""
+    path = path_for(ctx, username)
+    made = backup.backup(_real_path(ctx), path.with_name(path.name + ".new"))
+    db = _open_db(made)
+    try:
+        practice = _context(ctx, db, username)
+        with bound(db):
+            anonymise(practice)
+    finally:
+        db.close()
+    os.replace(made, path)
+    for suffix in ("-wal", "-shm"):  # a journal of the copy replaced would be applied to this
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    return path
+
+
+def open_copy(ctx, username, fresh=False):
+    """The PracticeContext of `username`'s copy, made first when there is none."""
+    path = path_for(ctx, username)
+    if not fresh and path.exists() and _schema_of(path) != SCHEMA_VERSION:
+        fresh = True  # made by an earlier version of the software: made again, not migrated
+    if fresh or not path.exists():
+        make(ctx, username)
+    return _context(ctx, _open_db(path), username)
+
+
+def _schema_of(path):
+    db = _open_db(path)
+    try:
+        with bound(db):
+            return schema_version(db)
+    finally:
+        db.close()
+
+
+def discard(ctx, username):
+    path = path_for(ctx, username)
+    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
+        p.unlink(missing_ok=True)
+
+
+# Making the data up (in the copy, bound to this thread).
+
+def _made_up(patron_id, pin_hash):
+    out = {k: make_up(patron_id) for k, make_up in _MADE_UP.items()}
+    out["pin_hash"] = pin_hash
+    return out
+
+
+def _scrub_fields(fields, made):
+    out = dict(fields)
+    for key, value in fields.items():
+        if key == "birth_date" and value:
+            out[key] = str(value)[:4] + "-01-01"  # the year stays: it sets a child's rules
+        elif key in made and value:
+            out[key] = made[key]
+    return out
+
+
+def _scrub_events(pin_hash):
+    """Rewrite patron events with made-up data; {origin: first seq changed}."""
+    changed: dict[str, int] = {}
+    for ev in Event.select().where(Event.kind == "patron.saved").order_by(Event.pos):
+        body = json.loads(ev.body)
+        if not isinstance(body.get("fields"), dict):
+            continue
+        scrubbed = dict(body, fields=_scrub_fields(body["fields"],
+                                                   _made_up(body.get("id"), pin_hash)))
+        if scrubbed != body:
+            Event.update(body=events.canonical(scrubbed)).where(Event.id == ev.id).execute()
+            changed[ev.origin] = min(changed.get(ev.origin, ev.seq), ev.seq)
+    return changed
+
+
+def _rehash(changed):
+    """Hash again the events rewritten and every later event of their chains."""
+    renamed: dict[str, str] = {}
+    for origin, first in changed.items():
+        for ev in Event.select().where((Event.origin == origin) & (Event.seq >= first))\
+                .order_by(Event.seq):
+            d = events.to_dict(ev)
+            d["prev_hash"] = renamed.get(d["prev_hash"], d["prev_hash"])
+            new = events.event_hash(d)
+            if new != ev.hash or d["prev_hash"] != ev.prev_hash:
+                renamed[ev.hash] = new
+                Event.update(hash=new, prev_hash=d["prev_hash"]).where(
+                    Event.id == ev.id).execute()
+
+
+def anonymise(practice):
+    """Every patron's personal data made up, in the log and the state; what the device
+    keeps of people besides (audit lines, PIN lock-outs) dropped."""
+    pin_hash = passwords.hash_secret(PRACTICE_PIN)
+    with practice.db.atomic():
+        _rehash(_scrub_events(pin_hash))
+        for model in (AuditLog, PinAttempt, LoginThrottle):
+            model.delete().execute()
+        Setting.insert(key="practice", value={"made": time.time()}).on_conflict(
+            conflict_target=[Setting.key], update={Setting.value: {"made": time.time()}}
+        ).execute()
+    verify.rebuild(practice)
+    # a card edited only by events this copy does not hold (a relayed, trimmed one): its row
+    for patron in Patron.select():
+        made = _made_up(patron.id, pin_hash)
+        if patron.name != made["name"]:
+            Patron.update(name=made["name"], phone=made["phone"] if patron.phone else None,
+                          email=made["email"] if patron.email else None,
+                          guardian=made["guardian"] if patron.guardian else None).where(
+                Patron.id == patron.id).execute()

@@ -1,0 +1,108 @@
+"""The practice copy: made-up people, everything works in it, the real library untouched."""
+
+import threading
+
+from appliance.core import circulation, patrons, verify
+from appliance.core.models import Event, Loan, Patron, database_proxy
+from appliance.core.training import exercises, practice
+from tests.factories import loans_fall_due_today
+
+REAL_NAMES = {"Nguyễn Văn An", "Trần Thị Bình", "Phạm Gia Huy", "Hoàng Thị Lan"}
+
+
+def test_copy_has_made_up_people_and_verifies(ctx):
+    real = verify.digest()
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        assert practice.is_practice(pc) and not practice.is_practice(ctx)
+        with practice.bound(pc.db):
+            people = {p.card: p for p in Patron.select()}
+            assert set(people) == {"P0001", "P0002", "C0001", "S0001"}  # cards kept
+            assert not REAL_NAMES & {p.name for p in people.values()}
+            assert people["C0001"].guardian and people["C0001"].guardian != "Phạm Văn Đức"
+            assert all(len(p.name.split()) >= 3 for p in people.values())
+            assert not any("Nguyễn Văn An" in ev.body for ev in Event.select())
+            assert verify.state_matches_rebuild(pc) == []
+            assert patrons.verify_pin(pc, "P0001", practice.PRACTICE_PIN)
+        # the copy is this thread's only: another thread sees the real library
+        seen = []
+        with practice.bound(pc.db):
+            t = threading.Thread(target=lambda: seen.append(
+                Patron.get(Patron.card == "P0001").name))
+            t.start()
+            t.join()
+        assert seen == ["Nguyễn Văn An"]
+        assert database_proxy.thread_bound() is None
+    finally:
+        pc.close()
+    assert verify.digest() == real
+
+
+def test_real_digest_unchanged_by_practice_work(ctx):
+    real, log = verify.digest(), Event.select().count()
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):
+            circulation.checkout(pc, "P0001", "1001")
+            circulation.checkin(pc, "1001")
+            patrons.save(pc, {"card": "P0100", "name": "Người Thử", "category": "adult"})
+            assert Patron.select().count() == 5
+    finally:
+        pc.close()
+    assert verify.digest() == real and Event.select().count() == log
+    assert Patron.select().count() == 4
+
+
+def _run(pc, code, steps):
+    with practice.bound(pc.db):
+        exercises.start(pc, code)
+        for step in steps:
+            step()
+        return exercises.progress(code, "thuthu"), exercises.check(pc, code, "thuthu")
+
+
+def test_checkout_return_done_only_when_returned(ctx):
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        steps, done = _run(pc, "checkout_return",
+                           [lambda: circulation.checkout(pc, "P0001", "1001")])
+        assert [d for _, d in steps] == [True, False] and done is None
+        with practice.bound(pc.db):
+            circulation.checkin(pc, "1001")
+            assert all(d for _, d in exercises.progress("checkout_return", "thuthu"))
+            done = exercises.check(pc, "checkout_return", "thuthu")
+            assert done and done["seconds"] >= 0
+            assert exercises.check(pc, "checkout_return", "thuthu") is None  # once
+    finally:
+        pc.close()
+
+
+def test_work_before_the_start_does_not_count(ctx):
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):
+            circulation.checkout(pc, "P0001", "1002")
+        steps, done = _run(pc, "renew", [])
+        assert steps == [(exercises.get("renew").steps[0].text, False)] and done is None
+        with practice.bound(pc.db):
+            loans_fall_due_today(pc, "1002")
+            circulation.renew(pc, "1002")
+            assert exercises.check(pc, "renew", "thuthu")
+    finally:
+        pc.close()
+
+
+def test_a_copy_of_an_older_schema_is_made_again(ctx):
+    from appliance.core.models import Setting
+
+    pc = practice.open_copy(ctx, "thuthu")
+    with practice.bound(pc.db):
+        circulation.checkout(pc, "P0001", "1001")
+        Setting.update(value=1).where(Setting.key == "schema_version").execute()
+    pc.close()
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):
+            assert Loan.select().count() == 0
+    finally:
+        pc.close()
