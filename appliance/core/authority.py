@@ -30,6 +30,7 @@ import peewee as pw
 
 from .errors import N_, Forbidden
 from .models import BaseModel, Conflict, Hold, Item, Loan, Patron
+from .rights import rules as _rights_rules
 from .stocktake import rules as _stocktake_rules
 
 Reason = namedtuple("Reason", "code message params")
@@ -261,6 +262,7 @@ RULES = {
     "digital.used": _digital,
 }
 RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
+RULES.update(_rights_rules.RULES)  # patrons' rights (core/rights)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 
@@ -323,6 +325,7 @@ TARGETS = {
     "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
+    **_rights_rules.TARGETS,
 }
 
 

@@ -258,6 +258,15 @@ def _digital(db):
     textindex.create(db)
 
 
+def _rights(db):
+    """Patrons' rights: keys, erasures, erased histories, the audit trail that syncs; a
+    library's reading-history retention."""
+    db.create_tables([models.PatronKey, models.PatronErasure, models.HistoryErasure,
+                      models.AuditEntry], safe=True)
+    if "history_days" not in {c.name for c in db.get_columns("library")}:
+        _add_column(models.Library, "history_days")(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -284,6 +293,8 @@ MIGRATIONS = [
     (18, "digital library: documents, pages, OCR text and its index; rare and special "
          "records", _digital),
     (19, "renewals counted per library from their index alone", _renewals_index),
+    (20, "patrons' rights: sealed personal fields, erasure, history retention, audit",
+     _rights),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

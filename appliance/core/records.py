@@ -5,6 +5,7 @@ from sequential ones when events from elsewhere arrive."""
 from contextvars import ContextVar
 
 from . import events
+from .rights import keys
 from .prepared import by_key
 
 # The staff account on whose behalf this thread edits records; the web layer sets it on
@@ -20,6 +21,8 @@ def save(ctx, kind, model, key, record_id, fields, library=None):
         fields = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if not fields:
             return row
+    if kind == "patron.saved":  # personal fields sealed with the patron's key
+        fields = keys.seal_fields(ctx, record_id, library or ctx.library, fields)
     body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(), "new": row is None}
     if (who := acting.get()) is not None:
         body["actor"] = who

@@ -1,0 +1,135 @@
+"""Per-patron keys: the personal fields of a `patron.saved` event are sealed with the
+patron's own key (AES-256-GCM), so that destroying the key makes them unreadable in
+every copy of the log, its backups and every node that relayed it, while the hashes,
+made over what is stored, still hold (crypto-shredding).
+
+The key is made by the first save of the card after this version, announced by a
+`patron.key` event whose body names the patron only: the key itself travels beside the
+event (events.BESIDE), in the signed and encrypted sync envelope, to the home library's
+devices and the hub (privacy.for_branch strips it for any other library), and is held
+in the local PatronKey table, never in the log."""
+
+import base64
+import json
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..models import Patron, PatronErasure, PatronKey
+
+# What is personal in a card (sealed in events); the rest (card, category, expiry,
+# blocks, library) is what lending needs and stays plain.
+PERSONAL = ("name", "phone", "email", "birth_year", "birth_date", "guardian", "pin_hash",
+            "school_class", "address")
+SEALED = "sealed"  # a sealed value is {"sealed": "<base64 nonce + ciphertext>"}
+UNREADABLE = "—"  # a sealed name whose key is gone
+
+
+def is_sealed(value):
+    return isinstance(value, dict) and SEALED in value
+
+
+def key_of(patron_id):
+    row = PatronKey.get_or_none(PatronKey.patron == patron_id)
+    return base64.b64decode(row.key) if row else None
+
+
+def _aad(patron_id, field):
+    return f"{patron_id}|{field}".encode()
+
+
+def seal_fields(ctx, patron_id, library, fields):
+    """`fields` with the personal ones sealed under the patron's key (made if need be)."""
+    if not any(k in PERSONAL and fields[k] is not None for k in fields):
+        return fields
+    key = key_of(patron_id) or _new_key(ctx, patron_id, library)
+    box, out = AESGCM(key), dict(fields)
+    for name, value in fields.items():
+        if name in PERSONAL and value is not None:
+            nonce = os.urandom(12)
+            sealed = box.encrypt(nonce, json.dumps(value, ensure_ascii=False).encode(),
+                                 _aad(patron_id, name))
+            out[name] = {SEALED: base64.b64encode(nonce + sealed).decode()}
+    return out
+
+
+def open_value(patron_id, field, value, key):
+    """A sealed value opened, or `None` when the key is not held (another library's
+    branch, or the patron erased)."""
+    if key is None:
+        return None
+    raw = base64.b64decode(value[SEALED])
+    try:
+        return json.loads(AESGCM(key).decrypt(raw[:12], raw[12:], _aad(patron_id, field)))
+    except InvalidTag:
+        return None
+
+
+def opened(patron_id, fields):
+    """(fields with sealed values opened, the names that could not be)."""
+    if not any(is_sealed(v) for v in fields.values()):
+        return fields, ()
+    key, out, unread = key_of(patron_id), {}, []
+    for name, value in fields.items():
+        if is_sealed(value) or isinstance(value, dict):  # sealed, or shredded
+            value = open_value(patron_id, name, value, key) if is_sealed(value) else None
+            if value is None:
+                unread.append(name)
+                continue
+        out[name] = value
+    return out, tuple(unread)
+
+
+def _new_key(ctx, patron_id, library):
+    from .. import events  # (events takes this module's hooks as it loads)
+
+    key = AESGCM.generate_key(bit_length=256)
+    PatronKey.insert(patron=patron_id, library=library,
+                     key=base64.b64encode(key).decode()).on_conflict_ignore().execute()
+    events.record(ctx, "patron.key", {"patron_id": patron_id}, library=library)
+    return key
+
+
+def attach(d):
+    row = PatronKey.get_or_none(PatronKey.patron == (d.get("body") or {}).get("patron_id"))
+    if row is not None:
+        d["key"] = row.key
+
+
+def take(d):
+    """A key received beside its event: kept, unless the patron is erased already."""
+    body = json.loads(d["body"]) if isinstance(d.get("body"), str) else d.get("body") or {}
+    patron_id, key = body.get("patron_id"), d.get("key")
+    if not isinstance(key, str) or not isinstance(patron_id, str):
+        return
+    if len(base64.b64decode(key)) != 32 or PatronErasure.get_or_none(
+            PatronErasure.patron == patron_id):
+        return
+    PatronKey.insert(patron=patron_id, library=d.get("library"),
+                     key=key).on_conflict_ignore().execute()
+
+
+def destroy(patron_id):
+    """Overwrite, then delete, the key: the bytes do not stay in a freed page."""
+    PatronKey.update(key="0" * 44).where(PatronKey.patron == patron_id).execute()
+    PatronKey.delete().where(PatronKey.patron == patron_id).execute()
+
+
+
+def readable(body):
+    """A `patron.saved` body as the projector applies it: sealed fields opened; a field
+    that cannot be (the key is not held here, or destroyed) is left out, save a new
+    card's name, shown as UNREADABLE. None for an erased card."""
+    patron_id = body.get("id")
+    if PatronErasure.get_or_none(PatronErasure.patron == patron_id) is not None:
+        return None
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        return body
+    fields, unread = opened(patron_id, fields)
+    if not unread:
+        return body if fields is body["fields"] else dict(body, fields=fields)
+    if "name" in unread and Patron.get_or_none(Patron.id == patron_id) is None:
+        fields["name"] = UNREADABLE
+    return dict(body, fields=fields)
