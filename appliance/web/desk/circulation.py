@@ -3,7 +3,7 @@
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...core import circulation, holds, stats
+from ...core import audit, circulation, holds, stats
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -51,7 +51,9 @@ def renewals_left(loan, category, item_type=None):
 def pull_list():
     """Copies on the open shelf that waiting holds can take: staff fetch them and scan
     each at Returns, which puts it on the hold shelf and gives the slip."""
-    return render_template("desk/pull.html", rows=holds.pull_list(g.ctx.library))
+    rows = holds.pull_list(g.ctx.library)
+    audit.seen(g.ctx, session.get("user"), "holds.pull", [hold.patron_id for hold, _copy in rows])
+    return render_template("desk/pull.html", rows=rows)
 
 
 @bp.route("/renew", methods=["POST"])
@@ -66,7 +68,9 @@ def renew():
 @bp.route("/overdue")
 @requires(*STAFF)
 def overdue():
-    return render_template("desk/overdue.html", loans=list(stats.overdue_query(g.ctx)))
+    loans = list(stats.overdue_query(g.ctx))
+    audit.seen(g.ctx, session.get("user"), "overdue", [loan.patron_id for loan in loans])
+    return render_template("desk/overdue.html", loans=loans)
 
 
 def _date(iso):

@@ -10,6 +10,7 @@ from ...core.clock import unpack
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Item, Loan
 from ..auth import STAFF_SESSION, guarded_sign_in, public, requires, start_session
+from ..rights import export_response
 from . import bp
 
 
@@ -52,6 +53,16 @@ def account():
     history = reading_history(patron) if patron.keep_history else []
     return render_template("opac/account.html", patron=patron, loans=loans, items=items,
                            holds=held, history=history)
+
+
+@bp.route("/account/export.<fmt>")
+@requires("patron")
+def export_data(fmt):
+    """Download my data (a child's guardian, signed in with the child's card, downloads
+    the child's)."""
+    if fmt not in ("json", "pdf"):
+        return redirect(url_for("opac.account"))
+    return export_response(current_patron(), fmt)
 
 
 def history_since(patron):
