@@ -5,8 +5,8 @@ from sequential ones when events from elsewhere arrive."""
 from contextvars import ContextVar
 
 from . import events
-from .rights import keys
 from .prepared import by_key
+from .rights import keys
 
 # The staff account on whose behalf this thread edits records; the web layer sets it on
 # every request (threads are reused, so it is set to None for nobody). It goes into the

@@ -83,6 +83,23 @@ def days(library):
     return row.history_days if row is not None and row.history_days else DEFAULT_DAYS
 
 
+@events.command
+def save_days(ctx, value):
+    """The library's retention period for returned loans of patrons who keep no history."""
+    from .. import authority, records
+    from ..errors import N_, Invalid
+
+    authority.require_own(ctx, ctx.library, "settings")
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise Invalid("bad_number", N_("%(field)s must be a whole number."), field="days")
+    if not 1 <= value <= 3650:
+        raise Invalid("bad_history_days", N_("Keep returned loans 1 to 3,650 days."))
+    return records.save(ctx, "library.saved", Library, "code", ctx.library,
+                        {"history_days": value}, library=ctx.library)
+
+
 def unlink_due(ctx):
     """The maintenance job: for each patron of this library with the history off and
     loans returned longer ago than the retention period, a `patron.history_erased`

@@ -8,8 +8,8 @@ from ...core.datadir import CODE_RE as LIBRARY_RE
 from ...core.errors import N_, Forbidden, Invalid, NotFound
 from ...core.events import pending_count
 from ...core.models import Loan, Setting, User
-from ..rights import export_response
 from ..auth import STAFF, client_address, identity, make_token, public, requires
+from ..rights import export_response
 from . import bp, serialise
 from .openapi import checked, schema_of, spec
 

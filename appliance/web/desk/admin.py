@@ -15,6 +15,7 @@ from ...core.catalogue import ITEM_TYPES
 from ...core.clock import LIBRARY_TZ
 from ...core.errors import N_, Invalid
 from ...core.models import OPEN_HOLDS, ClosedDay, Conflict, Hold, Library, LoanRule, Patron
+from ...core.rights import history as rights_history
 from ..auth import ADMIN, STAFF, requires
 from ..helpers import libraries, library_name, vndate
 from . import attempt, bp, form
@@ -26,7 +27,17 @@ def rules():
     rows = [policy.filled(rule) for rule in LoanRule.select().where(
         LoanRule.library == g.ctx.library).order_by(LoanRule.category, LoanRule.item_type)]
     return render_template("desk/rules.html", rules=rows, categories=policy.CATEGORIES,
-                           item_types=ITEM_TYPES, defaults=policy.DEFAULT_RULE)
+                           item_types=ITEM_TYPES, defaults=policy.DEFAULT_RULE,
+                           history_days=rights_history.days(g.ctx.library))
+
+
+@bp.route("/rules/history", methods=["POST"])
+@requires(*ADMIN)
+def save_history_days():
+    """How long returned loans stay linked to patrons who keep no reading history."""
+    attempt(lambda: rights_history.save_days(g.ctx, form("history_days")),
+            _("Retention saved."))
+    return redirect(url_for("desk.rules"))
 
 
 @bp.route("/rules", methods=["POST"])

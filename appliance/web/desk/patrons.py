@@ -4,15 +4,15 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 
 from ...core import audit, holds, patrons
-from ...core.rights import commands
-from ...core.rights import history as rights_history
-from ..rights import export_response
 from ...core.conflicts import taken_number
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Loan
 from ...core.policy import CATEGORIES
+from ...core.rights import commands
+from ...core.rights import history as rights_history
 from .. import reports
 from ..auth import STAFF, requires
+from ..rights import export_response
 from . import attempt, back, bp, form
 
 FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone", "email",
