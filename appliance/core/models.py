@@ -525,7 +525,8 @@ class PatronKey(BaseModel):
     """A patron's key: the personal fields of their events are sealed with it
     (rights/keys.py). Held at the home library and the hub only; travels beside the
     `patron.key` event, never in it, and erasure destroys it."""
-    patron = pw.CharField(primary_key=True, max_length=36)
+    id = pw.CharField(primary_key=True, max_length=36)  # of its `patron.key` event
+    patron = pw.CharField(max_length=36, index=True)  # (two desks may each make one)
     library = pw.CharField(max_length=32)
     key = pw.CharField(max_length=64)  # base64 of 32 bytes
 

@@ -47,7 +47,7 @@ def _name_opened(body: dict) -> dict:
     name = (body.get("fields") or {}).get("name")
     if not keys.is_sealed(name):
         return body
-    value = keys.open_value(body.get("id"), "name", name, keys.key_of(body.get("id")))
+    value = keys.open_value(body.get("id"), "name", name)
     fields = dict(body["fields"])
     if value is None:
         del fields["name"]

@@ -75,6 +75,7 @@ def shred(patron_ids):
     (a relayed event is hashed again; one of a chain keeps its hash: `verify` allows it).
     Returns how many events were rewritten."""
     count = 0
+    keys.secure_delete()
     for patron_id in patron_ids:
         keys.destroy(patron_id)
         for ev in Event.select().where((Event.kind == "patron.saved")

@@ -83,9 +83,16 @@ def days(library):
     return row.history_days if row is not None and row.history_days else DEFAULT_DAYS
 
 
-@events.command
 def save_days(ctx, value):
     """The library's retention period for returned loans of patrons who keep no history."""
+    from .. import authority, records
+    from ..errors import N_, Invalid
+
+    with events.writing(ctx):
+        return _save_days(ctx, value)
+
+
+def _save_days(ctx, value):
     from .. import authority, records
     from ..errors import N_, Invalid
 

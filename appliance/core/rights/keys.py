@@ -22,7 +22,9 @@ from ..models import Patron, PatronErasure, PatronKey
 # blocks, library) is what lending needs and stays plain.
 PERSONAL = ("name", "phone", "email", "birth_year", "birth_date", "guardian", "pin_hash",
             "school_class", "address")
-SEALED = "sealed"  # a sealed value is {"sealed": "<base64 nonce + ciphertext>"}
+# A sealed value: {"sealed": "<base64 nonce + ciphertext>", "key": "<its key's id>"}; two
+# desks of a library may each make a card's key apart, so a value names its own.
+SEALED = "sealed"
 UNREADABLE = "—"  # a sealed name whose key is gone
 
 
@@ -30,9 +32,13 @@ def is_sealed(value):
     return isinstance(value, dict) and SEALED in value
 
 
-def key_of(patron_id):
-    row = PatronKey.get_or_none(PatronKey.patron == patron_id)
-    return base64.b64decode(row.key) if row else None
+def key_of(patron_id, key_id=None):
+    """The patron's key `key_id`, or (none named) the one to seal with now."""
+    query = PatronKey.select().where(PatronKey.patron == patron_id)
+    if key_id is not None:
+        query = query.where(PatronKey.id == key_id)
+    row = query.order_by(PatronKey.id).first()
+    return (row.id, base64.b64decode(row.key)) if row else (None, None)
 
 
 def _aad(patron_id, field):
@@ -43,20 +49,23 @@ def seal_fields(ctx, patron_id, library, fields):
     """`fields` with the personal ones sealed under the patron's key (made if need be)."""
     if not any(k in PERSONAL and fields[k] is not None for k in fields):
         return fields
-    key = key_of(patron_id) or _new_key(ctx, patron_id, library)
+    key_id, key = key_of(patron_id)
+    if key is None:
+        key_id, key = _new_key(ctx, patron_id, library)
     box, out = AESGCM(key), dict(fields)
     for name, value in fields.items():
         if name in PERSONAL and value is not None:
             nonce = os.urandom(12)
             sealed = box.encrypt(nonce, json.dumps(value, ensure_ascii=False).encode(),
                                  _aad(patron_id, name))
-            out[name] = {SEALED: base64.b64encode(nonce + sealed).decode()}
+            out[name] = {SEALED: base64.b64encode(nonce + sealed).decode(), "key": key_id}
     return out
 
 
-def open_value(patron_id, field, value, key):
-    """A sealed value opened, or `None` when the key is not held (another library's
+def open_value(patron_id, field, value):
+    """A sealed value opened, or `None` when its key is not held (another library's
     branch, or the patron erased)."""
+    key = key_of(patron_id, value.get("key") or "")[1]
     if key is None:
         return None
     raw = base64.b64decode(value[SEALED])
@@ -70,10 +79,10 @@ def opened(patron_id, fields):
     """(fields with sealed values opened, the names that could not be)."""
     if not any(is_sealed(v) for v in fields.values()):
         return fields, ()
-    key, out, unread = key_of(patron_id), {}, []
+    out, unread = {}, []
     for name, value in fields.items():
         if is_sealed(value) or isinstance(value, dict):  # sealed, or shredded
-            value = open_value(patron_id, name, value, key) if is_sealed(value) else None
+            value = open_value(patron_id, name, value) if is_sealed(value) else None
             if value is None:
                 unread.append(name)
                 continue
@@ -85,14 +94,14 @@ def _new_key(ctx, patron_id, library):
     from .. import events  # (events takes this module's hooks as it loads)
 
     key = AESGCM.generate_key(bit_length=256)
-    PatronKey.insert(patron=patron_id, library=library,
+    ev = events.record(ctx, "patron.key", {"patron_id": patron_id}, library=library)
+    PatronKey.insert(id=ev.id, patron=patron_id, library=library,
                      key=base64.b64encode(key).decode()).on_conflict_ignore().execute()
-    events.record(ctx, "patron.key", {"patron_id": patron_id}, library=library)
-    return key
+    return ev.id, key
 
 
 def attach(d):
-    row = PatronKey.get_or_none(PatronKey.patron == (d.get("body") or {}).get("patron_id"))
+    row = PatronKey.get_or_none(PatronKey.id == d["id"])
     if row is not None:
         d["key"] = row.key
 
@@ -103,18 +112,33 @@ def take(d):
     patron_id, key = body.get("patron_id"), d.get("key")
     if not isinstance(key, str) or not isinstance(patron_id, str):
         return
-    if len(base64.b64decode(key)) != 32 or PatronErasure.get_or_none(
+    try:
+        size = len(base64.b64decode(key, validate=True))
+    except ValueError:
+        return
+    if size != 32 or PatronErasure.get_or_none(
             PatronErasure.patron == patron_id):
         return
-    PatronKey.insert(patron=patron_id, library=d.get("library"),
+    PatronKey.insert(id=d["id"], patron=patron_id, library=d.get("library"),
                      key=key).on_conflict_ignore().execute()
 
 
 def destroy(patron_id):
     """Overwrite, then delete, the key: the bytes do not stay in a freed page."""
+    secure_delete()
     PatronKey.update(key="0" * 44).where(PatronKey.patron == patron_id).execute()
     PatronKey.delete().where(PatronKey.patron == patron_id).execute()
 
+
+
+def secure_delete():
+    """On SQLite, have what is deleted or overwritten zeroed in the file, so a backup
+    made afterwards holds none of it (PostgreSQL's dead rows go at its next vacuum)."""
+    from .. import dialect
+
+    db = PatronKey._meta.database
+    if not dialect.is_postgres(db):
+        db.execute_sql("PRAGMA secure_delete = ON")
 
 
 def readable(body):
