@@ -224,5 +224,5 @@ def cmd_erase(args):
         return 1
     finally:
         ctx.close()
-    print(tr(N_("Card %(card)s is erased."), card=patron.card))
+    print(tr(commands.ERASED, card=patron.card))
     return 0

@@ -191,3 +191,23 @@ def test_records_save_seals_only_patron_cards(ctx):
         {"name": "Thư viện thử"}, library=ctx.library)
     assert row.name == "Thư viện thử" and "Thư viện thử" in _log_text()
     assert erasure.erased_card("01900000-0000-7000-8000-000000000001").startswith("X-")
+
+
+def test_every_msgid_of_the_rights_is_translated_into_vietnamese():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    from tests.web.test_translations import PLACEHOLDER, ROOT, extracted_msgids
+
+    found = extracted_msgids(ROOT / "appliance" / "translations" / "babel-rights.cfg")
+    assert len(found) > 20
+    with open(Path(ROOT) / "appliance/translations/vi/LC_MESSAGES/rights.po", "rb") as f:
+        catalog = read_po(f, locale="vi")
+    missing = [f"{where}: {msgid!r}" for msgid, where in found.items()
+               if catalog.get(msgid) is None or not catalog.get(msgid).string]
+    assert not missing, "\n".join(missing)
+    for message in catalog:
+        if message.id:
+            assert set(PLACEHOLDER.findall(message.id)) == set(
+                PLACEHOLDER.findall(message.string)), message.id

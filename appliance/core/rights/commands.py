@@ -22,6 +22,7 @@ def _open_loans(ctx, patron):
 
 
 OWES = [_open_loans]
+ERASED = N_("Card %(card)s is erased.")
 
 
 def owes(ctx, patron):

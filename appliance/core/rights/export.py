@@ -17,7 +17,8 @@ PROFILE = ("card", "name", "category", "library", "expiry", "birth_year", "birth
 SECTIONS: list = []  # extra sections: (patron) -> (key, list of dicts) or None
 # The PDF's words, translated by the caller's `tr` (core holds no translations).
 WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
-         "loans": N_("Loans"), "holds": N_("Holds"), "none": N_("None."), "yes": N_("yes"),
+         "loans": N_("Loans and returns"), "holds": N_("Holds"), "none": N_("None."),
+         "yes": N_("yes"),
          "no": N_("no"), "card": N_("Card"), "name": N_("Name"), "category": N_("Category"),
          "library": N_("Library"), "expiry": N_("Expiry"), "birth_year": N_("Year of birth"),
          "birth_date": N_("Date of birth"), "school_class": N_("Class"),

@@ -88,7 +88,7 @@ def edit_patron(card):
         p = patrons.find(g.ctx, card)
     except DomainError:
         abort(404)
-    audit.log(g.ctx, session.get("user"), "patron.read", p.id, "edit form")
+    audit.log(g.ctx, session.get("user"), "patron.edit_form", p.id)
     if request.method == "POST":
         saved = attempt(lambda: patrons.save(g.ctx, _patron_form(p)), _("Patron saved."))
         if saved:
