@@ -9,8 +9,8 @@ import peewee as pw
 
 from . import authority, events, projector
 from .digital import documents
-from .rights import erasure
 from .models import STATE_MODELS, Event, database_proxy
+from .rights import erasure
 
 
 def check_chains():

@@ -39,7 +39,7 @@ from appliance.core.context import Context
 from appliance.core.errors import DomainError, Invalid
 from appliance.core.models import Conflict, Event, Hold, Item, Loan, Stocktake
 from appliance.core.rights import commands as rights
-from appliance.core.rights import history
+from appliance.core.rights import history as rights_history
 from appliance.core.roster import importing, schoolyear
 from appliance.core.stocktake import commands as stocktakes
 from tests.sync.syncsupport import hub_database
@@ -296,7 +296,7 @@ def _erase_history(town, ctx, a, b):
     if b % 2:
         patrons.erase_history(ctx, patron.card)
     else:
-        history.unlink_due(ctx)
+        rights_history.unlink_due(ctx)
 
 
 def _erase_patron(town, ctx, a, b):

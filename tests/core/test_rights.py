@@ -12,10 +12,10 @@ import pytest
 
 from appliance.core import backup, circulation, events, patrons, privacy, records, verify
 from appliance.core.clock import pack
-from appliance.core.errors import Invalid
+from appliance.core.errors import Invalid, NotFound
 from appliance.core.models import Event, Loan, Patron, PatronKey
 from appliance.core.rights import commands, erasure, export, history, keys
-from tests.factories import make_library, seed
+from tests.factories import make_library
 
 NAME = "Nguyễn Văn An"  # P0001 of tests.factories.seed
 
@@ -89,7 +89,7 @@ def test_erasure_waits_for_open_loans_and_leaves_nothing_readable(ctx, tmp_path)
     row = Patron.get_by_id(patron.id)
     assert (row.name, row.phone, row.pin_hash, row.deleted) == ("—", None, None, True)
     assert Loan.select().where(Loan.patron == patron.id).count() == loans  # still counted
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         patrons.find(ctx, "P0001")
     assert not PatronKey.select().where(PatronKey.patron == patron.id).exists()
     assert keys.open_value(patron.id, "name", sealed[0]) is None  # the key is gone

@@ -85,9 +85,6 @@ def days(library):
 
 def save_days(ctx, value):
     """The library's retention period for returned loans of patrons who keep no history."""
-    from .. import authority, records
-    from ..errors import N_, Invalid
-
     with events.writing(ctx):
         return _save_days(ctx, value)
 

@@ -16,7 +16,7 @@ import os
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..models import Patron, PatronErasure, PatronKey
+from ..models import Patron, PatronKey
 
 # What is personal in a card (sealed in events); the rest (card, category, expiry,
 # blocks, library) is what lending needs and stays plain.
@@ -32,13 +32,25 @@ def is_sealed(value):
     return isinstance(value, dict) and SEALED in value
 
 
+# Plain SQL: the projector asks for keys on every card saved (dialect.py).
+_KEY = "SELECT id, key FROM patron_key WHERE patron = ? AND id = ?"
+_FIRST_KEY = "SELECT id, key FROM patron_key WHERE patron = ? ORDER BY id LIMIT 1"
+_ERASED = "SELECT 1 FROM patron_erasure WHERE patron = ?"
+
+
 def key_of(patron_id, key_id=None):
     """The patron's key `key_id`, or (none named) the one to seal with now."""
-    query = PatronKey.select().where(PatronKey.patron == patron_id)
-    if key_id is not None:
-        query = query.where(PatronKey.id == key_id)
-    row = query.order_by(PatronKey.id).first()
-    return (row.id, base64.b64decode(row.key)) if row else (None, None)
+    from .. import dialect
+
+    row = (dialect.run(_FIRST_KEY, (patron_id,)) if key_id is None else
+           dialect.run(_KEY, (patron_id, key_id))).fetchone()
+    return (row[0], base64.b64decode(row[1])) if row else (None, None)
+
+
+def erased(patron_id):
+    from .. import dialect
+
+    return dialect.run(_ERASED, (patron_id,)).fetchone() is not None
 
 
 def _aad(patron_id, field):
@@ -101,9 +113,11 @@ def _new_key(ctx, patron_id, library):
 
 
 def attach(d):
-    row = PatronKey.get_or_none(PatronKey.id == d["id"])
+    from .. import dialect
+
+    row = dialect.run("SELECT key FROM patron_key WHERE id = ?", (d["id"],)).fetchone()
     if row is not None:
-        d["key"] = row.key
+        d["key"] = row[0]
 
 
 def take(d):
@@ -116,8 +130,7 @@ def take(d):
         size = len(base64.b64decode(key, validate=True))
     except ValueError:
         return
-    if size != 32 or PatronErasure.get_or_none(
-            PatronErasure.patron == patron_id):
+    if size != 32 or erased(patron_id):
         return
     PatronKey.insert(id=d["id"], patron=patron_id, library=d.get("library"),
                      key=key).on_conflict_ignore().execute()
@@ -146,7 +159,7 @@ def readable(body):
     that cannot be (the key is not held here, or destroyed) is left out, save a new
     card's name, shown as UNREADABLE. None for an erased card."""
     patron_id = body.get("id")
-    if PatronErasure.get_or_none(PatronErasure.patron == patron_id) is not None:
+    if erased(patron_id):
         return None
     fields = body.get("fields")
     if not isinstance(fields, dict):

@@ -1,5 +1,7 @@
 """The rights events as the projector applies them (merged into projector.HANDLERS)."""
 
+from collections.abc import Callable
+
 from .. import audit
 from . import erasure, history
 
@@ -8,7 +10,7 @@ def patron_key(ev, body):
     """The key itself came beside the event (keys.take): nothing else to do."""
 
 
-HANDLERS = {
+HANDLERS: dict[str, Callable] = {
     "patron.key": patron_key,
     "patron.erased": erasure.patron_erased,
     "patron.history_erased": history.history_erased,
