@@ -137,3 +137,31 @@ def test_every_staff_view_of_a_patron_is_audited(client, ctx):
     assert "<td>holds.pull</td>" in table and "<td>P0002</td>" in table
     assert "<td>overdue</td>" not in table and "<td>P0001</td>" not in table
     assert Bib.select().count()  # (the records the walk used are still there)
+
+
+def test_a_hub_admin_reads_who_looked_at_whom_across_the_town(client, ctx, tmp_path):
+    """The looks are events: they reach the hub with the branch's batch, and the hub's
+    audit page lists them, filtered by staff account and by card."""
+    from appliance.core import audit, events
+    from appliance.core.models import Event, database_proxy
+    from appliance.web import create_app
+    from tests.factories import make_library
+
+    audit.log(ctx, "thuthu", "patron.read", patrons.find(ctx, "P0001").id)
+    audit.seen(ctx, "quanly", "overdue", [patrons.find(ctx, "P0002")])
+    batch = [events.to_dict(e) for e in Event.select().order_by(Event.pos)]
+    hub = make_library(tmp_path / "hub", "PY-TV00", role="hub")
+    try:
+        events.ingest(hub, batch)
+        users.create(hub, "tinh", PASSWORD, "hub_admin")
+        web = create_app(hub, testing=True).test_client()
+        staff_login(web, "tinh")
+        page = web.get("/desk/audit?username=thuthu").get_data(as_text=True)
+        table = page[page.index('<table id="audit">'):]
+        assert "<td>P0001</td>" in table and "<td>PY-DH01</td>" in table
+        assert "quanly" not in table
+        table = web.get("/desk/audit?card=P0002").get_data(as_text=True)
+        assert "<td>overdue</td>" in table and "<td>quanly</td>" in table
+    finally:
+        hub.close()
+        database_proxy.initialize(ctx.db)
