@@ -7,9 +7,10 @@ looked at whom (`entries`). `target` is the patron's id when one patron was seen
 the list's name ("patrons.search", "overdue", ...) with the ids seen in `detail`."""
 
 import json
+from datetime import datetime, timezone
 
 from . import events
-from .models import AuditEntry
+from .models import AuditEntry, AuditLog
 
 
 def log(ctx, username, action, target, detail=None):
@@ -53,3 +54,16 @@ def entries(username=None, patron=None, library=None, limit=200):
 
 def recent(limit=100):
     return entries(limit=limit)
+
+
+def log_local(username, action, target, detail=None):
+    """A staff action on this device that is no look at a patron (a class list imported,
+    a restricted document read): kept here, never synced (a restricted document's title
+    never leaves its library)."""
+    AuditLog.create(at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    username=username or "-", action=action, target=str(target)[:64],
+                    detail=detail)
+
+
+def local_recent(limit=100):
+    return list(AuditLog.select().order_by(AuditLog.id.desc()).limit(limit))

@@ -112,7 +112,8 @@ def audit_log():
     library = None if g.ctx.role == "hub" else g.ctx.library
     rows = audit.entries(username=who or None, patron=patron, library=library, limit=300)
     return render_template("desk/audit.html", rows=rows, username=who, card=card,
-                           names=_cards([r.patron for r in rows]))
+                           names=_cards([r.patron for r in rows]),
+                           local=audit.local_recent(100))
 
 
 def _patron_id(card):
