@@ -119,7 +119,10 @@ def test_every_staff_view_of_a_patron_is_audited(client, ctx):
         assert not _audited(action, patron.id), path
         assert client.get(path).status_code == 200, path
         assert _audited(action, patron.id), path
+    assert client.get(f"/desk/bibs/{other.bib_id}").status_code == 200  # its hold queue
+    assert _audited("bib.holds", p2.id)
     client.post("/desk/checkin", data={"csrf_token": token, "barcode": "1002"})
+    assert _audited("checkin", p2.id)  # the slip names the patron the hold waits for
     assert client.get("/desk/holds").status_code == 200
     assert _audited("holds.shelf", p2.id)
     api = {"Authorization": "Bearer " + client.post("/api/v1/session", json={

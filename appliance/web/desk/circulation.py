@@ -4,6 +4,7 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ...core import audit, circulation, holds, stats
+from ...core.models import Hold, Loan
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
 
@@ -35,8 +36,24 @@ def checkin():
         # the desk's scan traps a copy pulled from the shelf for a hold (the pull list)
         result = attempt(lambda: circulation.checkin(g.ctx, barcode, actor=session.get("user"),
                                                      at_desk=True))
+        _audit_checkin(result)
     return render_template("desk/checkin.html", result=result,
                            today=g.ctx.clock.today().isoformat())
+
+
+def _audit_checkin(result):
+    """A return shows who had the copy, and the patron a hold now waits for."""
+    if not result:
+        return
+    seen = []
+    hold = result.get("hold") or {}
+    if hold.get("hold_id"):
+        held = Hold.get_or_none(Hold.id == hold["hold_id"])
+        seen += [held.patron_id] if held else []
+    if result.get("loan_id"):
+        loan = Loan.get_or_none(Loan.id == result["loan_id"])
+        seen += [loan.patron_id] if loan else []
+    audit.seen(g.ctx, session.get("user"), "checkin", seen)
 
 
 @bp.app_template_global()

@@ -29,6 +29,7 @@ def bib(bib_id):
     waiting = list(Hold.select().where((Hold.bib == record.id)
                                        & (Hold.status << OPEN_HOLDS))
                    .order_by(Hold.placed_at))
+    audit.seen(g.ctx, session.get("user"), "bib.holds", [h.patron_id for h in waiting])
     return render_template("desk/bib.html", bib=record, items=items, holds=waiting,
                            item_types=ITEM_TYPES, due=due_dates([i.id for i in items]))
 
