@@ -74,10 +74,15 @@ def seal_fields(ctx, patron_id, library, fields):
     return out
 
 
-def open_value(patron_id, field, value):
+def open_value(patron_id, field, value, held=None):
     """A sealed value opened, or `None` when its key is not held (another library's
-    branch, or the patron erased)."""
-    key = key_of(patron_id, value.get("key") or "")[1]
+    branch, or the patron erased). `held`: keys already read, by id."""
+    key_id = value.get("key") or ""
+    if held is None or key_id not in held:
+        key = key_of(patron_id, key_id)[1]
+        if held is not None:
+            held[key_id] = key
+    key = held[key_id] if held is not None else key
     if key is None:
         return None
     raw = base64.b64decode(value[SEALED])
@@ -91,10 +96,10 @@ def opened(patron_id, fields):
     """(fields with sealed values opened, the names that could not be)."""
     if not any(isinstance(v, dict) for v in fields.values()):  # no field sealed or shredded
         return fields, ()
-    out, unread = {}, []
+    out, unread, held = {}, [], {}
     for name, value in fields.items():
         if is_sealed(value) or isinstance(value, dict):  # sealed, or shredded
-            value = open_value(patron_id, name, value) if is_sealed(value) else None
+            value = open_value(patron_id, name, value, held) if is_sealed(value) else None
             if value is None:
                 unread.append(name)
                 continue
@@ -103,12 +108,12 @@ def opened(patron_id, fields):
 
 
 def _new_key(ctx, patron_id, library):
-    from .. import events  # (events takes this module's hooks as it loads)
+    from .. import dialect, events  # (events takes this module's hooks as it loads)
 
     key = AESGCM.generate_key(bit_length=256)
     ev = events.record(ctx, "patron.key", {"patron_id": patron_id}, library=library)
-    PatronKey.insert(id=ev.id, patron=patron_id, library=library,
-                     key=base64.b64encode(key).decode()).on_conflict_ignore().execute()
+    dialect.run("INSERT INTO patron_key (id, patron, library, key) VALUES (?, ?, ?, ?)",
+                (ev.id, patron_id, library, base64.b64encode(key).decode()))
     return ev.id, key
 
 
