@@ -131,8 +131,9 @@ def edit_patron(card):
     """The desk's edit (patrons.save): its checks, its event, its library rule."""
     data = body("/patrons/{card}", "patch")
     p = _patron(card)
-    audit.log(g.ctx, actor(), "patron.read", p.id, "api edit")
-    return jsonify(serialise.patron(patrons.save(g.ctx, dict(data, id=p.id))))
+    saved = patrons.save(g.ctx, dict(data, id=p.id))
+    audit.log(g.ctx, actor(), "patron.read", p.id, "api edit")  # the answer shows the card
+    return jsonify(serialise.patron(saved))
 
 
 @bp.route("/bibs", methods=["POST"])
