@@ -1,13 +1,15 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button, and notices due are e-mailed (mail.py); at
-the hub, the reading suggestions are built again once a day (core/suggest), for the next
-sync to ship."""
+the queue without anyone pressing a button, notices due are e-mailed (mail.py), and
+returned loans of patrons who keep no reading history are unlinked from them after the
+library's retention period; at the hub, the reading suggestions are built again once a
+day (core/suggest), for the next sync to ship."""
 
 import logging
 import threading
 
 from . import mail
 from .core import holds
+from .core.rights import history
 from .core.suggest import build as suggestions
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,10 @@ def run_once(ctx):
             log.info("notices: %s", sent)
     except Exception:  # the mail server's trouble never stops the holds' housekeeping
         log.exception("notices round failed")
+    if ctx.role != "hub":  # each library unlinks its own patrons' loans
+        unlinked = history.unlink_due(ctx)
+        if unlinked:
+            log.info("returned loans of %s patrons unlinked (reading history off)", unlinked)
     return moved
 
 

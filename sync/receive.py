@@ -223,9 +223,10 @@ def _check_shape(dev: Device, header, evs: list[dict]) -> None:
 
 
 # Records every branch needs whatever library made them: the union catalogue's records
-# (a branch's copies may belong to any of them), town-wide patron cards, library names.
-TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "library.saved", "item.saved",
-             "item.received", "digital.saved")  # a document's metadata, never its files
+# (a branch's copies may belong to any of them), town-wide patron cards (and their
+# erasure, so a card goes from every branch that holds it), library names.
+TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "patron.erased", "library.saved",
+             "item.saved", "item.received", "digital.saved")  # a document's metadata only
 
 
 HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired")

@@ -44,6 +44,17 @@ def register(sub):
     y.add_argument("--yes", action="store_true", help="carry the plan out")
     y.add_argument("--lang", default="vi", choices=("vi", "en"), help="language (vi)")
     y.set_defaults(func=cmd_new_year)
+    e = psub.add_parser("export", help="a patron's data (JSON, or PDF when FILE ends .pdf)")
+    data_dir_arg(e)
+    e.add_argument("card")
+    e.add_argument("--out", required=True, help="the file to write (.json or .pdf)")
+    e.add_argument("--lang", default="vi", choices=("vi", "en"), help="language (vi)")
+    e.set_defaults(func=cmd_export)
+    r = psub.add_parser("erase", help="erase a patron who asks (they owe nothing)")
+    data_dir_arg(r)
+    r.add_argument("card")
+    r.add_argument("--lang", default="vi", choices=("vi", "en"), help="language (vi)")
+    r.set_defaults(func=cmd_erase)
 
 
 def _said(tr, msgid, params):
@@ -171,4 +182,47 @@ def cmd_new_year(args):
         return 1
     finally:
         ctx.close()
+    return 0
+
+
+def cmd_export(args):
+    """The patron's data, as the OPAC's download gives it; logged as a staff look."""
+    from appliance.core import audit, patrons
+    from appliance.core.errors import DomainError
+    from appliance.core.rights import export
+
+    tr = translator(args.lang)
+    ctx = open_context(args)
+    try:
+        patron = patrons.find(ctx, args.card)
+        data = export.collect(patron)
+        audit.log(ctx, "cli", "patron.export", patron.id)
+        if args.out.lower().endswith(".pdf"):
+            Path(args.out).write_bytes(export.to_pdf(data, tr))
+        else:
+            Path(args.out).write_text(json.dumps(data, ensure_ascii=False, indent=2),
+                                      encoding="utf-8")
+    except DomainError as e:
+        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(args.out)
+    return 0
+
+
+def cmd_erase(args):
+    from appliance.core.errors import DomainError
+    from appliance.core.rights import commands
+
+    tr = translator(args.lang)
+    ctx = open_context(args)
+    try:
+        patron = commands.erase(ctx, args.card)
+    except DomainError as e:
+        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(tr(commands.ERASED, card=patron.card))
     return 0

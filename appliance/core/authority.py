@@ -33,6 +33,7 @@ from .errors import N_, Forbidden
 from .fees import rules as _fee_rules
 from .models import BaseModel, Conflict, Fee, Hold, Item, Loan, Patron, RemoteRequest
 from .requests import rules as _request_rules
+from .rights import rules as _rights_rules
 from .stocktake import rules as _stocktake_rules
 from .training import rules as _training_rules
 
@@ -270,6 +271,7 @@ RULES.update(_stocktake_rules.RULES)  # a library's own shelves (core/stocktake)
 RULES.update(_request_rules.RULES)  # the library that handles a request (core/requests)
 RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged (core/fees)
 RULES.update(_training_rules.RULES)  # a library's own staff (core/training)
+RULES.update(_rights_rules.RULES)  # patrons' rights (core/rights)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
           "hold.sent", "hold.trapped", "hold.expired")
 
@@ -344,6 +346,7 @@ TARGETS = {
     "conflict.resolved": (("conflict", "conflict_id"),),
     **_request_rules.TARGETS,
     **_fee_rules.TARGETS,
+    **_rights_rules.TARGETS,
 }
 
 

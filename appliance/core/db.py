@@ -296,6 +296,15 @@ def _suggestions(db):
     db.create_tables(models.SUGGEST_MODELS, safe=True)
 
 
+def _rights(db):
+    """Patrons' rights: keys, erasures, erased histories, the audit trail that syncs; a
+    library's reading-history retention."""
+    db.create_tables([models.PatronKey, models.PatronErasure, models.HistoryErasure,
+                      models.AuditEntry], safe=True)
+    if "history_days" not in {c.name for c in db.get_columns("library")}:
+        _add_column(models.Library, "history_days")(db)
+
+
 MIGRATIONS = [
     (2, "events relayed without their whole chain", _add_column(models.Event, "relayed")),
     (3, "indexes that seek open loans and cost a loan fewer page writes",
@@ -328,6 +337,8 @@ MIGRATIONS = [
     (23, "reading suggestions and the cataloguing classifier shipped from the hub; a "
          "patron's wish for suggestions", _suggestions),
     (24, "staff training: rosters, exercises done, courses attended", _training),
+    (25, "patrons' rights: sealed personal fields, erasure, history retention, audit",
+     _rights),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

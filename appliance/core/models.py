@@ -107,6 +107,9 @@ class Library(BaseModel):
     school_year_end = pw.CharField(max_length=5, null=True)
     child_age = pw.IntegerField(null=True)
     school_year_begun = pw.CharField(max_length=10, null=True)  # the last new year, ISO
+    # Days a returned loan stays linked to a patron whose reading history is off
+    # (core/rights/history.py); NULL: 30.
+    history_days = pw.IntegerField(null=True)
 
 
 class Patron(BaseModel):
@@ -558,6 +561,37 @@ class RemoteRequest(BaseModel):
     field_hlc = JSONField(default=dict)  # each field's event clock: the earliest stands
 
 
+# Patrons' rights (core/rights): erasures, erased reading histories, the audit trail.
+class PatronErasure(BaseModel):
+    """A patron erased at their request (rights/erasure.py): the card row stays as an
+    anonymous stand-in (loans keep counting), edits arriving later change nothing."""
+    patron = pw.CharField(primary_key=True, max_length=36)
+    library = pw.CharField(max_length=32)
+    hlc = pw.BigIntegerField()
+    at = pw.CharField(max_length=32)
+
+
+class HistoryErasure(BaseModel):
+    """The latest reading-history erasure of a patron: loans returned up to `before` are
+    the anonymous stand-in's (by the return's clock), whichever arrives first, the erasure or the return."""
+    patron = pw.CharField(primary_key=True, max_length=36)
+    before = pw.CharField(max_length=32)
+    before_hlc = pw.BigIntegerField()  # loans whose return clock is at most this
+    anonymous = pw.CharField(max_length=36)
+
+
+class AuditEntry(BaseModel):
+    """A staff look at a patron's personal data (core/audit.py), as an event, so the
+    trail reaches the hub and no one edits it."""
+    id = pw.CharField(primary_key=True, max_length=36)  # the event's
+    library = pw.CharField(max_length=32)
+    at = pw.CharField(max_length=32, index=True)
+    username = pw.CharField(max_length=64, index=True)
+    action = pw.CharField(max_length=32)
+    patron = pw.CharField(max_length=64, index=True)  # a patron id, or a list's name
+    detail = pw.TextField(null=True)
+
+
 # Local tables: security and bookkeeping of this device, not replicated state.
 
 # Times in seconds since 1970 are DoubleField: PostgreSQL's REAL (a FloatField) keeps about
@@ -671,6 +705,16 @@ class SuggestTerm(BaseModel):
     postings = JSONField(default=list)
 
 
+class PatronKey(BaseModel):
+    """A patron's key: the personal fields of their events are sealed with it
+    (rights/keys.py). Held at the home library and the hub only; travels beside the
+    `patron.key` event, never in it, and erasure destroys it."""
+    id = pw.CharField(primary_key=True, max_length=36)  # of its `patron.key` event
+    patron = pw.CharField(max_length=36, index=True)  # (two desks may each make one)
+    library = pw.CharField(max_length=32)
+    key = pw.CharField(max_length=64)  # base64 of 32 bytes
+
+
 class Setting(BaseModel):
     key = pw.CharField(primary_key=True, max_length=64)
     value = JSONField(null=True)
@@ -679,8 +723,8 @@ class Setting(BaseModel):
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
-                RemoteRequest, Fee, *TRAINING_MODELS]
+                RemoteRequest, Fee, *TRAINING_MODELS, PatronErasure, HistoryErasure, AuditEntry]
 SUGGEST_MODELS = [SuggestRelated, SuggestDoc, SuggestTerm]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
-                DigitalJob, UploadSession, NoticeMail, *SUGGEST_MODELS]
+                DigitalJob, UploadSession, NoticeMail, *SUGGEST_MODELS, PatronKey]
 ALL_MODELS = LOCAL_MODELS + STATE_MODELS

@@ -220,7 +220,7 @@ def erase_history(ctx, card):
     """Unlink the patron's returned loans from the patron (the patron's right to erase):
     the loans stay as anonymous facts for the library's statistics."""
     patron = _own(ctx, card)
-    events.record(ctx, "patron.history_erased", {"patron_id": patron.id,
-                                                 "before": ctx.clock.iso_now()},
-                  library=patron.library)
+    events.record(ctx, "patron.history_erased", {
+        "patron_id": patron.id, "before": ctx.clock.iso_now(), "before_hlc": ctx.clock.now()},
+        library=patron.library)
     return patron

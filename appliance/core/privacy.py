@@ -18,7 +18,8 @@ import json
 import logging
 
 from .events import canonical, event_hash, to_dict
-from .models import Conflict, Event, Patron
+from .models import Conflict, Event, Patron, PatronKey
+from .rights import keys
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +40,33 @@ def redact_body(body: dict) -> dict:
     return out
 
 
+def _name_opened(body: dict) -> dict:
+    """A redacted body's name as another library's desk shows it: a name sealed with the
+    patron's key (rights/keys.py) is opened here (the hub holds the key) or left out;
+    the key never leaves home."""
+    name = (body.get("fields") or {}).get("name")
+    if not keys.is_sealed(name):
+        return body
+    value = keys.open_value(body.get("id"), "name", name)
+    fields = dict(body["fields"])
+    if value is None:
+        del fields["name"]
+    else:
+        fields["name"] = value
+    return dict(body, fields=fields)
+
+
 def redact(d: dict) -> dict:
     """An event (as `events.to_dict` gives it) as a branch of another library may hold it.
 
     The hash is the redacted event's own: a branch checks a relayed event's hash against
     what it holds (its chain is checked at the hub, which holds it whole), and the hub's
     signature over the answer vouches for the redaction."""
+    if d.get("kind") == "patron.key":  # the key stays home
+        return {k: v for k, v in d.items() if k != "key"}
     if d.get("kind") != "patron.saved" or not isinstance(d.get("body"), dict):
         return d
-    body = redact_body(d["body"])
+    body = _name_opened(redact_body(d["body"]))
     if body == d["body"]:
         return d
     out = dict(d, body=body)
@@ -91,6 +110,7 @@ def purge(home_library: str, origin: str | None) -> dict:
         if d["hash"] != ev.hash:
             Event.update(body=canonical(d["body"]), hash=d["hash"]).where(
                 Event.id == ev.id).execute()
+    PatronKey.delete().where(PatronKey.library != home_library).execute()
     cleared = 0
     for patron in Patron.select().where(Patron.library != home_library):
         if patron.id in own_edits:

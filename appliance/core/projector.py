@@ -43,6 +43,9 @@ from .models import (
 )
 from .prepared import Prepared, by_key
 from .requests import projection as request_projection
+from .rights import history as rights_history
+from .rights import keys as rights_keys
+from .rights import projection as rights_projection
 from .stocktake import projection as stocktake_projection
 from .training import projection as training_projection
 
@@ -153,6 +156,8 @@ def _apply_run(group, run):
     for ev, body in run:
         HANDLERS[ev.kind](ev, body, io)
     io.flush()
+    if group is Batched:  # returns within an erased reading history (core/rights)
+        rights_history.recheck(body["item_id"] for ev, body in run if ev.kind == "loan.in")
 
 
 def _conflict(ev, kind, entity, details, other_event=None, io=None, key=None):
@@ -453,6 +458,9 @@ def library_saved(ev, body):
 
 
 def patron_saved(ev, body, io=None):
+    body = rights_keys.readable(body)
+    if body is None:  # an erased card: nothing arriving later changes it
+        return
     _merge(ev, Patron, "id", body, lambda ev, body: dict(
         _created(ev, body), library=body["fields"].get("library", ev.library)), io)
 
@@ -617,21 +625,6 @@ class Records:
                 edit_conflicts(edit.model, edit.entity, edit.field, owner)
         for bib_id in self.indexed:
             search.on_bib_changed(Bib._meta.database, bib_id)
-
-
-def _anonymous(library, ev):
-    """The library's stand-in for erased borrowers (made the same way everywhere)."""
-    anon_id = str(uuid.uuid5(_NS, f"anonymous:{library}"))
-    Patron.insert(id=anon_id, library=library, card=f"ANON-{anon_id[:8]}", name="—",
-                  category="adult", created_at=ev.wall, deleted=True,
-                  field_hlc={}).on_conflict_ignore().execute()
-    return anon_id
-
-
-def history_erased(ev, body):
-    Loan.update(patron=_anonymous(ev.library, ev)).where(
-        (Loan.patron == body["patron_id"]) & Loan.returned_at.is_null(False)
-        & (Loan.returned_at <= body["before"])).execute()
 
 
 # Circulation.
@@ -1084,12 +1077,15 @@ def hlc_time(hlc):
 def loan_in(ev, body, io=DIRECT):
     if body.get("away") and not body.get("loan_id"):
         _away_in(ev, body, io)
+        rights_history.recheck((body["item_id"],))  # (one by one: _apply_run)
         return
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
         loan_id = io.open_loan(body["item_id"])
     _return(ev, io, body, loan_id, ev.hlc)
     io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
+    if io is DIRECT:  # set-wise, after the run's flush (_apply_run)
+        rights_history.recheck((body["item_id"],))
 
 
 def _away_in(ev, body, io):
@@ -1382,7 +1378,6 @@ RUNS = {"loan.out": Batched, "loan.in": Batched, **dict.fromkeys(Records.MODELS,
 HANDLERS = {
     "library.saved": library_saved,
     "patron.saved": patron_saved,
-    "patron.history_erased": history_erased,
     "bib.saved": bib_saved,
     "item.saved": item_saved,
     "item.received": item_received,
@@ -1405,6 +1400,7 @@ HANDLERS = {
     **request_projection.HANDLERS,
     **fees_projection.HANDLERS,
     **training_projection.HANDLERS,
+    **rights_projection.HANDLERS,  # keys, erasure, reading history, audit (core/rights)
     "digital.saved": digital_saved,
     "digital.text": digital_project.text_found,
     "digital.used": digital_project.used,

@@ -6,6 +6,7 @@ from contextvars import ContextVar
 
 from . import events
 from .prepared import by_key
+from .rights import keys
 
 # The staff account on whose behalf this thread edits records; the web layer sets it on
 # every request (threads are reused, so it is set to None for nobody). It goes into the
@@ -20,6 +21,8 @@ def save(ctx, kind, model, key, record_id, fields, library=None):
         fields = {k: v for k, v in fields.items() if getattr(row, k) != v}
         if not fields:
             return row
+    if kind == "patron.saved":  # personal fields sealed with the patron's key
+        fields = keys.seal_fields(ctx, record_id, library or ctx.library, fields)
     body = {"id": record_id, "fields": fields, "at": ctx.clock.iso_now(), "new": row is None}
     if (who := acting.get()) is not None:
         body["actor"] = who

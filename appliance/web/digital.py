@@ -82,7 +82,7 @@ def _counted(doc, action):
     documents.count_use(g.ctx, doc, action)
     if access.logged(doc.access):
         who = identity()
-        audit.log(who["username"] if who else None, f"digital.{action}", doc.id,
+        audit.log_local(who["username"] if who else None, f"digital.{action}", doc.id,
                   f"{doc.access}: {doc.title}"[:500])
 
 

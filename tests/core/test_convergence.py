@@ -53,6 +53,8 @@ from appliance.core.models import (
 )
 from appliance.core.requests import commands as requests
 from appliance.core.requests import states as request_states
+from appliance.core.rights import commands as rights
+from appliance.core.rights import history as rights_history
 from appliance.core.roster import importing, schoolyear
 from appliance.core.stocktake import commands as stocktakes
 from appliance.core.training import records as training
@@ -116,7 +118,8 @@ STEPS = st.tuples(
                     + ["stocktake"] * 3 + ["request"] * 3 + ["fee"] * 2 + ["training"] * 2
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
-                       "import_class", "edit_class", "school_year", "new_card"]
+                       "import_class", "edit_class", "school_year", "new_card",
+                       "erase_history", "erase_patron"]
                     + ["new_patron", "new_copy"] * 2),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
@@ -312,6 +315,22 @@ def _edit_patron(town, ctx, a, b):
     patrons.save(ctx, {"id": patron.id, "phone": f"090000000{b % 3}"})
 
 
+def _erase_history(town, ctx, a, b):
+    """A patron erases their reading history at their library, or the retention job
+    unlinks a returned loan, while a return of theirs may still be on its way."""
+    patron = patrons.find(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
+    if b % 2:
+        patrons.erase_history(ctx, patron.card)
+    else:
+        rights_history.unlink_due(ctx)
+
+
+def _erase_patron(town, ctx, a, b):
+    """A patron of this library erased at their request (refused while they have a copy
+    out here); another desk may still lend to or edit the card until it hears of it."""
+    rights.erase(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
+
+
 def _import_class(town, ctx, a, b):
     """A class list of two pupils imported at a desk (one batch of patron.saved events):
     the same pupils imported at another desk are refused there only if it has seen them."""
@@ -501,7 +520,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "edit_class": _edit_class, "school_year": _school_year, "stocktake": _stocktake,
            "training": _training,
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
-           "request": _request, "fee": _fee}
+           "request": _request, "fee": _fee,
+           "erase_history": _erase_history, "erase_patron": _erase_patron}
 
 
 def histories(town):
@@ -864,3 +884,31 @@ def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
         assert Fee.select().count() == 1 and fee.kind == "lost" and fee.amount == 30000
         assert fee.state == "paid" and fee.reason is None
         assert Event.select().where(Event.kind == "fee.charged").count() == 2
+
+
+def test_a_history_erased_before_a_return_arrives_agrees_in_every_order():
+    """The case that diverged: a copy is returned at another library, and the patron
+    erases their reading history at home before hearing of it. A node applying the
+    erasure first left the returned loan linked to the patron; one applying the return
+    first unlinked it. The latest erasure is kept and looked at when a return is
+    written: unlinked in every order."""
+    steps = [("checkout", 0, 0, 0), ("sync", 2, 0, 0), ("tick", 0, 1, 1),
+             ("return_elsewhere", 2, 0, 0), ("tick", 0, 1, 1), ("erase_history", 0, 0, 1)]
+    check_town((0, 0, 0, 0), steps, seed=11, orders=4)
+    with settled(steps):
+        loan = Loan.get()
+        assert loan.returned_at and loan.patron.card.startswith("ANON-")
+
+
+def test_an_erased_patron_agrees_in_every_order():
+    """A card erased at one desk while the other desk edits it and another library lends
+    to it: the card is the same anonymous stand-in on every node, its loans kept."""
+    steps = [("checkout", 0, 0, 0), ("checkin", 0, 0, 0), ("tick", 0, 1, 1),
+             ("edit_patron", 1, 0, 1), ("checkout", 2, 6, 0), ("tick", 0, 1, 1),
+             ("erase_patron", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=12, orders=4)
+    with settled(steps):
+        erased = models.Patron.get(models.Patron.id << models.PatronErasure.select(
+            models.PatronErasure.patron))
+        assert (erased.name, erased.phone, erased.deleted) == ("—", None, True)
+        assert Loan.select().where(Loan.patron == erased.id).count() == 2

@@ -129,7 +129,7 @@ def test_a_forged_branch_is_quarantined_at_the_hub_and_b_gets_nothing(town):
         result = agent.run_once(ctx)
         assert result["cursor"] == head, "the chain goes on past what was refused"
         patrons.save(ctx, {"card": "A-HONEST-3", "name": "Sau đó", "category": "adult"})
-        assert agent.run_once(ctx)["cursor"] == head + 1
+        assert agent.run_once(ctx)["cursor"] == head + 2  # the card's key, then the card
 
     with opened(town.hub_dir):
         held = {q.event_id: q for q in Quarantine.select()}
@@ -143,7 +143,7 @@ def test_a_forged_branch_is_quarantined_at_the_hub_and_b_gets_nothing(town):
         honest = {p.card for p in Patron.select().where(Patron.library == A)}
         assert {"A-HONEST-1", "A-HONEST-2", "A-HONEST-3"} <= honest
         assert Event.select().where(Event.id << forged).count() == 3  # held, not lost
-    hub_holds_exactly(town.hub_dir, town.origin_a, head + 1)  # chain whole, verify == []
+    hub_holds_exactly(town.hub_dir, town.origin_a, head + 2)  # chain whole, verify == []
 
     with opened(town.b) as ctx:
         agent.run_once(ctx)

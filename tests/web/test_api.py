@@ -101,11 +101,12 @@ def test_login_failures_make_this_client_wait(server):
 
 
 def test_patron_reads_are_audited(server):
-    from appliance.core.models import AuditLog
+    from appliance.core.models import AuditEntry, Patron
     auth = login_token(server.url)
     api(server, "GET", "/patrons/P0002", auth)
-    row = AuditLog.select().order_by(AuditLog.id.desc()).first()
-    assert (row.username, row.action, row.target) == ("thuthu", "patron.read", "P0002")
+    row = AuditEntry.select().order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).first()
+    assert (row.username, row.action, row.patron) == (
+        "thuthu", "patron.read", Patron.get(Patron.card == "P0002").id)
 
 
 def test_openapi_lists_every_api_route(server, app):

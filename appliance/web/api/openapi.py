@@ -46,6 +46,9 @@ ROUTES = [
     ("/patrons/{card}", "get", "A patron and their loans (audited)", True, None, 200),
     ("/patrons/{card}", "patch", "Edit a patron (as at the desk: this library's cards only, "
      "at the hub any library's)", True, _patch(PATRON), 200),
+    ("/patrons/{card}/export", "get", "The patron's data: profile, loans, holds (JSON; "
+     "format=pdf for a readable PDF). The patron themself, or staff of their home library "
+     "(audited); anyone else 403", True, None, 200),
     ("/bibs", "post", "Create a bibliographic record", True, BIB, 201),
     ("/bibs/{bib_id}", "get", "A bibliographic record", False, None, 200),
     ("/bibs/{bib_id}", "patch", "Edit a bibliographic record (the union catalogue)", True,
@@ -118,12 +121,14 @@ SEARCH_PARAMS = ("q", "page", "per_page", "sort", "in_library", "item_type", "la
 QUERY = {"/bibs/{bib_id}/related": [("audience", False)],
          "/bibs/suggest-classification": [("title", True), ("authors", False)],
          "/reports/statistics": [("library", False), ("from", True), ("to", True)],
+         "/patrons/{card}/export": [("format", False)],
          "/digital/search": [("q", True), ("document", False), ("page", False)],
          "/digital/uploads/{upload_id}": [("offset", False)],
          "/digital/progress": [("order", False), ("library", False)],
          "/requests": [("library", False), ("all", False)]}
 WITH_LIBRARY = {("/items/{barcode}", "get"), ("/items/{barcode}", "patch"),
-                ("/patrons/{card}", "get"), ("/patrons/{card}", "patch")}
+                ("/patrons/{card}", "get"), ("/patrons/{card}", "patch"),
+                ("/patrons/{card}/export", "get")}
 # Text longer than this is no field of a record (a notes field fits).
 MAX_TEXT = 4000
 MAX_LIST = 100

@@ -5,10 +5,11 @@ from flask import g, jsonify, request, url_for
 from ... import __version__
 from ...core import audit, catalogue, circulation, holds, patrons, search, users
 from ...core.datadir import CODE_RE as LIBRARY_RE
-from ...core.errors import N_, Invalid, NotFound
+from ...core.errors import N_, Forbidden, Invalid, NotFound
 from ...core.events import pending_count
-from ...core.models import Setting
+from ...core.models import Loan, Setting, User
 from ..auth import STAFF, client_address, identity, make_token, public, requires
+from ..rights import export_response
 from . import bp, serialise
 from .openapi import checked, schema_of, spec
 
@@ -88,8 +89,28 @@ def create_patron():
 @requires(*STAFF)
 def get_patron(card):
     p = _patron(card)
-    audit.log(actor(), "patron.read", p.card, "api")
+    audit.log(g.ctx, actor(), "patron.read", p.id, "api")
     return jsonify(serialise.patron(p))
+
+
+@bp.route("/patrons/<card>/export")
+@requires(*STAFF, "patron")
+def export_patron(card):
+    """The patron's data (JSON; `?format=pdf` for the PDF): the patron themself, or staff
+    of their home library (the hub's staff act for the town); anyone else is refused."""
+    who = identity()
+    p = _patron(card)
+    if who["role"] == "patron":
+        if who["username"] != f"patron:{p.card}":
+            raise Forbidden("not_yours", N_("Only the patron or their library's staff may "
+                                            "download a patron's data."))
+    else:
+        user = User.get_or_none(User.username == who["username"])
+        if g.ctx.role != "hub" and (user is None or user.library != p.library):
+            raise Forbidden("not_yours", N_("Only the patron or their library's staff may "
+                                            "download a patron's data."))
+        audit.log(g.ctx, who["username"], "patron.export", p.id, "api")
+    return export_response(p, "pdf" if request.args.get("format") == "pdf" else "json")
 
 
 def _patron(card):
@@ -110,8 +131,9 @@ def edit_patron(card):
     """The desk's edit (patrons.save): its checks, its event, its library rule."""
     data = body("/patrons/{card}", "patch")
     p = _patron(card)
-    audit.log(actor(), "patron.read", p.card, "api edit")
-    return jsonify(serialise.patron(patrons.save(g.ctx, dict(data, id=p.id))))
+    saved = patrons.save(g.ctx, dict(data, id=p.id))
+    audit.log(g.ctx, actor(), "patron.read", p.id, "api edit")  # the answer shows the card
+    return jsonify(serialise.patron(saved))
 
 
 @bp.route("/bibs", methods=["POST"])
@@ -202,7 +224,10 @@ def checkin():
 @requires(*STAFF)
 def renew():
     (barcode,) = need(body("/renewals"), "item")
-    return jsonify(circulation.renew(g.ctx, barcode, actor=actor()))
+    done = circulation.renew(g.ctx, barcode, actor=actor())
+    loan = Loan.get_or_none(Loan.id == done["loan_id"])
+    audit.log(g.ctx, actor(), "api.renewal", loan.patron_id if loan else barcode)
+    return jsonify(done)
 
 
 @bp.route("/holds", methods=["POST"])

@@ -4,7 +4,7 @@ import json
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -14,7 +14,8 @@ from ...core.authority import Quarantine
 from ...core.catalogue import ITEM_TYPES
 from ...core.clock import LIBRARY_TZ
 from ...core.errors import N_, Invalid
-from ...core.models import OPEN_HOLDS, ClosedDay, Conflict, Hold, Library, LoanRule
+from ...core.models import OPEN_HOLDS, ClosedDay, Conflict, Hold, Library, LoanRule, Patron
+from ...core.rights import history as rights_history
 from ..auth import ADMIN, STAFF, requires
 from ..helpers import libraries, library_name, vndate
 from . import attempt, bp, form
@@ -26,7 +27,17 @@ def rules():
     rows = [policy.filled(rule) for rule in LoanRule.select().where(
         LoanRule.library == g.ctx.library).order_by(LoanRule.category, LoanRule.item_type)]
     return render_template("desk/rules.html", rules=rows, categories=policy.CATEGORIES,
-                           item_types=ITEM_TYPES, defaults=policy.DEFAULT_RULE)
+                           item_types=ITEM_TYPES, defaults=policy.DEFAULT_RULE,
+                           history_days=rights_history.days(g.ctx.library))
+
+
+@bp.route("/rules/history", methods=["POST"])
+@requires(*ADMIN)
+def save_history_days():
+    """How long returned loans stay linked to patrons who keep no reading history."""
+    attempt(lambda: rights_history.save_days(g.ctx, form("history_days")),
+            _("Retention saved."))
+    return redirect(url_for("desk.rules"))
 
 
 @bp.route("/rules", methods=["POST"])
@@ -87,13 +98,34 @@ def hold_shelf():
     rows = list(Hold.select().where((Hold.library == g.ctx.library)
                                     & (Hold.status << OPEN_HOLDS))
                 .order_by(Hold.status.desc(), Hold.placed_at))
+    audit.seen(g.ctx, session.get("user"), "holds.shelf", [h.patron_id for h in rows])
     return render_template("desk/holds.html", holds=rows, today=g.ctx.clock.today().isoformat())
 
 
 @bp.route("/audit")
 @requires(*ADMIN)
 def audit_log():
-    return render_template("desk/audit.html", rows=audit.recent(200))
+    """Who looked at whom: a hub admin reads the whole town's (it syncs there), a branch
+    admin their library's; filters by staff account and patron card."""
+    who, card = request.args.get("username", "").strip(), request.args.get("card", "").strip()
+    patron = _patron_id(card)
+    library = None if g.ctx.role == "hub" else g.ctx.library
+    rows = audit.entries(username=who or None, patron=patron, library=library, limit=300)
+    return render_template("desk/audit.html", rows=rows, username=who, card=card,
+                           names=_cards([r.patron for r in rows]),
+                           local=audit.local_recent(100))
+
+
+def _patron_id(card):
+    if not card:
+        return None
+    found = Patron.get_or_none(Patron.card_key == card.strip().upper())
+    return found.id if found else card
+
+
+def _cards(ids):
+    return {p.id: p.card for p in Patron.select(Patron.id, Patron.card).where(
+        Patron.id << sorted(set(ids)))}
 
 
 @bp.route("/conflicts")

@@ -3,7 +3,8 @@
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from ...core import circulation, holds, stats
+from ...core import audit, circulation, holds, stats
+from ...core.models import Hold, Loan
 from ...core.requests import commands as requests
 from ..auth import STAFF, requires
 from . import attempt, back, bp, form
@@ -39,8 +40,24 @@ def checkin():
         if result and result.get("loan_id"):  # lent by post: its request is back too
             result["by_post"] = requests.returned(g.ctx, result["loan_id"],
                                                   actor=session.get("user"))
+        _audit_checkin(result)
     return render_template("desk/checkin.html", result=result,
                            today=g.ctx.clock.today().isoformat())
+
+
+def _audit_checkin(result):
+    """A return shows who had the copy, and the patron a hold now waits for."""
+    if not result:
+        return
+    seen = []
+    hold = result.get("hold") or {}
+    if hold.get("hold_id"):
+        held = Hold.get_or_none(Hold.id == hold["hold_id"])
+        seen += [held.patron_id] if held else []
+    if result.get("loan_id"):
+        loan = Loan.get_or_none(Loan.id == result["loan_id"])
+        seen += [loan.patron_id] if loan else []
+    audit.seen(g.ctx, session.get("user"), "checkin", seen)
 
 
 @bp.app_template_global()
@@ -55,7 +72,9 @@ def renewals_left(loan, category, item_type=None):
 def pull_list():
     """Copies on the open shelf that waiting holds can take: staff fetch them and scan
     each at Returns, which puts it on the hold shelf and gives the slip."""
-    return render_template("desk/pull.html", rows=holds.pull_list(g.ctx.library))
+    rows = holds.pull_list(g.ctx.library)
+    audit.seen(g.ctx, session.get("user"), "holds.pull", [hold.patron_id for hold, _copy in rows])
+    return render_template("desk/pull.html", rows=rows)
 
 
 @bp.route("/renew", methods=["POST"])
@@ -70,7 +89,9 @@ def renew():
 @bp.route("/overdue")
 @requires(*STAFF)
 def overdue():
-    return render_template("desk/overdue.html", loans=list(stats.overdue_query(g.ctx)))
+    loans = list(stats.overdue_query(g.ctx))
+    audit.seen(g.ctx, session.get("user"), "overdue", [loan.patron_id for loan in loans])
+    return render_template("desk/overdue.html", loans=loans)
 
 
 def _date(iso):

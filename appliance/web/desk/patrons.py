@@ -1,6 +1,6 @@
 """Patrons at the desk. Every view of a patron record is written to the audit log."""
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ...core import audit, holds, patrons
@@ -8,8 +8,11 @@ from ...core.conflicts import taken_number
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Loan
 from ...core.policy import CATEGORIES
+from ...core.rights import commands
+from ...core.rights import history as rights_history
 from .. import reports
 from ..auth import STAFF, requires
+from ..rights import export_response
 from . import attempt, back, bp, form
 
 FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone", "email",
@@ -20,7 +23,9 @@ FIELDS = ("card", "name", "category", "expiry", "birth_year", "guardian", "phone
 @requires(*STAFF)
 def patron_list():
     q = request.args.get("q", "").strip()
-    return render_template("desk/patrons.html", patrons=patrons.search(g.ctx, q), q=q)
+    found = patrons.search(g.ctx, q)
+    audit.seen(g.ctx, session.get("user"), "patrons.search" if q else "patrons.list", found)
+    return render_template("desk/patrons.html", patrons=found, q=q)
 
 
 @bp.route("/patron", methods=["GET", "POST"])
@@ -39,10 +44,11 @@ def patron(card):
         p = patrons.find(g.ctx, card)
     except DomainError as e:
         return render_template("desk/patron_missing.html", card=card, error=e), 404
-    audit.log(session.get("user"), "patron.read", p.card)
+    audit.log(g.ctx, session.get("user"), "patron.read", p.id)
     loans = patrons.open_loans(p)
     history = list(Loan.select().where((Loan.patron == p.id) & Loan.returned_at.is_null(False))
-                   .order_by(Loan.returned_at.desc()).limit(20))
+                   .order_by(Loan.returned_at.desc()).limit(20)) if rights_history.visible(p) \
+        else []  # the patron keeps no reading history: nobody sees their returned loans
     hold_rows = list(Hold.select().where((Hold.patron == p.id)
                                          & (Hold.status << OPEN_HOLDS)))
     return render_template("desk/patron.html", patron=p, loans=loans, holds=hold_rows,
@@ -82,7 +88,7 @@ def edit_patron(card):
         p = patrons.find(g.ctx, card)
     except DomainError:
         abort(404)
-    audit.log(session.get("user"), "patron.read", p.card, "edit form")
+    audit.log(g.ctx, session.get("user"), "patron.edit_form", p.id)
     if request.method == "POST":
         saved = attempt(lambda: patrons.save(g.ctx, _patron_form(p)), _("Patron saved."))
         if saved:
@@ -93,6 +99,28 @@ def edit_patron(card):
     values["guardian_consent"] = p.guardian_consent
     return render_template("desk/patron_form.html", patron=p, values=values,
                            categories=CATEGORIES)
+
+
+@bp.route("/patrons/<card>/export.<fmt>")
+@requires(*STAFF)
+def export_patron(card, fmt):
+    """The patron's data, downloaded for them at the desk (logged as a look)."""
+    p = patrons.find(g.ctx, card)
+    audit.log(g.ctx, session.get("user"), "patron.export", p.id)
+    return export_response(p, "pdf" if fmt == "pdf" else "json")
+
+
+@bp.route("/patrons/<card>/erase", methods=["POST"])
+@requires(*STAFF)
+def erase_patron(card):
+    """Erase a patron who asks, once they owe nothing (core/rights/commands.py)."""
+    if form("confirm") != card:
+        flash(_("Type the card number to confirm the erasure."), "error")
+        return redirect(url_for("desk.patron", card=card))
+    if attempt(lambda: commands.erase(g.ctx, card),
+               lambda p: _("Card %(card)s is erased: the data is unreadable now.", card=card)):
+        return redirect(url_for("desk.patron_list"))
+    return redirect(url_for("desk.patron", card=card))
 
 
 @bp.route("/patrons/<card>/block", methods=["POST"])

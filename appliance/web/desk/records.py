@@ -1,10 +1,10 @@
 """Records and copies at the desk: a simple cataloguing form, copies, statuses."""
 
-from flask import g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ...core import catalogue
+from ...core import audit, catalogue
 from ...core.catalogue import ITEM_TYPES, STAFF_STATUSES
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Item, Loan
@@ -29,6 +29,7 @@ def bib(bib_id):
     waiting = list(Hold.select().where((Hold.bib == record.id)
                                        & (Hold.status << OPEN_HOLDS))
                    .order_by(Hold.placed_at))
+    audit.seen(g.ctx, session.get("user"), "bib.holds", [h.patron_id for h in waiting])
     return render_template("desk/bib.html", bib=record, items=items, holds=waiting,
                            item_types=ITEM_TYPES, due=due_dates([i.id for i in items]))
 
@@ -69,6 +70,8 @@ def item(barcode):
                                                        barcode=barcode), status=404,
                                error=e), 404
     loans = list(Loan.select().where(Loan.item == copy.id).order_by(Loan.out_at.desc()).limit(50))
+    loans = [loan for loan in loans if loan.returned_at is None or loan.patron.keep_history]
+    audit.seen(g.ctx, session.get("user"), "copy.borrower", [loan.patron_id for loan in loans])
     return render_template("desk/item.html", item=copy, loans=loans,
                            changes=[_change_text(c) for c in catalogue.copy_history(copy)],
                            statuses=STAFF_STATUSES)

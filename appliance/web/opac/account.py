@@ -10,6 +10,7 @@ from ...core.clock import unpack
 from ...core.errors import DomainError
 from ...core.models import OPEN_HOLDS, Hold, Item, Loan
 from ..auth import STAFF_SESSION, guarded_sign_in, public, requires, start_session
+from ..rights import export_response
 from . import bp
 
 
@@ -59,6 +60,16 @@ def _suggested(patron):
     from ...core.suggest import store
 
     return store.for_patron(patron) if patron.suggestions else []
+
+
+@bp.route("/account/export.<fmt>")
+@requires("patron")
+def export_data(fmt):
+    """Download my data (a child's guardian, signed in with the child's card, downloads
+    the child's)."""
+    if fmt not in ("json", "pdf"):
+        return redirect(url_for("opac.account"))
+    return export_response(current_patron(), fmt)
 
 
 def history_since(patron):

@@ -115,7 +115,7 @@ def run_import(token):
     except DomainError as e:
         return render_template("roster/upload.html", error=translate(e)), 400
     _forget(token)
-    audit.log(web_session.get("user"), "patrons.import", filename,
+    audit.log_local(web_session.get("user"), "patrons.import", filename,
               f"{len(report.imported)} imported, {len(report.refused)} refused")
     return render_template("roster/report.html", report=report, filename=filename)
 
@@ -139,7 +139,7 @@ def cards():
     out = io.BytesIO()
     patron_cards.write_pdf(g.ctx, chosen, out, words, bool(request.form.get("photo_box")))
     out.seek(0)
-    audit.log(web_session.get("user"), "patrons.cards", f"{len(chosen)} cards")
+    audit.log_local(web_session.get("user"), "patrons.cards", f"{len(chosen)} cards")
     return send_file(out, mimetype="application/pdf", as_attachment=False,
                      download_name="the-ban-doc.pdf")
 
@@ -177,7 +177,7 @@ def begin_year():
     if done is None:
         return redirect(url_for("roster.new_year", classes=chosen or [],
                                 last_grade=last_grade or "", expiry=expiry or ""))
-    audit.log(web_session.get("user"), "patrons.new_year", f"{done.count} pupils")
+    audit.log_local(web_session.get("user"), "patrons.new_year", f"{done.count} pupils")
     return redirect(url_for("desk.patron_list"))
 
 

@@ -1,0 +1,112 @@
+"""Download my data: what the library holds about a patron, as JSON and as a readable
+PDF (the right of access). Tables another part adds (requests, fees) are included when
+they exist: `SECTIONS` holds the extra sections, each a function patron -> (key, rows);
+another part appends its own."""
+
+import io
+from datetime import datetime, timezone
+from xml.sax.saxutils import escape
+
+from ..errors import N_
+from ..models import Hold, Library, Loan
+from . import history
+
+PROFILE = ("card", "name", "category", "library", "expiry", "birth_year", "birth_date",
+           "school_class", "guardian", "guardian_consent", "phone", "email", "blocked",
+           "block_reason", "keep_history", "created_at")
+SECTIONS: list = []  # extra sections: (patron) -> (key, list of dicts) or None
+# The PDF's words, translated by the caller's `tr` (core holds no translations).
+WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
+         "loans": N_("Loans and returns"), "holds": N_("Holds"), "none": N_("None."),
+         "yes": N_("yes"),
+         "no": N_("no"), "card": N_("Card"), "name": N_("Name"), "category": N_("Category"),
+         "library": N_("Library"), "expiry": N_("Expiry"), "birth_year": N_("Year of birth"),
+         "birth_date": N_("Date of birth"), "school_class": N_("Class"),
+         "guardian": N_("Guardian"), "guardian_consent": N_("Guardian's consent"),
+         "phone": N_("Phone"), "email": N_("E-mail"), "blocked": N_("Blocked"),
+         "block_reason": N_("Why blocked"), "keep_history": N_("Reading history kept"),
+         "created_at": N_("Registered"), "title_col": N_("Title"), "out_at": N_("Borrowed"),
+         "due_date": N_("Due"), "returned_at": N_("Returned"), "placed_at": N_("Placed"),
+         "status": N_("Status")}
+
+
+def _loan(loan):
+    return {"title": loan.item.bib.title, "barcode": loan.item.barcode,
+            "library": loan.library, "out_at": loan.out_at, "due_date": loan.due_date,
+            "returned_at": loan.returned_at, "renewals": loan.renewals, "fee": loan.fee}
+
+
+def collect(patron):
+    """The patron's data as a dict: profile, loans (open, and returned when the reading
+    history is on), holds, and what other parts add."""
+    loans = Loan.select().where(Loan.patron == patron.id).order_by(Loan.out_at)
+    if not history.visible(patron):
+        loans = loans.where(Loan.returned_at.is_null())
+    holds = Hold.select().where(Hold.patron == patron.id).order_by(Hold.placed_at)
+    data = {
+        "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": {k: getattr(patron, k) for k in PROFILE},
+        "loans": [_loan(loan) for loan in loans],
+        "holds": [{"title": h.bib.title, "library": h.library, "placed_at": h.placed_at,
+                   "status": h.status, "pickup_by": h.pickup_by} for h in holds],
+    }
+    for section in SECTIONS:
+        found = section(patron)
+        if found:
+            data[found[0]] = found[1]
+    return data
+
+
+def to_pdf(data, tr=str):
+    """A readable PDF of `collect`'s data, its words translated by `tr`."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
+
+    from ..reports.export import _fonts
+
+    _fonts()
+    words = {k: tr(v) for k, v in WORDS.items()}
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
+                            topMargin=15 * mm, bottomMargin=15 * mm, title=words["title"])
+    body = ParagraphStyle("b", fontName="DejaVu", fontSize=9.5, leading=12)
+    head = ParagraphStyle("h", parent=body, fontName="DejaVu-Bold", fontSize=12, leading=16,
+                          spaceBefore=6)
+
+    def p(text, style=body):
+        return Paragraph(escape("" if text is None else str(text)), style)
+
+    profile = data["profile"]
+    library = Library.get_or_none(Library.code == profile["library"])
+    story = [p(words["title"], ParagraphStyle("t", parent=head, fontSize=15, leading=20)),
+             p(f'{library.name if library else profile["library"]} · {data["made_at"]}'),
+             p(words["profile"], head)]
+    story.append(Table([[p(words.get(k, k)), p(_shown(v, words))] for k, v in profile.items()
+                        if v not in (None, "")], colWidths=[50 * mm, 120 * mm]))
+    for key, columns in (("loans", ("title", "out_at", "due_date", "returned_at")),
+                         ("holds", ("title", "placed_at", "status"))):
+        story += [Spacer(1, 3 * mm), p(words[key], head)]
+        rows = data.get(key) or []
+        if not rows:
+            story.append(p(words["none"]))
+            continue
+        story.append(Table([[p(words.get("title_col" if c == "title" else c, c), head)
+                             for c in columns]]
+                           + [[p(_shown(r.get(c), words)) for c in columns] for r in rows]))
+    for key, rows in data.items():
+        if key not in ("made_at", "profile", "loans", "holds") and isinstance(rows, list):
+            story += [Spacer(1, 3 * mm), p(words.get(key, key), head)]
+            story += [p(", ".join(f"{k}: {v}" for k, v in r.items())) for r in rows] or [
+                p(words["none"])]
+    doc.build(story)
+    return out.getvalue()
+
+
+def _shown(value, words):
+    if value is True:
+        return words["yes"]
+    if value is False:
+        return words["no"]
+    return value
