@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import peewee as pw
 
-from . import catalogue, events, holds, patrons, policy, records, townwide
+from . import catalogue, events, holds, patrons, policy, projector, records, townwide
 from .catalogue import get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
@@ -171,7 +171,9 @@ def _checkout(ctx, card, barcode, actor, town):
             "hold_id": hold_id, "actor": actor}
     if pickup:  # sent here for that hold: its loan's events reach this library too
         body["pickup"] = ctx.library
-    events.record(ctx, "loan.out", body, library=item.library)
+    # the copy was read above with no open loan: the projector need not look again
+    events.record(ctx, "loan.out", body, library=item.library,
+                  io=projector.lent_here(item.barcode))
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
 
