@@ -266,7 +266,7 @@ def _fewer_writes_per_loan(db):
     were. PostgreSQL keeps its event table: both columns are indexed uniquely there
     already, whichever is called the primary key."""
     db.execute_sql("DROP INDEX IF EXISTS loan_pickup")
-    models.Loan._schema.create_indexes(safe=True)
+    db.create_tables([models.Loan], safe=True)  # its indexes: what is missing
     if dialect.is_postgres(db) or _pos_is_row_number(db):
         return
     indexes = [sql for name, sql in db.execute_sql(
@@ -281,7 +281,7 @@ def _fewer_writes_per_loan(db):
     db.execute_sql('DROP TABLE "event_before_20"')  # and its indexes, made again below
     for sql in indexes:
         db.execute_sql(sql)
-    models.Event._schema.create_indexes(safe=True)  # the event id's, unique
+    db.create_tables([models.Event], safe=True)  # the event id's index, unique
 
 
 def _pos_is_row_number(db):
