@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import peewee as pw
 
-from . import catalogue, events, holds, patrons, policy, records, townwide
+from . import catalogue, events, holds, patrons, policy, projector, records, townwide
 from .catalogue import ITEM_BY_BARCODE, get_item, title_of
 from .errors import N_, Refused
 from .ids import new_id
@@ -178,7 +178,9 @@ def _checkout(ctx, card, barcode, actor, town, by_post=None):
         body["by_post"] = by_post
         body["due_date"] = policy.due_date(item.library, ctx.clock.today(),
                                            rule.loan_days + rule.postal_days).isoformat()
-    events.record(ctx, "loan.out", body, library=item.library)
+    # the copy was read above with no open loan: the projector need not look again
+    events.record(ctx, "loan.out", body, library=item.library,
+                  io=projector.lent_here(item.barcode))
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
 

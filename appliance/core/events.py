@@ -292,12 +292,13 @@ def _event(row):
 LOCAL_SUFFIX = "~local"
 
 
-def record(ctx, kind, body, library=None, local=False):
+def record(ctx, kind, body, library=None, local=False, io=None):
     """Append an event made here and apply it, in the caller's transaction or its own.
-    `local`: in this device's local chain, which no sync ships."""
+    `local`: in this device's local chain, which no sync ships. `io`: the projector's
+    loan path when the command knows what it would look up (projector.lent_here)."""
     if not _writing(ctx):
         with writing(ctx):
-            return record(ctx, kind, body, library, local)
+            return record(ctx, kind, body, library, local, io)
     origin = ctx.origin + LOCAL_SUFFIX if local else ctx.origin
     # the tail read as the transaction began is of the device's own chain, not its local one
     (seq, prev), pos = (not local and _start_tail()) or _tail(origin)
@@ -307,7 +308,7 @@ def record(ctx, kind, body, library=None, local=False):
     d["body"] = canonical(body)  # stored as hashed
     d["hash"] = _local_hash(d, d["body"])
     ev = _insert(d, pos)
-    projector.apply(ctx, ev, body)
+    projector.apply(ctx, ev, body, io)
     return ev
 
 

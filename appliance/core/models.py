@@ -71,8 +71,11 @@ class BaseModel(pw.Model):
 
 
 class Event(BaseModel):
-    id = pw.CharField(primary_key=True, max_length=36)
-    pos = pw.BigIntegerField(unique=True)  # local order of application, for rebuild
+    id = pw.CharField(unique=True, max_length=36)
+    # Local order of application, for rebuild and pulls. The primary key: on SQLite the
+    # table's own row number (INTEGER PRIMARY KEY), so an event is one b-tree fewer to
+    # write than with an index of its own (every loan and return writes one).
+    pos = pw.BigIntegerField(primary_key=True)
     origin = pw.CharField(max_length=64)
     seq = pw.BigIntegerField()
     hlc = pw.BigIntegerField(index=True)
@@ -232,7 +235,8 @@ class Loan(BaseModel):
     return_hlc = pw.BigIntegerField(null=True)
     # The library that lent another library's copy, sent to it for a hold (holds.py):
     # the loan's events reach its desks too (sync.receive.concerns). None: the copy's own.
-    pickup = pw.CharField(max_length=32, null=True, index=True)
+    # Indexed where set (below): an ordinary loan writes nothing to that index.
+    pickup = pw.CharField(max_length=32, null=True)
 
     class Meta:
         # Three indexes serve every lookup: the open loan of a copy, a patron's open loans
@@ -240,6 +244,11 @@ class Loan(BaseModel):
         # ones however long the history grows. Every index costs each loan a page write.
         indexes = ((("item", "returned_at"), False), (("patron", "returned_at"), False),
                    (("library", "returned_at", "due_date"), False))
+
+
+# Pickup loans are few: the hub's routing seeks them (`pickup = ?` implies the condition,
+# so SQLite and PostgreSQL both use the partial index).
+Loan.add_index(Loan.pickup, name="loan_pickup", where=Loan.pickup.is_null(False))
 
 
 class HandIn(BaseModel):

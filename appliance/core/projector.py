@@ -84,13 +84,17 @@ HOLD_ORDER = ("waiting", "in_transit", "ready", "cancelled", "expired", "fulfill
 _NS = uuid.UUID("6f1c3b1e-9c1a-4c57-9d55-746875766965")
 
 
-def apply(ctx, ev, body=None):
-    """Apply one event; `body` is its parsed body when the caller has it already."""
+def apply(ctx, ev, body=None, io=None):
+    """Apply one event; `body` is its parsed body when the caller has it already. `io`:
+    what the loan path reads and writes, when not `DIRECT` (`lent_here`)."""
     body = json.loads(ev.body) if body is None else body
     handler = HANDLERS.get(ev.kind)
     if handler is None:  # from a newer version: kept in the log, applied after an upgrade
         return
-    handler(ev, body)
+    if io is None:
+        handler(ev, body)
+    else:
+        handler(ev, body, io)
 
 
 # The rows each kind's handler reads or writes, by the body's keys that name them, for
@@ -827,6 +831,27 @@ class Direct:
 
 
 DIRECT = Direct()
+
+
+class _LentHere(Direct):
+    """A loan the desk makes now (circulation.checkout), applied as Direct does, without
+    the lookup of its copy's line: the copy and the borrower were read in this write
+    transaction, the copy with no open loan, and the event's clock is later than every
+    clock the log holds (events.writing observed the highest), so later than every loan,
+    return and hand-in of the copy, all of which carry a clock of the log. So no loan
+    can be its neighbour that matters, which is what `view` would ask the database."""
+
+    def __init__(self, barcode):
+        self.barcode = barcode
+
+    def view(self, patron_id, item_id, hlc, loan_id):
+        return (item_id, self.barcode, patron_id, None, None, False)
+
+
+def lent_here(barcode):
+    """The loan path of a desk's loan of a copy read just now with no open loan
+    (`_LentHere`); pass it to events.record."""
+    return _LentHere(barcode)
 
 
 class Batched(Direct):

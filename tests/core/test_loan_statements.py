@@ -1,0 +1,117 @@
+"""The desk's loan and return stay as few statements as they are (bench.core holds a
+cycle within 3x two bare durable commits; every statement and every b-tree written
+counts between the fsyncs). A change that adds a statement to this path fails here:
+add it to the list below with the reason it must run on every loan."""
+
+import sqlite3
+
+from appliance.core import circulation, db, dialect, verify
+from appliance.core.context import Context
+from appliance.core.models import Event
+
+# Each statement of a plain loan (a card of this library, a copy on the shelf, no hold)
+# and of its return, by how it begins, with why it runs.
+LOAN = [
+    "BEGIN IMMEDIATE",  # the write lock: two desks cannot both lend the copy
+    "SELECT (SELECT MAX(hlc) FROM event)",  # the log's clock and tail, the rules' stamp
+    'SELECT "t1"."id", "t1"."library", "t1"."card"',  # the card, its loans and late ones
+    'SELECT "t1"."id", "t1"."bib_id"',  # the copy, its ready hold, open loan, own hold
+    "INSERT INTO event",  # the loan.out event
+    'INSERT OR IGNORE INTO "loan"',  # its loan
+    "UPDATE item SET",  # the copy's journey and status
+    "COMMIT",
+]
+RETURN = [
+    "BEGIN IMMEDIATE",
+    "SELECT (SELECT MAX(hlc) FROM event)",
+    'SELECT "t1"."id", "t1"."bib_id"',  # the copy, its open loan, whether a hold waits
+    "INSERT INTO event",  # the loan.in event
+    'UPDATE "loan" SET',  # the loan's end
+    "UPDATE item SET",  # the copy's journey and status
+    "COMMIT",
+]
+
+
+def _traced(fn):
+    """The statements `fn` runs on this thread's connection, as SQLite runs them."""
+    seen = []
+    connection = dialect.connection()
+    connection.set_trace_callback(seen.append)
+    try:
+        fn()
+    finally:
+        connection.set_trace_callback(None)
+    return [" ".join(statement.split()) for statement in seen]
+
+
+def _shape(statements, expected):
+    return len(statements) == len(expected) and all(
+        s.startswith(e) for s, e in zip(statements, expected, strict=True))
+
+
+def test_a_loan_and_its_return_run_these_statements_and_no_more(ctx):
+    circulation.checkout(ctx, "P0001", "1001")  # the first loan reads the rules once
+    circulation.checkin(ctx, "1001")
+    lent = _traced(lambda: circulation.checkout(ctx, "P0001", "1001"))
+    returned = _traced(lambda: circulation.checkin(ctx, "1001"))
+    assert _shape(lent, LOAN), "a loan's statements changed:\n" + "\n".join(lent)
+    assert _shape(returned, RETURN), "a return's statements changed:\n" + "\n".join(returned)
+
+
+def test_the_event_log_position_is_the_row_number(ctx):
+    """No index of its own to write: SQLite's INTEGER PRIMARY KEY is the row's number."""
+    columns = {c.name: c for c in ctx.db.get_columns("event")}
+    assert columns["pos"].primary_key and columns["pos"].data_type == "INTEGER"
+    assert "event_pos" not in {i.name for i in ctx.db.get_indexes("event")}
+
+
+def _as_schema_25(con):
+    """The event table as schemas before 26 made it (the id its primary key, the position an
+    index of its own) and the pickup index over every loan."""
+    indexes = [sql for (sql,) in con.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'event' "
+        "AND sql IS NOT NULL AND name <> 'event_id'")]
+    columns = [row[1] for row in con.execute("PRAGMA table_info(event)") if row[1] != "pos"]
+    names = ", ".join(["id", "pos", *columns[1:]])
+    con.executescript(f"""
+        ALTER TABLE event RENAME TO old;
+        CREATE TABLE event ("id" VARCHAR(36) NOT NULL PRIMARY KEY, "pos" INTEGER NOT NULL,
+            "origin" VARCHAR(64) NOT NULL, "seq" INTEGER NOT NULL, "hlc" INTEGER NOT NULL,
+            "wall" VARCHAR(32) NOT NULL, "library" VARCHAR(32) NOT NULL,
+            "kind" VARCHAR(32) NOT NULL, "body" TEXT NOT NULL,
+            "prev_hash" VARCHAR(64) NOT NULL, "hash" VARCHAR(64) NOT NULL,
+            "relayed" INTEGER NOT NULL);
+        INSERT INTO event ({names}) SELECT {names} FROM old;
+        DROP TABLE old;
+        CREATE UNIQUE INDEX event_pos ON event (pos);
+        DROP INDEX loan_pickup;
+        CREATE INDEX loan_pickup ON loan (pickup);
+        UPDATE setting SET value = '25' WHERE key = 'schema_version';
+    """)
+    for sql in indexes:
+        con.execute(sql)
+    con.commit()
+
+
+def test_a_schema_25_library_keeps_its_log_in_order(ctx):
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkin(ctx, "1001")
+    before = [(e.pos, e.id, e.hash) for e in Event.select().order_by(Event.pos)]
+    fresh = {(i.name, i.sql) for i in ctx.db.get_indexes("event")}
+    data_dir = ctx.data_dir
+    ctx.close()
+    con = sqlite3.connect(data_dir / "thuvien.db")
+    _as_schema_25(con)
+    con.close()
+    upgraded = Context.open(data_dir)
+    try:
+        assert db.schema_version(upgraded.db) == db.SCHEMA_VERSION >= 26
+        assert [(e.pos, e.id, e.hash) for e in Event.select().order_by(Event.pos)] == before
+        assert {(i.name, i.sql) for i in upgraded.db.get_indexes("event")} == fresh
+        assert next(i for i in upgraded.db.get_indexes("loan")
+                    if i.name == "loan_pickup").sql.endswith('WHERE ("pickup" IS NOT NULL)')
+        circulation.checkout(upgraded, "P0001", "1001")  # the log goes on from its end
+        assert Event.select().order_by(Event.pos.desc()).first().pos == before[-1][0] + 1
+        assert verify.verify(upgraded) == []
+    finally:
+        upgraded.close()
