@@ -201,7 +201,7 @@ def add_account(ctx, actor, username, password, role, library=None):
             "Account %(username)s belongs to library %(library)s: only its administrators "
             "or the hub manage it."), username=username, library=library)
     user = create(ctx, (username or "").strip(), password, role, library)
-    audit.log(manager.username, "account.added", user.username, f"{role} {library}")
+    audit.log_local(manager.username, "account.added", user.username, f"{role} {library}")
     return user
 
 
@@ -214,7 +214,7 @@ def reset_password(ctx, actor, username, password):
     User.update(password_hash=passwords.hash_secret(password), failures=0,
                 locked_until=0).where(User.username == user.username).execute()
     revoke(user.username)
-    audit.log(manager.username, "account.password", user.username)
+    audit.log_local(manager.username, "account.password", user.username)
     return _get(username)
 
 
@@ -223,7 +223,7 @@ def change_active(ctx, actor, username, active):
     _may_touch(manager, user)
     _not_yourself(manager, user)
     set_active(ctx, username, active)
-    audit.log(manager.username, "account.enabled" if active else "account.disabled",
+    audit.log_local(manager.username, "account.enabled" if active else "account.disabled",
               user.username)
     return _get(username)
 
@@ -234,7 +234,7 @@ def change_role(ctx, actor, username, role):
     _not_yourself(manager, user)
     _may_grant(manager, role)
     User.update(role=role).where(User.username == user.username).execute()
-    audit.log(manager.username, "account.role", user.username, f"{user.role} → {role}")
+    audit.log_local(manager.username, "account.role", user.username, f"{user.role} → {role}")
     return _get(username)
 
 

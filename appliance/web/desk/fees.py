@@ -82,7 +82,7 @@ def fee_receipt(fee_id):
         fee = commands.get(g.ctx, fee_id)
     except DomainError:
         return _("No such fee."), 404
-    audit.log(_actor(), "fee.receipt", fee.id)
+    audit.log(g.ctx, _actor(), "fee.receipt", fee.patron, fee.id)
     out = io.BytesIO()
     receipt.write_pdf(fee, receipt_words(), out, when=vndate)
     out.seek(0)
