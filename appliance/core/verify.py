@@ -38,7 +38,7 @@ def _shredded(d, erased):
     """An event whose personal fields an erasure the log holds overwrote (rights/erasure):
     its hash is the one it was made with, so the chain still links; the erasure event,
     in a chain of its own, is what vouches for the change."""
-    return erasure.shows_erasure(d) and d["body"].get("id") in erased
+    return erasure.shows_erasure(d) and erasure.erased_owner(d) in erased
 
 
 # Columns of state tables that say how this node came by a row, not what the state is:

@@ -21,7 +21,18 @@ def _open_loans(ctx, patron):
     return []
 
 
-OWES = [_open_loans]
+def _open_fees(ctx, patron):
+    from ..fees import balance, vnd
+
+    total, count = balance.owed(patron.id)
+    if count:
+        return [("erase_open_fees", N_("%(card)s still owes %(amount)s in %(count)s fees: "
+                                       "they are paid or waived before the card is erased."),
+                 {"card": patron.card, "amount": vnd(total), "count": count})]
+    return []
+
+
+OWES = [_open_loans, _open_fees]
 ERASED = N_("Card %(card)s is erased.")
 
 

@@ -18,7 +18,15 @@ The command is commands.erase."""
 import json
 
 from .. import events, findkeys
-from ..models import Conflict, Event, FieldEdit, Patron, PatronErasure
+from ..models import (
+    Conflict,
+    Event,
+    FieldEdit,
+    NoticeMail,
+    Patron,
+    PatronErasure,
+    RemoteRequest,
+)
 from . import keys
 
 TOMBSTONE = {"erased": 1}
@@ -55,10 +63,18 @@ def patron_erased(ev, body):
         row.save()
     FieldEdit.delete().where(FieldEdit.entity == patron_id).execute()
     Conflict.delete().where(Conflict.entity == patron_id).execute()
+    # what other parts keep of the person: a postal address, e-mails waiting to go
+    RemoteRequest.update(address=None).where(RemoteRequest.patron == patron_id).execute()
+    NoticeMail.delete().where(NoticeMail.patron == patron_id).execute()
 
 
 def is_erased(patron_id):
     return PatronErasure.get_or_none(PatronErasure.patron == patron_id) is not None
+
+
+# Events whose bodies hold a patron's personal data in clear: (the key naming the
+# patron, where the personal values are: "fields" of a card, or the body itself).
+PERSONAL_EVENTS = {"patron.saved": ("id", "fields"), "request.placed": ("patron_id", None)}
 
 
 def _shredded(fields):
@@ -70,6 +86,20 @@ def _shredded(fields):
     return out
 
 
+def _personal(kind, body):
+    """(the patron an event's personal values belong to, those values) or (None, None)."""
+    named, where = PERSONAL_EVENTS.get(kind, (None, None))
+    if named is None or not isinstance(body, dict):
+        return None, None
+    values = body.get(where) if where else body
+    return body.get(named), values if isinstance(values, dict) else None
+
+
+def _with(kind, body, values):
+    where = PERSONAL_EVENTS[kind][1]
+    return dict(body, **{where: values}) if where else values
+
+
 def shred(patron_ids):
     """Overwrite the personal fields held in clear in the log's events of these patrons
     (a relayed event is hashed again; one of a chain keeps its hash: `verify` allows it).
@@ -78,16 +108,16 @@ def shred(patron_ids):
     keys.secure_delete()
     for patron_id in patron_ids:
         keys.destroy(patron_id)
-        for ev in Event.select().where((Event.kind == "patron.saved")
+        for ev in Event.select().where((Event.kind << list(PERSONAL_EVENTS))
                                        & Event.body.contains(patron_id)):
             body = json.loads(ev.body)
-            fields = body.get("fields")
-            if body.get("id") != patron_id or not isinstance(fields, dict):
+            owner, fields = _personal(ev.kind, body)
+            if owner != patron_id or fields is None:
                 continue
             shredded = _shredded(fields)
             if shredded == fields:
                 continue
-            body["fields"] = shredded
+            body = _with(ev.kind, body, shredded)
             d = dict(events.to_dict(ev), body=body)
             new_hash = events.event_hash(d) if ev.relayed else ev.hash
             Event.update(body=events.canonical(body), hash=new_hash).where(
@@ -99,9 +129,14 @@ def shred(patron_ids):
 def shows_erasure(d):
     """Whether an event's body holds shredded personal fields (and nothing else may
     differ from its hash: the fields named are personal)."""
-    fields = (d.get("body") or {}).get("fields") if isinstance(d.get("body"), dict) else None
-    return d.get("kind") == "patron.saved" and isinstance(fields, dict) and any(
+    _owner, fields = _personal(d.get("kind"), d.get("body"))
+    return fields is not None and any(
         v == TOMBSTONE for k, v in fields.items() if k in keys.PERSONAL)
+
+
+def erased_owner(d):
+    """The patron whose personal values an event holds (None for other events)."""
+    return _personal(d.get("kind"), d.get("body"))[0]
 
 
 def erased_ok(d):
@@ -121,7 +156,7 @@ def after_store(rows):
     (an erasure, or an older edit of a card erased already)."""
     named = set()
     for row in rows:
-        if row["kind"] in ("patron.saved", "patron.erased", "patron.key"):
+        if row["kind"] in ("patron.saved", "patron.erased", "patron.key", "request.placed"):
             body = json.loads(row["body"]) if isinstance(row["body"], str) else row["body"]
             named.add(body.get("id") or body.get("patron_id"))
     named.discard(None)

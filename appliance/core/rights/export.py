@@ -1,20 +1,39 @@
 """Download my data: what the library holds about a patron, as JSON and as a readable
-PDF (the right of access). Tables another part adds (requests, fees) are included when
-they exist: `SECTIONS` holds the extra sections, each a function patron -> (key, rows);
-another part appends its own."""
+PDF (the right of access): the profile, loans, holds, remote requests and fees.
+`SECTIONS` holds the sections beyond loans and holds, each a function patron -> (key,
+rows) or None; a part that keeps more about patrons adds its own."""
 
 import io
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from ..errors import N_
-from ..models import Hold, Library, Loan
+from ..models import Fee, Hold, Library, Loan, RemoteRequest
 from . import history
 
 PROFILE = ("card", "name", "category", "library", "expiry", "birth_year", "birth_date",
            "school_class", "guardian", "guardian_consent", "phone", "email", "blocked",
            "block_reason", "keep_history", "created_at")
-SECTIONS: list = []  # extra sections: (patron) -> (key, list of dicts) or None
+
+
+def _requests(patron):
+    rows = RemoteRequest.select().where(RemoteRequest.patron == patron.id).order_by(
+        RemoteRequest.placed_at)
+    return "requests", [{"kind": r.kind, "title": r.title, "pages": r.pages,
+                         "purpose": r.purpose, "address": r.address, "library": r.library,
+                         "placed_at": r.placed_at, "status": r.state, "reason": r.reason}
+                        for r in rows]
+
+
+def _fees(patron):
+    rows = Fee.select().where((Fee.patron == patron.id) & (Fee.charged_hlc > 0)).order_by(
+        Fee.charged_at)
+    return "fees", [{"kind": f.kind, "amount": f.amount, "library": f.library,
+                     "charged_at": f.charged_at, "status": f.state, "settled_at": f.settled_at,
+                     "reason": f.reason} for f in rows]
+
+
+SECTIONS: list = [_requests, _fees]  # (patron) -> (key, list of dicts) or None
 # The PDF's words, translated by the caller's `tr` (core holds no translations).
 WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
          "loans": N_("Loans and returns"), "holds": N_("Holds"), "none": N_("None."),
@@ -27,7 +46,7 @@ WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
          "block_reason": N_("Why blocked"), "keep_history": N_("Reading history kept"),
          "created_at": N_("Registered"), "title_col": N_("Title"), "out_at": N_("Borrowed"),
          "due_date": N_("Due"), "returned_at": N_("Returned"), "placed_at": N_("Placed"),
-         "status": N_("Status")}
+         "status": N_("Status"), "requests": N_("Remote requests"), "fees": N_("Fees")}
 
 
 def _loan(loan):

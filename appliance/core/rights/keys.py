@@ -21,7 +21,7 @@ from ..models import Patron, PatronKey
 # What is personal in a card (sealed in events); the rest (card, category, expiry,
 # blocks, library) is what lending needs and stays plain.
 PERSONAL = ("name", "phone", "email", "birth_year", "birth_date", "guardian", "pin_hash",
-            "school_class", "address")
+            "school_class", "address", "guardian_email")
 # A sealed value: {"sealed": "<base64 nonce + ciphertext>", "key": "<its key's id>"}; two
 # desks of a library may each make a card's key apart, so a value names its own.
 SEALED = "sealed"
