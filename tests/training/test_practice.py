@@ -106,3 +106,30 @@ def test_a_copy_of_an_older_schema_is_made_again(ctx):
             assert Loan.select().count() == 0
     finally:
         pc.close()
+
+
+def test_what_other_parts_keep_of_people_is_made_up_too(ctx):
+    """Sealed card fields (core/rights) are opened and made up, a postal request's address
+    is nobody's, and no e-mail waiting to go comes along."""
+    from appliance.core.models import NoticeMail, RemoteRequest
+    from appliance.core.requests import commands as requests
+
+    patron = patrons.find(ctx, "P0001")
+    patrons.save(ctx, {"id": patron.id, "birth_date": "2012-05-17", "school_class": "6A"})
+    requests.place(ctx, patron, "postal_loan", bib_id=ctx.bibs[1].id,
+                   address="12 Trần Hưng Đạo, phường 1, Tuy Hòa")
+    NoticeMail.create(key="k", kind="overdue", patron=patron.id, ref="x",
+                      recipient="an@example.vn", subject="Sách quá hạn", body="Nguyễn Văn An")
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):
+            copy = Patron.get(Patron.card == "P0001")
+            assert (copy.birth_date, copy.school_class) == ("2012-01-01", "6A")
+            assert RemoteRequest.get().address.endswith("Tuy Hòa")
+            log = "".join(ev.body for ev in Event.select())
+            assert "Trần Hưng Đạo" not in log and "Trần Hưng Đạo" not in RemoteRequest.get(
+                ).address
+            assert NoticeMail.select().count() == 0
+            assert verify.state_matches_rebuild(pc) == []
+    finally:
+        pc.close()

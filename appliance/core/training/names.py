@@ -44,6 +44,12 @@ def email(seed):
            "@thuchanh.invalid"
 
 
+def address(seed):
+    """A street address that is nobody's."""
+    rng = _rng(f"address|{seed}")
+    return f"Số {rng.randint(1, 199)} đường Thực Hành, phường {rng.randint(1, 9)}, Tuy Hòa"
+
+
 def guardian(seed):
     """A parent's name, of the child's family name."""
     return f"{full_name(seed).split()[0]} {full_name(f'guardian|{seed}').split(' ', 1)[1]}"

@@ -29,14 +29,25 @@ from .. import backup, events, passwords, verify
 from ..context import Context
 from ..db import SCHEMA_VERSION, SQLITE_PRAGMAS, schema_version
 from ..errors import N_, Invalid
-from ..models import AuditLog, Event, LoginThrottle, Patron, PinAttempt, Setting, database_proxy
+from ..models import (
+    AuditLog,
+    Event,
+    LoginThrottle,
+    NoticeMail,
+    Patron,
+    PinAttempt,
+    Setting,
+    database_proxy,
+)
+from ..rights import keys
 from . import names
 
 FOLDER = "practice"
 PRACTICE_PIN = "1234"
 # A patron's personal data, each made up from the card's id (names.py).
 _MADE_UP = {"name": names.full_name, "phone": names.phone, "email": names.email,
-            "guardian": names.guardian}
+            "guardian": names.guardian, "guardian_email": names.email,
+            "address": names.address}
 
 
 class PracticeContext(Context):
@@ -140,9 +151,11 @@ def _made_up(patron_id, pin_hash):
     return out
 
 
-def _scrub_fields(fields, made):
+def _scrub_fields(fields, made, patron_id=None):
     out = dict(fields)
     for key, value in fields.items():
+        if keys.is_sealed(value):  # sealed with the card's key (core/rights): opened here
+            value = out[key] = keys.open_value(patron_id, key, value)
         if key == "birth_date" and value:
             out[key] = str(value)[:4] + "-01-01"  # the year stays: it sets a child's rules
         elif key in made and value:
@@ -151,14 +164,24 @@ def _scrub_fields(fields, made):
 
 
 def _scrub_events(pin_hash):
-    """Rewrite patron events with made-up data; {origin: first seq changed}."""
+    """Rewrite patron events (and a postal request's address) with made-up data;
+    {origin: first seq changed}."""
     changed: dict[str, int] = {}
-    for ev in Event.select().where(Event.kind == "patron.saved").order_by(Event.pos):
+    for ev in Event.select().where(Event.kind << ("patron.saved", "request.placed"))\
+            .order_by(Event.pos):
         body = json.loads(ev.body)
+        if ev.kind == "request.placed":
+            if body.get("address"):
+                address = names.address(body.get("patron_id"))
+                Event.update(body=events.canonical(dict(body, address=address))).where(
+                    Event.id == ev.id).execute()
+                changed[ev.origin] = min(changed.get(ev.origin, ev.seq), ev.seq)
+            continue
         if not isinstance(body.get("fields"), dict):
             continue
         scrubbed = dict(body, fields=_scrub_fields(body["fields"],
-                                                   _made_up(body.get("id"), pin_hash)))
+                                                   _made_up(body.get("id"), pin_hash),
+                                                   body.get("id")))
         if scrubbed != body:
             Event.update(body=events.canonical(scrubbed)).where(Event.id == ev.id).execute()
             changed[ev.origin] = min(changed.get(ev.origin, ev.seq), ev.seq)
@@ -186,7 +209,7 @@ def anonymise(practice):
     pin_hash = passwords.hash_secret(PRACTICE_PIN)
     with practice.db.atomic():
         _rehash(_scrub_events(pin_hash))
-        for model in (AuditLog, PinAttempt, LoginThrottle):
+        for model in (AuditLog, PinAttempt, LoginThrottle, NoticeMail):
             model.delete().execute()
         Setting.insert(key="practice", value={"made": time.time()}).on_conflict(
             conflict_target=[Setting.key], update={Setting.value: {"made": time.time()}}
