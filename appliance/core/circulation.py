@@ -7,6 +7,7 @@ import peewee as pw
 from . import catalogue, events, holds, patrons, policy, projector, records, townwide
 from .catalogue import ITEM_BY_BARCODE, get_item, title_of
 from .errors import N_, Refused
+from .fees.balance import owed_query
 from .ids import new_id
 from .lookups import OPEN_LOAN
 from .models import Bib, Hold, Item, Loan, Patron
@@ -52,11 +53,13 @@ def _borrower_query(card, library, today):
         *_PATRON_FIELDS,
         of_open_loans(lambda loans: pw.fn.COUNT(loans.id)).alias("open_loans"),
         of_open_loans(lambda loans: pw.fn.COUNT(loans.id), late=True).alias("late_loans"),
-        of_open_loans(lambda loans: pw.fn.MIN(loans.due_date)).alias("first_due"))
+        of_open_loans(lambda loans: pw.fn.MIN(loans.due_date)).alias("first_due"),
+        owed_query(Patron.id).alias("fees_owed"))
 
 
 # The patron at the desk with the loans they hold and those overdue (their number, the
-# earliest due date), for the limits and the blocks, in one statement.
+# earliest due date) and the fees they owe, for the limits and the blocks, in one
+# statement.
 BORROWER = Prepared(Patron, _borrower_query, 3)
 
 

@@ -63,7 +63,8 @@ class Prepared:
             sql, params = self.build(*markers).sql()
             # Each parameter is a marker (filled in per call) or a constant of the query.
             slots = [markers.index(p) if p in markers else ("const", p) for p in params]
-            if sorted(s for s in slots if isinstance(s, int)) != list(range(self.arity)):
+            # (a value may be used more than once: each use is a slot of its own)
+            if {s for s in slots if isinstance(s, int)} != set(range(self.arity)):
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
             # no slots: the values are the parameters, as given
             plain = slots == list(range(self.arity))

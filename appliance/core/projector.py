@@ -30,6 +30,7 @@ from .models import (
     Event,
     FieldEdit,
     HandIn,
+    HistoryErasure,
     Hold,
     InLibraryUse,
     Item,
@@ -53,10 +54,20 @@ LOAN = Prepared(Loan, lambda loan_id: Loan.select().where(Loan.id == loan_id), 1
 INSERT_LOAN = Prepared(Loan, lambda *v: Loan.insert(dict(zip(
     (Loan.id, Loan.item, Loan.patron, Loan.library, Loan.out_at, Loan.out_hlc, Loan.due_date,
      Loan.returned_at), v, strict=True))).on_conflict_ignore(), 8)
+
+
+def _return_loan(at, fee, hlc, loan_id):
+    # a reading history the patron erased up to this return's clock (core/rights) takes
+    # the loan from them in the same statement
+    erased = HistoryErasure.select(HistoryErasure.anonymous).where(
+        (HistoryErasure.patron == Loan.patron) & (HistoryErasure.before_hlc >= hlc))
+    return Loan.update(returned_at=at, fee=fee, return_hlc=hlc,
+                       patron=pw.fn.COALESCE(erased, Loan.patron)).where(
+        (Loan.id == loan_id) & Loan.returned_at.is_null())
+
+
 # The first return of an open loan: its end, its fee and its return clock.
-RETURN_LOAN = Prepared(Loan, lambda at, fee, hlc, loan_id: Loan.update(
-    returned_at=at, fee=fee, return_hlc=hlc).where(
-        (Loan.id == loan_id) & Loan.returned_at.is_null()), 4)
+RETURN_LOAN = Prepared(Loan, _return_loan, 4)
 
 # A copy's status, derived from what it is made of, in the order a reader needs it: a
 # condition staff set (lost, damaged, withdrawn) says most, then an open loan, a ready
@@ -1107,10 +1118,10 @@ def loan_in(ev, body, io=DIRECT):
     loan_id = body.get("loan_id")
     if not loan_id:  # a return the returning desk could not match to a loan
         loan_id = io.open_loan(body["item_id"])
-    _return(ev, io, body, loan_id, ev.hlc)
+    plain = _return(ev, io, body, loan_id, ev.hlc)
     io.shelve(body["item_id"], ev.hlc, body.get("transit_to"))
-    if io is DIRECT:  # set-wise, after the run's flush (_apply_run)
-        rights_history.recheck((body["item_id"],))
+    if io is DIRECT and not plain:  # set-wise after a run's flush (_apply_run); a plain
+        rights_history.recheck((body["item_id"],))  # end did it itself (RETURN_LOAN)
 
 
 def _away_in(ev, body, io):
@@ -1131,9 +1142,12 @@ def _away_in(ev, body, io):
 
 
 def _return(ev, io, body, loan_id, hlc):
-    """A return of `loan_id` at clock `hlc` (body: item_id, at, fee)."""
-    if not (loan_id and io.close(body["at"], body.get("fee", 0), hlc, loan_id)):
-        _late_return(ev, body, loan_id, io, hlc)
+    """A return of `loan_id` at clock `hlc` (body: item_id, at, fee); whether it was the
+    plain end of an open loan."""
+    if loan_id and io.close(body["at"], body.get("fee", 0), hlc, loan_id):
+        return True
+    _late_return(ev, body, loan_id, io, hlc)
+    return False
 
 
 def _late_return(ev, body, loan_id, io, hlc):
