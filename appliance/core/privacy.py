@@ -49,10 +49,7 @@ def _name_opened(body: dict) -> dict:
         return body
     value = keys.open_value(body.get("id"), "name", name)
     fields = dict(body["fields"])
-    if value is None:
-        del fields["name"]
-    else:
-        fields["name"] = value
+    fields["name"] = keys.UNREADABLE if value is None else value  # (a card needs a name)
     return dict(body, fields=fields)
 
 

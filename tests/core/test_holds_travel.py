@@ -33,7 +33,8 @@ def town(tmp_path, ctx):
     """A (`ctx`, seeded: "Số đỏ" is copy 1002) and B, with its own card B0001 and no copy
     of anything; each holds the other's town-wide records."""
     a_origin, a_dir = ctx.origin, ctx.data_dir
-    a_records = _mine(a_origin, TOWN_WIDE)
+    # as the hub sends them: it holds A's cards' keys and opens their names for B
+    a_records = [privacy.for_branch(e, B) for e in _mine(a_origin, TOWN_WIDE)]
     bib = ctx.bibs[1].id
     ctx.close()
     b = make_library(tmp_path / "b", library=B, name="Thư viện phường Hòa Vinh")
@@ -44,7 +45,7 @@ def town(tmp_path, ctx):
     patrons.save(b, {"card": "B0002", "name": "Võ Văn Cường", "category": "adult",
                      "expiry": "2030-12-31"})
     b_origin, b_dir = b.origin, b.data_dir
-    b_records = _mine(b_origin, TOWN_WIDE)
+    b_records = [privacy.for_branch(e, A) for e in _mine(b_origin, TOWN_WIDE)]
     b.close()
     a = Context.open(a_dir)
     _relay(a, b_records)

@@ -204,8 +204,12 @@ def test_every_msgid_of_the_rights_is_translated_into_vietnamese():
     assert len(found) > 20
     with open(Path(ROOT) / "appliance/translations/vi/LC_MESSAGES/rights.po", "rb") as f:
         catalog = read_po(f, locale="vi")
+    translated = set()  # every area's words, as the web merges them (l10n.py)
+    for po in (Path(ROOT) / "appliance/translations/vi/LC_MESSAGES").glob("*.po"):
+        with open(po, "rb") as f:
+            translated |= {m.id for m in read_po(f, locale="vi") if m.id and m.string}
     missing = [f"{where}: {msgid!r}" for msgid, where in found.items()
-               if catalog.get(msgid) is None or not catalog.get(msgid).string]
+               if msgid not in translated]
     assert not missing, "\n".join(missing)
     for message in catalog:
         if message.id:

@@ -96,9 +96,9 @@ def opened(patron_id, fields):
     """(fields with sealed values opened, the names that could not be)."""
     if not any(isinstance(v, dict) for v in fields.values()):  # no field sealed or shredded
         return fields, ()
+    held: dict[str, bytes | None] = {}  # the keys read, by id
     out: dict = {}
     unread: list = []
-    held: dict = {}
     for name, value in fields.items():
         if is_sealed(value) or isinstance(value, dict):  # sealed, or shredded
             value = open_value(patron_id, name, value, held) if is_sealed(value) else None
