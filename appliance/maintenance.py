@@ -1,6 +1,7 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button, notices due are e-mailed (mail.py), and
-returned loans of patrons who keep no reading history are unlinked from them after the
+the queue without anyone pressing a button, notices due are e-mailed (mail.py), the
+download links of remote copies past their day are ended (core/requests), and returned
+loans of patrons who keep no reading history are unlinked from them after the
 library's retention period; at the hub, the reading suggestions are built again once a
 day (core/suggest), for the next sync to ship."""
 
@@ -9,6 +10,7 @@ import threading
 
 from . import mail
 from .core import holds
+from .core.requests import commands as requests
 from .core.rights import history
 from .core.suggest import build as suggestions
 
@@ -25,6 +27,9 @@ def run_once(ctx):
             log.info("notices: %s", sent)
     except Exception:  # the mail server's trouble never stops the holds' housekeeping
         log.exception("notices round failed")
+    expired = requests.expire_due(ctx)
+    if expired:
+        log.info("%s download links of remote copies ended", expired)
     if ctx.role != "hub":  # each library unlinks its own patrons' loans
         unlinked = history.unlink_due(ctx)
         if unlinked:

@@ -1,6 +1,6 @@
 """The request's state machine, its commands and its download link, at one desk."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -210,3 +210,17 @@ def test_the_daily_sweep_and_the_command_line_end_links_past_their_day(ctx, data
     assert [(r["id"], r["state"]) for r in listed] == [(req.id, "expired")]
     assert main(["requests", "expire", "--data", str(data_dir)]) == 0
     assert json.loads(capsys.readouterr().out) == {"expired": 0}
+
+
+def test_the_housekeeping_loop_ends_links_past_their_day(ctx, pdf_file):
+    from appliance import maintenance
+
+    patron, req = _copy(ctx)
+    commands.accept(ctx, req.id)
+    req = commands.attach(ctx, req.id, pdf_file)
+    maintenance.run_once(ctx)
+    assert commands.get(ctx, req.id).state == "ready"
+    ctx.clock.offset_ms = int((datetime.fromisoformat(req.expires_at)
+                               - datetime.now(timezone.utc)).total_seconds() * 1000) + 60_000
+    maintenance.run_once(ctx)
+    assert commands.get(ctx, req.id).state == "expired"
