@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from ..core import patrons
+from ..core import audit, patrons
 from ..core.digital import store, uploads
 from ..core.errors import N_, DomainError, Forbidden, Invalid
 from ..core.models import Bib, DigitalDocument, Item, Library, Loan, Patron
@@ -168,6 +168,7 @@ def show(request_id):
     req = commands.get(g.ctx, request_id)
     mine_here = g.ctx.role == "hub" or req.library == g.ctx.library
     patron = Patron.get_or_none(Patron.id == req.patron)
+    audit.log(g.ctx, _actor(), "request.read", req.patron, req.id)  # name and address
     copies = list(Item.select().where((Item.bib == req.bib) & (Item.library == req.library))
                   ) if req.kind == "postal_loan" else []
     return render_template("requests/show.html", req=req, patron=patron, copies=copies,
@@ -240,6 +241,7 @@ def label(request_id):
     from ..core.requests import labels
 
     req = _postal(request_id)
+    audit.log(g.ctx, _actor(), "request.label", req.patron, req.id)
     return _pdf(lambda out: labels.a6_label(req, out, _), f"nhan-{req.id[:8]}.pdf")
 
 
@@ -249,6 +251,7 @@ def slip(request_id):
     from ..core.requests import labels
 
     req = _postal(request_id)
+    audit.log(g.ctx, _actor(), "request.slip", req.patron, req.id)
     barcode = None
     if req.loan_id:
         loan = Loan.get_or_none(Loan.id == req.loan_id)
@@ -264,6 +267,7 @@ def label_sheet():
 
     reqs = [r for r in commands.queue(g.ctx, request.args.get("library") or None)
             if r.kind == "postal_loan" and r.state in ("accepted", "lent")]
+    audit.seen(g.ctx, _actor(), "requests.labels", [r.patron for r in reqs])
     return _pdf(lambda out: labels.label_sheet(reqs, out, _), "nhan-buu-dien.pdf")
 
 

@@ -40,7 +40,7 @@ def test_enter_practice_lend_and_leave(ctx, server, page):
     page.click("[data-practice] button.practice-leave")
     page.wait_for_url("**/training/")
     assert page.locator("[data-practice]").count() == 0
-    page.goto(f"{server.url}/desk/patrons/P0001")
+    assert Loan.select().count() == 0 and verify.digest() == real
+    page.goto(f"{server.url}/desk/patrons/P0001")  # a look at the real card: audited
     assert "Nguyễn Văn An" in page.inner_text("h1")
     assert page.locator("#loans").count() == 0
-    assert Loan.select().count() == 0 and verify.digest() == real

@@ -133,6 +133,19 @@ def test_every_staff_view_of_a_patron_is_audited(client, ctx):
     r = client.post("/api/v1/renewals", json={"item": "1001"}, headers=api)
     assert r.status_code == 200, r.get_data(as_text=True)
     assert _audited("api.renewal", p1.id)
+    # the views other parts added: the notices due and their slips, a postal request
+    from appliance.core.requests import commands as requests
+    req = requests.place(ctx, p2, "postal_loan", bib_id=other.bib_id,
+                         address="12 Trần Hưng Đạo, phường 1, Tuy Hòa")
+    requests.accept(ctx, req.id)
+    for path, action, patron in [
+            ("/desk/notices", "notices.due", p2), ("/desk/notices/slips.pdf", "notices.slips", p2),
+            (f"/desk/requests/{req.id}", "request.read", p2),
+            (f"/desk/requests/{req.id}/label.pdf", "request.label", p2),
+            ("/desk/requests/labels.pdf", "requests.labels", p2)]:
+        assert not _audited(action, patron.id), path
+        assert client.get(path).status_code == 200, path
+        assert _audited(action, patron.id), path
     # the branch admin reads who looked at whom, filtered by staff account and card
     staff_login(client, "quanly")
     page = client.get("/desk/audit?username=thuthu&card=P0002").get_data(as_text=True)
