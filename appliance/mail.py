@@ -18,8 +18,8 @@ from email.utils import formataddr, formatdate
 
 from .core.notices import mailconf, outbox
 from .core.notices.store import write
+from .core.policy import library_name
 from .core.training.practice import is_practice
-from .patron_cards import library_name
 
 log = logging.getLogger(__name__)
 TIMEOUT = 20  # seconds a step of the conversation may take

@@ -9,8 +9,8 @@ from itertools import groupby
 
 from .core.notices import due
 from .core.notices.texts import dmy
+from .core.policy import library_name
 from .core.reports.export import _fonts
-from .patron_cards import library_name
 
 
 @dataclass

@@ -11,7 +11,8 @@ from datetime import date
 from PIL import Image, ImageDraw
 
 from . import labels
-from .core.models import Library, Patron
+from .core.models import Patron
+from .core.policy import library_name
 
 MM = labels.DPI / 25.4
 CARD = (round(85.6 * MM), round(54 * MM))
@@ -105,11 +106,6 @@ def sheets(patrons, library_name, words=None, photo_box=False):
             page.paste(_card(patron, library_name, words, photo_box), (x, y))
         pages.append(page)
     return pages
-
-
-def library_name(ctx):
-    lib = Library.get_or_none(Library.code == ctx.library)
-    return (lib.name if lib else "") or ctx.setting("library_name") or ctx.library
 
 
 def write_pdf(ctx, patrons, fh, words=None, photo_box=False):

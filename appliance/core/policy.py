@@ -152,3 +152,9 @@ def _due(library, start, days):
     while (due.weekday() in weekly or due.isoformat() in closed) and due < last:
         due += timedelta(days=1)
     return due
+
+
+def library_name(ctx):
+    """This device's library as its papers and e-mails name it."""
+    lib = Library.get_or_none(Library.code == ctx.library)
+    return (lib.name if lib else "") or ctx.setting("library_name") or ctx.library

@@ -24,7 +24,7 @@ from ... import mail, notice_slips
 from ...core import audit
 from ...core.errors import DomainError
 from ...core.notices import due, mailconf, outbox, routing, texts
-from ...patron_cards import library_name
+from ...core.policy import library_name
 from ..auth import ADMIN, STAFF, requires
 from ..helpers import library_name as library_called
 from ..helpers import vndate
