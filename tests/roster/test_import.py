@@ -64,6 +64,20 @@ def test_cards_and_consent_from_the_file(ctx):
     assert [r.card for r in report.imported] == ["HS-9"]
 
 
+def test_the_parents_e_mail_is_where_notices_go(ctx):
+    from appliance.core.notices import routing
+
+    header = [*CL.HEADER, "Email phụ huynh"]
+    rows = [r + [mail] for r, mail in zip(CL.pupils(2), ["me.an@example.vn", "không có"],
+                                           strict=True)]
+    report = importing.run(ctx, CL.xlsx(rows, header=header), consent=True)
+    assert _problems(report) == {5: ["bad_email"]}
+    pupil = Patron.get(Patron.card == report.imported[0].card)
+    assert pupil.guardian_email == "me.an@example.vn" and pupil.email is None
+    said = routing.route(pupil, ctx.clock.today())  # a pupil of 12: a child
+    assert (said.address, said.why) == ("me.an@example.vn", "guardian")
+
+
 def test_dry_run_changes_nothing(ctx):
     before = (Event.select().where(Event.kind != "patron.key").count(), Patron.select().count())
     report = importing.run(ctx, CL.xlsx(CL.pupils(4)), consent=True, dry_run=True)

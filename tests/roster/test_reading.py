@@ -33,7 +33,8 @@ def test_vietnamese_headers_under_title_rows_are_recognised():
     ("Số thẻ", "card"), ("STT", None), ("Ghi chú", None),
     # a pupil's own number or address is never taken as the contact
     ("Số điện thoại học sinh", None), ("SĐT của em", None), ("Email", None),
-    ("SĐT cha mẹ học sinh", "phone")])
+    ("SĐT cha mẹ học sinh", "phone"), ("Email phụ huynh", "guardian_email"),
+    ("Thư điện tử của cha mẹ", "guardian_email"), ("E-mail học sinh", None)])
 def test_header_words(header, field):
     assert columns.field_of(header) == field
 

@@ -19,6 +19,7 @@ FIELDS = {
     "school_class": N_("Class"),
     "guardian": N_("Parent or guardian"),
     "phone": N_("Parent's phone"),
+    "guardian_email": N_("Parent's e-mail"),
     "card": N_("Card number"),
     "gender": N_("Gender (not kept)"),
 }
@@ -47,6 +48,8 @@ EXACT = {
 HINTS = (
     (("dien thoai",), "phone"), (("sdt",), "phone"), (("so dt",), "phone"),
     (("phone",), "phone"), (("mobile",), "phone"),
+    (("email",), "guardian_email"), (("e", "mail"), "guardian_email"),
+    (("thu dien tu",), "guardian_email"),
     (("phu huynh",), "guardian"), (("giam ho",), "guardian"), (("cha me",), "guardian"),
     (("bo me",), "guardian"), (("guardian",), "guardian"), (("parent",), "guardian"),
     (("ngay sinh",), "birth_date"), (("gioi tinh",), "gender"),
@@ -70,6 +73,8 @@ def field_of(header):
         if all(f" {w} " in padded for w in words):
             if name == "phone" and _pupils_own(padded):
                 return None  # a child's own number is never the contact
+            if name == "guardian_email" and not any(w in padded for w in PARENT_WORDS):
+                return None  # an address not said to be the parent's may be the child's
             return name
     return None
 

@@ -15,7 +15,7 @@ from . import columns, rows, sheet
 
 # The fields a class list gives a patron (rows.py fills them).
 PATRON_FIELDS = ("card", "name", "category", "expiry", "birth_year", "birth_date",
-                 "school_class", "guardian", "guardian_consent", "phone")
+                 "school_class", "guardian", "guardian_consent", "phone", "guardian_email")
 
 
 @dataclass

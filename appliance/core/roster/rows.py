@@ -13,6 +13,7 @@ from typing import cast
 from ..errors import N_
 from ..findkeys import card_key, words_of
 from ..models import Patron
+from ..notices.routing import usable
 from ..patrons import CARD_RE
 from . import columns, rules
 from .sheet import as_text
@@ -208,6 +209,13 @@ def _check_row(row, cells, mapping, today, child_age, consent):
                         value=phone)
         else:
             fields["phone"] = number
+    address = as_text(_cell(cells, mapping, "guardian_email")).strip()
+    if address:  # where the library's notices go (core/notices): the parent's
+        if usable(address):
+            fields["guardian_email"] = address
+        else:
+            row.problem("bad_email", N_("%(value)s is not an e-mail address."),
+                        value=address[:60])
     if fields.get("category") == "child":
         if not fields.get("guardian"):
             row.problem("guardian_required", N_("Under %(age)s: the parent's or guardian's "
