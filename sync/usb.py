@@ -18,7 +18,7 @@ from pathlib import Path
 from appliance.core import events
 from appliance.core.errors import DomainError
 
-from . import answer, envelope, keys, protocol, receive
+from . import answer, envelope, keys, protocol, receive, suggestions
 from .models import Device, SyncBatch, get_state
 
 MAGIC = b"TVSYNCF1"
@@ -88,6 +88,8 @@ def _export_hub(ctx, path, device_id) -> dict:
         pulled, next_pos, more = receive.pull(ctx, dev, after, PAGE)
         meta = {"batch": None, "cursor": events.head(dev.id)[0], "after": after,
                 "next": next_pos, "more": more, "usb": True}
+        if not more:  # the stick carries the suggestion model too (a branch loads a newer one)
+            meta.update(suggestions.offer(ctx, {"suggest": 0}))
         envelopes.append(receive.seal_for(ctx, dev, meta, pulled))
         count += len(pulled)
         after = next_pos
@@ -142,4 +144,5 @@ def _import_branch(ctx, data: bytes) -> int:
             raise receive.Refusal(exc.code, str(exc), 409) from exc
         SyncBatch.create(batch_id=env.header.batch_hex, sender=hub.id, first_seq=0, last_seq=0,
                          received_at=receive.now_iso(), applied=result["applied"])
+    suggestions.take(ctx, meta.get("suggest"))  # after the events, as over the link
     return result["applied"]

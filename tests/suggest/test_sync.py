@@ -1,5 +1,6 @@
 """The model built at a real hub (SQLite and PostgreSQL) from one branch's loans reaches
-another branch with sync, where a lookup is one indexed read."""
+another branch with sync (and a third on a USB stick), where a lookup is one indexed
+read."""
 
 import json
 import time
@@ -8,16 +9,16 @@ from appliance.cli import main
 from appliance.core import policy
 from appliance.core.models import Bib
 from appliance.core.suggest import store
-from sync import agent, suggestions
+from sync import agent, suggestions, usb
 from tests.suggest import town
 from tests.sync.syncsupport import HubProcess, enrol_all, hub_db_fixture, make_town, opened
 
 __all__ = ["hub_db_fixture"]  # the fixture, once per database a hub may use
-A, B = "PY-DH01", "PY-DH02"
+A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
 
 
 def test_the_hub_builds_and_sync_ships_the_model_to_a_branch(tmp_path, hub_db, capsys):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
+    hub_dir, branches, tokens = make_town(tmp_path, (A, B, C), hub_db=hub_db)
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         with opened(branches[B]) as ctx:
@@ -47,6 +48,14 @@ def test_the_hub_builds_and_sync_ships_the_model_to_a_branch(tmp_path, hub_db, c
             got = store.suggest_classification("Kính vạn hoa 9", ["Nguyễn Nhật Ánh"])
             assert got["ddc"][0]["ddc"] == "895.9223"
             agent.run_once(ctx)  # nothing newer: the same model stays
+            assert suggestions.have() == built["id"]
+        with opened(branches[C]) as ctx:
+            device = ctx.origin
+        with opened(hub_dir) as h:  # a branch with no link: the stick carries it
+            usb.export(h, tmp_path / "stick.thuvien", device=device)
+        with opened(branches[C]) as ctx:
+            assert suggestions.have() == 0
+            usb.import_(ctx, tmp_path / "stick.thuvien")
             assert suggestions.have() == built["id"]
         with opened(hub_dir) as h:
             assert suggestions.offer(h, {"suggest": built["id"]}) == {}
