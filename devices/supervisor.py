@@ -39,8 +39,9 @@ class Supervisor:
         while not stop.is_set():
             began = time.monotonic()
             try:
-                self.state, self.error = "running", None
                 self.driver = self.factory()
+                # running once the driver is there to say how its device is (status)
+                self.state, self.error = "running", None
                 self.driver.run(stop)
                 if stop.is_set():
                     break
