@@ -45,6 +45,36 @@ def extracted_msgids(mapping=MAPPING, keywords=KEYWORDS):
     return found
 
 
+def area_catalogue(po):
+    """{msgid: translation} of one area's catalogue."""
+    with open(po, "rb") as f:
+        return {m.id: m.string for m in read_po(f, locale="vi") if m.id}
+
+
+def assert_area_translated(mapping, po, keywords, at_least):
+    """Every msgid an area's sources hold (extracted with the area's own map) has a
+    translation in the area's own catalogue, and each translation there keeps the
+    placeholders of its msgid."""
+    mine = area_catalogue(po)
+    found = extracted_msgids(mapping, keywords)
+    assert len(found) > at_least, f"{mapping.name} no longer finds the area's sources"
+    missing = [f"{where}: {msgid!r}" for msgid, where in found.items() if not mine.get(msgid)]
+    assert not missing, f"not translated in {po.name}:\n" + "\n".join(missing)
+    for msgid, text in mine.items():
+        assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(text)), msgid
+
+
+def assert_no_clash(po):
+    """No msgid of an area's catalogue is translated otherwise in another (the catalogues
+    are merged into one)."""
+    mine = area_catalogue(po)
+    clashes = [f"{other.name}: {msgid!r}: {text!r} / {mine[msgid]!r}"
+               for other in sorted(po.parent.glob("*.po")) if other != po
+               for msgid, text in area_catalogue(other).items()
+               if msgid in mine and text != mine[msgid]]
+    assert not clashes, "\n".join(clashes)
+
+
 @pytest.fixture(scope="module")
 def msgids():
     found = extracted_msgids()
