@@ -61,19 +61,25 @@ def _other(what, library, device_library):
     return _no("other_library", _OTHER[what], device=device_library, library=library)
 
 
-def _mismatch(claimed, library):
+def mismatch(claimed, library):
     return _no("library_mismatch", N_("The event says library %(claimed)s but what it "
                                       "changes belongs to library %(library)s."),
                claimed=claimed, library=library)
 
 
-def _own(what, target, event, device_library):
-    """Refusal unless the target's library is the device's and the event says so."""
+def owned(target, event, device_library, other):
+    """Refusal unless the target's library is the device's and the event says so;
+    `other` says what a device of another library may not do (%(device)s, %(library)s).
+    The areas' rules (stocktake, training, fees, requests) ask it with their own words."""
     if target != device_library:
-        return _other(what, target, device_library)
+        return _no("other_library", other, device=device_library, library=target)
     if event.get("library") != target:
-        return _mismatch(event.get("library"), target)
+        return mismatch(event.get("library"), target)
     return None
+
+
+def _own(what, target, event, device_library):
+    return owned(target, event, device_library, _OTHER[what])
 
 
 def _record(table, what):
@@ -130,7 +136,7 @@ def _loan_out(event, body, device_library, lookup):
         return _other("copy", library, device_library)
     refusal = _own("copy", library, event, device_library)
     if refusal is None and body.get("library") != library:
-        return _mismatch(body.get("library"), library)
+        return mismatch(body.get("library"), library)
     return refusal
 
 
@@ -138,7 +144,7 @@ def _loan_in(event, body, device_library, lookup):
     """A copy comes back at any desk: only the event's routing must be the copy's."""
     item = lookup("item", body.get("item_id"))
     if item and event.get("library") != item["library"]:
-        return _mismatch(event.get("library"), item["library"])
+        return mismatch(event.get("library"), item["library"])
     return None
 
 
@@ -151,7 +157,7 @@ def _loan_renew(event, body, device_library, lookup):
     if device_library not in (loan["library"], loan["patron_library"], loan.get("pickup")):
         return _other("loan", loan["library"], device_library)
     if event.get("library") != loan["library"]:
-        return _mismatch(event.get("library"), loan["library"])
+        return mismatch(event.get("library"), loan["library"])
     return None
 
 
@@ -205,7 +211,7 @@ def _hold_sent(event, body, device_library, lookup):
     if body.get("transit_to") != hold["library"]:
         return _other("hold", hold["library"], device_library)
     if event.get("library") != hold["library"]:
-        return _mismatch(event.get("library"), hold["library"])
+        return mismatch(event.get("library"), hold["library"])
     return None
 
 

@@ -8,22 +8,15 @@ takes no branch's word for another library's money."""
 from ..errors import N_
 
 
-def _reason(code, message, **params):
-    from ..authority import Reason
-
-    return Reason(code, message, params)
-
-
 def _own(target, event, device_library):
-    if target != device_library:
-        return _reason("other_library", N_("A device of library %(device)s may not charge, "
-                                           "take or waive a fee of library %(library)s."),
-                       device=device_library, library=target)
-    if event.get("library") != target or (event.get("body") or {}).get("library") != target:
-        return _reason("library_mismatch", N_("The event says library %(claimed)s but what "
-                                              "it changes belongs to library %(library)s."),
-                       claimed=event.get("library"), library=target)
-    return None
+    from ..authority import mismatch, owned
+
+    refused = owned(target, event, device_library, N_(
+        "A device of library %(device)s may not charge, take or waive a fee of library "
+        "%(library)s."))
+    if refused is None and (event.get("body") or {}).get("library") != target:
+        return mismatch(event.get("library"), target)
+    return refused
 
 
 def charged(event, body, device_library, lookup):

@@ -30,15 +30,13 @@ def handler_only(event, body, device_library, lookup):
                        id=body.get("request_id"))
     else:
         library = row["library"]
-    if library != device_library:
-        return _reason("other_library", N_(
-            "A device of library %(device)s may not handle a request of library "
-            "%(library)s."), device=device_library, library=library)
-    if event.get("library") != library or body.get("library") != library:
-        return _reason("library_mismatch", N_(
-            "The event says library %(claimed)s but what it changes belongs to library "
-            "%(library)s."), claimed=event.get("library"), library=library)
-    return None
+    from ..authority import mismatch, owned
+
+    refused = owned(library, event, device_library, N_(
+        "A device of library %(device)s may not handle a request of library %(library)s."))
+    if refused is None and body.get("library") != library:
+        return mismatch(event.get("library"), library)
+    return refused
 
 
 RULES = dict.fromkeys(states.EVENT_STATE, handler_only)

@@ -5,18 +5,10 @@ from ..errors import N_
 
 
 def own_library(event, body, device_library, lookup):
-    from ..authority import Reason
+    from ..authority import owned
 
-    library = body.get("library")
-    if library != device_library:
-        return Reason("other_library", N_("A device of library %(device)s may not take "
-                                          "stock of library %(library)s."),
-                      {"device": device_library, "library": library})
-    if event.get("library") != library:
-        return Reason("library_mismatch", N_("The event says library %(claimed)s but what "
-                                             "it changes belongs to library %(library)s."),
-                      {"claimed": event.get("library"), "library": library})
-    return None
+    return owned(body.get("library"), event, device_library, N_(
+        "A device of library %(device)s may not take stock of library %(library)s."))
 
 
 RULES = {"stocktake.started": own_library, "stocktake.seen": own_library,

@@ -6,17 +6,13 @@ from ..errors import N_
 
 
 def own_staff(event, body, device_library, lookup):
-    from ..authority import Reason
+    from ..authority import Reason, owned
 
-    library = body.get("library")
-    if library != device_library:
-        return Reason("other_library", N_("A device of library %(device)s may not record "
-                                          "the training of library %(library)s's staff."),
-                      {"device": device_library, "library": library})
-    if event.get("library") != library:
-        return Reason("library_mismatch", N_("The event says library %(claimed)s but what "
-                                             "it changes belongs to library %(library)s."),
-                      {"claimed": event.get("library"), "library": library})
+    refused = owned(body.get("library"), event, device_library, N_(
+        "A device of library %(device)s may not record the training of library "
+        "%(library)s's staff."))
+    if refused:
+        return refused
     if not isinstance(body.get("staff"), (str, list)):
         return Reason("no_staff", N_("A training record names no staff account."), {})
     return None
