@@ -42,8 +42,8 @@ class HLC:
         self.offset_ms = offset_ms  # the hub's clock minus this one's, as last learned
         self.learned = None  # the stored word it came from (events.clock_seen)
         self._lock = threading.Lock()
-        # (Unix second, its local datetime): asked often
-        self._local: tuple[int | None, datetime | None] = (None, None)
+        # (Unix second, its local datetime, that as ISO text, its date): asked by every loan
+        self._local: tuple = (None, None, None, None)
 
     @property
     def last(self):
@@ -115,18 +115,28 @@ class HLC:
 
     def effective_now(self):
         """The library's local time to the second, never earlier than the highest seen."""
-        second = self.highest_ms() // 1000
-        cached_second, local = self._local
-        if cached_second != second:
+        return self._this_second()[1]
+
+    def _this_second(self):
+        """(second, local time, as ISO text, its date) of `highest_ms`, written out: a
+        loan asks it half a dozen times."""
+        last_ms = self._last >> COUNTER_BITS
+        wall = self._wall() + self.offset_ms
+        if wall > (MAX_MS if last_ms <= 0 else min(MAX_MS, last_ms + MAX_LEAP_MS)):
+            wall = 0  # too far ahead to be taken (_taken_wall)
+        second = max(last_ms, wall) // 1000
+        held = self._local
+        if held[0] != second:
             local = datetime.fromtimestamp(second, timezone.utc).astimezone(LIBRARY_TZ)
-            self._local = (second, local)
-        return local
+            held = self._local = (second, local, local.isoformat(timespec="seconds"),
+                                  local.date())
+        return held
 
     def today(self):
-        return self.effective_now().date()
+        return self._this_second()[3]
 
     def iso_now(self):
-        return self.effective_now().isoformat(timespec="seconds")
+        return self._this_second()[2]
 
 
 def parse_date(text):

@@ -100,6 +100,7 @@ def restamp(ctx, origin, cursor, hub_ms, offset):
         Event.update(hlc=stamp, prev_hash=prev_hash, hash=d["hash"],
                      body=events.canonical(d["body"])).where(Event.id == ev.id).execute()
         prev_hash, seen, moved = d["hash"], stamp, moved + 1
+    events.reckon_top()  # the log's highest clock may be one just set back
     _rebuild(ctx)
     return moved
 

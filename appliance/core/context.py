@@ -5,11 +5,9 @@ import os
 import secrets
 from pathlib import Path
 
-import peewee as pw
-
 from . import db as dbmod
 from .clock import HLC
-from .models import Event, Setting
+from .models import Setting
 
 SETTINGS_FILE = "settings.json"
 DB_FILE = "thuvien.db"
@@ -25,8 +23,9 @@ class Context:
         self.data_dir = Path(data_dir) if data_dir else None
         self._settings = settings or {}
         self._settings_stamp = self._stamp()
-        last = Event.select(pw.fn.MAX(Event.hlc)).scalar() or 0
-        self.clock = HLC(last, wall)
+        from .events import log_top  # (events needs the models this module's callers load)
+
+        self.clock = HLC(log_top(), wall)
         learned = Setting.get_or_none(Setting.key == "clock")  # clockfix: the hub's word
         if learned is not None and isinstance(learned.value, dict):
             self.clock.offset_ms = int(learned.value.get("offset_ms") or 0)

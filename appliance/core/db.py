@@ -331,6 +331,39 @@ def _fewer_writes_per_loan(db):
     db.create_tables([models.Event], safe=True)  # the event id's index, unique
 
 
+def _fewer_writes_again(db):
+    """Two b-trees fewer written by the desk's loan and one by its return, on SQLite: the
+    loan table is stored in its primary key's b-tree (WITHOUT ROWID) instead of a table
+    and an index of its id, and the event log's clock is no longer indexed (its highest
+    value is kept as events.LOG_TOP says). PostgreSQL keeps the clock's index."""
+    if dialect.is_postgres(db):
+        db.execute_sql("CREATE INDEX IF NOT EXISTS event_hlc ON event (hlc)")
+        return
+    top = db.execute_sql("SELECT COALESCE(MAX(hlc), 0) FROM event").fetchone()[0]
+    db.execute_sql("INSERT INTO setting (key, value) VALUES ('log_top', ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(top),))
+    db.execute_sql("DROP INDEX IF EXISTS event_hlc")
+    _keyed_by_id(db, "loan")
+
+
+def _keyed_by_id(db, table):
+    """Make `table` WITHOUT ROWID (SQLite), copying its rows once and making its indexes
+    again as they were. Nothing refers to it by a foreign key."""
+    sql = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                         (table,)).fetchone()[0]
+    if "WITHOUT ROWID" in sql.upper():
+        return
+    indexes = [row[0] for row in db.execute_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL ORDER BY name", (table,))]
+    db.execute_sql(f'ALTER TABLE "{table}" RENAME TO "{table}_with_rowid"')
+    db.execute_sql(sql + " WITHOUT ROWID")
+    db.execute_sql(f'INSERT INTO "{table}" SELECT * FROM "{table}_with_rowid"')
+    db.execute_sql(f'DROP TABLE "{table}_with_rowid"')  # and its indexes, made again:
+    for index in indexes:
+        db.execute_sql(index)
+
+
 def _pos_is_row_number(db):
     return any(c.name == "pos" and c.primary_key for c in db.get_columns("event"))
 
@@ -379,6 +412,8 @@ MIGRATIONS = [
      _rights),
     (26, "a loan writes two b-trees fewer: the event log's position is its row number, "
          "pickup loans alone are indexed", _fewer_writes_per_loan),
+    (27, "a loan writes two b-trees fewer and a return one: loans are stored by their id "
+         "alone, the log's clock is kept instead of indexed (SQLite)", _fewer_writes_again),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -534,6 +569,7 @@ def migrate(db, home=None):
             db.create_tables(models.ALL_MODELS)
             _copy_history_indexes(db)
             _renewals_index(db)
+            _fewer_writes_again(db)
             search.create_index(db)
             _digital_index(db)
             memo.renew("policy")

@@ -7,7 +7,9 @@ go through `projector.apply`, so a rebuild from the log gives the same state."""
 import contextlib
 import functools
 import hashlib
+import itertools
 import json
+import operator
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -19,14 +21,18 @@ import peewee as pw
 from . import dialect, memo, projector
 from .errors import N_, DomainError, Invalid
 from .ids import new_id
-from .models import Event
+from .models import Event, database_proxy
 
 GENESIS = "0" * 64
 _write_lock = threading.RLock()
 
 
+# Made once: `json.dumps` with these options builds an encoder on every call.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def canonical(obj):
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(obj)
 
 
 HASHED = ("id", "origin", "seq", "hlc", "wall", "library", "kind", "prev_hash")
@@ -87,7 +93,13 @@ def to_dict(ev):
 
 # Per thread: how deep it is in `writing`. Thread-local, so that another thread that only
 # has a transaction of its own open still takes the write lock instead of joining.
-_writer = threading.local()
+class _Writer(threading.local):
+    # Defaults, so that a thread asking before it ever wrote raises nothing to learn it.
+    depth = 0
+    tail: tuple | None = None
+
+
+_writer = _Writer()
 
 
 @contextmanager
@@ -100,53 +112,101 @@ def writing(ctx):
     if _writing(ctx):
         yield
         return
-    with _write_lock, _disk_full_is_said():
-        _writer.depth = getattr(_writer, "depth", 0) + 1
+    with _write_lock:
+        _writer.depth += 1
         try:
             if ctx.db.in_transaction():
                 _observe_log(ctx)
                 yield
-            elif isinstance(ctx.db, pw.SqliteDatabase):
-                with ctx.db.atomic("IMMEDIATE"):
+            elif isinstance(ctx.db, pw.SqliteDatabase):  # (no transaction open: a new one)
+                with ctx.db.transaction("IMMEDIATE"):
                     _observe_log(ctx)
                     yield
             else:
-                with ctx.db.atomic():
+                with ctx.db.transaction():
                     ctx.db.execute_sql("SELECT pg_advisory_xact_lock(7202)")
                     _observe_log(ctx)
                     yield
+        except (pw.OperationalError, sqlite3.OperationalError) as e:  # the plain SQL's own
+            _said_if_disk_full(e)
+            raise
         finally:
             _writer.depth -= 1
             _writer.tail = None
             memo.release()
 
 
+# The log's highest clock. On SQLite it is not indexed, since every loan and return would
+# write that index too: it is the clock of the log's last event or the LOG_TOP setting,
+# whichever is higher. An event made here is stamped after every event the log held
+# (`writing` observed them first), so while the log ends with events made here the last
+# one has the highest clock; a batch from elsewhere may carry lower clocks, so `ingest`
+# leaves in LOG_TOP the highest clock the log holds after it (`_raise_top`), and a
+# clock set back (clockfix) takes it down again (`reckon_top`). PostgreSQL (a hub, whose
+# batches are stored side by side) keeps the index and asks it.
+LOG_TOP = "log_top"
+_TOP_SQLITE = ("MAX(COALESCE((SELECT hlc FROM event ORDER BY pos DESC LIMIT 1), 0), "
+               "COALESCE((SELECT CAST(value AS INTEGER) FROM setting WHERE key = 'log_top'), 0))")
+_TOP_PG = "(SELECT COALESCE(MAX(hlc), 0) FROM event)"
+
+
+def _top_sql():
+    return _TOP_PG if dialect.is_postgres(database_proxy) else _TOP_SQLITE
+
+
+def log_top():
+    """The highest clock the log holds (0 for an empty log)."""
+    return dialect.run("SELECT " + _top_sql()).fetchone()[0] or 0
+
+
+def reckon_top():
+    """LOG_TOP from the whole log, after clocks in it were set back (clockfix)."""
+    if not dialect.is_postgres(database_proxy):
+        _set_top(dialect.run("SELECT COALESCE(MAX(hlc), 0) FROM event").fetchone()[0])
+
+
+def _raise_top(before, rows):
+    """After a batch from elsewhere is stored (SQLite): LOG_TOP is the highest clock of
+    the log as it was (`before`) and of the batch."""
+    if rows:
+        _set_top(max(before, max(row["hlc"] for row in rows)))
+
+
+def _set_top(value):
+    dialect.run("INSERT INTO setting (key, value) VALUES ('log_top', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(int(value)),))
+
+
 # The log's highest clock and what sync learned of this device's clock (clockfix), in
 # one statement.
-_CLOCK_NOW = ("SELECT (SELECT MAX(hlc) FROM event), "
-              "(SELECT value FROM setting WHERE key = 'clock')")
-# On SQLite, the same and, for the transaction's first event and loan rules, what `_tail`
-# and memo's stamp would ask: a desk's loan or return is one event in a transaction of
-# its own, and each statement spared counts between its two fsyncs.
-_START = ("SELECT (SELECT MAX(hlc) FROM event), "
+_CLOCK_NOW = ("SELECT " + _TOP_PG + ", (SELECT value FROM setting WHERE key = 'clock')")
+# On SQLite: the log's last event, LOG_TOP, what sync learned of the clock and the loan
+# rules' stamp (memo), in one statement. The last event gives the position that follows
+# and, when it is this device's own (a desk's loans and returns in a row), the head of
+# its chain for the transaction's first event, which `_tail` would ask otherwise: each
+# statement spared counts between a loan's two fsyncs.
+_START = ("SELECT e.pos, e.hlc, e.origin, e.seq, e.hash, "
+          "(SELECT value FROM setting WHERE key = 'log_top'), "
           "(SELECT value FROM setting WHERE key = 'clock'), "
-          "(SELECT value FROM setting WHERE key = 'stamp:policy'), "
-          "(SELECT MAX(pos) FROM event), e.seq, e.hash FROM (SELECT 1) AS one "
-          "LEFT JOIN (SELECT seq, hash FROM event WHERE origin = ? ORDER BY seq DESC LIMIT 1) e "
-          "ON 1 = 1")
+          "(SELECT value FROM setting WHERE key = 'stamp:policy') "
+          "FROM (SELECT 1) AS one LEFT JOIN event e ON e.pos = (SELECT MAX(pos) FROM event)")
 
 
 def _observe_log(ctx):
     """Take in the highest HLC the log holds, under the write lock: another process (a
     `sync now`, a USB import, a second server) may have stored events stamped later than
     anything this one has seen, and what this transaction stamps, or counts as today,
-    must come after them. One lookup at the end of the hlc index. When sync has learned
+    must come after them. A lookup at the end of the log (`log_top`). When sync has learned
     anew how far this device's clock is off (and may have stamped again events a wrong
     clock put in the future), the clock takes the new offset and the log's highest
     stamp as its own."""
     if isinstance(ctx.db, pw.SqliteDatabase):
-        top, learned, stamp, pos, seq, hash_ = dialect.run(_START, (ctx.origin,)).fetchone()
-        _hold_start(ctx, stamp, ((seq or 0, hash_ or GENESIS), (pos or 0) + 1))
+        pos, hlc, origin, seq, hash_, kept, learned, stamp = dialect.run(_START).fetchone()
+        top = max(hlc or 0, int(kept or 0))
+        if pos is None:  # an empty log
+            _hold_start(ctx, stamp, ((0, GENESIS), 1))
+        else:
+            _hold_start(ctx, stamp, ((seq, hash_), pos + 1) if origin == ctx.origin else None)
     else:
         top, learned = dialect.run(_CLOCK_NOW).fetchone()
     if learned != ctx.clock.learned:
@@ -165,20 +225,20 @@ def _hold_start(ctx, stamp, tail):
     def unchanged():
         return connection.total_changes == changes
 
-    _writer.tail = (tail, unchanged)
+    _writer.tail = (tail, unchanged) if tail is not None else None
     memo.hold({"policy": stamp}, unchanged)
 
 
 def _start_tail():
     """(head, next position) as the transaction began, while it has written nothing."""
-    held = getattr(_writer, "tail", None)
+    held = _writer.tail
     return held[0] if held is not None and held[1]() else None
 
 
 def clock_seen(ctx, value, top=None):
     """Give this process's clock the offset sync stored (`value`, clockfix.held())."""
     if top is None:
-        top = dialect.run("SELECT MAX(hlc) FROM event").fetchone()[0] or 0
+        top = log_top()
     offset = int(value.get("offset_ms") or 0) if isinstance(value, dict) else 0
     ctx.clock.rebase(top, offset)
     ctx.clock.learned = canonical_setting(value) if value else None
@@ -191,27 +251,23 @@ def canonical_setting(value):
 
 def _writing(ctx):
     """Whether this thread is inside `writing` with its transaction open."""
-    return getattr(_writer, "depth", 0) > 0 and ctx.db.in_transaction()
+    return _writer.depth > 0 and ctx.db.in_transaction()
 
 
-@contextmanager
-def _disk_full_is_said():
-    """A full disk rolls the transaction back like any error; say so in words staff act on."""
-    try:
-        yield
-    except (pw.OperationalError, sqlite3.OperationalError) as e:  # the plain SQL's own
-        # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's
-        # failed ROLLBACK with the disk-full error as its context.
-        chain: list[BaseException] = []
-        x: BaseException | None = e
-        while x is not None and len(chain) < 10:
-            chain.append(x)
-            x = x.__cause__ or x.__context__
-        if not any("disk is full" in str(x) for x in chain):
-            raise
+def _said_if_disk_full(error):
+    """A full disk rolls the transaction back like any error; say so in words staff act
+    on (DomainError), or return and let `error` go on as it is."""
+    # SQLite rolls back by itself on SQLITE_FULL, so the error seen may be peewee's failed
+    # ROLLBACK with the disk-full error as its context.
+    causes: list[BaseException] = []
+    x: BaseException | None = error
+    while x is not None and len(causes) < 10:
+        causes.append(x)
+        x = x.__cause__ or x.__context__
+    if any("disk is full" in str(x) for x in causes):
         raise DomainError("disk_full", N_("The disk is full: nothing was saved. Free some space "
                                           "(old backups) or call the town's support."),
-                          http_status=507) from e
+                          http_status=507) from error
 
 
 # The append path runs on every loan: plain SQL here spares the query builder's cost.
@@ -269,6 +325,9 @@ def _insert_sql(count):
     return "INSERT INTO event (%s) VALUES %s" % (", ".join(COLUMNS), ", ".join([one] * count))
 
 
+_values = operator.itemgetter(*COLUMNS)  # a row's values in COLUMNS order
+
+
 def _store(rows):
     """Store event rows with as few statements as possible: on PostgreSQL each statement
     is a round trip."""
@@ -277,7 +336,8 @@ def _store(rows):
         return
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
-        dialect.run(_insert_sql(len(chunk)), tuple(row[c] for row in chunk for c in COLUMNS))
+        values = tuple(itertools.chain.from_iterable(map(_values, chunk)))
+        dialect.run(_insert_sql(len(chunk)), values)
 
 
 def _event(row):
@@ -353,7 +413,11 @@ def _held(event_dicts):
     return held
 
 
-_ingesting = threading.local()  # inside `ingesting`'s own transaction
+class _Ingesting(threading.local):
+    on = False  # inside `ingesting`'s own transaction
+
+
+_ingesting = _Ingesting()
 _SHARED, _POSITIONS, _ROWS = 7202, 7203, 7204  # advisory locks: writers, log order, rows
 
 
@@ -373,22 +437,26 @@ def ingesting(ctx, names=None):
             yield
         return
     keys = sorted({_row_key(name) for name in names})
-    with _disk_full_is_said(), ctx.db.atomic():
-        ctx.db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s)", (_SHARED,))
-        ctx.db.execute_sql("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s) AS k",
-                           (_ROWS, keys))
-        _ingesting.on = True
-        try:
-            yield
-        finally:
-            _ingesting.on = False
+    try:
+        with ctx.db.atomic():
+            ctx.db.execute_sql("SELECT pg_advisory_xact_lock_shared(%s)", (_SHARED,))
+            ctx.db.execute_sql("SELECT pg_advisory_xact_lock(%s, k) FROM unnest(%s) AS k",
+                               (_ROWS, keys))
+            _ingesting.on = True
+            try:
+                yield
+            finally:
+                _ingesting.on = False
+    except (pw.OperationalError, sqlite3.OperationalError) as e:
+        _said_if_disk_full(e)
+        raise
 
 
 def batch_writer(ctx):
     """The write a batch from elsewhere runs in: the transaction `ingesting` opened, or
     `writing`. Never `writing` inside `ingesting`: that would take the process lock while
     holding the shared database lock, the reverse of a command's order (a deadlock)."""
-    return contextlib.nullcontext() if getattr(_ingesting, "on", False) else writing(ctx)
+    return contextlib.nullcontext() if _ingesting.on else writing(ctx)
 
 
 def _row_key(name):
@@ -447,8 +515,11 @@ def ingest(ctx, event_dicts, relayed=False, apply=True):
             ctx.clock.observe(ev.hlc)
         if apply:
             projector.apply_all(ctx, list(zip(stored, bodies, strict=True)))
+        before = None if dialect.is_postgres(ctx.db) else log_top()
         _take_positions(ctx, fresh)  # then give it its place in the log, and store it
         _store(fresh)
+        if before is not None:
+            _raise_top(before, fresh)
         if "after_store" in ERASURE:
             ERASURE["after_store"](fresh)
         applied = len(fresh)

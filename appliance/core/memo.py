@@ -18,7 +18,11 @@ _values: dict[tuple, object] = {}  # (stamp, group, key) -> value
 _lock = threading.Lock()
 # Per thread: the stamps its write transaction read as it began (events.writing), with a
 # test of whether it has written anything since.
-_held = threading.local()
+class _Held(threading.local):
+    stamps: tuple | None = None
+
+
+_held = _Held()
 
 
 def hold(stamps, unchanged):
@@ -34,7 +38,7 @@ def release():
 
 
 def _stamp(group):
-    held = getattr(_held, "stamps", None)
+    held = _held.stamps
     if held is not None and group in held[0] and held[1]():
         return held[0][group]
     return _STAMP.scalar(f"stamp:{group}")

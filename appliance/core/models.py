@@ -8,6 +8,10 @@ import threading
 import peewee as pw
 
 
+class _ThreadDatabase(threading.local):
+    db = None  # a default, so that a thread without one of its own raises nothing to say so
+
+
 class SwitchableProxy(pw.DatabaseProxy):
     """The database every model uses. One thread may hold a database of its own for a
     while (`bind_thread`): a request of a staff member in practice mode works on their
@@ -18,7 +22,7 @@ class SwitchableProxy(pw.DatabaseProxy):
     __slots__ = ("_shared", "_local")
 
     def __init__(self):
-        object.__setattr__(self, "_local", threading.local())
+        object.__setattr__(self, "_local", _ThreadDatabase())
         object.__setattr__(self, "_shared", None)
         super().__init__()
 
@@ -29,7 +33,7 @@ class SwitchableProxy(pw.DatabaseProxy):
 
     @property
     def obj(self):
-        own = getattr(self._local, "db", None)
+        own = self._local.db  # asked by every statement of a loan: a plain attribute
         return own if own is not None else self._shared
 
     def bind_thread(self, db):
@@ -37,7 +41,7 @@ class SwitchableProxy(pw.DatabaseProxy):
         self._local.db = db
 
     def thread_bound(self):
-        return getattr(self._local, "db", None)
+        return self._local.db
 
 
 database_proxy = SwitchableProxy()
@@ -78,7 +82,9 @@ class Event(BaseModel):
     pos = pw.BigIntegerField(primary_key=True)
     origin = pw.CharField(max_length=64)
     seq = pw.BigIntegerField()
-    hlc = pw.BigIntegerField(index=True)
+    # Indexed on PostgreSQL only (db.py): SQLite keeps the log's highest clock otherwise
+    # (events.LOG_TOP), which spares every loan and return a b-tree.
+    hlc = pw.BigIntegerField()
     wall = pw.CharField(max_length=32)
     library = pw.CharField(max_length=32)  # not indexed: pulls walk `pos` and filter
     kind = pw.CharField(max_length=32)

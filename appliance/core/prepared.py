@@ -66,18 +66,25 @@ class Prepared:
             # (a value may be used more than once: each use is a slot of its own)
             if {s for s in slots if isinstance(s, int)} != set(range(self.arity)):
                 raise ValueError(f"cannot prepare {sql!r}: parameters {params!r}")
-            # no slots: the values are the parameters, as given
+            # no slots: the values are the parameters, as given; else the constants in
+            # their places and where each value goes
             plain = slots == list(range(self.arity))
-            entry = [sql, None if plain else slots, None]  # row plan: on the first run
+            fill = None if plain else (
+                tuple(None if isinstance(s, int) else s[1] for s in slots),
+                tuple((at, s) for at, s in enumerate(slots) if isinstance(s, int)))
+            entry = [sql, fill, None]  # row plan: on the first run
             with _lock:
                 self._sql[kind] = entry
         return entry
 
     def _run(self, values):
         entry = self._compiled()
-        slots = entry[1]
-        params = values if slots is None else [
-            values[s] if isinstance(s, int) else s[1] for s in slots]
+        fill = entry[1]
+        if fill is None:
+            return entry, dialect.execute(entry[0], values)
+        params = list(fill[0])
+        for at, value in fill[1]:
+            params[at] = values[value]
         return entry, dialect.execute(entry[0], params)
 
     def _plan(self, entry, cursor):

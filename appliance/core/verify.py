@@ -95,10 +95,23 @@ def replay(ctx, order=LOG_ORDER):
     (hlc, origin, seq) order, the one order every node can agree on."""
     # The hub holds events its authority check refused in the log (the chain stays whole)
     # but never applied them: a rebuild skips them too, so state equals the rebuild.
-    keys = (Event.pos,) if order == LOG_ORDER else (Event.hlc, Event.origin, Event.seq)
-    for ev in Event.select().where(Event.id.not_in(authority.held_back())).order_by(
-            *keys).iterator():
-        projector.apply(ctx, ev)
+    applied = Event.id.not_in(authority.held_back())
+    if order == LOG_ORDER:
+        for ev in Event.select().where(applied).order_by(Event.pos).iterator():
+            projector.apply(ctx, ev)
+        return
+    # The clock is not indexed on SQLite (events.LOG_TOP): the positions are sorted, not
+    # the events with their bodies, and the events read a chunk at a time.
+    positions = [pos for (pos,) in Event.select(Event.pos).where(applied).order_by(
+        Event.hlc, Event.origin, Event.seq).tuples().iterator()]
+    for start in range(0, len(positions), REPLAY_CHUNK):
+        chunk = positions[start:start + REPLAY_CHUNK]
+        held = {ev.pos: ev for ev in Event.select().where(Event.pos.in_(chunk))}
+        for pos in chunk:
+            projector.apply(ctx, held[pos])
+
+
+REPLAY_CHUNK = 500
 
 
 def rebuild(ctx):

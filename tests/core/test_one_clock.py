@@ -5,9 +5,10 @@ one read its clock; and a device clock in 1970 or far in the future breaks nothi
 import time
 from datetime import date, timedelta
 
+import peewee as pw
 import pytest
 
-from appliance.core import catalogue, circulation, datadir, events
+from appliance.core import catalogue, circulation, clockfix, datadir, events
 from appliance.core.clock import HLC, MAX_LEAP_MS, pack, unpack
 from appliance.core.context import Context
 from appliance.core.ids import new_id
@@ -96,3 +97,47 @@ def test_no_wall_clock_reading_breaks_stamping_or_the_day(ctx, wall):
 def test_a_new_device_with_an_impossible_clock_still_works(tmp_path):
     stamps = HLC(0, wall=lambda: 2**62)  # nothing seen yet, a reading no HLC can hold
     assert 0 < stamps.now() < 2**63 and stamps.today().year >= 1970
+
+
+def highest_clock():
+    return Event.select(pw.fn.MAX(Event.hlc)).scalar() or 0
+
+
+def test_the_logs_highest_clock_holds_after_a_batch_of_older_clocks(library):
+    """On SQLite the clock is not indexed: after events made here, a batch stamped
+    earlier ends the log, and the clock the log holds is still the highest."""
+    circulation.checkout(library, "P0001", "1001")
+    top = highest_clock()
+    older = other_device_edit(library, pack(unpack(top)[0] - 2 * HOUR_MS, 0))
+    events.ingest(Context(library.db, library.library, "sync-process"), [older],
+                  relayed=True)
+    assert Event.select().order_by(Event.pos.desc()).first().hlc < top
+    assert events.log_top() == top == highest_clock()
+    fresh = Context(library.db, library.library, library.origin)  # a process starting
+    assert fresh.clock.last == top
+    circulation.checkin(fresh, "1001")
+    assert Event.select().order_by(Event.pos.desc()).first().hlc > top
+
+
+def test_the_logs_highest_clock_rises_with_a_batch_stamped_later(library):
+    ahead = pack(library.clock.wall_ms() + 3 * HOUR_MS, 0)
+    events.ingest(Context(library.db, library.library, "sync-process"),
+                  [other_device_edit(library, ahead)], relayed=True)
+    assert events.log_top() == ahead == highest_clock()
+
+
+def test_a_clock_set_back_sets_the_logs_highest_clock_back(library):
+    """Events a clock in the future stamped, then a batch from elsewhere (the log's
+    highest clock is kept, in the future), then the hub's time: the events are stamped
+    again and the kept clock follows them down, or every later stamp would stay ahead."""
+    ahead_ms = 48 * HOUR_MS
+    library.clock = HLC(library.clock.last, wall=lambda: int(time.time() * 1000) + ahead_ms)
+    circulation.checkout(library, "P0001", "1001")
+    now = pack(int(time.time() * 1000), 0)
+    events.ingest(Context(library.db, library.library, "sync-process"),
+                  [other_device_edit(library, now)], relayed=True)
+    assert unpack(events.log_top())[0] > time.time() * 1000 + ahead_ms - HOUR_MS
+    hub_ms = int(time.time() * 1000)
+    mine = hub_ms + ahead_ms  # the device's own clock as the answer came
+    assert clockfix.learn(library, hub_ms, mine, mine, 0)["restamped"] >= 1
+    assert events.log_top() == highest_clock() <= pack(hub_ms + clockfix.SLACK_MS, 0)
