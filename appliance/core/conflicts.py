@@ -220,6 +220,19 @@ def _taken_sides(conflict):
     return sides, (summary, {"number": number})
 
 
+def patrons_shown(conflict):
+    """The ids of the patrons whose data `describe` shows: a look the audit trail keeps."""
+    d = conflict.details
+    if conflict.kind == "edit_conflict":
+        return [conflict.entity] if d.get("model") == "Patron" else []
+    if conflict.kind == "loaned_twice":
+        ids = [i for i in (d.get("open"), *(d.get("loans") or [])) if i]
+        return [loan.patron_id for loan in Loan.select(Loan.patron).where(Loan.id << ids)]
+    if conflict.kind == "card_taken":
+        return [p for p in (d.get("holder"), conflict.entity) if p]
+    return []
+
+
 def describe(conflict):
     """{"title", "summary", "sides", "choices"} of a conflict, in message ids."""
     if conflict.kind == "edit_conflict":

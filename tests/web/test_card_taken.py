@@ -6,7 +6,7 @@ import re
 
 from appliance.core import datadir, events, patrons
 from appliance.core.context import Context
-from appliance.core.models import Conflict, Event, Patron
+from appliance.core.models import AuditEntry, Conflict, Event, Patron
 from appliance.web import create_app
 from tests.conftest import staff_login
 
@@ -39,6 +39,10 @@ def test_a_card_given_twice_is_said_in_words_and_a_new_card_settles_it(ctx, tmp_
     assert "Một số thẻ được cấp cho hai bạn đọc" in section
     assert "Lê Văn Cường giữ thẻ số P0900" in section
     assert f"Phạm Thị Dung, được cấp cùng số thẻ; số thẻ trùng, tạm để là {dung.card}" in section
+    cuong = Patron.get(Patron.name == "Lê Văn Cường")
+    assert {e.patron for e in AuditEntry.select().where(  # a look at both, kept
+        (AuditEntry.action == "conflicts") & (AuditEntry.username == "thuthu"))} == {
+        cuong.id, dung.id}
     page = re.sub(r"\s+", " ", client.get(f"/desk/patrons/{dung.card}").get_data(as_text=True))
     assert "Số thẻ trùng" in page and "thẻ số P0900 cũng đã được cấp" in page
     assert client.get("/desk/patrons/P0900").status_code == 200

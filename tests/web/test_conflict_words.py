@@ -5,7 +5,7 @@ import re
 
 from appliance.core import circulation, datadir, events
 from appliance.core.context import Context
-from appliance.core.models import Conflict, Event
+from appliance.core.models import AuditEntry, Conflict, Event, Patron
 from appliance.web import create_app
 from tests.conftest import staff_login
 
@@ -39,4 +39,7 @@ def test_two_loans_of_one_copy_are_said_in_words(ctx, tmp_path):
     assert "cho thẻ P0002 (Trần Thị Bình) mượn; lượt mượn này đã được đóng lại" in section
     assert section.index("P0001") < section.index("P0002")  # the standing one first
     assert 'value="keep_standing"' in section and 'value="keep_other"' not in section
+    readers = {p.id for p in Patron.select().where(Patron.card << ["P0001", "P0002"])}
+    assert {e.patron for e in AuditEntry.select().where(  # both readers seen: kept
+        (AuditEntry.action == "conflicts") & (AuditEntry.username == "thuthu"))} == readers
     branch.close()

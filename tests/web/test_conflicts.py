@@ -8,7 +8,7 @@ a `conflict.resolved` event that the hub applies on the next sync."""
 import re
 
 from appliance.core import conflicts, patrons, users
-from appliance.core.models import Conflict, Patron
+from appliance.core.models import AuditEntry, Conflict, Patron
 from appliance.web import create_app
 from tests.sync.syncsupport import (  # noqa: F401  (hub_db: the fixture)
     HubProcess,
@@ -64,6 +64,9 @@ def test_a_conflict_is_said_in_words_and_its_resolution_syncs(tmp_path, hub_db):
             assert re.search(r"lúc \d\d/\d\d/\d{4} \d\d:\d\d", section)
             assert "{&#34;" not in section and '{"' not in section  # no raw JSON
             assert 'value="keep_other"' in section and 'value="by_hand"' in section
+            assert AuditEntry.select().where(  # the look at the patron's phone, kept
+                (AuditEntry.action == "conflicts") & (AuditEntry.username == "thuthu")
+                & (AuditEntry.patron == conflict.entity)).exists()
             done = desk.post(f"/desk/conflicts/{conflict.id}/resolve", follow_redirects=True,
                              data={"choice": "by_hand", "csrf_token": _csrf(page)}).text
             assert "Đã giải quyết xung đột." in done

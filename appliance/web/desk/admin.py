@@ -135,6 +135,8 @@ def conflicts():
             if g.ctx.role != "hub" else Conflict.select())
     # open ones first ("open" < "resolved"), newest first within each
     rows = list(rows.order_by(Conflict.status, Conflict.created_at.desc()).limit(500))
+    shown = [patron for row in rows for patron in settling.patrons_shown(row)]
+    audit.seen(g.ctx, session.get("user"), "conflicts", shown)
     held = quarantined() if g.ctx.role == "hub" else None
     return render_template("desk/conflicts.html", conflicts=[_in_words(c) for c in rows],
                            quarantined=held, choice_texts=settling.CHOICE_TEXTS,
