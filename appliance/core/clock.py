@@ -118,13 +118,9 @@ class HLC:
         return self._this_second()[1]
 
     def _this_second(self):
-        """(second, local time, as ISO text, its date) of `highest_ms`, written out: a
-        loan asks it half a dozen times."""
-        last_ms = self._last >> COUNTER_BITS
-        wall = self._wall() + self.offset_ms
-        if wall > (MAX_MS if last_ms <= 0 else min(MAX_MS, last_ms + MAX_LEAP_MS)):
-            wall = 0  # too far ahead to be taken (_taken_wall)
-        second = max(last_ms, wall) // 1000
+        """(second, local time, as ISO text, its date) of `highest_ms`: a loan asks for
+        them half a dozen times, and they change once a second."""
+        second = self.highest_ms() // 1000
         held = self._local
         if held[0] != second:
             local = datetime.fromtimestamp(second, timezone.utc).astimezone(LIBRARY_TZ)

@@ -336,12 +336,13 @@ def _fewer_writes_again(db):
     loan table is stored in its primary key's b-tree (WITHOUT ROWID) instead of a table
     and an index of its id, and the event log's clock is no longer indexed (its highest
     value is kept as events.LOG_TOP says). PostgreSQL keeps the clock's index."""
+    from .events import HIGHEST, SET_TOP  # (events needs the models migrated here)
+
     if dialect.is_postgres(db):
         db.execute_sql("CREATE INDEX IF NOT EXISTS event_hlc ON event (hlc)")
         return
-    top = db.execute_sql("SELECT COALESCE(MAX(hlc), 0) FROM event").fetchone()[0]
-    db.execute_sql("INSERT INTO setting (key, value) VALUES ('log_top', ?) "
-                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(top),))
+    top = db.execute_sql(HIGHEST).fetchone()[0]  # while the index makes it one lookup
+    db.execute_sql(SET_TOP, (str(top),))
     db.execute_sql("DROP INDEX IF EXISTS event_hlc")
     _keyed_by_id(db, "loan")
 

@@ -145,24 +145,25 @@ def writing(ctx):
 # clock set back (clockfix) takes it down again (`reckon_top`). PostgreSQL (a hub, whose
 # batches are stored side by side) keeps the index and asks it.
 LOG_TOP = "log_top"
-_TOP_SQLITE = ("MAX(COALESCE((SELECT hlc FROM event ORDER BY pos DESC LIMIT 1), 0), "
-               "COALESCE((SELECT CAST(value AS INTEGER) FROM setting WHERE key = 'log_top'), 0))")
 _TOP_PG = "(SELECT COALESCE(MAX(hlc), 0) FROM event)"
-
-
-def _top_sql():
-    return _TOP_PG if dialect.is_postgres(database_proxy) else _TOP_SQLITE
 
 
 def log_top():
     """The highest clock the log holds (0 for an empty log)."""
-    return dialect.run("SELECT " + _top_sql()).fetchone()[0] or 0
+    if dialect.is_postgres(database_proxy):
+        return dialect.run("SELECT " + _TOP_PG).fetchone()[0] or 0
+    return _top_of(dialect.run(_START).fetchone())
+
+
+def _top_of(start):
+    """The log's highest clock from a row of _START: its last event's or LOG_TOP."""
+    return max(start[1] or 0, int(start[5] or 0))
 
 
 def reckon_top():
     """LOG_TOP from the whole log, after clocks in it were set back (clockfix)."""
     if not dialect.is_postgres(database_proxy):
-        _set_top(dialect.run("SELECT COALESCE(MAX(hlc), 0) FROM event").fetchone()[0])
+        _set_top(dialect.run(HIGHEST).fetchone()[0])
 
 
 def _raise_top(before, rows):
@@ -172,9 +173,13 @@ def _raise_top(before, rows):
         _set_top(max(before, max(row["hlc"] for row in rows)))
 
 
+SET_TOP = ("INSERT INTO setting (key, value) VALUES ('log_top', ?) "
+           "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+HIGHEST = "SELECT COALESCE(MAX(hlc), 0) FROM event"  # the whole log's, read or scanned
+
+
 def _set_top(value):
-    dialect.run("INSERT INTO setting (key, value) VALUES ('log_top', ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(int(value)),))
+    dialect.run(SET_TOP, (str(int(value)),))
 
 
 # The log's highest clock and what sync learned of this device's clock (clockfix), in
@@ -201,8 +206,9 @@ def _observe_log(ctx):
     clock put in the future), the clock takes the new offset and the log's highest
     stamp as its own."""
     if isinstance(ctx.db, pw.SqliteDatabase):
-        pos, hlc, origin, seq, hash_, kept, learned, stamp = dialect.run(_START).fetchone()
-        top = max(hlc or 0, int(kept or 0))
+        start = dialect.run(_START).fetchone()
+        pos, _hlc, origin, seq, hash_, _kept, learned, stamp = start
+        top = _top_of(start)
         if pos is None:  # an empty log
             _hold_start(ctx, stamp, ((0, GENESIS), 1))
         else:

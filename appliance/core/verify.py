@@ -90,6 +90,9 @@ def clear_state():
         model.delete().execute()
 
 
+REPLAY_CHUNK = 500  # events read at once in a replay in clock order
+
+
 def replay(ctx, order=LOG_ORDER):
     """Apply every event of the log again, in the order it was applied here or in
     (hlc, origin, seq) order, the one order every node can agree on."""
@@ -110,8 +113,6 @@ def replay(ctx, order=LOG_ORDER):
         for pos in chunk:
             projector.apply(ctx, held[pos])
 
-
-REPLAY_CHUNK = 500
 
 
 def rebuild(ctx):
