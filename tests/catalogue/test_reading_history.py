@@ -52,3 +52,24 @@ def test_history_starts_when_turned_on_and_erasing_starts_it_again(client, ctx):
     stamp = patron.field_hlc["keep_history"]
     assert client.post("/opac/account/history/erase").status_code == 400
     assert Patron.get(Patron.card == "P0001").field_hlc["keep_history"] == stamp
+
+
+def _switch_value(client, endpoint, name):
+    """The value the account page's switch form for `endpoint` posts."""
+    html = client.get("/opac/account").get_data(as_text=True)
+    form = re.search(r'<form method="post" action="/opac/account/%s">(.*?)</form>' % endpoint,
+                     html, re.S)
+    return re.search(r'name="%s" value="(\d)"' % name, form.group(1)).group(1)
+
+
+def test_the_account_switches_offer_the_other_state(client, ctx):
+    client.post("/opac/login", data={"csrf_token": _csrf(client, "/opac/login"),
+                                     "card": "P0001", "pin": "1234"})
+    token = _csrf(client, "/opac/account")
+    assert _switch_value(client, "history", "keep") == "1"  # off: the form turns it on
+    assert _switch_value(client, "suggestions", "on") == "1"
+    client.post("/opac/account/history", data={"csrf_token": token, "keep": "1"})
+    client.post("/opac/account/suggestions", data={"csrf_token": token, "on": "1"})
+    assert _switch_value(client, "history", "keep") == "0"
+    assert _switch_value(client, "suggestions", "on") == "0"
+    assert "Tắt lịch sử đọc" in client.get("/opac/account").get_data(as_text=True)

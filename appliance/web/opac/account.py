@@ -132,24 +132,27 @@ def cancel_hold(hold_id):
                 _("Your hold is cancelled."))
 
 
+def _switch(field, on, said_on, said_off):
+    """Turn one of the patron's own switches on this page on or off."""
+    patron = current_patron()
+    return _act(lambda: patrons.save(g.ctx, {"id": patron.id, field: on}),
+                said_on if on else said_off)
+
+
 @bp.route("/account/history", methods=["POST"])
 @requires("patron")
 def history():
     """Turn the reading history on or off; off hides it from this page again."""
-    patron = current_patron()
-    keep = request.form.get("keep") == "1"
-    return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "keep_history": keep}),
-                _("Reading history is on.") if keep else _("Reading history is off."))
+    return _switch("keep_history", request.form.get("keep") == "1",
+                   _("Reading history is on."), _("Reading history is off."))
 
 
 @bp.route("/account/suggestions", methods=["POST"])
 @requires("patron")
 def suggestions():
     """Turn "Gợi ý cho bạn" on or off (off by default: the patron asks for it)."""
-    patron = current_patron()
-    on = request.form.get("on") == "1"
-    return _act(lambda: patrons.save(g.ctx, {"id": patron.id, "suggestions": on}),
-                _("Suggestions for you are on.") if on else _("Suggestions for you are off."))
+    return _switch("suggestions", request.form.get("on") == "1",
+                   _("Suggestions for you are on."), _("Suggestions for you are off."))
 
 
 @bp.route("/account/history/erase", methods=["POST"])
