@@ -1,8 +1,9 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
 the queue without anyone pressing a button, notices due are e-mailed (mail.py), the
-download links of remote copies past their day are ended (core/requests), and returned
+download links of remote copies past their day are ended (core/requests), returned
 loans of patrons who keep no reading history are unlinked from them after the
-library's retention period; at the hub, the reading suggestions are built again once a
+library's retention period, and the library's staff list is recorded when its accounts
+changed (the town counts who is to be trained from it); at the hub, the reading suggestions are built again once a
 day (core/suggest), for the next sync to ship."""
 
 import logging
@@ -13,6 +14,7 @@ from .core import holds
 from .core.requests import commands as requests
 from .core.rights import history
 from .core.suggest import build as suggestions
+from .core.training import records as training
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ def run_once(ctx):
         unlinked = history.unlink_due(ctx)
         if unlinked:
             log.info("returned loans of %s patrons unlinked (reading history off)", unlinked)
+    if training.list_staff(ctx):  # an account added, disabled or given another role
+        log.info("staff list recorded for the training indicator")
     return moved
 
 

@@ -79,3 +79,33 @@ def test_certificates_are_kept_by_content(tmp_path):
         certificates.store(tmp_path, b"GIF89a", "x.gif")
     with pytest.raises(Invalid):
         certificates.store(tmp_path, b"%PDF-" + b"0" * certificates.MAX_BYTES, "big.pdf")
+
+
+def test_housekeeping_records_the_staff_list_when_accounts_change(ctx):
+    """The town's training indicator counts from each library's staff list: it follows
+    the accounts without anyone opening the training pages."""
+    from appliance import maintenance
+    from appliance.core.models import Event, TrainingRoster
+
+    def listed():
+        return [s["username"] for s in TrainingRoster.get(
+            TrainingRoster.library == ctx.library).staff]
+
+    maintenance.run_once(ctx)
+    assert "an" not in listed()
+    _staff(ctx, "an")
+    maintenance.run_once(ctx)
+    assert "an" in listed()
+    count = Event.select().where(Event.kind == "training.staff").count()
+    maintenance.run_once(ctx)  # nothing changed: nothing recorded
+    assert Event.select().where(Event.kind == "training.staff").count() == count
+    User.update(active=False).where(User.username == "an").execute()
+    maintenance.run_once(ctx)
+    assert "an" not in listed()
+
+
+def test_no_staff_list_is_recorded_before_any_account_exists(ctx):
+    from appliance.core.models import Event
+    User.delete().execute()
+    assert not records.list_staff(ctx)
+    assert not Event.select().where(Event.kind == "training.staff").exists()

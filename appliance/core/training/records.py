@@ -24,10 +24,11 @@ def staff_accounts(ctx):
 @events.command
 def list_staff(ctx):
     """Record the library's staff list when it differs from the one held: the hub counts
-    who is to be trained from it. Nothing is recorded when nothing changed."""
+    who is to be trained from it. Nothing is recorded when nothing changed, nor for a
+    device with no staff account yet (housekeeping runs before anyone is set up)."""
     staff = staff_accounts(ctx)
     held = TrainingRoster.get_or_none(TrainingRoster.library == ctx.library)
-    if held is not None and held.staff == staff:
+    if (held.staff if held is not None else []) == staff:
         return False
     events.record(ctx, "training.staff", {"library": ctx.library, "staff": staff,
                                           "at": ctx.clock.iso_now()}, library=ctx.library)
