@@ -3,7 +3,7 @@
 
 import sys
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened
 
 
 def register(sub):
@@ -31,11 +31,8 @@ def register(sub):
 def cmd_token_create(args):
     from sync import enrol
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         token = enrol.create_token(ctx, args.library, args.hours)
-    finally:
-        ctx.close()
     print(token)
     print(f"library {args.library}, valid {args.hours:g} h, once; the part after the dot is "
           "the town CA's fingerprint, which the device checks before it trusts the hub",
@@ -46,26 +43,16 @@ def cmd_token_create(args):
 def cmd_revoke(args):
     from sync import enrol
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         enrol.revoke(ctx, args.device)
-    finally:
-        ctx.close()
     print(f"revoked {args.device}")
     return 0
 
 
 def cmd_approve(args):
-    from appliance.core.errors import DomainError
     from sync import enrol
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         enrol.approve(ctx, args.device)
-    except DomainError as exc:
-        print(f"thuvien: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
     print(f"approved {args.device}")
     return 0

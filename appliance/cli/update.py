@@ -7,7 +7,7 @@ from pathlib import Path
 
 from provisioning import bundle, updates
 
-from . import data_dir_arg
+from . import Failed, data_dir_arg
 
 DEFAULT_ROOT = "/opt/thuvien"
 
@@ -100,7 +100,6 @@ def cmd_offer(args):
     try:
         target = updates.offer(args.data, Path(args.file), keys.load(args.data).sign)
     except (bundle.BundleRefused, bundle.BundleMalformed) as exc:
-        print(f"thuvien: {exc}", file=sys.stderr)
-        return 1
+        raise Failed(exc) from exc
     print(f"offered {target.name}: devices running an older version fetch it on sync")
     return 0
