@@ -18,14 +18,12 @@ def register(sub):
     c.set_defaults(func=cmd_token_create)
     d = hsub.add_parser("device", help="enrolled devices")
     dsub = d.add_subparsers(dest="device_command", metavar="ACTION", required=True)
-    r = dsub.add_parser("revoke", help="refuse every further batch from a device")
-    data_dir_arg(r)
-    r.add_argument("device")
-    r.set_defaults(func=cmd_revoke)
-    a = dsub.add_parser("approve", help="let a device waiting for approval sync")
-    data_dir_arg(a)
-    a.add_argument("device")
-    a.set_defaults(func=cmd_approve)
+    for action, text in (("revoke", "refuse every further batch from a device"),
+                         ("approve", "let a device waiting for approval sync")):
+        a = dsub.add_parser(action, help=text)
+        data_dir_arg(a)
+        a.add_argument("device")
+        a.set_defaults(func=cmd_device, action=action)
 
 
 def cmd_token_create(args):
@@ -40,19 +38,11 @@ def cmd_token_create(args):
     return 0
 
 
-def cmd_revoke(args):
+def cmd_device(args):
     from sync import enrol
 
+    act = {"revoke": enrol.revoke, "approve": enrol.approve}[args.action]
     with opened(args) as ctx:
-        enrol.revoke(ctx, args.device)
-    print(f"revoked {args.device}")
-    return 0
-
-
-def cmd_approve(args):
-    from sync import enrol
-
-    with opened(args) as ctx:
-        enrol.approve(ctx, args.device)
-    print(f"approved {args.device}")
+        act(ctx, args.device)
+    print(f"{args.action}d {args.device}")
     return 0
