@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
 
+from .core import pdf_fonts
 from .core.notices import due
 from .core.notices.texts import dmy
 from .core.policy import library_name
-from .core.reports.export import _fonts
 
 
 @dataclass
@@ -100,7 +100,7 @@ def write_pdf(ctx, notices, fh, words=None, today=None, by_class=False):
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
 
-    _fonts()
+    pdf_fonts.register()
     words = words or Words()
     today = today or ctx.clock.today() or date.today()
     lib = library_name(ctx)

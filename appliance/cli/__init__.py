@@ -6,6 +6,7 @@ import importlib
 import logging
 import os
 import sys
+from contextlib import contextmanager
 
 import peewee as pw
 
@@ -51,6 +52,43 @@ def open_context(args):
     return Context.open(require_data(args))
 
 
+def translator(lang):
+    """tr(msgid, **params) in `lang`, from the compiled catalogue the web uses too."""
+    from .. import l10n
+
+    words = {} if lang == "en" else l10n.messages(lang)
+
+    def tr(msgid, **params):
+        text = words.get(msgid) or msgid
+        return text % params if params else text
+    return tr
+
+
+class Failed(Exception):
+    """A command that cannot go on, raised with the words that say why: main prints
+    "thuvien: <why>" on standard error and exits with `exit_code`."""
+
+    def __init__(self, why, exit_code=1):
+        super().__init__(why)
+        self.exit_code = exit_code
+
+
+@contextmanager
+def opened(args, tr=None):
+    """The library in the data folder the command was given, closed however the command
+    ends. A refusal from the core (DomainError) goes on to main, which says it in English;
+    a command with a --lang gives its `tr` to have it said in that language instead."""
+    ctx = open_context(args)
+    try:
+        yield ctx
+    except DomainError as e:
+        if tr is None:
+            raise
+        raise Failed(tr(e.message, **e.params)) from e
+    finally:
+        ctx.close()
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="thuvien", description="thuvien library appliance")
     parser.add_argument("--version", action="version", version=f"thuvien {__version__}")
@@ -71,18 +109,21 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
-    except DomainError as e:
-        print(f"thuvien: {e}", file=sys.stderr)
-        return 1
-    except (NotInitialised, DatabaseError) as e:
-        print(f"thuvien: {e}", file=sys.stderr)
-        return 1
+    except Failed as e:
+        return _failed(e, e.exit_code)
+    except (DomainError, NotInitialised, DatabaseError) as e:
+        return _failed(e)
     except (pw.OperationalError, pw.InterfaceError) as e:
         if not server_unreachable(e):
             raise
-        print(f"thuvien: lost the PostgreSQL server: {one_line(e)}", file=sys.stderr)
-        return 1
+        return _failed(f"lost the PostgreSQL server: {one_line(e)}")
     except KeyboardInterrupt:
         return 130
+
+
+def _failed(why, exit_code=1):
+    """The one way a command says it failed."""
+    print(f"thuvien: {why}", file=sys.stderr)
+    return exit_code
 
 

@@ -5,7 +5,7 @@ import os
 import sys
 
 from ..core import exporter, importer
-from . import data_dir_arg, open_context, progress
+from . import Failed, data_dir_arg, opened, progress
 
 
 def register(sub):
@@ -42,18 +42,14 @@ def _progress_bar(total_bytes, fh):
 
 def cmd_import(args):
     if not os.path.isfile(args.file):
-        print(f"thuvien: no such file: {args.file}", file=sys.stderr)
-        return 1
-    ctx = open_context(args)
-    try:
-        with open(args.file, "rb") as fh:
-            shown = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
-            report = importer.import_stream(ctx, args.format, fh, progress=shown)
-    except OSError as exc:
-        print(f"thuvien: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+        raise Failed(f"no such file: {args.file}")
+    with opened(args) as ctx:
+        try:
+            with open(args.file, "rb") as fh:
+                shown = None if args.quiet else _progress_bar(os.path.getsize(args.file), fh)
+                report = importer.import_stream(ctx, args.format, fh, progress=shown)
+        except OSError as exc:
+            raise Failed(f"cannot read {args.file}: {exc.strerror or exc}") from exc
     if not args.quiet:
         sys.stderr.write("\n")
     for position, note in report.notes:
@@ -70,15 +66,14 @@ def cmd_import(args):
 
 
 def cmd_export(args):
-    ctx = open_context(args)
     tmp = args.file + ".part"
-    try:
-        with open(tmp, "wb") as fh:
-            exporter.WRITERS[args.format](fh, exporter.catalogue_records(args.library))
-        os.replace(tmp, args.file)  # a reader never sees half a file
-    finally:
-        ctx.close()
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with opened(args):
+        try:
+            with open(tmp, "wb") as fh:
+                exporter.WRITERS[args.format](fh, exporter.catalogue_records(args.library))
+            os.replace(tmp, args.file)  # a reader never sees half a file
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
     print(f"exported to {args.file}")
     return 0

@@ -12,7 +12,7 @@ from ..core import backup, catalogue, datadir, patrons, users, verify
 from ..core.context import DB_FILE, Context
 from ..core.db import probe, server_unreachable
 from ..core.digital import store
-from . import data_dir_arg, open_context, progress, require_data
+from . import data_dir_arg, opened, progress, require_data
 
 DEMO_CSV = Path(__file__).resolve().parent.parent / "demo" / "vn-catalogue.csv"
 
@@ -96,21 +96,21 @@ def cmd_init(args):
 
 
 def cmd_user_add(args):
-    ctx = open_context(args)
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("password: ")
-    users.create(ctx, args.username, password, args.role)
+    with opened(args) as ctx:
+        if args.password_stdin:
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("password: ")
+        users.create(ctx, args.username, password, args.role)
     print(f"user {args.username} ({args.role}) added")
 
 
 def cmd_user_state(args):
-    ctx = open_context(args)
-    if args.action == "delete":
-        users.delete(ctx, args.username)
-    else:
-        users.set_active(ctx, args.username, args.action == "enable")
+    with opened(args) as ctx:
+        if args.action == "delete":
+            users.delete(ctx, args.username)
+        else:
+            users.set_active(ctx, args.username, args.action == "enable")
     print(f"user {args.username}: {args.action}d")
 
 
@@ -188,11 +188,11 @@ def healthy(ctx):
 
 
 def cmd_serve(args):
-    ctx = open_context(args)
     sip2_tls = args.sip2_tls_port if args.sip2_tls_port is not None else (
         args.sip2_port + 1 if args.sip2_port else 0)
-    serve(ctx, args.host, args.port, args.sip2_port, args.threads,
-          https_port=args.https_port, sip2_tls_port=sip2_tls)
+    with opened(args) as ctx:
+        serve(ctx, args.host, args.port, args.sip2_port, args.threads,
+              https_port=args.https_port, sip2_tls_port=sip2_tls)
 
 
 def seed_demo(ctx, csv_path=DEMO_CSV):
@@ -275,8 +275,8 @@ def demo_guide(ctx, url, accounts):
 
 
 def cmd_verify(args):
-    ctx = open_context(args)
-    faults = verify.verify(ctx)
+    with opened(args) as ctx:
+        faults = verify.verify(ctx)
     for fault in faults:
         print(f"FAULT {fault}")
     if faults:
@@ -285,21 +285,22 @@ def cmd_verify(args):
 
 
 def cmd_rebuild(args):
-    ctx = open_context(args)
-    verify.rebuild(ctx)
+    with opened(args) as ctx:
+        verify.rebuild(ctx)
     print("state rebuilt from the event log")
 
 
 def cmd_backup(args):
-    ctx = open_context(args)
     target = Path(args.to)
-    if target.is_dir():
-        dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)
-        masters = store.backup_to(ctx.data_dir, store.masters_beside(target))
-    else:
-        dest = backup.backup(ctx.data_dir / DB_FILE, target, progress=progress.counter("pages"))
-        print(file=sys.stderr)
-        masters = store.backup_to(ctx.data_dir, Path(str(target) + ".masters"))
+    with opened(args) as ctx:
+        if target.is_dir():
+            dest = backup.nightly(ctx.data_dir / DB_FILE, target, args.keep)
+            masters = store.backup_to(ctx.data_dir, store.masters_beside(target))
+        else:
+            dest = backup.backup(ctx.data_dir / DB_FILE, target,
+                                 progress=progress.counter("pages"))
+            print(file=sys.stderr)
+            masters = store.backup_to(ctx.data_dir, Path(str(target) + ".masters"))
     print(f"backup written and checked: {dest}")
     if masters:
         print(f"digital masters kept beside it: {masters} files")
@@ -309,8 +310,8 @@ def cmd_restore(args):
     data = Path(require_data(args))
     backup.restore(args.source, data / DB_FILE)
     store.restore_from(args.source, data)
-    ctx = Context.open(data)
-    faults = verify.verify(ctx)
+    with opened(args) as ctx:
+        faults = verify.verify(ctx)
     if faults:
         for fault in faults:
             print(f"FAULT {fault}")

@@ -1,9 +1,8 @@
 """`thuvien devices`: the device daemon, configured by devices.json in the data folder."""
 
 import json
-import sys
 
-from . import data_dir_arg, require_data
+from . import Failed, data_dir_arg, require_data
 
 
 def register(sub):
@@ -20,8 +19,7 @@ def cmd_devices(args):
     try:
         conf = config.load(require_data(args))
     except config.ConfigError as exc:
-        print(f"thuvien: devices configuration: {exc}", file=sys.stderr)
-        return 1
+        raise Failed(f"devices configuration: {exc}") from exc
     if args.check:
         drivers = [f"scanner:{s['name']}" for s in conf.scanners]
         drivers += [f"rfid:{conf.rfid['name']}"] if conf.rfid else []
@@ -31,8 +29,6 @@ def cmd_devices(args):
                           "token": bool(conf.token)}, indent=2))
         return 0
     if not conf.token:
-        print("thuvien: no device-token in the data folder (made by `thuvien init`)",
-              file=sys.stderr)
-        return 1
+        raise Failed("no device-token in the data folder (made by `thuvien init`)")
     daemon.run(conf)
     return 0

@@ -4,7 +4,7 @@ and OCR, and say how far it is."""
 import json
 
 from ..core.digital import access, documents, jobs, pages
-from . import data_dir_arg, open_context, progress
+from . import data_dir_arg, opened, progress
 
 STEPS = {"read": "reading", "store": "keeping masters", "work": "images and OCR"}
 
@@ -37,19 +37,20 @@ def register(sub):
 
 
 def cmd_import(args):
-    ctx = open_context(args)
-    files = pages.files_in(args.path)
-    doc_id = documents.attach(ctx, args.bib, files, access=args.access,
-                              collection=args.collection, title=args.title,
-                              downloadable=not args.no_download, progress=progress.stages(STEPS))
-    doc = documents.get(doc_id)
-    print(f"document {doc_id}: {doc.page_count} pages attached to record {args.bib} "
-          f"({args.access})")
-    if args.wait:
-        _work(ctx)
-    else:
-        print("images and OCR are made in the background by `thuvien serve` "
-              "(or now: thuvien digital work)")
+    with opened(args) as ctx:
+        files = pages.files_in(args.path)
+        doc_id = documents.attach(ctx, args.bib, files, access=args.access,
+                                  collection=args.collection, title=args.title,
+                                  downloadable=not args.no_download,
+                                  progress=progress.stages(STEPS))
+        doc = documents.get(doc_id)
+        print(f"document {doc_id}: {doc.page_count} pages attached to record {args.bib} "
+              f"({args.access})")
+        if args.wait:
+            _work(ctx)
+        else:
+            print("images and OCR are made in the background by `thuvien serve` "
+                  "(or now: thuvien digital work)")
 
 
 def _work(ctx):
@@ -59,17 +60,17 @@ def _work(ctx):
 
 
 def cmd_work(args):
-    ctx = open_context(args)
-    jobs.recover()
-    return _work(ctx)
+    with opened(args) as ctx:
+        jobs.recover()
+        return _work(ctx)
 
 
 def cmd_status(args):
     from ..core.models import DigitalDocument, DigitalJob
 
-    open_context(args)
-    by_state: dict = {}
-    for job in DigitalJob.select():
-        by_state[job.state] = by_state.get(job.state, 0) + 1
-    print(json.dumps({"documents": DigitalDocument.select().where(
-        ~DigitalDocument.deleted).count(), "jobs": by_state}, indent=2))
+    with opened(args):
+        by_state: dict = {}
+        for job in DigitalJob.select():
+            by_state[job.state] = by_state.get(job.state, 0) + 1
+        print(json.dumps({"documents": DigitalDocument.select().where(
+            ~DigitalDocument.deleted).count(), "jobs": by_state}, indent=2))

@@ -1,11 +1,10 @@
 """`thuvien firstboot --boot DIR`: enrol a fresh Pi from the token on its boot partition."""
 
 import json
-import sys
 
 from provisioning import firstboot
 
-from . import data_dir_arg, require_data
+from . import Failed, data_dir_arg, require_data
 
 EXIT_PERMANENT = 3  # thuvien-firstboot.service: RestartPreventExitStatus=3
 
@@ -21,7 +20,6 @@ def cmd_firstboot(args):
     try:
         result = firstboot.run(args.boot, require_data(args))
     except firstboot.FirstBootError as exc:
-        print(f"thuvien: {exc}", file=sys.stderr)
-        return EXIT_PERMANENT if exc.permanent else 1
+        raise Failed(exc, EXIT_PERMANENT if exc.permanent else 1) from exc
     print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -3,7 +3,7 @@
 
 import sys
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened
 
 
 def register(sub):
@@ -18,24 +18,19 @@ def register(sub):
     c.set_defaults(func=cmd_token_create)
     d = hsub.add_parser("device", help="enrolled devices")
     dsub = d.add_subparsers(dest="device_command", metavar="ACTION", required=True)
-    r = dsub.add_parser("revoke", help="refuse every further batch from a device")
-    data_dir_arg(r)
-    r.add_argument("device")
-    r.set_defaults(func=cmd_revoke)
-    a = dsub.add_parser("approve", help="let a device waiting for approval sync")
-    data_dir_arg(a)
-    a.add_argument("device")
-    a.set_defaults(func=cmd_approve)
+    for action, text in (("revoke", "refuse every further batch from a device"),
+                         ("approve", "let a device waiting for approval sync")):
+        a = dsub.add_parser(action, help=text)
+        data_dir_arg(a)
+        a.add_argument("device")
+        a.set_defaults(func=cmd_device, action=action)
 
 
 def cmd_token_create(args):
     from sync import enrol
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         token = enrol.create_token(ctx, args.library, args.hours)
-    finally:
-        ctx.close()
     print(token)
     print(f"library {args.library}, valid {args.hours:g} h, once; the part after the dot is "
           "the town CA's fingerprint, which the device checks before it trusts the hub",
@@ -43,29 +38,11 @@ def cmd_token_create(args):
     return 0
 
 
-def cmd_revoke(args):
+def cmd_device(args):
     from sync import enrol
 
-    ctx = open_context(args)
-    try:
-        enrol.revoke(ctx, args.device)
-    finally:
-        ctx.close()
-    print(f"revoked {args.device}")
-    return 0
-
-
-def cmd_approve(args):
-    from appliance.core.errors import DomainError
-    from sync import enrol
-
-    ctx = open_context(args)
-    try:
-        enrol.approve(ctx, args.device)
-    except DomainError as exc:
-        print(f"thuvien: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
-    print(f"approved {args.device}")
+    act = {"revoke": enrol.revoke, "approve": enrol.approve}[args.action]
+    with opened(args) as ctx:
+        act(ctx, args.device)
+    print(f"{args.action}d {args.device}")
     return 0

@@ -5,7 +5,7 @@ import json
 import sys
 from datetime import datetime
 
-from . import data_dir_arg, open_context
+from . import Failed, data_dir_arg, opened
 
 
 def register(sub):
@@ -32,27 +32,26 @@ def register(sub):
 def cmd_due(args):
     from ..core.notices import due, routing
 
-    ctx = open_context(args)
-    today = ctx.clock.today()
-    for n in due.now_due(ctx):
-        route = routing.route(n.patron, today) if n.patron.library == ctx.library else None
-        print(json.dumps({"kind": n.kind, "card": n.patron.card, "name": n.patron.name,
-                          "class": n.patron.school_class, "title": n.title,
-                          "barcode": n.barcode, "date": n.date,
-                          "email": bool(route and route.address),
-                          "to": route.why if route else "other_library"},
-                         ensure_ascii=False))
+    with opened(args) as ctx:
+        today = ctx.clock.today()
+        for n in due.now_due(ctx):
+            route = routing.route(n.patron, today) if n.patron.library == ctx.library else None
+            print(json.dumps({"kind": n.kind, "card": n.patron.card, "name": n.patron.name,
+                              "class": n.patron.school_class, "title": n.title,
+                              "barcode": n.barcode, "date": n.date,
+                              "email": bool(route and route.address),
+                              "to": route.why if route else "other_library"},
+                             ensure_ascii=False))
 
 
 def cmd_send(args):
     from .. import mail
 
-    ctx = open_context(args)
-    done = mail.run_round(ctx)
+    with opened(args) as ctx:
+        done = mail.run_round(ctx)
     if done is None:
-        print("thuvien: e-mail notices are off: set the mail server at the desk "
-              "(Notices > Settings)", file=sys.stderr)
-        return 1
+        raise Failed("e-mail notices are off: set the mail server at the desk "
+                     "(Notices > Settings)")
     print(json.dumps(done))
     return 0
 
@@ -60,28 +59,27 @@ def cmd_send(args):
 def cmd_queue(args):
     from ..core.notices import outbox
 
-    open_context(args)
-    if args.release:
-        if not outbox.release(args.release):
-            print("thuvien: no failed or unsure notice has that key", file=sys.stderr)
-            return 1
-        return 0
-    for row in outbox.recent(1000):
-        print(json.dumps({"key": row.key, "state": row.state, "to": row.recipient,
-                          "subject": row.subject, "attempts": row.attempts,
-                          "queued": datetime.fromtimestamp(row.queued_at).isoformat(
-                              timespec="seconds"), "error": row.error},
-                         ensure_ascii=False))
+    with opened(args):
+        if args.release:
+            if not outbox.release(args.release):
+                raise Failed("no failed or unsure notice has that key")
+            return 0
+        for row in outbox.recent(1000):
+            print(json.dumps({"key": row.key, "state": row.state, "to": row.recipient,
+                              "subject": row.subject, "attempts": row.attempts,
+                              "queued": datetime.fromtimestamp(row.queued_at).isoformat(
+                                  timespec="seconds"), "error": row.error},
+                             ensure_ascii=False))
     return 0
 
 
 def cmd_slips(args):
     from .. import notice_slips
 
-    ctx = open_context(args)
-    notices = notice_slips.chosen(ctx, args.school_class, args.card)
-    with open(args.out, "wb") as fh:
-        notice_slips.write_pdf(ctx, notices, fh, by_class=not args.card)
-    patrons = len({n.patron.id for n in notices})
+    with opened(args) as ctx:
+        notices = notice_slips.chosen(ctx, args.school_class, args.card)
+        with open(args.out, "wb") as fh:
+            notice_slips.write_pdf(ctx, notices, fh, by_class=not args.card)
+        patrons = len({n.patron.id for n in notices})
     print(f"{patrons} slips, {len(notices)} notices: {args.out}", file=sys.stderr)
     return 0

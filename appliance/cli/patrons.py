@@ -8,8 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import data_dir_arg, open_context, progress
-from .report import translator
+from . import Failed, data_dir_arg, opened, progress, translator
 
 N_ = str  # a msgid, translated by `tr` when printed
 
@@ -57,10 +56,6 @@ def register(sub):
     r.set_defaults(func=cmd_erase)
 
 
-def _said(tr, msgid, params):
-    return tr(msgid, **params) if params else tr(msgid)
-
-
 def _mapping(args, data):
     """The --map options as {field: column index}, over what the header row says."""
     from appliance.core.errors import Invalid
@@ -87,7 +82,6 @@ def _mapping(args, data):
 
 
 def cmd_import(args):
-    from appliance.core.errors import DomainError
     from appliance.core.roster import importing
 
     tr = translator(args.lang)
@@ -96,17 +90,11 @@ def cmd_import(args):
         print(tr(N_("No such file: %(file)s"), file=args.file), file=sys.stderr)
         return 1
     data = path.read_bytes()
-    ctx = open_context(args)
-    try:
+    with opened(args, tr) as ctx:
         mapping = _mapping(args, data)
         report = importing.run(ctx, data, path.name, mapping=mapping, consent=args.consent,
                                dry_run=args.dry_run,
                                progress=None if args.quiet else progress.counter(every=50))
-    except DomainError as e:
-        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
     if report.others:
         print(tr(N_("Only the first sheet was read. The workbook has other sheets with rows "
                     "(%(others)s): import each on its own."), others=", ".join(report.others)),
@@ -120,7 +108,7 @@ def cmd_import(args):
 
 def _print_report(report, tr):
     for row in report.refused:
-        reasons = "; ".join(_said(tr, m, p) for _c, m, p in row.problems)
+        reasons = "; ".join(tr(m, **p) for _c, m, p in row.problems)
         print(tr(N_("row %(line)s: refused: %(reasons)s"), line=row.line, reasons=reasons))
     for row in report.imported:
         print(tr(N_("row %(line)s: %(card)s %(name)s %(class)s"), line=row.line, card=row.card,
@@ -135,27 +123,21 @@ def _print_report(report, tr):
 def cmd_cards(args):
     from appliance import patron_cards
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         pupils = patron_cards.chosen(ctx, args.school_class, args.card)
         if not pupils:
-            print("thuvien: no such cards", file=sys.stderr)
-            return 1
+            raise Failed("no such cards")
         with open(args.out, "wb") as out:
             patron_cards.write_pdf(ctx, pupils, out, photo_box=args.photo_box)
-    finally:
-        ctx.close()
     print(f"{len(pupils)} cards written to {args.out}")
     return 0
 
 
 def cmd_new_year(args):
-    from appliance.core.errors import DomainError
     from appliance.core.roster import schoolyear
 
     tr = translator(args.lang)
-    ctx = open_context(args)
-    try:
+    with opened(args, tr) as ctx:
         plan = schoolyear.plan(ctx, last_grade=args.last_grade)
         for move in plan.moves:
             if move.to is None:
@@ -177,23 +159,16 @@ def cmd_new_year(args):
             print(tr(N_("Done: %(count)s pupils."), count=plan.count))
         else:
             print(tr(N_("Nothing changed: run again with --yes to do it.")))
-    except DomainError as e:
-        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
     return 0
 
 
 def cmd_export(args):
     """The patron's data, as the OPAC's download gives it; logged as a staff look."""
     from appliance.core import audit, patrons
-    from appliance.core.errors import DomainError
     from appliance.core.rights import export
 
     tr = translator(args.lang)
-    ctx = open_context(args)
-    try:
+    with opened(args, tr) as ctx:
         patron = patrons.find(ctx, args.card)
         data = export.collect(patron)
         audit.log(ctx, "cli", "patron.export", patron.id)
@@ -202,27 +177,15 @@ def cmd_export(args):
         else:
             Path(args.out).write_text(json.dumps(data, ensure_ascii=False, indent=2),
                                       encoding="utf-8")
-    except DomainError as e:
-        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
     print(args.out)
     return 0
 
 
 def cmd_erase(args):
-    from appliance.core.errors import DomainError
     from appliance.core.rights import commands
 
     tr = translator(args.lang)
-    ctx = open_context(args)
-    try:
+    with opened(args, tr) as ctx:
         patron = commands.erase(ctx, args.card)
-    except DomainError as e:
-        print(f"thuvien: {_said(tr, e.message, e.params)}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
     print(tr(commands.ERASED, card=patron.card))
     return 0

@@ -3,9 +3,8 @@ cataloguing classifier from the whole town (core/suggest); the next sync ships t
 every branch. The service also builds them once a day (appliance/maintenance.py)."""
 
 import json
-import sys
 
-from . import data_dir_arg, open_context
+from . import Failed, data_dir_arg, opened
 
 
 def register(sub):
@@ -19,13 +18,9 @@ def register(sub):
 def cmd_build(args):
     from appliance.core.suggest import build
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         if ctx.role != "hub":
-            print("thuvien: the suggestions are built at the hub from the whole town's "
-                  "loans; a branch receives them with sync", file=sys.stderr)
-            return 1
+            raise Failed("the suggestions are built at the hub from the whole town's loans; "
+                         "a branch receives them with sync")
         print(json.dumps(build.build(ctx), ensure_ascii=False, indent=1))
-    finally:
-        ctx.close()
     return 0

@@ -6,7 +6,7 @@ the town's libraries). The format is the file's ending: .xlsx, .pdf or .csv."""
 import sys
 from pathlib import Path
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened, translator
 
 
 def register(sub):
@@ -35,18 +35,6 @@ def register(sub):
     r.set_defaults(func=cmd_register)
 
 
-def translator(lang):
-    """tr(msgid, **params) in `lang`, from the compiled catalogue the web uses too."""
-    from appliance import l10n
-
-    words = {} if lang == "en" else l10n.messages(lang)
-
-    def tr(msgid, **params):
-        text = words.get(msgid) or msgid
-        return text % params if params else text
-    return tr
-
-
 def _library(ctx, code):
     from appliance.core.errors import N_, Forbidden, NotFound
     from appliance.core.models import Library
@@ -72,8 +60,7 @@ def cmd_statistics(args):
     from appliance.core.reports import period as periods
 
     fmt = export.format_of(args.out)
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         town.ensure_tables(ctx.db)
         p = periods.between(args.start, args.end)
         tr = translator(args.lang)
@@ -85,8 +72,6 @@ def cmd_statistics(args):
             report["library"]["code"] = "*"
         sheet = export.library_sheet(report, tr, org=ctx.settings.get("library_name", ""))
         export.write(sheet, fmt, args.out)
-    finally:
-        ctx.close()
     print(f"{Path(args.out)}: {p.name}, {name or 'town'}", file=sys.stderr)
     return 0
 
@@ -101,14 +86,11 @@ def cmd_semiannual(args):
     if p.kind != "half":
         raise Invalid("bad_period", N_("%(value)s is not a half-year (2026-H1 or 2026-H2)."),
                       value=args.period)
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         town.ensure_tables(ctx.db)
         report = town.semiannual(p, device_links(ctx), ctx.clock.today())
         export.write(export.town_sheet(report, translator(args.lang),
-                                                     ctx.settings.get("report_issuer", "")), fmt, args.out)
-    finally:
-        ctx.close()
+                                       ctx.settings.get("report_issuer", "")), fmt, args.out)
     stale = [lib["code"] for lib in report["libraries"] if lib["stale"]]
     print(f"{Path(args.out)}: {p.name}, {len(report['libraries'])} libraries"
           + (f"; not synced since {report['stale_since']}: {', '.join(stale)}" if stale else ""),
@@ -137,13 +119,10 @@ def cmd_register(args):
 
     if not args.libraries and not args.units:
         raise SystemExit("thuvien: give --libraries FILE.csv or --units FILE.csv")
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         town.ensure_tables(ctx.db)
         for kind, path in (("units", args.units), ("libraries", args.libraries)):
             if path:
                 count = town.import_csv(Path(path).read_text(encoding="utf-8"), kind)
                 print(f"{path}: {count} {kind}", file=sys.stderr)
-    finally:
-        ctx.close()
     return 0

@@ -3,7 +3,7 @@ and the end of the download links whose day has passed (run daily, as a timer do
 
 import json
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened
 
 
 def register(sub):
@@ -22,22 +22,16 @@ def register(sub):
 def cmd_list(args):
     from appliance.core.requests import commands
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         rows = [{"id": r.id, "library": r.library, "kind": r.kind, "state": r.state,
                  "title": r.title, "pages": r.pages, "placed_at": r.placed_at,
                  "expires_at": r.expires_at, "due_date": r.due_date}
                 for r in commands.queue(ctx, args.library, args.all)]
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-    finally:
-        ctx.close()
+    print(json.dumps(rows, ensure_ascii=False, indent=1))
 
 
 def cmd_expire(args):
     from appliance.core.requests import commands
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         print(json.dumps({"expired": commands.expire_due(ctx)}))
-    finally:
-        ctx.close()

@@ -5,7 +5,7 @@ from a file (`-` for standard input)."""
 import json
 import sys
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened, translator
 
 
 def register(sub):
@@ -56,13 +56,10 @@ def _print(data):
 def cmd_start(args):
     from appliance.core.stocktake import commands
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         st = commands.start(ctx, args.location, args.call_from, args.call_to, args.note,
                             actor=args.by)
         _print(_summary(st))
-    finally:
-        ctx.close()
 
 
 def _chosen(ctx, given, latest=False):
@@ -93,40 +90,31 @@ def cmd_scan(args):
     from appliance.core.stocktake import commands
 
     codes = _barcodes(args)
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         st = _chosen(ctx, args.id)
         answers = []
         for n in range(0, max(len(codes), 1), commands.MAX_CODES):
             answers += commands.scan(ctx, st.id, codes[n:n + commands.MAX_CODES],
                                      actor=args.by)
-        for a in answers:
-            print("\t".join([a["barcode"], a["verdict"] + (" (again)" if a["again"] else ""),
-                             a.get("title") or ""]))
-    finally:
-        ctx.close()
+    for a in answers:
+        print("\t".join([a["barcode"], a["verdict"] + (" (again)" if a["again"] else ""),
+                         a.get("title") or ""]))
 
 
 def cmd_finish(args):
     from appliance.core.stocktake import commands, result
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         st = commands.finish(ctx, _chosen(ctx, args.id).id, actor=args.by)
         _print({**_summary(st), "counts": result.counts(result.of(st))})
-    finally:
-        ctx.close()
 
 
 def cmd_report(args):
     from appliance.core.reports import export
     from appliance.core.stocktake import record, result
 
-    from .report import translator
-
     fmt = export.format_of(args.out) if args.out else None
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         st = _chosen(ctx, args.id, latest=True)
         found = result.of(st)
         if fmt is None:
@@ -135,16 +123,11 @@ def cmd_report(args):
                        for k in ("missing", "misplaced", "unexpected", "on_loan")}})
             return 0
         export.write(record.sheet(st, found, translator(args.lang)), fmt, args.out)
-        print(args.out)
-    finally:
-        ctx.close()
+    print(args.out)
 
 
 def cmd_list(args):
     from appliance.core.stocktake import commands
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         _print([_summary(st) for st in commands.listed(ctx)])
-    finally:
-        ctx.close()

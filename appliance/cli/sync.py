@@ -6,7 +6,7 @@ import sys
 
 import sync.models  # noqa: F401  (sync's tables exist whenever a thuvien command opens a folder)
 
-from . import data_dir_arg, open_context, require_data
+from . import Failed, data_dir_arg, open_context, opened, require_data, translator
 
 
 def register(sub):
@@ -48,20 +48,17 @@ def register(sub):
 def cmd_enroll(args):
     from sync import enrol, protocol
 
-    ctx = open_context(args)
-    if args.tls_name:  # kept in settings: renewals ask for the same names
-        from appliance.core.context import save_settings
+    with opened(args) as ctx:
+        if args.tls_name:  # kept in settings: renewals ask for the same names
+            from appliance.core.context import save_settings
 
-        tls = ctx.settings.setdefault("tls", {})
-        tls["names"] = list(dict.fromkeys([*(tls.get("names") or []), *args.tls_name]))
-        save_settings(ctx.data_dir, ctx.settings)
-    try:
-        conf = enrol.enrol_with(ctx, args.hub, args.token)
-    except protocol.SyncError as e:
-        print(f"thuvien: enrolment failed: {e.message}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+            tls = ctx.settings.setdefault("tls", {})
+            tls["names"] = list(dict.fromkeys([*(tls.get("names") or []), *args.tls_name]))
+            save_settings(ctx.data_dir, ctx.settings)
+        try:
+            conf = enrol.enrol_with(ctx, args.hub, args.token)
+        except protocol.SyncError as e:
+            raise Failed(f"enrolment failed: {e.message}") from e
     print(f"enrolled {ctx.origin} with hub {conf['hub_id']} at {conf['hub_url']}")
     if conf.get("tls"):
         _print_cert(conf["tls"])
@@ -70,43 +67,33 @@ def cmd_enroll(args):
     return 0
 
 
-def translate(msgid: str) -> str:
-    """A message for staff at the console: Vietnamese unless THUVIEN_LANG=en."""
-    from appliance import l10n
-
-    lang = os.environ.get("THUVIEN_LANG", "vi")
-    return msgid if lang == "en" else l10n.messages(lang).get(msgid, msgid)
-
-
 def say(msgid, **params):
-    return translate(msgid) % params if params else translate(msgid)
+    """A message for staff at the console: Vietnamese unless THUVIEN_LANG=en."""
+    return translator(os.environ.get("THUVIEN_LANG", "vi"))(msgid, **params)
 
 
 def failed(msgid, exc):
-    """The one line a failed sync command prints: its code, then why, translated."""
+    """The failure a sync command raises: its code, then why, translated."""
     from sync import agent, protocol
 
     if isinstance(exc, protocol.SyncError):
-        reason = f"{exc.code}: {agent.describe(exc, translate)}"
+        reason = f"{exc.code}: {agent.describe(exc, say)}"
     else:
         reason = str(exc)
-    return "thuvien: " + say(msgid, reason=reason)
+    return Failed(say(msgid, reason=reason))
 
 
 def cmd_now(args):
     from sync import agent, protocol
 
     deadline = args.deadline if args.deadline and args.deadline > 0 else agent.DEADLINE
-    ctx = open_context(args)
-    print("thuvien: " + say("Sync gives up after %(seconds)s s if it has not finished "
-                            "(--deadline).", seconds=round(deadline)), file=sys.stderr)
-    try:
-        result = agent.run_once(ctx, deadline=deadline)
-    except protocol.SyncError as e:
-        print(failed("sync failed: %(reason)s", e), file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+    with opened(args) as ctx:
+        print("thuvien: " + say("Sync gives up after %(seconds)s s if it has not finished "
+                                "(--deadline).", seconds=round(deadline)), file=sys.stderr)
+        try:
+            result = agent.run_once(ctx, deadline=deadline)
+        except protocol.SyncError as e:
+            raise failed("sync failed: %(reason)s", e) from e
     print(json.dumps(result))
     return 0
 
@@ -114,16 +101,13 @@ def cmd_now(args):
 def cmd_status(args):
     from sync import status
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         summary = status.summary(ctx)
-        warning = status.clock_warning(summary, translate)
-        if warning:  # said in words too: the clock is wrong, set it
-            summary["clock"]["warning"] = warning
-            print("thuvien: " + warning, file=sys.stderr)
-        print(json.dumps(summary, ensure_ascii=False, indent=2))
-    finally:
-        ctx.close()
+    warning = status.clock_warning(summary, say)
+    if warning:  # said in words too: the clock is wrong, set it
+        summary["clock"]["warning"] = warning
+        print("thuvien: " + warning, file=sys.stderr)
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -137,14 +121,11 @@ def cmd_run(args):
 def cmd_export(args):
     from sync import protocol, usb
 
-    ctx = open_context(args)
-    try:
-        result = usb.export(ctx, args.file, getattr(args, "device", None))
-    except (usb.UsbError, protocol.SyncError) as e:
-        print(failed("export failed: %(reason)s", e), file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+    with opened(args) as ctx:
+        try:
+            result = usb.export(ctx, args.file, getattr(args, "device", None))
+        except (usb.UsbError, protocol.SyncError) as e:
+            raise failed("export failed: %(reason)s", e) from e
     print(json.dumps(result))
     return 0
 
@@ -152,14 +133,11 @@ def cmd_export(args):
 def cmd_import(args):
     from sync import protocol, usb
 
-    ctx = open_context(args)
-    try:
-        result = usb.import_(ctx, args.file)
-    except (usb.UsbError, protocol.SyncError, OSError) as e:
-        print(failed("import failed: %(reason)s", e), file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+    with opened(args) as ctx:
+        try:
+            result = usb.import_(ctx, args.file)
+        except (usb.UsbError, protocol.SyncError, OSError) as e:
+            raise failed("import failed: %(reason)s", e) from e
     print(json.dumps(result, ensure_ascii=False))
     return 1 if result["refused"] else 0
 
@@ -184,14 +162,11 @@ def _print_cert(tls):
 def cmd_renew_cert(args):
     from sync import certs
 
-    ctx = open_context(args)
-    try:
-        tls = certs.renew(ctx)
-    except certs.CertError as e:
-        print(f"thuvien: certificate renewal failed: {e.message}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+    with opened(args) as ctx:
+        try:
+            tls = certs.renew(ctx)
+        except certs.CertError as e:
+            raise Failed(f"certificate renewal failed: {e.message}") from e
     _print_cert(tls)
     print("thuvien serve loads it within the hour (or at its next start)")
     return 0

@@ -5,7 +5,7 @@ line (core/training)."""
 import json
 from pathlib import Path
 
-from . import data_dir_arg, open_context
+from . import data_dir_arg, opened
 
 
 def register(sub):
@@ -44,11 +44,8 @@ def _status(ctx, library=None):
 
 
 def cmd_status(args):
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         data = _status(ctx, args.library)
-    finally:
-        ctx.close()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=1))
         return 0
@@ -65,8 +62,7 @@ def cmd_status(args):
 def cmd_record(args):
     from appliance.core.training import certificates, records
 
-    ctx = open_context(args)
-    try:
+    with opened(args) as ctx:
         cert = None
         if args.certificate:
             path = Path(args.certificate)
@@ -77,6 +73,4 @@ def cmd_record(args):
         print(json.dumps({"id": course.id, "library": course.library, "staff": course.staff,
                           "name": course.name, "day": course.day, "hours": course.hours,
                           "certificate": course.certificate}, ensure_ascii=False, indent=1))
-    finally:
-        ctx.close()
     return 0

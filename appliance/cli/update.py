@@ -7,7 +7,7 @@ from pathlib import Path
 
 from provisioning import bundle, updates
 
-from . import data_dir_arg
+from . import Failed, data_dir_arg, require_data
 
 DEFAULT_ROOT = "/opt/thuvien"
 
@@ -56,8 +56,7 @@ def _device_settings(data):
 
 
 def cmd_apply(args):
-    if not args.data:
-        raise SystemExit("thuvien: give the data folder with --data or THUVIEN_DATA")
+    require_data(args)
     if bool(args.file) == bool(args.pending):
         raise SystemExit("thuvien: give an update FILE or --pending")
     settings, ring = _device_settings(args.data)
@@ -100,7 +99,6 @@ def cmd_offer(args):
     try:
         target = updates.offer(args.data, Path(args.file), keys.load(args.data).sign)
     except (bundle.BundleRefused, bundle.BundleMalformed) as exc:
-        print(f"thuvien: {exc}", file=sys.stderr)
-        return 1
+        raise Failed(exc) from exc
     print(f"offered {target.name}: devices running an older version fetch it on sync")
     return 0

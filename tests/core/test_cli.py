@@ -152,3 +152,29 @@ def test_a_database_from_newer_software_is_refused(folder):
     r = thuvien("verify", "--data", str(folder))
     assert r.returncode == 1 and "newer than this software" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_command_that_fails_closes_the_library_and_says_why(ctx, capsys):
+    """`opened` closes the library however the command ends; a refusal from the core goes
+    on to main in English, or is said in the command's language when it gives its `tr`."""
+    from argparse import Namespace
+
+    from appliance.cli import Failed, main, opened, translator
+    from appliance.core import patrons
+    from appliance.core.errors import NotFound
+
+    args = Namespace(data=str(ctx.data_dir))
+    with pytest.raises(NotFound, match="No patron has card X-1"):
+        with opened(args) as held:
+            patrons.find(held, "X-1")
+    assert held.db.is_closed()
+    with pytest.raises(Failed, match="Không có bạn đọc nào mang số thẻ X-1"):
+        with opened(args, translator("vi")) as held:
+            patrons.find(held, "X-1")
+    assert held.db.is_closed()
+    with pytest.raises(RuntimeError):  # anything else too: closed, and not caught here
+        with opened(args, translator("vi")) as held:
+            raise RuntimeError("boom")
+    assert held.db.is_closed()
+    assert main(["patrons", "erase", "X-1", "--data", str(ctx.data_dir)]) == 1
+    assert capsys.readouterr().err == "thuvien: Không có bạn đọc nào mang số thẻ X-1.\n"

@@ -29,9 +29,9 @@ def write_pdf(fee, words, out, when=lambda iso: iso):
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
-    from ..reports.export import _fonts
+    from .. import pdf_fonts
 
-    _fonts()
+    pdf_fonts.register()
     said = facts(fee)
     body = ParagraphStyle("body", fontName="DejaVu", fontSize=8.5, leading=11)
     bold = ParagraphStyle("bold", parent=body, fontName="DejaVu-Bold")

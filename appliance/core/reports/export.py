@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from .. import pdf_fonts
 from ..errors import N_, Invalid
 from . import document
 
@@ -215,28 +216,6 @@ def to_xlsx(sheet, stream):
     book.save(stream)
 
 
-FONT_DIRS = [Path("/usr/share/fonts/truetype/dejavu"),
-             # the wheel's own copy, beside this package when installed
-             Path(__file__).resolve().parents[3] / "devices" / "fonts"]
-
-
-def _fonts():
-    """Register DejaVu (it has every Vietnamese letter) with ReportLab, once."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "DejaVu" in pdfmetrics.getRegisteredFontNames():
-        return
-    for folder in FONT_DIRS:
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont("DejaVu", str(regular)))
-            pdfmetrics.registerFont(TTFont("DejaVu-Bold", str(bold)))
-            return
-    raise Invalid("no_font", N_("The Vietnamese font (DejaVu Sans) is not installed: "
-                                "install fonts-dejavu-core."))
-
-
 def to_pdf(sheet, stream):
     """An official report: the issuer and the national motto at the top, the title, the
     tables, then the place and date and the signature block."""
@@ -248,7 +227,7 @@ def to_pdf(sheet, stream):
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, TableStyle
     from reportlab.platypus import Table as PdfTable
 
-    _fonts()
+    pdf_fonts.register()
     wide = any(len(t.header) > 5 for t in sheet.tables)
     size = landscape(A4) if wide else A4
     doc = SimpleDocTemplate(stream, pagesize=size, leftMargin=15 * mm, rightMargin=15 * mm,

@@ -7,8 +7,8 @@ from reportlab.lib.pagesizes import A4, A6
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from .. import pdf_fonts
 from ..models import Library, Patron
-from ..reports.export import _fonts
 
 SHEET_COLS, SHEET_ROWS = 2, 4
 LINE = 5.2 * mm
@@ -53,7 +53,7 @@ def _label(c, req, x, y, w, h, tr):
 
 
 def a6_label(req, fh, tr):
-    _fonts()
+    pdf_fonts.register()
     c = canvas.Canvas(fh, pagesize=A6)
     w, h = A6
     _label(c, req, 0, 0, w, h, tr)
@@ -63,7 +63,7 @@ def a6_label(req, fh, tr):
 
 def label_sheet(reqs, fh, tr):
     """Labels for several parcels, in order, on A4 sheets of 2 x 4."""
-    _fonts()
+    pdf_fonts.register()
     c = canvas.Canvas(fh, pagesize=A4)
     w, h = A4[0] / SHEET_COLS, A4[1] / SHEET_ROWS
     for n, req in enumerate(reqs):
@@ -78,7 +78,7 @@ def label_sheet(reqs, fh, tr):
 
 def slip(req, item_barcode, fh, tr):
     """The slip in the parcel: what, for whom, due when, and how to send it back."""
-    _fonts()
+    pdf_fonts.register()
     name, code = _library(req.library)
     patron = Patron.get_or_none(Patron.id == req.patron)
     c = canvas.Canvas(fh, pagesize=A6)

@@ -83,9 +83,9 @@ def to_pdf(data, tr=str):
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
 
-    from ..reports.export import _fonts
+    from .. import pdf_fonts
 
-    _fonts()
+    pdf_fonts.register()
     words = {k: tr(v) for k, v in WORDS.items()}
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
