@@ -51,7 +51,7 @@ class FileStore:
         return self.root.joinpath(*parts)
 
 
-def at(place):
+def at(place) -> FileStore:
     """A FileStore for `place`: a store as it is, a data folder's path as its store (for
     tools that work on a real data folder: sync, backups)."""
     return place if isinstance(place, FileStore) else FileStore(place)
