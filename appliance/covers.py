@@ -2,14 +2,16 @@
 folder (`covers/<record id>.jpg` and a `-thumb.jpg`), a placeholder SVG otherwise.
 
 Covers are files beside the database, not events: they stay on the device that
-took them (the log carries records, not pictures, over thin links)."""
+took them (the log carries records, not pictures, over thin links). They are read and
+written through a context's file store (`ctx.files`, core/filestore.py): a practice
+copy's covers are its own, over the real library's."""
 
 import io
 import re
 import warnings
 from html import escape
-from pathlib import Path
 
+from .core import filestore
 from .core.errors import N_
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -23,15 +25,21 @@ class CoverError(ValueError):
     """A refused upload; `args[0]` is an English msgid for the web layer to translate."""
 
 
-def folder(data_dir):
-    return Path(data_dir) / "covers"
+FOLDER = "covers"
 
 
-def path_for(data_dir, bib_id, size="cover"):
+def name_of(bib_id, size="cover"):
+    """The cover's file within a store, or None for what cannot be a record id."""
     if not ID_RE.match(bib_id or "") or size not in SIZES:
         return None
     suffix = "" if size == "cover" else f"-{size}"
-    return folder(data_dir) / f"{bib_id}{suffix}.jpg"
+    return f"{bib_id}{suffix}.jpg"
+
+
+def path_for(files, bib_id, size="cover"):
+    """Where the cover is read (it may not exist); `files`: a store or a data folder."""
+    name = name_of(bib_id, size)
+    return filestore.at(files).read(FOLDER, name) if name else None
 
 
 def _opened(data):
@@ -63,9 +71,9 @@ def _opened(data):
     return image
 
 
-def save(data_dir, bib_id, data):
+def save(files, bib_id, data):
     """Check an upload and store the cover and its thumbnail; returns the paths."""
-    if path_for(data_dir, bib_id) is None:
+    if name_of(bib_id) is None:
         raise CoverError(N_("No such record."))
     from PIL import Image
 
@@ -75,12 +83,11 @@ def save(data_dir, bib_id, data):
         rgba = image.convert("RGBA")
         background.paste(rgba, mask=rgba.getchannel("A"))
         image = background
-    folder(data_dir).mkdir(parents=True, exist_ok=True)
     written = []
     for size, box in SIZES.items():
         copy = image.copy()
         copy.thumbnail(box, Image.LANCZOS)
-        target = path_for(data_dir, bib_id, size)
+        target = filestore.at(files).write(FOLDER, name_of(bib_id, size))
         tmp = target.with_suffix(".tmp")
         copy.convert("RGB").save(tmp, "JPEG", quality=85, optimize=True)
         tmp.replace(target)  # a reader never sees half a file
@@ -88,15 +95,15 @@ def save(data_dir, bib_id, data):
     return written
 
 
-def remove(data_dir, bib_id):
+def remove(files, bib_id):
     for size in SIZES:
-        path = path_for(data_dir, bib_id, size)
-        if path is not None and path.exists():
-            path.unlink()
+        name = name_of(bib_id, size)
+        if name is not None:
+            filestore.at(files).remove(FOLDER, name)
 
 
-def has_cover(data_dir, bib_id):
-    path = path_for(data_dir, bib_id, "thumb")
+def has_cover(files, bib_id):
+    path = path_for(files, bib_id, "thumb")
     return bool(path and path.exists())
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import db as dbmod
 from .clock import HLC
+from .filestore import FileStore
 from .models import Setting
 
 SETTINGS_FILE = "settings.json"
@@ -21,6 +22,9 @@ class Context:
         self.origin = origin
         self.role = role
         self.data_dir = Path(data_dir) if data_dir else None
+        # the library's files (covers, digital pages...): read and written through here,
+        # so a practice copy can keep its own (filestore.py)
+        self.files = FileStore(self.data_dir) if self.data_dir else None
         self._settings = settings or {}
         self._settings_stamp = self._stamp()
         from .events import log_top  # (events needs the models this module's callers load)

@@ -114,7 +114,7 @@ def record(bib_id):
     items = list(Item.select().where(Item.bib == bib.id).order_by(Item.library, Item.barcode))
     return render_template("cataloguing/record.html", bib=bib, items=items,
                            item_types=ITEM_TYPES, max_copies=MAX_COPIES,
-                           has_cover=_has_cover(bib.id), can_cover=g.ctx.data_dir is not None,
+                           has_cover=_has_cover(bib.id), can_cover=g.ctx.files is not None,
                            duplicates=_duplicates_of(bib))
 
 
@@ -139,7 +139,7 @@ def merge_into(bib_id):
 
 
 def _has_cover(bib_id):
-    return g.ctx.data_dir is not None and covers.has_cover(g.ctx.data_dir, bib_id)
+    return g.ctx.files is not None and covers.has_cover(g.ctx.files, bib_id)
 
 
 def _count(text):
@@ -240,12 +240,12 @@ def _sheet(items, symbology, kind, fmt):
 @requires(*STAFF)
 def upload_cover(bib_id):
     bib = catalogue.get_bib(g.ctx, bib_id)
-    if g.ctx.data_dir is None:
+    if g.ctx.files is None:
         flash(_("This device keeps no data folder for covers."), "error")
         return redirect(url_for("cataloguing.record", bib_id=bib.id)), 400
     upload = request.files.get("cover")
     try:
-        covers.save(g.ctx.data_dir, bib.id, upload.read() if upload else b"")
+        covers.save(g.ctx.files, bib.id, upload.read() if upload else b"")
     except covers.CoverError as e:
         flash(_(e.args[0]), "error")
         return render_cover_refusal(bib)
@@ -265,8 +265,8 @@ def render_cover_refusal(bib):
 @requires(*STAFF)
 def delete_cover(bib_id):
     bib = catalogue.get_bib(g.ctx, bib_id)
-    if g.ctx.data_dir is not None:
-        covers.remove(g.ctx.data_dir, bib.id)
+    if g.ctx.files is not None:
+        covers.remove(g.ctx.files, bib.id)
     flash(_("Cover removed."), "success")
     return redirect(url_for("cataloguing.record", bib_id=bib.id))
 

@@ -106,7 +106,7 @@ def digital_copies(bib_id):
 
 def _thumb_url(page_rows):
     """The first page's thumbnail, where one is held here."""
-    if page_rows and (store.derived_dir(g.ctx.data_dir, page_rows[0].id) / "thumb.jpg").is_file():
+    if page_rows and store.derived(g.ctx.files, page_rows[0].id, "thumb.jpg").is_file():
         return url_for("digital.thumbnail", page_id=page_rows[0].id)
     return None
 
@@ -145,7 +145,7 @@ def image(page_id, region, size, rotation, quality, fmt):
         abort(404)
     width, height = derive.full_size(row.width, row.height)
     parsed = iiif.parse(region, size, rotation, quality, fmt, width, height)
-    path = iiif.render(g.ctx.data_dir, row, parsed)
+    path = iiif.render(g.ctx.files, row, parsed)
     response = send_file(path, mimetype=iiif.FORMATS[fmt][1], conditional=True,
                          etag=path.stem, max_age=86400)
     return _cache(response, doc)
@@ -206,7 +206,7 @@ def search():
 
 def _boxes(page_id, words):
     """Where the sought words are on the page, in the full image's pixels."""
-    held = derive.load_words(g.ctx.data_dir, page_id)
+    held = derive.load_words(g.ctx.files, page_id)
     if not held:
         return []
     wanted = set(words)
@@ -222,7 +222,7 @@ def thumbnail(page_id):
     """A page's thumbnail: made here from the master, or brought by sync from the hub
     for another library's document (sync.files), whose pages are seen at the hub."""
     row, doc = _page(page_id)
-    path = store.derived_dir(g.ctx.data_dir, row.id) / "thumb.jpg"
+    path = store.derived(g.ctx.files, row.id, "thumb.jpg")
     if not path.is_file():
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=86400)
@@ -243,7 +243,7 @@ def view(doc_id):
     # another library's document seen from here: its thumbnails, brought by sync
     thumbs = [] if here else [
         {"n": p.n, "url": url_for("digital.thumbnail", page_id=p.id)} for p in page_rows
-        if (store.derived_dir(g.ctx.data_dir, p.id) / "thumb.jpg").is_file()]
+        if store.derived(g.ctx.files, p.id, "thumb.jpg").is_file()]
     return render_template(
         "opac/digital.html", doc=doc, bib=Bib.get_or_none(Bib.id == doc.bib),
         pages=pages_json, here=here, hub_url=hub, thumbs=thumbs,
@@ -262,7 +262,7 @@ def download(doc_id):
         abort(404)
     masters = {(p.sha256, p.ext) for p in page_rows}
     if len(masters) == 1 and page_rows[0].ext == "pdf":  # the PDF as it was given
-        body = store.master_path(g.ctx.data_dir, page_rows[0].sha256, "pdf")
+        body = store.master_path(g.ctx.files, page_rows[0].sha256, "pdf")
     else:
         body = io.BytesIO(_pdf_of(page_rows))
     _counted(doc, "download")
@@ -276,7 +276,7 @@ def _pdf_of(page_rows):
 
     images = []
     for row in page_rows:
-        path = store.derived_dir(g.ctx.data_dir, row.id) / "web.jpg"
+        path = store.derived(g.ctx.files, row.id, "web.jpg")
         if not path.exists():  # made by the worker, never in a request
             raise derive.not_ready()
         images.append(Image.open(path).convert("RGB"))

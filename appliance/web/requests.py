@@ -140,7 +140,7 @@ def download(request_id):
     except DomainError as err:
         status = 410 if err.code == "link_expired" else err.status
         return render_template("error.html", message=say(err), status=status), status
-    path = store.master_path(g.ctx.data_dir, req.sha256, "pdf")
+    path = store.master_path(g.ctx.files, req.sha256, "pdf")
     if not path.exists():  # attached at another node of the town: its files stay there
         return render_template("error.html", status=404, message=_(
             "The copy is kept at library %(library)s: download it from that library's "
@@ -182,7 +182,7 @@ def _pdf_from_form():
     if upload is None or not upload.filename:
         raise Invalid("no_file", N_("Choose the PDF of the scanned pages."))
     tmp = tempfile.NamedTemporaryFile(delete=False, suffix=".pdf",
-                                      dir=store.root(g.ctx.data_dir).parent)
+                                      dir=g.ctx.files.own())  # a practice copy's own
     with tmp:
         upload.save(tmp)
     return Path(tmp.name)

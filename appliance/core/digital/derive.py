@@ -46,16 +46,16 @@ def _save(image, path, quality):
     os.replace(tmp, path)  # a reader never sees half a file
 
 
-def make_images(data_dir, page):
+def make_images(files, page):
     """full, web and thumb of one page (a DigitalPage row); returns the folder."""
-    master = store.master_path(data_dir, page.sha256, page.ext)
+    master = store.master_path(files, page.sha256, page.ext)
     if not master.exists():
         raise DomainError("no_master", N_("The master of page %(id)s is not held here."),
                           id=page.id)
     image = pages.draw(master, page.ext, page.frame)
     from PIL import Image  # with the page (pages.draw), not with the app
 
-    folder = store.derived_dir(data_dir, page.id)
+    folder = store.derived_dir(files, page.id)
     folder.mkdir(parents=True, exist_ok=True)
     full = image.resize(full_size(image.width, image.height), Image.Resampling.LANCZOS) \
         if max(image.size) > FULL_SIDE else image
@@ -108,14 +108,15 @@ def parse_tsv(text):
 
 def save_words(folder, words, size):
     path = Path(folder) / "words.json"
+    path.parent.mkdir(parents=True, exist_ok=True)  # its images may be read from below
     tmp = path.with_name("words.json.part")
     tmp.write_text(json.dumps({"size": size, "words": words}, ensure_ascii=False),
                    encoding="utf-8")
     os.replace(tmp, path)
 
 
-def load_words(data_dir, page_id):
-    path = store.derived_dir(data_dir, page_id) / "words.json"
+def load_words(files, page_id):
+    path = store.derived(files, page_id, "words.json")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

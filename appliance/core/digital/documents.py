@@ -64,13 +64,13 @@ def read_files(files, progress=None):
     return found
 
 
-def keep_masters(data_dir, found, progress=None):
+def keep_masters(files, found, progress=None):
     """Store each file once under its checksum; the page list of a `digital.saved`."""
     kept: dict = {}
     out = []
     for n, (path, page) in enumerate(found, 1):
         if path not in kept:
-            kept[path] = store.put(data_dir, path, page.ext)[:2]
+            kept[path] = store.put(files, path, page.ext)[:2]
         sha, size = kept[path]
         out.append({"n": n, "sha256": sha, "ext": page.ext, "frame": page.frame,
                     "size": size, "width": page.width, "height": page.height})
@@ -87,7 +87,7 @@ def attach(ctx, bib_id, target_files, access="public", collection=None, title=No
     collection = _collection(collection)
     bib = _bib(bib_id)
     found = read_files(target_files, progress)
-    page_list = keep_masters(ctx.data_dir, found, progress)
+    page_list = keep_masters(ctx.files, found, progress)
     doc_id = new_id()
     body = {"id": doc_id, "bib_id": bib.id, "library": ctx.library,
             "title": (title or bib.title or "").strip()[:500], "access": access,
@@ -166,7 +166,7 @@ def texts(doc_id):
 
 
 def has_master(ctx, row):
-    return store.master_path(ctx.data_dir, row.sha256, row.ext).exists()
+    return store.master_path(ctx.files, row.sha256, row.ext).exists()
 
 
 def held_masters():
@@ -178,12 +178,12 @@ def held_masters():
 def verify(ctx):
     """Faults of the masters this node took: the documents of its library (others'
     masters stay where they were taken)."""
-    if ctx.data_dir is None:
+    if ctx.files is None:
         return []
     rows = (DigitalPage.select(DigitalPage.sha256, DigitalPage.ext)
             .join(DigitalDocument, on=(DigitalPage.document == DigitalDocument.id))
             .where(DigitalDocument.library == ctx.library).tuples())
-    return store.verify(ctx.data_dir, list(rows))
+    return store.verify(ctx.files, list(rows))
 
 
 def count_use(ctx, doc, action):

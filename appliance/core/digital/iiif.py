@@ -108,15 +108,15 @@ def parse(region_text, size_text, rotation, quality, fmt, width, height):
     return box, out, int(rotation), quality, fmt
 
 
-def render(data_dir, page, request):
+def render(files, page, request):
     """The path of the answer to a parsed request, made and kept on first ask."""
     box, out, rotation, quality, fmt = request
-    folder = store.derived_dir(data_dir, page.id)
     key = hashlib.sha256(f"{page.sha256}|{box}|{out}|{rotation}|{quality}".encode()).hexdigest()[:32]
-    path = folder / "iiif" / f"{key}.{fmt}"
-    if path.exists():
-        return path
-    source = folder / "full.jpg"
+    held = store.derived(files, page.id, "iiif", f"{key}.{fmt}")
+    if held.exists():
+        return held
+    path = store.derived_dir(files, page.id) / "iiif" / f"{key}.{fmt}"  # kept in our own
+    source = store.derived(files, page.id, "full.jpg")
     if not source.exists():  # made by the worker, never in a request
         raise derive.not_ready()
     from PIL import Image  # when an image is made, not with the app (memory)

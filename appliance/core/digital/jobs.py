@@ -61,14 +61,13 @@ def run_one(ctx, job):
         return  # the document was deleted or replaced since
     doc = DigitalDocument.get_or_none(DigitalDocument.id == page.document)
     if job.kind == "derive":
-        derive.make_images(ctx.data_dir, page)
+        derive.make_images(ctx.files, page)
         return
-    folder = store.derived_dir(ctx.data_dir, page.id)
-    if not (folder / "full.jpg").exists():
-        derive.make_images(ctx.data_dir, page)
-    text, words = derive.ocr(folder / "full.jpg")
+    if not store.derived(ctx.files, page.id, "full.jpg").exists():
+        derive.make_images(ctx.files, page)
+    text, words = derive.ocr(store.derived(ctx.files, page.id, "full.jpg"))
     size = derive.full_size(page.width, page.height)
-    derive.save_words(folder, words, size)
+    derive.save_words(store.derived_dir(ctx.files, page.id), words, size)
     events.record(ctx, "digital.text", {"page": page.id, "document_id": page.document,
                                         "text": text, "engine": "tesseract-vie"},
                   library=doc.library if doc else None,

@@ -4,12 +4,18 @@ A master is kept under its content's name, `digital/masters/ab/<sha256>.<ext>`: 
 scan imported twice is kept once, a name says what the bytes must be (`verify`), and a
 backup copies only the masters it does not hold yet (`backup_to`). Derivatives (web
 images, thumbnails, OCR word boxes, IIIF answers) are made again from the masters
-whenever they are missing: `digital/derived/<page id>/`."""
+whenever they are missing: `digital/derived/<page id>/`.
+
+Files are found through a context's file store (`ctx.files`, core/filestore.py; a data
+folder's path does too): a practice copy reads the real masters and pages and keeps
+what it makes in its own folder."""
 
 import hashlib
 import os
 import shutil
 from pathlib import Path
+
+from ..filestore import at
 
 CHUNK = 1 << 20
 EXTS = ("jpg", "png", "tif", "pdf")
@@ -19,12 +25,23 @@ def root(data_dir):
     return Path(data_dir) / "digital"
 
 
-def master_path(data_dir, sha256, ext):
-    return root(data_dir) / "masters" / sha256[:2] / f"{sha256}.{ext}"
+def _master(sha256, ext):
+    return ("digital", "masters", sha256[:2], f"{sha256}.{ext}")
 
 
-def derived_dir(data_dir, page_id):
-    return root(data_dir) / "derived" / page_id
+def master_path(files, sha256, ext):
+    """Where a master is read (it may not be held here)."""
+    return at(files).read(*_master(sha256, ext))
+
+
+def derived_dir(files, page_id):
+    """The folder a page's derivatives are made in (the store's own)."""
+    return at(files).own("digital", "derived", page_id)
+
+
+def derived(files, page_id, *name):
+    """Where one derivative of a page is read (it may not be made yet)."""
+    return at(files).read("digital", "derived", page_id, *name)
 
 
 def file_sha256(path):
@@ -35,13 +52,14 @@ def file_sha256(path):
     return h.hexdigest()
 
 
-def put(data_dir, source, ext):
+def put(files, source, ext):
     """Keep the file at `source` as a master; (sha256, size, path). Written beside its
-    place and renamed in, so a master is never half there."""
+    place and renamed in, so a master is never half there; one held already (by its
+    name, its content) is not written again."""
     sha = file_sha256(source)
-    target = master_path(data_dir, sha, ext)
+    target = master_path(files, sha, ext)
     if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = at(files).write(*_master(sha, ext))
         tmp = target.with_name(target.name + ".part")
         shutil.copyfile(source, tmp)
         with open(tmp, "rb") as f:
@@ -50,11 +68,11 @@ def put(data_dir, source, ext):
     return sha, target.stat().st_size, target
 
 
-def verify(data_dir, masters):
+def verify(files, masters):
     """Faults among `masters` [(sha256, ext)]: each must be there and hash to its name."""
     faults = []
     for sha, ext in sorted(set(masters)):
-        path = master_path(data_dir, sha, ext)
+        path = master_path(files, sha, ext)
         if not path.exists():
             faults.append(f"digital master {sha}.{ext} is missing")
         elif file_sha256(path) != sha:

@@ -11,17 +11,18 @@ import time
 from pathlib import Path
 
 from ..errors import N_, Invalid, NotFound
+from ..filestore import at
 from ..ids import new_id
 from ..models import UploadSession
-from . import store
 
 MAX_SIZE = 2 * 1024 ** 3  # 2 GB: a very long scanned book
 MAX_CHUNK = 8 * 1024 ** 2
 KEEP_SECONDS = 7 * 24 * 3600  # an upload not finished in a week is dropped
 
 
-def _path(data_dir, upload_id):
-    return store.root(data_dir) / "uploads" / f"{upload_id}.part"
+def _path(files, upload_id):
+    # the store's own: a practice copy's uploads are its own, never the real library's
+    return at(files).own("digital", "uploads", f"{upload_id}.part")
 
 
 def start(ctx, username, filename, size):
@@ -32,7 +33,7 @@ def start(ctx, username, filename, size):
         raise Invalid("bad_upload_size", N_("A file to upload must be between 1 byte and "
                                             "2 GB."))
     upload_id = new_id()
-    path = _path(ctx.data_dir, upload_id)
+    path = _path(ctx.files, upload_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"")
     UploadSession.create(id=upload_id, username=username, filename=name, size=size,
@@ -60,7 +61,7 @@ def append(ctx, upload_id, username, offset, data):
                                        "there."), http_status=409, received=row.received)
     if row.received + len(data) > row.size:
         raise Invalid("upload_too_long", N_("The file is longer than announced."))
-    path = _path(ctx.data_dir, upload_id)
+    path = _path(ctx.files, upload_id)
     with open(path, "r+b") as f:
         f.seek(offset)
         f.write(data)
@@ -80,13 +81,13 @@ def finished_files(ctx, upload_ids, username):
         if row.received != row.size:
             raise Invalid("upload_unfinished", N_("%(name)s is not fully uploaded yet."),
                           name=row.filename)
-        files.append(_path(ctx.data_dir, upload_id))
+        files.append(_path(ctx.files, upload_id))
     return files
 
 
 def forget(ctx, upload_ids):
     for upload_id in upload_ids:
-        _path(ctx.data_dir, upload_id).unlink(missing_ok=True)
+        _path(ctx.files, upload_id).unlink(missing_ok=True)
         UploadSession.delete().where(UploadSession.id == upload_id).execute()
 
 

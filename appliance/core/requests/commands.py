@@ -229,7 +229,7 @@ def attach(ctx, request_id, path, actor=None):
     _handled_here(ctx, req)
     states.check(req.kind, req.state, "attach")
     count, _size = check_pdf(path)
-    sha, size, _target = store.put(ctx.data_dir, path, "pdf")
+    sha, size, _target = store.put(ctx.files, path, "pdf")
     days = int((ctx.settings.get("requests") or {}).get("link_days") or LINK_DAYS)
     expires = (ctx.clock.effective_now() + timedelta(days=days)).isoformat(
         timespec="seconds")

@@ -9,7 +9,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import events
+from .. import events, filestore
 from ..models import Bib, Item, Loan, Patron, Setting
 from . import borrowing, modelfile, store, words
 
@@ -120,8 +120,8 @@ def build(ctx, now_ms: int | None = None) -> dict:
              "min_borrowers": borrowing.MIN_BORROWERS, "related": rel, "docs": docs,
              "terms": terms}
     data = step("file", modelfile.pack, model)
-    if ctx.data_dir is not None:
-        write(Path(ctx.data_dir), data)
+    if ctx.files is not None:
+        write(ctx.files, data)
     done_ms = int(time.time() * 1000)
     with events.writing(ctx):
         step("tables", store.load, ctx, model)
@@ -135,18 +135,18 @@ def build(ctx, now_ms: int | None = None) -> dict:
     return stats
 
 
-def write(data_dir: Path, data: bytes) -> Path:
-    """Written whole, then renamed: sync never reads half a file."""
-    path = data_dir / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write(files, data: bytes) -> Path:
+    """Written whole, then renamed: sync never reads half a file. `files`: a context's
+    file store (core/filestore.py) or a data folder."""
+    path = filestore.at(files).write(FILE)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
     return path
 
 
-def read(data_dir) -> bytes | None:
-    path = Path(data_dir) / FILE if data_dir is not None else None
+def read(files) -> bytes | None:
+    path = filestore.at(files).read(FILE) if files is not None else None
     return path.read_bytes() if path is not None and path.is_file() else None
 
 

@@ -13,12 +13,18 @@ mode binds the copy to its own thread only (`bound`, models.SwitchableProxy), an
 a PracticeContext, which senders ask (`is_practice`) before anything leaves the device:
 the sync agent refuses it, the devices client neither prints nor writes RFID tags.
 The copy is a file of its own in the data folder (practice/<account>.db); the real
-database is never written while a practice request runs.
+database is never written while a practice request runs. The library's files (covers,
+the digital library's masters and pages, copies' PDFs, uploads) are the copy's own too:
+its file store (core/filestore.py) is practice/<account>.files/ laid over the real data
+folder, so the copy reads the real covers and pages and writes and removes only its own.
+A copy made afresh starts without them. The data folder itself (`data_dir`) stays the
+device's: its settings and keys are what the copy runs with.
 """
 
 import json
 import os
 import re
+import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,6 +35,7 @@ from .. import backup, events, passwords, verify
 from ..context import Context
 from ..db import SCHEMA_VERSION, SQLITE_PRAGMAS, schema_version
 from ..errors import N_, Invalid
+from ..filestore import FileStore
 from ..models import (
     AuditLog,
     Event,
@@ -79,6 +86,12 @@ def path_for(ctx, username):
     return Path(ctx.data_dir) / FOLDER / f"{safe}.db"
 
 
+def files_for(ctx, username):
+    """The copy's own folder of files, beside its database."""
+    path = path_for(ctx, username)
+    return path.with_name(path.stem + ".files")
+
+
 def _real_path(ctx):
     if not isinstance(ctx.db, pw.SqliteDatabase):
         raise Invalid("practice_needs_sqlite", N_("Practice mode copies a library's SQLite "
@@ -98,6 +111,10 @@ def _context(ctx, db, owner):
         practice = PracticeContext(db, ctx.library, ctx.origin, ctx.role,
                                    data_dir=ctx.data_dir, settings=ctx.settings)
     practice.owner = owner
+    own = files_for(ctx, owner)
+    own.mkdir(parents=True, exist_ok=True)
+    # read through to the real folder, written only here: nothing real is touched
+    practice.files = FileStore(own, lower=ctx.data_dir)
     return practice
 
 
@@ -105,6 +122,7 @@ def make(ctx, username):
     """A fresh practice copy for `username`, replacing any earlier one."""
     path = path_for(ctx, username)
     made = backup.backup(_real_path(ctx), path.with_name(path.name + ".new"))
+    shutil.rmtree(files_for(ctx, username), ignore_errors=True)  # the last copy's files
     db = _open_db(made)
     try:
         practice = _context(ctx, db, username)
@@ -141,6 +159,7 @@ def discard(ctx, username):
     path = path_for(ctx, username)
     for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
         p.unlink(missing_ok=True)
+    shutil.rmtree(files_for(ctx, username), ignore_errors=True)
 
 
 # Making the data up (in the copy, bound to this thread).

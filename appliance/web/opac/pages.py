@@ -192,7 +192,7 @@ def _text(parent, tag, text):
 def cover(bib_id):
     """The record's cover (`?size=thumb` for lists), or a placeholder drawing."""
     size = "thumb" if request.args.get("size") == "thumb" else "cover"
-    path = covers.path_for(g.ctx.data_dir, bib_id, size) if g.ctx.data_dir else None
+    path = covers.path_for(g.ctx.files, bib_id, size) if g.ctx.files else None
     if path is not None and path.exists():
         return send_file(path, mimetype="image/jpeg", max_age=3600)
     bib = Bib.get_or_none(Bib.id == bib_id)

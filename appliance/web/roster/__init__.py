@@ -29,8 +29,8 @@ SHOWN_GOOD = 300  # good rows shown in a preview; every row with a problem is sh
 
 
 def _uploads():
-    folder = Path(g.ctx.data_dir) / "uploads"
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = g.ctx.files.own("uploads")  # a practice copy's are its own (core/filestore.py)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
 
 
