@@ -49,6 +49,8 @@ _lock = threading.Lock()
 def ask(ctx, card: str, library: str, pin: str | None) -> dict:
     """The hub's answer about a card (core's townwide.answer, as the hub made it); raises
     townwide.Unreachable when there is none to be had in time."""
+    if getattr(ctx, "practice", False):  # a practice copy (core/training) asks no one: the
+        raise townwide.Unreachable("practice mode")  # hub's answer would be a real card's
     try:
         hub = protocol.hub_peer(ctx.settings)
         url = ctx.settings["sync"]["hub_url"].rstrip("/") + PATH

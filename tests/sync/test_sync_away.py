@@ -87,6 +87,22 @@ def test_online_the_hub_checks_the_pin_and_counts_the_loans_elsewhere(town):
         patrons.verify_pin(ctx, "B-0001", "4321")
 
 
+def test_a_practice_copy_never_asks_the_hub_about_a_card(town):
+    """Practice (core/training) sends nothing: the hub would answer with a real card's
+    details and count the trainee's PIN against it. The card is lent on its own."""
+    from appliance.core.training import practice
+    with opened(town.a) as ctx:
+        copy = practice.open_copy(ctx, "thuthu")
+        try:
+            with practice.bound(copy.db):
+                _lan, verdict = townwide.sign_in(copy, "B-0001", "0000")  # a wrong PIN
+        finally:
+            copy.db.close()
+        assert verdict == {"verified": False}
+        real = townwide.sign_in(ctx, "B-0001", "4321")[1]  # the real desk still asks
+        assert real["verified"] and real["elsewhere"] == 2
+
+
 def test_online_the_kiosk_and_sip2_sign_in_through_the_hub(town):
     set_settings(town.a, kiosk_pin_required=True)
     with opened(town.a) as ctx:

@@ -11,7 +11,8 @@ library's own barcodes work.
 One process serves real and practice users at once: a request of a user in practice
 mode binds the copy to its own thread only (`bound`, models.SwitchableProxy), and gets
 a PracticeContext, which senders ask (`is_practice`) before anything leaves the device:
-the sync agent refuses it, the devices client neither prints nor writes RFID tags.
+the sync agent refuses it, the town card check asks no hub (an away card is lent on
+its own), the devices client neither prints nor writes RFID tags.
 The copy is a file of its own in the data folder (practice/<account>.db); the real
 database is never written while a practice request runs. The library's files (covers,
 the digital library's masters and pages, copies' PDFs, uploads) are the copy's own too:
