@@ -8,7 +8,9 @@ A hold placed where no copy of the record is travels (docs/circulation.md): it n
 the library asked to send one (`source`), whose pull list shows it beside its own; its
 trap sends the copy (`hold.sent`, a transit slip naming the pickup library), and the
 pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`). A copy
-that arrives for a hold ended meanwhile goes back home from that scan (`send_home`)."""
+that arrives for a hold ended meanwhile goes back home from that scan (`send_home`), the
+hold's end said as it was: a patron who took a copy of the pickup library's own off the
+shelf meanwhile filled it (`filled_here` tells the library asked)."""
 
 from datetime import timedelta
 
@@ -188,14 +190,30 @@ def ended_for(ctx, item):
     return SENT_FOR_ENDED.first(ctx.library, item.library, sent, item.bib_id, since, sent)
 
 
+# The event that says each end of a hold (and, naming a copy, sends it home).
+END_KINDS = {"cancelled": "hold.cancelled", "expired": "hold.expired",
+             "fulfilled": "hold.fulfilled"}
+
+
 def send_home(ctx, item, hold):
     """A copy that came for a hold that ended goes back to its library: the hold's end
-    said again, with the copy's way home (as `_end` says it when the copy is known), so
-    its library sees it coming and no loan of it is taken for returned."""
-    kind = "hold.expired" if hold.status == "expired" else "hold.cancelled"
-    events.record(ctx, kind, {"hold_id": hold.id, "item_id": item.id,
-                              "transit_to": item.library})
+    said again, as it was (a hold the patron had filled here with another copy stays
+    fulfilled at the library that sent the copy), with the copy's way home (as `_end`
+    says it when the copy is known), so its library sees it coming and no loan of it is
+    taken for returned."""
+    events.record(ctx, END_KINDS[hold.status], {"hold_id": hold.id, "item_id": item.id,
+                                                "transit_to": item.library})
     return {"hold_ended": hold.status, "transit": item.library}
+
+
+def filled_here(ctx, hold_id, item):
+    """A loan here of `item` filled the hold `hold_id`. When the hold asked another
+    library for a copy and this is not one of that library's (the loan's event reaches
+    only the copy's library), that library is told the hold is fulfilled: it leaves its
+    pull list, and a copy it sent meanwhile goes home from here (`send_home`)."""
+    hold = Hold.get_or_none(Hold.id == hold_id)
+    if hold is not None and hold.source is not None and hold.source != item.library:
+        events.record(ctx, "hold.fulfilled", {"hold_id": hold.id}, library=hold.library)
 
 
 def receive(ctx, item, hold):
