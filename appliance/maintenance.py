@@ -1,5 +1,6 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button, notices due are e-mailed (mail.py), the
+the queue without anyone pressing a button, a hold asked of a library that can lend no
+copy now is asked of one that can (holds.reask), notices due are e-mailed (mail.py), the
 download links of remote copies past their day are ended (core/requests), and returned
 loans of patrons who keep no reading history are unlinked from them after the
 library's retention period; at the hub, the reading suggestions are built again once a
@@ -30,6 +31,10 @@ def run_once(ctx):
     expired = requests.expire_due(ctx)
     if expired:
         log.info("%s download links of remote copies ended", expired)
+    if ctx.role != "hub":  # each library asks again for its own holds
+        reasked = holds.reask(ctx)
+        if reasked:
+            log.info("%s holds asked of another library again", reasked)
     if ctx.role != "hub":  # each library unlinks its own patrons' loans
         unlinked = history.unlink_due(ctx)
         if unlinked:

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from appliance import maintenance
 from appliance.core import (
     authority,
     catalogue,
@@ -397,6 +398,52 @@ def test_a_hold_filled_at_b_before_a_sends_leaves_as_pull_list(town):
     assert holds.pull_list(A) == []
     assert circulation.checkin(a, "1002", at_desk=True)["hold"] is None
     assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    a.close()
+
+
+def test_a_hold_whose_source_can_lend_no_copy_is_asked_again_where_one_can(town):
+    """A withdraws its only copy: B's hold asked of A waits (no other library can lend
+    one) until B has a copy of its own, then joins B's own queue, keeping its place; A
+    hears its asking ended and its pull list drops it. Asking again twice changes
+    nothing more."""
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    placed = _new(town, "b", b_seq)
+    b.close()
+    a = _at(town, "a")
+    _relay(a, placed)
+    a_seq = events.head(a.origin)[0]
+    catalogue.set_status(a, "1002", "withdrawn")
+    withdrawn = _new(town, "a", a_seq)
+    assert holds.pull_list(A) == []
+    a.close()
+
+    b = _at(town, "b")
+    _relay(b, withdrawn)
+    assert [h.id for h in holds.stranded(B)] == [hold.id]
+    b_seq = events.head(b.origin)[0]
+    assert holds.reask(b) == 0, "no library can lend one: it waits, asked of A"
+    assert Hold.get_by_id(hold.id).status == "waiting" and _new(town, "b", b_seq) == []
+    catalogue.save_item(b, {"bib": town["bib"], "barcode": "B-0901"})
+    asked_seq = events.head(b.origin)[0]
+    maintenance.run_once(b)  # the housekeeping round asks again, no button pressed
+    made = _new(town, "b", asked_seq)
+    assert [e["kind"] for e in made] == ["hold.cancelled", "hold.placed"]
+    again = Hold.get_by_id(made[1]["body"]["hold_id"])
+    assert (again.status, again.source, again.library, again.patron_id, again.placed_at) == (
+        "waiting", None, B, hold.patron_id, hold.placed_at), "its place in B's queue kept"
+    assert Hold.get_by_id(hold.id).status == "cancelled"
+    [(row, copy)] = holds.pull_list(B)
+    assert (row.id, copy.barcode) == (again.id, "B-0901")
+    assert holds.reask(b) == 0 and holds.stranded(B) == []
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(made, B)
+    _relay(a, made[:1])  # as the hub relays: the end of the hold asked of A
+    assert Hold.get_by_id(hold.id).status == "cancelled" and holds.pull_list(A) == []
     a.close()
 
 
