@@ -1,10 +1,11 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
-the queue without anyone pressing a button, notices due are e-mailed (mail.py), the
+the queue without anyone pressing a button, a hold asked of a library that can lend no
+copy now is asked of one that can (holds.reask), notices due are e-mailed (mail.py), the
 download links of remote copies past their day are ended (core/requests), returned
 loans of patrons who keep no reading history are unlinked from them after the
 library's retention period, and the library's staff list is recorded when its accounts
-changed (the town counts who is to be trained from it); at the hub, the reading suggestions are built again once a
-day (core/suggest), for the next sync to ship."""
+changed (the town counts who is to be trained from it); at the hub, the reading
+suggestions are built again once a day (core/suggest), for the next sync to ship."""
 
 import logging
 import threading
@@ -32,7 +33,10 @@ def run_once(ctx):
     expired = requests.expire_due(ctx)
     if expired:
         log.info("%s download links of remote copies ended", expired)
-    if ctx.role != "hub":  # each library unlinks its own patrons' loans
+    if ctx.role != "hub":  # each library asks again for its own holds, unlinks its own
+        reasked = holds.reask(ctx)  # patrons' loans
+        if reasked:
+            log.info("%s holds asked of another library again", reasked)
         unlinked = history.unlink_due(ctx)
         if unlinked:
             log.info("returned loans of %s patrons unlinked (reading history off)", unlinked)

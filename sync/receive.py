@@ -229,7 +229,8 @@ TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "patron.erased", "librar
              "item.saved", "item.received", "digital.saved")  # a document's metadata only
 
 
-HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired")
+HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired",
+              "hold.fulfilled")
 LOAN_KINDS = ("loan.out", "loan.renew", "loan.in")
 
 

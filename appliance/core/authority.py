@@ -21,8 +21,9 @@ A hold that travels (holds.py) adds exactly the steps it needs, each checked aga
 the hold's rows: the library asked to send a copy (the hold's `source`) sends its own
 copy to the hold's library (`hold.sent`); the pickup library traps, lends and ends the
 hold with a copy of that source library (`hold.trapped`, `loan.out` naming the hold and
-its patron, `loan.renew` of that loan, `hold.cancelled`/`hold.expired` sending the copy
-home).
+its patron, `loan.renew` of that loan, `hold.cancelled`/`hold.expired`/`hold.fulfilled`
+sending the copy home); it says a hold filled with a copy of its own (`hold.fulfilled`)
+so the source library hears of it.
 """
 
 from collections import namedtuple
@@ -262,6 +263,7 @@ RULES = {
     "hold.sent": _hold_sent,
     "hold.cancelled": _hold_cancelled,
     "hold.expired": _hold_at_library,
+    "hold.fulfilled": _hold_at_library,  # filled here: said to the library asked to send
     "rule.saved": _settings,
     "calendar.saved": _settings,
     "conflict.resolved": _conflict_resolved,
@@ -279,7 +281,7 @@ RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged
 RULES.update(_training_rules.RULES)  # a library's own staff (core/training)
 RULES.update(_rights_rules.RULES)  # patrons' rights (core/rights)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
-          "hold.sent", "hold.trapped", "hold.expired")
+          "hold.sent", "hold.trapped", "hold.expired", "hold.fulfilled")
 
 
 def check(event, device_library, lookup):
@@ -349,6 +351,7 @@ TARGETS = {
     "hold.sent": (("hold", "hold_id"), ("item", "item_id")),
     "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
+    "hold.fulfilled": (("hold", "hold_id"), ("item", "item_id")),
     "conflict.resolved": (("conflict", "conflict_id"),),
     **_request_rules.TARGETS,
     **_fee_rules.TARGETS,

@@ -77,16 +77,20 @@ def _borrower(ctx, card):
     return patron
 
 
+OWN_HOLD_FILLS = ("waiting", "in_transit")
+
+
 def _lending_query(barcode, library, patron):
     own = Hold.alias()
     waiting = own.select(own.id).where(
         (own.patron == patron) & (own.bib == Item.bib) & (own.library == Item.library)
-        & (own.status == "waiting")).limit(1)
+        & (own.status << OWN_HOLD_FILLS)).limit(1)
     return _copy_query(barcode, library).select_extend(waiting.alias("own_hold_id"))
 
 
 # A copy about to be lent: the above, and a hold the borrower waits with for its record
-# here (taking a copy off the shelf fills it, so it does not wait on for another copy).
+# here (taking a copy off the shelf fills it, so it does not wait on for another copy;
+# nor for the copy another library is sending for it, which goes home when it comes).
 LENDING = Prepared(Item, _lending_query, 3)
 
 # Another library's copy sent here for a hold, on this library's hold shelf.
@@ -184,6 +188,8 @@ def _checkout(ctx, card, barcode, actor, town, by_post=None):
     # the copy was read above with no open loan: the projector need not look again
     events.record(ctx, "loan.out", body, library=item.library,
                   io=projector.lent_here(item.barcode))
+    if hold_id is not None and hold_id == item.own_hold_id:  # off the shelf, not sent
+        holds.filled_here(ctx, hold_id, item)
     return {"loan_id": body["loan_id"], "due_date": body["due_date"], "item": item.barcode,
             "patron": patron.card, "title": title_of(item), "renewals_left": rule.max_renewals}
 

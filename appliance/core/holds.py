@@ -8,9 +8,14 @@ A hold placed where no copy of the record is travels (docs/circulation.md): it n
 the library asked to send one (`source`), whose pull list shows it beside its own; its
 trap sends the copy (`hold.sent`, a transit slip naming the pickup library), and the
 pickup library's one scan puts it on its hold shelf (`hold.trapped`, `received`). A copy
-that arrives for a hold ended meanwhile goes back home from that scan (`send_home`)."""
+that arrives for a hold ended meanwhile goes back home from that scan (`send_home`), the
+hold's end said as it was: a patron who took a copy of the pickup library's own off the
+shelf meanwhile filled it (`filled_here` tells the library asked)."""
 
+import uuid
 from datetime import timedelta
+
+import peewee as pw
 
 from . import events, patrons, policy
 from .catalogue import get_bib
@@ -188,14 +193,30 @@ def ended_for(ctx, item):
     return SENT_FOR_ENDED.first(ctx.library, item.library, sent, item.bib_id, since, sent)
 
 
+# The event that says each end of a hold (and, naming a copy, sends it home).
+END_KINDS = {"cancelled": "hold.cancelled", "expired": "hold.expired",
+             "fulfilled": "hold.fulfilled"}
+
+
 def send_home(ctx, item, hold):
     """A copy that came for a hold that ended goes back to its library: the hold's end
-    said again, with the copy's way home (as `_end` says it when the copy is known), so
-    its library sees it coming and no loan of it is taken for returned."""
-    kind = "hold.expired" if hold.status == "expired" else "hold.cancelled"
-    events.record(ctx, kind, {"hold_id": hold.id, "item_id": item.id,
-                              "transit_to": item.library})
+    said again, as it was (a hold the patron had filled here with another copy stays
+    fulfilled at the library that sent the copy), with the copy's way home (as `_end`
+    says it when the copy is known), so its library sees it coming and no loan of it is
+    taken for returned."""
+    events.record(ctx, END_KINDS[hold.status], {"hold_id": hold.id, "item_id": item.id,
+                                                "transit_to": item.library})
     return {"hold_ended": hold.status, "transit": item.library}
+
+
+def filled_here(ctx, hold_id, item):
+    """A loan here of `item` filled the hold `hold_id`. When the hold asked another
+    library for a copy and this is not one of that library's (the loan's event reaches
+    only the copy's library), that library is told the hold is fulfilled: it leaves its
+    pull list, and a copy it sent meanwhile goes home from here (`send_home`)."""
+    hold = Hold.get_or_none(Hold.id == hold_id)
+    if hold is not None and hold.source is not None and hold.source != item.library:
+        events.record(ctx, "hold.fulfilled", {"hold_id": hold.id}, library=hold.library)
 
 
 def receive(ctx, item, hold):
@@ -235,6 +256,69 @@ def cancel(ctx, hold_id, patron_card=None):
     if hold.status not in OPEN_HOLDS:
         raise Refused("hold_closed", N_("This hold is already closed."))
     _end(ctx, hold, "hold.cancelled")
+
+
+# Asking again. A hold asked of a library that can no longer lend a copy of the record
+# (all its copies lost, damaged or withdrawn since, as every branch holds the town's
+# copies) is asked of the next library that can, as Koha and Evergreen re-target a hold;
+# one the pickup library can fill itself now (a copy of its own since) joins its own
+# queue. Only a waiting hold: once a copy is on its way, it is that copy's. The hold is
+# ended and placed again, keeping its place in the queue (`placed_at`), so each step is
+# one every node already applies, a copy sent before the asking library heard of it
+# goes home (`send_home`), and the library no longer asked hears of it.
+
+_REASKED = uuid.UUID("3b0f5a52-7a2e-4f3e-9d4c-6c1b2f0d8e11")
+
+
+def _lendable(library_is):
+    """Whether the library `library_is` names has a copy of the hold's record it could
+    lend (on loan or on its shelf: not lost, damaged or withdrawn)."""
+    copy = Item.alias()
+    return pw.fn.EXISTS(copy.select(copy.id).where(
+        (copy.bib == Hold.bib) & (copy.library == library_is)
+        & (copy.condition == "available")))
+
+
+def stranded(library):
+    """Waiting holds of `library` asked of a library with no copy of the record it could
+    lend, or that `library` could fill from its own shelves now."""
+    return list(Hold.select().where(
+        (Hold.library == library) & Hold.source.is_null(False) & (Hold.status == "waiting")
+        & (~_lendable(Hold.source) | _lendable(Hold.library)))
+        .order_by(Hold.placed_at, Hold.id))
+
+
+def _next_source(hold):
+    """None for the pickup library's own queue, else the library to ask (as `_source`
+    chooses, among those that can lend a copy, the one asked now aside); the one asked
+    now when no other can."""
+    copies = Item.select().where((Item.bib == hold.bib_id) & (Item.condition == "available"))
+    if copies.where(Item.library == hold.library).exists():
+        return None
+    others = sorted(copies.where(Item.library.not_in([hold.library, hold.source])),
+                    key=lambda i: (i.status != "available", i.library, i.barcode))
+    return others[0].library if others else hold.source
+
+
+@events.command
+def reask(ctx):
+    """Ask again, for this library's stranded holds (above); the number asked again.
+    Two desks doing it apart with the same knowledge make the same new hold (its id is
+    the old one's and the library asked)."""
+    moved = 0
+    for hold in stranded(ctx.library):
+        source = _next_source(hold)
+        if source == hold.source:
+            continue  # no library can lend one: it waits as it is
+        events.record(ctx, "hold.cancelled", {"hold_id": hold.id, "reasked": True})
+        body = {"hold_id": str(uuid.uuid5(_REASKED, f"{hold.id}:{source or ''}")),
+                "patron_id": hold.patron_id, "bib_id": hold.bib_id, "library": hold.library,
+                "at": hold.placed_at, "reasks": hold.id}
+        if source:
+            body["source"] = source
+        events.record(ctx, "hold.placed", body)
+        moved += 1
+    return moved
 
 
 @events.command

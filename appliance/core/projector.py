@@ -1428,6 +1428,7 @@ HANDLERS = {
     "hold.sent": hold_sent,
     "hold.cancelled": _hold_ended("cancelled"),
     "hold.expired": _hold_ended("expired"),
+    "hold.fulfilled": _hold_ended("fulfilled"),
     "rule.saved": rule_saved,
     "calendar.saved": calendar_saved,
     "conflict.resolved": conflict_resolved,

@@ -8,7 +8,18 @@ from datetime import timedelta
 
 import pytest
 
-from appliance.core import authority, circulation, events, holds, patrons, policy, privacy, verify
+from appliance import maintenance
+from appliance.core import (
+    authority,
+    catalogue,
+    circulation,
+    events,
+    holds,
+    patrons,
+    policy,
+    privacy,
+    verify,
+)
 from appliance.core.context import Context
 from appliance.core.errors import Forbidden, NotFound, Refused
 from appliance.core.models import Event, Hold, Item, Loan
@@ -295,6 +306,147 @@ def test_a_hold_cancelled_at_b_before_it_heard_of_the_sending_sends_the_copy_hom
     assert states[0] == states[1] == ("cancelled", "in_transit", A, 0)
 
 
+def _fulfilled_at_b_with_its_own_copy(town, heard):
+    """B's hold asked of A, A's copy sent; B then has a copy of its own (bought since),
+    and the patron borrows it at B's desk before A's copy comes (`heard`: B knew of the
+    sending by then). The hold's events, A's and B's."""
+    hold, placed, sent = _placed_at_b_and_sent_by_a(town)
+    b = _at(town, "b")
+    if heard:
+        _relay(b, sent)
+    b_seq = events.head(b.origin)[0]
+    catalogue.save_item(b, {"bib": town["bib"], "barcode": "B-0901"})
+    lent = circulation.checkout(b, "B0001", "B-0901")
+    assert Hold.get_by_id(hold.id).status == "fulfilled", "the loan fills the patron's hold"
+    filled = _new(town, "b", b_seq)
+    b.close()
+    return hold, placed, sent, filled, lent
+
+
+@pytest.mark.parametrize("heard", [False, True], ids=["sending-unheard", "heard-before"])
+def test_a_hold_filled_at_b_by_its_own_copy_ends_fulfilled_everywhere_and_as_copy_goes_home(
+        town, tmp_path, heard):
+    """The patron got the book at B: the hold ends fulfilled at B, at A (which asked
+    nothing of a loan of B's copy) and at the hub, whichever order the events meet in;
+    A's copy, come anyway, goes home from B's one scan with a transit slip."""
+    from appliance.core.models import Conflict
+
+    hold, placed, sent, filled, lent = _fulfilled_at_b_with_its_own_copy(town, heard)
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    page = _desk_scan(b, "1002")  # the van
+    assert ("bạn đọc đã được đáp ứng bằng bản sách khác: ở đây không còn ai chờ. Sách được "
+            "gửi trả về") in page
+    assert 'id="transit-slip"' in page and "Phiếu chuyển sách" in page
+    came = circulation.checkin(b, "1002", at_desk=True)  # scanned again
+    assert came["transit"] == A and not came["was_on_loan"] and "hold_ended" not in came
+    if not heard:
+        _relay(b, sent)  # the link is back: the sending, older, changes nothing
+    home = _new(town, "b", b_seq)
+    assert [e["kind"] for e in home] == ["hold.fulfilled"]
+    assert (home[0]["body"]["item_id"], home[0]["body"]["transit_to"]) == (
+        Item.get(Item.barcode == "1002").id, A)
+    assert Hold.get_by_id(hold.id).status == "fulfilled"
+    assert Item.get(Item.barcode == "1002").transit_to == A
+    assert Loan.get_by_id(lent["loan_id"]).returned_at is None
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    b_made = filled + home
+    _allowed(b_made, B)
+    _relay(a, [e for e in b_made if e["kind"] in (*TOWN_WIDE, "hold.fulfilled")])
+    assert Hold.get_by_id(hold.id).status == "fulfilled", "not cancelled: the patron has it"
+    assert circulation.checkin(a, "1002", at_desk=True)["received"]
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    assert not Conflict.select().exists()
+    assert verify.verify(a) == []
+    a.close()
+
+    # at the hub, in both orders: A's sending, and B's loan and scan
+    firsts = {sent[0]["origin"]: sent[0]["seq"], b_made[0]["origin"]: b_made[0]["seq"]}
+    before = [e for e in _mine_of(town, "a") + _mine_of(town, "b")
+              if e["seq"] < firsts[e["origin"]]]
+    states = []
+    for n, order in enumerate(([*sent, *b_made], [*b_made, *sent])):
+        hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
+        events.ingest(hub, before)
+        for e in order:
+            events.ingest(hub, [e])
+        h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
+        states.append((h.status, i.status, i.transit_to, Conflict.select().count()))
+        assert verify.verify(hub) == []
+        hub.close()
+    assert states[0] == states[1] == ("fulfilled", "in_transit", A, 0)
+
+
+def test_a_hold_filled_at_b_before_a_sends_leaves_as_pull_list(town):
+    """A has not sent yet: its pull list drops the hold once it hears B filled it, and a
+    copy of A scanned at its desk stays on its shelf."""
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    catalogue.save_item(b, {"bib": town["bib"], "barcode": "B-0901"})
+    circulation.checkout(b, "B0001", "B-0901")
+    made = _new(town, "b", b_seq)
+    assert "hold.fulfilled" in [e["kind"] for e in made], "A learns of the end"
+    b.close()
+    a = _at(town, "a")
+    _allowed(made, B)
+    _relay(a, [e for e in made if e["kind"] in (*TOWN_WIDE, "hold.placed", "hold.fulfilled")])
+    assert Hold.get_by_id(hold.id).status == "fulfilled"
+    assert holds.pull_list(A) == []
+    assert circulation.checkin(a, "1002", at_desk=True)["hold"] is None
+    assert Item.get((Item.barcode == "1002") & (Item.library == A)).status == "available"
+    a.close()
+
+
+def test_a_hold_whose_source_can_lend_no_copy_is_asked_again_where_one_can(town):
+    """A withdraws its only copy: B's hold asked of A waits (no other library can lend
+    one) until B has a copy of its own, then joins B's own queue, keeping its place; A
+    hears its asking ended and its pull list drops it. Asking again twice changes
+    nothing more."""
+    b = _at(town, "b")
+    b_seq = events.head(b.origin)[0]
+    hold = holds.place(b, "B0001", town["bib"])
+    placed = _new(town, "b", b_seq)
+    b.close()
+    a = _at(town, "a")
+    _relay(a, placed)
+    a_seq = events.head(a.origin)[0]
+    catalogue.set_status(a, "1002", "withdrawn")
+    withdrawn = _new(town, "a", a_seq)
+    assert holds.pull_list(A) == []
+    a.close()
+
+    b = _at(town, "b")
+    _relay(b, withdrawn)
+    assert [h.id for h in holds.stranded(B)] == [hold.id]
+    b_seq = events.head(b.origin)[0]
+    assert holds.reask(b) == 0, "no library can lend one: it waits, asked of A"
+    assert Hold.get_by_id(hold.id).status == "waiting" and _new(town, "b", b_seq) == []
+    catalogue.save_item(b, {"bib": town["bib"], "barcode": "B-0901"})
+    asked_seq = events.head(b.origin)[0]
+    maintenance.run_once(b)  # the housekeeping round asks again, no button pressed
+    made = _new(town, "b", asked_seq)
+    assert [e["kind"] for e in made] == ["hold.cancelled", "hold.placed"]
+    again = Hold.get_by_id(made[1]["body"]["hold_id"])
+    assert (again.status, again.source, again.library, again.patron_id, again.placed_at) == (
+        "waiting", None, B, hold.patron_id, hold.placed_at), "its place in B's queue kept"
+    assert Hold.get_by_id(hold.id).status == "cancelled"
+    [(row, copy)] = holds.pull_list(B)
+    assert (row.id, copy.barcode) == (again.id, "B-0901")
+    assert holds.reask(b) == 0 and holds.stranded(B) == []
+    assert verify.verify(b) == []
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(made, B)
+    _relay(a, made[:1])  # as the hub relays: the end of the hold asked of A
+    assert Hold.get_by_id(hold.id).status == "cancelled" and holds.pull_list(A) == []
+    a.close()
+
+
 def test_a_copy_of_a_handed_in_at_b_long_after_bs_hold_for_it_was_cancelled_is_a_return(
         town):
     """A hold cancelled at B weeks ago, nothing sent: a copy of that record of A handed in
@@ -465,6 +617,14 @@ CASES = [
     (B, ev("hold.expired", B, hold_id="hx", item_id="ia", transit_to=C), "other_library"),
     (B, ev("hold.cancelled", B, hold_id="hx", item_id="ic", transit_to=C), "other_library"),
     (B, ev("hold.cancelled", B, hold_id="hl", transit_to=C), "other_library"),
+    # filled at B with a copy of its own: said to A; A's copy, come anyway, goes home
+    (B, ev("hold.fulfilled", B, hold_id="hx"), None),
+    (B, ev("hold.fulfilled", B, hold_id="hx", item_id="ia", transit_to=A), None),
+    (B, ev("hold.fulfilled", B, hold_id="hx", item_id="ia", transit_to=C), "other_library"),
+    (B, ev("hold.fulfilled", B, hold_id="hx", item_id="ic", transit_to=C), "other_library"),
+    (B, ev("hold.fulfilled", A, hold_id="hx"), "library_mismatch"),
+    (A, ev("hold.fulfilled", B, hold_id="hx"), "other_library"),  # the source says nothing
+    (C, ev("hold.fulfilled", B, hold_id="hx"), "other_library"),
     (B, ev("loan.out", A, **LOAN, hold_id="hx", pickup=B), None),
     (B, ev("loan.out", A, **LOAN), "other_library"),  # not sent for a hold
     (B, ev("loan.out", A, **dict(LOAN, item_id="ia2"), hold_id="hx", pickup=B),

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from appliance.core import circulation, events, holds
+from appliance.core import catalogue, circulation, events, holds
 from appliance.core.authority import Quarantine
 from appliance.core.models import Event, Hold, Item, Loan, Patron
 from appliance.core.verify import verify
@@ -120,6 +120,95 @@ def test_a_hold_at_b_on_as_copy_travels_through_the_hub(town):
         assert Loan.get_by_id(lent["loan_id"]).due_date == renewed["due_date"]
         assert Hold.get_by_id(hold.id).status == "fulfilled"
         assert Item.get((Item.barcode == copy) & (Item.library == A)).status == "available"
+        assert verify(hub) == []
+
+
+def test_a_hold_b_fills_with_its_own_copy_ends_fulfilled_at_a_and_as_copy_goes_home(town):
+    """A sends its copy; before it comes, B has a copy of its own and the patron borrows
+    it there. A hears the hold is fulfilled (not "cancelled"); A's copy, come anyway,
+    goes home from B's scan and is received at A."""
+    copy = town.codes[0]
+    with opened(town.b) as b:
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        agent.run_once(b)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert circulation.checkin(a, copy, at_desk=True)["hold"]["sent"]
+        agent.run_once(a)
+    with opened(town.b) as b:  # B has not heard of the sending
+        catalogue.save_item(b, {"bib": town.bib_id, "barcode": "B-0901"})
+        circulation.checkout(b, town.cards[0], "B-0901")
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        agent.run_once(b)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert Item.get(Item.barcode == copy).transit_to == B, "on the van still"
+    with opened(town.b) as b:
+        came = circulation.checkin(b, copy, at_desk=True)  # the van
+        assert (came["hold_ended"], came["transit"]) == ("fulfilled", A)
+        agent.run_once(b)
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert verify(b) == []
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert Item.get(Item.barcode == copy).transit_to == A
+        assert circulation.checkin(a, copy, at_desk=True)["received"]
+        assert Item.get(Item.barcode == copy).status == "available"
+        agent.run_once(a)
+        assert verify(a) == []
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0, "every step was allowed"
+        assert Hold.get_by_id(hold.id).status == "fulfilled"
+        assert verify(hub) == []
+
+
+def test_a_hold_asked_of_a_that_withdrew_its_copies_is_asked_of_c(town):
+    """B's hold asked of A; A withdraws its copies; B asks C, which has one. C's pull
+    list shows the new hold, C sends, B lends; A hears its asking ended."""
+    with opened(town.c) as c:
+        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
+        agent.run_once(c)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        assert hold.source == A
+        agent.run_once(b)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert len(holds.pull_list(A)) == 1
+        for code in town.codes:
+            catalogue.set_status(a, code, "withdrawn")
+        assert holds.pull_list(A) == []
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert holds.reask(b) == 1
+        again = Hold.get((Hold.status == "waiting") & (Hold.library == B))
+        assert again.source == C and again.placed_at == hold.placed_at
+        agent.run_once(b)
+    with opened(town.c) as c:
+        agent.run_once(c)
+        [(row, copy)] = holds.pull_list(C)
+        assert (row.id, copy.barcode) == (again.id, "C-0001")
+        assert circulation.checkin(c, "C-0001", at_desk=True)["hold"]["sent"]
+        agent.run_once(c)
+        assert verify(c) == []
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).status == "cancelled" and holds.pull_list(A) == []
+        assert Hold.get_or_none(Hold.id == again.id) is None, "C's asking is not A's"
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert circulation.checkin(b, "C-0001", at_desk=True)["arrived"] == C
+        circulation.checkout(b, town.cards[0], "C-0001")
+        agent.run_once(b)
+        assert verify(b) == []
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0, "every step was allowed"
+        assert Hold.get_by_id(hold.id).status == "cancelled"
+        assert Hold.get_by_id(again.id).status == "fulfilled"
         assert verify(hub) == []
 
 
