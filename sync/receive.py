@@ -18,7 +18,7 @@ import peewee as pw
 from appliance.core import authority, dialect, events, privacy, projector
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
-from appliance.core.models import Event, Hold, Loan
+from appliance.core.models import Event, Fee, Hold, Loan, Patron
 from provisioning import config, health, updates
 
 from . import envelope, keys, protocol, quarantine, suggestions
@@ -255,6 +255,21 @@ def travelling(library):
                & pw.Tuple(Event.hlc, _body_text("item_id")).in_(returned)))
 
 
+FEE_KINDS = ("fee.charged", "fee.paid", "fee.waived")
+
+
+def owed_at_home(library):
+    """The fee events of `library`'s own patrons charged by another library (a town-wide
+    card that lost or damaged that library's copy): a patron's home library must know
+    what the patron owes in the town, so its desk shows the fee and blocks new loans on
+    it as on its own. Decided by the hub's rows — the fee as the hub holds it and the
+    home library of its patron's card — never by a library a sender wrote; fees are few,
+    so the set asked is small, and only events of the fee kinds are looked into."""
+    theirs = Fee.select(Fee.id).join(Patron, on=(Fee.patron == Patron.id)).where(
+        (Patron.library == library) & (Fee.library != library))
+    return (Event.kind << FEE_KINDS) & _body_text("fee_id").in_(theirs)
+
+
 def _body_text(key):
     """The text of `key` in an event's body, as dialect.json_text writes it."""
     if dialect.is_postgres(Event._meta.database):
@@ -264,9 +279,11 @@ def _body_text(key):
 
 def concerns(library):
     """The events a branch of `library` pulls: its library's own (copies, loans, holds,
-    rules, calendar, conflicts resolved), the town-wide records, and the steps of holds
-    that travel between it and another library."""
-    return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)) \
+    rules, calendar, conflicts resolved), the town-wide records, the steps of holds
+    that travel between it and another library, and the fees other libraries charged
+    its own patrons."""
+    return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)
+            | owed_at_home(library)) \
         & Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX)
     # what the authority check refused reaches no branch, nor the hub's own local chain
 
