@@ -5,7 +5,7 @@ import peewee as pw
 
 from .. import policy
 from ..errors import N_
-from ..models import Fee
+from ..models import Fee, Library
 from . import vnd
 
 # An open fee: charged (its charge has arrived) and not settled.
@@ -46,11 +46,34 @@ def over_limit(library, patron):
     return total, most, total > most
 
 
+def elsewhere(library, patron_id):
+    """What the patron owes other libraries of the town, as [(library name, VND)]: fees
+    they charged reach the patron's home library (sync.receive.owed_at_home), where they
+    count as its own but are paid at the library that charged them."""
+    owed_to = (Fee.select(Fee.library, pw.fn.SUM(Fee.amount))
+               .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
+               .group_by(Fee.library).order_by(Fee.library).tuples())
+    owed_to = list(owed_to)
+    names = dict(Library.select(Library.code, Library.name)
+                 .where(Library.code << [code for code, _ in owed_to]).tuples()) if owed_to else {}
+    return [(names.get(code) or code, int(amount or 0)) for code, amount in owed_to]
+
+
 def blocks(library, patron):
-    """The fee block as patrons.blocks lists them: [(code, msgid, params)] or []."""
+    """The fee block as patrons.blocks lists them: [(code, msgid, params)] or []. When
+    some of it is owed to other libraries, the message says where, since this desk
+    cannot take that payment."""
     total, most, over = over_limit(library, patron)
     if not over:
         return []
+    params = {"amount": vnd(total), "limit": vnd(most)}
+    owed_to = elsewhere(library, patron.id)
+    if not owed_to:
+        return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged "
+                                 "copies (the limit is %(limit)s): no new loans until they "
+                                 "are paid."), params)]
+    params.update(elsewhere=vnd(sum(amount for _, amount in owed_to)),
+                  libraries=", ".join(name for name, _ in owed_to))
     return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged copies "
-                             "(the limit is %(limit)s): no new loans until they are paid."),
-             {"amount": vnd(total), "limit": vnd(most)})]
+                             "(the limit is %(limit)s), %(elsewhere)s of it to be paid at "
+                             "%(libraries)s: no new loans until they are paid."), params)]

@@ -63,9 +63,16 @@ def get(ctx, the_id):
     return fee
 
 
+def settled_here(ctx, fee):
+    """Whether this device may take the payment of `fee` or waive it: only the library
+    that charged it may (the till and the receipt are there), or the hub, which acts for
+    the town. A patron's home library holds the fees others charged but sends them there."""
+    return ctx.role == "hub" or fee.library == ctx.library
+
+
 def _open(ctx, the_id):
     fee = get(ctx, the_id)
-    if ctx.role != "hub" and fee.library != ctx.library:
+    if not settled_here(ctx, fee):
         raise Forbidden("other_library", N_("This fee was charged by library %(library)s: "
                                             "it is paid or waived there."),
                         library=fee.library)
@@ -111,7 +118,7 @@ def pay_amount(ctx, patron, amount, the_id=None, actor=None):
             raise NotFound("fee_not_found", N_("No fee %(id)s here."), id=the_id)
     else:
         fees = [f for f in balance.of_patron(patron.id) if f.state == "open"
-                and (ctx.role == "hub" or f.library == ctx.library)]
+                and settled_here(ctx, f)]
     if not fees:
         raise Refused("nothing_owed", N_("The patron owes no fee here."))
     due = sum(f.amount for f in fees)
