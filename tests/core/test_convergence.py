@@ -13,7 +13,9 @@ device's events are then applied on fresh nodes in many causally valid orders â€
 one as a branch applies them, and in batches through `events.ingest` as the hub does,
 with batches sent twice and batches sent too early â€” and every node must end with the
 same state and the same conflicts (`verify.digest`), equal to the devices' own once
-they have all synced, and to a rebuild in (hlc, origin, seq) order. Pupils come and go
+they have all synced, and to a rebuild in (hlc, origin, seq) order. A branch holds only
+what the hub routes to it: one library's, fed only that, holds the same fees as the rest
+(its own and those others charged its patrons, the loans behind them never). Pupils come and go
 too: class lists imported as batches, pupils moved to another class, and the new school
 year begun at a desk while another edits the same cards."""
 
@@ -638,6 +640,33 @@ def differing(expected, got):
     return "\n".join(verify.differences(expected, got))
 
 
+def _fees():
+    return {f.id: {name: getattr(f, name) for name in Fee._meta.fields} for f in Fee.select()}
+
+
+def assert_routed_fees_agree(full, library):
+    """A branch of `library` holds only what the hub routes to it (sync.receive.concerns,
+    asked of the replayed node `full`): its library's fees and those other libraries
+    charged its own patrons, and each is the same row as on the node holding everything
+    (charged, paid or waived alike) although the loans behind the others' never reach it."""
+    from sync.receive import concerns
+
+    full.enter()
+    homes = dict(models.Patron.select(models.Patron.id, models.Patron.library).tuples())
+    expected = {k: v for k, v in _fees().items()
+                if library in (v["library"], homes.get(v["patron"]))}
+    routed = [events.to_dict(e) for e in Event.select().where(concerns(library))
+              .order_by(Event.pos)]
+    branch = Node(sqlite_memory, library, f"routed-{library}")
+    try:
+        events.ingest(branch.ctx, routed, relayed=True)
+        got = _fees()
+    finally:
+        branch.close()
+        full.enter()
+    assert got == expected, f"fees routed to {library} differ:\n{got}\n{expected}"
+
+
 def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
     """Devices on SQLite (as branches are); the replaying nodes on `node_factory`'s
     database (a hub's: SQLite or PostgreSQL)."""
@@ -663,6 +692,7 @@ def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
             assert_log_top_is_the_highest_clock()
         for n, snap in enumerate(snapshots[1:], start=1):
             assert snap == snapshots[0], f"node {n} differs:\n" + differing(snapshots[0], snap)
+        assert_routed_fees_agree(nodes[0], LIBRARIES[seed % len(LIBRARIES)])
         town.sync_all()
         for device in town.devices:
             device.enter()
@@ -953,6 +983,21 @@ def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
         assert Fee.select().count() == 1 and fee.kind == "lost" and fee.amount == 30000
         assert fee.state == "paid" and fee.reason is None
         assert Event.select().where(Event.kind == "fee.charged").count() == 2
+
+
+def test_a_fee_charged_for_another_librarys_patron_agrees_at_its_home_library():
+    """B lends its copy to a card of A, charges it damaged and takes the payment, then
+    charges a loss to a card of its own: every order gives the same state, and a branch
+    of A holding only what the hub routes to it (seed 0: the first library) holds A's
+    patron's fee, paid, without the loan behind it, and not B's own patron's."""
+    steps = [("checkout", 2, 6, 0), ("tick", 0, 1, 1), ("fee", 2, 0, 0), ("sync", 0, 2, 0),
+             ("tick", 0, 1, 1), ("fee", 2, 0, 1), ("checkout", 2, 1, 1), ("fee", 2, 1, 0)]
+    check_town((0, 3, -2, 0), steps, seed=0, orders=4)
+    with settled(steps):
+        homes = {f.id: (f.library, models.Patron.get_by_id(f.patron).library, f.state)
+                 for f in Fee.select()}
+        assert sorted(homes.values()) == [("PY-B02", "PY-A01", "paid"),
+                                          ("PY-B02", "PY-B02", "open")], homes
 
 
 def test_a_history_erased_before_a_return_arrives_agrees_in_every_order():
