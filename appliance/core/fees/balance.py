@@ -1,6 +1,8 @@
 """What a patron owes, and whether it stops new loans: reckoned from the fees held here
 each time, never a stored flag, so a block lifts the moment the fee is settled."""
 
+from typing import cast
+
 import peewee as pw
 
 from .. import policy
@@ -50,13 +52,14 @@ def elsewhere(library, patron_id):
     """What the patron owes other libraries of the town, as [(library name, VND)]: fees
     they charged reach the patron's home library (sync.receive.owed_at_home), where they
     count as its own but are paid at the library that charged them."""
-    owed_to = (Fee.select(Fee.library, pw.fn.SUM(Fee.amount))
-               .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
-               .group_by(Fee.library).order_by(Fee.library).tuples())
-    owed_to = list(owed_to)
-    names = dict(Library.select(Library.code, Library.name)
-                 .where(Library.code << [code for code, _ in owed_to]).tuples()) if owed_to else {}
-    return [(names.get(code) or code, int(amount or 0)) for code, amount in owed_to]
+    name = pw.fn.COALESCE(Library.name, Fee.library)
+    rows = (Fee.select(name, pw.fn.SUM(Fee.amount))
+            .join(Library, pw.JOIN.LEFT_OUTER, on=(Library.code == Fee.library))
+            .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
+            .group_by(Fee.library, Library.name).order_by(Fee.library).tuples())
+    # .tuples() yields tuples; the stubs say models
+    owed_to = cast("list[tuple[str, int]]", list(rows))
+    return [(name, int(amount or 0)) for name, amount in owed_to]
 
 
 def blocks(library, patron):
