@@ -59,7 +59,7 @@ def elsewhere(library, patron_id):
             .group_by(Fee.library, Library.name).order_by(Fee.library).tuples())
     # .tuples() yields tuples; the stubs say models
     owed_to = cast("list[tuple[str, int]]", list(rows))
-    return [(name, int(amount or 0)) for name, amount in owed_to]
+    return [(who, int(amount or 0)) for who, amount in owed_to]
 
 
 def blocks(library, patron):
