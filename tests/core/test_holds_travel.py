@@ -22,7 +22,7 @@ from appliance.core import (
 )
 from appliance.core.context import Context
 from appliance.core.errors import Forbidden, NotFound, Refused
-from appliance.core.models import Event, Hold, Item, Loan
+from appliance.core.models import Conflict, Event, Hold, Item, Loan
 from sync.receive import TOWN_WIDE
 from tests.factories import make_library
 
@@ -155,14 +155,20 @@ def test_a_hold_at_b_on_as_copy_travels_there_and_back(town):
     a.close()
 
 
-def _placed_at_b_and_sent_by_a(town):
-    """B places the hold; A, having heard of it, traps its copy and sends it: the hold and
-    the events each made."""
+def _placed_at_b(town):
+    """B places the hold (asked of A, which holds the only copy): the hold and its events."""
     b = _at(town, "b")
     b_seq = events.head(b.origin)[0]
     hold = holds.place(b, "B0001", town["bib"])
     placed = _new(town, "b", b_seq)
     b.close()
+    return hold, placed
+
+
+def _placed_at_b_and_sent_by_a(town):
+    """B places the hold; A, having heard of it, traps its copy and sends it: the hold and
+    the events each made."""
+    hold, placed = _placed_at_b(town)
     a = _at(town, "a")
     _relay(a, placed)
     a_seq = events.head(a.origin)[0]
@@ -252,7 +258,6 @@ def test_a_hold_cancelled_at_b_before_it_heard_of_the_sending_sends_the_copy_hom
     waits for. B's scan says it goes back to A and sends it, as a hold's end sends home a
     copy known to have come for it: no return of a loan is made up, and A, whose copy
     was lent and returned before, sees no second return of that loan."""
-    from appliance.core.models import Conflict
 
     a = _at(town, "a")
     circulation.checkout(a, "P0001", "1002")
@@ -291,19 +296,27 @@ def test_a_hold_cancelled_at_b_before_it_heard_of_the_sending_sends_the_copy_hom
     a.close()
 
     # at the hub, in both orders: A's sending, and B's cancel and scan
-    firsts = {sent[0]["origin"]: sent[0]["seq"], ended[0]["origin"]: ended[0]["seq"]}
+    assert _at_hub_both_ways(town, tmp_path, hold, sent, ended) == [
+        ("cancelled", "in_transit", A, 0)] * 2
+
+
+def _at_hub_both_ways(town, tmp_path, hold, sent, b_made):
+    """The hold and A's copy (status, where it goes, conflicts) at a hub given A's sending
+    and B's events in each order, after what both held before."""
+    firsts = {sent[0]["origin"]: sent[0]["seq"], b_made[0]["origin"]: b_made[0]["seq"]}
     before = [e for e in _mine_of(town, "a") + _mine_of(town, "b")
               if e["seq"] < firsts[e["origin"]]]
     states = []
-    for n, order in enumerate(([*sent, *ended], [*ended, *sent])):
+    for n, order in enumerate(([*sent, *b_made], [*b_made, *sent])):
         hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
         events.ingest(hub, before)
         for e in order:
             events.ingest(hub, [e])
         h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
         states.append((h.status, i.status, i.transit_to, Conflict.select().count()))
+        assert verify.verify(hub) == []
         hub.close()
-    assert states[0] == states[1] == ("cancelled", "in_transit", A, 0)
+    return states
 
 
 def _fulfilled_at_b_with_its_own_copy(town, heard):
@@ -329,7 +342,6 @@ def test_a_hold_filled_at_b_by_its_own_copy_ends_fulfilled_everywhere_and_as_cop
     """The patron got the book at B: the hold ends fulfilled at B, at A (which asked
     nothing of a loan of B's copy) and at the hub, whichever order the events meet in;
     A's copy, come anyway, goes home from B's one scan with a transit slip."""
-    from appliance.core.models import Conflict
 
     hold, placed, sent, filled, lent = _fulfilled_at_b_with_its_own_copy(town, heard)
     b = _at(town, "b")
@@ -364,20 +376,8 @@ def test_a_hold_filled_at_b_by_its_own_copy_ends_fulfilled_everywhere_and_as_cop
     a.close()
 
     # at the hub, in both orders: A's sending, and B's loan and scan
-    firsts = {sent[0]["origin"]: sent[0]["seq"], b_made[0]["origin"]: b_made[0]["seq"]}
-    before = [e for e in _mine_of(town, "a") + _mine_of(town, "b")
-              if e["seq"] < firsts[e["origin"]]]
-    states = []
-    for n, order in enumerate(([*sent, *b_made], [*b_made, *sent])):
-        hub = make_library(tmp_path / f"hub{n}", library="PY-HUB", name="Thị xã", role="hub")
-        events.ingest(hub, before)
-        for e in order:
-            events.ingest(hub, [e])
-        h, i = Hold.get_by_id(hold.id), Item.get((Item.barcode == "1002") & (Item.library == A))
-        states.append((h.status, i.status, i.transit_to, Conflict.select().count()))
-        assert verify.verify(hub) == []
-        hub.close()
-    assert states[0] == states[1] == ("fulfilled", "in_transit", A, 0)
+    assert _at_hub_both_ways(town, tmp_path, hold, sent, b_made) == [
+        ("fulfilled", "in_transit", A, 0)] * 2
 
 
 def test_a_hold_filled_at_b_before_a_sends_leaves_as_pull_list(town):
@@ -406,11 +406,7 @@ def test_a_hold_whose_source_can_lend_no_copy_is_asked_again_where_one_can(town)
     one) until B has a copy of its own, then joins B's own queue, keeping its place; A
     hears its asking ended and its pull list drops it. Asking again twice changes
     nothing more."""
-    b = _at(town, "b")
-    b_seq = events.head(b.origin)[0]
-    hold = holds.place(b, "B0001", town["bib"])
-    placed = _new(town, "b", b_seq)
-    b.close()
+    hold, placed = _placed_at_b(town)
     a = _at(town, "a")
     _relay(a, placed)
     a_seq = events.head(a.origin)[0]
