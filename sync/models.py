@@ -80,7 +80,18 @@ class FileHeld(BaseModel):
         primary_key = pw.CompositeKey("kind", "key")
 
 
-MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey, FileHeld)
+class DeviceRouting(BaseModel):
+    """The hub's memory of which routing a device has pulled under (receive.ROUTING): an
+    older one still has the events a newer routing adds below its cursor coming, sent
+    with its pulls (``sent_at``: its cursor then) until its cursor moves past them."""
+
+    device = pw.CharField(primary_key=True, max_length=64)
+    version = pw.IntegerField(default=0)
+    sent_at = pw.BigIntegerField(null=True)
+
+
+MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey, FileHeld,
+          DeviceRouting)
 coredb.register_models(*MODELS)
 
 

@@ -22,7 +22,7 @@ from appliance.core.models import Event, Fee, Hold, Loan, Patron
 from provisioning import config, health, updates
 
 from . import envelope, keys, protocol, quarantine, suggestions
-from .models import Device, RetiredKey, SyncBatch, SyncRefusal
+from .models import Device, DeviceRouting, RetiredKey, SyncBatch, SyncRefusal
 
 log = logging.getLogger("thuvien.sync")
 
@@ -288,6 +288,48 @@ def concerns(library):
     # what the authority check refused reaches no branch, nor the hub's own local chain
 
 
+# What a branch pulls grew with the town's needs. Pulls only move forward, so a device
+# that pulled under an older routing would never get the events a newer one adds below
+# its cursor: each routing added since it last pulled reaches it once, beside its next
+# pulls, until its cursor moves past the pull that carried them (its ingest takes an
+# event it holds already as held). A device enrolled since has nothing below its cursor.
+# The version, and what each version added:
+ROUTING = 1
+ADDED = {1: owed_at_home}  # 1: the fees of a library's own patrons charged elsewhere
+
+
+def _catch_up(dev: Device, after: int) -> list:
+    """The events routings newer than `dev` has pulled under add at or below `after`."""
+    held = DeviceRouting.get_or_none(DeviceRouting.device == dev.id)
+    version = held.version if held is not None else 0
+    if version >= ROUTING:
+        return []
+    if after == 0 or (held is not None and held.sent_at is not None and after > held.sent_at):
+        # nothing below its cursor, or it applied a pull that carried them: up to date
+        _routed(dev, ROUTING, None)
+        return []
+    added = [ADDED[v](dev.library) for v in range(version + 1, ROUTING + 1)]
+    rows = list(Event.select().where(
+        (Event.pos <= after) & (Event.origin != dev.id) & _or(added)
+        & Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX))
+        .order_by(Event.pos).limit(PULL_LIMIT))
+    _routed(dev, version, after)
+    return rows
+
+
+def _or(clauses):
+    joined = clauses[0]
+    for clause in clauses[1:]:
+        joined = joined | clause
+    return joined
+
+
+def _routed(dev: Device, version: int, sent_at: int | None) -> None:
+    DeviceRouting.insert(device=dev.id, version=version, sent_at=sent_at).on_conflict(
+        conflict_target=[DeviceRouting.device],
+        update={DeviceRouting.version: version, DeviceRouting.sent_at: sent_at}).execute()
+
+
 def _after(after) -> int:
     return after if isinstance(after, int) and not isinstance(after, bool) and after >= 0 else 0
 
@@ -306,10 +348,11 @@ def pull(ctx, dev: Device, after, limit, recorded=False) -> tuple[list[dict], in
     rows = events.feed(after, limit + 1, where=(Event.origin != dev.id) & concerns(dev.library))
     more = len(rows) > limit
     rows = rows[:limit]
-    if not recorded:
-        with events.writing(ctx):  # one writer at a time, or SQLite times out under load
+    with events.writing(ctx):  # one writer at a time, or SQLite times out under load
+        if not recorded:
             Device.update(pull_after=after).where(Device.id == dev.id).execute()
-    return ([privacy.for_branch(events.to_dict(r), dev.library) for r in rows],
+        missed = _catch_up(dev, after)
+    return ([privacy.for_branch(events.to_dict(r), dev.library) for r in missed + rows],
             (rows[-1].pos if rows else after), more)
 
 

@@ -40,6 +40,17 @@ def _desk(ctx):
     return client, staff_login(client)
 
 
+def _patron_of_a(branches):
+    """A's rules (a fee limit of 100.000 ₫), a patron and a copy, staff, synced: (cards,
+    copies, A's device)."""
+    with opened(branches[A]) as a:
+        _rule(a, fee_limit=100000)
+        cards, mine = seed(a, n_items=1, n_patrons=1)
+        users.create(a, "thuthu", PASSWORD, "librarian")
+        agent.run_once(a)
+        return cards, mine, a.origin
+
+
 def _charged_at_b(branches, card):
     """B lends its copies to A's card and to its own, both lost or damaged and charged."""
     with opened(branches[B]) as b:
@@ -86,12 +97,7 @@ def test_a_fee_charged_at_b_blocks_its_patron_at_home_until_paid_at_b(tmp_path, 
     hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
-        with opened(branches[A]) as a:
-            _rule(a, fee_limit=100000)
-            cards, mine = seed(a, n_items=1, n_patrons=1)
-            users.create(a, "thuthu", PASSWORD, "librarian")
-            device_a = a.origin
-            agent.run_once(a)
+        cards, mine, device_a = _patron_of_a(branches)
         fee_id, bs_own, copy = _charged_at_b(branches, cards[0])
 
         with opened(hub_dir):  # decided by the hub's rows: to A its patron's fee only
@@ -131,3 +137,45 @@ def test_a_fee_charged_at_b_blocks_its_patron_at_home_until_paid_at_b(tmp_path, 
             assert {q.event_id: q.code for q in Quarantine.select()} == {forged: "other_library"}
             assert Fee.get_by_id(fee_id).state == "paid"
             assert verify(h) == []
+
+
+def test_a_branch_that_pulled_under_the_old_routing_gets_its_patrons_fees_once(tmp_path,
+                                                                               hub_db):
+    """Pulls only move forward: a device of A that pulled past B's fee before fees went
+    home (routing 0) is sent it beside its next pulls, until its cursor moves past the
+    pull that carried it; then never again."""
+    from sync import receive
+    from sync.models import Device, DeviceRouting
+
+    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)
+        cards, _mine, device_a = _patron_of_a(branches)
+        fee_id, _bs_own, _copy = _charged_at_b(branches, cards[0])
+        with opened(branches[A]) as a:
+            agent.run_once(a)
+            # as a device that pulled under routing 0 holds it: past the fee, without it
+            Event.delete().where((Event.kind == "fee.charged")
+                                 & Event.body.contains(fee_id)).execute()
+            Fee.delete().where(Fee.id == fee_id).execute()
+        with opened(hub_dir):
+            DeviceRouting.delete().execute()
+            DeviceRouting.create(device=device_a, version=0)
+
+        with opened(branches[A]) as a:
+            agent.run_once(a)
+            assert Fee.get_by_id(fee_id).amount == 120000, "sent beside the next pull"
+            assert verify(a) == []
+        with opened(hub_dir):
+            assert DeviceRouting.get_by_id(device_a).version == 0  # until its cursor moves
+        with opened(branches[B]) as b:  # something new for A: its cursor moves on
+            seed(b, n_items=1, n_patrons=0, prefix="N")
+            agent.run_once(b)
+        for _ in range(2):
+            with opened(branches[A]) as a:
+                agent.run_once(a)
+        with opened(hub_dir) as h:
+            assert DeviceRouting.get_by_id(device_a).version == receive.ROUTING
+            dev = Device.get_by_id(device_a)
+            sent, _cursor, _more = receive.pull(h, dev, dev.pull_after, 1000)
+            assert not [e for e in sent if e["kind"] in FEE_KINDS], "once, not every pull"
