@@ -78,6 +78,15 @@ def pull_list(library):
     return rows
 
 
+def _lenders(bib_id, *besides):
+    """Other libraries' copies of the record they could lend (not lost, damaged or
+    withdrawn), the one likeliest on its shelf first (as held here: another library's
+    loans are not), then by library and barcode: whom a hold asks."""
+    return sorted(Item.select().where((Item.bib == bib_id) & Item.library.not_in(besides)
+                                      & (Item.condition == "available")),
+                  key=lambda i: (i.status != "available", i.library, i.barcode))
+
+
 def _source(ctx, bib_id):
     """(copies of the record, the library asked to send one or None): this library's own
     copies when it has any, else those of the library of the town whose copy looks most
@@ -87,9 +96,7 @@ def _source(ctx, bib_id):
         if not copies:
             raise Refused("no_copies", N_("This library has no copy of that record."))
         return copies, None
-    others = sorted(Item.select().where((Item.bib == bib_id) & (Item.library != ctx.library)
-                                        & (Item.condition == "available")),
-                    key=lambda i: (i.status != "available", i.library, i.barcode))
+    others = _lenders(bib_id, ctx.library)
     if not others:
         raise Refused("no_copies", N_("No library of the town has a copy of that record."))
     return others, others[0].library
@@ -292,11 +299,10 @@ def _next_source(hold):
     """None for the pickup library's own queue, else the library to ask (as `_source`
     chooses, among those that can lend a copy, the one asked now aside); the one asked
     now when no other can."""
-    copies = Item.select().where((Item.bib == hold.bib_id) & (Item.condition == "available"))
-    if copies.where(Item.library == hold.library).exists():
+    if Item.select().where((Item.bib == hold.bib_id) & (Item.library == hold.library)
+                           & (Item.condition == "available")).exists():
         return None
-    others = sorted(copies.where(Item.library.not_in([hold.library, hold.source])),
-                    key=lambda i: (i.status != "available", i.library, i.barcode))
+    others = _lenders(hold.bib_id, hold.library, hold.source)
     return others[0].library if others else hold.source
 
 
