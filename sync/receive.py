@@ -9,7 +9,9 @@ chain checks (hash, fork) while applying. Nothing is written unless all pass.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import time
 from datetime import datetime, timezone
 
@@ -283,9 +285,12 @@ def concerns(library):
     that travel between it and another library, and the fees other libraries charged
     its own patrons."""
     return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)
-            | owed_at_home(library)) \
-        & Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX)
-    # what the authority check refused reaches no branch, nor the hub's own local chain
+            | owed_at_home(library)) & _shipped()
+
+
+def _shipped():
+    """What the authority check refused reaches no branch, nor the hub's own local chain."""
+    return Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX)
 
 
 # What a branch pulls grew with the town's needs. Pulls only move forward, so a device
@@ -298,36 +303,31 @@ ROUTING = 1
 ADDED = {1: owed_at_home}  # 1: the fees of a library's own patrons charged elsewhere
 
 
-def _catch_up(dev: Device, after: int) -> list:
-    """The events routings newer than `dev` has pulled under add at or below `after`."""
+def _catch_up(ctx, dev: Device, after: int) -> list:
+    """The events routings newer than `dev` has pulled under add at or below `after`.
+    A device up to date costs a read: the write lock is taken only to note a change."""
     held = DeviceRouting.get_or_none(DeviceRouting.device == dev.id)
     version = held.version if held is not None else 0
     if version >= ROUTING:
         return []
     if after == 0 or (held is not None and held.sent_at is not None and after > held.sent_at):
         # nothing below its cursor, or it applied a pull that carried them: up to date
-        _routed(dev, ROUTING, None)
+        _routed(ctx, dev, ROUTING, None)
         return []
-    added = [ADDED[v](dev.library) for v in range(version + 1, ROUTING + 1)]
+    added = functools.reduce(operator.or_, (ADDED[v](dev.library)
+                                            for v in range(version + 1, ROUTING + 1)))
     rows = list(Event.select().where(
-        (Event.pos <= after) & (Event.origin != dev.id) & _or(added)
-        & Event.id.not_in(authority.held_back()) & ~Event.origin.endswith(events.LOCAL_SUFFIX))
+        (Event.pos <= after) & (Event.origin != dev.id) & added & _shipped())
         .order_by(Event.pos).limit(PULL_LIMIT))
-    _routed(dev, version, after)
+    _routed(ctx, dev, version, after)
     return rows
 
 
-def _or(clauses):
-    joined = clauses[0]
-    for clause in clauses[1:]:
-        joined = joined | clause
-    return joined
-
-
-def _routed(dev: Device, version: int, sent_at: int | None) -> None:
-    DeviceRouting.insert(device=dev.id, version=version, sent_at=sent_at).on_conflict(
-        conflict_target=[DeviceRouting.device],
-        update={DeviceRouting.version: version, DeviceRouting.sent_at: sent_at}).execute()
+def _routed(ctx, dev: Device, version: int, sent_at: int | None) -> None:
+    with events.writing(ctx):  # one writer at a time, or SQLite times out under load
+        DeviceRouting.insert(device=dev.id, version=version, sent_at=sent_at).on_conflict(
+            conflict_target=[DeviceRouting.device],
+            update={DeviceRouting.version: version, DeviceRouting.sent_at: sent_at}).execute()
 
 
 def _after(after) -> int:
@@ -348,10 +348,10 @@ def pull(ctx, dev: Device, after, limit, recorded=False) -> tuple[list[dict], in
     rows = events.feed(after, limit + 1, where=(Event.origin != dev.id) & concerns(dev.library))
     more = len(rows) > limit
     rows = rows[:limit]
-    with events.writing(ctx):  # one writer at a time, or SQLite times out under load
-        if not recorded:
+    if not recorded:
+        with events.writing(ctx):  # one writer at a time, or SQLite times out under load
             Device.update(pull_after=after).where(Device.id == dev.id).execute()
-        missed = _catch_up(dev, after)
+    missed = _catch_up(ctx, dev, after)
     return ([privacy.for_branch(events.to_dict(r), dev.library) for r in missed + rows],
             (rows[-1].pos if rows else after), more)
 
