@@ -11,11 +11,12 @@ def _peewee_without_postgres_drivers():
     its libraries are 6 MB of a branch's server, which runs on SQLite and never uses them.
     peewee is imported here with them hidden; core/db.py's PostgreSQL database imports
     psycopg2 itself when a hub opens one (its `_Psycopg2` adapter). A peewee without
-    driver adapters (before 4.0) cannot do without them: it is imported again whole."""
+    driver adapters (an older version) cannot do without them: it is imported again whole."""
     if "peewee" in sys.modules or "psycopg2" in sys.modules:
         return
     hidden = [name for name in ("psycopg2", "psycopg", "psycopg2cffi") if name not in sys.modules]
-    sys.modules.update(dict.fromkeys(hidden))  # None: `import psycopg2` raises ImportError
+    for name in hidden:  # None in sys.modules: `import psycopg2` raises ImportError
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
         import peewee
     finally:

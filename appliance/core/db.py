@@ -429,7 +429,7 @@ class _Psycopg2(getattr(pw, "Psycopg2Adapter", object)):  # type: ignore[misc]
     peewee takes from its own import of the driver is taken from ours here."""
 
     def __init__(self):
-        import psycopg2
+        import psycopg2  # type: ignore[import-untyped]
         from psycopg2 import extensions, extras
 
         extras.register_uuid()  # as peewee does when it imports the driver
