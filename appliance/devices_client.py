@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import requests
-
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:6002"
@@ -27,6 +25,10 @@ def _post(ctx, path, body) -> dict | None:
     if getattr(ctx, "practice", False):  # a practice copy (core/training): no paper, no tags
         log.info("practice mode: %s not sent to the devices daemon", path)
         return None
+    # requests (5 MB with urllib3 and its character tables) is imported when a request is
+    # sent, not with the web server that imports this module
+    import requests
+
     url = _base(ctx) + path
     try:
         response = requests.post(url, json=body, timeout=TIMEOUT)
@@ -57,6 +59,8 @@ def print_receipt(ctx, title: str, lines: list[str], footer: str = "") -> bool:
 
 
 def status(ctx) -> dict | None:
+    import requests  # as in _post
+
     try:
         response = requests.get(_base(ctx) + "/status", timeout=TIMEOUT)
         response.raise_for_status()

@@ -33,8 +33,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import requests
-
 import appliance
 from appliance.core.errors import N_
 
@@ -464,6 +462,10 @@ HEALTH_PAGES = ("/login", "/opac/")
 
 def web_health(url: str, version: str, timeout: float = 60.0) -> tuple[bool, str]:
     """The service at `url` runs `version` and renders the desk login and the OPAC."""
+    # requests (5 MB with urllib3 and its character tables) is imported here, not with
+    # this module: the hub's web server imports it for the offered bundles
+    import requests
+
     ok, why = _api_health(url, version, timeout)
     if not ok:
         return ok, why
@@ -482,6 +484,8 @@ def web_health(url: str, version: str, timeout: float = 60.0) -> tuple[bool, str
 
 def _api_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
     """Wait for the restarted service to answer /api/v1/health as `version`."""
+    import requests  # as in web_health
+
     deadline, last = time.monotonic() + timeout, "no answer"
     while time.monotonic() < deadline:
         try:

@@ -16,7 +16,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public
 
-from . import certs, pki
+# certs brings requests (5 MB with urllib3) for a branch's renewals: imported by the view
+# that uses it, not by every device's web server.
+from . import pki
 
 log = logging.getLogger("thuvien.sync")
 bp = Blueprint("certs", __name__)
@@ -28,7 +30,7 @@ def _error(code, message, status_code):
     return resp
 
 
-@bp.route(certs.CA_PATH)
+@bp.route("/sync/v1/ca")  # certs.CA_PATH
 @public
 def ca_certificate():
     ctx = current_app.extensions["thuvien"]
@@ -39,10 +41,12 @@ def ca_certificate():
                     headers={"Content-Disposition": "attachment; filename=thuvien-ca.pem"})
 
 
-@bp.route(certs.CERT_PATH, methods=["POST"])
+@bp.route("/sync/v1/cert", methods=["POST"])  # certs.CERT_PATH
 @public
 @csrf_exempt  # authenticated by the device's signature
 def renew_certificate():
+    from . import certs
+
     ctx = current_app.extensions["thuvien"]
     if ctx.role != "hub":
         return _error("not_hub", "this appliance is not a hub", 404)

@@ -27,7 +27,9 @@ from appliance.core.errors import DomainError
 from appliance.web.auth import csrf_exempt, public, requires
 from provisioning import health, updates
 
-from . import agent, cardcheck, enrol, files, protocol, receive, status
+# agent, cardcheck and enrol are a branch's side of sync and bring requests (5 MB with
+# urllib3): the views that use them import them, not every device's web server.
+from . import files, protocol, receive, status
 from .models import ensure_tables
 
 log = logging.getLogger("thuvien.sync")
@@ -78,11 +80,13 @@ def exchange():
     return _sealed(MAX_BATCH, "batch over the size limit", receive.exchange)
 
 
-@bp.route(cardcheck.PATH, methods=["POST"])
+@bp.route("/sync/v1/card", methods=["POST"])  # cardcheck.PATH
 @public
 @csrf_exempt  # authenticated by the envelope's signature
 def card_check():
     """A branch asks about a town-wide card of another library (and its PIN)."""
+    from . import cardcheck
+
     return _sealed(64 * 1024, "a card check is small", cardcheck.answer_request)
 
 
@@ -98,6 +102,8 @@ def digital_files():
 @public
 @csrf_exempt  # authenticated by the one-time token
 def enrol_device():
+    from . import enrol
+
     ctx = _ctx()
     if ctx.role != "hub":
         return _error("not_hub", "this appliance is not a hub", 404)
@@ -126,6 +132,8 @@ DESK_DEADLINE = 60  # seconds
 @bp.route("/desk/sync/now", methods=["POST"])
 @requires("librarian", "branch_admin", "hub_admin")
 def sync_now():
+    from . import agent
+
     ctx = _ctx()
     try:
         # a person waits at the desk: a minute, not the scheduled run's ten

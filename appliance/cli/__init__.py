@@ -1,5 +1,9 @@
 """The `thuvien` command. Each area keeps its subcommands in a module of its own,
-listed in COMMANDS; a module defines `register(subparsers)`."""
+listed in COMMANDS; a module defines `register(subparsers)`.
+
+Every module listed is imported to build the parser, `thuvien serve` too, and what they
+import at their top stays in the server's memory for its whole life: a command that needs
+a heavy library (requests, pymarc, the update bundles) imports it in its own function."""
 
 import argparse
 import importlib

@@ -4,7 +4,6 @@ import json
 import os
 import sys
 
-from ..core import exporter, importer
 from . import Failed, data_dir_arg, opened, progress
 
 
@@ -41,6 +40,8 @@ def _progress_bar(total_bytes, fh):
 
 
 def cmd_import(args):
+    from ..core import importer
+
     if not os.path.isfile(args.file):
         raise Failed(f"no such file: {args.file}")
     with opened(args) as ctx:
@@ -66,6 +67,8 @@ def cmd_import(args):
 
 
 def cmd_export(args):
+    from ..core import exporter
+
     tmp = args.file + ".part"
     with opened(args):
         try:

@@ -2,8 +2,6 @@
 
 import json
 
-from provisioning import firstboot
-
 from . import Failed, data_dir_arg, require_data
 
 EXIT_PERMANENT = 3  # thuvien-firstboot.service: RestartPreventExitStatus=3
@@ -17,6 +15,8 @@ def register(sub):
 
 
 def cmd_firstboot(args):
+    from provisioning import firstboot
+
     try:
         result = firstboot.run(args.boot, require_data(args))
     except firstboot.FirstBootError as exc:

@@ -5,8 +5,6 @@ import os
 import sys
 from pathlib import Path
 
-from provisioning import bundle, updates
-
 from . import Failed, data_dir_arg, require_data
 
 DEFAULT_ROOT = "/opt/thuvien"
@@ -56,6 +54,8 @@ def _device_settings(data):
 
 
 def cmd_apply(args):
+    from provisioning import updates
+
     require_data(args)
     if bool(args.file) == bool(args.pending):
         raise SystemExit("thuvien: give an update FILE or --pending")
@@ -74,11 +74,14 @@ def cmd_apply(args):
 
 
 def cmd_status(args):
+    from provisioning import updates
+
     print(json.dumps(updates.Installation(Path(args.root)).status(), ensure_ascii=False,
                      indent=1))
 
 
 def cmd_build(args):
+    from provisioning import bundle, updates
     from sync import keys
 
     if not args.data:
@@ -92,6 +95,7 @@ def cmd_build(args):
 
 
 def cmd_offer(args):
+    from provisioning import bundle, updates
     from sync import keys
 
     if not args.data:

@@ -423,6 +423,43 @@ class DatabaseError(Exception):
     pass
 
 
+class _Psycopg2(getattr(pw, "Psycopg2Adapter", object)):  # type: ignore[misc]
+    """peewee's psycopg2 adapter with the driver imported when a PostgreSQL database is
+    made, not with peewee (appliance/__init__.py: a branch on SQLite never loads it). What
+    peewee takes from its own import of the driver is taken from ours here."""
+
+    def __init__(self):
+        import psycopg2  # type: ignore[import-untyped]
+        from psycopg2 import extensions, extras
+
+        extras.register_uuid()  # as peewee does when it imports the driver
+        super().__init__()
+        self.driver, self.extensions = psycopg2, extensions
+        self.json_type = self.jsonb_type = extras.Json
+        self.txn_idle = extensions.TRANSACTION_STATUS_IDLE
+        self.txn_inerror = extensions.TRANSACTION_STATUS_INERROR
+        self.txn_unknown = extensions.TRANSACTION_STATUS_UNKNOWN
+
+    def check_driver(self):
+        pass  # imported above
+
+    def get_binary_type(self):
+        return self.driver.Binary
+
+    def connect(self, db, **params):
+        if db.database.startswith("postgresql://"):
+            params.setdefault("dsn", db.database)
+        else:
+            params.setdefault("dbname", db.database)
+        conn = self.driver.connect(**params)
+        if db._register_unicode:
+            self.extensions.register_type(self.extensions.UNICODE, conn)
+            self.extensions.register_type(self.extensions.UNICODEARRAY, conn)
+        if db._encoding:
+            conn.set_client_encoding(db._encoding)
+        return conn
+
+
 class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     """PostgreSQL that outlives a restart of its server, without restarting the hub.
 
@@ -436,6 +473,7 @@ class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
 
     # Sort keys compare by code point (models.SortKeyField), whatever the database's locale.
     field_types = {**pw.PostgresqlDatabase.field_types, "SORTTEXT": 'TEXT COLLATE "C"'}
+    psycopg2_adapter = _Psycopg2
 
     reconnect_errors = (  # psycopg2's words for a connection the server dropped
         (pw.OperationalError, "server closed the connection"),

@@ -4,7 +4,6 @@ its report on the page (one line per record that could not be taken)."""
 from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 
-from ..core import importer
 from .auth import STAFF, requires
 
 bp = Blueprint("catalogue_import", __name__, url_prefix="/desk/catalogue/import")
@@ -26,6 +25,8 @@ def page():
     if error:
         return render_template("cataloguing/import.html", formats=FORMATS, report=None,
                                error=error), 400
+    from ..core import importer  # with pymarc: imported when used, as in oai._marc
+
     report = importer.import_stream(g.ctx, kind, upload.stream)
     return render_template("cataloguing/import.html", formats=FORMATS, report=report,
                            filename=upload.filename)

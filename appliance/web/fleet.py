@@ -8,7 +8,6 @@ from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
 from provisioning import bundle, fleet, health
-from sync import enrol
 from sync import models as sync_models
 from sync.models import Device
 
@@ -55,6 +54,10 @@ def index():
 @bp.route("/<device_id>/revoke", methods=["POST"])
 @requires("hub_admin")
 def revoke(device_id):
+    # sync.enrol brings requests (5 MB with urllib3): imported by the hub's pages that use
+    # it, not with every device's web server
+    from sync import enrol
+
     try:
         enrol.revoke(g.ctx, device_id)
         flash(_("Device %(device)s is revoked: its sync stops now.", device=device_id), "ok")
@@ -66,6 +69,8 @@ def revoke(device_id):
 @bp.route("/<device_id>/approve", methods=["POST"])
 @requires("hub_admin")
 def approve(device_id):
+    from sync import enrol  # as in revoke()
+
     try:
         enrol.approve(g.ctx, device_id)
         flash(_("Device %(device)s is approved: it syncs from its next run.", device=device_id),
@@ -79,6 +84,8 @@ def approve(device_id):
 @requires("hub_admin")
 def new_token():
     """A token for a library, or for re-enrolling a device (which is revoked first)."""
+    from sync import enrol  # as in revoke()
+
     device_id = request.form.get("reenrol")
     library = (request.form.get("library") or "").strip().upper()
     try:

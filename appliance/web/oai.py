@@ -7,9 +7,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, g, request, url_for
-from pymarc import Field, Indicators, Subfield
 
-from ..core import exporter, marcmap
 from ..core.clock import pack, unpack
 from ..core.models import Bib, DigitalDocument, Item, Library
 from ..core.xmltext import xml_safe
@@ -249,6 +247,12 @@ def _dc(parent, bib):
 
 
 def _marc(parent, bib):
+    # pymarc is imported by the pages that use it, not with the server: its tables are 4 MB
+    # of memory that a Pi serving the desk would hold for nothing.
+    from pymarc import Field, Indicators, Subfield
+
+    from ..core import exporter, marcmap
+
     copies = [{"barcode": i.barcode, "library": i.library, "location": i.location,
                "call_number": i.call_number, "item_type": i.item_type,
                "accession_date": i.accession_date} for i in bib.items]

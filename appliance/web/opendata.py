@@ -5,10 +5,7 @@ import csv
 import io
 
 from flask import Blueprint, Response, stream_with_context
-from pymarc import record_to_xml
 
-from ..core import exporter
-from ..core.catalogue_csv import spreadsheet_row
 from ..core.models import Bib, Item
 from .auth import public
 
@@ -20,6 +17,12 @@ CSV_COLUMNS = ("id", "title", "authors", "publisher", "year", "isbn", "language"
 @bp.route("/catalogue.marcxml")
 @public
 def marcxml():
+    # pymarc is imported by the pages that use it, not with the server: its tables are 4 MB
+    # of memory that a Pi serving the desk would hold for nothing.
+    from pymarc import record_to_xml
+
+    from ..core import exporter
+
     def chunks():
         yield '<?xml version="1.0" encoding="UTF-8"?>\n'
         yield '<collection xmlns="http://www.loc.gov/MARC21/slim">\n'
@@ -33,6 +36,8 @@ def marcxml():
 @bp.route("/catalogue.csv")
 @public
 def catalogue_csv():
+    from ..core.catalogue_csv import spreadsheet_row  # with pymarc: as marcxml() above
+
     def chunks():
         buf = io.StringIO()
         writer = csv.writer(buf)
