@@ -146,7 +146,7 @@ def _running(pid):
     try:
         with open(f"/proc/{pid}/status") as f:
             return "\nState:\tZ" not in f.read()  # a zombie has closed its sockets
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone while its file was read
         return False
 
 
