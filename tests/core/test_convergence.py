@@ -124,7 +124,7 @@ STEPS = st.tuples(
                     + ["hold"] * 2 + ["pull"] * 2 + ["arrive"] * 2 + ["pickup"] * 2
                     + ["cancel_hold", "expire", "edit_copy", "edit_patron", "resolve", "tick",
                        "import_class", "edit_class", "school_year", "new_card",
-                       "erase_history", "erase_patron", "reask", "decline"]
+                       "erase_history", "erase_patron", "reask"]
                     + ["new_patron", "new_copy"] * 2),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
