@@ -1,6 +1,7 @@
 """Housekeeping while the service runs: holds whose pickup day has passed move on down
 the queue without anyone pressing a button, a hold asked of a library that can lend no
-copy now is asked of one that can (holds.reask), notices due are e-mailed (mail.py), the
+copy now, that declined it, or that has none on its shelf while another has one (the
+hub's word) is asked of one that can (holds.reask), notices due are e-mailed (mail.py), the
 download links of remote copies past their day are ended (core/requests), returned
 loans of patrons who keep no reading history are unlinked from them after the
 library's retention period, and the library's staff list is recorded when its accounts

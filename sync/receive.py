@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 import peewee as pw
 
-from appliance.core import authority, dialect, events, privacy, projector
+from appliance.core import authority, dialect, events, privacy, projector, shelves
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
 from appliance.core.models import Event, Fee, Hold, Loan, Patron
@@ -62,6 +62,7 @@ def exchange(ctx, data: bytes) -> bytes:
     reply = {"batch": header.batch_hex, "cursor": result["cursor"],
              "applied": result["applied"], "skipped": result["skipped"],
              "next": next_pos, "more": more, "hub_ms": int(time.time() * 1000)}
+    reply["shelves"] = shelves.offer(dev.library)  # what the branch cannot know itself
     reply.update(offers(ctx, dev, meta.get("health")))
     reply.update(suggestions.offer(ctx, meta))
     if rotated:
@@ -232,7 +233,7 @@ TOWN_WIDE = ("bib.saved", "bib.merged", "patron.saved", "patron.erased", "librar
 
 
 HOLD_KINDS = ("hold.placed", "hold.sent", "hold.trapped", "hold.cancelled", "hold.expired",
-              "hold.fulfilled")
+              "hold.fulfilled", "hold.declined")
 LOAN_KINDS = ("loan.out", "loan.renew", "loan.in")
 
 

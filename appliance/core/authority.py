@@ -23,7 +23,8 @@ copy to the hold's library (`hold.sent`); the pickup library traps, lends and en
 hold with a copy of that source library (`hold.trapped`, `loan.out` naming the hold and
 its patron, `loan.renew` of that loan, `hold.cancelled`/`hold.expired`/`hold.fulfilled`
 sending the copy home); it says a hold filled with a copy of its own (`hold.fulfilled`)
-so the source library hears of it.
+so the source library hears of it. The source library, and it alone, may say it cannot
+fill the hold (`hold.declined`); the pickup library then asks another.
 """
 
 from collections import namedtuple
@@ -163,8 +164,11 @@ def _loan_renew(event, body, device_library, lookup):
 
 
 def _hold_placed(event, body, device_library, lookup):
-    source = body.get("source")
+    source, passed = body.get("source"), body.get("passed_over")
     if source is not None and (not isinstance(source, str) or source == body.get("library")):
+        return _no("bad_source", N_("A hold's copy is sent from another library."))
+    if passed is not None and (not isinstance(passed, list) or source in passed
+                               or not all(isinstance(p, str) for p in passed)):
         return _no("bad_source", N_("A hold's copy is sent from another library."))
     return _own("hold", body.get("library"), event, device_library)
 
@@ -225,6 +229,20 @@ def _hold_cancelled(event, body, device_library, lookup):
     return _hold_at_library(event, body, device_library, lookup)
 
 
+def _hold_declined(event, body, device_library, lookup):
+    """Only the library a hold asked to send a copy says it cannot; routed to the hold's
+    library, which asks the next one (holds.decline)."""
+    hold = lookup("hold", body.get("hold_id"))
+    if hold is None or hold.get("source") != device_library \
+            or body.get("source") != device_library:
+        return _no("not_asked", N_("Only the library asked to send a copy for a hold may "
+                                   "say it cannot fill it; library %(device)s was not."),
+                   device=device_library)
+    if event.get("library") != hold["library"]:
+        return mismatch(event.get("library"), hold["library"])
+    return None
+
+
 def _item_received(event, body, device_library, lookup):
     """A copy returned elsewhere arrives at its own library."""
     item = lookup("item", body.get("item_id"))
@@ -264,6 +282,7 @@ RULES = {
     "hold.cancelled": _hold_cancelled,
     "hold.expired": _hold_at_library,
     "hold.fulfilled": _hold_at_library,  # filled here: said to the library asked to send
+    "hold.declined": _hold_declined,  # the library asked cannot send a copy
     "rule.saved": _settings,
     "calendar.saved": _settings,
     "conflict.resolved": _conflict_resolved,
@@ -281,7 +300,7 @@ RULES.update(_fee_rules.RULES)  # the copy's library charges; paid where charged
 RULES.update(_training_rules.RULES)  # a library's own staff (core/training)
 RULES.update(_rights_rules.RULES)  # patrons' rights (core/rights)
 SHARED = ("bib.saved", "loan.out", "loan.in", "loan.renew", "hold.placed", "hold.cancelled",
-          "hold.sent", "hold.trapped", "hold.expired", "hold.fulfilled")
+          "hold.sent", "hold.trapped", "hold.expired", "hold.fulfilled", "hold.declined")
 
 
 def check(event, device_library, lookup):
@@ -352,6 +371,7 @@ TARGETS = {
     "hold.cancelled": (("hold", "hold_id"), ("item", "item_id")),
     "hold.expired": (("hold", "hold_id"), ("item", "item_id")),
     "hold.fulfilled": (("hold", "hold_id"), ("item", "item_id")),
+    "hold.declined": (("hold", "hold_id"),),
     "conflict.resolved": (("conflict", "conflict_id"),),
     **_request_rules.TARGETS,
     **_fee_rules.TARGETS,

@@ -236,6 +236,14 @@ def _holds_travel(db):
         _add_column(models.Loan, "pickup")(db)
 
 
+def _holds_declined(db):
+    """A library asked to send a copy may say it cannot; a hold remembers who did."""
+    held = {c.name for c in db.get_columns("hold")}
+    for name in ("declined", "passed_over"):
+        if name not in held:
+            _add_column(models.Hold, name)(db)
+
+
 def _digital_index(db):
     from .digital import textindex
 
@@ -415,6 +423,8 @@ MIGRATIONS = [
          "pickup loans alone are indexed", _fewer_writes_per_loan),
     (27, "a loan writes two b-trees fewer and a return one: loans are stored by their id "
          "alone, the log's clock is kept instead of indexed (SQLite)", _fewer_writes_again),
+    (28, "a library asked for a hold's copy may decline it; the hold remembers who did",
+     _holds_declined),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -17,21 +17,24 @@ from datetime import timedelta
 
 import peewee as pw
 
-from . import events, patrons, policy
+from . import events, patrons, policy, shelves
 from .catalogue import get_bib
 from .errors import N_, Forbidden, NotFound, Refused
 from .ids import new_id
 from .models import OPEN_HOLDS, Bib, Hold, Item, Loan, Patron
 from .prepared import Prepared
+from .projector import DECLINE_REASON_MAX
 
 PICKUP_DAYS = 7
 
 
 def fills_here(library, again=None):
     """The holds a copy of `library` fills: its own queue's, and those it was asked to
-    send a copy for. (`again`: the library once more, as a prepared query's own marker.)"""
+    send a copy for and has not declined. (`again`: the library once more, as a prepared
+    query's own marker.)"""
     return (((Hold.library == library) & Hold.source.is_null())
-            | (Hold.source == (library if again is None else again)))
+            | ((Hold.source == (library if again is None else again))
+               & Hold.declined.is_null()))
 
 
 WAITING = Prepared(Hold, lambda bib, library, again: Hold.select().where(
@@ -78,25 +81,28 @@ def pull_list(library):
     return rows
 
 
-def _lenders(bib_id, *besides):
+def _lenders(ctx, bib_id, *besides):
     """Other libraries' copies of the record they could lend (not lost, damaged or
-    withdrawn), the one likeliest on its shelf first (as held here: another library's
-    loans are not), then by library and barcode: whom a hold asks."""
+    withdrawn), a copy on its shelf now first, as this node can know it (the hub's
+    statuses; at a branch, the hub's word from the last sync, else the statuses held
+    here, which lack other libraries' loans: core/shelves.py), then by library and
+    barcode: whom a hold asks. With no copy known on a shelf, by library and barcode."""
+    said = shelves.word(ctx)
     return sorted(Item.select().where((Item.bib == bib_id) & Item.library.not_in(besides)
                                       & (Item.condition == "available")),
-                  key=lambda i: (i.status != "available", i.library, i.barcode))
+                  key=lambda i: (not shelves.on_shelf(i, said), i.library, i.barcode))
 
 
 def _source(ctx, bib_id):
     """(copies of the record, the library asked to send one or None): this library's own
-    copies when it has any, else those of the library of the town whose copy looks most
-    likely on its shelf (as held here: another library's loans are not), then by code."""
+    copies when it has any, else those of the library of the town with a copy on its
+    shelf as known here (`_lenders`), then by code."""
     copies = list(Item.select().where((Item.bib == bib_id) & (Item.library == ctx.library)))
     if copies or ctx.role == "hub":  # the hub's staff place holds at a library's queue
         if not copies:
             raise Refused("no_copies", N_("This library has no copy of that record."))
         return copies, None
-    others = _lenders(bib_id, ctx.library)
+    others = _lenders(ctx, bib_id, ctx.library)
     if not others:
         raise Refused("no_copies", N_("No library of the town has a copy of that record."))
     return others, others[0].library
@@ -267,12 +273,15 @@ def cancel(ctx, hold_id, patron_card=None):
 
 # Asking again. A hold asked of a library that can no longer lend a copy of the record
 # (all its copies lost, damaged or withdrawn since, as every branch holds the town's
-# copies) is asked of the next library that can, as Koha and Evergreen re-target a hold;
-# one the pickup library can fill itself now (a copy of its own since) joins its own
-# queue. Only a waiting hold: once a copy is on its way, it is that copy's. The hold is
-# ended and placed again, keeping its place in the queue (`placed_at`), so each step is
-# one every node already applies, a copy sent before the asking library heard of it
-# goes home (`send_home`), and the library no longer asked hears of it.
+# copies), or that said it cannot fill it (`decline`), or that has no copy on its shelf
+# while another library has one (the hub's word: core/shelves.py) is asked of the next
+# library that can, as Koha and Evergreen re-target a hold; one the pickup library can
+# fill itself now (a copy of its own since) joins its own queue, and so does a declined
+# one no other library can lend for. Only a waiting hold: once a copy is on its way, it
+# is that copy's. The hold is ended and placed again, keeping its place in the queue
+# (`placed_at`) and the libraries that declined (`passed_over`, never asked again), so
+# each step is one every node already applies, a copy sent before the asking library
+# heard of it goes home (`send_home`), and the library no longer asked hears of it.
 
 _REASKED = uuid.UUID("3b0f5a52-7a2e-4f3e-9d4c-6c1b2f0d8e11")
 
@@ -286,24 +295,49 @@ def _lendable(library_is):
         & (copy.condition == "available")))
 
 
-def stranded(library):
+def _passed_over(hold):
+    """The libraries this hold may not be asked of again: those that declined it or the
+    holds it was asked again for."""
+    return set(hold.passed_over or ()) | ({hold.source} if hold.declined else set())
+
+
+def _off_shelf(hold, said):
+    """Whether the hub's word `said` has no copy of the hold's record on the shelf of the
+    library asked, and one on the shelf of a library it may ask instead."""
+    there = said.get(hold.bib_id)
+    if there is None or hold.source in there:
+        return False
+    return bool(there - _passed_over(hold) - {hold.library, hold.source})
+
+
+def stranded(library, said=None):
     """Waiting holds of `library` asked of a library with no copy of the record it could
-    lend, or that `library` could fill from its own shelves now."""
-    return list(Hold.select().where(
-        (Hold.library == library) & Hold.source.is_null(False) & (Hold.status == "waiting")
-        & (~_lendable(Hold.source) | _lendable(Hold.library)))
-        .order_by(Hold.placed_at, Hold.id))
+    lend, or that declined, or (by the hub's word `said`, core/shelves.py) with none on
+    its shelf while another has one; or that `library` could fill from its own shelves."""
+    travelling = ((Hold.library == library) & Hold.source.is_null(False)
+                  & (Hold.status == "waiting"))
+    found = {hold.id: hold for hold in Hold.select().where(
+        travelling & (~_lendable(Hold.source) | _lendable(Hold.library)
+                      | Hold.declined.is_null(False)))}
+    if said:
+        for hold in Hold.select().where(travelling & (Hold.bib << sorted(said))):
+            if _off_shelf(hold, said):
+                found.setdefault(hold.id, hold)
+    return sorted(found.values(), key=lambda hold: (hold.placed_at, hold.id))
 
 
-def _next_source(hold):
+def _next_source(ctx, hold):
     """None for the pickup library's own queue, else the library to ask (as `_source`
-    chooses, among those that can lend a copy, the one asked now aside); the one asked
-    now when no other can."""
+    chooses, among those that can lend a copy and never declined it, the one asked now
+    aside); the one asked now when no other can, unless it declined (then the pickup
+    library's own queue: staff there see it waits for nothing)."""
     if Item.select().where((Item.bib == hold.bib_id) & (Item.library == hold.library)
                            & (Item.condition == "available")).exists():
         return None
-    others = _lenders(hold.bib_id, hold.library, hold.source)
-    return others[0].library if others else hold.source
+    others = _lenders(ctx, hold.bib_id, hold.library, hold.source, *_passed_over(hold))
+    if others:
+        return others[0].library
+    return None if hold.declined else hold.source
 
 
 @events.command
@@ -312,8 +346,8 @@ def reask(ctx):
     Two desks doing it apart with the same knowledge make the same new hold (its id is
     the old one's and the library asked)."""
     moved = 0
-    for hold in stranded(ctx.library):
-        source = _next_source(hold)
+    for hold in stranded(ctx.library, shelves.word(ctx)):
+        source = _next_source(ctx, hold)
         if source == hold.source:
             continue  # no library can lend one: it waits as it is
         events.record(ctx, "hold.cancelled", {"hold_id": hold.id, "reasked": True})
@@ -322,9 +356,56 @@ def reask(ctx):
                 "at": hold.placed_at, "reasks": hold.id}
         if source:
             body["source"] = source
+        passed = sorted(_passed_over(hold) - {source})
+        if passed:
+            body["passed_over"] = passed
         events.record(ctx, "hold.placed", body)
         moved += 1
     return moved
+
+
+# Declining. The library asked to send a copy may find it cannot (the copy is not on the
+# shelf where the catalogue says, it is damaged, it is kept for reading in the library):
+# its staff say so with a reason, and the pickup library asks the next library (`reask`).
+
+def asked_of(library):
+    """Waiting holds of other libraries asked of `library` and not declined, oldest
+    first, with patron and record: those its staff may decline."""
+    return list(Hold.select(Hold, Patron, Bib).join(Patron).switch(Hold).join(Bib).where(
+        (Hold.source == library) & Hold.declined.is_null() & (Hold.status == "waiting"))
+        .order_by(Hold.placed_at, Hold.id))
+
+
+@events.command
+def decline(ctx, hold_id, reason, actor=None):
+    """The library asked to send a copy for `hold_id` cannot: `hold.declined` with the
+    reason, routed to the pickup library, which asks another (`reask`)."""
+    hold = _get(hold_id)
+    if hold.source is None or hold.source != ctx.library:
+        raise Forbidden("not_asked", N_("Library %(library)s was not asked to send a copy "
+                                        "for this hold: only the library asked may say it "
+                                        "cannot fill it."), library=ctx.library)
+    if hold.declined is not None:
+        raise Refused("hold_declined", N_("This library has already said it cannot fill "
+                                          "this hold."))
+    if hold.status == "in_transit":
+        raise Refused("hold_sent", N_("A copy is already on its way for this hold: it can "
+                                      "no longer be declined."))
+    if hold.status != "waiting":
+        raise Refused("hold_closed", N_("This hold is already closed."))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise Refused("reason_needed", N_("Say why the hold cannot be filled."))
+    if len(reason) > DECLINE_REASON_MAX:
+        raise Refused("reason_too_long", N_("The reason is too long (at most %(max)s "
+                                            "characters)."), max=DECLINE_REASON_MAX)
+    body = {"hold_id": hold.id, "source": ctx.library, "reason": reason,
+            "at": ctx.clock.iso_now()}
+    if actor:
+        body["actor"] = actor
+    events.record(ctx, "hold.declined", body, library=hold.library)
+    return {"hold_id": hold.id, "library": hold.library, "title": hold.bib.title,
+            "reason": reason}
 
 
 @events.command

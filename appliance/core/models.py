@@ -286,6 +286,12 @@ class Hold(BaseModel):
     # its pull list shows the hold, its trap sends the copy (holds.py). None: a copy of
     # the pickup library fills it.
     source = pw.CharField(max_length=32, null=True, index=True)
+    # The source library's word that it cannot fill the hold (its reason, `hold.declined`):
+    # the hold leaves its pull list and the pickup library asks the next library.
+    declined = pw.CharField(max_length=200, null=True)
+    # The libraries that declined the holds this one was asked again for (`reasks`): never
+    # asked again. None: none did.
+    passed_over = JSONField(null=True)
 
 
 class LoanRule(BaseModel):

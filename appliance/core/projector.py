@@ -1203,8 +1203,21 @@ def item_received(ev, body):
 
 def hold_placed(ev, body):
     Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=current_bib(body["bib_id"]),
-                library=body["library"], placed_at=body["at"],
-                source=body.get("source")).on_conflict_ignore().execute()
+                library=body["library"], placed_at=body["at"], source=body.get("source"),
+                passed_over=body.get("passed_over") or None).on_conflict_ignore().execute()
+
+
+def hold_declined(ev, body):
+    """The library asked to send a copy cannot (holds.decline): the hold leaves its pull
+    list and the pickup library asks the next one. Whatever the hold's state (a copy sent
+    meanwhile from another desk of that library goes on: the hold is the copy's), and the
+    latest word by clock gives the reason, so any order leaves the same row."""
+    if _latest("declined:" + str(body["hold_id"]), ev, body):
+        Hold.update(declined=str(body.get("reason") or "-")[:DECLINE_REASON_MAX]).where(
+            Hold.id == body["hold_id"]).execute()
+
+
+DECLINE_REASON_MAX = 200
 
 
 def _hold_moves_to(status):
@@ -1429,6 +1442,7 @@ HANDLERS = {
     "hold.cancelled": _hold_ended("cancelled"),
     "hold.expired": _hold_ended("expired"),
     "hold.fulfilled": _hold_ended("fulfilled"),
+    "hold.declined": hold_declined,
     "rule.saved": rule_saved,
     "calendar.saved": calendar_saved,
     "conflict.resolved": conflict_resolved,

@@ -38,6 +38,7 @@ from appliance.core import (
     models,
     patrons,
     policy,
+    shelves,
     verify,
 )
 from appliance.core import db as dbmod
@@ -327,7 +328,27 @@ def _reask(town, ctx, a, b):
     if a % 3:
         for n in range(len(town.devices)):
             _sync(town, ctx, n, b)
+    if b % 2:  # the hub's word after a sync: a copy on the shelf at one library only
+        asked = Hold.select().where((Hold.library == ctx.library) & Hold.source.is_null(False))
+        shelves.take(ctx, {h.bib_id: [LIBRARIES[(a + b) % len(LIBRARIES)]] for h in asked})
     holds.reask(ctx)
+
+
+def _decline(town, ctx, a, b):
+    """The library a hold asks says it cannot fill it (now and then after a sync), at
+    one desk of it while another may send a copy or the pickup library asks again."""
+    asked = list(Hold.select().where(Hold.source.is_null(False) & Hold.declined.is_null()
+                                     & (Hold.status == "waiting")).order_by(Hold.id))
+    if asked and a < 8:  # at the library a hold seen here asks to send a copy
+        source = asked[b % len(asked)].source
+        ctx = [d for d in town.devices if d.ctx.library == source][a % 2 if source ==
+                                                                   LIBRARIES[0] else 0].enter()
+    if a % 3:
+        for n in range(len(town.devices)):
+            _sync(town, ctx, n, b)
+    mine = holds.asked_of(ctx.library)
+    if mine:
+        holds.decline(ctx, mine[a % len(mine)].id, ("Không có trên giá", "Sách hỏng")[b % 2])
 
 
 def _cancel_hold(town, ctx, a, b):
@@ -566,7 +587,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "training": _training,
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
            "request": _request, "fee": _fee,
-           "erase_history": _erase_history, "erase_patron": _erase_patron, "reask": _reask}
+           "erase_history": _erase_history, "erase_patron": _erase_patron, "reask": _reask,
+           "decline": _decline}
 
 
 def histories(town):
@@ -738,6 +760,7 @@ def test_every_order_of_the_towns_events_gives_the_same_state(skews, steps, seed
 HOLD_STEPS = st.tuples(
     st.sampled_from(["hold"] * 3 + ["pull"] * 3 + ["arrive"] * 2 + ["pickup"] * 3
                     + ["sync"] * 4 + ["mark"] * 2 + ["new_copy"] * 2 + ["reask"] * 2
+                    + ["decline"] * 2
                     + ["cancel_hold", "expire", "tick", "checkout", "checkin"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
@@ -1065,3 +1088,24 @@ def test_a_hold_asked_again_of_another_library_agrees_in_every_order():
             "PY-C03", "fulfilled", first.placed_at)
         assert Item.get(Item.barcode == "C03C0").status == "on_loan"
         assert Event.select().where(Event.kind == "hold.placed").count() == 3, "asked twice"
+
+
+def test_a_declined_hold_asked_again_agrees_in_every_order():
+    """A's hold asked of B; B declines it while A's other desk has not heard; both desks
+    of A ask again apart (the same new hold, asked of C, B remembered); C declines too:
+    the hold joins A's own queue."""
+    steps = [("hold", 0, 0, 1), ("sync", 2, 0, 0), ("decline", 2, 8, 0), ("sync", 0, 2, 0),
+             ("sync", 1, 2, 0), ("reask", 0, 0, 0), ("reask", 1, 0, 0), ("sync", 3, 0, 0),
+             ("decline", 3, 8, 1), ("sync", 0, 3, 0), ("reask", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=11, orders=4)
+    with settled(steps):
+        by_source = {h.source: h for h in Hold.select()}
+        assert len(by_source) == 3, "one new hold each time, not one per desk"
+        first, again, last = by_source["PY-B02"], by_source["PY-C03"], by_source[None]
+        assert (first.source, first.declined, first.status) == (
+            "PY-B02", "Không có trên giá", "cancelled")
+        assert (again.source, again.passed_over, again.declined, again.status) == (
+            "PY-C03", ["PY-B02"], "Sách hỏng", "cancelled")
+        assert (last.source, last.passed_over, last.status) == (
+            None, ["PY-B02", "PY-C03"], "waiting")
+        assert Event.select().where(Event.kind == "hold.placed").count() == 4, "one each"

@@ -249,3 +249,93 @@ def test_a_forged_b_lending_a_copy_of_a_not_sent_to_it_is_quarantined(town):
         assert not Event.select().where(Event.id << list(held)).exists(), "A got none"
         assert not Loan.select().where(Loan.id == "forged-loan").exists()
         assert Loan.get_by_id(as_loan).renewals == 0, "A's own loan, as A made it"
+
+
+def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
+    """A lends both its copies (B holds no loan of A's); C has one on its shelf. B's hold,
+    asked of A as B knows the town, is asked of C after the sync brings the hub's word,
+    and the next hold placed at B asks C at once."""
+    with opened(town.c) as c:
+        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
+        agent.run_once(c)
+    with opened(town.a) as a:
+        reader = Patron.get(Patron.library == A).card
+        for code in town.codes:
+            circulation.checkout(a, reader, code)
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert {i.status for i in Item.select().where(Item.library == A)} == {"available"}, \
+            "B holds no loan of A's"
+        first = holds.place(b, town.cards[0], town.bib_id)
+        assert first.source == A, "by code, as B knows the shelves"
+        agent.run_once(b)  # the hub's answer: on a shelf at C, none at A
+        assert holds.reask(b) == 1
+        again = Hold.get((Hold.status == "waiting") & (Hold.patron == first.patron_id))
+        assert again.source == C and again.placed_at == first.placed_at
+        assert holds.place(b, town.cards[1], town.bib_id).source == C
+        agent.run_once(b)
+        assert verify(b) == []
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert len(holds.pull_list(C)) == 1, "one copy on C's shelf for the oldest hold"
+        assert len(holds.asked_of(C)) == 2
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0
+        assert verify(hub) == []
+
+
+def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_is_held(
+        town):
+    """A says it cannot fill B's hold: B asks C; C says so too: the hold joins B's own
+    queue, asked of neither again. C's forged decline of a hold asked of A, before, is
+    quarantined at the hub and reaches no one."""
+    with opened(town.c) as c:
+        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
+        agent.run_once(c)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        assert hold.source == A
+        agent.run_once(b)
+    with opened(town.c) as c:
+        forged = events.record(c, "hold.declined", {  # past every check of C's own desk
+            "hold_id": hold.id, "source": A, "reason": "giả", "at": c.clock.iso_now()},
+            library=B)
+        agent.run_once(c)
+    with opened(town.hub_dir):
+        assert {q.event_id: q.code for q in Quarantine.select()} == {forged.id: "not_asked"}
+        assert Hold.get_by_id(hold.id).declined is None
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).declined is None, "A never got the forgery"
+        holds.decline(a, hold.id, "Không có trên giá")
+        assert holds.pull_list(A) == []
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert Hold.get_by_id(hold.id).declined == "Không có trên giá"
+        assert holds.reask(b) == 1
+        again = Hold.get((Hold.status == "waiting") & (Hold.library == B))
+        assert (again.source, again.passed_over) == (C, [A])
+        agent.run_once(b)
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert [h.id for h in holds.asked_of(C)] == [again.id]
+        holds.decline(c, again.id, "Sách hỏng")
+        agent.run_once(c)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert holds.reask(b) == 1
+        last = Hold.get((Hold.status == "waiting") & (Hold.library == B))
+        assert (last.source, last.passed_over) == (None, [A, C])
+        agent.run_once(b)
+        assert verify(b) == []
+    with opened(town.a) as a:
+        agent.run_once(a)
+        assert Hold.get_by_id(hold.id).status == "cancelled" and holds.asked_of(A) == []
+        assert verify(a) == []
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 1
+        assert Hold.get_by_id(last.id).passed_over == [A, C]
+        assert verify(hub) == []

@@ -72,6 +72,13 @@ ROUTES = [
     ("/holds", "post", "Place a hold", True, _obj("patron", "bib_id", patron="string",
                                                    bib_id="string"), 201),
     ("/holds/{hold_id}", "delete", "Cancel a hold", True, None, 200),
+    ("/holds/asked", "get", "Waiting holds of other libraries asked of this library to "
+     "send a copy, not declined: [{hold_id, bib_id, title, patron (card), library "
+     "(pickup), placed_at}] (staff)", True, None, 200),
+    ("/holds/{hold_id}/decline", "post", "This library, asked to send a copy for another "
+     "library's hold, cannot fill it: the pickup library asks the next library that can "
+     "lend (or keeps the hold in its own queue), never this one again; reason required, "
+     "200 characters at most", True, _obj("reason", reason="string"), 200),
     ("/search", "get", "Search the catalogue", False, None, 200),
     ("/reports/statistics", "get", "Every figure of a library's report (or, at the hub, the "
      "town's) over from..to, beside the same period a year earlier; report_viewer, "

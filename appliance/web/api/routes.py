@@ -246,6 +246,27 @@ def cancel_hold(hold_id):
     return jsonify({"hold_id": hold_id, "status": "cancelled"})
 
 
+@bp.route("/holds/asked")
+@requires(*STAFF)
+def asked_holds():
+    """The holds other libraries asked this one to send a copy for (its staff may
+    decline them)."""
+    rows = holds.asked_of(g.ctx.library)
+    audit.seen(g.ctx, actor(), "api.holds.asked", [h.patron_id for h in rows])
+    return jsonify([{"hold_id": h.id, "bib_id": h.bib_id, "title": h.bib.title,
+                     "patron": h.patron.card, "library": h.library,
+                     "placed_at": h.placed_at} for h in rows])
+
+
+@bp.route("/holds/<hold_id>/decline", methods=["POST"])
+@requires(*STAFF)
+def decline_hold(hold_id):
+    (reason,) = need(body("/holds/{hold_id}/decline"), "reason")
+    said = holds.decline(g.ctx, hold_id, reason, actor=actor())
+    return jsonify({"hold_id": hold_id, "declined": said["reason"],
+                    "library": said["library"]})
+
+
 @bp.route("/search")
 @public
 def search_catalogue():

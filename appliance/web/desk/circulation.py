@@ -2,11 +2,13 @@
 
 from flask import g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from ...core import audit, circulation, holds, stats
 from ...core.models import Hold, Loan
 from ...core.requests import commands as requests
 from ..auth import STAFF, requires
+from ..helpers import library_name
 from . import attempt, back, bp, form
 
 
@@ -73,8 +75,27 @@ def pull_list():
     """Copies on the open shelf that waiting holds can take: staff fetch them and scan
     each at Returns, which puts it on the hold shelf and gives the slip."""
     rows = holds.pull_list(g.ctx.library)
-    audit.seen(g.ctx, session.get("user"), "holds.pull", [hold.patron_id for hold, _copy in rows])
-    return render_template("desk/pull.html", rows=rows)
+    asked = holds.asked_of(g.ctx.library)  # other libraries' holds: "we cannot fill it"
+    audit.seen(g.ctx, session.get("user"), "holds.pull",
+               [hold.patron_id for hold, _copy in rows] + [hold.patron_id for hold in asked])
+    return render_template("desk/pull.html", rows=rows, asked=asked,
+                           reasons=DECLINE_REASONS)
+
+
+# What staff most often answer when they cannot send a copy (they may write another).
+DECLINE_REASONS = (_l("Not on the shelf where the catalogue says"), _l("Damaged"),
+                   _l("Kept for reading in the library"))
+
+
+@bp.route("/holds/<hold_id>/decline", methods=["POST"])
+@requires(*STAFF)
+def decline_hold(hold_id):
+    """This library, asked to send a copy for another library's hold, cannot."""
+    attempt(lambda: holds.decline(g.ctx, hold_id, form("reason"), actor=session.get("user")),
+            lambda r: _("Library %(library)s will be told, and the hold for %(title)s is "
+                        "asked of another library.", library=library_name(r["library"]),
+                        title=r["title"]))
+    return redirect(url_for("desk.pull_list"))
 
 
 @bp.route("/renew", methods=["POST"])
