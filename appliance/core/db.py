@@ -14,6 +14,12 @@ from . import dialect, memo, models, search
 log = logging.getLogger(__name__)
 
 SQLITE_PRAGMAS = {
+    # Set before the first table, so for new databases only (an existing one keeps its
+    # own): every loan and return writes about eight b-tree pages, each whole into the
+    # write-ahead log before its sync, and 2 KB pages halve what that sync waits for (a
+    # cycle about 5 % faster, the file 4 % larger; 1 KB pages split the log's rows of
+    # about 500 bytes at nearly every event: no faster, and a fifth larger). bench.core.
+    "page_size": 2048,
     "journal_mode": "wal",
     "synchronous": "full",  # an acknowledged loan survives a power cut
     "foreign_keys": 1,

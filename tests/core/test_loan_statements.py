@@ -88,6 +88,16 @@ def test_a_loan_and_its_return_write_these_b_trees_and_no_more(ctx):
     assert _written(ctx, lambda: circulation.checkin(ctx, "1001")) == B_TREES
 
 
+def test_a_loan_syncs_a_few_kilobytes_to_disk(ctx):
+    """What the commit's sync waits for: eight 2 KB pages and their frame headers (with
+    4 KB pages, as SQLite makes by default, it would be 33 KB)."""
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkin(ctx, "1001")
+    ctx.db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    circulation.checkout(ctx, "P0001", "1001")
+    assert (ctx.data_dir / "thuvien.db-wal").stat().st_size <= 32 + 10 * (24 + 2048)
+
+
 def test_the_event_log_position_is_the_row_number(ctx):
     """No index of its own to write: SQLite's INTEGER PRIMARY KEY is the row's number."""
     columns = {c.name: c for c in ctx.db.get_columns("event")}
