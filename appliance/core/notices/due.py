@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from ..models import Bib, Hold, Item, Loan, Patron, RemoteRequest
+from ..requests import copies
 
 SOON_DAYS = 3  # "due soon" on the OPAC account and at the kiosk
 
@@ -64,18 +65,18 @@ def copies_ready(ctx, today=None, library=None):
     """The remote copies ready for this library's own patrons whose PDF is held here
     (the e-mail sends them to a download that works), not yet downloaded nor past their
     last day; by e-mail only, in the language the patron asked in."""
-    from ..requests import copies
-
     library = library or ctx.library
     today = (today or ctx.clock.today()).isoformat()
-    rows = (RemoteRequest.select(RemoteRequest, Patron)
-            .join(Patron, on=(RemoteRequest.patron == Patron.id), attr="asker")
-            .where((Patron.library == library) & (RemoteRequest.kind == "copy")
-                   & (RemoteRequest.state == "ready") & RemoteRequest.sha256.is_null(False)
-                   & (RemoteRequest.expires_at >= today))
-            .order_by(RemoteRequest.expires_at, RemoteRequest.id))
-    return [Notice("copy_ready", r.asker, r.id, r.expires_at[:10], r.title, "", r.library,
-                   r.lang) for r in rows if copies.held(ctx.files, r)]
+    home = Patron.select(Patron.id).where(Patron.library == library)
+    rows = [r for r in RemoteRequest.select().where(
+        RemoteRequest.patron.in_(home) & (RemoteRequest.kind == "copy")
+        & (RemoteRequest.state == "ready") & RemoteRequest.sha256.is_null(False)
+        & (RemoteRequest.expires_at >= today)).order_by(RemoteRequest.expires_at,
+                                                        RemoteRequest.id)
+        if copies.held(ctx.files, r)]
+    askers = {p.id: p for p in Patron.select().where(Patron.id << [r.patron for r in rows])}
+    return [Notice("copy_ready", askers[r.patron], r.id, (r.expires_at or "")[:10], r.title,
+                   "", r.library, r.lang) for r in rows]
 
 
 def for_patron(ctx, patron, today=None, soon_days=SOON_DAYS):
