@@ -468,6 +468,13 @@ def _request(town, ctx, a, b):
                                              & (RemoteRequest.state != ""))
                 .order_by(RemoteRequest.id))
     step = b % 6
+    if step == 5 and a % 3 == 0:  # downloaded at the patron's home library
+        home = [r for r in RemoteRequest.select().where(
+            (RemoteRequest.library != ctx.library) & (RemoteRequest.state == "ready"))
+            .order_by(RemoteRequest.id) if requests._home_here(ctx, r)]
+        if home:
+            requests.delivered(ctx, home[a % len(home)])
+            return
     if step == 0 or not held:
         patron = patrons.find(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
         if a % 2:  # now and then another library's card, asking in English

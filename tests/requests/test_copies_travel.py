@@ -20,8 +20,9 @@ import requests as http
 
 from appliance import mail
 from appliance.core import patrons, users
+from appliance.core.authority import Quarantine
 from appliance.core.digital import store
-from appliance.core.models import Item
+from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
 from sync import agent, files, link, protocol
@@ -158,6 +159,9 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
     finally:
         inbox.stop()
     with opened(town.hub_dir) as h:
+        assert {RemoteRequest.get_by_id(r).state for r in (at_a, at_hub)} == {"delivered"}, \
+            "the download at home is recorded, as the handling library's step"
+        assert not Quarantine.select().exists()
         reader = _opac(h, ASKER)
         got = _links(reader)
         assert reader.get(got[at_a]).data == first, "attached at A, downloaded at the hub"
@@ -171,6 +175,8 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
     assert "Kính gửi Bạn đọc 0" in vietnamese and "Yêu cầu của tôi" in vietnamese
     assert "Please log in to your account" in said["Your copy is ready: Đất rừng phương Nam"]
     with opened(town.a) as a:  # the handling branch: its staff, and nobody else
+        agent.run_once(a)
+        assert RemoteRequest.get_by_id(at_a).state == "delivered"
         _no_other_patron(a, OF_A, (at_a, at_hub))
 
 

@@ -297,10 +297,17 @@ def close_returned(ctx, request_id, actor=None):
 
 @events.command
 def delivered(ctx, req):
-    """The patron downloaded the copy: the first download is recorded."""
-    if req.state == "ready" and (ctx.role == "hub" or req.library == ctx.library):
-        return _move(ctx, req, "download", f"patron:{req.patron}")
+    """The patron downloaded the copy: the first download is recorded where the request
+    is handled, or at the patron's home library (where its PDF came for them)."""
+    if req.state == "ready" and (ctx.role == "hub" or req.library == ctx.library
+                                 or _home_here(ctx, req)):
+        return _move(ctx, req, "download", f"patron:{req.patron}", patron_id=req.patron)
     return req
+
+
+def _home_here(ctx, req):
+    patron = Patron.get_or_none(Patron.id == req.patron)
+    return patron is not None and patron.library == ctx.library
 
 
 def download(ctx, secret, token, request_id, patron, now=None):
