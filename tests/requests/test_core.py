@@ -253,3 +253,17 @@ def test_a_schema_27_library_gains_the_language_of_its_requests(ctx):
         assert verify(upgraded) == []
     finally:
         upgraded.close()
+
+
+def test_verify_checks_the_copies_held_here(ctx, pdf_file):
+    from appliance.core.requests import copies
+
+    _patron, req = _copy(ctx)
+    commands.accept(ctx, req.id)
+    req = commands.attach(ctx, req.id, pdf_file)
+    assert verify(ctx) == []
+    path = copies.path(ctx.files, req)
+    path.write_bytes(path.read_bytes() + b" ")
+    assert verify(ctx) == [f"digital master {req.sha256}.pdf does not match its checksum"]
+    path.unlink()  # not here: it comes with the next sync, no fault
+    assert verify(ctx) == []

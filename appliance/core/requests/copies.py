@@ -69,3 +69,14 @@ def sendable_by(library, sha256):
     copy its own library handles), or None."""
     row = sent_up_by(library).where(RemoteRequest.sha256 == sha256).first()
     return None if row is None else row.size
+
+
+def verify(ctx):
+    """Faults of the copies' PDFs held here: each hashes to the checksum its event gave
+    (one not held yet is no fault: it comes with the next sync)."""
+    if ctx.files is None:
+        return []
+    shas = {r.sha256 for r in RemoteRequest.select(RemoteRequest.sha256).where(
+        RemoteRequest.sha256.is_null(False))}
+    return store.verify(ctx.files, [(sha, "pdf") for sha in shas
+                                    if store.master_path(ctx.files, sha, "pdf").exists()])
