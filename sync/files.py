@@ -39,7 +39,7 @@ from pathlib import Path
 
 from appliance.core import events
 from appliance.core.digital import jobs, store
-from appliance.core.models import DigitalDocument, DigitalPage
+from appliance.core.models import DigitalDocument, DigitalPage, RemoteRequest
 from appliance.core.requests import copies
 
 from . import envelope, keys, link, protocol, receive
@@ -114,7 +114,7 @@ def _push_masters(ctx, run, done) -> None:
     """Masters the hub does not hold yet, the copies a patron waits for first."""
     held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
     first = {(r.sha256, "pdf", r.size) for r in copies.sent_up_by(ctx.library).where(
-        copies.RemoteRequest.sha256.not_in(held))}
+        RemoteRequest.sha256.not_in(held))}
     rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))}
     todo = [r for r in sorted(first) + sorted(rows - first)
             if store.master_path(ctx.data_dir, r[0], r[1]).exists()]
@@ -167,7 +167,7 @@ def _fetch(ctx, run, sha, size, done) -> None:
     if offset > size:  # not this file, whatever it is
         part.unlink()
         offset = 0
-    while True:
+    while not store.master_path(ctx.data_dir, sha, "pdf").exists():
         chunk = b""
         if offset < size:
             said = _ask(ctx, run, {"get": {"sha256": sha, "ext": "pdf", "offset": offset}})

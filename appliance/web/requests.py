@@ -164,8 +164,7 @@ def download(request_id):
         status = 410 if err.code == "link_expired" else err.status
         return render_template("error.html", message=say(err), status=status), status
     if not copies.held(g.ctx.files, req):  # attached at another node: on its way here
-        return render_template("requests/not_here.html", hub_url=_hub_requests_url(),
-                               status=404), 404
+        return render_template("requests/not_here.html", hub_url=_hub_requests_url()), 404
     commands.delivered(g.ctx, req)
     return _send_copy(req)
 
