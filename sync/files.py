@@ -15,6 +15,13 @@ town's digital library is held at the hub and seen from every branch:
   bytes per run, so the OPAC shows what a document looks like and links to the hub's
   viewer for the pages themselves.
 
+- **Copies both ways.** The PDF of a patron's remote copy (core/requests/copies.py)
+  goes up like a master from the branch that attached it, and comes down from the hub to
+  the devices of the patron's home library through the same chunks, ``.part`` and
+  checksum, asked for by its checksum (the one its ``request.ready`` event gave): a
+  patron downloads it on the hub's site and on their own library's. A device may send
+  only the copies its library handles, and fetch only those or its own patrons'.
+
 Files go after the events in a run (a loan never waits behind a scan) and only on the
 scheduled run and ``thuvien sync now``, not the desk's button, where a person waits.
 Which masters the hub holds and which thumbnails a branch holds are remembered here
@@ -32,7 +39,8 @@ from pathlib import Path
 
 from appliance.core import events
 from appliance.core.digital import jobs, store
-from appliance.core.models import DigitalDocument, DigitalPage
+from appliance.core.models import DigitalDocument, DigitalPage, RemoteRequest
+from appliance.core.requests import copies
 
 from . import envelope, keys, link, protocol, receive
 from .models import FileHeld
@@ -48,7 +56,7 @@ QUESTIONS = 25  # thumbnail questions in one run, whatever the hub answers
 MAX_REQUEST = CHUNK * 2 + 64 * 1024
 INCOMING = "digital/incoming"
 
-_lock = threading.Lock()  # the hub's threads append to a master's part one at a time
+_lock = threading.Lock()  # the hub's threads append to a file's part one at a time
 
 
 # The branch's side.
@@ -61,6 +69,7 @@ def exchange(ctx, run, budget_kb: int | None = None) -> dict:
     budget = 1024 * (budget_kb if budget_kb is not None
                      else int(conf.get("thumbnail_kb", THUMB_BUDGET_KB)))
     try:
+        _pull_copies(ctx, run, done)  # a patron waits for these: first
         _pull_thumbs(ctx, run, budget, done)
         _push_masters(ctx, run, done)
     except link.DeadlinePassed:
@@ -102,10 +111,13 @@ def _mine(ctx):
 
 
 def _push_masters(ctx, run, done) -> None:
+    """Masters the hub does not hold yet, the copies a patron waits for first."""
     held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
-    rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))
-            if store.master_path(ctx.data_dir, p.sha256, p.ext).exists()}
-    todo = sorted(rows)
+    first = {(r.sha256, "pdf", r.size) for r in copies.sent_up_by(ctx.library).where(
+        RemoteRequest.sha256.not_in(held))}
+    rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))}
+    todo = [r for r in sorted(first) + sorted(rows - first)
+            if store.master_path(ctx.data_dir, r[0], r[1]).exists()]
     for start in range(0, len(todo), OFFER):
         part = todo[start:start + OFFER]
         said = _ask(ctx, run, {"offer": [list(r) for r in part]})
@@ -135,6 +147,48 @@ def _send(ctx, run, sha, ext, size, offset, done) -> None:
             offset = held
     _remember("master", [sha])
     done["masters"] += 1
+
+
+def _pull_copies(ctx, run, done) -> None:
+    """The PDFs of copies this library's patrons asked for that are not here yet, from
+    the hub (which has them once the handling branch sent them), each by the checksum
+    and size its event gave."""
+    wanted = {(r.sha256, r.size) for r in copies.pulled_down_by(ctx.library)}
+    for sha, size in sorted(wanted):
+        if not store.master_path(ctx.data_dir, sha, "pdf").exists():
+            _fetch(ctx, run, sha, size, done)
+
+
+def _fetch(ctx, run, sha, size, done) -> None:
+    """One copy in chunks, going on from the ``.part`` a stopped run left; kept only when
+    the whole hashes to ``sha`` (a file that does not is dropped, never served)."""
+    part = _part(ctx, sha, "pdf")
+    offset = part.stat().st_size if part.exists() else 0
+    if offset > size:  # not this file, whatever it is
+        part.unlink()
+        offset = 0
+    while not store.master_path(ctx.data_dir, sha, "pdf").exists():
+        chunk = b""
+        if offset < size:
+            said = _ask(ctx, run, {"get": {"sha256": sha, "ext": "pdf", "offset": offset}})
+            if said.get("missing"):  # the branch that attached it has not sent it yet
+                return
+            try:
+                chunk = base64.b64decode(str(said.get("data")), validate=True)
+            except ValueError:
+                raise protocol.SyncError("bad_answer", "a chunk's bytes are not base64") from None
+        took = _take(ctx, sha, "pdf", size, offset, chunk, "the hub")
+        done["bytes"] += len(chunk)  # it crossed the link, kept or not
+        if took.get("bad"):
+            done["refused"] = done.get("refused", 0) + 1
+            return
+        if took.get("done"):
+            done["copies"] = done.get("copies", 0) + 1
+            return
+        if took["held"] <= offset:
+            raise protocol.SyncError("bad_answer", "the hub's chunk of a copy is not the one "
+                                                   "asked for")
+        offset = took["held"]
 
 
 def _pull_thumbs(ctx, run, budget: int, done) -> None:
@@ -200,6 +254,8 @@ def answer_request(ctx, data: bytes) -> bytes:
         said = _wanted(ctx, dev, question["offer"])
     elif "put" in question:
         said = _put(ctx, dev, question["put"])
+    elif "get" in question:
+        said = _give(ctx, dev, question["get"])
     elif "thumbs" in question:
         said = _thumbs(ctx, question["thumbs"])
     else:
@@ -208,8 +264,12 @@ def answer_request(ctx, data: bytes) -> bytes:
 
 
 def _named(dev, sha, ext) -> int | None:
-    """The size a (not restricted) document of the device's own library gives this
-    master; None when none names it."""
+    """The size a (not restricted) document of the device's own library, or a copy its
+    library handles, gives this master; None when none names it."""
+    if ext == "pdf":
+        size = copies.sendable_by(dev.library, sha)
+        if size is not None:
+            return size
     row = (DigitalPage.select(DigitalPage.size)
            .join(DigitalDocument, on=(DigitalPage.document == DigitalDocument.id))
            .where((DigitalPage.sha256 == sha) & (DigitalPage.ext == ext)
@@ -261,34 +321,62 @@ def _put(ctx, dev, put) -> dict:
         chunk = base64.b64decode(str(put.get("data")), validate=True)
     except ValueError:
         raise receive.Refusal("bad_batch", "a chunk's bytes are not base64") from None
-    with _lock:
-        return _append(ctx, dev, sha, ext, size, offset, chunk)
+    took = _take(ctx, sha, ext, size, offset, chunk, dev.id)
+    if took.pop("done", False):
+        _derive(ctx, sha)
+    return took
 
 
-def _append(ctx, dev, sha, ext, size, offset, chunk) -> dict:
-    if store.master_path(ctx.data_dir, sha, ext).exists():
-        return {"held": size}
-    part = _part(ctx, sha, ext)
-    part.parent.mkdir(parents=True, exist_ok=True)
-    held = part.stat().st_size if part.exists() else 0
-    if offset != held or not chunk or len(chunk) > CHUNK or held + len(chunk) > size:
-        return {"held": held}  # sent again, or from the wrong place: where to go on from
-    with open(part, "ab") as f:
-        f.write(chunk)
-        f.flush()
-        os.fsync(f.fileno())
-    held += len(chunk)
-    if held < size:
-        return {"held": held}
-    if store.file_sha256(part) != sha:
-        part.unlink()
-        log.warning("sync: master %s from %s did not match its checksum", sha, dev.id)
-        return {"held": 0, "bad": "the file did not match its checksum"}
-    target = store.master_path(ctx.data_dir, sha, ext)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, target)
-    _derive(ctx, sha)
-    return {"held": size}
+def _take(ctx, sha, ext, size, offset, chunk, sender) -> dict:
+    """A chunk of a file coming in, on either side: appended at ``offset`` to its
+    ``.part``; once whole, checked against ``sha`` and made a master ("done"), or
+    dropped ("bad"). Otherwise says how much is held, where the sender goes on from."""
+    with _lock:  # the hub's threads append to a part one at a time
+        if store.master_path(ctx.data_dir, sha, ext).exists():
+            return {"held": size}
+        part = _part(ctx, sha, ext)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        held = part.stat().st_size if part.exists() else 0
+        if held < size:
+            if offset != held or not chunk or len(chunk) > CHUNK or held + len(chunk) > size:
+                return {"held": held}  # sent again, or from the wrong place
+            with open(part, "ab") as f:
+                f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            held += len(chunk)
+            if held < size:
+                return {"held": held}
+        if held != size or store.file_sha256(part) != sha:
+            part.unlink()
+            log.warning("sync: file %s.%s from %s did not match its checksum: refused",
+                        sha, ext, sender)
+            return {"held": 0, "bad": "the file did not match its checksum"}
+        target = store.master_path(ctx.data_dir, sha, ext)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, target)
+        return {"held": size, "done": True}
+
+
+def _give(ctx, dev, get) -> dict:
+    """A chunk of a copy's PDF for a device of the library that handles the copy or of
+    the patron's home library; ``missing`` while the hub does not hold it yet."""
+    if not isinstance(get, dict):
+        raise receive.Refusal("bad_batch", "a get names a copy and an offset")
+    sha, ext, _size = _file_of([get.get("sha256"), get.get("ext"), 1])
+    size = copies.fetchable_by(dev.library, sha) if ext == "pdf" else None
+    if size is None:
+        raise receive.Refusal("not_yours", "no copy of this device's library or of its "
+                                           "patrons names that file", 403)
+    offset = get.get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset < size:
+        raise receive.Refusal("bad_batch", "a get's offset is within the file")
+    path = store.master_path(ctx.data_dir, sha, "pdf")
+    if not path.exists():
+        return {"missing": True}
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return {"data": base64.b64encode(f.read(CHUNK)).decode()}
 
 
 def _derive(ctx, sha: str) -> None:

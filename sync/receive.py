@@ -20,7 +20,8 @@ import peewee as pw
 from appliance.core import authority, dialect, events, privacy, projector, shelves
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
-from appliance.core.models import Event, Fee, Hold, Loan, Patron
+from appliance.core.models import Event, Fee, Hold, Loan, Patron, RemoteRequest
+from appliance.core.requests.states import EVENT_STATE as REQUEST_KINDS
 from provisioning import config, health, updates
 
 from . import envelope, keys, protocol, quarantine, suggestions
@@ -273,6 +274,19 @@ def owed_at_home(library):
     return (Event.kind << FEE_KINDS) & _body_text("fee_id").in_(theirs)
 
 
+def copies_at_home(library):
+    """The steps of copies asked by `library`'s own patrons that another library handles
+    (a document of another library, asked at the hub or there): the patron looks for the
+    request and its PDF in their own library's OPAC account, and its e-mail goes from
+    there (sync.files brings the PDF). Copies only: a loan by post is the home library's
+    own, its address never goes elsewhere. Decided by the hub's rows, as fees are."""
+    theirs = RemoteRequest.select(RemoteRequest.id).join(
+        Patron, on=(RemoteRequest.patron == Patron.id)).where(
+        (Patron.library == library) & (RemoteRequest.library != library)
+        & (RemoteRequest.kind == "copy"))
+    return (Event.kind << tuple(REQUEST_KINDS)) & _body_text("request_id").in_(theirs)
+
+
 def _body_text(key):
     """The text of `key` in an event's body, as dialect.json_text writes it."""
     if dialect.is_postgres(Event._meta.database):
@@ -283,10 +297,10 @@ def _body_text(key):
 def concerns(library):
     """The events a branch of `library` pulls: its library's own (copies, loans, holds,
     rules, calendar, conflicts resolved), the town-wide records, the steps of holds
-    that travel between it and another library, and the fees other libraries charged
-    its own patrons."""
+    that travel between it and another library, the fees other libraries charged its
+    own patrons and the remote copies they asked of another library."""
     return ((Event.library == library) | (Event.kind << TOWN_WIDE) | travelling(library)
-            | owed_at_home(library)) & _shipped()
+            | owed_at_home(library) | copies_at_home(library)) & _shipped()
 
 
 def _shipped():
@@ -300,8 +314,9 @@ def _shipped():
 # pulls, until its cursor moves past the pull that carried them (its ingest takes an
 # event it holds already as held). A device enrolled since has nothing below its cursor.
 # The version, and what each version added:
-ROUTING = 1
-ADDED = {1: owed_at_home}  # 1: the fees of a library's own patrons charged elsewhere
+ROUTING = 2
+ADDED = {1: owed_at_home,  # 1: the fees of a library's own patrons charged elsewhere
+         2: copies_at_home}  # 2: the copies its patrons asked of another library
 
 
 def _catch_up(ctx, dev: Device, after: int) -> list:

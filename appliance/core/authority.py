@@ -394,7 +394,8 @@ def _queries(keys):
             Hold.id << keys["hold"]),
         "conflict": lambda: Conflict.select(Conflict.id, Conflict.library).where(
             Conflict.id << keys["conflict"]),
-        "request": lambda: RemoteRequest.select(RemoteRequest.id, RemoteRequest.library).where(
+        "request": lambda: RemoteRequest.select(
+            RemoteRequest.id, RemoteRequest.library, RemoteRequest.patron).where(
             RemoteRequest.id << keys["request"]),
         "fee": lambda: Fee.select(Fee.id, Fee.library).where(Fee.id << keys["fee"]),
     }

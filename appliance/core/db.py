@@ -283,6 +283,13 @@ def _remote_requests(db):
     db.create_tables([models.RemoteRequest], safe=True)
 
 
+def _request_lang(db):
+    """The language a copy was asked in (a table made by migration 20 from today's model
+    has it already)."""
+    if "lang" not in {c.name for c in db.get_columns("remote_request")}:
+        _add_column(models.RemoteRequest, "lang")(db)
+
+
 def _notices(db):
     """Notices: a child's guardian's address, and the e-mail queue (local)."""
     if "guardian_email" not in {c.name for c in db.get_columns("patron")}:
@@ -431,6 +438,8 @@ MIGRATIONS = [
          "alone, the log's clock is kept instead of indexed (SQLite)", _fewer_writes_again),
     (28, "a library asked for a hold's copy may decline it; the hold remembers who did",
      _holds_declined),
+    (29, "remote copies: the language the patron asked in, for the e-mail when it is ready",
+     _request_lang),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -580,6 +580,9 @@ class RemoteRequest(BaseModel):
     updated_at = pw.CharField(max_length=32, default="")
     actor = pw.CharField(max_length=64, null=True)  # who made the move that stands
     field_hlc = JSONField(default=dict)  # each field's event clock: the earliest stands
+    # The language the patron asked in (vi, en): the words of their e-mail when the copy
+    # is ready. None for requests placed before it was kept: the library's language.
+    lang = pw.CharField(max_length=8, null=True)
 
 
 # Patrons' rights (core/rights): erasures, erased reading histories, the audit trail.

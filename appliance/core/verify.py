@@ -10,6 +10,7 @@ import peewee as pw
 from . import authority, events, projector
 from .digital import documents
 from .models import STATE_MODELS, Event, database_proxy
+from .requests import copies
 from .rights import erasure
 
 
@@ -155,4 +156,5 @@ def verify(ctx):
     faults.extend(check_chains())
     faults.extend(state_matches_rebuild(ctx))
     faults.extend(documents.verify(ctx))  # masters present and matching their checksums
+    faults.extend(copies.verify(ctx))  # remote copies' PDFs held here, likewise
     return faults

@@ -23,12 +23,13 @@ from flask import (
 from flask_babel import gettext as _
 
 from ..core import audit, patrons
-from ..core.digital import store, uploads
-from ..core.errors import N_, DomainError, Forbidden, Invalid
+from ..core.digital import uploads
+from ..core.errors import N_, DomainError, Forbidden, Invalid, NotFound
 from ..core.models import Bib, DigitalDocument, Item, Library, Loan, Patron
-from ..core.requests import commands, links, states
+from ..core.requests import commands, copies, links, states
 from .auth import STAFF, identity, requires
 from .errors import json_error
+from .i18n import select_locale
 
 bp = Blueprint("requests", __name__)
 PATRON = ("patron",)
@@ -72,6 +73,28 @@ def _link(req):
     return None
 
 
+@bp.app_template_global("copy_held")
+def copy_held(req):
+    """Whether this site holds the PDF of a copy (one attached at another node comes
+    with the next sync, sync/files.py)."""
+    return req.kind == "copy" and copies.held(g.ctx.files, req)
+
+
+@bp.app_template_global("copy_on_its_way")
+def copy_on_its_way(req):
+    """A copy ready whose PDF has not reached this site yet."""
+    return req.kind == "copy" and req.state in copies.SHOWN and not copy_held(req)
+
+
+def _hub_requests_url():
+    """The patron's requests on the town's site, where every copy is held (from a
+    branch that knows the hub's address)."""
+    if g.ctx.role == "hub":
+        return None
+    hub = ((g.ctx.settings.get("sync") or {}).get("hub_url") or "").rstrip("/")
+    return hub + url_for("requests.mine") if hub else None
+
+
 def _library_names():
     return {lib.code: lib.name or lib.code for lib in Library.select()}
 
@@ -83,7 +106,7 @@ def _library_names():
 def mine():
     patron = _patron()
     return render_template("requests/mine.html", patron=patron, reqs=commands.mine(patron),
-                           link=_link, names=_library_names())
+                           link=_link, names=_library_names(), hub_url=_hub_requests_url())
 
 
 def _ask_form():
@@ -108,7 +131,7 @@ def ask():
                                  pages=form.get("pages"), purpose=form.get("purpose"),
                                  address=form.get("address"),
                                  copyright_ok=form.get("copyright") == "1",
-                                 library=form.get("library"))
+                                 library=form.get("library"), lang=select_locale())
         except DomainError as err:
             flash(say(err), "error")
             return render_template("requests/ask.html", kind=kind, bib=bib, doc=doc,
@@ -140,14 +163,15 @@ def download(request_id):
     except DomainError as err:
         status = 410 if err.code == "link_expired" else err.status
         return render_template("error.html", message=say(err), status=status), status
-    path = store.master_path(g.ctx.files, req.sha256, "pdf")
-    if not path.exists():  # attached at another node of the town: its files stay there
-        return render_template("error.html", status=404, message=_(
-            "The copy is kept at library %(library)s: download it from that library's "
-            "site.", library=req.library)), 404
+    if not copies.held(g.ctx.files, req):  # attached at another node: on its way here
+        return render_template("requests/not_here.html", hub_url=_hub_requests_url()), 404
     commands.delivered(g.ctx, req)
-    return send_file(path, mimetype="application/pdf", as_attachment=True,
-                     download_name=f"ban-sao-{req.id[:8]}.pdf")
+    return _send_copy(req)
+
+
+def _send_copy(req):
+    return send_file(copies.path(g.ctx.files, req), mimetype="application/pdf",
+                     as_attachment=True, download_name=f"ban-sao-{req.id[:8]}.pdf")
 
 
 # The desk's side.
@@ -174,6 +198,21 @@ def show(request_id):
     return render_template("requests/show.html", req=req, patron=patron, copies=copies,
                            actions=states.allowed(req.kind, req.state) if mine_here else [],
                            names=_library_names())
+
+
+@bp.route("/desk/requests/<request_id>/copy.pdf")
+@requires(*STAFF)
+def staff_copy(request_id):
+    """The PDF sent to the patron, for the staff who handle the request (the hub's for
+    the town), to check what went."""
+    req = commands.get(g.ctx, request_id)
+    if req.kind != "copy" or not req.sha256:
+        raise NotFound("no_copy_yet", N_("There is no copy to download for this request."))
+    if not copies.held(g.ctx.files, req):
+        raise NotFound("copy_not_here", N_(
+            "The PDF of this copy is not on this site yet: it comes with the next sync."))
+    audit.log(g.ctx, _actor(), "request.copy", req.patron, req.id)
+    return _send_copy(req)
 
 
 def _pdf_from_form():
@@ -292,6 +331,8 @@ def _json(req, patron_view=False):
            "loan_id": req.loan_id, "due_date": req.due_date}
     if patron_view:
         out["download"] = _link(req)
+    if req.kind == "copy":
+        out["copy_here"] = copy_held(req)
     if req.kind == "postal_loan":
         out["address"] = req.address
     return out
@@ -334,7 +375,7 @@ def api_place():
                          document_id=data.get("document_id"), pages=data.get("pages"),
                          purpose=data.get("purpose"), address=data.get("address"),
                          copyright_ok=data.get("copyright_accepted") is True,
-                         library=data.get("library"))
+                         library=data.get("library"), lang=select_locale())
     return jsonify(_json(req, True)), 201
 
 

@@ -17,6 +17,8 @@ ROWS = {
     ("hold", "ha"): {"library": A, "patron_library": B},
     ("hold", "hb"): {"library": B, "patron_library": A},
     ("conflict", "cb"): {"library": B},
+    ("request", "rb"): {"library": B, "patron": "pa"},  # A's card asked B for a copy
+    ("request", "rb2"): {"library": B, "patron": "pb"},
 }
 
 
@@ -72,6 +74,15 @@ CASES = [
     (ev("hold.expired", B, hold_id="ha"), "library_mismatch"),
     (ev("hold.cancelled", B, hold_id="hb"), None),  # A cancels its card's hold at B
     (ev("hold.from.the.future", A), "unknown_kind"),
+    # A copy B handles: A records only its own patron's download of it, as B's event.
+    (ev("request.delivered", B, request_id="rb", library=B, patron_id="pa"), None),
+    (ev("request.delivered", A, request_id="rb", library=A, patron_id="pa"),
+     "library_mismatch"),
+    (ev("request.delivered", B, request_id="rb2", library=B, patron_id="pb"),
+     "other_library"),
+    (ev("request.delivered", B, request_id="rb2", library=B, patron_id="pa"),
+     "other_library"),  # naming its own card does not make B's patron's copy A's
+    (ev("request.expired", B, request_id="rb", library=B, patron_id="pa"), "other_library"),
 ]
 
 

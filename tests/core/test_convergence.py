@@ -489,11 +489,19 @@ def _request(town, ctx, a, b):
                                              & (RemoteRequest.state != ""))
                 .order_by(RemoteRequest.id))
     step = b % 6
+    if step == 5 and a % 3 == 0:  # downloaded at the patron's home library
+        home = [r for r in RemoteRequest.select().where(
+            (RemoteRequest.library != ctx.library) & (RemoteRequest.state == "ready"))
+            .order_by(RemoteRequest.id) if requests._home_here(ctx, r)]
+        if home:
+            requests.delivered(ctx, home[a % len(home)])
+            return
     if step == 0 or not held:
         patron = patrons.find(ctx, f"{ctx.library[-3:]}P{a % PATRONS}")
-        if a % 2:
-            requests.place(ctx, patron, "copy", bib_id=town.bibs[a % BIBS], pages="1-2",
-                           purpose="học", copyright_ok=True)
+        if a % 2:  # now and then another library's card, asking in English
+            requests.place(ctx, patrons.find(ctx, _card(ctx, a)), "copy",
+                           bib_id=town.bibs[a % BIBS], pages="1-2", purpose="học",
+                           copyright_ok=True, lang="en" if b % 4 == 2 else "vi")
         else:
             requests.place(ctx, patron, "postal_loan", bib_id=town.bibs[a % BIBS],
                            address=f"{a} Lê Lợi, phường {b}, Tuy Hòa")
@@ -666,27 +674,37 @@ def _fees():
     return {f.id: {name: getattr(f, name) for name in Fee._meta.fields} for f in Fee.select()}
 
 
-def assert_routed_fees_agree(full, library):
+def _requests():
+    return {r.id: {name: getattr(r, name) for name in RemoteRequest._meta.fields}
+            for r in RemoteRequest.select()}
+
+
+def assert_routed_rows_agree(full, library):
     """A branch of `library` holds only what the hub routes to it (sync.receive.concerns,
     asked of the replayed node `full`): its library's fees and those other libraries
-    charged its own patrons, and each is the same row as on the node holding everything
-    (charged, paid or waived alike) although the loans behind the others' never reach it."""
+    charged its own patrons, its library's remote requests and the copies its patrons
+    asked of another library; each is the same row as on the node holding everything
+    (charged, paid or waived; asked, answered or downloaded alike) although the loans
+    behind the others' fees never reach it."""
     from sync.receive import concerns
 
     full.enter()
     homes = dict(models.Patron.select(models.Patron.id, models.Patron.library).tuples())
-    expected = {k: v for k, v in _fees().items()
-                if library in (v["library"], homes.get(v["patron"]))}
+    expected = ({k: v for k, v in _fees().items()
+                 if library in (v["library"], homes.get(v["patron"]))},
+                {k: v for k, v in _requests().items() if v["library"] == library
+                 or (v["kind"] == "copy" and homes.get(v["patron"]) == library)})
     routed = [events.to_dict(e) for e in Event.select().where(concerns(library))
               .order_by(Event.pos)]
     branch = Node(sqlite_memory, library, f"routed-{library}")
     try:
         events.ingest(branch.ctx, routed, relayed=True)
-        got = _fees()
+        got = (_fees(), _requests())
     finally:
         branch.close()
         full.enter()
-    assert got == expected, f"fees routed to {library} differ:\n{got}\n{expected}"
+    assert got[0] == expected[0], f"fees routed to {library} differ:\n{got}\n{expected}"
+    assert got[1] == expected[1], f"requests routed to {library} differ:\n{got}\n{expected}"
 
 
 def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
@@ -714,7 +732,7 @@ def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
             assert_log_top_is_the_highest_clock()
         for n, snap in enumerate(snapshots[1:], start=1):
             assert snap == snapshots[0], f"node {n} differs:\n" + differing(snapshots[0], snap)
-        assert_routed_fees_agree(nodes[0], LIBRARIES[seed % len(LIBRARIES)])
+        assert_routed_rows_agree(nodes[0], LIBRARIES[seed % len(LIBRARIES)])
         town.sync_all()
         for device in town.devices:
             device.enter()

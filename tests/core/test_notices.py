@@ -179,6 +179,36 @@ def test_a_sender_killed_after_the_server_took_the_message_never_sends_it_again(
     assert len(set(subjects)) == 3, subjects
 
 
+def test_a_copy_ready_is_e_mailed_in_the_patrons_language_and_dropped_once_downloaded(
+        world, inbox, tmp_path):
+    from appliance.core.requests import commands
+    from tests.requests.conftest import make_pdf
+
+    inbox.configure(enabled=False)
+    pdf = tmp_path / "scan.pdf"
+    pdf.write_bytes(make_pdf())
+    patron = patrons.find(world, "P0001")
+    asked = []
+    for lang in ("en", "vi"):
+        req = commands.place(world, patron, "copy", bib_id=world.bibs[2].id, pages="1",
+                             purpose="học tập", copyright_ok=True, lang=lang)
+        commands.accept(world, req.id)
+        asked.append(commands.attach(world, req.id, pdf))
+    ready = due.copies_ready(world)
+    assert [(n.kind, n.ref, n.lang) for n in ready] == [
+        ("copy_ready", r.id, lang) for r, lang in zip(asked, ("en", "vi"), strict=True)]
+    assert ready[0].key == f"copy_ready|{patron.id}|{asked[0].id}|{asked[0].expires_at[:10]}"
+    assert outbox.queue_due(world, NAME) == 3 + 2  # the hold, the two overdue, the copies
+    commands.delivered(world, asked[1])  # downloaded before the e-mail went
+    inbox.configure()
+    result = mail.send_queued(world)
+    assert result == {**result, "sent": 4, "dropped": 1}
+    subjects = [m["Subject"] for m in inbox.messages]
+    assert f"Your copy is ready: {world.bibs[2].title}" in subjects, subjects
+    assert not [s for s in subjects if s.startswith("Bản sao")]
+    assert due.copies_ready(world) == [ready[0]] and outbox.queue_due(world, NAME) == 0
+
+
 def test_old_addresses_are_forgotten_but_the_notice_stays_sent(world, inbox):
     inbox.configure()
     mail.run_round(world)

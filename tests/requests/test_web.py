@@ -136,3 +136,24 @@ def test_pages_fit_a_phone_and_speak_vietnamese(app, ctx):
     assert 'name="viewport"' in form or "viewport" in reader.get("/opac/").text
     assert "Địa chỉ nhận sách" in form
     assert "Yêu cầu của tôi" in reader.get("/opac/account").text
+
+
+def test_a_request_keeps_the_language_the_patron_asked_in(app, ctx):
+    """The e-mail that says a copy is ready is written in it (notices/texts.py)."""
+    reader = app.test_client()
+    patron_login(reader)
+    asked = {}
+    for lang in ("en", "vi"):
+        token = csrf_token(reader, f"/opac/requests/new?kind=copy&bib={ctx.bibs[0].id}"
+                                   f"&lang={lang}")
+        r = reader.post(f"/opac/requests/new?kind=copy&bib={ctx.bibs[0].id}", data={
+            "csrf_token": token, "pages": "1", "purpose": "học tập", "copyright": "1"})
+        assert r.status_code == 302
+        asked[lang] = RemoteRequest.select().order_by(RemoteRequest.placed_hlc.desc()).get()
+    assert (asked["en"].lang, asked["vi"].lang) == ("en", "vi")
+    program = app.test_client()  # an app on the patron's phone: its Accept-Language
+    patron_login(program)
+    api = program.post("/api/v1/requests", headers={"Accept-Language": "en-GB,en"}, json={
+        "kind": "copy", "bib_id": ctx.bibs[1].id, "pages": "2", "purpose": "học tập",
+        "copyright_accepted": True})
+    assert RemoteRequest.get_by_id(api.json["id"]).lang == "en"

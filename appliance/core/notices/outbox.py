@@ -42,7 +42,7 @@ def queue_due(ctx, library_name, now=None, today=None):
     today = today or ctx.clock.today()
     lang = texts.language()
     fresh = []
-    for notice in due.now_due(ctx, today):
+    for notice in due.now_due(ctx, today) + due.copies_ready(ctx, today):
         if notice.patron.library != ctx.library:
             continue
         route = routing.route(notice.patron, today)
@@ -57,7 +57,7 @@ def queue_due(ctx, library_name, now=None, today=None):
         if notice.key in held:
             continue
         subject, body = texts.render(notice.kind, texts.values_of(
-            notice, route, library_name, today), lang)
+            notice, route, library_name, today), notice.lang or lang)
         # (another sender may have queued it since: the key decides, the row stays one)
         NoticeMail.insert(
             key=notice.key, kind=notice.kind, patron=notice.patron.id, ref=notice.ref,

@@ -11,7 +11,7 @@ from . import store
 
 KEY = "notices.texts"
 LANGUAGES = ("vi", "en")
-KINDS = ("hold_ready", "overdue")
+KINDS = ("hold_ready", "overdue", "copy_ready")
 PLACEHOLDERS = {
     "name": N_("the patron's name"),
     "to_name": N_("whom the notice greets: the patron, or a child's guardian"),
@@ -19,7 +19,7 @@ PLACEHOLDERS = {
     "class": N_("the patron's class"),
     "title": N_("the title"),
     "barcode": N_("the copy's barcode"),
-    "date": N_("the last day to pick up, or the due date"),
+    "date": N_("the last day to pick up or to download a copy, or the due date"),
     "days": N_("days overdue"),
     "library": N_("the library's name"),
 }
@@ -41,6 +41,14 @@ DEFAULTS = {
                     "đã quá hạn trả từ ngày {date} ({days} ngày). Xin vui lòng mang trả "
                     "hoặc gia hạn tại {library}.\n\nTrân trọng,\n{library}",
         },
+        "copy_ready": {
+            "subject": "Bản sao bạn yêu cầu đã sẵn sàng: {title}",
+            "body": "Kính gửi {to_name},\n\n"
+                    "Bản sao các trang của «{title}» mà bạn đọc {name} (thẻ {card}) yêu cầu "
+                    "đã sẵn sàng. Xin mời đăng nhập tài khoản bạn đọc trên trang của "
+                    "{library}, mục «Yêu cầu của tôi», để tải về trước hết ngày {date}.\n\n"
+                    "Trân trọng,\n{library}",
+        },
     },
     "en": {
         "hold_ready": {
@@ -55,6 +63,13 @@ DEFAULTS = {
                     "“{title}” (barcode {barcode}), borrowed by {name} (card {card}), was "
                     "due on {date} ({days} days ago). Please return or renew it at "
                     "{library}.\n\nKind regards,\n{library}",
+        },
+        "copy_ready": {
+            "subject": "Your copy is ready: {title}",
+            "body": "Dear {to_name},\n\n"
+                    "The copy of pages of “{title}” asked for by {name} (card {card}) is "
+                    "ready. Please log in to your account on the website of {library} "
+                    "(My requests) to download it by {date}.\n\nKind regards,\n{library}",
         },
     },
 }

@@ -16,6 +16,7 @@ LINK_DAYS = 14  # how long a copy may be downloaded (settings: requests.link_day
 PAGES = re.compile(r"^\s*\d{1,5}(\s*-\s*\d{1,5})?(\s*[,;]\s*\d{1,5}(\s*-\s*\d{1,5})?)*\s*$")
 HIDDEN_ACCESS = ("staff", "restricted")  # documents no patron sees: no copy asked either
 GONE = ("lost", "withdrawn")
+LANGUAGES = ("vi", "en")  # the patron's, kept for their e-mail (notices/texts.py)
 
 
 def _text(value, limit, code, message, required=True, minimum=1):
@@ -74,15 +75,18 @@ def _record_of(bib_id, document_id):
 
 @events.command
 def place(ctx, patron, kind, bib_id=None, document_id=None, pages=None, purpose=None,
-          address=None, copyright_ok=False, library=None, actor=None):
+          address=None, copyright_ok=False, library=None, actor=None, lang=None):
     """A patron's request. The copyright note must have been accepted (`copyright_ok`):
-    copies are for study and research, as the law allows."""
+    copies are for study and research, as the law allows. `lang` is the language the
+    patron asked in (vi, en): the e-mail that says the copy is ready is written in it."""
     if kind not in states.KINDS:
         raise Invalid("bad_kind", N_("A request is a copy of pages or a loan by post."))
     bib, document = _record_of(bib_id, document_id if kind == "copy" else None)
     body = {"request_id": new_id(), "patron_id": patron.id, "kind": kind, "bib_id": bib.id,
             "document_id": document.id if document else None, "title": bib.title,
             "at": ctx.clock.iso_now(), "actor": actor or f"patron:{patron.card}"}
+    if lang in LANGUAGES:
+        body["lang"] = lang
     if kind == "copy":
         if not copyright_ok:
             raise Invalid("copyright_not_accepted", N_(
@@ -293,10 +297,17 @@ def close_returned(ctx, request_id, actor=None):
 
 @events.command
 def delivered(ctx, req):
-    """The patron downloaded the copy: the first download is recorded."""
-    if req.state == "ready" and (ctx.role == "hub" or req.library == ctx.library):
-        return _move(ctx, req, "download", f"patron:{req.patron}")
+    """The patron downloaded the copy: the first download is recorded where the request
+    is handled, or at the patron's home library (where its PDF came for them)."""
+    if req.state == "ready" and (ctx.role == "hub" or req.library == ctx.library
+                                 or _home_here(ctx, req)):
+        return _move(ctx, req, "download", f"patron:{req.patron}", patron_id=req.patron)
     return req
+
+
+def _home_here(ctx, req):
+    patron = Patron.get_or_none(Patron.id == req.patron)
+    return patron is not None and patron.library == ctx.library
 
 
 def download(ctx, secret, token, request_id, patron, now=None):

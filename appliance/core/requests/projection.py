@@ -11,7 +11,7 @@ from . import states
 # What each event kind sets besides the state: body key -> column.
 FIELDS = {
     "request.placed": ("library", "patron", "kind", "bib", "document", "title", "pages",
-                       "purpose", "address", "placed_at"),
+                       "purpose", "address", "placed_at", "lang"),
     "request.refused": ("reason",),
     "request.ready": ("sha256", "size", "page_count", "expires_at"),
     "request.lent": ("loan_id", "due_date"),

@@ -1,6 +1,8 @@
 """Who may make request events (authority.RULES names these): the one library that
 handles a request makes every step of it, and a request sent by post is the patron's
-home library's, so the address stays where the patron's data is kept."""
+home library's, so the address stays where the patron's data is kept. One step is
+shared: the patron's home library records that the patron downloaded a copy another
+library handles (its PDF comes home, sync/files.py), so every node sees it delivered."""
 
 from ..errors import N_
 from . import states
@@ -32,6 +34,10 @@ def handler_only(event, body, device_library, lookup):
         library = row["library"]
     from ..authority import mismatch, owned
 
+    if row is not None and _downloaded_at_home(event, body, device_library, row, lookup):
+        same = event.get("library") == library == body.get("library")
+        return None if same else mismatch(event.get("library"), library)
+
     refused = owned(library, event, device_library, N_(
         "A device of library %(device)s may not handle a request of library %(library)s."))
     if refused is None and body.get("library") != library:
@@ -40,3 +46,14 @@ def handler_only(event, body, device_library, lookup):
 
 
 RULES = dict.fromkeys(states.EVENT_STATE, handler_only)
+
+
+def _downloaded_at_home(event, body, device_library, row, lookup):
+    """A download recorded by the requesting patron's home library: the request's own
+    patron (as the hub holds the request, not as the sender says), a card of the
+    device's library."""
+    if event.get("kind") != "request.delivered" or not row.get("patron") \
+            or row.get("patron") != body.get("patron_id"):
+        return False
+    patron = lookup("patron", row["patron"])
+    return patron is not None and patron["library"] == device_library

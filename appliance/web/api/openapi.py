@@ -103,7 +103,8 @@ ROUTES = [
      _obj("bib_id", "uploads", bib_id="string", uploads="array", access="string",
           collection="string", downloadable="boolean"), 201),
     ("/requests", "get", "Remote requests: a patron's own (from the OPAC login), each with "
-     "its state and, when ready, its download link; staff: their library's open queue "
+     "its state and, when ready, its download link (copy_here false: the PDF reaches this "
+     "site with the next sync; the hub holds it); staff: their library's open queue "
      "(the hub: the town's; ?library=, ?all=1 with the closed ones)", True, None, 200),
     ("/requests", "post", "A patron asks (OPAC login): a copy of pages (kind copy: bib_id "
      "or document_id, pages, purpose, copyright_accepted true) or a loan by post (kind "

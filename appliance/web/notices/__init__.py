@@ -33,7 +33,7 @@ from ..i18n import translate
 bp = Blueprint("notices", __name__, url_prefix="/desk/notices")
 
 KIND_LABELS = {"hold_ready": _l("Hold ready"), "overdue": _l("Overdue"),
-               "due_soon": _l("Due soon")}
+               "due_soon": _l("Due soon"), "copy_ready": _l("Copy ready")}
 STATE_LABELS = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                 "failed": _l("Failed"), "unsure": _l("Unsure: may have gone"),
                 "dropped": _l("No longer due")}

@@ -1,0 +1,82 @@
+"""Where a copy's PDF is, and which nodes of the town hold it.
+
+The PDF is kept in the digital store under its SHA-256 (`digital/masters/`), and the
+event that makes the request ready names that checksum and the size. It travels between
+nodes as the digital library's masters do (sync/files.py, the one file transport): from
+the branch that attached it up to the hub, and from the hub down to the devices of the
+patron's home library, so the patron downloads it on the hub's site and on their own
+library's. A node takes a file only when it hashes to the checksum the event gave, so
+what it serves is what staff attached.
+
+These are the questions that transport asks of the requests, as queries: which copies
+a library sends up, which a library pulls down, which a device may fetch at the hub."""
+
+from ..digital import store
+from ..models import DigitalDocument, Patron, RemoteRequest
+
+SHOWN = ("ready", "delivered")  # a patron may download it: it is worth holding
+
+
+def path(files, req):
+    """Where the request's PDF is read here (it may not be held)."""
+    return store.master_path(files, req.sha256, "pdf")
+
+
+def held(files, req):
+    return bool(req.sha256) and path(files, req).exists()
+
+
+def _offered():
+    """Copies with a PDF a patron may download now."""
+    return ((RemoteRequest.kind == "copy") & RemoteRequest.state.in_(SHOWN)
+            & RemoteRequest.sha256.is_null(False) & RemoteRequest.size.is_null(False))
+
+
+def _restricted():
+    return DigitalDocument.select(DigitalDocument.id).where(
+        DigitalDocument.access == "restricted")
+
+
+def sent_up_by(library):
+    """The copies `library` handles whose PDF goes to the hub: pages of a document that
+    has become restricted since stay in the unit like the document itself."""
+    return RemoteRequest.select().where(
+        _offered() & (RemoteRequest.library == library)
+        & (RemoteRequest.document.is_null() | RemoteRequest.document.not_in(_restricted())))
+
+
+def _of_patrons_of(library):
+    return RemoteRequest.patron.in_(Patron.select(Patron.id).where(Patron.library == library))
+
+
+def pulled_down_by(library):
+    """The copies a device of `library` fetches from the hub: its own patrons', whoever
+    handles them (the patron looks for it on their own library's site)."""
+    return RemoteRequest.select().where(_offered() & _of_patrons_of(library))
+
+
+def fetchable_by(library, sha256):
+    """The size of the copy `sha256` that a device of `library` may fetch from the hub
+    (a copy its library handles or one of its patrons asked for), or None."""
+    row = RemoteRequest.select(RemoteRequest.size).where(
+        _offered() & (RemoteRequest.sha256 == sha256)
+        & ((RemoteRequest.library == library) | _of_patrons_of(library))).first()
+    return None if row is None else row.size
+
+
+def sendable_by(library, sha256):
+    """The size of the copy `sha256` that a device of `library` may send to the hub (a
+    copy its own library handles), or None."""
+    row = sent_up_by(library).where(RemoteRequest.sha256 == sha256).first()
+    return None if row is None else row.size
+
+
+def verify(ctx):
+    """Faults of the copies' PDFs held here: each hashes to the checksum its event gave
+    (one not held yet is no fault: it comes with the next sync)."""
+    if ctx.files is None:
+        return []
+    shas = {r.sha256 for r in RemoteRequest.select(RemoteRequest.sha256).where(
+        RemoteRequest.sha256.is_null(False))}
+    return store.verify(ctx.files, [(sha, "pdf") for sha in shas
+                                    if store.master_path(ctx.files, sha, "pdf").exists()])

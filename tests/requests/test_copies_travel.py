@@ -1,0 +1,272 @@
+"""A remote copy reaches the patron wherever they look, through a real hub process on
+loopback (SQLite and PostgreSQL) and two enrolled branches.
+
+A patron of B asks for pages of A's book twice: A's staff attach one PDF at A, the hub's
+staff the other at the hub. A's run sends its PDF up with the digital library's masters;
+B's run brings both down with the thumbnails' pull, so the patron downloads each on the
+hub's site and on B's, and B's mail server gets the "copy ready" e-mail once the PDF is
+there, in the language the patron asked in. Another patron opens nothing on any node.
+A file that does not hash to the checksum of its event is refused where it arrives (a
+forged upload at the hub, a damaged file on the hub's disk at B), and never served."""
+
+import base64
+import hashlib
+import io
+import re
+from types import SimpleNamespace
+
+import pytest
+import requests as http
+
+from appliance import mail
+from appliance.core import patrons, users
+from appliance.core.authority import Quarantine
+from appliance.core.digital import store
+from appliance.core.models import Item, RemoteRequest
+from appliance.core.requests import commands
+from appliance.web import create_app
+from sync import agent, files, link, protocol
+from tests.conftest import PASSWORD, csrf_token, staff_login
+from tests.notices_world import Inbox
+from tests.requests.conftest import make_pdf
+from tests.sync.syncsupport import (
+    BACKENDS,
+    HubProcess,
+    enrol_all,
+    hub_database,
+    make_town,
+    opened,
+    seed,
+)
+
+A, B = "PY-DH01", "PY-DH02"
+ASKER, OTHER, OF_A = "DH02P0000", "DH02P0001", "DH01P0000"  # seed's cards
+ON_ITS_WAY = "Bản sao được gửi lên tại một thư viện khác của thị xã và chưa về đến trang này"
+
+
+@pytest.fixture(params=BACKENDS)
+def town(request, tmp_path):
+    """B's two patrons (the asker with an e-mail address), A's patron, book and staff;
+    every card known at A, the hub and B."""
+    with hub_database(request.param) as url:
+        hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=url)
+        with opened(hub_dir) as h:
+            users.create(h, "town", PASSWORD, "hub_admin")
+        with HubProcess(hub_dir) as hub:
+            enrol_all(hub.url, branches, tokens)
+            with opened(branches[B]) as b:
+                seed(b, n_items=0, n_patrons=2)
+                for card in (ASKER, OTHER):
+                    patrons.save(b, {"id": patrons.find(b, card).id, "pin": "1234"})
+                patrons.save(b, {"id": patrons.find(b, ASKER).id, "email": "lan@example.vn"})
+                agent.run_once(b)
+            with opened(branches[A]) as a:
+                _cards, codes = seed(a, n_items=1, n_patrons=1)
+                patrons.save(a, {"id": patrons.find(a, OF_A).id, "pin": "1234"})
+                users.create(a, "thuthu", PASSWORD, "librarian")
+                bib = Item.get(Item.barcode == codes[0]).bib_id
+                agent.run_once(a)
+            yield SimpleNamespace(hub=hub, hub_dir=hub_dir, a=branches[A], b=branches[B],
+                                  bib=bib, tmp=tmp_path)
+
+
+def _asked(ctx, bib, pdf, lang="vi", library=None):
+    """B's patron's copy of A's book, accepted and attached here; the request's id."""
+    req = commands.place(ctx, patrons.find(ctx, ASKER), "copy", bib_id=bib, pages="1-2",
+                         purpose="nghiên cứu địa chí", copyright_ok=True, library=library,
+                         lang=lang)
+    commands.accept(ctx, req.id, actor="thuthu")
+    commands.attach(ctx, req.id, pdf, actor="thuthu")
+    return req.id
+
+
+def _pdf(tmp, name, data):
+    path = tmp / name
+    path.write_bytes(data)
+    return path
+
+
+def _opac(ctx, card):
+    client = create_app(ctx, testing=True).test_client()
+    r = client.post("/opac/login", data={"card": card, "pin": "1234",
+                                         "csrf_token": csrf_token(client, "/opac/login")})
+    assert r.status_code == 302, r.text
+    return client
+
+
+def _links(client):
+    """{request id: its download link} on the patron's "my requests" page."""
+    page = client.get("/opac/requests").text
+    return {m.group(2): m.group(1).replace("&amp;", "&") for m in re.finditer(
+        r'href="(/opac/requests/([^/]+)/download\?t=[^"]+)"', page)}
+
+
+def _link_not_here(client, req_id):
+    """The download link the API gives for a copy whose PDF is not on this site (the
+    page shows the patron a note instead)."""
+    listed = {r["id"]: r for r in client.get("/api/v1/requests").json["requests"]}
+    assert listed[req_id]["copy_here"] is False
+    return listed[req_id]["download"]
+
+
+def _no_other_patron(ctx, card, ids, links=None):
+    """Another patron logged in here opens none of the copies, with or without the
+    asker's own links."""
+    client = _opac(ctx, card)
+    listed = client.get("/opac/requests").text
+    for req_id in ids:
+        assert req_id not in listed
+        assert client.get(f"/opac/requests/{req_id}/download").status_code in (403, 404)
+        if links:
+            assert client.get(links[req_id]).status_code in (403, 404)
+        assert client.get(f"/desk/requests/{req_id}/copy.pdf").status_code in (302, 403)
+
+
+def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
+    first, second = make_pdf(2, "Trang sao A"), make_pdf(3, "Trang sao hub")
+    with opened(town.a) as a:
+        at_a = _asked(a, town.bib, _pdf(town.tmp, "a.pdf", first), lang="en")
+        done = agent.run_once(a)["files"]
+        assert done["masters"] == 1 and done["bytes"] == len(first), "the PDF went up"
+        desk = create_app(a, testing=True).test_client()
+        staff_login(desk)
+        assert desk.get(f"/desk/requests/{at_a}/copy.pdf").data == first  # staff may
+    with opened(town.hub_dir) as h:
+        at_hub = _asked(h, town.bib, _pdf(town.tmp, "hub.pdf", second), library=A)
+
+    inbox = Inbox().start()
+    try:
+        with opened(town.b) as b:
+            inbox.configure()
+            agent.run_once(b, files=False)  # the requests, not yet their PDFs
+            reader = _opac(b, ASKER)
+            page = reader.get("/opac/requests").text
+            assert page.count("rq-on-its-way") == 2 and 'class="rq-download"' not in page
+            waiting = reader.get(_link_not_here(reader, at_hub))
+            assert waiting.status_code == 404 and ON_ITS_WAY in waiting.text
+            assert 'id="rq-at-hub"' in waiting.text, "the town's site has it now"
+            assert mail.run_round(b)["new"] == 0, "no e-mail before the PDF is here"
+
+            done = agent.run_once(b)["files"]
+            assert done["copies"] == 2 and done["bytes"] == len(first) + len(second)
+            assert mail.run_round(b)["sent"] == 2, "each copy's e-mail, once it is here"
+            assert mail.run_round(b)["new"] == 0, "once"
+            got = _links(reader)
+            assert reader.get(got[at_a]).data == first, "attached at A, downloaded at B"
+            assert reader.get(got[at_hub]).data == second, "attached at the hub, at B"
+            _no_other_patron(b, OTHER, (at_a, at_hub), got)
+            assert agent.run_once(b)["files"] == {"thumbs": 0, "masters": 0, "bytes": 0}
+    finally:
+        inbox.stop()
+    with opened(town.hub_dir) as h:
+        assert {RemoteRequest.get_by_id(r).state for r in (at_a, at_hub)} == {"delivered"}, \
+            "the download at home is recorded, as the handling library's step"
+        assert not Quarantine.select().exists()
+        reader = _opac(h, ASKER)
+        got = _links(reader)
+        assert reader.get(got[at_a]).data == first, "attached at A, downloaded at the hub"
+        assert reader.get(got[at_hub]).data == second
+        _no_other_patron(h, OF_A, (at_a, at_hub), got)
+    assert [to for _, to in inbox.envelopes] == [["lan@example.vn"]] * 2
+    said = {m["Subject"]: m.get_content() for m in inbox.messages}
+    assert said.keys() == {"Your copy is ready: Đất rừng phương Nam",
+                           "Bản sao bạn yêu cầu đã sẵn sàng: Đất rừng phương Nam"}
+    vietnamese = said["Bản sao bạn yêu cầu đã sẵn sàng: Đất rừng phương Nam"]
+    assert "Kính gửi Bạn đọc 0" in vietnamese and "Yêu cầu của tôi" in vietnamese
+    assert "Please log in to your account" in said["Your copy is ready: Đất rừng phương Nam"]
+    with opened(town.a) as a:  # the handling branch: its staff, and nobody else
+        agent.run_once(a)
+        assert RemoteRequest.get_by_id(at_a).state == "delivered"
+        _no_other_patron(a, OF_A, (at_a, at_hub))
+
+
+def _noise_pdf(path, seed_=5):
+    """A PDF of a few hundred KB that does not compress: several chunks on the wire."""
+    import random
+
+    from PIL import Image
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    rnd = random.Random(seed_)
+    image = Image.frombytes("L", (600, 500), rnd.randbytes(600 * 500))
+    out = io.BytesIO()
+    c = canvas.Canvas(out)
+    c.drawImage(ImageReader(image), 20, 20, 500, 400)
+    c.showPage()
+    c.save()
+    path.write_bytes(out.getvalue())
+    return path
+
+
+def _run(ctx, hub_url):
+    return agent._Run(ctx, http.Session(), hub_url, 10, link.Deadline(60))
+
+
+def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monkeypatch):
+    path = _noise_pdf(town.tmp / "scan.pdf")
+    data = path.read_bytes()
+    sha, size = hashlib.sha256(data).hexdigest(), len(data)
+    assert size > 2 * files.CHUNK
+    with opened(town.a) as a:
+        req_id = _asked(a, town.bib, path)
+        agent.run_once(a, files=False)
+        forged = bytes(b ^ 0xFF for b in data[:files.CHUNK])
+        said = {}
+        for offset in range(0, size, files.CHUNK):  # A sends other bytes under its name
+            chunk = forged if offset == 0 else data[offset:offset + files.CHUNK]
+            said = files._ask(a, _run(a, town.hub.url), {"put": {
+                "sha256": sha, "ext": "pdf", "offset": offset,
+                "data": base64.b64encode(chunk).decode()}})
+        assert said == {"held": 0, "bad": "the file did not match its checksum"}
+    at_hub = store.master_path(town.hub_dir, sha, "pdf")
+    assert not at_hub.exists(), "refused at the hub"
+    with opened(town.hub_dir) as h:
+        waiting = _opac(h, ASKER).get(_link_not_here(_opac(h, ASKER), req_id))
+        assert waiting.status_code == 404 and ON_ITS_WAY in waiting.text, "not served"
+
+    with opened(town.b) as b:
+        agent.run_once(b, files=False)
+        run = _run(b, town.hub.url)
+        assert files._ask(b, run, {"get": {"sha256": sha, "ext": "pdf", "offset": 0}}) == {
+            "missing": True}, "B may have it, once the hub holds it"
+        for question in ({"get": {"sha256": "0" * 64, "ext": "pdf", "offset": 0}},
+                         {"put": {"sha256": sha, "ext": "pdf", "offset": 0, "data": ""}}):
+            with pytest.raises(protocol.SyncError) as err:  # not B's file; not B's copy
+                files._ask(b, run, question)
+            assert "403" in str(err.value)
+    with opened(town.a) as a:
+        assert agent.run_once(a)["files"]["masters"] == 1
+    assert hashlib.sha256(at_hub.read_bytes()).hexdigest() == sha
+
+    real_ask, gets = files._ask, []
+
+    def stop_after_first_get(ctx, run, question):  # the run's deadline comes mid-file
+        if "get" in question:
+            gets.append(question["get"]["offset"])
+            if len(gets) == 2:
+                raise link.DeadlinePassed()
+        return real_ask(ctx, run, question)
+
+    here = store.master_path(town.b, sha, "pdf")
+    with opened(town.b) as b:
+        monkeypatch.setattr(files, "_ask", stop_after_first_get)
+        assert agent.run_once(b)["files"]["unfinished"]
+        monkeypatch.setattr(files, "_ask", real_ask)
+        part = town.b / files.INCOMING / f"{sha}.pdf.part"
+        assert part.stat().st_size == files.CHUNK and not here.exists()
+
+        good = at_hub.read_bytes()
+        at_hub.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # the hub's disk damaged
+        done = agent.run_once(b)["files"]
+        assert done["refused"] == 1 and "copies" not in done
+        assert done["bytes"] == size - files.CHUNK, "resumed from the part"
+        assert not here.exists() and not part.exists(), "refused at B"
+        reader = _opac(b, ASKER)
+        waiting = reader.get(_link_not_here(reader, req_id))
+        assert waiting.status_code == 404 and ON_ITS_WAY in waiting.text, "not served"
+
+        at_hub.write_bytes(good)
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == size
+        assert reader.get(_links(reader)[req_id]).data == data
