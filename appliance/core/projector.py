@@ -474,7 +474,7 @@ def library_saved(ev, body):
 
 def patron_saved(ev, body, io=None):
     held = by_key(Patron, "id").first(body["id"]) if io is None else io.row(Patron, body["id"])
-    body = rights_keys.readable(body)
+    body = rights_keys.readable(body, new=held is None)
     if body is None:  # an erased card: nothing arriving later changes it
         return
     if held is None and _is_edit(body):

@@ -1068,6 +1068,35 @@ def test_a_branch_applies_an_edit_of_a_card_it_never_held():
         assert_routed_fees_agree(town.devices[3], "PY-B02")
 
 
+def test_a_card_and_its_edit_unread_agree_in_one_batch_or_one_by_one():
+    """Another library's new card and an edit of its name, at a node without the card's
+    key (the name sealed): applied in one batch, where the card is not written yet when
+    its edit comes, they leave the rows they leave one by one (the new card's name shown
+    as unreadable, which the edit does not write again)."""
+    town = Town((0, 0, 0, 0))
+    nodes = []
+    try:
+        ctx = town.devices[3].enter()
+        card = patrons.save(ctx, {"card": "C03N0", "name": "Bạn mới", "category": "adult",
+                                  "expiry": "2030-12-31"})
+        patrons.save(ctx, {"id": card.id, "name": "Bạn mới đổi tên"})
+        made = [events.to_dict(e) for e in Event.select().where(Event.kind == "patron.saved")
+                .order_by(Event.pos) if card.id in e.body]
+        snapshots = []
+        for batches in ([made], [[d] for d in made]):
+            node = Node(sqlite_memory, "PY-A01", f"node-{len(nodes)}")
+            nodes.append(node)
+            for batch in batches:
+                events.ingest(node.enter(), batch, relayed=True)
+            snapshots.append(verify.snapshot())
+        assert models.Patron.get_by_id(card.id).name == "—"
+        assert snapshots[1] == snapshots[0], differing(snapshots[0], snapshots[1])
+    finally:
+        for node in nodes:
+            node.close()
+        town.close()
+
+
 def test_an_erased_patron_agrees_in_every_order():
     """A card erased at one desk while the other desk edits it and another library lends
     to it: the card is the same anonymous stand-in on every node, its loans kept."""
