@@ -121,6 +121,11 @@ def save(ctx, data, library=None):
     """Register a patron (no id) or edit one (id given). Returns the Patron row."""
     library = library or ctx.library
     current = get(ctx, data["id"]) if data.get("id") else None
+    if current is not None and current.deleted:  # an erased card, or a library's stand-in
+        # for erased histories: no one's card (find() finds neither), and the stand-in
+        # is held only where its library's erasures are applied
+        raise NotFound("patron_not_found", N_("No patron has card %(card)s."),
+                       card=current.card)
     authority.require_own(ctx, current.library if current else library, "patron",
                           card=current.card if current else data.get("card"))
     fields = _clean(data)

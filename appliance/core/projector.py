@@ -473,8 +473,17 @@ def library_saved(ev, body):
 
 
 def patron_saved(ev, body, io=None):
-    body = rights_keys.readable(body)
+    held = by_key(Patron, "id").first(body["id"]) if io is None else io.row(Patron, body["id"])
+    body = rights_keys.readable(body, new=held is None)
     if body is None:  # an erased card: nothing arriving later changes it
+        return
+    if held is None and _is_edit(body):
+        # An edit of a card never held here, which names only the fields it changed (no
+        # row can be made of it: a card needs a name). Every card's first save goes to
+        # every branch before its edits; the one card made without an event is a
+        # library's stand-in for erased reading histories (rights/history.py), made
+        # where that library's erasures are applied (its desks and the hub), so another
+        # library's branch holds no such row and has nothing to edit.
         return
     _merge(ev, Patron, "id", body, lambda ev, body: dict(
         _created(ev, body), library=body["fields"].get("library", ev.library)), io)

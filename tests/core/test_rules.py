@@ -227,6 +227,7 @@ def test_erasing_history_unlinks_returned_loans_only(ctx):
     assert patrons.find(ctx, "P0001").name == "Nguyễn Văn An"
     anonymous = Loan.get(Loan.patron != patron.id).patron
     refused("patron_not_found", patrons.find, ctx, anonymous.card)  # no one to look up
+    refused("patron_not_found", patrons.save, ctx, {"id": anonymous.id, "card": "N0001"})
     assert verify.verify(ctx) == []
 
 

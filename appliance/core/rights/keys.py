@@ -161,10 +161,11 @@ def secure_delete():
         db.execute_sql("PRAGMA secure_delete = ON")
 
 
-def readable(body):
+def readable(body, new=None):
     """A `patron.saved` body as the projector applies it: sealed fields opened; a field
     that cannot be (the key is not held here, or destroyed) is left out, save a new
-    card's name, shown as UNREADABLE. None for an erased card."""
+    card's name, shown as UNREADABLE. None for an erased card. `new`: whether the card
+    is not held here yet, when the caller knows (a batch holds rows not written yet)."""
     patron_id = body.get("id")
     if erased(patron_id):
         return None
@@ -174,6 +175,8 @@ def readable(body):
     fields, unread = opened(patron_id, fields)
     if not unread:
         return body if fields is body["fields"] else dict(body, fields=fields)
-    if "name" in unread and Patron.get_or_none(Patron.id == patron_id) is None:
+    if new is None:
+        new = Patron.get_or_none(Patron.id == patron_id) is None
+    if "name" in unread and new:
         fields["name"] = UNREADABLE
     return dict(body, fields=fields)
