@@ -164,9 +164,9 @@ def test_a_hold_b_fills_with_its_own_copy_ends_fulfilled_at_a_and_as_copy_goes_h
         assert verify(hub) == []
 
 
-def test_a_hold_asked_of_a_that_withdrew_its_copies_is_asked_of_c(town):
-    """B's hold asked of A; A withdraws its copies; B asks C, which has one. C's pull
-    list shows the new hold, C sends, B lends; A hears its asking ended."""
+def _c_has_a_copy_and_b_asks_a(town):
+    """C adds a copy of the title; B places a hold, asked of A (first in the order), and
+    syncs it. Returns the hold."""
     with opened(town.c) as c:
         catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
         agent.run_once(c)
@@ -175,6 +175,13 @@ def test_a_hold_asked_of_a_that_withdrew_its_copies_is_asked_of_c(town):
         hold = holds.place(b, town.cards[0], town.bib_id)
         assert hold.source == A
         agent.run_once(b)
+    return hold
+
+
+def test_a_hold_asked_of_a_that_withdrew_its_copies_is_asked_of_c(town):
+    """B's hold asked of A; A withdraws its copies; B asks C, which has one. C's pull
+    list shows the new hold, C sends, B lends; A hears its asking ended."""
+    hold = _c_has_a_copy_and_b_asks_a(town)
     with opened(town.a) as a:
         agent.run_once(a)
         assert len(holds.pull_list(A)) == 1
@@ -290,14 +297,7 @@ def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_
     """A says it cannot fill B's hold: B asks C; C says so too: the hold joins B's own
     queue, asked of neither again. C's forged decline of a hold asked of A, before, is
     quarantined at the hub and reaches no one."""
-    with opened(town.c) as c:
-        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
-        agent.run_once(c)
-    with opened(town.b) as b:
-        agent.run_once(b)
-        hold = holds.place(b, town.cards[0], town.bib_id)
-        assert hold.source == A
-        agent.run_once(b)
+    hold = _c_has_a_copy_and_b_asks_a(town)
     with opened(town.c) as c:
         forged = events.record(c, "hold.declined", {  # past every check of C's own desk
             "hold_id": hold.id, "source": A, "reason": "giả", "at": c.clock.iso_now()},
