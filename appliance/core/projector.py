@@ -219,11 +219,20 @@ def _order_key(value):
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _merge(ev, model, key, body, create, io=None, derived=()):
+def _row_of(model, key, record_id, io=None):
+    """The row a record event names, as held here (None: not held)."""
+    return by_key(model, key).first(record_id) if io is None else io.row(model, record_id)
+
+
+_UNREAD = object()  # `_merge`'s row not read yet by its caller
+
+
+def _merge(ev, model, key, body, create, io=None, derived=(), row=_UNREAD):
     fields = {k: v for k, v in body["fields"].items()
               if k in model._meta.fields and k not in derived}
     base = body.get("base", {})
-    row = by_key(model, key).first(body["id"]) if io is None else io.row(model, body["id"])
+    if row is _UNREAD:
+        row = _row_of(model, key, body["id"], io)
     if row is None:
         row = model(**{key: body["id"]}, **create(ev, body))
         for name, value in fields.items():
@@ -473,7 +482,7 @@ def library_saved(ev, body):
 
 
 def patron_saved(ev, body, io=None):
-    held = by_key(Patron, "id").first(body["id"]) if io is None else io.row(Patron, body["id"])
+    held = _row_of(Patron, "id", body["id"], io)
     body = rights_keys.readable(body, new=held is None)
     if body is None:  # an erased card: nothing arriving later changes it
         return
@@ -486,7 +495,7 @@ def patron_saved(ev, body, io=None):
         # library's branch holds no such row and has nothing to edit.
         return
     _merge(ev, Patron, "id", body, lambda ev, body: dict(
-        _created(ev, body), library=body["fields"].get("library", ev.library)), io)
+        _created(ev, body), library=body["fields"].get("library", ev.library)), io, row=held)
 
 
 def bib_saved(ev, body, io=None):
