@@ -17,7 +17,7 @@ from appliance.core.models import Event, Hold, Item, Loan, Patron
 from appliance.core.verify import verify
 from appliance.web import create_app
 from sync import agent
-from tests.conftest import PASSWORD, staff_login
+from tests.conftest import PASSWORD, Server, staff_login
 from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
@@ -362,3 +362,42 @@ def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_
         assert Quarantine.select().count() == 1
         assert Hold.get_by_id(last.id).passed_over == [A, C]
         assert verify(hub) == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("town", ["sqlite"], indirect=True)  # the page, not the database
+def test_the_holds_page_says_who_cannot_send_on_the_pis_screen(town, page):
+    """On the Pi's 800x480 screen, in Chromium: A's word that it cannot send, with the
+    longest reason a desk takes, stands whole in its column of B's Holds page, then the
+    library not asked again; nothing scrolls sideways."""
+    from tests.web.test_browser_phone import wide_by
+    from tests.web.test_browser_scan import login
+
+    reason = ("Không có trên giá như mục lục ghi, đã tìm cả kho mở tầng hai và giá sách "
+              "trả chờ xếp lại; bản còn lại đang đóng bìa ở phòng nghiệp vụ, chưa cho mượn "
+              "được trước cuối tháng này")
+    assert len(reason) <= 200
+    hold = _c_has_a_copy_and_b_asks_a(town)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        holds.decline(a, hold.id, reason)
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        users.create(b, "thuthu", PASSWORD, "librarian")
+        with Server(create_app(b, testing=True)) as at_b:
+            page.set_viewport_size({"width": 800, "height": 480})
+            login(page, at_b)
+            page.goto(f"{at_b.url}/desk/holds")
+            assert page.locator("thead th").last.inner_text() == "Gửi từ"
+            note = page.locator(f'td [data-declined="{A}"]')
+            assert note.inner_text() == f"Thư viện {A} không gửi được sách: {reason}"
+            box = note.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 800
+            assert wide_by(page) == 0
+            assert holds.reask(b) == 1
+            page.reload()
+            passed = page.locator(f'td [data-passed-over="{A}"]')
+            assert passed.inner_text() == ("Không nhờ lại (đã báo không gửi được sách): "
+                                           f"Thư viện {A}")
+            assert passed.is_visible() and wide_by(page) == 0
