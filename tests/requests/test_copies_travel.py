@@ -13,7 +13,6 @@ import base64
 import hashlib
 import io
 import re
-from types import SimpleNamespace
 
 import pytest
 import requests as http
@@ -29,13 +28,10 @@ from sync import agent, files, link, protocol
 from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
 from tests.requests.conftest import make_pdf
-from tests.sync.syncsupport import (
-    BACKENDS,
-    HubProcess,
-    enrol_all,
-    hub_database,
-    make_town,
+from tests.sync.syncsupport import (  # noqa: F401  (hub_db: the fixture)
+    hub_db_fixture,
     opened,
+    running_town,
     seed,
 )
 
@@ -44,30 +40,25 @@ ASKER, OTHER, OF_A = "DH02P0000", "DH02P0001", "DH01P0000"  # seed's cards
 ON_ITS_WAY = "Bản sao được gửi lên tại một thư viện khác của thị xã và chưa về đến trang này"
 
 
-@pytest.fixture(params=BACKENDS)
-def town(request, tmp_path):
+@pytest.fixture
+def town(tmp_path, hub_db):
     """B's two patrons (the asker with an e-mail address), A's patron, book and staff;
     every card known at A, the hub and B."""
-    with hub_database(request.param) as url:
-        hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=url)
-        with opened(hub_dir) as h:
-            users.create(h, "town", PASSWORD, "hub_admin")
-        with HubProcess(hub_dir) as hub:
-            enrol_all(hub.url, branches, tokens)
-            with opened(branches[B]) as b:
-                seed(b, n_items=0, n_patrons=2)
-                for card in (ASKER, OTHER):
-                    patrons.save(b, {"id": patrons.find(b, card).id, "pin": "1234"})
-                patrons.save(b, {"id": patrons.find(b, ASKER).id, "email": "lan@example.vn"})
-                agent.run_once(b)
-            with opened(branches[A]) as a:
-                _cards, codes = seed(a, n_items=1, n_patrons=1)
-                patrons.save(a, {"id": patrons.find(a, OF_A).id, "pin": "1234"})
-                users.create(a, "thuthu", PASSWORD, "librarian")
-                bib = Item.get(Item.barcode == codes[0]).bib_id
-                agent.run_once(a)
-            yield SimpleNamespace(hub=hub, hub_dir=hub_dir, a=branches[A], b=branches[B],
-                                  bib=bib, tmp=tmp_path)
+    with running_town(tmp_path, (A, B), hub_db) as town:
+        town.a, town.b, town.tmp = town.branches[A], town.branches[B], tmp_path
+        with opened(town.b) as b:
+            seed(b, n_items=0, n_patrons=2)
+            for card in (ASKER, OTHER):
+                patrons.save(b, {"id": patrons.find(b, card).id, "pin": "1234"})
+            patrons.save(b, {"id": patrons.find(b, ASKER).id, "email": "lan@example.vn"})
+            agent.run_once(b)
+        with opened(town.a) as a:
+            _cards, codes = seed(a, n_items=1, n_patrons=1)
+            patrons.save(a, {"id": patrons.find(a, OF_A).id, "pin": "1234"})
+            users.create(a, "thuthu", PASSWORD, "librarian")
+            town.bib = Item.get(Item.barcode == codes[0]).bib_id
+            agent.run_once(a)
+        yield town
 
 
 def _asked(ctx, bib, pdf, lang="vi", library=None):

@@ -6,7 +6,7 @@ loan by post for B's patron, is quarantined at the hub and B never sees it."""
 
 import re
 
-from appliance.core import events, patrons, users
+from appliance.core import events, patrons
 from appliance.core.authority import Quarantine
 from appliance.core.ids import new_id
 from appliance.core.models import Event, Item, RemoteRequest
@@ -16,11 +16,9 @@ from appliance.web import create_app
 from sync import agent
 from tests.factories import PASSWORD
 from tests.sync.syncsupport import (  # noqa: F401  (hub_db: the fixture)
-    HubProcess,
-    enrol_all,
     hub_db_fixture,
-    make_town,
     opened,
+    running_town,
     seed,
 )
 
@@ -49,11 +47,8 @@ def _forge(ctx, copy_id, victim_id, bib_id):
 
 
 def test_requests_sync_the_address_stays_home_forgeries_are_quarantined(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    with opened(hub_dir) as h:
-        users.create(h, "town", PASSWORD, "hub_admin")
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B), hub_db) as running:
+        hub, hub_dir, branches = running.hub, running.hub_dir, running.branches
         with opened(branches[B]) as b:
             cards, codes = seed(b, n_items=2, n_patrons=1)
             patron = patrons.find(b, cards[0])

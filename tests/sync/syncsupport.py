@@ -7,14 +7,15 @@ import sys
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import sync.hub  # noqa: F401  (registers sync's tables)
-from appliance.core import catalogue, datadir, events, patrons
+from appliance.core import catalogue, datadir, events, patrons, users
 from appliance.core.context import Context
 from sync import enrol
-from tests.conftest import unavailable
+from tests.conftest import PASSWORD, unavailable
 
 HERE = Path(__file__).parent
 
@@ -104,6 +105,20 @@ def enrol_all(hub_url, branches, tokens):
     for lib, path in branches.items():
         with opened(path) as ctx:
             enrol.enrol_with(ctx, hub_url, tokens[lib])
+
+
+@contextmanager
+def running_town(tmp_path, libraries=("PY-DH01", "PY-DH02"), hub_db=None, admin="town"):
+    """A town at work: a hub in its own process with a hub admin (``admin``, the tests'
+    PASSWORD) and every library's branch enrolled. Yields a namespace: ``hub`` (the
+    process, with its ``url``), ``hub_dir``, ``branches`` ({library: data folder}) and
+    ``tokens``; a test may add to it what its own start makes."""
+    hub_dir, branches, tokens = make_town(tmp_path, libraries, hub_db=hub_db)
+    with opened(hub_dir) as ctx:
+        users.create(ctx, admin, PASSWORD, "hub_admin")
+    with HubProcess(hub_dir) as hub:
+        enrol_all(hub.url, branches, tokens)
+        yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branches=branches, tokens=tokens)
 
 
 def seed(ctx, n_items=5, n_patrons=3, prefix=None):

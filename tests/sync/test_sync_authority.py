@@ -8,7 +8,6 @@ applied there, not pulled by B, shown to hub staff with device, account and reas
 """
 
 import re
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -21,39 +20,26 @@ from appliance.core.models import Event, Item, Patron
 from appliance.core.verify import verify
 from sync import agent
 from tests.conftest import PASSWORD
-from tests.sync.syncsupport import (
-    HubProcess,
-    enrol_all,
-    hub_database,
-    hub_holds_exactly,
-    make_town,
-    opened,
-    seed,
-)
+from tests.sync.syncsupport import HubProcess, hub_holds_exactly, opened, running_town, seed
 
 A, B = "PY-DH01", "PY-DH02"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def town(request, tmp_path):
-    with hub_database(request.param) as url:
-        hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=url)
-        with opened(hub_dir) as ctx:
-            users.create(ctx, "quantri", PASSWORD, "hub_admin")
-        with HubProcess(hub_dir) as hub:
-            enrol_all(hub.url, branches, tokens)
-            with opened(branches[B]) as ctx:
-                cards, codes = seed(ctx, n_items=2, n_patrons=2)
-                victim = patrons.find(ctx, cards[0])
-                snapshot = _patron_row(victim.id)
-                agent.run_once(ctx)
-            with opened(branches[A]) as ctx:
-                seed(ctx, n_items=1, n_patrons=1)
-                agent.run_once(ctx)  # A now holds B's cards, as every branch does
-                assert Patron.get_by_id(victim.id).library == B
-                origin_a = ctx.origin
-            yield SimpleNamespace(hub=hub, hub_dir=hub_dir, a=branches[A], b=branches[B],
-                                  victim=victim, snapshot=snapshot, origin_a=origin_a)
+@pytest.fixture
+def town(tmp_path, hub_db):
+    with running_town(tmp_path, (A, B), hub_db, admin="quantri") as town:
+        town.a, town.b = town.branches[A], town.branches[B]
+        with opened(town.b) as ctx:
+            cards, codes = seed(ctx, n_items=2, n_patrons=2)
+            town.victim = patrons.find(ctx, cards[0])
+            town.snapshot = _patron_row(town.victim.id)
+            agent.run_once(ctx)
+        with opened(town.a) as ctx:
+            seed(ctx, n_items=1, n_patrons=1)
+            agent.run_once(ctx)  # A now holds B's cards, as every branch does
+            assert Patron.get_by_id(town.victim.id).library == B
+            town.origin_a = ctx.origin
+        yield town
 
 
 def _patron_row(patron_id):

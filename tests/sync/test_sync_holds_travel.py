@@ -6,15 +6,18 @@ alone, completed by the next sync; the hub routes each step to the libraries it 
 (the hold to A, the loan and its return to B, B's renewal to A) and no further; a forged
 B that lends another copy of A, or renews a loan of A it did not make, is quarantined."""
 
+import re
 from types import SimpleNamespace
 
 import pytest
 
-from appliance.core import catalogue, circulation, events, holds
+from appliance.core import catalogue, circulation, events, holds, users
 from appliance.core.authority import Quarantine
 from appliance.core.models import Event, Hold, Item, Loan, Patron
 from appliance.core.verify import verify
+from appliance.web import create_app
 from sync import agent
+from tests.conftest import PASSWORD, Server, staff_login
 from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
@@ -292,11 +295,21 @@ def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
         assert verify(hub) == []
 
 
+def _sent_from(ctx, lang="vi"):
+    """The "Sent from" cell of the one open hold on B's staff Holds page."""
+    client = create_app(ctx, testing=True).test_client()
+    staff_login(client, "thuthu-b")
+    page = client.get(f"/desk/holds?lang={lang}").get_data(as_text=True)
+    [row] = re.findall(r"<tbody>\s*<tr.*?</tr>", page, re.S)
+    return re.findall(r"<td>(.*?)</td>", row, re.S)[-1].strip()
+
+
 def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_is_held(
         town):
     """A says it cannot fill B's hold: B asks C; C says so too: the hold joins B's own
     queue, asked of neither again. C's forged decline of a hold asked of A, before, is
-    quarantined at the hub and reaches no one."""
+    quarantined at the hub and reaches no one. B's staff see on their Holds page which
+    library said it cannot, and which are not asked again."""
     hold = _c_has_a_copy_and_b_asks_a(town)
     with opened(town.c) as c:
         forged = events.record(c, "hold.declined", {  # past every check of C's own desk
@@ -315,9 +328,16 @@ def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_
     with opened(town.b) as b:
         agent.run_once(b)
         assert Hold.get_by_id(hold.id).declined == "Không có trên giá"
+        users.create(b, "thuthu-b", PASSWORD, "librarian")
+        assert _sent_from(b) == (f'<div class="problem" data-declined="{A}">Thư viện {A} '
+                                 "không gửi được sách: Không có trên giá</div>")
+        assert _sent_from(b, "en") == (f'<div class="problem" data-declined="{A}">Thư viện '
+                                       f"{A} cannot send a copy: Không có trên giá</div>")
         assert holds.reask(b) == 1
         again = Hold.get((Hold.status == "waiting") & (Hold.library == B))
         assert (again.source, again.passed_over) == (C, [A])
+        assert _sent_from(b) == (f'Thư viện {C}<div data-passed-over="{A}">Không nhờ lại '
+                                 f"(đã báo không gửi được sách): Thư viện {A}</div>")
         agent.run_once(b)
     with opened(town.c) as c:
         agent.run_once(c)
@@ -329,6 +349,9 @@ def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_
         assert holds.reask(b) == 1
         last = Hold.get((Hold.status == "waiting") & (Hold.library == B))
         assert (last.source, last.passed_over) == (None, [A, C])
+        assert _sent_from(b, "en") == (f'here<div data-passed-over="{A} {C}">Not asked again '
+                                       f"(could not send a copy): Thư viện {A}, Thư viện {C}"
+                                       "</div>")
         agent.run_once(b)
         assert verify(b) == []
     with opened(town.a) as a:
@@ -339,3 +362,42 @@ def test_a_hold_declined_by_a_is_asked_of_c_then_kept_at_b_and_a_forged_decline_
         assert Quarantine.select().count() == 1
         assert Hold.get_by_id(last.id).passed_over == [A, C]
         assert verify(hub) == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("town", ["sqlite"], indirect=True)  # the page, not the database
+def test_the_holds_page_says_who_cannot_send_on_the_pis_screen(town, page):
+    """On the Pi's 800x480 screen, in Chromium: A's word that it cannot send, with the
+    longest reason a desk takes, stands whole in its column of B's Holds page, then the
+    library not asked again; nothing scrolls sideways."""
+    from tests.web.test_browser_phone import wide_by
+    from tests.web.test_browser_scan import login
+
+    reason = ("Không có trên giá như mục lục ghi, đã tìm cả kho mở tầng hai và giá sách "
+              "trả chờ xếp lại; bản còn lại đang đóng bìa ở phòng nghiệp vụ, chưa cho mượn "
+              "được trước cuối tháng này")
+    assert len(reason) <= 200
+    hold = _c_has_a_copy_and_b_asks_a(town)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        holds.decline(a, hold.id, reason)
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        users.create(b, "thuthu", PASSWORD, "librarian")
+        with Server(create_app(b, testing=True)) as at_b:
+            page.set_viewport_size({"width": 800, "height": 480})
+            login(page, at_b)
+            page.goto(f"{at_b.url}/desk/holds")
+            assert page.locator("thead th").last.inner_text() == "Gửi từ"
+            note = page.locator(f'td [data-declined="{A}"]')
+            assert note.inner_text() == f"Thư viện {A} không gửi được sách: {reason}"
+            box = note.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 800
+            assert wide_by(page) == 0
+            assert holds.reask(b) == 1
+            page.reload()
+            passed = page.locator(f'td [data-passed-over="{A}"]')
+            assert passed.inner_text() == ("Không nhờ lại (đã báo không gửi được sách): "
+                                           f"Thư viện {A}")
+            assert passed.is_visible() and wide_by(page) == 0

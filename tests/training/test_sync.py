@@ -5,7 +5,7 @@ branch may not record another library's staff."""
 
 import pytest
 
-from appliance.core import circulation, events, users
+from appliance.core import circulation, events
 from appliance.core.authority import Quarantine
 from appliance.core.models import Event, TrainingCourse, TrainingRoster, User
 from appliance.core.training import certificates, exercises, practice, records
@@ -13,13 +13,10 @@ from appliance.core.verify import verify
 from appliance.web import create_app
 from sync import agent, protocol
 from tests.conftest import staff_login
-from tests.factories import PASSWORD
 from tests.sync.syncsupport import (  # noqa: F401  (hub_db: the fixture)
-    HubProcess,
-    enrol_all,
     hub_db_fixture,
-    make_town,
     opened,
+    running_town,
     seed,
 )
 
@@ -33,11 +30,8 @@ def _staff(ctx, *names):
 
 
 def test_training_records_reach_the_hub_and_count(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    with opened(hub_dir) as h:
-        users.create(h, "town", PASSWORD, "hub_admin")
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B), hub_db) as running:
+        hub, hub_dir, branches = running.hub, running.hub_dir, running.branches
         with opened(branches[A]) as a:
             _, codes = seed(a, n_items=2, n_patrons=1)
             _staff(a, "an", "binh")
