@@ -11,16 +11,15 @@ from appliance.core.models import Bib
 from appliance.core.suggest import store
 from sync import agent, suggestions, usb
 from tests.suggest import town
-from tests.sync.syncsupport import HubProcess, enrol_all, hub_db_fixture, make_town, opened
+from tests.sync.syncsupport import hub_db_fixture, opened, running_town
 
 __all__ = ["hub_db_fixture"]  # the fixture, once per database a hub may use
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
 
 
 def test_the_hub_builds_and_sync_ships_the_model_to_a_branch(tmp_path, hub_db, capsys):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B, C), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B, C), hub_db, admin=None) as running:
+        hub_dir, branches = running.hub_dir, running.branches
         with opened(branches[B]) as ctx:
             policy.save_rule(ctx, B, "*", "*", loan_days=14, max_loans=3, max_renewals=2)
             town.build(ctx)

@@ -110,12 +110,14 @@ def enrol_all(hub_url, branches, tokens):
 @contextmanager
 def running_town(tmp_path, libraries=("PY-DH01", "PY-DH02"), hub_db=None, admin="town"):
     """A town at work: a hub in its own process with a hub admin (``admin``, the tests'
-    PASSWORD) and every library's branch enrolled. Yields a namespace: ``hub`` (the
-    process, with its ``url``), ``hub_dir``, ``branches`` ({library: data folder}) and
-    ``tokens``; a test may add to it what its own start makes."""
+    PASSWORD; ``admin=None`` for a hub nobody signs in to) and every library's branch
+    enrolled. Yields a namespace: ``hub`` (the process, with its ``url``), ``hub_dir``,
+    ``branches`` ({library: data folder}) and ``tokens``; a test may add to it what its
+    own start makes."""
     hub_dir, branches, tokens = make_town(tmp_path, libraries, hub_db=hub_db)
-    with opened(hub_dir) as ctx:
-        users.create(ctx, admin, PASSWORD, "hub_admin")
+    if admin:
+        with opened(hub_dir) as ctx:
+            users.create(ctx, admin, PASSWORD, "hub_admin")
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branches=branches, tokens=tokens)

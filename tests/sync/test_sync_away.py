@@ -9,7 +9,6 @@ screen say why, in Vietnamese.
 """
 
 import time
-from types import SimpleNamespace
 
 import pytest
 
@@ -20,15 +19,7 @@ from appliance.sip2.server import serve_in_thread
 from appliance.web import create_app
 from sync import agent, cardcheck, keys, protocol
 from tests.sip2.client import SipClient
-from tests.sync.syncsupport import (
-    HubProcess,
-    enrol_all,
-    init,
-    make_town,
-    opened,
-    seed,
-    set_settings,
-)
+from tests.sync.syncsupport import init, opened, running_town, seed, set_settings
 
 A, B = "PY-DH01", "PY-DH02"
 OFFLINE_VI = "không kết nối được với máy chủ của thị xã"
@@ -36,11 +27,9 @@ OFFLINE_VI = "không kết nối được với máy chủ của thị xã"
 
 @pytest.fixture
 def town(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    hub = HubProcess(hub_dir).start()
-    try:
-        enrol_all(hub.url, branches, tokens)
-        with opened(branches[B]) as ctx:
+    with running_town(tmp_path, (A, B), hub_db, admin=None) as town:
+        town.a, town.b = town.branches[A], town.branches[B]
+        with opened(town.b) as ctx:
             _, codes_b = seed(ctx, n_items=2, n_patrons=0, prefix="B")
             patrons.save(ctx, {"card": "B-0001", "name": "Nguyễn Thị Lan", "category": "adult",
                                "pin": "4321", "phone": "0905111222"})
@@ -49,16 +38,13 @@ def town(tmp_path, hub_db):
             for code in codes_b:  # two loans at home, which A never sees
                 circulation.checkout(ctx, "B-0001", code)
             agent.run_once(ctx)
-        with opened(branches[A]) as ctx:
-            _, codes = seed(ctx, n_items=8, n_patrons=0, prefix="A")
+        with opened(town.a) as ctx:
+            _, town.codes = seed(ctx, n_items=8, n_patrons=0, prefix="A")
             users.create(ctx, "thuthu", "mat-khau-thu-vien", "librarian")
             users.create(ctx, "kiosk", "mat-khau-kiosk", "kiosk")
             agent.run_once(ctx)
             assert Patron.get(Patron.card == "B-0001").pin_hash is None, "no PIN hash at A"
-        yield SimpleNamespace(hub=hub, hub_dir=hub_dir, a=branches[A], b=branches[B],
-                              codes=codes)
-    finally:
-        hub.stop()
+        yield town
 
 
 def test_online_the_hub_checks_the_pin_and_counts_the_loans_elsewhere(town):

@@ -1,7 +1,6 @@
 """Push, pull, refusals and conflicts between a branch and a real hub process."""
 
 import time
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -13,30 +12,18 @@ from appliance.core.verify import verify
 from sync import agent, enrol, keys, protocol, usb
 from sync.models import SyncRefusal
 from tests.factories import loans_fall_due_today
-from tests.sync.syncsupport import (
-    HubProcess,
-    chain,
-    enrol_all,
-    make_town,
-    opened,
-    seed,
-)
+from tests.sync.syncsupport import chain, opened, running_town, seed
 
 LIB = "PY-DH01"
 
 
 @pytest.fixture
 def town(hub_db, tmp_path):
-    yield from _town(tmp_path, hub_db)
-
-
-def _town(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
-        with opened(branches[LIB]) as ctx:
-            origin = ctx.origin
-        yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branch=branches[LIB], origin=origin)
+    with running_town(tmp_path, (LIB,), hub_db, admin=None) as town:
+        town.branch = town.branches[LIB]
+        with opened(town.branch) as ctx:
+            town.origin = ctx.origin
+        yield town
 
 
 def hub_ctx_for(hub_dir, library):

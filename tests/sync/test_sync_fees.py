@@ -3,8 +3,6 @@ charges its borrower for B's lost copy and the fee syncs; a forged A that record
 payment and a charge of B's (past its own desk's refusal) gets them quarantined at the
 hub, where B's fee stays open, and B pulls none of it. B's own payment then syncs."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from appliance.core import circulation, events, policy
@@ -14,29 +12,27 @@ from appliance.core.fees import commands as fees
 from appliance.core.models import Event, Fee, Item
 from appliance.core.verify import verify
 from sync import agent
-from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
+from tests.sync.syncsupport import opened, running_town, seed
 
 A, B = "PY-DH01", "PY-DH02"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def town(request, tmp_path):
-    with hub_database(request.param) as url:
-        hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=url)
-        with HubProcess(hub_dir) as hub:
-            enrol_all(hub.url, branches, tokens)
-            with opened(branches[B]) as ctx:
-                policy.save_rule(ctx, B, "*", "*", loan_days=14, max_loans=5, max_renewals=1,
-                                 replacement_fee=120000, fee_limit=0)
-                cards, codes = seed(ctx, n_items=2, n_patrons=1)
-                circulation.checkout(ctx, cards[0], codes[0])
-                fee = fees.declare(ctx, codes[0], "lost", actor="thuthu-b")
-                agent.run_once(ctx)
-            with opened(branches[A]) as ctx:
-                seed(ctx, n_items=1, n_patrons=1)
-                agent.run_once(ctx)
-            yield SimpleNamespace(hub=hub, hub_dir=hub_dir, a=branches[A], b=branches[B],
-                                  fee_id=fee.id, item=codes[0])
+@pytest.fixture
+def town(tmp_path, hub_db):
+    with running_town(tmp_path, (A, B), hub_db, admin=None) as town:
+        town.a, town.b = town.branches[A], town.branches[B]
+        with opened(town.b) as ctx:
+            policy.save_rule(ctx, B, "*", "*", loan_days=14, max_loans=5, max_renewals=1,
+                             replacement_fee=120000, fee_limit=0)
+            cards, codes = seed(ctx, n_items=2, n_patrons=1)
+            circulation.checkout(ctx, cards[0], codes[0])
+            fee = fees.declare(ctx, codes[0], "lost", actor="thuthu-b")
+            agent.run_once(ctx)
+        with opened(town.a) as ctx:
+            seed(ctx, n_items=1, n_patrons=1)
+            agent.run_once(ctx)
+        town.fee_id, town.item = fee.id, codes[0]
+        yield town
 
 
 def test_a_payment_of_bs_fee_made_at_a_is_refused_at_the_hub(town):

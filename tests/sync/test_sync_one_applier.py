@@ -18,9 +18,8 @@ from appliance.core.models import Event, Patron
 from appliance.core.verify import verify
 from sync import agent, answer, usb
 from sync.models import Device, get_state
-from tests.conftest import free_port
 from tests.sync.proxy import FaultProxy
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed, set_settings
+from tests.sync.syncsupport import opened, running_town, seed, set_settings
 
 A, B = "PY-DH01", "PY-DH02"
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,11 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def town(tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B))
-    hub = HubProcess(hub_dir, port=free_port()).start()
-    enrol_all(hub.url, branches, tokens)
-    yield hub_dir, branches, hub
-    hub.stop()
+    with running_town(tmp_path, (A, B), admin=None) as town:
+        yield town.hub_dir, town.branches, town.hub
 
 
 def cards_at_b(branches, hub, first, n):

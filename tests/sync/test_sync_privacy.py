@@ -8,7 +8,6 @@ A redacted, and wipe nothing at B or at the hub.
 """
 
 import json
-from types import SimpleNamespace
 
 import pytest
 import requests
@@ -18,7 +17,7 @@ from appliance.core.models import Conflict, Event, Patron
 from appliance.core.rights import keys as keys_of_cards
 from appliance.core.verify import verify
 from sync import agent, envelope, keys, protocol, usb
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened
+from tests.sync.syncsupport import opened, running_town
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
 PRIVATE = {"pin_hash", "phone", "email", "guardian", "guardian_consent", "birth_year",
@@ -80,14 +79,12 @@ def assert_nothing_private(library):
 
 @pytest.fixture
 def town(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B, C), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
-        with opened(branches[B]) as ctx:
+    with running_town(tmp_path, (A, B, C), hub_db, admin=None) as town:
+        with opened(town.branches[B]) as ctx:
             adult, child = register_at_b(ctx)
             agent.run_once(ctx)
-        yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branches=branches, adult=adult.id,
-                              child=child.id, tmp=tmp_path)
+        town.adult, town.child, town.tmp = adult.id, child.id, tmp_path
+        yield town
 
 
 def test_the_hub_sends_another_library_the_lending_fields_only(town):

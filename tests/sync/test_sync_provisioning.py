@@ -14,16 +14,17 @@ from appliance.web import create_app
 from provisioning import config
 from sync import agent, enrol, keys, protocol, status
 from sync.models import Device, RetiredKey, SyncRefusal
+from tests.conftest import PASSWORD
 from tests.sync.syncsupport import (
     HubProcess,
     enrol_all,
     make_town,
     opened,
+    running_town,
     seed,
 )
 
 LIB = "PY-DH01"
-PASSWORD = "mat-khau-dai-du-12"
 
 
 def _admin(hub_dir):
@@ -51,11 +52,8 @@ def _row(html, device):
 
 @pytest.fixture
 def town(hub_db, tmp_path):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
-    _admin(hub_dir)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
-        yield hub, hub_dir, branches[LIB]
+    with running_town(tmp_path, (LIB,), hub_db, admin="admin") as town:
+        yield town.hub, town.hub_dir, town.branches[LIB]
 
 
 def test_health_reaches_the_fleet_page(town):
@@ -189,10 +187,8 @@ def _post(url, data):
 
 
 def test_device_key_rotation_with_overlap_then_revocation(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
-    branch = branches[LIB]
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (LIB,), hub_db, admin=None) as town:
+        hub, hub_dir, branch = town.hub, town.hub_dir, town.branches[LIB]
         old = keys.load(branch)
         new = keys.prepare_rotation(branch)
         assert keys.prepare_rotation(branch).public_dict() == new.public_dict()  # made once

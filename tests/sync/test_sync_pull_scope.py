@@ -6,13 +6,12 @@ from appliance.core import circulation, events
 from appliance.core.models import Bib, Event, Loan, Patron
 from appliance.core.verify import verify
 from sync import agent
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
+from tests.sync.syncsupport import opened, running_town, seed
 
 
 def test_branch_pulls_its_library_and_the_town_records_only(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01", "PY-DH02"), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, ("PY-DH01", "PY-DH02"), hub_db, admin=None) as town:
+        hub_dir, branches = town.hub_dir, town.branches
         with opened(branches["PY-DH02"]) as other:
             cards, codes = seed(other, prefix="B2")
             for code in codes:

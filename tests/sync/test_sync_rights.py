@@ -13,7 +13,7 @@ from appliance.core.models import Event, Patron, PatronKey
 from appliance.core.rights import commands
 from appliance.core.verify import verify
 from sync import agent
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened
+from tests.sync.syncsupport import opened, running_town
 
 A, B = "PY-DH01", "PY-DH02"
 NAME, PHONE = "Phạm Thị Hoa", "0905246810"
@@ -24,9 +24,8 @@ def _log():
 
 
 def test_an_erasure_reaches_every_node_and_leaves_the_name_nowhere(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B), hub_db, admin=None) as town:
+        hub_dir, branches = town.hub_dir, town.branches
         with opened(branches[B]) as ctx:
             card = patrons.save(ctx, {"card": "B-0009", "name": NAME, "category": "adult",
                                       "phone": PHONE, "pin": "2468"})
