@@ -7,7 +7,9 @@ B's run brings both down with the thumbnails' pull, so the patron downloads each
 hub's site and on B's, and B's mail server gets the "copy ready" e-mail once the PDF is
 there, in the language the patron asked in. Another patron opens nothing on any node.
 A file that does not hash to the checksum of its event is refused where it arrives (a
-forged upload at the hub, a damaged file on the hub's disk at B), and never served."""
+forged upload at the hub, a damaged file on the hub's disk at B), and never served; B
+does not fetch it again before its wait is over (an hour, then two, by the clock the
+test sets), fetches another ready copy at once meanwhile, and says why on the desk."""
 
 import base64
 import hashlib
@@ -20,11 +22,13 @@ import requests as http
 from appliance import mail
 from appliance.core import patrons, users
 from appliance.core.authority import Quarantine
+from appliance.core.clock import HLC
 from appliance.core.digital import store
 from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
 from sync import agent, files, link, protocol
+from sync.models import FileFailure
 from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
 from tests.requests.conftest import make_pdf
@@ -250,14 +254,66 @@ def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monk
         good = at_hub.read_bytes()
         at_hub.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # the hub's disk damaged
         done = agent.run_once(b)["files"]
-        assert done["refused"] == 1 and "copies" not in done
+        assert done["refused"] == 1 and done["failed"] == 1 and "copies" not in done
         assert done["bytes"] == size - files.CHUNK, "resumed from the part"
         assert not here.exists() and not part.exists(), "refused at B"
         reader = _opac(b, ASKER)
         waiting = reader.get(_link_not_here(reader, req_id))
         assert waiting.status_code == 404 and ON_ITS_WAY in waiting.text, "not served"
+    _backs_off_then_tries_again(town, req_id, data, good, at_hub)
 
-        at_hub.write_bytes(good)
+
+def _backs_off_then_tries_again(town, req_id, data, good, at_hub):
+    """The damaged file is not fetched again on the next runs but after an hour (town
+    time, the clock the tests inject), then after two; staff read why on the desk's
+    sync line; another ready copy comes at once meanwhile, and so does the same file
+    once a new request.ready names it."""
+    size, here = len(data), store.master_path(town.b, hashlib.sha256(data).hexdigest(), "pdf")
+    with opened(town.b) as b:
+        users.create(b, "thuthu", PASSWORD, "librarian")
         done = agent.run_once(b)["files"]
-        assert done["copies"] == 1 and done["bytes"] == size
-        assert reader.get(_links(reader)[req_id]).data == data
+        assert done["later"] == 1 and done["bytes"] == 0, "not fetched again within its wait"
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        said = desk.get("/desk/").text
+        assert "Không tải được bản sao “Đất rừng phương Nam” từ máy chủ thị xã: tệp máy chủ " \
+               "gửi về không khớp mã kiểm tra (SHA-256)" in said
+        assert "(đã 1 lần không thành công)" in said
+        english = desk.get("/desk/?lang=en").text
+        assert "The copy “Đất rừng phương Nam” could not be fetched from the town hub: the " \
+               "file the hub sent does not match the checksum (SHA-256)" in english
+
+    other = make_pdf(1, "Trang sao khác")  # the hub's staff attach another copy for B's patron
+    with opened(town.hub_dir) as h:
+        _asked(h, town.bib, _pdf(town.tmp, "other.pdf", other), library=A)
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == len(other), "a new ready: at once"
+        assert done["later"] == 1, "the damaged one still waits"
+
+        start, real = b.clock.raw_ms(), b.clock
+
+        def after(minutes):  # files only: a run's events would set the clock right again
+            b.clock = HLC(real.last, wall=lambda: start + minutes * 60_000)
+            return files.exchange(b, _run(b, town.hub.url))
+
+        assert after(59)["bytes"] == 0
+        done = after(61)
+        assert done["bytes"] == size and done["refused"] == 1, "an hour later: again"
+        assert after(61 + 119)["bytes"] == 0, "then two hours"
+        assert "(2 failed attempts)" in desk.get("/desk/?lang=en").text
+        b.clock = real
+
+    at_hub.write_bytes(good)  # repaired at the hub, and the same PDF attached anew there
+    with opened(town.hub_dir) as h:
+        again = _asked(h, town.bib, _pdf(town.tmp, "again.pdf", data), library=A)
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == size and "later" not in done
+        assert here.exists() and not FileFailure.select().exists(), "nothing left to retry"
+        reader = _opac(b, ASKER)
+        got = _links(reader)
+        assert reader.get(got[req_id]).data == reader.get(got[again]).data == data
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        assert "sync-file-failed" not in desk.get("/desk/").text
