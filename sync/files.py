@@ -23,7 +23,9 @@ town's digital library is held at the hub and seen from every branch:
   only the copies its library handles, and fetch only those or its own patrons'.
 
 Files go after the events in a run (a loan never waits behind a scan) and only on the
-scheduled run and ``thuvien sync now``, not the desk's button, where a person waits.
+scheduled run and ``thuvien sync now``, not the desk's button, where a person waits. So
+one run at the library that attached a copy (its ``request.ready``, then its PDF up) and
+then one run at the patron's home library (the event, then the PDF down) deliver it.
 Which masters the hub holds and which thumbnails a branch holds are remembered here
 (``FileHeld``), so a run asks about what is new, not the whole library again. A failure
 here is kept for the status line and never fails the run: the events went first. A file
@@ -64,16 +66,21 @@ _lock = threading.Lock()  # the hub's threads append to a file's part one at a t
 # The branch's side.
 
 def exchange(ctx, run, budget_kb: int | None = None) -> dict:
-    """Thumbnails down, then masters up, until done or the run's deadline; what was done
-    stays done. ``run`` is the agent's run (its link, deadline and retries)."""
+    """Copies up and down, thumbnails down, then masters up, until done or the run's
+    deadline; what was done stays done. ``run`` is the agent's run (its link, deadline
+    and retries), whose events went first."""
     done = {"thumbs": 0, "masters": 0, "bytes": 0}
     conf = ctx.settings.get("sync") or {}
     budget = 1024 * (budget_kb if budget_kb is not None
                      else int(conf.get("thumbnail_kb", THUMB_BUDGET_KB)))
     try:
-        _pull_copies(ctx, run, done)  # a patron waits for these: first
-        _pull_thumbs(ctx, run, budget, done)
+        # A patron waits for a copy: those attached here go up first (the home library
+        # fetches them at its next run, and a deadline on a slow link must not hold them
+        # behind pictures), then those attached elsewhere come down, by the events this
+        # run pulled; then the pictures and the masters.
         _push_copies(ctx, run, done)
+        _pull_copies(ctx, run, done)
+        _pull_thumbs(ctx, run, budget, done)
         _push_masters(ctx, run, done)
     except link.DeadlinePassed:
         done["unfinished"] = True  # the next run goes on from where this one stopped

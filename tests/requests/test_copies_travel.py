@@ -65,9 +65,9 @@ def town(tmp_path, hub_db):
         yield town
 
 
-def _asked(ctx, bib, pdf, lang="vi", library=None):
+def _asked(ctx, bib, pdf, lang="vi", library=None, card=ASKER):
     """B's patron's copy of A's book, accepted and attached here; the request's id."""
-    req = commands.place(ctx, patrons.find(ctx, ASKER), "copy", bib_id=bib, pages="1-2",
+    req = commands.place(ctx, patrons.find(ctx, card), "copy", bib_id=bib, pages="1-2",
                          purpose="nghiên cứu địa chí", copyright_ok=True, library=library,
                          lang=lang)
     commands.accept(ctx, req.id, actor="thuthu")
@@ -173,6 +173,32 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
         agent.run_once(a)
         assert RemoteRequest.get_by_id(at_a).state == "delivered"
         _no_other_patron(a, OF_A, (at_a, at_hub))
+
+
+def test_one_run_at_the_handling_branch_then_one_at_home_deliver_a_copy(town, monkeypatch):
+    """`thuvien sync now` at A sends the event, then the PDF before it fetches its own
+    patron's copy; then one run at B brings the event and the PDF."""
+    first, for_a = make_pdf(2, "Trang sao A"), make_pdf(1, "Trang cho bạn đọc A")
+    with opened(town.hub_dir) as h:  # a copy A's own patron waits for, attached at the hub
+        _asked(h, town.bib, _pdf(town.tmp, "for_a.pdf", for_a), library=A, card=OF_A)
+    asked, real_ask = [], files._ask
+
+    def noted(ctx, run, question):
+        asked.extend(question)
+        return real_ask(ctx, run, question)
+
+    with opened(town.a) as a:
+        at_a = _asked(a, town.bib, _pdf(town.tmp, "a.pdf", first))
+        monkeypatch.setattr(files, "_ask", noted)
+        done = agent.run_once(a)["files"]  # what `thuvien sync now` runs
+        monkeypatch.setattr(files, "_ask", real_ask)
+        assert done["masters"] == 1 and done["copies"] == 1
+        assert asked.index("put") < asked.index("get"), "the copy attached here goes up first"
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == len(first), "one run at home"
+        reader = _opac(b, ASKER)
+        assert reader.get(_links(reader)[at_a]).data == first
 
 
 def _noise_pdf(path, seed_=5):
