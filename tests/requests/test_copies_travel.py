@@ -170,9 +170,17 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
     assert "Kính gửi Bạn đọc 0" in vietnamese and "Yêu cầu của tôi" in vietnamese
     assert "Please log in to your account" in said["Your copy is ready: Đất rừng phương Nam"]
     with opened(town.a) as a:  # the handling branch: its staff, and nobody else
-        agent.run_once(a)
+        assert "copies" not in agent.run_once(a)["files"]
         assert RemoteRequest.get_by_id(at_a).state == "delivered"
         _no_other_patron(a, OF_A, (at_a, at_hub))
+        # the copy the hub's staff attached for B's patron stays at the hub and at B,
+        # and A's staff are told where it is, not that it comes (docs/requests.md)
+        assert not store.master_path(town.a, hashlib.sha256(second).hexdigest(), "pdf").exists()
+        desk = create_app(a, testing=True).test_client()
+        staff_login(desk)
+        assert 'id="rq-copy-elsewhere"' in desk.get(f"/desk/requests/{at_hub}").text
+        elsewhere = desk.get(f"/desk/requests/{at_hub}/copy.pdf")
+        assert elsewhere.status_code == 404 and "lưu trên trang của thị xã" in elsewhere.text
 
 
 def test_one_run_at_the_handling_branch_then_one_at_home_deliver_a_copy(town, monkeypatch):
