@@ -174,6 +174,7 @@ def _send(ctx, run, sha, ext, size, offset, done) -> None:
                 failed_files.failed("up", sha, str(size), "checksum", ctx.clock.wall_ms(),
                                     str(said["bad"]))
                 done["failed"] = done.get("failed", 0) + 1
+                done["bytes"] += len(chunk)  # it crossed the link for nothing
                 return
             held = said.get("held")
             if not isinstance(held, int) or held < 0 or held > size:

@@ -185,7 +185,8 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
 
 def test_one_run_at_the_handling_branch_then_one_at_home_deliver_a_copy(town, monkeypatch):
     """`thuvien sync now` at A sends the event, then the PDF before it fetches its own
-    patron's copy; then one run at B brings the event and the PDF."""
+    patron's copy; then one run at B brings the event and the PDF. Then a copy the hub
+    refuses to give waits, and does not stop the others."""
     first, for_a = make_pdf(2, "Trang sao A"), make_pdf(1, "Trang cho bạn đọc A")
     with opened(town.hub_dir) as h:  # a copy A's own patron waits for, attached at the hub
         _asked(h, town.bib, _pdf(town.tmp, "for_a.pdf", for_a), library=A, card=OF_A)
@@ -207,6 +208,30 @@ def test_one_run_at_the_handling_branch_then_one_at_home_deliver_a_copy(town, mo
         assert done["copies"] == 1 and done["bytes"] == len(first), "one run at home"
         reader = _opac(b, ASKER)
         assert reader.get(_links(reader)[at_a]).data == first
+    _a_file_the_hub_refuses_waits_and_the_others_come(town)
+
+
+def _a_file_the_hub_refuses_waits_and_the_others_come(town):
+    """The hub refuses a copy B believes ready (its staff ended the link, B has not
+    heard yet): B remembers it, fetches the other copy in the same run, does not ask
+    again within the wait, and forgets it once the event says it is over."""
+    gone, kept = make_pdf(1, "Trang hết hạn"), make_pdf(2, "Trang còn hạn")
+    with opened(town.hub_dir) as h:
+        ended = _asked(h, town.bib, _pdf(town.tmp, "gone.pdf", gone), library=A)
+        _asked(h, town.bib, _pdf(town.tmp, "kept.pdf", kept), library=A)
+    with opened(town.b) as b:
+        agent.run_once(b, files=False)  # both ready, as B knows them
+    with opened(town.hub_dir) as h:
+        commands.expire(h, ended, actor="town")
+    with opened(town.b) as b:
+        done = files.exchange(b, _run(b, town.hub.url))
+        assert done["copies"] == 1 and done["bytes"] == len(kept) and done["failed"] == 1
+        [failure] = FileFailure.select()
+        assert failure.reason == "refused" and "403" in failure.detail
+        done = files.exchange(b, _run(b, town.hub.url))
+        assert done["later"] == 1 and "failed" not in done, "not asked again within its wait"
+        agent.run_once(b)  # the expiry comes: nothing is wanted, nothing remembered
+        assert not FileFailure.select().exists()
 
 
 def _noise_pdf(path, seed_=5):
@@ -264,8 +289,19 @@ def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monk
             with pytest.raises(protocol.SyncError) as err:  # not B's file; not B's copy
                 files._ask(b, run, question)
             assert "403" in str(err.value)
+    at_a = store.master_path(town.a, sha, "pdf")
+    at_a.write_bytes(forged + data[files.CHUNK:])  # A's own disk damaged: the hub refuses it
     with opened(town.a) as a:
-        assert agent.run_once(a)["files"]["masters"] == 1
+        done = agent.run_once(a)["files"]
+        assert done["failed"] == 1 and done["masters"] == 0 and done["bytes"] == size
+        done = agent.run_once(a)["files"]
+        assert done["later"] == 1 and done["bytes"] == 0, "not sent again within its wait"
+        at_a.write_bytes(data)  # restored from the backup
+        real = a.clock
+        a.clock = HLC(real.last, wall=lambda: real.raw_ms() + 61 * 60_000)
+        assert files.exchange(a, _run(a, town.hub.url))["masters"] == 1, "an hour later"
+        a.clock = real
+        assert not FileFailure.select().exists()
     assert hashlib.sha256(at_hub.read_bytes()).hexdigest() == sha
 
     real_ask, gets = files._ask, []
