@@ -372,6 +372,12 @@ def _backs_off_then_tries_again(town, req_id, data, good, at_hub):
         assert done["bytes"] == size and done["refused"] == 1, "an hour later: again"
         assert after(61 + 119)["bytes"] == 0, "then two hours"
         assert "(2 failed attempts)" in desk.get("/desk/?lang=en").text
+        at_hub.write_bytes(good[:-100])  # now short at the hub: it ends before its size
+        done = after(61 + 121)
+        assert done["bytes"] == size - 100 and done["failed"] == 1 and "copies" not in done
+        assert FileFailure.get().reason == "size" and FileFailure.get().failures == 3
+        assert "the file at the hub is not the size" in desk.get("/desk/?lang=en").text
+        assert not (town.b / files.INCOMING / f"{here.name}.part").exists()
         b.clock = real
 
     at_hub.write_bytes(good)  # repaired at the hub, and the same PDF attached anew there
