@@ -74,6 +74,13 @@ def files_failed() -> list[dict]:
     return out
 
 
+def file_failure_text(row: dict, translate=lambda m: m) -> str:
+    """A file waiting after a failure (``files_failed``) in words, through ``translate``
+    (the catalogue at the console; the desk's page words it with its own date format)."""
+    return translate(row["message"]) % {"title": row["title"], "why": translate(row["why"]),
+                                        "when": row["retry_at"], "count": row["failures"]}
+
+
 def _title_of(sha: str) -> str:
     req = RemoteRequest.select(RemoteRequest.title).where(RemoteRequest.sha256 == sha).first()
     if req is not None:

@@ -20,6 +20,7 @@ import pytest
 import requests as http
 
 from appliance import mail
+from appliance.cli import translator
 from appliance.core import patrons, users
 from appliance.core.authority import Quarantine
 from appliance.core.clock import HLC
@@ -27,7 +28,7 @@ from appliance.core.digital import store
 from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
-from sync import agent, files, link, protocol
+from sync import agent, files, link, protocol, status
 from sync.models import FileFailure
 from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
@@ -349,6 +350,9 @@ def _backs_off_then_tries_again(town, req_id, data, good, at_hub):
         assert "Không tải được bản sao “Đất rừng phương Nam” từ máy chủ thị xã: tệp máy chủ " \
                "gửi về không khớp mã kiểm tra (SHA-256)" in said
         assert "(đã 1 lần không thành công)" in said
+        [row] = status.summary(b)["files_failed"]  # `thuvien sync status` says it too
+        assert status.file_failure_text(row, translator("vi")).startswith(
+            "Không tải được bản sao “Đất rừng phương Nam” từ máy chủ thị xã")
         english = desk.get("/desk/?lang=en").text
         assert "The copy “Đất rừng phương Nam” could not be fetched from the town hub: the " \
                "file the hub sent does not match the checksum (SHA-256)" in english
