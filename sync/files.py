@@ -137,7 +137,9 @@ def _push_masters(ctx, run, done) -> None:
     """Masters of this library's documents the hub does not hold yet."""
     held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
     rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))}
-    _offer(ctx, run, sorted(rows - _copies_up(ctx)), done)
+    first = _copies_up(ctx)
+    failed_files.forget_others("up", {r[0] for r in rows | first})  # deleted since, say
+    _offer(ctx, run, sorted(rows - first), done)
 
 
 def _offer(ctx, run, rows, done) -> None:
