@@ -23,10 +23,14 @@ town's digital library is held at the hub and seen from every branch:
   only the copies its library handles, and fetch only those or its own patrons'.
 
 Files go after the events in a run (a loan never waits behind a scan) and only on the
-scheduled run and ``thuvien sync now``, not the desk's button, where a person waits.
+scheduled run and ``thuvien sync now``, not the desk's button, where a person waits. So
+one run at the library that attached a copy (its ``request.ready``, then its PDF up) and
+then one run at the patron's home library (the event, then the PDF down) deliver it.
 Which masters the hub holds and which thumbnails a branch holds are remembered here
 (``FileHeld``), so a run asks about what is new, not the whole library again. A failure
-here is kept for the status line and never fails the run: the events went first.
+here is kept for the status line and never fails the run: the events went first. A file
+that failed its check (or that the hub refused to give) is remembered and tried again
+after a growing wait, not in full on every run (sync.failed_files).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from appliance.core.digital import jobs, store
 from appliance.core.models import DigitalDocument, DigitalPage, RemoteRequest
 from appliance.core.requests import copies
 
-from . import envelope, keys, link, protocol, receive
+from . import envelope, failed_files, keys, link, protocol, receive
 from .models import FileHeld
 
 log = logging.getLogger("thuvien.sync")
@@ -62,14 +66,20 @@ _lock = threading.Lock()  # the hub's threads append to a file's part one at a t
 # The branch's side.
 
 def exchange(ctx, run, budget_kb: int | None = None) -> dict:
-    """Thumbnails down, then masters up, until done or the run's deadline; what was done
-    stays done. ``run`` is the agent's run (its link, deadline and retries)."""
+    """Copies up and down, thumbnails down, then masters up, until done or the run's
+    deadline; what was done stays done. ``run`` is the agent's run (its link, deadline
+    and retries), whose events went first."""
     done = {"thumbs": 0, "masters": 0, "bytes": 0}
     conf = ctx.settings.get("sync") or {}
     budget = 1024 * (budget_kb if budget_kb is not None
                      else int(conf.get("thumbnail_kb", THUMB_BUDGET_KB)))
     try:
-        _pull_copies(ctx, run, done)  # a patron waits for these: first
+        # A patron waits for a copy: those attached here go up first (the home library
+        # fetches them at its next run, and a deadline on a slow link must not hold them
+        # behind pictures), then those attached elsewhere come down, by the events this
+        # run pulled; then the pictures and the masters.
+        _push_copies(ctx, run, done)
+        _pull_copies(ctx, run, done)
         _pull_thumbs(ctx, run, budget, done)
         _push_masters(ctx, run, done)
     except link.DeadlinePassed:
@@ -87,7 +97,9 @@ def _ask(ctx, run, question: dict) -> dict:
                                  batch_id=os.urandom(16))
     status, body = run.post_retrying(data, run.base + PATH)
     if status != 200:
-        raise protocol.SyncError("files_refused", f"HTTP {status}: {body[:300]!r}")
+        exc = protocol.SyncError("files_refused", f"HTTP {status}: {body[:300]!r}")
+        exc.status = status  # a refusal of one file (_fetch) is not one of the link
+        raise exc
     try:
         env = envelope.parse(body)
         if env.header.sender != run.hub.id:
@@ -110,20 +122,42 @@ def _mine(ctx):
                    & (DigitalDocument.access != "restricted") & ~DigitalDocument.deleted))
 
 
-def _push_masters(ctx, run, done) -> None:
-    """Masters the hub does not hold yet, the copies a patron waits for first."""
+def _copies_up(ctx) -> set:
+    """The copies this library handles whose PDF the hub does not hold yet."""
     held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
-    first = {(r.sha256, "pdf", r.size) for r in copies.sent_up_by(ctx.library).where(
+    return {(r.sha256, "pdf", r.size) for r in copies.sent_up_by(ctx.library).where(
         RemoteRequest.sha256.not_in(held))}
+
+
+def _push_copies(ctx, run, done) -> None:
+    _offer(ctx, run, sorted(_copies_up(ctx)), done)
+
+
+def _push_masters(ctx, run, done) -> None:
+    """Masters of this library's documents the hub does not hold yet."""
+    held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
     rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))}
-    todo = [r for r in sorted(first) + sorted(rows - first)
-            if store.master_path(ctx.data_dir, r[0], r[1]).exists()]
+    first = _copies_up(ctx)
+    failed_files.forget_others("up", {r[0] for r in rows | first})  # deleted since, say
+    _offer(ctx, run, sorted(rows - first), done)
+
+
+def _offer(ctx, run, rows, done) -> None:
+    """Offer the hub these masters (those held here, and not held back after the hub
+    refused them) and send what it asks for, from where it holds them."""
+    now = ctx.clock.wall_ms()
+    todo = [r for r in rows if store.master_path(ctx.data_dir, r[0], r[1]).exists()]
+    later = [r for r in todo if not failed_files.due("up", r[0], str(r[2]), now)]
+    if later:
+        done["later"] = done.get("later", 0) + len(later)
+    todo = [r for r in todo if r not in later]
     for start in range(0, len(todo), OFFER):
         part = todo[start:start + OFFER]
         said = _ask(ctx, run, {"offer": [list(r) for r in part]})
         want = said.get("want") if isinstance(said.get("want"), dict) else {}
         held = set(said.get("held") or ()) & {sha for sha, _e, _s in part}
         _remember("master", held)
+        failed_files.cleared("up", held)
         for sha, ext, size in part:
             if isinstance(want.get(sha), int):
                 _send(ctx, run, sha, ext, size, want[sha], done)
@@ -139,6 +173,10 @@ def _send(ctx, run, sha, ext, size, offset, done) -> None:
                                            "data": base64.b64encode(chunk).decode()}})
             if said.get("bad"):  # the hub found the whole did not match: it starts again
                 log.warning("sync: the hub refused master %s: %s", sha, said["bad"])
+                failed_files.failed("up", sha, str(size), "checksum", ctx.clock.wall_ms(),
+                                    str(said["bad"]))
+                done["failed"] = done.get("failed", 0) + 1
+                done["bytes"] += len(chunk)  # it crossed the link for nothing
                 return
             held = said.get("held")
             if not isinstance(held, int) or held < 0 or held > size:
@@ -146,22 +184,47 @@ def _send(ctx, run, sha, ext, size, offset, done) -> None:
             done["bytes"] += len(chunk) if held > offset else 0
             offset = held
     _remember("master", [sha])
+    failed_files.cleared("up", [sha])
     done["masters"] += 1
 
 
 def _pull_copies(ctx, run, done) -> None:
     """The PDFs of copies this library's patrons asked for that are not here yet, from
     the hub (which has them once the handling branch sent them), each by the checksum
-    and size its event gave."""
-    wanted = {(r.sha256, r.size) for r in copies.pulled_down_by(ctx.library)}
-    for sha, size in sorted(wanted):
+    and size its event gave; one that failed its check waits (sync.failed_files)."""
+    wanted = _copies_down(ctx)
+    failed_files.forget_others("down", {sha for sha, _size in wanted})
+    now = ctx.clock.wall_ms()
+    for (sha, size), expected in sorted(wanted.items()):
         if not store.master_path(ctx.data_dir, sha, "pdf").exists():
-            _fetch(ctx, run, sha, size, done)
+            if not failed_files.due("down", sha, expected, now):
+                done["later"] = done.get("later", 0) + 1
+                continue
+            failure = _fetch(ctx, run, sha, size, done)
+            if failure is not None:
+                failed_files.failed("down", sha, expected, failure[0], now, failure[1])
+                done["failed"] = done.get("failed", 0) + 1
+                continue
+        failed_files.cleared("down", [sha])  # held (or not at the hub yet: no failure)
 
 
-def _fetch(ctx, run, sha, size, done) -> None:
+def _copies_down(ctx) -> dict:
+    """{(checksum, size): what is expected of it}: the size, and the ``request.ready``
+    events that name it (their clocks), so another one asks for it again at once."""
+    readies: dict = {}
+    for r in copies.pulled_down_by(ctx.library):
+        stamp = (r.field_hlc or {}).get("sha256", r.state_hlc)
+        readies.setdefault((r.sha256, r.size), set()).add(f"{r.id}@{stamp}")
+    return {key: f"{key[1]}:" + ",".join(sorted(ids)) for key, ids in readies.items()}
+
+
+REFUSED = (403, 404, 410)  # the hub will not give this file: a fault of the file, not the link
+
+
+def _fetch(ctx, run, sha, size, done) -> tuple[str, str | None] | None:
     """One copy in chunks, going on from the ``.part`` a stopped run left; kept only when
-    the whole hashes to ``sha`` (a file that does not is dropped, never served)."""
+    the whole hashes to ``sha`` (a file that does not is dropped, never served). Returns
+    why it failed ``(reason, detail)`` or None (kept, or not at the hub yet)."""
     part = _part(ctx, sha, "pdf")
     offset = part.stat().st_size if part.exists() else 0
     if offset > size:  # not this file, whatever it is
@@ -170,25 +233,36 @@ def _fetch(ctx, run, sha, size, done) -> None:
     while not store.master_path(ctx.data_dir, sha, "pdf").exists():
         chunk = b""
         if offset < size:
-            said = _ask(ctx, run, {"get": {"sha256": sha, "ext": "pdf", "offset": offset}})
+            try:
+                said = _ask(ctx, run, {"get": {"sha256": sha, "ext": "pdf", "offset": offset}})
+            except protocol.SyncError as exc:
+                if getattr(exc, "status", None) not in REFUSED:
+                    raise
+                return "refused", exc.message
             if said.get("missing"):  # the branch that attached it has not sent it yet
-                return
+                return None
             try:
                 chunk = base64.b64decode(str(said.get("data")), validate=True)
             except ValueError:
                 raise protocol.SyncError("bad_answer", "a chunk's bytes are not base64") from None
+            if not chunk or offset + len(chunk) > size:  # the hub's file ends elsewhere
+                part.unlink(missing_ok=True)
+                done["bytes"] += len(chunk)
+                done["refused"] = done.get("refused", 0) + 1
+                return "size", f"{sha}: the hub's file is not {size} bytes"
         took = _take(ctx, sha, "pdf", size, offset, chunk, "the hub")
         done["bytes"] += len(chunk)  # it crossed the link, kept or not
         if took.get("bad"):
             done["refused"] = done.get("refused", 0) + 1
-            return
+            return "checksum", str(took["bad"])
         if took.get("done"):
             done["copies"] = done.get("copies", 0) + 1
-            return
+            return None
         if took["held"] <= offset:
             raise protocol.SyncError("bad_answer", "the hub's chunk of a copy is not the one "
                                                    "asked for")
         offset = took["held"]
+    return None
 
 
 def _pull_thumbs(ctx, run, budget: int, done) -> None:

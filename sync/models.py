@@ -80,6 +80,25 @@ class FileHeld(BaseModel):
         primary_key = pw.CompositeKey("kind", "key")
 
 
+class FileFailure(BaseModel):
+    """Branch-side memory of a file that failed its check where it arrived (sync.failed_files):
+    ``down`` a copy's PDF fetched from the hub, ``up`` a master the hub refused. What was
+    expected (``expected``: the size and the events that asked for it), why it failed,
+    how many times in a row, and when it is tried again (``retry_ms``, town time)."""
+
+    direction = pw.CharField(max_length=4)
+    sha256 = pw.CharField(max_length=64)
+    expected = pw.TextField()
+    reason = pw.CharField(max_length=16)  # checksum, size, refused
+    detail = pw.TextField(null=True)
+    failures = pw.IntegerField(default=1)
+    failed_ms = pw.BigIntegerField()
+    retry_ms = pw.BigIntegerField()
+
+    class Meta:
+        primary_key = pw.CompositeKey("direction", "sha256")
+
+
 class DeviceRouting(BaseModel):
     """The hub's memory of which routing a device has pulled under (receive.ROUTING): an
     older one still has the events a newer routing adds below its cursor coming, sent
@@ -91,7 +110,7 @@ class DeviceRouting(BaseModel):
 
 
 MODELS = (Device, EnrolToken, SyncBatch, SyncRefusal, SyncState, RetiredKey, FileHeld,
-          DeviceRouting)
+          FileFailure, DeviceRouting)
 coredb.register_models(*MODELS)
 
 

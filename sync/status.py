@@ -1,10 +1,11 @@
 """What staff see of sync: pending events, last success, last error, the certificate,
-and whether this device's clock is off the hub's."""
+whether this device's clock is off the hub's, and the files that failed their check."""
 
 from appliance.core import clockfix, events
 from appliance.core.errors import N_
+from appliance.core.models import DigitalDocument, DigitalPage, RemoteRequest
 
-from . import pki
+from . import failed_files, pki
 from .models import Device, SyncRefusal, get_state
 
 
@@ -31,6 +32,7 @@ def summary(ctx) -> dict:
         "update_error": get_state("update_error"),
         "tls": tls(ctx),
         "clock": clock(),
+        "files_failed": files_failed(),
     }
     if ctx.role == "hub":
         out["devices"] = [
@@ -41,6 +43,52 @@ def summary(ctx) -> dict:
             {"at": r.at, "sender": r.sender, "code": r.code, "reason": r.reason}
             for r in SyncRefusal.select().order_by(SyncRefusal.id.desc()).limit(20)]
     return out
+
+
+# What the desk says of a file that failed its check (sync.failed_files): the sentence
+# for its direction, and why, in the staff's language (sync.po).
+FILE_DOWN = N_("The copy “%(title)s” could not be fetched from the town hub: "
+               "%(why)s. It is tried again on %(when)s (%(count)s failed attempts).")
+FILE_UP = N_("The file “%(title)s” could not be sent to the town hub: %(why)s. "
+             "It is tried again on %(when)s (%(count)s failed attempts).")
+FILE_WHY = {
+    ("down", "checksum"): N_("the file the hub sent does not match the checksum (SHA-256) "
+                             "the library that made the copy gave, so it was not kept"),
+    ("down", "size"): N_("the file at the hub is not the size the library that made the "
+                         "copy gave, so it was not kept"),
+    ("down", "refused"): N_("the hub refused to send it"),
+    ("up", "checksum"): N_("the hub found it does not match its checksum (SHA-256): the "
+                           "file on this device may be damaged, run thuvien verify"),
+}
+
+
+def files_failed() -> list[dict]:
+    """The files that failed their check and wait for their next try, each with the
+    title staff know it by (the copy's request, or the document)."""
+    out = []
+    for row in failed_files.listed():
+        row["title"] = _title_of(row["sha256"])
+        row["message"] = FILE_DOWN if row["direction"] == "down" else FILE_UP
+        row["why"] = FILE_WHY.get((row["direction"], row["reason"]), row["reason"])
+        out.append(row)
+    return out
+
+
+def file_failure_text(row: dict, translate=lambda m: m) -> str:
+    """A file waiting after a failure (``files_failed``) in words, through ``translate``
+    (the catalogue at the console; the desk's page words it with its own date format)."""
+    return translate(row["message"]) % {"title": row["title"], "why": translate(row["why"]),
+                                        "when": row["retry_at"], "count": row["failures"]}
+
+
+def _title_of(sha: str) -> str:
+    req = RemoteRequest.select(RemoteRequest.title).where(RemoteRequest.sha256 == sha).first()
+    if req is not None:
+        return req.title
+    doc = (DigitalDocument.select(DigitalDocument.title)
+           .join(DigitalPage, on=(DigitalPage.document == DigitalDocument.id))
+           .where(DigitalPage.sha256 == sha).first())
+    return doc.title if doc is not None else sha[:12]
 
 
 def tls(ctx) -> dict | None:

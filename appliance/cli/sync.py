@@ -107,6 +107,9 @@ def cmd_status(args):
     if warning:  # said in words too: the clock is wrong, set it
         summary["clock"]["warning"] = warning
         print("thuvien: " + warning, file=sys.stderr)
+    for row in summary.get("files_failed") or ():  # a file held back after failing its check
+        row["text"] = status.file_failure_text(row, say)
+        print("thuvien: " + row["text"], file=sys.stderr)
     print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 

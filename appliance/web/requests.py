@@ -80,6 +80,12 @@ def copy_held(req):
     return req.kind == "copy" and copies.held(g.ctx.files, req)
 
 
+@bp.app_template_global("copy_comes")
+def copy_comes(req):
+    """Whether a copy's PDF not held here comes with a sync (copies.comes_to)."""
+    return copies.comes_to(g.ctx, req)
+
+
 @bp.app_template_global("copy_on_its_way")
 def copy_on_its_way(req):
     """A copy ready whose PDF has not reached this site yet."""
@@ -209,6 +215,11 @@ def staff_copy(request_id):
     if req.kind != "copy" or not req.sha256:
         raise NotFound("no_copy_yet", N_("There is no copy to download for this request."))
     if not copies.held(g.ctx.files, req):
+        if not copies.comes_to(g.ctx, req):
+            raise NotFound("copy_elsewhere", N_(
+                "The PDF of this copy was attached at the town hub for a patron of another "
+                "library: it is kept on the town's site and at the patron's library, not "
+                "here. Open it on the town's site."))
         raise NotFound("copy_not_here", N_(
             "The PDF of this copy is not on this site yet: it comes with the next sync."))
     audit.log(g.ctx, _actor(), "request.copy", req.patron, req.id)

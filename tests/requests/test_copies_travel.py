@@ -7,7 +7,9 @@ B's run brings both down with the thumbnails' pull, so the patron downloads each
 hub's site and on B's, and B's mail server gets the "copy ready" e-mail once the PDF is
 there, in the language the patron asked in. Another patron opens nothing on any node.
 A file that does not hash to the checksum of its event is refused where it arrives (a
-forged upload at the hub, a damaged file on the hub's disk at B), and never served."""
+forged upload at the hub, a damaged file on the hub's disk at B), and never served; B
+does not fetch it again before its wait is over (an hour, then two, by the clock the
+test sets), fetches another ready copy at once meanwhile, and says why on the desk."""
 
 import base64
 import hashlib
@@ -18,13 +20,16 @@ import pytest
 import requests as http
 
 from appliance import mail
+from appliance.cli import translator
 from appliance.core import patrons, users
 from appliance.core.authority import Quarantine
+from appliance.core.clock import HLC
 from appliance.core.digital import store
 from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
-from sync import agent, files, link, protocol
+from sync import agent, files, link, protocol, status
+from sync.models import FileFailure
 from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
 from tests.requests.conftest import make_pdf
@@ -61,9 +66,9 @@ def town(tmp_path, hub_db):
         yield town
 
 
-def _asked(ctx, bib, pdf, lang="vi", library=None):
+def _asked(ctx, bib, pdf, lang="vi", library=None, card=ASKER):
     """B's patron's copy of A's book, accepted and attached here; the request's id."""
-    req = commands.place(ctx, patrons.find(ctx, ASKER), "copy", bib_id=bib, pages="1-2",
+    req = commands.place(ctx, patrons.find(ctx, card), "copy", bib_id=bib, pages="1-2",
                          purpose="nghiên cứu địa chí", copyright_ok=True, library=library,
                          lang=lang)
     commands.accept(ctx, req.id, actor="thuthu")
@@ -166,9 +171,68 @@ def test_copies_reach_the_patron_at_home_and_at_the_hub_with_an_email(town):
     assert "Kính gửi Bạn đọc 0" in vietnamese and "Yêu cầu của tôi" in vietnamese
     assert "Please log in to your account" in said["Your copy is ready: Đất rừng phương Nam"]
     with opened(town.a) as a:  # the handling branch: its staff, and nobody else
-        agent.run_once(a)
+        assert "copies" not in agent.run_once(a)["files"]
         assert RemoteRequest.get_by_id(at_a).state == "delivered"
         _no_other_patron(a, OF_A, (at_a, at_hub))
+        # the copy the hub's staff attached for B's patron stays at the hub and at B,
+        # and A's staff are told where it is, not that it comes (docs/requests.md)
+        assert not store.master_path(town.a, hashlib.sha256(second).hexdigest(), "pdf").exists()
+        desk = create_app(a, testing=True).test_client()
+        staff_login(desk)
+        assert 'id="rq-copy-elsewhere"' in desk.get(f"/desk/requests/{at_hub}").text
+        elsewhere = desk.get(f"/desk/requests/{at_hub}/copy.pdf")
+        assert elsewhere.status_code == 404 and "lưu trên trang của thị xã" in elsewhere.text
+
+
+def test_one_run_at_the_handling_branch_then_one_at_home_deliver_a_copy(town, monkeypatch):
+    """`thuvien sync now` at A sends the event, then the PDF before it fetches its own
+    patron's copy; then one run at B brings the event and the PDF. Then a copy the hub
+    refuses to give waits, and does not stop the others."""
+    first, for_a = make_pdf(2, "Trang sao A"), make_pdf(1, "Trang cho bạn đọc A")
+    with opened(town.hub_dir) as h:  # a copy A's own patron waits for, attached at the hub
+        _asked(h, town.bib, _pdf(town.tmp, "for_a.pdf", for_a), library=A, card=OF_A)
+    asked, real_ask = [], files._ask
+
+    def noted(ctx, run, question):
+        asked.extend(question)
+        return real_ask(ctx, run, question)
+
+    with opened(town.a) as a:
+        at_a = _asked(a, town.bib, _pdf(town.tmp, "a.pdf", first))
+        monkeypatch.setattr(files, "_ask", noted)
+        done = agent.run_once(a)["files"]  # what `thuvien sync now` runs
+        monkeypatch.setattr(files, "_ask", real_ask)
+        assert done["masters"] == 1 and done["copies"] == 1
+        assert asked.index("put") < asked.index("get"), "the copy attached here goes up first"
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == len(first), "one run at home"
+        reader = _opac(b, ASKER)
+        assert reader.get(_links(reader)[at_a]).data == first
+    _a_file_the_hub_refuses_waits_and_the_others_come(town)
+
+
+def _a_file_the_hub_refuses_waits_and_the_others_come(town):
+    """The hub refuses a copy B believes ready (its staff ended the link, B has not
+    heard yet): B remembers it, fetches the other copy in the same run, does not ask
+    again within the wait, and forgets it once the event says it is over."""
+    gone, kept = make_pdf(1, "Trang hết hạn"), make_pdf(2, "Trang còn hạn")
+    with opened(town.hub_dir) as h:
+        ended = _asked(h, town.bib, _pdf(town.tmp, "gone.pdf", gone), library=A)
+        _asked(h, town.bib, _pdf(town.tmp, "kept.pdf", kept), library=A)
+    with opened(town.b) as b:
+        agent.run_once(b, files=False)  # both ready, as B knows them
+    with opened(town.hub_dir) as h:
+        commands.expire(h, ended, actor="town")
+    with opened(town.b) as b:
+        done = files.exchange(b, _run(b, town.hub.url))
+        assert done["copies"] == 1 and done["bytes"] == len(kept) and done["failed"] == 1
+        [failure] = FileFailure.select()
+        assert failure.reason == "refused" and "403" in failure.detail
+        done = files.exchange(b, _run(b, town.hub.url))
+        assert done["later"] == 1 and "failed" not in done, "not asked again within its wait"
+        agent.run_once(b)  # the expiry comes: nothing is wanted, nothing remembered
+        assert not FileFailure.select().exists()
 
 
 def _noise_pdf(path, seed_=5):
@@ -226,8 +290,19 @@ def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monk
             with pytest.raises(protocol.SyncError) as err:  # not B's file; not B's copy
                 files._ask(b, run, question)
             assert "403" in str(err.value)
+    at_a = store.master_path(town.a, sha, "pdf")
+    at_a.write_bytes(forged + data[files.CHUNK:])  # A's own disk damaged: the hub refuses it
     with opened(town.a) as a:
-        assert agent.run_once(a)["files"]["masters"] == 1
+        done = agent.run_once(a)["files"]
+        assert done["failed"] == 1 and done["masters"] == 0 and done["bytes"] == size
+        done = agent.run_once(a)["files"]
+        assert done["later"] == 1 and done["bytes"] == 0, "not sent again within its wait"
+        at_a.write_bytes(data)  # restored from the backup
+        real = a.clock
+        a.clock = HLC(real.last, wall=lambda: real.raw_ms() + 61 * 60_000)
+        assert files.exchange(a, _run(a, town.hub.url))["masters"] == 1, "an hour later"
+        a.clock = real
+        assert not FileFailure.select().exists()
     assert hashlib.sha256(at_hub.read_bytes()).hexdigest() == sha
 
     real_ask, gets = files._ask, []
@@ -250,14 +325,75 @@ def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monk
         good = at_hub.read_bytes()
         at_hub.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))  # the hub's disk damaged
         done = agent.run_once(b)["files"]
-        assert done["refused"] == 1 and "copies" not in done
+        assert done["refused"] == 1 and done["failed"] == 1 and "copies" not in done
         assert done["bytes"] == size - files.CHUNK, "resumed from the part"
         assert not here.exists() and not part.exists(), "refused at B"
         reader = _opac(b, ASKER)
         waiting = reader.get(_link_not_here(reader, req_id))
         assert waiting.status_code == 404 and ON_ITS_WAY in waiting.text, "not served"
+    _backs_off_then_tries_again(town, req_id, data, good, at_hub)
 
-        at_hub.write_bytes(good)
+
+def _backs_off_then_tries_again(town, req_id, data, good, at_hub):
+    """The damaged file is not fetched again on the next runs but after an hour (town
+    time, the clock the tests inject), then after two; staff read why on the desk's
+    sync line; another ready copy comes at once meanwhile, and so does the same file
+    once a new request.ready names it."""
+    size, here = len(data), store.master_path(town.b, hashlib.sha256(data).hexdigest(), "pdf")
+    with opened(town.b) as b:
+        users.create(b, "thuthu", PASSWORD, "librarian")
         done = agent.run_once(b)["files"]
-        assert done["copies"] == 1 and done["bytes"] == size
-        assert reader.get(_links(reader)[req_id]).data == data
+        assert done["later"] == 1 and done["bytes"] == 0, "not fetched again within its wait"
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        said = desk.get("/desk/").text
+        assert "Không tải được bản sao “Đất rừng phương Nam” từ máy chủ thị xã: tệp máy chủ " \
+               "gửi về không khớp mã kiểm tra (SHA-256)" in said
+        assert "(đã 1 lần không thành công)" in said
+        [row] = status.summary(b)["files_failed"]  # `thuvien sync status` says it too
+        assert status.file_failure_text(row, translator("vi")).startswith(
+            "Không tải được bản sao “Đất rừng phương Nam” từ máy chủ thị xã")
+        english = desk.get("/desk/?lang=en").text
+        assert "The copy “Đất rừng phương Nam” could not be fetched from the town hub: the " \
+               "file the hub sent does not match the checksum (SHA-256)" in english
+
+    other = make_pdf(1, "Trang sao khác")  # the hub's staff attach another copy for B's patron
+    with opened(town.hub_dir) as h:
+        _asked(h, town.bib, _pdf(town.tmp, "other.pdf", other), library=A)
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == len(other), "a new ready: at once"
+        assert done["later"] == 1, "the damaged one still waits"
+
+        start, real = b.clock.raw_ms(), b.clock
+
+        def after(minutes):  # files only: a run's events would set the clock right again
+            b.clock = HLC(real.last, wall=lambda: start + minutes * 60_000)
+            return files.exchange(b, _run(b, town.hub.url))
+
+        assert after(59)["bytes"] == 0
+        done = after(61)
+        assert done["bytes"] == size and done["refused"] == 1, "an hour later: again"
+        assert after(61 + 119)["bytes"] == 0, "then two hours"
+        assert "(2 failed attempts)" in desk.get("/desk/?lang=en").text
+        at_hub.write_bytes(good[:-100])  # now short at the hub: it ends before its size
+        done = after(61 + 121)
+        assert done["bytes"] == size - 100 and done["failed"] == 1 and "copies" not in done
+        assert FileFailure.get().reason == "size" and FileFailure.get().failures == 3
+        assert "the file at the hub is not the size" in desk.get("/desk/?lang=en").text
+        assert not (town.b / files.INCOMING / f"{here.name}.part").exists()
+        b.clock = real
+
+    at_hub.write_bytes(good)  # repaired at the hub, and the same PDF attached anew there
+    with opened(town.hub_dir) as h:
+        again = _asked(h, town.bib, _pdf(town.tmp, "again.pdf", data), library=A)
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and done["bytes"] == size and "later" not in done
+        assert here.exists() and not FileFailure.select().exists(), "nothing left to retry"
+        reader = _opac(b, ASKER)
+        got = _links(reader)
+        assert reader.get(got[req_id]).data == reader.get(got[again]).data == data
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        assert "sync-file-failed" not in desk.get("/desk/").text

@@ -7,7 +7,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("sync/agent.py", "appliance/cli/sync.py")
+SOURCES = ("sync/agent.py", "appliance/cli/sync.py", "sync/status.py")
 KEYWORDS = {"N_": None, "say": None, "failed": None}
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 

@@ -55,6 +55,17 @@ def pulled_down_by(library):
     return RemoteRequest.select().where(_offered() & _of_patrons_of(library))
 
 
+def comes_to(ctx, req):
+    """Whether the PDF of ``req``, not held here, comes with a sync: the hub gets every
+    copy a branch attached, a branch only its own patrons' (``pulled_down_by``). A copy
+    this library handles for another library's patron that the hub's staff attached
+    stays at the hub and the patron's home library: the handling branch does not need
+    it, and it is a patron's reading carried over a slow link (docs/requests.md)."""
+    if ctx.role == "hub":
+        return True
+    return pulled_down_by(ctx.library).where(RemoteRequest.id == req.id).exists()
+
+
 def fetchable_by(library, sha256):
     """The size of the copy `sha256` that a device of `library` may fetch from the hub
     (a copy its library handles or one of its patrons asked for), or None."""
