@@ -218,3 +218,18 @@ def test_a_hold_asked_again_names_no_library_it_passed_over_as_asked():
     assert authority.screen([placed], B, lambda t, k: None) == {}
     bad = dict(placed, body=dict(placed["body"], passed_over=[A]))
     assert authority.screen([bad], B, lambda t, k: None)["p"].code == "bad_source"
+
+
+def test_an_older_word_on_a_stick_does_not_replace_a_newer_one(town3):
+    """The hub's word from a USB stick ages from when the hub wrote it, and one older
+    than the word held (a stick carried in after a sync over the link) is not taken."""
+    b = _at(town3, "b")
+    bib, now = town3["bib"], b.clock.wall_ms()
+    assert shelves.take(b, {bib: [C]}, said_ms=now - shelves.MAX_AGE_MS - 1)
+    assert shelves.word(b) == {}, "written more than a day ago: says too little"
+    assert shelves.take(b, {bib: [A]})
+    assert not shelves.take(b, {bib: [C]}, said_ms=now - 60_000)
+    assert shelves.word(b) == {bib: {A}}
+    assert shelves.take(b, {bib: [C]}, said_ms=now + 60_000), "a stick written since"
+    assert shelves.word(b) == {bib: {C}}
+    b.close()

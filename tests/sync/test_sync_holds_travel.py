@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from appliance.core import catalogue, circulation, events, holds, users
+from appliance.core import catalogue, circulation, events, holds, shelves, users
 from appliance.core.authority import Quarantine
 from appliance.core.models import Event, Hold, Item, Loan, Patron
 from appliance.core.verify import verify
 from appliance.web import create_app
-from sync import agent
+from sync import agent, usb
 from tests.conftest import PASSWORD, Server, staff_login
 from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
 
@@ -293,6 +293,39 @@ def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
     with opened(town.hub_dir) as hub:
         assert Quarantine.select().count() == 0
         assert verify(hub) == []
+
+
+@pytest.mark.parametrize("town", ["sqlite"], indirect=True)  # the stick, not the database
+def test_a_usb_stick_carries_the_hubs_word_on_the_shelves(town, tmp_path):
+    """B's link is down: its hold goes to the hub on a USB stick, and the stick back
+    carries the hub's word that C, not A, has a copy on its shelf, as an answer over the
+    link does; B asks C."""
+    with opened(town.c) as c:
+        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
+        agent.run_once(c)
+    with opened(town.a) as a:
+        reader = Patron.get(Patron.library == A).card
+        for code in town.codes:
+            circulation.checkout(a, reader, code)
+        agent.run_once(a)
+    up, down = tmp_path / "up.tvsync", tmp_path / "down.tvsync"
+    with opened(town.b) as b:
+        agent.run_once(b)  # the last sync over the link: no hold of B's asks anyone yet
+        assert shelves.word(b) == {}
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        assert hold.source == A, "by code, as B knows the shelves"
+        usb.export(b, up)
+        device = b.origin
+    with opened(town.hub_dir) as hub:
+        assert usb.import_(hub, up)["applied"] >= 1
+        usb.export(hub, down, device)
+    with opened(town.b) as b:
+        assert usb.import_(b, down)["refused"] == []
+        assert shelves.word(b) == {town.bib_id: {C}}
+        assert holds.reask(b) == 1
+        again = Hold.get((Hold.status == "waiting") & (Hold.library == B))
+        assert again.source == C
+        assert verify(b) == []
 
 
 def _sent_from(ctx, lang="vi"):
