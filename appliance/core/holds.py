@@ -296,8 +296,8 @@ def _lendable(library_is):
 
 
 def _passed_over(hold):
-    """The libraries this hold may not be asked of again: those that declined it or the
-    holds it was asked again for."""
+    """The libraries this hold may not be asked of again: those that declined it or
+    another hold of the patron's request."""
     return set(hold.passed_over or ()) | ({hold.source} if hold.declined else set())
 
 
@@ -312,13 +312,18 @@ def _off_shelf(hold, said):
 
 def stranded(library, said=None):
     """Waiting holds of `library` asked of a library with no copy of the record it could
-    lend, or that declined, or (by the hub's word `said`, core/shelves.py) with none on
-    its shelf while another has one; or that `library` could fill from its own shelves."""
+    lend, or that declined it or another hold of the patron's request (one asked before
+    it: the projector passes that library over), or (by the hub's word `said`,
+    core/shelves.py) with none on its shelf while another has one; or that `library`
+    could fill from its own shelves."""
     travelling = ((Hold.library == library) & Hold.source.is_null(False)
                   & (Hold.status == "waiting"))
     found = {hold.id: hold for hold in Hold.select().where(
         travelling & (~_lendable(Hold.source) | _lendable(Hold.library)
                       | Hold.declined.is_null(False)))}
+    for hold in Hold.select().where(travelling & Hold.passed_over.is_null(False)):
+        if hold.source in hold.passed_over:
+            found.setdefault(hold.id, hold)
     if said:
         for hold in Hold.select().where(travelling & (Hold.bib << sorted(said))):
             if _off_shelf(hold, said):
@@ -337,7 +342,7 @@ def _next_source(ctx, hold):
     others = _lenders(ctx, hold.bib_id, hold.library, hold.source, *_passed_over(hold))
     if others:
         return others[0].library
-    return None if hold.declined else hold.source
+    return None if hold.source in _passed_over(hold) else hold.source
 
 
 @events.command

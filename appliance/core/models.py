@@ -292,6 +292,8 @@ class Hold(BaseModel):
     # The libraries that declined the holds this one was asked again for (`reasks`): never
     # asked again. None: none did.
     passed_over = JSONField(null=True)
+    # The hold this one asks again for (holds.reask): together, one patron's request.
+    reasks = pw.CharField(max_length=36, null=True, index=True)
 
 
 class LoanRule(BaseModel):

@@ -1220,19 +1220,61 @@ def item_received(ev, body):
 # Holds.
 
 def hold_placed(ev, body):
+    parent = body.get("reasks") if isinstance(body.get("reasks"), str) else None
     Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=current_bib(body["bib_id"]),
                 library=body["library"], placed_at=body["at"], source=body.get("source"),
-                passed_over=body.get("passed_over") or None).on_conflict_ignore().execute()
+                reasks=parent).on_conflict_ignore().execute()
+    # a patron's request remembers every library that declined it, whichever hold of it
+    # was asked (below); two desks placing one hold knowing more or less add up
+    declined = {h.source for h in _request_of(parent) if h.declined} if parent else set()
+    _pass_over([body["hold_id"]], set(body.get("passed_over") or ()) | declined)
+
+
+# A hold asked again (holds.reask) is a new hold naming the one it replaces (`reasks`):
+# together they are one patron's request. A library that declined any hold of it is
+# never asked again for it (`passed_over` of each), whichever came first: the decline
+# or an asking again made meanwhile for another reason.
+
+def _request_of(hold_id):
+    """The holds of the request `hold_id` belongs to, as held here: up the holds it asks
+    again for, then every hold asked again for them."""
+    root, seen = hold_id, {hold_id}
+    while True:
+        up = Hold.select(Hold.reasks).where(Hold.id == root).scalar()
+        if up is None or up in seen:
+            break
+        root = up
+        seen.add(up)
+    found, todo = [], [root]
+    while todo:
+        rows = list(Hold.select().where(Hold.id << todo))
+        found += rows
+        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << [r.id for r in rows])]
+    return found
+
+
+def _pass_over(hold_ids, libraries):
+    """Add `libraries` to the holds' `passed_over` (a set: any order, the same list)."""
+    if not libraries:
+        return
+    for hold in Hold.select(Hold.id, Hold.passed_over).where(Hold.id << hold_ids):
+        passed = sorted(set(hold.passed_over or ()) | libraries)
+        if passed != (hold.passed_over or []):
+            Hold.update(passed_over=passed).where(Hold.id == hold.id).execute()
 
 
 def hold_declined(ev, body):
     """The library asked to send a copy cannot (holds.decline): the hold leaves its pull
     list and the pickup library asks the next one. Whatever the hold's state (a copy sent
     meanwhile from another desk of that library goes on: the hold is the copy's), and the
-    latest word by clock gives the reason, so any order leaves the same row."""
+    latest word by clock gives the reason, so any order leaves the same row. The other
+    holds of the patron's request pass over that library (above)."""
     if _latest("declined:" + str(body["hold_id"]), ev, body):
         Hold.update(declined=str(body.get("reason") or "-")[:DECLINE_REASON_MAX]).where(
             Hold.id == body["hold_id"]).execute()
+    hold = Hold.get_or_none(Hold.id == body["hold_id"])
+    if hold is not None and hold.source:
+        _pass_over([h.id for h in _request_of(hold.id) if h.id != hold.id], {hold.source})
 
 
 DECLINE_REASON_MAX = 200

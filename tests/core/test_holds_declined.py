@@ -233,3 +233,33 @@ def test_an_older_word_on_a_stick_does_not_replace_a_newer_one(town3):
     assert shelves.take(b, {bib: [C]}, said_ms=now + 60_000), "a stick written since"
     assert shelves.word(b) == {bib: {C}}
     b.close()
+
+
+def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town3):
+    """B asks C for its hold asked of A (the hub says C has a copy on its shelf, A none);
+    A, not having heard, says it cannot fill the old hold. B's new hold passes A over
+    as soon as A's word arrives, so when C declines too, A is not asked again: the
+    hold joins B's own queue."""
+    hold, placed = _placed_at_b(town3)
+    b = _at(town3, "b")
+    _word(b, {town3["bib"]: [C]})
+    seq = events.head(b.origin)[0]
+    assert holds.reask(b) == 1
+    made = _new(town3, "b", seq)
+    again = Hold.get_by_id(made[1]["body"]["hold_id"])
+    assert (again.source, again.passed_over) == (C, None)
+    b.close()
+    a = _at(town3, "a")
+    _relay(a, placed)
+    a.close()
+    declined = _declined_by(town3, "a", hold.id, [])  # the old hold, as A knows it
+
+    b = _at(town3, "b")
+    _relay(b, declined)
+    assert Hold.get_by_id(again.id).passed_over == [A], "A's word kept for the request"
+    assert holds.reask(b) == 0, "C has one on its shelf: it stays asked"
+    assert verify.verify(b) == []
+    b.close()
+    declined_c = _declined_by(town3, "c", again.id, placed + made)
+    last, _ = _reasked_at_b(town3, declined_c)
+    assert (last.source, last.passed_over) == (None, [A, C]), "never A again"
