@@ -294,6 +294,10 @@ class Hold(BaseModel):
     passed_over = JSONField(null=True)
     # The hold this one asks again for (holds.reask): together, one patron's request.
     reasks = pw.CharField(max_length=36, null=True, index=True)
+    # Replaced by another desk's asking again for the same hold (projector): "found"
+    # where the ask that stands is held, "told" once the pickup library said so to the
+    # library no longer asked. None: not replaced.
+    replaced = pw.CharField(max_length=8, null=True)
 
 
 class LoanRule(BaseModel):

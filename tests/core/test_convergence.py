@@ -1186,3 +1186,31 @@ def test_a_declined_hold_asked_again_agrees_in_every_order():
         assert (last.source, last.passed_over, last.status) == (
             None, ["PY-B02", "PY-C03"], "waiting")
         assert Event.select().where(Event.kind == "hold.placed").count() == 4, "one each"
+
+
+def test_two_desks_asking_again_apart_end_with_one_library_asked_in_every_order():
+    """A's hold asked of B. One desk of A, told by the hub that C has a copy on its shelf,
+    asks C; the other, not having heard, has a copy of A's own since and keeps the hold
+    in A's queue; C sends its copy meanwhile. On every node one of the two asks stands
+    and the other is replaced, and A's next round says so to the library the replaced
+    one asked (C's ask, if it stands, is asked again of A's own queue, A having a copy
+    now). One hold is left, in A's queue; C's copy, come anyway, goes home."""
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 1, 1),
+             ("new_copy", 1, 0, 2), ("reask", 1, 0, 0), ("sync", 3, 0, 0), ("pull", 3, 0, 0),
+             ("sync", 0, 1, 0), ("sync", 1, 0, 0), ("reask", 0, 0, 0), ("sync", 0, 3, 0),
+             ("arrive", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=12, orders=4)
+    with settled(steps):
+        first = Hold.get(Hold.reasks.is_null())
+        asks = list(Hold.select().where(Hold.reasks == first.id).order_by(Hold.id))
+        assert sorted(h.source or "" for h in asks) == ["", "PY-C03"], "asked apart"
+        assert asks[0].replaced is None and (asks[1].replaced, asks[1].status) == (
+            "told", "cancelled"), "the ask whose id sorts first stands, on every node"
+        [left] = Hold.select().where((Hold.patron == first.patron)
+                                     & (Hold.status << models.OPEN_HOLDS))
+        assert (left.source, left.status, left.placed_at) == (None, "waiting", first.placed_at)
+        copy = Item.get(Item.barcode == "C03C0")
+        assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "on its way home"
+        told = [e for e in Event.select().where(Event.kind == "hold.cancelled")
+                if '"replaced"' in e.body]
+        assert len(told) == 1 and asks[1].id in told[0].body, "said once"

@@ -263,3 +263,20 @@ def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town
     declined_c = _declined_by(town3, "c", again.id, placed + made)
     last, _ = _reasked_at_b(town3, declined_c)
     assert (last.source, last.passed_over) == (None, [A, C]), "never A again"
+
+
+@pytest.mark.parametrize("device,reasks,patron,code", [
+    (B, "hx", "pb", None),
+    (C, "hx", "pc", "bad_reask"),  # C's hold naming B's: it would replace B's asking
+    (B, "hx", "pz", "bad_reask"),  # another patron's hold
+    (B, "nothing", "pb", "bad_reask"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_hold_asked_again_replaces_only_a_hold_of_its_library_and_patron(
+        device, reasks, patron, code):
+    """Two asks for one hold: one stands, the other is replaced (projector). So a hold
+    may name as the one it asks again for only a hold of its own library and patron."""
+    placed = {"id": "p", "kind": "hold.placed", "library": device,
+              "body": {"hold_id": "hz", "library": device, "patron_id": patron,
+                       "bib_id": "r", "source": A, "reasks": reasks}}
+    refused = authority.screen([placed], device, lambda t, k: ROWS.get((t, k)))
+    assert (refused["p"].code if refused else None) == code
