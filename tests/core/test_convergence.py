@@ -1214,3 +1214,22 @@ def test_two_desks_asking_again_apart_end_with_one_library_asked_in_every_order(
         told = [e for e in Event.select().where(Event.kind == "hold.cancelled")
                 if '"replaced"' in e.body]
         assert len(told) == 1 and asks[1].id in told[0].body, "said once"
+
+
+def test_a_decline_crossing_an_asking_again_agrees_and_is_kept_in_every_order():
+    """A's hold asked of B; A, told C has a copy on its shelf, asks C; B, not having
+    heard, declines the old hold; C declines too. B's word reaches C's hold on every
+    node, so A's next round keeps the hold in its own queue and never asks B again."""
+    steps = [("hold", 0, 0, 1), ("sync", 2, 0, 0), ("reask", 0, 1, 1), ("decline", 2, 9, 0),
+             ("sync", 3, 0, 0), ("decline", 3, 9, 1), ("sync", 0, 2, 0), ("sync", 0, 3, 0),
+             ("reask", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=13, orders=4)
+    with settled(steps):
+        first = Hold.get(Hold.reasks.is_null())
+        again = Hold.get(Hold.reasks == first.id)
+        last = Hold.get(Hold.reasks == again.id)
+        assert (first.source, first.declined) == ("PY-B02", "Không có trên giá")
+        assert (again.source, again.passed_over, again.declined) == (
+            "PY-C03", ["PY-B02"], "Sách hỏng"), "B's word kept though it came after"
+        assert (last.source, last.passed_over, last.status) == (
+            None, ["PY-B02", "PY-C03"], "waiting"), "B not asked again"
