@@ -235,11 +235,9 @@ def test_an_older_word_on_a_stick_does_not_replace_a_newer_one(town3):
     b.close()
 
 
-def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town3):
-    """B asks C for its hold asked of A (the hub says C has a copy on its shelf, A none);
-    A, not having heard, says it cannot fill the old hold. B's new hold passes A over
-    as soon as A's word arrives, so when C declines too, A is not asked again: the
-    hold joins B's own queue."""
+def _crossed(town3):
+    """B's hold asked of A, asked of C by B on the hub's word; A declines the old hold
+    before it hears of that: B's events, the new hold, and A's decline."""
     hold, placed = _placed_at_b(town3)
     b = _at(town3, "b")
     _word(b, {town3["bib"]: [C]})
@@ -252,8 +250,15 @@ def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town
     a = _at(town3, "a")
     _relay(a, placed)
     a.close()
-    declined = _declined_by(town3, "a", hold.id, [])  # the old hold, as A knows it
+    return placed, made, again, _declined_by(town3, "a", hold.id, [])
 
+
+def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town3):
+    """B asks C for its hold asked of A (the hub says C has a copy on its shelf, A none);
+    A, not having heard, says it cannot fill the old hold. B's new hold passes A over
+    as soon as A's word arrives, so when C declines too, A is not asked again: the
+    hold joins B's own queue."""
+    placed, made, again, declined = _crossed(town3)
     b = _at(town3, "b")
     _relay(b, declined)
     assert Hold.get_by_id(again.id).passed_over == [A], "A's word kept for the request"
@@ -280,3 +285,23 @@ def test_a_hold_asked_again_replaces_only_a_hold_of_its_library_and_patron(
                        "bib_id": "r", "source": A, "reasks": reasks}}
     refused = authority.screen([placed], device, lambda t, k: ROWS.get((t, k)))
     assert (refused["p"].code if refused else None) == code
+
+
+def test_schema_30_keeps_a_decline_that_crossed_an_asking_again_held_before(town3):
+    """A Pi at schema 29 that took A's decline after asking C (the decline kept on the old
+    hold only) is migrated: the state made again from its log passes A over on C's hold."""
+    from appliance.core import db as dbmod
+
+    _, _, again, declined = _crossed(town3)
+    b = _at(town3, "b")
+    _relay(b, declined)
+    b.db.execute_sql("DROP INDEX IF EXISTS hold_reasks")
+    for column in ("reasks", "replaced"):
+        b.db.execute_sql(f"ALTER TABLE hold DROP COLUMN {column}")
+    b.db.execute_sql("UPDATE hold SET passed_over = NULL")
+    dbmod._set_version(29)
+    dbmod.migrate(b.db)
+    assert dbmod.schema_version(b.db) == dbmod.SCHEMA_VERSION >= 30
+    assert Hold.get_by_id(again.id).passed_over == [A]
+    assert verify.verify(b) == []
+    b.close()
