@@ -335,6 +335,33 @@ def _reask(town, ctx, a, b):
     holds.reask(ctx)
 
 
+def _reask_apart(town, ctx, a, b):
+    """Both desks of the first library ask again apart for one of its waiting holds asked
+    of another library, each knowing the town differently: one told by the hub that a
+    copy is on the shelf of the library not asked, the other with a copy of its own
+    bought since (docs/circulation.md, "Two desks of B asking again apart")."""
+    desks = [d for d in town.devices if d.ctx.library == LIBRARIES[0]]
+    one, other = desks[a % 2], desks[1 - a % 2]
+    ctx = one.enter()
+    asked = list(Hold.select().where((Hold.library == ctx.library) & Hold.source.is_null(False)
+                                     & (Hold.status == "waiting")).order_by(Hold.id))
+    if not asked:
+        return
+    hold = asked[b % len(asked)]
+    town.sync(other, one)  # the other desk hears of the hold, not of what follows
+    ctx = one.enter()
+    shelves.take(ctx, {hold.bib_id: [lib for lib in LIBRARIES
+                                     if lib not in (ctx.library, hold.source)]})
+    holds.reask(ctx)
+    ctx = other.enter()
+    catalogue.save_item(ctx, {"bib": hold.bib_id,
+                              "barcode": f"{ctx.library[-3:]}R{Item.select().count()}"})
+    holds.reask(ctx)
+    if b % 2:  # now and then the first hears of it at once, and says what was replaced
+        town.sync(one, other)
+        holds.reask(one.enter())
+
+
 def _decline(town, ctx, a, b):
     """The library a hold asks says it cannot fill it (now and then after a sync), at
     one desk of it while another may send a copy or the pickup library asks again."""
@@ -608,7 +635,7 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
            "request": _request, "fee": _fee,
            "erase_history": _erase_history, "erase_patron": _erase_patron, "reask": _reask,
-           "decline": _decline, "edit_stand_in": _edit_stand_in}
+           "decline": _decline, "edit_stand_in": _edit_stand_in, "reask_apart": _reask_apart}
 
 
 def histories(town):
@@ -788,12 +815,13 @@ def test_every_order_of_the_towns_events_gives_the_same_state(skews, steps, seed
 
 # Holds that travel, in shorter histories of their own steps: a hold asked of another
 # library, sent, received, lent, filled with a copy the pickup library has since, asked
-# again when the library asked can lend none, cancelled or expired, whatever crosses.
+# again when the library asked can lend none (at two desks apart too), declined,
+# cancelled or expired, whatever crosses.
 HOLD_STEPS = st.tuples(
     st.sampled_from(["hold"] * 3 + ["pull"] * 3 + ["arrive"] * 2 + ["pickup"] * 3
                     + ["sync"] * 4 + ["mark"] * 2 + ["new_copy"] * 2 + ["reask"] * 2
                     + ["decline"] * 2
-                    + ["cancel_hold", "expire", "tick", "checkout", "checkin"]),
+                    + ["cancel_hold", "expire", "tick", "checkout", "checkin", "reask_apart"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
