@@ -1261,3 +1261,30 @@ def test_a_decline_crossing_an_asking_again_agrees_and_is_kept_in_every_order():
             "PY-C03", ["PY-B02"], "Sách hỏng"), "B's word kept though it came after"
         assert (last.source, last.passed_over, last.status) == (
             None, ["PY-B02", "PY-C03"], "waiting"), "B not asked again"
+
+
+@pytest.mark.parametrize("first_id,stands", [
+    ("01a2328c-0000-7000-8000-000000000001", "here"),  # these ids sort A's own ask first
+    ("01a2328c-0000-7000-8000-000000000003", "PY-C03")])
+def test_a_copy_on_the_hold_shelf_for_a_replaced_ask_goes_home(monkeypatch, first_id, stands):
+    """A's hold asked of B; one desk of A asks C, whose copy comes and is put on the hold
+    shelf; the other desk, not having heard, keeps the hold in A's own queue (a copy of
+    A's own since). When A's own ask stands, C's copy leaves the hold shelf for home with
+    the word that C's ask was replaced; when C's stands, its copy waits for the patron."""
+    monkeypatch.setattr(holds, "new_id", lambda: first_id)
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 0, 5), ("sync", 3, 0, 0),
+             ("pull", 3, 0, 0), ("sync", 0, 3, 0), ("arrive", 0, 0, 0), ("new_copy", 1, 0, 2),
+             ("reask", 1, 0, 0), ("sync", 0, 1, 0), ("reask", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=14, orders=3)
+    with settled(steps):
+        asked_c = Hold.get((Hold.reasks == first_id) & (Hold.source == "PY-C03"))
+        here = Hold.get((Hold.reasks == first_id) & Hold.source.is_null())
+        copy = Item.get(Item.barcode == "C03C0")
+        if stands == "here":
+            assert (asked_c.status, asked_c.replaced, here.status) == (
+                "cancelled", "told", "waiting")
+            assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "home"
+        else:
+            assert (here.status, here.replaced, asked_c.status) == (
+                "cancelled", "told", "ready")
+            assert (copy.status, copy.transit_to) == ("on_hold_shelf", None)
