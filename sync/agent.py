@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 
 import requests
 
-from appliance.core import clockfix, events, shelves
+from appliance.core import clockfix, events
 from appliance.core.errors import N_, DomainError
 from provisioning import config, health
 
@@ -196,9 +196,6 @@ class _Run:
             log.info("sync: the hub holds this device's new keys; the old ones retire")
         if isinstance(reply.get("config"), dict):
             apply_config(ctx, reply["config"])
-        if "shelves" in reply:  # the hub's word on other libraries' shelves (core/shelves)
-            with events.writing(ctx):
-                shelves.take(ctx, reply["shelves"])
         suggestions.take(ctx, reply.get("suggest"))  # after the events, like software
         offer = reply.get("update") if isinstance(reply.get("update"), dict) else None
         self.pushed += reply.get("applied", 0)

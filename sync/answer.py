@@ -6,7 +6,8 @@ asked for), where the page ends (``next``), and the seq of this device's chain t
 holds (``cursor``). The page and both cursors go in one transaction, and both cursors
 only move forward: an answer older than what the branch already has (a stick carried in
 after a newer sync over the link) adds the events it holds that are not here yet (ingest
-skips those held) and moves nothing back.
+skips those held) and moves nothing back. The hub's word on other libraries' shelves
+(core/shelves) comes with either, and a stick's older word never replaces a newer one.
 
 The one way back is ``rewind``: the hub saying, in a refusal or in its answer to the
 batch just sent, that it holds less of this device's chain than it acknowledged (it was
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from appliance.core import events, privacy
+from appliance.core import events, privacy, shelves
 
 from .models import get_state, set_state
 
@@ -43,6 +44,8 @@ def apply(ctx, meta: dict, incoming: list[dict], after: int | None = None) -> di
             result = {"applied": 0, "skipped": 0}
         acked = _advance_acked(ctx, meta.get("cursor"))
         pull_after = _advance_pull(meta.get("next"), after)
+        if "shelves" in meta:  # the hub's word on other libraries' shelves (core/shelves)
+            shelves.take(ctx, meta["shelves"], said_ms=_int(meta.get("shelves_ms")))
     return {"applied": result["applied"], "skipped": result["skipped"], "acked": acked,
             "pull_after": pull_after}
 

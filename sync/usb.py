@@ -6,7 +6,8 @@ the envelope. A branch exports its events after the hub's last acknowledged seq
 for one device the town's events after that device's pull cursor, with the
 cursor it holds for the device. Importing a file twice changes nothing. At a branch
 each batch goes through the applier HTTP answers use (sync.answer): a stick older
-than the last sync over the link adds what it holds that is new and moves no cursor back.
+than the last sync over the link adds what it holds that is new and moves no cursor back
+(nor replaces the hub's newer word on other libraries' shelves, core/shelves).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import struct
 from pathlib import Path
 
-from appliance.core import events
+from appliance.core import events, shelves
 from appliance.core.errors import DomainError
 
 from . import answer, envelope, keys, protocol, receive, suggestions
@@ -90,6 +91,9 @@ def _export_hub(ctx, path, device_id) -> dict:
                 "next": next_pos, "more": more, "usb": True}
         if not more:  # the stick carries the suggestion model too (a branch loads a newer one)
             meta.update(suggestions.offer(ctx, {"suggest": 0}))
+            # and the hub's word on other libraries' shelves, as an answer over the link
+            # does, dated: a stick is read days later, and its word ages from now
+            meta.update(shelves=shelves.offer(dev.library), shelves_ms=ctx.clock.wall_ms())
         envelopes.append(receive.seal_for(ctx, dev, meta, pulled))
         count += len(pulled)
         after = next_pos

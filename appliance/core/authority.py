@@ -170,6 +170,12 @@ def _hold_placed(event, body, device_library, lookup):
     if passed is not None and (not isinstance(passed, list) or source in passed
                                or not all(isinstance(p, str) for p in passed)):
         return _no("bad_source", N_("A hold's copy is sent from another library."))
+    if "reasks" in body:  # it replaces a hold of the same library and patron, no other
+        parent = lookup("hold", body["reasks"]) if isinstance(body["reasks"], str) else None
+        if parent is None or parent["library"] != body.get("library") \
+                or parent.get("patron_id") != body.get("patron_id"):
+            return _no("bad_reask", N_("A hold asked again replaces a hold of the same "
+                                       "library and patron."))
     return _own("hold", body.get("library"), event, device_library)
 
 
@@ -364,7 +370,7 @@ TARGETS = {
     "patron.saved": (("patron", "id"),), "patron.history_erased": (("patron", "patron_id"),),
     "item.saved": (("item", "id"),), "item.received": (("item", "item_id"),),
     "loan.out": (("item", "item_id"), ("hold", "hold_id")),
-    "hold.placed": (("patron", "patron_id"),),
+    "hold.placed": (("patron", "patron_id"), ("hold", "reasks")),
     "loan.in": (("item", "item_id"),), "loan.renew": (("loan", "loan_id"),),
     "hold.trapped": (("hold", "hold_id"), ("item", "item_id")),
     "hold.sent": (("hold", "hold_id"), ("item", "item_id")),

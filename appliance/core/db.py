@@ -250,6 +250,19 @@ def _holds_declined(db):
             _add_column(models.Hold, name)(db)
 
 
+def _holds_asked_once(db):
+    """A hold asked again names the hold it replaces, so a request remembers every
+    library that declined it and two desks asking again apart end with one ask: the
+    state is made again from the log, where such holds are already."""
+    held = {c.name for c in db.get_columns("hold")}
+    for name in ("reasks", "replaced"):
+        if name not in held:
+            _add_column(models.Hold, name)(db)
+
+
+_holds_asked_once.rebuilds = True  # type: ignore[attr-defined]
+
+
 def _digital_index(db):
     from .digital import textindex
 
@@ -440,6 +453,8 @@ MIGRATIONS = [
      _holds_declined),
     (29, "remote copies: the language the patron asked in, for the e-mail when it is ready",
      _request_lang),
+    (30, "a hold asked again names the one it replaces: one library asked, declines kept",
+     _holds_asked_once),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

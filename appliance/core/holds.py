@@ -21,7 +21,7 @@ from . import events, patrons, policy, shelves
 from .catalogue import get_bib
 from .errors import N_, Forbidden, NotFound, Refused
 from .ids import new_id
-from .models import OPEN_HOLDS, Bib, Hold, Item, Loan, Patron
+from .models import OPEN_HOLDS, Bib, Hold, Item, Loan, Patron, Stamp
 from .prepared import Prepared
 from .projector import DECLINE_REASON_MAX
 
@@ -281,7 +281,9 @@ def cancel(ctx, hold_id, patron_card=None):
 # is that copy's. The hold is ended and placed again, keeping its place in the queue
 # (`placed_at`) and the libraries that declined (`passed_over`, never asked again), so
 # each step is one every node already applies, a copy sent before the asking library
-# heard of it goes home (`send_home`), and the library no longer asked hears of it.
+# heard of it goes home (`send_home`), and the library no longer asked hears of it. The
+# new hold names the old (`reasks`): two desks asking again apart end with one ask on
+# every node (projector `_one_ask_stands`), and the replaced one is said (`_say_replaced`).
 
 _REASKED = uuid.UUID("3b0f5a52-7a2e-4f3e-9d4c-6c1b2f0d8e11")
 
@@ -296,8 +298,8 @@ def _lendable(library_is):
 
 
 def _passed_over(hold):
-    """The libraries this hold may not be asked of again: those that declined it or the
-    holds it was asked again for."""
+    """The libraries this hold may not be asked of again: those that declined it or
+    another hold of the patron's request."""
     return set(hold.passed_over or ()) | ({hold.source} if hold.declined else set())
 
 
@@ -312,13 +314,18 @@ def _off_shelf(hold, said):
 
 def stranded(library, said=None):
     """Waiting holds of `library` asked of a library with no copy of the record it could
-    lend, or that declined, or (by the hub's word `said`, core/shelves.py) with none on
-    its shelf while another has one; or that `library` could fill from its own shelves."""
+    lend, or that declined it or another hold of the patron's request (one asked before
+    it: the projector passes that library over), or (by the hub's word `said`,
+    core/shelves.py) with none on its shelf while another has one; or that `library`
+    could fill from its own shelves."""
     travelling = ((Hold.library == library) & Hold.source.is_null(False)
                   & (Hold.status == "waiting"))
     found = {hold.id: hold for hold in Hold.select().where(
         travelling & (~_lendable(Hold.source) | _lendable(Hold.library)
                       | Hold.declined.is_null(False)))}
+    for hold in Hold.select().where(travelling & Hold.passed_over.is_null(False)):
+        if hold.source in hold.passed_over:
+            found.setdefault(hold.id, hold)
     if said:
         for hold in Hold.select().where(travelling & (Hold.bib << sorted(said))):
             if _off_shelf(hold, said):
@@ -337,14 +344,19 @@ def _next_source(ctx, hold):
     others = _lenders(ctx, hold.bib_id, hold.library, hold.source, *_passed_over(hold))
     if others:
         return others[0].library
-    return None if hold.declined else hold.source
+    return None if hold.source in _passed_over(hold) else hold.source
 
 
 @events.command
 def reask(ctx):
     """Ask again, for this library's stranded holds (above); the number asked again.
     Two desks doing it apart with the same knowledge make the same new hold (its id is
-    the old one's and the library asked)."""
+    the old one's and the library asked); with different words on the shelves, two
+    holds, of which one stands on every node (projector): each replaced one is said to
+    the library it asked (`_say_replaced`)."""
+    for hold in Hold.select().where((Hold.library == ctx.library)
+                                    & (Hold.replaced == "found")).order_by(Hold.id):
+        _say_replaced(ctx, hold)
     moved = 0
     for hold in stranded(ctx.library, shelves.word(ctx)):
         source = _next_source(ctx, hold)
@@ -362,6 +374,20 @@ def reask(ctx):
         events.record(ctx, "hold.placed", body)
         moved += 1
     return moved
+
+
+def _say_replaced(ctx, hold):
+    """Tell the library a replaced hold asked that it is no longer asked (it holds no
+    word of the ask that stands: the hub routes a hold's steps to the library it asks).
+    A copy it sent that is on this library's hold shelf goes home, as `_end` sends one;
+    one still on its way goes home from its arrival (`ended_for`)."""
+    body = {"hold_id": hold.id, "replaced": True}
+    item = Item.get_or_none(Item.id == hold.item_id) if hold.item_id else None
+    if item is not None and item.library == hold.source and item.transit_to is None \
+            and item.status == "available" and Stamp.get_or_none(
+                Stamp.key == "trap:" + hold.id) is not None:  # received here
+        body.update(item_id=item.id, transit_to=item.library)
+    events.record(ctx, "hold.cancelled", body)
 
 
 # Declining. The library asked to send a copy may find it cannot (the copy is not on the

@@ -289,9 +289,15 @@ class Hold(BaseModel):
     # The source library's word that it cannot fill the hold (its reason, `hold.declined`):
     # the hold leaves its pull list and the pickup library asks the next library.
     declined = pw.CharField(max_length=200, null=True)
-    # The libraries that declined the holds this one was asked again for (`reasks`): never
-    # asked again. None: none did.
+    # The libraries that declined another hold of the patron's request (those linked by
+    # `reasks`, below): never asked again. None: none did.
     passed_over = JSONField(null=True)
+    # The hold this one asks again for (holds.reask): together, one patron's request.
+    reasks = pw.CharField(max_length=36, null=True, index=True)
+    # Replaced by another desk's asking again for the same hold (projector): "found"
+    # where the ask that stands is held, "told" once the pickup library said so to the
+    # library no longer asked. None: not replaced.
+    replaced = pw.CharField(max_length=8, null=True)
 
 
 class LoanRule(BaseModel):

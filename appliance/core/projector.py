@@ -1220,19 +1220,95 @@ def item_received(ev, body):
 # Holds.
 
 def hold_placed(ev, body):
+    parent = body.get("reasks") if isinstance(body.get("reasks"), str) else None
     Hold.insert(id=body["hold_id"], patron=body["patron_id"], bib=current_bib(body["bib_id"]),
                 library=body["library"], placed_at=body["at"], source=body.get("source"),
-                passed_over=body.get("passed_over") or None).on_conflict_ignore().execute()
+                reasks=parent).on_conflict_ignore().execute()
+    # a patron's request remembers every library that declined it, whichever hold of it
+    # was asked (below); two desks placing one hold knowing more or less add up
+    declined = {h.source for h in _request_of(parent) if h.declined} if parent else set()
+    _pass_over([body["hold_id"]], set(body.get("passed_over") or ()) | declined)
+    if parent:
+        _one_ask_stands(body["hold_id"], parent)
+
+
+# A hold asked again (holds.reask) is a new hold naming the one it replaces (`reasks`):
+# together they are one patron's request. A library that declined any hold of it is
+# never asked again for it (`passed_over` of each), whichever came first: the decline
+# or an asking again made meanwhile for another reason. Two desks of the pickup library
+# may ask again apart for one hold, each choosing by its own word on the shelves: one of
+# those asks stands, and the others, with whatever was asked again for them since, are
+# replaced (cancelled, `replaced`), so every node ends with one
+# library asked; the pickup library then says so to each library no longer asked
+# (holds.reask, `hold.cancelled` naming `replaced`), which holds no word of the ask
+# that stands. A copy one of them sent meanwhile goes home, as for any hold ended.
+
+def _request_of(hold_id):
+    """The holds of the request `hold_id` belongs to, as held here: up the holds it asks
+    again for, then every hold asked again for them."""
+    root, seen = hold_id, {hold_id}
+    while True:
+        up = Hold.select(Hold.reasks).where(Hold.id == root).scalar()
+        if up is None or up in seen:
+            break
+        root = up
+        seen.add(up)
+    found, todo = [], [root]
+    while todo:
+        rows = list(Hold.select().where(Hold.id << todo))
+        found += rows
+        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << [r.id for r in rows])]
+    return found
+
+
+def _pass_over(hold_ids, libraries):
+    """Add `libraries` to the holds' `passed_over` (a set: any order, the same list)."""
+    if not libraries:
+        return
+    for hold in Hold.select(Hold.id, Hold.passed_over).where(Hold.id << hold_ids):
+        passed = sorted(set(hold.passed_over or ()) | libraries)
+        if passed != (hold.passed_over or []):
+            Hold.update(passed_over=passed).where(Hold.id == hold.id).execute()
+
+
+def _one_ask_stands(hold_id, parent):
+    """Of the holds asking again for `parent`, the one whose id sorts first stands: the
+    same on every node whatever arrived first (two desks choosing the same library make
+    the same hold, holds.reask, so a hold's own clock would not do)."""
+    asks = [h.id for h in Hold.select(Hold.id).where(Hold.reasks == parent)]
+    _replace([a for a in asks if a != min(asks)])
+    if Hold.select().where((Hold.id == parent) & Hold.replaced.is_null(False)).exists():
+        _replace([hold_id])  # asked again for a hold replaced itself
+
+
+def _replace(hold_ids):
+    """Holds, and those asked again for them since, replaced by an ask that stands."""
+    todo, seen = list(hold_ids), set(hold_ids)
+    while todo:
+        held = list(Hold.select(Hold.id, Hold.item).where(Hold.id << todo))
+        Hold.update(status=_hold_moves_to("cancelled"),
+                    replaced=pw.fn.COALESCE(Hold.replaced, "found")).where(
+            Hold.id << todo).execute()
+        for hold in held:
+            if hold.item_id:
+                derive(hold.item_id)
+        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << todo)
+                if h.id not in seen]
+        seen.update(todo)
 
 
 def hold_declined(ev, body):
     """The library asked to send a copy cannot (holds.decline): the hold leaves its pull
     list and the pickup library asks the next one. Whatever the hold's state (a copy sent
     meanwhile from another desk of that library goes on: the hold is the copy's), and the
-    latest word by clock gives the reason, so any order leaves the same row."""
+    latest word by clock gives the reason, so any order leaves the same row. The other
+    holds of the patron's request pass over that library (above)."""
     if _latest("declined:" + str(body["hold_id"]), ev, body):
         Hold.update(declined=str(body.get("reason") or "-")[:DECLINE_REASON_MAX]).where(
             Hold.id == body["hold_id"]).execute()
+    hold = Hold.get_or_none(Hold.id == body["hold_id"])
+    if hold is not None and hold.source:
+        _pass_over([h.id for h in _request_of(hold.id) if h.id != hold.id], {hold.source})
 
 
 DECLINE_REASON_MAX = 200
@@ -1280,7 +1356,10 @@ def _hold_ended(status):
         hold = Hold.get_or_none(Hold.id == body["hold_id"])
         if hold is None:
             return
-        Hold.update(status=_hold_moves_to(status)).where(Hold.id == hold.id).execute()
+        moves: dict[Any, Any] = {Hold.status: _hold_moves_to(status)}
+        if body.get("replaced"):  # the pickup library says another ask stands (above)
+            moves[Hold.replaced] = "told"
+        Hold.update(moves).where(Hold.id == hold.id).execute()
         if body.get("item_id") and body.get("transit_to"):  # a copy sent here goes home
             DIRECT.shelve(body["item_id"], ev.hlc, body["transit_to"])
         if hold.item_id:

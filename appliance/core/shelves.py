@@ -8,7 +8,7 @@ the shelf; at a branch the status of another library's copy says only what reach
 there. A branch therefore takes the hub's word: the hub's answer to each sync carries,
 for the records of the branch library's waiting holds asked of another library, the
 libraries with a copy of each on the shelf (`offer`, at the hub, from its statuses). The
-branch keeps the latest word (`take`) for a day at most, and the choice of the library
+branch keeps the latest word (`take`, over the link or from a USB stick) for a day at most, and the choice of the library
 a hold asks (holds.py) reads it (`on_shelf`). A record the word does not name (a hold
 placed since the last sync) is judged by the statuses held here, as before.
 """
@@ -36,12 +36,22 @@ def offer(library) -> dict:
     return {bib: sorted(libraries) for bib, libraries in found.items()}
 
 
-def take(ctx, records) -> bool:
-    """At a branch: keep the hub's latest word (a signed answer carried it)."""
+def take(ctx, records, said_ms=None) -> bool:
+    """At a branch: keep the hub's latest word (a signed answer carried it, over the link
+    or on a USB stick). `said_ms`: when the hub wrote it, on a stick: its age counts from
+    then, and a word older than the one held (a stick carried in after a sync over the
+    link) is not taken."""
     if not isinstance(records, dict) or not all(
             isinstance(v, list) and all(isinstance(x, str) for x in v) for v in records.values()):
         return False
-    value = {"at_ms": ctx.clock.wall_ms(), "records": records}
+    at_ms = ctx.clock.wall_ms()
+    if said_ms is not None:
+        at_ms = min(at_ms, said_ms)
+        row = Setting.get_or_none(Setting.key == KEY)
+        held = row.value if row is not None and isinstance(row.value, dict) else {}
+        if held.get("at_ms", 0) > at_ms:
+            return False
+    value = {"at_ms": at_ms, "records": records}
     Setting.insert(key=KEY, value=value).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: value}).execute()
     return True

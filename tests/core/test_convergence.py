@@ -335,6 +335,33 @@ def _reask(town, ctx, a, b):
     holds.reask(ctx)
 
 
+def _reask_apart(town, ctx, a, b):
+    """Both desks of the first library ask again apart for one of its waiting holds asked
+    of another library, each knowing the town differently: one told by the hub that a
+    copy is on the shelf of the library not asked, the other with a copy of its own
+    bought since (docs/circulation.md, "Two desks of B asking again apart")."""
+    desks = [d for d in town.devices if d.ctx.library == LIBRARIES[0]]
+    one, other = desks[a % 2], desks[1 - a % 2]
+    ctx = one.enter()
+    asked = list(Hold.select().where((Hold.library == ctx.library) & Hold.source.is_null(False)
+                                     & (Hold.status == "waiting")).order_by(Hold.id))
+    if not asked:
+        return
+    hold = asked[b % len(asked)]
+    town.sync(other, one)  # the other desk hears of the hold, not of what follows
+    ctx = one.enter()
+    shelves.take(ctx, {hold.bib_id: [lib for lib in LIBRARIES
+                                     if lib not in (ctx.library, hold.source)]})
+    holds.reask(ctx)
+    ctx = other.enter()
+    catalogue.save_item(ctx, {"bib": hold.bib_id,
+                              "barcode": f"{ctx.library[-3:]}R{Item.select().count()}"})
+    holds.reask(ctx)
+    if b % 2:  # now and then the first hears of it at once, and says what was replaced
+        town.sync(one, other)
+        holds.reask(one.enter())
+
+
 def _decline(town, ctx, a, b):
     """The library a hold asks says it cannot fill it (now and then after a sync), at
     one desk of it while another may send a copy or the pickup library asks again."""
@@ -608,7 +635,7 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
            "request": _request, "fee": _fee,
            "erase_history": _erase_history, "erase_patron": _erase_patron, "reask": _reask,
-           "decline": _decline, "edit_stand_in": _edit_stand_in}
+           "decline": _decline, "edit_stand_in": _edit_stand_in, "reask_apart": _reask_apart}
 
 
 def histories(town):
@@ -788,12 +815,13 @@ def test_every_order_of_the_towns_events_gives_the_same_state(skews, steps, seed
 
 # Holds that travel, in shorter histories of their own steps: a hold asked of another
 # library, sent, received, lent, filled with a copy the pickup library has since, asked
-# again when the library asked can lend none, cancelled or expired, whatever crosses.
+# again when the library asked can lend none (at two desks apart too), declined,
+# cancelled or expired, whatever crosses.
 HOLD_STEPS = st.tuples(
     st.sampled_from(["hold"] * 3 + ["pull"] * 3 + ["arrive"] * 2 + ["pickup"] * 3
                     + ["sync"] * 4 + ["mark"] * 2 + ["new_copy"] * 2 + ["reask"] * 2
                     + ["decline"] * 2
-                    + ["cancel_hold", "expire", "tick", "checkout", "checkin"]),
+                    + ["cancel_hold", "expire", "tick", "checkout", "checkin", "reask_apart"]),
     st.integers(0, len(DEVICES) - 1), st.integers(0, 11), st.integers(0, 11))
 
 
@@ -1186,3 +1214,77 @@ def test_a_declined_hold_asked_again_agrees_in_every_order():
         assert (last.source, last.passed_over, last.status) == (
             None, ["PY-B02", "PY-C03"], "waiting")
         assert Event.select().where(Event.kind == "hold.placed").count() == 4, "one each"
+
+
+def test_two_desks_asking_again_apart_end_with_one_library_asked_in_every_order():
+    """A's hold asked of B. One desk of A, told by the hub that C has a copy on its shelf,
+    asks C; the other, not having heard, has a copy of A's own since and keeps the hold
+    in A's queue; C sends its copy meanwhile. On every node one of the two asks stands
+    and the other is replaced, and A's next round says so to the library the replaced
+    one asked (C's ask, if it stands, is asked again of A's own queue, A having a copy
+    now). One hold is left, in A's queue; C's copy, come anyway, goes home."""
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 1, 1),
+             ("new_copy", 1, 0, 2), ("reask", 1, 0, 0), ("sync", 3, 0, 0), ("pull", 3, 0, 0),
+             ("sync", 0, 1, 0), ("sync", 1, 0, 0), ("reask", 0, 0, 0), ("sync", 0, 3, 0),
+             ("arrive", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=12, orders=4)
+    with settled(steps):
+        first = Hold.get(Hold.reasks.is_null())
+        asks = list(Hold.select().where(Hold.reasks == first.id).order_by(Hold.id))
+        assert sorted(h.source or "" for h in asks) == ["", "PY-C03"], "asked apart"
+        assert asks[0].replaced is None and (asks[1].replaced, asks[1].status) == (
+            "told", "cancelled"), "the ask whose id sorts first stands, on every node"
+        [left] = Hold.select().where((Hold.patron == first.patron)
+                                     & (Hold.status << models.OPEN_HOLDS))
+        assert (left.source, left.status, left.placed_at) == (None, "waiting", first.placed_at)
+        copy = Item.get(Item.barcode == "C03C0")
+        assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "on its way home"
+        told = [e for e in Event.select().where(Event.kind == "hold.cancelled")
+                if '"replaced"' in e.body]
+        assert len(told) == 1 and asks[1].id in told[0].body, "said once"
+
+
+def test_a_decline_crossing_an_asking_again_agrees_and_is_kept_in_every_order():
+    """A's hold asked of B; A, told C has a copy on its shelf, asks C; B, not having
+    heard, declines the old hold; C declines too. B's word reaches C's hold on every
+    node, so A's next round keeps the hold in its own queue and never asks B again."""
+    steps = [("hold", 0, 0, 1), ("sync", 2, 0, 0), ("reask", 0, 1, 1), ("decline", 2, 9, 0),
+             ("sync", 3, 0, 0), ("decline", 3, 9, 1), ("sync", 0, 2, 0), ("sync", 0, 3, 0),
+             ("reask", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=13, orders=4)
+    with settled(steps):
+        first = Hold.get(Hold.reasks.is_null())
+        again = Hold.get(Hold.reasks == first.id)
+        last = Hold.get(Hold.reasks == again.id)
+        assert (first.source, first.declined) == ("PY-B02", "Không có trên giá")
+        assert (again.source, again.passed_over, again.declined) == (
+            "PY-C03", ["PY-B02"], "Sách hỏng"), "B's word kept though it came after"
+        assert (last.source, last.passed_over, last.status) == (
+            None, ["PY-B02", "PY-C03"], "waiting"), "B not asked again"
+
+
+@pytest.mark.parametrize("first_id,stands", [
+    ("01a2328c-0000-7000-8000-000000000001", "here"),  # these ids sort A's own ask first
+    ("01a2328c-0000-7000-8000-000000000003", "PY-C03")])
+def test_a_copy_on_the_hold_shelf_for_a_replaced_ask_goes_home(monkeypatch, first_id, stands):
+    """A's hold asked of B; one desk of A asks C, whose copy comes and is put on the hold
+    shelf; the other desk, not having heard, keeps the hold in A's own queue (a copy of
+    A's own since). When A's own ask stands, C's copy leaves the hold shelf for home with
+    the word that C's ask was replaced; when C's stands, its copy waits for the patron."""
+    monkeypatch.setattr(holds, "new_id", lambda: first_id)
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 0, 5), ("sync", 3, 0, 0),
+             ("pull", 3, 0, 0), ("sync", 0, 3, 0), ("arrive", 0, 0, 0), ("new_copy", 1, 0, 2),
+             ("reask", 1, 0, 0), ("sync", 0, 1, 0), ("reask", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=14, orders=3)
+    with settled(steps):
+        asked_c = Hold.get((Hold.reasks == first_id) & (Hold.source == "PY-C03"))
+        here = Hold.get((Hold.reasks == first_id) & Hold.source.is_null())
+        copy = Item.get(Item.barcode == "C03C0")
+        if stands == "here":
+            assert (asked_c.status, asked_c.replaced, here.status) == (
+                "cancelled", "told", "waiting")
+            assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "home"
+        else:
+            assert (here.status, here.replaced, asked_c.status) == (
+                "cancelled", "told", "ready")
+            assert (copy.status, copy.transit_to) == ("on_hold_shelf", None)

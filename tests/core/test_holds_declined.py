@@ -218,3 +218,90 @@ def test_a_hold_asked_again_names_no_library_it_passed_over_as_asked():
     assert authority.screen([placed], B, lambda t, k: None) == {}
     bad = dict(placed, body=dict(placed["body"], passed_over=[A]))
     assert authority.screen([bad], B, lambda t, k: None)["p"].code == "bad_source"
+
+
+def test_an_older_word_on_a_stick_does_not_replace_a_newer_one(town3):
+    """The hub's word from a USB stick ages from when the hub wrote it, and one older
+    than the word held (a stick carried in after a sync over the link) is not taken."""
+    b = _at(town3, "b")
+    bib, now = town3["bib"], b.clock.wall_ms()
+    assert shelves.take(b, {bib: [C]}, said_ms=now - shelves.MAX_AGE_MS - 1)
+    assert shelves.word(b) == {}, "written more than a day ago: says too little"
+    assert shelves.take(b, {bib: [A]})
+    assert not shelves.take(b, {bib: [C]}, said_ms=now - 60_000)
+    assert shelves.word(b) == {bib: {A}}
+    assert shelves.take(b, {bib: [C]}, said_ms=now + 60_000), "a stick written since"
+    assert shelves.word(b) == {bib: {C}}
+    b.close()
+
+
+def _crossed(town3):
+    """B's hold asked of A, asked of C by B on the hub's word; A declines the old hold
+    before it hears of that: B's events, the new hold, and A's decline."""
+    hold, placed = _placed_at_b(town3)
+    b = _at(town3, "b")
+    _word(b, {town3["bib"]: [C]})
+    seq = events.head(b.origin)[0]
+    assert holds.reask(b) == 1
+    made = _new(town3, "b", seq)
+    again = Hold.get_by_id(made[1]["body"]["hold_id"])
+    assert (again.source, again.passed_over) == (C, None)
+    b.close()
+    a = _at(town3, "a")
+    _relay(a, placed)
+    a.close()
+    return placed, made, again, _declined_by(town3, "a", hold.id, [])
+
+
+def test_a_decline_crossing_an_asking_again_is_kept_for_the_patrons_request(town3):
+    """B asks C for its hold asked of A (the hub says C has a copy on its shelf, A none);
+    A, not having heard, says it cannot fill the old hold. B's new hold passes A over
+    as soon as A's word arrives, so when C declines too, A is not asked again: the
+    hold joins B's own queue."""
+    placed, made, again, declined = _crossed(town3)
+    b = _at(town3, "b")
+    _relay(b, declined)
+    assert Hold.get_by_id(again.id).passed_over == [A], "A's word kept for the request"
+    assert holds.reask(b) == 0, "C has one on its shelf: it stays asked"
+    assert verify.verify(b) == []
+    b.close()
+    declined_c = _declined_by(town3, "c", again.id, placed + made)
+    last, _ = _reasked_at_b(town3, declined_c)
+    assert (last.source, last.passed_over) == (None, [A, C]), "never A again"
+
+
+@pytest.mark.parametrize("device,reasks,patron,code", [
+    (B, "hx", "pb", None),
+    (C, "hx", "pc", "bad_reask"),  # C's hold naming B's: it would replace B's asking
+    (B, "hx", "pz", "bad_reask"),  # another patron's hold
+    (B, "nothing", "pb", "bad_reask"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_hold_asked_again_replaces_only_a_hold_of_its_library_and_patron(
+        device, reasks, patron, code):
+    """Two asks for one hold: one stands, the other is replaced (projector). So a hold
+    may name as the one it asks again for only a hold of its own library and patron."""
+    placed = {"id": "p", "kind": "hold.placed", "library": device,
+              "body": {"hold_id": "hz", "library": device, "patron_id": patron,
+                       "bib_id": "r", "source": A, "reasks": reasks}}
+    refused = authority.screen([placed], device, lambda t, k: ROWS.get((t, k)))
+    assert (refused["p"].code if refused else None) == code
+
+
+def test_schema_30_keeps_a_decline_that_crossed_an_asking_again_held_before(town3):
+    """A Pi at schema 29 that took A's decline after asking C (the decline kept on the old
+    hold only) is migrated: the state made again from its log passes A over on C's hold."""
+    from appliance.core import db as dbmod
+
+    _, _, again, declined = _crossed(town3)
+    b = _at(town3, "b")
+    _relay(b, declined)
+    b.db.execute_sql("DROP INDEX IF EXISTS hold_reasks")
+    for column in ("reasks", "replaced"):
+        b.db.execute_sql(f"ALTER TABLE hold DROP COLUMN {column}")
+    b.db.execute_sql("UPDATE hold SET passed_over = NULL")
+    dbmod._set_version(29)
+    dbmod.migrate(b.db)
+    assert dbmod.schema_version(b.db) == dbmod.SCHEMA_VERSION >= 30
+    assert Hold.get_by_id(again.id).passed_over == [A]
+    assert verify.verify(b) == []
+    b.close()

@@ -11,14 +11,22 @@ from types import SimpleNamespace
 
 import pytest
 
-from appliance.core import catalogue, circulation, events, holds, users
+from appliance.core import catalogue, circulation, events, holds, shelves, users
 from appliance.core.authority import Quarantine
 from appliance.core.models import Event, Hold, Item, Loan, Patron
 from appliance.core.verify import verify
 from appliance.web import create_app
-from sync import agent
+from sync import agent, enrol, usb
 from tests.conftest import PASSWORD, Server, staff_login
-from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
+from tests.sync.syncsupport import (
+    HubProcess,
+    enrol_all,
+    hub_database,
+    init,
+    make_town,
+    opened,
+    seed,
+)
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
 
@@ -40,7 +48,8 @@ def town(request, tmp_path):
                 cards, _ = seed(ctx, n_items=0, n_patrons=2)
                 agent.run_once(ctx)
             yield SimpleNamespace(hub_dir=hub_dir, a=branches[A], b=branches[B],
-                                  c=branches[C], codes=codes, bib_id=bib_id, cards=cards)
+                                  c=branches[C], codes=codes, bib_id=bib_id, cards=cards,
+                                  url=hub.url, tmp_path=tmp_path)
 
 
 def _kinds(origin):
@@ -292,6 +301,105 @@ def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
         assert len(holds.asked_of(C)) == 2
     with opened(town.hub_dir) as hub:
         assert Quarantine.select().count() == 0
+        assert verify(hub) == []
+
+
+@pytest.mark.parametrize("town", ["sqlite"], indirect=True)  # the stick, not the database
+def test_a_usb_stick_carries_the_hubs_word_on_the_shelves(town, tmp_path):
+    """B's link is down: its hold goes to the hub on a USB stick, and the stick back
+    carries the hub's word that C, not A, has a copy on its shelf, as an answer over the
+    link does; B asks C."""
+    with opened(town.c) as c:
+        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
+        agent.run_once(c)
+    with opened(town.a) as a:
+        reader = Patron.get(Patron.library == A).card
+        for code in town.codes:
+            circulation.checkout(a, reader, code)
+        agent.run_once(a)
+    up, down = tmp_path / "up.tvsync", tmp_path / "down.tvsync"
+    with opened(town.b) as b:
+        agent.run_once(b)  # the last sync over the link: no hold of B's asks anyone yet
+        assert shelves.word(b) == {}
+        hold = holds.place(b, town.cards[0], town.bib_id)
+        assert hold.source == A, "by code, as B knows the shelves"
+        usb.export(b, up)
+        device = b.origin
+    with opened(town.hub_dir) as hub:
+        assert usb.import_(hub, up)["applied"] >= 1
+        usb.export(hub, down, device)
+    with opened(town.b) as b:
+        assert usb.import_(b, down)["refused"] == []
+        assert shelves.word(b) == {town.bib_id: {C}}
+        assert holds.reask(b) == 1
+        again = Hold.get((Hold.status == "waiting") & (Hold.library == B))
+        assert again.source == C
+        assert verify(b) == []
+
+
+def _second_pi_at_b(town):
+    """Another Pi of B, enrolled and synced: the folder of its data."""
+    with opened(town.hub_dir) as hub:
+        token = enrol.create_token(hub, B)
+    b2 = init(town.tmp_path / "second-pi", B)
+    with opened(b2) as ctx:
+        enrol.enrol_with(ctx, town.url, token)
+        agent.run_once(ctx)
+    return b2
+
+
+def _open_holds(hold):
+    return [h.id for h in Hold.select().where((Hold.patron == hold.patron_id)
+                                              & (Hold.status << ("waiting", "in_transit")))]
+
+
+def test_two_pis_of_b_asking_again_apart_end_with_one_library_asked(town):
+    """B's hold asked of A. A lends both copies: the hub tells one Pi of B that C has one
+    on its shelf, and it asks C; the other Pi, not yet synced, has a copy of B's own and
+    keeps the hold in B's queue. After the syncs one ask stands on every node, the hub
+    and both Pis; C hears it is not asked (or, its ask standing, that B can fill it now)
+    and its pull list is empty; nothing is quarantined."""
+    hold = _c_has_a_copy_and_b_asks_a(town)
+    b2 = _second_pi_at_b(town)
+    with opened(town.a) as a:
+        agent.run_once(a)
+        reader = Patron.get(Patron.library == A).card
+        for code in town.codes:
+            circulation.checkout(a, reader, code)
+        agent.run_once(a)
+    with opened(town.b) as b:
+        agent.run_once(b)  # the hub's word: C has one on its shelf, A none
+        assert holds.reask(b) == 1
+        assert Hold.get_by_id(_open_holds(hold)[0]).source == C
+    with opened(b2) as other:
+        catalogue.save_item(other, {"bib": town.bib_id, "barcode": "B-0901"})
+        assert holds.reask(other) == 1
+        assert Hold.get_by_id(_open_holds(hold)[0]).source is None
+        agent.run_once(other)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        [stands] = _open_holds(hold)
+        holds.reask(b)  # the housekeeping round says what was replaced, or asks again
+        agent.run_once(b)
+        assert verify(b) == []
+    with opened(b2) as other:
+        agent.run_once(other)
+        holds.reask(other)
+        agent.run_once(other)
+        left = _open_holds(hold)
+        assert verify(other) == []
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert _open_holds(hold) == left and Hold.get_by_id(left[0]).source is None
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert holds.pull_list(C) == [] and holds.asked_of(C) == []
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0, "every step was allowed"
+        asks = list(Hold.select().where(Hold.reasks == hold.id).order_by(Hold.id))
+        assert sorted(h.source or "" for h in asks) == ["", C]
+        assert asks[0].id == stands and asks[1].replaced == "told", "one ask stands"
+        assert _open_holds(hold) == left
         assert verify(hub) == []
 
 
