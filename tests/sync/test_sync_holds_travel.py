@@ -270,10 +270,9 @@ def test_a_forged_b_lending_a_copy_of_a_not_sent_to_it_is_quarantined(town):
         assert Loan.get_by_id(as_loan).renewals == 0, "A's own loan, as A made it"
 
 
-def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
-    """A lends both its copies (B holds no loan of A's); C has one on its shelf. B's hold,
-    asked of A as B knows the town, is asked of C after the sync brings the hub's word,
-    and the next hold placed at B asks C at once."""
+def _a_lends_both_and_c_has_one(town):
+    """C puts a copy of the record on its shelf and A lends both its own, each synced:
+    the hub knows the copy on a shelf is C's, not A's."""
     with opened(town.c) as c:
         catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
         agent.run_once(c)
@@ -282,6 +281,13 @@ def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
         for code in town.codes:
             circulation.checkout(a, reader, code)
         agent.run_once(a)
+
+
+def test_a_hold_is_asked_where_the_hub_says_a_copy_is_on_the_shelf(town):
+    """A lends both its copies (B holds no loan of A's); C has one on its shelf. B's hold,
+    asked of A as B knows the town, is asked of C after the sync brings the hub's word,
+    and the next hold placed at B asks C at once."""
+    _a_lends_both_and_c_has_one(town)
     with opened(town.b) as b:
         agent.run_once(b)
         assert {i.status for i in Item.select().where(Item.library == A)} == {"available"}, \
@@ -309,14 +315,7 @@ def test_a_usb_stick_carries_the_hubs_word_on_the_shelves(town, tmp_path):
     """B's link is down: its hold goes to the hub on a USB stick, and the stick back
     carries the hub's word that C, not A, has a copy on its shelf, as an answer over the
     link does; B asks C."""
-    with opened(town.c) as c:
-        catalogue.save_item(c, {"bib": town.bib_id, "barcode": "C-0001"})
-        agent.run_once(c)
-    with opened(town.a) as a:
-        reader = Patron.get(Patron.library == A).card
-        for code in town.codes:
-            circulation.checkout(a, reader, code)
-        agent.run_once(a)
+    _a_lends_both_and_c_has_one(town)
     up, down = tmp_path / "up.tvsync", tmp_path / "down.tvsync"
     with opened(town.b) as b:
         agent.run_once(b)  # the last sync over the link: no hold of B's asks anyone yet
