@@ -163,6 +163,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
 
     from ..maintenance import Maintenance, run_once
     run_once(ctx)
+    ctx.db.close()  # this thread only waits for the server now: its connection is lent on
     housekeeping = Maintenance(ctx)
     housekeeping.start()
     from ..core.digital.jobs import Worker
