@@ -1,6 +1,9 @@
 """What the web server holds: libraries that only some pages or commands use are imported
 when they are used, not when `thuvien serve` starts. Each is megabytes of a Pi's memory for
-the server's whole life (bench/README.md, bench.core's server RSS)."""
+the server's whole life (bench/README.md, bench.core's server RSS). And a server that staff
+have logged in to and toured keeps no memory per thread: SQLite connections are lent, not
+kept by each thread (core/db.py), and malloc gives back what a password check took
+(appliance/malloc.py)."""
 
 import json
 import os
