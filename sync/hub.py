@@ -135,14 +135,14 @@ RUNS = "thuvien.desk_sync"
 
 
 def _desk_run(ctx):
-    """One run in its own thread (sync/deskrun.py), with the thread's own connection,
-    closed when the thread ends."""
+    """One run in its own thread (sync/deskrun.py), on a connection handed back when it
+    ends (core/db.py)."""
     from . import agent
 
     try:
         return agent.run_once(ctx, deadline=DESK_DEADLINE, files=False)
     finally:
-        if not ctx.db.is_closed():
+        if not ctx.db.is_closed() and not ctx.db.in_transaction():
             ctx.db.close()
 
 
