@@ -11,13 +11,16 @@ Measures, in one run, so the ratio holds on a noisy machine:
 - the same cycles' statements with their parameters, replayed in a bare connection (a
   peer: the cost of the schema and the two commits without any of our code);
 - HTTP checkout latency (p50/p99) against a real `thuvien serve`;
-- that server's RSS with the whole library loaded, and its start-to-first-answer time.
+- that server's RSS with the whole library loaded, and its start-to-first-answer time;
+- its RSS again after a desk tour (the pages a librarian opens, logged in as staff):
+  every server thread that serves a page may keep memory of its own.
 Writes bench/results/core.json. Goals: core cycle within 3x the floor, HTTP checkout
-p50 under 10 ms, RSS under 80 MB, start under 2 s.
+p50 under 10 ms, RSS under 80 MB (the larger of the two), start under 2 s.
 """
 
 import argparse
 import json
+import re
 import shutil
 import sqlite3
 import statistics
@@ -202,6 +205,26 @@ def serve(data_dir, base_port=18000):
     raise RuntimeError("server did not start")
 
 
+# The desk tour: home, a card search, a patron, a record search, a copy, the overdue list,
+# the hold shelf, the OPAC, the return page, then home eight times (the server's threads
+# take requests in turn: each of the eight serves a page).
+DESK_TOUR = ("/desk/", "/desk/patrons?q=P00001", "/desk/patrons/P000003",
+             "/desk/bibs?q=L%E1%BB%8Bch+s%E1%BB%AD", "/desk/items/B0000005", "/desk/overdue",
+             "/desk/holds", "/opac/", "/desk/checkin") + ("/desk/",) * 8
+
+
+def desk_tour(url, username="bench", password=PASSWORD):
+    """Log in at the desk's form as staff and open the tour's pages."""
+    desk = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', desk.get(f"{url}/login").text)
+    r = desk.post(f"{url}/login", data={"username": username, "password": password,
+                                       "csrf_token": token.group(1)})
+    assert r.ok and "/login" not in r.url, "the desk login failed"
+    for path in DESK_TOUR:
+        r = desk.get(url + path)
+        assert r.status_code == 200, (path, r.status_code)
+
+
 def http_run(data_dir, cycles, first_copy):
     proc, url, start_s = serve(data_dir)
     try:
@@ -225,8 +248,11 @@ def http_run(data_dir, cycles, first_copy):
                 back.append(time.perf_counter() - t)
         for q in ("Lịch sử", "lich su tap 12", "Tác giả 5"):
             session.get(f"{url}/api/v1/search", params={"q": q})
+        after_http = round(rss_mb(proc.pid), 1)
+        desk_tour(url)
         return {"start_to_first_answer_s": round(start_s, 3), "checkout": summary(out),
-                "checkin": summary(back), "server_rss_mb": round(rss_mb(proc.pid), 1)}
+                "checkin": summary(back), "server_rss_mb": after_http,
+                "server_rss_after_desk_tour_mb": round(rss_mb(proc.pid), 1)}
     finally:
         proc.terminate()
         proc.wait(10)
@@ -266,7 +292,8 @@ def main(argv=None):
         # The goal is per durable transaction: the cycle against its two bare commits.
         "goals": {"core_within_3x_floor": core_s["p50_ms"] <= 3 * 2 * floor_s["p50_ms"],
                   "http_checkout_p50_under_10ms": http["checkout"]["p50_ms"] < 10,
-                  "rss_under_80mb": http["server_rss_mb"] < 80,
+                  "rss_under_80mb": max(http["server_rss_mb"],
+                                        http["server_rss_after_desk_tour_mb"]) < 80,
                   "start_under_2s": http["start_to_first_answer_s"] < 2},
     }
     RESULTS.mkdir(exist_ok=True)

@@ -17,19 +17,21 @@ from flask import (
     flash,
     jsonify,
     redirect,
+    render_template,
     request,
     send_from_directory,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
-from appliance.web.auth import csrf_exempt, public, requires
+from appliance.web.auth import STAFF, csrf_exempt, public, requires
 from provisioning import health, updates
 
 # agent, cardcheck and enrol are a branch's side of sync and bring requests (5 MB with
 # urllib3): the views that use them import them, not every device's web server.
-from . import files, protocol, receive, status
+from . import deskrun, files, protocol, receive, status
 from .models import ensure_tables
 
 log = logging.getLogger("thuvien.sync")
@@ -43,6 +45,7 @@ def _tables(state):
     if ctx is not None:
         ensure_tables(ctx.db)
         health.ensure_tables(ctx.db)
+        state.app.extensions[RUNS] = deskrun.DeskRuns(lambda: _desk_run(ctx))
 
 
 def _ctx():
@@ -126,27 +129,74 @@ def update_bundle(name):
     return send_from_directory(folder, name, mimetype="application/zip", conditional=True)
 
 
-DESK_DEADLINE = 60  # seconds
+DESK_DEADLINE = 60  # seconds: a person waits at the desk (the scheduled run has ten)
+QUICK = 3  # seconds a run is waited for before the desk answers "under way"
+RUNS = "thuvien.desk_sync"
+
+
+def _desk_run(ctx):
+    """One run in its own thread (sync/deskrun.py), on a connection handed back when it
+    ends (core/db.py)."""
+    from . import agent
+
+    try:
+        return agent.run_once(ctx, deadline=DESK_DEADLINE, files=False)
+    finally:
+        if not ctx.db.is_closed() and not ctx.db.in_transaction():
+            ctx.db.close()
+
+
+def _runs():
+    return current_app.extensions[RUNS]
+
+
+def _said(run):
+    """(category, message) of a finished run, in the reader's language."""
+    if run.error is None:
+        return "info", _("Synchronised: %(pushed)s sent, %(pulled)s received.",
+                         pushed=run.result["pushed"], pulled=run.result["pulled"])
+    if isinstance(run.error, protocol.SyncError):
+        from . import agent
+
+        return "error", _("Sync failed: %(reason)s", reason=agent.describe(run.error, _))
+    return "error", _("Sync failed: %(reason)s", reason=str(run.error) or type(run.error).__name__)
 
 
 @bp.route("/desk/sync/now", methods=["POST"])
 @requires("librarian", "branch_admin", "hub_admin")
 def sync_now():
-    from . import agent
-
-    ctx = _ctx()
-    try:
-        # a person waits at the desk: a minute, not the scheduled run's ten
-        result = agent.run_once(ctx, deadline=DESK_DEADLINE, files=False)
-    except protocol.SyncError as exc:
-        flash(_("Sync failed: %(reason)s", reason=agent.describe(exc, _)), "error")
+    """Starts a run (or joins the one under way) without holding this server thread for
+    it: a quick run's result is said at once, a slow one's on the desk's status line
+    when it ends (`sync_result`, and sync.js asks for the line meanwhile)."""
+    run = _runs().start()
+    if run.done.wait(QUICK):
+        category, message = _said(run)
+        flash(message, category)
     else:
-        flash(_("Synchronised: %(pushed)s sent, %(pulled)s received.",
-                pushed=result["pushed"], pulled=result["pulled"]), "info")
+        session["sync_run"] = run.id
     target = request.referrer or ""
     if not target.startswith(request.host_url):
         target = url_for("desk.home")
     return redirect(target)
+
+
+@bp.route("/desk/sync/status")
+@requires(*STAFF)
+def desk_status():
+    """The status line alone: what sync.js puts in place of the one on the page."""
+    return render_template("sync/status.html")
+
+
+def _sync_result():
+    """(category, message) of the run this session started, once it has ended: said once."""
+    number = session.get("sync_run")
+    if number is None:
+        return None
+    run = _runs().get(number)
+    if run is not None and not run.done.is_set():
+        return None
+    session.pop("sync_run")
+    return _said(run) if run is not None else None
 
 
 @bp.app_context_processor
@@ -157,5 +207,6 @@ def _status_helper():
         except Exception:  # a status line must never break the desk
             log.exception("sync: status failed")
             return None
-    return {"sync_status": sync_status,
+    return {"sync_status": sync_status, "sync_result": _sync_result,
+            "sync_running": lambda: RUNS in current_app.extensions and _runs().running(),
             "clock_warning": lambda summary: status.clock_warning(summary, _)}

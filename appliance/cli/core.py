@@ -129,9 +129,11 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     SIP2 and SIP2 over TLS; tells systemd when ready."""
     import waitress
 
+    from ..malloc import give_memory_back
     from ..sip2.server import serve_in_thread
     from ..web import create_app, https
 
+    give_memory_back()  # before the server's threads: each would take an arena of its own
     tls = _tls_files(ctx) if (https_port or sip2_tls_port) else None
     app = create_app(ctx)
     closers, contexts, notes = [], [], []
@@ -161,6 +163,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
 
     from ..maintenance import Maintenance, run_once
     run_once(ctx)
+    ctx.db.close()  # this thread only waits for the server now: its connection is lent on
     housekeeping = Maintenance(ctx)
     housekeeping.start()
     from ..core.digital.jobs import Worker

@@ -79,6 +79,8 @@ class Context:
     def close(self):
         if not self.db.is_closed():
             self.db.close()
+        if hasattr(self.db, "close_idle"):  # SQLite's connections handed back (core/db.py)
+            self.db.close_idle()
 
 
 class NotInitialised(Exception):

@@ -7,6 +7,7 @@ import select
 from urllib.parse import urlparse
 
 import peewee as pw
+from playhouse.pool import PooledSqliteDatabase
 from playhouse.shortcuts import ReconnectMixin
 
 from . import dialect, memo, models, search
@@ -24,7 +25,7 @@ SQLITE_PRAGMAS = {
     "synchronous": "full",  # an acknowledged loan survives a power cut
     "foreign_keys": 1,
     "busy_timeout": 10000,
-    "cache_size": -1000,  # 1 MB per connection (one per server thread): bounded on a Pi
+    "cache_size": -1000,  # 1 MB per connection (db.SqliteDatabase: a few in a server)
     "temp_store": "memory",
 }
 
@@ -500,6 +501,22 @@ class _Psycopg2(getattr(pw, "Psycopg2Adapter", object)):  # type: ignore[misc]
         return conn
 
 
+class SqliteDatabase(PooledSqliteDatabase):
+    """SQLite whose connections are lent to a thread for a unit of work, not kept by it.
+
+    A connection holds its schema, compiled statements and up to `cache_size` of pages:
+    a megabyte or more each. The web server has eight threads, and one connection per
+    thread kept eight of them for the server's life although a desk rarely has more
+    than two requests at once (bench/README.md). A thread takes a connection when it
+    first needs one, as before (autoconnect); `close()` hands it back to the idle ones,
+    which the next thread takes (no new connection, no schema read again). The web app
+    hands its back after each request; other threads (SIP2, the maintenance) keep
+    theirs as they did. A transaction is per connection, so nothing changes for one:
+    peewee's state (connection, transactions) stays per thread, and a connection is
+    handed back only with no transaction open (one left open is rolled back first).
+    `close_idle()` closes those not lent (Context.close)."""
+
+
 class PostgresqlDatabase(ReconnectMixin, pw.PostgresqlDatabase):
     """PostgreSQL that outlives a restart of its server, without restarting the hub.
 
@@ -615,7 +632,9 @@ def connect(target, home=None):
     if url.startswith(("postgres://", "postgresql://")):
         db = _open_postgres(url)
     else:
-        db = pw.SqliteDatabase(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # lent to one thread at a time, from any thread: no same-thread check; no limit
+        db = SqliteDatabase(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False,
+                            max_connections=None)
     models.database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     if isinstance(db, pw.SqliteDatabase):

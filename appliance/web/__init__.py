@@ -106,6 +106,16 @@ def create_app(ctx_or_dir, testing=False, **config):
     app.session_interface = _SessionInterface()
     app.before_request(lambda: https_redirect(app))  # first: nothing runs in clear
     app.extensions["thuvien"] = ctx
+
+    @app.teardown_request
+    def _hand_back_connection(exc):
+        """This thread's SQLite connection goes back to the idle ones for the next request
+        on any thread (core/db.py SqliteDatabase): a connection or two, not one per server
+        thread. A streamed response (stream_with_context) hands it back when it ends."""
+        db = ctx.db
+        if hasattr(db, "close_idle") and not db.is_closed() and not db.in_transaction():
+            db.close()
+
     Babel(app, locale_selector=i18n.select_locale)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -1,10 +1,22 @@
 """What the web server holds: libraries that only some pages or commands use are imported
 when they are used, not when `thuvien serve` starts. Each is megabytes of a Pi's memory for
-the server's whole life (bench/README.md, bench.core's server RSS)."""
+the server's whole life (bench/README.md, bench.core's server RSS). And a server that staff
+have logged in to and toured keeps no memory per thread: SQLite connections are lent, not
+kept by each thread (core/db.py), and malloc gives back what a password check took
+(appliance/malloc.py)."""
 
 import json
+import os
 import subprocess
 import sys
+import time
+
+import requests
+
+from appliance.core import passwords, users
+from appliance.core.datadir import init
+from bench.core import desk_tour, load, rss_mb
+from tests.conftest import free_port
 
 # What each weighs in the server, and what imports it when it is needed.
 LAZY = {
@@ -62,3 +74,68 @@ def test_a_postgresql_database_made_after_peewee_loads_psycopg2_itself():
     assert db._adapter.driver.__name__ == "psycopg2"
     assert db.get_binary_type() is db._adapter.driver.Binary
     assert peewee.psycopg2 is None or peewee.psycopg2 is db._adapter.driver
+
+
+# What a server may grow by while staff log in and open the desk's pages, once it has
+# served them all once. Measured on a small library (bench/README.md): 0.1-0.4 MB now;
+# 50-60 MB when each server thread kept its own SQLite connection and, in its malloc
+# arena, the 16 MB each password check takes (scrypt).
+DESK_GROWTH_MB = 8
+# ... and what it may hold at all after that, on a small library: 55 MB now, ~100 before.
+DESK_TOTAL_MB = 75
+
+
+MAX_CONNECTIONS = 4
+
+
+def _rss_settled(pid):
+    """The server's RSS once it is idle (a page's last bytes are sent before its thread
+    has freed what it made them with)."""
+    time.sleep(0.2)
+    return rss_mb(pid)
+
+
+def _connections(pid, data):
+    """How many SQLite connections the server holds: each has the database file open."""
+    db = str(data / "thuvien.db")
+    return sum(os.readlink(f"/proc/{pid}/fd/{fd}") == db for fd in os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_server_that_served_the_desk_keeps_no_memory_per_thread(tmp_path, monkeypatch):
+    """A real `thuvien serve` (eight threads) on loopback: four staff log in and each
+    opens the desk tour of bench.core; the server must not hold more for it."""
+    data = tmp_path / "data"
+    ctx = init(data, "PY-DH01", "Thư viện Đồng Hới")
+    load(ctx, records=60, copies=120, patron_count=20, progress=False)
+    monkeypatch.setattr(passwords, "cost", passwords.PRODUCTION_COST)  # the real scrypt
+    users.create(ctx, "bench", "mat-khau-thu-vien", "librarian")
+    ctx.close()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data", str(data),
+                             "--port", str(port), "--sip2-port", "0", "--https-port", "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if requests.get(f"{url}/api/v1/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        desk_tour(url, "bench", "mat-khau-thu-vien")  # every thread serves a page once
+        served = _rss_settled(proc.pid)
+        for _ in range(3):  # three more staff: their logins land on other threads
+            desk_tour(url, "bench", "mat-khau-thu-vien")
+        after = _rss_settled(proc.pid)
+        connections = _connections(proc.pid, data)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    print(f"server RSS after one desk tour {served:.1f} MB, after four {after:.1f} MB; "
+          f"{connections} connections")
+    # one lent to the requests in turn, and the digital library's worker's own: not one
+    # per server thread (nine or more)
+    assert connections <= MAX_CONNECTIONS
+    assert after - served < DESK_GROWTH_MB, (served, after)
+    assert after < DESK_TOTAL_MB, (served, after)
