@@ -20,7 +20,7 @@ from appliance.core.models import DigitalDocument, DigitalJob, Event
 from sync import agent, files, link, protocol
 from sync.models import FileHeld, get_state
 from tests.sync.proxy import FaultProxy
-from tests.sync.syncsupport import HubProcess, enrol_all, hub_database, make_town, opened, seed
+from tests.sync.syncsupport import hub_database, opened, running_town, seed
 
 A, B = "PY-DH01", "PY-DH02"
 
@@ -40,9 +40,8 @@ def _bib_id():
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def town(request, tmp_path):
     with hub_database(request.param) as url:
-        hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=url)
-        with HubProcess(hub_dir) as hub:
-            enrol_all(hub.url, branches, tokens)
+        with running_town(tmp_path, (A, B), hub_db=url, admin=None) as town:
+            hub_dir, branches, hub = town.hub_dir, town.branches, town.hub
             with opened(branches[A]) as ctx:
                 seed(ctx, n_items=1, n_patrons=0)
                 bib = _bib_id()

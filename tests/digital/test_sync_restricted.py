@@ -10,7 +10,7 @@ from appliance.core.models import DigitalDocument, Event
 from sync import agent, protocol, usb
 from tests.digital import scans
 from tests.digital.conftest import need_tesseract
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
+from tests.sync.syncsupport import opened, running_town, seed
 
 LIB = "PY-DH01"
 SECRET_TEXT = ["Kế hoạch phòng thủ", "Đơn vị 2024"]
@@ -26,9 +26,8 @@ def test_no_byte_of_a_restricted_document_leaves_the_branch(tmp_path, monkeypatc
         return real_seal(meta, events, **kw)
 
     monkeypatch.setattr(protocol, "seal_payload", spy)
-    hub_dir, branches, tokens = make_town(tmp_path, (LIB,))
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (LIB,), admin=None) as town:
+        hub_dir, branches = town.hub_dir, town.branches
         with opened(branches[LIB]) as ctx:
             seed(ctx, n_items=2, n_patrons=1)
             bib = Event.select().where(Event.kind == "bib.saved").first()

@@ -10,7 +10,7 @@ from appliance.web import create_app
 from sync import agent
 from sync import hub as desk_sync
 from tests.conftest import PASSWORD, Server
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
+from tests.sync.syncsupport import opened, running_town, seed
 
 
 def settled(client, timeout=60):
@@ -24,9 +24,8 @@ def settled(client, timeout=60):
 
 
 def test_status_line_and_sync_now(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01",), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, ("PY-DH01",), hub_db=hub_db, admin=None) as town:
+        branches, hub = town.branches, town.hub
         with opened(branches["PY-DH01"]) as ctx:
             cards, codes = seed(ctx, n_items=2, n_patrons=1)
             circulation.checkout(ctx, cards[0], codes[0])
@@ -87,9 +86,8 @@ def test_a_slow_sync_runs_in_the_background_on_the_pis_screen(tmp_path, page, mo
 
     monkeypatch.setattr(desk_sync, "QUICK", 0)  # no run is waited for
     monkeypatch.setattr(agent, "RETRIES", 2)  # it fails after two back-offs (~1.5 s)
-    hub_dir, branches, tokens = make_town(tmp_path, ("PY-DH01",))
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, ("PY-DH01",), admin=None) as town:
+        branches = town.branches
     with opened(branches["PY-DH01"]) as ctx:
         users.create(ctx, "thuthu", PASSWORD, "librarian")
         with Server(create_app(ctx, testing=True)) as desk:

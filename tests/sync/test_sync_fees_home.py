@@ -20,7 +20,7 @@ from appliance.web import create_app
 from sync import agent, usb
 from sync.receive import FEE_KINDS, TOWN_WIDE, concerns
 from tests.conftest import PASSWORD, staff_login
-from tests.sync.syncsupport import HubProcess, enrol_all, make_town, opened, seed
+from tests.sync.syncsupport import opened, running_town, seed
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
 BLOCKED = ("Bạn đọc còn nợ 120.000 ₫ tiền bồi thường sách mất hoặc hỏng (mức tối đa là "
@@ -94,9 +94,8 @@ def _a_holds_the_fee_and_refuses(a, fee_id, card, copy, mine):
 
 
 def test_a_fee_charged_at_b_blocks_its_patron_at_home_until_paid_at_b(tmp_path, hub_db):
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B), hub_db=hub_db, admin=None) as town:
+        hub_dir, branches = town.hub_dir, town.branches
         cards, mine, device_a = _patron_of_a(branches)
         fee_id, bs_own, copy = _charged_at_b(branches, cards[0])
 
@@ -147,9 +146,8 @@ def test_a_branch_that_pulled_under_the_old_routing_gets_its_patrons_fees_once(t
     from sync import receive
     from sync.models import Device, DeviceRouting
 
-    hub_dir, branches, tokens = make_town(tmp_path, (A, B), hub_db=hub_db)
-    with HubProcess(hub_dir) as hub:
-        enrol_all(hub.url, branches, tokens)
+    with running_town(tmp_path, (A, B), hub_db=hub_db, admin=None) as town:
+        hub_dir, branches = town.hub_dir, town.branches
         cards, _mine, device_a = _patron_of_a(branches)
         fee_id, _bs_own, _copy = _charged_at_b(branches, cards[0])
         with opened(branches[A]) as a:
