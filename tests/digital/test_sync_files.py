@@ -20,7 +20,7 @@ from appliance.core.models import DigitalDocument, DigitalJob, Event
 from sync import agent, files, link, protocol
 from sync.models import FileHeld, get_state
 from tests.sync.proxy import FaultProxy
-from tests.sync.syncsupport import hub_database, opened, running_town, seed
+from tests.sync.syncsupport import deadline_at, hub_database, opened, running_town, seed
 
 A, B = "PY-DH01", "PY-DH02"
 
@@ -64,24 +64,14 @@ def _hub_masters(town):
 
 def test_masters_go_up_resume_and_thumbnails_come_down(town, monkeypatch):
     monkeypatch.setattr(files, "CHUNK", 64 * 1024)
-    real_ask, puts = files._ask, []
-
-    def stop_at_third_put(ctx, run, question):  # the run's deadline comes mid-file
-        if "put" in question:
-            puts.append(question["put"]["offset"])
-            if len(puts) == 3:
-                raise link.DeadlinePassed()
-        return real_ask(ctx, run, question)
-
     with opened(town.a) as a:
-        monkeypatch.setattr(files, "_ask", stop_at_third_put)
-        first = agent.run_once(a)["files"]
+        with deadline_at("put", 3):  # the run's deadline comes mid-file
+            first = agent.run_once(a)["files"]
         assert first["unfinished"] and first["masters"] == 0
         assert not any(_hub_masters(town).values())
         parts = list((town.hub_dir / files.INCOMING).glob("*.part"))
         assert [p.stat().st_size for p in parts] == [2 * 64 * 1024], "two chunks kept"
 
-        monkeypatch.setattr(files, "_ask", real_ask)
         second = agent.run_once(a)["files"]
         assert second["masters"] == 2 and "unfinished" not in second
         assert second["bytes"] == sum(town.masters.values()) - 2 * 64 * 1024, "resumed"

@@ -34,6 +34,7 @@ from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
 from tests.requests.conftest import make_pdf
 from tests.sync.syncsupport import (  # noqa: F401  (hub_db: the fixture)
+    deadline_at,
     hub_db_fixture,
     opened,
     running_town,
@@ -258,7 +259,7 @@ def _run(ctx, hub_url):
     return agent._Run(ctx, http.Session(), hub_url, 10, link.Deadline(60))
 
 
-def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monkeypatch):
+def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town):
     path = _noise_pdf(town.tmp / "scan.pdf")
     data = path.read_bytes()
     sha, size = hashlib.sha256(data).hexdigest(), len(data)
@@ -305,20 +306,10 @@ def test_a_copy_not_matching_its_checksum_is_refused_where_it_arrives(town, monk
         assert not FileFailure.select().exists()
     assert hashlib.sha256(at_hub.read_bytes()).hexdigest() == sha
 
-    real_ask, gets = files._ask, []
-
-    def stop_after_first_get(ctx, run, question):  # the run's deadline comes mid-file
-        if "get" in question:
-            gets.append(question["get"]["offset"])
-            if len(gets) == 2:
-                raise link.DeadlinePassed()
-        return real_ask(ctx, run, question)
-
     here = store.master_path(town.b, sha, "pdf")
     with opened(town.b) as b:
-        monkeypatch.setattr(files, "_ask", stop_after_first_get)
-        assert agent.run_once(b)["files"]["unfinished"]
-        monkeypatch.setattr(files, "_ask", real_ask)
+        with deadline_at("get", 2):  # the run's deadline comes after the first chunk
+            assert agent.run_once(b)["files"]["unfinished"]
         part = town.b / files.INCOMING / f"{sha}.pdf.part"
         assert part.stat().st_size == files.CHUNK and not here.exists()
 

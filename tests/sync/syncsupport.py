@@ -14,7 +14,7 @@ import pytest
 import sync.hub  # noqa: F401  (registers sync's tables)
 from appliance.core import catalogue, datadir, events, patrons, users
 from appliance.core.context import Context
-from sync import enrol
+from sync import enrol, files, link
 from tests.conftest import PASSWORD, unavailable
 
 HERE = Path(__file__).parent
@@ -121,6 +121,24 @@ def running_town(tmp_path, libraries=("PY-DH01", "PY-DH02"), hub_db=None, admin=
     with HubProcess(hub_dir) as hub:
         enrol_all(hub.url, branches, tokens)
         yield SimpleNamespace(hub=hub, hub_dir=hub_dir, branches=branches, tokens=tokens)
+
+
+@contextmanager
+def deadline_at(kind, n):
+    """While the block runs, a sync run's deadline comes at its `n`th `kind` question of
+    a file ("put" sends a chunk up, "get" fetches one down): a transfer cut mid-file."""
+    real_ask, asked = files._ask, []
+
+    def cut(ctx, run, question):
+        if kind in question:
+            asked.append(question[kind]["offset"])
+            if len(asked) == n:
+                raise link.DeadlinePassed()
+        return real_ask(ctx, run, question)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(files, "_ask", cut)
+        yield
 
 
 def seed(ctx, n_items=5, n_patrons=3, prefix=None):
