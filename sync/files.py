@@ -78,10 +78,11 @@ def exchange(ctx, run, budget_kb: int | None = None) -> dict:
         # fetches them at its next run, and a deadline on a slow link must not hold them
         # behind pictures), then those attached elsewhere come down, by the events this
         # run pulled; then the pictures and the masters.
-        _push_copies(ctx, run, done)
+        up = _copies_up(ctx)
+        _offer(ctx, run, sorted(up), done)
         _pull_copies(ctx, run, done)
         _pull_thumbs(ctx, run, budget, done)
-        _push_masters(ctx, run, done)
+        _push_masters(ctx, run, done, copies_up=up)
     except link.DeadlinePassed:
         done["unfinished"] = True  # the next run goes on from where this one stopped
     except protocol.SyncError as exc:
@@ -129,17 +130,13 @@ def _copies_up(ctx) -> set:
         RemoteRequest.sha256.not_in(held))}
 
 
-def _push_copies(ctx, run, done) -> None:
-    _offer(ctx, run, sorted(_copies_up(ctx)), done)
-
-
-def _push_masters(ctx, run, done) -> None:
-    """Masters of this library's documents the hub does not hold yet."""
+def _push_masters(ctx, run, done, copies_up) -> None:
+    """Masters of this library's documents the hub does not hold yet (``copies_up``: the
+    copies offered before them in this run, not offered again)."""
     held = FileHeld.select(FileHeld.key).where(FileHeld.kind == "master")
     rows = {(p.sha256, p.ext, p.size) for p in _mine(ctx).where(DigitalPage.sha256.not_in(held))}
-    first = _copies_up(ctx)
-    failed_files.forget_others("up", {r[0] for r in rows | first})  # deleted since, say
-    _offer(ctx, run, sorted(rows - first), done)
+    failed_files.forget_others("up", {r[0] for r in rows | copies_up})  # deleted since, say
+    _offer(ctx, run, sorted(rows - copies_up), done)
 
 
 def _offer(ctx, run, rows, done) -> None:
