@@ -1253,11 +1253,18 @@ def _request_of(hold_id):
             break
         root = up
         seen.add(up)
-    found, todo = [], [root]
+    return _with_asked_again([root])
+
+
+def _with_asked_again(hold_ids):
+    """The holds `hold_ids`, and every hold asked again for them since, as held here."""
+    found: list[Hold] = []
+    todo, seen = list(hold_ids), set(hold_ids)
     while todo:
-        rows = list(Hold.select().where(Hold.id << todo))
-        found += rows
-        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << [r.id for r in rows])]
+        found.extend(Hold.select().where(Hold.id << todo))
+        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << todo)
+                if h.id not in seen]
+        seen.update(todo)
     return found
 
 
@@ -1283,18 +1290,13 @@ def _one_ask_stands(hold_id, parent):
 
 def _replace(hold_ids):
     """Holds, and those asked again for them since, replaced by an ask that stands."""
-    todo, seen = list(hold_ids), set(hold_ids)
-    while todo:
-        held = list(Hold.select(Hold.id, Hold.item).where(Hold.id << todo))
-        Hold.update(status=_hold_moves_to("cancelled"),
-                    replaced=pw.fn.COALESCE(Hold.replaced, "found")).where(
-            Hold.id << todo).execute()
-        for hold in held:
-            if hold.item_id:
-                derive(hold.item_id)
-        todo = [h.id for h in Hold.select(Hold.id).where(Hold.reasks << todo)
-                if h.id not in seen]
-        seen.update(todo)
+    held = _with_asked_again(hold_ids)
+    Hold.update(status=_hold_moves_to("cancelled"),
+                replaced=pw.fn.COALESCE(Hold.replaced, "found")).where(
+        Hold.id << [h.id for h in held]).execute()
+    for hold in held:
+        if hold.item_id:
+            derive(hold.item_id)
 
 
 def hold_declined(ev, body):
