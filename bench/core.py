@@ -213,13 +213,20 @@ DESK_TOUR = ("/desk/", "/desk/patrons?q=P00001", "/desk/patrons/P000003",
              "/desk/holds", "/opac/", "/desk/checkin") + ("/desk/",) * 8
 
 
+def login(url, username="bench", password=PASSWORD):
+    """A session logged in at the login form of a real server, and the CSRF token of the
+    page it lands on."""
+    web = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get(f"{url}/login").text)
+    r = web.post(f"{url}/login", data={"username": username, "password": password,
+                                      "csrf_token": token.group(1)})
+    assert r.ok and "/login" not in r.url, "the login failed"
+    return web, re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
+
+
 def desk_tour(url, username="bench", password=PASSWORD):
     """Log in at the desk's form as staff and open the tour's pages."""
-    desk = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', desk.get(f"{url}/login").text)
-    r = desk.post(f"{url}/login", data={"username": username, "password": password,
-                                       "csrf_token": token.group(1)})
-    assert r.ok and "/login" not in r.url, "the desk login failed"
+    desk, _token = login(url, username, password)
     for path in DESK_TOUR:
         r = desk.get(url + path)
         assert r.status_code == 200, (path, r.status_code)

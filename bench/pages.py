@@ -24,18 +24,9 @@ from appliance.core import circulation, holds, users
 from appliance.core.datadir import init
 from appliance.core.models import Item
 
-from .core import PASSWORD, RESULTS, load, serve, summary
+from .core import PASSWORD, RESULTS, load, login, serve, summary
 
 CARD = "P000003"
-
-
-def login(url, username):
-    web = requests.Session()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get(f"{url}/login").text)
-    r = web.post(f"{url}/login", data={"username": username, "password": PASSWORD,
-                                       "csrf_token": token.group(1)})
-    r.raise_for_status()
-    return web, re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
 
 
 def timed(n, fetch):

@@ -25,14 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from appliance.core import catalogue, events, users
 from appliance.core.datadir import init
 from appliance.core.reports import export
 from appliance.core.stocktake import commands, record, result
 
-from .core import RESULTS, Floor, pct, serve
+from .core import RESULTS, Floor, login, pct, serve
 
 PASSWORD = "bench-password"
 GOAL_MS = 20.0
@@ -96,10 +94,7 @@ def http_scans(data_dir, st_id, order):
     """Scans posted as the desk's script posts them, to a real `thuvien serve`."""
     proc, url, _ = serve(data_dir, base_port=18400)
     try:
-        s = requests.Session()
-        token = re.search(r'name="csrf_token" value="([^"]+)"', s.get(f"{url}/login").text)
-        s.post(f"{url}/login", data={"username": "bench", "password": PASSWORD,
-                                     "csrf_token": token.group(1)})
+        s, _token = login(url, "bench", PASSWORD)
         page = s.get(f"{url}/desk/stocktake/{st_id}").text
         csrf = re.search(r'data-csrf="([^"]+)"', page).group(1)
         headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
