@@ -22,6 +22,7 @@ import argparse
 import json
 import re
 import shutil
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -185,17 +186,22 @@ def rss_mb(pid):
     return None
 
 
-def serve(data_dir, base_port=18000):
-    """`thuvien serve` in a child process: (process, url, seconds until it answered)."""
-    port = base_port + (int(time.time()) % 1000)
+def serve(data_dir, env=None, *options):
+    """`thuvien serve` in a child process on a free port of loopback: (process, url,
+    seconds until it answered). `env`: the child's environment, if not this one's."""
+    with socket.socket() as s:  # a port no other server holds (others run beside it)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
-                             str(data_dir), "--port", str(port), "--sip2-port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(data_dir), "--port", str(port), "--sip2-port", "0", *options],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     # Waited for long past the goal (2 s): on a machine loaded by other work the start can
     # take tens of seconds, and a run given up here loses the figures measured before it.
     while time.perf_counter() - started < 180:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server ended at start (exit {proc.returncode})")
         try:
             if requests.get(f"{url}/api/v1/health", timeout=1).ok:
                 return proc, url, time.perf_counter() - started

@@ -105,7 +105,7 @@ def main(argv=None):
         for i in range(100, 120):  # holds waiting for copies on the shelf: the pull list
             holds.place(ctx, f"P{i:06d}", Item.get(Item.barcode == f"B{i:07d}").bib_id)
         ctx.close()
-        proc, url, _ = serve(Path(tmp) / "data", base_port=19000)
+        proc, url, _ = serve(Path(tmp) / "data")
         try:
             pages, assets = measure(url, args.n)
         finally:

@@ -92,7 +92,7 @@ def core_scans(ctx, st_id, order, floor):
 
 def http_scans(data_dir, st_id, order):
     """Scans posted as the desk's script posts them, to a real `thuvien serve`."""
-    proc, url, _ = serve(data_dir, base_port=18400)
+    proc, url, _ = serve(data_dir)
     try:
         s, _token = login(url, "bench", PASSWORD)
         page = s.get(f"{url}/desk/stocktake/{st_id}").text

@@ -11,12 +11,9 @@ import subprocess
 import sys
 import time
 
-import requests
-
 from appliance.core import passwords, users
 from appliance.core.datadir import init
-from bench.core import desk_tour, load, rss_mb
-from tests.conftest import free_port
+from bench.core import desk_tour, load, rss_mb, serve
 
 # What each weighs in the server, and what imports it when it is needed.
 LAZY = {
@@ -110,19 +107,10 @@ def test_a_server_that_served_the_desk_keeps_no_memory_per_thread(tmp_path, monk
     monkeypatch.setattr(passwords, "cost", passwords.PRODUCTION_COST)  # the real scrypt
     users.create(ctx, "bench", "mat-khau-thu-vien", "librarian")
     ctx.close()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data", str(data),
-                             "--port", str(port), "--sip2-port", "0", "--https-port", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"})
-    url = f"http://127.0.0.1:{port}"
+    # malloc's settings are the server's own (appliance/malloc.py), not the environment's
+    proc, url, _ = serve(data, {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
+                         "--https-port", "0")
     try:
-        for _ in range(600):
-            try:
-                if requests.get(f"{url}/api/v1/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
         desk_tour(url, "bench", "mat-khau-thu-vien")  # every thread serves a page once
         served = _rss_settled(proc.pid)
         for _ in range(3):  # three more staff: their logins land on other threads
