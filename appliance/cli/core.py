@@ -188,6 +188,8 @@ def healthy(ctx):
         return ctx.db.execute_sql("SELECT 1") is not None
     except (pw.OperationalError, pw.InterfaceError) as e:
         return server_unreachable(e)
+    finally:  # the watchdog's thread lives as long as the server: it keeps no connection
+        ctx.db.close()
 
 
 def cmd_serve(args):

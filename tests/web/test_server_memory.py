@@ -94,8 +94,13 @@ def _rss_settled(pid):
 
 def _connections(pid, data):
     """How many SQLite connections the server holds: each has the database file open."""
-    db = str(data / "thuvien.db")
-    return sum(os.readlink(f"/proc/{pid}/fd/{fd}") == db for fd in os.listdir(f"/proc/{pid}/fd"))
+    db, held = str(data / "thuvien.db"), 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held += os.readlink(f"/proc/{pid}/fd/{fd}") == db
+        except FileNotFoundError:  # closed since (the listing's own, in this process)
+            pass
+    return held
 
 
 def test_a_server_that_served_the_desk_keeps_no_memory_per_thread(tmp_path, monkeypatch):
@@ -127,3 +132,23 @@ def test_a_server_that_served_the_desk_keeps_no_memory_per_thread(tmp_path, monk
     assert connections <= MAX_CONNECTIONS
     assert after - served < DESK_GROWTH_MB, (served, after)
     assert after < DESK_TOTAL_MB, (served, after)
+
+
+def test_the_watchdogs_check_hands_its_connection_back(tmp_path):
+    """The watchdog asks from a thread of its own for the server's whole life; each check
+    is one more thread here, as a request is: they take turns with one connection."""
+    from threading import Thread
+
+    from appliance.cli.core import healthy
+
+    ctx = init(tmp_path / "data", "PY-DH01", "Thư viện Đồng Hới")
+    ctx.db.close()
+    before = _connections(os.getpid(), tmp_path / "data")
+    answers = []
+    for _ in range(5):
+        check = Thread(target=lambda: answers.append(healthy(ctx)))
+        check.start()
+        check.join()
+    assert answers == [True] * 5
+    assert _connections(os.getpid(), tmp_path / "data") <= max(before, 1)
+    ctx.close()
