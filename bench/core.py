@@ -1,6 +1,7 @@
 """Circulation speed and size on a loaded library.
 
     python -m bench.core [--cycles 300] [--records 20000] [--copies 50000] [--patrons 5000]
+                        [--holds 5000]
 
 Measures, in one run, so the ratio holds on a noisy machine:
 - checkout+return cycle latency (p50/p99) through the core;
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import requests
 
-from appliance.core import catalogue, circulation, dialect, events, patrons, policy, users
+from appliance.core import catalogue, circulation, dialect, events, holds, patrons, policy, users
 from appliance.core.datadir import db_path, init
 from appliance.core.db import SQLITE_PRAGMAS
 
@@ -52,8 +53,10 @@ def summary(samples_s):
             "mean_ms": round(statistics.fmean(ms), 3), "n": len(ms)}
 
 
-def load(ctx, records, copies, patron_count, progress=True):
-    """Fill a library through the commands (one transaction per thousand, for speed)."""
+def load(ctx, records, copies, patron_count, past_holds=0, progress=True):
+    """Fill a library through the commands (one transaction per thousand, for speed);
+    `past_holds`: holds placed and ended, as a library has after a year (every loan and
+    return looks at the record's holds: the planner must not read them all)."""
     policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=100_000,
                      max_renewals=2)
     bib_ids = []
@@ -77,6 +80,11 @@ def load(ctx, records, copies, patron_count, progress=True):
         for n in range(patron_count):
             patrons.save(ctx, {"card": f"P{n:06d}", "name": f"Bạn đọc {n}",
                                "category": "adult"})
+    for start in range(0, past_holds, 1000):  # a year's holds, placed and ended
+        with events.writing(ctx):
+            for n in range(start, min(past_holds, start + 1000)):
+                hold = holds.place(ctx, f"P{n % patron_count:06d}", bib_ids[n % records])
+                holds.cancel(ctx, hold.id)
     if progress:
         print(f"\r  loaded in {time.perf_counter() - started:.0f} s          ", file=sys.stderr)
 
@@ -277,11 +285,12 @@ def main(argv=None):
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--copies", type=int, default=50_000)
     ap.add_argument("--patrons", type=int, default=5_000)
+    ap.add_argument("--holds", type=int, default=5_000)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="thuvien-bench-") as tmp:
         folder = Path(tmp)
         ctx = init(folder / "data", "PY-DH01", "Bench library")
-        load(ctx, args.records, args.copies, args.patrons)
+        load(ctx, args.records, args.copies, args.patrons, args.holds)
         users.create(ctx, "bench", PASSWORD, "librarian")
         floor = Floor(folder)
         core_cycles(ctx, 20, floor)  # warm-up: the first loans compile their queries
@@ -293,7 +302,8 @@ def main(argv=None):
     core_s, floor_s, sql_s = summary(core), summary(bare), summary(bare_sql)
     result = {
         "bench": "core",
-        "loaded": {"records": args.records, "copies": args.copies, "patrons": args.patrons},
+        "loaded": {"records": args.records, "copies": args.copies, "patrons": args.patrons,
+                   "past_holds": args.holds},
         "core_cycle": core_s,
         "floor_insert_commit": floor_s,
         "ratio_cycle_to_one_commit_p50": round(core_s["p50_ms"] / floor_s["p50_ms"], 2),

@@ -1,5 +1,7 @@
 """Small, known data for tests: one library, its rules, patrons, records, copies."""
 
+from contextlib import contextmanager
+
 from appliance.core import catalogue, datadir, patrons, policy, users
 from appliance.core.context import load_settings, save_settings
 
@@ -62,3 +64,28 @@ def loans_fall_due_today(ctx, barcode=None):
         where &= Loan.item << Item.select(Item.id).where(
             (Item.barcode == barcode) & (Item.library == ctx.library))
     Loan.update(due_date=ctx.clock.today().isoformat()).where(where).execute()
+
+
+
+@contextmanager
+def migrated_from(path, version, *statements):
+    """A library's SQLite database at `path` as schema `version` left it (made new, then
+    `statements` undo what the migrations after it did), opened: migrated to this
+    version, which is checked."""
+    import sqlite3
+
+    from appliance.core import db as dbmod
+
+    dbmod.connect(str(path)).close()
+    con = sqlite3.connect(path)
+    for sql in statements:
+        con.execute(sql)
+    con.execute("UPDATE setting SET value = ? WHERE key = 'schema_version'", (str(version),))
+    con.commit()
+    con.close()
+    db = dbmod.connect(str(path))
+    try:
+        assert dbmod.schema_version(db) == dbmod.SCHEMA_VERSION
+        yield db
+    finally:
+        db.close()

@@ -340,6 +340,12 @@ def _rights(db):
         _add_column(models.Library, "history_days")(db)
 
 
+def _holds_by_record(db):
+    """The record's index of holds becomes the record's, library's and state's (models.Hold)."""
+    db.execute_sql("DROP INDEX IF EXISTS hold_bib_id")
+    db.create_tables([models.Hold], safe=True)
+
+
 def _fewer_writes_per_loan(db):
     """Two b-trees fewer written by the desk's loan (bench.core): the loan's pickup
     library is indexed only where set (few loans), and on SQLite the event log's position
@@ -456,6 +462,8 @@ MIGRATIONS = [
      _request_lang),
     (30, "a hold asked again names the one it replaces: one library asked, declines kept",
      _holds_asked_once),
+    (31, "a record's holds found by library and state: a loan no longer reads every hold "
+         "its library had", _holds_by_record),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -274,7 +274,7 @@ OPEN_HOLDS = ("waiting", "in_transit", "ready")
 class Hold(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     patron = pw.ForeignKeyField(Patron, backref="holds")
-    bib = pw.ForeignKeyField(Bib, backref="holds")
+    bib = pw.ForeignKeyField(Bib, backref="holds", index=False)  # (Meta: with the library)
     bib_id: str
     library = pw.CharField(max_length=32, index=True)
     placed_at = pw.CharField(max_length=32)
@@ -298,6 +298,12 @@ class Hold(BaseModel):
     # where the ask that stands is held, "told" once the pickup library said so to the
     # library no longer asked. None: not replaced.
     replaced = pw.CharField(max_length=8, null=True)
+
+    class Meta:
+        # A record's holds at a library by their state: what a loan and a return ask of
+        # every copy (circulation). The record's own index would leave the planner, which
+        # has no statistics, the library's index instead: every hold the library had.
+        indexes = ((("bib", "library", "status"), False),)
 
 
 class LoanRule(BaseModel):

@@ -2,7 +2,6 @@
 are counted from, on both databases a hub may use."""
 
 import contextlib
-import sqlite3
 from datetime import date
 
 import pytest
@@ -11,6 +10,7 @@ from appliance.core import db as dbmod
 from appliance.core import dialect
 from appliance.core.models import Bib, Item, Loan, Patron, Visit
 from appliance.core.reports import figures, period
+from tests.factories import migrated_from
 from tests.sync.syncsupport import hub_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -80,20 +80,9 @@ def test_the_town_counts_a_patron_and_a_record_once_wherever_found(db):
 def test_renewals_are_counted_from_their_index_alone(tmp_path):
     """Migration 19 puts the library in the renewals' partial index, so a report never
     reads the events themselves (a hub holds millions)."""
-    path = tmp_path / "thuvien.db"
-    dbmod.connect(str(path)).close()
-    con = sqlite3.connect(path)
-    con.execute("DROP INDEX event_loan_renew")
-    con.execute("CREATE INDEX event_loan_renew ON event (hlc) WHERE kind = 'loan.renew'")
-    con.execute("UPDATE setting SET value = '13' WHERE key = 'schema_version'")
-    con.commit()
-    con.close()
-    db = dbmod.connect(str(path))
-    try:
-        assert dbmod.schema_version(db) == dbmod.SCHEMA_VERSION
+    with migrated_from(tmp_path / "thuvien.db", 13, "DROP INDEX event_loan_renew",
+                       "CREATE INDEX event_loan_renew ON event (hlc) WHERE kind = 'loan.renew'"):
         text = figures.RENEWALS.format(key="library", only=" AND library IN (?)", town="")
         plan = " ".join(str(r[-1]) for r in dialect.run("EXPLAIN QUERY PLAN " + text,
                                                          (0, 1, A)).fetchall())
-        assert "COVERING INDEX event_loan_renew" in plan, plan
-    finally:
-        db.close()
+    assert "COVERING INDEX event_loan_renew" in plan, plan
