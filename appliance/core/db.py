@@ -340,9 +340,10 @@ def _rights(db):
         _add_column(models.Library, "history_days")(db)
 
 
-def _holds_by_record(db):
-    """The record's index of holds becomes the record's, library's and state's (models.Hold)."""
+def _holds_by_state(db):
+    """The record's and the library's indexes of holds hold their state too (models.Hold)."""
     db.execute_sql("DROP INDEX IF EXISTS hold_bib_id")
+    db.execute_sql("DROP INDEX IF EXISTS hold_library")
     db.create_tables([models.Hold], safe=True)
 
 
@@ -462,8 +463,8 @@ MIGRATIONS = [
      _request_lang),
     (30, "a hold asked again names the one it replaces: one library asked, declines kept",
      _holds_asked_once),
-    (31, "a record's holds found by library and state: a loan no longer reads every hold "
-         "its library had", _holds_by_record),
+    (31, "holds found by their state: a loan, the hold shelf and housekeeping no longer "
+         "read every hold their library had", _holds_by_state),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

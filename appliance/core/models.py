@@ -276,7 +276,7 @@ class Hold(BaseModel):
     patron = pw.ForeignKeyField(Patron, backref="holds")
     bib = pw.ForeignKeyField(Bib, backref="holds", index=False)  # (Meta: with the library)
     bib_id: str
-    library = pw.CharField(max_length=32, index=True)
+    library = pw.CharField(max_length=32)  # (Meta: with the state)
     placed_at = pw.CharField(max_length=32)
     status = pw.CharField(max_length=16, default="waiting")
     item = pw.ForeignKeyField(Item, null=True, backref="holds")
@@ -300,10 +300,11 @@ class Hold(BaseModel):
     replaced = pw.CharField(max_length=8, null=True)
 
     class Meta:
-        # A record's holds at a library by their state: what a loan and a return ask of
-        # every copy (circulation). The record's own index would leave the planner, which
-        # has no statistics, the library's index instead: every hold the library had.
-        indexes = ((("bib", "library", "status"), False),)
+        # Holds by their state: a record's at a library (what a loan and a return ask of
+        # every copy: circulation) and a library's (the hold shelf, the pull list,
+        # housekeeping). Without the state the planner, which has no statistics, read
+        # every hold the library ever had for each.
+        indexes = ((("bib", "library", "status"), False), (("library", "status"), False))
 
 
 class LoanRule(BaseModel):

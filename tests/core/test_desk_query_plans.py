@@ -11,6 +11,7 @@ library alone."""
 import re
 
 from appliance.core import circulation, holds
+from tests.conftest import staff_login
 from tests.factories import loans_fall_due_today, migrated_from
 
 # The tables that grow with a library's years.
@@ -61,6 +62,27 @@ def test_the_loan_path_reads_through_selective_indexes(ctx):
     assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
 
 
+def test_the_hold_shelf_and_housekeeping_read_through_selective_indexes(ctx, client):
+    from appliance.core.models import Hold
+
+    circulation.checkout(ctx, "P0001", "1001")
+    holds.place(ctx, "P0002", ctx.bibs[0].id)
+    holds.place(ctx, "P0001", ctx.bibs[1].id)
+    Hold.update(pickup_by="2000-01-01").execute()  # (none ready: nothing expires)
+    staff_login(client)
+
+    def shelf_and_rounds():
+        assert client.get("/desk/holds").status_code == 200
+        holds.expire_pickups(ctx)
+        holds.stranded(ctx.library, {ctx.bibs[0].id: []})
+        holds.pull_list(ctx.library)
+
+    statements = _statements(ctx, shelf_and_rounds)
+    assert len(statements) > 5, "the trace saw the statements"
+    bad = _bad_steps(ctx, statements)
+    assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
+
+
 def test_the_check_finds_what_it_refuses(ctx):
     """Holds sought by the library alone, and a large table read whole, are found."""
     assert _bad_steps(ctx, ["SELECT id FROM hold WHERE library = 'PY-DH01' "
@@ -71,7 +93,10 @@ def test_the_check_finds_what_it_refuses(ctx):
 
 def test_migration_31_gives_an_older_library_the_holds_index(tmp_path):
     with migrated_from(tmp_path / "thuvien.db", 30, "DROP INDEX hold_bib_id_library_status",
-                       'CREATE INDEX "hold_bib_id" ON "hold" ("bib_id")') as db:
+                       "DROP INDEX hold_library_status",
+                       'CREATE INDEX "hold_bib_id" ON "hold" ("bib_id")',
+                       'CREATE INDEX "hold_library" ON "hold" ("library")') as db:
         names = {row[0] for row in db.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'hold'")}
-    assert "hold_bib_id_library_status" in names and "hold_bib_id" not in names
+    assert {"hold_bib_id_library_status", "hold_library_status"} <= names
+    assert not {"hold_bib_id", "hold_library"} & names
