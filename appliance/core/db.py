@@ -340,11 +340,12 @@ def _rights(db):
         _add_column(models.Library, "history_days")(db)
 
 
-def _holds_by_state(db):
-    """The record's and the library's indexes of holds hold their state too (models.Hold)."""
-    db.execute_sql("DROP INDEX IF EXISTS hold_bib_id")
-    db.execute_sql("DROP INDEX IF EXISTS hold_library")
-    db.create_tables([models.Hold], safe=True)
+def _found_by_record_and_library(db):
+    """A record's copies and holds are indexed with their library (holds with their state
+    too), and a library's holds with their state (models.Item, models.Hold)."""
+    for index in ("hold_bib_id", "hold_library", "item_bib_id", "item_library"):
+        db.execute_sql(f"DROP INDEX IF EXISTS {index}")
+    db.create_tables([models.Item, models.Hold], safe=True)
 
 
 def _fewer_writes_per_loan(db):
@@ -463,8 +464,9 @@ MIGRATIONS = [
      _request_lang),
     (30, "a hold asked again names the one it replaces: one library asked, declines kept",
      _holds_asked_once),
-    (31, "holds found by their state: a loan, the hold shelf and housekeeping no longer "
-         "read every hold their library had", _holds_by_state),
+    (31, "a record's copies and holds found with their library, holds by their state: a "
+         "loan, a hold, the hold shelf and housekeeping no longer read every copy or hold "
+         "their library has", _found_by_record_and_library),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
