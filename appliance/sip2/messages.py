@@ -8,7 +8,7 @@ import logging
 from datetime import date
 
 from appliance.core import catalogue, circulation, holds, patrons, policy, townwide
-from appliance.core.errors import N_, DomainError, Invalid
+from appliance.core.errors import N_, DomainError, Forbidden, Invalid, Refused
 from appliance.core.fees import balance as fee_balance
 from appliance.core.fees import commands as fee_commands
 from appliance.core.findkeys import card_key
@@ -280,6 +280,9 @@ def _patron_answer(session, msg, code, patron, now, extra_fixed=None, extra_fiel
         reasons = patrons.blocks(session.ctx, patron)
         for _code, msgid, params in reasons:
             fields.append(("AF", _text(session, msg, msgid, **params)))
+        elsewhere = _paid_elsewhere(session, msg, patron)
+        if elsewhere and "fees_owed" not in {code for code, _m, _p in reasons}:
+            fields.append(("AF", elsewhere))  # (the fee block says it when there is one)
         if townwide.away(session.ctx, patron):
             notice = townwide.offline_notice(session.ctx, patron, _town(session, patron))
             if notice is not None:
@@ -578,16 +581,53 @@ def fee_paid(session, msg):
         return refusal(session, msg, N_("No patron has card %(card)s."), card=card)
     if (msg.fixed.get("currency_type") or CURRENCY).strip() not in ("", CURRENCY):
         return refusal(session, msg, N_("Fees are paid in đồng (VND)."))
-    paid = fee_commands.pay_amount(session.ctx, patron, _amount(msg.get("BV")),
-                                   msg.get("CG") or None, actor=session.username)
+    the_id = msg.get("CG") or None
+    try:
+        paid = fee_commands.pay_amount(session.ctx, patron, _amount(msg.get("BV")), the_id,
+                                       actor=session.username)
+    except Forbidden as err:
+        if err.code != "other_library":
+            raise
+        # the desk's words, with the library's name: a reader knows it by that, not its code
+        return refusal(session, msg, PAY_THERE, library=_library_name(err.params["library"]))
+    except Refused as err:
+        if the_id:
+            raise
+        # a wrong total or nothing owed here: say which part the machine cannot take
+        return _and_paid_elsewhere(session, msg, patron,
+                                   refusal(session, msg, err.message, **err.params))
     total = sum(fee.amount for fee in paid)
-    return Message("38", {"payment_accepted": "Y", "transaction_date": sip_date()}, [
-        ("AO", _inst(session, msg)), ("AA", card), ("BK", msg.get("BK") or paid[0].id),
-        ("AF", _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
-                     amount=fee_commands.vnd(total)))])
+    return _and_paid_elsewhere(session, msg, patron, Message(
+        "38", {"payment_accepted": "Y", "transaction_date": sip_date()}, [
+            ("AO", _inst(session, msg)), ("AA", card), ("BK", msg.get("BK") or paid[0].id),
+            ("AF", _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
+                         amount=fee_commands.vnd(total)))]))
 
 
 CURRENCY = "VND"
+PAY_THERE = N_("Pay at %(library)s: only the library that charged the fee takes the "
+               "payment or waives it.")
+
+
+def _paid_elsewhere(session, msg, patron):
+    """The screen words for what the card owes other libraries, or None. Their fees
+    reach the patron's home library and count there, but only the library that charged
+    one takes its payment (docs/circulation.md, "Fees"), so the machine says where."""
+    owed_to = fee_balance.elsewhere_params(session.ctx.library, patron.id)
+    if not owed_to:
+        return None
+    return _text(session, msg, N_("Of what is owed, %(elsewhere)s is paid at %(libraries)s, "
+                                  "which charged it, not at this machine."), **owed_to)
+
+
+def _and_paid_elsewhere(session, msg, patron, answer):
+    """A 38 whose screen line goes on to say what is paid at other libraries: one line,
+    since many machines show only the first AF."""
+    elsewhere = _paid_elsewhere(session, msg, patron)
+    if elsewhere:
+        answer.fields = [(fid, f"{value} {elsewhere}" if fid == "AF" else value)
+                         for fid, value in answer.fields]
+    return answer
 
 
 def _amount(text):

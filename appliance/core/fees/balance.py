@@ -62,6 +62,16 @@ def elsewhere(library, patron_id):
     return [(who, int(amount or 0)) for who, amount in owed_to]
 
 
+def elsewhere_params(library, patron_id):
+    """What the patron owes other libraries as a message's params, {"elsewhere": the
+    amount written out, "libraries": their names}, or {} when nothing."""
+    owed_to = elsewhere(library, patron_id)
+    if not owed_to:
+        return {}
+    return {"elsewhere": vnd(sum(amount for _, amount in owed_to)),
+            "libraries": ", ".join(name for name, _ in owed_to)}
+
+
 def blocks(library, patron):
     """The fee block as patrons.blocks lists them: [(code, msgid, params)] or []. When
     some of it is owed to other libraries, the message says where, since this desk
@@ -70,13 +80,12 @@ def blocks(library, patron):
     if not over:
         return []
     params = {"amount": vnd(total), "limit": vnd(most)}
-    owed_to = elsewhere(library, patron.id)
+    owed_to = elsewhere_params(library, patron.id)
     if not owed_to:
         return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged "
                                  "copies (the limit is %(limit)s): no new loans until they "
                                  "are paid."), params)]
-    params.update(elsewhere=vnd(sum(amount for _, amount in owed_to)),
-                  libraries=", ".join(name for name, _ in owed_to))
+    params.update(owed_to)
     return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged copies "
                              "(the limit is %(limit)s), %(elsewhere)s of it to be paid at "
                              "%(libraries)s: no new loans until they are paid."), params)]
