@@ -13,8 +13,12 @@ names the file, or the size given changes (a new checksum is another file, never
 back). Staff see the list on the desk's sync line (sync.status), in their language.
 
 A file the hub does not hold yet (``missing``: the library that attached it has not
-sent it) is not a failure: it comes with that library's next run, and asking again
-costs a question of a few hundred bytes, no file.
+sent it) is not a failure of the file: it comes with that library's next run, and
+asking again costs a question of a few hundred bytes, so it is asked on every run, with
+no wait. It is remembered all the same, with the first time the hub said so
+(``failed_ms``, kept while it says so again), so that a file the other library never
+sends — its Pi off, broken, or the file lost — is told on the desk's sync line once it
+is late (``copies.LATE_MS``), not left for the patron to find out.
 
 Times are the town's (``ctx.clock.wall_ms``: the device's clock set right by the
 hub's), so a Pi booted in 1970 does not hold a file back for fifty years."""
@@ -25,6 +29,7 @@ from datetime import datetime, timezone
 
 from .models import FileFailure
 
+MISSING = "missing"  # the reason of a file the hub does not hold yet: no wait, a since
 FIRST_S = 3600  # the first wait: a file broken now is likely broken in a quarter of an hour
 MOST_S = 24 * 3600  # the longest: still tried once a day, in case it was repaired
 
@@ -44,16 +49,27 @@ def due(direction: str, sha: str, expected: str, now_ms: int) -> bool:
 
 def failed(direction: str, sha: str, expected: str, reason: str, now_ms: int,
            detail: str | None = None) -> int:
-    """Remember a failure; the count in a row (a new expectation starts it again)."""
+    """Remember a failure (or a file ``missing`` at the hub); the count in a row (a new
+    expectation starts it again)."""
     row = FileFailure.get_or_none((FileFailure.direction == direction)
                                   & (FileFailure.sha256 == sha))
     count = 1 if row is None or row.expected != expected else row.failures + 1
     values = {"expected": expected, "reason": reason, "detail": detail, "failures": count,
               "failed_ms": now_ms, "retry_ms": now_ms + wait_s(count) * 1000}
+    if reason == MISSING:  # asked again on every run; counted from the first answer
+        values.update(failed_ms=_since(row, now_ms), retry_ms=0)
     FileFailure.insert(direction=direction, sha256=sha, **values).on_conflict(
         conflict_target=[FileFailure.direction, FileFailure.sha256],
         update={getattr(FileFailure, k): v for k, v in values.items()}).execute()
     return count
+
+
+def _since(row, now_ms: int) -> int:
+    """Since when the hub has said a file is missing: the first time, unless that is
+    after now (the clock was set back since): then from now, never a time to come."""
+    if row is not None and row.reason == MISSING and row.failed_ms <= now_ms:
+        return row.failed_ms
+    return now_ms
 
 
 def cleared(direction: str, shas) -> None:
@@ -73,7 +89,8 @@ def forget_others(direction: str, wanted) -> None:
 def listed() -> list[dict]:
     """Every failure remembered, the latest first, with ISO times for the status."""
     return [{"direction": r.direction, "sha256": r.sha256, "reason": r.reason,
-             "detail": r.detail, "failures": r.failures, "failed_at": _iso(r.failed_ms),
+             "detail": r.detail, "failures": r.failures, "failed_ms": r.failed_ms,
+             "failed_at": _iso(r.failed_ms),
              "retry_at": _iso(r.retry_ms)}
             for r in FileFailure.select().order_by(FileFailure.failed_ms.desc())]
 

@@ -198,11 +198,12 @@ def _pull_copies(ctx, run, done) -> None:
                 done["later"] = done.get("later", 0) + 1
                 continue
             failure = _fetch(ctx, run, sha, size, done)
-            if failure is not None:
+            if failure is not None:  # missing too: since when, for the desk (failed_files)
                 failed_files.failed("down", sha, expected, failure[0], now, failure[1])
-                done["failed"] = done.get("failed", 0) + 1
+                key = "missing" if failure[0] == failed_files.MISSING else "failed"
+                done[key] = done.get(key, 0) + 1
                 continue
-        failed_files.cleared("down", [sha])  # held (or not at the hub yet: no failure)
+        failed_files.cleared("down", [sha])  # held
 
 
 def _copies_down(ctx) -> dict:
@@ -221,7 +222,7 @@ REFUSED = (403, 404, 410)  # the hub will not give this file: a fault of the fil
 def _fetch(ctx, run, sha, size, done) -> tuple[str, str | None] | None:
     """One copy in chunks, going on from the ``.part`` a stopped run left; kept only when
     the whole hashes to ``sha`` (a file that does not is dropped, never served). Returns
-    why it failed ``(reason, detail)`` or None (kept, or not at the hub yet)."""
+    why it failed ``(reason, detail)`` (``missing``: not at the hub yet) or None (kept)."""
     part = _part(ctx, sha, "pdf")
     offset = part.stat().st_size if part.exists() else 0
     if offset > size:  # not this file, whatever it is
@@ -237,7 +238,7 @@ def _fetch(ctx, run, sha, size, done) -> tuple[str, str | None] | None:
                     raise
                 return "refused", exc.message
             if said.get("missing"):  # the branch that attached it has not sent it yet
-                return None
+                return failed_files.MISSING, None
             try:
                 chunk = base64.b64decode(str(said.get("data")), validate=True)
             except ValueError:

@@ -84,12 +84,13 @@ class FileFailure(BaseModel):
     """Branch-side memory of a file that failed its check where it arrived (sync.failed_files):
     ``down`` a copy's PDF fetched from the hub, ``up`` a master the hub refused. What was
     expected (``expected``: the size and the events that asked for it), why it failed,
-    how many times in a row, and when it is tried again (``retry_ms``, town time)."""
+    how many times in a row, and when it is tried again (``retry_ms``, town time). A copy
+    the hub does not hold yet is kept too (``missing``, since ``failed_ms``), never held back."""
 
     direction = pw.CharField(max_length=4)
     sha256 = pw.CharField(max_length=64)
     expected = pw.TextField()
-    reason = pw.CharField(max_length=16)  # checksum, size, refused
+    reason = pw.CharField(max_length=16)  # checksum, size, refused; missing (not a fault)
     detail = pw.TextField(null=True)
     failures = pw.IntegerField(default=1)
     failed_ms = pw.BigIntegerField()

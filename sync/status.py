@@ -1,9 +1,11 @@
 """What staff see of sync: pending events, last success, last error, the certificate,
-whether this device's clock is off the hub's, and the files that failed their check."""
+whether this device's clock is off the hub's, and the files that failed their check or
+that the hub has not had for too long (its copy is late, the other library's fault)."""
 
 from appliance.core import clockfix, events
 from appliance.core.errors import N_
-from appliance.core.models import DigitalDocument, DigitalPage, RemoteRequest
+from appliance.core.models import DigitalDocument, DigitalPage, Library, RemoteRequest
+from appliance.core.requests import copies
 
 from . import failed_files, pki
 from .models import Device, SyncRefusal, get_state
@@ -32,7 +34,7 @@ def summary(ctx) -> dict:
         "update_error": get_state("update_error"),
         "tls": tls(ctx),
         "clock": clock(),
-        "files_failed": files_failed(),
+        "files_failed": files_failed(ctx.clock.wall_ms()),
     }
     if ctx.role == "hub":
         out["devices"] = [
@@ -51,24 +53,36 @@ FILE_DOWN = N_("The copy “%(title)s” could not be fetched from the town hub:
                "%(why)s. It is tried again on %(when)s (%(count)s failed attempts).")
 FILE_UP = N_("The file “%(title)s” could not be sent to the town hub: %(why)s. "
              "It is tried again on %(when)s (%(count)s failed attempts).")
+FILE_LATE = N_("The copy “%(title)s” (request %(request)s) could not be fetched from the "
+               "town hub since %(since)s: %(why)s. %(library)s, the library that attached "
+               "it, has not sent it: its device may be off or broken, or may have lost the "
+               "file. Please ask them to sync, or to attach the copy again.")
 FILE_WHY = {
     ("down", "checksum"): N_("the file the hub sent does not match the checksum (SHA-256) "
                              "the library that made the copy gave, so it was not kept"),
     ("down", "size"): N_("the file at the hub is not the size the library that made the "
                          "copy gave, so it was not kept"),
     ("down", "refused"): N_("the hub refused to send it"),
+    ("down", failed_files.MISSING): N_("the hub does not hold it yet"),
     ("up", "checksum"): N_("the hub found it does not match its checksum (SHA-256): the "
                            "file on this device may be damaged, run thuvien verify"),
 }
 
 
-def files_failed() -> list[dict]:
-    """The files that failed their check and wait for their next try, each with the
-    title staff know it by (the copy's request, or the document)."""
+def files_failed(now_ms: int) -> list[dict]:
+    """The files that failed their check and wait for their next try, and the copies
+    the hub has said are missing for longer than ``copies.LATE_MS`` (one said missing
+    for less is on its way: not told), each with the title staff know it by (the copy's
+    request, or the document); a late copy with its request and the library that has
+    not sent it."""
     out = []
     for row in failed_files.listed():
-        row["title"] = _title_of(row["sha256"])
-        row["message"] = FILE_DOWN if row["direction"] == "down" else FILE_UP
+        late = row["reason"] == failed_files.MISSING
+        if late and not copies.late(row["failed_ms"], now_ms):
+            continue
+        row.update(_named(row["sha256"]))
+        row["message"] = FILE_LATE if late else FILE_DOWN if row["direction"] == "down" \
+            else FILE_UP
         row["why"] = FILE_WHY.get((row["direction"], row["reason"]), row["reason"])
         out.append(row)
     return out
@@ -77,14 +91,25 @@ def files_failed() -> list[dict]:
 def file_failure_text(row: dict, translate=lambda m: m) -> str:
     """A file waiting after a failure (``files_failed``) in words, through ``translate``
     (the catalogue at the console; the desk's page words it with its own date format)."""
-    return translate(row["message"]) % {"title": row["title"], "why": translate(row["why"]),
-                                        "when": row["retry_at"], "count": row["failures"]}
+    return translate(row["message"]) % {
+        "title": row["title"], "why": translate(row["why"]), "when": row["retry_at"],
+        "count": row["failures"], "request": row["request"], "library": row["library"],
+        "since": row["failed_at"]}
+
+
+def _named(sha: str) -> dict:
+    """How staff know a file: a copy's title, its request (the first eight characters
+    of its id) and the library that handles it, by name; else the document's title."""
+    req = (RemoteRequest.select(RemoteRequest.id, RemoteRequest.title, RemoteRequest.library)
+           .where(RemoteRequest.sha256 == sha).order_by(RemoteRequest.placed_hlc).first())
+    if req is not None:
+        lib = Library.get_or_none(Library.code == req.library)
+        return {"title": req.title, "request": req.id[:8],
+                "library": f"{lib.name} ({req.library})" if lib and lib.name else req.library}
+    return {"title": _title_of(sha), "request": "", "library": ""}
 
 
 def _title_of(sha: str) -> str:
-    req = RemoteRequest.select(RemoteRequest.title).where(RemoteRequest.sha256 == sha).first()
-    if req is not None:
-        return req.title
     doc = (DigitalDocument.select(DigitalDocument.title)
            .join(DigitalPage, on=(DigitalPage.document == DigitalDocument.id))
            .where(DigitalPage.sha256 == sha).first())

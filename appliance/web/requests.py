@@ -5,6 +5,7 @@ library's queue (the hub: the town's); the JSON API does both
 
 import io
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import (
@@ -90,6 +91,16 @@ def copy_comes(req):
 def copy_on_its_way(req):
     """A copy ready whose PDF has not reached this site yet."""
     return req.kind == "copy" and req.state in copies.SHOWN and not copy_held(req)
+
+
+@bp.app_template_global("copy_late")
+def copy_late(req):
+    """At the hub: since when a ready copy's PDF has been awaited from the library that
+    attached it, once it is late (copies.LATE_MS), so its staff are told; else None."""
+    if g.ctx.role != "hub":
+        return None
+    since = copies.late_at_hub(g.ctx.files, req, g.ctx.clock.wall_ms())
+    return None if since is None else datetime.fromtimestamp(since / 1000, timezone.utc)
 
 
 def _hub_requests_url():

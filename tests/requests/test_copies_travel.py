@@ -28,6 +28,7 @@ from appliance.core.digital import store
 from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
+from appliance.web.helpers import vndate
 from sync import agent, files, link, protocol, status
 from sync.models import FileFailure
 from tests.conftest import PASSWORD, csrf_token, staff_login
@@ -388,3 +389,96 @@ def _backs_off_then_tries_again(town, req_id, data, good, at_hub):
         desk = create_app(b, testing=True).test_client()
         staff_login(desk)
         assert "sync-file-failed" not in desk.get("/desk/").text
+
+
+DAY_MIN = 24 * 60
+LATE_VI = "vẫn chưa tải được bản sao “Đất rừng phương Nam” (yêu cầu {short}) từ máy chủ thị " \
+          "xã: máy chủ chưa có tệp này. {library}, thư viện đã gửi kèm bản sao, chưa gửi tệp lên"
+LATE_EN = "could not be fetched from the town hub since {since}: the hub does not hold it " \
+          "yet. {library}, the library that attached it, has not sent it"
+
+
+def _late_on_desk(desk, lang="vi"):
+    """The desk's sync line about copies late at the hub (the hub said missing)."""
+    page = desk.get(f"/desk/?lang={lang}").text
+    return re.findall(r'<span class="sync-file-failed warning"[^>]*data-reason="missing"[^>]*>'
+                      r'([^<]*)</span>', page)
+
+
+def _late_at_hub(hub, req_id, minutes):
+    """The hub's queue and the request's page, read ``minutes`` from now: the notes that
+    say the library that attached the copy has not sent its PDF."""
+    real = hub.clock
+    hub.clock = HLC(real.last, wall=lambda: real.raw_ms() + minutes * 60_000)
+    try:
+        desk = create_app(hub, testing=True).test_client()
+        staff_login(desk, "town", landing="/desk/requests/")
+        queue = desk.get("/desk/requests/").text
+        row = re.search(rf'<tr data-id="{req_id}">.*?</tr>', queue, re.S).group(0)
+        return (re.findall(r'class="rq-late"[^>]*>([^<]*)<', row),
+                re.findall(r'id="rq-late"[^>]*>([^<]*)<', desk.get(f"/desk/requests/{req_id}").text))
+    finally:
+        hub.clock = real
+
+
+def test_a_copy_the_attaching_library_does_not_send_is_told_after_two_days(town):
+    """A attaches a copy for B's patron and syncs its events, not the PDF (its Pi goes
+    off). B asks the hub on every run and is told ``missing``: nothing is said on B's
+    desk, nor on the hub's queue, for two days by the town's clock (nor with a clock
+    read in 1970); then both name the copy and library A, which has not sent it, and
+    since when. Once A's run sends it, the hub's note goes, and B's with B's next run."""
+    with opened(town.a) as a:
+        req_id = _asked(a, town.bib, _pdf(town.tmp, "late.pdf", make_pdf(1, "Trang trễ")))
+        agent.run_once(a, files=False)  # the request is ready; its PDF stays at A
+    short = req_id[:8]
+    with opened(town.b) as b:
+        users.create(b, "thuthu", PASSWORD, "librarian")
+        assert agent.run_once(b)["files"]["missing"] == 1
+        [row] = FileFailure.select()
+        assert row.reason == "missing" and row.retry_ms == 0, "asked again, with no wait"
+        since = row.failed_ms
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        assert _late_on_desk(desk) == []
+
+        start, real = b.clock.raw_ms(), b.clock
+
+        def at(minutes):  # files only: a run's events would set the clock right again
+            b.clock = HLC(real.last, wall=lambda: start + minutes * 60_000)
+            return files.exchange(b, _run(b, town.hub.url))
+
+        assert at(2 * DAY_MIN - 1)["missing"] == 1
+        assert FileFailure.get().failed_ms == since, "missing since the first answer"
+        assert _late_on_desk(desk) == [], "not before two days"
+        b.clock = HLC(real.last, wall=lambda: 5 * 60_000)  # 1970: no battery, not yet set
+        assert _late_on_desk(desk) == [], "a clock in 1970 makes nothing late"
+        assert at(2 * DAY_MIN + 1)["missing"] == 1
+        [vi] = _late_on_desk(desk)
+        assert LATE_VI.format(short=short, library="Thư viện PY-DH01 (PY-DH01)") in vi
+        assert vi.startswith("Từ ") and "Xin hãy báo thư viện đó đồng bộ" in vi
+        [said] = status.summary(b)["files_failed"]  # `thuvien sync status` says it too
+        assert said["failed_ms"] == since
+        assert status.file_failure_text(said, translator("vi")).startswith("Từ ")
+        [en] = _late_on_desk(desk, "en")
+        assert en.startswith(f"The copy “Đất rừng phương Nam” (request {short})")
+        assert LATE_EN.format(since=vndate(said["failed_at"]),
+                              library="Thư viện PY-DH01 (PY-DH01)") in en
+        b.clock = real
+
+    with opened(town.hub_dir) as h:
+        assert _late_at_hub(h, req_id, 2 * DAY_MIN - 5) == ([], []), "not before two days"
+        queue, page = _late_at_hub(h, req_id, 2 * DAY_MIN + 5)
+        assert len(queue) == 1 and queue[0].startswith("Từ ")
+        assert "Thư viện PY-DH01, thư viện đã gửi kèm bản sao, chưa gửi tệp lên" in queue[0]
+        assert len(page) == 1 and page[0].startswith(queue[0]), "and on the request's page"
+    with opened(town.a) as a:  # A's Pi is back: its run sends the PDF up
+        assert agent.run_once(a)["files"]["masters"] == 1
+    with opened(town.hub_dir) as h:
+        assert _late_at_hub(h, req_id, 2 * DAY_MIN + 5) == ([], [])
+    with opened(town.b) as b:
+        done = agent.run_once(b)["files"]
+        assert done["copies"] == 1 and "missing" not in done
+        assert not FileFailure.select().exists()
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        assert _late_on_desk(desk) == [] and "sync-file-failed" not in desk.get("/desk/").text

@@ -11,10 +11,18 @@ what it serves is what staff attached.
 These are the questions that transport asks of the requests, as queries: which copies
 a library sends up, which a library pulls down, which a device may fetch at the hub."""
 
+from ..clock import unpack
 from ..digital import store
 from ..models import DigitalDocument, Patron, RemoteRequest
 
 SHOWN = ("ready", "delivered")  # a patron may download it: it is worth holding
+# A copy's PDF not at the hub this long after it was asked for there is late, and staff
+# are told which library has not sent it (the home branch's sync line, the hub's queue).
+# Runs come every quarter of an hour while a Pi is on, so a PDF is up within the hour
+# the library opens; two days leave room for a night and a closed day (a ward library
+# opens a few days a week) before anyone is alarmed, and a patron who was told "within
+# the hour" is not left a week before someone phones that library.
+LATE_MS = 2 * 24 * 3600 * 1000
 
 
 def path(files, req):
@@ -91,3 +99,18 @@ def verify(ctx):
         RemoteRequest.sha256.is_null(False))}
     return store.verify(ctx.files, [(sha, "pdf") for sha in shas
                                     if store.master_path(ctx.files, sha, "pdf").exists()])
+
+
+def late(since_ms, now_ms):
+    """Whether a PDF missing since ``since_ms`` (town time) is late by ``now_ms``; a clock
+    that reads earlier (a Pi booted in 1970, not yet set right) makes nothing late."""
+    return now_ms - since_ms > LATE_MS
+
+
+def late_at_hub(files, req, now_ms):
+    """Since when (ms, town time) the hub has waited for the PDF of a ready copy it does
+    not hold, when that is late: the clock of the ``request.ready`` that named it."""
+    if req.kind != "copy" or req.state != "ready" or not req.sha256 or held(files, req):
+        return None
+    ready_ms = unpack((req.field_hlc or {}).get("sha256", req.state_hlc))[0]
+    return ready_ms if late(ready_ms, now_ms) else None
