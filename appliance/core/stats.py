@@ -1,16 +1,26 @@
 """Figures for the desk: today's counts, overdue loans."""
 
+from datetime import timedelta
+
 from .models import Item, Loan, Patron
 
 
 def today_counts(ctx):
-    today = ctx.clock.today().isoformat()
-    lib = ctx.library
+    day = ctx.clock.today()
+    today, lib = day.isoformat(), ctx.library
+    # Through the loans' index by library and return (times are the library's, in ISO, so
+    # a day is a range of them), never all the library's loans: after a year, 60,000 of
+    # them took 150 ms at every opening of the desk. A loan made today is still out or
+    # returned since; a day's leeway keeps one whose return another desk's clock put
+    # before it.
+    since = (day - timedelta(days=1)).isoformat()
+    returned_today = (Loan.returned_at >= today) & (
+        Loan.returned_at < (day + timedelta(days=1)).isoformat())
+    made_today = (Loan.library == lib) & Loan.out_at.startswith(today)
     return {
-        "loans": Loan.select().where((Loan.library == lib) & (Loan.out_at.startswith(today)))
-        .count(),
-        "returns": Loan.select().where((Loan.library == lib)
-                                       & (Loan.returned_at.startswith(today))).count(),
+        "loans": Loan.select().where(made_today & Loan.returned_at.is_null()).count()
+        + Loan.select().where(made_today & (Loan.returned_at >= since)).count(),
+        "returns": Loan.select().where((Loan.library == lib) & returned_today).count(),
         "on_loan": Loan.select().where((Loan.library == lib) & Loan.returned_at.is_null())
         .count(),
         "overdue": overdue_query(ctx).count(),

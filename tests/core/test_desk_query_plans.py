@@ -8,36 +8,10 @@ holds, so only the plans tell. Each statement a loan, a return, a renewal, a hol
 trap run here is explained, and none may read a large table whole or seek holds by the
 library alone."""
 
-import re
-
 from appliance.core import circulation, holds
 from tests.conftest import staff_login
 from tests.factories import loans_fall_due_today, migrated_from
-
-# The tables that grow with a library's years.
-LARGE = ("hold", "loan", "item", "patron", "event", "bib", "fee")
-FULL_READ = re.compile(r"\bSCAN (%s)\b(?! USING)" % "|".join(LARGE))
-BY_LIBRARY_ALONE = re.compile(r"INDEX \w+ \(library=\?\)")
-
-
-def _statements(ctx, work):
-    seen = []
-    connection = ctx.db.connection()
-    connection.set_trace_callback(seen.append)
-    try:
-        work()
-    finally:
-        connection.set_trace_callback(None)
-    return [sql for sql in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)", sql, re.I)]
-
-
-def _bad_steps(ctx, statements):
-    bad = []
-    for sql in statements:
-        steps = [row[-1] for row in ctx.db.execute_sql("EXPLAIN QUERY PLAN " + sql)]
-        bad += [(step, sql[:300]) for step in steps
-                if FULL_READ.search(step) or BY_LIBRARY_ALONE.search(step)]
-    return bad
+from tests.query_plans import bad_steps, statements_of
 
 
 def test_the_loan_path_reads_through_selective_indexes(ctx):
@@ -56,9 +30,9 @@ def test_the_loan_path_reads_through_selective_indexes(ctx):
         circulation.checkin(ctx, "1002")
         return hold
 
-    statements = _statements(ctx, desk_day)
+    statements = statements_of(ctx, desk_day)
     assert len(statements) > 30, "the trace saw the desk's statements"
-    bad = _bad_steps(ctx, statements)
+    bad = bad_steps(ctx, statements)
     assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
 
 
@@ -77,18 +51,18 @@ def test_the_hold_shelf_and_housekeeping_read_through_selective_indexes(ctx, cli
         holds.stranded(ctx.library, {ctx.bibs[0].id: []})
         holds.pull_list(ctx.library)
 
-    statements = _statements(ctx, shelf_and_rounds)
+    statements = statements_of(ctx, shelf_and_rounds)
     assert len(statements) > 5, "the trace saw the statements"
-    bad = _bad_steps(ctx, statements)
+    bad = bad_steps(ctx, statements)
     assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
 
 
 def test_the_check_finds_what_it_refuses(ctx):
     """Holds sought by the library alone, and a large table read whole, are found."""
-    assert _bad_steps(ctx, ["SELECT id FROM hold WHERE library = 'PY-DH01' "
+    assert bad_steps(ctx, ["SELECT id FROM hold WHERE library = 'PY-DH01' "
                             "AND placed_at = '2026-01-01'"])
-    assert _bad_steps(ctx, ["SELECT id FROM loan WHERE fee > 0"])
-    assert not _bad_steps(ctx, ["SELECT id FROM loan WHERE id = 'x'"])
+    assert bad_steps(ctx, ["SELECT id FROM loan WHERE fee > 0"])
+    assert not bad_steps(ctx, ["SELECT id FROM loan WHERE id = 'x'"])
 
 
 def test_migration_31_gives_an_older_library_the_indexes(tmp_path):

@@ -1,0 +1,30 @@
+"""What the planner makes of the statements some work runs (SQLite, no statistics, as a
+library's database is): each statement is explained, and a step that reads a table that
+grows with a library's years whole, or seeks it by the library alone, is reported."""
+
+import re
+
+# The tables that grow with a library's years.
+LARGE = ("hold", "loan", "item", "patron", "event", "bib", "fee")
+FULL_READ = re.compile(r"\bSCAN (%s)\b(?! USING)" % "|".join(LARGE))
+BY_LIBRARY_ALONE = re.compile(r"INDEX \w+ \(library=\?\)")
+
+
+def statements_of(ctx, work):
+    seen = []
+    connection = ctx.db.connection()
+    connection.set_trace_callback(seen.append)
+    try:
+        work()
+    finally:
+        connection.set_trace_callback(None)
+    return [sql for sql in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)", sql, re.I)]
+
+
+def bad_steps(ctx, statements):
+    bad = []
+    for sql in statements:
+        steps = [row[-1] for row in ctx.db.execute_sql("EXPLAIN QUERY PLAN " + sql)]
+        bad += [(step, sql[:300]) for step in steps
+                if FULL_READ.search(step) or BY_LIBRARY_ALONE.search(step)]
+    return bad
