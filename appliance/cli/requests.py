@@ -20,12 +20,13 @@ def register(sub):
 
 
 def cmd_list(args):
-    from appliance.core.requests import commands
+    from appliance.core.requests import commands, copies
 
     with opened(args) as ctx:
         rows = [{"id": r.id, "library": r.library, "kind": r.kind, "state": r.state,
                  "title": r.title, "pages": r.pages, "placed_at": r.placed_at,
-                 "expires_at": r.expires_at, "due_date": r.due_date}
+                 "expires_at": r.expires_at, "due_date": r.due_date,
+                 **copies.late_fields(ctx, r)}
                 for r in commands.queue(ctx, args.library, args.all)]
     print(json.dumps(rows, ensure_ascii=False, indent=1))
 

@@ -27,6 +27,13 @@ MAX_LEAP_MS = 366 * 24 * 3600 * 1000
 MAX_MS = (1 << 47) - 1  # the latest time an HLC holds in a signed 64-bit column (year 6429)
 
 
+def local_time(ms):
+    """The library's local time of Unix milliseconds, to the second, as ISO text (the
+    form of the times events carry)."""
+    return datetime.fromtimestamp(ms // 1000, timezone.utc).astimezone(LIBRARY_TZ).isoformat(
+        timespec="seconds")
+
+
 def pack(ms, counter):
     return (ms << COUNTER_BITS) | counter
 

@@ -1,15 +1,26 @@
 """The answer to a machine's retry: the same request again because our answer was lost.
 
-Only a request that changes something (checkout, checkin, renew, hold, block...) and
-carries a sequence number (AY) is remembered: the specification has a machine resend
-with the same sequence number, and count up for a new request, so an identical line
-with the same AY is a retry. Without AY two identical lines may be two requests (a
-machine that never changes its transaction date), so each is run.
+Only a request that changes something (checkout, checkin, renew, hold, block, fee
+paid...) and carries a sequence number (AY) is remembered: the specification has a
+machine resend with the same sequence number, and count up for a new request, so an
+identical line with the same AY is a retry. Without AY two identical lines may be two
+requests (a machine that never changes its transaction date), so each is run; but a
+fee paid (37) that carries the machine's own transaction id (BK) names its payment, so
+the same line with the same BK is a retry of it even without AY.
+
+Fee paid needs this most: run again, a "pay everything" finds nothing left to pay and
+is refused, and the machine tells a reader whose money was taken that the payment
+failed. End patron (35) only forgets the reader's PIN on this connection and says
+goodbye, so running it again gives the same answer; item status update (19) changes
+nothing (it is refused); neither is remembered.
 
 A retry gets the remembered answer only within a short window and only while nothing
 since then touched the copy or the patron it was about (the desk took the copy back, a
 hold was placed...): otherwise the request is run again and answered from what holds
-now, so a remembered answer never hides a changed state. Questions (status, patron and
+now, so a remembered answer never hides a changed state. An accepted payment is the
+exception: what it says (this much was received) stays true whatever happens next, and
+run again it could pay a fee the desk charged meanwhile with money taken once, so within
+the window its retry always gets the remembered answer. Questions (status, patron and
 item information) are never remembered; running them again is what makes them true.
 """
 
@@ -25,7 +36,7 @@ from appliance.core.models import Event, Loan
 from .codec import Message
 
 RETRY_WINDOW = 10.0  # seconds: a machine retries after its time-out (we announce 3 s), 3 times
-CHANGES_STATE = frozenset({"11", "09", "29", "65", "15", "01", "25"})
+CHANGES_STATE = frozenset({"11", "09", "29", "65", "15", "01", "25", "37"})
 
 
 @dataclass
@@ -36,6 +47,7 @@ class _Entry:
     at: float
     card: str
     barcode: str
+    paid: bool  # an accepted payment: its answer holds whatever happens after it
 
 
 class RetryCache:
@@ -48,22 +60,31 @@ class RetryCache:
     def replay(self, ctx, msg: Message, line: bytes) -> bytes | None:
         """The remembered answer if `line` is a retry of it and it still holds."""
         entry, self._entry = self._entry, None
-        if entry is None or msg.seq is None or line != entry.line:
+        if entry is None or not _names_itself(msg) or line != entry.line:
             return None
         window = RETRY_WINDOW if self.window is None else self.window
-        if time.monotonic() - entry.at > window or _touched_since(ctx, entry):
+        if time.monotonic() - entry.at > window:
+            return None
+        if not entry.paid and _touched_since(ctx, entry):
             return None
         self._entry = entry
         return entry.reply
 
     def remember(self, msg: Message, line: bytes, reply: bytes):
-        if msg.seq is None or msg.code not in CHANGES_STATE:
+        if msg.code not in CHANGES_STATE or not _names_itself(msg):
             self._entry = None
             return
         # Read after the transaction committed: a change by someone else in the instant
         # between that commit and this read is taken as older than our answer.
         self._entry = _Entry(line, reply, _last_event(), time.monotonic(),
-                             msg.get("AA"), msg.get("AB"))
+                             msg.get("AA"), msg.get("AB"),
+                             paid=msg.code == "37" and reply[:3] == b"38Y")
+
+
+def _names_itself(msg: Message) -> bool:
+    """Whether the same line again can only be a retry: it carries a sequence number,
+    or it is a payment with the machine's own transaction id."""
+    return msg.seq is not None or (msg.code == "37" and bool(msg.get("BK")))
 
 
 def _last_event() -> int:

@@ -5,7 +5,6 @@ library's queue (the hub: the town's); the JSON API does both
 
 import io
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import (
@@ -97,10 +96,8 @@ def copy_on_its_way(req):
 def copy_late(req):
     """At the hub: since when a ready copy's PDF has been awaited from the library that
     attached it, once it is late (copies.LATE_MS), so its staff are told; else None."""
-    if g.ctx.role != "hub":
-        return None
-    since = copies.late_at_hub(g.ctx.files, req, g.ctx.clock.wall_ms())
-    return None if since is None else datetime.fromtimestamp(since / 1000, timezone.utc)
+    note = copies.late_note(g.ctx, req)
+    return None if note is None else note["since"]
 
 
 def _hub_requests_url():
@@ -353,6 +350,8 @@ def _json(req, patron_view=False):
            "loan_id": req.loan_id, "due_date": req.due_date}
     if patron_view:
         out["download"] = _link(req)
+    else:  # what the hub's queue marks: a copy whose PDF its library has not sent
+        out.update(copies.late_fields(g.ctx, req))
     if req.kind == "copy":
         out["copy_here"] = copy_held(req)
     if req.kind == "postal_loan":

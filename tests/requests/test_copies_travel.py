@@ -14,16 +14,18 @@ test sets), fetches another ready copy at once meanwhile, and says why on the de
 import base64
 import hashlib
 import io
+import json
 import re
+import time
 
 import pytest
 import requests as http
 
 from appliance import mail
-from appliance.cli import translator
-from appliance.core import patrons, users
+from appliance.cli import main, translator
+from appliance.core import clock, patrons, users
 from appliance.core.authority import Quarantine
-from appliance.core.clock import HLC
+from appliance.core.clock import HLC, local_time, unpack
 from appliance.core.digital import store
 from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
@@ -421,12 +423,43 @@ def _late_at_hub(hub, req_id, minutes):
         hub.clock = real
 
 
-def test_a_copy_the_attaching_library_does_not_send_is_told_after_two_days(town):
+class _Later:
+    """The time module as read ``minutes`` from now: the wall clock a hub's context (and
+    the command line's) reads."""
+
+    def __init__(self, minutes):
+        self.shift = minutes * 60
+
+    def time(self):
+        return time.time() + self.shift
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+def _late_listed(hub_dir, req_id, minutes, monkeypatch, capsys):
+    """The staff's JSON lists at the hub, read ``minutes`` from now: (late_since,
+    awaited_from) of the request in the API's and in `thuvien requests list`'s."""
+    with monkeypatch.context() as later:
+        later.setattr(clock, "time", _Later(minutes))
+        with opened(hub_dir) as h:
+            desk = create_app(h, testing=True).test_client()
+            staff_login(desk, "town", landing="/desk/requests/")
+            api = {r["id"]: r for r in desk.get("/api/v1/requests").json["requests"]}
+        assert main(["requests", "list", "--data", str(hub_dir)]) == 0
+        cli = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    return [(row[req_id]["late_since"], row[req_id]["awaited_from"]) for row in (api, cli)]
+
+
+def test_a_copy_the_attaching_library_does_not_send_is_told_after_two_days(town, monkeypatch,
+                                                                           capsys):
     """A attaches a copy for B's patron and syncs its events, not the PDF (its Pi goes
     off). B asks the hub on every run and is told ``missing``: nothing is said on B's
     desk, nor on the hub's queue, for two days by the town's clock (nor with a clock
     read in 1970); then both name the copy and library A, which has not sent it, and
-    since when. Once A's run sends it, the hub's note goes, and B's with B's next run."""
+    since when; the hub's API and `thuvien requests list` say the same (late_since, and
+    awaited_from the library). Once A's run sends it, the hub's note goes, and B's with
+    B's next run."""
     with opened(town.a) as a:
         req_id = _asked(a, town.bib, _pdf(town.tmp, "late.pdf", make_pdf(1, "Trang trễ")))
         agent.run_once(a, files=False)  # the request is ready; its PDF stays at A
@@ -471,10 +504,19 @@ def test_a_copy_the_attaching_library_does_not_send_is_told_after_two_days(town)
         assert len(queue) == 1 and queue[0].startswith("Từ ")
         assert "Thư viện PY-DH01, thư viện đã gửi kèm bản sao, chưa gửi tệp lên" in queue[0]
         assert len(page) == 1 and page[0].startswith(queue[0]), "and on the request's page"
+        ready = RemoteRequest.get_by_id(req_id)
+        since = local_time(unpack(ready.field_hlc["sha256"])[0])  # request.ready's clock
+    assert _late_listed(town.hub_dir, req_id, 2 * DAY_MIN - 5, monkeypatch, capsys) == [
+        (None, None)] * 2, "not before two days"
+    listed = _late_listed(town.hub_dir, req_id, 2 * DAY_MIN + 5, monkeypatch, capsys)
+    assert listed == [(since, A)] * 2, "the API and the command line, as the queue"
+    assert queue[0].startswith(f"Từ {vndate(since)} ")
     with opened(town.a) as a:  # A's Pi is back: its run sends the PDF up
         assert agent.run_once(a)["files"]["masters"] == 1
     with opened(town.hub_dir) as h:
         assert _late_at_hub(h, req_id, 2 * DAY_MIN + 5) == ([], [])
+    assert _late_listed(town.hub_dir, req_id, 2 * DAY_MIN + 5, monkeypatch, capsys) == [
+        (None, None)] * 2
     with opened(town.b) as b:
         done = agent.run_once(b)["files"]
         assert done["copies"] == 1 and "missing" not in done

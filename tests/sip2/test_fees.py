@@ -1,13 +1,17 @@
 """SIP2 and fees, with the client written from the specification: the patron status
 and information answers report what is owed (BV, BH), the fee limit (CC), the "too much
 owed in fees" flag and the fee count and list in 64; 37 Fee Paid pays the real fees,
-refusing a wrong amount or another library's fee."""
+refusing a wrong amount or another library's fee, and a 37 sent again because its
+answer was lost gets the first answer and pays nothing more."""
 
 from appliance.core import circulation, policy
 from appliance.core.fees import commands
-from appliance.core.models import Fee
+from appliance.core.models import Event, Fee
 
+from .client import now18
 from .conftest import LIB
+
+RUN_DATE = now18()  # a resent line is the same line, transaction date and all
 
 
 def _owing(lib, barcode="I0001", card="P0003"):
@@ -59,3 +63,87 @@ def test_fee_paid_refuses_another_librarys_fee(connect, lib):
     assert r.fixed[0] == "N" and "PY-OTHER" in r.f("AF")
     assert c.fee_paid(LIB, "P0003", "150000").fixed[0] == "N"  # none of this library's
     assert Fee.get_by_id(fee.id).state == "open"
+
+
+# --- a payment sent again because its answer was lost ---------------------------------
+
+def _payment(c, amount, bk=""):
+    """A 37 for everything P0003 owes here, framed once so that it can be sent again."""
+    transaction = f"BK{bk}|" if bk else ""
+    return c.frame(f"37{RUN_DATE}0100VNDBV{amount}|AO{LIB}|AAP0003|AC|{transaction}")
+
+
+def _paid_events():
+    return Event.select().where(Event.kind == "fee.paid").count()
+
+
+def test_a_resent_payment_gets_the_first_answer_and_pays_once(connect, lib):
+    c = connect()
+    fee = _owing(lib)
+    line = _payment(c, "150000")
+    c.send_raw(line)
+    first = c.reply()
+    assert first.fixed[0] == "Y" and "150.000 ₫" in first.f("AF")
+    c.send_raw(line)  # the machine did not hear the answer: same AY, same amount
+    assert c.reply().raw == first.raw
+    assert _paid_events() == 1 and Fee.get_by_id(fee.id).state == "paid"
+    later = _owing(lib, "I0002")  # a new fee, and a new payment for it
+    second = c.fee_paid(LIB, "P0003", "150000")
+    assert second.fixed[0] == "Y" and second.raw != first.raw
+    assert _paid_events() == 2 and Fee.get_by_id(later.id).state == "paid"
+
+
+def test_a_resent_payment_never_pays_a_fee_charged_meanwhile(connect, lib):
+    """Run again, the same line would pay the desk's new fee of the same amount with
+    money the machine took once."""
+    c = connect()
+    _owing(lib)
+    line = _payment(c, "150000")
+    c.send_raw(line)
+    first = c.reply()
+    assert first.fixed[0] == "Y"
+    meanwhile = _owing(lib, "I0002")
+    c.send_raw(line)
+    assert c.reply().raw == first.raw
+    assert _paid_events() == 1 and Fee.get_by_id(meanwhile.id).state == "open"
+
+
+def test_a_refused_payment_sent_again_is_run_again(connect, lib):
+    """A refusal holds only while nothing changed: the desk waived part, the same
+    amount now is the whole of what is owed."""
+    c = connect()
+    _owing(lib)
+    small = _owing_more(lib)
+    line = _payment(c, "150000")
+    c.send_raw(line)
+    assert c.reply().fixed[0] == "N"
+    commands.waive(lib, small.id, "tìm thấy sách")
+    c.send_raw(line)
+    assert c.reply().fixed[0] == "Y" and _paid_events() == 1
+
+
+def _owing_more(lib):
+    """A second fee for P0003, charged while the first is open (the desk lends anyway)."""
+    policy.save_rule(lib, LIB, "*", "*", loan_days=14, max_loans=5, max_renewals=2,
+                     replacement_fee=150000, fee_limit=1000000)
+    circulation.checkout(lib, "P0003", "I0002")
+    return commands.declare(lib, "I0002", "lost", actor="thuthu")
+
+
+def test_a_payment_without_sequence_number_is_a_retry_by_its_transaction_id(connect, lib):
+    c = connect(error_detection=False)
+    _owing(lib)
+    line = _payment(c, "150000", bk="KIOSK-0042")
+    c.send_raw(line)
+    first = c.reply()
+    c.send_raw(line)
+    assert first.fixed[0] == "Y" and c.reply().raw == first.raw
+    assert _paid_events() == 1
+    # without AY or BK two identical lines may be two payments: each is run
+    _owing(lib, "I0002")
+    bare = _payment(c, "150000")
+    c.send_raw(bare)
+    assert c.reply().fixed[0] == "Y"
+    c.send_raw(bare)
+    again = c.reply()
+    assert again.fixed[0] == "N" and _paid_events() == 2

@@ -11,7 +11,7 @@ what it serves is what staff attached.
 These are the questions that transport asks of the requests, as queries: which copies
 a library sends up, which a library pulls down, which a device may fetch at the hub."""
 
-from ..clock import unpack
+from ..clock import local_time, unpack
 from ..digital import store
 from ..models import DigitalDocument, Patron, RemoteRequest
 
@@ -114,3 +114,20 @@ def late_at_hub(files, req, now_ms):
         return None
     ready_ms = unpack((req.field_hlc or {}).get("sha256", req.state_hlc))[0]
     return ready_ms if late(ready_ms, now_ms) else None
+
+
+def late_note(ctx, req):
+    """At the hub, a ready copy whose PDF is late (``late_at_hub``) as the queue, the
+    request's page, the API and ``thuvien requests list`` all say it: since when (the
+    library's time, like the request's other times) and the library that must send it.
+    None when it is not late, and at a branch, whose desk is told on its sync line."""
+    if ctx.role != "hub":
+        return None
+    since = late_at_hub(ctx.files, req, ctx.clock.wall_ms())
+    return None if since is None else {"since": local_time(since), "library": req.library}
+
+
+def late_fields(ctx, req):
+    """The staff lists' fields for it (API, command line): null unless late."""
+    note = late_note(ctx, req) or {}
+    return {"late_since": note.get("since"), "awaited_from": note.get("library")}

@@ -105,7 +105,10 @@ ROUTES = [
     ("/requests", "get", "Remote requests: a patron's own (from the OPAC login), each with "
      "its state and, when ready, its download link (copy_here false: the PDF reaches this "
      "site with the next sync; the hub holds it); staff: their library's open queue "
-     "(the hub: the town's; ?library=, ?all=1 with the closed ones)", True, None, 200),
+     "(the hub: the town's; ?library=, ?all=1 with the closed ones), each with "
+     "late_since and awaited_from: at the hub, for a ready copy whose PDF has not reached "
+     "it two days after it was attached, since when and the library that must send it "
+     "(else null)", True, None, 200),
     ("/requests", "post", "A patron asks (OPAC login): a copy of pages (kind copy: bib_id "
      "or document_id, pages, purpose, copyright_accepted true) or a loan by post (kind "
      "postal_loan: bib_id, address); handled by the library that holds the document, or "
