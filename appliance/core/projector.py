@@ -13,13 +13,12 @@ import functools
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any, cast
 
 import peewee as pw
 
 from . import dialect, findkeys, memo, search
-from .clock import LIBRARY_TZ, unpack
+from .clock import local_time, unpack
 from .digital import project as digital_project
 from .fees import projection as fees_projection
 from .lookups import OPEN_LOAN
@@ -1123,9 +1122,7 @@ def hlc_time(hlc):
     """The library's local time of a clock, to the second: when a copy was handed in at
     another library, as every node can tell it from the return's clock alone (the
     loan's return may be reckoned before its return event is held)."""
-    seconds = unpack(hlc)[0] // 1000
-    return datetime.fromtimestamp(seconds, timezone.utc).astimezone(LIBRARY_TZ).isoformat(
-        timespec="seconds")
+    return local_time(unpack(hlc)[0])
 
 
 def loan_in(ev, body, io=DIRECT):
