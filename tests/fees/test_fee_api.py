@@ -7,16 +7,14 @@ PostgreSQL) acts for the town and settles any library's fee."""
 import json
 import uuid
 
-import pytest
 import requests
 
 from appliance.core import catalogue, circulation, datadir, events, policy
 from appliance.core.models import AuditEntry, Event, Fee, Item, Patron
 from appliance.core.verify import verify
-from tests.catalogue.backends import BACKENDS
-from tests.conftest import Server, csrf_token, login_token
-from tests.factories import LIB, seed
-from tests.sync.syncsupport import hub_database
+from tests.catalogue.backends import as_the_hub, town_fixtures
+from tests.conftest import csrf_token, login_token
+from tests.factories import LIB
 
 OTHER = "PY-DH02"
 NAME = "Thư viện phường Hòa Hiệp Trung"
@@ -48,59 +46,25 @@ def _charged_by_other(ctx, item_id, loan_id, patron_id):
     return fee_id
 
 
-def _town(data_dir, backend, role):
-    """This library (the hub or a branch): its loan rules (a copy lost costs 150.000 ₫,
-    any unpaid fee stops loans), P0001 lent its copy 1001 and P0002 its copy 1002, and
-    OTHER's fee of 120.000 ₫ for its copy 2001 that P0001 lost. At the hub P0001 also
-    holds OTHER's copy 2002 (the hub holds every library's loans; a branch does not)."""
-    with hub_database(backend) as url:
-        ctx = datadir.init(data_dir, LIB, NAME, role=role, database=url)
-        ctx.bibs = seed(ctx)
-        policy.save_rule(ctx, LIB, "*", "*", loan_days=14, max_loans=3, max_renewals=2,
-                         replacement_fee=150000, fee_limit=0)
-        circulation.checkout(ctx, "P0001", "1001")
-        circulation.checkout(ctx, "P0002", "1002")
-        role, ctx.role = ctx.role, "hub"  # as a pull from the hub would bring them
+def _owing_here_and_elsewhere(ctx):
+    """This library's loan rules (a copy lost costs 150.000 ₫, any unpaid fee stops
+    loans), P0001 lent its copy 1001 and P0002 its copy 1002, and OTHER's fee of
+    120.000 ₫ for its copy 2001 that P0001 lost. At the hub P0001 also holds OTHER's
+    copy 2002 (the hub holds every library's loans; a branch does not)."""
+    policy.save_rule(ctx, LIB, "*", "*", loan_days=14, max_loans=3, max_renewals=2,
+                     replacement_fee=150000, fee_limit=0)
+    circulation.checkout(ctx, "P0001", "1001")
+    circulation.checkout(ctx, "P0002", "1002")
+    at_hub = ctx.role == "hub"
+    with as_the_hub(ctx):
         datadir.save_library(ctx, OTHER, OTHER_NAME)  # town-wide: every library has it
         ctx.other_fee = _charged_by_other(ctx, *_lent_by_other(ctx, "2001", "P0001",
                                                                ctx.bibs[2]))
-        if role == "hub":
+        if at_hub:
             _lent_by_other(ctx, "2002", "P0001", ctx.bibs[3])
-        ctx.role = role
-        try:
-            yield ctx
-        finally:
-            ctx.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def hub(data_dir, request):
-    yield from _town(data_dir, request.param, "hub")
-
-
-@pytest.fixture
-def branch(data_dir):
-    yield from _town(data_dir, "sqlite", "branch")
-
-
-def _serve(ctx):
-    from appliance.web import create_app
-
-    app = create_app(ctx, testing=True)
-    with Server(app) as srv:
-        srv.ctx, srv.app = ctx, app
-        srv.auth = login_token(srv.url)
-        yield srv
-
-
-@pytest.fixture
-def hub_web(hub):
-    yield from _serve(hub)
-
-
-@pytest.fixture
-def branch_web(branch):
-    yield from _serve(branch)
+hub, branch, hub_web, branch_web = town_fixtures(_owing_here_and_elsewhere, NAME)
 
 
 def api(web, method, path, auth=None, lang=None, headers=None, **kw):
