@@ -142,6 +142,18 @@ def server(app, tmp_path):
         yield s
 
 
+def served(ctx):
+    """`ctx`'s web app on a real server, as a fixture yields it: with `ctx`, `app` and
+    `auth` (a librarian's bearer token header) besides."""
+    from appliance.web import create_app
+
+    app = create_app(ctx, testing=True)
+    with Server(app) as srv:
+        srv.ctx, srv.app = ctx, app
+        srv.auth = login_token(srv.url)
+        yield srv
+
+
 def csrf_token(client, path):
     """The CSRF token a page's forms carry."""
     html = client.get(path).get_data(as_text=True)

@@ -90,7 +90,24 @@ def _a_holds_the_fee_and_refuses(a, fee_id, card, copy, mine):
                                                "barcode": mine}, follow_redirects=True)
     assert BLOCKED in lent.get_data(as_text=True)
     assert Item.get(Item.barcode == mine).status != "on_loan"
+    _the_api_says_the_same(client, fee_id, card)
     assert verify(a) == []
+
+
+def _the_api_says_the_same(client, fee_id, card):
+    """API v1 at A (tests/fees/test_fee_api.py): B's fee listed as owed elsewhere, and
+    its payment or waiver refused with the desk's code, changing nothing."""
+    totals = client.get(f"/api/v1/patrons/{card}/fees").get_json()["totals"]
+    assert (totals["owed"], totals["owed_here"], totals["owed_elsewhere"]) == (
+        120000, 0, 120000)
+    assert totals["elsewhere"] == [{"library": B, "library_name": f"Thư viện {B}",
+                                    "amount": 120000}]
+    events_before = Event.select().where(Event.kind != "audit.viewed").count()
+    for path, payload in (("payments", {"amount": 120000}), ("waiver", {"reason": "x"})):
+        r = client.post(f"/api/v1/fees/{fee_id}/{path}", json=payload)
+        assert r.status_code == 403 and r.get_json()["error"]["code"] == "other_library"
+    assert Fee.get_by_id(fee_id).state == "open"
+    assert Event.select().where(Event.kind != "audit.viewed").count() == events_before
 
 
 def test_a_fee_charged_at_b_blocks_its_patron_at_home_until_paid_at_b(tmp_path, hub_db):

@@ -4,65 +4,29 @@ a real server on loopback; the hub on SQLite and on PostgreSQL."""
 
 import json
 
-import pytest
 import requests
 
-from appliance.core import catalogue, datadir, patrons, search
+from appliance.core import catalogue, patrons, search
 from appliance.core.models import Event, Item, Patron
 from appliance.core.rights import keys
-from tests.catalogue.backends import BACKENDS
-from tests.conftest import Server, login_token
-from tests.factories import LIB, seed
-from tests.sync.syncsupport import hub_database
+from tests.catalogue.backends import as_the_hub, town_fixtures
+from tests.conftest import login_token
+from tests.factories import LIB
 
 OTHER = "PY-DH02"
 
 
-def _town(data_dir, backend, role):
-    """A library (the hub or a branch) holding, besides its own, a card and a copy of
-    library OTHER with the same card number and barcode as its own."""
-    with hub_database(backend) as url:
-        ctx = datadir.init(data_dir, LIB, "Thư viện", role=role, database=url)
-        ctx.bibs = seed(ctx)
-        role, ctx.role = ctx.role, "hub"  # as a pull from the hub would bring them
+def _other_library(ctx):
+    """Besides its own, a card and a copy of library OTHER with the same card number and
+    barcode as its own."""
+    with as_the_hub(ctx):
         patrons.save(ctx, {"card": "P0001", "name": "Lê Thị Hai", "category": "adult"},
                      library=OTHER)
         catalogue.save_item(ctx, {"bib": ctx.bibs[1].id, "barcode": "1001", "library": OTHER,
                                   "location": "Kho B"})
-        ctx.role = role
-        try:
-            yield ctx
-        finally:
-            ctx.close()
 
 
-@pytest.fixture(params=BACKENDS)
-def hub(data_dir, request):
-    yield from _town(data_dir, request.param, "hub")
-
-
-@pytest.fixture
-def branch(data_dir):
-    yield from _town(data_dir, "sqlite", "branch")
-
-
-def _serve(ctx):
-    from appliance.web import create_app
-
-    with Server(create_app(ctx, testing=True)) as srv:
-        srv.ctx = ctx
-        srv.auth = login_token(srv.url)
-        yield srv
-
-
-@pytest.fixture
-def hub_web(hub):
-    yield from _serve(hub)
-
-
-@pytest.fixture
-def branch_web(branch):
-    yield from _serve(branch)
+hub, branch, hub_web, branch_web = town_fixtures(_other_library)
 
 
 def api(server, method, path, auth=True, headers=None, **kw):

@@ -8,7 +8,8 @@ Three kinds of event, applied by the one projector and synced like every other:
   library that charged it (or the hub, which acts for the town).
 
 `commands` makes them, `projection` applies them, `rules` says who may make them,
-`balance` reckons what a patron owes and whether it stops new loans. This package
+`balance` reckons what a patron owes and whether it stops new loans, `statement` lists a
+patron's fees for staff (the desk's patron page and the API). This package
 imports nothing at import time but models, errors and policy, so the projector, the
 authority check and patrons.blocks can name its parts without a cycle.
 """

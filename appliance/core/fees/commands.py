@@ -91,9 +91,13 @@ def _settle(ctx, kind, fee, actor, reason=None):
 
 
 @events.command
-def pay(ctx, the_id, actor=None):
-    """The whole fee paid at the desk."""
-    return _settle(ctx, "fee.paid", _open(ctx, the_id), actor)
+def pay(ctx, the_id, actor=None, amount=None):
+    """The whole fee paid at the desk. `amount`, when a program says what it took, must
+    be the whole fee: a fee is settled in full or not at all."""
+    fee = _open(ctx, the_id)
+    if amount is not None:
+        _whole([fee], amount)
+    return _settle(ctx, "fee.paid", fee, actor)
 
 
 @events.command
@@ -121,11 +125,16 @@ def pay_amount(ctx, patron, amount, the_id=None, actor=None):
                 and settled_here(ctx, f)]
     if not fees:
         raise Refused("nothing_owed", N_("The patron owes no fee here."))
+    _whole(fees, amount)
+    return [_settle(ctx, "fee.paid", f, actor) for f in fees]
+
+
+def _whole(fees, amount):
+    """Refuse a payment that is not the whole of `fees`, saying what is due."""
     due = sum(f.amount for f in fees)
     if int(amount) != due:
         raise Refused("wrong_amount", N_("The amount paid must be the whole fee: %(amount)s."),
                       amount=vnd(due))
-    return [_settle(ctx, "fee.paid", f, actor) for f in fees]
 
 
 def patron_of(fee):

@@ -33,6 +33,35 @@ ITEM = _obj("bib_id", "barcode", bib_id="string", barcode="string", item_type="s
             location="string", call_number="string", library="string")
 ITEM_EDIT = _obj(barcode="string", item_type="string", location="string",
                  call_number="string", status="string")
+FEE_KINDS = {"type": "string", "enum": ["lost", "damaged"]}
+CHARGE = {"type": "object", "required": ["item", "kind"],
+          "properties": {"item": {"type": "string"}, "kind": FEE_KINDS}}
+
+
+def _answer(required, **props):
+    """A response's schema: every property listed is always there (null where it says)."""
+    return {"type": "object", "required": list(required),
+            "properties": {k: v if isinstance(v, dict) else {"type": v}
+                           for k, v in props.items()}}
+
+
+FEE = _answer(["id", "patron", "library", "kind", "amount", "state", "payable_here"],
+              id="string", patron="string", library="string", library_name="string",
+              item=["string", "null"], title=["string", "null"], kind=FEE_KINDS,
+              amount="integer", currency="string",
+              state={"type": "string", "enum": ["open", "paid", "waived"]},
+              charged_at="string", charged_by=["string", "null"],
+              settled_at=["string", "null"], settled_by=["string", "null"],
+              reason=["string", "null"], payable_here="boolean")
+OWED_AT = _answer(["library", "amount"], library="string", library_name="string",
+                  amount="integer")
+FEES = _answer(["card", "fees", "totals"], card="string", currency="string",
+               fees={"type": "array", "items": FEE},
+               totals=_answer(["owed", "owed_here", "owed_elsewhere", "limit"],
+                              owed="integer", open="integer", owed_here="integer",
+                              owed_elsewhere="integer", limit="integer",
+                              over_limit="boolean",
+                              elsewhere={"type": "array", "items": OWED_AT}))
 LIBRARY = {"name": "library", "in": "query", "required": False, "schema": {"type": "string"},
            "description": "The library holding the copy or card (at the hub: any library "
                           "of the town; by default this device's own)"}
@@ -49,6 +78,23 @@ ROUTES = [
     ("/patrons/{card}/export", "get", "The patron's data: profile, loans, holds (JSON; "
      "format=pdf for a readable PDF). The patron themself, or staff of their home library "
      "(audited); anyone else 403", True, None, 200),
+    ("/patrons/{card}/fees", "get", "The patron's fees for copies lost or damaged on "
+     "loan, open ones first (staff; audited): each with the library that charged it (only "
+     "it, or the hub, takes the payment or waives it: payable_here), the copy, the amount "
+     "in whole đồng, its state and dates; totals: owed (counted toward this library's "
+     "limit), owed_here, owed_elsewhere with the libraries that take it, the limit", True,
+     None, 200),
+    ("/fees", "post", "Charge the borrower of a copy on loan declared lost (the loan stays "
+     "open) or damaged (the copy is taken back): the copy's price, else the loan rule's "
+     "replacement charge; this library's copies only (the hub: any library's); once per "
+     "loan and kind", True, CHARGE, 201),
+    ("/fees/{fee_id}/payments", "post", "The whole fee paid (amount, optional, in đồng: "
+     "must be the whole fee, else 409 wrong_amount); at the library that charged it or "
+     "the hub (else 403 other_library); a fee settled already is 409 fee_settled", True,
+     _obj(amount="integer"), 200),
+    ("/fees/{fee_id}/waiver", "post", "Waive the fee, with a reason (255 characters at "
+     "most); where it may be paid, as a payment", True, _obj("reason", reason="string"),
+     200),
     ("/bibs", "post", "Create a bibliographic record", True, BIB, 201),
     ("/bibs/{bib_id}", "get", "A bibliographic record", False, None, 200),
     ("/bibs/{bib_id}", "patch", "Edit a bibliographic record (the union catalogue)", True,
@@ -139,7 +185,10 @@ QUERY = {"/bibs/{bib_id}/related": [("audience", False)],
          "/requests": [("library", False), ("all", False)]}
 WITH_LIBRARY = {("/items/{barcode}", "get"), ("/items/{barcode}", "patch"),
                 ("/patrons/{card}", "get"), ("/patrons/{card}", "patch"),
-                ("/patrons/{card}/export", "get")}
+                ("/patrons/{card}/export", "get"), ("/patrons/{card}/fees", "get")}
+# What a route answers, where the document says more than "an object".
+ANSWERS = {("/patrons/{card}/fees", "get"): FEES, ("/fees", "post"): FEE,
+           ("/fees/{fee_id}/payments", "post"): FEE, ("/fees/{fee_id}/waiver", "post"): FEE}
 # Text longer than this is no field of a record (a notes field fits).
 MAX_TEXT = 4000
 MAX_LIST = 100
@@ -147,7 +196,8 @@ MAX_LIST = 100
 
 def _operation(path, method, summary, auth, schema, status):
     op = {"summary": summary, "responses": {
-        str(status): {"description": "OK", "content": {"application/json": {"schema": OBJ}}},
+        str(status): {"description": "OK", "content": {"application/json": {
+            "schema": ANSWERS.get((path, method), OBJ)}}},
         "4XX": {"description": "Refused; nothing changed",
                 "content": {"application/json": {"schema": ERROR}}}}}
     params = [{"name": part[1:-1], "in": "path", "required": True,
@@ -162,8 +212,9 @@ def _operation(path, method, summary, auth, schema, status):
         params.append(LIBRARY)
     if params:
         op["parameters"] = params
-    if schema:
-        op["requestBody"] = {"required": True,
+    if schema:  # a body whose fields are all optional may be left out
+        op["requestBody"] = {"required": bool(schema["required"]
+                                              or schema.get("minProperties")),
                              "content": {"application/json": {"schema": schema}}}
     if auth:
         op["security"] = [{"bearer": []}, {"cookie": []}]

@@ -7,6 +7,8 @@ from ...core import audit, catalogue, circulation, holds, patrons, search, users
 from ...core.datadir import CODE_RE as LIBRARY_RE
 from ...core.errors import N_, Forbidden, Invalid, NotFound
 from ...core.events import pending_count
+from ...core.fees import commands as fees
+from ...core.fees import statement
 from ...core.models import Loan, Setting, User
 from ..auth import STAFF, client_address, identity, make_token, public, requires
 from ..rights import export_response
@@ -22,6 +24,11 @@ def body(path, method="post"):
     if not isinstance(data, dict):
         raise Invalid("bad_json", N_("The request body must be a JSON object."))
     return checked(data, schema_of(path, method))
+
+
+def optional_body(path):
+    """As body(), for a route whose fields are all optional: no body at all is {}."""
+    return body(path) if request.get_data(cache=True).strip() else {}
 
 
 def library_arg():
@@ -134,6 +141,44 @@ def edit_patron(card):
     saved = patrons.save(g.ctx, dict(data, id=p.id))
     audit.log(g.ctx, actor(), "patron.read", p.id, "api edit")  # the answer shows the card
     return jsonify(serialise.patron(saved))
+
+
+@bp.route("/patrons/<card>/fees")
+@requires(*STAFF)
+def patron_fees(card):
+    """The patron's fees, each with the library that charged it, and what they owe here
+    and at other libraries (core/fees/statement); a staff read of the patron, audited."""
+    p = _patron(card)
+    audit.log(g.ctx, actor(), "patron.fees", p.id, "api")
+    return jsonify(serialise.fees(p.card, statement.of_patron(g.ctx, p)))
+
+
+@bp.route("/fees", methods=["POST"])
+@requires(*STAFF)
+def charge_fee():
+    """The desk's declaration: a copy on loan lost or damaged, its borrower charged."""
+    barcode, kind = need(body("/fees"), "item", "kind")
+    fee = fees.declare(g.ctx, barcode, kind, actor=actor())
+    return jsonify(serialise.fee(statement.line(g.ctx, fee))), 201
+
+
+@bp.route("/fees/<fee_id>/payments", methods=["POST"])
+@requires(*STAFF)
+def pay_fee(fee_id):
+    """The whole fee paid; an `amount` sent must be the whole of it. Only the library
+    that charged the fee, or the hub, takes it (core/fees/commands.settled_here)."""
+    amount = optional_body("/fees/{fee_id}/payments").get("amount")
+    fee = fees.pay(g.ctx, fee_id, actor=actor(), amount=amount)
+    return jsonify(serialise.fee(statement.line(g.ctx, fee)))
+
+
+@bp.route("/fees/<fee_id>/waiver", methods=["POST"])
+@requires(*STAFF)
+def waive_fee(fee_id):
+    """The fee waived, for the reason given; where it may be paid, as a payment."""
+    reason = body("/fees/{fee_id}/waiver").get("reason")
+    fee = fees.waive(g.ctx, fee_id, reason, actor=actor())
+    return jsonify(serialise.fee(statement.line(g.ctx, fee)))
 
 
 @bp.route("/bibs", methods=["POST"])

@@ -29,3 +29,25 @@ def item(i):
 def loan(x):
     return {"loan_id": x.id, "item": x.item.barcode, "title": x.item.bib.title,
             "out_at": x.out_at, "due_date": x.due_date, "renewals": x.renewals}
+
+
+def fee(line):
+    """A fee (core/fees/statement.Line): amounts in whole đồng; `payable_here` says
+    whether this library takes its payment or waives it (else the charging one does)."""
+    f, copy = line.fee, line.copy
+    return {"id": f.id, "patron": line.card, "library": f.library,
+            "library_name": line.library, "item": copy.barcode if copy else None,
+            "title": copy.bib.title if copy else None, "kind": f.kind, "amount": f.amount,
+            "currency": "VND", "state": f.state, "charged_at": f.charged_at,
+            "charged_by": f.charged_by, "settled_at": f.settled_at,
+            "settled_by": f.settled_by, "reason": f.reason, "payable_here": line.here}
+
+
+def fees(card, st):
+    """A patron's statement (core/fees/statement.Statement)."""
+    return {"card": card, "currency": "VND", "fees": [fee(x) for x in st.fees],
+            "totals": {"owed": st.owed, "open": st.count, "owed_here": st.owed_here,
+                       "owed_elsewhere": st.owed_elsewhere, "limit": st.limit,
+                       "over_limit": st.over_limit,
+                       "elsewhere": [{"library": code, "library_name": name, "amount": amount}
+                                     for code, name, amount in st.elsewhere]}}

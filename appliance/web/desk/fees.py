@@ -2,15 +2,13 @@
 the fee (with a reason), print the receipt. The patron page shows them (desk/_fees.html)."""
 
 import io
-from types import SimpleNamespace
 
 from flask import g, redirect, send_file, url_for
 from flask_babel import gettext as _
 
 from ...core import audit, catalogue
 from ...core.errors import DomainError
-from ...core.fees import balance, commands, receipt
-from ...core.models import Bib, Item, Library
+from ...core.fees import commands, receipt, statement
 from ..auth import STAFF, identity, requires
 from ..helpers import vnd, vndate
 from . import attempt, back, bp, form
@@ -21,16 +19,7 @@ def patron_fees(patron):
     """The patron's fees and what they owe, for the patron page: each fee with the
     library that charged it, the copy, and whether it is settled at this desk (a fee
     another library charged is paid there; the page says so instead of a button)."""
-    fees = balance.of_patron(patron.id)
-    copies = {item.id: item for item in Item.select(Item, Bib).join(Bib).where(
-        Item.id << [fee.item for fee in fees if fee.item])} if fees else {}
-    names = dict(Library.select(Library.code, Library.name).where(
-        Library.code << {fee.library for fee in fees}).tuples()) if fees else {}
-    rows = [SimpleNamespace(fee=fee, copy=copies.get(fee.item), here=commands.settled_here(
-        g.ctx, fee), library=names.get(fee.library) or fee.library) for fee in fees]
-    unpaid = [fee.amount for fee in fees if fee.state == "open"]
-    return {"fees": rows, "owed": sum(unpaid), "count": len(unpaid),
-            "limit": balance.limit(g.ctx.library, patron.category)}
+    return statement.of_patron(g.ctx, patron)
 
 
 def _actor():
