@@ -853,6 +853,7 @@ class Direct:
         copy other than the one lent, at times) leaves the hold shelf."""
         Hold.update(status="fulfilled").where(Hold.id == hold_id).execute()
         _execute(_DERIVE_HELD, hold_id)
+        _fulfilment_ends_request(hold_id)
 
     def query(self, query):
         query.execute()
@@ -1013,6 +1014,8 @@ class Batched(Direct):
                 transit_to, transit_hlc, transit_to, item_id)))
         statements.extend((dialect.sql(_DERIVE_HELD), (hold_id,)) for hold_id in self.fulfilled)
         dialect.run_many(statements)
+        for hold_id in self.fulfilled:  # read as written: after the holds are
+            _fulfilment_ends_request(hold_id)
 
 
 _NO_BOUND = 2 ** 62  # a run with no loan to place: each copy's last loan alone
@@ -1227,6 +1230,7 @@ def hold_placed(ev, body):
     _pass_over([body["hold_id"]], set(body.get("passed_over") or ()) | declined)
     if parent:
         _one_ask_stands(body["hold_id"], parent)
+        _fulfilment_ends_request(body["hold_id"])
 
 
 # A hold asked again (holds.reask) is a new hold naming the one it replaces (`reasks`):
@@ -1239,6 +1243,8 @@ def hold_placed(ev, body):
 # library asked; the pickup library then says so to each library no longer asked
 # (holds.reask, `hold.cancelled` naming `replaced`), which holds no word of the ask
 # that stands. A copy one of them sent meanwhile goes home, as for any hold ended.
+# Once any hold of the request is fulfilled (the patron has a copy), the others end
+# the same way, a replaced one too: the patron wants no second copy.
 
 def _request_of(hold_id):
     """The holds of the request `hold_id` belongs to, as held here: up the holds it asks
@@ -1287,13 +1293,42 @@ def _one_ask_stands(hold_id, parent):
 
 def _replace(hold_ids):
     """Holds, and those asked again for them since, replaced by an ask that stands."""
-    held = _with_asked_again(hold_ids)
+    _end_replaced(_with_asked_again(hold_ids))
+
+
+def _end_replaced(held):
+    """End the holds `held` as replaced (found here; the pickup library says it), each
+    as far up HOLD_ORDER as it is (a fulfilled one stays so), their copies derived."""
+    held = [h for h in held if h.replaced is None or h.status in HOLD_ORDER[:3]]
+    if not held:
+        return
     Hold.update(status=_hold_moves_to("cancelled"),
                 replaced=pw.fn.COALESCE(Hold.replaced, "found")).where(
         Hold.id << [h.id for h in held]).execute()
     for hold in held:
         if hold.item_id:
             derive(hold.item_id)
+
+
+def _fulfilment_ends_request(hold_id):
+    """Once a hold of the request `hold_id` belongs to is fulfilled, every other hold of
+    it ends as replaced, but those the fulfilled one was asked again for (ended already
+    when it was placed, and said so). Reckoned for the whole request each time, from the
+    holds and statuses held, which only grow: the same rows whatever arrives first (the
+    fulfilment, an ask, another ask standing)."""
+    request = _request_of(hold_id)
+    if len(request) < 2:
+        return
+    parent = {h.id: h.reasks for h in request}
+    ending: set[str] = set()
+    for hold in request:
+        if hold.status == "fulfilled":
+            keep, up = {hold.id}, hold.reasks
+            while up is not None and up not in keep:
+                keep.add(up)
+                up = parent.get(up)
+            ending.update(set(parent) - keep)
+    _end_replaced([h for h in request if h.id in ending])
 
 
 def hold_declined(ev, body):
@@ -1363,6 +1398,8 @@ def _hold_ended(status):
             DIRECT.shelve(body["item_id"], ev.hlc, body["transit_to"])
         if hold.item_id:
             derive(hold.item_id)
+        if status == "fulfilled":  # filled with the pickup library's own copy (above)
+            _fulfilment_ends_request(hold.id)
     return handler
 
 

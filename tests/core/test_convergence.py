@@ -302,9 +302,8 @@ def _pickup(town, ctx, a, b):
     library's own of its record (one bought since: bought now if there is none) off the
     shelf: the hold is fulfilled here while the other library's copy may be on its way
     (it goes home when it comes)."""
-    if b >= 8:
+    if b >= 8:  # (or one in this library's own queue, asked again there: the same)
         asked = list(Hold.select().where((Hold.library == ctx.library)
-                                         & Hold.source.is_null(False)
                                          & (Hold.status << ("waiting", "in_transit")))
                      .order_by(Hold.status == "waiting", Hold.id))  # one sent first
         if asked:
@@ -339,7 +338,10 @@ def _reask_apart(town, ctx, a, b):
     """Both desks of the first library ask again apart for one of its waiting holds asked
     of another library, each knowing the town differently: one told by the hub that a
     copy is on the shelf of the library not asked, the other with a copy of its own
-    bought since (docs/circulation.md, "Two desks of B asking again apart")."""
+    bought since (docs/circulation.md, "Two desks of B asking again apart"). Now and
+    then the patron takes that copy off the shelf at once, before either desk hears of
+    the other: the ask kept in the library's own queue is fulfilled, whichever stands,
+    and the other ask ends with it."""
     desks = [d for d in town.devices if d.ctx.library == LIBRARIES[0]]
     one, other = desks[a % 2], desks[1 - a % 2]
     ctx = one.enter()
@@ -354,9 +356,12 @@ def _reask_apart(town, ctx, a, b):
                                      if lib not in (ctx.library, hold.source)]})
     holds.reask(ctx)
     ctx = other.enter()
-    catalogue.save_item(ctx, {"bib": hold.bib_id,
-                              "barcode": f"{ctx.library[-3:]}R{Item.select().count()}"})
+    bought = catalogue.save_item(ctx, {"bib": hold.bib_id,
+                                       "barcode": f"{ctx.library[-3:]}R{Item.select().count()}"})
     holds.reask(ctx)
+    if b % 3 == 0:
+        with contextlib.suppress(DomainError):  # (a card blocked, its loans at the limit)
+            circulation.checkout(ctx, hold.patron.card, bought.barcode)
     if b % 2:  # now and then the first hears of it at once, and says what was replaced
         town.sync(one, other)
         holds.reask(one.enter())
@@ -748,6 +753,26 @@ def assert_routed_rows_agree(full, library, one_by_one=False):
     assert got[1] == expected[1], f"requests routed to {library} differ:\n{got}\n{expected}"
 
 
+def assert_a_filled_request_waits_no_more():
+    """A patron's request (holds linked by `reasks`, docs/circulation.md) of which one
+    hold is fulfilled has no hold open: the patron has the book, no library sends
+    another copy for it and no queue keeps it."""
+    root = {}
+
+    def find(hold_id):
+        while root.get(hold_id, hold_id) != hold_id:
+            hold_id = root[hold_id]
+        return hold_id
+
+    rows = list(Hold.select(Hold.id, Hold.reasks, Hold.status).tuples())
+    for hold_id, reasks, _ in rows:
+        if reasks:
+            root[find(hold_id)] = find(reasks)
+    filled = {find(h) for h, _, status in rows if status == "fulfilled"}
+    still = [h for h, _, status in rows if status in models.OPEN_HOLDS and find(h) in filled]
+    assert not still, f"holds open in a request filled already: {still}"
+
+
 def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
     """Devices on SQLite (as branches are); the replaying nodes on `node_factory`'s
     database (a hub's: SQLite or PostgreSQL)."""
@@ -771,6 +796,7 @@ def check_town(skews, steps, seed, orders=3, node_factory=sqlite_memory):
             snapshots.append(verify.snapshot())
             assert verify.state_matches_rebuild(node.ctx) == []
             assert_log_top_is_the_highest_clock()
+            assert_a_filled_request_waits_no_more()
         for n, snap in enumerate(snapshots[1:], start=1):
             assert snap == snapshots[0], f"node {n} differs:\n" + differing(snapshots[0], snap)
         assert_routed_rows_agree(nodes[0], LIBRARIES[seed % len(LIBRARIES)])
@@ -1288,3 +1314,32 @@ def test_a_copy_on_the_hold_shelf_for_a_replaced_ask_goes_home(monkeypatch, firs
             assert (here.status, here.replaced, asked_c.status) == (
                 "cancelled", "told", "ready")
             assert (copy.status, copy.transit_to) == ("on_hold_shelf", None)
+
+
+def test_a_request_filled_by_the_replaced_ask_ends_the_one_that_stands_in_every_order(
+        monkeypatch):
+    """A's hold asked of B. One desk of A asks C, which sends its copy; the other desk,
+    not having heard, keeps the hold in A's own queue (a copy of A's own since), and the
+    patron takes that copy off its shelf at once: the request is filled. C's ask stands
+    (its id sorts first: the own ask is replaced), yet on every node it ends, A's next
+    round tells C so, and C's copy, come anyway, goes home: no second copy."""
+    first_id = "01a2328c-0000-7000-8000-000000000003"  # sorts C's ask first
+    monkeypatch.setattr(holds, "new_id", lambda: first_id)
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 0, 5), ("sync", 3, 0, 0),
+             ("pull", 3, 0, 0), ("new_copy", 1, 0, 2), ("reask", 1, 0, 0),
+             ("pickup", 1, 0, 8), ("sync", 0, 1, 0), ("reask", 0, 0, 0), ("sync", 0, 3, 0),
+             ("arrive", 0, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=15, orders=4)
+    with settled(steps):
+        asked_c = Hold.get((Hold.reasks == first_id) & (Hold.source == "PY-C03"))
+        here = Hold.get((Hold.reasks == first_id) & Hold.source.is_null())
+        assert here.status == "fulfilled"
+        assert here.replaced == "told", "replaced: the ask of C stands"
+        assert (asked_c.status, asked_c.replaced) == ("cancelled", "told")
+        assert not Hold.select().where(Hold.status << models.OPEN_HOLDS).exists()
+        told = [e for e in Event.select().where(Event.kind == "hold.cancelled")
+                if '"replaced"' in e.body and asked_c.id in e.body]
+        assert len(told) == 1, "C is told its ask ended"
+        assert asked_c.id not in {h.id for h, _ in holds.pull_list("PY-C03")}
+        copy = Item.get(Item.barcode == "C03C0")
+        assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "on its way home"

@@ -7,6 +7,7 @@ alone, completed by the next sync; the hub routes each step to the libraries it 
 B that lends another copy of A, or renews a loan of A it did not make, is quarantined."""
 
 import re
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -352,12 +353,10 @@ def _open_holds(hold):
                                               & (Hold.status << ("waiting", "in_transit")))]
 
 
-def test_two_pis_of_b_asking_again_apart_end_with_one_library_asked(town):
-    """B's hold asked of A. A lends both copies: the hub tells one Pi of B that C has one
-    on its shelf, and it asks C; the other Pi, not yet synced, has a copy of B's own and
-    keeps the hold in B's queue. After the syncs one ask stands on every node, the hub
-    and both Pis; C hears it is not asked (or, its ask standing, that B can fill it now)
-    and its pull list is empty; nothing is quarantined."""
+def _b_asks_c_at_one_pi(town):
+    """B's hold asked of A, and a second Pi of B; A lends both copies, and the first Pi,
+    told by the hub that C has one on its shelf, asks C. Returns the hold and the second
+    Pi's folder."""
     hold = _c_has_a_copy_and_b_asks_a(town)
     b2 = _second_pi_at_b(town)
     with opened(town.a) as a:
@@ -370,6 +369,16 @@ def test_two_pis_of_b_asking_again_apart_end_with_one_library_asked(town):
         agent.run_once(b)  # the hub's word: C has one on its shelf, A none
         assert holds.reask(b) == 1
         assert Hold.get_by_id(_open_holds(hold)[0]).source == C
+    return hold, b2
+
+
+def test_two_pis_of_b_asking_again_apart_end_with_one_library_asked(town):
+    """B's hold asked of A. A lends both copies: the hub tells one Pi of B that C has one
+    on its shelf, and it asks C; the other Pi, not yet synced, has a copy of B's own and
+    keeps the hold in B's queue. After the syncs one ask stands on every node, the hub
+    and both Pis; C hears it is not asked (or, its ask standing, that B can fill it now)
+    and its pull list is empty; nothing is quarantined."""
+    hold, b2 = _b_asks_c_at_one_pi(town)
     with opened(b2) as other:
         catalogue.save_item(other, {"bib": town.bib_id, "barcode": "B-0901"})
         assert holds.reask(other) == 1
@@ -399,6 +408,63 @@ def test_two_pis_of_b_asking_again_apart_end_with_one_library_asked(town):
         assert sorted(h.source or "" for h in asks) == ["", C]
         assert asks[0].id == stands and asks[1].replaced == "told", "one ask stands"
         assert _open_holds(hold) == left
+        assert verify(hub) == []
+
+
+def _asked_first_of(library):
+    """A hold id whose asking again of `library` sorts before its asking again in the
+    pickup library's own queue (holds.reask derives both ids from it): the ask of
+    `library` stands."""
+    def ask(hold_id, source):
+        return str(uuid.uuid5(holds._REASKED, f"{hold_id}:{source}"))
+    return next(hold_id for hold_id in (f"01a2328c-0000-7000-8000-{n:012d}" for n in range(1, 99))
+                if ask(hold_id, library) < ask(hold_id, ""))
+
+
+def test_a_request_filled_at_one_pi_of_b_ends_the_ask_of_c_the_other_made(town, monkeypatch):
+    """B's hold asked of A, which lends both copies. One Pi of B, told C has one on its
+    shelf, asks C, and C sends its copy; the other Pi, not yet synced, has a copy of B's
+    own and keeps the hold in B's queue, and the patron borrows that copy at once. C's
+    ask stands (its id sorts first), yet the patron has the book: after the syncs it has
+    ended on every node, C hears so from B's next round, and C's copy, come anyway, goes
+    home from B's scan and is received at C; nothing is quarantined."""
+    monkeypatch.setattr(holds, "new_id", lambda: _asked_first_of(C))
+    hold, b2 = _b_asks_c_at_one_pi(town)
+    with opened(town.b) as b:
+        [asked_c] = _open_holds(hold)
+        agent.run_once(b)
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert circulation.checkin(c, "C-0001", at_desk=True)["hold"]["sent"]
+        agent.run_once(c)
+    with opened(b2) as other:
+        catalogue.save_item(other, {"bib": town.bib_id, "barcode": "B-0901"})
+        assert holds.reask(other) == 1
+        circulation.checkout(other, town.cards[0], "B-0901")
+        assert _open_holds(hold) == [], "filled at this Pi"
+        agent.run_once(other)
+    with opened(town.b) as b:
+        agent.run_once(b)
+        assert Hold.get_by_id(asked_c).status == "cancelled", "the patron has the book"
+        holds.reask(b)  # the housekeeping round tells C
+        came = circulation.checkin(b, "C-0001", at_desk=True)  # the van
+        assert (came["hold_ended"], came["transit"]) == ("cancelled", C)
+        agent.run_once(b)
+        assert verify(b) == []
+    with opened(town.c) as c:
+        agent.run_once(c)
+        assert (Hold.get_by_id(asked_c).status, Hold.get_by_id(asked_c).replaced) == (
+            "cancelled", "told")
+        assert holds.pull_list(C) == [] and holds.asked_of(C) == []
+        assert circulation.checkin(c, "C-0001", at_desk=True)["received"]
+        assert verify(c) == []
+    with opened(b2) as other:
+        agent.run_once(other)
+        assert _open_holds(hold) == [] and verify(other) == []
+    with opened(town.hub_dir) as hub:
+        assert Quarantine.select().count() == 0, "every step was allowed"
+        assert _open_holds(hold) == []
+        assert Hold.get_by_id(asked_c).replaced == "told"
         assert verify(hub) == []
 
 
