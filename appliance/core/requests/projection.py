@@ -5,7 +5,7 @@ other field is set by the earliest event, by clock, that names it (`field_hlc`),
 same events in any order leave the same row, and a step that arrives before the request
 itself (from a desk whose events overtook it) fills its fields in all the same."""
 
-from ..models import RemoteRequest
+from ..models import PatronErasure, RemoteRequest
 from . import states
 
 # What each event kind sets besides the state: body key -> column.
@@ -18,6 +18,9 @@ FIELDS = {
 }
 BODY_KEY = {"patron": "patron_id", "bib": "bib_id", "document": "document_id",
             "placed_at": "at"}
+# What a request holds of the person, which their erasure clears (rights/erasure.py): a
+# request placed before the erasure but arriving after it is not given it back.
+PERSONAL = ("address",)
 
 
 def _row(ev, body):
@@ -33,10 +36,13 @@ def applied(ev, body):
     row = _row(ev, body)
     stamps = dict(row.field_hlc or {})
     changes = {}
+    erased = ev.kind == "request.placed" and PatronErasure.select().where(
+        PatronErasure.patron == body.get("patron_id")).exists()
     for column in FIELDS.get(ev.kind, ()):
         key = BODY_KEY.get(column, column)
         if key in body and (column not in stamps or ev.hlc < stamps[column]):
-            changes[column], stamps[column] = body[key], ev.hlc
+            kept = None if erased and column in PERSONAL else body[key]
+            changes[column], stamps[column] = kept, ev.hlc
     if ev.kind == "request.placed":
         changes["placed_hlc"] = ev.hlc
     state = states.EVENT_STATE[ev.kind]

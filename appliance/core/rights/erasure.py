@@ -27,6 +27,7 @@ from ..models import (
     PatronErasure,
     RemoteRequest,
 )
+from ..requests import projection as requests_projection
 from . import keys
 
 TOMBSTONE = {"erased": 1}
@@ -64,7 +65,8 @@ def patron_erased(ev, body):
     FieldEdit.delete().where(FieldEdit.entity == patron_id).execute()
     Conflict.delete().where(Conflict.entity == patron_id).execute()
     # what other parts keep of the person: a postal address, e-mails waiting to go
-    RemoteRequest.update(address=None).where(RemoteRequest.patron == patron_id).execute()
+    RemoteRequest.update(dict.fromkeys(requests_projection.PERSONAL)).where(
+        RemoteRequest.patron == patron_id).execute()
     NoticeMail.delete().where(NoticeMail.patron == patron_id).execute()
 
 
