@@ -7,6 +7,7 @@ import peewee as pw
 from . import catalogue, events, holds, patrons, policy, projector, records, townwide
 from .catalogue import ITEM_BY_BARCODE, get_item, title_of
 from .errors import N_, Refused
+from .fees import commands as fee_charges
 from .fees.balance import owed_query
 from .ids import new_id
 from .lookups import OPEN_LOAN
@@ -277,13 +278,15 @@ def _close_loan(ctx, item, actor):
             "actor": actor}
     with events.writing(ctx):
         events.record(ctx, "loan.in", body, library=item.library)
+        # the late return's fee becomes a fee the patron owes, in this same transaction
+        charged = fee_charges.charge_overdue(ctx, item, body["fee"], actor)
         if item.condition == "lost" and not transit:  # it was lost and is back: found
             records.save(ctx, "item.saved", Item, "id", item.id, {"condition": "available"},
                          library=item.library)
         hold = holds.trap(ctx, item) if item.hold_waits and not transit else None
     return {"loan_id": item.loan_id, "item": item.barcode, "title": title_of(item),
-            "patron": item.borrower_card, "fee": body["fee"], "transit": transit,
-            "hold": hold, "was_on_loan": True,
+            "patron": item.borrower_card, "fee": body["fee"], "fee_id": charged,
+            "transit": transit, "hold": hold, "was_on_loan": True,
             "overdue": item.loan_due_date < today.isoformat()}
 
 
@@ -292,7 +295,9 @@ def _away_return(ctx, item, actor):
     the hub, not here: the return names the copy, not the loan (`away`), and is routed
     to the copy's library, where it closes the loan that stands (or, arriving before
     that loan, the loan comes in closed: projector.loan_out). The copy travels home.
-    No fee is reckoned here, where the due date is not known."""
+    No fee is reckoned here, where the due date is not known, and none is charged: the
+    copy's library applies this return without reckoning one (docs/circulation.md,
+    "Overdue fees")."""
     result = {"loan_id": None, "item": item.barcode, "title": title_of(item), "hold": None,
               "transit": item.library, "fee": 0, "was_on_loan": True, "away": True}
     if item.transit_to == item.library:  # taken here already, waiting for the van

@@ -142,7 +142,7 @@ def _status_flags(ctx, patron) -> str:
     if any(loan.due_date < ctx.clock.today().isoformat() for loan in loans):
         flags[6] = "Y"
     if fee_balance.over_limit(ctx.library, patron)[2]:
-        flags[11] = "Y"  # excessive outstanding fees: replacement charges, not fines
+        flags[11] = "Y"  # excessive outstanding fees: replacements and overdue fees
     return "".join(flags)
 
 

@@ -625,8 +625,13 @@ def _sync(town, ctx, a, b):
         town.sync(next(d for d in town.devices if d.ctx is ctx), source)
 
 
+LATE = range(5, 11)  # a tick with this `a` is weeks long (half of them)
+
+
 def _tick(town, ctx, a, b):
-    town.tick(1 + a * b * 7)
+    """Minutes pass; now and then weeks, past the loans' 14 days, so that the returns
+    after it are late and charge their overdue fee (the rules' fee_per_day)."""
+    town.tick(60 * 24 * (15 + b) if a in LATE else 1 + a * b * 7)
 
 
 ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _return_elsewhere,
@@ -1101,6 +1106,23 @@ def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
         assert Fee.select().count() == 1 and fee.kind == "lost" and fee.amount == 30000
         assert fee.state == "paid" and fee.reason is None
         assert Event.select().where(Event.kind == "fee.charged").count() == 2
+
+
+def test_two_desks_returning_one_loan_late_charge_one_overdue_fee_in_every_order():
+    """Both desks of a library take back the same late copy before they sync: one
+    overdue fee (its id comes from the loan), the earlier return's, on every node."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 10, 1),
+             ("checkin", 0, 0, 0), ("tick", 0, 1, 1), ("checkin", 1, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=9, orders=6)
+    check_town((1, -1, 0, 0), steps, seed=10, orders=6)
+    with settled(steps):
+        fee = Fee.get()
+        assert Fee.select().count() == 1 and Event.select().where(
+            Event.kind == "fee.charged").count() == 2
+        loan = Loan.get()
+        assert (fee.kind, fee.amount, fee.state, fee.loan) == ("overdue", 1000, "open",
+                                                               loan.id)
+        assert loan.fee == fee.amount  # 16 days on, due after 14: two days at 500 ₫
 
 
 def test_a_fee_charged_for_another_librarys_patron_agrees_at_its_home_library():

@@ -22,7 +22,7 @@ from appliance.core import (
 )
 from appliance.core.context import Context
 from appliance.core.errors import Forbidden, NotFound, Refused
-from appliance.core.models import Conflict, Event, Hold, Item, Loan
+from appliance.core.models import Conflict, Event, Fee, Hold, Item, Loan
 from sync.receive import TOWN_WIDE
 from tests.factories import make_library
 
@@ -505,6 +505,36 @@ def test_a_loan_picked_up_at_b_is_renewed_at_b_on_bs_rules_and_a_hears_of_it(tow
     with pytest.raises(Refused) as where:
         circulation.renew(a, "1002")  # A does not hold B's rules: renewed where lent
     assert where.value.code == "renew_where_lent"
+    a.close()
+
+
+def test_a_loan_picked_up_at_b_and_returned_late_there_is_charged_by_no_one(town):
+    """Only the copy's library charges for its copy (core/fees/rules.py): B, taking back
+    late the copy A sent it for a hold, charges no overdue fee, even when it holds A's
+    rule with a daily fee (branches pull their own rules only; it is given here), so the
+    hub's check takes all B made. A, applying that return, charges none either."""
+    lent, _before, made = _lent_at_b(town)
+    a = _at(town, "a")
+    rules = _mine(town["a_origin"], ("rule.saved",))  # A's: 1.000 ₫ a day
+    a.close()
+    b = _at(town, "b")
+    _relay(b, rules)
+    wall = b.clock._wall
+    b.clock._wall = lambda: wall() + 30 * 24 * 3600 * 1000  # back a month on
+    b_seq = events.head(b.origin)[0]
+    back = circulation.checkin(b, "1002", at_desk=True)
+    assert back["was_on_loan"] and back["fee"] > 0 and back["fee_id"] is None
+    returned = _new(town, "b", b_seq)
+    assert [e["kind"] for e in returned] == ["loan.in"]
+    assert not Fee.select().exists()
+    b.close()
+
+    a = _at(town, "a")
+    _allowed(made + returned, B)
+    _relay(a, made + returned)
+    assert Loan.get_by_id(lent["loan_id"]).fee == back["fee"]  # the loan keeps what B said
+    assert not Fee.select().exists()
+    assert verify.verify(a) == []
     a.close()
 
 

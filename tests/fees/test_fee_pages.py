@@ -38,8 +38,8 @@ def test_declare_block_pay_and_receipt_at_the_desk(ctx, client):
     assert "Còn nợ 150.000 ₫" in page and "1 khoản chưa trả" in page
     assert Item.get(Item.barcode == "1001").condition == "lost"
     refused = _lend(client, token, "P0001", "1002").get_data(as_text=True)
-    assert ("Bạn đọc còn nợ 150.000 ₫ tiền bồi thường sách mất hoặc hỏng (mức tối đa là "
-            "0 ₫): không cho mượn thêm cho đến khi trả hết.") in refused
+    assert ("Bạn đọc còn nợ 150.000 ₫ tiền phí chưa nộp (mức tối đa là 0 ₫): không cho "
+            "mượn thêm cho đến khi trả hết.") in refused
     fee = Fee.get()
     assert client.get(f"/desk/fees/{fee.id}/receipt.pdf").status_code == 200  # unpaid too
     paid = client.post(f"/desk/fees/{fee.id}/pay", data={
@@ -90,7 +90,7 @@ def test_the_kiosk_says_why_no_loan_in_vietnamese(ctx, client):
     client.post("/kiosk/identify", data={"csrf_token": token, "card": "P0001"})
     r = client.post("/kiosk/checkout", data={"csrf_token": token, "barcode": "1002"},
                     follow_redirects=True)
-    assert "Bạn đọc còn nợ 150.000 ₫ tiền bồi thường" in r.get_data(as_text=True)
+    assert "Bạn đọc còn nợ 150.000 ₫ tiền phí chưa nộp" in r.get_data(as_text=True)
 
 
 def test_totals_appear_in_the_statistics_and_the_xlsx(ctx, client):
@@ -109,12 +109,12 @@ def test_totals_appear_in_the_statistics_and_the_xlsx(ctx, client):
     today = ctx.clock.today()
     args = {"kind": "month", "year": today.year, "number": today.month}
     html = client.get("/reports/", query_string=args).get_data(as_text=True)
-    assert re.search(r'data-key="fees.charged"><td>Phí bồi thường tài liệu mất, hỏng đã tính '
-                     r'\(đồng\)</td><td class="num">150[.,]?000</td>', html), html[-3000:]
+    assert re.search(r'data-key="fees.charged"><td>Phí đã tính: bồi thường tài liệu mất, hỏng và '
+                     r'trả quá hạn \(đồng\)</td><td class="num">150[.,]?000</td>', html), html[-3000:]
     book = openpyxl.load_workbook(io.BytesIO(client.get("/reports/statistics.xlsx",
                                                         query_string=args).data))
     rows = {r[0]: r[1] for r in book.active.iter_rows(values_only=True) if r and r[0]}
-    assert rows["Phí bồi thường tài liệu mất, hỏng đã tính (đồng)"] == 150000
+    assert rows["Phí đã tính: bồi thường tài liệu mất, hỏng và trả quá hạn (đồng)"] == 150000
     assert rows["đã thu (đồng)"] == 50000 and rows["đã miễn (đồng)"] == 50000
 
 

@@ -28,13 +28,13 @@ def test_status_and_information_report_the_fees_and_block_loans(connect, lib):
     fee = _owing(lib)
     status = c.patron_status(LIB, "P0003")
     assert status.f("BV") == "150000" and status.fixed[11] == "Y" and status.fixed[0] == "Y"
-    assert any("150.000 ₫" in line and "bồi thường" in line for line in status.fields["AF"])
+    assert any("150.000 ₫" in line and "tiền phí chưa nộp" in line for line in status.fields["AF"])
     info = c.patron_info(LIB, "P0003", summary="   Y      ")
     assert info.code == "64" and info.f("BV") == "150000" and info.f("CC") == "0"
     assert info.fixed[35 + 12:35 + 16] == "0001"  # fine items count
     assert info.f("AV") == f"{fee.id} 150000 I0001"
     refused = c.checkout(LIB, "P0003", "I0002")
-    assert refused.fixed[0] == "0" and "bồi thường" in refused.f("AF")
+    assert refused.fixed[0] == "0" and "tiền phí chưa nộp" in refused.f("AF")
 
 
 def test_fee_paid_pays_the_real_fee_and_refuses_a_wrong_amount(connect, lib):
@@ -147,3 +147,24 @@ def test_a_payment_without_sequence_number_is_a_retry_by_its_transaction_id(conn
     c.send_raw(bare)
     again = c.reply()
     assert again.fixed[0] == "N" and _paid_events() == 2
+
+
+def test_a_late_return_at_the_machine_charges_a_fee_the_machine_takes(connect, lib):
+    """A copy handed in late at the self-service machine charges its overdue fee: 64
+    lists it, the card is blocked above the limit, and 37 pays it."""
+    policy.save_rule(lib, LIB, "*", "*", loan_days=14, max_loans=5, max_renewals=2,
+                     fee_per_day=2000, fee_limit=0)
+    c = connect()
+    circulation.checkout(lib, "P0003", "I0001")
+    wall = lib.clock._wall
+    lib.clock._wall = lambda: wall() + 20 * 24 * 3600 * 1000  # back twenty days on
+    assert c.checkin(LIB, "I0001").fixed[0] == "1"
+    fee = Fee.get()
+    assert fee.kind == "overdue" and fee.amount >= 2000 and fee.state == "open"
+    info = c.patron_info(LIB, "P0003", summary="   Y      ")
+    assert info.f("BV") == str(fee.amount) and info.fixed[11] == "Y"
+    assert info.f("AV") == f"{fee.id} {fee.amount} I0001"
+    assert c.checkout(LIB, "P0003", "I0002").fixed[0] == "0"
+    paid = c.fee_paid(LIB, "P0003", str(fee.amount), fee_id=fee.id)
+    assert paid.fixed[0] == "Y" and Fee.get_by_id(fee.id).state == "paid"
+    assert c.checkout(LIB, "P0003", "I0002").fixed[0] == "1"

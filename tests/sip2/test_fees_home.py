@@ -30,9 +30,9 @@ from .client import SipClient
 from .conftest import KIOSK_PASSWORD, KIOSK_USER
 
 A, B = "PY-DH01", "PY-DH02"
-BLOCKED = ("Bạn đọc còn nợ 170.000 ₫ tiền bồi thường sách mất hoặc hỏng (mức tối đa là "
-           "100.000 ₫), trong đó 120.000 ₫ phải nộp tại Thư viện PY-DH02: không cho mượn "
-           "thêm cho đến khi trả hết.")
+BLOCKED = ("Bạn đọc còn nợ 170.000 ₫ tiền phí chưa nộp (mức tối đa là 100.000 ₫), trong "
+           "đó 120.000 ₫ phải nộp tại Thư viện PY-DH02: không cho mượn thêm cho đến khi "
+           "trả hết.")
 AT_B = ("Trong số tiền còn nợ, 120.000 ₫ phải nộp tại Thư viện PY-DH02 (nơi đã tính phí), "
         "không nộp tại máy này được.")
 

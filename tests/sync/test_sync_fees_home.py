@@ -23,9 +23,9 @@ from tests.conftest import PASSWORD, staff_login
 from tests.sync.syncsupport import opened, running_town, seed
 
 A, B, C = "PY-DH01", "PY-DH02", "PY-DH03"
-BLOCKED = ("Bạn đọc còn nợ 120.000 ₫ tiền bồi thường sách mất hoặc hỏng (mức tối đa là "
-           "100.000 ₫), trong đó 120.000 ₫ phải nộp tại Thư viện PY-DH02: không cho mượn "
-           "thêm cho đến khi trả hết.")
+BLOCKED = ("Bạn đọc còn nợ 120.000 ₫ tiền phí chưa nộp (mức tối đa là 100.000 ₫), trong "
+           "đó 120.000 ₫ phải nộp tại Thư viện PY-DH02: không cho mượn thêm cho đến khi "
+           "trả hết.")
 PAY_AT_B = ("Nộp tiền tại Thư viện PY-DH02: chỉ thư viện đã tính khoản phí này mới thu tiền "
             "hoặc miễn.")
 

@@ -1,9 +1,11 @@
-"""Fees (phí bồi thường): what a reader pays for a copy lost or damaged on loan.
+"""Fees: what a reader pays for a copy lost or damaged on loan (phí bồi thường), and for
+a copy returned late (phí quá hạn, the loan rule's `fee_per_day` for each day late).
 
 Three kinds of event, applied by the one projector and synced like every other:
 
 - `fee.charged`: the copy's library charges the borrower (the copy's price, else the
-  replacement charge of the loan rule for the patron's category and the copy's type);
+  replacement charge of the loan rule for the patron's category and the copy's type;
+  kind "overdue": the fee its late return reckoned, charged with that return);
 - `fee.paid` and `fee.waived` (with a reason): the fee is settled in full, at the
   library that charged it (or the hub, which acts for the town).
 

@@ -82,10 +82,9 @@ def blocks(library, patron):
     params = {"amount": vnd(total), "limit": vnd(most)}
     owed_to = elsewhere_params(library, patron.id)
     if not owed_to:
-        return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged "
-                                 "copies (the limit is %(limit)s): no new loans until they "
-                                 "are paid."), params)]
+        return [("fees_owed", N_("The patron owes %(amount)s in unpaid fees (the limit is "
+                                 "%(limit)s): no new loans until they are paid."), params)]
     params.update(owed_to)
-    return [("fees_owed", N_("The patron owes %(amount)s in fees for lost or damaged copies "
-                             "(the limit is %(limit)s), %(elsewhere)s of it to be paid at "
-                             "%(libraries)s: no new loans until they are paid."), params)]
+    return [("fees_owed", N_("The patron owes %(amount)s in unpaid fees (the limit is "
+                             "%(limit)s), %(elsewhere)s of it to be paid at %(libraries)s: "
+                             "no new loans until they are paid."), params)]

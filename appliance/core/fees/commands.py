@@ -1,5 +1,6 @@
 """The fee commands: declare a copy on loan lost or damaged (charging its borrower),
-take a payment, waive a fee. Each validates and records under the write lock."""
+take a payment, waive a fee. Each validates and records under the write lock. A late
+return charges its overdue fee too (`charge_overdue`, from circulation's return)."""
 
 import uuid
 
@@ -8,7 +9,8 @@ from ..errors import N_, Forbidden, Invalid, NotFound, Refused
 from ..models import Fee, Patron
 from . import balance, vnd
 
-KINDS = ("lost", "damaged")
+DECLARED = ("lost", "damaged")  # what staff declare of a copy on loan
+KINDS = (*DECLARED, "overdue")  # every kind of fee: "overdue" a late return charges
 _NS = uuid.UUID("5f0c2a51-7e1d-4c39-9b8e-70686920626f")
 
 
@@ -32,7 +34,7 @@ def _amount(item):
 def declare(ctx, barcode, kind, actor=None):
     """A copy on loan declared lost (its loan stays open until it is found) or damaged
     (handed back: its loan ends); its borrower is charged the replacement."""
-    if kind not in KINDS:
+    if kind not in DECLARED:
         raise Invalid("bad_fee_kind", N_("A copy is declared lost or damaged."))
     item = circulation._returned_copy(ctx, barcode)
     authority.require_own(ctx, item.library, "copy", barcode=item.barcode)
@@ -54,6 +56,24 @@ def declare(ctx, barcode, kind, actor=None):
         catalogue.save_item(ctx, {"id": item.id, "condition": "damaged"})
     events.record(ctx, "fee.charged", body, library=item.library)
     return get(ctx, the_id)
+
+
+def charge_overdue(ctx, item, amount, actor):
+    """The overdue fee of a late return, recorded in the return's transaction: charged
+    by the copy's library (or the hub) when it closes its own loan; its id comes from
+    the loan, so two desks returning one loan charge once. Another library closing the
+    loan (a copy lent there for a hold) charges nothing: only the copy's library charges
+    for it (rules.charged)."""
+    if amount <= 0 or (ctx.role != "hub" and item.library != ctx.library):
+        return None
+    the_id = fee_id(item.loan_id, "overdue")
+    if Fee.get_or_none((Fee.id == the_id) & (Fee.charged_hlc > 0)) is not None:
+        return None
+    events.record(ctx, "fee.charged", {
+        "fee_id": the_id, "library": item.library, "patron_id": item.loan_patron,
+        "item_id": item.id, "loan_id": item.loan_id, "kind": "overdue", "amount": int(amount),
+        "at": ctx.clock.iso_now(), "actor": actor}, library=item.library)
+    return the_id
 
 
 def get(ctx, the_id):

@@ -57,7 +57,7 @@ FIXED = [
     ("loans_overdue", N_("Loans overdue at the end of the period"), 0),
     ("digitised.documents", N_("Digitised documents"), 0),
     ("digitised.views", N_("Views of digitised documents"), 0),
-    ("fees.charged", N_("Fees charged for lost or damaged copies (đồng)"), 0),
+    ("fees.charged", N_("Fees charged: copies lost or damaged, late returns (đồng)"), 0),
     ("fees.paid", N_("fees paid (đồng)"), 1),
     ("fees.waived", N_("fees waived (đồng)"), 1),
 ]

@@ -20,8 +20,8 @@ What a figure means, where it is not obvious:
   end whose due date had passed;
 - digitised documents and their views: None ("no data") until digitised collections
   exist;
-- fees (in đồng): charged for copies lost or damaged on loan in the period by the
-  library whose copy it was, and paid or waived in the period (core/fees)."""
+- fees (in đồng): charged for copies lost or damaged on loan, and for late returns, in
+  the period by the library whose copy it was, and paid or waived in the period (core/fees)."""
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager

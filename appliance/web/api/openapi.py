@@ -3,6 +3,7 @@ bodies it documents are also what the routes check (`checked`)."""
 
 from ... import __version__
 from ...core.errors import N_, Invalid
+from ...core.fees.commands import DECLARED, KINDS
 
 
 def _obj(*required, **props):
@@ -33,9 +34,11 @@ ITEM = _obj("bib_id", "barcode", bib_id="string", barcode="string", item_type="s
             location="string", call_number="string", library="string")
 ITEM_EDIT = _obj(barcode="string", item_type="string", location="string",
                  call_number="string", status="string")
-FEE_KINDS = {"type": "string", "enum": ["lost", "damaged"]}
+# staff declare a copy lost or damaged; a late return charges "overdue" itself
+FEE_KINDS = {"type": "string", "enum": list(KINDS)}
 CHARGE = {"type": "object", "required": ["item", "kind"],
-          "properties": {"item": {"type": "string"}, "kind": FEE_KINDS}}
+          "properties": {"item": {"type": "string"},
+                         "kind": {"type": "string", "enum": list(DECLARED)}}}
 
 
 def _answer(required, **props):

@@ -1,5 +1,6 @@
 """Fees at the desk: declare a copy on loan lost or damaged, take the payment or waive
-the fee (with a reason), print the receipt. The patron page shows them (desk/_fees.html)."""
+a fee (with a reason), print the receipt. An overdue fee is charged by the late return
+itself (core/fees/commands.charge_overdue) and settled here like the others. The patron page shows them (desk/_fees.html)."""
 
 import io
 
@@ -53,7 +54,7 @@ def waive_fee(fee_id):
     return redirect(back(url_for("desk.home")))
 
 
-KIND_WORDS = {"lost": "lost", "damaged": "damaged"}
+KIND_WORDS = {"lost": "lost", "damaged": "damaged"}  # what staff declare (declare_fee)
 
 
 @bp.route("/items/<barcode>/price", methods=["POST"])
@@ -70,8 +71,14 @@ def receipt_words():
     return {"title": _("FEE RECEIPT"), "number": _("Receipt no."), "patron": _("Patron"),
             "copy": _("Copy"), "kind": _("For"), "amount": _("Amount"), "state": _("Fee state"),
             "date": _("Date"), "staff": _("Staff"), "reason": _("Reason"),
-            "lost": _("copy lost"), "damaged": _("copy damaged"), "paid": _("paid"),
-            "waived": _("waived"), "open": _("not paid yet")}
+            **kind_words(), "paid": _("paid"), "waived": _("waived"),
+            "open": _("not paid yet")}
+
+
+@bp.app_template_global()
+def kind_words():
+    """What each kind of fee is for, as the patron page and the receipt word it."""
+    return {"lost": _("copy lost"), "damaged": _("copy damaged"), "overdue": _("overdue")}
 
 
 @bp.route("/fees/<fee_id>/receipt.pdf")
