@@ -194,9 +194,10 @@ def rss_mb(pid):
     return None
 
 
-def serve(data_dir, env=None, *options):
+def serve(data_dir, *options, env=None):
     """`thuvien serve` in a child process on a free port of loopback: (process, url,
-    seconds until it answered). `env`: the child's environment, if not this one's."""
+    seconds until it answered). `options`: more of its options; `env`: the child's
+    environment, if not this one's."""
     with socket.socket() as s:  # a port no other server holds (others run beside it)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -113,8 +113,8 @@ def test_a_server_that_served_the_desk_keeps_no_memory_per_thread(tmp_path, monk
     users.create(ctx, "bench", "mat-khau-thu-vien", "librarian")
     ctx.close()
     # malloc's settings are the server's own (appliance/malloc.py), not the environment's
-    proc, url, _ = serve(data, {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"},
-                         "--https-port", "0")
+    proc, url, _ = serve(data, "--https-port", "0",
+                         env={k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"})
     try:
         desk_tour(url, "bench", "mat-khau-thu-vien")  # every thread serves a page once
         served = _rss_settled(proc.pid)

@@ -1,9 +1,9 @@
 """Who may make fee events (authority.RULES names these).
 
 A fee is charged only by the library whose copy was lost, damaged or returned late (the
-one that can mark its copy so, and holds its loan); it is paid or waived only where it was charged, so a receipt and the
-till are at one library, and the hub (which acts for the town) can see every fee but
-takes no branch's word for another library's money."""
+one that can mark its copy so, and holds its loan); it is paid or waived only where it
+was charged, so a receipt and the till are at one library, and the hub (which acts for
+the town) can see every fee but takes no branch's word for another library's money."""
 
 from ..errors import N_
 

@@ -21,7 +21,8 @@ What a figure means, where it is not obvious:
 - digitised documents and their views: None ("no data") until digitised collections
   exist;
 - fees (in đồng): charged for copies lost or damaged on loan, and for late returns, in
-  the period by the library whose copy it was, and paid or waived in the period (core/fees)."""
+  the period by the library whose copy it was, and paid or waived in the period
+  (core/fees)."""
 
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager

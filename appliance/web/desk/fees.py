@@ -1,6 +1,7 @@
 """Fees at the desk: declare a copy on loan lost or damaged, take the payment or waive
 a fee (with a reason), print the receipt. An overdue fee is charged by the late return
-itself (core/fees/commands.charge_overdue) and settled here like the others. The patron page shows them (desk/_fees.html)."""
+itself (core/fees/commands.charge_overdue) and settled here like the others. The patron
+page shows them (desk/_fees.html)."""
 
 import io
 
