@@ -1470,3 +1470,21 @@ def test_a_hold_fulfilled_without_its_loan_ends_the_other_asks_of_its_request(
         for node in nodes:
             node.close()
 
+
+@pytest.mark.parametrize("heard", [True, False], ids=["loss-heard", "loss-unheard"])
+def test_a_copy_declared_lost_and_returned_late_at_the_other_desk_agrees_in_every_order(
+        heard):
+    """A's copy lent, declared lost at one desk a day after its due date, then found and
+    handed in at A's other desk weeks later. The lost charge stands in for lateness from
+    its declaration: a desk that has heard of it charges the one day late before it; one
+    that has not charges by what it knows, every day (staff waive the difference). Fees
+    are events: every node holds the same fees in every order."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 5, 0), ("fee", 0, 1, 0),
+             ("tick", 0, 6, 1), *([("sync", 1, 0, 0)] if heard else []), ("checkin", 1, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=18, orders=4)
+    with settled(steps):
+        by_kind = {f.kind: f for f in Fee.select()}
+        assert sorted(by_kind) == ["lost", "overdue"]
+        assert (by_kind["lost"].amount, by_kind["lost"].state) == (30000, "open")
+        assert by_kind["overdue"].amount == (1 if heard else 17) * 500
+        assert Loan.get().fee == by_kind["overdue"].amount
