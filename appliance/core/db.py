@@ -467,6 +467,10 @@ MIGRATIONS = [
     (31, "a record's copies and holds found with their library, holds by their state: a "
          "loan, a hold, the hold shelf and housekeeping no longer read every copy or hold "
          "their library has", _found_by_record_and_library),
+    (32, "a library's replaced holds and open requests sought by their own indexes: "
+         "housekeeping and the requests queues no longer read all the holds or requests "
+         "their library has", _reindex(["remote_request_library"], models.Hold,
+                                       models.RemoteRequest)),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

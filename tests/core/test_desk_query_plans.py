@@ -57,12 +57,36 @@ def test_the_hold_shelf_and_housekeeping_read_through_selective_indexes(ctx, cli
     assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
 
 
+def _past_holds(ctx, count):
+    """`count` holds the library had over a year, ended, one of them replaced (rows only:
+    the plans, not the log, are read)."""
+    from appliance.core.models import Hold, Patron
+
+    patron = Patron.get(Patron.card == "P0001")
+    Hold.insert_many([dict(id=f"past-{n:05d}", patron=patron.id, bib=ctx.bibs[n % 5].id,
+                           library=ctx.library, placed_at="2025-06-01T09:00:00+07:00",
+                           status=("fulfilled", "cancelled", "expired")[n % 3],
+                           replaced="told" if n % 50 else "found")
+                      for n in range(count)]).execute()
+
+
+def test_asking_holds_again_reads_only_the_replaced_ones(ctx):
+    """Housekeeping asks again every quarter of an hour: its first lookup (the replaced
+    holds to say) sought the library's holds by the library alone, all of them."""
+    _past_holds(ctx, 3000)
+    statements = statements_of(ctx, lambda: holds.reask(ctx))
+    assert any("replaced" in sql for sql in statements), "the trace saw the lookup"
+    bad = bad_steps(ctx, statements)
+    assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
+
+
 def test_the_check_finds_what_it_refuses(ctx):
     """Holds sought by the library alone, and a large table read whole, are found."""
     assert bad_steps(ctx, ["SELECT id FROM hold WHERE library = 'PY-DH01' "
                             "AND placed_at = '2026-01-01'"])
     assert bad_steps(ctx, ["SELECT id FROM loan WHERE fee > 0"])
     assert not bad_steps(ctx, ["SELECT id FROM loan WHERE id = 'x'"])
+    assert not bad_steps(ctx, ["SELECT staff FROM training_roster WHERE library = 'x'"])
 
 
 def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
@@ -75,3 +99,13 @@ def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
         names = {row[0] for row in db.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert set(new) <= names and not set(old) & names
+
+
+def test_migration_32_gives_an_older_library_the_indexes(tmp_path):
+    new = ("hold_library_replaced", "remote_request_library_state", "remote_request_state")
+    with migrated_from(tmp_path / "thuvien.db", 31,
+                       *(f"DROP INDEX {name}" for name in new),
+                       "CREATE INDEX remote_request_library ON remote_request (library)") as db:
+        names = {row[0] for row in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert set(new) <= names and "remote_request_library" not in names
