@@ -22,10 +22,23 @@ def statements_of(ctx, work):
     return [sql for sql in seen if re.match(r"\s*(SELECT|UPDATE|DELETE|WITH)", sql, re.I)]
 
 
+# A table and the name a statement gives it (peewee's "t1", a report's "l"): the plan
+# names a table by it.
+NAMED = re.compile(r'\b(?:FROM|JOIN)\s+"?(\w+)"?\s+(?:AS\s+)?"?(\w+)"?', re.I)
+
+
+def _by_table(step, names):
+    """The step with the table's own name for the one the statement gave it."""
+    return re.sub(r"\b(SCAN|SEARCH) (\w+)",
+                  lambda m: f"{m[1]} {names.get(m[2], m[2])}", step)
+
+
 def bad_steps(ctx, statements):
     bad = []
     for sql in statements:
-        steps = [row[-1] for row in ctx.db.execute_sql("EXPLAIN QUERY PLAN " + sql)]
+        names = {alias: table for table, alias in NAMED.findall(sql)}
+        steps = [_by_table(row[-1], names)
+                 for row in ctx.db.execute_sql("EXPLAIN QUERY PLAN " + sql)]
         bad += [(step, sql[:300]) for step in steps
                 if FULL_READ.search(step) or BY_LIBRARY_ALONE.search(step)]
     return bad

@@ -87,6 +87,8 @@ def test_the_check_finds_what_it_refuses(ctx):
     assert bad_steps(ctx, ["SELECT id FROM loan WHERE fee > 0"])
     assert not bad_steps(ctx, ["SELECT id FROM loan WHERE id = 'x'"])
     assert not bad_steps(ctx, ["SELECT staff FROM training_roster WHERE library = 'x'"])
+    assert bad_steps(ctx, ['SELECT "t1"."id" FROM "loan" AS "t1" WHERE "t1"."fee" > 0'])
+    assert bad_steps(ctx, ["SELECT COUNT(*) FROM item i WHERE i.price > 0"])
 
 
 def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
@@ -102,10 +104,33 @@ def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
 
 
 def test_migration_32_gives_an_older_library_the_indexes(tmp_path):
-    new = ("hold_library_replaced", "remote_request_library_state", "remote_request_state")
+    new = ("hold_library_replaced", "remote_request_library_state", "remote_request_state",
+           "bib_marked")
     with migrated_from(tmp_path / "thuvien.db", 31,
                        *(f"DROP INDEX {name}" for name in new),
                        "CREATE INDEX remote_request_library ON remote_request (library)") as db:
         names = {row[0] for row in db.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert set(new) <= names and "remote_request_library" not in names
+
+
+def test_an_index_on_a_column_a_later_migration_adds_waits_for_it(tmp_path):
+    """A step that makes the records' indexes (migration 12) on a library from before
+    their marks (migration 18) leaves the index of the marked ones to a later step."""
+    from appliance.core import db as dbmod
+    from appliance.core.models import Bib
+
+    db = dbmod.connect(str(tmp_path / "thuvien.db"))
+    try:
+        for sql in ("DROP INDEX bib_marked", "DROP INDEX bib_isbn",
+                    "ALTER TABLE bib DROP COLUMN rare"):
+            db.execute_sql(sql)
+        dbmod._reindex([], Bib)(db)
+        names = {row[0] for row in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "bib_isbn" in names and "bib_marked" not in names
+        db.execute_sql("ALTER TABLE bib ADD COLUMN rare INTEGER NOT NULL DEFAULT 0")
+        dbmod._reindex([], Bib)(db)
+        assert db.execute_sql("SELECT 1 FROM sqlite_master WHERE name = 'bib_marked'").fetchone()
+    finally:
+        db.close()
