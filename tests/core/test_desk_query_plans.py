@@ -89,6 +89,8 @@ def test_the_check_finds_what_it_refuses(ctx):
     assert not bad_steps(ctx, ["SELECT staff FROM training_roster WHERE library = 'x'"])
     assert bad_steps(ctx, ['SELECT "t1"."id" FROM "loan" AS "t1" WHERE "t1"."fee" > 0'])
     assert bad_steps(ctx, ["SELECT COUNT(*) FROM item i WHERE i.price > 0"])
+    assert bad_steps(ctx, ["SELECT library, COUNT(*) FROM loan GROUP BY library"])  # its index
+    assert not bad_steps(ctx, ["SELECT COUNT(*) FROM hold WHERE replaced IS NOT NULL"])
 
 
 def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
