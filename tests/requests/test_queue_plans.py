@@ -68,3 +68,21 @@ def test_the_hubs_queues_read_the_open_requests(hub):
     statements = statements_of(hub, queues)
     assert len(statements) == 2
     assert not bad_steps(hub, statements), _fails(hub, statements)
+
+
+def test_migration_32_gives_a_hub_the_indexes(hub):
+    from appliance.core import db as dbmod
+
+    new = ("hold_library_replaced", "remote_request_library_state", "remote_request_state",
+           "bib_marked")
+    for name in new:
+        hub.db.execute_sql(f"DROP INDEX {name}")
+    hub.db.execute_sql("CREATE INDEX remote_request_library ON remote_request (library)")
+    dbmod._set_version(31)
+    dbmod.migrate(hub.db)
+    listed = ("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+              if dialect.is_postgres(hub.db) else
+              "SELECT name FROM sqlite_master WHERE type = 'index'")
+    names = {row[0] for row in hub.db.execute_sql(listed)}
+    assert dbmod.schema_version(hub.db) == dbmod.SCHEMA_VERSION
+    assert set(new) <= names and "remote_request_library" not in names
