@@ -14,14 +14,17 @@ import requests
 from PIL import Image
 
 from appliance import covers
-from appliance.core import patrons
+from appliance.core import patrons, verify
+from appliance.core.digital import jobs
 from appliance.core.filestore import FileStore
+from appliance.core.models import DigitalDocument, DigitalJob, DigitalPage, Event
 from appliance.core.requests import commands
 from appliance.core.suggest import build
 from appliance.core.training import practice
+from appliance.web.training import copies
 from tests.conftest import PASSWORD
 from tests.digital import scans
-from tests.digital.conftest import scanned_book
+from tests.digital.conftest import PAGE_TWO, need_tesseract, scanned_book
 from tests.requests.conftest import make_pdf
 from tests.roster import classlists
 
@@ -145,6 +148,80 @@ def test_practice_digital_library_reads_the_real_pages_and_keeps_its_own(ctx, se
     assert trainee.get(f"/opac/digital/{made}/download").content == data
     assert librarian.get(f"/opac/digital/{made}").status_code == 404
     assert librarian.get(f"/opac/digital/page/{page_id}/thumb.jpg").content == real[thumb]
+
+
+def _upload_in_chunks(desk, data, size=4096):
+    """A document uploaded as the desk's page does, its bar's figure asked at each chunk."""
+    r = desk.api("POST", "/api/v1/digital/uploads", json={"filename": "lich-su.pdf",
+                                                          "size": len(data)})
+    assert r.status_code == 201, r.text
+    upload = r.json()["id"]
+    for offset in range(0, len(data), size):
+        sent = desk.api("PUT", f"/api/v1/digital/uploads/{upload}", params={"offset": offset},
+                        data=data[offset:offset + size])
+        held = min(offset + size, len(data))
+        assert sent.json()["received"] == held  # the bar moves as at the real desk
+        assert desk.api("GET", f"/api/v1/digital/uploads/{upload}").json()["received"] == held
+    return upload
+
+
+def _until(check, seconds=120):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("the practice copy's digital jobs were not done in time")
+
+
+def _real_library(ctx):
+    return (verify.digest(), Event.select().count(), DigitalDocument.select().count(),
+            DigitalPage.select().count(), DigitalJob.select().count())
+
+
+def test_the_worker_makes_a_practice_uploads_pages_and_ocr_in_the_copy(ctx, app, server,
+                                                                        tmp_path):
+    need_tesseract()
+    real, library = real_files(ctx.data_dir), _real_library(ctx)
+    worker = jobs.Worker(ctx, interval=0.2, copies=copies(app))
+    worker.start()
+    try:
+        trainee, librarian = Desk(server.url).practise(), Desk(server.url, "quanly")
+        data = scans.save_pdf(tmp_path / "lich-su.pdf", [scans.page(PAGE_TWO)]).read_bytes()
+        upload = _upload_in_chunks(trainee, data, size=max(1024, len(data) // 3))
+        r = trainee.api("POST", "/api/v1/digital/documents",
+                        json={"bib_id": ctx.bibs[2].id, "uploads": [upload]})
+        assert r.status_code == 201, r.text
+        doc = r.json()["document"]
+        page_id = re.search(r"/iiif/image/([^/\"]+)", trainee.get(
+            f"/iiif/3/{doc}/manifest.json").text).group(1)
+        hits = _until(lambda: trainee.api("GET", "/api/v1/digital/search", params={
+            "q": "lich su dong hoa", "document": doc}).json()["hits"])
+        assert [h["page_id"] for h in hits] == [page_id] and hits[0]["boxes"]
+        # its page images, made by the worker in the copy's own folder
+        info = trainee.get(f"/iiif/image/{page_id}/info.json")
+        assert info.status_code == 200 and info.json()["width"] > 0
+        assert _colour(trainee.get(f"/iiif/image/{page_id}/full/max/0/default.jpg"))
+        assert trainee.get(f"/opac/digital/page/{page_id}/thumb.jpg").status_code == 200
+        own = practice.files_for(ctx, "thuthu") / "digital/derived" / page_id
+        assert {"full.jpg", "web.jpg", "thumb.jpg", "words.json"} <= {
+            p.name for p in own.iterdir()}
+        # nothing of it is real: files, database, log, the real desk's search
+        assert real_files(ctx.data_dir) == real
+        assert _real_library(ctx) == library
+        assert not (ctx.data_dir / "digital/derived" / page_id).exists()
+        assert librarian.get(f"/opac/digital/{doc}").status_code == 404
+        assert librarian.get(f"/iiif/image/{page_id}/info.json").status_code == 404
+        assert not librarian.api("GET", "/api/v1/digital/search",
+                                 params={"q": "lich su dong hoa"}).json()["hits"]
+        pc = copies(app).current("thuthu")
+        with practice.bound(pc.db):
+            assert DigitalJob.select().count() == 0  # the copy's queue: worked to its end
+    finally:
+        worker.stop()
+        worker.join(30)
+    assert not worker.is_alive()
 
 
 def test_practice_copy_pdf_and_class_list_stay_in_the_copy(ctx, server):

@@ -26,6 +26,8 @@ import json
 import os
 import re
 import shutil
+import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,6 +154,80 @@ def _schema_of(path):
     try:
         with bound(db):
             return schema_version(db)
+    finally:
+        db.close()
+
+
+class Copies:
+    """The practice copies one process has open, one PracticeContext an account, shared
+    by the web requests (web/training.py) and the digital queue's worker, which works
+    the jobs of every copy that has some (`with_jobs`) as the real library's. A copy is
+    made again or dropped only between two of the worker's jobs (`working`), so a job
+    never writes a fresh copy's files from the old copy's pages."""
+
+    def __init__(self, real):
+        self.real = real
+        self._held: dict[str, PracticeContext] = {}
+        self._lock = threading.Lock()
+        self._busy = threading.Lock()
+
+    def get(self, username, fresh=False):
+        """`username`'s PracticeContext, made first when there is none."""
+        with self._lock:
+            held = self._held.get(username)
+            if held is not None and not fresh:
+                return held
+            with self._busy:
+                if held is not None:
+                    held.close()
+                made = self._held[username] = open_copy(self.real, username, fresh=fresh)
+            return made
+
+    def drop(self, username):
+        with self._lock, self._busy:
+            held = self._held.pop(username, None)
+            if held is not None:
+                held.close()
+
+    def current(self, username):
+        """The copy held for `username` now (None once dropped)."""
+        with self._lock:
+            return self._held.get(username)
+
+    @contextmanager
+    def working(self):
+        """One job of the worker's, while no copy is made again or dropped."""
+        with self._busy:
+            yield
+
+    def with_jobs(self):
+        """The copies in the data folder holding digital jobs still to do, opened."""
+        return [self.get(owner) for owner in queued_owners(self.real)]
+
+
+def queued_owners(ctx):
+    """Accounts whose copy (of this version's schema: an older one is made again, its
+    jobs with it) holds digital jobs queued or running; read without opening it. A
+    copy's file is named by its account (user names are of the characters path_for
+    keeps)."""
+    folder = Path(ctx.data_dir) / FOLDER if ctx.data_dir else None
+    if folder is None or not folder.is_dir():
+        return []
+    return [path.stem for path in sorted(folder.glob("*.db")) if _has_jobs(path)]
+
+
+def _has_jobs(path):
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        version = db.execute("SELECT value FROM setting WHERE key = 'schema_version'"
+                             ).fetchone()
+        return version == (json.dumps(SCHEMA_VERSION),) and bool(db.execute("SELECT 1 FROM digital_job WHERE state IN "
+                               "('queued', 'running') LIMIT 1").fetchone())
+    except sqlite3.Error:  # made by another version, or half made: not this worker's
+        return False
     finally:
         db.close()
 
