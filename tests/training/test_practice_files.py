@@ -7,7 +7,11 @@ import hashlib
 import io
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -15,14 +19,12 @@ from PIL import Image
 
 from appliance import covers
 from appliance.core import patrons, verify
-from appliance.core.digital import jobs
 from appliance.core.filestore import FileStore
 from appliance.core.models import DigitalDocument, DigitalJob, DigitalPage, Event
 from appliance.core.requests import commands
 from appliance.core.suggest import build
 from appliance.core.training import practice
-from appliance.web.training import copies
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, free_port
 from tests.digital import scans
 from tests.digital.conftest import PAGE_TWO, need_tesseract, scanned_book
 from tests.requests.conftest import make_pdf
@@ -180,14 +182,38 @@ def _real_library(ctx):
             DigitalPage.select().count(), DigitalJob.select().count())
 
 
-def test_the_worker_makes_a_practice_uploads_pages_and_ocr_in_the_copy(ctx, app, server,
-                                                                        tmp_path):
-    need_tesseract()
-    real, library = real_files(ctx.data_dir), _real_library(ctx)
-    worker = jobs.Worker(ctx, interval=0.2, copies=copies(app))
-    worker.start()
+@contextmanager
+def _thuvien_serve(data_dir, log):
+    """`thuvien serve` on the library's data folder, its digital worker with it."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
+                                 str(data_dir), "--port", str(port), "--sip2-port", "0"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
     try:
-        trainee, librarian = Desk(server.url).practise(), Desk(server.url, "quanly")
+        _until(lambda: _answers(url), 60)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _answers(url):
+    try:
+        return requests.get(f"{url}/api/v1/health", timeout=1).ok
+    except requests.ConnectionError:
+        return False
+
+
+def test_serve_makes_a_practice_uploads_pages_and_ocr_in_the_copy(ctx, tmp_path):
+    need_tesseract()
+    with _thuvien_serve(ctx.data_dir, tmp_path / "serve.log") as url:
+        real, library = real_files(ctx.data_dir), _real_library(ctx)
+        trainee, librarian = Desk(url).practise(), Desk(url, "quanly")
         data = scans.save_pdf(tmp_path / "lich-su.pdf", [scans.page(PAGE_TWO)]).read_bytes()
         upload = _upload_in_chunks(trainee, data, size=max(1024, len(data) // 3))
         r = trainee.api("POST", "/api/v1/digital/documents",
@@ -215,13 +241,12 @@ def test_the_worker_makes_a_practice_uploads_pages_and_ocr_in_the_copy(ctx, app,
         assert librarian.get(f"/iiif/image/{page_id}/info.json").status_code == 404
         assert not librarian.api("GET", "/api/v1/digital/search",
                                  params={"q": "lich su dong hoa"}).json()["hits"]
-        pc = copies(app).current("thuthu")
-        with practice.bound(pc.db):
-            assert DigitalJob.select().count() == 0  # the copy's queue: worked to its end
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):  # the copy's queue, worked to its end
+            assert DigitalJob.select().count() == 0
     finally:
-        worker.stop()
-        worker.join(30)
-    assert not worker.is_alive()
+        pc.close()
 
 
 def test_practice_copy_pdf_and_class_list_stay_in_the_copy(ctx, server):
