@@ -163,3 +163,30 @@ def test_the_worker_finds_the_copies_with_digital_jobs_and_a_copy_made_again_dro
     assert practice.queued_owners(ctx) == []
     copies.drop("thuthu")
     assert copies.current("thuthu") is None
+
+
+def test_a_copy_made_while_a_real_job_ran_works_it_in_its_own_folder(ctx, tmp_path):
+    """A copy made while the real worker was in a job holds it as running: the worker
+    puts it back in the copy's queue and works it there, the real one left as it is."""
+    from appliance.core.digital import documents, jobs, store
+    from appliance.core.models import DigitalJob, DigitalPage
+    from tests.digital import scans
+
+    tif = scans.save_tiff(tmp_path / "p.tif", [scans.page(["Trang"])])
+    documents.attach(ctx, ctx.bibs[0].id, [tif])
+    DigitalJob.delete().where(DigitalJob.kind == "ocr").execute()
+    DigitalJob.update(state="running").execute()  # the real worker, mid-job
+    page = DigitalPage.get()
+    copies = practice.Copies(ctx)
+    pc = copies.get("thuthu")
+    worker = jobs.Worker(ctx, copies=copies)
+    while worker._practice_round():
+        pass
+    with practice.bound(pc.db):
+        assert DigitalJob.select().count() == 0
+    assert store.derived(pc.files, page.id, "web.jpg") == pc.files.own(
+        "digital", "derived", page.id, "web.jpg")
+    assert store.derived(pc.files, page.id, "web.jpg").exists()
+    assert not store.derived(ctx.files, page.id, "web.jpg").exists()
+    assert [j.state for j in DigitalJob.select()] == ["running"]
+    copies.drop("thuthu")

@@ -12,6 +12,7 @@ library: the copy's log is never synced."""
 import logging
 import threading
 import time
+import weakref
 
 from .. import events
 from ..models import DigitalDocument, DigitalJob, DigitalPage
@@ -115,7 +116,7 @@ class Worker(threading.Thread):
         super().__init__(name="digital-worker", daemon=True)
         self.ctx, self.interval, self.copies = ctx, interval, copies
         self._wake, self._halt = threading.Event(), threading.Event()  # (Thread has a _stop)
-        self._recovered: set[str] = set()
+        self._recovered: weakref.WeakSet = weakref.WeakSet()  # copies whose stale jobs went back
 
     def wake(self):
         self._wake.set()
@@ -158,14 +159,14 @@ class Worker(threading.Thread):
         return worked
 
     def _practice_job(self, pc):
-        with self.copies.working(), practice.bound(pc.db):
+        with self.copies.working(pc.owner), practice.bound(pc.db):
             if self.copies.current(pc.owner) is not pc:
                 return False  # made again or dropped since: its jobs went with it
             try:
-                if pc.owner not in self._recovered:
+                if pc not in self._recovered:  # a copy made while a real job ran holds it
                     with events.writing(pc):
                         recover()
-                    self._recovered.add(pc.owner)
+                    self._recovered.add(pc)
                 return sum(run_pending(pc, limit=1)) > 0
             finally:
                 pc.db.close()  # this thread's connection: none is left to a replaced copy

@@ -169,36 +169,39 @@ class Copies:
         self.real = real
         self._held: dict[str, PracticeContext] = {}
         self._lock = threading.Lock()
-        self._busy = threading.Lock()
+        self._busy: dict[str, threading.Lock] = {}  # an account's: the worker's job in it
 
     def get(self, username, fresh=False):
         """`username`'s PracticeContext, made first when there is none."""
-        with self._lock:
+        held = self._held.get(username)  # every practice request asks: no lock to pass
+        if held is not None and not fresh:
+            return held
+        with self._lock, self._busy_of(username):
             held = self._held.get(username)
             if held is not None and not fresh:
                 return held
-            with self._busy:
-                if held is not None:
-                    held.close()
-                made = self._held[username] = open_copy(self.real, username, fresh=fresh)
+            if held is not None:
+                held.close()
+            made = self._held[username] = open_copy(self.real, username, fresh=fresh)
             return made
 
     def drop(self, username):
-        with self._lock, self._busy:
+        with self._lock, self._busy_of(username):
             held = self._held.pop(username, None)
             if held is not None:
                 held.close()
 
     def current(self, username):
         """The copy held for `username` now (None once dropped)."""
-        with self._lock:
-            return self._held.get(username)
+        return self._held.get(username)
 
-    @contextmanager
-    def working(self):
-        """One job of the worker's, while no copy is made again or dropped."""
-        with self._busy:
-            yield
+    def working(self, username):
+        """Held by the worker for one job of `username`'s copy: the copy is not made
+        again nor dropped meanwhile."""
+        return self._busy_of(username)
+
+    def _busy_of(self, username):
+        return self._busy.setdefault(username, threading.Lock())
 
     def with_jobs(self):
         """The copies in the data folder holding digital jobs still to do, opened."""
@@ -224,8 +227,10 @@ def _has_jobs(path):
     try:
         version = db.execute("SELECT value FROM setting WHERE key = 'schema_version'"
                              ).fetchone()
-        return version == (json.dumps(SCHEMA_VERSION),) and bool(db.execute("SELECT 1 FROM digital_job WHERE state IN "
-                               "('queued', 'running') LIMIT 1").fetchone())
+        if version != (json.dumps(SCHEMA_VERSION),):
+            return False
+        return db.execute("SELECT 1 FROM digital_job WHERE state IN ('queued', 'running') "
+                          "LIMIT 1").fetchone() is not None
     except sqlite3.Error:  # made by another version, or half made: not this worker's
         return False
     finally:
