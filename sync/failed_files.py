@@ -21,7 +21,11 @@ sends — its Pi off, broken, or the file lost — is told on the desk's sync li
 is late (``copies.LATE_MS``), not left for the patron to find out.
 
 Times are the town's (``ctx.clock.wall_ms``: the device's clock set right by the
-hub's), so a Pi booted in 1970 does not hold a file back for fifty years."""
+hub's), so a Pi booted in 1970 does not hold a file back for fifty years. A file first
+said missing while the clock is not to be trusted (it reads a time well behind the
+latest it has seen: a Pi booted in 1970, not yet set right) has no since (``UNKNOWN``),
+and makes nothing late; its since starts at the first answer under a clock set right,
+so a wait counted from 1970 is never told as two days late."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from .models import FileFailure
 MISSING = "missing"  # the reason of a file the hub does not hold yet: no wait, a since
 FIRST_S = 3600  # the first wait: a file broken now is likely broken in a quarter of an hour
 MOST_S = 24 * 3600  # the longest: still tried once a day, in case it was repaired
+UNKNOWN = 0  # the since of a file said missing while the clock could not be trusted
 
 
 def wait_s(failures: int) -> int:
@@ -48,28 +53,32 @@ def due(direction: str, sha: str, expected: str, now_ms: int) -> bool:
 
 
 def failed(direction: str, sha: str, expected: str, reason: str, now_ms: int,
-           detail: str | None = None) -> int:
+           detail: str | None = None, trusted: bool = True) -> int:
     """Remember a failure (or a file ``missing`` at the hub); the count in a row (a new
-    expectation starts it again)."""
+    expectation starts it again). ``trusted``: whether the clock that read ``now_ms``
+    is (``HLC.clock_ok``), for a missing file's since."""
     row = FileFailure.get_or_none((FileFailure.direction == direction)
                                   & (FileFailure.sha256 == sha))
     count = 1 if row is None or row.expected != expected else row.failures + 1
     values = {"expected": expected, "reason": reason, "detail": detail, "failures": count,
               "failed_ms": now_ms, "retry_ms": now_ms + wait_s(count) * 1000}
     if reason == MISSING:  # asked again on every run; counted from the first answer
-        values.update(failed_ms=_since(row, now_ms), retry_ms=0)
+        values.update(failed_ms=_since(row, now_ms, trusted), retry_ms=0)
     FileFailure.insert(direction=direction, sha256=sha, **values).on_conflict(
         conflict_target=[FileFailure.direction, FileFailure.sha256],
         update={getattr(FileFailure, k): v for k, v in values.items()}).execute()
     return count
 
 
-def _since(row, now_ms: int) -> int:
-    """Since when the hub has said a file is missing: the first time, unless that is
-    after now (the clock was set back since): then from now, never a time to come."""
-    if row is not None and row.reason == MISSING and row.failed_ms <= now_ms:
-        return row.failed_ms
-    return now_ms
+def _since(row, now_ms: int, trusted: bool) -> int:
+    """Since when the hub has said a file is missing: the first time, unless it is not
+    known (first said under a clock not to be trusted) or after now (the clock was set
+    back since): then from now, when the clock is right; while it is not, a since known
+    stays and none starts (``UNKNOWN``)."""
+    held = row.failed_ms if row is not None and row.reason == MISSING else UNKNOWN
+    if not trusted:
+        return held
+    return held if UNKNOWN < held <= now_ms else now_ms
 
 
 def cleared(direction: str, shas) -> None:

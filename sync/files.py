@@ -199,7 +199,8 @@ def _pull_copies(ctx, run, done) -> None:
                 continue
             failure = _fetch(ctx, run, sha, size, done)
             if failure is not None:  # missing too: since when, for the desk (failed_files)
-                failed_files.failed("down", sha, expected, failure[0], now, failure[1])
+                failed_files.failed("down", sha, expected, failure[0], now, failure[1],
+                                    trusted=ctx.clock.clock_ok())
                 key = "missing" if failure[0] == failed_files.MISSING else "failed"
                 done[key] = done.get(key, 0) + 1
                 continue

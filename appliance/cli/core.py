@@ -167,7 +167,9 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     housekeeping = Maintenance(ctx)
     housekeeping.start()
     from ..core.digital.jobs import Worker
-    digital_worker = Worker(ctx)  # derivatives and OCR, never in a request
+    from ..web.training import copies
+    # derivatives and OCR, never in a request; the practice copies' too
+    digital_worker = Worker(ctx, copies=copies(app))
     digital_worker.start()
     closers.append(digital_worker.stop)
     sdnotify.ready()

@@ -6,8 +6,6 @@ session owner's practice copy to the request's thread, as its `g.ctx` and as the
 database every model uses (core/training/practice.py), for every page but logging in
 and out and these training pages, which say themselves which library they read."""
 
-import threading
-
 from flask import (
     Blueprint,
     abort,
@@ -33,7 +31,6 @@ from .reports import chosen_period
 
 bp = Blueprint("training", __name__, url_prefix="/training")
 PRACTISERS = (*STAFF, "kiosk")
-_lock = threading.Lock()
 # The endpoints a practice request never binds: the login (accounts are the real
 # library's) and the training pages (they read the real records and the copy both).
 UNBOUND = ("auth.", "training.", "static")
@@ -43,28 +40,19 @@ def _real():
     return current_app.extensions["thuvien"]
 
 
-def _copies():
-    return current_app.extensions.setdefault("thuvien_practice", {})
+def copies(app):
+    """The process's practice copies (core/training/practice.py Copies): the digital
+    queue's worker works theirs too (`thuvien serve`)."""
+    return app.extensions["thuvien_practice"]
 
 
 def copy_of(username, fresh=False):
     """The PracticeContext of `username`, opened once per process."""
-    with _lock:
-        held = _copies().get(username)
-        if held is not None and not fresh:
-            return held
-        if held is not None:
-            held.close()
-        made = practice.open_copy(_real(), username, fresh=fresh)
-        _copies()[username] = made
-        return made
+    return copies(current_app).get(username, fresh=fresh)
 
 
 def _drop(username):
-    with _lock:
-        held = _copies().pop(username, None)
-        if held is not None:
-            held.close()
+    copies(current_app).drop(username)
 
 
 # The switch, run on every request.
@@ -116,6 +104,7 @@ def _is_half(p):
 
 def install(app):
     """The practice-mode switch: after the login check and the real context (factory)."""
+    app.extensions["thuvien_practice"] = practice.Copies(app.extensions["thuvien"])
     app.before_request(_bind)
     app.after_request(_note)
     app.teardown_request(_unbind)  # threads serve other sessions next

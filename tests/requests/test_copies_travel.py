@@ -31,7 +31,7 @@ from appliance.core.models import Item, RemoteRequest
 from appliance.core.requests import commands
 from appliance.web import create_app
 from appliance.web.helpers import vndate
-from sync import agent, files, link, protocol, status
+from sync import agent, failed_files, files, link, protocol, status
 from sync.models import FileFailure
 from tests.conftest import PASSWORD, csrf_token, staff_login
 from tests.notices_world import Inbox
@@ -524,3 +524,38 @@ def test_a_copy_the_attaching_library_does_not_send_is_told_after_two_days(town,
         desk = create_app(b, testing=True).test_client()
         staff_login(desk)
         assert _late_on_desk(desk) == [] and "sync-file-failed" not in desk.get("/desk/").text
+
+
+def test_a_copy_first_said_missing_under_a_clock_in_1970_is_not_late_once_set_right(town):
+    """B's Pi booted in 1970 (no battery, not yet set by the hub) asks the hub for a
+    copy's PDF and is told ``missing``. That first answer is not the start of the two
+    days: once the clock is right, the wait starts then, and the desk says nothing
+    until two days after it."""
+    with opened(town.a) as a:
+        req_id = _asked(a, town.bib, _pdf(town.tmp, "1970.pdf", make_pdf(1, "Trang 1970")))
+        agent.run_once(a, files=False)  # the request is ready; its PDF stays at A
+    with opened(town.b) as b:
+        users.create(b, "thuthu", PASSWORD, "librarian")
+        agent.run_once(b, files=False)
+        assert RemoteRequest.get_by_id(req_id).state == "ready"
+        desk = create_app(b, testing=True).test_client()
+        staff_login(desk)
+        start, real = b.clock.raw_ms(), b.clock
+
+        def at(wall):  # files only: a run's events would set the clock right again
+            b.clock = HLC(real.last, wall=lambda: wall)
+            return files.exchange(b, _run(b, town.hub.url))
+
+        assert at(5 * 60_000)["missing"] == 1  # 1970
+        assert FileFailure.get().failed_ms == failed_files.UNKNOWN, "no since in 1970"
+        assert _late_on_desk(desk) == []
+        b.clock = HLC(real.last, wall=lambda: start)  # set right, not asked again yet
+        assert _late_on_desk(desk) == [], "a since not known makes nothing late"
+        assert at(start + 60_000)["missing"] == 1  # set right: since now, not since 1970
+        assert _late_on_desk(desk) == [], "a wait counted from 1970 is not late"
+        assert FileFailure.get().failed_ms == start + 60_000
+        assert at(start + (2 * DAY_MIN - 1) * 60_000)["missing"] == 1
+        assert _late_on_desk(desk) == [], "not before two days from the clock set right"
+        assert at(start + (2 * DAY_MIN + 2) * 60_000)["missing"] == 1
+        assert len(_late_on_desk(desk)) == 1
+        b.clock = real

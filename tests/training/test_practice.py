@@ -133,3 +133,60 @@ def test_what_other_parts_keep_of_people_is_made_up_too(ctx):
             assert verify.state_matches_rebuild(pc) == []
     finally:
         pc.close()
+
+
+def test_the_worker_finds_the_copies_with_digital_jobs_and_a_copy_made_again_drops_its_own(
+        ctx, tmp_path):
+    """The digital worker's view of the copies (practice.Copies): a copy with jobs queued
+    is listed, one of an older schema is not (it will be made again), and a copy made
+    again is another context, so a job of the old one is never worked into it."""
+    from appliance.core.digital import documents
+    from appliance.core.models import DigitalJob, Setting
+    from tests.digital import scans
+
+    copies = practice.Copies(ctx)
+    pc = copies.get("thuthu")
+    assert practice.queued_owners(ctx) == []
+    tif = scans.save_tiff(tmp_path / "p.tif", [scans.page(["Trang"])])
+    with practice.bound(pc.db):
+        documents.attach(pc, ctx.bibs[0].id, [tif])
+        assert DigitalJob.select().count() == 2
+    assert DigitalJob.select().count() == 0  # the real queue: empty
+    assert practice.queued_owners(ctx) == ["thuthu"]
+    assert copies.with_jobs() == [pc] and copies.current("thuthu") is pc
+    fresh = copies.get("thuthu", fresh=True)
+    assert fresh is not pc and copies.current("thuthu") is fresh
+    assert practice.queued_owners(ctx) == []  # made from the real library: no jobs
+    with practice.bound(fresh.db):
+        documents.attach(fresh, ctx.bibs[0].id, [tif])
+        Setting.update(value=1).where(Setting.key == "schema_version").execute()
+    assert practice.queued_owners(ctx) == []
+    copies.drop("thuthu")
+    assert copies.current("thuthu") is None
+
+
+def test_a_copy_made_while_a_real_job_ran_works_it_in_its_own_folder(ctx, tmp_path):
+    """A copy made while the real worker was in a job holds it as running: the worker
+    puts it back in the copy's queue and works it there, the real one left as it is."""
+    from appliance.core.digital import documents, jobs, store
+    from appliance.core.models import DigitalJob, DigitalPage
+    from tests.digital import scans
+
+    tif = scans.save_tiff(tmp_path / "p.tif", [scans.page(["Trang"])])
+    documents.attach(ctx, ctx.bibs[0].id, [tif])
+    DigitalJob.delete().where(DigitalJob.kind == "ocr").execute()
+    DigitalJob.update(state="running").execute()  # the real worker, mid-job
+    page = DigitalPage.get()
+    copies = practice.Copies(ctx)
+    pc = copies.get("thuthu")
+    worker = jobs.Worker(ctx, copies=copies)
+    while worker._practice_round():
+        pass
+    with practice.bound(pc.db):
+        assert DigitalJob.select().count() == 0
+    assert store.derived(pc.files, page.id, "web.jpg") == pc.files.own(
+        "digital", "derived", page.id, "web.jpg")
+    assert store.derived(pc.files, page.id, "web.jpg").exists()
+    assert not store.derived(ctx.files, page.id, "web.jpg").exists()
+    assert [j.state for j in DigitalJob.select()] == ["running"]
+    copies.drop("thuthu")

@@ -7,21 +7,26 @@ import hashlib
 import io
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from PIL import Image
 
 from appliance import covers
-from appliance.core import patrons
+from appliance.core import patrons, verify
 from appliance.core.filestore import FileStore
+from appliance.core.models import DigitalDocument, DigitalJob, DigitalPage, Event
 from appliance.core.requests import commands
 from appliance.core.suggest import build
 from appliance.core.training import practice
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, free_port
 from tests.digital import scans
-from tests.digital.conftest import scanned_book
+from tests.digital.conftest import PAGE_TWO, need_tesseract, scanned_book
 from tests.requests.conftest import make_pdf
 from tests.roster import classlists
 
@@ -145,6 +150,103 @@ def test_practice_digital_library_reads_the_real_pages_and_keeps_its_own(ctx, se
     assert trainee.get(f"/opac/digital/{made}/download").content == data
     assert librarian.get(f"/opac/digital/{made}").status_code == 404
     assert librarian.get(f"/opac/digital/page/{page_id}/thumb.jpg").content == real[thumb]
+
+
+def _upload_in_chunks(desk, data, size=4096):
+    """A document uploaded as the desk's page does, its bar's figure asked at each chunk."""
+    r = desk.api("POST", "/api/v1/digital/uploads", json={"filename": "lich-su.pdf",
+                                                          "size": len(data)})
+    assert r.status_code == 201, r.text
+    upload = r.json()["id"]
+    for offset in range(0, len(data), size):
+        sent = desk.api("PUT", f"/api/v1/digital/uploads/{upload}", params={"offset": offset},
+                        data=data[offset:offset + size])
+        held = min(offset + size, len(data))
+        assert sent.json()["received"] == held  # the bar moves as at the real desk
+        assert desk.api("GET", f"/api/v1/digital/uploads/{upload}").json()["received"] == held
+    return upload
+
+
+def _until(check, seconds=120):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError("the practice copy's digital jobs were not done in time")
+
+
+def _real_library(ctx):
+    return (verify.digest(), Event.select().count(), DigitalDocument.select().count(),
+            DigitalPage.select().count(), DigitalJob.select().count())
+
+
+@contextmanager
+def _thuvien_serve(data_dir, log):
+    """`thuvien serve` on the library's data folder, its digital worker with it."""
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "serve", "--data",
+                                 str(data_dir), "--port", str(port), "--sip2-port", "0"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: _answers(url), 60)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _answers(url):
+    try:
+        return requests.get(f"{url}/api/v1/health", timeout=1).ok
+    except requests.ConnectionError:
+        return False
+
+
+def test_serve_makes_a_practice_uploads_pages_and_ocr_in_the_copy(ctx, tmp_path):
+    need_tesseract()
+    with _thuvien_serve(ctx.data_dir, tmp_path / "serve.log") as url:
+        real, library = real_files(ctx.data_dir), _real_library(ctx)
+        trainee, librarian = Desk(url).practise(), Desk(url, "quanly")
+        data = scans.save_pdf(tmp_path / "lich-su.pdf", [scans.page(PAGE_TWO)]).read_bytes()
+        upload = _upload_in_chunks(trainee, data, size=max(1024, len(data) // 3))
+        r = trainee.api("POST", "/api/v1/digital/documents",
+                        json={"bib_id": ctx.bibs[2].id, "uploads": [upload]})
+        assert r.status_code == 201, r.text
+        doc = r.json()["document"]
+        page_id = re.search(r"/iiif/image/([^/\"]+)", trainee.get(
+            f"/iiif/3/{doc}/manifest.json").text).group(1)
+        hits = _until(lambda: trainee.api("GET", "/api/v1/digital/search", params={
+            "q": "lich su dong hoa", "document": doc}).json()["hits"])
+        assert [h["page_id"] for h in hits] == [page_id] and hits[0]["boxes"]
+        # its page images, made by the worker in the copy's own folder
+        info = trainee.get(f"/iiif/image/{page_id}/info.json")
+        assert info.status_code == 200 and info.json()["width"] > 0
+        assert _colour(trainee.get(f"/iiif/image/{page_id}/full/max/0/default.jpg"))
+        assert trainee.get(f"/opac/digital/page/{page_id}/thumb.jpg").status_code == 200
+        own = practice.files_for(ctx, "thuthu") / "digital/derived" / page_id
+        assert {"full.jpg", "web.jpg", "thumb.jpg", "words.json"} <= {
+            p.name for p in own.iterdir()}
+        # nothing of it is real: files, database, log, the real desk's search
+        assert real_files(ctx.data_dir) == real
+        assert _real_library(ctx) == library
+        assert not (ctx.data_dir / "digital/derived" / page_id).exists()
+        assert librarian.get(f"/opac/digital/{doc}").status_code == 404
+        assert librarian.get(f"/iiif/image/{page_id}/info.json").status_code == 404
+        assert not librarian.api("GET", "/api/v1/digital/search",
+                                 params={"q": "lich su dong hoa"}).json()["hits"]
+    pc = practice.open_copy(ctx, "thuthu")
+    try:
+        with practice.bound(pc.db):  # the copy's queue, worked to its end
+            assert DigitalJob.select().count() == 0
+    finally:
+        pc.close()
 
 
 def test_practice_copy_pdf_and_class_list_stay_in_the_copy(ctx, server):

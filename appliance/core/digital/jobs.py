@@ -1,14 +1,22 @@
 """The background queue of derivatives and OCR: rows in the database (DigitalJob), so
 what was queued survives a restart; a job a stopped process left running is queued
 again when the next one starts (`recover`). `thuvien serve` runs a Worker thread;
-`thuvien digital work` runs the queue to its end."""
+`thuvien digital work` runs the queue to its end.
+
+The worker also works the jobs of the staff's practice copies (training/practice.py),
+after the real library's and one job a copy at a time: the same `run_one` in the
+copy's context, its database bound to the worker's thread as a practice request binds
+it, its files written only in the copy's folder. Nothing of it reaches the real
+library: the copy's log is never synced."""
 
 import logging
 import threading
 import time
+import weakref
 
 from .. import events
 from ..models import DigitalDocument, DigitalJob, DigitalPage
+from ..training import practice
 from . import derive, store
 
 log = logging.getLogger(__name__)
@@ -101,18 +109,20 @@ def run_pending(ctx, limit=None, progress=None, stop=None):
 
 class Worker(threading.Thread):
     """Works the queue in the background of `thuvien serve`; `wake()` after a new
-    document, else it looks every `interval` seconds."""
+    document, else it looks every `interval` seconds. With `copies` (the web app's
+    practice.Copies) it works the practice copies' queues too."""
 
-    def __init__(self, ctx, interval=5.0):
+    def __init__(self, ctx, interval=5.0, copies=None):
         super().__init__(name="digital-worker", daemon=True)
-        self.ctx, self.interval = ctx, interval
-        self._wake, self._stop = threading.Event(), threading.Event()
+        self.ctx, self.interval, self.copies = ctx, interval, copies
+        self._wake, self._halt = threading.Event(), threading.Event()  # (Thread has a _stop)
+        self._recovered: weakref.WeakSet = weakref.WeakSet()  # copies whose stale jobs went back
 
     def wake(self):
         self._wake.set()
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self._wake.set()
 
     def run(self):
@@ -121,10 +131,42 @@ class Worker(threading.Thread):
                 recover()
         except Exception:
             log.exception("digital worker: could not recover the queue")
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
-                run_pending(self.ctx, stop=self._stop)
+                run_pending(self.ctx, stop=self._halt)
             except Exception:
                 log.exception("digital worker: the queue stalled")
+            if self._practice_round():
+                continue  # the real queue first again, then the copies' next jobs
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def _practice_round(self):
+        """One job of each practice copy that has some; whether any was worked."""
+        if self.copies is None or self._halt.is_set():
+            return False
+        try:
+            held = self.copies.with_jobs()
+        except Exception:
+            log.exception("digital worker: could not open the practice copies")
+            return False
+        worked = False
+        for pc in held:
+            try:
+                worked = self._practice_job(pc) or worked
+            except Exception:
+                log.exception("digital worker: practice copy of %s stalled", pc.owner)
+        return worked
+
+    def _practice_job(self, pc):
+        with self.copies.working(pc.owner), practice.bound(pc.db):
+            if self.copies.current(pc.owner) is not pc:
+                return False  # made again or dropped since: its jobs went with it
+            try:
+                if pc not in self._recovered:  # a copy made while a real job ran holds it
+                    with events.writing(pc):
+                        recover()
+                    self._recovered.add(pc)
+                return sum(run_pending(pc, limit=1)) > 0
+            finally:
+                pc.db.close()  # this thread's connection: none is left to a replaced copy

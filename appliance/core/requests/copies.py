@@ -103,8 +103,9 @@ def verify(ctx):
 
 def late(since_ms, now_ms):
     """Whether a PDF missing since ``since_ms`` (town time) is late by ``now_ms``; a clock
-    that reads earlier (a Pi booted in 1970, not yet set right) makes nothing late."""
-    return now_ms - since_ms > LATE_MS
+    that reads earlier (a Pi booted in 1970, not yet set right) makes nothing late, nor
+    does a since not known (0: first said missing under such a clock, sync.failed_files)."""
+    return since_ms > 0 and now_ms - since_ms > LATE_MS
 
 
 def late_at_hub(files, req, now_ms):

@@ -26,6 +26,8 @@ import json
 import os
 import re
 import shutil
+import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -152,6 +154,85 @@ def _schema_of(path):
     try:
         with bound(db):
             return schema_version(db)
+    finally:
+        db.close()
+
+
+class Copies:
+    """The practice copies one process has open, one PracticeContext an account, shared
+    by the web requests (web/training.py) and the digital queue's worker, which works
+    the jobs of every copy that has some (`with_jobs`) as the real library's. A copy is
+    made again or dropped only between two of the worker's jobs (`working`), so a job
+    never writes a fresh copy's files from the old copy's pages."""
+
+    def __init__(self, real):
+        self.real = real
+        self._held: dict[str, PracticeContext] = {}
+        self._lock = threading.Lock()
+        self._busy: dict[str, threading.Lock] = {}  # an account's: the worker's job in it
+
+    def get(self, username, fresh=False):
+        """`username`'s PracticeContext, made first when there is none."""
+        held = self._held.get(username)  # every practice request asks: no lock to pass
+        if held is not None and not fresh:
+            return held
+        with self._lock, self._busy_of(username):
+            held = self._held.get(username)
+            if held is not None and not fresh:
+                return held
+            if held is not None:
+                held.close()
+            made = self._held[username] = open_copy(self.real, username, fresh=fresh)
+            return made
+
+    def drop(self, username):
+        with self._lock, self._busy_of(username):
+            held = self._held.pop(username, None)
+            if held is not None:
+                held.close()
+
+    def current(self, username):
+        """The copy held for `username` now (None once dropped)."""
+        return self._held.get(username)
+
+    def working(self, username):
+        """Held by the worker for one job of `username`'s copy: the copy is not made
+        again nor dropped meanwhile."""
+        return self._busy_of(username)
+
+    def _busy_of(self, username):
+        return self._busy.setdefault(username, threading.Lock())
+
+    def with_jobs(self):
+        """The copies in the data folder holding digital jobs still to do, opened."""
+        return [self.get(owner) for owner in queued_owners(self.real)]
+
+
+def queued_owners(ctx):
+    """Accounts whose copy (of this version's schema: an older one is made again, its
+    jobs with it) holds digital jobs queued or running; read without opening it. A
+    copy's file is named by its account (user names are of the characters path_for
+    keeps)."""
+    folder = Path(ctx.data_dir) / FOLDER if ctx.data_dir else None
+    if folder is None or not folder.is_dir():
+        return []
+    return [path.stem for path in sorted(folder.glob("*.db")) if _has_jobs(path)]
+
+
+def _has_jobs(path):
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        version = db.execute("SELECT value FROM setting WHERE key = 'schema_version'"
+                             ).fetchone()
+        if version != (json.dumps(SCHEMA_VERSION),):
+            return False
+        return db.execute("SELECT 1 FROM digital_job WHERE state IN ('queued', 'running') "
+                          "LIMIT 1").fetchone() is not None
+    except sqlite3.Error:  # made by another version, or half made: not this worker's
+        return False
     finally:
         db.close()
 
