@@ -70,6 +70,9 @@ def held_by_its_old_code(ctx):
 
 def lends_and_takes_back(ctx):
     circulation.checkin(ctx, "100001")  # the copy TV0002 waits for
+    circulation.checkout(ctx, "TV0002", "100001")  # the hold kept since, filled
+    assert Loan.get(Loan.returned_at.is_null(),
+                    Loan.item == Item.get(Item.barcode == "100001")).patron.card == "TV0002"
     circulation.checkin(ctx, "100004")
     circulation.checkout(ctx, "TV0006", "100002")
     circulation.checkin(ctx, "100002")
