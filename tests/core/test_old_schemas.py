@@ -15,6 +15,8 @@ import pytest
 from appliance.core import circulation, db, models, verify
 from appliance.core.context import Context
 from appliance.core.models import Hold, Item, Loan, Patron, User
+from tests.factories import LIB, seed
+from tests.sync.syncsupport import BACKENDS, connected_hub_database
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "schemas"
 OLD = sorted(int(p.name.split("-")[1].split(".")[0]) for p in FIXTURES.glob("schema-*.db.gz"))
@@ -113,3 +115,23 @@ def test_migration_7_clears_other_libraries_patrons_of_a_schema_6_database(tmp_p
                                "AND library = 'PY-DH01'").fetchone()[0] == 6
     finally:
         old.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_migration_23_adds_a_patrons_wish_beside_their_loans(backend, tmp_path):
+    """Patrons with loans, as schema 22 had them: the column migration 23 adds (not null)
+    is added in place, not by copying the table, which the loans' foreign keys forbid on
+    SQLite. On both databases a hub may use."""
+    with connected_hub_database(backend, tmp_path) as hub_db:
+        ctx = Context.for_db(hub_db, LIB)
+        seed(ctx)
+        circulation.checkout(ctx, "P0001", "1001")
+        hub_db.execute_sql("ALTER TABLE patron DROP COLUMN suggestions")
+        db._set_version(22)
+        db.migrate(hub_db)
+        assert db.schema_version(hub_db) == db.SCHEMA_VERSION
+        column = next(c for c in hub_db.get_columns("patron") if c.name == "suggestions")
+        assert not column.null
+        assert {p.suggestions for p in Patron.select()} == {False}
+        assert Loan.get(Loan.returned_at.is_null()).patron.card == "P0001"
+        circulation.checkin(ctx, "1001")
