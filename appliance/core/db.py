@@ -343,7 +343,11 @@ def _suggestions(db):
     """A patron's wish for suggestions, and the tables the hub's model is loaded into.
     Only what is missing (a database made by this version, told it is older, has both)."""
     if "suggestions" not in {c.name for c in db.get_columns("patron")}:
-        _add_column(models.Patron, "suggestions")(db)
+        # In plain SQL: peewee's migrator makes a column NOT NULL on SQLite by copying
+        # the table, which the loans' and holds' foreign keys to the patrons forbid.
+        kind = "BOOLEAN NOT NULL DEFAULT FALSE" if dialect.is_postgres(db) else \
+            "INTEGER NOT NULL DEFAULT 0"
+        db.execute_sql(f"ALTER TABLE patron ADD COLUMN suggestions {kind}")
     db.create_tables(models.SUGGEST_MODELS, safe=True)
 
 

@@ -75,15 +75,18 @@ _CHUNK = 1000
 def refill(db):
     """Fill the keys of every patron and record from the fields they hold (migration),
     a chunk at a time in the order of their ids (a hub holds a million records)."""
-    keyed: tuple[tuple[type[Patron] | type[Bib], tuple[str, ...]], ...] = (
-        (Patron, ("card_key", "name_key", "name_sort")), (Bib, ("dup_key", "isbn13")))
-    for model, columns in keyed:
+    keyed: tuple[tuple[type[Patron] | type[Bib], tuple, tuple[str, ...]], ...] = (
+        (Patron, (Patron.card, Patron.name), ("card_key", "name_key", "name_sort")),
+        (Bib, (Bib.title, Bib.authors, Bib.isbn), ("dup_key", "isbn13")))
+    for model, fields, columns in keyed:
         text = dialect.sql("UPDATE %s SET %s WHERE id = ?" % (
             model._meta.table_name, ", ".join(f"{c} = ?" for c in columns)))
         last = ""
         while True:
-            rows = list(model.select().where(model.id > last).order_by(model.id)
-                        .limit(_CHUNK))
+            # only the fields the keys are made of: migration 12 runs on a database
+            # without the columns later steps add (a record's `rare`, migration 18)
+            rows = list(model.select(model.id, *fields).where(model.id > last)
+                        .order_by(model.id).limit(_CHUNK))
             if not rows:
                 break
             for row in rows:
