@@ -170,6 +170,7 @@ def serve(ctx, host, port, sip2_port, threads=8, banner=None, https_port=0, sip2
     from ..web.training import copies
     # derivatives and OCR, never in a request; the practice copies' too
     digital_worker = Worker(ctx, copies=copies(app))
+    app.extensions["digital_worker"] = digital_worker  # an upload wakes it (web/digital.py)
     digital_worker.start()
     closers.append(digital_worker.stop)
     sdnotify.ready()

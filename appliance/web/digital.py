@@ -8,6 +8,7 @@ import io
 from flask import (
     Blueprint,
     abort,
+    current_app,
     g,
     jsonify,
     render_template,
@@ -347,8 +348,18 @@ def upload_finish():
                               collection=body.get("collection"),
                               downloadable=bool(body.get("downloadable", True)))
     uploads.forget(g.ctx, ids)
+    _wake_worker()
     return jsonify({"document": doc_id, "pages": documents.get(doc_id).page_count,
                     "viewer": url_for("digital.view", doc_id=doc_id)}), 201
+
+
+def _wake_worker():
+    """Start the new pages' images and OCR now rather than at the worker's next look
+    (`thuvien serve` keeps it in the app; a practice upload's queue is the copy's, and
+    the same worker works it after the real one)."""
+    worker = current_app.extensions.get("digital_worker")
+    if worker is not None:
+        worker.wake()
 
 
 # Digitisation progress: the plan's indicator per library and for the town, and the work

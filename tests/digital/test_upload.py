@@ -5,10 +5,11 @@ rest is sent from there; the document made has the file's pages and its checksum
 
 import hashlib
 import socket
+import time
 
 import requests
 
-from appliance.core.digital import documents
+from appliance.core.digital import documents, jobs
 from appliance.web import create_app
 from tests.conftest import Server, login_token, staff_login
 from tests.digital import scans
@@ -72,3 +73,37 @@ def test_a_cut_upload_resumes(branch, tmp_path):  # noqa: F811
         staff_login(client)
         html = client.get(f"/desk/digital/{branch.bibs[3].id}").get_data(as_text=True)
         assert "du-files" in html and "3 trang" in html
+
+
+def test_a_finished_upload_wakes_the_worker(branch, tmp_path):  # noqa: F811
+    """The worker of `thuvien serve` looks at its queue now and then; a finished upload
+    starts it at once, so the desk sees its pages made without waiting for the next look
+    (here an hour away)."""
+    pdf = scans.save_pdf(tmp_path / "one.pdf", [scans.page(["Trang 1", "Hương ước"])])
+    data = pdf.read_bytes()
+    app = create_app(branch, testing=True)
+    worker = jobs.Worker(branch, interval=3600)
+    app.extensions["digital_worker"] = worker
+    worker.start()
+    try:
+        with Server(app) as srv:
+            auth = login_token(srv.url)
+            api = f"{srv.url}/api/v1/digital/uploads"
+            upload = requests.post(api, json={"filename": "one.pdf", "size": len(data)},
+                                   headers=auth, timeout=10).json()["id"]
+            requests.put(f"{api}/{upload}", params={"offset": 0}, data=data, headers=auth,
+                         timeout=10).raise_for_status()
+            time.sleep(0.5)  # the worker has looked once and sleeps
+            done = requests.post(f"{srv.url}/api/v1/digital/documents", headers=auth,
+                                 timeout=10, json={"bib_id": branch.bibs[2].id,
+                                                   "uploads": [upload]})
+            assert done.status_code == 201, done.text
+            deadline = time.monotonic() + 60
+            while jobs.pending() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert jobs.pending() == 0
+            (row,) = documents.page_list(done.json()["document"])
+            assert documents.DigitalText.get_or_none(documents.DigitalText.page == row.id)
+    finally:
+        worker.stop()
+        worker.join(10)
