@@ -37,15 +37,23 @@ def test_status_and_information_report_the_fees_and_block_loans(connect, lib):
     assert refused.fixed[0] == "0" and "tiền phí chưa nộp" in refused.f("AF")
 
 
-def test_fee_paid_pays_the_real_fee_and_refuses_a_wrong_amount(connect, lib):
+def test_fee_paid_pays_the_real_fee_in_parts_and_refuses_too_much(connect, lib):
     c = connect()
     fee = _owing(lib)
-    wrong = c.fee_paid(LIB, "P0003", "100000")
-    assert wrong.code == "38" and wrong.fixed[0] == "N" and "150.000 ₫" in wrong.f("AF")
     assert c.fee_paid(LIB, "P0003", "150000", currency="USD").fixed[0] == "N"
+    too_much = c.fee_paid(LIB, "P0003", "150001")
+    assert too_much.fixed[0] == "N" and "150.000 ₫" in too_much.f("AF")
+    part = c.fee_paid(LIB, "P0003", "100000")  # part of it: the fee stays open
+    assert part.fixed[0] == "Y" and "100.000 ₫" in part.f("AF")
+    assert "Còn nợ: 50.000 ₫" in part.f("AF")
     assert Fee.get_by_id(fee.id).state == "open"
-    paid = c.fee_paid(LIB, "P0003", "150000.00", fee_id=fee.id)
-    assert paid.fixed[0] == "Y" and paid.f("AA") == "P0003" and "150.000 ₫" in paid.f("AF")
+    info = c.patron_info(LIB, "P0003", summary="   Y      ")
+    assert info.f("BV") == "50000" and info.f("AV") == f"{fee.id} 50000 I0001"
+    over = c.fee_paid(LIB, "P0003", "60000", fee_id=fee.id)
+    assert over.fixed[0] == "N" and "50.000 ₫" in over.f("AF")
+    paid = c.fee_paid(LIB, "P0003", "50000.00", fee_id=fee.id)
+    assert paid.fixed[0] == "Y" and paid.f("AA") == "P0003" and "50.000 ₫" in paid.f("AF")
+    assert "Còn nợ" not in paid.f("AF")
     held = Fee.get_by_id(fee.id)
     assert (held.state, held.settled_by) == ("paid", "kiosk1")
     after = c.patron_status(LIB, "P0003")
@@ -109,17 +117,18 @@ def test_a_resent_payment_never_pays_a_fee_charged_meanwhile(connect, lib):
 
 
 def test_a_refused_payment_sent_again_is_run_again(connect, lib):
-    """A refusal holds only while nothing changed: the desk waived part, the same
-    amount now is the whole of what is owed."""
+    """A refusal holds only while nothing changed: the desk charged another fee, and
+    the amount that was more than was owed now is not."""
     c = connect()
-    _owing(lib)
-    small = _owing_more(lib)
-    line = _payment(c, "150000")
+    first = _owing(lib)
+    line = _payment(c, "200000")
     c.send_raw(line)
     assert c.reply().fixed[0] == "N"
-    commands.waive(lib, small.id, "tìm thấy sách")
+    second = _owing_more(lib)
     c.send_raw(line)
-    assert c.reply().fixed[0] == "Y" and _paid_events() == 1
+    assert c.reply().fixed[0] == "Y" and _paid_events() == 2  # oldest first, in two parts
+    assert Fee.get_by_id(first.id).state == "paid" and Fee.get_by_id(second.id).state == "open"
+    assert c.patron_status(LIB, "P0003").f("BV") == "100000"
 
 
 def _owing_more(lib):

@@ -1,5 +1,7 @@
 """What a patron owes, and whether it stops new loans: reckoned from the fees held here
-each time, never a stored flag, so a block lifts the moment the fee is settled."""
+each time, never a stored flag, so a block lifts the moment the fee is settled. What a
+fee owes is its balance: its amount less what was paid and waived of it so far (its
+parts, fees/projection)."""
 
 from typing import cast
 
@@ -9,23 +11,71 @@ from .. import policy
 from ..errors import N_
 from ..models import Fee, Library
 from . import vnd
+from .projection import PARTS, WAIVER
 
 # An open fee: charged (its charge has arrived) and not settled.
 OPEN = (Fee.state == "open") & (Fee.charged_hlc > 0)
+_FEE = Fee.charged_hlc > 0  # a fee, not a part of one
+# A row's weight in a balance: a fee adds its amount, a part takes its amount off.
+_SIGNED = pw.Case(None, [(_FEE, Fee.amount)], 0 - Fee.amount)
+
+
+def _owing(patron_id):
+    """The patron's open fees and the parts paid or waived of them: summed with _SIGNED,
+    what they owe."""
+    opened = Fee.alias("opened")
+    open_ids = opened.select(opened.id).where(
+        (opened.patron == patron_id) & (opened.state == "open") & (opened.charged_hlc > 0))
+    return (Fee.patron == patron_id) & (OPEN | ((Fee.state << PARTS) & (Fee.loan << open_ids)))
 
 
 def owed_query(patron_id):
-    """The patron's open fees in VND, as a subquery (the desk's borrower lookup asks it
-    in the statement that reads the card)."""
-    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(Fee.amount), 0)).where(
-        (Fee.patron == patron_id) & OPEN)
+    """What the patron owes in VND, as a subquery (the desk's borrower lookup asks it in
+    the statement that reads the card)."""
+    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(_SIGNED), 0)).where(_owing(patron_id))
 
 
 def owed(patron_id):
-    """(the sum of the patron's open fees in VND, how many there are)."""
-    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(Fee.amount), 0), pw.fn.COUNT(Fee.id))
-                    .where((Fee.patron == patron_id) & OPEN).tuples().first())
+    """(what the patron owes in VND: the balances of their open fees, how many fees
+    are open)."""
+    count = pw.fn.SUM(pw.Case(None, [(_FEE, 1)], 0))
+    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(_SIGNED), 0), pw.fn.COALESCE(count, 0))
+                    .where(_owing(patron_id)).tuples().first())
     return int(total or 0), int(count or 0)
+
+
+def parts(fee_ids):
+    """{fee id: (paid, waived)} so far, for the fees named."""
+    done: dict[str, list[int]] = {}
+    if not fee_ids:
+        return {}
+    for part in Fee.select(Fee.loan, Fee.state, Fee.amount).where(
+            (Fee.state << PARTS) & (Fee.loan << list(fee_ids))):
+        sums = done.setdefault(part.loan, [0, 0])
+        sums[part.state == WAIVER] += part.amount
+    return {fee_id: (paid, waived) for fee_id, (paid, waived) in done.items()}
+
+
+def balance_of(fee, paid_waived=(0, 0)):
+    """What is still owed of `fee`, given (paid, waived) of it: nothing once settled."""
+    if fee.state != "open":
+        return 0
+    return max(0, fee.amount - sum(paid_waived))
+
+
+def paid_of(fee, paid_waived=(0, 0)):
+    """What was paid of `fee`: a fee settled in full before parts were kept has none,
+    and counts as paid whole."""
+    paid, waived = paid_waived
+    if fee.state == "paid" and not paid and not waived:
+        return fee.amount
+    return paid
+
+
+def balances(fees):
+    """{fee id: its balance} for `fees` (Fee rows)."""
+    done = parts([fee.id for fee in fees])
+    return {fee.id: balance_of(fee, done.get(fee.id, (0, 0))) for fee in fees}
 
 
 def of_patron(patron_id):
@@ -53,9 +103,9 @@ def elsewhere(library, patron_id):
     they charged reach the patron's home library (sync.receive.owed_at_home), where they
     count as its own but are paid at the library that charged them."""
     name = pw.fn.COALESCE(Library.name, Fee.library)
-    rows = (Fee.select(name, pw.fn.SUM(Fee.amount))
+    rows = (Fee.select(name, pw.fn.SUM(_SIGNED))
             .join(Library, pw.JOIN.LEFT_OUTER, on=(Library.code == Fee.library))
-            .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
+            .where(_owing(patron_id) & (Fee.library != library))
             .group_by(Fee.library, Library.name).order_by(Fee.library).tuples())
     # .tuples() yields tuples; the stubs say models
     owed_to = cast("list[tuple[str, int]]", list(rows))
