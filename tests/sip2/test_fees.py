@@ -2,14 +2,17 @@
 and information answers report what is owed (BV, BH), the fee limit (CC), the "too much
 owed in fees" flag and the fee count and list in 64; 37 Fee Paid pays the real fees,
 refusing a wrong amount or another library's fee, and a 37 sent again because its
-answer was lost gets the first answer and pays nothing more."""
+answer was lost gets the first answer and pays nothing more, on the same connection, on
+a new one, or (by its transaction id, BK) after a restart. A payment may be a part of
+what is owed, never more."""
 
 from appliance.core import circulation, policy
 from appliance.core.fees import commands
 from appliance.core.models import Event, Fee
+from appliance.sip2.server import serve_in_thread
 
-from .client import now18
-from .conftest import LIB
+from .client import SipClient, now18
+from .conftest import KIOSK_PASSWORD, KIOSK_USER, LIB
 
 RUN_DATE = now18()  # a resent line is the same line, transaction date and all
 
@@ -177,3 +180,52 @@ def test_a_late_return_at_the_machine_charges_a_fee_the_machine_takes(connect, l
     paid = c.fee_paid(LIB, "P0003", str(fee.amount), fee_id=fee.id)
     assert paid.fixed[0] == "Y" and Fee.get_by_id(fee.id).state == "paid"
     assert c.checkout(LIB, "P0003", "I0002").fixed[0] == "1"
+
+
+# --- a payment sent again on a new connection, or after a restart ---------------------
+
+def test_a_payment_resent_on_a_new_connection_gets_the_first_answer_and_pays_once(connect,
+                                                                                  lib):
+    """The machine lost its connection before it heard the answer: it connects, logs in
+    again and resends the same line (same AY). The server knows it by the login."""
+    c = connect()
+    fee = _owing(lib)
+    line = _payment(c, "100000")  # a part of the fee
+    c.send_raw(line)
+    first = c.reply()
+    assert first.fixed[0] == "Y" and "100.000 ₫" in first.f("AF")
+    c.close()
+    again = connect()
+    again.send_raw(line)
+    assert again.reply().raw == first.raw
+    assert _paid_events() == 1 and Fee.get_by_id(fee.id).state == "open"
+    assert again.patron_status(LIB, "P0003").f("BV") == "50000"
+
+
+def test_a_payment_resent_by_its_transaction_id_after_a_restart_pays_once(lib, connect,
+                                                                          sip):
+    """The same BK from the same machine is the same payment, whatever came between: a
+    new connection, a new sequence number, a server restarted (its memory gone); the
+    payment recorded with its BK says so."""
+    c = connect()
+    fee = _owing(lib)
+    body = f"37{RUN_DATE}0100VNDBV100000|AO{LIB}|AAP0003|AC|BKKIOSK-7|"
+    first = c.call(body)
+    assert first.fixed[0] == "Y" and first.f("BK") == "KIOSK-7"
+    c.close()
+    sip.shutdown()
+    restarted = serve_in_thread(lib, "127.0.0.1", 0, idle_timeout=5)
+    try:
+        d = SipClient("127.0.0.1", restarted.port)
+        assert d.login(KIOSK_USER, KIOSK_PASSWORD).fixed == "1"
+        d.seq = 7  # another sequence number: another line, the same payment
+        again = d.call(body)
+        assert again.fixed[0] == "Y" and again.f("BK") == "KIOSK-7"
+        assert again.f("AF") == first.f("AF")  # 100.000 ₫ received, 50.000 ₫ still owed
+        assert _paid_events() == 1 and Fee.get_by_id(fee.id).state == "open"
+        new = d.call(body.replace("KIOSK-7", "KIOSK-8").replace("BV100000", "BV50000"))
+        assert new.fixed[0] == "Y" and _paid_events() == 2
+        assert Fee.get_by_id(fee.id).state == "paid"
+        d.close()
+    finally:
+        restarted.shutdown()
