@@ -291,13 +291,46 @@ def test_the_hub_charges_takes_and_waives_any_librarys_fee(hub_web):
     assert verify(web.ctx) == []
 
 
+def test_the_hub_is_told_which_librarys_copy_when_libraries_share_a_barcode(hub_web):
+    """Barcodes are unique within a library only: at the hub, which holds every
+    library's copies, a barcode two libraries use is refused without `library` (409,
+    naming both) and charged to the copy of the library named, or of the id given."""
+    web = hub_web
+    catalogue.save_item(web.ctx, {"bib": web.ctx.bibs[0].id, "barcode": "2002"})  # LIB's
+    theirs = Item.get((Item.barcode == "2002") & (Item.library == OTHER))
+    before = _state()
+    r = api(web, "POST", "/fees", json={"item": "2002", "kind": "lost"})
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "barcode_in_many_libraries"
+    assert LIB in error["message"] and OTHER in error["message"]
+    vi = api(web, "POST", "/fees", lang="vi", json={"item": "2002", "kind": "lost"})
+    assert vi.json()["error"]["message"] == (
+        f"Mã vạch 2002 có trên bản sách của nhiều thư viện ({LIB}, {OTHER}): hãy cho biết "
+        "bản sách của thư viện nào.")
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": LIB, "kind": "lost"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_on_loan"
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": "PY-NONE", "kind": "lost"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "item_not_found_at"
+    assert _state() == before
+    r = api(web, "POST", "/fees", json={"item_id": theirs.id, "kind": "lost"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["library"], r.json()["item"]) == (OTHER, "2002")
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": OTHER.lower(),
+                                         "kind": "damaged"})
+    assert r.status_code == 201 and r.json()["library"] == OTHER, r.text
+    assert Item.get_by_id(theirs.id).condition == "damaged"
+    assert verify(web.ctx) == []
+
+
 def test_the_fee_routes_are_in_the_openapi_document(branch_web):
     spec = api(branch_web, "GET", "/openapi.json").json()
     paths = spec["paths"]
     body = paths["/fees"]["post"]["requestBody"]
     assert body["required"] is True
     schema = body["content"]["application/json"]["schema"]
-    assert schema["required"] == ["item", "kind"]
+    assert schema["required"] == ["kind"] and {"item", "library", "item_id"} <= set(
+        schema["properties"])
     assert schema["properties"]["kind"]["enum"] == ["lost", "damaged"]
     payment = paths["/fees/{fee_id}/payments"]["post"]["requestBody"]
     assert payment["required"] is False  # the amount may be left out

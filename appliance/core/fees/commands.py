@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from .. import authority, catalogue, circulation, events, policy
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
-from ..models import Fee, Patron
+from ..models import Fee, Item, Patron
 from . import balance, vnd
 from .projection import PAYMENT
 
@@ -33,12 +33,13 @@ def _amount(item):
 
 
 @events.command
-def declare(ctx, barcode, kind, actor=None):
+def declare(ctx, barcode, kind, actor=None, library=None, item_id=None):
     """A copy on loan declared lost (its loan stays open until it is found) or damaged
-    (handed back: its loan ends); its borrower is charged the replacement."""
+    (handed back: its loan ends); its borrower is charged the replacement. `library` or
+    `item_id` says which copy when libraries share the barcode (at the hub)."""
     if kind not in DECLARED:
         raise Invalid("bad_fee_kind", N_("A copy is declared lost or damaged."))
-    item = circulation._returned_copy(ctx, barcode)
+    item = _declared_copy(ctx, barcode, library, item_id)
     authority.require_own(ctx, item.library, "copy", barcode=item.barcode)
     if item.loan_id is None:
         raise Refused("not_on_loan", N_("%(barcode)s is not on loan."), barcode=item.barcode)
@@ -58,6 +59,36 @@ def declare(ctx, barcode, kind, actor=None):
         catalogue.save_item(ctx, {"id": item.id, "condition": "damaged"})
     events.record(ctx, "fee.charged", body, library=item.library)
     return get(ctx, the_id)
+
+
+def _declared_copy(ctx, barcode, library, item_id):
+    """The copy named by its id, or its barcode and library; by its barcode alone at a
+    branch (its own copy first, as a return finds it), and at the hub only when one
+    library has a copy of that barcode: the hub holds every library's copies, and
+    barcodes are unique only within a library."""
+    if item_id:
+        named = Item.get_or_none(Item.id == item_id)
+        if named is None:
+            raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."),
+                           barcode=item_id)
+        barcode, library = named.barcode, named.library
+    barcode = (barcode or "").strip()
+    if not library and ctx.role == "hub":
+        holders = [row.library for row in Item.select(Item.library).where(
+            Item.barcode == barcode).distinct().order_by(Item.library)]
+        if len(holders) > 1:
+            raise Refused("barcode_in_many_libraries", N_(
+                "Barcode %(barcode)s is on copies of several libraries (%(libraries)s): say "
+                "which library's copy it is."), barcode=barcode, libraries=", ".join(holders))
+        library = holders[0] if holders else None
+    if not library:
+        return circulation._returned_copy(ctx, barcode)
+    item = circulation.RETURNING.first(barcode, library)
+    if item is None:
+        raise NotFound("item_not_found_at", N_("Library %(library)s has no copy with barcode "
+                                               "%(barcode)s."), library=library,
+                       barcode=barcode)
+    return item
 
 
 def charge_overdue(ctx, item, amount, actor):
