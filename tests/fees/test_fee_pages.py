@@ -40,7 +40,7 @@ def test_declare_block_pay_and_receipt_at_the_desk(ctx, client):
     refused = _lend(client, token, "P0001", "1002").get_data(as_text=True)
     assert ("Bạn đọc còn nợ 150.000 ₫ tiền phí chưa nộp (mức tối đa là 0 ₫): không cho "
             "mượn thêm cho đến khi trả hết.") in refused
-    fee = Fee.get()
+    fee = Fee.get(Fee.charged_hlc > 0)
     assert client.get(f"/desk/fees/{fee.id}/receipt.pdf").status_code == 200  # unpaid too
     paid = client.post(f"/desk/fees/{fee.id}/pay", data={
         "csrf_token": token, "next": "/desk/patrons/P0001"}, follow_redirects=True)
@@ -54,6 +54,29 @@ def test_declare_block_pay_and_receipt_at_the_desk(ctx, client):
         assert words in text, words
     _lend(client, token, "P0001", "1002")  # the block lifted with the payment
     assert Item.get(Item.barcode == "1002").status == "on_loan"
+
+
+def test_a_fee_paid_in_parts_at_the_desk_shows_paid_and_balance(ctx, client):
+    _rule(ctx)
+    token = staff_login(client)
+    _lend(client, token, "P0001", "1001")
+    _declare(client, token, "P0001", "1001")
+    fee = Fee.get(Fee.charged_hlc > 0)
+
+    def pay(amount):
+        return client.post(f"/desk/fees/{fee.id}/pay", data={
+            "csrf_token": token, "amount": amount, "next": "/desk/patrons/P0001"},
+            follow_redirects=True).get_data(as_text=True)
+
+    page = pay("100.000")
+    assert "Đã nhận tiền; khoản phí còn nợ 50.000 ₫." in page
+    row = re.search(rf'<tr id="fee-{fee.id}".*?</tr>', page, re.S).group(0)
+    assert re.search(r'fee-paid">100.000 ₫<.*fee-balance">50.000 ₫<', row, re.S)
+    assert 'name="amount" type="number" min="1" max="50000"' in row
+    assert "Còn nợ 50.000 ₫" in page and Fee.get_by_id(fee.id).state == "open"
+    assert "60.000 ₫ nhiều hơn số còn nợ: số dư là 50.000 ₫." in pay("60000")
+    assert "Đã thu 150.000 ₫. Hãy in biên lai." in pay("50000")
+    assert Fee.get_by_id(fee.id).state == "paid"
 
 
 def test_waive_needs_a_reason_and_the_form_needs_its_token(ctx, client):

@@ -42,9 +42,19 @@ def declare_fee():
 @bp.route("/fees/<fee_id>/pay", methods=["POST"])
 @requires(*STAFF)
 def pay_fee(fee_id):
-    attempt(lambda: commands.pay(g.ctx, fee_id, actor=_actor()),
-            lambda f: _("%(amount)s received. Print the receipt.", amount=vnd(f.amount)))
+    """The whole balance, or the amount typed (a part: the fee stays open for the rest)."""
+    typed = form("amount").replace(".", "").replace(" ", "").replace("₫", "")
+    attempt(lambda: commands.pay(g.ctx, fee_id, actor=_actor(), amount=typed or None),
+            _paid_words)
     return redirect(back(url_for("desk.home")))
+
+
+def _paid_words(fee):
+    line = statement.line(g.ctx, fee)
+    if line.balance:
+        return _("Payment received; %(balance)s of the fee is still owed.",
+                 balance=vnd(line.balance))
+    return _("%(amount)s received. Print the receipt.", amount=vnd(fee.amount))
 
 
 @bp.route("/fees/<fee_id>/waive", methods=["POST"])
