@@ -578,13 +578,15 @@ def _request(town, ctx, a, b):
 def _fee(town, ctx, a, b):
     """A copy of this library on loan declared lost or damaged, its borrower charged (the
     two desks of a library may charge the same loss apart: one fee), or a fee of this
-    library paid or waived (the same fee at both desks apart: the earlier stands)."""
+    library paid (whole or in part) or waived (the same fee at both desks apart: the
+parts add up, and the part that reaches the fee's amount first by clock settles it)."""
     owed = list(Fee.select().where((Fee.library == ctx.library) & (Fee.state == "open")
                                    & (Fee.charged_hlc > 0)).order_by(Fee.id))
     if owed and b % 3:
         fee = owed[a % len(owed)]
-        if b % 3 == 1:
-            fees.pay(ctx, fee.id, actor="thuthu")
+        if b % 3 == 1:  # the whole balance, or (a odd) half of it: a part
+            part = max(1, fees.balance_of(fee) // 2) if a % 2 else None
+            fees.pay(ctx, fee.id, actor="thuthu", amount=part)
         else:
             fees.waive(ctx, fee.id, f"lý do {a}", actor="thuthu")
         return
@@ -1107,6 +1109,23 @@ def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
         assert fee.kind == "lost" and fee.amount == 30000
         assert fee.state == "paid" and fee.reason is None
         assert Event.select().where(Event.kind == "fee.charged").count() == 2
+
+
+def test_two_desks_taking_parts_of_one_fee_apart_agree_in_every_order():
+    """Both desks know the fee, then each takes half of it before they sync: both parts
+    count on every node, and together they settle it, by the later part by clock."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 1, 1),
+             ("fee", 0, 1, 0), ("sync", 0, 1, 0), ("sync", 1, 0, 0), ("sync", 0, 1, 0),
+             ("tick", 0, 1, 1), ("fee", 0, 1, 1), ("tick", 0, 1, 1), ("fee", 1, 1, 1)]
+    check_town((0, 0, 0, 0), steps, seed=11, orders=6)
+    check_town((3, -3, 0, 0), steps, seed=12, orders=6)
+    with settled(steps):
+        fee = Fee.get(Fee.charged_hlc > 0)
+        parts = list(Fee.select().where(Fee.loan == fee.id).order_by(Fee.settled_hlc))
+        assert [p.state for p in parts] == ["payment", "payment"]
+        assert sum(p.amount for p in parts) == fee.amount == 30000
+        assert (fee.state, fee.settled_event) == ("paid", parts[-1].settled_event)
+        assert fees.balance_of(fee) == 0
 
 
 def test_two_desks_returning_one_loan_late_charge_one_overdue_fee_in_every_order():

@@ -51,7 +51,7 @@ def parts(fee_ids):
         return {}
     for part in Fee.select(Fee.loan, Fee.state, Fee.amount).where(
             (Fee.state << PARTS) & (Fee.loan << list(fee_ids))):
-        sums = done.setdefault(part.loan, [0, 0])
+        sums = done.setdefault(part.loan or "", [0, 0])
         sums[part.state == WAIVER] += part.amount
     return {fee_id: (paid, waived) for fee_id, (paid, waived) in done.items()}
 
