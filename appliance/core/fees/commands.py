@@ -202,7 +202,7 @@ def pay_amount(ctx, patron, amount, the_id=None, actor=None, transaction=None):
             raise NotFound("fee_not_found", N_("No fee %(id)s here."), id=the_id)
     else:
         fees = sorted((f for f in balance.of_patron(patron.id) if f.state == "open"
-                       and settled_here(ctx, f)), key=lambda f: (f.charged_at, f.id))
+                       and settled_here(ctx, f)), key=lambda f: (f.charged_hlc, f.id))
     if not fees:
         raise Refused("nothing_owed", N_("The patron owes no fee here."))
     owing = balance.balances(fees)
