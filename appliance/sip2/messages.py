@@ -605,7 +605,7 @@ def fee_paid(session, msg):
                  msg.get("BK"))
     words = _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
                   amount=fee_commands.vnd(paid.amount))
-    owing, _count = fee_balance.owed(patron.id)
+    owing = _owed_here(session, patron)  # (what other libraries take, the next words say)
     if owing:
         words += " " + _text(session, msg, N_("Still owed: %(balance)s."),
                              balance=fee_commands.vnd(owing))
@@ -613,6 +613,13 @@ def fee_paid(session, msg):
         "38", {"payment_accepted": "Y", "transaction_date": sip_date()}, [
             ("AO", _inst(session, msg)), ("AA", card),
             ("BK", msg.get("BK") or (paid.fees[0].id if paid.fees else "")), ("AF", words)]))
+
+
+def _owed_here(session, patron):
+    """What the card still owes of the fees this machine takes."""
+    here = [fee for fee in fee_balance.of_patron(patron.id) if fee.state == "open"
+            and fee_commands.settled_here(session.ctx, fee)]
+    return sum(fee_balance.balances(here).values())
 
 
 CURRENCY = "VND"
