@@ -456,7 +456,10 @@ class StocktakeSeen(BaseModel):
 class Fee(BaseModel):
     """A charge to a patron for a copy lost or damaged on loan (core/fees), and how it
     was settled. One row whatever order its events arrive in: the earliest charge by
-    clock stands, and the earliest settlement (paid or waived, in full)."""
+    clock stands. Each payment or waiver (whole or a part) is a row here too, a part of
+    its fee that is no fee: charged_hlc 0, state "payment" or "waiver", `loan` the fee's
+    id (fees/projection); the fee is settled by the part that brings their sum, in clock
+    order, up to its amount."""
     id = pw.CharField(primary_key=True, max_length=36)  # derived from the loan and kind
     library = pw.CharField(max_length=32, index=True)  # the copy's: it charges
     patron = pw.CharField(max_length=36, index=True)
