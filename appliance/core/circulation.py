@@ -273,8 +273,12 @@ def _close_loan(ctx, item, actor):
     rule = policy.rule_for(item.library, item.borrower_category, item.item_type)
     today = ctx.clock.today()
     transit = item.library if item.library != ctx.library else None
+    # a copy declared lost is late only until then: its lost charge stands in after
+    late = item.loan_due_date < today.isoformat()
+    lost_on = fee_charges.lost_on(item.loan_id) if late else None
+    late_until = min(today, lost_on) if lost_on else today
     body = {"loan_id": item.loan_id, "item_id": item.id, "at": ctx.clock.iso_now(),
-            "fee": _fee(rule, item.loan_due_date, today), "transit_to": transit,
+            "fee": _fee(rule, item.loan_due_date, late_until), "transit_to": transit,
             "actor": actor}
     with events.writing(ctx):
         events.record(ctx, "loan.in", body, library=item.library)
@@ -287,7 +291,7 @@ def _close_loan(ctx, item, actor):
     return {"loan_id": item.loan_id, "item": item.barcode, "title": title_of(item),
             "patron": item.borrower_card, "fee": body["fee"], "fee_id": charged,
             "transit": transit, "hold": hold, "was_on_loan": True,
-            "overdue": item.loan_due_date < today.isoformat()}
+            "overdue": late, "lost_on": lost_on.isoformat() if lost_on else None}
 
 
 def _away_return(ctx, item, actor):

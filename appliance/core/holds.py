@@ -251,10 +251,31 @@ def _end(ctx, hold, kind):
                 "in_transit", "ready"):  # the copy its source sent for it goes home
             body.update(item_id=item.id, transit_to=item.library)
         events.record(ctx, kind, body)
-        # the next hold takes the copy where it is its own library's (or the hub's staff)
-        if hold.status == "ready" and item is not None and item.library != hold.source \
-                and (item.library == ctx.library or ctx.role == "hub"):
-            trap(ctx, item)
+        pass_on(ctx, hold, item)
+
+
+def _held_on_shelf(hold, item):
+    """Whether the ended hold `hold` held `item` on this library's hold shelf when it
+    ended: its latest trap named the copy, and the copy was lent to nobody since."""
+    trapped = Stamp.get_or_none(Stamp.key == "trap:" + hold.id)
+    return trapped is not None and hold.item_id == item.id and not Loan.select().where(
+        (Loan.item == item.id) & (Loan.out_hlc > trapped.hlc)).exists()
+
+
+def pass_on(ctx, hold, item):
+    """The one rule for a copy left on the hold shelf by a hold that ended, whatever
+    ended it (cancelled, expired, or replaced: another ask of the patron's request
+    stands, or the request was filled elsewhere): a copy of the pickup library's own goes
+    to the next hold waiting for its record here (`trap`); with none waiting it is back
+    on the open shelf. A copy the hold's source sent goes home instead (`_end`,
+    `_say_replaced`). Only at the copy's library (or by the hub's staff), where it is."""
+    if item is None or item.library == hold.source or not (
+            item.library == ctx.library or ctx.role == "hub"):
+        return None
+    item = Item.get_by_id(item.id)  # as the end left it: on the open shelf, unless lent
+    if item.status != "available" or not _held_on_shelf(hold, item):
+        return None
+    return trap(ctx, item)
 
 
 @events.command
@@ -354,9 +375,6 @@ def reask(ctx):
     the old one's and the library asked); with different words on the shelves, two
     holds, of which one stands on every node (projector): each replaced one is said to
     the library it asked (`_say_replaced`)."""
-    for hold in Hold.select().where((Hold.library == ctx.library)
-                                    & (Hold.replaced == "found")).order_by(Hold.id):
-        _say_replaced(ctx, hold)
     moved = 0
     for hold in stranded(ctx.library, shelves.word(ctx)):
         source = _next_source(ctx, hold)
@@ -373,6 +391,11 @@ def reask(ctx):
             body["passed_over"] = passed
         events.record(ctx, "hold.placed", body)
         moved += 1
+    # said after asking again: a copy a replaced ask held on the shelf here goes to the
+    # oldest hold waiting here then, the patron's own ask brought home first
+    for hold in Hold.select().where((Hold.library == ctx.library)
+                                    & (Hold.replaced == "found")).order_by(Hold.id):
+        _say_replaced(ctx, hold)
     return moved
 
 
@@ -380,7 +403,9 @@ def _say_replaced(ctx, hold):
     """Tell the library a replaced hold asked that it is no longer asked (it holds no
     word of the ask that stands: the hub routes a hold's steps to the library it asks).
     A copy it sent that is on this library's hold shelf goes home, as `_end` sends one;
-    one still on its way goes home from its arrival (`ended_for`)."""
+    one still on its way goes home from its arrival (`ended_for`). A copy of this
+    library's own it held on the shelf goes to the next hold waiting here, as when any
+    hold ends (`pass_on`)."""
     body = {"hold_id": hold.id, "replaced": True}
     item = Item.get_or_none(Item.id == hold.item_id) if hold.item_id else None
     if item is not None and item.library == hold.source and item.transit_to is None \
@@ -388,6 +413,7 @@ def _say_replaced(ctx, hold):
                 Stamp.key == "trap:" + hold.id) is not None:  # received here
         body.update(item_id=item.id, transit_to=item.library)
     events.record(ctx, "hold.cancelled", body)
+    pass_on(ctx, hold, item)
 
 
 # Declining. The library asked to send a copy may find it cannot (the copy is not on the

@@ -193,6 +193,13 @@ class Bib(BaseModel):
     merged_into = pw.CharField(max_length=36, null=True)
 
 
+# The records to digitise first are few: the plan's indicator and work list
+# (digital/progress.py, whose condition is this one word for word, so SQLite and
+# PostgreSQL both use the partial index) read them alone, not the whole catalogue.
+Bib.add_index(Bib.id, name="bib_marked", where=(Bib.local_history | Bib.rare
+                                                | Bib.special_value) & ~Bib.deleted)
+
+
 class Item(BaseModel):
     id = pw.CharField(primary_key=True, max_length=36)
     bib = pw.ForeignKeyField(Bib, backref="items", index=False)  # (Meta: with the library)
@@ -308,6 +315,13 @@ class Hold(BaseModel):
         # housekeeping). Without the state the planner, which has no statistics, read
         # every hold the library ever had for each.
         indexes = ((("bib", "library", "status"), False), (("library", "status"), False))
+
+
+# Replaced holds are few and stay few: housekeeping's `holds.reask` seeks a library's
+# (`replaced = ?` implies the condition, so SQLite and PostgreSQL both use the partial
+# index) every quarter of an hour instead of reading all the holds it ever had.
+Hold.add_index(Hold.library, Hold.replaced, name="hold_library_replaced",
+               where=Hold.replaced.is_null(False))
 
 
 class LoanRule(BaseModel):
@@ -574,10 +588,10 @@ class RemoteRequest(BaseModel):
     copy lent by post. Handled by one library (`library`); its state is the furthest
     its events have taken it (requests.states), whatever order they arrive in."""
     id = pw.CharField(primary_key=True, max_length=36)
-    library = pw.CharField(max_length=32, index=True)  # the library that handles it
+    library = pw.CharField(max_length=32)  # the library that handles it (Meta)
     patron = pw.CharField(max_length=36, index=True)
     kind = pw.CharField(max_length=16)  # copy, postal_loan
-    state = pw.CharField(max_length=16, default="requested")
+    state = pw.CharField(max_length=16, default="requested", index=True)
     state_hlc = pw.BigIntegerField(default=0)  # of the event that set the state
     bib = pw.CharField(max_length=36, null=True)
     document = pw.CharField(max_length=36, null=True)  # a digitised document's id
@@ -602,6 +616,12 @@ class RemoteRequest(BaseModel):
     # The language the patron asked in (vi, en): the words of their e-mail when the copy
     # is ready. None for requests placed before it was kept: the library's language.
     lang = pw.CharField(max_length=8, null=True)
+
+    class Meta:
+        # The queues seek the open requests: a library's by both columns, the town's (the
+        # hub's queue) by the state alone. Indexed by the library alone, a library's queue
+        # read every request it ever had.
+        indexes = ((("library", "state"), False),)
 
 
 # Patrons' rights (core/rights): erasures, erased reading histories, the audit trail.

@@ -384,6 +384,15 @@ def _decline(town, ctx, a, b):
         holds.decline(ctx, mine[a % len(mine)].id, ("Không có trên giá", "Sách hỏng")[b % 2])
 
 
+def _scan_bought(town, ctx, a, b):
+    """Staff take a copy this library bought since (`new_copy`) off the shelf and scan it
+    at the desk: trapped for the first hold waiting here (only in the examples below)."""
+    bought = list(Item.select().where((Item.library == ctx.library)
+                                      & Item.barcode.contains("N")).order_by(Item.barcode))
+    if bought:
+        circulation.checkin(ctx, bought[a % len(bought)].barcode, at_desk=True)
+
+
 def _cancel_hold(town, ctx, a, b):
     open_holds = list(Hold.select().where((Hold.library == ctx.library)
                                           & (Hold.status << models.OPEN_HOLDS))
@@ -647,7 +656,8 @@ ACTIONS = {"checkout": _checkout, "checkin": _checkin, "return_elsewhere": _retu
            "new_patron": _new_patron, "new_copy": _new_copy, "new_card": _new_card,
            "request": _request, "fee": _fee,
            "erase_history": _erase_history, "erase_patron": _erase_patron, "reask": _reask,
-           "decline": _decline, "edit_stand_in": _edit_stand_in, "reask_apart": _reask_apart}
+           "decline": _decline, "edit_stand_in": _edit_stand_in, "reask_apart": _reask_apart,
+           "scan_bought": _scan_bought}
 
 
 def histories(town):
@@ -1394,3 +1404,107 @@ def test_a_request_filled_by_the_replaced_ask_ends_the_one_that_stands_in_every_
         assert asked_c.id not in {h.id for h, _ in holds.pull_list("PY-C03")}
         copy = Item.get(Item.barcode == "C03C0")
         assert (copy.status, copy.transit_to) == ("in_transit", "PY-C03"), "on its way home"
+
+
+@pytest.mark.parametrize("waiting", [True, False], ids=["another-waits", "no-one-waits"])
+def test_a_copy_held_for_an_ask_ended_by_the_request_filled_elsewhere_goes_to_the_next(
+        waiting):
+    """A's hold asked of B. One desk of A asks C, whose copy comes to that desk; the
+    other, not having heard, keeps the hold in A's own queue (a copy of A's own since)
+    and traps that copy for it: on A's hold shelf. Another patron of A may wait for the
+    same record there. The patron takes C's copy at the first desk: the request is
+    filled, and the ask in A's queue ends as replaced. A's next round says so and, as
+    when any hold ends, offers A's copy to the next patron waiting here (trapped, on the
+    hold shelf for them); with no one waiting it is back on the open shelf."""
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 0, 5), ("sync", 3, 0, 0),
+             ("pull", 3, 0, 0), ("new_copy", 1, 0, 2), ("reask", 1, 0, 0),
+             ("scan_bought", 1, 0, 0), *([("hold", 1, 1, 1)] if waiting else []),
+             ("sync", 0, 3, 0), ("arrive", 0, 0, 0), ("pickup", 0, 0, 0),
+             ("sync", 1, 0, 0), ("reask", 1, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=16, orders=4)
+    with settled(steps):
+        first = Hold.get(Hold.reasks.is_null())
+        here = Hold.get((Hold.reasks == first.id) & Hold.source.is_null())
+        asked_c = Hold.get((Hold.reasks == first.id) & (Hold.source == "PY-C03"))
+        own = Item.get(Item.barcode == "A01N0")
+        assert asked_c.status == "fulfilled"
+        assert (here.status, here.replaced, here.item_id) == ("cancelled", "told", own.id)
+        if waiting:
+            other = Hold.get(Hold.patron != first.patron)
+            assert (other.status, other.item_id, other.source) == ("ready", own.id, None)
+            assert own.status == "on_hold_shelf"
+            shelf = Hold.select().where((Hold.library == "PY-A01")
+                                        & (Hold.status << models.OPEN_HOLDS))
+            assert [(h.id, h.item_id) for h in shelf] == [(other.id, own.id)]
+        else:
+            assert own.status == "available"
+            assert not Hold.select().where(Hold.status << models.OPEN_HOLDS).exists()
+
+
+def _filled_with_an_own_copy_at_one_desk(monkeypatch):
+    """A's hold asked of B. One desk of A asks C; the other, not having heard, keeps the
+    hold in A's own queue (a copy of A's own since; its id sorts first: that ask
+    stands). At the first desk the patron takes a copy of A's own bought there meanwhile:
+    the loan names the ask of C, which `hold.fulfilled` tells C (holds.filled_here). The
+    town's events in a causal order, and the id of the hold the first ask replaced."""
+    first_id = "01a2328c-0000-7000-8000-000000000001"  # sorts A's own ask first
+    monkeypatch.setattr(holds, "new_id", lambda: first_id)
+    steps = [("hold", 0, 0, 1), ("sync", 1, 0, 0), ("reask", 0, 0, 5), ("new_copy", 1, 0, 2),
+             ("reask", 1, 0, 0), ("new_copy", 0, 1, 2), ("pickup", 0, 0, 8)]
+    town = Town((0, 0, 0, 0))
+    try:
+        for step in steps:
+            town.step(*step)
+        order = causal_order(*histories(town), random.Random(17))
+    finally:
+        town.close()
+    return order, first_id
+
+
+@pytest.mark.parametrize("loan", ["never", "after"])
+def test_a_hold_fulfilled_without_its_loan_ends_the_other_asks_of_its_request(
+        monkeypatch, loan):
+    """A node that holds the request's asks and receives the `hold.fulfilled` of the ask
+    of C before the loan that filled it, or never (a branch is relayed what concerns it,
+    not the loan of another library's copy), ends the request's other ask as a node
+    given the loan first does: the patron has the book. The loan, come after, changes
+    nothing more."""
+    order, first_id = _filled_with_an_own_copy_at_one_desk(monkeypatch)
+    [lent] = [d for d in order if d["kind"] == "loan.out"]
+    nodes = [Node(sqlite_memory, "PY-HUB", f"node-{n}", role="hub") for n in range(2)]
+    try:
+        ctx = nodes[0].enter()  # the loan first, as its desk made them
+        events.ingest(ctx, order)
+        expected = verify.snapshot()
+        ctx = nodes[1].enter()  # the fulfilment alone
+        events.ingest(ctx, [d for d in order if d is not lent], relayed=True)
+        asked_c = Hold.get((Hold.reasks == first_id) & (Hold.source == "PY-C03"))
+        own = Hold.get((Hold.reasks == first_id) & Hold.source.is_null())
+        assert asked_c.status == "fulfilled" and not Loan.select().exists()
+        assert (own.status, own.replaced) == ("cancelled", "found"), "the patron has it"
+        assert not Hold.select().where(Hold.status << models.OPEN_HOLDS).exists()
+        if loan == "after":
+            events.ingest(ctx, [lent], relayed=True)
+            assert verify.snapshot() == expected
+    finally:
+        for node in nodes:
+            node.close()
+
+
+@pytest.mark.parametrize("heard", [True, False], ids=["loss-heard", "loss-unheard"])
+def test_a_copy_declared_lost_and_returned_late_at_the_other_desk_agrees_in_every_order(
+        heard):
+    """A's copy lent, declared lost at one desk a day after its due date, then found and
+    handed in at A's other desk weeks later. The lost charge stands in for lateness from
+    its declaration: a desk that has heard of it charges the one day late before it; one
+    that has not charges by what it knows, every day (staff waive the difference). Fees
+    are events: every node holds the same fees in every order."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 5, 0), ("fee", 0, 1, 0),
+             ("tick", 0, 6, 1), *([("sync", 1, 0, 0)] if heard else []), ("checkin", 1, 0, 0)]
+    check_town((0, 0, 0, 0), steps, seed=18, orders=4)
+    with settled(steps):
+        by_kind = {f.kind: f for f in Fee.select()}
+        assert sorted(by_kind) == ["lost", "overdue"]
+        assert (by_kind["lost"].amount, by_kind["lost"].state) == (30000, "open")
+        assert by_kind["overdue"].amount == (1 if heard else 17) * 500
+        assert Loan.get().fee == by_kind["overdue"].amount

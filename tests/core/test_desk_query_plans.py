@@ -57,12 +57,40 @@ def test_the_hold_shelf_and_housekeeping_read_through_selective_indexes(ctx, cli
     assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
 
 
+def _past_holds(ctx, count):
+    """`count` holds the library had over a year, ended, one of them replaced (rows only:
+    the plans, not the log, are read)."""
+    from appliance.core.models import Hold, Patron
+
+    patron = Patron.get(Patron.card == "P0001")
+    Hold.insert_many([dict(id=f"past-{n:05d}", patron=patron.id, bib=ctx.bibs[n % 5].id,
+                           library=ctx.library, placed_at="2025-06-01T09:00:00+07:00",
+                           status=("fulfilled", "cancelled", "expired")[n % 3],
+                           replaced="told" if n % 50 else "found")
+                      for n in range(count)]).execute()
+
+
+def test_asking_holds_again_reads_only_the_replaced_ones(ctx):
+    """Housekeeping asks again every quarter of an hour: its first lookup (the replaced
+    holds to say) sought the library's holds by the library alone, all of them."""
+    _past_holds(ctx, 3000)
+    statements = statements_of(ctx, lambda: holds.reask(ctx))
+    assert any("replaced" in sql for sql in statements), "the trace saw the lookup"
+    bad = bad_steps(ctx, statements)
+    assert not bad, "\n".join(f"{step}  in  {sql}" for step, sql in bad)
+
+
 def test_the_check_finds_what_it_refuses(ctx):
     """Holds sought by the library alone, and a large table read whole, are found."""
     assert bad_steps(ctx, ["SELECT id FROM hold WHERE library = 'PY-DH01' "
                             "AND placed_at = '2026-01-01'"])
     assert bad_steps(ctx, ["SELECT id FROM loan WHERE fee > 0"])
     assert not bad_steps(ctx, ["SELECT id FROM loan WHERE id = 'x'"])
+    assert not bad_steps(ctx, ["SELECT staff FROM training_roster WHERE library = 'x'"])
+    assert bad_steps(ctx, ['SELECT "t1"."id" FROM "loan" AS "t1" WHERE "t1"."fee" > 0'])
+    assert bad_steps(ctx, ["SELECT COUNT(*) FROM item i WHERE i.price > 0"])
+    assert bad_steps(ctx, ["SELECT library, COUNT(*) FROM loan GROUP BY library"])  # its index
+    assert not bad_steps(ctx, ["SELECT COUNT(*) FROM hold WHERE replaced IS NOT NULL"])
 
 
 def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
@@ -75,3 +103,36 @@ def test_migration_31_gives_an_older_library_the_indexes(tmp_path):
         names = {row[0] for row in db.execute_sql(
             "SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert set(new) <= names and not set(old) & names
+
+
+def test_migration_32_gives_an_older_library_the_indexes(tmp_path):
+    new = ("hold_library_replaced", "remote_request_library_state", "remote_request_state",
+           "bib_marked")
+    with migrated_from(tmp_path / "thuvien.db", 31,
+                       *(f"DROP INDEX {name}" for name in new),
+                       "CREATE INDEX remote_request_library ON remote_request (library)") as db:
+        names = {row[0] for row in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert set(new) <= names and "remote_request_library" not in names
+
+
+def test_an_index_on_a_column_a_later_migration_adds_waits_for_it(tmp_path):
+    """A step that makes the records' indexes (migration 12) on a library from before
+    their marks (migration 18) leaves the index of the marked ones to a later step."""
+    from appliance.core import db as dbmod
+    from appliance.core.models import Bib
+
+    db = dbmod.connect(str(tmp_path / "thuvien.db"))
+    try:
+        for sql in ("DROP INDEX bib_marked", "DROP INDEX bib_isbn",
+                    "ALTER TABLE bib DROP COLUMN rare"):
+            db.execute_sql(sql)
+        dbmod._reindex([], Bib)(db)
+        names = {row[0] for row in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "bib_isbn" in names and "bib_marked" not in names
+        db.execute_sql("ALTER TABLE bib ADD COLUMN rare INTEGER NOT NULL DEFAULT 0")
+        dbmod._reindex([], Bib)(db)
+        assert db.execute_sql("SELECT 1 FROM sqlite_master WHERE name = 'bib_marked'").fetchone()
+    finally:
+        db.close()

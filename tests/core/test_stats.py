@@ -1,8 +1,10 @@
-"""The desk's figures for today, counted through the loans' index."""
+"""The desk's figures for today, counted through the loans' index; the library's copies
+and cards counted whole at most once a minute."""
 
+import time
 from datetime import timedelta
 
-from appliance.core import circulation, stats
+from appliance.core import catalogue, circulation, stats
 from appliance.core.models import Item, Loan
 from tests.query_plans import bad_steps, statements_of
 
@@ -32,3 +34,14 @@ def test_todays_figures_never_read_all_the_librarys_loans(ctx):
     on_loans = [sql for sql in statements if '"loan"' in sql]
     assert len(on_loans) >= 4
     assert not bad_steps(ctx, on_loans)
+
+
+def test_the_collection_is_counted_at_most_once_a_minute(ctx):
+    assert stats.today_counts(ctx)["copies"] == 5
+    catalogue.save_item(ctx, {"bib": ctx.bibs[0].id, "barcode": "1006"})
+    statements = statements_of(ctx, lambda: stats.today_counts(ctx))
+    assert not [sql for sql in statements if '"item"' in sql or '"patron"' in sql]
+    assert stats.today_counts(ctx)["copies"] == 5, "as counted less than a minute ago"
+    later = time.monotonic() + stats.COLLECTION_SECONDS
+    assert stats.collection(ctx, now=later) == {"copies": 6, "patrons": 4}
+    assert stats.today_counts(ctx)["copies"] == 6

@@ -153,6 +153,7 @@ def test_migration_14_brings_a_schema_13_library_level(branch):
     for table in ("digital_document", "digital_page", "digital_text", "digital_use",
                   "digital_job", "upload_session", "digital_fts"):
         con.execute(f"DROP TABLE {table}")
+    con.execute("DROP INDEX bib_marked")  # (on the marks: schema 32)
     con.execute("ALTER TABLE bib DROP COLUMN rare")
     con.execute("ALTER TABLE bib DROP COLUMN special_value")
     con.execute("UPDATE setting SET value = '13' WHERE key = 'schema_version'")

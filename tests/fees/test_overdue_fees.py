@@ -154,3 +154,57 @@ def test_the_statistics_count_overdue_fees(ctx, client):
     assert re.search(r'data-key="fees.charged"><td>Phí đã tính: bồi thường tài liệu mất, '
                      r'hỏng và trả quá hạn \(đồng\)</td><td class="num">' + number, html)
     assert re.search(r'data-key="fees.paid"><td>[^<]*</td><td class="num">' + number, html)
+
+
+def _declared_lost_late(ctx, late_at_loss, late_at_return):
+    """A copy lent, declared lost `late_at_loss` days after its due date (negative:
+    before it), then found and handed in `late_at_return` days after its due date."""
+    policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=3, max_renewals=2,
+                     fee_per_day=1000, replacement_fee=50000, fee_limit=500000)
+    loan_id = circulation.checkout(ctx, "P0001", "1001")["loan_id"]
+    _later(ctx, 14 + late_at_loss)
+    assert _days_late(ctx, loan_id) == late_at_loss
+    lost = commands.declare(ctx, "1001", "lost", actor="thuthu")
+    _later(ctx, late_at_return - late_at_loss)
+    assert _days_late(ctx, loan_id) == late_at_return
+    return loan_id, lost
+
+
+@pytest.mark.parametrize("late_at_loss,charged", [(3, 3000), (-2, 0), (0, 0)])
+def test_a_copy_declared_lost_and_returned_late_is_late_only_until_its_loss(
+        ctx, late_at_loss, charged):
+    """Once declared lost, the lost charge stands in for lateness: a copy found and
+    returned weeks later costs the days late up to its declaration, no more (none when
+    it was declared lost by its due date), and the lost charge stays as it was."""
+    loan_id, lost = _declared_lost_late(ctx, late_at_loss, 40)
+    result = circulation.checkin(ctx, "1001", actor="thuthu")
+    assert result["overdue"] and result["fee"] == charged
+    assert result["lost_on"] == Fee.get_by_id(lost.id).charged_at[:10]
+    assert Loan.get_by_id(loan_id).fee == charged
+    overdue = Fee.get_or_none(Fee.id == commands.fee_id(loan_id, "overdue"))
+    assert (overdue.amount if overdue else 0) == charged
+    assert (result["fee_id"] is not None) == bool(charged)
+    assert (Fee.get_by_id(lost.id).amount, Fee.get_by_id(lost.id).state) == (50000, "open")
+    assert Item.get(Item.barcode == "1001").condition == "available", "found"
+    assert verify.state_matches_rebuild(ctx) == []
+
+
+def test_a_copy_returned_late_that_was_never_declared_lost_is_charged_every_day(ctx):
+    _declared_lost_late(ctx, 3, 40)  # another copy's loss changes nothing for this one
+    circulation.checkout(ctx, "P0002", "1002")
+    _later(ctx, 20)
+    result = circulation.checkin(ctx, "1002")
+    assert (result["fee"], result["lost_on"]) == (6000, None)
+
+
+def test_the_desk_return_of_a_copy_declared_lost_says_up_to_which_day_it_is_late(ctx, client):
+    token = staff_login(client)
+    _, lost = _declared_lost_late(ctx, 3, 40)
+    page = client.post("/desk/checkin", data={"csrf_token": token, "barcode": "1001"},
+                       follow_redirects=True).get_data(as_text=True)
+    day = date.fromisoformat(Fee.get_by_id(lost.id).charged_at[:10]).strftime("%d/%m/%Y")
+    assert "Tiền phạt: 3.000 ₫, đã ghi vào khoản phí của bạn đọc" in page
+    assert (f"Sách đã được báo mất ngày {day}: tiền phạt quá hạn chỉ tính đến ngày đó "
+            "(sau ngày đó đã có khoản phí mất sách).") in page
+    page = client.get("/desk/patrons/P0001").get_data(as_text=True)
+    assert re.search(r'<td class="fee-kind">quá hạn</td><td class="amount">3\.000 ₫', page)

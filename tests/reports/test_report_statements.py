@@ -1,17 +1,15 @@
 """What the report's statements count once across the town, and the index the renewals
 are counted from, on both databases a hub may use."""
 
-import contextlib
 from datetime import date
 
 import pytest
 
-from appliance.core import db as dbmod
 from appliance.core import dialect
 from appliance.core.models import Bib, Item, Loan, Patron, Visit
 from appliance.core.reports import figures, period
 from tests.factories import migrated_from
-from tests.sync.syncsupport import hub_database
+from tests.sync.syncsupport import connected_hub_database
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 A, B, C = "PY-A", "PY-B", "PY-C"
@@ -19,10 +17,7 @@ A, B, C = "PY-A", "PY-B", "PY-C"
 
 @pytest.fixture(params=BACKENDS)
 def db(request, tmp_path):
-    with contextlib.ExitStack() as stack:
-        url = stack.enter_context(hub_database(request.param))
-        made = dbmod.connect(url or str(tmp_path / "thuvien.db"))
-        stack.callback(made.close)
+    with connected_hub_database(request.param, tmp_path) as made:
         yield made
 
 

@@ -233,6 +233,19 @@ def hub_database(backend):
         conn.close()
 
 
+@contextmanager
+def connected_hub_database(backend, folder):
+    """A hub's database connected: SQLite in `folder`, or a fresh PostgreSQL schema."""
+    from appliance.core import db as dbmod
+
+    with hub_database(backend) as url:
+        made = dbmod.connect(url or str(folder / "thuvien.db"))
+        try:
+            yield made
+        finally:
+            made.close()
+
+
 # Every test of what the hub does runs against both databases a hub may use.
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

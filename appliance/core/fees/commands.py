@@ -4,8 +4,10 @@ return charges its overdue fee too (`charge_overdue`, from circulation's return)
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .. import authority, catalogue, circulation, events, policy
+from ..clock import LIBRARY_TZ
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
 from ..models import Fee, Item, Patron
 from . import balance, vnd
@@ -107,6 +109,16 @@ def charge_overdue(ctx, item, amount, actor):
         "item_id": item.id, "loan_id": item.loan_id, "kind": "overdue", "amount": int(amount),
         "at": ctx.clock.iso_now(), "actor": actor}, library=item.library)
     return the_id
+
+
+def lost_on(loan_id):
+    """The day, on the library's calendar, the copy of `loan_id` was declared lost (its
+    borrower charged for it), or None. From that day the lost charge stands in for
+    lateness: a late return counts its days late up to it and no further."""
+    fee = Fee.get_or_none((Fee.id == fee_id(loan_id, "lost")) & (Fee.charged_hlc > 0))
+    if fee is None:
+        return None
+    return datetime.fromisoformat(fee.charged_at).astimezone(LIBRARY_TZ).date()
 
 
 def get(ctx, the_id):
