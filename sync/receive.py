@@ -20,7 +20,6 @@ import peewee as pw
 from appliance.core import authority, dialect, events, privacy, projector, shelves
 from appliance.core.clock import unpack
 from appliance.core.errors import DomainError
-from appliance.core.fees.projection import PARTS
 from appliance.core.models import Event, Fee, Hold, Loan, Patron, RemoteRequest
 from appliance.core.requests.states import EVENT_STATE as REQUEST_KINDS
 from provisioning import config, health, updates
@@ -270,10 +269,7 @@ def owed_at_home(library):
     it as on its own. Decided by the hub's rows — the fee as the hub holds it and the
     home library of its patron's card — never by a library a sender wrote; fees are few,
     so the set asked is small, and only events of the fee kinds are looked into."""
-    # a fee's own row, or a payment or waiver of it (fees/projection: its part, which
-    # names the fee, is held before the charge when the charge is still on its way)
-    fee_id = pw.Case(None, [(Fee.state << PARTS, Fee.loan)], Fee.id)
-    theirs = Fee.select(fee_id).join(Patron, on=(Fee.patron == Patron.id)).where(
+    theirs = Fee.select(Fee.id).join(Patron, on=(Fee.patron == Patron.id)).where(
         (Patron.library == library) & (Fee.library != library))
     return (Event.kind << FEE_KINDS) & _body_text("fee_id").in_(theirs)
 

@@ -10,7 +10,7 @@ import uuid
 import requests
 
 from appliance.core import catalogue, circulation, datadir, events, policy
-from appliance.core.models import AuditEntry, Event, Fee, Item, Patron
+from appliance.core.models import AuditEntry, Event, Fee, FeePayment, Item, Patron
 from appliance.core.verify import verify
 from tests.catalogue.backends import as_the_hub, town_fixtures
 from tests.conftest import csrf_token, login_token
@@ -287,6 +287,10 @@ def test_the_hub_charges_takes_and_waives_any_librarys_fee(hub_web):
     assert settlements == sorted([(other, "fee.paid", OTHER),  # the charging library's
                                   (other, "fee.paid", OTHER),  # name, in two parts
                                   (charged["id"], "fee.waived", OTHER)])
+    taken = sorted((p.kind, p.amount, p.library) for p in FeePayment.select().where(
+        FeePayment.fee == other))  # each part a row of the fee's, taken at the hub
+    assert taken == [("payment", 20000, web.ctx.library), ("payment", 100000, web.ctx.library)]
+    assert web.ctx.library != OTHER
     assert api(web, "GET", "/patrons/P0001/fees").json()["totals"]["owed"] == 0
     assert verify(web.ctx) == []
 

@@ -1,7 +1,7 @@
 """What a patron owes, and whether it stops new loans: reckoned from the fees held here
 each time, never a stored flag, so a block lifts the moment the fee is settled. What a
 fee owes is its balance: its amount less what was paid and waived of it so far (its
-parts, fees/projection)."""
+FeePayment rows, fees/projection)."""
 
 from typing import cast
 
@@ -9,50 +9,44 @@ import peewee as pw
 
 from .. import policy
 from ..errors import N_
-from ..models import Fee, Library
+from ..models import Fee, FeePayment, Library
 from . import vnd
-from .projection import PARTS, WAIVER
+from .projection import WAIVER
 
 # An open fee: charged (its charge has arrived) and not settled.
 OPEN = (Fee.state == "open") & (Fee.charged_hlc > 0)
-_FEE = Fee.charged_hlc > 0  # a fee, not a part of one
-# A row's weight in a balance: a fee adds its amount, a part takes its amount off.
-_SIGNED = pw.Case(None, [(_FEE, Fee.amount)], 0 - Fee.amount)
-
-
-def _owing(patron_id):
-    """The patron's open fees and the parts paid or waived of them: summed with _SIGNED,
-    what they owe."""
-    opened = Fee.alias("opened")
-    open_ids = opened.select(opened.id).where(
-        (opened.patron == patron_id) & (opened.state == "open") & (opened.charged_hlc > 0))
-    return (Fee.patron == patron_id) & (OPEN | ((Fee.state << PARTS) & (Fee.loan << open_ids)))
+# What is still owed of the fee a query reads (of an open one: its sum of payments and
+# waivers is below its amount), each read through the payments' index of their fee.
+_TAKEN = FeePayment.select(pw.fn.COALESCE(pw.fn.SUM(FeePayment.amount), 0)).where(
+    FeePayment.fee == Fee.id)
+_BALANCE = Fee.amount - _TAKEN
 
 
 def owed_query(patron_id):
     """What the patron owes in VND, as a subquery (the desk's borrower lookup asks it in
     the statement that reads the card)."""
-    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(_SIGNED), 0)).where(_owing(patron_id))
+    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(_BALANCE), 0)).where(
+        (Fee.patron == patron_id) & OPEN)
 
 
 def owed(patron_id):
     """(what the patron owes in VND: the balances of their open fees, how many fees
     are open)."""
-    count = pw.fn.SUM(pw.Case(None, [(_FEE, 1)], 0))
-    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(_SIGNED), 0), pw.fn.COALESCE(count, 0))
-                    .where(_owing(patron_id)).tuples().first())
+    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(_BALANCE), 0), pw.fn.COUNT(Fee.id))
+                    .where((Fee.patron == patron_id) & OPEN).tuples().first())
     return int(total or 0), int(count or 0)
 
 
 def parts(fee_ids):
     """{fee id: (paid, waived)} so far, for the fees named."""
-    done: dict[str, list[int]] = {}
     if not fee_ids:
         return {}
-    for part in Fee.select(Fee.loan, Fee.state, Fee.amount).where(
-            (Fee.state << PARTS) & (Fee.loan << list(fee_ids))):
-        sums = done.setdefault(part.loan or "", [0, 0])
-        sums[part.state == WAIVER] += part.amount
+    done: dict[str, list[int]] = {}
+    rows = (FeePayment.select(FeePayment.fee, FeePayment.kind, pw.fn.SUM(FeePayment.amount))
+            .where(FeePayment.fee << list(fee_ids))
+            .group_by(FeePayment.fee, FeePayment.kind).tuples())
+    for fee_id, kind, amount in cast("list[tuple[str, str, int]]", list(rows)):
+        done.setdefault(fee_id, [0, 0])[kind == WAIVER] += int(amount or 0)
     return {fee_id: (paid, waived) for fee_id, (paid, waived) in done.items()}
 
 
@@ -61,15 +55,6 @@ def balance_of(fee, paid_waived=(0, 0)):
     if fee.state != "open":
         return 0
     return max(0, fee.amount - sum(paid_waived))
-
-
-def paid_of(fee, paid_waived=(0, 0)):
-    """What was paid of `fee`: a fee settled in full before parts were kept has none,
-    and counts as paid whole."""
-    paid, waived = paid_waived
-    if fee.state == "paid" and not paid and not waived:
-        return fee.amount
-    return paid
 
 
 def balances(fees):
@@ -103,9 +88,9 @@ def elsewhere(library, patron_id):
     they charged reach the patron's home library (sync.receive.owed_at_home), where they
     count as its own but are paid at the library that charged them."""
     name = pw.fn.COALESCE(Library.name, Fee.library)
-    rows = (Fee.select(name, pw.fn.SUM(_SIGNED))
+    rows = (Fee.select(name, pw.fn.SUM(_BALANCE))
             .join(Library, pw.JOIN.LEFT_OUTER, on=(Library.code == Fee.library))
-            .where(_owing(patron_id) & (Fee.library != library))
+            .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
             .group_by(Fee.library, Library.name).order_by(Fee.library).tuples())
     # .tuples() yields tuples; the stubs say models
     owed_to = cast("list[tuple[str, int]]", list(rows))

@@ -1,6 +1,7 @@
 """The fee commands: declare a copy on loan lost or damaged (charging its borrower),
-take a payment (of the whole balance or a part of it), waive what is left of a fee. Each validates and records under the write lock. A late
-return charges its overdue fee too (`charge_overdue`, from circulation's return)."""
+take a payment (of the whole balance or a part of it), waive what is left of a fee.
+Each validates and records under the write lock. A late return charges its overdue fee
+too (`charge_overdue`, from circulation's return)."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -9,12 +10,13 @@ from datetime import datetime
 from .. import authority, catalogue, circulation, events, policy
 from ..clock import LIBRARY_TZ
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
-from ..models import Fee, Item, Patron
+from ..models import Fee, FeePayment, Item, Patron
 from . import balance, vnd
 from .projection import PAYMENT
 
 DECLARED = ("lost", "damaged")  # what staff declare of a copy on loan
 KINDS = (*DECLARED, "overdue")  # every kind of fee: "overdue" a late return charges
+TRANSACTION_ID = 64  # characters of a machine's own id of a payment kept (FeePayment)
 _NS = uuid.UUID("5f0c2a51-7e1d-4c39-9b8e-70686920626f")
 
 
@@ -147,10 +149,12 @@ def _open(ctx, the_id):
 
 
 def _settle(ctx, kind, fee, actor, amount, reason=None, transaction=None):
-    """Record a payment or waiver of `amount` of `fee` (fees/projection keeps each as a
-    part of the fee and settles the fee when its parts reach its amount)."""
+    """Record a payment or waiver of `amount` of `fee`, taken at this library (or the
+    hub): fees/projection keeps each as a FeePayment row and settles the fee when they
+    reach its amount."""
     body = {"fee_id": fee.id, "library": fee.library, "patron_id": fee.patron,
-            "amount": int(amount), "at": ctx.clock.iso_now(), "actor": actor}
+            "amount": int(amount), "at": ctx.clock.iso_now(), "actor": actor,
+            "taken_at_library": ctx.library}
     if reason is not None:
         body["reason"] = reason
     if transaction:
@@ -160,6 +164,7 @@ def _settle(ctx, kind, fee, actor, amount, reason=None, transaction=None):
 
 
 def balance_of(fee):
+    """What is still owed of `fee`."""
     return balance.balances([fee])[fee.id]
 
 
@@ -204,6 +209,7 @@ def pay_amount(ctx, patron, amount, the_id=None, actor=None, transaction=None):
     than is owed. `transaction`, the machine's own id of the payment (SIP2 BK), is kept
     with it: the same id again from the same machine (`actor`) is that payment sent
     again, whatever connection or restart came between, and pays nothing more."""
+    transaction = (transaction or "").strip()[:TRANSACTION_ID] or None
     if transaction and actor:
         earlier = _taken(patron, actor, transaction)
         if earlier is not None:
@@ -230,12 +236,14 @@ def pay_amount(ctx, patron, amount, the_id=None, actor=None, transaction=None):
 
 def _taken(patron, actor, transaction):
     """The payment `actor` recorded as `transaction` for `patron`, or None."""
-    parts = list(Fee.select().where((Fee.state == PAYMENT) & (Fee.patron == patron.id)
-                                    & (Fee.settled_by == actor)
-                                    & (Fee.reason == transaction)))
+    parts = list(FeePayment.select(FeePayment.fee, FeePayment.amount)
+                 .join(Fee, on=(FeePayment.fee == Fee.id))
+                 .where((Fee.patron == patron.id) & (FeePayment.kind == PAYMENT)
+                        & (FeePayment.actor == actor)
+                        & (FeePayment.transaction == transaction)))
     if not parts:
         return None
-    fees = list(Fee.select().where(Fee.id << {p.loan for p in parts}))
+    fees = list(Fee.select().where(Fee.id << {p.fee_id for p in parts}))
     return Payment(sum(p.amount for p in parts), fees, again=True)
 
 

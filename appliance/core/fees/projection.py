@@ -1,41 +1,26 @@
 """The projector's handlers for fee events (projector.HANDLERS names them).
 
-Each is deterministic and idempotent and gives the same row whatever order the same
+Each is deterministic and idempotent and gives the same rows whatever order the same
 events arrive in: of two charges of one fee (two desks declaring the same loss before
 they sync; the fee's id comes from the loan and the kind, so they name one fee) the
 earlier by clock stands.
 
 A payment or a waiver may be of part of a fee, and two desks may each take part of one
-fee apart, so every `fee.paid` and `fee.waived` is kept as a row of its own (a part,
-below) and the fee's state is reckoned from all its parts each time one arrives: the
-fee is settled by the part, in clock order, that brings what was paid and waived up to
-its amount (so of two full settlements the earlier stands, as before). A part that
-arrives before its charge waits; the charge reckons the fee when it comes.
+fee apart, so every `fee.paid` and `fee.waived` is a FeePayment row of its own, and the
+fee's state is reckoned from all its rows each time one arrives: the fee is settled by
+the row, in clock order, that brings what was paid and waived up to its amount (so of
+two full settlements the earlier stands; the later one's row stays, and shows the fee
+paid above its amount). A payment that arrives before its charge keeps its place in a
+fee row the charge then fills in (its charged_hlc is 0 until then, as every reading of
+fees knows), and the charge reckons the fee."""
 
-The parts live in the fee table, as rows that are never a fee: their `charged_hlc` is
-0, which every reading of fees already leaves out (it was the mark of a settlement
-whose charge had not arrived), `state` says "payment" or "waiver", `loan` holds the id
-of the fee they settle, `reason` the waiver's reason or the paying machine's own
-transaction id (SIP2 BK), and the settled_* columns the event's clock, id, time and
-actor. So partial payments need no new table."""
-
-from ..models import Fee
+from ..models import Fee, FeePayment
 
 PAYMENT, WAIVER = "payment", "waiver"
-PARTS = (PAYMENT, WAIVER)
 
 
 def _key(hlc, event_id):
     return (hlc, event_id or "")
-
-
-def is_part():
-    """The rows that are parts of a fee, not fees."""
-    return Fee.state << PARTS
-
-
-def part_of(fee_id):
-    return is_part() & (Fee.loan == fee_id)
 
 
 def charged(ev, body):
@@ -52,16 +37,19 @@ def charged(ev, body):
     reckon(body["fee_id"])
 
 
-def _part(state):
+def _taken(kind):
     def handler(ev, body):
-        if Fee.get_or_none(Fee.id == ev.id) is None:
-            extra = body.get("transaction") if state == PAYMENT else body.get("reason")
-            Fee.insert(id=ev.id, library=body["library"], patron=body.get("patron_id") or "",
-                       loan=body["fee_id"], amount=int(body.get("amount") or 0),
-                       charged_at=body.get("at") or ev.wall, charged_by=body.get("actor"),
-                       state=state, settled_at=body.get("at") or ev.wall,
-                       settled_by=body.get("actor"), settled_hlc=ev.hlc, settled_event=ev.id,
-                       reason=extra).execute()
+        if Fee.get_or_none(Fee.id == body["fee_id"]) is None:  # its charge is on its way
+            Fee.insert(id=body["fee_id"], library=body["library"],
+                       patron=body.get("patron_id") or "").execute()
+        # (an event applied again, by a rebuild or a repeated sync, is the same row)
+        FeePayment.insert(
+            id=ev.id, fee=body["fee_id"], kind=kind, amount=int(body.get("amount") or 0),
+            at=body.get("at") or ev.wall, hlc=ev.hlc,
+            library=body.get("taken_at_library") or body["library"], actor=body.get("actor"),
+            transaction=(body.get("transaction") or "")[:64] or None,
+            reason=body.get("reason") if kind == WAIVER else None,
+        ).on_conflict_ignore().execute()
         reckon(body["fee_id"])
     return handler
 
@@ -71,27 +59,25 @@ OPEN_FIELDS = {"state": "open", "settled_at": None, "settled_by": None, "settled
 
 
 def reckon(fee_id):
-    """The fee's state from its parts: settled by the part that brings the sum of its
-    parts, in clock order, up to its amount; open, with nothing settled, before that."""
-    fee = Fee.get_or_none((Fee.id == fee_id) & (Fee.charged_hlc > 0))
-    if fee is None:
+    """The fee's state from its payments and waivers: settled by the one that brings
+    their sum, in clock order, up to its amount; open, with nothing settled, before
+    that. A fee whose charge has not arrived has no amount yet, and waits for it."""
+    fee = Fee.get_or_none(Fee.id == fee_id)
+    if fee is None or not fee.charged_hlc:
         return
-    parts = sorted(Fee.select().where(part_of(fee_id)),
-                   key=lambda p: _key(p.settled_hlc, p.settled_event))
-    if not parts and fee.state != "open":
-        return  # settled in full before parts were kept: its settlement stands
     fields = OPEN_FIELDS
     total = 0
-    for part in parts:
-        total += part.amount
+    for taken in FeePayment.select().where(FeePayment.fee == fee_id).order_by(
+            FeePayment.hlc, FeePayment.id):
+        total += taken.amount
         if total >= fee.amount:
-            fields = {"state": "paid" if part.state == PAYMENT else "waived",
-                      "settled_at": part.settled_at, "settled_by": part.settled_by,
-                      "settled_hlc": part.settled_hlc, "settled_event": part.settled_event,
-                      "reason": part.reason if part.state == WAIVER else None}
+            fields = {"state": "paid" if taken.kind == PAYMENT else "waived",
+                      "settled_at": taken.at, "settled_by": taken.actor,
+                      "settled_hlc": taken.hlc, "settled_event": taken.id,
+                      "reason": taken.reason}
             break
     Fee.update(fields).where(Fee.id == fee_id).execute()
 
 
-HANDLERS = {"fee.charged": charged, "fee.paid": _part(PAYMENT),
-            "fee.waived": _part(WAIVER)}
+HANDLERS = {"fee.charged": charged, "fee.paid": _taken(PAYMENT),
+            "fee.waived": _taken(WAIVER)}

@@ -1,6 +1,7 @@
 """A patron's fees as staff read them, at the desk or through the API: each fee with
 the library that charged it, its copy, and whether this device may settle it, and the
-totals: what is owed (the balances: each fee less what was paid and waived of it), how much of it is paid here and how much elsewhere, the limit.
+totals: what is owed (the balances: each fee less what was paid and waived of it), how
+much of it is paid here and how much elsewhere, the limit.
 
 Fees another library charged reach a patron's home library (sync.receive.owed_at_home)
 and count there toward the block, but only that library (or the hub) takes them, so a
@@ -50,8 +51,7 @@ def lines(ctx, fees):
     return [Line(fee=fee, copy=copies.get(fee.item), library=names.get(fee.library)
                  or fee.library, here=commands.settled_here(ctx, fee),
                  card=cards.get(fee.patron, ""),
-                 paid=balance.paid_of(fee, done.get(fee.id, (0, 0))),
-                 waived=done.get(fee.id, (0, 0))[1],
+                 paid=done.get(fee.id, (0, 0))[0], waived=done.get(fee.id, (0, 0))[1],
                  balance=balance.balance_of(fee, done.get(fee.id, (0, 0)))) for fee in fees]
 
 
