@@ -7,7 +7,8 @@ earlier build kept in the fee table as a fee's parts are gone from it."""
 from appliance.core import circulation, db, events, policy, verify
 from appliance.core.context import Context
 from appliance.core.fees import balance, commands, statement
-from appliance.core.models import Fee, FeePayment, Patron
+from appliance.core.models import Fee, FeePayment
+from tests.catalogue.backends import town_fixtures
 
 
 def _settled(ctx):
@@ -41,33 +42,54 @@ def _as_schema_32(ctx, part_of):
     ctx.db.execute_sql("UPDATE setting SET value = '32' WHERE key = 'schema_version'")
 
 
+def _states():
+    return {f.id: (f.state, f.settled_event, f.settled_by, f.reason) for f in Fee.select()}
+
+
+def _as_before(ctx, settled, before):
+    """The upgraded library's fees: their states as before, each settlement a row."""
+    paid, waived, twice, open_ = settled
+    assert db.schema_version(ctx.db) == db.SCHEMA_VERSION >= 33
+    assert _states() == before  # (the part's row is gone)
+    rows = {(p.fee_id, p.kind, p.amount, p.actor) for p in FeePayment.select()}
+    assert rows == {(paid.id, "payment", 50000, "thuthu"),
+                    (waived.id, "waiver", 50000, "thuthu"),
+                    (twice.id, "payment", 50000, "thuthu"),
+                    (twice.id, "waiver", 50000, "khac")}
+    lines = {line.fee.id: (line.paid, line.waived, line.balance)
+             for line in statement.lines(ctx, list(Fee.select()))}
+    assert lines == {paid.id: (50000, 0, 0), waived.id: (0, 50000, 0),
+                     twice.id: (50000, 50000, 0), open_.id: (0, 0, 50000)}
+    assert balance.owed(open_.patron) == (50000, 1)
+    commands.pay(ctx, open_.id, amount=20000)  # parts are taken as before
+    assert balance.owed(open_.patron) == (30000, 1)
+    assert verify.verify(ctx) == []
+
+
 def test_a_schema_32_library_keeps_its_fees_settled_as_they_were(ctx):
-    paid, waived, twice, open_ = _settled(ctx)
-    before = {f.id: (f.state, f.settled_event, f.settled_by, f.reason) for f in Fee.select()}
-    assert before[twice.id][0::2] == ("paid", "thuthu")  # the payment came first
-    _as_schema_32(ctx, open_)
+    settled = _settled(ctx)
+    before = _states()
+    assert before[settled[2].id][0::2] == ("paid", "thuthu")  # the payment came first
+    _as_schema_32(ctx, settled[3])
     data_dir = ctx.data_dir
     ctx.close()
     upgraded = Context.open(data_dir)
     try:
-        assert db.schema_version(upgraded.db) == db.SCHEMA_VERSION >= 33
-        assert {f.id: (f.state, f.settled_event, f.settled_by, f.reason)
-                for f in Fee.select()} == before  # (the part's row is gone)
-        rows = {(p.fee_id, p.kind, p.amount, p.actor) for p in FeePayment.select()}
-        assert rows == {(paid.id, "payment", 50000, "thuthu"),
-                        (waived.id, "waiver", 50000, "thuthu"),
-                        (twice.id, "payment", 50000, "thuthu"),
-                        (twice.id, "waiver", 50000, "khac")}
-        lines = {line.fee.id: (line.paid, line.waived, line.balance)
-                 for line in statement.lines(upgraded, list(Fee.select()))}
-        assert lines == {paid.id: (50000, 0, 0), waived.id: (0, 50000, 0),
-                         twice.id: (50000, 50000, 0), open_.id: (0, 0, 50000)}
-        assert balance.owed(Patron.get(Patron.card == "P0002").id) == (50000, 1)
-        commands.pay(upgraded, open_.id, amount=20000)  # parts are taken as before
-        assert balance.owed(Patron.get(Patron.card == "P0002").id) == (30000, 1)
-        assert verify.verify(upgraded) == []
+        _as_before(upgraded, settled, before)
     finally:
         upgraded.close()
+
+
+hub, _, _, _ = town_fixtures(lambda ctx: None)
+
+
+def test_a_schema_32_hub_keeps_its_fees_settled_as_they_were(hub):
+    """The same on the hub's database, SQLite and PostgreSQL."""
+    settled = _settled(hub)
+    before = _states()
+    _as_schema_32(hub, settled[3])
+    db.migrate(hub.db)
+    _as_before(hub, settled, before)
 
 
 def test_a_part_kept_in_the_fee_table_moves_to_its_own(ctx):
