@@ -5,7 +5,8 @@ grows with a library's years whole, or seeks any table by the library alone, is 
 import re
 
 # The tables that grow with a library's years.
-LARGE = ("hold", "loan", "item", "patron", "event", "bib", "fee", "remote_request")
+LARGE = ("hold", "loan", "item", "patron", "event", "bib", "fee", "fee_payment",
+         "remote_request")
 # Read whole: the table, or an index of it walked end to end (a partial index, of the
 # few rows its condition names, is not: `_partial`).
 FULL_READ = re.compile(r"\bSCAN (?:%s)\b(?: USING (?:COVERING )?INDEX (\w+))?" % "|".join(LARGE))

@@ -339,6 +339,27 @@ def _fees(db):
     db.create_tables([models.Fee], safe=True)
 
 
+def _fee_payments(db):
+    """Each payment and waiver of a fee is a row of its own (FeePayment), of the whole
+    fee or a part. Rows an earlier build kept in the fee table as its parts (state
+    "payment" or "waiver", the fee's id in `loan`) move there; then the state is made
+    again from the log, where every settlement's event is, so a fee settled whole
+    before has its payment or waiver row, and its state, as the log says."""
+    db.create_tables([models.FeePayment], safe=True)
+    db.execute_sql(
+        "INSERT INTO fee_payment (id, fee_id, kind, amount, at, hlc, library, actor, "
+        '"transaction", reason) SELECT p.id, p.loan, p.state, p.amount, '
+        "COALESCE(p.settled_at, p.charged_at), p.settled_hlc, p.library, p.settled_by, "
+        "CASE WHEN p.state = 'payment' THEN "
+        "SUBSTR(p.reason, 1, 64) END, CASE WHEN p.state = 'waiver' THEN p.reason END "
+        "FROM fee p JOIN fee f ON f.id = p.loan WHERE p.state IN ('payment', 'waiver') "
+        "AND NOT EXISTS (SELECT 1 FROM fee_payment t WHERE t.id = p.id)")
+    db.execute_sql("DELETE FROM fee WHERE state IN ('payment', 'waiver')")
+
+
+_fee_payments.rebuilds = True  # type: ignore[attr-defined]
+
+
 def _suggestions(db):
     """A patron's wish for suggestions, and the tables the hub's model is loaded into.
     Only what is missing (a database made by this version, told it is older, has both)."""
@@ -492,6 +513,8 @@ MIGRATIONS = [
          "digitisation indicator no longer read all the holds, requests or records there "
          "are", _reindex(["remote_request_library"], models.Hold, models.RemoteRequest,
                          models.Bib)),
+    (33, "a fee's payments and waivers, whole or in parts, each a row of its own; state "
+         "rebuilt", _fee_payments),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

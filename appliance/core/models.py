@@ -470,7 +470,9 @@ class StocktakeSeen(BaseModel):
 class Fee(BaseModel):
     """A charge to a patron for a copy lost or damaged on loan (core/fees), and how it
     was settled. One row whatever order its events arrive in: the earliest charge by
-    clock stands, and the earliest settlement (paid or waived, in full)."""
+    clock stands. What was paid and waived of it are its FeePayment rows; its state and
+    settled_* columns say which of them, in clock order, brought their sum up to its
+    amount (fees/projection)."""
     id = pw.CharField(primary_key=True, max_length=36)  # derived from the loan and kind
     library = pw.CharField(max_length=32, index=True)  # the copy's: it charges
     patron = pw.CharField(max_length=36, index=True)
@@ -487,6 +489,23 @@ class Fee(BaseModel):
     settled_by = pw.CharField(max_length=64, null=True)
     settled_hlc = pw.BigIntegerField(default=0)
     settled_event = pw.CharField(max_length=36, default="")
+    reason = pw.CharField(max_length=255, null=True)  # why it was waived
+
+
+class FeePayment(BaseModel):
+    """A payment or a waiver of a fee, of the whole balance or a part: one row per
+    `fee.paid` or `fee.waived` event (fees/projection), whatever order they arrive in. A
+    fee's paid, waived and balance are the sums of its rows; none is ever changed."""
+    id = pw.CharField(primary_key=True, max_length=36)  # its event's
+    fee = pw.ForeignKeyField(Fee, backref="payments")  # indexed: a fee's rows are sought
+    fee_id: str
+    kind = pw.CharField(max_length=8)  # payment, waiver
+    amount = pw.BigIntegerField()  # VND
+    at = pw.CharField(max_length=32)
+    hlc = pw.BigIntegerField()
+    library = pw.CharField(max_length=32)  # where it was taken
+    actor = pw.CharField(max_length=64, null=True)  # staff, or the SIP2 machine's login
+    transaction = pw.CharField(max_length=64, null=True)  # the machine's own id (SIP2 BK)
     reason = pw.CharField(max_length=255, null=True)  # why it was waived
 
 
@@ -783,7 +802,8 @@ class Setting(BaseModel):
 STATE_MODELS = [Library, Patron, Bib, Item, Loan, Hold, LoanRule, ClosedDay, Conflict,
                 FieldEdit, Stamp, Visit, VisitTally, InLibraryUse, HandIn, Stocktake,
                 StocktakeSeen, DigitalDocument, DigitalPage, DigitalText, DigitalUse,
-                RemoteRequest, Fee, *TRAINING_MODELS, PatronErasure, HistoryErasure, AuditEntry]
+                RemoteRequest, Fee, FeePayment, *TRAINING_MODELS, PatronErasure,
+                HistoryErasure, AuditEntry]
 SUGGEST_MODELS = [SuggestRelated, SuggestDoc, SuggestTerm]
 LOCAL_MODELS = [Event, User, PinAttempt, LoginSession, LoginThrottle, AuditLog, Setting,
                 DigitalJob, UploadSession, NoticeMail, *SUGGEST_MODELS, PatronKey]

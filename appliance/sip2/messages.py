@@ -344,13 +344,14 @@ def _patron_lists(ctx, patron):
                 Item.select(Item.id, Item.barcode).where(Item.id << [ln.item_id for ln in loans])}
     held = list(Hold.select().where((Hold.patron == patron.id)
                                     & (Hold.status << ("waiting", "ready"))))
+    unpaid = [fee for fee in fee_balance.of_patron(patron.id) if fee.state == "open"]
+    owing = fee_balance.balances(unpaid)
     return {
         "hold_items": [h.item.barcode for h in held if h.status == "ready" and h.item_id],
         "overdue_items": [barcodes[ln.item_id] for ln in loans if ln.due_date < today],
         "charged_items": [barcodes[ln.item_id] for ln in loans],
-        # each open fee: its id (CG for 37), its amount in đồng, the copy it is for
-        "fine_items": [f"{fee.id} {fee.amount} {_barcode(fee.item)}"
-                       for fee in fee_balance.of_patron(patron.id) if fee.state == "open"],
+        # each open fee: its id (CG for 37), its balance in đồng, the copy it is for
+        "fine_items": [f"{fee.id} {owing[fee.id]} {_barcode(fee.item)}" for fee in unpaid],
         "recall_items": [],
         "unavailable_holds": [h.bib.title for h in held if h.status == "waiting"],
     }
@@ -572,9 +573,11 @@ def end_session(session, msg):
 
 @handles("37")
 def fee_paid(session, msg):
-    """A payment taken by the machine: one fee named by CG (its id, as AV lists it), or
-    every open fee of the patron at this library; the amount (BV, whole đồng) must be
-    the whole of it, as at the desk."""
+    """A payment taken by the machine: to one fee named by CG (its id, as AV lists it),
+    or to the patron's open fees at this library, oldest first; the amount (BV, whole
+    đồng) may be part of what is owed, never more. BK, the machine's own id of the
+    payment, is kept with it: the same BK from the same login again is this payment
+    sent again, and is answered as taken without paying twice (docs/sip2.md)."""
     card = msg.get("AA")
     patron = _find_patron(session, card)
     if patron is None:
@@ -584,7 +587,8 @@ def fee_paid(session, msg):
     the_id = msg.get("CG") or None
     try:
         paid = fee_commands.pay_amount(session.ctx, patron, _amount(msg.get("BV")), the_id,
-                                       actor=session.username)
+                                       actor=session.username,
+                                       transaction=msg.get("BK") or None)
     except Forbidden as err:
         if err.code != "other_library":
             raise
@@ -593,15 +597,29 @@ def fee_paid(session, msg):
     except Refused as err:
         if the_id:
             raise
-        # a wrong total or nothing owed here: say which part the machine cannot take
+        # too much or nothing owed here: say which part the machine cannot take
         return _and_paid_elsewhere(session, msg, patron,
                                    refusal(session, msg, err.message, **err.params))
-    total = sum(fee.amount for fee in paid)
+    if paid.again:
+        log.info("sip2: %s: payment %s was taken before, not paid again", session.peer,
+                 msg.get("BK"))
+    words = _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
+                  amount=fee_commands.vnd(paid.amount))
+    owing = _owed_here(session, patron)  # (what other libraries take, the next words say)
+    if owing:
+        words += " " + _text(session, msg, N_("Still owed: %(balance)s."),
+                             balance=fee_commands.vnd(owing))
     return _and_paid_elsewhere(session, msg, patron, Message(
         "38", {"payment_accepted": "Y", "transaction_date": sip_date()}, [
-            ("AO", _inst(session, msg)), ("AA", card), ("BK", msg.get("BK") or paid[0].id),
-            ("AF", _text(session, msg, N_("Payment of %(amount)s received. Thank you."),
-                         amount=fee_commands.vnd(total)))]))
+            ("AO", _inst(session, msg)), ("AA", card),
+            ("BK", msg.get("BK") or (paid.fees[0].id if paid.fees else "")), ("AF", words)]))
+
+
+def _owed_here(session, patron):
+    """What the card still owes of the fees this machine takes."""
+    here = [fee for fee in fee_balance.of_patron(patron.id) if fee.state == "open"
+            and fee_commands.settled_here(session.ctx, fee)]
+    return sum(fee_balance.balances(here).values())
 
 
 CURRENCY = "VND"

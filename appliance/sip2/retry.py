@@ -14,6 +14,9 @@ failed. End patron (35) only forgets the reader's PIN on this connection and say
 goodbye, so running it again gives the same answer; item status update (19) changes
 nothing (it is refused); neither is remembered.
 
+The answers are the server's, not a connection's: a machine that lost its connection
+resends on a new one, and is answered by what it sent and who it is (its login).
+
 A retry gets the remembered answer only within a short window and only while nothing
 since then touched the copy or the patron it was about (the desk took the copy back, a
 hold was placed...): otherwise the request is run again and answered from what holds
@@ -26,6 +29,7 @@ item information) are never remembered; running them again is what makes them tr
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -35,13 +39,15 @@ from appliance.core.models import Event, Loan
 
 from .codec import Message
 
-RETRY_WINDOW = 10.0  # seconds: a machine retries after its time-out (we announce 3 s), 3 times
+# seconds: a machine retries after its time-out (we announce 3 s), 3 times, and one that
+# lost its connection connects and logs in again first
+RETRY_WINDOW = 30.0
 CHANGES_STATE = frozenset({"11", "09", "29", "65", "15", "01", "25", "37"})
+MOST_REMEMBERED = 1000  # answers held at once, over every machine: the oldest go first
 
 
 @dataclass
 class _Entry:
-    line: bytes
     reply: bytes
     mark: int  # the last event stored when the answer was made
     at: float
@@ -50,35 +56,50 @@ class _Entry:
     paid: bool  # an accepted payment: its answer holds whatever happens after it
 
 
-class RetryCache:
-    """One connection's last state-changing request and its answer."""
+class RetryMemory:
+    """The server's recent state-changing requests and their answers, by the machine
+    that sent them (its SIP2 login, else its address) and the request line itself
+    (with its sequence number, transaction date and every field): shared by every
+    connection, so a machine that lost its connection and resends on a new one is
+    answered as before. A payment also carries its own transaction id (BK), which the
+    fee commands keep with the payment: that stops a second payment even after the
+    window or a restart (fees/commands.pay_amount)."""
 
-    def __init__(self, window: float | None = None):
-        self.window = window
-        self._entry: _Entry | None = None
+    def __init__(self):
+        self._entries: dict[tuple[str, bytes], _Entry] = {}
+        self._lock = threading.Lock()
 
-    def replay(self, ctx, msg: Message, line: bytes) -> bytes | None:
-        """The remembered answer if `line` is a retry of it and it still holds."""
-        entry, self._entry = self._entry, None
-        if entry is None or not _names_itself(msg) or line != entry.line:
+    def replay(self, ctx, machine: str, msg: Message, line: bytes) -> bytes | None:
+        """The remembered answer if `line` from `machine` is a retry and it still holds."""
+        if not _names_itself(msg):
             return None
-        window = RETRY_WINDOW if self.window is None else self.window
-        if time.monotonic() - entry.at > window:
+        with self._lock:
+            entry = self._entries.get((machine, line))
+        if entry is None:
             return None
-        if not entry.paid and _touched_since(ctx, entry):
+        if time.monotonic() - entry.at > RETRY_WINDOW or (
+                not entry.paid and _touched_since(ctx, entry)):
+            with self._lock:
+                self._entries.pop((machine, line), None)
             return None
-        self._entry = entry
         return entry.reply
 
-    def remember(self, msg: Message, line: bytes, reply: bytes):
+    def remember(self, machine: str, msg: Message, line: bytes, reply: bytes):
         if msg.code not in CHANGES_STATE or not _names_itself(msg):
-            self._entry = None
             return
         # Read after the transaction committed: a change by someone else in the instant
         # between that commit and this read is taken as older than our answer.
-        self._entry = _Entry(line, reply, _last_event(), time.monotonic(),
-                             msg.get("AA"), msg.get("AB"),
-                             paid=msg.code == "37" and reply[:3] == b"38Y")
+        entry = _Entry(reply, _last_event(), time.monotonic(), msg.get("AA"), msg.get("AB"),
+                       paid=msg.code == "37" and reply[:3] == b"38Y")
+        with self._lock:
+            self._forget_old(entry.at)
+            self._entries[(machine, line)] = entry
+
+    def _forget_old(self, now: float):
+        for key in [k for k, e in self._entries.items() if now - e.at > RETRY_WINDOW]:
+            del self._entries[key]
+        while len(self._entries) >= MOST_REMEMBERED:
+            del self._entries[next(iter(self._entries))]  # dicts keep insertion order
 
 
 def _names_itself(msg: Message) -> bool:

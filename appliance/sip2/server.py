@@ -1,7 +1,8 @@
 """A threaded SIP2 TCP server: one thread per self-check connection.
 
 Each connection keeps its own login state, encoding and last answer (for 97
-resend requests). Lines end with CR (CRLF and bare LF are accepted too), and each
+resend requests); the answers to retries are the server's (retry.RetryMemory), since a
+machine may resend on a new connection. Lines end with CR (CRLF and bare LF are accepted too), and each
 answer ends the way the request did, unless the account sets its own terminator:
 a machine reads up to the terminator it uses, and would wait for ever for one it
 never gets. A line with a bad checksum or one that cannot be parsed is answered
@@ -21,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 
 from . import codec, messages
-from .retry import RetryCache
+from .retry import RetryMemory
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ class Session:
     encoding: str = "utf-8"
     institution: str = ""
     last_reply: bytes | None = None  # without its terminator, for 97
-    retries: RetryCache = field(default_factory=RetryCache)
     terminator: bytes | None = None  # the account's own, else each request's
     line_end: bytes = CR  # what this machine was last seen to end lines with
     owes_lf: bool = False  # answered a CR whose LF had not arrived yet with a bare CR
@@ -180,6 +180,7 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         self.ctx = ctx
         self.idle_timeout = idle_timeout
         self.slots = threading.BoundedSemaphore(max_connections)
+        self.retries = RetryMemory()  # every connection's: a retry may come on a new one
         super().__init__(addr, _Handler)
 
     def process(self, session: Session, line: bytes) -> bytes | None:
@@ -194,7 +195,7 @@ class _TCPServer(socketserver.ThreadingTCPServer):
         session.bad_lines = 0
         if msg.code == "97":
             return session.last_reply or codec.resend_request(terminator=b"")
-        replayed = session.retries.replay(self.ctx, msg, line)
+        replayed = self.retries.replay(self.ctx, _machine(session), msg, line)
         if replayed is not None:
             log.info("sip2: %s: a retry of %s, answered as before", session.peer, msg.code)
             return replayed
@@ -210,8 +211,17 @@ class _TCPServer(socketserver.ThreadingTCPServer):
                              with_checksum=msg.checksummed or msg.seq is not None,
                              terminator=b"")
         session.last_reply = reply
-        session.retries.remember(msg, line, reply)
+        self.retries.remember(_machine(session), msg, line, reply)
         return reply
+
+
+def _machine(session: Session) -> str:
+    """Who sent a request, for the retry memory: the machine's login, which stays the
+    same over its connections, else its address without the port (a new connection
+    has a new one)."""
+    if session.username:
+        return "login:" + session.username
+    return "host:" + session.peer.rsplit(":", 1)[0]
 
 
 class _TLSServer(_TCPServer):

@@ -50,6 +50,7 @@ from appliance.core.models import (
     Conflict,
     Event,
     Fee,
+    FeePayment,
     Hold,
     Item,
     Loan,
@@ -587,13 +588,16 @@ def _request(town, ctx, a, b):
 def _fee(town, ctx, a, b):
     """A copy of this library on loan declared lost or damaged, its borrower charged (the
     two desks of a library may charge the same loss apart: one fee), or a fee of this
-    library paid or waived (the same fee at both desks apart: the earlier stands)."""
+    library paid (whole or in part) or waived (the same fee at both desks apart: the
+    parts add up, and the part that reaches the fee's amount first by clock settles
+    it)."""
     owed = list(Fee.select().where((Fee.library == ctx.library) & (Fee.state == "open")
                                    & (Fee.charged_hlc > 0)).order_by(Fee.id))
     if owed and b % 3:
         fee = owed[a % len(owed)]
-        if b % 3 == 1:
-            fees.pay(ctx, fee.id, actor="thuthu")
+        if b % 3 == 1:  # the whole balance, or (a odd) half of it: a part
+            part = max(1, fees.balance_of(fee) // 2) if a % 2 else None
+            fees.pay(ctx, fee.id, actor="thuthu", amount=part)
         else:
             fees.waive(ctx, fee.id, f"lý do {a}", actor="thuthu")
         return
@@ -1115,7 +1119,26 @@ def test_two_desks_charging_and_settling_one_fee_agree_in_every_order():
         fee = Fee.get()
         assert Fee.select().count() == 1 and fee.kind == "lost" and fee.amount == 30000
         assert fee.state == "paid" and fee.reason is None
+        # the later waiver is kept beside the payment: the fee shows it, settled already
+        assert sorted(p.kind for p in FeePayment.select()) == ["payment", "waiver"]
         assert Event.select().where(Event.kind == "fee.charged").count() == 2
+
+
+def test_two_desks_taking_parts_of_one_fee_apart_agree_in_every_order():
+    """Both desks know the fee, then each takes half of it before they sync: both parts
+    count on every node, and together they settle it, by the later part by clock."""
+    steps = [("checkout", 0, 0, 0), ("sync", 1, 0, 0), ("tick", 0, 1, 1),
+             ("fee", 0, 1, 0), ("sync", 0, 1, 0), ("sync", 1, 0, 0), ("sync", 0, 1, 0),
+             ("tick", 0, 1, 1), ("fee", 0, 1, 1), ("tick", 0, 1, 1), ("fee", 1, 1, 1)]
+    check_town((0, 0, 0, 0), steps, seed=11, orders=6)
+    check_town((3, -3, 0, 0), steps, seed=12, orders=6)
+    with settled(steps):
+        fee = Fee.get()
+        parts = list(FeePayment.select().order_by(FeePayment.hlc))
+        assert [(p.kind, p.fee_id) for p in parts] == [("payment", fee.id)] * 2
+        assert sum(p.amount for p in parts) == fee.amount == 30000
+        assert (fee.state, fee.settled_event) == ("paid", parts[-1].id)
+        assert fees.balance_of(fee) == 0
 
 
 def test_two_desks_returning_one_loan_late_charge_one_overdue_fee_in_every_order():

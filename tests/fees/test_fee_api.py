@@ -10,7 +10,7 @@ import uuid
 import requests
 
 from appliance.core import catalogue, circulation, datadir, events, policy
-from appliance.core.models import AuditEntry, Event, Fee, Item, Patron
+from appliance.core.models import AuditEntry, Event, Fee, FeePayment, Item, Patron
 from appliance.core.verify import verify
 from tests.catalogue.backends import as_the_hub, town_fixtures
 from tests.conftest import csrf_token, login_token
@@ -184,8 +184,9 @@ def test_refusals_give_the_desks_codes_and_words_and_change_nothing(branch_web):
             ("POST", f"/fees/{other}/payments", {"amount": 120000}, 403, "other_library"),
             ("POST", f"/fees/{other}/payments", None, 403, "other_library"),
             ("POST", f"/fees/{other}/waiver", {"reason": "tìm thấy"}, 403, "other_library"),
-            ("POST", f"/fees/{own}/payments", {"amount": 100000}, 409, "wrong_amount"),
-            ("POST", f"/fees/{own}/payments", {"amount": 0}, 409, "wrong_amount"),
+            ("POST", f"/fees/{own}/payments", {"amount": 150001}, 409, "over_balance"),
+            ("POST", f"/fees/{own}/payments", {"amount": 0}, 400, "bad_amount"),
+            ("POST", f"/fees/{own}/payments", {"amount": -5}, 400, "bad_amount"),
             ("POST", f"/fees/{own}/payments", {"amount": "150000"}, 400, "bad_field"),
             ("POST", f"/fees/{own}/payments", {"amount": 150000.5}, 400, "bad_field"),
             ("POST", f"/fees/{own}/waiver", {}, 400, "reason_required"),
@@ -214,8 +215,8 @@ def test_refusals_give_the_desks_codes_and_words_and_change_nothing(branch_web):
     assert words == {  # as the desk refuses it
         "vi": f"Khoản phí này do thư viện {OTHER} tính: chỉ thu hoặc miễn tại đó.",
         "en": f"This fee was charged by library {OTHER}: it is paid or waived there."}
-    r = api(web, "POST", f"/fees/{own}/payments", json={"amount": 15000})
-    assert r.json()["error"]["message"] == ("Số tiền trả phải đúng bằng toàn bộ khoản phí: "
+    r = api(web, "POST", f"/fees/{own}/payments", json={"amount": 150500})
+    assert r.json()["error"]["message"] == ("150.500 ₫ nhiều hơn số còn nợ: số dư là "
                                             "150.000 ₫.")
     assert api(web, "POST", f"/fees/{own}/waiver", lang="en", json={}).json()["error"][
         "message"] == "Say why the fee is waived."
@@ -272,18 +273,57 @@ def test_the_hub_charges_takes_and_waives_any_librarys_fee(hub_web):
     assert (charged["library"], charged["item"], charged["amount"], charged["patron"]) == (
         OTHER, "2002", 120000, "P0001")
 
-    r = api(web, "POST", f"/fees/{other}/payments", json={"amount": 119000})
-    assert r.status_code == 409 and r.json()["error"]["code"] == "wrong_amount"
-    assert Fee.get_by_id(other).state == "open"
-    r = api(web, "POST", f"/fees/{other}/payments", json={"amount": 120000})
+    r = api(web, "POST", f"/fees/{other}/payments", json={"amount": 120001})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "over_balance"
+    r = api(web, "POST", f"/fees/{other}/payments", json={"amount": 20000})
+    assert r.status_code == 200 and r.json()["state"] == "open", r.text
+    assert (r.json()["paid"], r.json()["balance"]) == (20000, 100000)
+    r = api(web, "POST", f"/fees/{other}/payments", json={"amount": 100000})
     assert r.status_code == 200 and r.json()["state"] == "paid", r.text
     r = api(web, "POST", f"/fees/{charged['id']}/waiver", json={"reason": "Thiên tai"})
     assert r.status_code == 200 and r.json()["state"] == "waived", r.text
-    settlements = {json.loads(e.body)["fee_id"]: (e.kind, e.library) for e in Event.select()
-                   .where(Event.kind << ("fee.paid", "fee.waived"))}
-    assert settlements == {other: ("fee.paid", OTHER),  # in the charging library's name
-                           charged["id"]: ("fee.waived", OTHER)}
+    settlements = sorted((json.loads(e.body)["fee_id"], e.kind, e.library) for e in Event
+                         .select().where(Event.kind << ("fee.paid", "fee.waived")))
+    assert settlements == sorted([(other, "fee.paid", OTHER),  # the charging library's
+                                  (other, "fee.paid", OTHER),  # name, in two parts
+                                  (charged["id"], "fee.waived", OTHER)])
+    taken = sorted((p.kind, p.amount, p.library) for p in FeePayment.select().where(
+        FeePayment.fee == other))  # each part a row of the fee's, taken at the hub
+    assert taken == [("payment", 20000, web.ctx.library), ("payment", 100000, web.ctx.library)]
+    assert web.ctx.library != OTHER
     assert api(web, "GET", "/patrons/P0001/fees").json()["totals"]["owed"] == 0
+    assert verify(web.ctx) == []
+
+
+def test_the_hub_is_told_which_librarys_copy_when_libraries_share_a_barcode(hub_web):
+    """Barcodes are unique within a library only: at the hub, which holds every
+    library's copies, a barcode two libraries use is refused without `library` (409,
+    naming both) and charged to the copy of the library named, or of the id given."""
+    web = hub_web
+    catalogue.save_item(web.ctx, {"bib": web.ctx.bibs[0].id, "barcode": "2002"})  # LIB's
+    theirs = Item.get((Item.barcode == "2002") & (Item.library == OTHER))
+    before = _state()
+    r = api(web, "POST", "/fees", json={"item": "2002", "kind": "lost"})
+    assert r.status_code == 409, r.text
+    error = r.json()["error"]
+    assert error["code"] == "barcode_in_many_libraries"
+    assert LIB in error["message"] and OTHER in error["message"]
+    vi = api(web, "POST", "/fees", lang="vi", json={"item": "2002", "kind": "lost"})
+    assert vi.json()["error"]["message"] == (
+        f"Mã vạch 2002 có trên bản sách của nhiều thư viện ({LIB}, {OTHER}): hãy cho biết "
+        "bản sách của thư viện nào.")
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": LIB, "kind": "lost"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "not_on_loan"
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": "PY-NONE", "kind": "lost"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "item_not_found_at"
+    assert _state() == before
+    r = api(web, "POST", "/fees", json={"item_id": theirs.id, "kind": "lost"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["library"], r.json()["item"]) == (OTHER, "2002")
+    r = api(web, "POST", "/fees", json={"item": "2002", "library": OTHER.lower(),
+                                         "kind": "damaged"})
+    assert r.status_code == 201 and r.json()["library"] == OTHER, r.text
+    assert Item.get_by_id(theirs.id).condition == "damaged"
     assert verify(web.ctx) == []
 
 
@@ -293,7 +333,8 @@ def test_the_fee_routes_are_in_the_openapi_document(branch_web):
     body = paths["/fees"]["post"]["requestBody"]
     assert body["required"] is True
     schema = body["content"]["application/json"]["schema"]
-    assert schema["required"] == ["item", "kind"]
+    assert schema["required"] == ["kind"] and {"item", "library", "item_id"} <= set(
+        schema["properties"])
     assert schema["properties"]["kind"]["enum"] == ["lost", "damaged"]
     payment = paths["/fees/{fee_id}/payments"]["post"]["requestBody"]
     assert payment["required"] is False  # the amount may be left out

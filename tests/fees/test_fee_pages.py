@@ -56,6 +56,29 @@ def test_declare_block_pay_and_receipt_at_the_desk(ctx, client):
     assert Item.get(Item.barcode == "1002").status == "on_loan"
 
 
+def test_a_fee_paid_in_parts_at_the_desk_shows_paid_and_balance(ctx, client):
+    _rule(ctx)
+    token = staff_login(client)
+    _lend(client, token, "P0001", "1001")
+    _declare(client, token, "P0001", "1001")
+    fee = Fee.get()
+
+    def pay(amount):
+        return client.post(f"/desk/fees/{fee.id}/pay", data={
+            "csrf_token": token, "amount": amount, "next": "/desk/patrons/P0001"},
+            follow_redirects=True).get_data(as_text=True)
+
+    page = pay("100.000")
+    assert "Đã nhận tiền; khoản phí còn nợ 50.000 ₫." in page
+    row = re.search(rf'<tr id="fee-{fee.id}".*?</tr>', page, re.S).group(0)
+    assert re.search(r'fee-paid">100.000 ₫<.*fee-balance">50.000 ₫<', row, re.S)
+    assert 'name="amount" type="number" min="1" max="50000"' in row
+    assert "Còn nợ 50.000 ₫" in page and Fee.get_by_id(fee.id).state == "open"
+    assert "60.000 ₫ nhiều hơn số còn nợ: số dư là 50.000 ₫." in pay("60000")
+    assert "Đã thu 50.000 ₫. Hãy in biên lai." in pay("50000")  # the rest, this time
+    assert Fee.get_by_id(fee.id).state == "paid"
+
+
 def test_waive_needs_a_reason_and_the_form_needs_its_token(ctx, client):
     _rule(ctx, replacement=40000, limit=100000)
     token = staff_login(client)
@@ -102,9 +125,11 @@ def test_totals_appear_in_the_statistics_and_the_xlsx(ctx, client):
         circulation.checkout(ctx, card, barcode)
     paid = commands.declare(ctx, "1001", "lost")
     waived = commands.declare(ctx, "1002", "damaged")
-    commands.declare(ctx, "1003", "lost")
+    part = commands.declare(ctx, "1003", "lost")
     commands.pay(ctx, paid.id)
+    commands.pay(ctx, waived.id, amount=10000)  # a part, then the rest waived
     commands.waive(ctx, waived.id, "tìm thấy")
+    commands.pay(ctx, part.id, amount=20000)  # a part, the fee still open
     staff_login(client, "quanly")
     today = ctx.clock.today()
     args = {"kind": "month", "year": today.year, "number": today.month}
@@ -115,7 +140,8 @@ def test_totals_appear_in_the_statistics_and_the_xlsx(ctx, client):
                                                         query_string=args).data))
     rows = {r[0]: r[1] for r in book.active.iter_rows(values_only=True) if r and r[0]}
     assert rows["Phí đã tính: bồi thường tài liệu mất, hỏng và trả quá hạn (đồng)"] == 150000
-    assert rows["đã thu (đồng)"] == 50000 and rows["đã miễn (đồng)"] == 50000
+    # what was taken, part by part: 50.000 + 10.000 + 20.000; waived what was left
+    assert rows["đã thu (đồng)"] == 80000 and rows["đã miễn (đồng)"] == 40000
 
 
 def test_the_copy_page_records_a_price_that_the_charge_then_uses(ctx, client):

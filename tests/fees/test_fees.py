@@ -128,3 +128,19 @@ def test_another_librarys_desk_may_not_settle_a_fee(ctx):
     with pytest.raises(DomainError):
         commands.waive(ctx, fee.id, "tìm thấy")
     Fee.update(library=ctx.library).where(Fee.id == fee.id).execute()
+
+
+def test_the_patrons_data_export_gives_each_fee_what_was_paid_and_its_balance(ctx):
+    from appliance.core.rights import export
+
+    _rule(ctx, replacement_fee=80000)
+    for barcode in ("1001", "1002"):
+        circulation.checkout(ctx, "P0001", barcode)
+    part = commands.declare(ctx, "1001", "lost")
+    whole = commands.declare(ctx, "1002", "damaged")
+    commands.pay(ctx, part.id, amount=30000)
+    commands.pay(ctx, whole.id)
+    fees = export.collect(_patron("P0001"))["fees"]
+    assert sorted((f["kind"], f["amount"], f["paid"], f["balance"], f["status"])
+                  for f in fees) == [("damaged", 80000, 80000, 0, "paid"),
+                                     ("lost", 80000, 30000, 50000, "open")]

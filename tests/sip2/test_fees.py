@@ -2,14 +2,17 @@
 and information answers report what is owed (BV, BH), the fee limit (CC), the "too much
 owed in fees" flag and the fee count and list in 64; 37 Fee Paid pays the real fees,
 refusing a wrong amount or another library's fee, and a 37 sent again because its
-answer was lost gets the first answer and pays nothing more."""
+answer was lost gets the first answer and pays nothing more, on the same connection, on
+a new one, or (by its transaction id, BK) after a restart. A payment may be a part of
+what is owed, never more."""
 
 from appliance.core import circulation, policy
 from appliance.core.fees import commands
 from appliance.core.models import Event, Fee
+from appliance.sip2.server import serve_in_thread
 
-from .client import now18
-from .conftest import LIB
+from .client import SipClient, now18
+from .conftest import KIOSK_PASSWORD, KIOSK_USER, LIB
 
 RUN_DATE = now18()  # a resent line is the same line, transaction date and all
 
@@ -37,15 +40,23 @@ def test_status_and_information_report_the_fees_and_block_loans(connect, lib):
     assert refused.fixed[0] == "0" and "tiền phí chưa nộp" in refused.f("AF")
 
 
-def test_fee_paid_pays_the_real_fee_and_refuses_a_wrong_amount(connect, lib):
+def test_fee_paid_pays_the_real_fee_in_parts_and_refuses_too_much(connect, lib):
     c = connect()
     fee = _owing(lib)
-    wrong = c.fee_paid(LIB, "P0003", "100000")
-    assert wrong.code == "38" and wrong.fixed[0] == "N" and "150.000 ₫" in wrong.f("AF")
     assert c.fee_paid(LIB, "P0003", "150000", currency="USD").fixed[0] == "N"
+    too_much = c.fee_paid(LIB, "P0003", "150001")
+    assert too_much.fixed[0] == "N" and "150.000 ₫" in too_much.f("AF")
+    part = c.fee_paid(LIB, "P0003", "100000")  # part of it: the fee stays open
+    assert part.fixed[0] == "Y" and "100.000 ₫" in part.f("AF")
+    assert "Còn nợ: 50.000 ₫" in part.f("AF")
     assert Fee.get_by_id(fee.id).state == "open"
-    paid = c.fee_paid(LIB, "P0003", "150000.00", fee_id=fee.id)
-    assert paid.fixed[0] == "Y" and paid.f("AA") == "P0003" and "150.000 ₫" in paid.f("AF")
+    info = c.patron_info(LIB, "P0003", summary="   Y      ")
+    assert info.f("BV") == "50000" and info.f("AV") == f"{fee.id} 50000 I0001"
+    over = c.fee_paid(LIB, "P0003", "60000", fee_id=fee.id)
+    assert over.fixed[0] == "N" and "50.000 ₫" in over.f("AF")
+    paid = c.fee_paid(LIB, "P0003", "50000.00", fee_id=fee.id)
+    assert paid.fixed[0] == "Y" and paid.f("AA") == "P0003" and "50.000 ₫" in paid.f("AF")
+    assert "Còn nợ" not in paid.f("AF")
     held = Fee.get_by_id(fee.id)
     assert (held.state, held.settled_by) == ("paid", "kiosk1")
     after = c.patron_status(LIB, "P0003")
@@ -109,17 +120,18 @@ def test_a_resent_payment_never_pays_a_fee_charged_meanwhile(connect, lib):
 
 
 def test_a_refused_payment_sent_again_is_run_again(connect, lib):
-    """A refusal holds only while nothing changed: the desk waived part, the same
-    amount now is the whole of what is owed."""
+    """A refusal holds only while nothing changed: the desk charged another fee, and
+    the amount that was more than was owed now is not."""
     c = connect()
-    _owing(lib)
-    small = _owing_more(lib)
-    line = _payment(c, "150000")
+    first = _owing(lib)
+    line = _payment(c, "200000")
     c.send_raw(line)
     assert c.reply().fixed[0] == "N"
-    commands.waive(lib, small.id, "tìm thấy sách")
+    second = _owing_more(lib)
     c.send_raw(line)
-    assert c.reply().fixed[0] == "Y" and _paid_events() == 1
+    assert c.reply().fixed[0] == "Y" and _paid_events() == 2  # oldest first, in two parts
+    assert Fee.get_by_id(first.id).state == "paid" and Fee.get_by_id(second.id).state == "open"
+    assert c.patron_status(LIB, "P0003").f("BV") == "100000"
 
 
 def _owing_more(lib):
@@ -168,3 +180,52 @@ def test_a_late_return_at_the_machine_charges_a_fee_the_machine_takes(connect, l
     paid = c.fee_paid(LIB, "P0003", str(fee.amount), fee_id=fee.id)
     assert paid.fixed[0] == "Y" and Fee.get_by_id(fee.id).state == "paid"
     assert c.checkout(LIB, "P0003", "I0002").fixed[0] == "1"
+
+
+# --- a payment sent again on a new connection, or after a restart ---------------------
+
+def test_a_payment_resent_on_a_new_connection_gets_the_first_answer_and_pays_once(connect,
+                                                                                  lib):
+    """The machine lost its connection before it heard the answer: it connects, logs in
+    again and resends the same line (same AY). The server knows it by the login."""
+    c = connect()
+    fee = _owing(lib)
+    line = _payment(c, "100000")  # a part of the fee
+    c.send_raw(line)
+    first = c.reply()
+    assert first.fixed[0] == "Y" and "100.000 ₫" in first.f("AF")
+    c.close()
+    again = connect()
+    again.send_raw(line)
+    assert again.reply().raw == first.raw
+    assert _paid_events() == 1 and Fee.get_by_id(fee.id).state == "open"
+    assert again.patron_status(LIB, "P0003").f("BV") == "50000"
+
+
+def test_a_payment_resent_by_its_transaction_id_after_a_restart_pays_once(lib, connect,
+                                                                          sip):
+    """The same BK from the same machine is the same payment, whatever came between: a
+    new connection, a new sequence number, a server restarted (its memory gone); the
+    payment recorded with its BK says so."""
+    c = connect()
+    fee = _owing(lib)
+    body = f"37{RUN_DATE}0100VNDBV100000|AO{LIB}|AAP0003|AC|BKKIOSK-7|"
+    first = c.call(body)
+    assert first.fixed[0] == "Y" and first.f("BK") == "KIOSK-7"
+    c.close()
+    sip.shutdown()
+    restarted = serve_in_thread(lib, "127.0.0.1", 0, idle_timeout=5)
+    try:
+        d = SipClient("127.0.0.1", restarted.port)
+        assert d.login(KIOSK_USER, KIOSK_PASSWORD).fixed == "1"
+        d.seq = 7  # another sequence number: another line, the same payment
+        again = d.call(body)
+        assert again.fixed[0] == "Y" and again.f("BK") == "KIOSK-7"
+        assert again.f("AF") == first.f("AF")  # 100.000 ₫ received, 50.000 ₫ still owed
+        assert _paid_events() == 1 and Fee.get_by_id(fee.id).state == "open"
+        new = d.call(body.replace("KIOSK-7", "KIOSK-8").replace("BV100000", "BV50000"))
+        assert new.fixed[0] == "Y" and _paid_events() == 2
+        assert Fee.get_by_id(fee.id).state == "paid"
+        d.close()
+    finally:
+        restarted.shutdown()

@@ -110,7 +110,7 @@ def test_pay_all_at_home_pays_only_its_own_fees_and_says_where_the_rest_is_paid(
     sip, card = home.sip, home.card
     everything = sip.fee_paid(A, card, "170000")  # the BV the machine was told
     assert everything.fixed[0] == "N"
-    assert everything.f("AF") == ("Số tiền trả phải đúng bằng toàn bộ khoản phí: 50.000 ₫. "
+    assert everything.f("AF") == ("170.000 ₫ nhiều hơn số còn nợ: số dư là 50.000 ₫. "
                                   + AT_B)
     assert _state(home.own) == ("open", None) and _state(home.theirs) == ("open", None)
 

@@ -6,8 +6,10 @@ Three kinds of event, applied by the one projector and synced like every other:
 - `fee.charged`: the copy's library charges the borrower (the copy's price, else the
   replacement charge of the loan rule for the patron's category and the copy's type;
   kind "overdue": the fee its late return reckoned, charged with that return);
-- `fee.paid` and `fee.waived` (with a reason): the fee is settled in full, at the
-  library that charged it (or the hub, which acts for the town).
+- `fee.paid` (an amount: the whole balance or a part of it; from a SIP2 machine with
+  its transaction id) and `fee.waived` (what is left, with a reason), at the library
+  that charged it (or the hub, which acts for the town); the fee is settled when what
+  was paid and waived reaches its amount (`projection`).
 
 `commands` makes them, `projection` applies them, `rules` says who may make them,
 `balance` reckons what a patron owes and whether it stops new loans, `statement` lists a

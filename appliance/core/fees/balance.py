@@ -1,5 +1,7 @@
 """What a patron owes, and whether it stops new loans: reckoned from the fees held here
-each time, never a stored flag, so a block lifts the moment the fee is settled."""
+each time, never a stored flag, so a block lifts the moment the fee is settled. What a
+fee owes is its balance: its amount less what was paid and waived of it so far (its
+FeePayment rows, fees/projection)."""
 
 from typing import cast
 
@@ -7,25 +9,58 @@ import peewee as pw
 
 from .. import policy
 from ..errors import N_
-from ..models import Fee, Library
+from ..models import Fee, FeePayment, Library
 from . import vnd
+from .projection import WAIVER
 
 # An open fee: charged (its charge has arrived) and not settled.
 OPEN = (Fee.state == "open") & (Fee.charged_hlc > 0)
+# What is still owed of the fee a query reads (of an open one: its sum of payments and
+# waivers is below its amount), each read through the payments' index of their fee.
+_TAKEN = FeePayment.select(pw.fn.COALESCE(pw.fn.SUM(FeePayment.amount), 0)).where(
+    FeePayment.fee == Fee.id)
+_BALANCE = Fee.amount - _TAKEN
 
 
 def owed_query(patron_id):
-    """The patron's open fees in VND, as a subquery (the desk's borrower lookup asks it
-    in the statement that reads the card)."""
-    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(Fee.amount), 0)).where(
+    """What the patron owes in VND, as a subquery (the desk's borrower lookup asks it in
+    the statement that reads the card)."""
+    return Fee.select(pw.fn.COALESCE(pw.fn.SUM(_BALANCE), 0)).where(
         (Fee.patron == patron_id) & OPEN)
 
 
 def owed(patron_id):
-    """(the sum of the patron's open fees in VND, how many there are)."""
-    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(Fee.amount), 0), pw.fn.COUNT(Fee.id))
+    """(what the patron owes in VND: the balances of their open fees, how many fees
+    are open)."""
+    total, count = (Fee.select(pw.fn.COALESCE(pw.fn.SUM(_BALANCE), 0), pw.fn.COUNT(Fee.id))
                     .where((Fee.patron == patron_id) & OPEN).tuples().first())
     return int(total or 0), int(count or 0)
+
+
+def parts(fee_ids):
+    """{fee id: (paid, waived)} so far, for the fees named."""
+    if not fee_ids:
+        return {}
+    done: dict[str, list[int]] = {}
+    rows = (FeePayment.select(FeePayment.fee, FeePayment.kind, pw.fn.SUM(FeePayment.amount))
+            .where(FeePayment.fee << list(fee_ids))
+            .group_by(FeePayment.fee, FeePayment.kind).tuples())
+    for fee_id, kind, amount in cast("list[tuple[str, str, int]]", list(rows)):
+        done.setdefault(fee_id, [0, 0])[kind == WAIVER] += int(amount or 0)
+    return {fee_id: (paid, waived) for fee_id, (paid, waived) in done.items()}
+
+
+def balance_of(fee, paid_waived=(0, 0)):
+    """What is still owed of `fee`, given (paid, waived) of it: nothing once settled."""
+    if fee.state != "open":
+        return 0
+    return max(0, fee.amount - sum(paid_waived))
+
+
+def balances(fees):
+    """{fee id: its balance} for `fees` (Fee rows)."""
+    done = parts([fee.id for fee in fees])
+    return {fee.id: balance_of(fee, done.get(fee.id, (0, 0))) for fee in fees}
 
 
 def of_patron(patron_id):
@@ -53,7 +88,7 @@ def elsewhere(library, patron_id):
     they charged reach the patron's home library (sync.receive.owed_at_home), where they
     count as its own but are paid at the library that charged them."""
     name = pw.fn.COALESCE(Library.name, Fee.library)
-    rows = (Fee.select(name, pw.fn.SUM(Fee.amount))
+    rows = (Fee.select(name, pw.fn.SUM(_BALANCE))
             .join(Library, pw.JOIN.LEFT_OUTER, on=(Library.code == Fee.library))
             .where((Fee.patron == patron_id) & OPEN & (Fee.library != library))
             .group_by(Fee.library, Library.name).order_by(Fee.library).tuples())

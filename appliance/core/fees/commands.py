@@ -1,18 +1,22 @@
 """The fee commands: declare a copy on loan lost or damaged (charging its borrower),
-take a payment, waive a fee. Each validates and records under the write lock. A late
-return charges its overdue fee too (`charge_overdue`, from circulation's return)."""
+take a payment (of the whole balance or a part of it), waive what is left of a fee.
+Each validates and records under the write lock. A late return charges its overdue fee
+too (`charge_overdue`, from circulation's return)."""
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import authority, catalogue, circulation, events, policy
 from ..clock import LIBRARY_TZ
 from ..errors import N_, Forbidden, Invalid, NotFound, Refused
-from ..models import Fee, Patron
+from ..models import Fee, FeePayment, Item, Patron
 from . import balance, vnd
+from .projection import PAYMENT
 
 DECLARED = ("lost", "damaged")  # what staff declare of a copy on loan
 KINDS = (*DECLARED, "overdue")  # every kind of fee: "overdue" a late return charges
+TRANSACTION_ID = 64  # characters of a machine's own id of a payment kept (FeePayment)
 _NS = uuid.UUID("5f0c2a51-7e1d-4c39-9b8e-70686920626f")
 
 
@@ -33,12 +37,13 @@ def _amount(item):
 
 
 @events.command
-def declare(ctx, barcode, kind, actor=None):
+def declare(ctx, barcode, kind, actor=None, library=None, item_id=None):
     """A copy on loan declared lost (its loan stays open until it is found) or damaged
-    (handed back: its loan ends); its borrower is charged the replacement."""
+    (handed back: its loan ends); its borrower is charged the replacement. `library` or
+    `item_id` says which copy when libraries share the barcode (at the hub)."""
     if kind not in DECLARED:
         raise Invalid("bad_fee_kind", N_("A copy is declared lost or damaged."))
-    item = circulation._returned_copy(ctx, barcode)
+    item = _declared_copy(ctx, barcode, library, item_id)
     authority.require_own(ctx, item.library, "copy", barcode=item.barcode)
     if item.loan_id is None:
         raise Refused("not_on_loan", N_("%(barcode)s is not on loan."), barcode=item.barcode)
@@ -58,6 +63,36 @@ def declare(ctx, barcode, kind, actor=None):
         catalogue.save_item(ctx, {"id": item.id, "condition": "damaged"})
     events.record(ctx, "fee.charged", body, library=item.library)
     return get(ctx, the_id)
+
+
+def _declared_copy(ctx, barcode, library, item_id):
+    """The copy named by its id, or its barcode and library; by its barcode alone at a
+    branch (its own copy first, as a return finds it), and at the hub only when one
+    library has a copy of that barcode: the hub holds every library's copies, and
+    barcodes are unique only within a library."""
+    if item_id:
+        named = Item.get_or_none(Item.id == item_id)
+        if named is None:
+            raise NotFound("item_not_found", N_("No copy has barcode %(barcode)s."),
+                           barcode=item_id)
+        barcode, library = named.barcode, named.library
+    barcode = (barcode or "").strip()
+    if not library and ctx.role == "hub":
+        holders = [row.library for row in Item.select(Item.library).where(
+            Item.barcode == barcode).distinct().order_by(Item.library)]
+        if len(holders) > 1:
+            raise Refused("barcode_in_many_libraries", N_(
+                "Barcode %(barcode)s is on copies of several libraries (%(libraries)s): say "
+                "which library's copy it is."), barcode=barcode, libraries=", ".join(holders))
+        library = holders[0] if holders else None
+    if not library:
+        return circulation._returned_copy(ctx, barcode)
+    item = circulation.RETURNING.first(barcode, library)
+    if item is None:
+        raise NotFound("item_not_found_at", N_("Library %(library)s has no copy with barcode "
+                                               "%(barcode)s."), library=library,
+                       barcode=barcode)
+    return item
 
 
 def charge_overdue(ctx, item, amount, actor):
@@ -113,60 +148,118 @@ def _open(ctx, the_id):
     return fee
 
 
-def _settle(ctx, kind, fee, actor, reason=None):
+def _settle(ctx, kind, fee, actor, amount, reason=None, transaction=None):
+    """Record a payment or waiver of `amount` of `fee`, taken at this library (or the
+    hub): fees/projection keeps each as a FeePayment row and settles the fee when they
+    reach its amount."""
     body = {"fee_id": fee.id, "library": fee.library, "patron_id": fee.patron,
-            "amount": fee.amount, "at": ctx.clock.iso_now(), "actor": actor}
+            "amount": int(amount), "at": ctx.clock.iso_now(), "actor": actor,
+            "taken_at_library": ctx.library}
     if reason is not None:
         body["reason"] = reason
+    if transaction:
+        body["transaction"] = transaction
     events.record(ctx, kind, body, library=fee.library)
     return get(ctx, fee.id)
 
 
+def balance_of(fee):
+    """What is still owed of `fee`."""
+    return balance.balances([fee])[fee.id]
+
+
 @events.command
 def pay(ctx, the_id, actor=None, amount=None):
-    """The whole fee paid at the desk. `amount`, when a program says what it took, must
-    be the whole fee: a fee is settled in full or not at all."""
+    """A payment at the desk: the whole balance of the fee, or `amount` of it (a part:
+    the fee stays open for the rest). More than the balance is refused."""
     fee = _open(ctx, the_id)
-    if amount is not None:
-        _whole([fee], amount)
-    return _settle(ctx, "fee.paid", fee, actor)
+    owing = balance_of(fee)
+    amount = owing if amount is None else _checked(amount, owing)
+    return _settle(ctx, "fee.paid", fee, actor, amount)
 
 
 @events.command
 def waive(ctx, the_id, reason, actor=None):
-    """The fee forgiven, for a reason staff give (the copy was found, a hardship...)."""
+    """What is left of the fee forgiven, for a reason staff give (the copy was found, a
+    hardship...); what was paid of it stays paid."""
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("reason_required", N_("Say why the fee is waived."))
     if len(reason) > 255:
         raise Invalid("too_long", N_("%(text)s… is too long: at most %(limit)s characters."),
                       text=reason[:20], limit=255)
-    return _settle(ctx, "fee.waived", _open(ctx, the_id), actor, reason)
+    fee = _open(ctx, the_id)
+    return _settle(ctx, "fee.waived", fee, actor, balance_of(fee), reason)
+
+
+@dataclass
+class Payment:
+    """What a machine's payment paid: `amount` in all, over `fees`; `again` when it was
+    taken before (the same transaction id from the same machine) and nothing more was
+    paid now."""
+    amount: int
+    fees: list = field(default_factory=list)
+    again: bool = False
 
 
 @events.command
-def pay_amount(ctx, patron, amount, the_id=None, actor=None):
-    """A payment from a machine (SIP2 37): one fee named by its id, or all the patron's
-    open fees of this library, in full; an amount that does not match is refused."""
+def pay_amount(ctx, patron, amount, the_id=None, actor=None, transaction=None):
+    """A payment from a machine (SIP2 37): to one fee named by its id, or to the
+    patron's open fees of this library, oldest first; all of it or a part, never more
+    than is owed. `transaction`, the machine's own id of the payment (SIP2 BK), is kept
+    with it: the same id again from the same machine (`actor`) is that payment sent
+    again, whatever connection or restart came between, and pays nothing more."""
+    transaction = (transaction or "").strip()[:TRANSACTION_ID] or None
+    if transaction and actor:
+        earlier = _taken(patron, actor, transaction)
+        if earlier is not None:
+            return earlier
     if the_id:
         fees = [_open(ctx, the_id)]
         if fees[0].patron != patron.id:
             raise NotFound("fee_not_found", N_("No fee %(id)s here."), id=the_id)
     else:
-        fees = [f for f in balance.of_patron(patron.id) if f.state == "open"
-                and settled_here(ctx, f)]
+        fees = sorted((f for f in balance.of_patron(patron.id) if f.state == "open"
+                       and settled_here(ctx, f)), key=lambda f: (f.charged_hlc, f.id))
     if not fees:
         raise Refused("nothing_owed", N_("The patron owes no fee here."))
-    _whole(fees, amount)
-    return [_settle(ctx, "fee.paid", f, actor) for f in fees]
+    owing = balance.balances(fees)
+    left = _checked(amount, sum(owing.values()))
+    paid = []
+    for fee in fees:
+        part = min(left, owing[fee.id])
+        if part > 0:
+            paid.append(_settle(ctx, "fee.paid", fee, actor, part, transaction=transaction))
+            left -= part
+    return Payment(int(amount), paid)
 
 
-def _whole(fees, amount):
-    """Refuse a payment that is not the whole of `fees`, saying what is due."""
-    due = sum(f.amount for f in fees)
-    if int(amount) != due:
-        raise Refused("wrong_amount", N_("The amount paid must be the whole fee: %(amount)s."),
-                      amount=vnd(due))
+def _taken(patron, actor, transaction):
+    """The payment `actor` recorded as `transaction` for `patron`, or None."""
+    parts = list(FeePayment.select(FeePayment.fee, FeePayment.amount)
+                 .join(Fee, on=(FeePayment.fee == Fee.id))
+                 .where((Fee.patron == patron.id) & (FeePayment.kind == PAYMENT)
+                        & (FeePayment.actor == actor)
+                        & (FeePayment.transaction == transaction)))
+    if not parts:
+        return None
+    fees = list(Fee.select().where(Fee.id << {p.fee_id for p in parts}))
+    return Payment(sum(p.amount for p in parts), fees, again=True)
+
+
+def _checked(amount, owing):
+    """`amount` as whole đồng, refused when it is not above 0 or is above `owing`."""
+    try:
+        amount = int(amount)
+    except (TypeError, ValueError):
+        amount = 0
+    if amount <= 0:
+        raise Invalid("bad_amount", N_("The amount must be a whole number of đồng above 0."))
+    if amount > owing:
+        raise Refused("over_balance", N_("%(amount)s is more than is owed: the balance is "
+                                         "%(balance)s."), amount=vnd(amount),
+                      balance=vnd(owing))
+    return amount
 
 
 def patron_of(fee):

@@ -1,6 +1,7 @@
 """A patron's fees as staff read them, at the desk or through the API: each fee with
 the library that charged it, its copy, and whether this device may settle it, and the
-totals: what is owed, how much of it is paid here and how much elsewhere, the limit.
+totals: what is owed (the balances: each fee less what was paid and waived of it), how
+much of it is paid here and how much elsewhere, the limit.
 
 Fees another library charged reach a patron's home library (sync.receive.owed_at_home)
 and count there toward the block, but only that library (or the hub) takes them, so a
@@ -19,6 +20,9 @@ class Line:
     library: str  # the charging library's name, or its code when its name is not held
     here: bool  # whether this device takes its payment or waives it
     card: str  # the patron's card
+    paid: int = 0  # paid of it so far
+    waived: int = 0  # waived of it
+    balance: int = 0  # still owed: amount - paid - waived while open, else 0
 
 
 @dataclass
@@ -43,9 +47,12 @@ def lines(ctx, fees):
         Library.code << {fee.library for fee in fees})}
     cards = {p.id: p.card for p in Patron.select(Patron.id, Patron.card).where(
         Patron.id << {fee.patron for fee in fees})}
+    done = balance.parts([fee.id for fee in fees])
     return [Line(fee=fee, copy=copies.get(fee.item), library=names.get(fee.library)
                  or fee.library, here=commands.settled_here(ctx, fee),
-                 card=cards.get(fee.patron, "")) for fee in fees]
+                 card=cards.get(fee.patron, ""),
+                 paid=done.get(fee.id, (0, 0))[0], waived=done.get(fee.id, (0, 0))[1],
+                 balance=balance.balance_of(fee, done.get(fee.id, (0, 0)))) for fee in fees]
 
 
 def line(ctx, fee):
@@ -57,8 +64,8 @@ def of_patron(ctx, patron):
     this library's rule for the card's category, as the block reckons it."""
     rows = lines(ctx, balance.of_patron(patron.id))
     unpaid = [row for row in rows if row.fee.state == "open"]
-    owed = sum(row.fee.amount for row in unpaid)
-    here = sum(row.fee.amount for row in unpaid if row.here)
+    owed = sum(row.balance for row in unpaid)
+    here = sum(row.balance for row in unpaid if row.here)
     most = balance.limit(ctx.library, patron.category)
     return Statement(fees=rows, owed=owed, count=len(unpaid), owed_here=here,
                      owed_elsewhere=owed - here, elsewhere=_by_library(unpaid), limit=most,
@@ -71,5 +78,5 @@ def _by_library(unpaid):
     for row in unpaid:
         if not row.here:
             key = (row.fee.library, row.library)
-            owed[key] = owed.get(key, 0) + row.fee.amount
+            owed[key] = owed.get(key, 0) + row.balance
     return [(code, name, amount) for (code, name), amount in sorted(owed.items())]

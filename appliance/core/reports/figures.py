@@ -147,11 +147,13 @@ ACQUIRED_TOWN = (" UNION ALL SELECT '*', SUM(n), COUNT(*) FROM "
                  "(SELECT bib, SUM(n) AS n FROM a GROUP BY 1) x")
 # Fees in đồng, by the library that charged them: charged in the period, and paid or
 # waived in it (a fee charged in March and paid in April counts in each month once).
-FEES = ("SELECT {key}, 'charged', SUM(amount) FROM fee WHERE charged_hlc > 0 "
-        "AND charged_at >= ? AND charged_at < ?{only} GROUP BY 1 "
-        "UNION ALL SELECT {key}, state, SUM(amount) FROM fee WHERE charged_hlc > 0 "
-        "AND state IN ('paid', 'waived') AND settled_at >= ? AND settled_at < ?{only} "
-        "GROUP BY 1, 2")
+# What was paid or waived is its payments and waivers (fees/projection), each in the
+# period it was taken, so a fee paid in two parts counts each where it fell.
+FEES = ("SELECT {key}, 'charged', SUM(f.amount) FROM fee f WHERE f.charged_hlc > 0 "
+        "AND f.charged_at >= ? AND f.charged_at < ?{only} GROUP BY 1 "
+        "UNION ALL SELECT {key}, CASE p.kind WHEN 'waiver' THEN 'waived' ELSE 'paid' END, "
+        "SUM(p.amount) FROM fee_payment p JOIN fee f ON f.id = p.fee_id "
+        "WHERE p.at >= ? AND p.at < ?{only} GROUP BY 1, 2")
 TOWN = "*"  # the key of the town's own counts in the statements above
 
 
@@ -285,7 +287,7 @@ def _statements(period, today, whole):
                       ""),
         "digital_views": (DIGITAL_VIEWS, (s, e), "library", ""),
         "by_post": (BY_POST, (s, a), "r.library", ""),
-        "fees": (FEES, [(s, a), (s, a), ()], "library", ""),
+        "fees": (FEES, [(s, a), (s, a), ()], "f.library", ""),
     }
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from ..errors import N_
+from ..fees import balance
 from ..models import Fee, Hold, Library, Loan, RemoteRequest
 from . import history
 
@@ -26,11 +27,15 @@ def _requests(patron):
 
 
 def _fees(patron):
-    rows = Fee.select().where((Fee.patron == patron.id) & (Fee.charged_hlc > 0)).order_by(
-        Fee.charged_at)
-    return "fees", [{"kind": f.kind, "amount": f.amount, "library": f.library,
-                     "charged_at": f.charged_at, "status": f.state, "settled_at": f.settled_at,
-                     "reason": f.reason} for f in rows]
+    """Each fee with what was paid of it and what is still owed (its balance)."""
+    rows = list(Fee.select().where((Fee.patron == patron.id) & (Fee.charged_hlc > 0))
+                .order_by(Fee.charged_at))
+    done = balance.parts([f.id for f in rows])
+    return "fees", [{"kind": f.kind, "amount": f.amount,
+                     "paid": done.get(f.id, (0, 0))[0],
+                     "balance": balance.balance_of(f, done.get(f.id, (0, 0))),
+                     "library": f.library, "charged_at": f.charged_at, "status": f.state,
+                     "settled_at": f.settled_at, "reason": f.reason} for f in rows]
 
 
 SECTIONS: list = [_requests, _fees]  # (patron) -> (key, list of dicts) or None

@@ -36,8 +36,9 @@ ITEM_EDIT = _obj(barcode="string", item_type="string", location="string",
                  call_number="string", status="string")
 # staff declare a copy lost or damaged; a late return charges "overdue" itself
 FEE_KINDS = {"type": "string", "enum": list(KINDS)}
-CHARGE = {"type": "object", "required": ["item", "kind"],
-          "properties": {"item": {"type": "string"},
+CHARGE = {"type": "object", "required": ["kind"],
+          "properties": {"item": {"type": "string"}, "library": {"type": "string"},
+                         "item_id": {"type": "string"},
                          "kind": {"type": "string", "enum": list(DECLARED)}}}
 
 
@@ -51,8 +52,8 @@ def _answer(required, **props):
 FEE = _answer(["id", "patron", "library", "kind", "amount", "state", "payable_here"],
               id="string", patron="string", library="string", library_name="string",
               item=["string", "null"], title=["string", "null"], kind=FEE_KINDS,
-              amount="integer", currency="string",
-              state={"type": "string", "enum": ["open", "paid", "waived"]},
+              amount="integer", paid="integer", waived="integer", balance="integer",
+              currency="string", state={"type": "string", "enum": ["open", "paid", "waived"]},
               charged_at="string", charged_by=["string", "null"],
               settled_at=["string", "null"], settled_by=["string", "null"],
               reason=["string", "null"], payable_here="boolean")
@@ -90,9 +91,12 @@ ROUTES = [
     ("/fees", "post", "Charge the borrower of a copy on loan declared lost (the loan stays "
      "open) or damaged (the copy is taken back): the copy's price, else the loan rule's "
      "replacement charge; this library's copies only (the hub: any library's); once per "
-     "loan and kind", True, CHARGE, 201),
-    ("/fees/{fee_id}/payments", "post", "The whole fee paid (amount, optional, in đồng: "
-     "must be the whole fee, else 409 wrong_amount); at the library that charged it or "
+     "loan and kind. The copy: `item` (its barcode), with `library` when libraries share "
+     "the barcode (the hub refuses an ambiguous barcode with 409 "
+     "barcode_in_many_libraries, naming them), or `item_id`", True, CHARGE, 201),
+    ("/fees/{fee_id}/payments", "post", "A payment of the fee: its whole balance, or "
+     "`amount` of it in đồng (a part: the fee stays open for the rest; above 0, else 400 "
+     "bad_amount; more than the balance is 409 over_balance); at the library that charged it or "
      "the hub (else 403 other_library); a fee settled already is 409 fee_settled", True,
      _obj(amount="integer"), 200),
     ("/fees/{fee_id}/waiver", "post", "Waive the fee, with a reason (255 characters at "

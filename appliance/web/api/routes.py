@@ -156,9 +156,20 @@ def patron_fees(card):
 @bp.route("/fees", methods=["POST"])
 @requires(*STAFF)
 def charge_fee():
-    """The desk's declaration: a copy on loan lost or damaged, its borrower charged."""
-    barcode, kind = need(body("/fees"), "item", "kind")
-    fee = fees.declare(g.ctx, barcode, kind, actor=actor())
+    """The desk's declaration: a copy on loan lost or damaged, its borrower charged. The
+    copy is named by `item` (its barcode) with `library` when libraries share the
+    barcode (the hub refuses an ambiguous one, naming them), or by `item_id`."""
+    data = body("/fees")
+    (kind,) = need(data, "kind")
+    item_id = str(data.get("item_id") or "").strip() or None
+    if item_id is None:
+        need(data, "item")
+    library = str(data.get("library") or "").strip().upper() or None
+    if library and not LIBRARY_RE.fullmatch(library):
+        raise Invalid("bad_library_code",
+                      N_("A library code is 2 to 32 capital letters, digits or dashes."))
+    fee = fees.declare(g.ctx, str(data.get("item") or "").strip(), kind, actor=actor(),
+                       library=library, item_id=item_id)
     return jsonify(serialise.fee(statement.line(g.ctx, fee))), 201
 
 

@@ -32,12 +32,14 @@ def loan(x):
 
 
 def fee(line):
-    """A fee (core/fees/statement.Line): amounts in whole đồng; `payable_here` says
+    """A fee (core/fees/statement.Line): amounts in whole đồng (`balance`: what is
+    still owed of `amount`, less `paid` and `waived`); `payable_here` says
     whether this library takes its payment or waives it (else the charging one does)."""
     f, copy = line.fee, line.copy
     return {"id": f.id, "patron": line.card, "library": f.library,
             "library_name": line.library, "item": copy.barcode if copy else None,
             "title": copy.bib.title if copy else None, "kind": f.kind, "amount": f.amount,
+            "paid": line.paid, "waived": line.waived, "balance": line.balance,
             "currency": "VND", "state": f.state, "charged_at": f.charged_at,
             "charged_by": f.charged_by, "settled_at": f.settled_at,
             "settled_by": f.settled_by, "reason": f.reason, "payable_here": line.here}

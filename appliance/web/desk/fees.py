@@ -42,9 +42,26 @@ def declare_fee():
 @bp.route("/fees/<fee_id>/pay", methods=["POST"])
 @requires(*STAFF)
 def pay_fee(fee_id):
-    attempt(lambda: commands.pay(g.ctx, fee_id, actor=_actor()),
-            lambda f: _("%(amount)s received. Print the receipt.", amount=vnd(f.amount)))
+    """The whole balance, or the amount typed (a part: the fee stays open for the rest)."""
+    typed = form("amount").replace(".", "").replace(" ", "").replace("₫", "")
+    owed = {}
+
+    def pay():
+        owed["before"] = commands.balance_of(commands.get(g.ctx, fee_id))
+        return commands.pay(g.ctx, fee_id, actor=_actor(), amount=typed or None)
+
+    attempt(pay, lambda fee: _paid_words(fee, owed["before"]))
     return redirect(back(url_for("desk.home")))
+
+
+def _paid_words(fee, before):
+    """What the desk says of a payment: the rest still owed, or (settled) what this
+    payment took and the receipt."""
+    left = commands.balance_of(fee)
+    if left:
+        return _("Payment received; %(balance)s of the fee is still owed.",
+                 balance=vnd(left))
+    return _("%(amount)s received. Print the receipt.", amount=vnd(before))
 
 
 @bp.route("/fees/<fee_id>/waive", methods=["POST"])
