@@ -341,20 +341,10 @@ def _fees(db):
 
 def _fee_payments(db):
     """Each payment and waiver of a fee is a row of its own (FeePayment), of the whole
-    fee or a part. Rows an earlier build kept in the fee table as its parts (state
-    "payment" or "waiver", the fee's id in `loan`) move there; then the state is made
-    again from the log, where every settlement's event is, so a fee settled whole
-    before has its payment or waiver row, and its state, as the log says."""
+    fee or a part; the state is made again from the log, where every settlement's event
+    is, so a fee settled before has its payment or waiver row, and its state, as the log
+    says."""
     db.create_tables([models.FeePayment], safe=True)
-    db.execute_sql(
-        "INSERT INTO fee_payment (id, fee_id, kind, amount, at, hlc, library, actor, "
-        '"transaction", reason) SELECT p.id, p.loan, p.state, p.amount, '
-        "COALESCE(p.settled_at, p.charged_at), p.settled_hlc, p.library, p.settled_by, "
-        "CASE WHEN p.state = 'payment' THEN "
-        "SUBSTR(p.reason, 1, 64) END, CASE WHEN p.state = 'waiver' THEN p.reason END "
-        "FROM fee p JOIN fee f ON f.id = p.loan WHERE p.state IN ('payment', 'waiver') "
-        "AND NOT EXISTS (SELECT 1 FROM fee_payment t WHERE t.id = p.id)")
-    db.execute_sql("DELETE FROM fee WHERE state IN ('payment', 'waiver')")
 
 
 _fee_payments.rebuilds = True  # type: ignore[attr-defined]

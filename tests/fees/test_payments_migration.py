@@ -32,13 +32,10 @@ def _settled(ctx):
     return paid, waived, twice, open_
 
 
-def _as_schema_32(ctx, part_of):
+def _as_schema_32(ctx):
     """The fee table as schema 32 left it: settlements on the fees' rows, no
-    fee_payment; and a part of `part_of` as the earlier build kept it, a fee row."""
+    fee_payment."""
     ctx.db.execute_sql("DROP TABLE fee_payment")
-    Fee.insert(id="part-1", library=ctx.library, patron=part_of.patron, loan=part_of.id,
-               amount=1000, state="payment", settled_at=ctx.clock.iso_now(), settled_by="thuthu",
-               settled_hlc=1, settled_event="part-1").execute()
     ctx.db.execute_sql("UPDATE setting SET value = '32' WHERE key = 'schema_version'")
 
 
@@ -50,7 +47,7 @@ def _as_before(ctx, settled, before):
     """The upgraded library's fees: their states as before, each settlement a row."""
     paid, waived, twice, open_ = settled
     assert db.schema_version(ctx.db) == db.SCHEMA_VERSION >= 33
-    assert _states() == before  # (the part's row is gone)
+    assert _states() == before
     rows = {(p.fee_id, p.kind, p.amount, p.actor) for p in FeePayment.select()}
     assert rows == {(paid.id, "payment", 50000, "thuthu"),
                     (waived.id, "waiver", 50000, "thuthu"),
@@ -70,7 +67,7 @@ def test_a_schema_32_library_keeps_its_fees_settled_as_they_were(ctx):
     settled = _settled(ctx)
     before = _states()
     assert before[settled[2].id][0::2] == ("paid", "thuthu")  # the payment came first
-    _as_schema_32(ctx, settled[3])
+    _as_schema_32(ctx)
     data_dir = ctx.data_dir
     ctx.close()
     upgraded = Context.open(data_dir)
@@ -87,18 +84,6 @@ def test_a_schema_32_hub_keeps_its_fees_settled_as_they_were(hub):
     """The same on the hub's database, SQLite and PostgreSQL."""
     settled = _settled(hub)
     before = _states()
-    _as_schema_32(hub, settled[3])
+    _as_schema_32(hub)
     db.migrate(hub.db)
     _as_before(hub, settled, before)
-
-
-def test_a_part_kept_in_the_fee_table_moves_to_its_own(ctx):
-    """The step alone (without the rebuild after it): an earlier build's part row of a
-    fee becomes the fee's payment, and leaves the fee table."""
-    paid, _, _, open_ = _settled(ctx)
-    _as_schema_32(ctx, open_)
-    with ctx.db.atomic():
-        db._fee_payments(ctx.db)
-    assert [(p.id, p.fee_id, p.kind, p.amount) for p in FeePayment.select()] == [
-        ("part-1", open_.id, "payment", 1000)]
-    assert Fee.get_or_none(Fee.id == "part-1") is None and Fee.get_by_id(paid.id).state == "paid"
