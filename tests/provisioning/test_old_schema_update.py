@@ -2,8 +2,6 @@
 it: the wheel's own code migrates the old database (tests/fixtures/schemas), which then
 passes `thuvien verify` and lends and takes back a copy."""
 
-import pytest
-
 from appliance.core.db import SCHEMA_VERSION
 from provisioning import updates
 from tests.core.test_old_schemas import unpack
@@ -24,7 +22,6 @@ print(db.schema_version(ctx.db), verify.verify(ctx))
 """
 
 
-@pytest.mark.slow
 def test_the_wheel_updates_a_schema_6_pi(tmp_path, wheel):
     inst = updates.Installation(tmp_path / "app")
     version = updates.WHEEL_NAME.match(wheel.name)["version"]
