@@ -32,6 +32,33 @@ def test_a_patron_downloads_their_data_from_the_opac(client, ctx):
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
 
 
+def _pdf_text(data):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(BytesIO(data)).pages)
+
+
+def test_the_pdf_of_my_data_says_its_fees_and_holds_in_vietnamese(client, ctx):
+    """What the codes mean, in the reader's words: a fee's kind and state, how much is
+    paid and owed in đồng, a hold's state; never a field's English name."""
+    from appliance.core import policy
+    from appliance.core.fees import commands as fees
+
+    policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=3, max_renewals=2,
+                     replacement_fee=80000)
+    holds.place(ctx, "P0001", Item.get(Item.barcode == "1002").bib_id)
+    circulation.checkout(ctx, "P0001", "1001")
+    fees.pay(ctx, fees.declare(ctx, "1001", "lost").id, amount=30000)
+    _patron_login(client)
+    text = _pdf_text(client.get("/opac/account/export.pdf").data)
+    for said in ("Phí bồi thường", "Loại: Mất sách", "Số tiền: 80.000 ₫", "Đã trả: 30.000 ₫",
+                 "Còn nợ: 50.000 ₫", "Tình trạng: Chưa trả", "Đang chờ"):
+        assert said in text, said
+    for code in ("balance", "charged_at", "lost", "open", "waiting"):
+        assert code not in text, code
+
+
 def test_a_guardian_downloads_the_childs_data_through_the_childs_account(client, ctx):
     _patron_login(client, "C0001")
     data = client.get("/opac/account/export.json").get_json()

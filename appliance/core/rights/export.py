@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 
 from ..errors import N_
-from ..fees import balance
+from ..fees import balance, vnd
 from ..models import Fee, Hold, Library, Loan, RemoteRequest
 from . import history
 
@@ -51,7 +51,29 @@ WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
          "block_reason": N_("Why blocked"), "keep_history": N_("Reading history kept"),
          "created_at": N_("Registered"), "title_col": N_("Title"), "out_at": N_("Borrowed"),
          "due_date": N_("Due"), "returned_at": N_("Returned"), "placed_at": N_("Placed"),
-         "status": N_("Status"), "requests": N_("Remote requests"), "fees": N_("Fees")}
+         "status": N_("Status"), "requests": N_("Remote requests"), "fees": N_("Fees"),
+         "kind": N_("Kind"), "amount": N_("Amount"), "paid": N_("Paid so far"),
+         "balance": N_("Balance"), "charged_at": N_("Charged on"),
+         "settled_at": N_("Settled on"), "reason": N_("Reason"), "pages": N_("Pages"),
+         "purpose": N_("Purpose"), "address": N_("Postal address")}
+# What a section's codes say to a reader (a fee's "open" is owed, a request's "lent" was
+# sent by post): per section, since one code means different things in two of them.
+CODES = {
+    "holds": {"status": {"waiting": N_("Waiting"), "in_transit": N_("In transit"),
+                         "ready": N_("Ready for pickup"), "fulfilled": N_("Fulfilled"),
+                         "cancelled": N_("Cancelled"), "expired": N_("Expired")}},
+    "requests": {"kind": {"copy": N_("Remote copy"), "postal_loan": N_("Loan by post")},
+                 "status": {"requested": N_("Sent to the library"),
+                            "accepted": N_("Accepted by the library"),
+                            "ready": N_("Copy ready to download"),
+                            "lent": N_("Sent by post"), "delivered": N_("Downloaded"),
+                            "returned": N_("Returned"), "expired": N_("Expired"),
+                            "refused": N_("Refused"), "cancelled": N_("Cancelled")}},
+    "fees": {"kind": {"lost": N_("Copy lost"), "damaged": N_("Copy damaged"),
+                      "overdue": N_("Returned late")},
+             "status": {"open": N_("Owed"), "paid": N_("Paid"), "waived": N_("Waived")}},
+}
+MONEY = ("amount", "paid", "balance")
 
 
 def _loan(loan):
@@ -92,6 +114,8 @@ def to_pdf(data, tr=str):
 
     pdf_fonts.register()
     words = {k: tr(v) for k, v in WORDS.items()}
+    codes = {section: {key: {code: tr(text) for code, text in said.items()}
+                       for key, said in keys.items()} for section, keys in CODES.items()}
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
                             topMargin=15 * mm, bottomMargin=15 * mm, title=words["title"])
@@ -116,21 +140,30 @@ def to_pdf(data, tr=str):
         if not rows:
             story.append(p(words["none"]))
             continue
+        said = codes.get(key, {})
         story.append(Table([[p(words.get("title_col" if c == "title" else c, c), head)
                              for c in columns]]
-                           + [[p(_shown(r.get(c), words)) for c in columns] for r in rows]))
+                           + [[p(_shown(r.get(c), words, said.get(c))) for c in columns]
+                              for r in rows]))
     for key, rows in data.items():
         if key not in ("made_at", "profile", "loans", "holds") and isinstance(rows, list):
+            said = codes.get(key, {})
             story += [Spacer(1, 3 * mm), p(words.get(key, key), head)]
-            story += [p(", ".join(f"{k}: {v}" for k, v in r.items())) for r in rows] or [
-                p(words["none"])]
+            story += [p("; ".join(f"{words.get(k, k)}: {_shown(v, words, said.get(k), k)}"
+                                  for k, v in r.items() if v not in (None, "")))
+                      for r in rows] or [p(words["none"])]
     doc.build(story)
     return out.getvalue()
 
 
-def _shown(value, words):
+def _shown(value, words, codes=None, key=None):
+    """A value as a reader reads it: yes/no, a code in words, an amount in đồng."""
     if value is True:
         return words["yes"]
     if value is False:
         return words["no"]
+    if codes and value in codes:
+        return codes[value]
+    if key in MONEY and isinstance(value, int):
+        return vnd(value)
     return value
