@@ -14,7 +14,7 @@ clock runs days ahead, or boots in 1970, stamps the town's time until it is set 
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 LIBRARY_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -148,3 +148,21 @@ def parse_date(text):
 
 def add_days(day, days):
     return day + timedelta(days=days)
+
+
+def written(value, zone=LIBRARY_TZ):
+    """A date or time as Vietnamese readers write it: dd/mm/yyyy, and a time (UTC in the
+    event log, the device's offset elsewhere) as HH:MM on `zone`'s wall clock. Text that
+    is no ISO date is given back as it is."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return value.strftime("%d/%m/%Y %H:%M")
+    return value.strftime("%d/%m/%Y")

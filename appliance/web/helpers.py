@@ -1,13 +1,12 @@
 """Template helpers: Vietnamese dates, labels for codes, the context in templates."""
 
-from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import g, has_app_context
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import lazy_gettext as _l
 
-from ..core.clock import LIBRARY_TZ
+from ..core.clock import LIBRARY_TZ, written
 from ..core.models import Library
 from . import sync_words
 
@@ -52,20 +51,8 @@ def local_zone():
 
 
 def vndate(value):
-    """dd/mm/yyyy as Vietnamese readers write dates; a time (UTC in the event log, the
-    device's offset elsewhere) in the library's time zone."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(local_zone())
-        return value.strftime("%d/%m/%Y %H:%M")
-    return value.strftime("%d/%m/%Y")
+    """dd/mm/yyyy (and HH:MM) in this library's time zone (core/clock.written)."""
+    return written(value, local_zone())
 
 
 def vnd(amount):

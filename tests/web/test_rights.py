@@ -53,10 +53,12 @@ def test_the_pdf_of_my_data_says_its_fees_and_holds_in_vietnamese(client, ctx):
     _patron_login(client)
     text = _pdf_text(client.get("/opac/account/export.pdf").data)
     for said in ("Phí bồi thường", "Loại: Mất sách", "Số tiền: 80.000 ₫", "Đã trả: 30.000 ₫",
-                 "Còn nợ: 50.000 ₫", "Tình trạng: Chưa trả", "Đang chờ"):
+                 "Còn nợ: 50.000 ₫", "Tình trạng: Chưa trả", "Đang chờ", "Người lớn"):
         assert said in text, said
-    for code in ("balance", "charged_at", "lost", "open", "waiting"):
+    for code in ("balance", "charged_at", "lost", "open", "waiting", "adult", "+07:00"):
         assert code not in text, code
+    today = ctx.clock.today().strftime("%d/%m/%Y")
+    assert f"Ngày tính phí: {today}" in text  # dates as readers write them
 
 
 def test_a_guardian_downloads_the_childs_data_through_the_childs_account(client, ctx):

@@ -6,7 +6,9 @@ rows) or None; a part that keeps more about patrons adds its own."""
 import io
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
+from ..clock import LIBRARY_TZ, written
 from ..errors import N_
 from ..fees import balance, vnd
 from ..models import Fee, Hold, Library, Loan, RemoteRequest
@@ -59,6 +61,8 @@ WORDS = {"title": N_("The library's data about you"), "profile": N_("Profile"),
 # What a section's codes say to a reader (a fee's "open" is owed, a request's "lent" was
 # sent by post): per section, since one code means different things in two of them.
 CODES = {
+    "profile": {"category": {"child": N_("Child"), "pupil": N_("Pupil"), "adult": N_("Adult"),
+                             "staff": N_("Staff")}},
     "holds": {"status": {"waiting": N_("Waiting"), "in_transit": N_("In transit"),
                          "ready": N_("Ready for pickup"), "fulfilled": N_("Fulfilled"),
                          "cancelled": N_("Cancelled"), "expired": N_("Expired")}},
@@ -74,6 +78,8 @@ CODES = {
              "status": {"open": N_("Owed"), "paid": N_("Paid"), "waived": N_("Waived")}},
 }
 MONEY = ("amount", "paid", "balance")
+WHEN = ("expiry", "birth_date", "created_at", "out_at", "due_date", "returned_at",
+        "placed_at", "charged_at", "settled_at", "pickup_by")
 
 
 def _loan(loan):
@@ -114,6 +120,12 @@ def to_pdf(data, tr=str):
 
     pdf_fonts.register()
     words = {k: tr(v) for k, v in WORDS.items()}
+    profile = data["profile"]
+    library = Library.get_or_none(Library.code == profile["library"])
+    zone = _zone(library)
+
+    def shown(value, key, section=None):
+        return _shown(value, words, zone, codes.get(section, {}).get(key), key)
     codes = {section: {key: {code: tr(text) for code, text in said.items()}
                        for key, said in keys.items()} for section, keys in CODES.items()}
     out = io.BytesIO()
@@ -126,12 +138,12 @@ def to_pdf(data, tr=str):
     def p(text, style=body):
         return Paragraph(escape("" if text is None else str(text)), style)
 
-    profile = data["profile"]
-    library = Library.get_or_none(Library.code == profile["library"])
     story = [p(words["title"], ParagraphStyle("t", parent=head, fontSize=15, leading=20)),
-             p(f'{library.name if library else profile["library"]} · {data["made_at"]}'),
+             p(f'{library.name if library else profile["library"]} · '
+               f'{written(data["made_at"], zone)}'),
              p(words["profile"], head)]
-    story.append(Table([[p(words.get(k, k)), p(_shown(v, words))] for k, v in profile.items()
+    story.append(Table([[p(words.get(k, k)), p(shown(v, k, "profile"))]
+                        for k, v in profile.items()
                         if v not in (None, "")], colWidths=[50 * mm, 120 * mm]))
     for key, columns in (("loans", ("title", "out_at", "due_date", "returned_at")),
                          ("holds", ("title", "placed_at", "status"))):
@@ -140,24 +152,23 @@ def to_pdf(data, tr=str):
         if not rows:
             story.append(p(words["none"]))
             continue
-        said = codes.get(key, {})
         story.append(Table([[p(words.get("title_col" if c == "title" else c, c), head)
                              for c in columns]]
-                           + [[p(_shown(r.get(c), words, said.get(c))) for c in columns]
+                           + [[p(shown(r.get(c), c, key)) for c in columns]
                               for r in rows]))
     for key, rows in data.items():
         if key not in ("made_at", "profile", "loans", "holds") and isinstance(rows, list):
-            said = codes.get(key, {})
             story += [Spacer(1, 3 * mm), p(words.get(key, key), head)]
-            story += [p("; ".join(f"{words.get(k, k)}: {_shown(v, words, said.get(k), k)}"
+            story += [p("; ".join(f"{words.get(k, k)}: {shown(v, k, key)}"
                                   for k, v in r.items() if v not in (None, "")))
                       for r in rows] or [p(words["none"])]
     doc.build(story)
     return out.getvalue()
 
 
-def _shown(value, words, codes=None, key=None):
-    """A value as a reader reads it: yes/no, a code in words, an amount in đồng."""
+def _shown(value, words, zone, codes, key):
+    """A value as a reader reads it: yes/no, a code in words, an amount in đồng, a date
+    as dd/mm/yyyy (a time on the library's clock)."""
     if value is True:
         return words["yes"]
     if value is False:
@@ -166,4 +177,14 @@ def _shown(value, words, codes=None, key=None):
         return codes[value]
     if key in MONEY and isinstance(value, int):
         return vnd(value)
+    if key in WHEN and isinstance(value, str):
+        return written(value, zone)
     return value
+
+
+def _zone(library):
+    try:
+        return ZoneInfo(library.timezone) if library is not None and library.timezone \
+            else LIBRARY_TZ
+    except (KeyError, ValueError):
+        return LIBRARY_TZ
