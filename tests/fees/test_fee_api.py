@@ -175,6 +175,25 @@ def test_a_payment_may_leave_out_the_amount(branch_web):
     assert r.status_code == 200 and r.json()["state"] == "paid", r.text
 
 
+def test_a_copys_price_is_kept_through_the_api_and_charged_when_it_is_lost(branch_web):
+    """The price a lost copy costs (before the rule's replacement fee) is the API's to
+    set on a copy and to read back, as the desk's copy form does; what is no whole number
+    of đồng is refused and changes nothing."""
+    web = branch_web
+    before = api(web, "GET", "/items/1001").json()
+    for bad in ("85.000", -5, 1.5, True):
+        r = api(web, "PATCH", "/items/1001", json={"price": bad})
+        assert r.status_code == 400 and r.json()["error"]["code"] in (
+            "bad_field", "bad_price"), (bad, r.text)
+    assert api(web, "GET", "/items/1001").json() == before
+    r = api(web, "PATCH", "/items/1001", json={"price": 85000})
+    assert r.status_code == 200 and r.json()["price"] == 85000, r.text
+    assert api(web, "GET", "/items/1001").json()["price"] == 85000
+    lost = api(web, "POST", "/fees", json={"item": "1001", "kind": "lost"}).json()
+    assert lost["amount"] == 85000
+    assert api(web, "PATCH", "/items/1002", json={"price": None}).json()["price"] is None
+
+
 def test_refusals_give_the_desks_codes_and_words_and_change_nothing(branch_web):
     web = branch_web
     own = api(web, "POST", "/fees", json={"item": "1001", "kind": "lost"}).json()["id"]

@@ -30,10 +30,14 @@ PATRON = _obj("card", "name", "category", card="string", name="string", category
 BIB = _obj("title", title="string", authors="array", publisher="string", year="integer",
            isbn="string", language="string", ddc="string", subjects="array", series="string",
            notes="string")
+# `price`: a copy's price in whole đồng, what a lost or damaged copy is charged when the
+# loan rule sets no replacement fee (core/fees)
 ITEM = _obj("bib_id", "barcode", bib_id="string", barcode="string", item_type="string",
-            location="string", call_number="string", library="string")
+            location="string", call_number="string", library="string",
+            accession_date="string", price="integer")
 ITEM_EDIT = _obj(barcode="string", item_type="string", location="string",
-                 call_number="string", status="string")
+                 call_number="string", status="string", accession_date="string",
+                 price="integer")
 # staff declare a copy lost or damaged; a late return charges "overdue" itself
 FEE_KINDS = {"type": "string", "enum": list(KINDS)}
 CHARGE = {"type": "object", "required": ["kind"],

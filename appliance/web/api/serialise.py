@@ -23,7 +23,8 @@ def bib(b):
 def item(i):
     return {"id": i.id, "bib_id": i.bib_id, "barcode": i.barcode, "library": i.library,
             "item_type": i.item_type, "location": i.location, "call_number": i.call_number,
-            "status": i.status, "condition": i.condition, "accession_date": i.accession_date}
+            "status": i.status, "condition": i.condition, "accession_date": i.accession_date,
+            "price": i.price}
 
 
 def loan(x):
