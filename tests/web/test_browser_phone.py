@@ -3,7 +3,8 @@ the OPAC account, each with content that makes it wide (loans, long titles, copi
 
 import pytest
 
-from appliance.core import catalogue, circulation, holds
+from appliance.core import catalogue, circulation, holds, policy
+from appliance.core.fees import commands as fees
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -26,7 +27,8 @@ def login(page, server, username, landing):
 
 @pytest.fixture
 def busy(ctx):
-    """A patron with loans and a hold, a long title with copies on loan and on the shelf."""
+    """A patron with loans, a hold and a fee paid in part, a long title with copies on
+    loan and on the shelf."""
     bib = catalogue.save_bib(ctx, {"title": "Tuyển tập truyện ngắn hiện thực phê phán Việt Nam "
                                             "giai đoạn 1930–1945, tập một",
                                    "authors": ["Nhiều tác giả"], "isbn": "9786040000033",
@@ -37,6 +39,9 @@ def busy(ctx):
     for barcode in ("2001-TUYENTAP-0001", "1001", "1002"):
         circulation.checkout(ctx, "P0001", barcode)
     holds.place(ctx, "P0001", ctx.bibs[2].id)
+    policy.save_rule(ctx, ctx.library, "*", "*", loan_days=14, max_loans=5, max_renewals=2,
+                     replacement_fee=150000)
+    fees.pay(ctx, fees.declare(ctx, "2001-TUYENTAP-0001", "lost").id, amount=50000)
     return bib
 
 
@@ -63,6 +68,7 @@ def test_opac_pages_fit_a_phone(server, page, busy):
     page.fill("#pin", "1234")
     page.click("main button[type=submit]")
     page.wait_for_selector("#loans")
+    assert page.locator("#fees tbody tr").count() == 1
     wide["/opac/account"] = wide_by(page)
     assert {p: w for p, w in wide.items() if w > 0} == {}
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from ...core import circulation, events, holds, patrons, townwide
 from ...core.clock import unpack
 from ...core.errors import DomainError
+from ...core.fees import statement
 from ...core.models import OPEN_HOLDS, Hold, Item, Loan
 from ..auth import STAFF_SESSION, guarded_sign_in, public, requires, start_session
 from ..rights import export_response
@@ -52,7 +53,8 @@ def account():
                 .order_by(Hold.placed_at))
     history = reading_history(patron) if patron.keep_history else []
     return render_template("opac/account.html", patron=patron, loans=loans, items=items,
-                           holds=held, history=history, suggested=_suggested(patron))
+                           holds=held, history=history, suggested=_suggested(patron),
+                           fees=statement.of_patron(g.ctx, patron))
 
 
 def _suggested(patron):
