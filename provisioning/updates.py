@@ -411,7 +411,10 @@ def _fsync_dir(folder: Path):
 
 # --- health checks --------------------------------------------------------------------------
 
-def command_health(url: str | None = None, timeout: float = 60.0):
+HEALTH_TIMEOUT = 60.0  # how long the restarted web service has to answer as the new version
+
+
+def command_health(url: str | None = None, timeout: float = HEALTH_TIMEOUT):
     """The default health check: the new launcher runs and reports its version, and (when a
     URL is given) the restarted web service answers /api/v1/health with that version and
     renders its pages (HEALTH_PAGES)."""
@@ -576,7 +579,8 @@ COPY_DIR = "updates/before"
 # a health check each way, so a slow migration is stopped and rolled back by this code,
 # never cut off by systemd half way through the rollback (tests/provisioning/test_units).
 MIGRATE_TIMEOUT = 2 * 3600
-RESTART_TIMEOUT = 300
+CHECK_TIMEOUT = 300  # `thuvien migrate --check`: open the database, read one row
+RESTART_TIMEOUT = 300  # a systemctl stop or restart; more than the web unit's start timeout
 SPACE_MARGIN = 32 << 20
 
 
@@ -584,7 +588,7 @@ def schemas(target: Path, data: Path) -> tuple[int, int]:
     """(the database's schema, the schema of the version installed at `target`)."""
     try:
         out = subprocess.run([str(target / "bin" / "thuvien"), "migrate", "--data", str(data),
-                              "--check"], capture_output=True, text=True, timeout=300)
+                              "--check"], capture_output=True, text=True, timeout=CHECK_TIMEOUT)
         found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
         out, found = None, {"error": str(exc)}
