@@ -10,12 +10,14 @@ from datetime import timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from appliance.core import datadir
 from appliance.core.db import SCHEMA_VERSION
 from provisioning import bundle, updates
 from provisioning.bundle import BundleRefused
 from tests.core.test_old_schemas import unpack
 from tests.provisioning.served import run
 from tests.provisioning.test_old_schema_update import DESK
+from tests.sync.syncsupport import hub_database
 
 Usage = namedtuple("Usage", "total used free")
 
@@ -293,3 +295,22 @@ def test_a_full_disk_refuses_a_new_schema_and_changes_nothing(tmp_path, inst, li
     assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
     assert _state(library) == before
     assert not list((library / updates.COPY_DIR).iterdir())
+
+
+@pytest.mark.postgres
+def test_a_new_schema_on_postgresql_is_left_to_the_staff(tmp_path, inst, schema_wheels, ring,
+                                                         hub_signing_key):
+    """A library on a PostgreSQL server is backed up and migrated by its staff
+    (docs/provisioning.md): a bundle with a new schema is refused there, untouched."""
+    with hub_database("postgres") as url:
+        datadir.init(tmp_path / "hub", "PY-HUB", "Thư viện tỉnh", role="hub",
+                     database=url).close()
+        path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+        with pytest.raises(BundleRefused) as err:
+            updates.apply(path, inst, ring, data=tmp_path / "hub", stop=pytest.fail,
+                          restart=pytest.fail)
+        assert err.value.code == "update_needs_staff"
+        assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+        out = run(inst.current / "bin/thuvien", "migrate", "--data", tmp_path / "hub",
+                  "--check", cwd=tmp_path)
+        assert json.loads(out)["database"] == SCHEMA_VERSION
