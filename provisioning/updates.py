@@ -697,20 +697,31 @@ def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
         raise BundleRefused("update_copy_failed", N_("Could not copy the library's database "
                             "before the update: %(why)s"), why=str(exc)) from exc
 
-    def undo():
-        stop()
-        restore_database(copy, db)
-        return {"database": "restored", "copy": copy.name}
-
     log.warning("migrating the database from schema %s to %s with version %s", have, wants,
                 version)
     ok, reason = run_migration(target, data)
     if not ok:
         log.error("update to %s: %s; rolling back to %s", version, reason, old)
-        restore_database(copy, db)
         return _rolled_back(inst, target, version, old, restart, reason,
-                            {"database": "restored", "copy": copy.name})
-    return _switch_and_check(inst, target, version, old, restart, health, undo=undo)
+                            put_back(copy, db, stop=lambda: None))
+    return _switch_and_check(inst, target, version, old, restart, health,
+                             undo=lambda: put_back(copy, db, stop))
+
+
+def put_back(copy: Path, db: Path, stop) -> dict:
+    """Stop the service and restore the copy; what the result says about the database.
+    A failed stop does not stop the rollback: the rename leaves a process still running
+    its own (replaced) file, and the old version must get the old database."""
+    try:
+        stop()
+    except Exception as exc:
+        log.error("stopping the web service before restoring the database: %s", exc)
+    try:
+        restore_database(copy, db)
+    except OSError as exc:
+        log.error("restoring %s failed: %s", copy, exc)
+        return {"database": "not_restored", "copy": copy.name, "restore_error": str(exc)}
+    return {"database": "restored", "copy": copy.name}
 
 
 def _run_health(restart, health, target, version) -> tuple[bool, str]:
