@@ -572,7 +572,6 @@ def _rolled_back(inst, target, version, old, restart, reason, undone) -> dict:
 
 # --- the library's database across an update -------------------------------------------------
 
-DB_FILE = "thuvien.db"  # appliance.core.context.DB_FILE
 COPY_DIR = "updates/before"
 # A migration that rebuilds the state from a year of loans takes many minutes on a Pi.
 # The update unit (systemd/thuvien-update.service) allows more than this, a restart and
