@@ -411,7 +411,10 @@ def _fsync_dir(folder: Path):
 
 # --- health checks --------------------------------------------------------------------------
 
-def command_health(url: str | None = None, timeout: float = 60.0):
+HEALTH_TIMEOUT = 60.0  # how long the restarted web service has to answer as the new version
+
+
+def command_health(url: str | None = None, timeout: float = HEALTH_TIMEOUT):
     """The default health check: the new launcher runs and reports its version, and (when a
     URL is given) the restarted web service answers /api/v1/health with that version and
     renders its pages (HEALTH_PAGES)."""
@@ -503,11 +506,16 @@ def _api_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
 # --- the whole apply ------------------------------------------------------------------------
 
 def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: None,
-          health=None, library=None, device=None, now=None) -> dict:
+          stop=lambda: None, health=None, data=None, library=None, device=None,
+          now=None) -> dict:
     """Verify, install, switch, restart and health-check one update; roll back on failure.
 
-    Returns {"result": "installed"|"rolled_back", "version", "previous", "reason"?}.
-    Refusals (bad signature, hash, version...) raise before anything changes.
+    With the library's `data` folder, a new schema is migrated as a step of its own
+    (migrate_and_switch): `stop` stops the web service first.
+
+    Returns {"result": "installed"|"rolled_back", "version", "previous", "reason"?,
+    "database"?: "migrated"|"restored"}.
+    Refusals (bad signature, hash, version, disk space...) raise before anything changes.
     """
     health = health or command_health()
     with inst.locked():
@@ -522,30 +530,197 @@ def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: Non
                                     "health check on this device before: %(why)s"),
                                     version=version, why=failed[version])
             target = inst.install(wheel, version)
+        if data is not None:
+            return migrate_and_switch(inst, target, version, installed, Path(data),
+                                      stop=stop, restart=restart, health=health)
         return _switch_and_check(inst, target, version, installed, restart, health)
 
 
-def _switch_and_check(inst, target, version, old, restart, health) -> dict:
+def _switch_and_check(inst, target, version, old, restart, health, undo=None) -> dict:
+    """Switch, restart, health-check; on failure switch back and restart the old version.
+    `undo` (given after a migration) stops the service and puts the old database back
+    while neither version runs."""
     had_current = inst.current_version() is not None
     inst.switch(version)
     ok, reason = _run_health(restart, health, target, version)
     if ok:
         inst.record(result="installed", version=version, previous=old)
         inst.prune({version, old})
-        return {"result": "installed", "version": version, "previous": old}
+        result = {"result": "installed", "version": version, "previous": old}
+        return {**result, "database": "migrated"} if undo else result
     log.error("update to %s failed its health check (%s); rolling back to %s", version,
               reason, old)
     if had_current:
         _symlink_atomic(inst.current, Path("versions") / old)
     else:
         inst.current.unlink(missing_ok=True)
+    undone = undo() if undo else {}
+    return _rolled_back(inst, target, version, old, restart, reason, undone)
+
+
+def _rolled_back(inst, target, version, old, restart, reason, undone) -> dict:
+    """Restart the old version, remember the new one as failed here, and say so."""
     restart_ok, restart_why = _run_health(restart, lambda *a: (True, ""), target, old)
     inst.record(result="rolled_back", version=version, previous=old, reason=reason)
     shutil.rmtree(target, ignore_errors=True)
-    result = {"result": "rolled_back", "version": version, "previous": old, "reason": reason}
+    result = {"result": "rolled_back", "version": version, "previous": old, "reason": reason,
+              **undone}
     if not restart_ok:
         result["restart_error"] = restart_why
     return result
+
+
+# --- the library's database across an update -------------------------------------------------
+
+COPY_DIR = "updates/before"
+# A migration that rebuilds the state from a year of loans takes many minutes on a Pi.
+# The update unit (systemd/thuvien-update.service) allows more than this, a restart and
+# a health check each way, so a slow migration is stopped and rolled back by this code,
+# never cut off by systemd half way through the rollback (tests/provisioning/test_units).
+MIGRATE_TIMEOUT = 2 * 3600
+CHECK_TIMEOUT = 300  # `thuvien migrate --check`: open the database, read one row
+RESTART_TIMEOUT = 300  # a systemctl stop or restart; more than the web unit's start timeout
+SPACE_MARGIN = 32 << 20
+
+
+def schemas(target: Path, data: Path) -> tuple[int, int]:
+    """(the database's schema, the schema of the version installed at `target`)."""
+    try:
+        out = subprocess.run([str(target / "bin" / "thuvien"), "migrate", "--data", str(data),
+                              "--check"], capture_output=True, text=True, timeout=CHECK_TIMEOUT)
+        found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        out, found = None, {"error": str(exc)}
+    if "database" not in found:  # a release that cannot even start: it fails here
+        why = found.get("error") or (out.stderr.strip()[-300:] if out else "")
+        raise RuntimeError(f"thuvien migrate --check: {why}")
+    return int(found["database"]), int(found["software"])
+
+
+def _database_file(data: Path) -> Path:
+    from appliance.core.context import database_of, load_settings
+
+    target, _ = database_of(data, load_settings(data))
+    if "://" in target:
+        raise BundleRefused("update_needs_staff", N_("This library's database is on a "
+                            "PostgreSQL server: its staff back it up and migrate it"))
+    return Path(target)
+
+
+def check_space(db: Path, folder: Path):
+    """Room for the copy, and as much again for the migration, whose rebuilds write every
+    state row anew into the database and its log; refuse before anything changes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    size = sum(p.stat().st_size for p in (db, Path(f"{db}-wal")) if p.exists())
+    need, free = 2 * size + SPACE_MARGIN, shutil.disk_usage(folder).free
+    if free < need:
+        raise BundleRefused("update_no_space", N_("Not enough free disk to keep a copy of "
+                            "the library's database before the update: %(need)s MB needed, "
+                            "%(free)s MB free"), need=need >> 20, free=free >> 20)
+
+
+def copy_database(db: Path, folder: Path, label: str) -> Path:
+    """A consistent, checked, fsynced copy of `db` (the backup API: a live writer could
+    not tear it); only the newest copy is kept, so copies never pile up."""
+    from appliance.core import backup
+
+    dest = folder / f"thuvien-before-{label}.db"
+    try:
+        backup.backup(db, dest)
+    except (backup.BackupError, OSError) as exc:  # a full disk: nothing half written
+        raise BundleRefused("update_copy_failed", N_("Could not copy the library's database "
+                            "before the update: %(why)s"), why=str(exc)) from exc
+    _fsync_dir(folder)
+    for other in folder.glob("thuvien-before-*.db*"):
+        if other != dest:
+            other.unlink(missing_ok=True)
+    return dest
+
+
+def restore_database(copy: Path, db: Path):
+    """Put the copy back in one rename, owned as the database was (the web service's user),
+    with the new version's -wal and -shm gone first: a log must never meet another file."""
+    st = db.stat()
+    tmp = db.with_name(db.name + ".before")
+    shutil.copyfile(copy, tmp)
+    if os.geteuid() == 0:  # the update runs as root, the web service as its own user
+        os.chown(tmp, st.st_uid, st.st_gid)
+    os.chmod(tmp, st.st_mode & 0o7777)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    os.replace(tmp, db)
+    _fsync_dir(db.parent)
+
+
+def run_migration(target: Path, data: Path) -> tuple[bool, str]:
+    """`thuvien migrate` of the new version; its step-by-step progress goes to standard
+    error (the update unit's journal), its last words are the reason if it fails."""
+    try:
+        out = subprocess.run([str(target / "bin" / "thuvien"), "migrate", "--data", str(data)],
+                             stdout=2, stderr=subprocess.PIPE, text=True,
+                             timeout=MIGRATE_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"migration: {exc}"
+    if out.returncode != 0:
+        return False, f"migration failed (exit {out.returncode}): " + out.stderr.strip()[-300:]
+    return True, "ok"
+
+
+def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
+                       health) -> dict:
+    """A new schema: copy the database, migrate it with the new version while the web
+    service is stopped, then switch and health-check; any failure puts the copy back
+    before the old version starts again. The same schema: switch as before."""
+    try:
+        have, wants = schemas(target, data)
+    except RuntimeError as exc:
+        return _rolled_back(inst, target, version, old, restart, str(exc), {})
+    if have == wants:
+        return _switch_and_check(inst, target, version, old, restart, health)
+    try:
+        db = _database_file(data)
+        check_space(db, data / COPY_DIR)
+    except BundleRefused:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    try:
+        stop()
+        copy = copy_database(db, data / COPY_DIR, old)
+    except Exception as exc:
+        _run_health(restart, lambda *a: (True, ""), target, old)
+        shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, BundleRefused):
+            raise
+        raise BundleRefused("update_copy_failed", N_("Could not copy the library's database "
+                            "before the update: %(why)s"), why=str(exc)) from exc
+
+    log.warning("migrating the database from schema %s to %s with version %s", have, wants,
+                version)
+    ok, reason = run_migration(target, data)
+    if not ok:
+        log.error("update to %s: %s; rolling back to %s", version, reason, old)
+        return _rolled_back(inst, target, version, old, restart, reason,
+                            put_back(copy, db, stop=lambda: None))
+    return _switch_and_check(inst, target, version, old, restart, health,
+                             undo=lambda: put_back(copy, db, stop))
+
+
+def put_back(copy: Path, db: Path, stop) -> dict:
+    """Stop the service and restore the copy; what the result says about the database.
+    A failed stop does not stop the rollback: the rename leaves a process still running
+    its own (replaced) file, and the old version must get the old database."""
+    try:
+        stop()
+    except Exception as exc:
+        log.error("stopping the web service before restoring the database: %s", exc)
+    try:
+        restore_database(copy, db)
+    except OSError as exc:
+        log.error("restoring %s failed: %s", copy, exc)
+        return {"database": "not_restored", "copy": copy.name, "restore_error": str(exc)}
+    return {"database": "restored", "copy": copy.name}
 
 
 def _run_health(restart, health, target, version) -> tuple[bool, str]:
@@ -562,8 +737,15 @@ def _run_health(restart, health, target, version) -> tuple[bool, str]:
 def systemctl_restart(unit: str):
     def restart():
         subprocess.run(["systemctl", "restart", unit], check=True, capture_output=True,
-                       timeout=300)
+                       timeout=RESTART_TIMEOUT)
     return restart
+
+
+def systemctl_stop(unit: str):
+    def stop():
+        subprocess.run(["systemctl", "stop", unit], check=True, capture_output=True,
+                       timeout=RESTART_TIMEOUT)
+    return stop
 
 
 def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dict]:

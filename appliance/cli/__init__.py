@@ -22,6 +22,7 @@ from ..core.errors import DomainError
 COMMANDS = [
     "appliance.cli.core",
     "appliance.cli.update",
+    "appliance.cli.migrate",
     "appliance.cli.firstboot",
     "appliance.cli.catalogue",
     "appliance.cli.sync",

@@ -62,8 +62,10 @@ def cmd_apply(args):
     settings, ring = _device_settings(args.data)
     kw = {"library": settings["library"], "device": settings["device_id"],
           "health": updates.command_health(args.health_url)}
+    kw["data"] = args.data  # a new schema is migrated as a step of the update
     if args.restart:
         kw["restart"] = updates.systemctl_restart(args.restart)
+        kw["stop"] = updates.systemctl_stop(args.restart)
     inst = updates.Installation(Path(args.root))
     if args.pending:
         results = updates.apply_pending(Path(args.data) / "updates/incoming", inst, ring, **kw)

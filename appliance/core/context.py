@@ -14,6 +14,14 @@ SETTINGS_FILE = "settings.json"
 DB_FILE = "thuvien.db"
 
 
+def database_of(data_dir, settings):
+    """(target, home) of a data folder: its SQLite file or PostgreSQL URL, and who it
+    belongs to (the migration steps that clear what this device must not hold)."""
+    target = settings.get("database") or str(Path(data_dir) / DB_FILE)
+    return target, {"library": settings["library"], "role": settings.get("role", "branch"),
+                    "origin": settings["device_id"]}
+
+
 class Context:
     def __init__(self, db, library, origin, role="branch", data_dir=None, settings=None,
                  wall=None):
@@ -43,10 +51,7 @@ class Context:
     def open(cls, data_dir):
         data_dir = Path(data_dir)
         settings = load_settings(data_dir)
-        target = settings.get("database") or str(data_dir / DB_FILE)
-        db = dbmod.connect(target, home={"library": settings["library"],
-                                         "role": settings.get("role", "branch"),
-                                         "origin": settings["device_id"]})
+        db = dbmod.connect(*database_of(data_dir, settings))
         return cls(db, settings["library"], settings["device_id"], settings.get("role", "branch"),
                    data_dir=data_dir, settings=settings)
 

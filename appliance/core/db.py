@@ -672,8 +672,9 @@ def _unreachable(url, exc):
                          f"(database {database}): {said}")
 
 
-def connect(target, home=None):
-    """A peewee database for a SQLite path or a postgresql:// URL, migrated.
+def connect(target, home=None, upgrade=True):
+    """A peewee database for a SQLite path or a postgresql:// URL, migrated (unless
+    `upgrade` is false: `thuvien migrate` asks first, then migrates step by step).
 
     `home`: {"library", "role", "origin"} of the data folder, for the steps that clear
     what this device must not hold."""
@@ -690,7 +691,8 @@ def connect(target, home=None):
         ok = db.execute_sql("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":
             raise DatabaseError(f"quick_check failed: {ok}")
-    migrate(db, home)
+    if upgrade:
+        migrate(db, home)
     return db
 
 
@@ -706,7 +708,15 @@ def _set_version(version):
         conflict_target=[models.Setting.key], update={models.Setting.value: version}).execute()
 
 
-def migrate(db, home=None):
+def pending_steps(db):
+    """The migrations a database at schema N > 0 still needs: [(version, description)]."""
+    current = schema_version(db)
+    return [(m[0], m[1]) for m in MIGRATIONS if m[0] > current > 0]
+
+
+def migrate(db, home=None, progress=None):
+    """Bring the database to SCHEMA_VERSION; `progress(version, description)` is told
+    before each step (`thuvien migrate` prints it: a rebuild takes minutes on a Pi)."""
     current = schema_version(db)
     if current > SCHEMA_VERSION:
         raise DatabaseError(
@@ -727,6 +737,8 @@ def migrate(db, home=None):
     rebuild = any(getattr(step, "rebuilds", False) for _, _, step in pending)
     for version, description, step in pending:
         log.info("migration %s: %s", version, description)
+        if progress:
+            progress(version, description)
         with db.atomic():
             step(db, home) if getattr(step, "wants_home", False) else step(db)
             if rebuild and version == pending[-1][0]:

@@ -73,3 +73,39 @@ def templateless_wheel(tmp_path_factory):
     path = Path(built_once(tmp_path_factory, "templateless", _templateless))
     assert path.exists(), path
     return path
+
+
+# Steps a test release appends to MIGRATIONS: a table made (and committed, as a real
+# step's work is), and in the failing release a step after it that raises.
+NEW_TABLE = ('\nMIGRATIONS.append((MIGRATIONS[-1][0] + 1, "a table of a test release", '
+             'lambda db: db.execute_sql("CREATE TABLE upgrade_probe (id INTEGER)")))\n')
+FAILING_STEP = ('\ndef _failing_step(db):\n'
+                '    db.execute_sql("INSERT INTO upgrade_probe VALUES (1)")\n'
+                '    raise RuntimeError("a step of a test release failed")\n\n\n'
+                'MIGRATIONS.append((MIGRATIONS[-1][0] + 1, "a failing step", _failing_step))\n')
+SCHEMA_LINE = "\nSCHEMA_VERSION = MIGRATIONS[-1][0]\n"
+
+
+def _schema_wheel(out, version, steps):
+    src = source_copy(out / version)
+    db_py = src / "appliance/core/db.py"
+    text = db_py.read_text()
+    assert SCHEMA_LINE in text
+    db_py.write_text(text.replace(SCHEMA_LINE, steps + SCHEMA_LINE))
+    return str(updates.build_wheel(src, out / "wheels", version=version))
+
+
+def _schema_wheels(out):
+    return {"0.4.0": _schema_wheel(out, "0.4.0", NEW_TABLE),
+            "0.5.0": _schema_wheel(out, "0.5.0", NEW_TABLE + FAILING_STEP)}
+
+
+@pytest.fixture(scope="session")
+def schema_wheels(tmp_path_factory):
+    """Releases with a new schema, built from copies of this tree: 0.4.0 adds one
+    migration step; 0.5.0 adds that step (which commits) and one after it that raises."""
+    built = {v: Path(p) for v, p in
+             built_once(tmp_path_factory, "schema-wheels", _schema_wheels).items()}
+    for path in built.values():
+        assert path.exists(), path
+    return built

@@ -6,12 +6,14 @@ paths the Pi image installs; any other path, unknown key or warning fails.
 """
 
 import configparser
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from provisioning import updates
 from tests.conftest import unavailable
 
 UNITS_DIR = Path(__file__).resolve().parents[2] / "systemd"
@@ -134,3 +136,28 @@ def test_update_checks_the_pages_the_web_service_serves():
     url = update[update.index("--health-url") + 1]
     assert url == f"http://127.0.0.1:{web[web.index('--port') + 1]}"
     assert update[update.index("--restart") + 1] == "thuvien-web.service"
+
+
+def _seconds(span):
+    """A systemd time span such as "120", "15min" or "3h 30min", in seconds."""
+    units = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hr": 3600}
+    total = 0
+    for number, unit in re.findall(r"(\d+)\s*([a-z]*)", span):
+        total += int(number) * units[unit]
+    return total
+
+
+def test_update_timeouts_leave_room_for_a_migration_and_its_rollback():
+    """systemd never cuts off an update half way: the update unit allows the migration's
+    own limit, the schema check, a stop and a restart each way and the health check; the
+    web unit's start timeout, which a migration no longer runs under, is shorter than the
+    wait for its restart, so systemctl reports a failed start before the update gives up."""
+    web = _seconds(_parse(UNITS_DIR / "thuvien-web.service")["Service"]["TimeoutStartSec"])
+    update = _seconds(_parse(UNITS_DIR / "thuvien-update.service")["Service"]
+                      ["TimeoutStartSec"])
+    assert web < updates.RESTART_TIMEOUT and web > updates.HEALTH_TIMEOUT
+    worst = (updates.CHECK_TIMEOUT + updates.MIGRATE_TIMEOUT + 4 * updates.RESTART_TIMEOUT
+             + updates.HEALTH_TIMEOUT)
+    copy_and_restore = 15 * 60  # the database copied once, copied back once
+    assert update >= worst + copy_and_restore, (update, worst)
+    assert _seconds("3h 30min") == 12600 and _seconds("120") == 120

@@ -2,14 +2,24 @@
 
 import json
 import shutil
+import sqlite3
 import zipfile
+from collections import namedtuple
 from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from appliance.core import datadir
+from appliance.core.db import SCHEMA_VERSION
 from provisioning import bundle, updates
 from provisioning.bundle import BundleRefused
+from tests.core.test_old_schemas import unpack
+from tests.provisioning.served import run
+from tests.provisioning.test_old_schema_update import DESK
+from tests.sync.syncsupport import hub_database
+
+Usage = namedtuple("Usage", "total used free")
 
 
 @pytest.fixture
@@ -166,3 +176,141 @@ def test_interrupted_install_is_not_taken_for_done(tmp_path, wheels):
     target = inst.install(wheels["0.2.0"], "0.2.0")
     assert inst.installed() == ["0.2.0"] and not (inst.versions / ".0.2.0.part").exists()
     assert updates.import_health(target, "0.2.0") == (True, "ok")
+
+
+# --- a new schema: copied, migrated as a step of its own, put back on a rollback ---------------
+
+@pytest.fixture
+def library(tmp_path, inst):
+    """A Pi's data folder with loans and a hold (tests/fixtures/schemas), migrated to this
+    tree's schema by the installed 0.1.0, as the Pi has been running it."""
+    data = unpack(6, tmp_path / "data")
+    run(inst.current / "bin/thuvien", "migrate", "--data", data, cwd=tmp_path)
+    return data
+
+
+def _state(data):
+    """Every row of every table, in SQL: equal states dump equal."""
+    con = sqlite3.connect(data / "thuvien.db")
+    try:
+        return sorted(con.iterdump())
+    finally:
+        con.close()
+
+
+def _schema(data, name="thuvien.db"):
+    con = sqlite3.connect(data / name)
+    try:
+        return json.loads(con.execute("SELECT value FROM setting WHERE key = "
+                                      "'schema_version'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def _served_by_the_old_version(inst, data, cwd):
+    """0.1.0 opens the database as it was: verify passes, a copy is lent and returned."""
+    assert inst.current_version() == "0.1.0"
+    out = run(inst.current / "bin/thuvien", "verify", "--data", data, cwd=cwd)
+    assert out.startswith("ok: integrity, event chains and state all check out")
+    out = run(inst.runtime, "-c", DESK, (inst.current / "site").resolve(), data, cwd=cwd)
+    assert out.split() == [str(SCHEMA_VERSION), "[]"]
+
+
+def test_a_failed_migration_puts_the_database_back(tmp_path, inst, library, schema_wheels,
+                                                   ring, hub_signing_key):
+    before, calls = _state(library), []
+    path = _bundle(tmp_path, schema_wheels["0.5.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, data=library, stop=lambda: calls.append("stop"),
+                           restart=lambda: calls.append("restart"), health=pytest.fail)
+    assert result["result"] == "rolled_back" and result["database"] == "restored", result
+    assert "a step of a test release failed" in result["reason"]
+    assert result["reason"].startswith("migration failed (exit 1)")
+    # stopped before the copy, started again on the old version; never switched
+    assert calls == ["stop", "restart"]
+    assert inst.installed() == ["0.1.0"] and "0.5.0" in inst.state()["failed"]
+    # the first step had committed its table; the copy put back has none
+    assert _state(library) == before and _schema(library) == SCHEMA_VERSION
+    assert not list(library.glob("thuvien.db.*"))
+    _served_by_the_old_version(inst, library, tmp_path)
+
+
+def test_a_failed_health_check_after_a_migration_puts_the_database_back(
+        tmp_path, inst, library, schema_wheels, ring, hub_signing_key):
+    before, calls = _state(library), []
+
+    def restart():
+        calls.append(("restart", inst.current_version(), _schema(library)))
+
+    def health(version_dir, version):
+        calls.append("health")
+        return False, "/login answered HTTP 500"
+
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, data=library, stop=lambda: calls.append("stop"),
+                           restart=restart, health=health)
+    assert result["result"] == "rolled_back" and result["database"] == "restored", result
+    assert result["reason"] == "/login answered HTTP 500"
+    new = SCHEMA_VERSION + 1
+    assert calls == ["stop", ("restart", "0.4.0", new), "health",
+                     "stop", ("restart", "0.1.0", SCHEMA_VERSION)]
+    assert _state(library) == before
+    _served_by_the_old_version(inst, library, tmp_path)
+
+
+def test_a_new_schema_is_migrated_before_the_web_restarts(tmp_path, inst, library,
+                                                          schema_wheels, ring,
+                                                          hub_signing_key):
+    copies = library / updates.COPY_DIR
+    copies.mkdir(parents=True)
+    (copies / "thuvien-before-0.0.9.db").write_bytes(b"an older update's copy")
+    calls = []
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, data=library, stop=lambda: calls.append("stop"),
+                           restart=lambda: calls.append(("restart", _schema(library))),
+                           health=_check_import(calls))
+    assert result == {"result": "installed", "version": "0.4.0", "previous": "0.1.0",
+                      "database": "migrated"}
+    # migrated while stopped: the restarted web service finds nothing left to migrate
+    assert calls == ["stop", ("restart", SCHEMA_VERSION + 1), ("health", "0.4.0")]
+    assert inst.current_version() == "0.4.0"
+    out = run(inst.current / "bin/thuvien", "migrate", "--data", library, "--check",
+              cwd=tmp_path)
+    assert json.loads(out) == {"database": SCHEMA_VERSION + 1, "software": SCHEMA_VERSION + 1}
+    # the copy of the database as 0.1.0 left it is kept, and only that one
+    assert [p.name for p in copies.iterdir()] == ["thuvien-before-0.1.0.db"]
+    assert _schema(copies, "thuvien-before-0.1.0.db") == SCHEMA_VERSION
+
+
+def test_a_full_disk_refuses_a_new_schema_and_changes_nothing(tmp_path, inst, library,
+                                                              schema_wheels, ring,
+                                                              hub_signing_key, monkeypatch):
+    before = _state(library)
+    # the edge: what the file system says is free
+    monkeypatch.setattr(updates.shutil, "disk_usage",
+                        lambda path: Usage(1 << 40, 1 << 40, 5 << 20))
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    with pytest.raises(BundleRefused) as err:
+        updates.apply(path, inst, ring, data=library, stop=pytest.fail, restart=pytest.fail)
+    assert err.value.code == "update_no_space" and "5 MB free" in str(err.value)
+    assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+    assert _state(library) == before
+    assert not list((library / updates.COPY_DIR).iterdir())
+
+
+@pytest.mark.postgres
+def test_a_new_schema_on_postgresql_is_left_to_the_staff(tmp_path, inst, schema_wheels, ring,
+                                                         hub_signing_key):
+    """A library on a PostgreSQL server is backed up and migrated by its staff
+    (docs/provisioning.md): a bundle with a new schema is refused there, untouched."""
+    with hub_database("postgres") as url:
+        datadir.init(tmp_path / "hub", "PY-HUB", "Thư viện tỉnh", role="hub",
+                     database=url).close()
+        path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+        with pytest.raises(BundleRefused) as err:
+            updates.apply(path, inst, ring, data=tmp_path / "hub", stop=pytest.fail,
+                          restart=pytest.fail)
+        assert err.value.code == "update_needs_staff"
+        assert inst.current_version() == "0.1.0" and inst.installed() == ["0.1.0"]
+        out = run(inst.current / "bin/thuvien", "migrate", "--data", tmp_path / "hub",
+                  "--check", cwd=tmp_path)
+        assert json.loads(out)["database"] == SCHEMA_VERSION
