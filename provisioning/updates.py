@@ -583,11 +583,22 @@ RESTART_TIMEOUT = 300  # a systemctl stop or restart; more than the web unit's s
 SPACE_MARGIN = 32 << 20
 
 
+def as_owner(data: Path) -> dict:
+    """subprocess.run's arguments to run as the user the data folder belongs to (the web
+    service's), when this runs as root (the update unit): a file a migration makes or
+    leaves (the database's -wal and -shm among them) must be one the service can write."""
+    st = data.stat()
+    if os.geteuid() != 0 or st.st_uid == 0:
+        return {}
+    return {"user": st.st_uid, "group": st.st_gid, "extra_groups": []}
+
+
 def schemas(target: Path, data: Path) -> tuple[int, int]:
     """(the database's schema, the schema of the version installed at `target`)."""
     try:
         out = subprocess.run([str(target / "bin" / "thuvien"), "migrate", "--data", str(data),
-                              "--check"], capture_output=True, text=True, timeout=CHECK_TIMEOUT)
+                              "--check"], capture_output=True, text=True, timeout=CHECK_TIMEOUT,
+                             **as_owner(data))
         found = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 else {}
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
         out, found = None, {"error": str(exc)}
@@ -660,7 +671,7 @@ def run_migration(target: Path, data: Path) -> tuple[bool, str]:
     try:
         out = subprocess.run([str(target / "bin" / "thuvien"), "migrate", "--data", str(data)],
                              stdout=2, stderr=subprocess.PIPE, text=True,
-                             timeout=MIGRATE_TIMEOUT)
+                             timeout=MIGRATE_TIMEOUT, **as_owner(data))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"migration: {exc}"
     if out.returncode != 0:

@@ -1,8 +1,10 @@
 """Signed updates with the project's own wheels: install, switch, refuse, roll back."""
 
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
 import zipfile
 from collections import namedtuple
 from datetime import timedelta
@@ -314,3 +316,21 @@ def test_a_new_schema_on_postgresql_is_left_to_the_staff(tmp_path, inst, schema_
         out = run(inst.current / "bin/thuvien", "migrate", "--data", tmp_path / "hub",
                   "--check", cwd=tmp_path)
         assert json.loads(out)["database"] == SCHEMA_VERSION
+
+
+def test_the_migration_runs_as_the_library_owner_not_as_root(tmp_path):
+    """The update unit runs as root; what a migration creates in the data folder (the
+    database's -wal and -shm, a rebuilt file) must belong to the web service's user, or
+    the restarted service could not write it. Run as the folder's owner: here `nobody`."""
+    data = tmp_path / "data"
+    data.mkdir()
+    if os.geteuid() != 0:  # nothing to drop: run as this user, whoever owns the folder
+        assert updates.as_owner(data) == {}
+        return
+    os.chown(data, 65534, 65534)
+    kw = updates.as_owner(data)
+    out = subprocess.run(["sh", "-c", "id -u; id -G"], capture_output=True, text=True,
+                         check=True, **kw)
+    assert out.stdout.split() == ["65534", "65534"]
+    os.chown(data, 0, 0)
+    assert updates.as_owner(data) == {}  # a folder of root's: as root
