@@ -50,7 +50,7 @@ def test_the_downloaded_data_holds_requests_and_fees(ctx):
 
     from pypdf import PdfReader
     text = "".join(p.extract_text() for p in PdfReader(BytesIO(export.to_pdf(data))).pages)
-    assert "Trần Hưng Đạo" in text and "30000" in text
+    assert "Trần Hưng Đạo" in text and "Amount: 30.000 ₫" in text
 
 
 def test_an_erasure_leaves_no_address_and_no_mail_waiting(ctx):
