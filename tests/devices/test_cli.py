@@ -40,13 +40,18 @@ def test_daemon_runs_and_stops_on_sigterm(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "devices", "--data",
                              str(tmp_path)], stderr=subprocess.PIPE, text=True)
     try:
+        # The API answers as soon as it listens; the supervisor thread may not yet have
+        # started the driver, which it reports honestly as "starting".
         status = None
         for _ in range(100):
             try:
                 status = requests.get(f"http://127.0.0.1:{port}/status", timeout=1).json()
-                break
+                if status["drivers"]["scanner:desk"]["state"] != "starting":
+                    break
             except requests.ConnectionError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
+        assert status is not None
         assert status["drivers"]["scanner:desk"]["state"] == "running"
         assert status["drivers"]["scanner:desk"]["device"] == "searching"
     finally:

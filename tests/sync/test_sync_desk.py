@@ -1,6 +1,7 @@
 """The desk's sync status line and "sync now" button, against a real hub process."""
 
 import re
+import threading
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from appliance.core import circulation, users
 from appliance.web import create_app
 from sync import agent
 from sync import hub as desk_sync
-from tests.conftest import PASSWORD, Server
+from tests.conftest import PASSWORD, Server, staff_login
 from tests.sync.syncsupport import opened, running_town, seed
 
 
@@ -109,3 +110,42 @@ def test_a_slow_sync_runs_in_the_background_on_the_pis_screen(tmp_path, page, mo
             assert result.get_attribute("role") == "alert"
             assert page.locator("#sync-now").is_enabled()
             assert page.input_value("#card") == "P0001" and wide_by(page) == 0
+
+
+def test_a_run_that_ends_while_the_line_is_read_shows_its_error_or_is_still_running(
+        ctx, client, monkeypatch):
+    """The status line reads the sync state, whether a run is under way, and its result.
+    A run that records its error and ends between those reads must not give a line that
+    says the run failed but shows no error (the state read before the run wrote it)."""
+    from sync import deskrun, models, protocol, status
+
+    ctx.settings["sync"] = {"hub_id": "HUB", "hub_url": "http://127.0.0.1:9"}
+    csrf = staff_login(client)
+    begin, reading = threading.Event(), threading.Event()
+
+    def work():
+        begin.wait(10)
+        models.set_state(last_error="unreachable: the hub did not answer")
+        raise protocol.SyncError("unreachable", "the hub did not answer")
+
+    runs = client.application.extensions[desk_sync.RUNS] = deskrun.DeskRuns(work)
+    monkeypatch.setattr(desk_sync, "QUICK", 0)
+    client.post("/desk/sync/now", data={"csrf_token": csrf})
+    run = runs.current
+    read = status.summary
+
+    def summary_then_the_run_ends(c):
+        out = read(c)
+        if not reading.is_set():  # the first read of the line only
+            reading.set()
+            begin.set()
+            assert run.done.wait(10)
+        return out
+
+    monkeypatch.setattr(status, "summary", summary_then_the_run_ends)
+    line = client.get("/desk/sync/status").text
+    if "data-poll" not in line:
+        assert 'id="sync-result"' in line and 'id="sync-error"' in line, line
+    line = client.get("/desk/sync/status").text
+    assert "data-poll" not in line and 'id="sync-result"' in line
+    assert 'id="sync-error"' in line
