@@ -46,6 +46,7 @@ def free_port():
         return s.getsockname()[1]
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the tests' ids
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`make test` runs `-n auto --dist loadgroup`) a test file runs
     whole on one worker, so its module-scoped fixtures (a seeded town, a server of its

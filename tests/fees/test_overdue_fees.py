@@ -111,7 +111,7 @@ def test_the_desk_names_the_overdue_fee_and_takes_its_payment(ctx, client):
     amount = f"{fee.amount // 1000}.000 ₫"
     assert f"Tiền phạt: {amount}, đã ghi vào khoản phí của bạn đọc" in page
     page = client.get("/desk/patrons/P0001").get_data(as_text=True)
-    assert re.search(r'<td class="fee-kind"[^>]*>quá hạn</td><td class="amount"[^>]*>'
+    assert re.search(r'<td class="fee-kind"[^>]*>Trả quá hạn</td><td class="amount"[^>]*>'
                      + re.escape(amount), page), page
     assert f"Còn nợ {amount}" in page and "Loại phí" in page
     client.post(f"/desk/fees/{fee.id}/pay", data={"csrf_token": token,
@@ -207,4 +207,4 @@ def test_the_desk_return_of_a_copy_declared_lost_says_up_to_which_day_it_is_late
     assert (f"Sách đã được báo mất ngày {day}: tiền phạt quá hạn chỉ tính đến ngày đó "
             "(sau ngày đó đã có khoản phí mất sách).") in page
     page = client.get("/desk/patrons/P0001").get_data(as_text=True)
-    assert re.search(r'<td class="fee-kind"[^>]*>quá hạn</td><td class="amount"[^>]*>3\.000 ₫', page)
+    assert re.search(r'<td class="fee-kind"[^>]*>Trả quá hạn</td><td class="amount"[^>]*>3\.000 ₫', page)

@@ -1,4 +1,7 @@
-"""The seeded town, built once per database for the module that asks for it."""
+"""The seeded town, built once per database for the whole run: a year of four libraries
+takes seconds on SQLite and more on PostgreSQL. The modules that read it share one xdist
+group (TOWN), so one worker builds it once for all of them; they only read it, but for
+the hub's accounts, register and devices, which `hub` sets the same each time."""
 
 import contextlib
 from datetime import datetime, timedelta, timezone
@@ -15,9 +18,10 @@ from tests.sync.syncsupport import hub_database
 from .town import Town
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+TOWN = pytest.mark.xdist_group("reports-town")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="session", params=BACKENDS)
 def town(request, tmp_path_factory):
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(hub_database(request.param))

@@ -7,9 +7,10 @@ import pytest
 from tests.conftest import Server
 from tests.factories import PASSWORD
 
+from .conftest import TOWN
 from .town import YEAR
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, TOWN]
 
 
 def test_report_viewer_reads_the_town_and_exports_it(hub, page, tmp_path):

@@ -9,7 +9,10 @@ import pytest
 from appliance.core.reports import figures, period
 from appliance.core.reports.suppress import figures as suppressed
 
+from .conftest import TOWN
 from .town import LIBRARIES, YEAR, as_expected, expected
+
+pytestmark = TOWN
 
 TODAY = date(YEAR, 12, 31)
 PERIODS = ([period.month(YEAR, m) for m in (1, 2, 6, 7, 12)]

@@ -14,8 +14,10 @@ from appliance.core.reports import figures, period
 from appliance.core.reports import town as townmod
 from tests.conftest import staff_login
 
-from .conftest import REGISTER
+from .conftest import REGISTER, TOWN
 from .town import LIBRARIES, YEAR
+
+pytestmark = TOWN
 
 
 def test_the_dashboard_shows_every_library_and_the_indicators(hub):

@@ -16,7 +16,7 @@ import pytest
 from appliance.core import circulation, events
 from appliance.core.clock import HLC
 from appliance.core.verify import verify
-from sync import agent
+from sync import agent, link
 from sync.models import SyncRefusal
 from tests.conftest import free_port
 from tests.sync.proxy import FaultProxy
@@ -36,7 +36,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def town(tmp_path, hub_db):
+def town(tmp_path, hub_db, monkeypatch):
+    # What is under test is that every event arrives once, whatever the link does; how
+    # long a run waits between tries has its own tests (test_sync_cuts, test_sync_schedule).
+    monkeypatch.setattr(link, "BACKOFF_FIRST_S", 0.05)
     hub_dir, branches, tokens = make_town(tmp_path, (LIB,), hub_db=hub_db)
     hub = HubProcess(hub_dir, port=free_port()).start()
     enrol_all(hub.url, branches, tokens)

@@ -18,6 +18,13 @@ imports nothing at import time but models, errors and policy, so the projector, 
 authority check and patrons.blocks can name its parts without a cycle.
 """
 
+from ..errors import N_
+
+# What each kind of fee is for, in one set of words: the desk's fees and receipts, the
+# patron's account and the data a patron downloads (rights.export) all say it so.
+KINDS = {"lost": N_("Copy lost"), "damaged": N_("Copy damaged"),
+         "overdue": N_("Returned late")}
+
 
 def vnd(amount):
     """An amount of đồng as Vietnamese readers write it: 150.000 ₫."""

@@ -163,7 +163,7 @@ def _settle(ctx, kind, fee, actor, amount, reason=None, transaction=None):
     return get(ctx, fee.id)
 
 
-def balance_of(fee):
+def owing(fee):
     """What is still owed of `fee`."""
     return balance.balances([fee])[fee.id]
 
@@ -173,8 +173,8 @@ def pay(ctx, the_id, actor=None, amount=None):
     """A payment at the desk: the whole balance of the fee, or `amount` of it (a part:
     the fee stays open for the rest). More than the balance is refused."""
     fee = _open(ctx, the_id)
-    owing = balance_of(fee)
-    amount = owing if amount is None else _checked(amount, owing)
+    owed = owing(fee)
+    amount = owed if amount is None else _checked(amount, owed)
     return _settle(ctx, "fee.paid", fee, actor, amount)
 
 
@@ -189,7 +189,7 @@ def waive(ctx, the_id, reason, actor=None):
         raise Invalid("too_long", N_("%(text)s… is too long: at most %(limit)s characters."),
                       text=reason[:20], limit=255)
     fee = _open(ctx, the_id)
-    return _settle(ctx, "fee.waived", fee, actor, balance_of(fee), reason)
+    return _settle(ctx, "fee.waived", fee, actor, owing(fee), reason)
 
 
 @dataclass

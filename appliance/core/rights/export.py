@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
+from .. import fees
 from ..clock import LIBRARY_TZ, written
 from ..errors import N_
 from ..fees import balance, vnd
@@ -73,8 +74,7 @@ CODES = {
                             "lent": N_("Sent by post"), "delivered": N_("Downloaded"),
                             "returned": N_("Returned"), "expired": N_("Expired"),
                             "refused": N_("Refused"), "cancelled": N_("Cancelled")}},
-    "fees": {"kind": {"lost": N_("Copy lost"), "damaged": N_("Copy damaged"),
-                      "overdue": N_("Returned late")},
+    "fees": {"kind": fees.KINDS,
              "status": {"open": N_("Owed"), "paid": N_("Paid"), "waived": N_("Waived")}},
 }
 MONEY = ("amount", "paid", "balance")

@@ -8,7 +8,7 @@ import io
 from flask import g, redirect, send_file, url_for
 from flask_babel import gettext as _
 
-from ...core import audit, catalogue
+from ...core import audit, catalogue, fees
 from ...core.errors import DomainError
 from ...core.fees import commands, receipt, statement
 from ..auth import STAFF, identity, requires
@@ -47,7 +47,7 @@ def pay_fee(fee_id):
     owed = {}
 
     def pay():
-        owed["before"] = commands.balance_of(commands.get(g.ctx, fee_id))
+        owed["before"] = commands.owing(commands.get(g.ctx, fee_id))
         return commands.pay(g.ctx, fee_id, actor=_actor(), amount=typed or None)
 
     attempt(pay, lambda fee: _paid_words(fee, owed["before"]))
@@ -57,7 +57,7 @@ def pay_fee(fee_id):
 def _paid_words(fee, before):
     """What the desk says of a payment: the rest still owed, or (settled) what this
     payment took and the receipt."""
-    left = commands.balance_of(fee)
+    left = commands.owing(fee)
     if left:
         return _("Payment received; %(balance)s of the fee is still owed.",
                  balance=vnd(left))
@@ -96,7 +96,7 @@ def receipt_words():
 @bp.app_template_global()
 def kind_words():
     """What each kind of fee is for, as the patron page and the receipt word it."""
-    return {"lost": _("copy lost"), "damaged": _("copy damaged"), "overdue": _("overdue")}
+    return {kind: _(words) for kind, words in fees.KINDS.items()}
 
 
 @bp.route("/fees/<fee_id>/receipt.pdf")
