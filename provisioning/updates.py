@@ -745,58 +745,37 @@ def _run_health(restart, health, target, version) -> tuple[bool, str]:
         return False, f"health check raised: {exc}"
 
 
-def systemctl_restart(unit: str):
-    def restart():
-        subprocess.run(["systemctl", "restart", unit], check=True, capture_output=True,
-                       timeout=RESTART_TIMEOUT)
-    return restart
+class Services:
+    """The units an update stops and starts with systemctl: the web service it restarts,
+    and those `paused` while a new schema is migrated (the sync timer and a sync run under
+    way), which write the library's database too: the old version must not write to a
+    database the new one is migrating, nor after its copy was taken (a rollback would
+    lose it). They start again (`resume`, without waiting) once the update has ended:
+    not before its health check passed, lest a sync send the hub events of a version
+    that is then rolled back, and with them the database they were written in."""
+
+    def __init__(self, web: str, paused=()):
+        self.web, self.paused = web, tuple(paused)
+        self._stopped = False
+
+    def stop(self):
+        _systemctl("stop", self.web)
+        if self.paused:
+            self._stopped = True
+            try:  # a unit this machine lacks (a hub runs no sync timer) stops nothing
+                _systemctl("stop", *self.paused)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+                log.error("pausing %s for the migration: %s", " ".join(self.paused), exc)
+
+    def restart(self):
+        _systemctl("restart", self.web)
+
+    def resume(self):
+        if self._stopped:
+            self._stopped = False
+            _systemctl("start", "--no-block", *self.paused, check=False)
 
 
-def systemctl_stop(unit: str):
-    def stop():
-        subprocess.run(["systemctl", "stop", unit], check=True, capture_output=True,
-                       timeout=RESTART_TIMEOUT)
-    return stop
-
-
-def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dict]:
-    """Apply every bundle waiting in `incoming` (from sync or a USB stick), oldest first;
-    each file moves to done/ or refused/ so it is tried once."""
-    results = []
-    for path in sorted(Path(incoming).glob("*.tvu"), key=lambda p: p.stat().st_mtime):
-        try:
-            outcome = apply(path, inst, trusted, **kw)
-            folder = "done" if outcome["result"] == "installed" else "refused"
-        except (BundleRefused, BundleMalformed) as exc:
-            outcome = {"result": "refused", "file": path.name, "code": exc.code,
-                       "reason": str(exc)}
-            folder = "refused"
-        (path.parent / folder).mkdir(exist_ok=True)
-        os.replace(path, path.parent / folder / path.name)
-        results.append(outcome)
-    return results
-
-
-def main(argv=None):
-    """`python -m provisioning.updates install-into ROOT WHEEL RUNTIME`: the image build
-    installs the first version with the same code that installs every later one."""
-    args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 4 or args[0] != "install-into":
-        print("usage: python -m provisioning.updates install-into ROOT WHEEL RUNTIME",
-              file=sys.stderr)
-        return 2
-    root, wheel, runtime = Path(args[1]), Path(args[2]), args[3]
-    match = WHEEL_NAME.match(wheel.name)
-    if not match:
-        print(f"{wheel.name} is not a thuvien wheel", file=sys.stderr)
-        return 2
-    inst = Installation(root, runtime=runtime)
-    inst.install(wheel, match["version"])
-    inst.switch(match["version"])
-    inst.record(result="installed", version=match["version"], previous=None)
-    print(json.dumps(inst.status()))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def _systemctl(*args, check=True):
+    subprocess.run(["systemctl", *args], check=check, capture_output=True,
+                   timeout=RESTART_TIMEOUT)

@@ -21,6 +21,9 @@ def register(sub):
                    help="apply what sync left in <data>/updates/incoming")
     a.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
     a.add_argument("--restart", metavar="UNIT", help="systemd unit to restart (thuvien-web)")
+    a.add_argument("--pause", metavar="UNIT", action="append", default=[],
+                   help="a unit stopped while a new schema is migrated, started after "
+                        "(the sync timer and service); with --restart")
     a.add_argument("--health-url", help="check GET URL/api/v1/health after the restart")
     a.set_defaults(func=cmd_apply)
 
@@ -63,14 +66,19 @@ def cmd_apply(args):
     kw = {"library": settings["library"], "device": settings["device_id"],
           "health": updates.command_health(args.health_url)}
     kw["data"] = args.data  # a new schema is migrated as a step of the update
-    if args.restart:
-        kw["restart"] = updates.systemctl_restart(args.restart)
-        kw["stop"] = updates.systemctl_stop(args.restart)
+    services = updates.Services(args.restart, args.pause) if args.restart else None
+    if services:
+        kw["restart"], kw["stop"] = services.restart, services.stop
     inst = updates.Installation(Path(args.root))
-    if args.pending:
-        results = updates.apply_pending(Path(args.data) / "updates/incoming", inst, ring, **kw)
-    else:
-        results = [updates.apply(Path(args.file), inst, ring, **kw)]
+    try:
+        if args.pending:
+            results = updates.apply_pending(Path(args.data) / "updates/incoming", inst, ring,
+                                            **kw)
+        else:
+            results = [updates.apply(Path(args.file), inst, ring, **kw)]
+    finally:
+        if services:
+            services.resume()
     print(json.dumps(results, ensure_ascii=False, indent=1))
     return 0 if all(r["result"] == "installed" for r in results) else 2
 

@@ -138,6 +138,15 @@ def test_update_checks_the_pages_the_web_service_serves():
     assert update[update.index("--restart") + 1] == "thuvien-web.service"
 
 
+def test_update_pauses_the_units_that_write_the_database():
+    """Sync writes the library's database too: the update unit pauses its timer and a
+    run under way while a new schema is migrated (tests/provisioning/test_updates.py)."""
+    update = _parse(UNITS_DIR / "thuvien-update.service")["Service"]["ExecStart"].split()
+    paused = [update[n + 1] for n, word in enumerate(update) if word == "--pause"]
+    assert paused == ["thuvien-sync.timer", "thuvien-sync.service"]
+    assert all((UNITS_DIR / unit).exists() for unit in paused)
+
+
 def _seconds(span):
     """A systemd time span such as "120", "15min" or "3h 30min", in seconds."""
     units = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "hr": 3600}

@@ -259,6 +259,41 @@ def test_a_failed_health_check_after_a_migration_puts_the_database_back(
     _served_by_the_old_version(inst, library, tmp_path)
 
 
+def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
+        tmp_path, inst, library, schema_wheels, ring, hub_signing_key, monkeypatch):
+    """What systemctl is asked through a migration whose health check fails, as the
+    update unit runs it: sync (the timer and a run under way) stops with the web service
+    before the copy is taken, and starts again only once the old version is back: no
+    sync runs beside the migration or sends what the rolled-back version wrote."""
+    said = tmp_path / "systemctl.log"
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {said}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    sync = ["thuvien-sync.timer", "thuvien-sync.service"]
+    services = updates.Services("thuvien-web.service", sync)
+    seen_at_health = []
+
+    def health(version_dir, version):
+        seen_at_health.append(said.read_text().splitlines())
+        return False, "/login answered HTTP 500"
+
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    try:
+        result = updates.apply(path, inst, ring, data=library, stop=services.stop,
+                               restart=services.restart, health=health)
+    finally:
+        services.resume()
+    assert result["result"] == "rolled_back" and result["database"] == "restored", result
+    pause = "stop " + " ".join(sync)
+    assert seen_at_health == [["stop thuvien-web.service", pause, "restart thuvien-web.service"]]
+    assert said.read_text().splitlines() == [
+        "stop thuvien-web.service", pause, "restart thuvien-web.service",
+        "stop thuvien-web.service", pause, "restart thuvien-web.service",
+        "start --no-block " + " ".join(sync)]
+
+
 def test_a_new_schema_is_migrated_before_the_web_restarts(tmp_path, inst, library,
                                                           schema_wheels, ring,
                                                           hub_signing_key):
