@@ -94,12 +94,14 @@ def clear_state():
 REPLAY_CHUNK = 500  # events read at once in a replay in clock order
 
 
-def replay(ctx, order=LOG_ORDER):
-    """Apply every event of the log again, in the order it was applied here or in
-    (hlc, origin, seq) order, the one order every node can agree on."""
+def replay(ctx, order=LOG_ORDER, kinds=None):
+    """Apply every event of the log again (or those of `kinds`), in the order it was
+    applied here or in (hlc, origin, seq) order, the one order every node can agree on."""
     # The hub holds events its authority check refused in the log (the chain stays whole)
     # but never applied them: a rebuild skips them too, so state equals the rebuild.
     applied = Event.id.not_in(authority.held_back())
+    if kinds is not None:
+        applied &= Event.kind.in_(list(kinds))
     if order == LOG_ORDER:
         for ev in Event.select().where(applied).order_by(Event.pos).iterator():
             projector.apply(ctx, ev)
