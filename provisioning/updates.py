@@ -779,3 +779,46 @@ class Services:
 def _systemctl(*args, check=True):
     subprocess.run(["systemctl", *args], check=check, capture_output=True,
                    timeout=RESTART_TIMEOUT)
+
+
+def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dict]:
+    """Apply every bundle waiting in `incoming` (from sync or a USB stick), oldest first;
+    each file moves to done/ or refused/ so it is tried once."""
+    results = []
+    for path in sorted(Path(incoming).glob("*.tvu"), key=lambda p: p.stat().st_mtime):
+        try:
+            outcome = apply(path, inst, trusted, **kw)
+            folder = "done" if outcome["result"] == "installed" else "refused"
+        except (BundleRefused, BundleMalformed) as exc:
+            outcome = {"result": "refused", "file": path.name, "code": exc.code,
+                       "reason": str(exc)}
+            folder = "refused"
+        (path.parent / folder).mkdir(exist_ok=True)
+        os.replace(path, path.parent / folder / path.name)
+        results.append(outcome)
+    return results
+
+
+def main(argv=None):
+    """`python -m provisioning.updates install-into ROOT WHEEL RUNTIME`: the image build
+    installs the first version with the same code that installs every later one."""
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 4 or args[0] != "install-into":
+        print("usage: python -m provisioning.updates install-into ROOT WHEEL RUNTIME",
+              file=sys.stderr)
+        return 2
+    root, wheel, runtime = Path(args[1]), Path(args[2]), args[3]
+    match = WHEEL_NAME.match(wheel.name)
+    if not match:
+        print(f"{wheel.name} is not a thuvien wheel", file=sys.stderr)
+        return 2
+    inst = Installation(root, runtime=runtime)
+    inst.install(wheel, match["version"])
+    inst.switch(match["version"])
+    inst.record(result="installed", version=match["version"], previous=None)
+    print(json.dumps(inst.status()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
