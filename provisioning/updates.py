@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -714,24 +715,83 @@ def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
         log.error("update to %s: %s; rolling back to %s", version, reason, old)
         return _rolled_back(inst, target, version, old, restart, reason,
                             put_back(copy, db, stop=lambda: None))
-    return _switch_and_check(inst, target, version, old, restart, health,
-                             undo=lambda: put_back(copy, db, stop))
+    return _switch_and_check(
+        inst, target, version, old, restart, health,
+        undo=lambda: put_back(copy, db, stop, carry=lambda ev: carry_back(ev, inst, old, data)))
 
 
-def put_back(copy: Path, db: Path, stop) -> dict:
+def put_back(copy: Path, db: Path, stop, carry=None) -> dict:
     """Stop the service and restore the copy; what the result says about the database.
     A failed stop does not stop the rollback: the rename leaves a process still running
-    its own (replaced) file, and the old version must get the old database."""
+    its own (replaced) file, and the old version must get the old database. With `carry`
+    (the new version has served, for its health check), what it wrote since the copy is
+    read first and handed to `carry` once the copy is back: a loan made in that minute
+    is not lost with the new version's database."""
     try:
         stop()
     except Exception as exc:
         log.error("stopping the web service before restoring the database: %s", exc)
+    written = []
+    if carry is not None:
+        try:
+            written = written_after(copy, db)
+        except sqlite3.Error as exc:
+            log.error("reading what %s holds beyond its copy: %s", db, exc)
     try:
         restore_database(copy, db)
     except OSError as exc:
         log.error("restoring %s failed: %s", copy, exc)
         return {"database": "not_restored", "copy": copy.name, "restore_error": str(exc)}
-    return {"database": "restored", "copy": copy.name}
+    result = {"database": "restored", "copy": copy.name}
+    if written and carry is not None:
+        result.update(carry(written))
+    return result
+
+
+EVENT_FIELDS = ("id", "origin", "seq", "hlc", "wall", "library", "kind", "body", "prev_hash",
+                "hash")
+
+
+def written_after(copy: Path, db: Path) -> list[dict]:
+    """The events `db` holds and its copy does not, in the order they were written: what
+    a version wrote after the copy was taken. Plain SQL on the columns every schema's
+    log has, so the updating code reads any version's database."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        con.execute("ATTACH DATABASE ? AS copy", (f"file:{copy}?mode=ro",))
+        rows = con.execute(
+            f"SELECT {', '.join('e.' + f for f in EVENT_FIELDS)} FROM main.event e "
+            "WHERE NOT EXISTS (SELECT 1 FROM copy.event c WHERE c.origin = e.origin "
+            "AND c.seq = e.seq) ORDER BY e.pos").fetchall()
+    finally:
+        con.close()
+    return [dict(zip(EVENT_FIELDS, row, strict=True), body=json.loads(row[7])) for row in rows]
+
+
+def carry_back(written: list[dict], inst, old: str, data: Path) -> dict:
+    """Hand `written` to the old version's `thuvien update carry`, as the data folder's
+    owner: its own code takes them into the database put back (and keeps in the log,
+    unapplied, a kind it does not know). Should it fail (a version from before the
+    command), the events stay in a file beside the copy for staff, and the result
+    says so."""
+    path = data / COPY_DIR / f"written-by-the-rolled-back-version-{len(written)}.json"
+    path.write_text(json.dumps(written, ensure_ascii=False), encoding="utf-8")
+    owner = as_owner(data)
+    if owner:
+        os.chown(path, owner["user"], owner["group"])
+    try:
+        out = subprocess.run([str(inst.versions / old / "bin" / "thuvien"), "update", "carry",
+                              "--data", str(data), str(path)], capture_output=True, text=True,
+                             timeout=RESTART_TIMEOUT, **owner)
+        why = "" if out.returncode == 0 else out.stderr.strip()[-300:]
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        why = str(exc)
+    if why:
+        log.error("carrying %s events into the database put back: %s", len(written), why)
+        return {"carried": 0, "not_carried": len(written), "events_file": path.name,
+                "carry_error": why}
+    path.unlink()
+    return {"carried": len(written)}
 
 
 def _run_health(restart, health, target, version) -> tuple[bool, str]:

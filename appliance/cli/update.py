@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import Failed, data_dir_arg, require_data
+from . import Failed, data_dir_arg, opened, require_data
 
 DEFAULT_ROOT = "/opt/thuvien"
 
@@ -26,6 +26,12 @@ def register(sub):
                         "(the sync timer and service); with --restart")
     a.add_argument("--health-url", help="check GET URL/api/v1/health after the restart")
     a.set_defaults(func=cmd_apply)
+
+    c = usub.add_parser("carry", help="take into this database the events a rolled-back "
+                        "version wrote (the update does it)")
+    data_dir_arg(c)
+    c.add_argument("file", help="the events, as the update wrote them (JSON)")
+    c.set_defaults(func=cmd_carry)
 
     s = usub.add_parser("status", help="installed versions, current, last result (JSON)")
     s.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
@@ -81,6 +87,22 @@ def cmd_apply(args):
             services.resume()
     print(json.dumps(results, ensure_ascii=False, indent=1))
     return 0 if all(r["result"] == "installed" for r in results) else 2
+
+
+def cmd_carry(args):
+    """The events a version wrote after the update's copy, before its health check failed
+    and the copy was put back (provisioning/updates.carry_back): taken with this version's
+    own code, as a batch from elsewhere is, each checked against its hash and its chain."""
+    from appliance.core import events
+
+    require_data(args)
+    try:
+        written = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise Failed(f"cannot read {args.file}: {exc}") from exc
+    with opened(args) as ctx:
+        taken = events.ingest(ctx, written)
+    print(json.dumps({"applied": taken["applied"], "skipped": taken["skipped"]}))
 
 
 def cmd_status(args):

@@ -259,6 +259,58 @@ def test_a_failed_health_check_after_a_migration_puts_the_database_back(
     _served_by_the_old_version(inst, library, tmp_path)
 
 
+LEND = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from appliance.core import circulation
+from appliance.core.context import Context
+assert circulation.__file__.startswith(sys.argv[1]), circulation.__file__
+ctx = Context.open(sys.argv[2])
+circulation.checkout(ctx, "TV0006", "100002")
+ctx.close()
+"""
+
+
+def test_a_loan_made_while_the_new_version_was_checked_outlives_its_rollback(
+        tmp_path, inst, library, schema_wheels, ring, hub_signing_key):
+    """The new version serves for its health check, after the migration and the copy: a
+    librarian lends a copy then, the check fails, the copy of the database is put back,
+    and the loan is in it, taken by the old version's own code (`thuvien update carry`),
+    which then lends and verifies as before."""
+    def health(version_dir, version):
+        run(inst.runtime, "-c", LEND, (inst.current / "site").resolve(), library, cwd=tmp_path)
+        return False, "/opac/ answered HTTP 500"
+
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, data=library, health=health)
+    assert result["result"] == "rolled_back" and result["database"] == "restored", result
+    assert result["carried"] == 1 and _schema(library) == SCHEMA_VERSION, result
+    con = sqlite3.connect(library / "thuvien.db")
+    try:
+        out = con.execute("SELECT p.card FROM loan l JOIN item i ON i.id = l.item_id "
+                          "JOIN patron p ON p.id = l.patron_id WHERE i.barcode = '100002' "
+                          "AND l.returned_at IS NULL").fetchall()
+    finally:
+        con.close()
+    assert out == [("TV0006",)]
+    assert not list((library / updates.COPY_DIR).glob("written-*"))
+    _served_by_the_old_version(inst, library, tmp_path)
+
+
+def test_events_the_old_version_cannot_take_stay_in_a_file_for_staff(tmp_path, inst, library):
+    """A rollback to a version that cannot take them (before `update carry`, or events
+    that do not follow its log) keeps them beside the copy and says so."""
+    forged = [{"id": "x", "origin": "elsewhere", "seq": 5, "hlc": 1, "wall": "w",
+               "library": "PY-DH01", "kind": "loan.out", "body": {}, "prev_hash": "p",
+               "hash": "not its hash"}]
+    (library / updates.COPY_DIR).mkdir(parents=True)
+    said = updates.carry_back(forged, inst, "0.1.0", library)
+    assert said["carried"] == 0 and said["not_carried"] == 1, said
+    assert "does not match its hash" in said["carry_error"]
+    kept = library / updates.COPY_DIR / said["events_file"]
+    assert json.loads(kept.read_text(encoding="utf-8")) == forged
+
+
 def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
         tmp_path, inst, library, schema_wheels, ring, hub_signing_key, monkeypatch):
     """What systemctl is asked through a migration whose health check fails, as the
