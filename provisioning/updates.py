@@ -763,9 +763,18 @@ def written_after(copy: Path, db: Path) -> list[dict]:
             f"SELECT {', '.join('e.' + f for f in EVENT_FIELDS)} FROM main.event e "
             "WHERE NOT EXISTS (SELECT 1 FROM copy.event c WHERE c.origin = e.origin "
             "AND c.seq = e.seq) ORDER BY e.pos").fetchall()
+        # a new card's key travels beside its event, as sync sends it (core/rights/keys)
+        keys = dict(con.execute("SELECT id, key FROM main.patron_key WHERE id IN (%s)" % (
+            ", ".join("?" * len(rows))), [r[0] for r in rows]).fetchall()) if rows else {}
     finally:
         con.close()
-    return [dict(zip(EVENT_FIELDS, row, strict=True), body=json.loads(row[7])) for row in rows]
+    written = []
+    for row in rows:
+        event = dict(zip(EVENT_FIELDS, row, strict=True), body=json.loads(row[7]))
+        if row[0] in keys:
+            event["key"] = keys[row[0]]
+        written.append(event)
+    return written
 
 
 def carry_back(written: list[dict], inst, old: str, data: Path) -> dict:
