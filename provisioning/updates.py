@@ -508,11 +508,12 @@ def _api_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
 
 def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: None,
           stop=lambda: None, health=None, data=None, library=None, device=None,
-          now=None) -> dict:
+          now=None, notice=None) -> dict:
     """Verify, install, switch, restart and health-check one update; roll back on failure.
 
     With the library's `data` folder, a new schema is migrated as a step of its own
-    (migrate_and_switch): `stop` stops the web service first.
+    (migrate_and_switch): `stop` stops the web service first, `notice` answers on its
+    ports meanwhile.
 
     Returns {"result": "installed"|"rolled_back", "version", "previous", "reason"?,
     "database"?: "migrated"|"restored"}.
@@ -533,7 +534,8 @@ def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: Non
             target = inst.install(wheel, version)
         if data is not None:
             return migrate_and_switch(inst, target, version, installed, Path(data),
-                                      stop=stop, restart=restart, health=health)
+                                      stop=stop, restart=restart, health=health,
+                                      notice=notice)
         return _switch_and_check(inst, target, version, installed, restart, health)
 
 
@@ -681,10 +683,12 @@ def run_migration(target: Path, data: Path) -> tuple[bool, str]:
 
 
 def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
-                       health) -> dict:
+                       health, notice=None) -> dict:
     """A new schema: copy the database, migrate it with the new version while the web
     service is stopped, then switch and health-check; any failure puts the copy back
-    before the old version starts again. The same schema: switch as before."""
+    before the old version starts again. The same schema: switch as before. `notice()`
+    answers on the web's ports meanwhile (provisioning/notice.py) and returns the
+    function that stops it, called before the web service starts again."""
     try:
         have, wants = schemas(target, data)
     except RuntimeError as exc:
@@ -697,8 +701,11 @@ def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
     except BundleRefused:
         shutil.rmtree(target, ignore_errors=True)
         raise
+    quiet = _no_notice()  # the notice's stop, once it answers
     try:
         stop()
+        quiet = (notice or _no_notice)()
+        restart = _first(quiet, restart)
         copy = copy_database(db, data / COPY_DIR, old)
     except Exception as exc:
         _run_health(restart, lambda *a: (True, ""), target, old)
@@ -707,17 +714,33 @@ def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
             raise
         raise BundleRefused("update_copy_failed", N_("Could not copy the library's database "
                             "before the update: %(why)s"), why=str(exc)) from exc
+    try:
+        log.warning("migrating the database from schema %s to %s with version %s", have,
+                    wants, version)
+        ok, reason = run_migration(target, data)
+        if not ok:
+            log.error("update to %s: %s; rolling back to %s", version, reason, old)
+            return _rolled_back(inst, target, version, old, restart, reason,
+                                put_back(copy, db, stop=lambda: None))
+        return _switch_and_check(
+            inst, target, version, old, restart, health,
+            undo=lambda: put_back(copy, db, stop,
+                                  carry=lambda ev: carry_back(ev, inst, old, data)))
+    finally:
+        quiet()
 
-    log.warning("migrating the database from schema %s to %s with version %s", have, wants,
-                version)
-    ok, reason = run_migration(target, data)
-    if not ok:
-        log.error("update to %s: %s; rolling back to %s", version, reason, old)
-        return _rolled_back(inst, target, version, old, restart, reason,
-                            put_back(copy, db, stop=lambda: None))
-    return _switch_and_check(
-        inst, target, version, old, restart, health,
-        undo=lambda: put_back(copy, db, stop, carry=lambda ev: carry_back(ev, inst, old, data)))
+
+def _no_notice():
+    return lambda: None
+
+
+def _first(before, then):
+    """`then`, with `before` run first: the notice leaves the web's ports before the web
+    service starts again on them."""
+    def run():
+        before()
+        then()
+    return run
 
 
 def put_back(copy: Path, db: Path, stop, carry=None) -> dict:

@@ -1,5 +1,6 @@
 """`thuvien update {apply,status,build,offer}`: signed software updates (see provisioning/updates)."""
 
+import argparse
 import json
 import os
 import sys
@@ -25,6 +26,10 @@ def register(sub):
                    help="a unit stopped while a new schema is migrated, started after "
                         "(the sync timer and service); with --restart")
     a.add_argument("--health-url", help="check GET URL/api/v1/health after the restart")
+    a.add_argument("--notice-http", metavar="HOST:PORT", type=_address,
+                   help="while a new schema is migrated, say so on the web service's port")
+    a.add_argument("--notice-https", metavar="HOST:PORT", type=_address,
+                   help="the same on its HTTPS port, with the device's certificate")
     a.set_defaults(func=cmd_apply)
 
     c = usub.add_parser("carry", help="take into this database the events a rolled-back "
@@ -51,6 +56,25 @@ def register(sub):
     o.set_defaults(func=cmd_offer)
 
 
+def _address(text):
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"{text}: give HOST:PORT")
+    return host, int(port)
+
+
+def _notice(args):
+    """What answers on the web's ports while the web service is stopped for a migration
+    (provisioning/notice.py), or None."""
+    if not (args.notice_http or args.notice_https):
+        return None
+    from provisioning import notice
+    from sync import pki
+
+    return lambda: notice.answer(args.notice_http, args.notice_https,
+                                 tls=pki.server_files(args.data))
+
+
 def _device_settings(data):
     from appliance.core.context import load_settings
     from provisioning.config import trusted_keys
@@ -72,6 +96,7 @@ def cmd_apply(args):
     kw = {"library": settings["library"], "device": settings["device_id"],
           "health": updates.command_health(args.health_url)}
     kw["data"] = args.data  # a new schema is migrated as a step of the update
+    kw["notice"] = _notice(args)
     services = updates.Services(args.restart, args.pause) if args.restart else None
     if services:
         kw["restart"], kw["stop"] = services.restart, services.stop

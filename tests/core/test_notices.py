@@ -16,6 +16,7 @@ from appliance.core import patrons
 from appliance.core.errors import Invalid
 from appliance.core.models import Event, NoticeMail
 from appliance.core.notices import due, mailconf, outbox, routing, texts
+from tests.factories import self_signed
 from tests.notices_world import Inbox, make_world
 
 NAME = "Thư viện phường Hòa Hiệp Trung"
@@ -246,42 +247,13 @@ def test_the_queue_on_postgresql_sends_once(tmp_path, inbox):
             pg.close()
 
 
-def _self_signed(folder):
-    """A certificate for 127.0.0.1 and its key, as files."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = folder / "smtp.pem", folder / "smtp.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_file, key_file
-
-
 def test_starttls_with_a_login_and_a_wrong_password_kept_in_the_queue(world, tmp_path,
                                                                        monkeypatch):
     import ssl
 
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
-    cert_file, key_file = _self_signed(tmp_path)
+    cert_file, key_file = self_signed(tmp_path)
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(cert_file, key_file)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))  # the client trusts this server

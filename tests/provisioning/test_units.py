@@ -138,6 +138,20 @@ def test_update_checks_the_pages_the_web_service_serves():
     assert update[update.index("--restart") + 1] == "thuvien-web.service"
 
 
+def test_update_notice_answers_on_the_ports_the_web_service_serves():
+    """While the web service is stopped for a migration, the update answers on the very
+    ports it listens on (HTTP, and HTTPS at `thuvien serve`'s default port)."""
+    from appliance.cli import build_parser
+
+    update = _parse(UNITS_DIR / "thuvien-update.service")["Service"]["ExecStart"].split()
+    web = _parse(UNITS_DIR / "thuvien-web.service")["Service"]["ExecStart"].split()
+    host, port = web[web.index("--host") + 1], web[web.index("--port") + 1]
+    serve = build_parser().parse_args(["serve"])
+    https = web[web.index("--https-port") + 1] if "--https-port" in web else serve.https_port
+    assert update[update.index("--notice-http") + 1] == f"{host}:{port}"
+    assert update[update.index("--notice-https") + 1] == f"{host}:{https}"
+
+
 def test_update_pauses_the_units_that_write_the_database():
     """Sync writes the library's database too: the update unit pauses its timer and a
     run under way while a new schema is migrated (tests/provisioning/test_updates.py)."""

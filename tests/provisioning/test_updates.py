@@ -10,6 +10,7 @@ from collections import namedtuple
 from datetime import timedelta
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.core import datadir
@@ -323,6 +324,36 @@ def test_events_the_old_version_cannot_take_stay_in_a_file_for_staff(tmp_path, i
     assert "does not match its hash" in said["carry_error"]
     kept = library / updates.COPY_DIR / said["events_file"]
     assert json.loads(kept.read_text(encoding="utf-8")) == forged
+
+
+def test_the_web_port_says_the_library_is_being_updated_while_it_migrates(
+        tmp_path, inst, library, schema_wheels, ring, hub_signing_key, monkeypatch):
+    """A browser that asks for the desk during the migration is told, in Vietnamese, that
+    the system is being updated (503); the notice has left the port when the web service
+    is started again on it."""
+    from provisioning import notice
+    from tests.conftest import free_port
+
+    port, seen = free_port(), []
+    migrate = updates.run_migration
+
+    def asked_meanwhile(target, data):
+        page = requests.get(f"http://127.0.0.1:{port}/desk/", timeout=5)
+        seen.append((page.status_code, "đang được cập nhật" in page.text))
+        return migrate(target, data)
+
+    def restart():
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/", timeout=3)
+        seen.append("restart")
+
+    monkeypatch.setattr(updates, "run_migration", asked_meanwhile)
+    path = _bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key)
+    result = updates.apply(path, inst, ring, data=library, restart=restart,
+                           health=_check_import([]),
+                           notice=lambda: notice.answer(("127.0.0.1", port)))
+    assert result["result"] == "installed" and result["database"] == "migrated", result
+    assert seen == [(503, True), "restart"]
 
 
 def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
