@@ -17,8 +17,10 @@ import logging
 import ssl
 import threading
 from collections.abc import Callable
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 log = logging.getLogger("thuvien.update")
 
@@ -28,7 +30,7 @@ PAGE = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="{retry}">
+<meta http-equiv="refresh" content="{retry}; url={again}">
 <title>Đang cập nhật · Updating</title>
 <style>body{{font:1.2rem/1.5 system-ui,sans-serif;margin:2rem auto;max-width:36rem;
 padding:0 1rem;color:#1a1a1a}}h1{{font-size:1.5rem}}progress{{width:100%;height:1rem}}
@@ -45,7 +47,7 @@ when it is done; every loan and return already recorded is kept.</p>
 </main>
 </body>
 </html>
-""".format(retry=RETRY_S).encode("utf-8")
+"""
 API = json.dumps({"error": {"code": "updating", "message": "Hệ thống thư viện đang được "
                             "cập nhật: xin thử lại sau ít phút."}},
                  ensure_ascii=False).encode("utf-8")
@@ -55,9 +57,19 @@ class _Answer(BaseHTTPRequestHandler):
     server_version = "thuvien"
     protocol_version = "HTTP/1.1"
 
+    def _again(self):
+        """Where the page reloads: the page asked for, or for a form sent (a loan at the
+        desk, a kiosk's return) the page it was sent from, never the form's own address
+        (a GET there after the update would not be the form)."""
+        if self.command in ("GET", "HEAD"):
+            return _here(self.path)
+        came_from = urlsplit(self.headers.get("Referer") or "")
+        return _here(came_from.path + (f"?{came_from.query}" if came_from.query else ""))
+
     def _say(self):
         api = self.path.startswith("/api/") or self.path.startswith("/sync/")
-        body = API if api else PAGE
+        body = API if api else PAGE.format(retry=RETRY_S, again=escape(self._again(),
+                                                                       quote=True)).encode()
         self.send_response(503)
         self.send_header("Content-Type", "application/json; charset=utf-8" if api
                          else "text/html; charset=utf-8")
@@ -72,6 +84,14 @@ class _Answer(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass  # the journal has the update's own lines; a line a request is noise
+
+
+def _here(path: str) -> str:
+    """`path` if it is one of this server's own (never another site's: "//host/..." or a
+    whole URL in the request line would send the reload elsewhere), else the home page."""
+    if path.startswith("/") and not path.startswith(("//", "/\\")):
+        return path
+    return "/"
 
 
 def _server(host: str, port: int, tls: tuple[Path, Path] | None):

@@ -1,6 +1,7 @@
 """While an update migrates the database, the web service's ports say so (in Vietnamese
 first, 503 with Retry-After) instead of refusing every connection."""
 
+import re
 import socket
 import ssl
 
@@ -42,6 +43,39 @@ def test_the_ports_say_the_library_is_being_updated(tls):
         stop()
     assert refused(http)
     stop()  # twice: nothing left to stop
+
+
+def reload_target(html):
+    return re.search(r'http-equiv="refresh" content="10; url=([^"]*)"', html).group(1)
+
+
+def test_the_page_reloads_what_was_asked_never_a_form_nor_another_site():
+    """A page reloads itself; a form sent meanwhile (a loan at the desk) reloads the page
+    it was sent from, not the form's address; nothing sends the reload to another site."""
+    port = free_port()
+    stop = notice.answer(("127.0.0.1", port))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert reload_target(requests.get(f"{base}/opac/?q=truy%E1%BB%87n", timeout=5)
+                             .text) == "/opac/?q=truy%E1%BB%87n"
+        sent = requests.post(f"{base}/desk/checkout", data={"card": "P1"}, timeout=5,
+                             headers={"Referer": f"{base}/desk/patrons/P1?tab=loans"})
+        assert reload_target(sent.text) == "/desk/patrons/P1?tab=loans"
+        elsewhere = requests.post(f"{base}/kiosk/return", timeout=5,
+                                  headers={"Referer": "http://evil.example//evil.example/x"})
+        assert reload_target(elsewhere.text) == "/"
+        for target in ("//evil.example/", "http://evil.example/", '/"><script>'):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                raw.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close"
+                            "\r\n\r\n".encode())
+                answer = b""
+                while chunk := raw.recv(4096):
+                    answer += chunk
+            said = reload_target(answer.decode())  # a path of this server, escaped
+            assert said.startswith("/") and not said.startswith(("//", "/\\")), said
+            assert "<" not in said and "evil.example/x" not in said, said
+    finally:
+        stop()
 
 
 def test_a_port_still_held_is_left_and_the_other_answers(tls):
