@@ -94,9 +94,16 @@ def _here(path: str) -> str:
     return "/"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a client gone mid-answer, or plain HTTP on the HTTPS port: not the journal's
+        log.debug("update notice: a request from %s failed", client_address, exc_info=True)
+
+
 def _server(host: str, port: int, tls: tuple[Path, Path] | None):
-    server = ThreadingHTTPServer((host, port), _Answer)
-    server.daemon_threads = True
+    server = _Server((host, port), _Answer)
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
