@@ -562,9 +562,10 @@ def _switch_and_check(inst, target, version, old, restart, health, undo=None) ->
 
 
 def _rolled_back(inst, target, version, old, restart, reason, undone) -> dict:
-    """Restart the old version, remember the new one as failed here, and say so."""
+    """Restart the old version, remember the new one as failed here, and say so (what
+    became of the database, and of what the new version wrote, in `update status` too)."""
     restart_ok, restart_why = _run_health(restart, lambda *a: (True, ""), target, old)
-    inst.record(result="rolled_back", version=version, previous=old, reason=reason)
+    inst.record(result="rolled_back", version=version, previous=old, reason=reason, **undone)
     shutil.rmtree(target, ignore_errors=True)
     result = {"result": "rolled_back", "version": version, "previous": old, "reason": reason,
               **undone}

@@ -298,6 +298,9 @@ def test_a_loan_made_while_the_new_version_was_checked_outlives_its_rollback(
     result = updates.apply(path, inst, ring, data=library, health=health)
     assert result["result"] == "rolled_back" and result["database"] == "restored", result
     assert result["carried"] >= 3 and _schema(library) == SCHEMA_VERSION, result
+    last = inst.status()["last"]  # what `thuvien update status` says
+    assert (last["result"], last["database"], last["carried"]) == \
+        ("rolled_back", "restored", result["carried"])
     con = sqlite3.connect(library / "thuvien.db")
     try:
         out = con.execute("SELECT p.card FROM loan l JOIN item i ON i.id = l.item_id "
