@@ -68,13 +68,17 @@ class _Answer(BaseHTTPRequestHandler):
 
     def _say(self):
         api = self.path.startswith("/api/") or self.path.startswith("/sync/")
-        body = API if api else PAGE.format(retry=RETRY_S, again=escape(self._again(),
-                                                                       quote=True)).encode()
+        body = API if api else PAGE.format(retry=RETRY_S,
+                                           again=escape(self._again(), quote=True)).encode()
         self.send_response(503)
         self.send_header("Content-Type", "application/json; charset=utf-8" if api
                          else "text/html; charset=utf-8")
         self.send_header("Retry-After", str(RETRY_S))
         self.send_header("Cache-Control", "no-store")
+        # never kept alive: a browser's next request, once the web service is back, must
+        # reach it, not this answer's thread on a connection it kept open
+        self.send_header("Connection", "close")
+        self.close_connection = True
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

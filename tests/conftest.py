@@ -97,11 +97,11 @@ def client(app):
 
 
 class Server:
-    def __init__(self, app):
+    def __init__(self, app, port=0):
         import waitress
         self.app = app
         self.map = {}  # the server's connections, its listening socket and its wake-up pipe
-        self.server = waitress.create_server(app, map=self.map, host="127.0.0.1", port=0,
+        self.server = waitress.create_server(app, map=self.map, host="127.0.0.1", port=port,
                                              threads=8)
         self.port = self.server.effective_port
         self.url = f"http://127.0.0.1:{self.port}"

@@ -64,3 +64,33 @@ def test_kiosk_session_in_chromium(server, ctx, daemon, browser, tmp_path):
     assert "Chào mừng" in page.inner_text("h1")
     page.reload()
     page.wait_for_selector("#kiosk[data-mode=start]")
+
+
+def test_a_kiosk_used_during_an_update_shows_the_notice_then_comes_back(app, browser):
+    """The web service stops for an update's migration and the update's notice answers on
+    its port: a card typed at the kiosk then shows the notice (in Vietnamese) on the
+    kiosk's own page, not an error nor the form's address, and the kiosk comes back by
+    itself once the web service answers again."""
+    from provisioning import notice
+    from tests.conftest import Server
+
+    page = browser
+    with Server(app) as first:
+        port = int(first.port)
+        page.goto(f"{first.url}/login")
+        page.fill("input[name=username]", "kiosk")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#kiosk[data-mode=start]")
+        kiosk_url = page.url
+    stop = notice.answer(("127.0.0.1", port))
+    try:
+        page.fill("#card", "P0001")
+        page.click("button.go")
+        page.wait_for_selector("text=Hệ thống thư viện đang được cập nhật")
+        assert page.url == kiosk_url
+    finally:
+        stop()
+    with Server(app, port=port):
+        page.wait_for_selector("#kiosk[data-mode=start]", timeout=30000)  # reloaded itself
+        assert page.url == kiosk_url

@@ -31,6 +31,7 @@ def test_the_ports_say_the_library_is_being_updated(tls):
     try:
         page = requests.get(f"http://127.0.0.1:{http}/desk/loans", timeout=5)
         assert page.status_code == 503 and page.headers["Retry-After"] == "10"
+        assert page.headers["Connection"] == "close"  # no kept connection outlives it
         assert page.headers["Content-Type"] == "text/html; charset=utf-8"
         assert "Hệ thống thư viện đang được cập nhật" in page.text
         assert '<html lang="vi">' in page.text and 'http-equiv="refresh"' in page.text

@@ -57,6 +57,10 @@
     return fetch(action, { method: "POST", body: body, credentials: "same-origin",
                            headers: { "Accept": "text/html" } })
       .then(function (r) {
+        // 503: the system is being updated and its notice answers meanwhile. This page
+        // again (never the form's address): it shows the notice, which reloads it once
+        // the update is done.
+        if (r.status === 503) { window.location.reload(); return; }
         if (r.redirected && r.url.indexOf("/login") !== -1) { window.location.href = r.url; }
         return r.text().then(function (t) { swap(t, r.url); });
       })
