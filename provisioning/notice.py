@@ -67,7 +67,9 @@ class _Answer(BaseHTTPRequestHandler):
         return _here(came_from.path + (f"?{came_from.query}" if came_from.query else ""))
 
     def _say(self):
-        api = self.path.startswith("/api/") or self.path.startswith("/sync/")
+        # the API, sync, and a page's script that asks for JSON (a stocktake's scans)
+        api = self.path.startswith(("/api/", "/sync/")) or \
+            "application/json" in (self.headers.get("Accept") or "")
         body = API if api else PAGE.format(retry=RETRY_S,
                                            again=escape(self._again(), quote=True)).encode()
         self.send_response(503)

@@ -37,6 +37,9 @@ def test_the_ports_say_the_library_is_being_updated(tls):
         assert '<html lang="vi">' in page.text and 'http-equiv="refresh"' in page.text
         api = requests.post(f"http://127.0.0.1:{http}/api/v1/loans", json={}, timeout=5)
         assert api.status_code == 503 and api.json()["error"]["code"] == "updating"
+        scan = requests.post(f"http://127.0.0.1:{http}/desk/stocktake/1/scan", json={},
+                             headers={"Accept": "application/json"}, timeout=5)
+        assert "đang được cập nhật" in scan.json()["error"]["message"]  # what the page shows
         with pytest.raises(requests.RequestException):  # plain HTTP on the HTTPS port
             requests.get(f"http://127.0.0.1:{https}/", timeout=5)
         secure = requests.get(f"https://127.0.0.1:{https}/kiosk/", verify=str(tls[0]),
