@@ -111,12 +111,11 @@ class _Server(ThreadingHTTPServer):
 def _server(host: str, port: int, tls: tuple[Path, Path] | None):
     server = _Server((host, port), _Answer)
     if tls is not None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        context.load_cert_chain(str(tls[0]), str(tls[1]))
+        from appliance.web.https import server_context  # the web service's own TLS terms
+
         # the handshake in the request's own thread, not in the one that accepts
-        server.socket = context.wrap_socket(server.socket, server_side=True,
-                                            do_handshake_on_connect=False)
+        server.socket = server_context(*tls).wrap_socket(server.socket, server_side=True,
+                                                         do_handshake_on_connect=False)
     threading.Thread(target=server.serve_forever, name=f"notice:{port}", daemon=True).start()
     return server
 
@@ -127,8 +126,9 @@ def answer(http: tuple[str, int] | None = None, https: tuple[str, int] | None = 
     when the device has them; returns the function that stops answering (safe to call
     twice). A port it cannot take (still held) is left, and logged: the update goes on."""
     servers = []
-    for address, secure in ((http, None), (https, tls)):
-        if address is None or (address is https and tls is None):
+    wanted = [(http, None)] + ([(https, tls)] if tls is not None else [])
+    for address, secure in wanted:
+        if address is None:
             continue
         try:
             servers.append(_server(*address, secure))

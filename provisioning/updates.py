@@ -584,6 +584,7 @@ COPY_DIR = "updates/before"
 MIGRATE_TIMEOUT = 2 * 3600
 CHECK_TIMEOUT = 300  # `thuvien migrate --check`: open the database, read one row
 RESTART_TIMEOUT = 300  # a systemctl stop or restart; more than the web unit's start timeout
+CARRY_TIMEOUT = 300  # the old version takes what the rolled-back one wrote (a minute's work)
 SPACE_MARGIN = 32 << 20
 
 
@@ -702,10 +703,9 @@ def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
     except BundleRefused:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    quiet = _no_notice()  # the notice's stop, once it answers
     try:
         stop()
-        quiet = (notice or _no_notice)()
+        quiet = (notice or _no_notice)()  # the notice's stop
         restart = _first(quiet, restart)
         copy = copy_database(db, data / COPY_DIR, old)
     except Exception as exc:
@@ -767,7 +767,7 @@ def put_back(copy: Path, db: Path, stop, carry=None) -> dict:
         log.error("restoring %s failed: %s", copy, exc)
         return {"database": "not_restored", "copy": copy.name, "restore_error": str(exc)}
     result = {"database": "restored", "copy": copy.name}
-    if written and carry is not None:
+    if written:  # (only read when there is a `carry`)
         result.update(carry(written))
     return result
 
@@ -794,9 +794,10 @@ def written_after(copy: Path, db: Path) -> list[dict]:
         con.close()
     written = []
     for row in rows:
-        event = dict(zip(EVENT_FIELDS, row, strict=True), body=json.loads(row[7]))
-        if row[0] in keys:
-            event["key"] = keys[row[0]]
+        event = dict(zip(EVENT_FIELDS, row, strict=True))
+        event["body"] = json.loads(event["body"])
+        if event["id"] in keys:
+            event["key"] = keys[event["id"]]
         written.append(event)
     return written
 
@@ -815,7 +816,7 @@ def carry_back(written: list[dict], inst, old: str, data: Path) -> dict:
     try:
         out = subprocess.run([str(inst.versions / old / "bin" / "thuvien"), "update", "carry",
                               "--data", str(data), str(path)], capture_output=True, text=True,
-                             timeout=RESTART_TIMEOUT, **owner)
+                             timeout=CARRY_TIMEOUT, **owner)
         why = "" if out.returncode == 0 else out.stderr.strip()[-300:]
     except (OSError, subprocess.TimeoutExpired) as exc:
         why = str(exc)

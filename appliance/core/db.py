@@ -727,10 +727,14 @@ def _set_version(version):
         conflict_target=[models.Setting.key], update={models.Setting.value: version}).execute()
 
 
+def _pending(current):
+    """The MIGRATIONS a database at schema `current` still needs (none for a new one)."""
+    return [m for m in MIGRATIONS if m[0] > current > 0]
+
+
 def pending_steps(db):
     """The migrations a database at schema N > 0 still needs: [(version, description)]."""
-    current = schema_version(db)
-    return [(m[0], m[1]) for m in MIGRATIONS if m[0] > current > 0]
+    return [(version, text) for version, text, _ in _pending(schema_version(db))]
 
 
 def migrate(db, home=None, progress=None):
@@ -750,7 +754,7 @@ def migrate(db, home=None, progress=None):
             _digital_index(db)
             memo.renew("policy")
             _set_version(SCHEMA_VERSION)
-    pending = [m for m in MIGRATIONS if m[0] > current > 0]
+    pending = _pending(current)
     # A replay writes every column the models have now, so it waits for the last step
     # (even one that rebuilds nothing) and is in that step's transaction. A step that
     # changed how some tables alone are made (`replays`) has those made again, unless

@@ -124,10 +124,11 @@ def to_pdf(data, tr=str):
     library = Library.get_or_none(Library.code == profile["library"])
     zone = _zone(library)
 
-    def shown(value, key, section=None):
-        return _shown(value, words, zone, codes.get(section, {}).get(key), key)
     codes = {section: {key: {code: tr(text) for code, text in said.items()}
                        for key, said in keys.items()} for section, keys in CODES.items()}
+
+    def shown(value, key, section=None):
+        return _shown(value, words, zone, codes.get(section, {}).get(key), key)
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm,
                             topMargin=15 * mm, bottomMargin=15 * mm, title=words["title"])
