@@ -23,13 +23,13 @@ from appliance.core.errors import N_, Invalid
 from appliance.core.models import BaseModel, JSONField
 from sync import keys
 
-from . import bundle
+from . import bundle, window
 
 PREVIOUS_FILE = "settings.prev.json"
 BUNDLE_FILE = "config-bundle.json"
 # what a bundle may set; identity (library, device_id, role, secrets) never comes from outside
 SECTIONS = {"library_name", "hub_url", "hub_keys", "sync_schedule", "kiosk", "devices",
-            "policies", "kiosk_pin_required"}
+            "policies", "kiosk_pin_required", "update_window"}
 VALID_FOR = timedelta(days=365)
 
 
@@ -55,6 +55,8 @@ def check_body(body) -> dict:
                       "%(names)s"), names=", ".join(unknown))
     for entry in body.get("hub_keys", []):
         bundle.TrustedKey.from_dict(entry)
+    if "update_window" in body:  # a device must never be left with one it cannot read
+        window.parse(body["update_window"])
     return body
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import appliance
 from appliance.core.errors import N_
+from sync import fetch
 
 from . import bundle
 from .bundle import BundleMalformed, BundleRefused
@@ -508,15 +509,16 @@ def _api_health(url: str, version: str, timeout: float) -> tuple[bool, str]:
 
 def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: None,
           stop=lambda: None, health=None, data=None, library=None, device=None,
-          now=None, notice=None) -> dict:
+          now=None, notice=None, may_migrate=None) -> dict:
     """Verify, install, switch, restart and health-check one update; roll back on failure.
 
     With the library's `data` folder, a new schema is migrated as a step of its own
     (migrate_and_switch): `stop` stops the web service first, `notice` answers on its
-    ports meanwhile.
+    ports meanwhile; when `may_migrate()` says not now (provisioning/window.py), nothing
+    changes and the update waits.
 
-    Returns {"result": "installed"|"rolled_back", "version", "previous", "reason"?,
-    "database"?: "migrated"|"restored"}.
+    Returns {"result": "installed"|"rolled_back"|"waiting", "version", "previous",
+    "reason"?, "database"?: "migrated"|"restored", "schema"?: [now, new]}.
     Refusals (bad signature, hash, version, disk space...) raise before anything changes.
     """
     health = health or command_health()
@@ -535,7 +537,7 @@ def apply(bundle_path: Path, inst: Installation, trusted, *, restart=lambda: Non
         if data is not None:
             return migrate_and_switch(inst, target, version, installed, Path(data),
                                       stop=stop, restart=restart, health=health,
-                                      notice=notice)
+                                      notice=notice, may_migrate=may_migrate)
         return _switch_and_check(inst, target, version, installed, restart, health)
 
 
@@ -685,18 +687,26 @@ def run_migration(target: Path, data: Path) -> tuple[bool, str]:
 
 
 def migrate_and_switch(inst, target, version, old, data: Path, *, stop, restart,
-                       health, notice=None) -> dict:
+                       health, notice=None, may_migrate=None) -> dict:
     """A new schema: copy the database, migrate it with the new version while the web
     service is stopped, then switch and health-check; any failure puts the copy back
     before the old version starts again. The same schema: switch as before. `notice()`
     answers on the web's ports meanwhile (provisioning/notice.py) and returns the
-    function that stops it, called before the web service starts again."""
+    function that stops it, called before the web service starts again. When
+    `may_migrate()` says not now, the new version is removed and the update waits."""
     try:
         have, wants = schemas(target, data)
     except RuntimeError as exc:
         return _rolled_back(inst, target, version, old, restart, str(exc), {})
     if have == wants:
         return _switch_and_check(inst, target, version, old, restart, health)
+    if may_migrate is not None and not may_migrate():
+        shutil.rmtree(target, ignore_errors=True)
+        inst.record(result="waiting", version=version, previous=old, schema=[have, wants])
+        log.warning("update to %s waits for the update window: it migrates the database "
+                    "from schema %s to %s", version, have, wants)
+        return {"result": "waiting", "version": version, "previous": old,
+                "schema": [have, wants]}
     try:
         db = _database_file(data)
         check_space(db, data / COPY_DIR)
@@ -875,22 +885,56 @@ def _systemctl(*args, check=True):
                    timeout=RESTART_TIMEOUT)
 
 
-def apply_pending(incoming: Path, inst: Installation, trusted, **kw) -> list[dict]:
-    """Apply every bundle waiting in `incoming` (from sync or a USB stick), oldest first;
-    each file moves to done/ or refused/ so it is tried once."""
+def apply_pending(incoming: Path, inst: Installation, trusted, *, may_migrate=None,
+                  **kw) -> list[dict]:
+    """Apply every bundle in `incoming` (from sync or a USB stick), oldest first; each
+    file moves to done/ or refused/ so it is tried once, or, when it has a new schema
+    and `may_migrate()` says not now, to waiting/ beside `incoming`. Those waiting go
+    first when it says yes (sync hands them back to `incoming` when the window opens:
+    sync.fetch.release_waiting) or when there is none to ask (staff's `--now`)."""
+    waiting = _waiting(incoming)
     results = []
-    for path in sorted(Path(incoming).glob("*.tvu"), key=lambda p: p.stat().st_mtime):
-        try:
-            outcome = apply(path, inst, trusted, **kw)
-            folder = "done" if outcome["result"] == "installed" else "refused"
-        except (BundleRefused, BundleMalformed) as exc:
-            outcome = {"result": "refused", "file": path.name, "code": exc.code,
-                       "reason": str(exc)}
-            folder = "refused"
-        (path.parent / folder).mkdir(exist_ok=True)
-        os.replace(path, path.parent / folder / path.name)
-        results.append(outcome)
-    return results
+    if may_migrate is None or (_bundles(waiting) and may_migrate()):
+        results += [_apply_one(path, inst, trusted, kw, incoming) for path in _bundles(waiting)]
+    kw = dict(kw, may_migrate=may_migrate)
+    return results + [_apply_one(path, inst, trusted, kw, incoming)
+                      for path in _bundles(incoming)]
+
+
+def _waiting(incoming) -> Path:
+    return Path(incoming).with_name(Path(fetch.WAITING).name)
+
+
+def _bundles(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("*.tvu"), key=lambda p: p.stat().st_mtime)
+
+
+def _apply_one(path, inst, trusted, kw, incoming) -> dict:
+    try:
+        outcome = apply(path, inst, trusted, **kw)
+    except (BundleRefused, BundleMalformed) as exc:
+        outcome = {"result": "refused", "file": path.name, "code": exc.code,
+                   "reason": str(exc)}
+    incoming = Path(incoming)
+    dest = {"installed": incoming / "done", "waiting": _waiting(incoming)}.get(
+        outcome["result"], incoming / "refused")
+    _folder_like(dest, incoming)
+    os.replace(path, dest / path.name)
+    return outcome
+
+
+def _folder_like(folder: Path, model: Path):
+    """`folder`, made if need be (and any parent missing) with the owner of `model`, or of
+    the nearest folder above it: the update runs as root, and sync (as the web service's
+    user) moves bundles out of waiting/ into incoming/ when the window opens."""
+    if folder.is_dir():
+        return
+    owner = next(p for p in (model, *model.parents) if p.exists()).stat()
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    folder.mkdir(mode=0o750, parents=True)
+    if os.geteuid() == 0:
+        for path in missing:
+            os.chown(path, owner.st_uid, owner.st_gid)
 
 
 def main(argv=None):

@@ -26,7 +26,7 @@ import requests
 
 from appliance.core import clockfix, events
 from appliance.core.errors import N_, DomainError
-from provisioning import config, health
+from provisioning import config, health, window
 
 from . import answer, certs, envelope, fetch, files, keys, link, protocol, suggestions
 from .models import get_state, set_state
@@ -51,6 +51,9 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
     ``files``, the digital library's files follow the events (sync.files)."""
     if getattr(ctx, "practice", False):  # a practice copy (core/training) never syncs
         raise failure("practice", "A practice copy never syncs.")
+    if ctx.data_dir is not None:  # (a device's: the folder its updates come to)
+        span = window.of(ctx.settings)
+        fetch.release_waiting(ctx.data_dir, lambda: window.may_migrate(span))
     set_state(last_attempt=_now())
     try:
         result = _run(ctx, session, url, batch, link.Deadline(deadline), files)

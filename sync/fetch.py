@@ -3,7 +3,9 @@
 The answer (signed by the hub) names the file, its size and sha256; one GET
 brings it into ``<data>/updates/incoming/``, where `thuvien-update.path` starts
 `thuvien update apply --pending` (which checks the bundle's own signature before
-anything is installed). A download cut mid-way resumes from the bytes kept in
+anything is installed). One that migrates the database is kept by the update in
+``<data>/updates/waiting/`` until the device's update window (provisioning/window.py);
+each sync run, network or not, hands it back to ``incoming/`` once the window is open. A download cut mid-way resumes from the bytes kept in
 a hidden ``.part`` file with an HTTP Range request. The download keeps to the sync
 run's deadline and gives up on a stalled link after the link's time-out (sync.link):
 what came stays in the ``.part`` for the next run.
@@ -25,6 +27,7 @@ from .models import get_state, set_state
 log = logging.getLogger("thuvien.sync")
 
 INCOMING = "updates/incoming"
+WAITING = "updates/waiting"  # bundles with a new schema, kept for the update window
 NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
 CHUNK = 1 << 16
 
@@ -35,7 +38,28 @@ class FetchError(Exception):
 
 def seen(incoming: Path, name: str) -> bool:
     """Already waiting, installed or refused here: never fetched twice."""
-    return any((incoming / sub / name).exists() for sub in ("", "done", "refused"))
+    return (any((incoming / sub / name).exists() for sub in ("", "done", "refused"))
+            or (incoming.parent / Path(WAITING).name / name).exists())
+
+
+def release_waiting(data_dir, may_migrate) -> list[str]:
+    """Hand the bundles kept for the update window back to the update (`incoming/`, where
+    thuvien-update.path starts it) when `may_migrate()` says the time has come. Called
+    at the start of every sync run, whether the hub answers or not: the sync timer is
+    the device's clockwork, every 15 minutes and just after the Pi starts."""
+    waiting, incoming = Path(data_dir) / WAITING, Path(data_dir) / INCOMING
+    names = sorted(p.name for p in waiting.glob("*.tvu")) if waiting.is_dir() else []
+    if not names or not may_migrate():
+        return []
+    try:
+        incoming.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            os.replace(waiting / name, incoming / name)
+    except OSError as exc:  # never a reason for the sync run itself to fail
+        log.error("sync: could not hand the updates kept for the window back: %s", exc)
+        return []
+    log.info("sync: the update window is open: %s handed to the update", ", ".join(names))
+    return names
 
 
 def fetch_offer(ctx, session, base_url: str, offer: dict, deadline: link.Deadline | None = None,

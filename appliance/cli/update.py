@@ -19,7 +19,10 @@ def register(sub):
     data_dir_arg(a)
     a.add_argument("file", nargs="?", help="an update bundle (.tvu), e.g. from a USB stick")
     a.add_argument("--pending", action="store_true",
-                   help="apply what sync left in <data>/updates/incoming")
+                   help="apply what sync left in <data>/updates/incoming; one with a new "
+                        "schema waits for the update window or the next start")
+    a.add_argument("--now", action="store_true",
+                   help="with --pending: apply one with a new schema now, and those waiting")
     a.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
     a.add_argument("--restart", metavar="UNIT", help="systemd unit to restart (thuvien-web)")
     a.add_argument("--pause", metavar="UNIT", action="append", default=[],
@@ -40,6 +43,7 @@ def register(sub):
 
     s = usub.add_parser("status", help="installed versions, current, last result (JSON)")
     s.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
+    data_dir_arg(s)  # with it: the updates waiting for the window, and the window
     s.set_defaults(func=cmd_status)
 
     b = usub.add_parser("build", help="at the hub: sign an update bundle for a wheel")
@@ -88,6 +92,7 @@ def _device_settings(data):
 
 def cmd_apply(args):
     from provisioning import updates
+    from sync import fetch
 
     require_data(args)
     if bool(args.file) == bool(args.pending):
@@ -103,15 +108,25 @@ def cmd_apply(args):
     inst = updates.Installation(Path(args.root))
     try:
         if args.pending:
-            results = updates.apply_pending(Path(args.data) / "updates/incoming", inst, ring,
-                                            **kw)
+            results = updates.apply_pending(Path(args.data) / fetch.INCOMING, inst, ring,
+                                            may_migrate=_may_migrate(args, settings), **kw)
         else:
             results = [updates.apply(Path(args.file), inst, ring, **kw)]
     finally:
         if services:
             services.resume()
     print(json.dumps(results, ensure_ascii=False, indent=1))
-    return 0 if all(r["result"] == "installed" for r in results) else 2
+    return 0 if all(r["result"] in ("installed", "waiting") for r in results) else 2
+
+
+def _may_migrate(args, settings):
+    """None (any time) with --now, else whether the device's update window allows it."""
+    from provisioning import window
+
+    if args.now:
+        return None
+    span = window.of(settings)
+    return lambda: window.may_migrate(span)
 
 
 def cmd_carry(args):
@@ -133,8 +148,20 @@ def cmd_carry(args):
 def cmd_status(args):
     from provisioning import updates
 
-    print(json.dumps(updates.Installation(Path(args.root)).status(), ensure_ascii=False,
-                     indent=1))
+    status = updates.Installation(Path(args.root)).status()
+    if args.data:
+        status.update(_waiting(Path(args.data)))
+    print(json.dumps(status, ensure_ascii=False, indent=1))
+
+
+def _waiting(data):
+    from appliance.core.context import load_settings
+    from provisioning import window
+    from sync import fetch
+
+    folder = data / fetch.WAITING
+    return {"waiting": sorted(p.name for p in folder.glob("*.tvu")),
+            "update_window": str(window.of(load_settings(data)))}
 
 
 def cmd_build(args):

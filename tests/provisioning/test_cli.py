@@ -10,7 +10,7 @@ import pytest
 from appliance.core import datadir
 from appliance.core.context import load_settings, save_settings
 from provisioning import updates
-from sync import keys
+from sync import fetch, keys
 
 
 def thuvien(*args):
@@ -80,3 +80,23 @@ def test_firstboot_exit_status_tells_systemd_whether_to_retry(tmp_path):
     (boot / "thuvien.json").write_text("{broken")
     run = thuvien("firstboot", "--boot", boot, "--data", tmp_path / "data2")
     assert run.returncode == 3 and "cannot be read" in run.stderr
+
+
+def test_update_status_tells_what_waits_and_now_runs_it(tmp_path, device, schema_wheels,
+                                                        hub_signing_key):
+    data, inst = device
+    settings = load_settings(data)
+    settings["update_window"] = "22:00-05:00"
+    save_settings(data, settings)
+    (data / fetch.WAITING).mkdir(parents=True)
+    updates.build_bundle(schema_wheels["0.4.0"], hub_signing_key,
+                         data / fetch.WAITING / "thuvien-0.4.0.tvu", min_version="0.1.0")
+    status = json.loads(thuvien("update", "status", "--root", inst.root, "--data", data).stdout)
+    assert status["waiting"] == ["thuvien-0.4.0.tvu"] and status["update_window"] == "22:00-05:00"
+
+    run = thuvien("update", "apply", "--pending", "--now", "--data", data, "--root", inst.root)
+    assert run.returncode == 0, run.stderr
+    assert [(r["result"], r.get("database")) for r in json.loads(run.stdout)] == \
+        [("installed", "migrated")]
+    status = json.loads(thuvien("update", "status", "--root", inst.root, "--data", data).stdout)
+    assert status["current"] == "0.4.0" and status["waiting"] == []

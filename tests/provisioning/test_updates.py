@@ -17,6 +17,7 @@ from appliance.core import datadir
 from appliance.core.db import SCHEMA_VERSION
 from provisioning import bundle, updates
 from provisioning.bundle import BundleRefused
+from sync import fetch
 from tests.core.test_old_schemas import unpack
 from tests.provisioning.served import run
 from tests.provisioning.test_old_schema_update import DESK
@@ -416,6 +417,85 @@ def test_a_new_schema_is_migrated_before_the_web_restarts(tmp_path, inst, librar
     # the copy of the database as 0.1.0 left it is kept, and only that one
     assert [p.name for p in copies.iterdir()] == ["thuvien-before-0.1.0.db"]
     assert _schema(copies, "thuvien-before-0.1.0.db") == SCHEMA_VERSION
+
+
+def test_a_new_schema_from_sync_waits_for_the_window_and_sync_hands_it_over(
+        tmp_path, inst, library, schema_wheels, ring, hub_signing_key):
+    """An update that would stop the desk for a migration waits, changing nothing, until
+    the update window (or the Pi's start); sync does not fetch it again meanwhile, and
+    hands it back to the update when the window opens."""
+    incoming, waiting = library / fetch.INCOMING, library / fetch.WAITING
+    incoming.mkdir(parents=True)
+    shutil.copy(_bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key),
+                incoming / "thuvien-0.4.0.tvu")
+    before = _state(library)
+    results = updates.apply_pending(incoming, inst, ring, data=library, stop=pytest.fail,
+                                    restart=pytest.fail, health=pytest.fail,
+                                    may_migrate=lambda: False)
+    assert results == [{"result": "waiting", "version": "0.4.0", "previous": "0.1.0",
+                        "schema": [SCHEMA_VERSION, SCHEMA_VERSION + 1]}]
+    assert inst.installed() == ["0.1.0"] and inst.current_version() == "0.1.0"
+    assert inst.status()["last"]["result"] == "waiting"
+    assert _state(library) == before and not (library / updates.COPY_DIR).exists()
+    assert [p.name for p in waiting.iterdir()] == ["thuvien-0.4.0.tvu"]
+    assert not list(incoming.glob("*.tvu"))
+    assert fetch.seen(incoming, "thuvien-0.4.0.tvu")  # not downloaded again over the link
+
+    # the update unit started again (another bundle, a USB stick): still closed, it waits
+    results = updates.apply_pending(incoming, inst, ring, data=library, stop=pytest.fail,
+                                    restart=pytest.fail, may_migrate=lambda: False)
+    assert results == [] and [p.name for p in waiting.iterdir()] == ["thuvien-0.4.0.tvu"]
+    # sync runs: closed, it leaves it; open, it hands it to the update, which runs it
+    assert fetch.release_waiting(library, lambda: False) == []
+    assert fetch.release_waiting(library, lambda: True) == ["thuvien-0.4.0.tvu"]
+    calls = []
+    results = updates.apply_pending(incoming, inst, ring, data=library,
+                                    stop=lambda: calls.append("stop"),
+                                    restart=lambda: calls.append("restart"),
+                                    health=_check_import(calls), may_migrate=lambda: True)
+    assert results == [{"result": "installed", "version": "0.4.0", "previous": "0.1.0",
+                        "database": "migrated"}]
+    assert calls == ["stop", "restart", ("health", "0.4.0")]
+    assert _schema(library) == SCHEMA_VERSION + 1
+    assert (incoming / "done/thuvien-0.4.0.tvu").exists() and not list(waiting.iterdir())
+
+
+def test_staff_may_run_a_waiting_update_now(tmp_path, inst, library, schema_wheels, ring,
+                                            hub_signing_key):
+    """`--now` (no window to ask): what waits goes first, then what came."""
+    incoming, waiting = library / fetch.INCOMING, library / fetch.WAITING
+    incoming.mkdir(parents=True)
+    waiting.mkdir()
+    shutil.copy(_bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key),
+                waiting / "thuvien-0.4.0.tvu")
+    results = updates.apply_pending(incoming, inst, ring, data=library,
+                                    health=_check_import([]))
+    assert [(r["result"], r.get("database")) for r in results] == [("installed", "migrated")]
+    assert _schema(library) == SCHEMA_VERSION + 1 and not list(waiting.iterdir())
+
+
+def test_an_update_with_the_same_schema_does_not_wait(tmp_path, inst, library, wheels, ring,
+                                                      hub_signing_key):
+    """A restart of a few seconds: it is installed when it comes, window or not."""
+    incoming = library / fetch.INCOMING
+    incoming.mkdir(parents=True)
+    shutil.copy(_bundle(tmp_path, wheels["0.2.0"], hub_signing_key),
+                incoming / "thuvien-0.2.0.tvu")
+    results = updates.apply_pending(incoming, inst, ring, data=library, stop=pytest.fail,
+                                    health=_check_import([]), may_migrate=lambda: False)
+    assert [r["result"] for r in results] == ["installed"]
+    assert inst.current_version() == "0.2.0" and not (library / fetch.WAITING).exists()
+
+
+def test_the_waiting_folder_belongs_to_the_user_sync_runs_as(tmp_path):
+    """The update runs as root; sync, as the web service's user, must move bundles out."""
+    incoming = tmp_path / "updates/incoming"
+    incoming.mkdir(parents=True)
+    owner = (4242, 4343) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(incoming, *owner)
+    updates._folder_like(incoming.with_name("waiting"), incoming)
+    st = (tmp_path / "updates/waiting").stat()
+    assert (st.st_uid, st.st_gid) == owner and st.st_mode & 0o777 == 0o750
 
 
 def test_a_full_disk_refuses_a_new_schema_and_changes_nothing(tmp_path, inst, library,
