@@ -359,9 +359,13 @@ def _wanting(model, field, key, row, stored):
     library, number = key
     aside = [k.split(":")[-1] for k in Stamp.select(Stamp.key).where(
         Stamp.key.startswith(f"aside:{model.__name__}:") & (Stamp.body == number)).scalars()]
+    # Each side of the OR whole, so that each is sought by its own index: with the library
+    # outside it, SQLite read every copy of the library for each copy saved.
+    wanting = (model.library == library) & (getattr(model, field) == number)
+    if aside:
+        wanting |= (model.library == library) & model.id.in_(aside)
     members = []
-    for m in model.select().where((model.library == library) & (model.id != row.id) & (
-            (getattr(model, field) == number) | model.id.in_(aside))):
+    for m in model.select().where(wanting & (model.id != row.id)):
         stored[m.id] = getattr(m, field)
         if _wanted(m) == key:
             members.append(m)
