@@ -19,9 +19,11 @@ import peewee as pw
 
 from appliance.core import db as coredb
 from appliance.core.context import SETTINGS_FILE, load_settings, save_settings
-from appliance.core.errors import N_, Invalid
+from appliance.core.datadir import CODE_RE
+from appliance.core.errors import N_, Invalid, Refused
 from appliance.core.models import BaseModel, JSONField
 from sync import keys
+from sync.models import Device
 
 from . import bundle, window
 
@@ -64,11 +66,40 @@ def check_body(body) -> dict:
 
 def publish(ctx, body: dict, library=bundle.ANY, device=bundle.ANY) -> PublishedConfig:
     """Record a config change; devices get it as a new signed bundle at their next sync."""
+    if ctx.role != "hub":
+        raise Refused("not_hub", N_("Only the hub publishes the devices' configuration."))
     check_body(body)
+    library, device = scope(library, device)
     with ctx.db.atomic():
         latest = PublishedConfig.select(pw.fn.MAX(PublishedConfig.version)).scalar() or 0
         return PublishedConfig.create(version=latest + 1, library=library, device=device,
                                       body=body, published_at=bundle.iso(bundle.utcnow()))
+
+
+def scope(library=bundle.ANY, device=bundle.ANY) -> tuple[str, str]:
+    """(library, device) a config is published for: the town ("*", "*"), a library, or
+    one enrolled device, which is of its library too (its bundle names both). A typo is
+    refused rather than published for no device at all."""
+    library, device = (library or bundle.ANY).strip(), (device or bundle.ANY).strip()
+    if device != bundle.ANY:
+        row = Device.get_or_none(Device.id == device)
+        if row is None:
+            raise Invalid("config_unknown_device", N_("No device %(device)s is enrolled at "
+                          "this hub."), device=device)
+        if library not in (bundle.ANY, row.library):
+            raise Invalid("config_device_elsewhere", N_("Device %(device)s serves library "
+                          "%(home)s, not %(library)s."), device=device, home=row.library,
+                          library=library)
+        return row.library, device
+    if library != bundle.ANY and not CODE_RE.match(library):
+        raise Invalid("bad_library_code",
+                      N_("A library code is 2 to 32 capital letters, digits or dashes."))
+    return library, device
+
+
+def published(limit: int = 50) -> list[PublishedConfig]:
+    """The configs published, newest first."""
+    return list(PublishedConfig.select().order_by(PublishedConfig.version.desc()).limit(limit))
 
 
 def effective(library: str, device: str) -> tuple[int, dict]:

@@ -20,6 +20,7 @@ import time
 import requests
 
 from appliance.core.context import save_settings
+from appliance.core.datadir import CODE_RE
 from appliance.core.errors import N_, Forbidden, Invalid, Refused
 from provisioning import config
 
@@ -27,7 +28,6 @@ from . import agent, certs, keys, pki, protocol
 from .models import Device, EnrolToken
 from .receive import now_iso
 
-CODE_RE = re.compile(r"^[A-Z0-9-]{2,32}$")
 DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TOKEN_TTL_HOURS = 72
 

@@ -1,9 +1,11 @@
 """Hub subcommands: `thuvien hub token create --library CODE`,
-`thuvien hub device {approve,revoke} ID`."""
+`thuvien hub device {approve,revoke} ID`, `thuvien hub config {publish,list}`."""
 
+import json
 import sys
+from pathlib import Path
 
-from . import data_dir_arg, opened
+from . import Failed, data_dir_arg, opened
 
 
 def register(sub):
@@ -24,6 +26,22 @@ def register(sub):
         data_dir_arg(a)
         a.add_argument("device")
         a.set_defaults(func=cmd_device, action=action)
+    _register_config(hsub)
+
+
+def _register_config(hsub):
+    c = hsub.add_parser("config", help="the devices' configuration, sent with their sync")
+    csub = c.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    p = csub.add_parser("publish", help="publish a configuration (a JSON object) for the "
+                        "town, a library or a device")
+    data_dir_arg(p)
+    p.add_argument("file", help="the JSON file, or - for standard input")
+    p.add_argument("--library", default="*", help="only this library's devices")
+    p.add_argument("--device", default="*", help="only this device")
+    p.set_defaults(func=cmd_config_publish)
+    ls = csub.add_parser("list", help="the configurations published, newest first (JSON)")
+    data_dir_arg(ls)
+    ls.set_defaults(func=cmd_config_list)
 
 
 def cmd_token_create(args):
@@ -45,4 +63,36 @@ def cmd_device(args):
     with opened(args) as ctx:
         act(ctx, args.device)
     print(f"{args.action}d {args.device}")
+    return 0
+
+
+def cmd_config_publish(args):
+    from provisioning import config
+
+    text = sys.stdin.read() if args.file == "-" else _read(args.file)
+    try:
+        body = json.loads(text)
+    except ValueError as exc:
+        raise Failed(f"{args.file} is not JSON: {exc}") from exc
+    with opened(args) as ctx:
+        row = config.publish(ctx, body, args.library, args.device)
+    print(f"published configuration {row.version} for library {row.library}, device "
+          f"{row.device}: its devices apply it at their next sync")
+    return 0
+
+
+def _read(name):
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failed(f"cannot read {name}: {exc}") from exc
+
+
+def cmd_config_list(args):
+    from provisioning import config
+
+    with opened(args):
+        rows = [{"version": r.version, "library": r.library, "device": r.device,
+                 "published_at": r.published_at, "body": r.body} for r in config.published()]
+    print(json.dumps(rows, ensure_ascii=False, indent=1))
     return 0

@@ -1,13 +1,16 @@
-"""The hub's fleet page: every device's health, filters, revoke, re-enrol, tokens with QR."""
+"""The hub's fleet page: every device's health, filters, revoke, re-enrol, tokens with QR,
+and the devices' configuration (provisioning/config.py), published for the town, a library
+or a device."""
 
 import base64
+import json
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
-from provisioning import bundle, fleet, health
+from provisioning import bundle, config, fleet, health
 from sync import models as sync_models
 from sync.models import Device
 
@@ -45,10 +48,42 @@ def _number(name):
 @bp.route("")
 @requires(*VIEWERS)
 def index():
+    return _page()
+
+
+def _page(form=None, status=200):
+    """The fleet page; `form`: a configuration sent back to be corrected, as it was typed."""
     silent = _number("silent")
     behind = request.args.get("behind") == "1"
     return render_template("fleet/index.html", devices=fleet.rows(silent, behind),
-                           silent=silent, behind=behind)
+                           silent=silent, behind=behind, configs=config.published(),
+                           form=form or {}, dumps=_pretty,
+                           sections=sorted(config.SECTIONS)), status
+
+
+def _pretty(body):
+    return json.dumps(body, ensure_ascii=False, indent=1, sort_keys=True)
+
+
+@bp.route("/config", methods=["POST"])
+@requires("hub_admin")
+def publish_config():
+    """Publish a configuration; a wrong one is said and sent back as typed, not lost."""
+    form = {k: (request.form.get(k) or "").strip() for k in ("library", "device", "body")}
+    try:
+        body = json.loads(form["body"])
+    except ValueError as exc:
+        flash(_("The configuration is not valid JSON: %(error)s", error=str(exc)), "error")
+        return _page(form, 400)
+    try:
+        row = config.publish(g.ctx, body, form["library"].upper() or bundle.ANY,
+                             form["device"] or bundle.ANY)
+    except DomainError as exc:
+        flash(_(exc.message, **exc.params), "error")
+        return _page(form, 400)
+    flash(_("Configuration %(version)s is published: its devices apply it at their next "
+            "sync.", version=row.version), "ok")
+    return redirect(url_for("fleet.index") + "#config")
 
 
 @bp.route("/<device_id>/revoke", methods=["POST"])

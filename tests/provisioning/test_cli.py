@@ -11,6 +11,7 @@ from appliance.core import datadir
 from appliance.core.context import load_settings, save_settings
 from provisioning import updates
 from sync import fetch, keys
+from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
 def thuvien(*args):
@@ -100,3 +101,30 @@ def test_update_status_tells_what_waits_and_now_runs_it(tmp_path, device, schema
         [("installed", "migrated")]
     status = json.loads(thuvien("update", "status", "--root", inst.root, "--data", data).stdout)
     assert status["current"] == "0.4.0" and status["waiting"] == []
+
+
+def test_town_staff_publish_the_devices_configuration_from_the_command_line(tmp_path, hub_db):
+    hub = tmp_path / "hub"
+    datadir.init(hub, "PY-HUB", "Thư viện thị xã Đông Hòa", role="hub", database=hub_db).close()
+    night = tmp_path / "night.json"
+    night.write_text('{"update_window": "22:00-05:00"}', encoding="utf-8")
+    run = thuvien("hub", "config", "publish", night, "--library", "PY-DH01", "--data", hub)
+    assert run.returncode == 0, run.stderr
+    assert "published configuration 1 for library PY-DH01, device *" in run.stdout
+    for text, words in [('{"update_window": "10pm-5am"}', "HH:MM-HH:MM"),
+                        ('{"update_window": "22:00-05:00",}', "is not JSON"),
+                        ('{"role": "hub"}', "Unknown configuration sections: role")]:
+        night.write_text(text, encoding="utf-8")
+        run = thuvien("hub", "config", "publish", night, "--data", hub)
+        assert run.returncode == 1 and words in run.stderr, run.stderr
+    night.write_text("{}", encoding="utf-8")
+    run = thuvien("hub", "config", "publish", night, "--device", "py-zz99-dddd", "--data", hub)
+    assert run.returncode == 1 and "No device py-zz99-dddd" in run.stderr
+    listed = json.loads(thuvien("hub", "config", "list", "--data", hub).stdout)
+    assert [(c["version"], c["library"], c["device"], c["body"]) for c in listed] == \
+        [(1, "PY-DH01", "*", {"update_window": "22:00-05:00"})]
+
+    branch = tmp_path / "branch"
+    datadir.init(branch, "PY-DH01", "Thư viện phường Hòa Vinh").close()
+    run = thuvien("hub", "config", "publish", night, "--data", branch)
+    assert run.returncode == 1 and "Only the hub publishes" in run.stderr

@@ -153,3 +153,66 @@ def test_approve_a_pending_device(hub):
     client.post("/hub/fleet/py-dh01-aaaa/revoke", headers=admin)
     client.post("/hub/fleet/py-dh01-aaaa/approve", headers=admin)
     assert Device.get_by_id("py-dh01-aaaa").status == "revoked"  # revoked stays revoked
+
+
+# --- the devices' configuration, published from the fleet page -----------------------------
+
+def _configs(html):
+    return re.findall(r'<tr data-version="(\d+)">', html)
+
+
+def test_an_admin_publishes_a_librarys_configuration_and_its_device_gets_it(hub):
+    from provisioning import config
+
+    ctx, client = hub
+    admin = _login(client, "admin")
+    body = {"update_window": "22:00-05:00", "kiosk": {"idle_seconds": 45}}
+    r = client.post("/hub/fleet/config", headers=admin, follow_redirects=True,
+                    data={"library": "py-dh01", "device": "", "body": json.dumps(body)})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and _configs(html) == ["1"]
+    assert "Đã ban hành cấu hình số 1" in html and "22:00-05:00" in html
+    row = html[html.index('<tr data-version="1">'):]
+    assert "PY-DH01" in row[:row.index("</tr>")] and "mọi thiết bị" in row[:row.index("</tr>")]
+    # the library's device gets it with its next sync's answer, another library's does not
+    assert config.effective("PY-DH01", "py-dh01-aaaa") == (1, body)
+    assert config.effective("PY-HH02", "py-hh02-bbbb") == (0, {})
+    signed = config.bundle_for(ctx, "PY-DH01", "py-dh01-aaaa", have=0)
+    assert signed["payload"]["body"] == body and signed["payload"]["scope"]["device"] == \
+        "py-dh01-aaaa"
+
+
+@pytest.mark.parametrize("form, words", [
+    ({"body": '{"update_window": "22:00-05:00",}'}, "không phải JSON hợp lệ"),
+    ({"body": '["update_window"]'}, "Cấu hình phải là một đối tượng JSON"),
+    ({"body": '{"database": "postgresql://elsewhere/db"}'}, "database"),
+    ({"body": '{"update_window": "10pm-5am"}'}, "HH:MM-HH:MM"),
+    ({"device": "py-zz99-dddd", "body": "{}"}, "py-zz99-dddd"),
+    ({"library": "PY-HH02", "device": "py-dh01-aaaa", "body": "{}"}, "PY-DH01"),
+    ({"library": "not a code!", "body": "{}"}, "Mã thư viện"),
+])
+def test_a_wrong_configuration_is_said_kept_as_typed_and_never_published(hub, form, words):
+    from provisioning.config import PublishedConfig
+
+    _, client = hub
+    r = client.post("/hub/fleet/config", headers=_login(client, "admin"),
+                    data={"library": "", "device": "", **form})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 400 and words in html, html[:3000]
+    assert PublishedConfig.select().count() == 0
+    # what was typed comes back to be corrected, escaped
+    typed = form["body"].replace("&", "&amp;").replace('"', "&#34;").replace("<", "&lt;")
+    assert typed in html or form["body"].replace('"', "&#34;") in html
+
+
+def test_viewers_see_the_configuration_and_cannot_publish(hub):
+    from provisioning import config
+
+    ctx, client = hub
+    config.publish(ctx, {"kiosk": {"idle_seconds": 90}})
+    viewer = _login(client, "viewer")
+    html = client.get("/hub/fleet", headers=viewer).get_data(as_text=True)
+    assert _configs(html) == ["1"] and 'id="config-form"' not in html
+    assert "mọi thư viện" in html and "idle_seconds" in html
+    r = client.post("/hub/fleet/config", headers=viewer, data={"body": "{}"})
+    assert r.status_code == 403 and len(config.published()) == 1
