@@ -36,9 +36,8 @@ from pathlib import Path
 
 import appliance
 from appliance.core.errors import N_
-from sync import fetch
 
-from . import bundle
+from . import bundle, window
 from .bundle import BundleMalformed, BundleRefused
 
 log = logging.getLogger(__name__)
@@ -902,7 +901,7 @@ def apply_pending(incoming: Path, inst: Installation, trusted, *, may_migrate=No
 
 
 def _waiting(incoming) -> Path:
-    return Path(incoming).with_name(Path(fetch.WAITING).name)
+    return Path(incoming).with_name(Path(window.WAITING).name)
 
 
 def _bundles(folder: Path) -> list[Path]:

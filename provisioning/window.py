@@ -25,6 +25,7 @@ from appliance.core.errors import N_, Invalid
 log = logging.getLogger(__name__)
 
 DEFAULT = "21:00-06:00"
+WAITING = "updates/waiting"  # in the data folder: bundles kept for the window
 # Minutes after the Pi starts in which a kept update runs whatever the hour: a Pi that is
 # switched off at night has none of the night window, and nobody is served this early.
 BOOT_GRACE_S = 15 * 60

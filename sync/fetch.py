@@ -21,13 +21,14 @@ from pathlib import Path
 
 import requests
 
+from provisioning.window import WAITING
+
 from . import link
 from .models import get_state, set_state
 
 log = logging.getLogger("thuvien.sync")
 
 INCOMING = "updates/incoming"
-WAITING = "updates/waiting"  # bundles with a new schema, kept for the update window
 NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
 CHUNK = 1 << 16
 
