@@ -16,6 +16,7 @@ with an optional end of validity; everything else is refused.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -27,6 +28,8 @@ from appliance.core.errors import N_, Invalid, Refused
 from sync.keys import KeyFileError, b64, raw_public, sign_public_from, unb64
 
 FORMAT = "thuvien-bundle/1"
+# An update bundle's file name, as the hub offers it and a device keeps it.
+UPDATE_FILE = re.compile(r"^thuvien-(?P<version>[0-9][0-9.]*)\.tvu$")
 KINDS = ("config", "update")
 ANY = "*"
 

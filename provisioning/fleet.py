@@ -30,6 +30,7 @@ def rows(silent_days: float | None = None, behind: bool = False, now=None) -> li
         h = health.get(d.id)
         out.append({"id": d.id, "library": d.library, "status": d.status,
                     "version": h.version if h else None,
+                    "update_waiting": h.update_waiting if h else None,
                     "last_seen": d.last_seen, "silent_days": _age_days(d.last_seen, now),
                     "pending_events": h.pending_events if h else None,
                     "last_error": d.last_error, "disk_free": h.disk_free if h else None,

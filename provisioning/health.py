@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from datetime import datetime, timezone
+from pathlib import Path
 
 import peewee as pw
 
@@ -17,7 +18,7 @@ from appliance.core import db as coredb
 from appliance.core import events
 from appliance.core.models import BaseModel
 
-from . import bundle
+from . import bundle, window
 
 
 class DeviceHealth(BaseModel):
@@ -28,6 +29,7 @@ class DeviceHealth(BaseModel):
     disk_free = pw.BigIntegerField(null=True)
     clock_offset = pw.FloatField(null=True)  # device clock minus hub clock, seconds
     reported_at = pw.CharField(max_length=32)
+    update_waiting = pw.CharField(max_length=32, null=True)  # the version, window.WAITING
 
 
 coredb.register_models(DeviceHealth)
@@ -39,7 +41,15 @@ def report(ctx, acked_seq: int = 0) -> dict:
             "config_version": ctx.settings.get("config_version", 0),
             "pending_events": events.pending_count(ctx.origin, acked_seq),
             "disk_free": shutil.disk_usage(ctx.data_dir or ".").free,
-            "clock": bundle.iso(datetime.now(timezone.utc))}
+            "clock": bundle.iso(datetime.now(timezone.utc)),
+            "update_waiting": waiting_version(ctx.data_dir)}
+
+
+def waiting_version(data_dir) -> str | None:
+    """The newest version kept here for the update window, if any (its bundle's name)."""
+    folder = Path(data_dir or ".") / window.WAITING
+    names = (bundle.UPDATE_FILE.match(p.name) for p in folder.glob("*.tvu"))
+    return max((m["version"] for m in names if m), key=bundle.version_key, default=None)
 
 
 def record(device_id: str, data: dict, now: datetime | None = None) -> DeviceHealth:
@@ -54,7 +64,8 @@ def record(device_id: str, data: dict, now: datetime | None = None) -> DeviceHea
            "config_version": _int(data.get("config_version")) or 0,
            "pending_events": _int(data.get("pending_events")),
            "disk_free": _int(data.get("disk_free")), "clock_offset": offset,
-           "reported_at": bundle.iso(now)}
+           "reported_at": bundle.iso(now),
+           "update_waiting": _text(data.get("update_waiting"), 32)}
     DeviceHealth.insert(**row).on_conflict(  # an upsert SQLite and PostgreSQL both speak
         conflict_target=[DeviceHealth.device],
         update={getattr(DeviceHealth, k): v for k, v in row.items() if k != "device"}).execute()

@@ -119,7 +119,6 @@ def build_bundle(wheel: Path, private_key, out: Path, *, min_version: str,
 # --- offering (at the hub): bundles devices fetch on sync ----------------------------------------
 
 OFFER_DIR = "updates/offered"
-OFFER_NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
 _offer_cache: dict = {}
 
 
@@ -152,7 +151,7 @@ def offered(hub_dir, hub_key, now=None) -> dict | None:
     folder = Path(hub_dir) / OFFER_DIR
     try:
         files = sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                       for p in folder.iterdir() if OFFER_NAME.match(p.name))
+                       for p in folder.iterdir() if bundle.UPDATE_FILE.match(p.name))
     except OSError:
         return None
     best = None

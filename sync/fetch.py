@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 from pathlib import Path
 
 import requests
 
+from provisioning.bundle import UPDATE_FILE
 from provisioning.window import WAITING
 
 from . import link
@@ -29,7 +29,6 @@ from .models import get_state, set_state
 log = logging.getLogger("thuvien.sync")
 
 INCOMING = "updates/incoming"
-NAME = re.compile(r"^thuvien-[0-9][0-9.]*\.tvu$")
 CHUNK = 1 << 16
 
 
@@ -71,7 +70,7 @@ def fetch_offer(ctx, session, base_url: str, offer: dict, deadline: link.Deadlin
         path = str(offer["path"])
     except (KeyError, TypeError, ValueError):
         return _failed("the hub's update offer is malformed")
-    if not NAME.match(name) or not path.startswith("/") or size <= 0:
+    if not UPDATE_FILE.match(name) or not path.startswith("/") or size <= 0:
         return _failed(f"the hub offered an unexpected file {name!r}")
     incoming = Path(ctx.data_dir) / INCOMING
     if seen(incoming, name):

@@ -27,7 +27,7 @@ from flask_babel import gettext as _
 
 from appliance.core.errors import DomainError
 from appliance.web.auth import STAFF, csrf_exempt, public, requires
-from provisioning import health, updates
+from provisioning import bundle, health, updates
 
 # agent, cardcheck and enrol are a branch's side of sync and bring requests (5 MB with
 # urllib3): the views that use them import them, not every device's web server.
@@ -121,7 +121,7 @@ def enrol_device():
 @public  # the project's own software, signed: the device checks it, not the request
 def update_bundle(name):
     ctx = _ctx()
-    if ctx.role != "hub" or not updates.OFFER_NAME.match(name):
+    if ctx.role != "hub" or not bundle.UPDATE_FILE.match(name):
         return _error("not_found", "no such update bundle", 404)
     folder = ctx.data_dir / updates.OFFER_DIR
     if not (folder / name).is_file():

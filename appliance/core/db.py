@@ -369,6 +369,16 @@ def _fees_again():
 _fee_payments.replays = _fees_again  # type: ignore[attr-defined]
 
 
+def _device_health_waiting(db):
+    """The hub's record of each device's health says which update waits there for the
+    update window. The table is provisioning's (registered, `provisioning/health.py`),
+    which core does not import: named here. A database without it makes it whole when
+    provisioning registers it."""
+    if "device_health" in db.get_tables() and "update_waiting" not in {
+            c.name for c in db.get_columns("device_health")}:
+        db.execute_sql("ALTER TABLE device_health ADD COLUMN update_waiting VARCHAR(32)")
+
+
 def _suggestions(db):
     """A patron's wish for suggestions, and the tables the hub's model is loaded into.
     Only what is missing (a database made by this version, told it is older, has both)."""
@@ -524,6 +534,8 @@ MIGRATIONS = [
                          models.Bib)),
     (33, "a fee's payments and waivers, whole or in parts, each a row of its own; the "
          "fees made again from their events", _fee_payments),
+    (34, "the hub knows which update waits on a device for its update window",
+     _device_health_waiting),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -216,3 +216,41 @@ def test_viewers_see_the_configuration_and_cannot_publish(hub):
     assert "mọi thư viện" in html and "idle_seconds" in html
     r = client.post("/hub/fleet/config", headers=viewer, data={"body": "{}"})
     assert r.status_code == 403 and len(config.published()) == 1
+
+
+def test_the_fleet_shows_an_update_waiting_for_a_devices_window(hub, tmp_path):
+    """The device names in its health report the newest update kept for its window; the
+    fleet page says it beside the version, so staff know why the device is behind."""
+    from provisioning import window
+
+    branch = tmp_path / "branch"  # its data folder (a database of its own: see below)
+    waiting = branch / window.WAITING
+    waiting.mkdir(parents=True)
+    for name in ("thuvien-0.3.9.tvu", "thuvien-0.4.0.tvu", "thuvien-x.tvu", "notes.txt"):
+        (waiting / name).write_bytes(b"kept")
+    assert health.waiting_version(branch) == "0.4.0"
+    assert health.waiting_version(tmp_path / "nowhere") is None
+    ctx, client = hub
+    report = {"version": "0.1.0", "update_waiting": health.waiting_version(branch),
+              "clock": bundle.iso(NOW)}
+    health.record("py-hh02-bbbb", report, now=NOW)
+    health.record("py-dh01-aaaa", {"version": "0.2.0", "update_waiting": ["not", "text"]},
+                  now=NOW)  # a malformed field is dropped, never trusted
+    html = client.get("/hub/fleet", headers=_login(client, "viewer")).get_data(as_text=True)
+    row = html[html.index('data-device="py-hh02-bbbb"'):]
+    assert "0.4.0 chờ khung giờ cập nhật" in row[:row.index("</tr>")]
+    row = html[html.index('data-device="py-dh01-aaaa"'):]
+    assert "chờ khung giờ" not in row[:row.index("</tr>")]
+
+
+def test_a_device_reports_the_update_kept_for_its_window(tmp_path):
+    from provisioning import window
+
+    ctx = datadir.init(tmp_path / "branch", "PY-HH02", "Thư viện phường Hòa Hiệp")
+    try:
+        assert health.report(ctx)["update_waiting"] is None
+        (ctx.data_dir / window.WAITING).mkdir(parents=True)
+        (ctx.data_dir / window.WAITING / "thuvien-0.4.0.tvu").write_bytes(b"kept")
+        assert health.report(ctx)["update_waiting"] == "0.4.0"
+    finally:
+        ctx.close()
