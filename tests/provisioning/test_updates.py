@@ -460,20 +460,6 @@ def test_a_new_schema_from_sync_waits_for_the_window_and_sync_hands_it_over(
     assert (incoming / "done/thuvien-0.4.0.tvu").exists() and not list(waiting.iterdir())
 
 
-def test_staff_may_run_a_waiting_update_now(tmp_path, inst, library, schema_wheels, ring,
-                                            hub_signing_key):
-    """`--now` (no window to ask): what waits goes first, then what came."""
-    incoming, waiting = library / fetch.INCOMING, library / fetch.WAITING
-    incoming.mkdir(parents=True)
-    waiting.mkdir()
-    shutil.copy(_bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key),
-                waiting / "thuvien-0.4.0.tvu")
-    results = updates.apply_pending(incoming, inst, ring, data=library,
-                                    health=_check_import([]))
-    assert [(r["result"], r.get("database")) for r in results] == [("installed", "migrated")]
-    assert _schema(library) == SCHEMA_VERSION + 1 and not list(waiting.iterdir())
-
-
 def test_an_update_with_the_same_schema_does_not_wait(tmp_path, inst, library, wheels, ring,
                                                       hub_signing_key):
     """A restart of a few seconds: it is installed when it comes, window or not."""
