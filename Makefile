@@ -29,11 +29,12 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 # The suite runs on every core (pytest-xdist), a test file whole on one worker;
-# `make test TEST_JOBS=0` runs it in one process.
+# `make test TEST_JOBS=0` runs it in one process. The slowest tests are listed at the end:
+# the whole run must stay under 15 minutes on a 2-core machine.
 TEST_JOBS ?= auto
 test: system-deps $(VENV)/.devices
 	bash scripts/test-services.sh $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup \
-		$(PYTEST_ARGS)
+		--durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
