@@ -51,9 +51,6 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
     ``files``, the digital library's files follow the events (sync.files)."""
     if getattr(ctx, "practice", False):  # a practice copy (core/training) never syncs
         raise failure("practice", "A practice copy never syncs.")
-    if ctx.data_dir is not None:  # (a device's: the folder its updates come to)
-        span = window.of(ctx.settings)
-        fetch.release_waiting(ctx.data_dir, lambda: window.may_migrate(span))
     set_state(last_attempt=_now())
     try:
         result = _run(ctx, session, url, batch, link.Deadline(deadline), files)
@@ -65,9 +62,20 @@ def run_once(ctx, session: requests.Session | None = None, url: str | None = Non
                   failures=0 if partial else (get_state("failures", 0) or 0) + 1)
         log.warning("sync: %s: %s", exc.code, exc.message)
         raise
+    finally:
+        _hand_back_updates(ctx)
     set_state(last_success=_now(), last_error=None, failures=0)
     certs.renew_if_due(ctx)  # the TLS certificate, before it runs out (never fails a sync)
     return result
+
+
+def _hand_back_updates(ctx) -> None:
+    """Once the update window is open, the updates kept for it go back to the update
+    (sync.fetch.release_waiting): after the run, hub or no hub, since the update stops
+    sync while it migrates (provisioning/updates.Services) and would cut this run."""
+    if ctx.data_dir is not None:  # (a device's: the folder its updates come to)
+        span = window.of(ctx.settings)
+        fetch.release_waiting(ctx.data_dir, lambda: window.may_migrate(span))
 
 
 def failure(code: str, msgid: str, **params) -> protocol.SyncError:

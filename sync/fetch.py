@@ -45,7 +45,7 @@ def seen(incoming: Path, name: str) -> bool:
 def release_waiting(data_dir, may_migrate) -> list[str]:
     """Hand the bundles kept for the update window back to the update (`incoming/`, where
     thuvien-update.path starts it) when `may_migrate()` says the time has come. Called
-    at the start of every sync run, whether the hub answers or not: the sync timer is
+    at the end of every sync run, whether the hub answered or not: the sync timer is
     the device's clockwork, every 15 minutes and just after the Pi starts."""
     waiting, incoming = Path(data_dir) / WAITING, Path(data_dir) / INCOMING
     names = sorted(p.name for p in waiting.glob("*.tvu")) if waiting.is_dir() else []
