@@ -890,17 +890,13 @@ def apply_pending(incoming: Path, inst: Installation, trusted, *, may_migrate=No
     and `may_migrate()` says not now, to waiting/ beside `incoming`. Those waiting go
     first when it says yes (sync hands them back to `incoming` when the window opens:
     sync.fetch.release_waiting) or when there is none to ask (staff's `--now`)."""
-    waiting = _waiting(incoming)
+    kept = _bundles(window.waiting_beside(incoming))
     results = []
-    if may_migrate is None or (_bundles(waiting) and may_migrate()):
-        results += [_apply_one(path, inst, trusted, kw, incoming) for path in _bundles(waiting)]
+    if kept and (may_migrate is None or may_migrate()):
+        results += [_apply_one(path, inst, trusted, kw, incoming) for path in kept]
     kw = dict(kw, may_migrate=may_migrate)
     return results + [_apply_one(path, inst, trusted, kw, incoming)
                       for path in _bundles(incoming)]
-
-
-def _waiting(incoming) -> Path:
-    return Path(incoming).with_name(Path(window.WAITING).name)
 
 
 def _bundles(folder: Path) -> list[Path]:
@@ -914,7 +910,7 @@ def _apply_one(path, inst, trusted, kw, incoming) -> dict:
         outcome = {"result": "refused", "file": path.name, "code": exc.code,
                    "reason": str(exc)}
     incoming = Path(incoming)
-    dest = {"installed": incoming / "done", "waiting": _waiting(incoming)}.get(
+    dest = {"installed": incoming / "done", "waiting": window.waiting_beside(incoming)}.get(
         outcome["result"], incoming / "refused")
     _folder_like(dest, incoming)
     os.replace(path, dest / path.name)

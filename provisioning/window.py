@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from datetime import time as clock_time
+from pathlib import Path
 
 from appliance.core.clock import LIBRARY_TZ
 from appliance.core.errors import N_, Invalid
@@ -81,3 +82,15 @@ def may_migrate(window: Window, now: datetime | None = None, uptime: float | Non
     now = now or datetime.now(timezone.utc)
     uptime = uptime_s() if uptime is None else uptime
     return uptime < BOOT_GRACE_S or window.holds(now)
+
+
+def asker(settings: dict):
+    """The question the update and sync ask, whenever they ask it: may a new schema be
+    migrated now, by this device's window (`may_migrate`)?"""
+    span = of(settings)
+    return lambda: may_migrate(span)
+
+
+def waiting_beside(incoming) -> Path:
+    """The folder of bundles kept for the window, beside the `incoming` one."""
+    return Path(incoming).with_name(Path(WAITING).name)

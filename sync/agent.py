@@ -74,8 +74,7 @@ def _hand_back_updates(ctx) -> None:
     (sync.fetch.release_waiting): after the run, hub or no hub, since the update stops
     sync while it migrates (provisioning/updates.Services) and would cut this run."""
     if ctx.data_dir is not None:  # (a device's: the folder its updates come to)
-        span = window.of(ctx.settings)
-        fetch.release_waiting(ctx.data_dir, lambda: window.may_migrate(span))
+        fetch.release_waiting(ctx.data_dir, window.asker(ctx.settings))
 
 
 def failure(code: str, msgid: str, **params) -> protocol.SyncError:

@@ -5,7 +5,8 @@ brings it into ``<data>/updates/incoming/``, where `thuvien-update.path` starts
 `thuvien update apply --pending` (which checks the bundle's own signature before
 anything is installed). One that migrates the database is kept by the update in
 ``<data>/updates/waiting/`` until the device's update window (provisioning/window.py);
-each sync run, network or not, hands it back to ``incoming/`` once the window is open. A download cut mid-way resumes from the bytes kept in
+each sync run, network or not, hands it back to ``incoming/`` once the window is open.
+A download cut mid-way resumes from the bytes kept in
 a hidden ``.part`` file with an HTTP Range request. The download keeps to the sync
 run's deadline and gives up on a stalled link after the link's time-out (sync.link):
 what came stays in the ``.part`` for the next run.
@@ -21,7 +22,7 @@ from pathlib import Path
 import requests
 
 from provisioning.bundle import UPDATE_FILE
-from provisioning.window import WAITING
+from provisioning.window import WAITING, waiting_beside
 
 from . import link
 from .models import get_state, set_state
@@ -39,7 +40,7 @@ class FetchError(Exception):
 def seen(incoming: Path, name: str) -> bool:
     """Already waiting, installed or refused here: never fetched twice."""
     return (any((incoming / sub / name).exists() for sub in ("", "done", "refused"))
-            or (incoming.parent / Path(WAITING).name / name).exists())
+            or (waiting_beside(incoming) / name).exists())
 
 
 def release_waiting(data_dir, may_migrate) -> list[str]:

@@ -78,6 +78,21 @@ class Failed(Exception):
         self.exit_code = exit_code
 
 
+def read_json(name):
+    """The JSON in file `name` (`-`: standard input), or Failed saying why not."""
+    import json
+    from pathlib import Path
+
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Failed(f"cannot read {name}: {exc}") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise Failed(f"{name} is not JSON: {exc}") from exc
+
+
 @contextmanager
 def opened(args, tr=None):
     """The library in the data folder the command was given, closed however the command

@@ -3,9 +3,8 @@
 
 import json
 import sys
-from pathlib import Path
 
-from . import Failed, data_dir_arg, opened
+from . import data_dir_arg, opened, read_json
 
 
 def register(sub):
@@ -69,23 +68,12 @@ def cmd_device(args):
 def cmd_config_publish(args):
     from provisioning import config
 
-    text = sys.stdin.read() if args.file == "-" else _read(args.file)
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise Failed(f"{args.file} is not JSON: {exc}") from exc
+    body = read_json(args.file)
     with opened(args) as ctx:
         row = config.publish(ctx, body, args.library, args.device)
     print(f"published configuration {row.version} for library {row.library}, device "
           f"{row.device}: its devices apply it at their next sync")
     return 0
-
-
-def _read(name):
-    try:
-        return Path(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Failed(f"cannot read {name}: {exc}") from exc
 
 
 def cmd_config_list(args):

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import Failed, data_dir_arg, opened, require_data
+from . import Failed, data_dir_arg, opened, read_json, require_data
 
 DEFAULT_ROOT = "/opt/thuvien"
 
@@ -123,10 +123,7 @@ def _may_migrate(args, settings):
     """None (any time) with --now, else whether the device's update window allows it."""
     from provisioning import window
 
-    if args.now:
-        return None
-    span = window.of(settings)
-    return lambda: window.may_migrate(span)
+    return None if args.now else window.asker(settings)
 
 
 def cmd_carry(args):
@@ -136,10 +133,7 @@ def cmd_carry(args):
     from appliance.core import events
 
     require_data(args)
-    try:
-        written = json.loads(Path(args.file).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise Failed(f"cannot read {args.file}: {exc}") from exc
+    written = read_json(args.file)
     with opened(args) as ctx:
         taken = events.ingest(ctx, written)
     print(json.dumps({"applied": taken["applied"], "skipped": taken["skipped"]}))
