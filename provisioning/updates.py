@@ -37,7 +37,7 @@ from pathlib import Path
 import appliance
 from appliance.core.errors import N_
 
-from . import bundle, window
+from . import bundle, units, window
 from .bundle import BundleMalformed, BundleRefused
 
 log = logging.getLogger(__name__)
@@ -854,10 +854,12 @@ class Services:
     database the new one is migrating, nor after its copy was taken (a rollback would
     lose it). They start again (`resume`, without waiting) once the update has ended:
     not before its health check passed, lest a sync send the hub events of a version
-    that is then rolled back, and with them the database they were written in."""
+    that is then rolled back, and with them the database they were written in.
+    `units`: the version's units (units.Linker), linked and reloaded before each restart,
+    since a switch or a rollback brings other units; what they enable starts at the end."""
 
-    def __init__(self, web: str, paused=()):
-        self.web, self.paused = web, tuple(paused)
+    def __init__(self, web: str, paused=(), units=None):
+        self.web, self.paused, self.units = web, tuple(paused), units
         self._stopped = False
 
     def stop(self):
@@ -870,17 +872,20 @@ class Services:
                 log.error("pausing %s for the migration: %s", " ".join(self.paused), exc)
 
     def restart(self):
+        if self.units:
+            self.units.refresh()
         _systemctl("restart", self.web)
 
     def resume(self):
         if self._stopped:
             self._stopped = False
             _systemctl("start", "--no-block", *self.paused, check=False)
+        if self.units:
+            self.units.start_enabled()
 
 
 def _systemctl(*args, check=True):
-    subprocess.run(["systemctl", *args], check=check, capture_output=True,
-                   timeout=RESTART_TIMEOUT)
+    units.systemctl(*args, check=check, timeout=RESTART_TIMEOUT)
 
 
 def apply_pending(incoming: Path, inst: Installation, trusted, *, may_migrate=None,

@@ -1,4 +1,5 @@
-"""`thuvien update {apply,status,build,offer}`: signed software updates (see provisioning/updates)."""
+"""`thuvien update {apply,carry,units,status,build,offer}`: signed software updates and the
+units of the running version (see provisioning/updates, provisioning/units)."""
 
 import argparse
 import json
@@ -46,6 +47,15 @@ def register(sub):
     data_dir_arg(s)  # with it: the updates waiting for the window, and the window
     s.set_defaults(func=cmd_status)
 
+    u = usub.add_parser("units", help="link the running version's systemd units into "
+                        "systemd's run folder (the Pi does it at every start)")
+    u.add_argument("--root", default=os.environ.get("THUVIEN_APP_ROOT", DEFAULT_ROOT))
+    u.add_argument("--run-dir", default=None, help="where systemd reads them "
+                   "(default /run/systemd/system)")
+    u.add_argument("--start", action="store_true",
+                   help="then reload systemd and start what they enable")
+    u.set_defaults(func=cmd_units)
+
     b = usub.add_parser("build", help="at the hub: sign an update bundle for a wheel")
     data_dir_arg(b)
     b.add_argument("wheel")
@@ -91,7 +101,7 @@ def _device_settings(data):
 
 
 def cmd_apply(args):
-    from provisioning import updates
+    from provisioning import units, updates
     from sync import fetch
 
     require_data(args)
@@ -102,7 +112,8 @@ def cmd_apply(args):
           "health": updates.command_health(args.health_url)}
     kw["data"] = args.data  # a new schema is migrated as a step of the update
     kw["notice"] = _notice(args)
-    services = updates.Services(args.restart, args.pause) if args.restart else None
+    services = updates.Services(args.restart, args.pause, units.here(args.root)) \
+        if args.restart else None
     if services:
         kw["restart"], kw["stop"] = services.restart, services.stop
     inst = updates.Installation(Path(args.root))
@@ -117,6 +128,19 @@ def cmd_apply(args):
             services.resume()
     print(json.dumps(results, ensure_ascii=False, indent=1))
     return 0 if all(r["result"] in ("installed", "waiting") for r in results) else 2
+
+
+def cmd_units(args):
+    from provisioning import units
+
+    run_dir = Path(args.run_dir) if args.run_dir else units.RUN_DIR
+    if not run_dir.is_dir():  # sd_booted(): systemd makes it as it starts
+        raise Failed(f"{run_dir} does not exist: systemd does not run this machine")
+    try:
+        done = (units.start if args.start else units.link)(Path(args.root), run_dir)
+    except FileNotFoundError as exc:
+        raise Failed(f"the running version has no systemd units to link ({exc})") from exc
+    print(json.dumps(done, indent=1))
 
 
 def _may_migrate(args, settings):

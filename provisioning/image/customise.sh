@@ -5,10 +5,10 @@
 #
 # Steps (default: all file-level steps, in this order):
 #   users     accounts from sysusers.d (systemd-sysusers --root)
-#   units     the systemd units the wheel carries, enabled with symlinks (systemctl --root)
+#   units     the image's one unit, which links the version's units at each start
 #   readonly  read-only root: fstab, volatile journal, tmpfs, fake-hwclock, cmdline ro
 #   app       the wheel installed as the first version under /var/lib/thuvien/app
-#   firstboot token README and example on the boot partition; first-boot unit enabled
+#   firstboot token README and example on the boot partition
 # and, only inside a real arm64 root (needs chroot + qemu-user-static):
 #   runtime   Python venv with the appliance's dependencies, in the chroot
 # Every step works on any root folder and can be re-run (idempotent), so CI runs
@@ -43,27 +43,25 @@ step_users() {
 }
 
 step_units() {
-    say "systemd units (from the wheel)"
+    say "systemd units (the image's own; the version's are linked at each start)"
     [ -f "$wheel" ] || { echo "customise.sh: --wheel FILE is required for step units" >&2; exit 2; }
     mkdir -p "$root/etc/systemd/system"
-    # the units of the very version the card runs: setup.py puts systemd/ into the wheel
-    "$python" - "$wheel" "$root/etc/systemd/system" <<'PY'
+    # thuvien-units.service links the units of the version in use at every start
+    # (provisioning/units.py): the wheel must carry them (setup.py puts systemd/ in it)
+    "$python" - "$wheel" <<'PY'
 import sys, zipfile
-from pathlib import Path
 
-wheel, dest = sys.argv[1], Path(sys.argv[2])
-with zipfile.ZipFile(wheel) as zf:
-    units = [n for n in zf.namelist() if n.startswith("provisioning/systemd/")]
-    if not units:
-        sys.exit(f"customise.sh: {wheel} carries no unit files (provisioning/systemd/)")
-    for name in units:
-        target = dest / Path(name).name
-        target.write_bytes(zf.read(name))
-        target.chmod(0o644)
+with zipfile.ZipFile(sys.argv[1]) as zf:
+    if not any(n.startswith("provisioning/systemd/thuvien-") for n in zf.namelist()):
+        sys.exit(f"customise.sh: {sys.argv[1]} carries no unit files (provisioning/systemd/)")
 PY
-    systemctl --root="$root" enable thuvien-web.service thuvien-devices.service \
-        thuvien-sync.timer thuvien-backup.timer thuvien-update.path thuvien-kiosk.service \
-        2>/dev/null
+    # a root customised before kept copies of a version's units here, which would
+    # shadow the links (/etc comes before /run in systemd's search path)
+    find "$root/etc/systemd/system" -name 'thuvien-*' ! -name thuvien-units.service \
+        \( -type f -o -type l \) -delete
+    install -m 0644 "$here/files/thuvien-units.service" \
+        "$root/etc/systemd/system/thuvien-units.service"
+    systemctl --root="$root" enable thuvien-units.service 2>/dev/null
     # the kiosk needs the graphical target; the units that write to the root are masked
     ln -sfn /lib/systemd/system/graphical.target "$root/etc/systemd/system/default.target"
     systemctl --root="$root" mask apt-daily.timer apt-daily-upgrade.timer man-db.timer \
@@ -115,7 +113,7 @@ step_firstboot() {
     mkdir -p "$root/boot/firmware"
     install -m 0644 "$here/files/README-thuvien.txt" "$root/boot/firmware/README-thuvien.txt"
     install -m 0644 "$here/files/thuvien.json.example" "$root/boot/firmware/thuvien.json.example"
-    systemctl --root="$root" enable thuvien-firstboot.service 2>/dev/null
+    # thuvien-firstboot.service is the version's, linked and started with the others
 }
 
 step_runtime() {

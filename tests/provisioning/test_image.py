@@ -13,6 +13,7 @@ from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMISE = ROOT / "provisioning/image/customise.sh"
+BOOTSTRAP = ROOT / "provisioning/image/files/thuvien-units.service"
 PI_CMDLINE = ("console=serial0,115200 console=tty1 root=LABEL=rootfs rootfstype=ext4 "
               "fsck.repair=yes rootwait rw init=/usr/lib/raspberrypi-sys-mods/firstboot\n")
 
@@ -68,22 +69,66 @@ def test_accounts(image_root):
     assert "thuvien-kiosk" in groups["video"]
 
 
-def test_units_enabled_with_symlinks(image_root):
+def test_the_image_holds_one_unit_of_its_own(image_root):
+    """Every other unit is the version's, linked at each start (provisioning/units.py):
+    copies in /etc, on a read-only root, would never change with an update."""
     etc = image_root / "etc/systemd/system"
-    for link in ["multi-user.target.wants/thuvien-web.service",
-                 "multi-user.target.wants/thuvien-devices.service",
-                 "multi-user.target.wants/thuvien-firstboot.service",
-                 "multi-user.target.wants/thuvien-update.path",
-                 "timers.target.wants/thuvien-sync.timer",
-                 "timers.target.wants/thuvien-backup.timer",
-                 "graphical.target.wants/thuvien-kiosk.service"]:
-        assert (etc / link).is_symlink(), link
-        assert os.readlink(etc / link) == "/etc/systemd/system/" + Path(link).name
-        assert (etc / Path(link).name).read_text() == \
-            (ROOT / "systemd" / Path(link).name).read_text()
+    ours = sorted(str(p.relative_to(etc)) for p in etc.rglob("thuvien-*"))
+    assert ours == ["multi-user.target.wants/thuvien-units.service", "thuvien-units.service"]
+    assert os.readlink(etc / "multi-user.target.wants/thuvien-units.service") == \
+        "/etc/systemd/system/thuvien-units.service"
     assert os.readlink(etc / "default.target") == "/lib/systemd/system/graphical.target"
     assert os.readlink(etc / "apt-daily.timer") == "/dev/null"
-    assert not (etc / "multi-user.target.wants/thuvien-sync.service").exists()
+
+
+def test_at_start_the_installed_version_s_units_are_enabled(image_root, tmp_path):
+    """What thuvien-units.service runs, with the image's launcher (the wheel's code),
+    as systemd would find it: the wheel's units enabled as their [Install] says."""
+    root = tmp_path / "pi"
+    shutil.copytree(image_root, root, symlinks=True)
+    run_dir = root / "run/systemd/system"
+    run_dir.mkdir(parents=True)  # systemd makes it as it starts
+    # the image's /opt/thuvien points at the data partition, absolute, which this
+    # machine would read as its own: the same link, relative, reads inside the copy
+    assert os.readlink(root / "opt/thuvien") == "/var/lib/thuvien/app"
+    (root / "opt/thuvien").unlink()
+    (root / "opt/thuvien").symlink_to("../var/lib/thuvien/app")
+    exe = root / "opt/thuvien/current/bin/thuvien"
+    out = subprocess.run([sys.executable, str(exe), "update", "units", "--root",
+                          str(root / "opt/thuvien"), "--run-dir", str(run_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for name, state in [("thuvien-web.service", "enabled-runtime"),
+                        ("thuvien-devices.service", "enabled-runtime"),
+                        ("thuvien-firstboot.service", "enabled-runtime"),
+                        ("thuvien-update.path", "enabled-runtime"),
+                        ("thuvien-sync.timer", "enabled-runtime"),
+                        ("thuvien-backup.timer", "enabled-runtime"),
+                        ("thuvien-kiosk.service", "enabled-runtime"),
+                        ("thuvien-sync.service", "linked-runtime"),
+                        ("thuvien-update.service", "linked-runtime")]:
+        said = subprocess.run(["systemctl", f"--root={root}", "is-enabled", name],
+                              capture_output=True, text=True, timeout=60)
+        assert said.stdout.strip() == state, (name, said.stdout, said.stderr)
+        assert _inside(root, f"/run/systemd/system/{name}").read_text() == \
+            (ROOT / "systemd" / name).read_text()
+    assert (run_dir / "graphical.target.wants/thuvien-kiosk.service").is_symlink()
+    assert (run_dir / "timers.target.wants/thuvien-sync.timer").is_symlink()
+
+
+def test_a_root_customised_before_loses_its_copies_of_units(tmp_path, wheels):
+    _need_tools()
+    etc = tmp_path / "etc/systemd/system"
+    (etc / "multi-user.target.wants").mkdir(parents=True)
+    (etc / "thuvien-web.service").write_text("[Service]\nExecStart=/bin/true\n")
+    (etc / "multi-user.target.wants/thuvien-web.service").symlink_to(
+        "/etc/systemd/system/thuvien-web.service")
+    (etc / "other.service").write_text("[Service]\nExecStart=/bin/true\n")
+    result = _customise(tmp_path, wheels["0.2.0"], steps="units")
+    assert result.returncode == 0, result.stderr
+    assert not (etc / "thuvien-web.service").exists()
+    assert not (etc / "multi-user.target.wants/thuvien-web.service").is_symlink()
+    assert (etc / "other.service").exists() and (etc / "thuvien-units.service").exists()
 
 
 def _fstab(root):
@@ -118,12 +163,12 @@ def test_read_only_root_with_a_data_partition(image_root):
 
 def test_every_unit_writes_only_to_the_data_partition_or_ram(image_root):
     """With a read-only root, a state folder outside the data partition would fail to start."""
-    for unit in (ROOT / "systemd").glob("*.service"):
+    for unit in [*(ROOT / "systemd").glob("*.service"), BOOTSTRAP]:
         for line in unit.read_text().splitlines():
             if line.startswith(("StateDirectory=", "ReadWritePaths=")):
                 for path in line.split("=", 1)[1].split():
                     full = path if path.startswith("/") else "/var/lib/" + path
-                    assert full.startswith("/var/lib/thuvien"), (unit.name, path)
+                    assert full.startswith(("/var/lib/thuvien", "/run/")), (unit.name, path)
 
 
 def test_app_installed_as_first_version(image_root):
@@ -146,7 +191,8 @@ def test_first_boot_is_ready(image_root):
     boot = image_root / "boot/firmware"
     assert "thuvien.json" in (boot / "README-thuvien.txt").read_text()
     assert (boot / "thuvien.json.example").exists()
-    unit = (image_root / "etc/systemd/system/thuvien-firstboot.service").read_text()
+    unit = _inside(image_root, "/opt/thuvien/current/site/provisioning/systemd/"
+                   "thuvien-firstboot.service").read_text()
     assert "ConditionPathExists=|/boot/firmware/thuvien.json" in unit
 
 

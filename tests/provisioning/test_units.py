@@ -22,6 +22,7 @@ UNITS = sorted(p for p in UNITS_DIR.iterdir() if p.suffix in {".service", ".time
 IMAGE_EXECUTABLES = ["/opt/thuvien/current/bin/thuvien", "/usr/bin/cage", "/usr/bin/chromium",
                      "/bin/rm"]
 HOST_UNITS = Path("/usr/lib/systemd/system")
+BOOTSTRAP = UNITS_DIR.parent / "provisioning/image/files/thuvien-units.service"
 
 
 def _need_systemd_analyze():
@@ -75,6 +76,23 @@ def test_every_unit_verifies_cleanly(fake_root):
     result = _verify(fake_root, *[u.name for u in UNITS])
     out = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and out == "", out
+
+
+def test_the_image_s_own_unit_verifies_cleanly_and_is_hardened(fake_root):
+    """thuvien-units.service, which links the version's units at each start
+    (provisioning/units.py), is the image's: it is checked as the others are."""
+    shutil.copy(BOOTSTRAP, fake_root / "etc/systemd/system" / BOOTSTRAP.name)
+    result = _verify(fake_root, BOOTSTRAP.name)
+    out = (result.stdout + result.stderr).strip()
+    assert result.returncode == 0 and out == "", out
+    unit = _parse(BOOTSTRAP)
+    svc = unit["Service"]
+    assert svc["ExecStart"].split()[1:] == ["update", "units", "--start"]
+    assert svc["ProtectSystem"] == "strict" and svc["ReadWritePaths"] == "/run/systemd/system"
+    assert svc["NoNewPrivileges"] == "yes" and svc["ProtectHome"] == "yes"
+    assert "/var/lib/thuvien" in unit["Unit"]["RequiresMountsFor"]
+    update = _parse(UNITS_DIR / "thuvien-update.service")["Service"]["ReadWritePaths"]
+    assert "/run/systemd/system" in update.split()  # links again after a switch
 
 
 def test_verify_catches_a_broken_unit(fake_root):

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.core import datadir
 from appliance.core.db import SCHEMA_VERSION
-from provisioning import bundle, updates
+from provisioning import bundle, units, updates
 from provisioning.bundle import BundleRefused
 from sync import fetch
 from tests.core.test_old_schemas import unpack
@@ -373,7 +373,9 @@ def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
     sync = ["thuvien-sync.timer", "thuvien-sync.service"]
-    services = updates.Services("thuvien-web.service", sync)
+    run_dir = tmp_path / "run/systemd/system"
+    run_dir.mkdir(parents=True)
+    services = updates.Services("thuvien-web.service", sync, units.Linker(inst.root, run_dir))
     seen_at_health = []
 
     def health(version_dir, version):
@@ -388,11 +390,18 @@ def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
         services.resume()
     assert result["result"] == "rolled_back" and result["database"] == "restored", result
     pause = "stop " + " ".join(sync)
-    assert seen_at_health == [["stop thuvien-web.service", pause, "restart thuvien-web.service"]]
+    # each version's units are linked and systemd reloaded before the web service
+    # restarts under them (provisioning/units.py); what they enable starts at the end
+    restart = ["daemon-reload", "restart thuvien-web.service"]
+    assert seen_at_health == [["stop thuvien-web.service", pause, *restart]]
+    enabled = units.link(inst.root, run_dir)["enabled"]
+    assert "thuvien-web.service" in enabled and "thuvien-sync.timer" in enabled
     assert said.read_text().splitlines() == [
-        "stop thuvien-web.service", pause, "restart thuvien-web.service",
-        "stop thuvien-web.service", pause, "restart thuvien-web.service",
-        "start --no-block " + " ".join(sync)]
+        "stop thuvien-web.service", pause, *restart,
+        "stop thuvien-web.service", pause, *restart,
+        "start --no-block " + " ".join(sync), "start --no-block " + " ".join(enabled)]
+    web = run_dir / "thuvien-web.service"
+    assert web.resolve() == (inst.versions / "0.1.0" / units.SHIPPED / web.name).resolve()
 
 
 def test_a_new_schema_is_migrated_before_the_web_restarts(tmp_path, inst, library,
