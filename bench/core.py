@@ -280,13 +280,18 @@ def http_run(data_dir, cycles, first_copy):
         proc.wait(10)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cycles", type=int, default=300)
+def library_args(ap):
+    """The size of the bench's library, as `load` fills it."""
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--copies", type=int, default=50_000)
     ap.add_argument("--patrons", type=int, default=5_000)
     ap.add_argument("--holds", type=int, default=5_000)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cycles", type=int, default=300)
+    library_args(ap)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="thuvien-bench-") as tmp:
         folder = Path(tmp)
