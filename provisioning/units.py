@@ -25,6 +25,7 @@ RUN_DIR = Path("/run/systemd/system")  # also how a program tells that systemd r
 PREFIX = "thuvien-"
 SUFFIXES = (".service", ".timer", ".path")
 BOOTSTRAP = "thuvien-units.service"  # the image's own, never a version's
+IMAGE_UNIT = Path("/etc/systemd/system") / BOOTSTRAP
 SHIPPED = Path("site/provisioning/systemd")  # in a version's folder
 TIMEOUT = 120  # a systemctl reload or start --no-block
 
@@ -128,5 +129,7 @@ class Linker:
 
 
 def here(root: Path) -> Linker | None:
-    """A Linker when systemd runs this machine (its run folder exists), else None."""
-    return Linker(root) if RUN_DIR.is_dir() else None
+    """A Linker on a Pi whose units come from its version: systemd runs it (its run
+    folder exists) and the image's unit is installed. Elsewhere (a hub's server, a card
+    imaged before) None: a machine that keeps its own units must not be given the Pi's."""
+    return Linker(root, RUN_DIR) if RUN_DIR.is_dir() and IMAGE_UNIT.exists() else None

@@ -162,3 +162,19 @@ def test_the_command_links_and_refuses_where_systemd_does_not_run(machine, tmp_p
     _switch(app, "3.0")
     none = _cli("--root", str(app), "--run-dir", str(run_dir))
     assert none.returncode == 1 and "no systemd units to link" in none.stderr
+
+
+def test_only_a_pi_whose_units_are_its_version_s_links_them(machine, monkeypatch):
+    """A hub's server, or a card imaged before, keeps its own units: an update run there
+    by hand must not link and start the Pi's (the kiosk, the devices daemon...)."""
+    run_dir = machine / "run/systemd/system"
+    image_unit = machine / "etc/systemd/system" / units.BOOTSTRAP
+    monkeypatch.setattr(units, "RUN_DIR", run_dir)
+    monkeypatch.setattr(units, "IMAGE_UNIT", image_unit)
+    assert units.here(machine / "opt/thuvien") is None
+    image_unit.parent.mkdir(parents=True)
+    image_unit.write_text("[Unit]\n")
+    linker = units.here(machine / "opt/thuvien")
+    assert linker is not None and linker.run_dir == run_dir
+    run_dir.rmdir()  # systemd does not run this machine
+    assert units.here(machine / "opt/thuvien") is None
