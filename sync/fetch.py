@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from provisioning.bundle import UPDATE_FILE
-from provisioning.window import WAITING, waiting_beside
+from provisioning.window import waiting_beside
 
 from . import link
 from .models import get_state, set_state
@@ -48,7 +48,8 @@ def release_waiting(data_dir, may_migrate) -> list[str]:
     thuvien-update.path starts it) when `may_migrate()` says the time has come. Called
     at the end of every sync run, whether the hub answered or not: the sync timer is
     the device's clockwork, every 15 minutes and just after the Pi starts."""
-    waiting, incoming = Path(data_dir) / WAITING, Path(data_dir) / INCOMING
+    incoming = Path(data_dir) / INCOMING
+    waiting = waiting_beside(incoming)
     names = sorted(p.name for p in waiting.glob("*.tvu")) if waiting.is_dir() else []
     if not names or not may_migrate():
         return []

@@ -175,9 +175,8 @@ def cmd_status(args):
 def _waiting(data):
     from appliance.core.context import load_settings
     from provisioning import window
-    from sync import fetch
 
-    folder = data / fetch.WAITING
+    folder = data / window.WAITING
     return {"waiting": sorted(p.name for p in folder.glob("*.tvu")),
             "update_window": str(window.of(load_settings(data)))}
 

@@ -9,8 +9,8 @@ import pytest
 
 from appliance.core import datadir
 from appliance.core.context import load_settings, save_settings
-from provisioning import updates
-from sync import fetch, keys
+from provisioning import updates, window
+from sync import keys
 from tests.sync.syncsupport import hub_db_fixture  # noqa: F401  (the hub_db fixture)
 
 
@@ -89,9 +89,9 @@ def test_update_status_tells_what_waits_and_now_runs_it(tmp_path, device, schema
     settings = load_settings(data)
     settings["update_window"] = "22:00-05:00"
     save_settings(data, settings)
-    (data / fetch.WAITING).mkdir(parents=True)
+    (data / window.WAITING).mkdir(parents=True)
     updates.build_bundle(schema_wheels["0.4.0"], hub_signing_key,
-                         data / fetch.WAITING / "thuvien-0.4.0.tvu", min_version="0.1.0")
+                         data / window.WAITING / "thuvien-0.4.0.tvu", min_version="0.1.0")
     status = json.loads(thuvien("update", "status", "--root", inst.root, "--data", data).stdout)
     assert status["waiting"] == ["thuvien-0.4.0.tvu"] and status["update_window"] == "22:00-05:00"
 

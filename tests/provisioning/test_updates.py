@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.core import datadir
 from appliance.core.db import SCHEMA_VERSION
-from provisioning import bundle, units, updates
+from provisioning import bundle, units, updates, window
 from provisioning.bundle import BundleRefused
 from sync import fetch
 from tests.core.test_old_schemas import unpack
@@ -433,7 +433,7 @@ def test_a_new_schema_from_sync_waits_for_the_window_and_sync_hands_it_over(
     """An update that would stop the desk for a migration waits, changing nothing, until
     the update window (or the Pi's start); sync does not fetch it again meanwhile, and
     hands it back to the update when the window opens."""
-    incoming, waiting = library / fetch.INCOMING, library / fetch.WAITING
+    incoming, waiting = library / fetch.INCOMING, library / window.WAITING
     incoming.mkdir(parents=True)
     shutil.copy(_bundle(tmp_path, schema_wheels["0.4.0"], hub_signing_key),
                 incoming / "thuvien-0.4.0.tvu")
@@ -479,7 +479,7 @@ def test_an_update_with_the_same_schema_does_not_wait(tmp_path, inst, library, w
     results = updates.apply_pending(incoming, inst, ring, data=library, stop=pytest.fail,
                                     health=_check_import([]), may_migrate=lambda: False)
     assert [r["result"] for r in results] == ["installed"]
-    assert inst.current_version() == "0.2.0" and not (library / fetch.WAITING).exists()
+    assert inst.current_version() == "0.2.0" and not (library / window.WAITING).exists()
 
 
 def test_the_waiting_folder_belongs_to_the_user_sync_runs_as(tmp_path):

@@ -62,7 +62,7 @@ def test_every_run_hands_back_updates_kept_for_the_window_even_one_that_fails(tm
     """The sync timer is the device's clockwork: each run, hub or no hub, gives the update
     a bundle kept for the update window once the window is open (or the Pi just started)."""
     branch = init(tmp_path / "b", "PY-DH01")  # not enrolled: every run fails at once
-    waiting, incoming = branch / fetch.WAITING, branch / fetch.INCOMING
+    waiting, incoming = branch / window.WAITING, branch / fetch.INCOMING
     waiting.mkdir(parents=True)
     incoming.mkdir(parents=True)
     (waiting / "thuvien-0.4.0.tvu").write_bytes(b"a bundle kept for the night")
@@ -87,9 +87,9 @@ def test_every_run_hands_back_updates_kept_for_the_window_even_one_that_fails(tm
 
 
 def test_a_hand_back_that_fails_is_said_and_never_fails_the_run(tmp_path, caplog):
-    (tmp_path / fetch.WAITING).mkdir(parents=True)
-    (tmp_path / fetch.WAITING / "thuvien-0.4.0.tvu").write_bytes(b"kept for the night")
+    (tmp_path / window.WAITING).mkdir(parents=True)
+    (tmp_path / window.WAITING / "thuvien-0.4.0.tvu").write_bytes(b"kept for the night")
     (tmp_path / fetch.INCOMING).write_text("a file where the folder should be")
     assert fetch.release_waiting(tmp_path, lambda: True) == []
     assert "could not hand the updates kept for the window back" in caplog.text
-    assert (tmp_path / fetch.WAITING / "thuvien-0.4.0.tvu").exists()
+    assert (tmp_path / window.WAITING / "thuvien-0.4.0.tvu").exists()
