@@ -1,5 +1,6 @@
 """Fixtures for provisioning tests: the hub's signing key and real wheels of this project."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,19 @@ from provisioning import updates
 from tests.conftest import built_once
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def fake_systemctl(tmp_path, monkeypatch, fail=False):
+    """A `systemctl` first on PATH that notes each call's arguments in the file it
+    returns (one line a call), and fails every call when `fail`: the edge of the world
+    for what an update and the units ask of systemd."""
+    said = tmp_path / "systemctl.log"
+    fake = tmp_path / "bin" / "systemctl"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$*" >> {said}\n' + ("exit 1\n" if fail else ""))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    return said
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import unavailable
-from tests.provisioning.test_units import HOST_UNITS, IMAGE_EXECUTABLES
+from tests.provisioning.test_units import systemd_root, verify
 
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMISE = ROOT / "provisioning/image/customise.sh"
@@ -119,17 +119,8 @@ def test_at_start_the_installed_version_s_units_are_enabled(image_root, tmp_path
     # (with the host's own units and the Debian programs the units run, as stubs)
     if not shutil.which("systemd-analyze"):
         unavailable("systemd-analyze is missing (Debian package systemd)")
-    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True,
-                    dirs_exist_ok=True)
-    for exe in set(IMAGE_EXECUTABLES) - {"/opt/thuvien/current/bin/thuvien"}:
-        stub = root / exe.lstrip("/")
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text("#!/bin/sh\nexit 0\n")
-        stub.chmod(0o755)
     names = sorted(p.name for p in run_dir.glob("thuvien-*"))
-    verified = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}",
-                               *names, "thuvien-units.service"],
-                              capture_output=True, text=True, timeout=120)
+    verified = verify(systemd_root(root), *names, "thuvien-units.service", timeout=120)
     said = (verified.stdout + verified.stderr).strip()
     assert verified.returncode == 0 and said == "", said
 

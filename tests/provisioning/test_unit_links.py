@@ -12,6 +12,7 @@ import pytest
 
 from provisioning import units, updates
 from tests.conftest import unavailable
+from tests.provisioning.conftest import fake_systemctl
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "[Unit]\nDescription={name}\n[Service]\nExecStart=/bin/true\n"
@@ -115,18 +116,8 @@ def test_a_version_without_units_is_refused_and_nothing_is_unlinked(machine):
     assert (run_dir / "multi-user.target.wants/thuvien-web.service").is_symlink()
 
 
-def _fake_systemctl(tmp_path, monkeypatch, fail=False):
-    said = tmp_path / "systemctl.log"
-    fake = tmp_path / "bin/systemctl"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$*" >> {said}\n' + ("exit 1\n" if fail else ""))
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    return said
-
-
 def test_at_start_systemd_reloads_and_starts_what_is_enabled(machine, tmp_path, monkeypatch):
-    said = _fake_systemctl(tmp_path, monkeypatch)
+    said = fake_systemctl(tmp_path, monkeypatch)
     units.start(machine / "opt/thuvien", machine / "run/systemd/system")
     assert said.read_text().splitlines() == [
         "daemon-reload", "start --no-block thuvien-devices.service thuvien-web.service"]
@@ -134,7 +125,7 @@ def test_at_start_systemd_reloads_and_starts_what_is_enabled(machine, tmp_path, 
 
 def test_an_update_goes_on_when_linking_fails(machine, tmp_path, monkeypatch, caplog):
     """The health check judges the version; the next start links again."""
-    said = _fake_systemctl(tmp_path, monkeypatch, fail=True)
+    said = fake_systemctl(tmp_path, monkeypatch, fail=True)
     services = updates.Services("thuvien-web.service", (),
                                 units.Linker(machine / "opt/thuvien", machine / "nowhere"))
     (machine / "nowhere").write_text("a file where the run folder should be")

@@ -43,13 +43,7 @@ def _parse(path):
 @pytest.fixture(scope="module")
 def fake_root(tmp_path_factory):
     _need_systemd_analyze()
-    root = tmp_path_factory.mktemp("root")
-    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True)
-    for exe in IMAGE_EXECUTABLES:
-        stub = root / exe.lstrip("/")
-        stub.parent.mkdir(parents=True, exist_ok=True)
-        stub.write_text("#!/bin/sh\nexit 0\n")
-        stub.chmod(0o755)
+    root = systemd_root(tmp_path_factory.mktemp("root"))
     unit_dir = root / "etc/systemd/system"
     unit_dir.mkdir(parents=True)
     for unit in UNITS:
@@ -57,10 +51,24 @@ def fake_root(tmp_path_factory):
     return root
 
 
-def _verify(root, *names):
+def systemd_root(root):
+    """`root` made one systemd-analyze can verify units in: the host's own units, and a
+    stub at each path the image provides an executable (unless the root has it)."""
+    shutil.copytree(HOST_UNITS, root / "usr/lib/systemd/system", symlinks=True,
+                    dirs_exist_ok=True)
+    for exe in IMAGE_EXECUTABLES:
+        stub = root / exe.lstrip("/")
+        if not stub.exists():
+            stub.parent.mkdir(parents=True, exist_ok=True)
+            stub.write_text("#!/bin/sh\nexit 0\n")
+            stub.chmod(0o755)
+    return root
+
+
+def verify(root, *names, timeout=60):
     return subprocess.run(
         ["systemd-analyze", "verify", "--man=no", f"--root={root}", *names],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=timeout)
 
 
 def test_the_expected_units_exist():
@@ -73,7 +81,7 @@ def test_the_expected_units_exist():
 
 
 def test_every_unit_verifies_cleanly(fake_root):
-    result = _verify(fake_root, *[u.name for u in UNITS])
+    result = verify(fake_root, *[u.name for u in UNITS])
     out = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and out == "", out
 
@@ -82,7 +90,7 @@ def test_the_image_s_own_unit_verifies_cleanly_and_is_hardened(fake_root):
     """thuvien-units.service, which links the version's units at each start
     (provisioning/units.py), is the image's: it is checked as the others are."""
     shutil.copy(BOOTSTRAP, fake_root / "etc/systemd/system" / BOOTSTRAP.name)
-    result = _verify(fake_root, BOOTSTRAP.name)
+    result = verify(fake_root, BOOTSTRAP.name)
     out = (result.stdout + result.stderr).strip()
     assert result.returncode == 0 and out == "", out
     unit = _parse(BOOTSTRAP)
@@ -102,7 +110,7 @@ def test_verify_catches_a_broken_unit(fake_root):
     broken.write_text(text.replace("WatchdogSec=30", "WatchdogSecs=30").replace(
         "/opt/thuvien/current/bin/thuvien", "/opt/thuvien/current/bin/thuvienx"))
     try:
-        result = _verify(fake_root, broken.name)
+        result = verify(fake_root, broken.name)
     finally:
         broken.unlink()
     out = result.stdout + result.stderr

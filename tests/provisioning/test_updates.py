@@ -19,6 +19,7 @@ from provisioning import bundle, units, updates, window
 from provisioning.bundle import BundleRefused
 from sync import fetch
 from tests.core.test_old_schemas import unpack
+from tests.provisioning.conftest import fake_systemctl
 from tests.provisioning.served import run
 from tests.provisioning.test_old_schema_update import DESK
 from tests.sync.syncsupport import hub_database
@@ -366,12 +367,7 @@ def test_sync_is_paused_from_before_the_copy_until_the_update_has_ended(
     update unit runs it: sync (the timer and a run under way) stops with the web service
     before the copy is taken, and starts again only once the old version is back: no
     sync runs beside the migration or sends what the rolled-back version wrote."""
-    said = tmp_path / "systemctl.log"
-    fake = tmp_path / "bin" / "systemctl"
-    fake.parent.mkdir()
-    fake.write_text(f'#!/bin/sh\necho "$*" >> {said}\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    said = fake_systemctl(tmp_path, monkeypatch)
     sync = ["thuvien-sync.timer", "thuvien-sync.service"]
     run_dir = tmp_path / "run/systemd/system"
     run_dir.mkdir(parents=True)
