@@ -35,7 +35,9 @@ def test_upload_see_the_problem_import_print(server, page, tmp_path):
     page.wait_for_selector("#mapping")
     assert page.input_value("#f_birth_date") == "2"  # "Ngày sinh" found by its heading
     page.check("input[name=consent]")
-    page.click("#mapping button[type=submit]")
+    # the same page comes back checked again: wait for the new one, not the old table
+    with page.expect_navigation():
+        page.click("#mapping button[type=submit]")
     bad = page.locator("#preview tr.bad")
     assert bad.count() == 1
     assert "30/02/2013 không phải là ngày" in bad.inner_text()

@@ -24,7 +24,8 @@ def test_login_lend_and_return_at_the_desk(server, page):
     page.press("#barcode", "Enter")
     page.wait_for_selector(".flash.error")
     assert "1005" in page.inner_text(".flash.error")
-    page.click("text=English")
+    with page.expect_navigation():  # the old page is in Vietnamese: wait for the new one
+        page.click("text=English")
     assert page.locator("html").get_attribute("lang") == "en"
     page.goto(f"{server.url}/desk/checkin")
     page.fill("#barcode", "1001")
