@@ -84,10 +84,16 @@ def _symlink(path: Path, target: str):
     if path.is_symlink() and os.readlink(path) == target:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    staged = path.with_name(f".{path.name}.new")
+    replace_link(path, target)
+
+
+def replace_link(link: Path, target):
+    """`link` made to point at `target` in one step: never a moment without it (the
+    units here, the update's `current` and `previous`)."""
+    staged = link.with_name(f".{link.name}.tmp")
     staged.unlink(missing_ok=True)
-    staged.symlink_to(target)
-    os.replace(staged, path)  # never a moment without the link
+    os.symlink(target, staged)
+    os.replace(staged, link)
 
 
 def systemctl(*args, check=True, timeout=TIMEOUT):

@@ -384,11 +384,8 @@ class Installation:
 
 
 def _symlink_atomic(link: Path, target: Path):
-    tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    os.symlink(target, tmp)
-    os.replace(tmp, link)
-    _fsync_dir(link.parent)
+    units.replace_link(link, target)
+    _fsync_dir(link.parent)  # the switch survives a power cut
 
 
 def _write_json(path: Path, data):

@@ -30,10 +30,8 @@ def _version(app, version, unit_texts):
         (folder / name).write_text(text)
 
 
-def _switch(app, version):
-    staged = app / "current.new"
-    staged.symlink_to(f"versions/{version}")
-    os.replace(staged, app / "current")
+def _switch(app, version):  # as the update switches
+    units.replace_link(app / "current", f"versions/{version}")
 
 
 @pytest.fixture
